@@ -1,0 +1,180 @@
+"""One exception hierarchy and the stable rejection codes of loancore.
+
+Three kinds of failure, three mechanisms (see ``../shared/STYLE.md``):
+
+1. A programmer's mistake inside loancore: ``assert``. An invariant that protects money (a
+   balanced entry, conserved principal) raises :class:`InvariantViolation` instead, because
+   ``python -O`` strips asserts.
+2. Bad input from a caller: an exception rooted at :class:`LoancoreError` that also inherits the
+   builtin it refines (``InvalidInput`` is a ``ValueError``), so ``except ValueError`` in a caller's
+   code keeps working. The message names the field and the value.
+3. An expected business outcome (quota exceeded, loan already settled): a :class:`RejectionCode`,
+   returned as a value. Codes are append-only and never renumbered; they are persisted and shown to
+   operators, so their numbers are part of the public contract.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+__all__ = [
+    "CalendarOutOfRange",
+    "CurrencyMismatch",
+    "FloatNotAllowed",
+    "IdempotencyConflict",
+    "InvalidInput",
+    "InvariantViolation",
+    "LoancoreError",
+    "NoSolution",
+    "NotFound",
+    "Rejected",
+    "RejectionCode",
+    "UnknownCurrency",
+]
+
+
+class LoancoreError(Exception):
+    """Root of every exception loancore raises on purpose."""
+
+
+class InvalidInput(LoancoreError, ValueError):
+    """A caller passed a value loancore cannot accept.
+
+    ``field`` names the argument or attribute (dotted for nested values, e.g.
+    ``"terms.principal"``), ``value`` is what was passed, ``reason`` says what was expected.
+    """
+
+    def __init__(self, field: str, value: Any, reason: str) -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        super().__init__(f"{field}: {reason} (got {value!r})")
+
+
+class FloatNotAllowed(LoancoreError, TypeError):
+    """A ``float`` reached a money or rate argument; binary floats cannot hold 0.10 exactly."""
+
+    def __init__(self, field: str, value: float) -> None:
+        self.field = field
+        self.value = value
+        super().__init__(
+            f"{field}: float {value!r} is not accepted for money or rates; "
+            f"pass Decimal({str(value)!r}), an int or a string"
+        )
+
+
+class UnknownCurrency(InvalidInput):
+    """A currency code that is not in loancore's ISO 4217 table."""
+
+    def __init__(self, field: str, value: Any) -> None:
+        super().__init__(field, value, "unknown ISO 4217 currency code")
+
+
+class CurrencyMismatch(LoancoreError, ValueError):
+    """Arithmetic or comparison across two currencies."""
+
+    def __init__(self, operation: str, left: str, right: str) -> None:
+        self.operation = operation
+        self.left = left
+        self.right = right
+        super().__init__(f"{operation}: currencies differ ({left} vs {right})")
+
+
+class CalendarOutOfRange(LoancoreError, LookupError):
+    """A date outside the years for which a business calendar has published data.
+
+    Guessing (treating an unpublished year as weekends-only) would move money on a public holiday,
+    so loancore refuses instead.
+    """
+
+    def __init__(self, calendar: str, day: Any, first_year: int, last_year: int) -> None:
+        self.calendar = calendar
+        self.day = day
+        self.first_year = first_year
+        self.last_year = last_year
+        super().__init__(
+            f"calendar {calendar!r}: {day} is outside the published years "
+            f"{first_year}..{last_year}"
+        )
+
+
+class NoSolution(LoancoreError, ArithmeticError):
+    """A bounded solver (rate, irr, xirr, nper, APR) found no root within its limits."""
+
+    def __init__(self, solver: str, reason: str) -> None:
+        self.solver = solver
+        self.reason = reason
+        super().__init__(f"{solver}: no solution ({reason})")
+
+
+class NotFound(LoancoreError, LookupError):
+    """A referenced object (subject, entry, line, loan) does not exist."""
+
+    def __init__(self, kind: str, key: Any) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"{kind} {key!r} not found")
+
+
+class IdempotencyConflict(LoancoreError, ValueError):
+    """The same idempotency key was replayed with different content."""
+
+    def __init__(self, key: str, detail: str = "") -> None:
+        self.key = key
+        suffix = f": {detail}" if detail else ""
+        super().__init__(f"idempotency key {key!r} was already used with different content{suffix}")
+
+
+class InvariantViolation(LoancoreError, RuntimeError):
+    """An invariant that protects money was broken; this is a bug in loancore or in a store."""
+
+
+class RejectionCode(enum.IntEnum):
+    """Stable codes for expected business outcomes.
+
+    Append-only: a value, once released, keeps its number and meaning forever. Ranges group the
+    areas: 0 accepted, 1xx general, 2xx ledger, 3xx quota, 4xx servicing, 5xx settlement.
+    """
+
+    OK = 0
+
+    # 1xx general
+    DUPLICATE_REQUEST = 100  # the idempotency key was seen; the first result is returned
+
+    # 2xx ledger
+    ENTRY_UNBALANCED = 200
+    SUBJECT_UNKNOWN = 201
+    SUBJECT_CLOSED = 202
+    PERIOD_CLOSED = 203
+    ENTRY_ALREADY_REVERSED = 204
+    ENTRY_UNKNOWN = 205
+
+    # 3xx quota
+    QUOTA_EXCEEDS_AVAILABLE = 300
+    QUOTA_LINE_FROZEN = 301
+    QUOTA_LINE_EXPIRED = 302
+    QUOTA_LINE_CLOSED = 303
+    QUOTA_HOLD_UNKNOWN = 304
+    QUOTA_HOLD_EXPIRED = 305
+    QUOTA_HOLD_NOT_OPEN = 306
+    QUOTA_EXCEEDS_HOLD = 307
+    QUOTA_LINE_UNKNOWN = 308
+    QUOTA_BORROWER_CAP_EXCEEDED = 309
+    QUOTA_RESTORE_EXCEEDS_USED = 310
+    QUOTA_MASTER_EXCEEDS_AVAILABLE = 311
+    QUOTA_LINE_NOT_STARTED = 312
+
+
+class Rejected(LoancoreError):
+    """Raised by a service only when its caller asked for exceptions over codes.
+
+    The core returns :class:`RejectionCode` values; this wrapper lets a thin adapter (CLI, HTTP)
+    turn one into an exception without losing the code.
+    """
+
+    def __init__(self, code: RejectionCode, detail: str = "") -> None:
+        self.code = code
+        self.detail = detail
+        suffix = f": {detail}" if detail else ""
+        super().__init__(f"rejected {code.name} ({int(code)}){suffix}")
