@@ -1,0 +1,1 @@
+"""In-memory stores: the reference implementations of the ports, for tests and embedded use."""

@@ -1,0 +1,1 @@
+"""Hypothesis strategies and state machines for users' own test suites (needs hypothesis)."""
