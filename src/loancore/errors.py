@@ -30,6 +30,7 @@ __all__ = [
     "NotFound",
     "Rejected",
     "RejectionCode",
+    "SchemaVersionMismatch",
     "UnknownCurrency",
 ]
 
@@ -128,6 +129,25 @@ class IdempotencyConflict(LoancoreError, ValueError):
 
 class InvariantViolation(LoancoreError, RuntimeError):
     """An invariant that protects money was broken; this is a bug in loancore or in a store."""
+
+
+class SchemaVersionMismatch(LoancoreError, RuntimeError):
+    """A database holds a loancore schema this code cannot use as it is.
+
+    Raised when the recorded version of ``component`` is newer than the code (``found >
+    expected``: upgrade loancore) or older with no registered migration path to ``expected``.
+    Nothing is changed in the database when this is raised.
+    """
+
+    def __init__(self, component: str, found: int, expected: int, reason: str) -> None:
+        self.component = component
+        self.found = found
+        self.expected = expected
+        self.reason = reason
+        super().__init__(
+            f"schema of {component!r}: database is at version {found}, "
+            f"this loancore expects {expected}: {reason}"
+        )
 
 
 class RejectionCode(enum.IntEnum):
