@@ -359,8 +359,9 @@ class CumulativeSplit:
 
     - each step's parts sum exactly to the step, and have the step's sign (no party ever gets a
       negative share of a positive amount, which largest-remainder on running totals can do);
-    - every party's cumulative share stays within one minor unit per party of its exact share of
-      the cumulative total (property-tested), instead of drifting with the number of steps.
+    - every party's cumulative share stays within ``parties - 1`` minor units of its exact share
+      of the cumulative total, however many steps (property-tested), instead of drifting with the
+      number of steps; with two parties that is one minor unit.
 
     Usage::
 

@@ -1,0 +1,318 @@
+"""Money: exact amounts, explicit rounding, splits that always sum to the whole."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from loancore.errors import CurrencyMismatch, FloatNotAllowed, InvalidInput, UnknownCurrency
+from loancore.money import (
+    CURRENCY_MINOR_UNITS,
+    CumulativeSplit,
+    Money,
+    Rounding,
+    allocate,
+    minor_unit,
+    minor_units_of,
+    quantize,
+    split_evenly,
+    to_decimal,
+)
+from loancore.testing.strategies import amounts, currencies, moneys, ratio_lists
+
+D = Decimal
+
+
+# -- construction and scale -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("currency", "units"), [("CNY", 2), ("USD", 2), ("EUR", 2), ("JPY", 0), ("KWD", 3), ("CLF", 4)]
+)
+def test_minor_units_follow_iso_4217(currency: str, units: int) -> None:
+    assert minor_units_of(currency) == units
+    assert minor_unit(currency) == D(1).scaleb(-units)
+
+
+def test_money_is_normalized_to_the_currency_scale() -> None:
+    assert Money("10", "CNY").amount == D("10.00")
+    assert str(Money("10", "CNY").amount) == "10.00"
+    assert Money(5, "JPY").amount == D("5")
+    assert Money("1.5", "KWD").amount == D("1.500")
+    assert Money("10", "CNY") == Money(D("10.00"), "CNY")
+
+
+def test_money_refuses_float_with_a_type_error() -> None:
+    with pytest.raises(FloatNotAllowed) as info:
+        Money(0.1, "CNY")
+    assert isinstance(info.value, TypeError)
+    assert "amount" in str(info.value) and "0.1" in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["12.345", D("0.001"), "1e-3"])
+def test_money_refuses_more_decimals_than_the_currency_instead_of_rounding(value) -> None:
+    with pytest.raises(InvalidInput) as info:
+        Money(value, "CNY")
+    assert info.value.field == "amount"
+
+
+def test_jpy_has_no_minor_unit() -> None:
+    with pytest.raises(InvalidInput):
+        Money("1.5", "JPY")
+
+
+@pytest.mark.parametrize("value", ["abc", "", None, [1], True, D("NaN"), D("Infinity"), "inf"])
+def test_money_refuses_non_numbers(value) -> None:
+    with pytest.raises(InvalidInput) as info:
+        Money(value, "CNY")
+    assert info.value.field == "amount"
+    assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize("currency", ["XYZ", "cny", "", None, 156])
+def test_money_refuses_unknown_currency(currency) -> None:
+    with pytest.raises(UnknownCurrency) as info:
+        Money("1", currency)
+    assert info.value.field == "currency"
+
+
+def test_minor_units_round_trip_for_storage() -> None:
+    assert Money("12.30", "CNY").minor_units == 1230
+    assert Money.from_minor(1230, "CNY") == Money("12.30", "CNY")
+    assert Money.from_minor(-5, "KWD") == Money("-0.005", "KWD")
+    assert Money.from_minor(7, "JPY").amount == D(7)
+    with pytest.raises(InvalidInput):
+        Money.from_minor(D("1.5"), "CNY")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput):
+        Money.from_minor(True, "CNY")
+
+
+@given(moneys())
+def test_minor_units_round_trip_is_exact(money: Money) -> None:
+    assert Money.from_minor(money.minor_units, money.currency) == money
+
+
+# -- rounding ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "value", "expected"),
+    [
+        (Rounding.HALF_UP, "2.345", "2.35"),
+        (Rounding.HALF_EVEN, "2.345", "2.34"),
+        (Rounding.HALF_EVEN, "2.355", "2.36"),
+        (Rounding.HALF_DOWN, "2.345", "2.34"),
+        (Rounding.DOWN, "2.349", "2.34"),
+        (Rounding.DOWN, "-2.349", "-2.34"),
+        (Rounding.UP, "2.341", "2.35"),
+        (Rounding.CEILING, "-2.349", "-2.34"),
+        (Rounding.FLOOR, "-2.341", "-2.35"),
+        (Rounding.HALF_UP, "-2.345", "-2.35"),
+    ],
+)
+def test_quantize_uses_the_named_mode(mode: Rounding, value: str, expected: str) -> None:
+    assert quantize(D(value), "CNY", rounding=mode) == D(expected)
+    assert Money.of(value, "CNY", rounding=mode) == Money(expected, "CNY")
+
+
+def test_rounding_mode_accepts_names_and_decimal_constants() -> None:
+    assert Rounding.parse("HALF_UP") is Rounding.HALF_UP
+    assert Rounding.parse("ROUND_HALF_EVEN") is Rounding.HALF_EVEN
+    assert Rounding.parse("half_up") is Rounding.HALF_UP
+    with pytest.raises(InvalidInput) as info:
+        Rounding.parse("BANKERS")
+    assert info.value.field == "rounding"
+
+
+def test_quantize_has_no_default_mode() -> None:
+    with pytest.raises(TypeError):
+        quantize(D("1.005"), "CNY")  # type: ignore[call-arg]
+
+
+@given(
+    st.decimals(min_value=-(10**12), max_value=10**12, places=8, allow_nan=False),
+    currencies(),
+    st.sampled_from(list(Rounding)),
+)
+def test_quantize_is_idempotent(value: Decimal, currency: str, mode: Rounding) -> None:
+    once = quantize(value, currency, rounding=mode)
+    assert quantize(once, currency, rounding=mode) == once
+    assert abs(once - value) < minor_unit(currency)
+
+
+def test_to_decimal_refuses_float_and_bool() -> None:
+    with pytest.raises(FloatNotAllowed):
+        to_decimal(1.0, field="rate_annual")
+    with pytest.raises(InvalidInput):
+        to_decimal(False, field="rate_annual")
+    assert to_decimal(" 0.18 ", field="rate_annual") == D("0.18")
+
+
+# -- arithmetic and comparison ----------------------------------------------------------------
+
+
+def test_arithmetic_is_exact_within_a_currency() -> None:
+    assert Money("0.10", "CNY") + Money("0.20", "CNY") == Money("0.30", "CNY")
+    assert Money("1.00", "CNY") - Money("0.01", "CNY") == Money("0.99", "CNY")
+    assert -Money("1.00", "CNY") == Money("-1.00", "CNY")
+    assert abs(Money("-1.00", "CNY")) == Money("1.00", "CNY")
+    assert Money("0.01", "CNY") * 3 == Money("0.03", "CNY")
+    assert 3 * Money("0.01", "CNY") == Money("0.03", "CNY")
+
+
+def test_multiply_by_a_rate_names_its_rounding() -> None:
+    principal = Money("10000.00", "CNY")
+    assert principal.multiply(D("0.000493"), rounding=Rounding.HALF_UP) == Money("4.93", "CNY")
+    assert Money("0.05", "CNY").multiply("0.5", rounding=Rounding.HALF_EVEN) == Money("0.02", "CNY")
+    with pytest.raises(TypeError):
+        principal * D("0.5")  # type: ignore[operator]
+    with pytest.raises(FloatNotAllowed):
+        principal.multiply(0.5, rounding=Rounding.HALF_UP)
+
+
+def test_cross_currency_arithmetic_and_ordering_raise() -> None:
+    with pytest.raises(CurrencyMismatch) as info:
+        Money("1", "CNY") + Money("1", "USD")
+    assert (info.value.left, info.value.right) == ("CNY", "USD")
+    with pytest.raises(CurrencyMismatch):
+        Money("1", "CNY") < Money("1", "USD")
+
+
+def test_comparisons_are_explicit() -> None:
+    assert Money("1.00", "CNY") < Money("1.01", "CNY")
+    assert Money("1.00", "CNY") >= Money("1.00", "CNY")
+    assert Money("1", "CNY") != Money("1", "USD")
+    assert Money("1", "CNY") != D("1")
+    with pytest.raises(TypeError):
+        Money("1", "CNY") < D("2")  # type: ignore[operator]
+    with pytest.raises(TypeError):
+        Money("1", "CNY") + 1  # type: ignore[operator]
+    with pytest.raises(TypeError):
+        bool(Money("0", "CNY"))
+    assert Money("0", "CNY").is_zero() and Money("1", "CNY").is_positive()
+
+
+def test_money_is_frozen_and_hashable() -> None:
+    money = Money("1", "CNY")
+    with pytest.raises(AttributeError):
+        money.amount = D("2")  # type: ignore[misc]
+    assert len({money, Money("1.00", "CNY")}) == 1
+
+
+# -- splits -----------------------------------------------------------------------------------
+
+
+def test_allocate_largest_remainder_examples() -> None:
+    assert allocate(D("100.00"), [1, 1, 1], currency="CNY") == (D("33.34"), D("33.33"), D("33.33"))
+    assert allocate(D("0.05"), [D("0.7"), D("0.3")], currency="CNY") == (D("0.04"), D("0.01"))
+    assert allocate(D("10.00"), [0, 1], currency="CNY") == (D("0.00"), D("10.00"))
+    assert allocate(D("-100.00"), [1, 1, 1], currency="CNY") == (
+        D("-33.34"), D("-33.33"), D("-33.33"),
+    )  # fmt: skip
+    assert Money("1", "JPY").allocate([1, 1]) == (Money("1", "JPY"), Money("0", "JPY"))
+
+
+@pytest.mark.parametrize(
+    ("ratios", "field"),
+    [([], "ratios"), ([0, 0], "ratios"), ([1, -1], "ratios[1]"), ("12", "ratios"), ([0.5], "ratios[0]")],
+)
+def test_allocate_refuses_bad_ratios(ratios, field: str) -> None:
+    with pytest.raises((InvalidInput, FloatNotAllowed)) as info:
+        allocate(D("1.00"), ratios, currency="CNY")
+    assert info.value.field == field
+
+
+def test_allocate_refuses_a_total_off_the_scale() -> None:
+    with pytest.raises(InvalidInput) as info:
+        allocate(D("1.001"), [1, 1], currency="CNY")
+    assert info.value.field == "total"
+
+
+@given(st.data(), currencies(), ratio_lists())
+def test_allocation_sums_exactly_and_stays_within_one_minor_unit(data, currency, ratios) -> None:
+    total = data.draw(amounts(currency, min_value=0))
+    parts = allocate(total, ratios, currency=currency)
+    assert sum(parts) == total
+    assert len(parts) == len(ratios)
+    unit = minor_unit(currency)
+    for part, ratio in zip(parts, ratios, strict=True):
+        assert part >= 0
+        assert abs(part - total * ratio / sum(ratios)) < unit
+        if ratio == 0:
+            assert part == 0
+
+
+@given(st.data(), currencies(), ratio_lists())
+def test_allocation_of_a_negative_total_mirrors_the_positive(data, currency, ratios) -> None:
+    total = data.draw(amounts(currency, min_value=0))
+    assert allocate(-total, ratios, currency=currency) == tuple(
+        -p for p in allocate(total, ratios, currency=currency)
+    )
+
+
+def test_split_evenly_puts_the_residue_last_by_default() -> None:
+    assert split_evenly(D("100.00"), 3, currency="CNY") == (D("33.33"), D("33.33"), D("33.34"))
+    assert split_evenly(D("100.00"), 3, currency="CNY", residue="first") == (
+        D("33.34"), D("33.33"), D("33.33"),
+    )  # fmt: skip
+    assert split_evenly(D("-0.05"), 2, currency="CNY") == (D("-0.02"), D("-0.03"))
+    with pytest.raises(InvalidInput):
+        split_evenly(D("1"), 0, currency="CNY")
+    with pytest.raises(InvalidInput):
+        split_evenly(D("1"), 2, currency="CNY", residue="middle")
+
+
+@given(st.data(), currencies(), st.integers(min_value=1, max_value=360))
+def test_split_evenly_sums_exactly_and_only_the_residue_part_differs(data, currency, count) -> None:
+    total = data.draw(amounts(currency))
+    parts = split_evenly(total, count, currency=currency)
+    assert sum(parts) == total
+    assert len(set(parts[:-1])) <= 1
+    assert abs(parts[-1] - parts[0]) < count * minor_unit(currency)
+
+
+def test_cumulative_split_does_not_drift_over_twelve_installments() -> None:
+    split = CumulativeSplit.start(["0.7", "0.3"], currency="CNY")
+    parts, split = split.add_all([D("33.33")] * 12)
+    lender = sum(p[0] for p in parts)
+    partner = sum(p[1] for p in parts)
+    assert lender + partner == D("399.96")
+    assert abs(lender - D("399.96") * D("0.7")) < D("0.01")
+    # Rounding each step half-up on its own gives 12 x 23.33 = 279.96 to the lender instead.
+    assert lender == D("279.97")
+    assert split.allocated == (lender, partner)
+
+
+@given(
+    currencies(),
+    ratio_lists(size_max=5),
+    st.lists(st.integers(min_value=0, max_value=10**7), min_size=1, max_size=40),
+)
+def test_cumulative_split_steps_sum_exactly_and_totals_stay_near_exact(currency, ratios, units) -> None:
+    scale = minor_units_of(currency)
+    steps = [D(u).scaleb(-scale) for u in units]
+    split = CumulativeSplit.start(ratios, currency=currency)
+    running = D(0)
+    for step in steps:
+        parts, split = split.add(step)
+        running += step
+        assert sum(parts) == step
+        assert all(p >= 0 for p in parts)
+        for allocated, ratio in zip(split.allocated, ratios, strict=True):
+            exact = running * ratio / sum(ratios)
+            assert abs(allocated - exact) <= max(1, len(ratios) - 1) * minor_unit(currency)
+    assert sum(split.allocated) == sum(steps)
+
+
+def test_cumulative_split_of_a_refund_has_the_refund_sign() -> None:
+    split = CumulativeSplit.start([1, 1], currency="CNY")
+    parts, split = split.add(D("-0.03"))
+    assert sum(parts) == D("-0.03") and all(p <= 0 for p in parts)
+
+
+def test_currency_table_is_iso_4217_shaped() -> None:
+    assert all(len(code) == 3 and code.isupper() for code in CURRENCY_MINOR_UNITS)
+    assert set(CURRENCY_MINOR_UNITS.values()) <= {0, 2, 3, 4}
