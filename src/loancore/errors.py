@@ -28,6 +28,7 @@ __all__ = [
     "LoancoreError",
     "NoSolution",
     "NotFound",
+    "PostingRejected",
     "Rejected",
     "RejectionCode",
     "SchemaVersionMismatch",
@@ -169,6 +170,11 @@ class RejectionCode(enum.IntEnum):
     PERIOD_CLOSED = 203
     ENTRY_ALREADY_REVERSED = 204
     ENTRY_UNKNOWN = 205
+    LEG_NOT_POSITIVE = 206  # a leg or memo amount is zero or negative
+    ENTRY_ID_TAKEN = 207  # the entry id is already used by another entry
+    REVERSAL_MISMATCH = 208  # a reversal's legs do not mirror the entry it reverses, or predate it
+    MEMO_BALANCE_INSUFFICIENT = 209  # a memo decrease exceeds the register's balance
+    AMOUNT_OFF_SCALE = 210  # an amount has more decimals than its currency allows
 
     # 3xx quota
     QUOTA_EXCEEDS_AVAILABLE = 300
@@ -198,3 +204,20 @@ class Rejected(LoancoreError):
         self.detail = detail
         suffix = f": {detail}" if detail else ""
         super().__init__(f"rejected {code.name} ({int(code)}){suffix}")
+
+
+class PostingRejected(Rejected, ValueError):
+    """A ledger posting broke one or more posting rules; nothing was posted.
+
+    ``issues`` holds every broken rule found (``loancore.ledger.Issue`` values, each with its own
+    :class:`RejectionCode`), so a caller sees all problems of a batch at once; ``code`` is the
+    first issue's code.
+    """
+
+    def __init__(self, issues: tuple[Any, ...]) -> None:
+        self.issues = tuple(issues)
+        if not self.issues:
+            raise InvariantViolation("PostingRejected needs at least one issue")
+        shown = "; ".join(str(i.message) for i in self.issues[:3])
+        more = f" (+{len(self.issues) - 3} more)" if len(self.issues) > 3 else ""
+        super().__init__(self.issues[0].code, shown + more)

@@ -1,0 +1,238 @@
+"""Journal entries (记账凭证), their legs, and memo (off-balance) postings.
+
+Values only: an entry can be built unbalanced or with a negative leg, because an audit of stored
+data (:mod:`loancore.ledger.validation`) must be able to hold a bad entry in order to report it.
+The posting rules in :mod:`loancore.ledger.rules` refuse such entries before any store books them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any, Union
+
+import attrs
+
+from loancore.errors import InvalidInput
+from loancore.ledger.subjects import Side
+from loancore.money import CURRENCY_MINOR_UNITS, Money
+
+__all__ = [
+    "DIMENSION_KEYS",
+    "Dimensions",
+    "JournalEntry",
+    "Leg",
+    "MemoDirection",
+    "MemoPosting",
+    "MemoRegister",
+    "dimensions_of",
+    "reversal_of",
+]
+
+DIMENSION_KEYS: tuple[str, ...] = ("customer", "loan", "merchant", "partner", "product")
+"""Analysis dimensions (辅助核算) a leg may carry instead of one subject per loan or merchant."""
+
+Dimensions = tuple[tuple[str, str], ...]
+"""Dimensions as a tuple of ``(key, value)`` pairs sorted by key; hashable and comparable."""
+
+DimensionsLike = Union[Mapping[str, str], Iterable[tuple[str, str]], None]
+
+
+def dimensions_of(value: DimensionsLike, *, field: str = "dimensions") -> Dimensions:
+    """Normalise a mapping or pairs to sorted ``(key, value)`` pairs; keys from DIMENSION_KEYS.
+
+    Values are non-empty strings; each key appears at most once.
+    """
+    if value is None:
+        return ()
+    pairs = tuple(value.items()) if isinstance(value, Mapping) else tuple(value)
+    if len(pairs) > len(DIMENSION_KEYS):
+        raise InvalidInput(field, value, f"at most one value per key of {DIMENSION_KEYS}")
+    seen: set[str] = set()
+    for pair in pairs:
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            raise InvalidInput(field, value, "expected (key, value) pairs")
+        key, item = pair
+        if key not in DIMENSION_KEYS:
+            raise InvalidInput(f"{field}.{key}", item, f"unknown dimension; expected one of {DIMENSION_KEYS}")
+        if not isinstance(item, str) or not item:
+            raise InvalidInput(f"{field}.{key}", item, "expected a non-empty string")
+        if key in seen:
+            raise InvalidInput(f"{field}.{key}", item, "dimension given twice")
+        seen.add(key)
+    return tuple(sorted(pairs))
+
+
+def _check_text(_instance: object, attribute: attrs.Attribute, value: object) -> None:
+    if not isinstance(value, str) or not value:
+        raise InvalidInput(attribute.name, value, "expected a non-empty string")
+
+
+def _check_date(_instance: object, attribute: attrs.Attribute, value: object) -> None:
+    if not isinstance(value, date) or hasattr(value, "hour"):
+        raise InvalidInput(attribute.name, value, "expected a datetime.date")
+
+
+def _check_money(_instance: object, attribute: attrs.Attribute, value: object) -> None:
+    if not isinstance(value, Money):
+        raise InvalidInput(attribute.name, value, "expected Money")
+
+
+@attrs.frozen
+class Leg:
+    """One line of an entry: ``amount`` on ``side`` of ``subject_code``, with dimensions.
+
+    ``amount`` is a positive :class:`~loancore.money.Money` in a valid entry (checked by the posting
+    rules, not here; see the module docstring). ``signed_minor`` is the amount in integer minor
+    units, positive for a debit and negative for a credit: what the stores add up.
+    """
+
+    subject_code: str = attrs.field(validator=_check_text)
+    side: Side = attrs.field(converter=Side)
+    amount: Money = attrs.field(validator=_check_money)
+    dimensions: Dimensions = attrs.field(default=(), converter=dimensions_of)
+    signed_minor: int = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        minor = int(self.amount.amount.scaleb(CURRENCY_MINOR_UNITS[self.amount.currency]))
+        object.__setattr__(self, "signed_minor", minor if self.side is Side.DEBIT else -minor)
+
+    @classmethod
+    def debit(cls, subject_code: str, amount: Money, dimensions: DimensionsLike = None) -> Leg:
+        return cls(subject_code, Side.DEBIT, amount, dimensions)
+
+    @classmethod
+    def credit(cls, subject_code: str, amount: Money, dimensions: DimensionsLike = None) -> Leg:
+        return cls(subject_code, Side.CREDIT, amount, dimensions)
+
+    @property
+    def currency(self) -> str:
+        return self.amount.currency
+
+    def mirrored(self) -> Leg:
+        """The same leg on the opposite side (a reversal's leg)."""
+        return Leg(self.subject_code, self.side.opposite, self.amount, self.dimensions)
+
+    def dimension(self, key: str) -> str | None:
+        for k, v in self.dimensions:
+            if k == key:
+                return v
+        return None
+
+
+def _legs_converter(legs: Iterable[Leg]) -> tuple[Leg, ...]:
+    items = tuple(legs)
+    for i, leg in enumerate(items):
+        if not isinstance(leg, Leg):
+            raise InvalidInput(f"legs[{i}]", leg, "expected a Leg")
+    if not items:
+        raise InvalidInput("legs", items, "an entry needs at least one leg")
+    return items
+
+
+def _default_value_date(entry: JournalEntry) -> date:
+    return entry.accounting_date
+
+
+@attrs.frozen(kw_only=True)
+class JournalEntry:
+    """A journal entry: identified by ``entry_id``, deduplicated by ``idempotency_key``.
+
+    ``accounting_date`` (记账日期) decides the period and every as-of balance; ``value_date``
+    (起息日) is when the money moved and defaults to the accounting date. ``reverses`` names the
+    entry this one reverses (a reversal is a new entry with mirrored legs; booked entries are never
+    edited). Legs keep their order; stores return them in the same order.
+    """
+
+    entry_id: str = attrs.field(validator=_check_text)
+    idempotency_key: str = attrs.field(validator=_check_text)
+    accounting_date: date = attrs.field(validator=_check_date)
+    legs: tuple[Leg, ...] = attrs.field(converter=_legs_converter)
+    value_date: date = attrs.field(
+        default=attrs.Factory(_default_value_date, takes_self=True), validator=_check_date
+    )
+    memo: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
+    reverses: str | None = attrs.field(default=None)
+
+    def __attrs_post_init__(self) -> None:
+        if self.reverses is not None and (not isinstance(self.reverses, str) or not self.reverses):
+            raise InvalidInput("reverses", self.reverses, "expected an entry id or None")
+        if self.reverses == self.entry_id:
+            raise InvalidInput("reverses", self.reverses, "an entry cannot reverse itself")
+
+    def content(self) -> tuple[Any, ...]:
+        """What idempotency compares: everything but ``entry_id`` and the key itself.
+
+        A retry may carry a fresh entry id; it is still the same request if the content matches.
+        """
+        return (self.accounting_date, self.value_date, self.legs, self.memo, self.reverses)
+
+    def currencies(self) -> tuple[str, ...]:
+        return tuple(sorted({leg.amount.currency for leg in self.legs}))
+
+
+def reversal_of(
+    original: JournalEntry,
+    *,
+    entry_id: str,
+    idempotency_key: str,
+    accounting_date: date,
+    memo: str | None = None,
+) -> JournalEntry:
+    """The entry that reverses ``original``: every leg mirrored, linked by ``reverses``.
+
+    Mirrored legs (opposite side, same positive amount) rather than red-ink negatives (红字冲销),
+    because loancore refuses negative legs; the subject's net movement is the same. The reversal
+    is dated ``accounting_date`` (an open period), not the original's date.
+    """
+    return JournalEntry(
+        entry_id=entry_id,
+        idempotency_key=idempotency_key,
+        accounting_date=accounting_date,
+        value_date=accounting_date,
+        legs=tuple(leg.mirrored() for leg in original.legs),
+        memo=memo if memo is not None else f"reversal of {original.entry_id}",
+        reverses=original.entry_id,
+    )
+
+
+class MemoRegister(str, enum.Enum):
+    """Off-balance (表外) registers kept next to the ledger, single-entry; persisted by value."""
+
+    OFF_BALANCE_INTEREST = "off_balance_interest"  # 表外应收未收利息: interest on non-accrual loans
+    WRITTEN_OFF_LOANS = "written_off_loans"  # 已核销贷款: written-off loans still pursued
+
+
+class MemoDirection(str, enum.Enum):
+    """收入 (increase) or 付出 (decrease) of a memo register; persisted by value."""
+
+    INCREASE = "increase"
+    DECREASE = "decrease"
+
+
+@attrs.frozen(kw_only=True)
+class MemoPosting:
+    """One single-entry posting to a memo register.
+
+    ``amount`` is positive; a DECREASE may not take the register's balance for the posting's
+    dimensions (and currency) below zero as of its date. Idempotency works as for journal entries.
+    """
+
+    posting_id: str = attrs.field(validator=_check_text)
+    idempotency_key: str = attrs.field(validator=_check_text)
+    register: MemoRegister = attrs.field(converter=MemoRegister)
+    accounting_date: date = attrs.field(validator=_check_date)
+    direction: MemoDirection = attrs.field(converter=MemoDirection)
+    amount: Money = attrs.field(validator=_check_money)
+    dimensions: Dimensions = attrs.field(default=(), converter=dimensions_of)
+    memo: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
+
+    @property
+    def signed_minor(self) -> int:
+        """Minor units, positive for an increase."""
+        minor = self.amount.minor_units
+        return minor if self.direction is MemoDirection.INCREASE else -minor
+
+    def content(self) -> tuple[Any, ...]:
+        return (self.register, self.accounting_date, self.direction, self.amount, self.dimensions, self.memo)

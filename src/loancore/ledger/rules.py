@@ -1,0 +1,257 @@
+"""The posting rules: pure checks every store runs inside its transaction before booking anything.
+
+A store's ``post`` does, in one transaction:
+
+1. :func:`plan_batch` — resolve idempotency: entries whose key is already booked with the same
+   content are replays (their original is returned, nothing is posted); the same key with other
+   content raises :class:`~loancore.errors.IdempotencyConflict`.
+2. :func:`check_batch` over the new entries — returns every broken rule as an :class:`Issue`;
+   :func:`require_no_issues` raises :class:`~loancore.errors.PostingRejected` if there is any.
+3. Book the new entries (all or nothing), then commit.
+
+Memo postings follow the same path with :func:`plan_memo_batch` and :func:`check_memo_batch`.
+The checks read the store only through the callbacks passed in (``find_entry``, ``is_reversed``,
+``memo_balance``), so the rules stay pure and every store enforces exactly the same ones.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date
+from typing import TypeVar
+
+import attrs
+
+from loancore.errors import IdempotencyConflict, InvalidInput, PostingRejected, RejectionCode
+from loancore.ledger.entries import Dimensions, JournalEntry, MemoDirection, MemoPosting, MemoRegister
+from loancore.ledger.subjects import Chart
+from loancore.money import CURRENCY_MINOR_UNITS
+
+__all__ = [
+    "BatchPlan",
+    "Issue",
+    "check_batch",
+    "check_entry",
+    "check_memo_batch",
+    "check_reversal",
+    "next_closed_through",
+    "plan_batch",
+    "plan_memo_batch",
+    "require_no_issues",
+]
+
+Code = RejectionCode
+
+
+@attrs.frozen
+class Issue:
+    """One broken rule: a stable code, the entry (or memo posting) it concerns, and why."""
+
+    code: RejectionCode
+    entry_id: str | None
+    message: str
+
+
+def _leg_issues(entry: JournalEntry, chart: Chart) -> list[Issue]:
+    issues: list[Issue] = []
+    day = entry.accounting_date
+    for i, leg in enumerate(entry.legs):
+        where = f"entry {entry.entry_id!r} leg {i}"
+        subject = chart.find(leg.subject_code)
+        if subject is None:
+            issues.append(Issue(Code.SUBJECT_UNKNOWN, entry.entry_id, f"{where}: unknown subject {leg.subject_code!r}"))
+        elif not subject.is_open_on(day):
+            issues.append(Issue(Code.SUBJECT_CLOSED, entry.entry_id, f"{where}: subject {leg.subject_code} is not open on {day}"))
+        if leg.signed_minor == 0 or (leg.signed_minor > 0) != (leg.side.value == "debit"):
+            issues.append(Issue(Code.LEG_NOT_POSITIVE, entry.entry_id, f"{where}: amount {leg.amount} is not positive"))
+        if -leg.amount.amount.as_tuple().exponent > CURRENCY_MINOR_UNITS[leg.amount.currency]:
+            issues.append(Issue(Code.AMOUNT_OFF_SCALE, entry.entry_id, f"{where}: {leg.amount} is off its currency's scale"))
+    return issues
+
+
+def check_entry(entry: JournalEntry, *, chart: Chart, closed_through: date | None) -> tuple[Issue, ...]:
+    """The rules that need no other entry: balance per currency, positive legs at scale, known
+    subjects open on the accounting date, and an accounting date after the closed period."""
+    issues = _leg_issues(entry, chart)
+    net: dict[str, int] = {}
+    for leg in entry.legs:
+        currency = leg.amount.currency
+        net[currency] = net.get(currency, 0) + leg.signed_minor
+    for currency, value in sorted(net.items()):
+        if value != 0:
+            issues.append(
+                Issue(Code.ENTRY_UNBALANCED, entry.entry_id, f"entry {entry.entry_id!r}: {currency} debits - credits = {value} minor units")
+            )
+    if closed_through is not None and entry.accounting_date <= closed_through:
+        issues.append(
+            Issue(Code.PERIOD_CLOSED, entry.entry_id, f"entry {entry.entry_id!r}: {entry.accounting_date} is in the period closed through {closed_through}")
+        )
+    return tuple(issues)
+
+
+def _mirror_key(entry: JournalEntry, flip: bool) -> Counter:
+    return Counter(
+        (leg.subject_code, leg.side.opposite if flip else leg.side, leg.amount, leg.dimensions) for leg in entry.legs
+    )
+
+
+def check_reversal(entry: JournalEntry, original: JournalEntry | None, *, already_reversed: bool) -> tuple[Issue, ...]:
+    """Rules for an entry with ``reverses`` set: the original exists and is not reversed yet, the
+    reversal is not dated before it, and its legs mirror the original's (as a multiset)."""
+    target = entry.reverses
+    if original is None:
+        return (Issue(Code.ENTRY_UNKNOWN, entry.entry_id, f"entry {entry.entry_id!r} reverses unknown entry {target!r}"),)
+    issues = []
+    if already_reversed:
+        issues.append(Issue(Code.ENTRY_ALREADY_REVERSED, entry.entry_id, f"entry {target!r} is already reversed"))
+    if entry.accounting_date < original.accounting_date:
+        issues.append(
+            Issue(Code.REVERSAL_MISMATCH, entry.entry_id, f"reversal {entry.entry_id!r} is dated before {target!r} ({original.accounting_date})")
+        )
+    if _mirror_key(entry, flip=False) != _mirror_key(original, flip=True):
+        issues.append(Issue(Code.REVERSAL_MISMATCH, entry.entry_id, f"legs of {entry.entry_id!r} do not mirror {target!r}"))
+    return tuple(issues)
+
+
+def check_batch(
+    entries: Sequence[JournalEntry],
+    *,
+    chart: Chart,
+    closed_through: date | None,
+    find_entry: Callable[[str], JournalEntry | None],
+    is_reversed: Callable[[str], bool],
+) -> tuple[Issue, ...]:
+    """Every rule over a batch of NEW entries (after :func:`plan_batch`), as one list of issues.
+
+    ``find_entry(entry_id)`` and ``is_reversed(entry_id)`` read the store's booked entries; the
+    batch itself is taken into account (an entry may reverse an earlier one of the same batch, and
+    two entries may not share an id or reverse the same entry).
+    """
+    issues: list[Issue] = []
+    batch: dict[str, JournalEntry] = {}
+    reversed_in_batch: set[str] = set()
+    for entry in entries:
+        issues.extend(check_entry(entry, chart=chart, closed_through=closed_through))
+        if entry.entry_id in batch or find_entry(entry.entry_id) is not None:
+            issues.append(Issue(Code.ENTRY_ID_TAKEN, entry.entry_id, f"entry id {entry.entry_id!r} is already used"))
+        target = entry.reverses
+        if target is not None:
+            original = batch.get(target) or find_entry(target)
+            already = target in reversed_in_batch or (target not in batch and is_reversed(target))
+            issues.extend(check_reversal(entry, original, already_reversed=already))
+            reversed_in_batch.add(target)
+        batch[entry.entry_id] = entry
+    return tuple(issues)
+
+
+def require_no_issues(issues: Sequence[Issue]) -> None:
+    """Raise :class:`~loancore.errors.PostingRejected` carrying ``issues`` unless it is empty."""
+    if issues:
+        raise PostingRejected(tuple(issues))
+
+
+T = TypeVar("T", JournalEntry, MemoPosting)
+
+
+@attrs.frozen
+class BatchPlan:
+    """The outcome of idempotency resolution for a batch.
+
+    ``new`` are the items to check and book, in input order. ``results`` has one item per input:
+    the booked original for a replay, the input itself otherwise (also for a key repeated inside
+    the batch with the same content, which is booked once).
+    """
+
+    new: tuple = attrs.field(converter=tuple)
+    results: tuple = attrs.field(converter=tuple)
+
+
+def _plan(items: Iterable[T], find_by_key: Callable[[str], T | None]) -> BatchPlan:
+    new: list[T] = []
+    results: list[T] = []
+    seen: dict[str, T] = {}
+    for item in items:
+        key = item.idempotency_key
+        first = seen.get(key)
+        if first is None:
+            first = find_by_key(key)
+            if first is None:
+                seen[key] = item
+                new.append(item)
+                results.append(item)
+                continue
+            seen[key] = first
+        if first.content() != item.content():
+            raise IdempotencyConflict(key, f"first booked as {_ident(first)!r}")
+        results.append(first)
+    return BatchPlan(new, results)
+
+
+def _ident(item: JournalEntry | MemoPosting) -> str:
+    return item.entry_id if isinstance(item, JournalEntry) else item.posting_id
+
+
+def plan_batch(entries: Iterable[JournalEntry], *, find_by_key: Callable[[str], JournalEntry | None]) -> BatchPlan:
+    """Resolve idempotency keys (see the module docstring); raises IdempotencyConflict."""
+    return _plan(entries, find_by_key)
+
+
+def plan_memo_batch(
+    postings: Iterable[MemoPosting], *, find_by_key: Callable[[str], MemoPosting | None]
+) -> BatchPlan:
+    """:func:`plan_batch` for memo postings."""
+    return _plan(postings, find_by_key)
+
+
+def _covers(dimensions: Dimensions, wanted: Dimensions) -> bool:
+    return set(wanted) <= set(dimensions)
+
+
+def check_memo_batch(
+    postings: Sequence[MemoPosting],
+    *,
+    closed_through: date | None,
+    find_posting: Callable[[str], MemoPosting | None],
+    memo_balance: Callable[[MemoRegister, str, Dimensions, date], int],
+) -> tuple[Issue, ...]:
+    """Rules for NEW memo postings: positive amount at scale, open period, unused id, and a
+    DECREASE no larger than the register's balance for its dimensions and currency as of its date
+    (``memo_balance(register, currency, dimensions, as_of)`` in minor units, plus the batch's
+    earlier postings)."""
+    issues: list[Issue] = []
+    done: list[MemoPosting] = []
+    for p in postings:
+        pid = p.posting_id
+        if not p.amount.is_positive():
+            issues.append(Issue(Code.LEG_NOT_POSITIVE, pid, f"memo posting {pid!r}: amount {p.amount} is not positive"))
+        if closed_through is not None and p.accounting_date <= closed_through:
+            issues.append(Issue(Code.PERIOD_CLOSED, pid, f"memo posting {pid!r}: {p.accounting_date} is in the closed period"))
+        if find_posting(pid) is not None or any(d.posting_id == pid for d in done):
+            issues.append(Issue(Code.ENTRY_ID_TAKEN, pid, f"memo posting id {pid!r} is already used"))
+        if p.direction is MemoDirection.DECREASE:
+            before = memo_balance(p.register, p.amount.currency, p.dimensions, p.accounting_date) + sum(
+                d.signed_minor
+                for d in done
+                if d.register is p.register
+                and d.amount.currency == p.amount.currency
+                and d.accounting_date <= p.accounting_date
+                and _covers(d.dimensions, p.dimensions)
+            )
+            if p.amount.minor_units > before:
+                issues.append(
+                    Issue(Code.MEMO_BALANCE_INSUFFICIENT, pid, f"memo posting {pid!r}: decrease {p.amount} exceeds balance {before} minor units")
+                )
+        done.append(p)
+    return tuple(issues)
+
+
+def next_closed_through(current: date | None, through: date) -> date:
+    """The closed-through date after closing the period ending ``through`` (inclusive).
+
+    Closing only moves forward; closing the same date again is a no-op. Reopening is not an
+    operation loancore offers (corrections go into the open period).
+    """
+    if current is not None and through < current:
+        raise InvalidInput("through", through, f"the ledger is already closed through {current}")
+    return through

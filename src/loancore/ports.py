@@ -1,0 +1,182 @@
+"""Ports: the Protocols services need from the outside world (stores).
+
+LedgerStore contract
+====================
+
+Every ledger store (memory, SQLite, PostgreSQL) implements :class:`LedgerStore` and passes the
+same conformance suite (``tests/ledger/``). What a store must guarantee:
+
+Atomicity
+    ``post``, ``reverse``, ``post_memo``, ``close_period`` and ``save_chart`` either do all of
+    their work or none. A batch of 100 entries with one bad entry books nothing and raises. A SQL
+    store runs each call in one transaction (or inside the caller's, when it was handed an open
+    connection) and relies on the database for crash safety; the memory store validates
+    everything before touching its state.
+
+What a store checks inside its transaction (in this order, under a lock that serialises writers,
+e.g. ``SELECT ... FOR UPDATE`` of a one-row ledger-state table on PostgreSQL or ``BEGIN
+IMMEDIATE`` on SQLite):
+
+1. Idempotency: :func:`loancore.ledger.rules.plan_batch` with ``find_by_key`` reading the store.
+   Same key + same content (:meth:`JournalEntry.content`: everything but the entry id) -> the
+   ORIGINAL booked entry is returned in that position and nothing is posted for it. Same key +
+   different content -> :class:`~loancore.errors.IdempotencyConflict` and nothing of the batch is
+   posted. A key repeated inside one batch with the same content is booked once.
+2. Posting rules: :func:`loancore.ledger.rules.check_batch` over the new entries with the stored
+   chart and closed-through date; ``require_no_issues`` raises
+   :class:`~loancore.errors.PostingRejected` listing every issue (unbalanced per currency, zero or
+   negative leg, off-scale amount, unknown subject, subject not open on the accounting date,
+   accounting date in the closed period, entry id already used, reversal of an unknown or
+   already-reversed entry, reversal legs not mirroring the original).
+3. Book the new entries with their legs in order (amounts as integer minor units + currency),
+   keep the reversal link (an entry can be reversed at most once; SQL: unique ``reverses``).
+
+Memo registers follow the same three steps with ``plan_memo_batch`` / ``check_memo_batch``.
+Unique constraints (entry id, idempotency key, memo posting id) back these checks in SQL, so a
+race between two writers ends in one booking and one replay or conflict, never two bookings.
+
+Reading
+    Balances are as of an accounting date, inclusive, rolled up over the subject's sub-accounts
+    (``Chart.subtree_codes``), in one currency, optionally filtered by dimensions (a leg matches
+    when it carries every requested ``(key, value)``), and expressed on the subject's normal side
+    (:func:`loancore.ledger.reports.in_normal_side`). Entries come back exactly as posted (same
+    legs, same order, same dimensions). Ordering of entries is posting order; ledger detail is
+    ordered by accounting date, then posting order.
+
+Period close
+    ``close_period(through)`` moves the closed-through date forward
+    (:func:`loancore.ledger.rules.next_closed_through`); afterwards no entry or memo posting dated
+    on or before it can be booked (reversals of old entries are dated in the open period).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import date
+from typing import Protocol, runtime_checkable
+
+from loancore.ledger.entries import DimensionsLike, JournalEntry, MemoPosting, MemoRegister
+from loancore.ledger.reports import GeneralLedger, TrialBalance
+from loancore.ledger.subjects import Chart
+from loancore.money import Money
+
+__all__ = ["LedgerStore"]
+
+
+@runtime_checkable
+class LedgerStore(Protocol):
+    """The book of record: chart, journal entries, memo registers, period close."""
+
+    # -- chart ----------------------------------------------------------------------------------
+
+    def load_chart(self) -> Chart:
+        """The stored chart (an empty chart if none was saved)."""
+        ...
+
+    def save_chart(self, chart: Chart) -> None:
+        """Replace the stored chart with ``chart``, atomically.
+
+        Subjects may be added and their names, parents or open/close dates changed; a subject that
+        has postings may not be removed (raises :class:`~loancore.errors.InvalidInput` naming it,
+        and nothing changes).
+        """
+        ...
+
+    # -- journal --------------------------------------------------------------------------------
+
+    def post(self, entries: Sequence[JournalEntry]) -> tuple[JournalEntry, ...]:
+        """Book ``entries`` atomically (see the module docstring for the checks).
+
+        Returns one entry per input, in order: the booked entry, or for a replayed key the
+        original. Raises IdempotencyConflict or PostingRejected; then nothing was booked.
+        """
+        ...
+
+    def reverse(
+        self,
+        entry_id: str,
+        *,
+        reversal_id: str,
+        idempotency_key: str,
+        accounting_date: date,
+        memo: str | None = None,
+    ) -> JournalEntry:
+        """Book the reversal of ``entry_id`` (:func:`loancore.ledger.entries.reversal_of`) in one
+        transaction; same idempotency as :meth:`post`. Unknown entry -> PostingRejected
+        (ENTRY_UNKNOWN); already reversed -> PostingRejected (ENTRY_ALREADY_REVERSED)."""
+        ...
+
+    def get_entry(self, entry_id: str) -> JournalEntry:
+        """The booked entry; :class:`~loancore.errors.NotFound` if there is none."""
+        ...
+
+    def find_by_key(self, idempotency_key: str) -> JournalEntry | None:
+        """The entry booked under ``idempotency_key``, or None."""
+        ...
+
+    def reversal_of(self, entry_id: str) -> JournalEntry | None:
+        """The entry that reverses ``entry_id``, or None."""
+        ...
+
+    def entries(self) -> Iterator[JournalEntry]:
+        """Every booked entry in posting order (for audits and exports)."""
+        ...
+
+    # -- balances and reports -------------------------------------------------------------------
+
+    def balance(
+        self, subject_code: str, currency: str, *, as_of: date, dimensions: DimensionsLike = None
+    ) -> Money:
+        """Balance of ``subject_code`` and its sub-accounts on accounting dates <= ``as_of``, on
+        the subject's normal side, for legs carrying all of ``dimensions``. Unknown subject ->
+        NotFound. No postings -> zero."""
+        ...
+
+    def trial_balance(self, *, as_of: date) -> TrialBalance:
+        """Debit and credit totals of every posted subject and currency up to ``as_of``
+        (:func:`loancore.ledger.reports.trial_balance_of`)."""
+        ...
+
+    def general_ledger(
+        self,
+        subject_code: str,
+        currency: str,
+        *,
+        start: date,
+        end: date,
+        dimensions: DimensionsLike = None,
+    ) -> GeneralLedger:
+        """Detail of ``subject_code`` (rolled up) over ``start..end`` inclusive
+        (:func:`loancore.ledger.reports.general_ledger_of`)."""
+        ...
+
+    # -- period close ---------------------------------------------------------------------------
+
+    def closed_through(self) -> date | None:
+        """The last closed accounting date, or None if no period was closed."""
+        ...
+
+    def close_period(self, through: date) -> None:
+        """Close every accounting date up to ``through`` inclusive (forward only)."""
+        ...
+
+    # -- memo registers -------------------------------------------------------------------------
+
+    def post_memo(self, postings: Sequence[MemoPosting]) -> tuple[MemoPosting, ...]:
+        """Book memo postings atomically; idempotency and rejections as for :meth:`post`."""
+        ...
+
+    def memo_balance(
+        self,
+        register: MemoRegister,
+        currency: str,
+        *,
+        as_of: date,
+        dimensions: DimensionsLike = None,
+    ) -> Money:
+        """Increases minus decreases on dates <= ``as_of`` for postings carrying ``dimensions``."""
+        ...
+
+    def memo_postings(self) -> Iterator[MemoPosting]:
+        """Every memo posting in posting order."""
+        ...
