@@ -190,6 +190,9 @@ class RejectionCode(enum.IntEnum):
     QUOTA_RESTORE_EXCEEDS_USED = 310
     QUOTA_MASTER_EXCEEDS_AVAILABLE = 311
     QUOTA_LINE_NOT_STARTED = 312
+    QUOTA_LINE_EXISTS = 313  # a grant names a line id that is already taken
+    QUOTA_UNFREEZE_EXCEEDS_FROZEN = 314  # unfreezing more than the frozen amount
+    QUOTA_LINE_NOT_FROZEN = 315  # lifting a whole-line freeze from a line that has none
 
 
 class Rejected(LoancoreError):
