@@ -157,7 +157,17 @@ class LedgerStore(Protocol):
         ...
 
     def close_period(self, through: date) -> None:
-        """Close every accounting date up to ``through`` inclusive (forward only)."""
+        """Close every accounting date up to ``through`` inclusive (forward only).
+
+        Closing the current closed-through date again is a no-op (not logged twice); an earlier
+        date raises InvalidInput. Each close that moves the date is logged for :meth:`period_closes`.
+        """
+        ...
+
+    def period_closes(self) -> tuple[tuple[date, int], ...]:
+        """The close log, oldest first: ``(through, entries_booked)`` per close, where
+        ``entries_booked`` is how many journal entries were booked when the close happened (so an
+        audit can tell an entry booked before a close from one slipped into a closed period)."""
         ...
 
     # -- memo registers -------------------------------------------------------------------------
