@@ -1,0 +1,365 @@
+"""Day-count conventions: how many days, and what fraction of a year, lie between two dates.
+
+Interest for a period is ``principal * rate_annual * year_fraction(start, end, convention)``.
+The convention is a term of the contract; this module implements the ISDA 2006 definitions
+(section 4.16) and the market conventions a lender meets in practice. ``docs/dates.md`` has the
+table and worked examples.
+
+Rules this module keeps:
+
+- A period is ``[start, end)``: the start date accrues, the end date does not, so consecutive
+  periods add up (``year_fraction(a, b) + year_fraction(b, c) == year_fraction(a, c)`` for the
+  actual-day conventions).
+- ``start > end`` is allowed and antisymmetric: ``year_fraction(s, e) == -year_fraction(e, s)``
+  and ``day_count(s, e) == -day_count(e, s)`` (the rules are applied to the ordered pair, then the
+  sign is flipped), so a reversal accrues exactly minus the original.
+- :func:`year_fraction_ratio` is exact (a :class:`fractions.Fraction`). :func:`year_fraction`
+  converts that ratio once to a ``Decimal`` correctly rounded to
+  :data:`YEAR_FRACTION_DIGITS` significant digits (ROUND_HALF_EVEN), in a private decimal
+  context, so a caller's context never changes the result. 1/360 has no finite decimal
+  expansion; callers that need the exact interest multiply by the ratio and round once.
+- Inputs are checked: dates must be :class:`datetime.date` (a ``datetime`` is refused, because
+  its time of day would be silently dropped), conventions must be a :class:`DayCount` or one of
+  its names or aliases; anything else raises :class:`~loancore.errors.InvalidInput`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import enum
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from loancore.errors import InvalidInput
+
+__all__ = [
+    "DAY_COUNT_ALIASES",
+    "YEAR_FRACTION_DIGITS",
+    "DayCount",
+    "day_count",
+    "year_fraction",
+    "year_fraction_ratio",
+]
+
+YEAR_FRACTION_DIGITS = 28
+"""Significant digits of :func:`year_fraction` (Python's default decimal precision)."""
+
+_CONTEXT = decimal.Context(prec=YEAR_FRACTION_DIGITS, rounding=decimal.ROUND_HALF_EVEN)
+
+
+class DayCount(str, enum.Enum):
+    """A day-count convention. The value is the name used in contracts and in storage.
+
+    Accepted spellings besides the value are listed in :data:`DAY_COUNT_ALIASES`;
+    :meth:`parse` (and ``DayCount("...")``) accept any of them, case- and space-insensitive.
+    """
+
+    ACT_360 = "ACT/360"
+    ACT_365F = "ACT/365F"
+    ACT_365_25 = "ACT/365.25"
+    ACT_366 = "ACT/366"
+    ACT_ACT_ISDA = "ACT/ACT ISDA"
+    ACT_ACT_AFB = "ACT/ACT AFB"
+    THIRTY_360_US = "30/360 US"
+    THIRTY_360_BOND = "30/360 BOND"
+    THIRTY_E_360 = "30E/360"
+    THIRTY_E_360_ISDA = "30E/360 ISDA"
+    THIRTY_365 = "30/365"
+
+    @classmethod
+    def parse(cls, value: Any, field: str = "convention") -> DayCount:
+        """Return the convention named by ``value`` (a member, its value or an alias).
+
+        Raises :class:`~loancore.errors.InvalidInput` naming ``field`` for anything else.
+        """
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            member = _ALIAS_LOOKUP.get(_normalize(value))
+            if member is not None:
+                return member
+        known = ", ".join(m.value for m in cls)
+        raise InvalidInput(field, value, f"unknown day-count convention; expected one of {known}")
+
+    @classmethod
+    def _missing_(cls, value: object) -> DayCount | None:
+        if isinstance(value, str):
+            return _ALIAS_LOOKUP.get(_normalize(value))
+        return None
+
+
+# Other names found in contracts and systems (ISDA 2006 4.16, FpML, Bloomberg, QuantLib).
+# "30/360" alone means ISDA 4.16(f) ("30/360", "360/360", "Bond Basis"), not the US variant.
+DAY_COUNT_ALIASES: dict[str, DayCount] = {
+    "A/360": DayCount.ACT_360,
+    "ACT/360": DayCount.ACT_360,
+    "FRENCH": DayCount.ACT_360,
+    "ACT/365": DayCount.ACT_365F,
+    "ACT/365 FIXED": DayCount.ACT_365F,
+    "ACT/365F": DayCount.ACT_365F,
+    "A/365F": DayCount.ACT_365F,
+    "ENGLISH": DayCount.ACT_365F,
+    "ACT/365.25": DayCount.ACT_365_25,
+    "ACT/366": DayCount.ACT_366,
+    "ACT/ACT": DayCount.ACT_ACT_ISDA,
+    "ACT/ACT ISDA": DayCount.ACT_ACT_ISDA,
+    "ACT/365 ISDA": DayCount.ACT_ACT_ISDA,
+    "ACT/ACT AFB": DayCount.ACT_ACT_AFB,
+    "ACT/ACT EURO": DayCount.ACT_ACT_AFB,
+    "30/360 US": DayCount.THIRTY_360_US,
+    "30U/360": DayCount.THIRTY_360_US,
+    "30/360 SIA": DayCount.THIRTY_360_US,
+    "30/360": DayCount.THIRTY_360_BOND,
+    "30/360 BOND": DayCount.THIRTY_360_BOND,
+    "30/360 BOND BASIS": DayCount.THIRTY_360_BOND,
+    "BOND BASIS": DayCount.THIRTY_360_BOND,
+    "360/360": DayCount.THIRTY_360_BOND,
+    "30/360 ISDA": DayCount.THIRTY_360_BOND,
+    "30E/360": DayCount.THIRTY_E_360,
+    "30/360 ICMA": DayCount.THIRTY_E_360,
+    "30/360 ISMA": DayCount.THIRTY_E_360,
+    "EUROBOND BASIS": DayCount.THIRTY_E_360,
+    "30E/360 ISDA": DayCount.THIRTY_E_360_ISDA,
+    "30/360 GERMAN": DayCount.THIRTY_E_360_ISDA,
+    "30/365": DayCount.THIRTY_365,
+}
+
+
+def _normalize(name: str) -> str:
+    """Upper-case, ``ACTUAL`` -> ``ACT``, parentheses and extra spaces dropped."""
+    text = name.upper().replace("(", " ").replace(")", " ").replace("ACTUAL", "ACT")
+    text = " ".join(text.split())
+    return text.replace(" / ", "/").replace("/ ", "/").replace(" /", "/")
+
+
+_ALIAS_LOOKUP: dict[str, DayCount] = {_normalize(k): v for k, v in DAY_COUNT_ALIASES.items()}
+
+
+def require_date(field: str, value: Any) -> datetime.date:
+    """Return ``value`` if it is a plain ``date``; raise InvalidInput naming ``field`` otherwise.
+
+    Shared by the calendar module. A ``datetime`` is refused: its time of day would be dropped.
+    """
+    if type(value) is datetime.date:
+        return value
+    if isinstance(value, datetime.datetime):
+        reason = "expected a date, not a datetime (call .date() where the day is meant)"
+    else:
+        reason = "expected a datetime.date"
+    raise InvalidInput(field, value, reason)
+
+
+def _require_termination(
+    convention: DayCount, termination: Any, later: datetime.date
+) -> datetime.date | None:
+    if termination is None:
+        if convention is DayCount.THIRTY_E_360_ISDA:
+            raise InvalidInput(
+                "termination",
+                None,
+                "30E/360 ISDA needs the termination (maturity) date: "
+                "ISDA 4.16(h) leaves a February month-end unchanged only on that date",
+            )
+        return None
+    day = require_date("termination", termination)
+    if day < later:
+        raise InvalidInput(
+            "termination", day, f"must not be before the period's later date {later.isoformat()}"
+        )
+    return day
+
+
+def _is_leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def _is_last_of_february(day: datetime.date) -> bool:
+    return day.month == 2 and day.day == (29 if _is_leap(day.year) else 28)
+
+
+def _is_last_of_month(day: datetime.date) -> bool:
+    return (day + datetime.timedelta(days=1)).day == 1
+
+
+def _thirty(d1: datetime.date, day1: int, d2: datetime.date, day2: int) -> int:
+    return 360 * (d2.year - d1.year) + 30 * (d2.month - d1.month) + (day2 - day1)
+
+
+def _thirty_360_us(d1: datetime.date, d2: datetime.date) -> int:
+    """30/360 US (SIA), end-of-month rules always applied; the order of the checks matters."""
+    day1, day2 = d1.day, d2.day
+    if _is_last_of_february(d1):
+        if _is_last_of_february(d2):
+            day2 = 30
+        day1 = 30
+    if day2 == 31 and day1 >= 30:
+        day2 = 30
+    if day1 == 31:
+        day1 = 30
+    return _thirty(d1, day1, d2, day2)
+
+
+def _thirty_360_bond(d1: datetime.date, d2: datetime.date) -> int:
+    """ISDA 2006 4.16(f): D1 31 -> 30; D2 31 -> 30 only if D1 (adjusted) is 30 or 31."""
+    day1 = 30 if d1.day == 31 else d1.day
+    day2 = 30 if d2.day == 31 and day1 == 30 else d2.day
+    return _thirty(d1, day1, d2, day2)
+
+
+def _thirty_e_360(d1: datetime.date, d2: datetime.date) -> int:
+    """ISDA 2006 4.16(g): any 31st becomes the 30th."""
+    return _thirty(d1, min(d1.day, 30), d2, min(d2.day, 30))
+
+
+def _thirty_e_360_isda(
+    d1: datetime.date, d2: datetime.date, termination: datetime.date | None
+) -> int:
+    """ISDA 2006 4.16(h): month-ends become the 30th, except D2 in February on the termination."""
+    day1 = 30 if _is_last_of_month(d1) else d1.day
+    keep = d2 == termination and d2.month == 2
+    day2 = 30 if _is_last_of_month(d2) and not keep else d2.day
+    return _thirty(d1, day1, d2, day2)
+
+
+def _ordered_day_count(
+    convention: DayCount, d1: datetime.date, d2: datetime.date, termination: datetime.date | None
+) -> int:
+    if convention is DayCount.THIRTY_360_US:
+        return _thirty_360_us(d1, d2)
+    if convention in (DayCount.THIRTY_360_BOND, DayCount.THIRTY_365):
+        return _thirty_360_bond(d1, d2)
+    if convention is DayCount.THIRTY_E_360:
+        return _thirty_e_360(d1, d2)
+    if convention is DayCount.THIRTY_E_360_ISDA:
+        return _thirty_e_360_isda(d1, d2, termination)
+    return (d2 - d1).days
+
+
+def _act_act_isda(d1: datetime.date, d2: datetime.date) -> Fraction:
+    """Days in each calendar year over that year's length (365 or 366), summed."""
+    if d1.year == d2.year:
+        return Fraction((d2 - d1).days, 366 if _is_leap(d1.year) else 365)
+    first = Fraction((datetime.date(d1.year + 1, 1, 1) - d1).days, 366 if _is_leap(d1.year) else 365)
+    last = Fraction((d2 - datetime.date(d2.year, 1, 1)).days, 366 if _is_leap(d2.year) else 365)
+    return first + (d2.year - d1.year - 1) + last
+
+
+def _afb_year_back(end: datetime.date, years: int) -> datetime.date:
+    """``end`` moved back whole years; a February 28th/29th end lands on the 29th in leap years.
+
+    That is the ISDA (1998 EMU memo) clarification of the FBF rule: counting back from the last
+    day of February uses the 29th where it exists.
+    """
+    if years == 0:
+        return end
+    year = end.year - years
+    if end.month == 2 and end.day >= 28:
+        return datetime.date(year, 2, 29 if _is_leap(year) else 28)
+    return datetime.date(year, end.month, end.day)
+
+
+def _act_act_afb(d1: datetime.date, d2: datetime.date) -> Fraction:
+    """Whole years counted back from the end, then the initial stub over 365, or 366 when the
+    stub ``[d1, stub_end)`` contains a 29 February."""
+    years = d2.year - d1.year
+    stub_end = _afb_year_back(d2, years)
+    for _ in range(2):  # at most two steps: the candidate year is exact to within one year
+        if stub_end >= d1:
+            break
+        years -= 1
+        stub_end = _afb_year_back(d2, years)
+    leap_day_in_stub = any(
+        _is_leap(y) and d1 <= datetime.date(y, 2, 29) < stub_end
+        for y in (d1.year, stub_end.year)
+    )
+    return years + Fraction((stub_end - d1).days, 366 if leap_day_in_stub else 365)
+
+
+_ACT_DENOMINATORS: dict[DayCount, Fraction] = {
+    DayCount.ACT_360: Fraction(360),
+    DayCount.ACT_365F: Fraction(365),
+    DayCount.ACT_365_25: Fraction(1461, 4),
+    DayCount.ACT_366: Fraction(366),
+    DayCount.THIRTY_360_US: Fraction(360),
+    DayCount.THIRTY_360_BOND: Fraction(360),
+    DayCount.THIRTY_E_360: Fraction(360),
+    DayCount.THIRTY_E_360_ISDA: Fraction(360),
+    DayCount.THIRTY_365: Fraction(365),
+}
+
+
+def _ordered_ratio(
+    convention: DayCount, d1: datetime.date, d2: datetime.date, termination: datetime.date | None
+) -> Fraction:
+    if convention is DayCount.ACT_ACT_ISDA:
+        return _act_act_isda(d1, d2)
+    if convention is DayCount.ACT_ACT_AFB:
+        return _act_act_afb(d1, d2)
+    return _ordered_day_count(convention, d1, d2, termination) / _ACT_DENOMINATORS[convention]
+
+
+def _checked(
+    start: Any, end: Any, convention: Any, termination: Any
+) -> tuple[DayCount, datetime.date, datetime.date, int, datetime.date | None]:
+    """Validate the arguments; return them ordered (earlier, later) with the sign to apply."""
+    d1 = require_date("start", start)
+    d2 = require_date("end", end)
+    rule = DayCount.parse(convention)
+    sign = 1 if d1 <= d2 else -1
+    earlier, later = (d1, d2) if sign == 1 else (d2, d1)
+    return rule, earlier, later, sign, _require_termination(rule, termination, later)
+
+
+def day_count(
+    start: datetime.date,
+    end: datetime.date,
+    convention: DayCount | str,
+    *,
+    termination: datetime.date | None = None,
+) -> int:
+    """Days from ``start`` to ``end`` (start counted, end not) under ``convention``.
+
+    Actual days for the ACT conventions (ACT/ACT included); the 30-day-month count for the 30/xxx
+    conventions. Negative when ``start > end`` (antisymmetric). ``termination`` is the final
+    maturity date of the schedule; 30E/360 ISDA requires it, the other conventions ignore it
+    (it is still type-checked and must not precede the period's later date).
+    """
+    rule, earlier, later, sign, last = _checked(start, end, convention, termination)
+    return sign * _ordered_day_count(rule, earlier, later, last)
+
+
+def year_fraction_ratio(
+    start: datetime.date,
+    end: datetime.date,
+    convention: DayCount | str,
+    *,
+    termination: datetime.date | None = None,
+) -> Fraction:
+    """The exact year fraction from ``start`` to ``end``, as a :class:`~fractions.Fraction`.
+
+    Same arguments and rules as :func:`year_fraction`. Use it to compute interest exactly and
+    round once: ``quantize(principal * rate_annual * Decimal(ratio.numerator) / ...)``.
+    """
+    rule, earlier, later, sign, last = _checked(start, end, convention, termination)
+    return sign * _ordered_ratio(rule, earlier, later, last)
+
+
+def year_fraction(
+    start: datetime.date,
+    end: datetime.date,
+    convention: DayCount | str,
+    *,
+    termination: datetime.date | None = None,
+) -> Decimal:
+    """The fraction of a year from ``start`` to ``end`` under ``convention``, as a ``Decimal``.
+
+    Unit: years. Rounding point: the exact ratio (:func:`year_fraction_ratio`) is converted once,
+    correctly rounded to :data:`YEAR_FRACTION_DIGITS` significant digits with ROUND_HALF_EVEN in
+    a private context (exact whenever the ratio terminates within those digits, e.g. 90/360).
+    Negative when ``start > end``. ACT/ACT ISDA splits the period at each 1 January; ACT/ACT AFB
+    counts whole years back from the end; 30E/360 ISDA needs ``termination``.
+    """
+    ratio = year_fraction_ratio(start, end, convention, termination=termination)
+    return _CONTEXT.divide(Decimal(ratio.numerator), Decimal(ratio.denominator))
