@@ -1,0 +1,830 @@
+"""Loan terms in, an exact installment schedule out.
+
+``amortize(terms)`` returns a :class:`Schedule` whose every figure is at the currency's minor unit.
+Where the rounding happens, and with which mode, is part of the contract:
+
+1. **The level installment** (equal_installment) is the exact annuity payment rounded once with
+   ``terms.rounding`` to the minor unit, or to ``terms.installment_multiple`` when one is set.
+2. **Each period's interest** is ``balance x period rate`` (``original principal x period rate``
+   for flat) rounded once with ``terms.rounding``. The period rate is ``annual_rate / periods per
+   year`` (``interest_basis="period"``) or ``annual_rate x year_fraction(previous due date, due
+   date, day_count)`` (``interest_basis="daily"``, actual days over the day basis).
+3. **Principal** is what the installment leaves after interest (annuity) or an even split of the
+   principal toward zero (equal principal, flat, fee installment).
+4. **The residue goes to the last installment**: its principal is whatever balance is left, so the
+   principal parts always sum exactly to the principal and the balance ends at zero. The
+   alternative figure some calculators print, "installment x n", is available as
+   :attr:`Schedule.total_quoted` but is never the schedule.
+5. **Fees** are ``principal x fee_rate_per_period`` rounded once with ``terms.rounding``, charged
+   with every installment or, for ``fee_timing="upfront"``, all ``n`` periods' fees deducted at
+   disbursement (:attr:`Schedule.fee_upfront`, :attr:`Schedule.net_disbursement`).
+
+The rounding mode has no default: ``LoanTerms(rounding=...)`` is required, because contracts
+differ (most Chinese consumer-credit contracts state HALF_UP; Python's default is HALF_EVEN).
+
+The schedule stores columns of integer minor units and builds :class:`Installment` objects only when
+asked (:attr:`Schedule.installments`), which keeps ``amortize`` fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+import functools
+from collections.abc import Iterator
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+import attrs
+
+from loancore import dates as _dates
+from loancore.dates import PERIODS_MAX, EndOfMonth, Frequency
+from loancore.daycount import DayCount, year_fraction_ratio
+from loancore.errors import InvalidInput, InvariantViolation
+from loancore.money import CURRENCY_MINOR_UNITS, Rounding, minor_unit, to_decimal
+
+__all__ = [
+    "FeeTiming",
+    "Installment",
+    "InterestBasis",
+    "LoanTerms",
+    "Method",
+    "PayoffQuote",
+    "Reamortization",
+    "Schedule",
+    "amortize",
+    "payoff_quote",
+    "reamortize",
+]
+
+_ZERO = Decimal(0)
+_ONE = Decimal(1)
+
+
+class Method(str, enum.Enum):
+    """Repayment methods; ``LoanTerms(method=...)`` takes a member or its string value."""
+
+    EQUAL_INSTALLMENT = "equal_installment"  # 等额本息: level annuity installment
+    EQUAL_PRINCIPAL = "equal_principal"  # 等额本金: level principal, interest on the balance
+    INTEREST_ONLY = "interest_only"  # 先息后本: interest each period, principal at the end
+    BULLET = "bullet"  # 一次性还本付息: one payment of principal and interest at maturity
+    FLAT = "flat"  # 等本等息: level principal, interest on the original principal each period
+    FEE_INSTALLMENT = "fee_installment"  # 分期手续费: level principal plus a fee on the original
+
+
+class InterestBasis(str, enum.Enum):
+    """``period``: annual rate / periods per year; ``daily``: actual days x rate / day basis."""
+
+    PERIOD = "period"
+    DAILY = "daily"
+
+
+class FeeTiming(str, enum.Enum):
+    """When ``fee_rate_per_period`` is charged: with each installment, or all at disbursement."""
+
+    PER_INSTALLMENT = "per_installment"
+    UPFRONT = "upfront"
+
+
+class Reamortization(str, enum.Enum):
+    """After a partial prepayment: keep the installment (shorter term) or the term (lower one)."""
+
+    KEEP_INSTALLMENT = "keep_installment"
+    KEEP_TERM = "keep_term"
+
+
+def _enum(cls: type[enum.Enum], field: str) -> Any:
+    def convert(value: Any) -> Any:
+        try:
+            return cls(value)
+        except ValueError:
+            raise InvalidInput(field, value, f"expected one of {[m.value for m in cls]}") from None
+
+    return convert
+
+
+def _day_count(value: Any) -> DayCount | None:
+    if value is None:
+        return None
+    try:
+        return DayCount(value)
+    except ValueError:
+        raise InvalidInput("day_count", value, f"expected one of {[m.value for m in DayCount]}") from None
+
+
+def _decimal(field: str) -> Any:
+    return lambda value: to_decimal(value, field=field)
+
+
+def _optional_decimal(value: Any) -> Decimal | None:
+    return None if value is None else to_decimal(value, field="installment_multiple")
+
+
+def _count(field: str, low: int, high: int):
+    def check(_instance: Any, _attribute: Any, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise InvalidInput(field, value, f"expected an int from {low} to {high}")
+
+    return check
+
+
+def _date(field: str, optional: bool = False):
+    def check(_instance: Any, _attribute: Any, value: Any) -> None:
+        if optional and value is None:
+            return
+        if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+            raise InvalidInput(field, value, "expected a datetime.date")
+
+    return check
+
+
+RATE_ANNUAL_MAX = Decimal(10)
+"""Annual rates must be in [0, 10): 1000% is a typo, not a product."""
+
+
+@attrs.frozen(kw_only=True)
+class LoanTerms:
+    """What a loan contract says about repayment. All amounts in ``currency``; rates are fractions.
+
+    Required: ``principal`` (> 0, at the currency's scale), ``currency``, ``annual_rate`` (in
+    [0, 10), e.g. ``Decimal("0.18")``), ``installments`` (1..1200), ``method``, ``start_date``
+    (disbursement / value date) and ``rounding`` (the contract's rounding mode; no default).
+
+    Optional: ``frequency`` (monthly), ``every_days`` (for ``every_n_days``), ``first_due_date``
+    (an odd first period), ``end_of_month`` (clamp), ``interest_basis`` (period) with
+    ``day_count`` (needed for ``daily``), ``installment_multiple`` (round the level installment
+    to a multiple, e.g. ``1`` for whole yuan), ``fee_rate_per_period`` with ``fee_timing``,
+    ``grace_periods`` (principal grace: interest only for the first periods) and
+    ``interest_free_periods`` (no interest for the first periods).
+    """
+
+    principal: Decimal = attrs.field(converter=_decimal("principal"))
+    currency: str = attrs.field()
+    annual_rate: Decimal = attrs.field(converter=_decimal("annual_rate"))
+    installments: int = attrs.field(validator=_count("installments", 1, PERIODS_MAX))
+    method: Method = attrs.field(converter=_enum(Method, "method"))
+    start_date: dt.date = attrs.field(validator=_date("start_date"))
+    rounding: Rounding = attrs.field(converter=Rounding.parse)
+    frequency: Frequency = attrs.field(default=Frequency.MONTHLY, converter=Frequency.parse)
+    every_days: int | None = attrs.field(default=None)
+    first_due_date: dt.date | None = attrs.field(default=None, validator=_date("first_due_date", True))
+    end_of_month: EndOfMonth = attrs.field(default=EndOfMonth.CLAMP,
+                                           converter=_enum(EndOfMonth, "end_of_month"))
+    interest_basis: InterestBasis = attrs.field(default=InterestBasis.PERIOD,
+                                                converter=_enum(InterestBasis, "interest_basis"))
+    day_count: DayCount | None = attrs.field(default=None, converter=_day_count)
+    installment_multiple: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
+    fee_rate_per_period: Decimal = attrs.field(default=_ZERO, converter=_decimal("fee_rate_per_period"))
+    fee_timing: FeeTiming = attrs.field(default=FeeTiming.PER_INSTALLMENT,
+                                        converter=_enum(FeeTiming, "fee_timing"))
+    grace_periods: int = attrs.field(default=0, validator=_count("grace_periods", 0, PERIODS_MAX))
+    interest_free_periods: int = attrs.field(
+        default=0, validator=_count("interest_free_periods", 0, PERIODS_MAX)
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.currency, str) or self.currency not in CURRENCY_MINOR_UNITS:
+            raise InvalidInput("currency", self.currency, "unknown ISO 4217 currency code")
+        quantum = minor_unit(self.currency)
+        if self.principal <= 0:
+            raise InvalidInput("principal", self.principal, "must be positive")
+        if self.principal != self.principal.quantize(quantum, rounding=decimal.ROUND_DOWN):
+            raise InvalidInput("principal", self.principal, f"has more decimals than {self.currency} allows")
+        object.__setattr__(self, "principal", self.principal.quantize(quantum))
+        if not _ZERO <= self.annual_rate < RATE_ANNUAL_MAX:
+            raise InvalidInput("annual_rate", self.annual_rate, "must be in [0, 10) (a fraction: 0.18 is 18%)")
+        if not _ZERO <= self.fee_rate_per_period < _ONE:
+            raise InvalidInput("fee_rate_per_period", self.fee_rate_per_period, "must be in [0, 1)")
+        self._check_schedule_shape()
+        self._check_method_options(quantum)
+
+    def _check_schedule_shape(self) -> None:
+        if self.frequency is Frequency.EVERY_N_DAYS:
+            _dates.periods_per_year(self.frequency, every_days=self.every_days)
+        elif self.every_days is not None:
+            raise InvalidInput("every_days", self.every_days, "only for frequency='every_n_days'")
+        if self.first_due_date is not None and self.first_due_date <= self.start_date:
+            raise InvalidInput("first_due_date", self.first_due_date,
+                               f"must be after start_date {self.start_date}")
+        if self.interest_basis is InterestBasis.DAILY and self.day_count is None:
+            raise InvalidInput("day_count", None, "interest_basis='daily' needs a day_count")
+
+    def _check_method_options(self, quantum: Decimal) -> None:
+        if self.grace_periods >= self.installments and self.grace_periods:
+            raise InvalidInput("grace_periods", self.grace_periods,
+                               f"must be fewer than installments ({self.installments})")
+        if self.interest_free_periods > self.installments:
+            raise InvalidInput("interest_free_periods", self.interest_free_periods,
+                               f"must not exceed installments ({self.installments})")
+        if self.method is Method.FEE_INSTALLMENT and self.annual_rate != 0:
+            raise InvalidInput("annual_rate", self.annual_rate,
+                               "fee_installment charges a fee, not interest: annual_rate must be 0")
+        if self.method is Method.BULLET and self.grace_periods:
+            raise InvalidInput("grace_periods", self.grace_periods, "a bullet loan has no principal to defer")
+        multiple = self.installment_multiple
+        if multiple is not None and (multiple <= 0 or multiple % quantum != 0):
+            raise InvalidInput("installment_multiple", multiple,
+                               f"must be a positive multiple of {quantum} {self.currency}")
+
+    @property
+    def periods_per_year(self) -> Decimal:
+        return _dates.periods_per_year(self.frequency, every_days=self.every_days)
+
+    @property
+    def period_rate(self) -> Fraction:
+        """``annual_rate / periods_per_year``, exact (``Fraction``: 0.18 monthly is 3/200)."""
+        return _period_rate(self.annual_rate, self.frequency, self.every_days)
+
+    def due_dates(self) -> tuple[dt.date, ...]:
+        return _dates.due_dates(self.start_date, self.installments, self.frequency,
+                                first_due=self.first_due_date, end_of_month=self.end_of_month,
+                                every_days=self.every_days)
+
+
+@attrs.frozen
+class Installment:
+    """One row of a schedule. ``total = principal + interest + fee``; ``balance_after`` is principal."""
+
+    number: int
+    due_date: dt.date
+    principal: Decimal
+    interest: Decimal
+    fee: Decimal
+    total: Decimal
+    balance_after: Decimal
+
+
+def _money(minor: int, scale: int) -> Decimal:
+    return Decimal(minor).scaleb(-scale)
+
+
+def _moneys(column: tuple[int, ...], scale: int) -> tuple[Decimal, ...]:
+    return tuple([Decimal(v).scaleb(-scale) for v in column])
+
+
+@attrs.frozen
+class Schedule:
+    """The installments of a loan, stored as columns of integer minor units.
+
+    The ``*_minor`` fields are what a store keeps; the Decimal views (:attr:`principal`,
+    :attr:`interest`, :attr:`fee`, :attr:`balance_after`, :attr:`totals`) and the
+    :class:`Installment` rows (:attr:`installments`, iteration, :meth:`to_rows`) are built on
+    demand. ``prepaid_minor`` is principal repaid outside the installments (a partial prepayment
+    before re-amortization), so ``total_principal + prepaid_principal == terms.principal``.
+    ``level_payment_minor`` is the rounded level installment of an annuity, or the level principal
+    part of the even-principal methods.
+    """
+
+    terms: LoanTerms
+    due_dates: tuple[dt.date, ...]
+    principal_minor: tuple[int, ...]
+    interest_minor: tuple[int, ...]
+    fee_minor: tuple[int, ...]
+    balance_minor: tuple[int, ...]
+    fee_upfront_minor: int = 0
+    level_payment_minor: int = 0
+    prepaid_minor: int = 0
+
+    def __len__(self) -> int:
+        return len(self.principal_minor)
+
+    @property
+    def scale(self) -> int:
+        return CURRENCY_MINOR_UNITS[self.terms.currency]
+
+    @property
+    def principal(self) -> tuple[Decimal, ...]:
+        return _moneys(self.principal_minor, self.scale)
+
+    @property
+    def interest(self) -> tuple[Decimal, ...]:
+        return _moneys(self.interest_minor, self.scale)
+
+    @property
+    def fee(self) -> tuple[Decimal, ...]:
+        return _moneys(self.fee_minor, self.scale)
+
+    @property
+    def balance_after(self) -> tuple[Decimal, ...]:
+        return _moneys(self.balance_minor, self.scale)
+
+    @property
+    def totals(self) -> tuple[Decimal, ...]:
+        """Each installment's principal + interest + fee."""
+        columns = zip(self.principal_minor, self.interest_minor, self.fee_minor, strict=True)
+        return _moneys(tuple(p + i + f for p, i, f in columns), self.scale)
+
+    @property
+    def installments(self) -> tuple[Installment, ...]:
+        return tuple(self)
+
+    def __iter__(self) -> Iterator[Installment]:
+        scale = self.scale
+        columns = zip(self.due_dates, self.principal_minor, self.interest_minor, self.fee_minor,
+                      self.balance_minor, strict=True)
+        for number, (due, p, i, f, b) in enumerate(columns, start=1):
+            yield Installment(number, due, _money(p, scale), _money(i, scale), _money(f, scale),
+                              _money(p + i + f, scale), _money(b, scale))
+
+    @property
+    def fee_upfront(self) -> Decimal:
+        return _money(self.fee_upfront_minor, self.scale)
+
+    @property
+    def level_payment(self) -> Decimal:
+        return _money(self.level_payment_minor, self.scale)
+
+    @property
+    def prepaid_principal(self) -> Decimal:
+        return _money(self.prepaid_minor, self.scale)
+
+    @property
+    def total_principal(self) -> Decimal:
+        return _money(sum(self.principal_minor), self.scale)
+
+    @property
+    def total_interest(self) -> Decimal:
+        return _money(sum(self.interest_minor), self.scale)
+
+    @property
+    def total_fee(self) -> Decimal:
+        """Fees with the installments plus the fee deducted at disbursement."""
+        return _money(sum(self.fee_minor) + self.fee_upfront_minor, self.scale)
+
+    @property
+    def total_paid(self) -> Decimal:
+        """Everything the borrower pays: installments, prepaid principal and any up-front fee."""
+        minor = sum(self.principal_minor) + sum(self.interest_minor) + sum(self.fee_minor)
+        return _money(minor + self.prepaid_minor + self.fee_upfront_minor, self.scale)
+
+    @property
+    def net_disbursement(self) -> Decimal:
+        """What the borrower receives: principal less the up-front fee."""
+        return self.terms.principal - self.fee_upfront
+
+    @property
+    def total_quoted(self) -> Decimal:
+        """"Installment x n" (equal_installment only): the figure many calculators print.
+
+        It differs from :attr:`total_paid` by the last installment's residue; the schedule is the
+        cent-exact figure, this one is for comparison with such quotes (docs/calculators.md).
+        """
+        if self.terms.method is not Method.EQUAL_INSTALLMENT:
+            raise InvalidInput("method", self.terms.method.value, "total_quoted is for equal_installment")
+        return _money(self.level_payment_minor * self.terms.installments, self.scale)
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """One dict per installment (number, due_date, principal, interest, fee, total,
+        balance_after), ready for ``pandas.DataFrame(rows)`` or ``csv.DictWriter``."""
+        return [attrs.asdict(row) for row in self]
+
+
+# -- exact arithmetic ----------------------------------------------------------------------------
+#
+# Amounts are integer minor units and rates exact fractions (Fraction(Decimal("0.18")) / 12 is
+# 3/200), so "balance x rate" is exact and rounded exactly once, with the named mode.
+
+_HALF_EVEN = decimal.ROUND_HALF_EVEN
+
+
+def _round_div(num: int, den: int, mode: str) -> int:
+    """``num / den`` (``den > 0``) rounded to an integer with a :mod:`decimal` rounding mode."""
+    q, rem = divmod(num, den)  # floor
+    if rem == 0 or mode == decimal.ROUND_FLOOR:
+        return q
+    if mode == decimal.ROUND_CEILING:
+        return q + 1
+    if mode == decimal.ROUND_DOWN:
+        return q if num >= 0 else q + 1
+    if mode == decimal.ROUND_UP:
+        return q + 1 if num >= 0 else q
+    twice = 2 * rem
+    if twice != den:
+        return q + 1 if twice > den else q
+    if mode == decimal.ROUND_HALF_UP:
+        return q + 1 if num >= 0 else q
+    if mode == decimal.ROUND_HALF_DOWN:
+        return q if num >= 0 else q + 1
+    return q + (q & 1)  # HALF_EVEN: the even neighbour
+
+
+def _affine(rate: Fraction, mode: str) -> tuple[int, int, int]:
+    """``(a, b, c)`` with ``round(x * rate) == (x * a + b) // c`` for ``x >= 0`` (not HALF_EVEN)."""
+    n, d = rate.numerator, rate.denominator
+    if mode in (decimal.ROUND_DOWN, decimal.ROUND_FLOOR):
+        return n, 0, d
+    if mode in (decimal.ROUND_UP, decimal.ROUND_CEILING):
+        return n, d - 1, d
+    if mode == decimal.ROUND_HALF_UP:
+        return 2 * n, d, 2 * d
+    if mode == decimal.ROUND_HALF_DOWN:
+        return 2 * n, d - 1, 2 * d
+    raise AssertionError(mode)
+
+
+def _minor(amount: Decimal, scale: int) -> int:
+    return int(amount.scaleb(scale))
+
+
+@functools.lru_cache(maxsize=256)
+def _period_rate(annual_rate: Decimal, frequency: Frequency, every_days: int | None) -> Fraction:
+    if frequency is Frequency.EVERY_N_DAYS:
+        return Fraction(annual_rate) * Fraction(every_days or 1, 365)
+    return Fraction(annual_rate) / frequency.periods_per_year
+
+
+@functools.lru_cache(maxsize=1024)
+def _annuity_factor(r: Fraction, n: int, fraction: Fraction) -> Fraction:
+    """Level payment per unit of principal: ``(1 + r f)(1+r)^(n-1) r / ((1+r)^n - 1)``.
+
+    With ``f = 1`` (a regular first period) the usual annuity factor. Exact (a Fraction) and
+    cached: the same (rate, n) pairs recur across a portfolio.
+    """
+    if r == 0:
+        return Fraction(1, n)
+    growth = (1 + r) ** (n - 1)
+    return (1 + r * fraction) * growth * r / (growth * (1 + r) - 1)
+
+
+def _level_payment(principal: int, factor: Fraction, multiple: int, mode: str) -> int:
+    """The level installment in minor units, rounded to ``multiple`` minor units with ``mode``."""
+    return _round_div(principal * factor.numerator, factor.denominator * multiple, mode) * multiple
+
+
+@functools.lru_cache(maxsize=1024)
+def _plain_plan(annual_rate: Decimal, frequency: Frequency, every_days: int | None, n: int,
+                mode: str) -> tuple[Fraction, tuple[int, int, int] | None]:
+    """Per (rate, n, mode): the annuity factor and the affine interest rounding (None: HALF_EVEN)."""
+    r = _period_rate(annual_rate, frequency, every_days)
+    return _annuity_factor(r, n, Fraction(1)), (None if mode == _HALF_EVEN else _affine(r, mode))
+
+
+def _fast_annuity(principal: int, r: Fraction, n: int, payment: int, mode: str,
+                  affine: tuple[int, int, int] | None):
+    """The common case (annuity, period basis, no odd period, grace or fee) in one tight loop."""
+    principal_col, interest_col, balance_col = [], [], []
+    balance = principal
+    a, b, c = affine if affine is not None else (0, 0, 1)
+    num, den = r.numerator, r.denominator
+    for _ in range(n - 1):
+        if affine is not None:
+            interest = (balance * a + b) // c
+        else:
+            interest = _round_div(balance * num, den, mode)
+        part = payment - interest
+        if part > balance:
+            part = balance
+        elif part < 0:
+            part = 0
+        balance -= part
+        principal_col.append(part)
+        interest_col.append(interest)
+        balance_col.append(balance)
+    interest_col.append(_round_div(balance * num, den, mode))
+    principal_col.append(balance)
+    balance_col.append(0)
+    return principal_col, interest_col, balance_col
+
+
+# -- the general period loop ---------------------------------------------------------------------
+
+
+def _first_fraction(terms: LoanTerms, first_due: dt.date) -> Fraction:
+    """The first period's length in regular periods (1 unless ``first_due_date`` is odd).
+
+    Whole periods are counted back from the first due date; the remaining days are divided by
+    the length in days of the period just before them (Regulation Z Appendix J counts the same
+    way, with 30-day months; see :mod:`loancore.apr`).
+    """
+    if terms.first_due_date is None:
+        return Fraction(1)
+    whole, boundary = 0, first_due
+    for _ in range(PERIODS_MAX):
+        previous = _dates.step_back(first_due, whole + 1, terms.frequency, every_days=terms.every_days)
+        if previous < terms.start_date:
+            break
+        whole, boundary = whole + 1, previous
+    before = _dates.step_back(boundary, 1, terms.frequency, every_days=terms.every_days)
+    odd_days = (boundary - terms.start_date).days
+    return whole + Fraction(odd_days, (boundary - before).days)
+
+
+def _period_rates(terms: LoanTerms, due: tuple[dt.date, ...], previous: dt.date,
+                  fraction: Fraction) -> list[Fraction]:
+    """Each period's exact interest rate."""
+    if terms.interest_basis is InterestBasis.DAILY:
+        annual = Fraction(terms.annual_rate)
+        rates, prev = [], previous
+        for day in due:
+            rates.append(annual * year_fraction_ratio(prev, day, terms.day_count))
+            prev = day
+        return rates
+    r = _period_rate(terms.annual_rate, terms.frequency, terms.every_days)
+    rates = [r] * len(due)
+    if fraction != 1 and rates:
+        rates[0] = r * fraction
+    return rates
+
+
+@attrs.frozen
+class _Plan:
+    """What the period loop needs, decided once per schedule (amounts in minor units)."""
+
+    kind: Method
+    level: int  # installment (annuity) or principal per period (level-principal methods)
+    fee: int
+    grace: int
+    free: int
+    interest_base: int | None  # the original principal for flat, else None (use the balance)
+
+
+_LEVEL_PRINCIPAL = (Method.EQUAL_PRINCIPAL, Method.FLAT, Method.FEE_INSTALLMENT)
+
+
+def _columns(plan: _Plan, balance: int, rates: list[Fraction], mode: str, *, stop_at_zero: bool = False):
+    """The period loop: principal, interest, fee, balance per period (bounded by ``rates``).
+
+    The last period takes whatever balance is left (the residue rule). With ``stop_at_zero``
+    the loop ends at the first period that clears the balance (a kept installment after a
+    prepayment).
+    """
+    cols: tuple[list[int], list[int], list[int], list[int]] = ([], [], [], [])
+    last = len(rates) - 1
+    for k, r in enumerate(rates):
+        base = balance if plan.interest_base is None else plan.interest_base
+        interest = 0 if k < plan.free else _round_div(base * r.numerator, r.denominator, mode)
+        if k == last:
+            principal = balance
+        elif k < plan.grace:
+            principal = 0
+        elif plan.kind is Method.EQUAL_INSTALLMENT:
+            principal = min(max(plan.level - interest, 0), balance)
+        elif plan.kind in _LEVEL_PRINCIPAL:
+            principal = min(plan.level, balance)
+        else:
+            principal = 0
+        balance -= principal
+        for column, value in zip(cols, (principal, interest, plan.fee, balance), strict=True):
+            column.append(value)
+        if stop_at_zero and balance == 0:
+            break
+    return cols
+
+
+def _fees(terms: LoanTerms, principal: int) -> tuple[int, int]:
+    """(fee per installment, fee up front) in minor units, each rounded once with the terms' mode."""
+    if terms.fee_rate_per_period == 0:
+        return 0, 0
+    rate, mode = Fraction(terms.fee_rate_per_period), terms.rounding.value
+    if terms.fee_timing is FeeTiming.UPFRONT:
+        return 0, _round_div(principal * rate.numerator * terms.installments, rate.denominator, mode)
+    return _round_div(principal * rate.numerator, rate.denominator, mode), 0
+
+
+def _level(terms: LoanTerms, principal: int, periods: int, fraction: Fraction) -> int:
+    """The level installment (annuity) or level principal (even-principal methods), minor units.
+
+    The installment is rounded with the terms' mode. If that rounds it up so far that the loan
+    would clear before its last due date (only a tiny principal over many periods does this),
+    :func:`amortize` lowers it one minor unit (or ``installment_multiple``) at a time until it
+    does not, so every installment but the last stays equal and none is zero.
+    """
+    if terms.method is Method.EQUAL_INSTALLMENT:
+        r = _period_rate(terms.annual_rate, terms.frequency, terms.every_days)
+        return _level_payment(principal, _annuity_factor(r, periods, fraction),
+                              _multiple(terms), terms.rounding.value)
+    if terms.method in _LEVEL_PRINCIPAL:
+        return principal // periods  # toward zero; the residue goes to the last installment
+    return 0
+
+
+def _multiple(terms: LoanTerms) -> int:
+    if terms.installment_multiple is None:
+        return 1
+    return _minor(terms.installment_multiple, CURRENCY_MINOR_UNITS[terms.currency])
+
+
+# -- amortize ------------------------------------------------------------------------------------
+
+
+def amortize(terms: LoanTerms) -> Schedule:
+    """The installment schedule of ``terms`` (the module docstring lists the rounding points)."""
+    if not isinstance(terms, LoanTerms):
+        raise InvalidInput("terms", terms, "expected LoanTerms")
+    if (terms.method is Method.EQUAL_INSTALLMENT and terms.interest_basis is InterestBasis.PERIOD
+            and terms.first_due_date is None and terms.grace_periods == 0
+            and terms.interest_free_periods == 0 and terms.fee_rate_per_period == 0):
+        return _plain_annuity(terms)
+    if terms.method is Method.BULLET:
+        return _bullet(terms)
+    due = terms.due_dates()
+    principal = _minor(terms.principal, CURRENCY_MINOR_UNITS[terms.currency])
+    fraction = _first_fraction(terms, due[0])
+    fee, fee_upfront = _fees(terms, principal)
+    plan = _Plan(
+        kind=terms.method,
+        level=_level(terms, principal, terms.installments - terms.grace_periods,
+                     fraction if terms.grace_periods == 0 else Fraction(1)),
+        fee=fee,
+        grace=terms.grace_periods,
+        free=terms.interest_free_periods,
+        interest_base=principal if terms.method is Method.FLAT else None,
+    )
+    rates = _period_rates(terms, due, terms.start_date, fraction)
+    p, i, f, b = _columns(plan, principal, rates, terms.rounding.value)
+    step = _multiple(terms)
+    for _ in range(PERIODS_MAX):  # rare: see _level
+        if plan.kind is not Method.EQUAL_INSTALLMENT or len(b) < 2 or b[-2] != 0 or plan.level < step:
+            break
+        plan = attrs.evolve(plan, level=plan.level - step)
+        p, i, f, b = _columns(plan, principal, rates, terms.rounding.value)
+    return _checked(Schedule(terms, due, tuple(p), tuple(i), tuple(f), tuple(b), fee_upfront, plan.level))
+
+
+def _plain_annuity(terms: LoanTerms) -> Schedule:
+    scale = CURRENCY_MINOR_UNITS[terms.currency]
+    mode = terms.rounding.value
+    n = terms.installments
+    factor, affine = _plain_plan(terms.annual_rate, terms.frequency, terms.every_days, n, mode)
+    principal = _minor(terms.principal, scale)
+    payment = _level_payment(principal, factor, _multiple(terms), mode)
+    r = _period_rate(terms.annual_rate, terms.frequency, terms.every_days)
+    p, i, b = _fast_annuity(principal, r, n, payment, mode, affine)
+    step = _multiple(terms)
+    for _ in range(PERIODS_MAX):  # rare: see _level
+        if n == 1 or b[-2] != 0 or payment < step:
+            break
+        payment -= step
+        p, i, b = _fast_annuity(principal, r, n, payment, mode, affine)
+    due = _dates._due_dates(terms.start_date, n, terms.frequency, None, terms.end_of_month,
+                            terms.every_days or 0)
+    return _checked(Schedule(terms, due, tuple(p), tuple(i), (0,) * n, tuple(b), 0, payment))
+
+
+def _bullet(terms: LoanTerms) -> Schedule:
+    """One payment at the last due date: principal plus simple interest over the whole term.
+
+    Interest is ``principal x (sum of the period rates after the interest-free periods)``, the
+    first period at its odd length, rounded once; fees for all periods come with the payment
+    (or up front).
+    """
+    due = terms.due_dates()
+    principal = _minor(terms.principal, CURRENCY_MINOR_UNITS[terms.currency])
+    rates = _period_rates(terms, due, terms.start_date, _first_fraction(terms, due[0]))
+    accrued = sum(rates[terms.interest_free_periods:], Fraction(0)) * principal
+    interest = _round_div(accrued.numerator, accrued.denominator, terms.rounding.value)
+    fee, fee_upfront = _fees(terms, principal)
+    return _checked(Schedule(terms, (due[-1],), (principal,), (interest,), (fee * terms.installments,),
+                             (0,), fee_upfront, principal))
+
+
+def _checked(schedule: Schedule) -> Schedule:
+    """Conservation of principal and non-negative parts, checked even under ``python -O``."""
+    repaid = sum(schedule.principal_minor) + schedule.prepaid_minor
+    expected = _minor(schedule.terms.principal, schedule.scale)
+    if repaid != expected or (schedule.balance_minor[-1] != 0 and not schedule.prepaid_minor):
+        raise InvariantViolation(f"schedule repays {repaid} minor units of {expected}")
+    if min(schedule.balance_minor) < 0 or min(schedule.principal_minor) < 0:
+        raise InvariantViolation("schedule has a negative balance or principal part")
+    return schedule
+
+
+# -- after the loan starts -----------------------------------------------------------------------
+
+
+def _check_paid(schedule: Schedule, paid: Any, field: str) -> int:
+    if isinstance(paid, bool) or not isinstance(paid, int) or not 0 <= paid < len(schedule):
+        raise InvalidInput(field, paid, f"expected an int from 0 to {len(schedule) - 1}")
+    return paid
+
+
+def _outstanding(schedule: Schedule, paid: int) -> int:
+    return schedule.balance_minor[paid - 1] if paid else _minor(schedule.terms.principal, schedule.scale)
+
+
+_REAMORTIZABLE = (Method.EQUAL_INSTALLMENT, Method.EQUAL_PRINCIPAL, Method.INTEREST_ONLY)
+
+
+def reamortize(
+    schedule: Schedule,
+    *,
+    after_installment: int,
+    prepayment: Any,
+    mode: Reamortization | str,
+) -> Schedule:
+    """The schedule after a partial prepayment made on the due date of ``after_installment``.
+
+    Installments ``1..after_installment`` stay as they were (0: prepaid at disbursement); the
+    prepayment reduces the balance; the rest is rebuilt on the original due dates with the terms'
+    rates and rounding:
+
+    - ``keep_installment``: the same level installment (annuity) or level principal part, so the
+      term shortens; the installment that clears the balance is the last (it takes the residue);
+    - ``keep_term``: the same remaining due dates, so the installment is lower.
+
+    Principal is conserved (``total_principal + prepaid_principal == terms.principal``, checked).
+    For equal_installment, equal_principal and interest_only schedules. A prepayment equal to the
+    balance ends the schedule at ``after_installment``.
+    """
+    terms = schedule.terms
+    how = _enum(Reamortization, "mode")(mode)
+    if terms.method not in _REAMORTIZABLE:
+        raise InvalidInput("schedule.terms.method", terms.method.value,
+                           f"re-amortization is for {[m.value for m in _REAMORTIZABLE]}")
+    k = _check_paid(schedule, after_installment, "after_installment")
+    balance = _outstanding(schedule, k)
+    amount = to_decimal(prepayment, field="prepayment")
+    amount_minor = _minor(amount, schedule.scale)
+    if amount <= 0 or amount_minor > balance or _money(amount_minor, schedule.scale) != amount:
+        raise InvalidInput("prepayment", prepayment,
+                           f"must be > 0, at most the balance {_money(balance, schedule.scale)}, "
+                           f"at the currency's scale")
+    remaining = balance - amount_minor
+    if remaining == 0 and k == 0:
+        raise InvalidInput("prepayment", prepayment, "repays the whole loan before any installment")
+    tail = _rebuild(schedule, k, remaining, how) if remaining else ((), (), (), (), ())
+    dates, p, i, f, b = tail
+    return _checked(attrs.evolve(
+        schedule,
+        due_dates=schedule.due_dates[:k] + tuple(dates),
+        principal_minor=schedule.principal_minor[:k] + tuple(p),
+        interest_minor=schedule.interest_minor[:k] + tuple(i),
+        fee_minor=schedule.fee_minor[:k] + tuple(f),
+        balance_minor=schedule.balance_minor[:k] + tuple(b),
+        prepaid_minor=schedule.prepaid_minor + amount_minor,
+    ))
+
+
+def _rebuild(schedule: Schedule, k: int, balance: int, how: Reamortization):
+    terms = schedule.terms
+    dates = schedule.due_dates[k:]
+    fraction = _first_fraction(terms, dates[0]) if k == 0 else Fraction(1)
+    grace = max(terms.grace_periods - k, 0)
+    keep = how is Reamortization.KEEP_INSTALLMENT and terms.method is not Method.INTEREST_ONLY
+    if keep:
+        level = schedule.level_payment_minor
+    else:
+        level = _level(terms, balance, len(dates) - grace, fraction if not grace else Fraction(1))
+    fee = schedule.fee_minor[k] if k < len(schedule.fee_minor) else 0
+    plan = _Plan(kind=terms.method, level=level, fee=fee, grace=grace,
+                 free=max(terms.interest_free_periods - k, 0), interest_base=None)
+    previous = schedule.due_dates[k - 1] if k else terms.start_date
+    rates = _period_rates(terms, dates, previous, fraction)
+    p, i, f, b = _columns(plan, balance, rates, terms.rounding.value, stop_at_zero=keep)
+    return dates[: len(p)], p, i, f, b
+
+
+@attrs.frozen
+class PayoffQuote:
+    """What it costs to repay everything on ``as_of``: outstanding principal, interest accrued
+    since the last paid due date (or the start), and a prepayment fee; each rounded once."""
+
+    as_of: dt.date
+    principal: Decimal
+    interest: Decimal
+    fee: Decimal
+    total: Decimal
+
+
+def payoff_quote(
+    schedule: Schedule,
+    as_of: dt.date,
+    *,
+    installments_paid: int,
+    prepayment_fee_rate: Any = 0,
+) -> PayoffQuote:
+    """Full payoff on ``as_of`` after ``installments_paid`` installments were paid in full.
+
+    Interest accrues on the outstanding principal from the last paid due date (or the start
+    date) to ``as_of``: with the terms' ``day_count`` when one is set (actual days over the day
+    basis), otherwise as the elapsed share of the current period's days times the period rate.
+    It is rounded once with the terms' mode. The fee is ``outstanding x prepayment_fee_rate``,
+    rounded the same way. ``as_of`` must fall within the current period (after the last paid due
+    date, no later than the next one); an overdue loan is the servicing module's business.
+    """
+    terms = schedule.terms
+    k = _check_paid(schedule, installments_paid, "installments_paid")
+    if not isinstance(as_of, dt.date) or isinstance(as_of, dt.datetime):
+        raise InvalidInput("as_of", as_of, "expected a datetime.date")
+    since = schedule.due_dates[k - 1] if k else terms.start_date
+    until = schedule.due_dates[k]
+    if not since <= as_of <= until:
+        raise InvalidInput("as_of", as_of, f"must be within the current period {since}..{until}")
+    fee_rate = to_decimal(prepayment_fee_rate, field="prepayment_fee_rate")
+    if not _ZERO <= fee_rate < _ONE:
+        raise InvalidInput("prepayment_fee_rate", prepayment_fee_rate, "must be in [0, 1)")
+    outstanding, mode = _outstanding(schedule, k), terms.rounding.value
+    if terms.day_count is not None:
+        rate = Fraction(terms.annual_rate) * year_fraction_ratio(since, as_of, terms.day_count)
+    else:
+        period = _period_rate(terms.annual_rate, terms.frequency, terms.every_days)
+        rate = period * Fraction((as_of - since).days, (until - since).days)
+    accrued = rate * outstanding
+    interest = _round_div(accrued.numerator, accrued.denominator, mode)
+    fee_exact = Fraction(fee_rate) * outstanding
+    fee = _round_div(fee_exact.numerator, fee_exact.denominator, mode)
+    scale = schedule.scale
+    return PayoffQuote(as_of, _money(outstanding, scale), _money(interest, scale), _money(fee, scale),
+                       _money(outstanding + interest + fee, scale))

@@ -1,0 +1,102 @@
+"""Hypothesis strategies for the calculators: ``loan_terms()``, ``cashflows()``, ``annual_rates()``.
+
+Usable in an application's own property tests::
+
+    from hypothesis import given
+    from loancore.testing.calculators import loan_terms
+    from loancore.amortization import amortize
+
+    @given(loan_terms(methods=["equal_installment"]))
+    def test_schedule_repays_principal(terms):
+        assert amortize(terms).total_principal == terms.principal
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+
+from hypothesis import strategies as st
+
+from loancore.amortization import LoanTerms, Method
+from loancore.dates import Frequency
+from loancore.money import Rounding
+
+__all__ = ["annual_rates", "cashflows", "loan_terms", "principals", "start_dates"]
+
+_ROUNDINGS = (Rounding.HALF_UP, Rounding.HALF_EVEN, Rounding.DOWN, Rounding.UP)
+
+
+def principals(*, min_minor: int = 100, max_minor: int = 10**10, scale: int = 2) -> st.SearchStrategy[Decimal]:
+    """Loan principals at a currency scale (default 1.00 .. 100,000,000.00)."""
+    return st.integers(min_minor, max_minor).map(lambda m: Decimal(m).scaleb(-scale))
+
+
+def annual_rates(*, max_bp: int = 3600) -> st.SearchStrategy[Decimal]:
+    """Annual rates as fractions, whole basis points from 0 to ``max_bp`` (36% by default)."""
+    return st.integers(0, max_bp).map(lambda bp: Decimal(bp).scaleb(-4))
+
+
+def start_dates() -> st.SearchStrategy[dt.date]:
+    return st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2060, 12, 31))
+
+
+@st.composite
+def loan_terms(
+    draw: st.DrawFn,
+    *,
+    methods: Sequence[Method | str] = tuple(Method),
+    currency: str = "CNY",
+    installments_max: int = 60,
+    frequencies: Sequence[Frequency] = (Frequency.MONTHLY, Frequency.WEEKLY, Frequency.QUARTERLY),
+    options: bool = True,
+) -> LoanTerms:
+    """Valid :class:`LoanTerms`; with ``options`` also fees, grace, interest-free and odd periods."""
+    method = Method(draw(st.sampled_from(list(methods))))
+    installments = draw(st.integers(1, installments_max))
+    start = draw(start_dates())
+    extra: dict = {}
+    if options and draw(st.booleans()):
+        if method is not Method.BULLET and installments > 1:
+            extra["grace_periods"] = draw(st.integers(0, installments - 1))
+        extra["interest_free_periods"] = draw(st.integers(0, installments))
+        extra["fee_rate_per_period"] = Decimal(draw(st.integers(0, 200))).scaleb(-4)
+        extra["fee_timing"] = draw(st.sampled_from(["per_installment", "upfront"]))
+        if draw(st.booleans()):
+            extra["first_due_date"] = start + dt.timedelta(days=draw(st.integers(1, 60)))
+    rate = Decimal(0) if method is Method.FEE_INSTALLMENT else draw(annual_rates())
+    if method is Method.FEE_INSTALLMENT and "fee_rate_per_period" not in extra:
+        extra["fee_rate_per_period"] = Decimal(draw(st.integers(0, 200))).scaleb(-4)
+    return LoanTerms(
+        principal=draw(principals(max_minor=10**9)),
+        currency=currency,
+        annual_rate=rate,
+        installments=installments,
+        method=method,
+        start_date=start,
+        rounding=draw(st.sampled_from(_ROUNDINGS)),
+        frequency=draw(st.sampled_from(list(frequencies))),
+        **extra,
+    )
+
+
+@st.composite
+def cashflows(
+    draw: st.DrawFn,
+    *,
+    count_max: int = 24,
+    scale: int = 2,
+) -> list[tuple[dt.date, Decimal]]:
+    """Dated flows for XIRR / APR: one negative advance first, then positive repayments."""
+    start = draw(start_dates())
+    advance = draw(st.integers(10_000, 10**9))
+    count = draw(st.integers(1, count_max))
+    gaps = draw(st.lists(st.integers(1, 120), min_size=count, max_size=count))
+    amounts = draw(st.lists(st.integers(1, advance), min_size=count, max_size=count))
+    flows = [(start, -Decimal(advance).scaleb(-scale))]
+    day = start
+    for gap, amount in zip(gaps, amounts, strict=True):
+        day = day + dt.timedelta(days=gap)
+        flows.append((day, Decimal(amount).scaleb(-scale)))
+    return flows

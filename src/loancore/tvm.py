@@ -1,0 +1,353 @@
+"""Time value of money in exact ``Decimal``: numpy-financial's functions, names and signs.
+
+``pmt``, ``ipmt``, ``ppmt``, ``pv``, ``fv``, ``nper``, ``rate``, ``npv`` and ``irr`` take the same
+arguments in the same order as numpy-financial (and the spreadsheet functions of the same names),
+with the same sign convention: money received is positive, money paid out negative, so
+``pmt(Decimal("0.01"), 12, 10000)`` is about ``-888.49``. ``when`` is ``"end"`` (0) or
+``"begin"`` (1). ``xirr`` takes ``(date, amount)`` pairs and discounts over ACT/365 years, as
+spreadsheets do.
+
+Arithmetic runs at 50 significant digits; results are returned at 28 (Python's default
+precision) and are *not* rounded to a currency: rounding to money happens in the caller, at a
+named point, with a named mode. Floats are refused (:class:`~loancore.errors.FloatNotAllowed`).
+Solvers (``rate``, ``irr``, ``xirr``) are bounded by ``iterations_max`` and raise
+:class:`~loancore.errors.NoSolution` instead of returning NaN.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from loancore.errors import InvalidInput, NoSolution
+from loancore.money import to_decimal
+
+__all__ = [
+    "ITERATIONS_MAX",
+    "TOLERANCE",
+    "fv",
+    "ipmt",
+    "irr",
+    "npv",
+    "nper",
+    "pmt",
+    "ppmt",
+    "pv",
+    "rate",
+    "solve_rate",
+    "xirr",
+    "xnpv",
+]
+
+ITERATIONS_MAX = 200
+"""Default bound on solver iterations."""
+TOLERANCE = Decimal("1e-20")
+"""Default solver tolerance on the rate (absolute)."""
+
+_WORK = decimal.Context(
+    prec=50,
+    rounding=decimal.ROUND_HALF_EVEN,
+    traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
+)
+_OUT = decimal.Context(prec=28, rounding=decimal.ROUND_HALF_EVEN)
+_ONE = Decimal(1)
+_ZERO = Decimal(0)
+
+
+def _when(when: Any) -> Decimal:
+    if when in ("end", 0):
+        return _ZERO
+    if when in ("begin", 1):
+        return _ONE
+    raise InvalidInput("when", when, "expected 'end' (0) or 'begin' (1)")
+
+
+def _nper_value(nper: Any) -> Decimal:
+    value = to_decimal(nper, field="nper")
+    if value <= 0:
+        raise InvalidInput("nper", nper, "must be positive")
+    return value
+
+
+def _rate_value(value: Any, field: str = "rate") -> Decimal:
+    result = to_decimal(value, field=field)
+    if result <= -1:
+        raise InvalidInput(field, value, "must be greater than -1")
+    return result
+
+
+def _annuity_factor(r: Decimal, n: Decimal, w: Decimal) -> tuple[Decimal, Decimal]:
+    """``((1+r)^n, (1 + r*w) * ((1+r)^n - 1) / r)``, the second being ``n`` when r == 0."""
+    growth = (_ONE + r) ** n
+    if r == 0:
+        return growth, n
+    return growth, (_ONE + r * w) * (growth - _ONE) / r
+
+
+def pmt(rate: Any, nper: Any, pv: Any, fv: Any = 0, when: Any = "end") -> Decimal:
+    """The level payment per period (negative when ``pv`` is a positive loan)."""
+    with decimal.localcontext(_WORK):
+        r, n = _rate_value(rate), _nper_value(nper)
+        present, future = to_decimal(pv, field="pv"), to_decimal(fv, field="fv")
+        growth, factor = _annuity_factor(r, n, _when(when))
+        return _OUT.plus(-(future + present * growth) / factor)
+
+
+def fv(rate: Any, nper: Any, pmt: Any, pv: Any, when: Any = "end") -> Decimal:
+    """The future value after ``nper`` periods of payment ``pmt`` on present value ``pv``."""
+    with decimal.localcontext(_WORK):
+        return _OUT.plus(_fv(_rate_value(rate), to_decimal(nper, field="nper"),
+                             to_decimal(pmt, field="pmt"), to_decimal(pv, field="pv"), _when(when)))
+
+
+def _fv(r: Decimal, n: Decimal, payment: Decimal, present: Decimal, w: Decimal) -> Decimal:
+    growth, factor = _annuity_factor(r, n, w)
+    return -(present * growth + payment * factor)
+
+
+def pv(rate: Any, nper: Any, pmt: Any, fv: Any = 0, when: Any = "end") -> Decimal:
+    """The present value of ``nper`` payments of ``pmt`` plus ``fv`` at the end."""
+    with decimal.localcontext(_WORK):
+        r, n = _rate_value(rate), _nper_value(nper)
+        payment, future = to_decimal(pmt, field="pmt"), to_decimal(fv, field="fv")
+        growth, factor = _annuity_factor(r, n, _when(when))
+        return _OUT.plus(-(future + payment * factor) / growth)
+
+
+def ipmt(rate: Any, per: Any, nper: Any, pv: Any, fv: Any = 0, when: Any = "end") -> Decimal:
+    """The interest part of payment number ``per`` (1-based), as numpy-financial computes it.
+
+    numpy-financial returns NaN for ``per`` outside ``1..nper``; loancore raises ``InvalidInput``.
+    """
+    with decimal.localcontext(_WORK):
+        r, n = _rate_value(rate), _nper_value(nper)
+        period = to_decimal(per, field="per")
+        if period < 1 or period > n or period != period.to_integral_value():
+            raise InvalidInput("per", per, f"expected a whole period from 1 to {nper}")
+        w = _when(when)
+        payment = pmt(r, n, pv, fv, when)
+        present = to_decimal(pv, field="pv")
+        if w == 1 and period == 1:
+            return _OUT.plus(_ZERO)
+        balance = _fv(r, period - 1, payment, present, w)
+        interest = balance * r
+        if w == 1:
+            interest = interest / (_ONE + r)
+        return _OUT.plus(interest)
+
+
+def ppmt(rate: Any, per: Any, nper: Any, pv: Any, fv: Any = 0, when: Any = "end") -> Decimal:
+    """The principal part of payment number ``per``: ``pmt - ipmt``."""
+    with decimal.localcontext(_WORK):
+        total = pmt(rate, nper, pv, fv, when)
+        return _OUT.plus(total - ipmt(rate, per, nper, pv, fv, when))
+
+
+def nper(rate: Any, pmt: Any, pv: Any, fv: Any = 0, when: Any = "end") -> Decimal:
+    """The number of periods (fractional) for ``pv`` to reach ``fv`` paying ``pmt`` each period."""
+    with decimal.localcontext(_WORK):
+        r = _rate_value(rate)
+        payment, present = to_decimal(pmt, field="pmt"), to_decimal(pv, field="pv")
+        future, w = to_decimal(fv, field="fv"), _when(when)
+        if r == 0:
+            if payment == 0:
+                raise NoSolution("nper", "rate and pmt are both zero")
+            return _OUT.plus(-(future + present) / payment)
+        z = payment * (_ONE + r * w) / r
+        numerator, denominator = -future + z, present + z
+        if denominator == 0 or numerator / denominator <= 0:
+            raise NoSolution("nper", "the payment never reaches the future value")
+        return _OUT.plus((numerator / denominator).ln() / (_ONE + r).ln())
+
+
+def npv(rate: Any, values: Sequence[Any]) -> Decimal:
+    """Net present value of ``values`` at ``rate``; the first value is at t = 0 (numpy-financial)."""
+    with decimal.localcontext(_WORK):
+        r = _rate_value(rate)
+        flows = _flows(values)
+        return _OUT.plus(_npv(r, flows))
+
+
+def _flows(values: Sequence[Any]) -> tuple[Decimal, ...]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+        raise InvalidInput("values", values, "expected a non-empty sequence of amounts")
+    return tuple(to_decimal(v, field=f"values[{i}]") for i, v in enumerate(values))
+
+
+def _npv(r: Decimal, flows: Sequence[Decimal]) -> Decimal:
+    discount = _ONE / (_ONE + r)
+    total, factor = _ZERO, _ONE
+    for value in flows:
+        total += value * factor
+        factor *= discount
+    return total
+
+
+def solve_rate(
+    f: Callable[[Decimal], Decimal],
+    *,
+    solver: str,
+    guess: Decimal = Decimal("0.1"),
+    low: Decimal = Decimal("-0.99"),
+    high: Decimal = Decimal("10"),
+    tolerance: Decimal = TOLERANCE,
+    iterations_max: int = ITERATIONS_MAX,
+) -> Decimal:
+    """A root of ``f`` in ``[low, high]``: secant steps from ``guess``, then bisection.
+
+    The secant is fast where ``f`` is smooth near the root; if it leaves the interval or stalls,
+    a bracketing scan and bisection take over. Every loop is bounded by ``iterations_max``.
+    Raises :class:`NoSolution` when no sign change is found or the bound is hit.
+    """
+    if iterations_max < 1:
+        raise InvalidInput("iterations_max", iterations_max, "must be >= 1")
+    with decimal.localcontext(_WORK):
+        root = _secant(f, guess, low, high, tolerance, iterations_max)
+        if root is not None:
+            return root
+        return _bisect(f, solver, low, high, tolerance, iterations_max)
+
+
+def _secant(f, guess, low, high, tolerance, iterations_max) -> Decimal | None:
+    x0, x1 = guess, guess + Decimal("0.001")
+    try:
+        f0, f1 = f(x0), f(x1)
+        for _ in range(iterations_max):
+            if f1 == f0:
+                return x1 if f1 == 0 else None
+            x2 = x1 - f1 * (x1 - x0) / (f1 - f0)
+            if not low <= x2 <= high:
+                return None
+            if abs(x2 - x1) <= tolerance:
+                return x2
+            x0, f0, x1, f1 = x1, f1, x2, f(x2)
+    except (decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow):
+        return None
+    return None
+
+
+def _bisect(f, solver, low, high, tolerance, iterations_max) -> Decimal:
+    # Scan for a sign change on a coarse grid first, so a root anywhere in [low, high] is found.
+    steps = 64
+    width = (high - low) / steps
+    a, fa = low, f(low)
+    for i in range(1, steps + 1):
+        b = low + width * i
+        fb = f(b)
+        if fa == 0:
+            return a
+        if (fa < 0) != (fb < 0):
+            break
+        a, fa = b, fb
+    else:
+        raise NoSolution(solver, f"no sign change in [{low}, {high}]")
+    for _ in range(iterations_max):
+        mid = (a + b) / 2
+        fm = f(mid)
+        if fm == 0 or (b - a) / 2 <= tolerance:
+            return mid
+        if (fm < 0) == (fa < 0):
+            a, fa = mid, fm
+        else:
+            b = mid
+    raise NoSolution(solver, f"did not converge within {iterations_max} iterations")
+
+
+def rate(
+    nper: Any,
+    pmt: Any,
+    pv: Any,
+    fv: Any = 0,
+    when: Any = "end",
+    guess: Any = Decimal("0.1"),
+    tol: Any = TOLERANCE,
+    *,
+    iterations_max: int = ITERATIONS_MAX,
+) -> Decimal:
+    """The periodic rate at which ``nper`` payments of ``pmt`` take ``pv`` to ``fv``."""
+    with decimal.localcontext(_WORK):
+        n = _nper_value(nper)
+        payment, present = to_decimal(pmt, field="pmt"), to_decimal(pv, field="pv")
+        future, w = to_decimal(fv, field="fv"), _when(when)
+
+        def residual(r: Decimal) -> Decimal:
+            return -_fv(r, n, payment, present, w) + future
+
+        root = solve_rate(residual, solver="rate", guess=to_decimal(guess, field="guess"),
+                          tolerance=to_decimal(tol, field="tol"), iterations_max=iterations_max)
+        return _OUT.plus(root)
+
+
+def irr(
+    values: Sequence[Any],
+    *,
+    guess: Any = Decimal("0.1"),
+    tol: Any = TOLERANCE,
+    iterations_max: int = ITERATIONS_MAX,
+) -> Decimal:
+    """The periodic internal rate of return of ``values`` (the first at t = 0).
+
+    Raises :class:`NoSolution` if the flows never change sign or no root is found in
+    (-0.99, 10] per period.
+    """
+    with decimal.localcontext(_WORK):
+        flows = _flows(values)
+        if all(v >= 0 for v in flows) or all(v <= 0 for v in flows):
+            raise NoSolution("irr", "the cash flows never change sign")
+        root = solve_rate(lambda r: _npv(r, flows), solver="irr",
+                          guess=to_decimal(guess, field="guess"),
+                          tolerance=to_decimal(tol, field="tol"), iterations_max=iterations_max)
+        return _OUT.plus(root)
+
+
+def _dated(cashflows: Sequence[tuple[dt.date, Any]]) -> tuple[tuple[Decimal, ...], tuple[Decimal, ...]]:
+    if isinstance(cashflows, (str, bytes)) or not isinstance(cashflows, Sequence) or len(cashflows) < 2:
+        raise InvalidInput("cashflows", cashflows, "expected at least two (date, amount) pairs")
+    days, amounts = [], []
+    first = None
+    for i, pair in enumerate(cashflows):
+        if not isinstance(pair, tuple) or len(pair) != 2 or not isinstance(pair[0], dt.date):
+            raise InvalidInput(f"cashflows[{i}]", pair, "expected a (date, amount) pair")
+        first = pair[0] if first is None else first
+        if pair[0] < first:
+            raise InvalidInput(f"cashflows[{i}]", pair, f"is before the first date {first}")
+        days.append(Decimal((pair[0] - first).days))
+        amounts.append(to_decimal(pair[1], field=f"cashflows[{i}].amount"))
+    return tuple(d / 365 for d in days), tuple(amounts)
+
+
+def _xnpv(r: Decimal, years: Sequence[Decimal], amounts: Sequence[Decimal]) -> Decimal:
+    base = _ONE + r
+    return sum((a / base**t for t, a in zip(years, amounts, strict=True)), _ZERO)
+
+
+def xnpv(rate: Any, cashflows: Sequence[tuple[dt.date, Any]]) -> Decimal:
+    """Net present value of dated flows at annual ``rate``, ACT/365 from the first date."""
+    with decimal.localcontext(_WORK):
+        years, amounts = _dated(cashflows)
+        return _OUT.plus(_xnpv(_rate_value(rate), years, amounts))
+
+
+def xirr(
+    cashflows: Sequence[tuple[dt.date, Any]],
+    *,
+    guess: Any = Decimal("0.1"),
+    tol: Any = TOLERANCE,
+    iterations_max: int = ITERATIONS_MAX,
+) -> Decimal:
+    """The annual rate ``x`` with ``sum(a_i / (1+x)^((d_i - d_1)/365)) == 0``, as XIRR computes it.
+
+    The first pair's date is the origin; no later pair may be dated before it (as in the
+    spreadsheet function). Raises :class:`NoSolution` if the amounts never change sign.
+    """
+    with decimal.localcontext(_WORK):
+        years, amounts = _dated(cashflows)
+        if all(a >= 0 for a in amounts) or all(a <= 0 for a in amounts):
+            raise NoSolution("xirr", "the cash flows never change sign")
+        root = solve_rate(lambda r: _xnpv(r, years, amounts), solver="xirr",
+                          guess=to_decimal(guess, field="guess"),
+                          tolerance=to_decimal(tol, field="tol"), iterations_max=iterations_max)
+        return _OUT.plus(root)

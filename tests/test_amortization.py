@@ -1,0 +1,290 @@
+"""Amortization schedules: exact to the minor unit, residue on the last installment."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from decimal import Decimal
+
+import attrs
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from loancore.amortization import (
+    Installment,
+    LoanTerms,
+    Method,
+    Reamortization,
+    amortize,
+    payoff_quote,
+    reamortize,
+)
+from loancore.errors import FloatNotAllowed, InvalidInput
+from loancore.testing.calculators import loan_terms
+
+D = Decimal
+
+
+def terms(**overrides) -> LoanTerms:
+    base = dict(principal=D("10000"), currency="CNY", annual_rate=D("0.18"), installments=12,
+                method="equal_installment", start_date=dt.date(2025, 1, 31), rounding="HALF_UP")
+    return LoanTerms(**(base | overrides))
+
+
+# -- properties (the invariants named in issue 3) -------------------------------------------------
+
+
+@given(loan_terms())
+def test_principal_parts_sum_exactly_to_the_principal(t: LoanTerms) -> None:
+    assert amortize(t).total_principal == t.principal
+
+
+@given(loan_terms())
+def test_balances_never_go_negative_and_end_at_zero(t: LoanTerms) -> None:
+    schedule = amortize(t)
+    assert all(b >= 0 for b in schedule.balance_after)
+    assert schedule.balance_after[-1] == 0
+    assert all(p >= 0 and i >= 0 and f >= 0 for p, i, f in
+               zip(schedule.principal, schedule.interest, schedule.fee, strict=True))
+
+
+@given(loan_terms(methods=["equal_installment"], options=False))
+def test_equal_installments_are_equal_except_the_last(t: LoanTerms) -> None:
+    totals = amortize(t).totals
+    assert len(set(totals[:-1])) <= 1
+
+
+@given(loan_terms(methods=["equal_installment", "equal_principal", "interest_only"]), st.data())
+def test_reamortization_conserves_principal(t: LoanTerms, data) -> None:
+    schedule = amortize(t)
+    after = data.draw(st.integers(0, len(schedule) - 1))
+    balance = schedule.balance_after[after - 1] if after else t.principal
+    assume(balance > 0)
+    low = 0 if after else 1  # a prepayment of everything before installment 1 is refused
+    minor = data.draw(st.integers(1, max(1, int(balance * 100) - low)))
+    mode = data.draw(st.sampled_from(list(Reamortization)))
+    result = reamortize(schedule, after_installment=after, prepayment=D(minor) / 100, mode=mode)
+    assert result.total_principal + result.prepaid_principal == t.principal
+    assert min(result.balance_after) >= 0
+    assert len(result) <= len(schedule)
+
+
+@given(loan_terms(methods=["equal_installment"], options=False), st.data())
+def test_keep_term_lowers_the_installment_and_keep_installment_shortens(t: LoanTerms, data) -> None:
+    schedule = amortize(t)
+    if len(schedule) < 3 or t.annual_rate == 0:
+        return
+    after = data.draw(st.integers(1, len(schedule) - 2))
+    half = (schedule.balance_after[after - 1] / 2).quantize(D("0.01"))
+    if half < 1:
+        return
+    kept = reamortize(schedule, after_installment=after, prepayment=half, mode="keep_installment")
+    lower = reamortize(schedule, after_installment=after, prepayment=half, mode="keep_term")
+    assert len(kept) <= len(schedule)
+    assert len(lower) == len(schedule)
+    assert lower.totals[after] <= schedule.totals[after]
+
+
+# -- worked examples ---------------------------------------------------------------------------
+
+
+def test_equal_installment_10000_at_18_percent() -> None:
+    schedule = amortize(terms())
+    assert schedule.totals[:-1] == (D("916.80"),) * 11
+    assert schedule.totals[-1] == D("916.81")
+    assert schedule.total_interest == D("1001.61")
+    assert schedule.total_quoted == D("11001.60")  # installment x n: one fen less
+    assert schedule.due_dates[:2] == (dt.date(2025, 2, 28), dt.date(2025, 3, 31))
+
+
+def test_flat_10000_at_18_percent_repays_11800() -> None:
+    schedule = amortize(terms(method=Method.FLAT))
+    assert schedule.total_paid == D("11800.00")
+    assert set(schedule.interest) == {D("150.00")}
+
+
+def test_fee_installment_splits_principal_and_charges_fee_on_original() -> None:
+    schedule = amortize(terms(method="fee_installment", annual_rate=0, fee_rate_per_period=D("0.006")))
+    assert set(schedule.fee) == {D("60.00")}
+    assert schedule.principal[0] == D("833.33") and schedule.principal[-1] == D("833.37")
+    assert schedule.total_paid == D("10720.00")
+
+
+def test_up_front_fee_lowers_net_disbursement() -> None:
+    schedule = amortize(terms(fee_rate_per_period=D("0.005"), fee_timing="upfront"))
+    assert schedule.fee_upfront == D("600.00")
+    assert schedule.net_disbursement == D("9400.00")
+    assert set(schedule.fee) == {D("0.00")}
+
+
+def test_bullet_pays_once_at_maturity() -> None:
+    schedule = amortize(terms(method="bullet"))
+    assert len(schedule) == 1
+    assert schedule.totals == (D("11800.00"),)
+    assert schedule.due_dates == (dt.date(2026, 1, 31),)
+
+
+def test_interest_only_then_principal() -> None:
+    schedule = amortize(terms(method="interest_only", installments=3))
+    assert schedule.totals == (D("150.00"), D("150.00"), D("10150.00"))
+
+
+def test_grace_and_interest_free_periods() -> None:
+    schedule = amortize(terms(grace_periods=2, interest_free_periods=1))
+    assert schedule.principal[:2] == (D("0.00"), D("0.00"))
+    assert schedule.interest[:2] == (D("0.00"), D("150.00"))
+    assert len(set(schedule.totals[2:-1])) == 1
+
+
+def test_installment_multiple_rounds_to_whole_yuan() -> None:
+    schedule = amortize(terms(installment_multiple=1))
+    assert schedule.totals[0] == D("917.00")
+    assert schedule.total_principal == D("10000.00")
+
+
+def test_daily_basis_uses_actual_days() -> None:
+    schedule = amortize(terms(interest_basis="daily", day_count="ACT/360"))
+    assert schedule.interest[0] == D("140.00")  # 10000 x 0.18 x 28 / 360
+    assert schedule.interest[1] == (schedule.balance_after[0] * D("0.18") * 31 / 360).quantize(D("0.01"))
+
+
+def test_odd_first_period_charges_its_days() -> None:
+    schedule = amortize(terms(first_due_date=dt.date(2025, 3, 15)))
+    # Mar 15 back one month is Feb 15 (a whole period), then Jan 31..Feb 15 = 15 of 31 days.
+    assert schedule.interest[0] == (D(10000) * D("0.015") * (1 + D(15) / 31)).quantize(D("0.01"))
+    assert schedule.due_dates[1] == dt.date(2025, 4, 15)
+
+
+def test_rounding_mode_is_the_products() -> None:
+    up = amortize(terms(principal=D("1000.10"), rounding="UP"))
+    down = amortize(terms(principal=D("1000.10"), rounding="DOWN"))
+    assert up.totals[0] > down.totals[0]
+
+
+def test_jpy_has_no_minor_unit() -> None:
+    schedule = amortize(terms(currency="JPY", principal=D(100000)))
+    assert all(p == p.to_integral_value() for p in schedule.principal)
+
+
+def test_rows_for_csv() -> None:
+    rows = amortize(terms(installments=2)).to_rows()
+    assert list(rows[0]) == ["number", "due_date", "principal", "interest", "fee", "total",
+                             "balance_after"]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    assert "5075.19" in out.getvalue() or len(out.getvalue()) > 50
+    assert isinstance(amortize(terms()).installments[0], Installment)
+
+
+def test_reamortize_keep_installment_shortens() -> None:
+    schedule = amortize(terms())
+    result = reamortize(schedule, after_installment=4, prepayment=D("2000"), mode="keep_installment")
+    assert len(result) == 10
+    assert result.totals[:9] == (D("916.80"),) * 9
+    assert result.prepaid_principal == D("2000.00")
+
+
+def test_reamortize_keep_term_lowers_installment() -> None:
+    result = reamortize(amortize(terms()), after_installment=4, prepayment=D("2000"), mode="keep_term")
+    assert len(result) == 12
+    assert result.totals[4] == D("649.63")
+
+
+def test_reamortize_full_prepayment_ends_the_schedule() -> None:
+    schedule = amortize(terms())
+    result = reamortize(schedule, after_installment=3, prepayment=schedule.balance_after[2], mode="keep_term")
+    assert len(result) == 3 and result.total_principal + result.prepaid_principal == D(10000)
+
+
+def test_payoff_quote() -> None:
+    schedule = amortize(terms())
+    quote = payoff_quote(schedule, dt.date(2025, 5, 15), installments_paid=3, prepayment_fee_rate=D("0.01"))
+    assert quote.principal == D("7664.92")
+    # 15 of the 31 days of May's period at 1.5% a month
+    assert quote.interest == (D("7664.92") * D("0.015") * 15 / 31).quantize(D("0.01"))
+    assert quote.fee == D("76.65")
+    assert quote.total == quote.principal + quote.interest + quote.fee
+
+
+def test_payoff_quote_with_day_count() -> None:
+    schedule = amortize(terms(day_count="ACT/360"))
+    quote = payoff_quote(schedule, dt.date(2025, 2, 10), installments_paid=0)
+    assert quote.interest == D("50.00")  # 10000 x 0.18 x 10 / 360
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"principal": D("-1")}, "principal"),
+        ({"principal": D("0")}, "principal"),
+        ({"principal": D("1.001")}, "principal"),
+        ({"annual_rate": D("-0.01")}, "annual_rate"),
+        ({"annual_rate": D("10")}, "annual_rate"),
+        ({"installments": 0}, "installments"),
+        ({"method": "balloon"}, "method"),
+        ({"first_due_date": dt.date(2025, 1, 1)}, "first_due_date"),
+        ({"currency": "XXX"}, "currency"),
+        ({"rounding": "NEAREST"}, "rounding"),
+        ({"interest_basis": "daily"}, "day_count"),
+        ({"day_count": "ACT/999"}, "day_count"),
+        ({"grace_periods": 12}, "grace_periods"),
+        ({"interest_free_periods": 13}, "interest_free_periods"),
+        ({"method": "fee_installment"}, "annual_rate"),
+        ({"installment_multiple": D("0.001")}, "installment_multiple"),
+        ({"fee_rate_per_period": D("1")}, "fee_rate_per_period"),
+        ({"frequency": "every_n_days"}, "every_days"),
+        ({"every_days": 7}, "every_days"),
+        ({"start_date": "2025-01-01"}, "start_date"),
+    ],
+)
+def test_invalid_terms_name_the_field(overrides: dict, field: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        terms(**overrides)
+    assert info.value.field == field
+
+
+def test_float_rate_is_refused() -> None:
+    with pytest.raises(FloatNotAllowed):
+        terms(annual_rate=0.18)
+
+
+def test_rounding_is_required() -> None:
+    with pytest.raises(TypeError):
+        LoanTerms(principal=D(1), currency="CNY", annual_rate=D(0), installments=1,
+                  method="bullet", start_date=dt.date(2025, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"after_installment": 12, "prepayment": D(1), "mode": "keep_term"}, "after_installment"),
+        ({"after_installment": 1, "prepayment": D("0"), "mode": "keep_term"}, "prepayment"),
+        ({"after_installment": 1, "prepayment": D("99999"), "mode": "keep_term"}, "prepayment"),
+        ({"after_installment": 1, "prepayment": D("1"), "mode": "shorter"}, "mode"),
+        ({"after_installment": 0, "prepayment": D("10000"), "mode": "keep_term"}, "prepayment"),
+    ],
+)
+def test_bad_reamortization_input(kwargs: dict, field: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        reamortize(amortize(terms()), **kwargs)
+    assert info.value.field == field
+
+
+def test_reamortize_refuses_flat() -> None:
+    with pytest.raises(InvalidInput):
+        reamortize(amortize(terms(method="flat")), after_installment=1, prepayment=D(1), mode="keep_term")
+
+
+def test_payoff_outside_the_current_period_is_refused() -> None:
+    with pytest.raises(InvalidInput) as info:
+        payoff_quote(amortize(terms()), dt.date(2025, 6, 1), installments_paid=1)
+    assert info.value.field == "as_of"
+
+
+def test_terms_evolve_revalidates() -> None:
+    with pytest.raises(InvalidInput):
+        attrs.evolve(terms(), installments=0)

@@ -1,0 +1,95 @@
+"""Due dates: anchored to one date, explicit end-of-month rule, bounded count."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from loancore.dates import PERIODS_MAX, EndOfMonth, Frequency, due_dates, periods_per_year
+from loancore.errors import InvalidInput
+
+D = dt.date
+
+
+def test_monthly_from_month_end_clamps_without_drift() -> None:
+    got = due_dates(D(2024, 1, 31), 4, "monthly")
+    assert got == (D(2024, 2, 29), D(2024, 3, 31), D(2024, 4, 30), D(2024, 5, 31))
+
+
+def test_stick_keeps_month_end_from_a_short_month_anchor() -> None:
+    got = due_dates(D(2025, 2, 28), 3, Frequency.MONTHLY, end_of_month=EndOfMonth.STICK)
+    assert got == (D(2025, 3, 31), D(2025, 4, 30), D(2025, 5, 31))
+    clamp = due_dates(D(2025, 2, 28), 3, Frequency.MONTHLY, end_of_month="clamp")
+    assert clamp == (D(2025, 3, 28), D(2025, 4, 28), D(2025, 5, 28))
+
+
+def test_first_due_date_anchors_the_rest() -> None:
+    got = due_dates(D(2025, 1, 10), 3, "monthly", first_due=D(2025, 2, 28))
+    assert got == (D(2025, 2, 28), D(2025, 3, 28), D(2025, 4, 28))
+
+
+@pytest.mark.parametrize(
+    ("frequency", "expected"),
+    [
+        ("weekly", (D(2025, 1, 8), D(2025, 1, 15))),
+        ("biweekly", (D(2025, 1, 15), D(2025, 1, 29))),
+        ("semimonthly", (D(2025, 1, 16), D(2025, 2, 1))),
+        ("quarterly", (D(2025, 4, 1), D(2025, 7, 1))),
+        ("semiannual", (D(2025, 7, 1), D(2026, 1, 1))),
+        ("annual", (D(2026, 1, 1), D(2027, 1, 1))),
+    ],
+)
+def test_frequencies(frequency: str, expected: tuple[dt.date, ...]) -> None:
+    assert due_dates(D(2025, 1, 1), 2, frequency) == expected
+
+
+def test_every_n_days() -> None:
+    assert due_dates(D(2025, 1, 1), 2, "every_n_days", every_days=10) == (D(2025, 1, 11), D(2025, 1, 21))
+    assert periods_per_year("every_n_days", every_days=73) == 5
+
+
+def test_periods_per_year() -> None:
+    assert Frequency.MONTHLY.periods_per_year == 12
+    assert Frequency.SEMIMONTHLY.periods_per_year == 24
+    with pytest.raises(InvalidInput):
+        Frequency.EVERY_N_DAYS.periods_per_year  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"count": 0}, "count"),
+        ({"count": PERIODS_MAX + 1}, "count"),
+        ({"frequency": "fortnightly"}, "frequency"),
+        ({"first_due": D(2025, 1, 1)}, "first_due"),
+        ({"frequency": "every_n_days"}, "every_days"),
+        ({"end_of_month": "sometimes"}, "end_of_month"),
+        ({"start": dt.datetime(2025, 1, 1)}, "start"),
+    ],
+)
+def test_bad_input_names_the_field(kwargs: dict, field: str) -> None:
+    args = {"start": D(2025, 1, 1), "count": 3, "frequency": "monthly"} | kwargs
+    start, count, frequency = args.pop("start"), args.pop("count"), args.pop("frequency")
+    with pytest.raises(InvalidInput) as info:
+        due_dates(start, count, frequency, **args)
+    assert info.value.field == field
+
+
+@given(st.dates(min_value=D(1990, 1, 1), max_value=D(2080, 1, 1)), st.integers(1, 120),
+       st.sampled_from(["monthly", "quarterly", "semiannual", "annual"]))
+def test_month_based_due_dates_never_drift(start: dt.date, count: int, frequency: str) -> None:
+    dates = due_dates(start, count, frequency)
+    assert list(dates) == sorted(set(dates))
+    for day in dates:
+        assert day.day == start.day or day.day < start.day  # clamped only in short months
+
+
+@given(st.dates(min_value=D(1990, 1, 1), max_value=D(2080, 1, 1)), st.integers(1, 60))
+def test_stick_rule_keeps_every_date_at_month_end(start: dt.date, count: int) -> None:
+    from loancore.dates import is_month_end
+
+    dates = due_dates(start, count, "monthly", end_of_month="stick")
+    assert all(is_month_end(d) for d in dates) == is_month_end(start) or not is_month_end(start)
