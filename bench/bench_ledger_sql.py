@@ -1,0 +1,186 @@
+"""SQL ledger store: posting rate on SQLite and PostgreSQL, as-of balance over 1,000,000 entries.
+
+Keys:
+
+- ``ledger_sqlite_entries_per_s``: two-leg entries per second posted through
+  ``SqlLedgerStore.post`` to a SQLite file (WAL, synchronous=FULL) in atomic batches of 1,000,
+  every posting rule checked, entries built before the clock starts.
+- ``ledger_postgres_entries_per_s``: the same on PostgreSQL over loopback, when
+  ``LOANCORE_TEST_POSTGRES_URL`` is set (``make bench`` runs under ``scripts/with-postgres``);
+  otherwise the key is left out. pgledger publishes about 10,600 transfers per second.
+- ``ledger_balance_asof_1m_ms``: median time of ``balance(subject, as_of=...)`` (a parent subject,
+  rolled up over its sub-accounts) on a SQLite file holding 1,000,000 entries.
+- ``ledger_balance_asof_1m_loan_ms``: the same filtered by one loan dimension (reads the legs'
+  dimension index instead of the daily totals).
+
+The 1,000,000-entry file is filled by SQL inside SQLite (a recursive CTE) rather than by posting,
+so the bench stays short; it has the same tables and indexes the store creates.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from loancore.adapters.sql import create_engine
+from loancore.adapters.sql.ledger import SqlLedgerStore
+from loancore.ledger import Chart, JournalEntry, Leg, Subject
+from loancore.money import Money
+
+BATCH = 1_000
+START = date(2025, 1, 1)
+DAYS = 730
+BIG_ENTRIES = 1_000_000
+
+
+def chart() -> Chart:
+    return Chart(
+        [
+            Subject("1002", "银行存款", "Deposits with banks", "asset"),
+            Subject("1303", "贷款", "Loans", "asset"),
+            Subject("1303.01", "本金", "Principal", "asset", parent_code="1303"),
+            Subject("1303.02", "应计利息", "Accrued interest", "asset", parent_code="1303"),
+            Subject("2202", "应付账款", "Merchant settlement payable", "liability"),
+            Subject("6011", "利息收入", "Interest income", "income"),
+        ]
+    )
+
+
+def batches(count: int, tag: str) -> list[list[JournalEntry]]:
+    """``count`` batches of two-leg loan disbursements: Dr 1303.01 [loan, customer, product],
+    Cr 2202 [merchant]; amounts vary, each batch is one business day (as a day's postings are)."""
+    out = []
+    n = 0
+    for day_no in range(count):
+        batch = []
+        for _ in range(BATCH):
+            n += 1
+            amount = Money.from_minor(10_000 + n % 900_000, "CNY")
+            batch.append(
+                JournalEntry(
+                    entry_id=f"{tag}-e{n}",
+                    idempotency_key=f"{tag}-k{n}",
+                    accounting_date=START + timedelta(days=day_no % DAYS),
+                    legs=(
+                        Leg.debit("1303.01", amount, {"loan": f"L{n}", "customer": f"C{n % 50_000}", "product": "medaes"}),
+                        Leg.credit("2202", amount, {"merchant": f"M{n % 500}"}),
+                    ),
+                )
+            )
+        out.append(batch)
+    return out
+
+
+def posting_rate(store: SqlLedgerStore, count: int) -> float:
+    """Entries per second over ``count`` batches (after one warm-up batch)."""
+    work = batches(count + 1, uuid.uuid4().hex[:8])
+    store.post(work[0])
+    started = time.perf_counter()
+    for batch in work[1:]:
+        store.post(batch)
+    return count * BATCH / (time.perf_counter() - started)
+
+
+def postgres_store(url: str) -> tuple[SqlLedgerStore, sa.Engine, str]:
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+    return SqlLedgerStore(engine), engine, schema
+
+
+def drop_schema(url: str, schema: str) -> None:
+    admin = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+_FILL = """
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {count})
+INSERT INTO {table}
+"""
+
+
+def fill_million(engine: sa.Engine, count: int) -> None:
+    """Fill a fresh ledger with ``count`` two-leg entries (and their daily totals) inside SQLite."""
+    day = f"date('{START.isoformat()}', '+' || (i % {DAYS}) || ' days')"
+    amount = "(10000 + i % 900000)"
+    statements = [
+        _FILL.format(count=count, table="ledger_entries")
+        + f"SELECT i, 'e' || i, 'k' || i, {day}, {day}, '', NULL FROM n",
+        _FILL.format(count=count, table="ledger_legs")
+        + f"SELECT i, 0, CASE i % 2 WHEN 0 THEN '1303.01' ELSE '1303.02' END, 'debit', {amount}, 'CNY', {day},"
+        " 'C' || (i % 50000), 'L' || i, NULL, NULL, 'medaes' FROM n",
+        _FILL.format(count=count, table="ledger_legs")
+        + f"SELECT i, 1, '2202', 'credit', {amount}, 'CNY', {day}, NULL, NULL, 'M' || (i % 500), NULL, NULL FROM n",
+        "INSERT INTO ledger_daily_balances SELECT subject_code, currency, accounting_date,"
+        " SUM(CASE side WHEN 'debit' THEN amount_minor ELSE 0 END),"
+        " SUM(CASE side WHEN 'credit' THEN amount_minor ELSE 0 END)"
+        " FROM ledger_legs GROUP BY subject_code, currency, accounting_date",
+    ]
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.exec_driver_sql(statement)
+
+
+def median_ms(action, repeats: int = 30) -> float:
+    action()  # warm the page cache and the chart cache
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        action()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def balance_figures(directory: Path) -> dict[str, float]:
+    engine = create_engine(directory / "million.sqlite")
+    store = SqlLedgerStore(engine)
+    store.save_chart(chart())
+    fill_million(engine, BIG_ENTRIES)
+    as_of = START + timedelta(days=400)
+    total = store.balance("1303", "CNY", as_of=START + timedelta(days=DAYS))
+    if total.is_zero():
+        raise RuntimeError("the million-entry ledger is empty")
+    figures = {
+        "ledger_balance_asof_1m_ms": median_ms(lambda: store.balance("1303", "CNY", as_of=as_of)),
+        "ledger_balance_asof_1m_loan_ms": median_ms(
+            lambda: store.balance("1303", "CNY", as_of=as_of, dimensions={"loan": "L777777"})
+        ),
+    }
+    engine.dispose()
+    return figures
+
+
+def run() -> dict[str, float]:
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="loancore-bench-") as directory:
+        engine = create_engine(Path(directory) / "post.sqlite")
+        store = SqlLedgerStore(engine)
+        store.save_chart(chart())
+        figures["ledger_sqlite_entries_per_s"] = posting_rate(store, 20)
+        engine.dispose()
+        url = os.environ.get("LOANCORE_TEST_POSTGRES_URL")
+        if url:
+            pg_store, pg_engine, schema = postgres_store(url)
+            pg_store.save_chart(chart())
+            figures["ledger_postgres_entries_per_s"] = posting_rate(pg_store, 20)
+            pg_engine.dispose()
+            drop_schema(url, schema)
+        figures.update(balance_figures(Path(directory)))
+    return figures
+
+
+if __name__ == "__main__":
+    for key, value in run().items():
+        print(f"{key:40s} {value:>14,.3f}")

@@ -1,0 +1,813 @@
+"""The ledger's SQL store: :class:`SqlLedgerStore`, one schema on SQLite and PostgreSQL.
+
+Tables (component ``ledger``, version :data:`LEDGER_SCHEMA_VERSION`; see ``docs/storage.md``):
+
+``ledger_state``          one row: closed-through date and the chart's version (the writers' lock)
+``ledger_subjects``       the chart of accounts
+``ledger_entries``        journal entries; UNIQUE entry id, UNIQUE idempotency key, UNIQUE
+                          ``reverses`` (an entry is reversed at most once)
+``ledger_legs``           legs in order: subject, side, BIGINT minor units + CHAR(3) currency, the
+                          entry's accounting date and the five dimension columns, each indexed
+``ledger_daily_balances`` debit and credit totals per subject, currency and accounting date,
+                          updated in the posting transaction: an as-of balance sums a few hundred
+                          rows however many entries there are
+``ledger_memo_postings``  the memo (off-balance) registers
+``ledger_period_closes``  the history of period closes
+
+Every write runs the pure posting rules of :mod:`loancore.ledger.rules` inside one transaction
+after locking the ``ledger_state`` row (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's
+``BEGIN IMMEDIATE`` already serializes writers), so checks and booking see the same data and
+period close cannot interleave with a post. The UNIQUE constraints back the checks: two writers
+that bypassed the lock still could not book one key or one entry id twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date
+from typing import Any
+
+import attrs
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Connection
+
+from loancore.adapters.sql.base import (
+    ID,
+    METADATA,
+    Bind,
+    amount_column,
+    currency_column,
+    ensure_schema,
+    read_connection,
+    write_transaction,
+)
+from loancore.errors import InvalidInput, NotFound, PostingRejected, RejectionCode
+from loancore.ledger.entries import (
+    DIMENSION_KEYS,
+    DimensionsLike,
+    JournalEntry,
+    Leg,
+    MemoPosting,
+    MemoRegister,
+    dimensions_of,
+    reversal_of,
+)
+from loancore.ledger.reports import (
+    GeneralLedger,
+    TrialBalance,
+    general_ledger_of,
+    in_normal_side,
+    trial_balance_of,
+)
+from loancore.ledger.rules import (
+    Issue,
+    check_batch,
+    check_memo_batch,
+    next_closed_through,
+    plan_batch,
+    plan_memo_batch,
+    require_no_issues,
+)
+from loancore.ledger.subjects import Chart, Side, Subject
+from loancore.money import Money
+
+__all__ = ["LEDGER_COMPONENT", "LEDGER_SCHEMA_VERSION", "LEDGER_TABLES", "SqlLedgerStore"]
+
+LEDGER_COMPONENT = "ledger"
+LEDGER_SCHEMA_VERSION = 1
+
+CODE = sa.String(64)
+TEXT_ID = sa.String(128)
+KEY = sa.String(255)
+_CHUNK = 500  # bound parameters per IN list, well under SQLite's and psycopg's limits
+_READ_CHUNK = 2_000  # entries per page when streaming the journal
+
+STATE = sa.Table(
+    "ledger_state",
+    METADATA,
+    sa.Column("id", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("closed_through", sa.Date, nullable=True),
+    sa.Column("chart_version", sa.BigInteger, nullable=False, server_default="0"),
+    sa.CheckConstraint("id = 1", name="singleton"),
+)
+
+SUBJECTS = sa.Table(
+    "ledger_subjects",
+    METADATA,
+    sa.Column("code", CODE, primary_key=True),
+    sa.Column("name_zh", sa.String(200), nullable=False),
+    sa.Column("name_en", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("normal_side", sa.String(8), nullable=False),
+    sa.Column("parent_code", CODE, nullable=True),
+    sa.Column("open_date", sa.Date, nullable=True),
+    sa.Column("close_date", sa.Date, nullable=True),
+)
+
+ENTRIES = sa.Table(
+    "ledger_entries",
+    METADATA,
+    sa.Column("seq", ID, primary_key=True, autoincrement=False),
+    sa.Column("entry_id", TEXT_ID, nullable=False, unique=True),
+    sa.Column("idempotency_key", KEY, nullable=False, unique=True),
+    sa.Column("accounting_date", sa.Date, nullable=False),
+    sa.Column("value_date", sa.Date, nullable=False),
+    sa.Column("memo", sa.Text, nullable=False),
+    sa.Column("reverses", TEXT_ID, sa.ForeignKey("ledger_entries.entry_id"), nullable=True, unique=True),
+)
+
+LEGS = sa.Table(
+    "ledger_legs",
+    METADATA,
+    # No FOREIGN KEYs on legs, on purpose: PostgreSQL checks each with a per-row trigger, which
+    # cost ~40% of the posting rate. Legs are written only by the store, with their entry, in the
+    # same transaction, after the rules checked every subject; save_chart refuses to drop a
+    # subject with legs, and the audit passes (loancore.ledger.validation) re-check both links.
+    sa.Column("entry_seq", ID, primary_key=True, autoincrement=False),
+    sa.Column("leg_no", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("subject_code", CODE, nullable=False),
+    sa.Column("side", sa.String(6), nullable=False),
+    amount_column("amount_minor"),
+    currency_column(),
+    sa.Column("accounting_date", sa.Date, nullable=False),
+    *[sa.Column(key, TEXT_ID, nullable=True) for key in DIMENSION_KEYS],
+    sa.CheckConstraint("amount_minor > 0", name="amount_positive"),
+    sa.CheckConstraint("side IN ('debit', 'credit')", name="side_known"),
+    sqlite_with_rowid=False,
+)
+sa.Index("ix_ledger_legs_subject_date", LEGS.c.subject_code, LEGS.c.accounting_date)
+for _key in DIMENSION_KEYS:
+    # Partial: most legs carry only some dimensions, and NULLs are never looked up.
+    sa.Index(
+        f"ix_ledger_legs_{_key}",
+        LEGS.c[_key],
+        LEGS.c.subject_code,
+        LEGS.c.accounting_date,
+        sqlite_where=LEGS.c[_key].isnot(None),
+        postgresql_where=LEGS.c[_key].isnot(None),
+    )
+
+DAILY = sa.Table(
+    "ledger_daily_balances",
+    METADATA,
+    sa.Column("subject_code", CODE, primary_key=True),
+    sa.Column("currency", sa.CHAR(3), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    amount_column("debit_minor"),
+    amount_column("credit_minor"),
+    sqlite_with_rowid=False,
+)
+
+MEMO = sa.Table(
+    "ledger_memo_postings",
+    METADATA,
+    sa.Column("seq", ID, primary_key=True, autoincrement=False),
+    sa.Column("posting_id", TEXT_ID, nullable=False, unique=True),
+    sa.Column("idempotency_key", KEY, nullable=False, unique=True),
+    sa.Column("register", sa.String(32), nullable=False),
+    sa.Column("accounting_date", sa.Date, nullable=False),
+    sa.Column("direction", sa.String(8), nullable=False),
+    amount_column("amount_minor"),
+    currency_column(),
+    *[sa.Column(key, TEXT_ID, nullable=True) for key in DIMENSION_KEYS],
+    sa.Column("memo", sa.Text, nullable=False),
+    sa.CheckConstraint("amount_minor > 0", name="amount_positive"),
+)
+sa.Index("ix_ledger_memo_postings_register", MEMO.c.register, MEMO.c.currency, MEMO.c.accounting_date)
+
+CLOSES = sa.Table(
+    "ledger_period_closes",
+    METADATA,
+    sa.Column("seq", ID, primary_key=True, autoincrement=True),
+    sa.Column("closed_through", sa.Date, nullable=False),
+    sa.Column("previous_closed_through", sa.Date, nullable=True),
+    sa.Column("entries_booked", sa.BigInteger, nullable=False),
+    sa.Column("closed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+LEDGER_TABLES: tuple[sa.Table, ...] = (STATE, SUBJECTS, ENTRIES, LEGS, DAILY, MEMO, CLOSES)
+"""The ledger component's tables, in creation order."""
+
+
+@attrs.frozen
+class _State:
+    closed_through: date | None
+    chart_version: int
+
+
+class _ChartCache:
+    """The last chart read, keyed by ``ledger_state.chart_version``; shared by bound copies."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.entry: tuple[int, Chart] | None = None
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _member_chunks(connection: Connection, column: sa.Column, values: Sequence[Any]) -> Iterator[Any]:
+    """``column IN values`` as few clauses as the database allows: one ``= ANY(array)`` with a
+    single array parameter on PostgreSQL, IN lists of at most ``_CHUNK`` parameters on SQLite."""
+    items = list(values)
+    if connection.dialect.name == "postgresql":
+        if items:
+            yield column == sa.any_(sa.bindparam(None, items, type_=postgresql.ARRAY(column.type)))
+        return
+    for chunk in _chunks(items):
+        yield column.in_(chunk)
+
+
+class SqlLedgerStore:
+    """A :class:`~loancore.ports.LedgerStore` on SQLite or PostgreSQL through SQLAlchemy Core.
+
+    ``bind`` is an Engine (each call is its own transaction) or the application's Connection
+    (each call joins the application's transaction inside a SAVEPOINT; the application commits or
+    rolls back). ``create_schema`` (default True) runs :func:`ensure_schema` for the ``ledger``
+    component, which refuses a database from a newer loancore. :meth:`using` returns a store bound
+    to another Connection without checking the schema again (one per request, say).
+
+    Writers lock the ``ledger_state`` row, so on PostgreSQL an application transaction that posted
+    holds the ledger's write lock until it commits or rolls back.
+    """
+
+    def __init__(self, bind: Bind, *, create_schema: bool = True) -> None:
+        self._bind = bind
+        self._cache = _ChartCache()
+        if create_schema:
+            with write_transaction(bind) as connection:
+                ensure_schema(connection, LEDGER_COMPONENT, LEDGER_SCHEMA_VERSION, LEDGER_TABLES)
+                if connection.execute(sa.select(STATE.c.id)).first() is None:
+                    connection.execute(STATE.insert().values(id=1, closed_through=None, chart_version=0))
+
+    def using(self, connection: Connection) -> SqlLedgerStore:
+        """This store, bound to ``connection`` (joining its transaction); shares the chart cache."""
+        bound = SqlLedgerStore(connection, create_schema=False)
+        bound._cache = self._cache
+        return bound
+
+    @property
+    def bind(self) -> Bind:
+        return self._bind
+
+    # -- state and chart ------------------------------------------------------------------------
+
+    def _state(self, connection: Connection, *, lock: bool) -> _State:
+        query = sa.select(STATE.c.closed_through, STATE.c.chart_version).where(STATE.c.id == 1)
+        if lock:
+            query = query.with_for_update()
+        row = connection.execute(query).one()
+        return _State(row.closed_through, row.chart_version)
+
+    def _chart(self, connection: Connection, state: _State) -> Chart:
+        cached = self._cache.entry
+        if cached is not None and cached[0] == state.chart_version:
+            return cached[1]
+        rows = connection.execute(sa.select(SUBJECTS).order_by(SUBJECTS.c.code)).all()
+        chart = Chart(
+            Subject(
+                code=r.code,
+                name_zh=r.name_zh,
+                name_en=r.name_en,
+                kind=r.kind,
+                normal_side=r.normal_side,
+                parent_code=r.parent_code,
+                open_date=r.open_date,
+                close_date=r.close_date,
+            )
+            for r in rows
+        )
+        with self._cache.lock:
+            self._cache.entry = (state.chart_version, chart)
+        return chart
+
+    def load_chart(self) -> Chart:
+        with read_connection(self._bind) as connection:
+            return self._chart(connection, self._state(connection, lock=False))
+
+    def save_chart(self, chart: Chart) -> None:
+        if not isinstance(chart, Chart):
+            raise InvalidInput("chart", chart, "expected a Chart")
+        with write_transaction(self._bind) as connection:
+            state = self._state(connection, lock=True)
+            stored = set(connection.execute(sa.select(SUBJECTS.c.code)).scalars())
+            removed = sorted(stored - {s.code for s in chart})
+            _refuse_removing_posted(connection, removed)
+            if removed:
+                connection.execute(SUBJECTS.delete().where(SUBJECTS.c.code.in_(removed)))
+            rows = [_subject_row(s) for s in chart]
+            updates = [r for r in rows if r["code"] in stored]
+            inserts = [r for r in rows if r["code"] not in stored]
+            if inserts:
+                connection.execute(SUBJECTS.insert(), inserts)
+            if updates:
+                statement = (
+                    SUBJECTS.update()
+                    .where(SUBJECTS.c.code == sa.bindparam("b_code"))
+                    .values({k: sa.bindparam(f"b_{k}") for k in updates[0] if k != "code"})
+                )
+                connection.execute(statement, [{f"b_{k}": v for k, v in r.items()} for r in updates])
+            connection.execute(STATE.update().values(chart_version=state.chart_version + 1))
+
+    # -- journal: writes ------------------------------------------------------------------------
+
+    def post(self, entries: Sequence[JournalEntry]) -> tuple[JournalEntry, ...]:
+        batch = _entries_argument(entries)
+        if not batch:
+            return ()
+        with write_transaction(self._bind) as connection:
+            return self._post(connection, batch)
+
+    def _post(self, connection: Connection, batch: Sequence[JournalEntry]) -> tuple[JournalEntry, ...]:
+        state = self._state(connection, lock=True)
+        known = _entries_where(connection, ENTRIES.c.idempotency_key, [e.idempotency_key for e in batch])
+        plan = plan_batch(batch, find_by_key={e.idempotency_key: e for e in known}.get)
+        new: tuple[JournalEntry, ...] = plan.new
+        if new:
+            wanted = {e.entry_id for e in new} | {e.reverses for e in new if e.reverses}
+            found = {e.entry_id: e for e in _entries_where(connection, ENTRIES.c.entry_id, sorted(wanted))}
+            reversed_ids = set(
+                _scalars_in(connection, ENTRIES.c.reverses, ENTRIES.c.reverses, sorted(found))
+            )
+            issues = check_batch(
+                new,
+                chart=self._chart(connection, state),
+                closed_through=state.closed_through,
+                find_entry=found.get,
+                is_reversed=reversed_ids.__contains__,
+            )
+            require_no_issues(issues)
+            _book(connection, new)
+        return tuple(plan.results)
+
+    def reverse(
+        self,
+        entry_id: str,
+        *,
+        reversal_id: str,
+        idempotency_key: str,
+        accounting_date: date,
+        memo: str | None = None,
+    ) -> JournalEntry:
+        with write_transaction(self._bind) as connection:
+            self._state(connection, lock=True)  # lock before reading the original
+            originals = _entries_where(connection, ENTRIES.c.entry_id, [entry_id])
+            if not originals:
+                message = f"entry {reversal_id!r} reverses unknown entry {entry_id!r}"
+                raise PostingRejected((Issue(RejectionCode.ENTRY_UNKNOWN, reversal_id, message),))
+            reversal = reversal_of(
+                originals[0],
+                entry_id=reversal_id,
+                idempotency_key=idempotency_key,
+                accounting_date=accounting_date,
+                memo=memo,
+            )
+            return self._post(connection, [reversal])[0]
+
+    # -- journal: reads -------------------------------------------------------------------------
+
+    def get_entry(self, entry_id: str) -> JournalEntry:
+        with read_connection(self._bind) as connection:
+            found = _entries_where(connection, ENTRIES.c.entry_id, [entry_id])
+        if not found:
+            raise NotFound("entry", entry_id)
+        return found[0]
+
+    def find_by_key(self, idempotency_key: str) -> JournalEntry | None:
+        with read_connection(self._bind) as connection:
+            found = _entries_where(connection, ENTRIES.c.idempotency_key, [idempotency_key])
+        return found[0] if found else None
+
+    def reversal_of(self, entry_id: str) -> JournalEntry | None:
+        with read_connection(self._bind) as connection:
+            found = _entries_where(connection, ENTRIES.c.reverses, [entry_id])
+        return found[0] if found else None
+
+    def entries(self) -> Iterator[JournalEntry]:
+        """Every entry in posting order, read in pages (entries booked while iterating that are
+        beyond the last sequence number seen at the start are not included)."""
+        with read_connection(self._bind) as connection:
+            last = _entries_booked(connection)
+            for start in range(0, last, _READ_CHUNK):  # bounded by the journal's size at the start
+                where = ENTRIES.c.seq.between(start + 1, min(start + _READ_CHUNK, last))
+                yield from _load_entries(connection, where, LEGS.c.entry_seq.between(start + 1, min(start + _READ_CHUNK, last)))
+
+    # -- balances and reports -------------------------------------------------------------------
+
+    def balance(
+        self, subject_code: str, currency: str, *, as_of: date, dimensions: DimensionsLike = None
+    ) -> Money:
+        wanted = dimensions_of(dimensions)
+        with read_connection(self._bind) as connection:
+            chart = self._chart(connection, self._state(connection, lock=False))
+            subject = chart.get(subject_code)
+            codes = chart.subtree_codes(subject_code)
+            if wanted:
+                net = _net_from_legs(connection, codes, currency, wanted, LEGS.c.accounting_date <= as_of)
+            else:
+                net = _net_from_daily(connection, codes, currency, DAILY.c.day <= as_of)
+        return in_normal_side(net, subject, currency)
+
+    def trial_balance(self, *, as_of: date) -> TrialBalance:
+        query = (
+            sa.select(
+                DAILY.c.subject_code,
+                DAILY.c.currency,
+                sa.func.sum(DAILY.c.debit_minor),
+                sa.func.sum(DAILY.c.credit_minor),
+            )
+            .where(DAILY.c.day <= as_of)
+            .group_by(DAILY.c.subject_code, DAILY.c.currency)
+        )
+        with read_connection(self._bind) as connection:
+            rows = connection.execute(query).all()
+        return trial_balance_of(as_of, ((s, c, int(d), int(k)) for s, c, d, k in rows))
+
+    def general_ledger(
+        self,
+        subject_code: str,
+        currency: str,
+        *,
+        start: date,
+        end: date,
+        dimensions: DimensionsLike = None,
+    ) -> GeneralLedger:
+        wanted = dimensions_of(dimensions)
+        if end < start:
+            raise InvalidInput("end", end, f"is before start {start}")
+        with read_connection(self._bind) as connection:
+            chart = self._chart(connection, self._state(connection, lock=False))
+            subject = chart.get(subject_code)
+            codes = chart.subtree_codes(subject_code)
+            if wanted:
+                opening = _net_from_legs(connection, codes, currency, wanted, LEGS.c.accounting_date < start)
+            else:
+                opening = _net_from_daily(connection, codes, currency, DAILY.c.day < start)
+            postings = _ledger_postings(connection, codes, currency, wanted, start, end)
+        return general_ledger_of(
+            subject, currency, start=start, end=end, opening_net_debit_minor=opening, postings=postings
+        )
+
+    # -- period close ---------------------------------------------------------------------------
+
+    def closed_through(self) -> date | None:
+        with read_connection(self._bind) as connection:
+            return self._state(connection, lock=False).closed_through
+
+    def close_period(self, through: date) -> None:
+        if not isinstance(through, date) or hasattr(through, "hour"):
+            raise InvalidInput("through", through, "expected a datetime.date")
+        with write_transaction(self._bind) as connection:
+            # FOR UPDATE waits for every in-flight post (they hold the same row lock) and makes
+            # later posts wait for this close, so none can land in the period being closed.
+            current = self._state(connection, lock=True).closed_through
+            target = next_closed_through(current, through)
+            if target == current:
+                return
+            connection.execute(STATE.update().values(closed_through=target))
+            connection.execute(
+                CLOSES.insert().values(
+                    closed_through=target,
+                    previous_closed_through=current,
+                    entries_booked=_entries_booked(connection),
+                )
+            )
+
+    def period_closes(self) -> tuple[tuple[date, int], ...]:
+        """The close log, oldest first: ``(closed_through, entries booked at the close)``."""
+        query = sa.select(CLOSES.c.closed_through, CLOSES.c.entries_booked).order_by(CLOSES.c.seq)
+        with read_connection(self._bind) as connection:
+            return tuple((row[0], int(row[1])) for row in connection.execute(query))
+
+    # -- memo registers -------------------------------------------------------------------------
+
+    def post_memo(self, postings: Sequence[MemoPosting]) -> tuple[MemoPosting, ...]:
+        batch = _memo_argument(postings)
+        if not batch:
+            return ()
+        with write_transaction(self._bind) as connection:
+            state = self._state(connection, lock=True)
+            known = _memos_where(connection, MEMO.c.idempotency_key, [p.idempotency_key for p in batch])
+            plan = plan_memo_batch(batch, find_by_key={p.idempotency_key: p for p in known}.get)
+            new: tuple[MemoPosting, ...] = plan.new
+            if new:
+                found = {p.posting_id: p for p in _memos_where(connection, MEMO.c.posting_id, [p.posting_id for p in new])}
+
+                def memo_balance(register: MemoRegister, currency: str, dims: Any, as_of: date) -> int:
+                    return _memo_net(connection, register, currency, dims, as_of)
+
+                issues = check_memo_batch(
+                    new, closed_through=state.closed_through, find_posting=found.get, memo_balance=memo_balance
+                )
+                require_no_issues(issues)
+                _book_memos(connection, new)
+            return tuple(plan.results)
+
+    def memo_balance(
+        self,
+        register: MemoRegister,
+        currency: str,
+        *,
+        as_of: date,
+        dimensions: DimensionsLike = None,
+    ) -> Money:
+        with read_connection(self._bind) as connection:
+            net = _memo_net(connection, MemoRegister(register), currency, dimensions_of(dimensions), as_of)
+        return Money.from_minor(net, currency)
+
+    def memo_postings(self) -> Iterator[MemoPosting]:
+        with read_connection(self._bind) as connection:
+            rows = connection.execute(sa.select(MEMO).order_by(MEMO.c.seq)).all()
+        return iter([_memo_from_row(r) for r in rows])
+
+
+# -- argument checks ----------------------------------------------------------------------------
+
+
+def _entries_argument(entries: Sequence[JournalEntry]) -> tuple[JournalEntry, ...]:
+    batch = tuple(entries)
+    for i, entry in enumerate(batch):
+        if not isinstance(entry, JournalEntry):
+            raise InvalidInput(f"entries[{i}]", entry, "expected a JournalEntry")
+    return batch
+
+
+def _memo_argument(postings: Sequence[MemoPosting]) -> tuple[MemoPosting, ...]:
+    batch = tuple(postings)
+    for i, posting in enumerate(batch):
+        if not isinstance(posting, MemoPosting):
+            raise InvalidInput(f"postings[{i}]", posting, "expected a MemoPosting")
+    return batch
+
+
+def _subject_row(subject: Subject) -> dict[str, Any]:
+    return {
+        "code": subject.code,
+        "name_zh": subject.name_zh,
+        "name_en": subject.name_en,
+        "kind": subject.kind.value,
+        "normal_side": subject.normal_side.value,
+        "parent_code": subject.parent_code,
+        "open_date": subject.open_date,
+        "close_date": subject.close_date,
+    }
+
+
+def _refuse_removing_posted(connection: Connection, removed: Sequence[str]) -> None:
+    posted = sorted(
+        set(_scalars_in(connection, LEGS.c.subject_code, LEGS.c.subject_code, removed, distinct=True))
+    )
+    if posted:
+        raise InvalidInput("chart", posted[0], "a subject with postings cannot be removed")
+
+
+# -- booking (the hot path: driver-level executemany with precomputed tuples) -----------------
+
+
+def _insert_sql(table: sa.Table, connection: Connection) -> str:
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    names = [c.name for c in table.columns]
+    return f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
+
+
+def _bulk_insert(connection: Connection, table: sa.Table, rows: list[tuple[Any, ...]]) -> None:
+    """Insert ``rows`` (tuples in column order) in few round trips, inside the open transaction.
+
+    PostgreSQL: ``COPY ... FROM STDIN`` through psycopg 3 (one stream instead of a statement per
+    row; it honours constraints and runs in the caller's transaction and savepoint). SQLite: the
+    driver's ``executemany`` of one prepared statement.
+    """
+    if connection.dialect.name == "postgresql":
+        names = ", ".join(c.name for c in table.columns)
+        raw = connection.connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        connection.exec_driver_sql(_insert_sql(table, connection), rows)
+
+
+def _day_param(connection: Connection) -> Any:
+    """Dates as the driver wants them: ISO text on SQLite (SQLAlchemy's own storage format for
+    Date there), date objects on PostgreSQL."""
+    return date.isoformat if connection.dialect.name == "sqlite" else (lambda d: d)
+
+
+_UPSERT_DAILY = (
+    "INSERT INTO ledger_daily_balances (subject_code, currency, day, debit_minor, credit_minor) "
+    "VALUES ({m}, {m}, {m}, {m}, {m}) ON CONFLICT (subject_code, currency, day) DO UPDATE SET "
+    "debit_minor = ledger_daily_balances.debit_minor + excluded.debit_minor, "
+    "credit_minor = ledger_daily_balances.credit_minor + excluded.credit_minor"
+)
+
+
+def _entries_booked(connection: Connection) -> int:
+    """How many entries are booked: sequence numbers are 1, 2, ... with no gap (assigned under the
+    writers' lock, never deleted), so the largest is the count, read from the primary key."""
+    return int(connection.execute(sa.select(sa.func.coalesce(sa.func.max(ENTRIES.c.seq), 0))).scalar_one())
+
+
+def _book(connection: Connection, entries: Sequence[JournalEntry]) -> None:
+    """Insert checked entries, their legs and the daily totals; caller holds the writers' lock."""
+    day = _day_param(connection)
+    first = _entries_booked(connection) + 1
+    entry_rows = []
+    leg_rows = []
+    daily: dict[tuple[str, str, date], list[int]] = {}
+    for seq, entry in enumerate(entries, start=first):
+        accounting = entry.accounting_date
+        accounting_text = day(accounting)
+        entry_rows.append(
+            (seq, entry.entry_id, entry.idempotency_key, accounting_text, day(entry.value_date), entry.memo, entry.reverses)
+        )
+        for leg_no, leg in enumerate(entry.legs):
+            minor = leg.signed_minor
+            currency = leg.amount.currency
+            dims = dict(leg.dimensions)
+            leg_rows.append(
+                (seq, leg_no, leg.subject_code, leg.side.value, abs(minor), currency, accounting_text)
+                + tuple(dims.get(k) for k in DIMENSION_KEYS)
+            )
+            totals = daily.setdefault((leg.subject_code, currency, accounting), [0, 0])
+            totals[0 if minor > 0 else 1] += abs(minor)
+    _bulk_insert(connection, ENTRIES, entry_rows)
+    _bulk_insert(connection, LEGS, leg_rows)
+    # Sorted, so concurrent writers (were the lock ever bypassed) take row locks in one order.
+    _upsert_daily(connection, [(s, c, day(d), t[0], t[1]) for (s, c, d), t in sorted(daily.items())])
+
+
+def _upsert_daily(connection: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Add the batch's totals to ``ledger_daily_balances`` (insert or add to the day's row)."""
+    if connection.dialect.name == "postgresql":
+        # One statement for the whole batch: the rows travel as five arrays.
+        columns = list(zip(*rows))
+        connection.exec_driver_sql(
+            _UPSERT_DAILY.replace(
+                "VALUES ({m}, {m}, {m}, {m}, {m})",
+                "SELECT * FROM unnest(%s::varchar[], %s::char(3)[], %s::date[], %s::bigint[], %s::bigint[])",
+            ),
+            tuple(list(c) for c in columns),
+        )
+    else:
+        connection.exec_driver_sql(_UPSERT_DAILY.format(m="?"), rows)
+
+
+def _book_memos(connection: Connection, postings: Sequence[MemoPosting]) -> None:
+    day = _day_param(connection)
+    first = connection.execute(sa.select(sa.func.coalesce(sa.func.max(MEMO.c.seq), 0))).scalar_one() + 1
+    rows = []
+    for seq, p in enumerate(postings, start=first):
+        dims = dict(p.dimensions)
+        rows.append(
+            (seq, p.posting_id, p.idempotency_key, p.register.value, day(p.accounting_date), p.direction.value,
+             p.amount.minor_units, p.amount.currency)
+            + tuple(dims.get(k) for k in DIMENSION_KEYS)
+            + (p.memo,)
+        )
+    _bulk_insert(connection, MEMO, rows)
+
+
+# -- reading entries ----------------------------------------------------------------------------
+
+
+def _scalars_in(
+    connection: Connection, select: sa.ColumnElement, column: sa.Column, values: Sequence[Any], *, distinct: bool = False
+) -> list[Any]:
+    out: list[Any] = []
+    for clause in _member_chunks(connection, column, values):
+        query = sa.select(select).where(clause)
+        if distinct:
+            query = query.distinct()
+        out.extend(connection.execute(query).scalars())
+    return out
+
+
+def _entries_where(connection: Connection, column: sa.Column, values: Sequence[str]) -> list[JournalEntry]:
+    """Booked entries whose ``column`` is in ``values``, in posting order."""
+    seqs = sorted(_scalars_in(connection, ENTRIES.c.seq, column, values))
+    out: list[JournalEntry] = []
+    for chunk in _chunks(seqs):
+        entry_where = next(_member_chunks(connection, ENTRIES.c.seq, chunk))
+        leg_where = next(_member_chunks(connection, LEGS.c.entry_seq, chunk))
+        out.extend(_load_entries(connection, entry_where, leg_where))
+    return out
+
+
+def _load_entries(connection: Connection, entry_where: Any, leg_where: Any) -> list[JournalEntry]:
+    legs: dict[int, list[Leg]] = {}
+    leg_query = sa.select(LEGS).where(leg_where).order_by(LEGS.c.entry_seq, LEGS.c.leg_no)
+    for row in connection.execute(leg_query):
+        legs.setdefault(row.entry_seq, []).append(_leg_from_row(row))
+    entry_query = sa.select(ENTRIES).where(entry_where).order_by(ENTRIES.c.seq)
+    return [
+        JournalEntry(
+            entry_id=row.entry_id,
+            idempotency_key=row.idempotency_key,
+            accounting_date=row.accounting_date,
+            value_date=row.value_date,
+            legs=legs.get(row.seq, ()),
+            memo=row.memo,
+            reverses=row.reverses,
+        )
+        for row in connection.execute(entry_query)
+    ]
+
+
+def _dimensions_from_row(row: Any) -> tuple[tuple[str, str], ...]:
+    mapping = row._mapping
+    return tuple((k, mapping[k]) for k in DIMENSION_KEYS if mapping[k] is not None)
+
+
+def _leg_from_row(row: Any) -> Leg:
+    return Leg(
+        row.subject_code,
+        Side(row.side),
+        Money.from_minor(row.amount_minor, row.currency),
+        _dimensions_from_row(row),
+    )
+
+
+def _memo_from_row(row: Any) -> MemoPosting:
+    return MemoPosting(
+        posting_id=row.posting_id,
+        idempotency_key=row.idempotency_key,
+        register=row.register,
+        accounting_date=row.accounting_date,
+        direction=row.direction,
+        amount=Money.from_minor(row.amount_minor, row.currency),
+        dimensions=_dimensions_from_row(row),
+        memo=row.memo,
+    )
+
+
+def _memos_where(connection: Connection, column: sa.Column, values: Sequence[str]) -> list[MemoPosting]:
+    out: list[MemoPosting] = []
+    for clause in _member_chunks(connection, column, values):
+        query = sa.select(MEMO).where(clause).order_by(MEMO.c.seq)
+        out.extend(_memo_from_row(r) for r in connection.execute(query))
+    return out
+
+
+# -- sums ---------------------------------------------------------------------------------------
+
+
+def _net_from_daily(connection: Connection, codes: Sequence[str], currency: str, day_filter: Any) -> int:
+    """Debits minus credits in minor units from the daily totals."""
+    query = sa.select(
+        sa.func.coalesce(sa.func.sum(DAILY.c.debit_minor), 0),
+        sa.func.coalesce(sa.func.sum(DAILY.c.credit_minor), 0),
+    ).where(DAILY.c.subject_code.in_(list(codes)), DAILY.c.currency == currency, day_filter)
+    debit, credit = connection.execute(query).one()
+    return int(debit) - int(credit)
+
+
+def _signed_amount() -> sa.ColumnElement:
+    return sa.case((LEGS.c.side == "debit", LEGS.c.amount_minor), else_=-LEGS.c.amount_minor)
+
+
+def _leg_filters(codes: Sequence[str], currency: str, wanted: Iterable[tuple[str, str]]) -> list[Any]:
+    filters = [LEGS.c.subject_code.in_(list(codes)), LEGS.c.currency == currency]
+    filters.extend(LEGS.c[key] == value for key, value in wanted)
+    return filters
+
+
+def _net_from_legs(
+    connection: Connection, codes: Sequence[str], currency: str, wanted: Any, day_filter: Any
+) -> int:
+    """Debits minus credits in minor units from the legs carrying every wanted dimension."""
+    query = sa.select(sa.func.coalesce(sa.func.sum(_signed_amount()), 0)).where(
+        *_leg_filters(codes, currency, wanted), day_filter
+    )
+    return int(connection.execute(query).scalar_one())
+
+
+def _ledger_postings(
+    connection: Connection, codes: Sequence[str], currency: str, wanted: Any, start: date, end: date
+) -> list[tuple[JournalEntry, Leg]]:
+    query = (
+        sa.select(LEGS.c.entry_seq, LEGS.c.leg_no)
+        .where(*_leg_filters(codes, currency, wanted), LEGS.c.accounting_date.between(start, end))
+        .order_by(LEGS.c.accounting_date, LEGS.c.entry_seq, LEGS.c.leg_no)
+    )
+    positions = connection.execute(query).all()
+    seqs = sorted({seq for seq, _ in positions})
+    by_seq: dict[int, JournalEntry] = {}
+    for chunk in _chunks(seqs):
+        loaded = _load_entries(connection, ENTRIES.c.seq.in_(chunk), LEGS.c.entry_seq.in_(chunk))
+        by_seq.update(zip(chunk, loaded))
+    return [(by_seq[seq], by_seq[seq].legs[leg_no]) for seq, leg_no in positions]
+
+
+def _memo_net(connection: Connection, register: MemoRegister, currency: str, wanted: Any, as_of: date) -> int:
+    signed = sa.case((MEMO.c.direction == "increase", MEMO.c.amount_minor), else_=-MEMO.c.amount_minor)
+    query = sa.select(sa.func.coalesce(sa.func.sum(signed), 0)).where(
+        MEMO.c.register == register.value,
+        MEMO.c.currency == currency,
+        MEMO.c.accounting_date <= as_of,
+        *[MEMO.c[key] == value for key, value in wanted],
+    )
+    return int(connection.execute(query).scalar_one())
