@@ -10,6 +10,7 @@ the ledger conformance suite against :class:`~loancore.adapters.sql.ledger.SqlLe
 
 from __future__ import annotations
 
+import collections
 import itertools
 import os
 import uuid
@@ -23,6 +24,8 @@ __all__ = ["SQL_KINDS", "make_sql_engine", "make_sql_ledger_store"]
 
 SQL_KINDS = ("sqlite", "postgres")
 _counter = itertools.count()
+_POSTGRES_ENGINES_OPEN = 6
+_recent_postgres: collections.deque[sa.Engine] = collections.deque()
 
 
 def make_sql_engine(kind: str, tmp_path: Path, postgres_url: str | None) -> sa.Engine:
@@ -38,9 +41,14 @@ def make_sql_engine(kind: str, tmp_path: Path, postgres_url: str | None) -> sa.E
     with admin.begin() as connection:
         connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     admin.dispose()
-    return create_engine(
-        postgres_url, connect_args={"options": f"-csearch_path={schema}"}, pool_size=12
-    )
+    engine = create_engine(postgres_url, connect_args={"options": f"-csearch_path={schema}"})
+    _recent_postgres.append(engine)
+    # Property tests make a store per example and dispose them only at the end of the test.
+    # Disposing an older engine closes its idle connections (it reconnects if used again), so
+    # the server's connection limit is never reached.
+    while len(_recent_postgres) > _POSTGRES_ENGINES_OPEN:
+        _recent_postgres.popleft().dispose()
+    return engine
 
 
 def make_sql_ledger_store(kind: str, tmp_path: Path, postgres_url: str | None):
@@ -48,3 +56,37 @@ def make_sql_ledger_store(kind: str, tmp_path: Path, postgres_url: str | None):
     from loancore.adapters.sql.ledger import SqlLedgerStore
 
     return SqlLedgerStore(make_sql_engine(kind, tmp_path, postgres_url))
+
+
+def small_chart():
+    """A few subjects of the default chart, enough for the SQL tests (independent of it)."""
+    from loancore.ledger import Chart, Subject
+
+    return Chart(
+        [
+            Subject("1002", "银行存款", "Deposits with banks", "asset"),
+            Subject("1303", "贷款", "Loans", "asset"),
+            Subject("1303.01", "本金", "Principal", "asset", parent_code="1303"),
+            Subject("2202", "应付账款", "Merchant settlement payable", "liability"),
+            Subject("6011", "利息收入", "Interest income", "income"),
+        ]
+    )
+
+
+def loan_entry(n: int, *, minor: int = 10_000, currency: str = "CNY", day=None, key: str | None = None):
+    """Entry ``n``: Dr 1303.01 [loan Ln] / Cr 2202 [merchant M(n % 7)] for ``minor`` units."""
+    from datetime import date
+
+    from loancore.ledger import JournalEntry, Leg
+    from loancore.money import Money
+
+    amount = Money.from_minor(minor, currency)
+    return JournalEntry(
+        entry_id=f"e{n}",
+        idempotency_key=key or f"k{n}",
+        accounting_date=day or date(2026, 3, 1),
+        legs=(
+            Leg.debit("1303.01", amount, {"loan": f"L{n}", "customer": "C1"}),
+            Leg.credit("2202", amount, {"merchant": f"M{n % 7}"}),
+        ),
+    )

@@ -5,6 +5,7 @@ Runs on SQLite always and on PostgreSQL when the ``postgres_url`` fixture has a 
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,11 @@ from loancore.adapters.sql import (
     schema_version,
     write_transaction,
 )
-from loancore.errors import InvalidInput, SchemaVersionMismatch
-from sql_stores import make_sql_engine
+from loancore.adapters.sql.ledger import LEDGER_SCHEMA_VERSION, SqlLedgerStore
+from loancore.errors import IdempotencyConflict, InvalidInput, PostingRejected, SchemaVersionMismatch
+from loancore.ledger import JournalEntry, Leg
+from loancore.money import Money
+from sql_stores import loan_entry, make_sql_engine, small_chart
 
 KINDS = [
     pytest.param("sqlite", id="sqlite"),
@@ -179,3 +183,145 @@ def test_bigint_minor_units_round_trip_exactly(engine: sa.Engine, currency: str,
         row = connection.execute(sa.select(WIDGETS.c.amount_minor, WIDGETS.c.currency)).one()
     assert row == (minor, currency)
     assert type(row[0]) is int
+
+
+# -- the ledger store ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def store(engine: sa.Engine) -> SqlLedgerStore:
+    store = SqlLedgerStore(engine)
+    store.save_chart(small_chart())
+    return store
+
+
+def _count_entries(engine: sa.Engine) -> int:
+    with engine.connect() as connection:
+        return connection.exec_driver_sql("SELECT COUNT(*) FROM ledger_entries").scalar_one()
+
+
+def test_ledger_store_refuses_a_database_from_a_newer_loancore(engine: sa.Engine) -> None:
+    SqlLedgerStore(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            SCHEMA_TABLE.update()
+            .where(SCHEMA_TABLE.c.component == "ledger")
+            .values(version=LEDGER_SCHEMA_VERSION + 1)
+        )
+    with pytest.raises(SchemaVersionMismatch) as caught:
+        SqlLedgerStore(engine)
+    assert caught.value.found == LEDGER_SCHEMA_VERSION + 1
+
+
+def test_reopening_a_ledger_keeps_its_contents(engine: sa.Engine, store: SqlLedgerStore) -> None:
+    store.post([loan_entry(1)])
+    again = SqlLedgerStore(engine)
+    assert again.get_entry("e1") == loan_entry(1)
+    assert again.load_chart() == small_chart()
+
+
+def test_ledger_writes_roll_back_with_the_application(engine: sa.Engine, store: SqlLedgerStore) -> None:
+    with engine.connect() as connection:
+        in_app = store.using(connection)
+        in_app.post([loan_entry(1)])
+        in_app.close_period(date(2026, 2, 28))
+        assert in_app.get_entry("e1") == loan_entry(1)  # the app's transaction sees its own write
+        connection.rollback()
+    assert _count_entries(engine) == 0
+    assert store.closed_through() is None
+    assert store.balance("1303", "CNY", as_of=date(2026, 12, 31)) == Money.zero("CNY")
+
+
+def test_ledger_writes_commit_with_the_application(engine: sa.Engine, store: SqlLedgerStore) -> None:
+    with engine.connect() as connection:
+        connection.execute(sa.text("CREATE TABLE app_orders (id INTEGER PRIMARY KEY)"))
+        connection.execute(sa.text("INSERT INTO app_orders (id) VALUES (1)"))
+        store.using(connection).post([loan_entry(1)])
+        connection.commit()
+    assert store.get_entry("e1") == loan_entry(1)
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT COUNT(*) FROM app_orders")).scalar_one() == 1
+
+
+def test_a_rejected_post_leaves_the_application_transaction_usable(
+    engine: sa.Engine, store: SqlLedgerStore
+) -> None:
+    with engine.connect() as connection:
+        in_app = store.using(connection)
+        in_app.post([loan_entry(1)])
+        with pytest.raises(PostingRejected):
+            in_app.post([loan_entry(2), loan_entry(1, key="other")])  # entry id e1 taken
+        in_app.post([loan_entry(3)])
+        connection.commit()
+    assert [e.entry_id for e in store.entries()] == ["e1", "e3"]
+
+
+def test_a_store_constructed_on_an_app_connection_joins_its_transaction(engine: sa.Engine) -> None:
+    with engine.connect() as connection:
+        store = SqlLedgerStore(connection)
+        store.save_chart(small_chart())
+        store.post([loan_entry(1)])
+        connection.rollback()
+    fresh = SqlLedgerStore(engine)  # the schema itself was rolled back too (transactional DDL)
+    assert len(fresh.load_chart()) == 0
+    assert list(fresh.entries()) == []
+
+
+@pytest.mark.parametrize(
+    ("currency", "minor"),
+    [("JPY", 1), ("JPY", 123_456_789), ("KWD", 1), ("KWD", 1_000_001), ("CNY", 2**62), ("CLF", 12_345)],
+)
+def test_amounts_round_trip_as_exact_minor_units(store: SqlLedgerStore, currency: str, minor: int) -> None:
+    entry = loan_entry(1, minor=minor, currency=currency)
+    store.post([entry])
+    stored = store.get_entry("e1")
+    assert stored == entry
+    assert stored.legs[0].amount.minor_units == minor
+    assert store.balance("1303", currency, as_of=date(2026, 3, 1)) == Money.from_minor(minor, currency)
+    assert store.balance("2202", currency, as_of=date(2026, 3, 1)) == Money.from_minor(minor, currency)
+
+
+def test_balances_near_the_bigint_limit_stay_exact(store: SqlLedgerStore) -> None:
+    big = 2**62  # 2**62 + (2**62 - 1) is the largest signed 64-bit value
+    store.post([loan_entry(1, minor=big), loan_entry(2, minor=big - 1, key="k2")])
+    assert store.balance("1303", "CNY", as_of=date(2026, 3, 1)).minor_units == 2**63 - 1
+    assert store.trial_balance(as_of=date(2026, 3, 1)).is_balanced()
+
+
+def test_replay_returns_the_original_and_a_changed_replay_is_refused(store: SqlLedgerStore) -> None:
+    first = store.post([loan_entry(1)])
+    retry = JournalEntry(
+        entry_id="fresh-id",
+        idempotency_key="k1",
+        accounting_date=date(2026, 3, 1),
+        legs=loan_entry(1).legs,
+    )
+    assert store.post([retry]) == first
+    with pytest.raises(IdempotencyConflict):
+        store.post([loan_entry(1, minor=10_001)])
+    assert [e.entry_id for e in store.entries()] == ["e1"]
+
+
+def test_dimension_balances_come_from_the_legs(store: SqlLedgerStore) -> None:
+    store.post([loan_entry(n, minor=100 * n) for n in range(1, 15)])
+    day = date(2026, 3, 1)
+    assert store.balance("1303", "CNY", as_of=day, dimensions={"loan": "L3"}).minor_units == 300
+    merchant = store.balance("2202", "CNY", as_of=day, dimensions={"merchant": "M0"})
+    assert merchant.minor_units == 100 * (7 + 14)
+    both = store.balance("1303", "CNY", as_of=day, dimensions={"loan": "L3", "customer": "C1"})
+    assert both.minor_units == 300
+    assert store.balance("1303", "CNY", as_of=day, dimensions={"loan": "L3", "customer": "C2"}).is_zero()
+
+
+def test_a_plain_leg_without_dimensions_round_trips(store: SqlLedgerStore) -> None:
+    amount = Money("10.00", "CNY")
+    entry = JournalEntry(
+        entry_id="plain",
+        idempotency_key="plain",
+        accounting_date=date(2026, 3, 2),
+        legs=(Leg.debit("1002", amount), Leg.credit("6011", amount)),
+        memo="利息 interest",
+    )
+    store.post([entry])
+    assert store.get_entry("plain") == entry
+    assert store.find_by_key("plain") == entry
