@@ -1,0 +1,320 @@
+"""Annualized-rate disclosure: Regulation Z's actuarial APR, the EU APRC, and the IRR method.
+
+Every function takes either a :class:`~loancore.amortization.Schedule` or dated cash flows.
+Cash flows are ``(date, amount)`` pairs seen from the lender, as in :func:`loancore.tvm.xirr`:
+advances (money lent) negative, repayments and charges positive; the first pair's date starts
+the term. A schedule becomes one advance of its net disbursement (principal less any up-front fee)
+on the start date, then each installment's total on its due date.
+
+- :func:`us_actuarial`: Regulation Z (12 CFR 1026) Appendix J, actuarial method. Time is counted
+  in unit periods: whole unit periods measured back from each flow's date, plus a fraction of
+  remaining days over 30 (monthly), 15 (semimonthly), 7 / 14 (weekly / biweekly), 90 / 180
+  (quarterly / semiannual) or 365 (annual). Each flow is discounted by
+  ``(1 + f i)(1 + i)^q`` (simple interest for the fraction, the appendix's general equation) and
+  the APR is the unit-period rate ``i`` times unit periods per year.
+- :func:`eu`: Directive 2008/48/EC Annex I: ``sum(A_k (1 + X)^(-t_k)) = 0`` with ``t_k`` in years,
+  compounding annually. ``time_basis="days"`` counts whole years from the first drawdown and the remaining days over 365 (366 in a year with 29 February);
+  ``time_basis="months"`` counts whole months as twelfths of a year (the "standard year").
+- :func:`irr_annualized`: the periodic IRR over equal periods, times periods per year (the
+  nominal figure China's 2021 rule on displaying annualized rates allows), and the effective
+  annual rate ``(1 + i)^m - 1``.
+
+Rates come back unrounded (28 significant digits) as fractions (``0.1296`` is 12.96%);
+:func:`round_percent` rounds for display (HALF_UP, as Annex I remark (d) prescribes).
+:func:`check_caps` compares a rate with configurable caps (24%, 36%, k x one-year LPR).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import decimal
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import attrs
+from dateutil.relativedelta import relativedelta
+
+from loancore import dates as _dates
+from loancore.amortization import Schedule
+from loancore.dates import Frequency
+from loancore.errors import InvalidInput, NoSolution
+from loancore.money import Rounding, to_decimal
+from loancore.tvm import ITERATIONS_MAX, solve_rate
+
+__all__ = [
+    "AnnualizedRate",
+    "CapCheck",
+    "RateCap",
+    "check_caps",
+    "eu",
+    "irr_annualized",
+    "round_percent",
+    "us_actuarial",
+]
+
+_ONE = Decimal(1)
+_ZERO = Decimal(0)
+_OUT = decimal.Context(prec=28, rounding=decimal.ROUND_HALF_EVEN)
+# Appendix J (b)(5): the divisor of a fractional unit period, in days.
+_UNIT_DAYS = {
+    Frequency.WEEKLY: 7,
+    Frequency.BIWEEKLY: 14,
+    Frequency.SEMIMONTHLY: 15,
+    Frequency.MONTHLY: 30,
+    Frequency.QUARTERLY: 90,
+    Frequency.SEMIANNUAL: 180,
+    Frequency.ANNUAL: 365,
+}
+_AVERAGE_DAYS = {
+    Frequency.WEEKLY: Decimal(7), Frequency.BIWEEKLY: Decimal(14),
+    Frequency.SEMIMONTHLY: Decimal("15.2"), Frequency.MONTHLY: Decimal("30.4"),
+    Frequency.QUARTERLY: Decimal("91.3"), Frequency.SEMIANNUAL: Decimal("182.6"),
+    Frequency.ANNUAL: Decimal("365.25"),
+}  # fmt: skip
+
+Flows = Sequence[tuple[dt.date, Any]]
+
+
+def _flows(source: Schedule | Flows) -> list[tuple[dt.date, Decimal]]:
+    """Lender-view dated flows; the first is the start of the term."""
+    if isinstance(source, Schedule):
+        terms = source.terms
+        flows = [(terms.start_date, -source.net_disbursement)]
+        flows += list(zip(source.due_dates, source.totals, strict=True))
+        return flows
+    if isinstance(source, (str, bytes)) or not isinstance(source, Sequence) or len(source) < 2:
+        raise InvalidInput("cashflows", source, "expected a Schedule or at least two (date, amount) pairs")
+    out = []
+    for i, pair in enumerate(source):
+        if not isinstance(pair, tuple) or len(pair) != 2 or not isinstance(pair[0], dt.date):
+            raise InvalidInput(f"cashflows[{i}]", pair, "expected a (date, amount) pair")
+        if out and pair[0] < out[0][0]:
+            raise InvalidInput(f"cashflows[{i}]", pair, f"is before the first date {out[0][0]}")
+        out.append((pair[0], to_decimal(pair[1], field=f"cashflows[{i}].amount")))
+    amounts = [a for _, a in out]
+    if all(a >= 0 for a in amounts) or all(a <= 0 for a in amounts):
+        raise NoSolution("apr", "the cash flows never change sign")
+    return out
+
+
+def _solve(residual, solver: str, iterations_max: int) -> Decimal:
+    # Rates per period above 1000% are not loans; the bracket keeps the solver honest.
+    return _OUT.plus(solve_rate(residual, solver=solver, guess=Decimal("0.01"),
+                                low=Decimal("-0.99"), high=Decimal(10), iterations_max=iterations_max))
+
+
+# -- Regulation Z Appendix J ---------------------------------------------------------------------
+
+
+def _unit_periods(start: dt.date, day: dt.date, unit: Frequency) -> tuple[int, Decimal]:
+    """(whole unit periods, fraction) from ``start`` to ``day``, counted back from ``day``."""
+    if day == start:
+        return 0, _ZERO
+    whole = int((day - start).days / _AVERAGE_DAYS[unit])
+    for _ in range(4):  # the estimate is within a period or two; settle it exactly
+        if whole > 0 and _back(day, whole, unit) < start:
+            whole -= 1
+        elif _back(day, whole + 1, unit) >= start:
+            whole += 1
+        else:
+            break
+    remaining = (_back(day, whole, unit) - start).days
+    return whole, Decimal(remaining) / Decimal(_UNIT_DAYS[unit])
+
+
+def _back(day: dt.date, periods: int, unit: Frequency) -> dt.date:
+    """``day`` minus whole unit periods; a month-end date steps to month ends ((b)(3)(iv))."""
+    result = _dates.step_back(day, periods, unit)
+    if unit.months and _dates.is_month_end(day):
+        return result.replace(day=calendar.monthrange(result.year, result.month)[1])
+    return result
+
+
+def us_actuarial(
+    source: Schedule | Flows,
+    *,
+    unit_period: Frequency | str | None = None,
+    iterations_max: int = ITERATIONS_MAX,
+) -> Decimal:
+    """The APR by Regulation Z Appendix J's actuarial method, as a fraction (0.1182 = 11.82%).
+
+    ``unit_period`` defaults to the schedule's frequency (monthly for bare cash flows); pass the
+    transaction's most common payment interval (Appendix J (b)(4)). Every-N-days schedules need
+    an explicit standard unit period. Unrounded; Regulation Z's tolerance is 1/8 percentage
+    point for regular transactions (1026.22(a)(2)).
+    """
+    flows = _flows(source)
+    if unit_period is None:
+        unit = source.terms.frequency if isinstance(source, Schedule) else Frequency.MONTHLY
+    else:
+        unit = Frequency.parse(unit_period, field="unit_period")
+    if unit is Frequency.EVERY_N_DAYS:
+        raise InvalidInput("unit_period", unit.value, "give a standard unit period (weekly, monthly, ...)")
+    start = flows[0][0]
+    times = [_unit_periods(start, day, unit) for day, _ in flows]
+    amounts = [a for _, a in flows]
+
+    def residual(i: Decimal) -> Decimal:
+        base = _ONE + i
+        return sum((a / ((_ONE + f * i) * base**q) for a, (q, f) in zip(amounts, times, strict=True)),
+                   _ZERO)
+
+    return _OUT.plus(_solve(residual, "us_actuarial", iterations_max) * unit.periods_per_year)
+
+
+# -- EU Directive 2008/48/EC Annex I -------------------------------------------------------------
+
+
+def _years(start: dt.date, day: dt.date, time_basis: str) -> Decimal:
+    if time_basis == "months":
+        months = (day.year - start.year) * 12 + day.month - start.month
+        if _dates.step_back(day, months, Frequency.MONTHLY) < start:
+            months -= 1
+        anchor = start + relativedelta(months=months)
+        return Decimal(months) / 12 + Decimal((day - anchor).days) / 365
+    whole = day.year - start.year
+    if start + relativedelta(months=12 * whole) > day:
+        whole -= 1
+    anniversary = start + relativedelta(months=12 * whole)
+    following = start + relativedelta(months=12 * (whole + 1))
+    return Decimal(whole) + Decimal((day - anniversary).days) / Decimal((following - anniversary).days)
+
+
+def eu(
+    source: Schedule | Flows,
+    *,
+    time_basis: str = "days",
+    iterations_max: int = ITERATIONS_MAX,
+) -> Decimal:
+    """The annual percentage rate of charge of Directive 2008/48/EC Annex I, as a fraction.
+
+    ``time_basis="days"``: whole years from the first drawdown plus remaining days over the days
+    of that year (365, or 366 when it holds 29 February), remark (c); ``"months"``: whole months
+    as twelfths plus remaining days over 365. Unrounded; display with ``round_percent(x, 1)``.
+    """
+    if time_basis not in ("days", "months"):
+        raise InvalidInput("time_basis", time_basis, "expected 'days' or 'months'")
+    flows = _flows(source)
+    start = flows[0][0]
+    years = [_years(start, day, time_basis) for day, _ in flows]
+    amounts = [a for _, a in flows]
+
+    def residual(x: Decimal) -> Decimal:
+        base = _ONE + x
+        return sum((a / base**t for a, t in zip(amounts, years, strict=True)), _ZERO)
+
+    return _solve(residual, "eu", iterations_max)
+
+
+# -- IRR method ----------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class AnnualizedRate:
+    """A periodic IRR and its two annualizations (fractions, unrounded).
+
+    ``nominal = periodic x periods_per_year``; ``effective = (1 + periodic)^periods_per_year - 1``.
+    """
+
+    periodic: Decimal
+    periods_per_year: Decimal
+    nominal: Decimal
+    effective: Decimal
+
+
+def irr_annualized(
+    source: Schedule | Sequence[Any] | Flows,
+    *,
+    periods_per_year: Any = None,
+    iterations_max: int = ITERATIONS_MAX,
+) -> AnnualizedRate:
+    """The IRR over equal periods, annualized both ways.
+
+    From a schedule: the net disbursement, then each installment's total one period apart (an
+    odd first period counts as one period; use :func:`us_actuarial` or :func:`eu` to count its
+    days). From flows: amounts one period apart (plain amounts, or ``(date, amount)`` pairs whose
+    dates are ignored), with ``periods_per_year`` given.
+    """
+    if isinstance(source, Schedule):
+        amounts = [a for _, a in _flows(source)]
+        per_year = source.terms.periods_per_year if periods_per_year is None else periods_per_year
+    else:
+        if isinstance(source, (str, bytes)) or not isinstance(source, Sequence) or len(source) < 2:
+            raise InvalidInput("cashflows", source, "expected a Schedule or at least two amounts")
+        amounts = [to_decimal(v[1] if isinstance(v, tuple) else v, field=f"cashflows[{i}]")
+                   for i, v in enumerate(source)]
+        if periods_per_year is None:
+            raise InvalidInput("periods_per_year", None, "needed for bare cash flows")
+        per_year = periods_per_year
+    m = to_decimal(per_year, field="periods_per_year")
+    if m <= 0:
+        raise InvalidInput("periods_per_year", per_year, "must be positive")
+    if all(a >= 0 for a in amounts) or all(a <= 0 for a in amounts):
+        raise NoSolution("irr_annualized", "the cash flows never change sign")
+
+    def residual(i: Decimal) -> Decimal:
+        discount, factor, total = _ONE / (_ONE + i), _ONE, _ZERO
+        for a in amounts:
+            total += a * factor
+            factor *= discount
+        return total
+
+    periodic = _solve(residual, "irr_annualized", iterations_max)
+    with decimal.localcontext(decimal.Context(prec=40)):
+        effective = (_ONE + periodic) ** m - _ONE
+    return AnnualizedRate(periodic, m, _OUT.plus(periodic * m), _OUT.plus(effective))
+
+
+def round_percent(rate: Any, places: int) -> Decimal:
+    """``rate`` (a fraction) as a percentage rounded HALF_UP to ``places`` decimals: 12.96."""
+    value = to_decimal(rate, field="rate") * 100
+    return value.quantize(Decimal(1).scaleb(-places), rounding=Rounding.HALF_UP.value)
+
+
+# -- caps ------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class RateCap:
+    """A ceiling on an annualized rate: ``RateCap.fixed("24%", "0.24")`` or
+    ``RateCap.multiple_of("4 x 1Y LPR", lpr_1y, 4)``."""
+
+    name: str
+    rate_annual: Decimal = attrs.field(converter=lambda v: to_decimal(v, field="rate_annual"))
+
+    @classmethod
+    def fixed(cls, name: str, rate_annual: Any) -> RateCap:
+        return cls(name, rate_annual)
+
+    @classmethod
+    def multiple_of(cls, name: str, reference_rate: Any, multiple: Any) -> RateCap:
+        reference = to_decimal(reference_rate, field="reference_rate")
+        factor = to_decimal(multiple, field="multiple")
+        if reference < 0 or factor <= 0:
+            raise InvalidInput("multiple", multiple, "reference rate >= 0 and multiple > 0")
+        return cls(name, reference * factor)
+
+
+@attrs.frozen
+class CapCheck:
+    """Which caps a rate exceeds (strictly above the cap) and which it stays within."""
+
+    rate_annual: Decimal
+    exceeded: tuple[RateCap, ...]
+    within: tuple[RateCap, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.exceeded
+
+
+def check_caps(rate_annual: Any, caps: Sequence[RateCap]) -> CapCheck:
+    """Compare an annualized rate (a fraction) with each cap; a rate equal to a cap is within it."""
+    rate = to_decimal(rate_annual, field="rate_annual")
+    if not caps or not all(isinstance(c, RateCap) for c in caps):
+        raise InvalidInput("caps", caps, "expected a non-empty sequence of RateCap")
+    exceeded = tuple(c for c in caps if rate > c.rate_annual)
+    within = tuple(c for c in caps if rate <= c.rate_annual)
+    return CapCheck(rate, exceeded, within)

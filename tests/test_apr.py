@@ -1,0 +1,81 @@
+"""Annualized rates: Regulation Z actuarial, EU APRC, IRR method, and caps."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import attrs
+import pytest
+from hypothesis import given
+
+from loancore.amortization import LoanTerms, amortize
+from loancore.apr import RateCap, check_caps, eu, irr_annualized, round_percent, us_actuarial
+from loancore.errors import InvalidInput, NoSolution
+from loancore.testing.calculators import loan_terms
+
+D = Decimal
+REG_Z_TOLERANCE = D("0.00125")  # 1/8 of a percentage point, 12 CFR 1026.22(a)(2)
+
+
+@given(loan_terms(methods=["equal_installment"], options=False))
+def test_apr_of_a_fee_free_annuity_equals_its_nominal_rate(t: LoanTerms) -> None:
+    if t.principal < 1000 or t.annual_rate == 0 or t.installments < 2:
+        return  # cent rounding of tiny loans moves the rate by more than the tolerance
+    schedule = amortize(t)
+    assert abs(irr_annualized(schedule).nominal - t.annual_rate) <= REG_Z_TOLERANCE
+    if t.frequency.value == "monthly":
+        assert abs(us_actuarial(schedule) - t.annual_rate) <= REG_Z_TOLERANCE
+
+
+@given(loan_terms(methods=["equal_installment", "equal_principal", "flat"], options=False))
+def test_a_fee_never_lowers_the_apr(t: LoanTerms) -> None:
+    if t.principal < 100 or t.installments < 2:
+        return
+    base = irr_annualized(amortize(t)).nominal
+    for timing in ("per_installment", "upfront"):
+        with_fee = amortize(attrs.evolve(t, fee_rate_per_period=D("0.002"), fee_timing=timing))
+        assert irr_annualized(with_fee).nominal >= base
+
+
+def test_schedule_with_up_front_fee_uses_net_disbursement() -> None:
+    t = LoanTerms(principal=D("10000"), currency="CNY", annual_rate=D("0.12"), installments=12,
+                  method="equal_installment", start_date=dt.date(2025, 1, 15), rounding="HALF_UP",
+                  fee_rate_per_period=D("0.002"), fee_timing="upfront")
+    rate = irr_annualized(amortize(t))
+    assert rate.nominal > D("0.12")
+    assert rate.effective > rate.nominal
+    assert us_actuarial(amortize(t)) > D("0.12")
+    assert eu(amortize(t)) > rate.nominal
+
+
+def test_caps_report_which_is_exceeded() -> None:
+    caps = [RateCap.fixed("24%", "0.24"), RateCap.fixed("36%", "0.36"),
+            RateCap.multiple_of("4 x 1Y LPR", "0.03", 4)]
+    result = check_caps(D("0.30"), caps)
+    assert [c.name for c in result.exceeded] == ["24%", "4 x 1Y LPR"]
+    assert [c.name for c in result.within] == ["36%"]
+    assert not result.ok
+    assert check_caps(D("0.24"), caps[:1]).ok  # equal to the cap is within it
+
+
+def test_round_percent_is_half_up() -> None:
+    assert round_percent(D("0.12955"), 2) == D("12.96")
+    assert round_percent(D("0.12945"), 1) == D("12.9")
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: eu([(dt.date(2025, 1, 1), 100), (dt.date(2025, 2, 1), 100)]),
+        lambda: us_actuarial([(dt.date(2025, 1, 1), -100)]),
+        lambda: irr_annualized([-100, 110]),
+        lambda: eu([(dt.date(2025, 1, 1), -100), (dt.date(2025, 2, 1), 100)], time_basis="weeks"),
+        lambda: us_actuarial([(dt.date(2025, 1, 1), -100), (dt.date(2025, 2, 1), 101)], unit_period="every_n_days"),
+        lambda: check_caps(D("0.1"), []),
+        lambda: RateCap.multiple_of("x", "0.03", 0),
+    ],
+)
+def test_bad_input_is_refused(call) -> None:
+    with pytest.raises((InvalidInput, NoSolution)):
+        call()

@@ -1,0 +1,73 @@
+"""Daily-rate revolving interest: exact accrual, one rounding at the end."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from loancore.errors import FloatNotAllowed, InvalidInput
+from loancore.revolving import interest_for_balances, interest_for_span
+
+D = Decimal
+day = dt.date
+
+
+def test_daily_rate_over_thirty_days() -> None:
+    got = interest_for_span(D("10000"), day(2025, 1, 1), day(2025, 1, 31), currency="CNY",
+                            rounding="HALF_UP", daily_rate=D("0.0005"))
+    assert got == D("150.00")
+
+
+def test_annual_rate_with_act_360() -> None:
+    got = interest_for_span(D("10000"), day(2025, 1, 1), day(2025, 1, 11), currency="CNY",
+                            rounding="HALF_UP", annual_rate=D("0.18"), day_count="ACT/360")
+    assert got == D("50.00")
+
+
+def test_balance_history_accrues_each_span() -> None:
+    changes = [(day(2025, 3, 1), D("5000")), (day(2025, 3, 11), D("5000")), (day(2025, 3, 21), D("-10000"))]
+    got = interest_for_balances(changes, day(2025, 3, 31), currency="CNY", rounding="HALF_UP",
+                                daily_rate=D("0.0002"))
+    assert got == D("30.00")  # 5000 x 10 days + 10000 x 10 days at 0.02% a day
+
+
+@given(st.integers(0, 10**9), st.integers(0, 400), st.integers(0, 50))
+def test_one_span_equals_a_history_with_one_change(minor: int, days: int, rate_bp10: int) -> None:
+    balance, rate = D(minor) / 100, D(rate_bp10) / 100000
+    start = day(2025, 1, 1)
+    end = start + dt.timedelta(days=days)
+    one = interest_for_span(balance, start, end, currency="CNY", rounding="HALF_EVEN", daily_rate=rate)
+    many = interest_for_balances([(start, balance)], end, currency="CNY", rounding="HALF_EVEN",
+                                 daily_rate=rate)
+    assert one == many >= 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"daily_rate": D("0.0005"), "annual_rate": D("0.18")}, InvalidInput),
+        ({}, InvalidInput),
+        ({"annual_rate": D("0.18")}, InvalidInput),
+        ({"daily_rate": 0.0005}, FloatNotAllowed),
+        ({"daily_rate": D("-0.1")}, InvalidInput),
+    ],
+)
+def test_bad_rates(kwargs: dict, error: type) -> None:
+    with pytest.raises(error):
+        interest_for_span(D(1), day(2025, 1, 1), day(2025, 1, 2), currency="CNY", rounding="HALF_UP", **kwargs)
+
+
+def test_bad_spans() -> None:
+    with pytest.raises(InvalidInput):
+        interest_for_span(D(1), day(2025, 1, 2), day(2025, 1, 1), currency="CNY", rounding="UP",
+                          daily_rate=D("0.001"))
+    with pytest.raises(InvalidInput):
+        interest_for_balances([(day(2025, 1, 1), D("-1"))], day(2025, 2, 1), currency="CNY",
+                              rounding="UP", daily_rate=D("0.001"))
+    with pytest.raises(InvalidInput):
+        interest_for_balances([(day(2025, 1, 5), D(1)), (day(2025, 1, 1), D(1))], day(2025, 2, 1),
+                              currency="CNY", rounding="UP", daily_rate=D("0.001"))
