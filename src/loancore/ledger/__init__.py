@@ -6,6 +6,8 @@ Pure core: values (:class:`Subject`, :class:`Chart`, :class:`Leg`, :class:`Journ
 Stores implement :class:`loancore.ports.LedgerStore`; see that module for the contract.
 """
 
+from loancore.ledger.book import Ledger
+from loancore.ledger.charts import chart_from_csv, chart_from_toml, default_chart
 from loancore.ledger.entries import (
     DIMENSION_KEYS,
     Dimensions,
@@ -39,16 +41,18 @@ from loancore.ledger.rules import (
     require_no_issues,
 )
 from loancore.ledger.subjects import Chart, Side, Subject, SubjectKind
+from loancore.ledger.validation import audit, validate
 
 __all__ = [
-    "DIMENSION_KEYS",
     "BatchPlan",
     "Chart",
+    "DIMENSION_KEYS",
     "Dimensions",
     "GeneralLedger",
     "GeneralLedgerLine",
     "Issue",
     "JournalEntry",
+    "Ledger",
     "Leg",
     "MemoDirection",
     "MemoPosting",
@@ -58,10 +62,14 @@ __all__ = [
     "SubjectKind",
     "TrialBalance",
     "TrialBalanceLine",
+    "audit",
+    "chart_from_csv",
+    "chart_from_toml",
     "check_batch",
     "check_entry",
     "check_memo_batch",
     "check_reversal",
+    "default_chart",
     "dimensions_of",
     "general_ledger_of",
     "in_normal_side",
@@ -71,4 +79,5 @@ __all__ = [
     "require_no_issues",
     "reversal_of",
     "trial_balance_of",
+    "validate",
 ]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 
 import attrs
@@ -178,6 +178,20 @@ class Chart:
     def from_subjects(cls, subjects: Iterable[Subject]) -> Chart:
         return cls(subjects)
 
+    @classmethod
+    def from_toml(cls, text: str) -> Chart:
+        """Parse TOML text (see :func:`loancore.ledger.charts.chart_from_toml`)."""
+        from loancore.ledger.charts import chart_from_toml
+
+        return chart_from_toml(text)
+
+    @classmethod
+    def from_csv(cls, text: str) -> Chart:
+        """Parse CSV text (see :func:`loancore.ledger.charts.chart_from_csv`)."""
+        from loancore.ledger.charts import chart_from_csv
+
+        return chart_from_csv(text)
+
     def with_subjects(self, *subjects: Subject) -> Chart:
         """A new chart with ``subjects`` added, or replacing those with the same code."""
         replaced = {s.code: s for s in self.subjects}
@@ -194,6 +208,11 @@ class Chart:
 
     def __len__(self) -> int:
         return len(self.subjects)
+
+    @property
+    def by_code(self) -> Mapping[str, Subject]:
+        """Code -> subject (read-only by contract; the hot path of the posting rules uses it)."""
+        return self._by_code
 
     def find(self, code: str) -> Subject | None:
         """The subject with ``code``, or None."""

@@ -1,0 +1,388 @@
+"""MemoryLedgerStore: the in-memory reference implementation of :class:`loancore.ports.LedgerStore`.
+
+Atomic by construction: every call plans and checks the whole batch first (pure rules from
+:mod:`loancore.ledger.rules`), then applies it with operations that cannot fail, under one lock.
+
+Fast reads: per (subject, currency) the store keeps debit and credit totals per accounting day
+and, built lazily, the sorted days with cumulative totals; a balance as of a date is a bisect per
+subject of the subtree, independent of the number of entries. Dimension filters go through an
+index from each ``(key, value)`` to its postings.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import date
+
+from loancore.errors import InvalidInput, InvariantViolation, NotFound, PostingRejected, RejectionCode
+from loancore.ledger.entries import (
+    Dimensions,
+    DimensionsLike,
+    JournalEntry,
+    Leg,
+    MemoPosting,
+    MemoRegister,
+    dimensions_of,
+    reversal_of,
+)
+from loancore.ledger.reports import (
+    GeneralLedger,
+    TrialBalance,
+    general_ledger_of,
+    in_normal_side,
+    trial_balance_of,
+)
+from loancore.ledger.rules import (
+    Issue,
+    check_batch,
+    check_memo_batch,
+    next_closed_through,
+    plan_batch,
+    plan_memo_batch,
+    require_no_issues,
+)
+from loancore.ledger.subjects import Chart
+from loancore.money import Money
+
+__all__ = ["MemoryLedgerStore"]
+
+_Posting = tuple[int, JournalEntry, Leg]  # (entry sequence, entry, leg)
+
+
+class _DailySeries:
+    """Debit and credit totals per day (date ordinals) of one subject in one currency."""
+
+    __slots__ = ("by_day", "days", "cum_debit", "cum_credit", "dirty")
+
+    def __init__(self) -> None:
+        self.by_day: dict[int, list[int]] = {}
+        self.days: list[int] = []
+        self.cum_debit: list[int] = []
+        self.cum_credit: list[int] = []
+        self.dirty = False
+
+    def add(self, day: int, signed_minor: int) -> None:
+        """Add a posting of ``signed_minor`` (positive: debit) on ``day`` (a date ordinal)."""
+        debit, credit = (signed_minor, 0) if signed_minor > 0 else (0, -signed_minor)
+        totals = self.by_day.get(day)
+        if totals is None:
+            self.by_day[day] = [debit, credit]
+        else:
+            totals[0] += debit
+            totals[1] += credit
+        if self.dirty:
+            return
+        days = self.days
+        if days and day == days[-1]:
+            self.cum_debit[-1] += debit
+            self.cum_credit[-1] += credit
+        elif not days or day > days[-1]:
+            days.append(day)
+            self.cum_debit.append(debit + (self.cum_debit[-1] if len(days) > 1 else 0))
+            self.cum_credit.append(credit + (self.cum_credit[-1] if len(days) > 1 else 0))
+        else:
+            self.dirty = True  # a back-dated posting: rebuild the cumulative arrays on next read
+
+    def _rebuild(self) -> None:
+        self.days = sorted(self.by_day)
+        debit = credit = 0
+        self.cum_debit, self.cum_credit = [], []
+        for day in self.days:
+            d, c = self.by_day[day]
+            debit += d
+            credit += c
+            self.cum_debit.append(debit)
+            self.cum_credit.append(credit)
+        self.dirty = False
+
+    def totals_as_of(self, day: int) -> tuple[int, int]:
+        """(debit, credit) totals over days <= ``day``."""
+        if self.dirty:
+            self._rebuild()
+        i = bisect.bisect_right(self.days, day)
+        if i == 0:
+            return 0, 0
+        return self.cum_debit[i - 1], self.cum_credit[i - 1]
+
+
+def _matches(dimensions: Dimensions, wanted: Dimensions) -> bool:
+    for pair in wanted:
+        if pair not in dimensions:
+            return False
+    return True
+
+
+class MemoryLedgerStore:
+    """In-memory :class:`~loancore.ports.LedgerStore` (thread-safe writes, one lock)."""
+
+    def __init__(self, chart: Chart | None = None) -> None:
+        self._lock = threading.RLock()
+        self._chart = chart if chart is not None else Chart(())
+        self._entries: list[JournalEntry] = []
+        self._by_id: dict[str, JournalEntry] = {}
+        self._by_key: dict[str, JournalEntry] = {}
+        self._reversed_by: dict[str, str] = {}
+        self._series: dict[tuple[str, str], _DailySeries] = {}
+        self._by_subject: dict[str, list[_Posting]] = {}
+        self._by_dimension: dict[tuple[str, str], list[_Posting]] = {}
+        self._indexed = 0  # entries[:_indexed] are in the indexes above
+        self._closed_through: date | None = None
+        self._closes: list[tuple[date, int]] = []
+        self._memo: list[MemoPosting] = []
+        self._memo_by_id: dict[str, MemoPosting] = {}
+        self._memo_by_key: dict[str, MemoPosting] = {}
+
+    # -- chart ----------------------------------------------------------------------------------
+
+    def load_chart(self) -> Chart:
+        return self._chart
+
+    def save_chart(self, chart: Chart) -> None:
+        with self._lock:
+            self._catch_up()
+            for code in sorted(self._by_subject):
+                if code not in chart:
+                    raise InvalidInput("chart", code, "subject has postings and cannot be removed")
+            self._chart = chart
+
+    # -- journal --------------------------------------------------------------------------------
+
+    def post(self, entries: Sequence[JournalEntry]) -> tuple[JournalEntry, ...]:
+        with self._lock:
+            plan = plan_batch(entries, find_by_key=self._by_key.get)
+            issues = check_batch(
+                plan.new,
+                chart=self._chart,
+                closed_through=self._closed_through,
+                find_entry=self._by_id.get,
+                is_reversed=self._reversed_by.__contains__,
+            )
+            require_no_issues(issues)
+            self._check_nets(plan.new)
+            self._apply(plan.new)
+            return plan.results
+
+    @staticmethod
+    def _check_nets(entries: Sequence[JournalEntry]) -> None:
+        # Defence in depth, before any state changes: the rules passed, so this never fires.
+        net: dict[str, int] = {}
+        for entry in entries:
+            for leg in entry.legs:
+                net[leg.amount.currency] = net.get(leg.amount.currency, 0) + leg.signed_minor
+        if any(net.values()):
+            raise InvariantViolation(f"batch passed the rules but does not balance: {net}")
+
+    def _apply(self, entries: Sequence[JournalEntry]) -> None:
+        """Book checked entries. Nothing here can fail, so a batch is all or nothing.
+
+        Only the journal and its id/key/reversal maps are written here, in bulk; the balance and
+        dimension indexes catch up on the next read (:meth:`_catch_up`), so a burst of posts does
+        not pay for indexes nobody has read yet.
+        """
+        self._entries.extend(entries)
+        self._by_id.update([(entry.entry_id, entry) for entry in entries])
+        self._by_key.update([(entry.idempotency_key, entry) for entry in entries])
+        self._reversed_by.update([(e.reverses, e.entry_id) for e in entries if e.reverses is not None])
+
+    def _catch_up(self) -> None:
+        """Index the entries booked since the last read (series, per-subject and per-dimension)."""
+        with self._lock:
+            start = self._indexed
+            if start == len(self._entries):
+                return
+            series_of = self._series
+            by_subject = self._by_subject
+            by_dimension = self._by_dimension
+            for seq in range(start, len(self._entries)):
+                entry = self._entries[seq]
+                day = entry.accounting_date.toordinal()
+                for leg in entry.legs:
+                    code = leg.subject_code
+                    series = series_of.get((code, leg.amount.currency))
+                    if series is None:
+                        series = series_of[(code, leg.amount.currency)] = _DailySeries()
+                    series.add(day, leg.signed_minor)
+                    posting = (seq, entry, leg)
+                    postings = by_subject.get(code)
+                    if postings is None:
+                        by_subject[code] = [posting]
+                    else:
+                        postings.append(posting)
+                    for pair in leg.dimensions:
+                        by_dimension.setdefault(pair, []).append(posting)
+            self._indexed = len(self._entries)
+
+    def reverse(
+        self,
+        entry_id: str,
+        *,
+        reversal_id: str,
+        idempotency_key: str,
+        accounting_date: date,
+        memo: str | None = None,
+    ) -> JournalEntry:
+        with self._lock:
+            original = self._by_id.get(entry_id)
+            if original is None:
+                issue = Issue(RejectionCode.ENTRY_UNKNOWN, reversal_id, f"cannot reverse unknown entry {entry_id!r}")
+                raise PostingRejected((issue,))
+            entry = reversal_of(
+                original, entry_id=reversal_id, idempotency_key=idempotency_key, accounting_date=accounting_date, memo=memo
+            )
+            return self.post((entry,))[0]
+
+    def get_entry(self, entry_id: str) -> JournalEntry:
+        entry = self._by_id.get(entry_id)
+        if entry is None:
+            raise NotFound("entry", entry_id)
+        return entry
+
+    def find_by_key(self, idempotency_key: str) -> JournalEntry | None:
+        return self._by_key.get(idempotency_key)
+
+    def reversal_of(self, entry_id: str) -> JournalEntry | None:
+        reversal_id = self._reversed_by.get(entry_id)
+        return None if reversal_id is None else self._by_id[reversal_id]
+
+    def entries(self) -> Iterator[JournalEntry]:
+        return iter(tuple(self._entries))
+
+    # -- balances and reports -------------------------------------------------------------------
+
+    def _net_debit(self, codes: Sequence[str], currency: str, day: int, wanted: Dimensions) -> int:
+        self._catch_up()
+        if not wanted:
+            net = 0
+            for code in codes:
+                series = self._series.get((code, currency))
+                if series is not None:
+                    debit, credit = series.totals_as_of(day)
+                    net += debit - credit
+            return net
+        subtree = set(codes)
+        return sum(
+            leg.signed_minor
+            for _, entry, leg in self._dimension_candidates(wanted)
+            if leg.subject_code in subtree
+            and leg.amount.currency == currency
+            and entry.accounting_date.toordinal() <= day
+            and _matches(leg.dimensions, wanted)
+        )
+
+    def _dimension_candidates(self, wanted: Dimensions) -> list[_Posting]:
+        lists = [self._by_dimension.get(pair, []) for pair in wanted]
+        return min(lists, key=len)
+
+    def balance(
+        self, subject_code: str, currency: str, *, as_of: date, dimensions: DimensionsLike = None
+    ) -> Money:
+        subject = self._chart.get(subject_code)
+        codes = self._chart.subtree_codes(subject_code)
+        net = self._net_debit(codes, currency, as_of.toordinal(), dimensions_of(dimensions))
+        return in_normal_side(net, subject, currency)
+
+    def trial_balance(self, *, as_of: date) -> TrialBalance:
+        self._catch_up()
+        day = as_of.toordinal()
+        rows = []
+        for (code, currency), series in list(self._series.items()):
+            debit, credit = series.totals_as_of(day)
+            rows.append((code, currency, debit, credit))
+        return trial_balance_of(as_of, rows)
+
+    def general_ledger(
+        self,
+        subject_code: str,
+        currency: str,
+        *,
+        start: date,
+        end: date,
+        dimensions: DimensionsLike = None,
+    ) -> GeneralLedger:
+        subject = self._chart.get(subject_code)
+        codes = self._chart.subtree_codes(subject_code)
+        wanted = dimensions_of(dimensions)
+        opening = self._net_debit(codes, currency, start.toordinal() - 1, wanted)
+        subtree = set(codes)
+        if wanted:
+            candidates = self._dimension_candidates(wanted)
+        else:
+            candidates = [p for code in codes for p in self._by_subject.get(code, ())]
+        selected = sorted(
+            (
+                (entry.accounting_date, seq, entry, leg)
+                for seq, entry, leg in candidates
+                if leg.subject_code in subtree
+                and leg.amount.currency == currency
+                and start <= entry.accounting_date <= end
+                and _matches(leg.dimensions, wanted)
+            ),
+            key=lambda row: (row[0], row[1]),
+        )
+        return general_ledger_of(
+            subject,
+            currency,
+            start=start,
+            end=end,
+            opening_net_debit_minor=opening,
+            postings=[(entry, leg) for _, _, entry, leg in selected],
+        )
+
+    # -- period close ---------------------------------------------------------------------------
+
+    def closed_through(self) -> date | None:
+        return self._closed_through
+
+    def close_period(self, through: date) -> None:
+        with self._lock:
+            new = next_closed_through(self._closed_through, through)
+            if new != self._closed_through:
+                self._closed_through = new
+                self._closes.append((new, len(self._entries)))
+
+    def period_closes(self) -> tuple[tuple[date, int], ...]:
+        return tuple(self._closes)
+
+    # -- memo registers -------------------------------------------------------------------------
+
+    def post_memo(self, postings: Sequence[MemoPosting]) -> tuple[MemoPosting, ...]:
+        with self._lock:
+            plan = plan_memo_batch(postings, find_by_key=self._memo_by_key.get)
+            issues = check_memo_batch(
+                plan.new,
+                closed_through=self._closed_through,
+                find_posting=self._memo_by_id.get,
+                memo_balance=self._memo_minor,
+            )
+            require_no_issues(issues)
+            for posting in plan.new:
+                self._memo.append(posting)
+                self._memo_by_id[posting.posting_id] = posting
+                self._memo_by_key[posting.idempotency_key] = posting
+            return plan.results
+
+    def _memo_minor(self, register: MemoRegister, currency: str, wanted: Dimensions, as_of: date) -> int:
+        return sum(
+            p.signed_minor
+            for p in self._memo
+            if p.register is register
+            and p.amount.currency == currency
+            and p.accounting_date <= as_of
+            and _matches(p.dimensions, wanted)
+        )
+
+    def memo_balance(
+        self,
+        register: MemoRegister,
+        currency: str,
+        *,
+        as_of: date,
+        dimensions: DimensionsLike = None,
+    ) -> Money:
+        minor = self._memo_minor(MemoRegister(register), currency, dimensions_of(dimensions), as_of)
+        return Money.from_minor(minor, currency)
+
+    def memo_postings(self) -> Iterator[MemoPosting]:
+        return iter(tuple(self._memo))

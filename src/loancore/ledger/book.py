@@ -1,0 +1,72 @@
+"""Ledger: a thin facade over a :class:`~loancore.ports.LedgerStore` for application code.
+
+It adds nothing a store does not enforce; it gives callers one object with the few operations
+they use, single-entry conveniences, and the audit.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+from loancore.errors import InvariantViolation
+from loancore.ledger.entries import DimensionsLike, JournalEntry
+from loancore.ledger.reports import GeneralLedger, TrialBalance
+from loancore.ledger.rules import Issue
+from loancore.ledger.subjects import Chart
+from loancore.ledger.validation import audit
+from loancore.money import Money
+
+if TYPE_CHECKING:
+    from loancore.ports import LedgerStore
+
+__all__ = ["Ledger"]
+
+
+class Ledger:
+    """``Ledger(store)``: post, reverse, balances, reports, period close and audit."""
+
+    def __init__(self, store: LedgerStore) -> None:
+        self.store = store
+
+    @property
+    def chart(self) -> Chart:
+        return self.store.load_chart()
+
+    def post(self, *entries: JournalEntry) -> tuple[JournalEntry, ...]:
+        """Book ``entries`` atomically (replays return the originals); see LedgerStore.post."""
+        return self.store.post(entries)
+
+    def reverse(
+        self, entry_id: str, *, reversal_id: str, idempotency_key: str, accounting_date: date, memo: str | None = None
+    ) -> JournalEntry:
+        return self.store.reverse(
+            entry_id, reversal_id=reversal_id, idempotency_key=idempotency_key, accounting_date=accounting_date, memo=memo
+        )
+
+    def balance(self, subject_code: str, currency: str, *, as_of: date, dimensions: DimensionsLike = None) -> Money:
+        return self.store.balance(subject_code, currency, as_of=as_of, dimensions=dimensions)
+
+    def trial_balance(self, *, as_of: date) -> TrialBalance:
+        return self.store.trial_balance(as_of=as_of)
+
+    def general_ledger(
+        self, subject_code: str, currency: str, *, start: date, end: date, dimensions: DimensionsLike = None
+    ) -> GeneralLedger:
+        return self.store.general_ledger(subject_code, currency, start=start, end=end, dimensions=dimensions)
+
+    def close_period(self, through: date) -> TrialBalance:
+        """Close through ``through`` after checking the trial balance as of that date balances.
+
+        Returns that trial balance (the period's closing report). An unbalanced trial balance
+        means a store broke its contract: :class:`InvariantViolation`, and nothing is closed.
+        """
+        report = self.store.trial_balance(as_of=through)
+        if not report.is_balanced():
+            raise InvariantViolation(f"trial balance as of {through} does not balance; period not closed")
+        self.store.close_period(through)
+        return report
+
+    def audit(self) -> list[Issue]:
+        """Every issue the validation passes find in the store (empty for a healthy ledger)."""
+        return audit(self.store)

@@ -1,0 +1,111 @@
+"""Hypothesis strategies for the ledger: ``subjects()``, ``charts()``, ``journal_entries(chart)``,
+``unbalanced_entries(chart)``, ``dimension_sets()``.
+
+``journal_entries`` are balanced by construction (per currency, debits equal credits, every leg
+positive, every subject in the chart and open on the date), so any sequence of them must post.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from hypothesis import strategies as st
+
+from loancore.ledger.entries import DIMENSION_KEYS, JournalEntry, Leg
+from loancore.ledger.subjects import Chart, Side, Subject, SubjectKind
+from loancore.money import Money
+
+__all__ = ["charts", "dimension_sets", "journal_entries", "subjects", "unbalanced_entries"]
+
+DATE_MIN = date(2026, 1, 1)
+DATE_MAX = date(2026, 12, 31)
+
+
+def subjects(*, code: str | None = None, kind: SubjectKind | None = None) -> st.SearchStrategy[Subject]:
+    """Single subjects, without a parent, open on every date."""
+    return st.builds(
+        Subject,
+        code=st.just(code) if code else st.integers(1000, 6999).map(str),
+        name_zh=st.sampled_from(["贷款", "银行存款", "利息收入", "应付账款", "清算资金往来"]),
+        name_en=st.sampled_from(["Loans", "Bank deposits", "Interest income", "Payables", "Clearing"]),
+        kind=st.just(kind) if kind else st.sampled_from(list(SubjectKind)),
+    )
+
+
+@st.composite
+def charts(draw: st.DrawFn, *, roots_max: int = 6, children_max: int = 3) -> Chart:
+    """Charts of 1..roots_max root subjects, each with 0..children_max sub-accounts."""
+    root_codes = draw(st.lists(st.integers(1000, 6999), min_size=1, max_size=roots_max, unique=True))
+    items = []
+    for root in root_codes:
+        kind = draw(st.sampled_from(list(SubjectKind)))
+        side = draw(st.none() | st.sampled_from(list(Side)))
+        extra = {} if side is None else {"normal_side": side}
+        items.append(Subject(str(root), f"科目{root}", f"Subject {root}", kind, **extra))
+        for child in range(1, draw(st.integers(0, children_max)) + 1):
+            code = f"{root}.{child:02d}"
+            items.append(Subject(code, f"明细{code}", f"Detail {code}", kind, parent_code=str(root), **extra))
+    return Chart(items)
+
+
+def dimension_sets() -> st.SearchStrategy[dict[str, str]]:
+    """Dimension mappings drawn from a few values, so filters hit several legs."""
+    return st.dictionaries(st.sampled_from(DIMENSION_KEYS), st.sampled_from(["A", "B", "C"]), max_size=2)
+
+
+def _parts(draw: st.DrawFn, total: int, count: int) -> list[int]:
+    """``count`` positive ints summing to ``total`` (total >= count)."""
+    cuts = sorted(draw(st.lists(st.integers(1, total - 1), min_size=count - 1, max_size=count - 1, unique=True)))
+    bounds = [0, *cuts, total]
+    return [b - a for a, b in zip(bounds, bounds[1:])]
+
+
+def _open_codes(chart: Chart, day: date) -> list[str]:
+    return [s.code for s in chart if s.is_open_on(day)]
+
+
+@st.composite
+def journal_entries(
+    draw: st.DrawFn,
+    chart: Chart,
+    *,
+    currencies: tuple[str, ...] = ("CNY",),
+    date_min: date = DATE_MIN,
+    date_max: date = DATE_MAX,
+    legs_max: int = 4,
+) -> JournalEntry:
+    """Balanced entries over ``chart``: 2..legs_max legs per currency, fresh UUID id and key."""
+    day = draw(st.dates(min_value=date_min, max_value=date_max).filter(lambda d: len(_open_codes(chart, d)) > 0))
+    codes = _open_codes(chart, day)
+    legs = []
+    for currency in draw(st.lists(st.sampled_from(currencies), min_size=1, max_size=len(currencies), unique=True)):
+        debit_count = draw(st.integers(1, max(1, legs_max // 2)))
+        credit_count = draw(st.integers(1, max(1, legs_max - debit_count)))
+        total = draw(st.integers(max(debit_count, credit_count) + 1, 10**9))
+        for side, count in ((Side.DEBIT, debit_count), (Side.CREDIT, credit_count)):
+            for minor in _parts(draw, total, count):
+                code = draw(st.sampled_from(codes))
+                legs.append(Leg(code, side, Money.from_minor(minor, currency), draw(dimension_sets())))
+    return JournalEntry(
+        entry_id=str(draw(st.uuids())),
+        idempotency_key=str(draw(st.uuids())),
+        accounting_date=day,
+        legs=draw(st.permutations(legs)),
+        memo=draw(st.sampled_from(["", "放款", "还款", "interest accrual"])),
+    )
+
+
+@st.composite
+def unbalanced_entries(draw: st.DrawFn, chart: Chart, *, currency: str = "CNY") -> JournalEntry:
+    """Entries over ``chart`` whose debits and credits differ by at least one minor unit."""
+    entry = draw(journal_entries(chart, currencies=(currency,)))
+    off = draw(st.integers(1, 10**6))
+    first = entry.legs[0]
+    skewed = Leg(first.subject_code, first.side, Money.from_minor(abs(first.signed_minor) + off, currency), first.dimensions)
+    return JournalEntry(
+        entry_id=entry.entry_id,
+        idempotency_key=entry.idempotency_key,
+        accounting_date=entry.accounting_date,
+        legs=(skewed, *entry.legs[1:]),
+        memo=entry.memo,
+    )
