@@ -101,6 +101,13 @@ def test_thirty_e_360_isda_keeps_february_end_only_on_termination() -> None:
     assert day_count(start, end, "30E/360 ISDA", termination=D(2013, 2, 28)) == 180
 
 
+def test_empty_period_on_a_february_termination_is_zero() -> None:
+    # Taken literally, 4.16(h) makes D1 = 30 and keeps D2 = 28: -2 days for an empty period.
+    end = D(2001, 2, 28)
+    assert day_count(end, end, "30E/360 ISDA", termination=end) == 0
+    assert year_fraction(end, end, "30E/360 ISDA", termination=end) == 0
+
+
 def test_act_act_afb_counts_whole_years_back_from_the_end() -> None:
     # The FBF example: 10 Feb 1994 to 30 Jun 1997 is 3 years plus 140 days over 365.
     ratio = year_fraction_ratio(D(1994, 2, 10), D(1997, 6, 30), DayCount.ACT_ACT_AFB)

@@ -226,6 +226,10 @@ def _thirty_e_360_isda(
 def _ordered_day_count(
     convention: DayCount, d1: datetime.date, d2: datetime.date, termination: datetime.date | None
 ) -> int:
+    if d1 == d2:
+        # An empty period is 0 days under every convention (literally, 30E/360 ISDA would give
+        # -2 for a February month-end that is also the termination date).
+        return 0
     if convention is DayCount.THIRTY_360_US:
         return _thirty_360_us(d1, d2)
     if convention in (DayCount.THIRTY_360_BOND, DayCount.THIRTY_365):
@@ -237,13 +241,24 @@ def _ordered_day_count(
     return (d2 - d1).days
 
 
-def _act_act_isda(d1: datetime.date, d2: datetime.date) -> Fraction:
-    """Days in each calendar year over that year's length (365 or 366), summed."""
+def _year_length(year: int) -> int:
+    return 366 if _is_leap(year) else 365
+
+
+def _act_act_isda(d1: datetime.date, d2: datetime.date) -> tuple[int, int]:
+    """Days in each calendar year over that year's length (365 or 366), summed.
+
+    Returned as an unreduced ``(numerator, denominator)`` pair of ints: one exact division later.
+    """
     if d1.year == d2.year:
-        return Fraction((d2 - d1).days, 366 if _is_leap(d1.year) else 365)
-    first = Fraction((datetime.date(d1.year + 1, 1, 1) - d1).days, 366 if _is_leap(d1.year) else 365)
-    last = Fraction((d2 - datetime.date(d2.year, 1, 1)).days, 366 if _is_leap(d2.year) else 365)
-    return first + (d2.year - d1.year - 1) + last
+        return (d2 - d1).days, _year_length(d1.year)
+    first_days = (datetime.date(d1.year + 1, 1, 1) - d1).days
+    last_days = (d2 - datetime.date(d2.year, 1, 1)).days
+    first_length, last_length = _year_length(d1.year), _year_length(d2.year)
+    denominator = first_length * last_length
+    whole_years = d2.year - d1.year - 1
+    numerator = first_days * last_length + last_days * first_length + whole_years * denominator
+    return numerator, denominator
 
 
 def _afb_year_back(end: datetime.date, years: int) -> datetime.date:
@@ -260,7 +275,7 @@ def _afb_year_back(end: datetime.date, years: int) -> datetime.date:
     return datetime.date(year, end.month, end.day)
 
 
-def _act_act_afb(d1: datetime.date, d2: datetime.date) -> Fraction:
+def _act_act_afb(d1: datetime.date, d2: datetime.date) -> tuple[int, int]:
     """Whole years counted back from the end, then the initial stub over 365, or 366 when the
     stub ``[d1, stub_end)`` contains a 29 February."""
     years = d2.year - d1.year
@@ -274,30 +289,37 @@ def _act_act_afb(d1: datetime.date, d2: datetime.date) -> Fraction:
         _is_leap(y) and d1 <= datetime.date(y, 2, 29) < stub_end
         for y in (d1.year, stub_end.year)
     )
-    return years + Fraction((stub_end - d1).days, 366 if leap_day_in_stub else 365)
+    denominator = 366 if leap_day_in_stub else 365
+    return years * denominator + (stub_end - d1).days, denominator
 
 
-_ACT_DENOMINATORS: dict[DayCount, Fraction] = {
-    DayCount.ACT_360: Fraction(360),
-    DayCount.ACT_365F: Fraction(365),
-    DayCount.ACT_365_25: Fraction(1461, 4),
-    DayCount.ACT_366: Fraction(366),
-    DayCount.THIRTY_360_US: Fraction(360),
-    DayCount.THIRTY_360_BOND: Fraction(360),
-    DayCount.THIRTY_E_360: Fraction(360),
-    DayCount.THIRTY_E_360_ISDA: Fraction(360),
-    DayCount.THIRTY_365: Fraction(365),
+# Denominators of the conventions that divide a day count by a constant. 365.25 is exact as a
+# Decimal; as an int ratio it is 4 * days / 1461.
+_DENOMINATORS: dict[DayCount, Decimal] = {
+    DayCount.ACT_360: Decimal(360),
+    DayCount.ACT_365F: Decimal(365),
+    DayCount.ACT_365_25: Decimal("365.25"),
+    DayCount.ACT_366: Decimal(366),
+    DayCount.THIRTY_360_US: Decimal(360),
+    DayCount.THIRTY_360_BOND: Decimal(360),
+    DayCount.THIRTY_E_360: Decimal(360),
+    DayCount.THIRTY_E_360_ISDA: Decimal(360),
+    DayCount.THIRTY_365: Decimal(365),
 }
 
 
 def _ordered_ratio(
     convention: DayCount, d1: datetime.date, d2: datetime.date, termination: datetime.date | None
-) -> Fraction:
+) -> tuple[int, int]:
+    """The exact year fraction of ``d1 <= d2`` as an unreduced ``(numerator, denominator)``."""
     if convention is DayCount.ACT_ACT_ISDA:
         return _act_act_isda(d1, d2)
     if convention is DayCount.ACT_ACT_AFB:
         return _act_act_afb(d1, d2)
-    return _ordered_day_count(convention, d1, d2, termination) / _ACT_DENOMINATORS[convention]
+    days = _ordered_day_count(convention, d1, d2, termination)
+    if convention is DayCount.ACT_365_25:
+        return 4 * days, 1461
+    return days, int(_DENOMINATORS[convention])
 
 
 def _checked(
@@ -343,7 +365,8 @@ def year_fraction_ratio(
     round once: ``quantize(principal * rate_annual * Decimal(ratio.numerator) / ...)``.
     """
     rule, earlier, later, sign, last = _checked(start, end, convention, termination)
-    return sign * _ordered_ratio(rule, earlier, later, last)
+    numerator, denominator = _ordered_ratio(rule, earlier, later, last)
+    return Fraction(sign * numerator, denominator)
 
 
 def year_fraction(
@@ -361,5 +384,10 @@ def year_fraction(
     Negative when ``start > end``. ACT/ACT ISDA splits the period at each 1 January; ACT/ACT AFB
     counts whole years back from the end; 30E/360 ISDA needs ``termination``.
     """
-    ratio = year_fraction_ratio(start, end, convention, termination=termination)
-    return _CONTEXT.divide(Decimal(ratio.numerator), Decimal(ratio.denominator))
+    rule, earlier, later, sign, last = _checked(start, end, convention, termination)
+    denominator = _DENOMINATORS.get(rule)
+    if denominator is not None:
+        days = _ordered_day_count(rule, earlier, later, last)
+        return _CONTEXT.divide(Decimal(sign * days), denominator)
+    numerator, whole = _ordered_ratio(rule, earlier, later, last)
+    return _CONTEXT.divide(Decimal(sign * numerator), Decimal(whole))
