@@ -90,8 +90,10 @@ class DayCount(str, enum.Enum):
         return None
 
 
-# Other names found in contracts and systems (ISDA 2006 4.16, FpML, Bloomberg, QuantLib).
-# "30/360" alone means ISDA 4.16(f) ("30/360", "360/360", "Bond Basis"), not the US variant.
+# Other names found in contracts and systems (ISDA 2006 4.16, FpML, QuantLib). "30/360" alone
+# means ISDA 4.16(f) ("30/360", "360/360", "Bond Basis"), not the US variant. "ACT/365" means
+# ACT/365F, as Chinese contracts use it (in the ISDA 2000 definitions it meant ACT/ACT). Names
+# that libraries use for different rules ("30/360 ISDA", "30/360 ISMA") are left out on purpose.
 DAY_COUNT_ALIASES: dict[str, DayCount] = {
     "A/360": DayCount.ACT_360,
     "ACT/360": DayCount.ACT_360,
@@ -105,7 +107,6 @@ DAY_COUNT_ALIASES: dict[str, DayCount] = {
     "ACT/366": DayCount.ACT_366,
     "ACT/ACT": DayCount.ACT_ACT_ISDA,
     "ACT/ACT ISDA": DayCount.ACT_ACT_ISDA,
-    "ACT/365 ISDA": DayCount.ACT_ACT_ISDA,
     "ACT/ACT AFB": DayCount.ACT_ACT_AFB,
     "ACT/ACT EURO": DayCount.ACT_ACT_AFB,
     "30/360 US": DayCount.THIRTY_360_US,
@@ -116,10 +117,7 @@ DAY_COUNT_ALIASES: dict[str, DayCount] = {
     "30/360 BOND BASIS": DayCount.THIRTY_360_BOND,
     "BOND BASIS": DayCount.THIRTY_360_BOND,
     "360/360": DayCount.THIRTY_360_BOND,
-    "30/360 ISDA": DayCount.THIRTY_360_BOND,
     "30E/360": DayCount.THIRTY_E_360,
-    "30/360 ICMA": DayCount.THIRTY_E_360,
-    "30/360 ISMA": DayCount.THIRTY_E_360,
     "EUROBOND BASIS": DayCount.THIRTY_E_360,
     "30E/360 ISDA": DayCount.THIRTY_E_360_ISDA,
     "30/360 GERMAN": DayCount.THIRTY_E_360_ISDA,
