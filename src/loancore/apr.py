@@ -52,6 +52,7 @@ __all__ = [
     "irr_annualized",
     "round_percent",
     "us_actuarial",
+    "us_actuarial_periods",
 ]
 
 _ONE = Decimal(1)
@@ -153,15 +154,50 @@ def us_actuarial(
     if unit is Frequency.EVERY_N_DAYS:
         raise InvalidInput("unit_period", unit.value, "give a standard unit period (weekly, monthly, ...)")
     start = flows[0][0]
-    times = [_unit_periods(start, day, unit) for day, _ in flows]
-    amounts = [a for _, a in flows]
+    return us_actuarial_periods(
+        [(a, *_unit_periods(start, day, unit)) for day, a in flows],
+        unit_periods_per_year=unit.periods_per_year,
+        iterations_max=iterations_max,
+    )
+
+
+def us_actuarial_periods(
+    flows: Sequence[tuple[Any, int, Any]],
+    *,
+    unit_periods_per_year: Any,
+    iterations_max: int = ITERATIONS_MAX,
+) -> Decimal:
+    """Appendix J's general equation (b)(8) on flows already measured in unit periods.
+
+    Each flow is ``(amount, q, f)``: lender-view amount (advances negative), ``q`` whole unit
+    periods and ``f`` the fraction of a unit period from the start of the term. The flow is
+    discounted by ``(1 + f i)(1 + i)^q``; the APR is ``i x unit_periods_per_year``. This is the
+    form in which Appendix J (c) states its examples.
+    """
+    w = to_decimal(unit_periods_per_year, field="unit_periods_per_year")
+    if w <= 0:
+        raise InvalidInput("unit_periods_per_year", unit_periods_per_year, "must be positive")
+    if isinstance(flows, (str, bytes)) or not isinstance(flows, Sequence) or len(flows) < 2:
+        raise InvalidInput("flows", flows, "expected at least two (amount, q, f) triples")
+    amounts, times = [], []
+    for k, flow in enumerate(flows):
+        if not isinstance(flow, tuple) or len(flow) != 3 or isinstance(flow[1], bool) \
+                or not isinstance(flow[1], int) or flow[1] < 0:
+            raise InvalidInput(f"flows[{k}]", flow, "expected (amount, whole periods >= 0, fraction)")
+        fraction = to_decimal(flow[2], field=f"flows[{k}].fraction")
+        if not _ZERO <= fraction < _ONE:
+            raise InvalidInput(f"flows[{k}].fraction", flow[2], "must be in [0, 1)")
+        amounts.append(to_decimal(flow[0], field=f"flows[{k}].amount"))
+        times.append((flow[1], fraction))
+    if all(a >= 0 for a in amounts) or all(a <= 0 for a in amounts):
+        raise NoSolution("us_actuarial", "the cash flows never change sign")
 
     def residual(i: Decimal) -> Decimal:
         base = _ONE + i
         return sum((a / ((_ONE + f * i) * base**q) for a, (q, f) in zip(amounts, times, strict=True)),
                    _ZERO)
 
-    return _OUT.plus(_solve(residual, "us_actuarial", iterations_max) * unit.periods_per_year)
+    return _OUT.plus(_solve(residual, "us_actuarial", iterations_max) * w)
 
 
 # -- EU Directive 2008/48/EC Annex I -------------------------------------------------------------
