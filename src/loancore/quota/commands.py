@@ -1,0 +1,307 @@
+"""The quota operations, one frozen value each, validated when built.
+
+Every command carries ``key``, its idempotency key: applying a command whose key was seen returns
+the first result and changes nothing; the same key with a different command raises
+:class:`~loancore.errors.IdempotencyConflict`. The business date is not part of a command (it is
+passed as ``as_of`` when applying), so a retry that crosses midnight is still the same request.
+
+Bad arguments raise :class:`~loancore.errors.InvalidInput` (a ``ValueError``) naming the field, or
+:class:`~loancore.errors.FloatNotAllowed` for a float. Business refusals are
+:class:`~loancore.errors.RejectionCode` values in the result, never exceptions.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import attrs
+
+from loancore.errors import InvalidInput
+from loancore.money import Money
+from loancore.quota.model import RefundReason
+
+__all__ = [
+    "AddTemporaryLimit",
+    "AdjustLimit",
+    "Capture",
+    "Close",
+    "Command",
+    "Draw",
+    "ExpireHolds",
+    "ExpireTemporaryLimits",
+    "Freeze",
+    "Grant",
+    "Hold",
+    "RepaymentParts",
+    "RestoreRefunded",
+    "RestoreRepaid",
+    "Unfreeze",
+    "Void",
+]
+
+ID_LENGTH_MAX = 200
+
+
+def _identifier(_instance: object, attribute: Any, value: object) -> None:
+    if not isinstance(value, str) or not value or len(value) > ID_LENGTH_MAX:
+        raise InvalidInput(attribute.name, value, f"expected a non-empty str of at most {ID_LENGTH_MAX} characters")
+
+
+def _day(_instance: object, attribute: Any, value: object) -> None:
+    # datetime is a subclass of date; a timestamp where a business date belongs is a bug.
+    if not isinstance(value, datetime.date) or isinstance(value, datetime.datetime):
+        raise InvalidInput(attribute.name, value, "expected a datetime.date")
+
+
+def _money(value: object, field: str, *, positive: bool) -> None:
+    if not isinstance(value, Money):
+        raise InvalidInput(field, value, "expected a loancore.money.Money")
+    if value.is_negative() or (positive and value.is_zero()):
+        raise InvalidInput(field, value, "must be positive" if positive else "must not be negative")
+
+
+def _positive(_instance: object, attribute: Any, value: object) -> None:
+    _money(value, attribute.name, positive=True)
+
+
+def _not_negative(_instance: object, attribute: Any, value: object) -> None:
+    _money(value, attribute.name, positive=False)
+
+
+def _optional_positive(_instance: object, attribute: Any, value: object) -> None:
+    if value is not None:
+        _money(value, attribute.name, positive=True)
+
+
+@attrs.frozen
+class Grant:
+    """Open a line: a master line (``master_id`` None) or a product sub-line of ``master_id``.
+
+    ``limit`` is the permanent limit; the line can be used from ``starts_on`` to ``expires_on``
+    inclusive. A sub-line must be in its master's currency and belong to the same borrower; its
+    limit may exceed the master's (sub-lines may add up to more than the master; the master binds).
+    """
+
+    key: str = attrs.field(validator=_identifier)
+    line_id: str = attrs.field(validator=_identifier)
+    borrower_id: str = attrs.field(validator=_identifier)
+    limit: Money = attrs.field(validator=_positive)
+    starts_on: datetime.date = attrs.field(validator=_day)
+    expires_on: datetime.date = attrs.field(validator=_day)
+    product: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
+    master_id: str | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_identifier)
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if self.expires_on < self.starts_on:
+            raise InvalidInput("expires_on", self.expires_on, f"must not be before starts_on {self.starts_on}")
+        if self.master_id == self.line_id:
+            raise InvalidInput("master_id", self.master_id, "a line cannot be its own master")
+
+
+@attrs.frozen
+class AdjustLimit:
+    """Set the permanent limit to ``limit`` (up or down). Down below used leaves available at 0;
+    nothing is forced to be repaid."""
+
+    key: str = attrs.field(validator=_identifier)
+    line_id: str = attrs.field(validator=_identifier)
+    limit: Money = attrs.field(validator=_not_negative)
+
+
+@attrs.frozen
+class Hold:
+    """Authorize ``amount`` on a line (and its master) until ``expires_on`` inclusive.
+
+    The hold's id is this command's ``key``: capture and void name it.
+    """
+
+    key: str = attrs.field(validator=_identifier)
+    line_id: str = attrs.field(validator=_identifier)
+    amount: Money = attrs.field(validator=_positive)
+    expires_on: datetime.date = attrs.field(validator=_day)
+
+
+@attrs.frozen
+class Capture:
+    """Turn hold ``hold_id`` into use: all of it (``amount`` None) or ``amount`` of it, releasing
+    the rest."""
+
+    key: str = attrs.field(validator=_identifier)
+    hold_id: str = attrs.field(validator=_identifier)
+    amount: Money | None = attrs.field(default=None, validator=_optional_positive)
+
+
+@attrs.frozen
+class Void:
+    """Release open hold ``hold_id`` entirely."""
+
+    key: str = attrs.field(validator=_identifier)
+    hold_id: str = attrs.field(validator=_identifier)
+
+
+@attrs.frozen
+class ExpireHolds:
+    """Release every open hold on ``line_id`` whose ``expires_on`` is before ``as_of``."""
+
+    key: str = attrs.field(validator=_identifier)
+    line_id: str = attrs.field(validator=_identifier)
+
+
+@attrs.frozen
+class Draw:
+    """Use ``amount`` directly, without a hold (a cash loan disbursed at once)."""
+
+    key: str = attrs.field(validator=_identifier)
+    line_id: str = attrs.field(validator=_identifier)
+    amount: Money = attrs.field(validator=_positive)
+
+
+@attrs.frozen
+class RepaymentParts:
+    """How a repayment was allocated. Only ``principal`` ever restores quota.
+
+    :class:`RestoreRepaid` takes this value, not an amount, so the repaid total (with interest,
+    fees and penalties in it) cannot be passed by mistake: the caller states each part, and the
+    quota takes the principal. All parts are in one currency and >= 0.
+    """
+
+    principal: Money = attrs.field(validator=_not_negative)
+    interest: Money | None = attrs.field(default=None)
+    fees: Money | None = attrs.field(default=None)
+    penalties: Money | None = attrs.field(default=None)
+
+    def __attrs_post_init__(self) -> None:
+        zero = Money.zero(self.principal.currency)
+        for name in ("interest", "fees", "penalties"):
+            value = getattr(self, name)
+            if value is None:
+                object.__setattr__(self, name, zero)
+                continue
+            _money(value, name, positive=False)
+            if value.currency != self.principal.currency:
+                raise InvalidInput(name, value, f"must be in {self.principal.currency} like principal")
+
+    @property
+    def total(self) -> Money:
+        """Everything repaid; for the borrower's receipt, never for the quota."""
+        return self.principal + self.interest + self.fees + self.penalties  # type: ignore[operator]
+
+
+def _repayment(_instance: object, attribute: Any, value: object) -> None:
+    if not isinstance(value, RepaymentParts):
+        raise InvalidInput(
+            attribute.name,
+            value,
+            "expected RepaymentParts(principal=..., interest=..., ...): only the principal part "
+            "of a repayment restores quota",
+        )
+
+
+@attrs.frozen
+class RestoreRepaid:
+    """Restore quota as principal is repaid: used goes down by ``repaid.principal`` exactly.
+
+    Interest, fees and penalties never restore quota; they travel in ``repaid`` only so the
+    caller's allocation is stated whole.
+    """
+
+    key: str = attrs.field(validator=_identifier)
+    line_id: str = attrs.field(validator=_identifier)
+    repaid: RepaymentParts = attrs.field(validator=_repayment)
+
+
+def _refund_reason(value: object) -> RefundReason:
+    try:
+        return RefundReason(value)
+    except ValueError:
+        raise InvalidInput("reason", value, f"expected a RefundReason ({', '.join(RefundReason.__members__)})") from None
+
+
+@attrs.frozen
+class RestoreRefunded:
+    """Restore the ``principal`` of a refunded order or cancelled loan (``reason``)."""
+
+    key: str = attrs.field(validator=_identifier)
+    line_id: str = attrs.field(validator=_identifier)
+    principal: Money = attrs.field(validator=_positive)
+    reason: RefundReason = attrs.field(converter=_refund_reason)
+
+
+@attrs.frozen
+class Freeze:
+    """Freeze the whole line (``amount`` None) or an amount of it. Freezing a master binds every
+    sub-line; an amount may exceed what is available (available then stays at 0)."""
+
+    key: str = attrs.field(validator=_identifier)
+    line_id: str = attrs.field(validator=_identifier)
+    amount: Money | None = attrs.field(default=None, validator=_optional_positive)
+
+
+@attrs.frozen
+class Unfreeze:
+    """Lift a whole-line freeze (``amount`` None) or unfreeze an amount."""
+
+    key: str = attrs.field(validator=_identifier)
+    line_id: str = attrs.field(validator=_identifier)
+    amount: Money | None = attrs.field(default=None, validator=_optional_positive)
+
+
+@attrs.frozen
+class AddTemporaryLimit:
+    """Add ``amount`` to the line's limit from ``starts_on`` to ``ends_on`` inclusive (临时额度).
+    Its id is this command's ``key``."""
+
+    key: str = attrs.field(validator=_identifier)
+    line_id: str = attrs.field(validator=_identifier)
+    amount: Money = attrs.field(validator=_positive)
+    starts_on: datetime.date = attrs.field(validator=_day)
+    ends_on: datetime.date = attrs.field(validator=_day)
+
+    def __attrs_post_init__(self) -> None:
+        if self.ends_on < self.starts_on:
+            raise InvalidInput("ends_on", self.ends_on, f"must not be before starts_on {self.starts_on}")
+
+
+@attrs.frozen
+class ExpireTemporaryLimits:
+    """Remove the line's temporary limits that ended before ``as_of`` (journalled, one event each)."""
+
+    key: str = attrs.field(validator=_identifier)
+    line_id: str = attrs.field(validator=_identifier)
+
+
+@attrs.frozen
+class Close:
+    """Close the line for good: no new holds or draws; repayments still restore used. Closing a
+    master closes every sub-line through the master binding."""
+
+    key: str = attrs.field(validator=_identifier)
+    line_id: str = attrs.field(validator=_identifier)
+
+
+Command = (
+    Grant
+    | AdjustLimit
+    | Hold
+    | Capture
+    | Void
+    | ExpireHolds
+    | Draw
+    | RestoreRepaid
+    | RestoreRefunded
+    | Freeze
+    | Unfreeze
+    | AddTemporaryLimit
+    | ExpireTemporaryLimits
+    | Close
+)
+"""Any quota operation."""
+
+COMMAND_TYPES: tuple[type, ...] = (
+    Grant, AdjustLimit, Hold, Capture, Void, ExpireHolds, Draw, RestoreRepaid, RestoreRefunded,
+    Freeze, Unfreeze, AddTemporaryLimit, ExpireTemporaryLimits, Close,
+)  # fmt: skip
+HOLD_COMMANDS: tuple[type, ...] = (Capture, Void)

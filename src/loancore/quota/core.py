@@ -1,0 +1,550 @@
+"""The pure core of the quota: decide an operation over the lines it touches, fold events.
+
+``decide(command, view, as_of=..., config=...)`` looks at a :class:`QuotaView` (the line, its
+master, the hold, the borrower's other limits, loaded by a store), checks the command, and returns
+a :class:`Decision`: a :class:`~loancore.errors.RejectionCode`, the journal events, and the new
+state of everything it touched, obtained by folding those events into a :class:`~loancore.quota.QuotaState`, the
+same fold :func:`~loancore.quota.rebuild` runs over a whole journal. So the stored balances are a
+fold of the journal by construction, and the journal check proves the stores kept it so.
+
+The formula (minor units; see docs/quota.md)::
+
+    effective = permanent limit + temporary limits in force on as_of
+    available = max(0, effective - used - held - frozen)   (0 if closed, frozen whole,
+                                                             expired or not yet started)
+    available on a sub-line = min(its own available, its master's available)
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+import attrs
+
+from loancore.errors import CurrencyMismatch, InvalidInput, InvariantViolation, RejectionCode
+from loancore.money import Money
+from loancore.quota.commands import (
+    AddTemporaryLimit,
+    AdjustLimit,
+    Capture,
+    Close,
+    Command,
+    Draw,
+    ExpireHolds,
+    ExpireTemporaryLimits,
+    Freeze,
+    Grant,
+    Hold,
+    RestoreRefunded,
+    RestoreRepaid,
+    Unfreeze,
+    Void,
+)
+from loancore.quota.fold import QuotaState
+from loancore.quota.model import (
+    ZERO_BALANCE,
+    EventKind,
+    HoldStatus,
+    LineBalance,
+    LineStatus,
+    QuotaConfig,
+    QuotaEvent,
+    QuotaHold,
+    QuotaLine,
+    RefundReason,
+)
+
+__all__ = [
+    "Decision",
+    "QuotaView",
+    "ViewSource",
+    "available_minor",
+    "check_as_of",
+    "decide",
+    "evaluate",
+    "line_code",
+    "load_view",
+    "own_available_minor",
+]
+
+Code = RejectionCode
+OK = RejectionCode.OK
+_NO_EVENTS: tuple[QuotaEvent, ...] = ()
+
+
+def check_as_of(as_of: object) -> datetime.date:
+    """``as_of`` must be a ``datetime.date`` (not a datetime): the business date of the operation."""
+    if type(as_of) is not datetime.date:
+        if not isinstance(as_of, datetime.date) or isinstance(as_of, datetime.datetime):
+            raise InvalidInput("as_of", as_of, "expected a datetime.date")
+    return as_of  # type: ignore[return-value]
+
+
+# -- availability -------------------------------------------------------------------------------
+
+
+def line_code(line: QuotaLine, as_of: datetime.date) -> RejectionCode:
+    """Why ``line`` alone cannot be drawn on as of ``as_of``, or OK."""
+    if line.status is LineStatus.CLOSED:
+        return Code.QUOTA_LINE_CLOSED
+    if line.frozen_whole:
+        return Code.QUOTA_LINE_FROZEN
+    if as_of < line.starts_on:
+        return Code.QUOTA_LINE_NOT_STARTED
+    if as_of > line.expires_on:
+        return Code.QUOTA_LINE_EXPIRED
+    return OK
+
+
+def own_available_minor(line: QuotaLine, balance: LineBalance, as_of: datetime.date) -> int:
+    """``max(0, effective - used - held - frozen)`` of ``line`` alone; 0 when it cannot be used."""
+    if line_code(line, as_of) is not OK:
+        return 0
+    return max(0, _free_minor(line, balance, as_of))
+
+
+def available_minor(
+    line: QuotaLine,
+    balance: LineBalance,
+    master: QuotaLine | None = None,
+    master_balance: LineBalance | None = None,
+    *,
+    as_of: datetime.date,
+) -> int:
+    """Available on ``line`` in minor units: its own, bound by its master's (``min`` of the two)."""
+    own = own_available_minor(line, balance, as_of)
+    if master is None or master_balance is None:
+        return own
+    return min(own, own_available_minor(master, master_balance, as_of))
+
+
+# -- the view an operation needs ----------------------------------------------------------------
+
+
+@attrs.frozen
+class QuotaView:
+    """What one operation may read: the line (None if unknown) and its master (None for a master),
+    the hold it names (Capture, Void), the line's open holds (ExpireHolds), the exposure of the
+    borrower's *other* master lines (for the borrower cap), and, for a restore on a master, what its
+    sub-lines use (a master can only restore its own direct use). A store loads it under locks."""
+
+    line: QuotaLine | None
+    balance: LineBalance | None
+    master: QuotaLine | None = None
+    master_balance: LineBalance | None = None
+    hold: QuotaHold | None = None
+    holds: tuple[QuotaHold, ...] = ()
+    borrower_exposure_minor: int = 0
+    sub_lines_used_minor: int = 0
+
+
+class ViewSource(Protocol):
+    """What a store offers :func:`load_view`. A SQL store locks rows here (master, then sub-line)."""
+
+    def line_pair(
+        self, line_id: str
+    ) -> tuple[QuotaLine | None, LineBalance | None, QuotaLine | None, LineBalance | None]:
+        """The line and its balance, and its master and the master's (None, None for a master)."""
+
+    def hold(self, hold_id: str) -> QuotaHold | None: ...
+
+    def open_holds(self, line_id: str) -> tuple[QuotaHold, ...]: ...
+
+    def sub_lines_used_minor(self, master_id: str) -> int:
+        """Sum of used over the sub-lines of ``master_id``."""
+
+    def borrower_exposure_minor(
+        self, borrower_id: str, *, exclude_line_id: str, as_of: datetime.date
+    ) -> int:
+        """Sum of :meth:`QuotaLine.limit_exposure_minor` over the borrower's master lines except
+        ``exclude_line_id``."""
+
+
+def load_view(command: Command, source: ViewSource, *, as_of: datetime.date) -> QuotaView:
+    """Read what ``command`` needs from ``source``, master before sub-line (the lock order)."""
+    kind = type(command)
+    if kind is Capture or kind is Void:
+        hold = source.hold(command.hold_id)  # type: ignore[union-attr]
+        if hold is None:
+            return QuotaView(None, None)
+        line, balance, master, master_balance = source.line_pair(hold.line_id)
+        # Read again now that the line is locked: only a holder of the line lock changes a hold.
+        hold = source.hold(command.hold_id)  # type: ignore[union-attr]
+        return QuotaView(line, balance, master, master_balance, hold=hold)
+    if kind is Grant:
+        return _load_grant_view(command, source, as_of)  # type: ignore[arg-type]
+    line, balance, master, master_balance = source.line_pair(command.line_id)  # type: ignore[union-attr]
+    holds: tuple[QuotaHold, ...] = ()
+    exposure = 0
+    if line is not None and kind is ExpireHolds:
+        holds = source.open_holds(line.line_id)
+    sub_used = 0
+    if line is not None and line.master_id is None:
+        if kind is AdjustLimit or kind is AddTemporaryLimit:
+            exposure = source.borrower_exposure_minor(line.borrower_id, exclude_line_id=line.line_id, as_of=as_of)
+        elif kind is RestoreRepaid or kind is RestoreRefunded:
+            sub_used = source.sub_lines_used_minor(line.line_id)
+    return QuotaView(
+        line, balance, master, master_balance, holds=holds, borrower_exposure_minor=exposure,
+        sub_lines_used_minor=sub_used,
+    )  # fmt: skip
+
+
+def _load_grant_view(command: Grant, source: ViewSource, as_of: datetime.date) -> QuotaView:
+    if command.master_id is not None:
+        master, master_balance, _, _ = source.line_pair(command.master_id)
+        line, balance, _, _ = source.line_pair(command.line_id)
+        return QuotaView(line, balance, master, master_balance)
+    exposure = source.borrower_exposure_minor(
+        command.borrower_id, exclude_line_id=command.line_id, as_of=as_of
+    )
+    line, balance, _, _ = source.line_pair(command.line_id)
+    return QuotaView(line, balance, borrower_exposure_minor=exposure)
+
+
+# -- deciding -----------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Decision:
+    """The outcome of :func:`decide`: the code, the events, and the new state of what they touched
+    (lines whose terms changed, balances by line id, holds). Refused: no events, nothing changed."""
+
+    code: RejectionCode
+    events: tuple[QuotaEvent, ...] = ()
+    lines: tuple[QuotaLine, ...] = ()
+    balances: tuple[tuple[str, LineBalance], ...] = ()
+    holds: tuple[QuotaHold, ...] = ()
+
+
+Rule = Callable[[Any, QuotaView, datetime.date, QuotaConfig], "tuple[RejectionCode, tuple[QuotaEvent, ...]]"]
+
+
+def decide(
+    command: Command, view: QuotaView, *, as_of: datetime.date, config: QuotaConfig
+) -> Decision:
+    """Check ``command`` against ``view`` as of ``as_of``; return the code, events and new state."""
+    code, events = evaluate(command, view, as_of=as_of, config=config)
+    if code is not OK:
+        return Decision(code)
+    state = QuotaState(track=True)
+    if view.line is not None:
+        state.load_line(view.line, view.balance or ZERO_BALANCE)
+    if view.master is not None:
+        state.load_line(view.master, view.master_balance or ZERO_BALANCE)
+    if view.hold is not None:
+        state.load_hold(view.hold)
+    for hold in view.holds:
+        state.load_hold(hold)
+    for event in events:  # bounded: one operation's events
+        state.apply(event)
+    touched = state.touched or {}
+    return Decision(
+        code,
+        events,
+        tuple(state.lines[i] for kind, i in touched if kind == "line"),
+        tuple((i, state.balances[i]) for kind, i in touched if kind == "balance"),
+        tuple(state.holds[i] for kind, i in touched if kind == "hold"),
+    )
+
+
+def evaluate(
+    command: Command, view: QuotaView, *, as_of: datetime.date, config: QuotaConfig
+) -> tuple[RejectionCode, tuple[QuotaEvent, ...]]:
+    """The checks of :func:`decide` alone: the code and the events (none when refused). A store
+    that keeps a :class:`QuotaState` folds the events into it itself."""
+    rule = _RULES.get(type(command))
+    if rule is None:
+        raise InvalidInput("command", command, "expected a quota command (loancore.quota.Command)")
+    return rule(command, view, as_of, config)
+
+
+def _minor(money: Money, line: QuotaLine, operation: str) -> int:
+    if money.currency != line.currency:
+        raise CurrencyMismatch(operation, line.currency, money.currency)
+    return money.minor_units
+
+
+def _event(
+    command: Any, line: QuotaLine, as_of: datetime.date, kind: EventKind, amount_minor: int, **more: Any
+) -> QuotaEvent:
+    return QuotaEvent(
+        command.key, more.pop("seq", 0), kind, as_of, line.borrower_id, line.line_id,
+        line.master_id, line.currency, amount_minor, **more,
+    )  # fmt: skip
+
+
+def _use_code(view: QuotaView, amount_minor: int, as_of: datetime.date) -> RejectionCode:
+    """Why ``amount_minor`` cannot be newly held or drawn on the view's line, or OK."""
+    line, master = view.line, view.master
+    assert line is not None and view.balance is not None
+    code = line_code(line, as_of)
+    if code is OK and master is not None:
+        code = line_code(master, as_of)
+    if code is not OK:
+        return code
+    # Both lines are usable, so available = max(0, free) and "amount > available" is "amount > free".
+    if amount_minor > _free_minor(line, view.balance, as_of):
+        return Code.QUOTA_EXCEEDS_AVAILABLE
+    if master is not None and amount_minor > _free_minor(master, view.master_balance or ZERO_BALANCE, as_of):
+        return Code.QUOTA_MASTER_EXCEEDS_AVAILABLE
+    return OK
+
+
+def _free_minor(line: QuotaLine, balance: LineBalance, as_of: datetime.date) -> int:
+    """effective - used - held - frozen (may be negative)."""
+    return line.limit_effective_minor(as_of) - balance.used_minor - balance.held_minor - balance.frozen_minor
+
+
+def _hold(command: Hold, view: QuotaView, as_of: datetime.date, _c: QuotaConfig):
+    line = view.line
+    if line is None:
+        return Code.QUOTA_LINE_UNKNOWN, _NO_EVENTS
+    amount = _minor(command.amount, line, "hold")
+    if command.expires_on < as_of:
+        raise InvalidInput("expires_on", command.expires_on, f"must not be before as_of {as_of}")
+    code = _use_code(view, amount, as_of)
+    if code is not OK:
+        return code, _NO_EVENTS
+    event = QuotaEvent(
+        command.key, 0, EventKind.HOLD_PLACED, as_of, line.borrower_id, line.line_id,
+        line.master_id, line.currency, amount, 0, command.key, None, command.expires_on,
+    )  # fmt: skip
+    return OK, (event,)
+
+
+def _draw(command: Draw, view: QuotaView, as_of: datetime.date, _c: QuotaConfig):
+    line = view.line
+    if line is None:
+        return Code.QUOTA_LINE_UNKNOWN, _NO_EVENTS
+    amount = _minor(command.amount, line, "draw")
+    code = _use_code(view, amount, as_of)
+    if code is not OK:
+        return code, _NO_EVENTS
+    return OK, (_event(command, line, as_of, EventKind.DRAWN, amount),)
+
+
+def _open_hold_code(view: QuotaView) -> RejectionCode:
+    if view.hold is None or view.line is None:
+        return Code.QUOTA_HOLD_UNKNOWN
+    if view.hold.status is not HoldStatus.OPEN:
+        return Code.QUOTA_HOLD_NOT_OPEN
+    return OK
+
+
+def _capture(command: Capture, view: QuotaView, as_of: datetime.date, _c: QuotaConfig):
+    code = _open_hold_code(view)
+    if code is not OK:
+        return code, _NO_EVENTS
+    hold, line = view.hold, view.line
+    assert hold is not None and line is not None
+    amount = hold.amount_minor if command.amount is None else _minor(command.amount, line, "capture")
+    if as_of > hold.expires_on:
+        return Code.QUOTA_HOLD_EXPIRED, _NO_EVENTS
+    if line.status is LineStatus.CLOSED or (view.master is not None and view.master.status is LineStatus.CLOSED):
+        return Code.QUOTA_LINE_CLOSED, _NO_EVENTS
+    if amount > hold.amount_minor:
+        return Code.QUOTA_EXCEEDS_HOLD, _NO_EVENTS
+    event = QuotaEvent(
+        command.key, 0, EventKind.HOLD_CAPTURED, as_of, line.borrower_id, line.line_id,
+        line.master_id, line.currency, amount, hold.amount_minor - amount, hold.hold_id,
+    )  # fmt: skip
+    return OK, (event,)
+
+
+def _void(command: Void, view: QuotaView, as_of: datetime.date, _c: QuotaConfig):
+    code = _open_hold_code(view)
+    if code is not OK:
+        return code, _NO_EVENTS
+    hold, line = view.hold, view.line
+    assert hold is not None and line is not None
+    return OK, (_event(command, line, as_of, EventKind.HOLD_VOIDED, hold.amount_minor, ref_id=hold.hold_id),)
+
+
+def _expire_holds(command: ExpireHolds, view: QuotaView, as_of: datetime.date, _c: QuotaConfig):
+    line = view.line
+    if line is None:
+        return Code.QUOTA_LINE_UNKNOWN, _NO_EVENTS
+    expired = sorted(
+        (h for h in view.holds if h.status is HoldStatus.OPEN and h.expires_on < as_of),
+        key=lambda h: (h.expires_on, h.hold_id),
+    )
+    return OK, tuple(
+        _event(command, line, as_of, EventKind.HOLD_EXPIRED, h.amount_minor, ref_id=h.hold_id, seq=seq)
+        for seq, h in enumerate(expired)
+    )
+
+
+def _restore(command: Any, view: QuotaView, as_of: datetime.date, kind: EventKind, principal: Money):
+    line, balance = view.line, view.balance
+    if line is None or balance is None:
+        return Code.QUOTA_LINE_UNKNOWN, _NO_EVENTS
+    amount = _minor(principal, line, "restore")
+    # A master restores only its own direct use; its sub-lines' use comes back through them.
+    if amount > balance.used_minor - view.sub_lines_used_minor:
+        return Code.QUOTA_RESTORE_EXCEEDS_USED, _NO_EVENTS
+    if view.master_balance is not None and amount > view.master_balance.used_minor:
+        raise InvariantViolation(f"master of {line.line_id!r} has used below its sub-line's")
+    return OK, (_event(command, line, as_of, kind, amount),)
+
+
+def _restore_repaid(command: RestoreRepaid, view: QuotaView, as_of: datetime.date, _c: QuotaConfig):
+    # Only the principal part: RepaymentParts makes the interest, fees and penalties unreachable.
+    return _restore(command, view, as_of, EventKind.RESTORED_REPAID, command.repaid.principal)
+
+
+def _restore_refunded(command: RestoreRefunded, view: QuotaView, as_of: datetime.date, _c: QuotaConfig):
+    kind = EventKind.RESTORED_REFUNDED
+    if command.reason is RefundReason.CANCELLATION:
+        kind = EventKind.RESTORED_CANCELLED
+    return _restore(command, view, as_of, kind, command.principal)
+
+
+def _freeze(command: Freeze, view: QuotaView, as_of: datetime.date, _c: QuotaConfig):
+    line = view.line
+    if line is None:
+        return Code.QUOTA_LINE_UNKNOWN, _NO_EVENTS
+    if line.status is LineStatus.CLOSED:
+        return Code.QUOTA_LINE_CLOSED, _NO_EVENTS
+    if command.amount is None:
+        if line.frozen_whole:
+            return Code.QUOTA_LINE_FROZEN, _NO_EVENTS
+        return OK, (_event(command, line, as_of, EventKind.LINE_FROZEN, 0),)
+    amount = _minor(command.amount, line, "freeze")
+    return OK, (_event(command, line, as_of, EventKind.AMOUNT_FROZEN, amount),)
+
+
+def _unfreeze(command: Unfreeze, view: QuotaView, as_of: datetime.date, _c: QuotaConfig):
+    line, balance = view.line, view.balance
+    if line is None or balance is None:
+        return Code.QUOTA_LINE_UNKNOWN, _NO_EVENTS
+    if command.amount is None:
+        if not line.frozen_whole:
+            return Code.QUOTA_LINE_NOT_FROZEN, _NO_EVENTS
+        return OK, (_event(command, line, as_of, EventKind.LINE_UNFROZEN, 0),)
+    amount = _minor(command.amount, line, "unfreeze")
+    if amount > balance.frozen_minor:
+        return Code.QUOTA_UNFREEZE_EXCEEDS_FROZEN, _NO_EVENTS
+    return OK, (_event(command, line, as_of, EventKind.AMOUNT_UNFROZEN, amount),)
+
+
+def _cap_code(view: QuotaView, exposure_before: int, exposure_after: int, config: QuotaConfig) -> RejectionCode:
+    """Refuse an increase of a master line's exposure that takes the borrower past the cap."""
+    if exposure_after > exposure_before and view.borrower_exposure_minor + exposure_after > config.borrower_cap_minor:
+        return Code.QUOTA_BORROWER_CAP_EXCEEDED
+    return OK
+
+
+def _check_cap_currency(line_currency: str, config: QuotaConfig) -> None:
+    if line_currency != config.borrower_cap.currency:
+        raise CurrencyMismatch("borrower cap", config.borrower_cap.currency, line_currency)
+
+
+def _adjust(command: AdjustLimit, view: QuotaView, as_of: datetime.date, config: QuotaConfig):
+    line = view.line
+    if line is None:
+        return Code.QUOTA_LINE_UNKNOWN, _NO_EVENTS
+    amount = _minor(command.limit, line, "adjust limit")
+    if line.status is LineStatus.CLOSED:
+        return Code.QUOTA_LINE_CLOSED, _NO_EVENTS
+    if line.master_id is None:
+        after = attrs.evolve(line, limit_permanent_minor=amount).limit_exposure_minor(as_of)
+        code = _cap_code(view, line.limit_exposure_minor(as_of), after, config)
+        if code is not OK:
+            return code, _NO_EVENTS
+    return OK, (_event(command, line, as_of, EventKind.LIMIT_ADJUSTED, amount),)
+
+
+def _add_temporary(command: AddTemporaryLimit, view: QuotaView, as_of: datetime.date, config: QuotaConfig):
+    line = view.line
+    if line is None:
+        return Code.QUOTA_LINE_UNKNOWN, _NO_EVENTS
+    amount = _minor(command.amount, line, "add temporary limit")
+    if command.ends_on < as_of:
+        raise InvalidInput("ends_on", command.ends_on, f"must not be before as_of {as_of}")
+    if line.status is LineStatus.CLOSED:
+        return Code.QUOTA_LINE_CLOSED, _NO_EVENTS
+    if line.master_id is None:
+        before = line.limit_exposure_minor(as_of)
+        code = _cap_code(view, before, before + amount, config)
+        if code is not OK:
+            return code, _NO_EVENTS
+    event = _event(
+        command, line, as_of, EventKind.TEMPORARY_LIMIT_ADDED, amount,
+        ref_id=command.key, starts_on=command.starts_on, ends_on=command.ends_on,
+    )  # fmt: skip
+    return OK, (event,)
+
+
+def _expire_temporary(command: ExpireTemporaryLimits, view: QuotaView, as_of: datetime.date, _c: QuotaConfig):
+    line = view.line
+    if line is None:
+        return Code.QUOTA_LINE_UNKNOWN, _NO_EVENTS
+    ended = [t for t in line.temporary_limits if t.ends_on < as_of]
+    return OK, tuple(
+        _event(command, line, as_of, EventKind.TEMPORARY_LIMIT_EXPIRED, t.amount_minor, ref_id=t.limit_id,
+               starts_on=t.starts_on, ends_on=t.ends_on, seq=seq)
+        for seq, t in enumerate(ended)
+    )  # fmt: skip
+
+
+def _close(command: Close, view: QuotaView, as_of: datetime.date, _c: QuotaConfig):
+    line = view.line
+    if line is None:
+        return Code.QUOTA_LINE_UNKNOWN, _NO_EVENTS
+    if line.status is LineStatus.CLOSED:
+        return Code.QUOTA_LINE_CLOSED, _NO_EVENTS
+    return OK, (_event(command, line, as_of, EventKind.LINE_CLOSED, 0),)
+
+
+def _grant(command: Grant, view: QuotaView, as_of: datetime.date, config: QuotaConfig):
+    if view.line is not None:
+        return Code.QUOTA_LINE_EXISTS, _NO_EVENTS
+    amount = command.limit.minor_units
+    master = view.master
+    if command.master_id is not None:
+        if master is None:
+            return Code.QUOTA_LINE_UNKNOWN, _NO_EVENTS
+        _check_sub_line(command, master)
+        if master.status is LineStatus.CLOSED:
+            return Code.QUOTA_LINE_CLOSED, _NO_EVENTS
+    else:
+        _check_cap_currency(command.limit.currency, config)
+        code = _cap_code(view, 0, amount, config)
+        if code is not OK:
+            return code, _NO_EVENTS
+    event = QuotaEvent(
+        command.key, 0, EventKind.LINE_GRANTED, as_of, command.borrower_id, command.line_id,
+        command.master_id, command.limit.currency, amount, 0, "", command.starts_on,
+        command.expires_on, command.product,
+    )  # fmt: skip
+    return OK, (event,)
+
+
+def _check_sub_line(command: Grant, master: QuotaLine) -> None:
+    if master.master_id is not None:
+        raise InvalidInput("master_id", command.master_id, "names a sub-line; a master line has no master")
+    if master.borrower_id != command.borrower_id:
+        raise InvalidInput("master_id", command.master_id, f"belongs to borrower {master.borrower_id!r}")
+    if master.currency != command.limit.currency:
+        raise CurrencyMismatch("grant sub-line", master.currency, command.limit.currency)
+
+
+_RULES: Mapping[type, Rule] = {
+    Grant: _grant,
+    AdjustLimit: _adjust,
+    Hold: _hold,
+    Capture: _capture,
+    Void: _void,
+    ExpireHolds: _expire_holds,
+    Draw: _draw,
+    RestoreRepaid: _restore_repaid,
+    RestoreRefunded: _restore_refunded,
+    Freeze: _freeze,
+    Unfreeze: _unfreeze,
+    AddTemporaryLimit: _add_temporary,
+    ExpireTemporaryLimits: _expire_temporary,
+    Close: _close,
+}
