@@ -226,14 +226,49 @@ def test_weekends_only_defaults() -> None:
 
 
 def test_calendars_are_values() -> None:
-    one = BusinessCalendar.from_lists("a", holidays=[D(2025, 5, 1)], first_year=2025, last_year=2025)
-    two = BusinessCalendar.from_lists("a", holidays={D(2025, 5, 1)}, first_year=2025, last_year=2025)
+    years = {"first_year": 2025, "last_year": 2025}
+    one = BusinessCalendar.from_lists("a", holidays=[D(2025, 5, 1)], **years)
+    two = BusinessCalendar.from_lists("a", holidays={D(2025, 5, 1)}, **years)
     assert one == two and hash(one) == hash(two)
     assert pickle.loads(pickle.dumps(one)) == one
     assert pickle.loads(pickle.dumps(one)).is_business_day(D(2025, 5, 2))
     more = attrs.evolve(one, holidays=one.holidays | {D(2025, 5, 2)})
     assert not more.is_business_day(D(2025, 5, 2)) and one.is_business_day(D(2025, 5, 2))
     assert "1 dates" in repr(one)
+
+
+# -- joint calendars ----------------------------------------------------------------------------
+
+
+def test_joint_calendar_settles_only_when_both_work(china: BusinessCalendar) -> None:
+    # A partner bank that also closes on Friday 2025-09-26 and never works make-up weekends.
+    bank = BusinessCalendar.from_lists(
+        "bank", holidays=[D(2025, 9, 26), D(2025, 10, 1)], first_year=2020, last_year=2030
+    )
+    both = BusinessCalendar.joint([china, bank], name="CN+bank")
+    assert (both.first_year, both.last_year) == (2020, china.last_year)
+    assert not both.is_business_day(D(2025, 9, 28))  # China works this Sunday, the bank does not
+    assert both.add_business_days(D(2025, 9, 25), 1) == D(2025, 9, 29)
+    assert both.add_business_days(D(2025, 9, 30), 1) == D(2025, 10, 9)
+
+
+@given(st.data(), business_calendars(), business_calendars())
+def test_joint_calendar_business_days_are_business_days_of_every_member(data, one, two) -> None:
+    try:
+        both = BusinessCalendar.joint([one, two], name="both")
+    except InvalidInput:  # the two weekends together cover the whole week
+        return
+    day = data.draw(calendar_dates(both))
+    assert both.is_business_day(day) == (one.is_business_day(day) and two.is_business_day(day))
+
+
+def test_joint_calendar_bad_inputs() -> None:
+    early = BusinessCalendar.weekends_only(first_year=2000, last_year=2001)
+    late = BusinessCalendar.weekends_only(first_year=2010, last_year=2011)
+    for calendars in ([], [early, "CN"], [early, late]):
+        with pytest.raises(InvalidInput) as caught:
+            BusinessCalendar.joint(calendars, name="x")
+        assert caught.value.field == "calendars"
 
 
 # -- properties against a day-by-day model -------------------------------------------------------

@@ -101,7 +101,7 @@ def _weekend(values: Any) -> frozenset[int]:
         raise InvalidInput("weekend", values, "expected an iterable of weekday numbers 0..6")
     days = frozenset(values)
     if any(type(d) is not int or not 0 <= d <= 6 for d in days) or len(days) == 7:
-        raise InvalidInput("weekend", values, "expected weekday numbers 0..6 (Monday is 0), not all")
+        raise InvalidInput("weekend", values, "expected weekday numbers 0..6 (Monday 0), not all 7")
     return days
 
 
@@ -181,7 +181,9 @@ class BusinessCalendar:
 
     def __attrs_post_init__(self) -> None:
         if self.last_year < self.first_year:
-            raise InvalidInput("last_year", self.last_year, f"must be >= first_year {self.first_year}")
+            raise InvalidInput(
+                "last_year", self.last_year, f"must be >= first_year {self.first_year}"
+            )
         if self.last_year - self.first_year + 1 > CALENDAR_YEARS_MAX:
             raise InvalidInput(
                 "last_year", self.last_year, f"a calendar covers at most {CALENDAR_YEARS_MAX} years"
@@ -228,6 +230,38 @@ class BusinessCalendar:
     ) -> BusinessCalendar:
         """Monday to Friday are business days; no holidays."""
         return cls(name=name, holidays=(), first_year=first_year, last_year=last_year)
+
+    @classmethod
+    def joint(cls, calendars: Iterable[BusinessCalendar], *, name: str) -> BusinessCalendar:
+        """A day is a business day only when it is one in every calendar (e.g. the lender's and a
+        partner bank's, for joint-lending settlement). Covers the years all of them cover.
+
+        The weekend is the union of the weekends; a day on it that every calendar works becomes
+        a make-up working day, and any other day some calendar does not work becomes a holiday.
+        """
+        members = tuple(calendars)
+        if not members or not all(isinstance(c, BusinessCalendar) for c in members):
+            raise InvalidInput("calendars", members, "expected one or more BusinessCalendar")
+        first_year = max(c.first_year for c in members)
+        last_year = min(c.last_year for c in members)
+        if last_year < first_year:
+            raise InvalidInput("calendars", [c.name for c in members], "no year in common")
+        weekend = frozenset().union(*(c.weekend for c in members))
+        start = datetime.date(first_year, 1, 1).toordinal()
+        stop = datetime.date(last_year, 12, 31).toordinal() + 1
+        slices = [c._index.business[start - c._index.base : stop - c._index.base] for c in members]
+        holidays, workdays = [], []
+        for ordinal, flags in zip(range(start, stop), zip(*slices)):  # one pass, bounded
+            business = all(flags)
+            on_weekend = (ordinal - 1) % 7 in weekend
+            if on_weekend and business:
+                workdays.append(datetime.date.fromordinal(ordinal))
+            elif not on_weekend and not business:
+                holidays.append(datetime.date.fromordinal(ordinal))
+        return cls.from_lists(
+            name, holidays=holidays, workdays=workdays, first_year=first_year,
+            last_year=last_year, weekend=weekend,
+        )  # fmt: skip
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -333,11 +367,11 @@ class BusinessCalendar:
         return datetime.date.fromordinal(ordinals[k])
 
     def _on_or_after(self, position: int) -> int:
-        """Rank (0-based, may be past the end) of the first business day on or after ``position``."""
+        """Rank (0-based; may be past the end) of the first business day on or after it."""
         return self._index.before[position + 1] - self._index.business[position]
 
     def _on_or_before(self, position: int) -> int:
-        """Rank (may be -1) of the last business day on or before ``position``."""
+        """Rank (may be -1) of the last business day on or before it."""
         return self._index.before[position + 1] - 1
 
     def _following(self, position: int) -> datetime.date:

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 
 from hypothesis import strategies as st
 
@@ -57,10 +58,14 @@ def business_calendars(
     weekend = draw(
         st.sampled_from([frozenset({5, 6}), frozenset({6}), frozenset({4, 5}), frozenset()])
     )
-    days = st.dates(datetime.date(first_year, 1, 1), datetime.date(last_year, 12, 31))
+    days = _dates_between(first_year, last_year)
     holidays = draw(st.frozensets(days, max_size=holidays_max))
-    weekend_days = days.filter(lambda d: d.weekday() in weekend and d not in holidays)
-    workdays = draw(st.frozensets(weekend_days, max_size=workdays_max)) if weekend else frozenset()
+    workdays: frozenset[datetime.date] = frozenset()
+    if weekend:
+        weekend_days = days.map(lambda d: _on_or_after_weekend(d, weekend)).filter(
+            lambda d: d.year <= last_year and d not in holidays
+        )
+        workdays = draw(st.frozensets(weekend_days, max_size=workdays_max))
     return BusinessCalendar.from_lists(
         "generated",
         holidays=holidays,
@@ -71,8 +76,19 @@ def business_calendars(
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _dates_between(first_year: int, last_year: int) -> st.SearchStrategy[datetime.date]:
+    return st.dates(datetime.date(first_year, 1, 1), datetime.date(last_year, 12, 31))
+
+
+def _on_or_after_weekend(day: datetime.date, weekend: frozenset[int]) -> datetime.date:
+    for _ in range(7):
+        if day.weekday() in weekend:
+            break
+        day += datetime.timedelta(days=1)
+    return day
+
+
 def calendar_dates(calendar: BusinessCalendar) -> st.SearchStrategy[datetime.date]:
     """Dates inside the years ``calendar`` covers."""
-    return st.dates(
-        datetime.date(calendar.first_year, 1, 1), datetime.date(calendar.last_year, 12, 31)
-    )
+    return _dates_between(calendar.first_year, calendar.last_year)
