@@ -47,6 +47,7 @@ def _import_holidays() -> Any:
     return holidays
 
 
+@functools.lru_cache(maxsize=1)
 def china_published_years() -> tuple[int, int]:
     """``(first, last)``: the years whose State Council notice the installed ``holidays`` holds.
 
