@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from hypothesis import assume
 from hypothesis import strategies as st
 
 from loancore.ledger.entries import DIMENSION_KEYS, JournalEntry, Leg
@@ -53,11 +54,22 @@ def dimension_sets() -> st.SearchStrategy[dict[str, str]]:
     return st.dictionaries(st.sampled_from(DIMENSION_KEYS), st.sampled_from(["A", "B", "C"]), max_size=2)
 
 
-def _parts(draw: st.DrawFn, total: int, count: int) -> list[int]:
-    """``count`` positive ints summing to ``total`` (total >= count)."""
-    cuts = sorted(draw(st.lists(st.integers(1, total - 1), min_size=count - 1, max_size=count - 1, unique=True)))
-    bounds = [0, *cuts, total]
-    return [b - a for a, b in zip(bounds, bounds[1:])]
+_DEBIT_MINOR = st.integers(10**4, 10**8)
+_WEIGHTS = st.integers(1, 100)
+_UUIDS = st.uuids().map(str)
+_MEMOS = st.sampled_from(["", "放款", "还款", "interest accrual"])
+_DIMENSIONS = dimension_sets()
+
+
+def _split(total: int, weights: list[int]) -> list[int]:
+    """``total`` split by ``weights`` (largest remainder); every part positive when
+    ``total >= 100 * len(weights) * max(weights)``."""
+    weight_sum = sum(weights)
+    parts = [total * w // weight_sum for w in weights]
+    order = sorted(range(len(weights)), key=lambda i: -(total * weights[i] % weight_sum))
+    for i in order[: total - sum(parts)]:
+        parts[i] += 1
+    return parts
 
 
 def _open_codes(chart: Chart, day: date) -> list[str]:
@@ -74,24 +86,30 @@ def journal_entries(
     date_max: date = DATE_MAX,
     legs_max: int = 4,
 ) -> JournalEntry:
-    """Balanced entries over ``chart``: 2..legs_max legs per currency, fresh UUID id and key."""
-    day = draw(st.dates(min_value=date_min, max_value=date_max).filter(lambda d: len(_open_codes(chart, d)) > 0))
+    """Balanced entries over ``chart``: 2..legs_max legs per currency, fresh UUID id and key.
+
+    Strategies are built once (outside the draw) so generation stays cheap.
+    """
+    day = draw(st.dates(min_value=date_min, max_value=date_max))
     codes = _open_codes(chart, day)
+    assume(bool(codes))
+    code_index = st.integers(0, len(codes) - 1)
     legs = []
     for currency in draw(st.lists(st.sampled_from(currencies), min_size=1, max_size=len(currencies), unique=True)):
         debit_count = draw(st.integers(1, max(1, legs_max // 2)))
         credit_count = draw(st.integers(1, max(1, legs_max - debit_count)))
-        total = draw(st.integers(max(debit_count, credit_count) + 1, 10**9))
-        for side, count in ((Side.DEBIT, debit_count), (Side.CREDIT, credit_count)):
-            for minor in _parts(draw, total, count):
-                code = draw(st.sampled_from(codes))
-                legs.append(Leg(code, side, Money.from_minor(minor, currency), draw(dimension_sets())))
+        debits = [draw(_DEBIT_MINOR) for _ in range(debit_count)]
+        credits = _split(sum(debits), [draw(_WEIGHTS) for _ in range(credit_count)])
+        for side, parts in ((Side.DEBIT, debits), (Side.CREDIT, credits)):
+            for minor in parts:
+                code = codes[draw(code_index)]
+                legs.append(Leg(code, side, Money.from_minor(minor, currency), draw(_DIMENSIONS)))
     return JournalEntry(
-        entry_id=str(draw(st.uuids())),
-        idempotency_key=str(draw(st.uuids())),
+        entry_id=draw(_UUIDS),
+        idempotency_key=draw(_UUIDS),
         accounting_date=day,
         legs=draw(st.permutations(legs)),
-        memo=draw(st.sampled_from(["", "放款", "还款", "interest accrual"])),
+        memo=draw(_MEMOS),
     )
 
 

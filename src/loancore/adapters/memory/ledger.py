@@ -48,7 +48,6 @@ from loancore.money import Money
 
 __all__ = ["MemoryLedgerStore"]
 
-_Posting = tuple[int, JournalEntry, Leg]  # (entry sequence, entry, leg)
 
 
 class _DailySeries:
@@ -125,8 +124,11 @@ class MemoryLedgerStore:
         self._by_key: dict[str, JournalEntry] = {}
         self._reversed_by: dict[str, str] = {}
         self._series: dict[tuple[str, str], _DailySeries] = {}
-        self._by_subject: dict[str, list[_Posting]] = {}
-        self._by_dimension: dict[tuple[str, str], list[_Posting]] = {}
+        # Entries (not legs) per subject and per dimension pair, each listed once, in posting
+        # order; references only, so indexing allocates no new objects for the collector to scan.
+        self._by_subject: dict[str, list[JournalEntry]] = {}
+        self._by_dimension: dict[tuple[str, str], list[JournalEntry]] = {}
+        self._seq: dict[str, int] = {}  # entry id -> posting sequence
         self._indexed = 0  # entries[:_indexed] are in the indexes above
         self._closed_through: date | None = None
         self._closes: list[tuple[date, int]] = []
@@ -195,8 +197,7 @@ class MemoryLedgerStore:
             series_of = self._series
             by_subject = self._by_subject
             by_dimension = self._by_dimension
-            for seq in range(start, len(self._entries)):
-                entry = self._entries[seq]
+            for entry in self._entries[start:]:
                 day = entry.accounting_date.toordinal()
                 for leg in entry.legs:
                     code = leg.subject_code
@@ -204,14 +205,18 @@ class MemoryLedgerStore:
                     if series is None:
                         series = series_of[(code, leg.amount.currency)] = _DailySeries()
                     series.add(day, leg.signed_minor)
-                    posting = (seq, entry, leg)
-                    postings = by_subject.get(code)
-                    if postings is None:
-                        by_subject[code] = [posting]
-                    else:
-                        postings.append(posting)
+                    listed = by_subject.get(code)
+                    if listed is None:
+                        by_subject[code] = [entry]
+                    elif listed[-1] is not entry:
+                        listed.append(entry)
                     for pair in leg.dimensions:
-                        by_dimension.setdefault(pair, []).append(posting)
+                        listed = by_dimension.get(pair)
+                        if listed is None:
+                            by_dimension[pair] = [entry]
+                        elif listed[-1] is not entry:
+                            listed.append(entry)
+            self._seq.update(zip([e.entry_id for e in self._entries[start:]], range(start, len(self._entries))))
             self._indexed = len(self._entries)
 
     def reverse(
@@ -261,19 +266,31 @@ class MemoryLedgerStore:
                     debit, credit = series.totals_as_of(day)
                     net += debit - credit
             return net
-        subtree = set(codes)
         return sum(
             leg.signed_minor
-            for _, entry, leg in self._dimension_candidates(wanted)
-            if leg.subject_code in subtree
-            and leg.amount.currency == currency
-            and entry.accounting_date.toordinal() <= day
-            and _matches(leg.dimensions, wanted)
+            for entry, leg in self._postings(codes, currency, wanted)
+            if entry.accounting_date.toordinal() <= day
         )
 
-    def _dimension_candidates(self, wanted: Dimensions) -> list[_Posting]:
-        lists = [self._by_dimension.get(pair, []) for pair in wanted]
-        return min(lists, key=len)
+    def _postings(self, codes: Sequence[str], currency: str, wanted: Dimensions) -> Iterator[tuple[JournalEntry, Leg]]:
+        """(entry, leg) for legs on ``codes`` in ``currency`` carrying ``wanted``, any date.
+
+        Candidates come from the shortest index list (a dimension's, or the subjects'); an entry
+        listed under two subjects of the subtree is visited once.
+        """
+        if wanted:
+            candidates = min((self._by_dimension.get(pair, []) for pair in wanted), key=len)
+        else:
+            candidates = [e for code in codes for e in self._by_subject.get(code, ())]
+        subtree = set(codes)
+        seen: set[str] = set()
+        for entry in candidates:
+            if entry.entry_id in seen:
+                continue
+            seen.add(entry.entry_id)
+            for leg in entry.legs:
+                if leg.subject_code in subtree and leg.amount.currency == currency and _matches(leg.dimensions, wanted):
+                    yield entry, leg
 
     def balance(
         self, subject_code: str, currency: str, *, as_of: date, dimensions: DimensionsLike = None
@@ -305,21 +322,14 @@ class MemoryLedgerStore:
         codes = self._chart.subtree_codes(subject_code)
         wanted = dimensions_of(dimensions)
         opening = self._net_debit(codes, currency, start.toordinal() - 1, wanted)
-        subtree = set(codes)
-        if wanted:
-            candidates = self._dimension_candidates(wanted)
-        else:
-            candidates = [p for code in codes for p in self._by_subject.get(code, ())]
+        seq = self._seq
         selected = sorted(
             (
-                (entry.accounting_date, seq, entry, leg)
-                for seq, entry, leg in candidates
-                if leg.subject_code in subtree
-                and leg.amount.currency == currency
-                and start <= entry.accounting_date <= end
-                and _matches(leg.dimensions, wanted)
+                (entry.accounting_date, seq[entry.entry_id], i, entry, leg)
+                for i, (entry, leg) in enumerate(self._postings(codes, currency, wanted))
+                if start <= entry.accounting_date <= end
             ),
-            key=lambda row: (row[0], row[1]),
+            key=lambda row: row[:3],
         )
         return general_ledger_of(
             subject,
@@ -327,7 +337,7 @@ class MemoryLedgerStore:
             start=start,
             end=end,
             opening_net_debit_minor=opening,
-            postings=[(entry, leg) for _, _, entry, leg in selected],
+            postings=[(entry, leg) for _, _, _, entry, leg in selected],
         )
 
     # -- period close ---------------------------------------------------------------------------

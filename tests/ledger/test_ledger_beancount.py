@@ -1,0 +1,122 @@
+"""The beancount export loads in beancount's own loader with zero errors and the same balances."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from beancount import loader
+from beancount.core import account, realization
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from loancore.adapters.beancount_export import account_names, export_beancount, export_store, month_ends
+from loancore.adapters.memory.ledger import MemoryLedgerStore
+from loancore.ledger import JournalEntry, Leg, Subject, default_chart
+from loancore.money import Money
+from loancore.testing.ledger import journal_entries
+
+CHART = default_chart().with_subjects(
+    Subject("1221.01", "押金", "Deposits", "asset", parent_code="1221", close_date=date(2026, 6, 30))
+)
+
+
+def _store(entries) -> MemoryLedgerStore:
+    store = MemoryLedgerStore(CHART)
+    store.post(entries)
+    return store
+
+
+def _beancount_balances(text: str) -> tuple[dict[tuple[str, str], Decimal], list]:
+    entries, errors, _options = loader.load_string(text)
+    real = realization.realize(entries)
+    out = {}
+    for real_account in realization.iter_children(real):
+        for position in real_account.balance:
+            out[(real_account.account, position.units.currency)] = position.units.number
+    return out, errors
+
+
+def test_account_names_are_legal_unique_and_readable() -> None:
+    names = account_names(CHART)
+    assert names["1303.01"] == "Assets:1303-Loans:Principal"
+    assert names["1304.01"] == "Assets:1304-LoanLossAllowance:Stage1"
+    assert names["6011"] == "Income:6011-InterestIncome"
+    assert names["2241.01"] == "Liabilities:2241-OtherPayables:Overpayments"
+    assert len(set(names.values())) == len(names)
+    assert all(account.is_valid(name) for name in names.values())
+
+
+def _sample_entries() -> list[JournalEntry]:
+    cny = lambda text: Money(text, "CNY")  # noqa: E731
+    return [
+        JournalEntry(
+            entry_id="e1", idempotency_key="k1", accounting_date=date(2026, 1, 5), memo='放款 "L1"',
+            legs=(Leg.debit("1303.01", cny("1000.00"), {"loan": "L1", "merchant": "M1"}), Leg.credit("1002", cny("1000.00"))),
+        ),
+        JournalEntry(
+            entry_id="e2", idempotency_key="k2", accounting_date=date(2026, 2, 5), memo="计提利息",
+            legs=(Leg.debit("1303.03", cny("15.07"), {"loan": "L1"}), Leg.credit("6011", cny("15.07"), {"loan": "L1"})),
+        ),
+        JournalEntry(
+            entry_id="e3", idempotency_key="k3", accounting_date=date(2026, 6, 30), memo="押金",
+            legs=(Leg.debit("1221.01", cny("0.01")), Leg.credit("3001", cny("0.01"))),
+        ),
+    ]
+
+
+def test_export_loads_with_zero_errors_and_the_same_balances() -> None:
+    store = _store(_sample_entries())
+    store.reverse("e2", reversal_id="r2", idempotency_key="rk2", accounting_date=date(2026, 3, 1))
+    text = export_store(store)
+    balances, errors = _beancount_balances(text)
+    assert errors == []
+    names = account_names(CHART)
+    for line in store.trial_balance(as_of=date(2026, 12, 31)).lines:
+        assert balances.get((names[line.subject_code], line.currency), Decimal(0)) == line.net_debit.amount
+    assert 'option "inferred_tolerance_default" "*:0"' in text
+    assert "balance Assets:1303-Loans:Principal  1000.00 CNY" in text
+    assert '    loan: "L1"' in text and 'reverses: "e2"' in text
+
+
+def test_an_entry_off_by_one_minor_unit_fails_in_beancount_too() -> None:
+    bad = JournalEntry(
+        entry_id="x", idempotency_key="x", accounting_date=date(2026, 1, 5),
+        legs=(Leg.debit("1303.01", Money("10.00", "CNY")), Leg.credit("1002", Money("9.99", "CNY"))),
+    )
+    _, errors = _beancount_balances(export_beancount(CHART, [bad]))
+    assert any("does not balance" in str(e.message) for e in errors)
+
+
+def test_a_wrong_balance_assertion_fails_in_beancount() -> None:
+    entries = _sample_entries()[:1]
+    text = export_beancount(CHART, entries, assertions=[(date(2026, 1, 31), "1303", 100_001, "CNY")])
+    _, errors = _beancount_balances(text)
+    assert len(errors) == 1 and "Balance failed" in str(errors[0].message)
+
+
+def test_posting_after_a_subject_closes_fails_in_beancount() -> None:
+    late = JournalEntry(
+        entry_id="late", idempotency_key="late", accounting_date=date(2026, 7, 1),
+        legs=(Leg.debit("1221.01", Money("1.00", "CNY")), Leg.credit("1002", Money("1.00", "CNY"))),
+    )
+    _, errors = _beancount_balances(export_beancount(CHART, [late]))
+    assert any("inactive" in str(e.message) for e in errors)
+
+
+def test_month_ends_cover_every_month_between() -> None:
+    assert month_ends(date(2025, 11, 15), date(2026, 2, 1)) == (
+        date(2025, 11, 30), date(2025, 12, 31), date(2026, 1, 31), date(2026, 2, 28),
+    )
+
+
+@settings(max_examples=10, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(journal_entries(default_chart(), currencies=("CNY", "USD", "JPY")), min_size=1, max_size=12))
+def test_any_ledger_exports_to_a_beancount_file_with_equal_balances(entries: list[JournalEntry]) -> None:
+    store = MemoryLedgerStore(default_chart())
+    store.post(entries)
+    balances, errors = _beancount_balances(export_store(store))
+    assert errors == []
+    names = account_names(default_chart())
+    for line in store.trial_balance(as_of=date(2027, 1, 1)).lines:
+        assert balances.get((names[line.subject_code], line.currency), Decimal(0)) == line.net_debit.amount
