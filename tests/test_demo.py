@@ -1,0 +1,25 @@
+"""`make demo` runs the whole story and every check in it comes out clean."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from loancore.demo import run
+
+
+def test_demo_runs_end_to_end_and_its_books_are_clean(tmp_path: Path, capsys) -> None:
+    assert run(tmp_path) == 0
+    out = capsys.readouterr().out
+    assert "clinic paid T+1 on 2026-10-08" in out  # National Day on China's calendar
+    assert "balanced: True" in out
+    assert "audit: 0 issue(s)" in out
+    assert "0 error(s) when beancount re-checks it" in out
+    assert "quota journal rebuild matches stored balances: True" in out
+    assert "used now 11079.84 CNY" in out  # restored by the principal part only
+    assert (tmp_path / "books.sqlite").exists() and (tmp_path / "books.beancount").exists()
+
+
+def test_demo_can_run_twice_in_the_same_folder(tmp_path: Path, capsys) -> None:
+    assert run(tmp_path) == 0
+    assert run(tmp_path) == 0
+    assert capsys.readouterr().out.count("balanced: True") == 2
