@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import enum
+from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -177,15 +178,20 @@ def _is_last_of_february(day: datetime.date) -> bool:
     return day.month == 2 and day.day == (29 if _is_leap(day.year) else 28)
 
 
+_MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def _is_last_of_month(day: datetime.date) -> bool:
-    return (day + datetime.timedelta(days=1)).day == 1
+    if day.month == 2:
+        return _is_last_of_february(day)
+    return day.day == _MONTH_DAYS[day.month]
 
 
 def _thirty(d1: datetime.date, day1: int, d2: datetime.date, day2: int) -> int:
     return 360 * (d2.year - d1.year) + 30 * (d2.month - d1.month) + (day2 - day1)
 
 
-def _thirty_360_us(d1: datetime.date, d2: datetime.date) -> int:
+def _thirty_360_us(d1: datetime.date, d2: datetime.date, _: datetime.date | None) -> int:
     """30/360 US (SIA), end-of-month rules always applied; the order of the checks matters."""
     day1, day2 = d1.day, d2.day
     if _is_last_of_february(d1):
@@ -199,14 +205,14 @@ def _thirty_360_us(d1: datetime.date, d2: datetime.date) -> int:
     return _thirty(d1, day1, d2, day2)
 
 
-def _thirty_360_bond(d1: datetime.date, d2: datetime.date) -> int:
+def _thirty_360_bond(d1: datetime.date, d2: datetime.date, _: datetime.date | None) -> int:
     """ISDA 2006 4.16(f): D1 31 -> 30; D2 31 -> 30 only if D1 (adjusted) is 30 or 31."""
     day1 = 30 if d1.day == 31 else d1.day
     day2 = 30 if d2.day == 31 and day1 == 30 else d2.day
     return _thirty(d1, day1, d2, day2)
 
 
-def _thirty_e_360(d1: datetime.date, d2: datetime.date) -> int:
+def _thirty_e_360(d1: datetime.date, d2: datetime.date, _: datetime.date | None) -> int:
     """ISDA 2006 4.16(g): any 31st becomes the 30th."""
     return _thirty(d1, min(d1.day, 30), d2, min(d2.day, 30))
 
@@ -221,6 +227,16 @@ def _thirty_e_360_isda(
     return _thirty(d1, day1, d2, day2)
 
 
+_ThirtyRule = Callable[[datetime.date, datetime.date, "datetime.date | None"], int]
+_THIRTY_RULES: dict[DayCount, _ThirtyRule] = {
+    DayCount.THIRTY_360_US: _thirty_360_us,
+    DayCount.THIRTY_360_BOND: _thirty_360_bond,
+    DayCount.THIRTY_365: _thirty_360_bond,
+    DayCount.THIRTY_E_360: _thirty_e_360,
+    DayCount.THIRTY_E_360_ISDA: _thirty_e_360_isda,
+}
+
+
 def _ordered_day_count(
     convention: DayCount, d1: datetime.date, d2: datetime.date, termination: datetime.date | None
 ) -> int:
@@ -228,15 +244,8 @@ def _ordered_day_count(
         # An empty period is 0 days under every convention (literally, 30E/360 ISDA would give
         # -2 for a February month-end that is also the termination date).
         return 0
-    if convention is DayCount.THIRTY_360_US:
-        return _thirty_360_us(d1, d2)
-    if convention in (DayCount.THIRTY_360_BOND, DayCount.THIRTY_365):
-        return _thirty_360_bond(d1, d2)
-    if convention is DayCount.THIRTY_E_360:
-        return _thirty_e_360(d1, d2)
-    if convention is DayCount.THIRTY_E_360_ISDA:
-        return _thirty_e_360_isda(d1, d2, termination)
-    return (d2 - d1).days
+    rule = _THIRTY_RULES.get(convention)
+    return (d2 - d1).days if rule is None else rule(d1, d2, termination)
 
 
 def _year_length(year: int) -> int:
