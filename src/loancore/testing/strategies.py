@@ -6,6 +6,21 @@ Requires hypothesis (the ``dev`` extra, or install it in your own test environme
 
 from __future__ import annotations
 
+from loancore.testing.calendars import (
+    business_calendars,
+    calendar_dates,
+    day_count_conventions,
+    roll_conventions,
+)
 from loancore.testing.money import amounts, currencies, moneys, ratio_lists
 
-__all__ = ["amounts", "currencies", "moneys", "ratio_lists"]
+__all__ = [
+    "amounts",
+    "business_calendars",
+    "calendar_dates",
+    "currencies",
+    "day_count_conventions",
+    "moneys",
+    "ratio_lists",
+    "roll_conventions",
+]
