@@ -6,9 +6,6 @@ Every behavioural test in this directory that takes ``quota_store`` runs against
 from __future__ import annotations
 
 import importlib.util
-import itertools
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +14,7 @@ import pytest
 
 from loancore.adapters.memory.quota import MemoryQuotaStore
 from loancore.quota import QuotaConfig
+from quota_stores import make_quota_engine
 
 STORE_KINDS = [
     pytest.param("memory", id="memory"),
@@ -25,24 +23,6 @@ STORE_KINDS = [
 ]
 if importlib.util.find_spec("loancore.adapters.sql.quota") is None:  # the SQL store is optional
     STORE_KINDS = STORE_KINDS[:1]
-_counter = itertools.count()
-
-
-def make_quota_engine(kind: str, tmp_path: Path, postgres_url: str | None, *, pool_size: int = 5) -> Any:
-    """A fresh, empty SQL database: a SQLite file, or a new PostgreSQL schema on ``postgres_url``."""
-    import sqlalchemy as sa
-
-    from loancore.adapters.sql import create_engine
-
-    if kind == "sqlite":
-        return create_engine(tmp_path / f"quota-{next(_counter)}.sqlite")
-    assert postgres_url, "postgres needs the postgres_url fixture"
-    schema = f"q_{os.getpid()}_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    admin.dispose()
-    return create_engine(postgres_url, connect_args={"options": f"-csearch_path={schema}"}, pool_size=pool_size)
 
 
 @pytest.fixture

@@ -1,0 +1,486 @@
+"""SqlQuotaStore: quota lines, holds and the quota journal on SQLite or PostgreSQL.
+
+Same behaviour as :class:`~loancore.adapters.memory.quota.MemoryQuotaStore` (one test suite runs
+against both); amounts are BIGINT minor units. Each :meth:`SqlQuotaStore.apply` is one transaction
+(a SAVEPOINT inside the application's, when handed a Connection):
+
+1. lock what the command touches: on PostgreSQL ``SELECT ... FOR UPDATE`` of the master line, then
+   the sub-line (always that order, so two operations never wait on each other in a cycle); a
+   command that changes a master's limit also takes a per-borrower advisory lock (the borrower cap
+   is a sum over the borrower's master lines). SQLite serialises writers with ``BEGIN IMMEDIATE``;
+2. look the idempotency key up (after the locks, so a racing twin on the same line is seen);
+3. let the pure core decide (:func:`loancore.quota.decide`) and write the new rows and the
+   journal events. The key is UNIQUE, so a twin on another line ends as a replay, not twice.
+
+So concurrent holds on one line from many connections can never exceed its available amount in
+total: each decides only after the previous one committed its balance.
+"""
+
+from __future__ import annotations
+
+import datetime
+import zlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from loancore.adapters.sql.base import (
+    ID,
+    METADATA,
+    Bind,
+    amount_column,
+    currency_column,
+    ensure_schema,
+    read_connection,
+    write_transaction,
+)
+from loancore.errors import IdempotencyConflict, InvalidInput, InvariantViolation, NotFound, RejectionCode
+from loancore.money import Money
+from loancore.quota import (
+    Command,
+    Decision,
+    EventKind,
+    HoldStatus,
+    LineBalance,
+    LineStatus,
+    QuotaConfig,
+    QuotaEvent,
+    QuotaHold,
+    QuotaIssue,
+    QuotaLine,
+    QuotaResult,
+    QuotaSnapshot,
+    QuotaView,
+    TemporaryLimit,
+    available_minor,
+    check_as_of,
+    check_rebuild,
+    decide,
+    load_view,
+    rebuild,
+)
+
+__all__ = ["QUOTA_COMPONENT", "QUOTA_SCHEMA_VERSION", "QUOTA_TABLES", "SqlQuotaStore"]
+
+QUOTA_COMPONENT = "quota"
+QUOTA_SCHEMA_VERSION = 1
+TEXT_ID = sa.String(200)
+_RETRIES_MAX = 3  # a unique-key race is retried as a replay; more than this is a bug
+
+LINES = sa.Table(
+    "quota_lines",
+    METADATA,
+    sa.Column("line_id", TEXT_ID, primary_key=True),
+    sa.Column("borrower_id", TEXT_ID, nullable=False, index=True),
+    sa.Column("master_id", TEXT_ID, sa.ForeignKey("quota_lines.line_id"), nullable=True, index=True),
+    sa.Column("product", TEXT_ID, nullable=False),
+    currency_column(),
+    amount_column("limit_permanent_minor"),
+    sa.Column("starts_on", sa.Date, nullable=False),
+    sa.Column("expires_on", sa.Date, nullable=False),
+    sa.Column("status", sa.SmallInteger, nullable=False),
+    sa.Column("frozen_whole", sa.Boolean, nullable=False),
+    amount_column("used_minor"),
+    amount_column("held_minor"),
+    amount_column("frozen_minor"),
+    sa.CheckConstraint("used_minor >= 0 AND held_minor >= 0 AND frozen_minor >= 0", name="balances_not_negative"),
+)
+
+TEMPORARY = sa.Table(
+    "quota_temporary_limits",
+    METADATA,
+    sa.Column("limit_id", TEXT_ID, primary_key=True),
+    sa.Column("line_id", TEXT_ID, sa.ForeignKey("quota_lines.line_id"), nullable=False, index=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    amount_column("amount_minor"),
+    sa.Column("starts_on", sa.Date, nullable=False),
+    sa.Column("ends_on", sa.Date, nullable=False),
+)
+
+HOLDS = sa.Table(
+    "quota_holds",
+    METADATA,
+    sa.Column("hold_id", TEXT_ID, primary_key=True),
+    sa.Column("line_id", TEXT_ID, sa.ForeignKey("quota_lines.line_id"), nullable=False),
+    currency_column(),
+    amount_column("amount_minor"),
+    sa.Column("expires_on", sa.Date, nullable=False),
+    sa.Column("status", sa.SmallInteger, nullable=False),
+    amount_column("captured_minor"),
+    sa.Index("ix_quota_holds_line_status", "line_id", "status"),
+    sa.Index("ix_quota_holds_status_expires", "status", "expires_on"),
+)
+
+OPERATIONS = sa.Table(
+    "quota_operations",
+    METADATA,
+    sa.Column("key", TEXT_ID, primary_key=True),
+    sa.Column("command", sa.Text, nullable=False),  # repr() of the command: the content compared on replay
+    sa.Column("code", sa.Integer, nullable=False),
+)
+
+EVENTS = sa.Table(
+    "quota_events",
+    METADATA,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("key", TEXT_ID, nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("kind", sa.SmallInteger, nullable=False),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("borrower_id", TEXT_ID, nullable=False),
+    sa.Column("line_id", TEXT_ID, nullable=False, index=True),
+    sa.Column("master_id", TEXT_ID, nullable=True),
+    currency_column(),
+    amount_column("amount_minor"),
+    amount_column("released_minor"),
+    sa.Column("ref_id", TEXT_ID, nullable=False),
+    sa.Column("starts_on", sa.Date, nullable=True),
+    sa.Column("ends_on", sa.Date, nullable=True),
+    sa.Column("product", TEXT_ID, nullable=False),
+    sa.UniqueConstraint("key", "seq"),
+)
+
+QUOTA_TABLES = (LINES, TEMPORARY, HOLDS, OPERATIONS, EVENTS)
+_EVENT_FIELDS = (
+    "key", "seq", "kind", "as_of", "borrower_id", "line_id", "master_id", "currency",
+    "amount_minor", "released_minor", "ref_id", "starts_on", "ends_on", "product",
+)  # fmt: skip
+
+
+class SqlQuotaStore:
+    """A quota store on SQLite or PostgreSQL (see the module docstring for the guarantees).
+
+    ``bind`` is an Engine (each call is its own transaction) or the application's Connection (each
+    call joins the application's transaction in a SAVEPOINT; the application commits). The schema
+    is created or checked on construction unless ``create_schema`` is False.
+    """
+
+    def __init__(self, bind: Bind, config: QuotaConfig | None = None, *, create_schema: bool = True) -> None:
+        self.config = QuotaConfig() if config is None else config
+        if not isinstance(self.config, QuotaConfig):
+            raise InvalidInput("config", config, "expected a QuotaConfig")
+        self._bind = bind
+        if create_schema:
+            ensure_schema(bind, QUOTA_COMPONENT, QUOTA_SCHEMA_VERSION, QUOTA_TABLES)
+
+    def using(self, connection: Connection) -> SqlQuotaStore:
+        """This store bound to ``connection`` (joining its transaction), schema not re-checked."""
+        return SqlQuotaStore(connection, self.config, create_schema=False)
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def apply(self, command: Command, *, as_of: datetime.date) -> QuotaResult:
+        """Apply ``command`` as of ``as_of`` in one transaction; see :class:`loancore.quota.Command`."""
+        check_as_of(as_of)
+        fingerprint = repr(command)
+        for _attempt in range(_RETRIES_MAX):
+            try:
+                with write_transaction(self._bind) as connection:
+                    return self._apply(connection, command, fingerprint, as_of)
+            except sa.exc.IntegrityError as error:
+                # A twin with the same key committed first (on another line): replay it. Any other
+                # constraint (a negative balance) failing is a bug, never a business outcome.
+                if self.result(command.key) is None:
+                    raise InvariantViolation(f"quota write for {command.key!r} broke a constraint: {error}") from error
+        raise InvariantViolation(f"quota key {command.key!r} kept colliding without a stored result")
+
+    def _apply(self, connection: Connection, command: Command, fingerprint: str, as_of: datetime.date) -> QuotaResult:
+        source = _Source(connection, lock=True)
+        view = load_view(command, source, as_of=as_of)
+        done = _result(connection, command.key)
+        if done is not None:
+            if done[0] != fingerprint:
+                raise IdempotencyConflict(command.key, f"first applied as {done[0]}")
+            result = done[1]
+            return QuotaResult(result.key, result.code, result.events, replayed=True)
+        decision = decide(command, view, as_of=as_of, config=self.config)
+        connection.execute(OPERATIONS.insert().values(key=command.key, command=fingerprint, code=int(decision.code)))
+        if decision.code is RejectionCode.OK:
+            _persist(connection, view, decision)
+        return QuotaResult(command.key, decision.code, decision.events)
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def result(self, key: str) -> QuotaResult | None:
+        """The result of the operation applied under ``key``, or None."""
+        with read_connection(self._bind) as connection:
+            done = _result(connection, key)
+        return None if done is None else done[1]
+
+    def line(self, line_id: str) -> QuotaLine:
+        with read_connection(self._bind) as connection:
+            line, _balance = _Source(connection, lock=False).one_line(line_id)
+        if line is None:
+            raise NotFound("quota line", line_id)
+        return line
+
+    def balance(self, line_id: str) -> LineBalance:
+        with read_connection(self._bind) as connection:
+            _line, balance = _Source(connection, lock=False).one_line(line_id)
+        if balance is None:
+            raise NotFound("quota line", line_id)
+        return balance
+
+    def hold(self, hold_id: str) -> QuotaHold:
+        with read_connection(self._bind) as connection:
+            hold = _Source(connection, lock=False).hold(hold_id)
+        if hold is None:
+            raise NotFound("quota hold", hold_id)
+        return hold
+
+    def available(self, line_id: str, *, as_of: datetime.date) -> Money:
+        """What can be held or drawn on ``line_id`` now: its own available bound by its master's."""
+        check_as_of(as_of)
+        with read_connection(self._bind) as connection:
+            line, balance, master, master_balance = _Source(connection, lock=False).line_pair(line_id)
+        if line is None or balance is None:
+            raise NotFound("quota line", line_id)
+        return line.money(available_minor(line, balance, master, master_balance, as_of=as_of))
+
+    def lines(self, *, borrower_id: str | None = None) -> tuple[QuotaLine, ...]:
+        """Every line (of ``borrower_id`` if given), in line id order."""
+        query = sa.select(LINES).order_by(LINES.c.line_id)
+        if borrower_id is not None:
+            query = query.where(LINES.c.borrower_id == borrower_id)
+        with read_connection(self._bind) as connection:
+            rows = connection.execute(query).all()
+            temporary = _temporary_limits(connection, [r.line_id for r in rows])
+        return tuple(_line_of(r, temporary.get(r.line_id, ())) for r in rows)
+
+    def open_holds(self, line_id: str) -> tuple[QuotaHold, ...]:
+        with read_connection(self._bind) as connection:
+            return _Source(connection, lock=False).open_holds(line_id)
+
+    def line_ids_with_expired_holds(self, *, as_of: datetime.date) -> tuple[str, ...]:
+        """Lines with an open hold whose expiry is before ``as_of`` (work for ExpireHolds)."""
+        check_as_of(as_of)
+        query = (
+            sa.select(HOLDS.c.line_id)
+            .where(HOLDS.c.status == int(HoldStatus.OPEN), HOLDS.c.expires_on < as_of)
+            .distinct()
+            .order_by(HOLDS.c.line_id)
+        )
+        with read_connection(self._bind) as connection:
+            return tuple(connection.execute(query).scalars())
+
+    def journal(self) -> Iterator[QuotaEvent]:
+        """Every quota event in journal order."""
+        with read_connection(self._bind) as connection:
+            rows = connection.execute(sa.select(EVENTS).order_by(EVENTS.c.id)).all()
+        return iter([_event_of(r) for r in rows])
+
+    def snapshot(self) -> QuotaSnapshot:
+        """The stored lines, balances and holds, read in one transaction."""
+        with read_connection(self._bind) as connection:
+            rows = connection.execute(sa.select(LINES)).all()
+            temporary = _temporary_limits(connection, [r.line_id for r in rows])
+            holds = connection.execute(sa.select(HOLDS)).all()
+        return QuotaSnapshot(
+            {r.line_id: _line_of(r, temporary.get(r.line_id, ())) for r in rows},
+            {r.line_id: LineBalance(r.used_minor, r.held_minor, r.frozen_minor) for r in rows},
+            {h.hold_id: _hold_of(h) for h in holds},
+        )
+
+    def check(self) -> tuple[QuotaIssue, ...]:
+        """Rebuild everything from the journal and list where the stored rows differ."""
+        with read_connection(self._bind) as connection:
+            with _snapshot_transaction(connection):
+                events = [_event_of(r) for r in connection.execute(sa.select(EVENTS).order_by(EVENTS.c.id))]
+                stored = self.using(connection).snapshot()
+        return check_rebuild(rebuild(events), stored)
+
+
+class _snapshot_transaction:
+    """Run the reads of :meth:`SqlQuotaStore.check` in one REPEATABLE READ snapshot on PostgreSQL
+    (journal and rows then agree even while writers go on); SQLite's read transaction already does."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def __enter__(self) -> None:
+        if self._connection.dialect.name == "postgresql" and not self._connection.in_transaction():
+            self._connection.execution_options(isolation_level="REPEATABLE READ")
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
+
+
+# -- reading rows -------------------------------------------------------------------------------
+
+
+class _Source:
+    """The database seen through :class:`loancore.quota.ViewSource`, locking rows when asked."""
+
+    def __init__(self, connection: Connection, *, lock: bool) -> None:
+        self._connection = connection
+        self._lock = lock and connection.dialect.name == "postgresql"
+
+    def _select_line(self, line_id: str) -> Any:
+        query = sa.select(LINES).where(LINES.c.line_id == line_id)
+        if self._lock:
+            query = query.with_for_update()
+        return self._connection.execute(query).first()
+
+    def one_line(self, line_id: str) -> tuple[QuotaLine | None, LineBalance | None]:
+        row = self._select_line(line_id)
+        if row is None:
+            return None, None
+        temporary = _temporary_limits(self._connection, [line_id])
+        return _line_of(row, temporary.get(line_id, ())), LineBalance(row.used_minor, row.held_minor, row.frozen_minor)
+
+    def line_pair(
+        self, line_id: str
+    ) -> tuple[QuotaLine | None, LineBalance | None, QuotaLine | None, LineBalance | None]:
+        # The master id of a line never changes, so it can be read before any lock is taken;
+        # then lock the master first and the sub-line second: one global order, no deadlock.
+        query = sa.select(LINES.c.master_id).where(LINES.c.line_id == line_id)
+        found = self._connection.execute(query).first()
+        if found is None:
+            return None, None, None, None
+        master: tuple[QuotaLine | None, LineBalance | None] = (None, None)
+        if found.master_id is not None:
+            master = self.one_line(found.master_id)
+        line, balance = self.one_line(line_id)
+        return line, balance, master[0], master[1]
+
+    def hold(self, hold_id: str) -> QuotaHold | None:
+        row = self._connection.execute(sa.select(HOLDS).where(HOLDS.c.hold_id == hold_id)).first()
+        return None if row is None else _hold_of(row)
+
+    def open_holds(self, line_id: str) -> tuple[QuotaHold, ...]:
+        query = (
+            sa.select(HOLDS)
+            .where(HOLDS.c.line_id == line_id, HOLDS.c.status == int(HoldStatus.OPEN))
+            .order_by(HOLDS.c.hold_id)
+        )
+        return tuple(_hold_of(r) for r in self._connection.execute(query))
+
+    def sub_lines_used_minor(self, master_id: str) -> int:
+        query = sa.select(sa.func.coalesce(sa.func.sum(LINES.c.used_minor), 0)).where(LINES.c.master_id == master_id)
+        return int(self._connection.execute(query).scalar_one())
+
+    def borrower_exposure_minor(self, borrower_id: str, *, exclude_line_id: str, as_of: datetime.date) -> int:
+        if self._lock:
+            # Every change of a master's limit takes this lock last, so the sum below cannot move.
+            key = zlib.crc32(f"loancore.quota.borrower:{borrower_id}".encode())
+            self._connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        query = sa.select(LINES).where(
+            LINES.c.borrower_id == borrower_id, LINES.c.master_id.is_(None), LINES.c.line_id != exclude_line_id
+        )
+        rows = self._connection.execute(query).all()
+        temporary = _temporary_limits(self._connection, [r.line_id for r in rows])
+        return sum(_line_of(r, temporary.get(r.line_id, ())).limit_exposure_minor(as_of) for r in rows)
+
+
+def _temporary_limits(connection: Connection, line_ids: Sequence[str]) -> dict[str, tuple[TemporaryLimit, ...]]:
+    if not line_ids:
+        return {}
+    found: dict[str, list[TemporaryLimit]] = {}
+    for start in range(0, len(line_ids), 500):  # bounded IN lists
+        query = (
+            sa.select(TEMPORARY)
+            .where(TEMPORARY.c.line_id.in_(line_ids[start : start + 500]))
+            .order_by(TEMPORARY.c.line_id, TEMPORARY.c.position)
+        )
+        for r in connection.execute(query):
+            found.setdefault(r.line_id, []).append(TemporaryLimit(r.limit_id, r.amount_minor, r.starts_on, r.ends_on))
+    return {line_id: tuple(limits) for line_id, limits in found.items()}
+
+
+def _line_of(row: Any, temporary: tuple[TemporaryLimit, ...]) -> QuotaLine:
+    return QuotaLine(
+        row.line_id, row.borrower_id, row.master_id, row.product, row.currency, row.limit_permanent_minor,
+        row.starts_on, row.expires_on, LineStatus(row.status), bool(row.frozen_whole), temporary,
+    )  # fmt: skip
+
+
+def _hold_of(row: Any) -> QuotaHold:
+    return QuotaHold(
+        row.hold_id, row.line_id, row.currency, row.amount_minor, row.expires_on, HoldStatus(row.status), row.captured_minor
+    )
+
+
+def _event_of(row: Any) -> QuotaEvent:
+    values = {name: getattr(row, name) for name in _EVENT_FIELDS}
+    values["kind"] = EventKind(values["kind"])
+    return QuotaEvent(**values)
+
+
+def _result(connection: Connection, key: str) -> tuple[str, QuotaResult] | None:
+    row = connection.execute(sa.select(OPERATIONS).where(OPERATIONS.c.key == key)).first()
+    if row is None:
+        return None
+    events = connection.execute(sa.select(EVENTS).where(EVENTS.c.key == key).order_by(EVENTS.c.seq)).all()
+    return row.command, QuotaResult(key, RejectionCode(row.code), tuple(_event_of(r) for r in events))
+
+
+# -- writing rows -------------------------------------------------------------------------------
+
+
+def _persist(connection: Connection, view: QuotaView, decision: Decision) -> None:
+    """Write the decision's new lines, balances, holds and events (inside the caller's transaction)."""
+    before = {line.line_id: line for line in (view.line, view.master) if line is not None}
+    for line in decision.lines:
+        _write_line(connection, before.get(line.line_id), line)
+    for line_id, balance in decision.balances:
+        connection.execute(
+            LINES.update()
+            .where(LINES.c.line_id == line_id)
+            .values(used_minor=balance.used_minor, held_minor=balance.held_minor, frozen_minor=balance.frozen_minor)
+        )
+    known = {hold.hold_id for hold in (view.hold, *view.holds) if hold is not None}
+    for hold in decision.holds:
+        values = {"status": int(hold.status), "captured_minor": hold.captured_minor}
+        if hold.hold_id in known:
+            connection.execute(HOLDS.update().where(HOLDS.c.hold_id == hold.hold_id).values(**values))
+        else:
+            connection.execute(
+                HOLDS.insert().values(
+                    hold_id=hold.hold_id, line_id=hold.line_id, currency=hold.currency,
+                    amount_minor=hold.amount_minor, expires_on=hold.expires_on, **values,
+                )  # fmt: skip
+            )
+    if decision.events:
+        rows = [{name: _column_value(getattr(e, name)) for name in _EVENT_FIELDS} for e in decision.events]
+        connection.execute(EVENTS.insert(), rows)
+
+
+def _column_value(value: Any) -> Any:
+    return int(value) if isinstance(value, EventKind) else value
+
+
+def _write_line(connection: Connection, old: QuotaLine | None, line: QuotaLine) -> None:
+    terms = {
+        "limit_permanent_minor": line.limit_permanent_minor,
+        "status": int(line.status),
+        "frozen_whole": line.frozen_whole,
+    }
+    if old is None:
+        connection.execute(
+            LINES.insert().values(
+                line_id=line.line_id, borrower_id=line.borrower_id, master_id=line.master_id,
+                product=line.product, currency=line.currency, starts_on=line.starts_on,
+                expires_on=line.expires_on, used_minor=0, held_minor=0, frozen_minor=0, **terms,
+            )  # fmt: skip
+        )
+    else:
+        connection.execute(LINES.update().where(LINES.c.line_id == line.line_id).values(**terms))
+    old_ids = {t.limit_id for t in old.temporary_limits} if old is not None else set()
+    new_ids = {t.limit_id for t in line.temporary_limits}
+    if old_ids - new_ids:
+        connection.execute(TEMPORARY.delete().where(TEMPORARY.c.limit_id.in_(sorted(old_ids - new_ids))))
+    added = [t for t in line.temporary_limits if t.limit_id not in old_ids]
+    if not added:
+        return
+    # Positions only grow, so reading in position order gives the tuple's order back.
+    last = sa.select(sa.func.coalesce(sa.func.max(TEMPORARY.c.position), -1)).where(TEMPORARY.c.line_id == line.line_id)
+    first_free = int(connection.execute(last).scalar_one()) + 1
+    for position, temporary in enumerate(added, start=first_free):
+        connection.execute(
+            TEMPORARY.insert().values(
+                limit_id=temporary.limit_id, line_id=line.line_id, position=position,
+                amount_minor=temporary.amount_minor, starts_on=temporary.starts_on, ends_on=temporary.ends_on,
+            )  # fmt: skip
+        )

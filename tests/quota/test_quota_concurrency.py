@@ -1,0 +1,132 @@
+"""Concurrent holds from several real connections never exceed what is available.
+
+PostgreSQL: threads, each on its own pooled connection, race holds and draws on the sub-lines and
+the master of one borrower. The master row is locked before the sub-line row (FOR UPDATE), so the
+total held and used never passes either limit, nothing deadlocks, and the journal still rebuilds
+every balance. The memory store gets the same race through its lock.
+"""
+
+from __future__ import annotations
+
+import datetime
+import random
+import threading
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from loancore.adapters.memory.quota import MemoryQuotaStore
+from loancore.errors import RejectionCode
+from loancore.money import Money
+from loancore.quota import Draw, Grant, Hold, QuotaResult
+from quota_stores import make_quota_engine
+
+DAY = datetime.date(2026, 3, 1)
+LATER = datetime.date(2027, 3, 1)
+THREADS = 8
+ATTEMPTS = 25
+
+
+def cny(amount: str) -> Money:
+    return Money(Decimal(amount), "CNY")
+
+
+def _race(store: Any) -> list[tuple[Any, QuotaResult]]:
+    """Every thread fires ATTEMPTS holds or draws at random lines, all starting together."""
+    assert store.apply(Grant("g-M", "M", "b1", cny("1000.00"), DAY, LATER), as_of=DAY).ok
+    for line_id in ("S0", "S1"):
+        assert store.apply(Grant(f"g-{line_id}", line_id, "b1", cny("700.00"), DAY, LATER, master_id="M"), as_of=DAY).ok
+    barrier = threading.Barrier(THREADS)
+    outcomes: list[tuple[Any, QuotaResult]] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker(index: int) -> None:
+        chooser = random.Random(index)
+        barrier.wait()
+        for attempt in range(ATTEMPTS):
+            line_id = chooser.choice(["S0", "S1", "S1", "M"])
+            amount = cny(f"{chooser.randint(5, 60)}.00")
+            key = f"t{index}-{attempt}"
+            command = Hold(key, line_id, amount, DAY) if attempt % 3 else Draw(key, line_id, amount)
+            try:
+                result = store.apply(command, as_of=DAY)
+            except BaseException as error:  # noqa: BLE001 - reported below, with the thread's context
+                errors.append(error)
+                return
+            with lock:
+                outcomes.append((command, result))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    assert len(outcomes) == THREADS * ATTEMPTS
+    return outcomes
+
+
+def _check_race(store: Any, outcomes: list[tuple[Any, QuotaResult]]) -> None:
+    accepted = [(c, r) for c, r in outcomes if r.ok]
+    refused = {r.code for _c, r in outcomes if not r.ok}
+    total = {"S0": 0, "S1": 0, "M": 0}
+    for command, _result in accepted:
+        total[command.line_id] += command.amount.minor_units
+    assert total["S0"] <= 70_000 and total["S1"] <= 70_000
+    assert sum(total.values()) <= 100_000
+    assert refused <= {RejectionCode.QUOTA_EXCEEDS_AVAILABLE, RejectionCode.QUOTA_MASTER_EXCEEDS_AVAILABLE}
+    assert refused, "the race should exhaust the lines"
+    for line_id in ("S0", "S1"):
+        balance = store.balance(line_id)
+        assert balance.used_minor + balance.held_minor == total[line_id]
+    master = store.balance("M")
+    assert master.used_minor + master.held_minor == sum(total.values())
+    assert store.check() == ()
+
+
+@pytest.mark.postgres
+def test_concurrent_holds_on_postgres_never_exceed_available(postgres_url: str, tmp_path: Path) -> None:
+    from loancore.adapters.sql.quota import SqlQuotaStore
+
+    engine = make_quota_engine("postgres", tmp_path, postgres_url, pool_size=THREADS + 2)
+    try:
+        store = SqlQuotaStore(engine)
+        _check_race(store, _race(store))
+    finally:
+        engine.dispose()
+
+
+def test_concurrent_holds_in_memory_never_exceed_available() -> None:
+    store = MemoryQuotaStore()
+    _check_race(store, _race(store))
+
+
+@pytest.mark.postgres
+def test_the_same_key_raced_from_many_connections_applies_once(postgres_url: str, tmp_path: Path) -> None:
+    from loancore.adapters.sql.quota import SqlQuotaStore
+
+    engine = make_quota_engine("postgres", tmp_path, postgres_url, pool_size=THREADS + 2)
+    try:
+        store = SqlQuotaStore(engine)
+        assert store.apply(Grant("g-M", "M", "b1", cny("1000.00"), DAY, LATER), as_of=DAY).ok
+        barrier = threading.Barrier(THREADS)
+        results: list[QuotaResult] = []
+
+        def worker() -> None:
+            barrier.wait()
+            results.append(store.apply(Hold("same", "M", cny("600.00"), DAY), as_of=DAY))
+
+        threads = [threading.Thread(target=worker) for _ in range(THREADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert len(results) == THREADS and all(r == results[0] and r.ok for r in results)
+        assert sum(not r.replayed for r in results) == 1
+        assert store.balance("M").held_minor == 60_000
+        assert len(list(store.journal())) == 2
+    finally:
+        engine.dispose()
