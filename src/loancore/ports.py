@@ -59,8 +59,19 @@ from loancore.ledger.entries import DimensionsLike, JournalEntry, MemoPosting, M
 from loancore.ledger.reports import GeneralLedger, TrialBalance
 from loancore.ledger.subjects import Chart
 from loancore.money import Money
+from loancore.quota import (
+    Command,
+    LineBalance,
+    QuotaConfig,
+    QuotaEvent,
+    QuotaHold,
+    QuotaIssue,
+    QuotaLine,
+    QuotaResult,
+    QuotaSnapshot,
+)
 
-__all__ = ["LedgerStore"]
+__all__ = ["LedgerStore", "QuotaStore"]
 
 
 @runtime_checkable
@@ -189,4 +200,68 @@ class LedgerStore(Protocol):
 
     def memo_postings(self) -> Iterator[MemoPosting]:
         """Every memo posting in posting order."""
+        ...
+
+
+@runtime_checkable
+class QuotaStore(Protocol):
+    """Revolving credit quota: lines, holds and the quota journal (docs/quota.md).
+
+    Implemented by :class:`~loancore.adapters.memory.quota.MemoryQuotaStore` and
+    :class:`~loancore.adapters.sql.quota.SqlQuotaStore`; one suite (``tests/quota/``) runs against
+    both. ``apply`` is atomic: it loads what the command touches (the line, then its master,
+    locked master first on PostgreSQL), checks the idempotency key, lets
+    :func:`loancore.quota.decide` decide, and writes the new state and the journal events together;
+    a refusal or an exception changes no balance. A key seen before returns the first result
+    (``replayed`` True); the same key with another command raises IdempotencyConflict.
+    """
+
+    config: QuotaConfig
+
+    def apply(self, command: Command, *, as_of: date) -> QuotaResult:
+        """Apply one quota command as of the business date ``as_of``."""
+        ...
+
+    def result(self, key: str) -> QuotaResult | None:
+        """The result stored under idempotency key ``key``, or None."""
+        ...
+
+    def line(self, line_id: str) -> QuotaLine:
+        """The line's terms; NotFound if there is none."""
+        ...
+
+    def balance(self, line_id: str) -> LineBalance:
+        """The line's used, held and frozen amounts (minor units); NotFound if there is none."""
+        ...
+
+    def hold(self, hold_id: str) -> QuotaHold:
+        """The hold placed by the Hold with key ``hold_id``; NotFound if there is none."""
+        ...
+
+    def available(self, line_id: str, *, as_of: date) -> Money:
+        """Available on the line as of ``as_of``, bound by its master's."""
+        ...
+
+    def lines(self, *, borrower_id: str | None = None) -> tuple[QuotaLine, ...]:
+        """Every line (of one borrower), in line id order."""
+        ...
+
+    def open_holds(self, line_id: str) -> tuple[QuotaHold, ...]:
+        """The line's open holds, in hold id order."""
+        ...
+
+    def line_ids_with_expired_holds(self, *, as_of: date) -> tuple[str, ...]:
+        """Lines with an open hold whose expiry is before ``as_of``."""
+        ...
+
+    def journal(self) -> Iterator[QuotaEvent]:
+        """Every quota journal event in order."""
+        ...
+
+    def snapshot(self) -> QuotaSnapshot:
+        """The stored lines, balances and holds."""
+        ...
+
+    def check(self) -> tuple[QuotaIssue, ...]:
+        """Differences between the journal's rebuild and the stored state; empty when sound."""
         ...

@@ -319,3 +319,9 @@ def test_balances_are_zero_on_a_new_line(quota_store: Any) -> None:
     assert quota_store.balance("S0") == LineBalance(0, 0, 0)
     assert [line.line_id for line in quota_store.lines(borrower_id="b1")] == ["M", "S0", "S1"]
     assert quota_store.line("S0").master_id == "M"
+
+
+def test_every_store_is_a_quota_store(quota_store: Any) -> None:
+    from loancore.ports import QuotaStore
+
+    assert isinstance(quota_store, QuotaStore)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -27,6 +27,9 @@ from loancore.errors import InvalidInput
 from loancore.money import Money, Rounding, to_decimal
 from loancore.quota.commands import AdjustLimit, Close, Command, ExpireHolds, ExpireTemporaryLimits, Freeze
 from loancore.quota.model import LineBalance, LineStatus, QuotaLine, QuotaResult
+
+if TYPE_CHECKING:  # loancore.ports imports this package
+    from loancore.ports import QuotaStore
 
 __all__ = [
     "CreditRecord",
@@ -150,7 +153,7 @@ def plan_end_of_day(
 
 
 def run_end_of_day(
-    store: Any,
+    store: QuotaStore,
     records: Mapping[str, CreditRecord],
     policy: LimitPolicy,
     *,
