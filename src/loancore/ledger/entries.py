@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from datetime import date
+from decimal import Decimal
 from typing import Any, Union
 
 import attrs
@@ -33,6 +34,8 @@ __all__ = [
 DIMENSION_KEYS: tuple[str, ...] = ("customer", "loan", "merchant", "partner", "product")
 """Analysis dimensions (辅助核算) a leg may carry instead of one subject per loan or merchant."""
 
+_KEYS = frozenset(DIMENSION_KEYS)
+
 Dimensions = tuple[tuple[str, str], ...]
 """Dimensions as a tuple of ``(key, value)`` pairs sorted by key; hashable and comparable."""
 
@@ -44,8 +47,12 @@ def dimensions_of(value: DimensionsLike, *, field: str = "dimensions") -> Dimens
 
     Values are non-empty strings; each key appears at most once.
     """
-    if value is None:
+    if not value:
         return ()
+    if type(value) is dict and len(value) == 1:  # the common case, one dimension: a fast path
+        ((key, item),) = value.items()
+        if key in _KEYS and type(item) is str and item:
+            return ((key, item),)
     pairs = tuple(value.items()) if isinstance(value, Mapping) else tuple(value)
     if len(pairs) > len(DIMENSION_KEYS):
         raise InvalidInput(field, value, f"at most one value per key of {DIMENSION_KEYS}")
@@ -79,6 +86,13 @@ def _check_money(_instance: object, attribute: attrs.Attribute, value: object) -
         raise InvalidInput(attribute.name, value, "expected Money")
 
 
+_MINOR_FACTORS = {code: Decimal(10) ** units for code, units in CURRENCY_MINOR_UNITS.items()}
+
+
+def _side(value: object) -> Side:
+    return value if type(value) is Side else Side(value)
+
+
 @attrs.frozen
 class Leg:
     """One line of an entry: ``amount`` on ``side`` of ``subject_code``, with dimensions.
@@ -89,13 +103,14 @@ class Leg:
     """
 
     subject_code: str = attrs.field(validator=_check_text)
-    side: Side = attrs.field(converter=Side)
+    side: Side = attrs.field(converter=_side)
     amount: Money = attrs.field(validator=_check_money)
     dimensions: Dimensions = attrs.field(default=(), converter=dimensions_of)
     signed_minor: int = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        minor = int(self.amount.amount.scaleb(CURRENCY_MINOR_UNITS[self.amount.currency]))
+        # Money is always at its currency's scale, so this product is an exact integer.
+        minor = int(self.amount.amount * _MINOR_FACTORS[self.amount.currency])
         object.__setattr__(self, "signed_minor", minor if self.side is Side.DEBIT else -minor)
 
     @classmethod
