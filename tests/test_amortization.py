@@ -288,3 +288,11 @@ def test_payoff_outside_the_current_period_is_refused() -> None:
 def test_terms_evolve_revalidates() -> None:
     with pytest.raises(InvalidInput):
         attrs.evolve(terms(), installments=0)
+
+
+def test_balance_column_accounts_for_the_prepayment() -> None:
+    schedule = amortize(terms())
+    result = reamortize(schedule, after_installment=4, prepayment=D("2000"), mode="keep_term")
+    assert result.balance_after[3] == schedule.balance_after[3]  # before the prepayment
+    assert result.balance_after[4] == schedule.balance_after[3] - D("2000") - result.principal[4]
+    assert result.balance_after[-1] == 0

@@ -32,6 +32,8 @@ import datetime as dt
 import decimal
 import enum
 import functools
+import itertools
+import operator
 from collections.abc import Iterator
 from decimal import Decimal
 from fractions import Fraction
@@ -183,6 +185,11 @@ class LoanTerms:
     interest_free_periods: int = attrs.field(
         default=0, validator=_count("interest_free_periods", 0, PERIODS_MAX)
     )
+    # Derived once at construction (not arguments): what amortize's hot path needs.
+    _principal_minor: int = attrs.field(init=False, default=0, repr=False, eq=False)
+    _multiple_minor: int = attrs.field(init=False, default=1, repr=False, eq=False)
+    _plain: bool = attrs.field(init=False, default=False, repr=False, eq=False)
+    _mode: str = attrs.field(init=False, default="", repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.currency, str) or self.currency not in CURRENCY_MINOR_UNITS:
@@ -199,6 +206,15 @@ class LoanTerms:
             raise InvalidInput("fee_rate_per_period", self.fee_rate_per_period, "must be in [0, 1)")
         self._check_schedule_shape()
         self._check_method_options(quantum)
+        scale = CURRENCY_MINOR_UNITS[self.currency]
+        object.__setattr__(self, "_principal_minor", _minor(self.principal, scale))
+        if self.installment_multiple is not None:
+            object.__setattr__(self, "_multiple_minor", _minor(self.installment_multiple, scale))
+        plain = (self.method is Method.EQUAL_INSTALLMENT and self.interest_basis is InterestBasis.PERIOD
+                 and self.first_due_date is None and self.grace_periods == 0
+                 and self.interest_free_periods == 0 and self.fee_rate_per_period == 0)
+        object.__setattr__(self, "_plain", plain)
+        object.__setattr__(self, "_mode", self.rounding.value)
 
     def _check_schedule_shape(self) -> None:
         if self.frequency is Frequency.EVERY_N_DAYS:
@@ -264,17 +280,18 @@ def _moneys(column: tuple[int, ...], scale: int) -> tuple[Decimal, ...]:
     return tuple([Decimal(v).scaleb(-scale) for v in column])
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # a dict class: attrs builds it ~2x faster than a slotted frozen one
 class Schedule:
     """The installments of a loan, stored as columns of integer minor units.
 
     The ``*_minor`` fields are what a store keeps; the Decimal views (:attr:`principal`,
     :attr:`interest`, :attr:`fee`, :attr:`balance_after`, :attr:`totals`) and the
     :class:`Installment` rows (:attr:`installments`, iteration, :meth:`to_rows`) are built on
-    demand. ``prepaid_minor`` is principal repaid outside the installments (a partial prepayment
-    before re-amortization), so ``total_principal + prepaid_principal == terms.principal``.
-    ``level_payment_minor`` is the rounded level installment of an annuity, or the level principal
-    part of the even-principal methods.
+    demand, and so is the balance column (principal less the principal parts and prepayments so
+    far). ``prepayments_minor`` holds ``(after_installment, amount)`` pairs: principal repaid
+    outside the installments before re-amortization, so ``total_principal + prepaid_principal
+    == terms.principal``. ``level_payment_minor`` is the rounded level installment of an annuity,
+    or the level principal part of the even-principal methods.
     """
 
     terms: LoanTerms
@@ -282,10 +299,25 @@ class Schedule:
     principal_minor: tuple[int, ...]
     interest_minor: tuple[int, ...]
     fee_minor: tuple[int, ...]
-    balance_minor: tuple[int, ...]
     fee_upfront_minor: int = 0
     level_payment_minor: int = 0
-    prepaid_minor: int = 0
+    prepayments_minor: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def prepaid_minor(self) -> int:
+        return sum(amount for _, amount in self.prepayments_minor)
+
+    @property
+    def balance_minor(self) -> tuple[int, ...]:
+        """Outstanding principal after each installment (before a prepayment made on its date)."""
+        start = self.terms._principal_minor
+        if not self.prepayments_minor:
+            return tuple(itertools.accumulate(self.principal_minor, operator.sub, initial=start))[1:]
+        out, balance = [], start
+        for number, part in enumerate(self.principal_minor, start=1):
+            balance -= part + sum(a for after, a in self.prepayments_minor if after == number - 1)
+            out.append(balance)
+        return tuple(out)
 
     def __len__(self) -> int:
         return len(self.principal_minor)
@@ -453,39 +485,57 @@ def _level_payment(principal: int, factor: Fraction, multiple: int, mode: str) -
     return _round_div(principal * factor.numerator, factor.denominator * multiple, mode) * multiple
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=4096)
 def _plain_plan(annual_rate: Decimal, frequency: Frequency, every_days: int | None, n: int,
-                mode: str) -> tuple[Fraction, tuple[int, int, int] | None]:
-    """Per (rate, n, mode): the annuity factor and the affine interest rounding (None: HALF_EVEN)."""
+                mode: str) -> tuple[Fraction, tuple[int, int, int] | None, Fraction]:
+    """Per (rate, n, mode): the annuity factor, the affine interest rounding (None for
+    HALF_EVEN) and the period rate."""
     r = _period_rate(annual_rate, frequency, every_days)
-    return _annuity_factor(r, n, Fraction(1)), (None if mode == _HALF_EVEN else _affine(r, mode))
+    return _annuity_factor(r, n, Fraction(1)), (None if mode == _HALF_EVEN else _affine(r, mode)), r
 
 
 def _fast_annuity(principal: int, r: Fraction, n: int, payment: int, mode: str,
                   affine: tuple[int, int, int] | None):
-    """The common case (annuity, period basis, no odd period, grace or fee) in one tight loop."""
-    principal_col, interest_col, balance_col = [], [], []
-    balance = principal
-    a, b, c = affine if affine is not None else (0, 0, 1)
+    """The plain annuity's period loop, in integer minor units; returns three tuples.
+
+    Interest is ``(balance * a + b) // c`` (the rounding mode folded into integers, see
+    :func:`_affine`); HALF_EVEN, and loans whose installment would overshoot the balance, take
+    :func:`_clamped_annuity`. The last installment takes the balance (the residue rule).
+    """
     num, den = r.numerator, r.denominator
-    for _ in range(n - 1):
-        if affine is not None:
+    if affine is not None and payment >= (principal * affine[0] + affine[1]) // affine[2]:
+        # Interest never exceeds the first period's, so no principal part can be negative; only
+        # overshooting the balance is possible, and the balance before the last period shows it.
+        a, b, c = affine
+        interests: list[int] = []
+        add_interest = interests.append
+        balance = principal
+        for _ in range(n - 1):
             interest = (balance * a + b) // c
-        else:
-            interest = _round_div(balance * num, den, mode)
-        part = payment - interest
-        if part > balance:
-            part = balance
-        elif part < 0:
-            part = 0
+            balance += interest - payment
+            add_interest(interest)
+        if balance >= 0:
+            parts = [payment - i for i in interests]
+            parts.append(balance)
+            interests.append(_round_div(balance * num, den, mode))
+            return tuple(parts), tuple(interests)
+    return _clamped_annuity(principal, num, den, n, payment, mode)
+
+
+def _clamped_annuity(principal: int, num: int, den: int, n: int, payment: int, mode: str):
+    """The annuity loop with every principal part clamped to ``[0, balance]`` (any mode)."""
+    parts: list[int] = []
+    interests: list[int] = []
+    balance = principal
+    for _ in range(n - 1):
+        interest = _round_div(balance * num, den, mode)
+        part = min(max(payment - interest, 0), balance)
         balance -= part
-        principal_col.append(part)
-        interest_col.append(interest)
-        balance_col.append(balance)
-    interest_col.append(_round_div(balance * num, den, mode))
-    principal_col.append(balance)
-    balance_col.append(0)
-    return principal_col, interest_col, balance_col
+        parts.append(part)
+        interests.append(interest)
+    interests.append(_round_div(balance * num, den, mode))
+    parts.append(balance)
+    return tuple(parts), tuple(interests)
 
 
 # -- the general period loop ---------------------------------------------------------------------
@@ -594,16 +644,10 @@ def _level(terms: LoanTerms, principal: int, periods: int, fraction: Fraction) -
     if terms.method is Method.EQUAL_INSTALLMENT:
         r = _period_rate(terms.annual_rate, terms.frequency, terms.every_days)
         return _level_payment(principal, _annuity_factor(r, periods, fraction),
-                              _multiple(terms), terms.rounding.value)
+                              terms._multiple_minor, terms.rounding.value)
     if terms.method in _LEVEL_PRINCIPAL:
         return principal // periods  # toward zero; the residue goes to the last installment
     return 0
-
-
-def _multiple(terms: LoanTerms) -> int:
-    if terms.installment_multiple is None:
-        return 1
-    return _minor(terms.installment_multiple, CURRENCY_MINOR_UNITS[terms.currency])
 
 
 # -- amortize ------------------------------------------------------------------------------------
@@ -613,9 +657,7 @@ def amortize(terms: LoanTerms) -> Schedule:
     """The installment schedule of ``terms`` (the module docstring lists the rounding points)."""
     if not isinstance(terms, LoanTerms):
         raise InvalidInput("terms", terms, "expected LoanTerms")
-    if (terms.method is Method.EQUAL_INSTALLMENT and terms.interest_basis is InterestBasis.PERIOD
-            and terms.first_due_date is None and terms.grace_periods == 0
-            and terms.interest_free_periods == 0 and terms.fee_rate_per_period == 0):
+    if terms._plain:
         return _plain_annuity(terms)
     if terms.method is Method.BULLET:
         return _bullet(terms)
@@ -634,33 +676,36 @@ def amortize(terms: LoanTerms) -> Schedule:
     )
     rates = _period_rates(terms, due, terms.start_date, fraction)
     p, i, f, b = _columns(plan, principal, rates, terms.rounding.value)
-    step = _multiple(terms)
+    step = terms._multiple_minor
     for _ in range(PERIODS_MAX):  # rare: see _level
         if plan.kind is not Method.EQUAL_INSTALLMENT or len(b) < 2 or b[-2] != 0 or plan.level < step:
             break
         plan = attrs.evolve(plan, level=plan.level - step)
         p, i, f, b = _columns(plan, principal, rates, terms.rounding.value)
-    return _checked(Schedule(terms, due, tuple(p), tuple(i), tuple(f), tuple(b), fee_upfront, plan.level))
+    return _checked(Schedule(terms, due, tuple(p), tuple(i), tuple(f), fee_upfront, plan.level))
 
 
 def _plain_annuity(terms: LoanTerms) -> Schedule:
-    scale = CURRENCY_MINOR_UNITS[terms.currency]
-    mode = terms.rounding.value
+    """The common case (annuity, period basis, no odd period, grace, free periods or fee)."""
     n = terms.installments
-    factor, affine = _plain_plan(terms.annual_rate, terms.frequency, terms.every_days, n, mode)
-    principal = _minor(terms.principal, scale)
-    payment = _level_payment(principal, factor, _multiple(terms), mode)
-    r = _period_rate(terms.annual_rate, terms.frequency, terms.every_days)
-    p, i, b = _fast_annuity(principal, r, n, payment, mode, affine)
-    step = _multiple(terms)
-    for _ in range(PERIODS_MAX):  # rare: see _level
-        if n == 1 or b[-2] != 0 or payment < step:
+    mode = terms._mode
+    factor, affine, r = _plain_plan(terms.annual_rate, terms.frequency, terms.every_days, n, mode)
+    principal = terms._principal_minor
+    step = terms._multiple_minor
+    payment = _round_div(principal * factor.numerator, factor.denominator * step, mode) * step
+    p, i = _fast_annuity(principal, r, n, payment, mode, affine)
+    for _ in range(PERIODS_MAX):  # rare (the balance cleared before the last period): see _level
+        if n == 1 or p[-1] != 0 or payment < step:
             break
         payment -= step
-        p, i, b = _fast_annuity(principal, r, n, payment, mode, affine)
+        p, i = _fast_annuity(principal, r, n, payment, mode, affine)
     due = _dates._due_dates(terms.start_date, n, terms.frequency, None, terms.end_of_month,
                             terms.every_days or 0)
-    return _checked(Schedule(terms, due, tuple(p), tuple(i), (0,) * n, tuple(b), 0, payment))
+    # The loop clamps every part to [0, balance] and gives the last installment the balance, so
+    # conservation is the one invariant left to check (cheaply, in minor units).
+    if sum(p) != principal:
+        raise InvariantViolation(f"schedule repays {sum(p)} minor units of {principal}")
+    return Schedule(terms, due, p, i, (0,) * n, 0, payment)
 
 
 def _bullet(terms: LoanTerms) -> Schedule:
@@ -677,14 +722,14 @@ def _bullet(terms: LoanTerms) -> Schedule:
     interest = _round_div(accrued.numerator, accrued.denominator, terms.rounding.value)
     fee, fee_upfront = _fees(terms, principal)
     return _checked(Schedule(terms, (due[-1],), (principal,), (interest,), (fee * terms.installments,),
-                             (0,), fee_upfront, principal))
+                             fee_upfront, principal))
 
 
 def _checked(schedule: Schedule) -> Schedule:
     """Conservation of principal and non-negative parts, checked even under ``python -O``."""
     repaid = sum(schedule.principal_minor) + schedule.prepaid_minor
-    expected = _minor(schedule.terms.principal, schedule.scale)
-    if repaid != expected or (schedule.balance_minor[-1] != 0 and not schedule.prepaid_minor):
+    expected = schedule.terms._principal_minor
+    if repaid != expected:
         raise InvariantViolation(f"schedule repays {repaid} minor units of {expected}")
     if min(schedule.balance_minor) < 0 or min(schedule.principal_minor) < 0:
         raise InvariantViolation("schedule has a negative balance or principal part")
@@ -752,8 +797,7 @@ def reamortize(
         principal_minor=schedule.principal_minor[:k] + tuple(p),
         interest_minor=schedule.interest_minor[:k] + tuple(i),
         fee_minor=schedule.fee_minor[:k] + tuple(f),
-        balance_minor=schedule.balance_minor[:k] + tuple(b),
-        prepaid_minor=schedule.prepaid_minor + amount_minor,
+        prepayments_minor=schedule.prepayments_minor + ((k, amount_minor),),
     ))
 
 
