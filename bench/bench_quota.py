@@ -1,0 +1,106 @@
+"""Quota hold-and-capture throughput: memory and SQLite (and PostgreSQL when a server is set).
+
+One pair is a Hold on a sub-line (so the master moves too) and its full Capture, each a command
+built, checked against the master binding, journalled and applied with its idempotency key. Every
+1,000 pairs a principal repayment restores the quota, as a running book would. Command
+construction is inside the timed loop: that is what a caller pays.
+
+    quota_hold_capture_pairs_per_s          memory store (target >= 100,000)
+    quota_sqlite_hold_capture_pairs_per_s   SQLite file, one durable (fsync) transaction per operation
+    quota_postgres_hold_capture_pairs_per_s PostgreSQL on loopback (LOANCORE_TEST_POSTGRES_URL)
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from loancore.adapters.memory.quota import MemoryQuotaStore
+from loancore.money import Money
+from loancore.quota import Capture, Grant, Hold, RepaymentParts, RestoreRepaid
+
+DAY = datetime.date(2026, 3, 1)
+LATER = datetime.date(2027, 3, 1)
+AMOUNT = Money(Decimal("12.34"), "CNY")
+RESTORE_EVERY = 1_000
+
+
+def _prepare(store: Any) -> None:
+    limit = Money(Decimal("100000.00"), "CNY")
+    assert store.apply(Grant("g-M", "M", "b1", limit, DAY, LATER), as_of=DAY).ok
+    assert store.apply(Grant("g-S", "S", "b1", limit, DAY, LATER, master_id="M"), as_of=DAY).ok
+
+
+def _pairs_per_s(store: Any, pairs: int) -> float:
+    restore = RepaymentParts(AMOUNT * RESTORE_EVERY)
+    apply = store.apply
+    started = time.perf_counter()
+    for index in range(pairs):
+        key = f"h{index}"
+        if not apply(Hold(key, "S", AMOUNT, LATER), as_of=DAY).ok:
+            raise RuntimeError("benchmark hold refused")
+        if not apply(Capture(f"c{index}", key), as_of=DAY).ok:
+            raise RuntimeError("benchmark capture refused")
+        if index % RESTORE_EVERY == RESTORE_EVERY - 1:
+            apply(RestoreRepaid(f"r{index}", "S", restore), as_of=DAY)
+    elapsed = time.perf_counter() - started
+    if store.balance("M").held_minor != 0:
+        raise RuntimeError("benchmark left holds open")
+    return pairs / elapsed
+
+
+def _memory(pairs: int = 100_000) -> float:
+    store = MemoryQuotaStore()
+    _prepare(store)
+    _pairs_per_s(store, 2_000)  # warm up
+    return _pairs_per_s(store, pairs)
+
+
+def _sql(url_or_path: Any, pairs: int) -> float:
+    from loancore.adapters.sql import create_engine
+    from loancore.adapters.sql.quota import SqlQuotaStore
+
+    engine = create_engine(url_or_path)
+    try:
+        store = SqlQuotaStore(engine)
+        _prepare(store)
+        return _pairs_per_s(store, pairs)
+    finally:
+        engine.dispose()
+
+
+def _postgres(url: str, pairs: int) -> float:
+    import uuid
+
+    import sqlalchemy as sa
+
+    schema = f"bench_quota_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        return _sql(sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}), pairs)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def run() -> dict[str, float]:
+    figures = {"quota_hold_capture_pairs_per_s": _memory()}
+    with tempfile.TemporaryDirectory() as directory:
+        figures["quota_sqlite_hold_capture_pairs_per_s"] = _sql(Path(directory) / "quota.sqlite", 300)
+    url = os.environ.get("LOANCORE_TEST_POSTGRES_URL")
+    if url:
+        figures["quota_postgres_hold_capture_pairs_per_s"] = _postgres(url, 300)
+    return figures
+
+
+if __name__ == "__main__":
+    for name, value in run().items():
+        print(f"{name:48s} {value:>16,.1f}")
