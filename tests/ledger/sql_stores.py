@@ -4,13 +4,13 @@
 the ledger conformance suite against :class:`~loancore.adapters.sql.ledger.SqlLedgerStore`:
 
 - ``"sqlite"``: a new database file under ``tmp_path``;
-- ``"postgres"``: a new, empty PostgreSQL schema on ``postgres_url`` (the ``postgres_url``
-  fixture), selected through the connection's ``search_path``, so tests never see each other's rows.
+- ``"postgres"``: an empty PostgreSQL schema on ``postgres_url`` (the ``postgres_url`` fixture),
+  selected through the connection's ``search_path``, so tests never see each other's rows (a few
+  schemas per process are emptied and reused; see :func:`make_sql_engine`).
 """
 
 from __future__ import annotations
 
-import collections
 import itertools
 import os
 import uuid
@@ -24,38 +24,83 @@ __all__ = ["SQL_KINDS", "make_sql_engine", "make_sql_ledger_store"]
 
 SQL_KINDS = ("sqlite", "postgres")
 _counter = itertools.count()
-_POSTGRES_ENGINES_OPEN = 6
-_recent_postgres: collections.deque[sa.Engine] = collections.deque()
+# Property tests make a store per example and dispose them only at the end of the test, so
+# PostgreSQL stores rotate through a few schemas per process: taking a slot disposes the engine
+# that used it last (closing its connections) and empties its tables, which is much faster than
+# creating the schema again.
+_POSTGRES_SLOTS = 6
+_slot_counter = itertools.count()
+_slot_engines: dict[int, sa.Engine] = {}
 
 
-def make_sql_engine(kind: str, tmp_path: Path, postgres_url: str | None) -> sa.Engine:
-    """A fresh, empty database of ``kind`` ("sqlite" or "postgres")."""
+def make_sql_engine(kind: str, tmp_path: Path, postgres_url: str | None, *, recycle: bool = False) -> sa.Engine:
+    """An empty database of ``kind`` ("sqlite" or "postgres").
+
+    PostgreSQL: a new schema, or with ``recycle`` one of a few per-process schemas emptied for
+    reuse (tables loancore knows are truncated, others dropped; a store older than the last
+    ``_POSTGRES_SLOTS`` must no longer be used).
+    """
     if kind == "sqlite":
         return create_engine(tmp_path / f"ledger-{next(_counter)}.sqlite")
     if kind != "postgres":
         raise ValueError(f"kind: expected one of {SQL_KINDS}, got {kind!r}")
     if not postgres_url:
         raise ValueError("kind 'postgres' needs postgres_url (the postgres_url fixture)")
-    schema = f"t_{os.getpid()}_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    admin.dispose()
-    engine = create_engine(postgres_url, connect_args={"options": f"-csearch_path={schema}"})
-    _recent_postgres.append(engine)
-    # Property tests make a store per example and dispose them only at the end of the test.
-    # Disposing an older engine closes its idle connections (it reconnects if used again), so
-    # the server's connection limit is never reached.
-    while len(_recent_postgres) > _POSTGRES_ENGINES_OPEN:
-        _recent_postgres.popleft().dispose()
+    if not recycle:
+        schema = f"t_{os.getpid()}_{uuid.uuid4().hex[:12]}"
+        _admin(postgres_url, f'CREATE SCHEMA "{schema}"')
+        return _schema_engine(postgres_url, schema)
+    slot = next(_slot_counter) % _POSTGRES_SLOTS
+    previous = _slot_engines.pop(slot, None)
+    if previous is not None:
+        previous.dispose()
+    schema = f"slot_{os.getpid()}_{slot}"
+    _empty_schema(postgres_url, schema)
+    _slot_engines[slot] = engine = _schema_engine(postgres_url, schema)
     return engine
 
 
+def _schema_engine(postgres_url: str, schema: str) -> sa.Engine:
+    return create_engine(postgres_url, connect_args={"options": f"-csearch_path={schema}"})
+
+
+def _admin(postgres_url: str, *statements: str) -> None:
+    admin = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
+    try:
+        with admin.begin() as connection:
+            connection.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
+            for statement in statements:
+                connection.exec_driver_sql(statement)
+    finally:
+        admin.dispose()
+
+
+def _empty_schema(postgres_url: str, schema: str) -> None:
+    from loancore.adapters.sql import METADATA
+
+    admin = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
+    try:
+        with admin.begin() as connection:
+            connection.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
+            connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            names = connection.execute(
+                sa.text("SELECT tablename FROM pg_tables WHERE schemaname = :s"), {"s": schema}
+            ).scalars().all()
+            known = [f'"{schema}"."{n}"' for n in names if n in METADATA.tables]
+            foreign = [f'"{schema}"."{n}"' for n in names if n not in METADATA.tables]
+            if known:
+                connection.exec_driver_sql(f"TRUNCATE {', '.join(known)} RESTART IDENTITY CASCADE")
+            if foreign:
+                connection.exec_driver_sql(f"DROP TABLE {', '.join(foreign)} CASCADE")
+    finally:
+        admin.dispose()
+
+
 def make_sql_ledger_store(kind: str, tmp_path: Path, postgres_url: str | None):
-    """A :class:`SqlLedgerStore` on a fresh database of ``kind``, schema created."""
+    """A :class:`SqlLedgerStore` on an empty database of ``kind``, schema created."""
     from loancore.adapters.sql.ledger import SqlLedgerStore
 
-    return SqlLedgerStore(make_sql_engine(kind, tmp_path, postgres_url))
+    return SqlLedgerStore(make_sql_engine(kind, tmp_path, postgres_url, recycle=True))
 
 
 def small_chart():
