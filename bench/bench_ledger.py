@@ -42,7 +42,8 @@ def raw_entries(count: int) -> list[tuple[str, str, date, str, str, str, str]]:
     for i in range(count):
         debit, credit = PAIRS[i % len(PAIRS)]
         amount = f"{100 + i % 9973}.{i % 100:02d}"
-        rows.append((f"e{i}", f"k{i}", START + timedelta(days=i // per_day), debit, credit, amount, f"L{i % 5000}"))
+        day = START + timedelta(days=i // per_day)
+        rows.append((f"e{i}", f"k{i}", day, debit, credit, amount, f"L{i % 5000}"))
     return rows
 
 
@@ -52,18 +53,26 @@ def build(rows: list[tuple[str, str, date, str, str, str, str]]) -> list[Journal
             entry_id=entry_id,
             idempotency_key=key,
             accounting_date=day,
-            legs=(Leg.debit(debit, Money(amount, "CNY"), {"loan": loan}), Leg.credit(credit, Money(amount, "CNY"))),
+            legs=(
+                Leg.debit(debit, Money(amount, "CNY"), {"loan": loan}),
+                Leg.credit(credit, Money(amount, "CNY")),
+            ),
         )
         for entry_id, key, day, debit, credit, amount, loan in rows
     ]
 
 
 def shared_legs_entries(count: int) -> list[JournalEntry]:
-    """``count`` entries reusing a few thousand leg values (legs are immutable), to keep 1M small."""
+    """``count`` entries sharing 5,000 leg pairs (legs are immutable), to keep 1M in memory."""
     legs = [e.legs for e in build(raw_entries(5000))]
     per_day = max(1, count // DAYS)
     return [
-        JournalEntry(entry_id=f"e{i}", idempotency_key=f"k{i}", accounting_date=START + timedelta(days=i // per_day), legs=legs[i % 5000])
+        JournalEntry(
+            entry_id=f"e{i}",
+            idempotency_key=f"k{i}",
+            accounting_date=START + timedelta(days=i // per_day),
+            legs=legs[i % 5000],
+        )
         for i in range(count)
     ]
 
@@ -129,7 +138,10 @@ def loancore_vs_beancount() -> dict[str, float]:
 def run() -> dict[str, float]:
     gc.collect()
     posted, indexed = memory_rates(build(raw_entries(100_000)))
-    results = {"ledger_memory_entries_per_s": posted, "ledger_memory_indexed_entries_per_s": indexed}
+    results = {
+        "ledger_memory_entries_per_s": posted,
+        "ledger_memory_indexed_entries_per_s": indexed,
+    }
     gc.collect()
     results["ledger_memory_balance_asof_1m_ms"] = balance_asof_1m_ms()
     gc.collect()

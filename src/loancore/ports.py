@@ -171,7 +171,7 @@ class LedgerStore(Protocol):
         """Close every accounting date up to ``through`` inclusive (forward only).
 
         Closing the current closed-through date again is a no-op (not logged twice); an earlier
-        date raises InvalidInput. Each close that moves the date is logged for :meth:`period_closes`.
+        date raises InvalidInput. Each close that moves the date is logged (:meth:`period_closes`).
         """
         ...
 

@@ -38,7 +38,9 @@ def _dispose(store: object) -> None:
 
 
 @pytest.fixture(params=STORE_KINDS)
-def ledger_store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], LedgerStore]]:
+def ledger_store_factory(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[[], LedgerStore]]:
     """A callable that makes a fresh store of one kind with the default chart (for property tests,
     which need a fresh store per example)."""
     kind = request.param

@@ -58,14 +58,14 @@ def account_names(chart: Chart) -> dict[str, str]:
     for subject in chart:  # sorted by code, so a parent is named before its children
         camel = _camel(subject.name_en)
         leaf_code = subject.code.replace(".", "-")
+        coded = f"{leaf_code}-{camel}" if camel else leaf_code
         if subject.parent_code is None:
-            names[subject.code] = f"{_ROOTS[subject.kind]}:{leaf_code}-{camel}" if camel else f"{_ROOTS[subject.kind]}:{leaf_code}"
+            names[subject.code] = f"{_ROOTS[subject.kind]}:{coded}"
             continue
+        parent = names[subject.parent_code]
         component = camel if _COMPONENT.fullmatch(camel or "-") else leaf_code
-        name = f"{names[subject.parent_code]}:{component}"
-        if name in names.values():
-            name = f"{names[subject.parent_code]}:{leaf_code}-{camel}" if camel else f"{names[subject.parent_code]}:{leaf_code}"
-        names[subject.code] = name
+        name = f"{parent}:{component}"
+        names[subject.code] = f"{parent}:{coded}" if name in names.values() else name
     return names
 
 
@@ -113,7 +113,7 @@ def _entry_lines(entry: JournalEntry, names: dict[str, str]) -> list[str]:
         amount = leg.amount.amount if leg.side is Side.DEBIT else -leg.amount.amount
         account = names.get(leg.subject_code)
         if account is None:
-            raise InvalidInput("legs.subject_code", leg.subject_code, "not in the chart being exported")
+            raise InvalidInput("legs.subject_code", leg.subject_code, "not in the exported chart")
         lines.append(f"  {account}  {amount} {leg.amount.currency}")
         lines.extend(f"    {key}: {_quote(value)}" for key, value in leg.dimensions)
     lines.append("")
@@ -159,7 +159,9 @@ def month_ends(first: date, last: date) -> tuple[date, ...]:
     return tuple(ends)
 
 
-def _store_assertions(store: LedgerStore, chart: Chart, period_ends: Sequence[date]) -> list[tuple[date, str, int, str]]:
+def _store_assertions(
+    store: LedgerStore, chart: Chart, period_ends: Sequence[date]
+) -> list[tuple[date, str, int, str]]:
     report_last = store.trial_balance(as_of=max(period_ends))
     posted = sorted({(line.subject_code, line.currency) for line in report_last.lines})
     out = []
@@ -191,7 +193,9 @@ def export_store(
         days = [e.accounting_date for e in entries]
         period_ends = month_ends(min(days), max(days)) if days else ()
     assertions = _store_assertions(store, chart, period_ends) if period_ends else []
-    return export_beancount(chart, entries, assertions=assertions, title=title, operating_currency=operating_currency)
+    return export_beancount(
+        chart, entries, assertions=assertions, title=title, operating_currency=operating_currency
+    )
 
 
 def write_beancount(store: LedgerStore, path: str | Path, **options: object) -> Path:

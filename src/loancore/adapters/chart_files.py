@@ -1,4 +1,4 @@
-"""Read a chart of accounts from a file: the I/O half of ``Chart.from_toml`` / ``Chart.from_csv``."""
+"""Read a chart of accounts from a file: the I/O half of ``Chart.from_toml``/``from_csv``."""
 
 from __future__ import annotations
 

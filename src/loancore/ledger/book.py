@@ -38,22 +38,43 @@ class Ledger:
         return self.store.post(entries)
 
     def reverse(
-        self, entry_id: str, *, reversal_id: str, idempotency_key: str, accounting_date: date, memo: str | None = None
+        self,
+        entry_id: str,
+        *,
+        reversal_id: str,
+        idempotency_key: str,
+        accounting_date: date,
+        memo: str | None = None,
     ) -> JournalEntry:
+        """Book the reversal of ``entry_id``; see LedgerStore.reverse."""
         return self.store.reverse(
-            entry_id, reversal_id=reversal_id, idempotency_key=idempotency_key, accounting_date=accounting_date, memo=memo
+            entry_id,
+            reversal_id=reversal_id,
+            idempotency_key=idempotency_key,
+            accounting_date=accounting_date,
+            memo=memo,
         )
 
-    def balance(self, subject_code: str, currency: str, *, as_of: date, dimensions: DimensionsLike = None) -> Money:
+    def balance(
+        self, subject_code: str, currency: str, *, as_of: date, dimensions: DimensionsLike = None
+    ) -> Money:
         return self.store.balance(subject_code, currency, as_of=as_of, dimensions=dimensions)
 
     def trial_balance(self, *, as_of: date) -> TrialBalance:
         return self.store.trial_balance(as_of=as_of)
 
     def general_ledger(
-        self, subject_code: str, currency: str, *, start: date, end: date, dimensions: DimensionsLike = None
+        self,
+        subject_code: str,
+        currency: str,
+        *,
+        start: date,
+        end: date,
+        dimensions: DimensionsLike = None,
     ) -> GeneralLedger:
-        return self.store.general_ledger(subject_code, currency, start=start, end=end, dimensions=dimensions)
+        return self.store.general_ledger(
+            subject_code, currency, start=start, end=end, dimensions=dimensions
+        )
 
     def close_period(self, through: date) -> TrialBalance:
         """Close through ``through`` after checking the trial balance as of that date balances.
@@ -63,7 +84,8 @@ class Ledger:
         """
         report = self.store.trial_balance(as_of=through)
         if not report.is_balanced():
-            raise InvariantViolation(f"trial balance as of {through} does not balance; period not closed")
+            message = f"trial balance as of {through} does not balance; period not closed"
+            raise InvariantViolation(message)
         self.store.close_period(through)
         return report
 

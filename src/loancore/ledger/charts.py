@@ -2,8 +2,9 @@
 
 Default numbering follows the 2006 application guide of the Accounting Standards for Business
 Enterprises (《企业会计准则——应用指南》附录 会计科目和主要账务处理, financial-enterprise subjects):
-note that 贷款 is 1303 in the final standard (1301 is 贴现资产). 6702 信用减值损失 was added with the
-2017 financial-instruments standard (CAS 22, expected credit loss), next to 6701 资产减值损失.
+note that 贷款 is 1303 in the final standard (1301 is 贴现资产). 6702 信用减值损失 was added
+with the 2017 financial-instruments standard (CAS 22, expected credit loss), next to
+6701 资产减值损失.
 Sub-account codes (``1303.01`` ...) are loancore's own two-digit suffixes.
 
 Parsing text is pure (the caller reads the file; see ``loancore.adapters.chart_files``).
@@ -70,10 +71,20 @@ def default_chart() -> Chart:
     )
 
 
-CHART_FIELDS = ("code", "name_zh", "name_en", "kind", "normal_side", "parent_code", "open_date", "close_date")
+CHART_FIELDS = (
+    "code",
+    "name_zh",
+    "name_en",
+    "kind",
+    "normal_side",
+    "parent_code",
+    "open_date",
+    "close_date",
+)
 """Columns of a chart file (CSV header, TOML keys); the last four are optional."""
 
 _REQUIRED = CHART_FIELDS[:4]
+_KINDS_TEXT = f"expected one of {[k.value for k in SubjectKind]}"
 
 
 def _date_field(value: Any, field: str) -> date | None:
@@ -92,13 +103,14 @@ def _date_field(value: Any, field: str) -> date | None:
 def _subject_from_row(row: dict[str, Any], where: str) -> Subject:
     unknown = sorted(set(row) - set(CHART_FIELDS))
     if unknown:
-        raise InvalidInput(f"{where}.{unknown[0]}", row[unknown[0]], f"unknown column; expected {CHART_FIELDS}")
+        name = unknown[0]
+        raise InvalidInput(f"{where}.{name}", row[name], f"unknown column; expected {CHART_FIELDS}")
     for name in _REQUIRED:
         if row.get(name) in (None, ""):
             raise InvalidInput(f"{where}.{name}", row.get(name), "required")
     kind = row["kind"]
     if kind not in {k.value for k in SubjectKind}:
-        raise InvalidInput(f"{where}.kind", kind, f"expected one of {[k.value for k in SubjectKind]}")
+        raise InvalidInput(f"{where}.kind", kind, _KINDS_TEXT)
     side = row.get("normal_side") or None
     if side is not None and side not in {s.value for s in Side}:
         raise InvalidInput(f"{where}.normal_side", side, "expected 'debit' or 'credit'")
@@ -131,7 +143,7 @@ def chart_from_toml(text: str) -> Chart:
         raise InvalidInput("chart", "<toml>", f"not valid TOML: {exc}") from None
     rows = data.get("subject")
     if not isinstance(rows, list) or not rows:
-        raise InvalidInput("chart.subject", rows, "expected a non-empty array of [[subject]] tables")
+        raise InvalidInput("chart.subject", rows, "expected a non-empty [[subject]] array")
     return Chart(_subject_from_row(dict(row), f"subject[{i}]") for i, row in enumerate(rows))
 
 
@@ -146,5 +158,6 @@ def chart_from_csv(text: str) -> Chart:
     for i, row in enumerate(reader):
         if None in row:
             raise InvalidInput(f"row[{i}]", row[None], "more cells than header columns")
-        subjects.append(_subject_from_row({k: (v or "").strip() for k, v in row.items()}, f"row[{i}]"))
+        cells = {k: (v or "").strip() for k, v in row.items()}
+        subjects.append(_subject_from_row(cells, f"row[{i}]"))
     return Chart(subjects)

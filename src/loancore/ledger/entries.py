@@ -62,7 +62,8 @@ def dimensions_of(value: DimensionsLike, *, field: str = "dimensions") -> Dimens
             raise InvalidInput(field, value, "expected (key, value) pairs")
         key, item = pair
         if key not in DIMENSION_KEYS:
-            raise InvalidInput(f"{field}.{key}", item, f"unknown dimension; expected one of {DIMENSION_KEYS}")
+            reason = f"unknown dimension; expected one of {DIMENSION_KEYS}"
+            raise InvalidInput(f"{field}.{key}", item, reason)
         if not isinstance(item, str) or not item:
             raise InvalidInput(f"{field}.{key}", item, "expected a non-empty string")
         if key in seen:
@@ -250,4 +251,11 @@ class MemoPosting:
         return minor if self.direction is MemoDirection.INCREASE else -minor
 
     def content(self) -> tuple[Any, ...]:
-        return (self.register, self.accounting_date, self.direction, self.amount, self.dimensions, self.memo)
+        return (
+            self.register,
+            self.accounting_date,
+            self.direction,
+            self.amount,
+            self.dimensions,
+            self.memo,
+        )

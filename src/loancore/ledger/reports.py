@@ -69,8 +69,9 @@ class TrialBalance:
 
     def totals(self, currency: str) -> tuple[Money, Money]:
         """(total debits, total credits) in ``currency``."""
-        debit = sum((ln.debit_total.minor_units for ln in self.lines if ln.currency == currency), 0)
-        credit = sum((ln.credit_total.minor_units for ln in self.lines if ln.currency == currency), 0)
+        lines = [ln for ln in self.lines if ln.currency == currency]
+        debit = sum(ln.debit_total.minor_units for ln in lines)
+        credit = sum(ln.credit_total.minor_units for ln in lines)
         return Money.from_minor(debit, currency), Money.from_minor(credit, currency)
 
     def is_balanced(self) -> bool:
@@ -93,7 +94,9 @@ def trial_balance_of(as_of: date, totals: Iterable[tuple[str, str, int, int]]) -
     Rows with both totals zero are left out; the rest are sorted by subject then currency.
     """
     lines = [
-        TrialBalanceLine(code, currency, Money.from_minor(debit, currency), Money.from_minor(credit, currency))
+        TrialBalanceLine(
+            code, currency, Money.from_minor(debit, currency), Money.from_minor(credit, currency)
+        )
         for code, currency, debit, credit in sorted(totals)
         if debit or credit
     ]

@@ -24,17 +24,25 @@ from typing import TypeVar
 import attrs
 
 from loancore.errors import IdempotencyConflict, InvalidInput, PostingRejected, RejectionCode
-from loancore.ledger.entries import Dimensions, JournalEntry, MemoDirection, MemoPosting, MemoRegister
+from loancore.ledger.entries import (
+    Dimensions,
+    JournalEntry,
+    MemoDirection,
+    MemoPosting,
+    MemoRegister,
+)
 from loancore.ledger.subjects import Chart, Side, Subject
 from loancore.money import CURRENCY_MINOR_UNITS
 
 __all__ = [
     "BatchPlan",
     "Issue",
+    "balance_issues",
     "check_batch",
     "check_entry",
     "check_memo_batch",
     "check_reversal",
+    "leg_issues",
     "next_closed_through",
     "plan_batch",
     "plan_memo_batch",
@@ -54,24 +62,47 @@ class Issue:
     message: str
 
 
-def _leg_issues(entry: JournalEntry, chart: Chart) -> list[Issue]:
+def leg_issues(entry: JournalEntry, chart: Chart) -> list[Issue]:
+    """Per leg: a known subject, open on the accounting date; a positive amount at scale."""
     issues: list[Issue] = []
     day = entry.accounting_date
+    eid = entry.entry_id
     for i, leg in enumerate(entry.legs):
-        where = f"entry {entry.entry_id!r} leg {i}"
-        subject = chart.find(leg.subject_code)
+        where = f"entry {eid!r} leg {i}"
+        code = leg.subject_code
+        subject = chart.find(code)
         if subject is None:
-            issues.append(Issue(Code.SUBJECT_UNKNOWN, entry.entry_id, f"{where}: unknown subject {leg.subject_code!r}"))
+            issues.append(Issue(Code.SUBJECT_UNKNOWN, eid, f"{where}: unknown subject {code!r}"))
         elif not subject.is_open_on(day):
-            issues.append(Issue(Code.SUBJECT_CLOSED, entry.entry_id, f"{where}: subject {leg.subject_code} is not open on {day}"))
+            issues.append(Issue(Code.SUBJECT_CLOSED, eid, f"{where}: {code} is not open on {day}"))
         if leg.signed_minor == 0 or (leg.signed_minor > 0) is not (leg.side is _DEBIT):
-            issues.append(Issue(Code.LEG_NOT_POSITIVE, entry.entry_id, f"{where}: amount {leg.amount} is not positive"))
+            message = f"{where}: amount {leg.amount} is not positive"
+            issues.append(Issue(Code.LEG_NOT_POSITIVE, eid, message))
         if -leg.amount.amount.as_tuple().exponent > CURRENCY_MINOR_UNITS[leg.amount.currency]:
-            issues.append(Issue(Code.AMOUNT_OFF_SCALE, entry.entry_id, f"{where}: {leg.amount} is off its currency's scale"))
+            message = f"{where}: {leg.amount} is off its currency's scale"
+            issues.append(Issue(Code.AMOUNT_OFF_SCALE, eid, message))
     return issues
 
 
-def _passes(entry: JournalEntry, subjects: Mapping[str, Subject], closed_through: date | None) -> bool:
+def balance_issues(entry: JournalEntry) -> list[Issue]:
+    """Per currency, debits equal credits."""
+    net: dict[str, int] = {}
+    for leg in entry.legs:
+        net[leg.amount.currency] = net.get(leg.amount.currency, 0) + leg.signed_minor
+    return [
+        Issue(
+            Code.ENTRY_UNBALANCED,
+            entry.entry_id,
+            f"entry {entry.entry_id!r}: {currency} debits - credits = {value} minor units",
+        )
+        for currency, value in sorted(net.items())
+        if value != 0
+    ]
+
+
+def _passes(
+    entry: JournalEntry, subjects: Mapping[str, Subject], closed_through: date | None
+) -> bool:
     """The hot path of :func:`check_entry`: True when no rule is broken (no issue values built).
 
     Kept flat because every posted entry goes through it; :func:`_explain` lists the issues when
@@ -106,7 +137,9 @@ def _passes(entry: JournalEntry, subjects: Mapping[str, Subject], closed_through
     return net == 0 and (nets is None or not any(nets.values()))
 
 
-def check_entry(entry: JournalEntry, *, chart: Chart, closed_through: date | None) -> tuple[Issue, ...]:
+def check_entry(
+    entry: JournalEntry, *, chart: Chart, closed_through: date | None
+) -> tuple[Issue, ...]:
     """The rules that need no other entry: balance per currency, positive legs at scale, known
     subjects open on the accounting date, and an accounting date after the closed period."""
     if _passes(entry, chart.by_code, closed_through):
@@ -115,44 +148,39 @@ def check_entry(entry: JournalEntry, *, chart: Chart, closed_through: date | Non
 
 
 def _explain(entry: JournalEntry, chart: Chart, closed_through: date | None) -> tuple[Issue, ...]:
-    issues = _leg_issues(entry, chart)
-    net: dict[str, int] = {}
-    for leg in entry.legs:
-        currency = leg.amount.currency
-        net[currency] = net.get(currency, 0) + leg.signed_minor
-    for currency, value in sorted(net.items()):
-        if value != 0:
-            issues.append(
-                Issue(Code.ENTRY_UNBALANCED, entry.entry_id, f"entry {entry.entry_id!r}: {currency} debits - credits = {value} minor units")
-            )
+    issues = leg_issues(entry, chart) + balance_issues(entry)
     if closed_through is not None and entry.accounting_date <= closed_through:
-        issues.append(
-            Issue(Code.PERIOD_CLOSED, entry.entry_id, f"entry {entry.entry_id!r}: {entry.accounting_date} is in the period closed through {closed_through}")
-        )
+        day = entry.accounting_date
+        message = f"entry {entry.entry_id!r}: {day} is in the closed period (to {closed_through})"
+        issues.append(Issue(Code.PERIOD_CLOSED, entry.entry_id, message))
     return tuple(issues)
 
 
 def _mirror_key(entry: JournalEntry, flip: bool) -> Counter:
     return Counter(
-        (leg.subject_code, leg.side.opposite if flip else leg.side, leg.amount, leg.dimensions) for leg in entry.legs
+        (leg.subject_code, leg.side.opposite if flip else leg.side, leg.amount, leg.dimensions)
+        for leg in entry.legs
     )
 
 
-def check_reversal(entry: JournalEntry, original: JournalEntry | None, *, already_reversed: bool) -> tuple[Issue, ...]:
+def check_reversal(
+    entry: JournalEntry, original: JournalEntry | None, *, already_reversed: bool
+) -> tuple[Issue, ...]:
     """Rules for an entry with ``reverses`` set: the original exists and is not reversed yet, the
     reversal is not dated before it, and its legs mirror the original's (as a multiset)."""
-    target = entry.reverses
+    target, eid = entry.reverses, entry.entry_id
     if original is None:
-        return (Issue(Code.ENTRY_UNKNOWN, entry.entry_id, f"entry {entry.entry_id!r} reverses unknown entry {target!r}"),)
+        return (Issue(Code.ENTRY_UNKNOWN, eid, f"entry {eid!r} reverses unknown entry {target!r}"),)
     issues = []
     if already_reversed:
-        issues.append(Issue(Code.ENTRY_ALREADY_REVERSED, entry.entry_id, f"entry {target!r} is already reversed"))
+        message = f"entry {target!r} is already reversed"
+        issues.append(Issue(Code.ENTRY_ALREADY_REVERSED, eid, message))
     if entry.accounting_date < original.accounting_date:
-        issues.append(
-            Issue(Code.REVERSAL_MISMATCH, entry.entry_id, f"reversal {entry.entry_id!r} is dated before {target!r} ({original.accounting_date})")
-        )
+        message = f"reversal {eid!r} is dated before {target!r} ({original.accounting_date})"
+        issues.append(Issue(Code.REVERSAL_MISMATCH, eid, message))
     if _mirror_key(entry, flip=False) != _mirror_key(original, flip=True):
-        issues.append(Issue(Code.REVERSAL_MISMATCH, entry.entry_id, f"legs of {entry.entry_id!r} do not mirror {target!r}"))
+        message = f"legs of {eid!r} do not mirror {target!r}"
+        issues.append(Issue(Code.REVERSAL_MISMATCH, eid, message))
     return tuple(issues)
 
 
@@ -178,7 +206,8 @@ def check_batch(
         if not _passes(entry, subjects, closed_through):
             issues.extend(_explain(entry, chart, closed_through))
         if entry.entry_id in batch or find_entry(entry.entry_id) is not None:
-            issues.append(Issue(Code.ENTRY_ID_TAKEN, entry.entry_id, f"entry id {entry.entry_id!r} is already used"))
+            message = f"entry id {entry.entry_id!r} is already used"
+            issues.append(Issue(Code.ENTRY_ID_TAKEN, entry.entry_id, message))
         target = entry.reverses
         if target is not None:
             original = batch.get(target) or find_entry(target)
@@ -236,7 +265,9 @@ def _ident(item: JournalEntry | MemoPosting) -> str:
     return item.entry_id if isinstance(item, JournalEntry) else item.posting_id
 
 
-def plan_batch(entries: Iterable[JournalEntry], *, find_by_key: Callable[[str], JournalEntry | None]) -> BatchPlan:
+def plan_batch(
+    entries: Iterable[JournalEntry], *, find_by_key: Callable[[str], JournalEntry | None]
+) -> BatchPlan:
     """Resolve idempotency keys (see the module docstring); raises IdempotencyConflict."""
     return _plan(entries, find_by_key)
 
@@ -246,10 +277,6 @@ def plan_memo_batch(
 ) -> BatchPlan:
     """:func:`plan_batch` for memo postings."""
     return _plan(postings, find_by_key)
-
-
-def _covers(dimensions: Dimensions, wanted: Dimensions) -> bool:
-    return set(wanted) <= set(dimensions)
 
 
 def check_memo_batch(
@@ -267,27 +294,35 @@ def check_memo_batch(
     done: list[MemoPosting] = []
     for p in postings:
         pid = p.posting_id
+        where = f"memo posting {pid!r}"
         if not p.amount.is_positive():
-            issues.append(Issue(Code.LEG_NOT_POSITIVE, pid, f"memo posting {pid!r}: amount {p.amount} is not positive"))
+            issues.append(Issue(Code.LEG_NOT_POSITIVE, pid, f"{where}: {p.amount} is not positive"))
         if closed_through is not None and p.accounting_date <= closed_through:
-            issues.append(Issue(Code.PERIOD_CLOSED, pid, f"memo posting {pid!r}: {p.accounting_date} is in the closed period"))
+            message = f"{where}: {p.accounting_date} is in the closed period"
+            issues.append(Issue(Code.PERIOD_CLOSED, pid, message))
         if find_posting(pid) is not None or any(d.posting_id == pid for d in done):
-            issues.append(Issue(Code.ENTRY_ID_TAKEN, pid, f"memo posting id {pid!r} is already used"))
+            issues.append(Issue(Code.ENTRY_ID_TAKEN, pid, f"{where}: id already used"))
         if p.direction is MemoDirection.DECREASE:
-            before = memo_balance(p.register, p.amount.currency, p.dimensions, p.accounting_date) + sum(
-                d.signed_minor
-                for d in done
-                if d.register is p.register
-                and d.amount.currency == p.amount.currency
-                and d.accounting_date <= p.accounting_date
-                and _covers(d.dimensions, p.dimensions)
-            )
+            before = memo_balance(p.register, p.amount.currency, p.dimensions, p.accounting_date)
+            before += _memo_net(done, p)
             if p.amount.minor_units > before:
-                issues.append(
-                    Issue(Code.MEMO_BALANCE_INSUFFICIENT, pid, f"memo posting {pid!r}: decrease {p.amount} exceeds balance {before} minor units")
-                )
+                message = f"{where}: decrease {p.amount} exceeds balance {before} minor units"
+                issues.append(Issue(Code.MEMO_BALANCE_INSUFFICIENT, pid, message))
         done.append(p)
     return tuple(issues)
+
+
+def _memo_net(earlier: Sequence[MemoPosting], posting: MemoPosting) -> int:
+    """Net of ``earlier`` postings that count in ``posting``'s balance as of its date."""
+    wanted = set(posting.dimensions)
+    return sum(
+        d.signed_minor
+        for d in earlier
+        if d.register is posting.register
+        and d.amount.currency == posting.amount.currency
+        and d.accounting_date <= posting.accounting_date
+        and wanted <= set(d.dimensions)
+    )
 
 
 def next_closed_through(current: date | None, through: date) -> date:

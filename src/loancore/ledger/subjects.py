@@ -92,10 +92,10 @@ class Subject:
     """One accounting subject (会计科目).
 
     ``normal_side`` defaults from ``kind`` (assets, expenses and common subjects debit;
-    liabilities, equity and income credit); contra accounts such as 1231 坏账准备 or 1304 贷款损失准备
-    are assets with a credit normal side and say so explicitly. ``open_date`` and ``close_date``
-    bound the accounting dates on which the subject may be posted, both inclusive; ``None`` means
-    unbounded.
+    liabilities, equity and income credit); contra accounts such as 1231 坏账准备 or
+    1304 贷款损失准备 are assets with a credit normal side and say so explicitly. ``open_date``
+    and ``close_date`` bound the accounting dates on which the subject may be posted, both
+    inclusive; ``None`` means unbounded.
     """
 
     code: str = attrs.field(validator=_check_code)
@@ -111,9 +111,10 @@ class Subject:
 
     def __attrs_post_init__(self) -> None:
         if self.parent_code == self.code:
-            raise InvalidInput("parent_code", self.parent_code, "a subject cannot be its own parent")
+            raise InvalidInput("parent_code", self.parent_code, "cannot be the subject itself")
         if self.open_date and self.close_date and self.close_date < self.open_date:
-            raise InvalidInput("close_date", self.close_date, f"is before open_date {self.open_date}")
+            reason = f"is before open_date {self.open_date}"
+            raise InvalidInput("close_date", self.close_date, reason)
 
     def is_open_on(self, day: date) -> bool:
         """Whether postings dated ``day`` are allowed (open_date <= day <= close_date)."""
@@ -154,9 +155,11 @@ class Chart:
                 continue
             parent = by_code.get(subject.parent_code)
             if parent is None:
-                raise InvalidInput(f"{subject.code}.parent_code", subject.parent_code, "unknown parent")
+                field = f"{subject.code}.parent_code"
+                raise InvalidInput(field, subject.parent_code, "unknown parent")
             if parent.kind is not subject.kind:
-                raise InvalidInput(f"{subject.code}.kind", subject.kind.value, f"differs from parent {parent.code}")
+                reason = f"differs from parent {parent.code}"
+                raise InvalidInput(f"{subject.code}.kind", subject.kind.value, reason)
             children.setdefault(parent.code, []).append(subject.code)
         object.__setattr__(self, "_by_code", by_code)
         object.__setattr__(self, "_children", {k: tuple(v) for k, v in children.items()})

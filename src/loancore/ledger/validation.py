@@ -15,10 +15,15 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from loancore.errors import RejectionCode
-from loancore.ledger.entries import JournalEntry, MemoDirection, MemoPosting
-from loancore.ledger.rules import Issue, check_reversal
-from loancore.ledger.subjects import Chart, Side
-from loancore.money import CURRENCY_MINOR_UNITS
+from loancore.ledger.entries import JournalEntry, MemoPosting
+from loancore.ledger.rules import (
+    Issue,
+    balance_issues,
+    check_memo_batch,
+    check_reversal,
+    leg_issues,
+)
+from loancore.ledger.subjects import Chart
 
 if TYPE_CHECKING:  # ports imports the ledger's values; a runtime import would be circular
     from loancore.ports import LedgerStore
@@ -38,52 +43,42 @@ __all__ = [
 Code = RejectionCode
 
 
-def validate_balanced(entries: Sequence[JournalEntry], *, chart: Chart, closes: Sequence[tuple[date, int]]) -> list[Issue]:
+Closes = Sequence[tuple[date, int]]
+
+
+def validate_balanced(
+    entries: Sequence[JournalEntry], *, chart: Chart, closes: Closes
+) -> list[Issue]:
     """Per entry and currency, debits equal credits."""
-    issues = []
-    for entry in entries:
-        net: Counter[str] = Counter()
-        for leg in entry.legs:
-            net[leg.amount.currency] += leg.signed_minor
-        for currency, value in sorted(net.items()):
-            if value:
-                issues.append(Issue(Code.ENTRY_UNBALANCED, entry.entry_id, f"entry {entry.entry_id!r}: {currency} off by {value} minor units"))
-    return issues
+    return [issue for entry in entries for issue in balance_issues(entry)]
 
 
-def validate_legs(entries: Sequence[JournalEntry], *, chart: Chart, closes: Sequence[tuple[date, int]]) -> list[Issue]:
+def validate_legs(entries: Sequence[JournalEntry], *, chart: Chart, closes: Closes) -> list[Issue]:
     """Every leg: known subject, open on the accounting date, positive, at the currency's scale."""
-    issues = []
-    for entry in entries:
-        for i, leg in enumerate(entry.legs):
-            where = f"entry {entry.entry_id!r} leg {i}"
-            subject = chart.find(leg.subject_code)
-            if subject is None:
-                issues.append(Issue(Code.SUBJECT_UNKNOWN, entry.entry_id, f"{where}: unknown subject {leg.subject_code!r}"))
-            elif not subject.is_open_on(entry.accounting_date):
-                issues.append(Issue(Code.SUBJECT_CLOSED, entry.entry_id, f"{where}: {leg.subject_code} not open on {entry.accounting_date}"))
-            if leg.signed_minor == 0 or (leg.signed_minor > 0) is not (leg.side is Side.DEBIT):
-                issues.append(Issue(Code.LEG_NOT_POSITIVE, entry.entry_id, f"{where}: amount {leg.amount} is not positive"))
-            if -leg.amount.amount.as_tuple().exponent > CURRENCY_MINOR_UNITS[leg.amount.currency]:
-                issues.append(Issue(Code.AMOUNT_OFF_SCALE, entry.entry_id, f"{where}: {leg.amount} is off scale"))
-    return issues
+    return [issue for entry in entries for issue in leg_issues(entry, chart)]
 
 
-def validate_unique(entries: Sequence[JournalEntry], *, chart: Chart, closes: Sequence[tuple[date, int]]) -> list[Issue]:
+def validate_unique(
+    entries: Sequence[JournalEntry], *, chart: Chart, closes: Closes
+) -> list[Issue]:
     """Entry ids and idempotency keys are unique."""
     issues = []
     ids = Counter(e.entry_id for e in entries)
     keys = Counter(e.idempotency_key for e in entries)
     for entry_id, count in sorted(ids.items()):
         if count > 1:
-            issues.append(Issue(Code.ENTRY_ID_TAKEN, entry_id, f"entry id {entry_id!r} used {count} times"))
+            message = f"entry id {entry_id!r} used {count} times"
+            issues.append(Issue(Code.ENTRY_ID_TAKEN, entry_id, message))
     for key, count in sorted(keys.items()):
         if count > 1:
-            issues.append(Issue(Code.ENTRY_ID_TAKEN, None, f"idempotency key {key!r} used {count} times"))
+            message = f"idempotency key {key!r} used {count} times"
+            issues.append(Issue(Code.ENTRY_ID_TAKEN, None, message))
     return issues
 
 
-def validate_closed_periods(entries: Sequence[JournalEntry], *, chart: Chart, closes: Sequence[tuple[date, int]]) -> list[Issue]:
+def validate_closed_periods(
+    entries: Sequence[JournalEntry], *, chart: Chart, closes: Closes
+) -> list[Issue]:
     """No entry was booked into a period that was already closed when it was booked.
 
     ``closes`` is the store's close log (``LedgerStore.period_closes``): ``(through, booked)`` with
@@ -99,47 +94,42 @@ def validate_closed_periods(entries: Sequence[JournalEntry], *, chart: Chart, cl
             closed = log[k][0] if closed is None else max(closed, log[k][0])
             k += 1
         if closed is not None and entry.accounting_date <= closed:
-            issues.append(Issue(Code.PERIOD_CLOSED, entry.entry_id, f"entry {entry.entry_id!r} dated {entry.accounting_date} was booked after closing through {closed}"))
+            message = (
+                f"entry {entry.entry_id!r} dated {entry.accounting_date} was booked after "
+                f"closing through {closed}"
+            )
+            issues.append(Issue(Code.PERIOD_CLOSED, entry.entry_id, message))
     return issues
 
 
-def validate_reversals(entries: Sequence[JournalEntry], *, chart: Chart, closes: Sequence[tuple[date, int]]) -> list[Issue]:
+def validate_reversals(
+    entries: Sequence[JournalEntry], *, chart: Chart, closes: Closes
+) -> list[Issue]:
     """Every reversal link points to an EARLIER entry, reverses it once, and mirrors its legs."""
     issues = []
     seen: dict[str, JournalEntry] = {}
     reversed_ids: set[str] = set()
     for entry in entries:
-        if entry.reverses is not None:
-            original = seen.get(entry.reverses)
-            issues.extend(check_reversal(entry, original, already_reversed=entry.reverses in reversed_ids))
-            reversed_ids.add(entry.reverses)
+        target = entry.reverses
+        if target is not None:
+            already = target in reversed_ids
+            issues.extend(check_reversal(entry, seen.get(target), already_reversed=already))
+            reversed_ids.add(target)
         seen.setdefault(entry.entry_id, entry)
     return issues
 
 
 def validate_memo(postings: Sequence[MemoPosting]) -> list[Issue]:
-    """Memo postings: positive amounts, and no decrease beyond the register's balance for its
-    dimensions (as of its date, counting postings booked before it)."""
-    issues = []
-    for i, posting in enumerate(postings):
-        pid = posting.posting_id
-        if not posting.amount.is_positive():
-            issues.append(Issue(Code.LEG_NOT_POSITIVE, pid, f"memo posting {pid!r}: amount {posting.amount} is not positive"))
-            continue
-        if posting.direction is not MemoDirection.DECREASE:
-            continue
-        wanted = set(posting.dimensions)
-        before = sum(
-            p.signed_minor
-            for p in postings[:i]
-            if p.register is posting.register
-            and p.amount.currency == posting.amount.currency
-            and p.accounting_date <= posting.accounting_date
-            and wanted <= set(p.dimensions)
-        )
-        if posting.amount.minor_units > before:
-            issues.append(Issue(Code.MEMO_BALANCE_INSUFFICIENT, pid, f"memo posting {pid!r}: decrease {posting.amount} exceeds {before} minor units"))
-    return issues
+    """Memo postings: positive amounts, unique ids, and no decrease beyond the register's balance
+    for its dimensions (as of its date, counting the postings booked before it).
+
+    The same rules as posting (:func:`~loancore.ledger.rules.check_memo_batch`), run over the
+    whole register as one batch that starts from zero.
+    """
+    issues = check_memo_batch(
+        postings, closed_through=None, find_posting=lambda _id: None, memo_balance=lambda *_: 0
+    )
+    return list(issues)
 
 
 PASSES: tuple[Callable[..., list[Issue]], ...] = (
@@ -156,7 +146,7 @@ def validate(
     entries: Iterable[JournalEntry],
     *,
     chart: Chart,
-    closes: Sequence[tuple[date, int]] = (),
+    closes: Closes = (),
     memo_postings: Iterable[MemoPosting] = (),
 ) -> list[Issue]:
     """Run every pass over ``entries`` (in posting order) and ``memo_postings``; all issues."""

@@ -22,13 +22,15 @@ DATE_MIN = date(2026, 1, 1)
 DATE_MAX = date(2026, 12, 31)
 
 
-def subjects(*, code: str | None = None, kind: SubjectKind | None = None) -> st.SearchStrategy[Subject]:
+def subjects(
+    *, code: str | None = None, kind: SubjectKind | None = None
+) -> st.SearchStrategy[Subject]:
     """Single subjects, without a parent, open on every date."""
     return st.builds(
         Subject,
         code=st.just(code) if code else st.integers(1000, 6999).map(str),
         name_zh=st.sampled_from(["贷款", "银行存款", "利息收入", "应付账款", "清算资金往来"]),
-        name_en=st.sampled_from(["Loans", "Bank deposits", "Interest income", "Payables", "Clearing"]),
+        name_en=st.sampled_from(["Loans", "Bank deposits", "Interest", "Payables", "Clearing"]),
         kind=st.just(kind) if kind else st.sampled_from(list(SubjectKind)),
     )
 
@@ -36,7 +38,8 @@ def subjects(*, code: str | None = None, kind: SubjectKind | None = None) -> st.
 @st.composite
 def charts(draw: st.DrawFn, *, roots_max: int = 6, children_max: int = 3) -> Chart:
     """Charts of 1..roots_max root subjects, each with 0..children_max sub-accounts."""
-    root_codes = draw(st.lists(st.integers(1000, 6999), min_size=1, max_size=roots_max, unique=True))
+    codes = st.lists(st.integers(1000, 6999), min_size=1, max_size=roots_max, unique=True)
+    root_codes = draw(codes)
     items = []
     for root in root_codes:
         kind = draw(st.sampled_from(list(SubjectKind)))
@@ -45,13 +48,17 @@ def charts(draw: st.DrawFn, *, roots_max: int = 6, children_max: int = 3) -> Cha
         items.append(Subject(str(root), f"科目{root}", f"Subject {root}", kind, **extra))
         for child in range(1, draw(st.integers(0, children_max)) + 1):
             code = f"{root}.{child:02d}"
-            items.append(Subject(code, f"明细{code}", f"Detail {code}", kind, parent_code=str(root), **extra))
+            child_subject = Subject(
+                code, f"明细{code}", f"Detail {code}", kind, parent_code=str(root), **extra
+            )
+            items.append(child_subject)
     return Chart(items)
 
 
 def dimension_sets() -> st.SearchStrategy[dict[str, str]]:
     """Dimension mappings drawn from a few values, so filters hit several legs."""
-    return st.dictionaries(st.sampled_from(DIMENSION_KEYS), st.sampled_from(["A", "B", "C"]), max_size=2)
+    values = st.sampled_from(["A", "B", "C"])
+    return st.dictionaries(st.sampled_from(DIMENSION_KEYS), values, max_size=2)
 
 
 _DEBIT_MINOR = st.integers(10**4, 10**8)
@@ -95,7 +102,8 @@ def journal_entries(
     assume(bool(codes))
     code_index = st.integers(0, len(codes) - 1)
     legs = []
-    for currency in draw(st.lists(st.sampled_from(currencies), min_size=1, max_size=len(currencies), unique=True)):
+    drawn = st.lists(st.sampled_from(currencies), min_size=1, max_size=len(currencies), unique=True)
+    for currency in draw(drawn):
         debit_count = draw(st.integers(1, max(1, legs_max // 2)))
         credit_count = draw(st.integers(1, max(1, legs_max - debit_count)))
         debits = [draw(_DEBIT_MINOR) for _ in range(debit_count)]
@@ -119,7 +127,8 @@ def unbalanced_entries(draw: st.DrawFn, chart: Chart, *, currency: str = "CNY") 
     entry = draw(journal_entries(chart, currencies=(currency,)))
     off = draw(st.integers(1, 10**6))
     first = entry.legs[0]
-    skewed = Leg(first.subject_code, first.side, Money.from_minor(abs(first.signed_minor) + off, currency), first.dimensions)
+    amount = Money.from_minor(abs(first.signed_minor) + off, currency)
+    skewed = Leg(first.subject_code, first.side, amount, first.dimensions)
     return JournalEntry(
         entry_id=entry.entry_id,
         idempotency_key=entry.idempotency_key,

@@ -16,7 +16,13 @@ import threading
 from collections.abc import Iterator, Sequence
 from datetime import date
 
-from loancore.errors import InvalidInput, InvariantViolation, NotFound, PostingRejected, RejectionCode
+from loancore.errors import (
+    InvalidInput,
+    InvariantViolation,
+    NotFound,
+    PostingRejected,
+    RejectionCode,
+)
 from loancore.ledger.entries import (
     Dimensions,
     DimensionsLike,
@@ -186,7 +192,7 @@ class MemoryLedgerStore:
         self._entries.extend(entries)
         self._by_id.update([(entry.entry_id, entry) for entry in entries])
         self._by_key.update([(entry.idempotency_key, entry) for entry in entries])
-        self._reversed_by.update([(e.reverses, e.entry_id) for e in entries if e.reverses is not None])
+        self._reversed_by.update([(e.reverses, e.entry_id) for e in entries if e.reverses])
 
     def _catch_up(self) -> None:
         """Index the entries booked since the last read (series, per-subject and per-dimension)."""
@@ -216,7 +222,8 @@ class MemoryLedgerStore:
                             by_dimension[pair] = [entry]
                         elif listed[-1] is not entry:
                             listed.append(entry)
-            self._seq.update(zip([e.entry_id for e in self._entries[start:]], range(start, len(self._entries))))
+            new_ids = [e.entry_id for e in self._entries[start:]]
+            self._seq.update(zip(new_ids, range(start, len(self._entries))))
             self._indexed = len(self._entries)
 
     def reverse(
@@ -231,10 +238,14 @@ class MemoryLedgerStore:
         with self._lock:
             original = self._by_id.get(entry_id)
             if original is None:
-                issue = Issue(RejectionCode.ENTRY_UNKNOWN, reversal_id, f"cannot reverse unknown entry {entry_id!r}")
-                raise PostingRejected((issue,))
+                message = f"cannot reverse unknown entry {entry_id!r}"
+                raise PostingRejected((Issue(RejectionCode.ENTRY_UNKNOWN, reversal_id, message),))
             entry = reversal_of(
-                original, entry_id=reversal_id, idempotency_key=idempotency_key, accounting_date=accounting_date, memo=memo
+                original,
+                entry_id=reversal_id,
+                idempotency_key=idempotency_key,
+                accounting_date=accounting_date,
+                memo=memo,
             )
             return self.post((entry,))[0]
 
@@ -272,7 +283,9 @@ class MemoryLedgerStore:
             if entry.accounting_date.toordinal() <= day
         )
 
-    def _postings(self, codes: Sequence[str], currency: str, wanted: Dimensions) -> Iterator[tuple[JournalEntry, Leg]]:
+    def _postings(
+        self, codes: Sequence[str], currency: str, wanted: Dimensions
+    ) -> Iterator[tuple[JournalEntry, Leg]]:
         """(entry, leg) for legs on ``codes`` in ``currency`` carrying ``wanted``, any date.
 
         Candidates come from the shortest index list (a dimension's, or the subjects'); an entry
@@ -289,7 +302,11 @@ class MemoryLedgerStore:
                 continue
             seen.add(entry.entry_id)
             for leg in entry.legs:
-                if leg.subject_code in subtree and leg.amount.currency == currency and _matches(leg.dimensions, wanted):
+                if (
+                    leg.subject_code in subtree
+                    and leg.amount.currency == currency
+                    and _matches(leg.dimensions, wanted)
+                ):
                     yield entry, leg
 
     def balance(
@@ -373,7 +390,9 @@ class MemoryLedgerStore:
                 self._memo_by_key[posting.idempotency_key] = posting
             return plan.results
 
-    def _memo_minor(self, register: MemoRegister, currency: str, wanted: Dimensions, as_of: date) -> int:
+    def _memo_minor(
+        self, register: MemoRegister, currency: str, wanted: Dimensions, as_of: date
+    ) -> int:
         return sum(
             p.signed_minor
             for p in self._memo
