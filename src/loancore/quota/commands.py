@@ -57,7 +57,8 @@ def _day(_instance: object, attribute: Any, value: object) -> None:
 def _money(value: object, field: str, *, positive: bool) -> None:
     if not isinstance(value, Money):
         raise InvalidInput(field, value, "expected a loancore.money.Money")
-    if value.is_negative() or (positive and value.is_zero()):
+    amount = value.amount
+    if amount < 0 or (positive and not amount):
         raise InvalidInput(field, value, "must be positive" if positive else "must not be negative")
 
 

@@ -123,7 +123,7 @@ def available_minor(
 # -- the view an operation needs ----------------------------------------------------------------
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # built on every operation; see QuotaEvent
 class QuotaView:
     """What one operation may read: the line (None if unknown) and its master (None for a master),
     the hold it names (Capture, Void), the line's open holds (ExpireHolds), the exposure of the

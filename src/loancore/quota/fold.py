@@ -89,14 +89,16 @@ class QuotaState:
 
     def move(self, event: QuotaEvent, used: int, held: int, frozen: int = 0) -> None:
         """Add the deltas to the event's line and (used and held only) to its master."""
-        balances = self.balances
+        balances, touched = self.balances, self.touched
         line_id, master_id = event.line_id, event.master_id
         new_own = _added(line_id, balances.get(line_id), used, held, frozen)
         if master_id is not None and (used or held):
             balances[master_id] = _added(master_id, balances.get(master_id), used, held, 0)
-            self._touch("balance", master_id)
+            if touched is not None:
+                touched[("balance", master_id)] = None
         balances[line_id] = new_own
-        self._touch("balance", line_id)
+        if touched is not None:
+            touched[("balance", line_id)] = None
 
     def open_hold(self, hold: QuotaHold) -> None:
         self.holds[hold.hold_id] = hold
@@ -122,10 +124,12 @@ class QuotaState:
 def _added(line_id: str, old: LineBalance | None, used: int, held: int, frozen: int) -> LineBalance:
     if old is None:
         raise InvariantViolation(f"quota event moves line {line_id!r} before its grant")
-    new = LineBalance(old.used_minor + used, old.held_minor + held, old.frozen_minor + frozen)
-    if new.used_minor < 0 or new.held_minor < 0 or new.frozen_minor < 0:
-        raise InvariantViolation(f"quota balance of {line_id!r} would go negative: {new}")
-    return new
+    used += old.used_minor
+    held += old.held_minor
+    frozen += old.frozen_minor
+    if used < 0 or held < 0 or frozen < 0:
+        raise InvariantViolation(f"quota balance of {line_id!r} would go negative: {(used, held, frozen)}")
+    return LineBalance(used, held, frozen)
 
 
 def _granted(state: QuotaState, e: QuotaEvent) -> None:
