@@ -268,8 +268,13 @@ class MemoryLedgerStore:
     # -- balances and reports -------------------------------------------------------------------
 
     def _net_debit(self, codes: Sequence[str], currency: str, day: int, wanted: Dimensions) -> int:
-        self._catch_up()
-        if not wanted:
+        with self._lock:  # reads index lazily and may rebuild a series: one thread at a time
+            self._catch_up()
+            if wanted:
+                postings = self._postings(codes, currency, wanted)
+                return sum(
+                    leg.signed_minor for e, leg in postings if e.accounting_date.toordinal() <= day
+                )
             net = 0
             for code in codes:
                 series = self._series.get((code, currency))
@@ -277,11 +282,6 @@ class MemoryLedgerStore:
                     debit, credit = series.totals_as_of(day)
                     net += debit - credit
             return net
-        return sum(
-            leg.signed_minor
-            for entry, leg in self._postings(codes, currency, wanted)
-            if entry.accounting_date.toordinal() <= day
-        )
 
     def _postings(
         self, codes: Sequence[str], currency: str, wanted: Dimensions
@@ -318,12 +318,13 @@ class MemoryLedgerStore:
         return in_normal_side(net, subject, currency)
 
     def trial_balance(self, *, as_of: date) -> TrialBalance:
-        self._catch_up()
         day = as_of.toordinal()
-        rows = []
-        for (code, currency), series in list(self._series.items()):
-            debit, credit = series.totals_as_of(day)
-            rows.append((code, currency, debit, credit))
+        with self._lock:
+            self._catch_up()
+            rows = [
+                (code, currency, *series.totals_as_of(day))
+                for (code, currency), series in self._series.items()
+            ]
         return trial_balance_of(as_of, rows)
 
     def general_ledger(
@@ -338,16 +339,17 @@ class MemoryLedgerStore:
         subject = self._chart.get(subject_code)
         codes = self._chart.subtree_codes(subject_code)
         wanted = dimensions_of(dimensions)
-        opening = self._net_debit(codes, currency, start.toordinal() - 1, wanted)
-        seq = self._seq
-        selected = sorted(
-            (
-                (entry.accounting_date, seq[entry.entry_id], i, entry, leg)
-                for i, (entry, leg) in enumerate(self._postings(codes, currency, wanted))
-                if start <= entry.accounting_date <= end
-            ),
-            key=lambda row: row[:3],
-        )
+        with self._lock:  # opening and lines from one consistent state
+            opening = self._net_debit(codes, currency, start.toordinal() - 1, wanted)
+            seq = self._seq
+            selected = sorted(
+                (
+                    (entry.accounting_date, seq[entry.entry_id], i, entry, leg)
+                    for i, (entry, leg) in enumerate(self._postings(codes, currency, wanted))
+                    if start <= entry.accounting_date <= end
+                ),
+                key=lambda row: row[:3],
+            )
         return general_ledger_of(
             subject,
             currency,
