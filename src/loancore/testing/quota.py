@@ -194,6 +194,20 @@ class QuotaStateMachine(RuleBasedStateMachine):
 
     lines = st.runner().flatmap(lambda machine: st.sampled_from(sorted(machine.model)))
 
+    @precondition(lambda self: len(self.model) < 6)
+    @rule(limit=st.integers(min_value=100, max_value=5_000_000))
+    def grant_sub_line(self, limit: int) -> None:
+        master_id = next(i for i, line in self.model.items() if line.master_id is None)
+        master = self.model[master_id]
+        line_id = f"{master_id}:extra{len(self.model)}"
+        command = Grant(
+            self.key("grant"), line_id, "b1", self.money(limit), master.starts_on, master.expires_on,
+            product="extra", master_id=master_id,
+        )  # fmt: skip
+        self.apply(command, C.QUOTA_LINE_CLOSED if master.closed else C.OK)
+        if not master.closed:
+            self.model[line_id] = _ModelLine(command)
+
     @rule(line_id=lines, limit=st.integers(min_value=0, max_value=5_000_000))
     def adjust(self, line_id: str, limit: int) -> None:
         line = self.model[line_id]
