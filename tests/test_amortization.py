@@ -106,7 +106,9 @@ def test_flat_10000_at_18_percent_repays_11800() -> None:
 
 
 def test_fee_installment_splits_principal_and_charges_fee_on_original() -> None:
-    schedule = amortize(terms(method="fee_installment", annual_rate=0, fee_rate_per_period=D("0.006")))
+    schedule = amortize(
+        terms(method="fee_installment", annual_rate=0, fee_rate_per_period=D("0.006"))
+    )
     assert set(schedule.fee) == {D("60.00")}
     assert schedule.principal[0] == D("833.33") and schedule.principal[-1] == D("833.37")
     assert schedule.total_paid == D("10720.00")
@@ -147,7 +149,9 @@ def test_installment_multiple_rounds_to_whole_yuan() -> None:
 def test_daily_basis_uses_actual_days() -> None:
     schedule = amortize(terms(interest_basis="daily", day_count="ACT/360"))
     assert schedule.interest[0] == D("140.00")  # 10000 x 0.18 x 28 / 360
-    assert schedule.interest[1] == (schedule.balance_after[0] * D("0.18") * 31 / 360).quantize(D("0.01"))
+    assert schedule.interest[1] == (
+        schedule.balance_after[0] * D("0.18") * 31 / 360
+    ).quantize(D("0.01"))
 
 
 def test_odd_first_period_charges_its_days() -> None:
@@ -182,27 +186,35 @@ def test_rows_for_csv() -> None:
 
 def test_reamortize_keep_installment_shortens() -> None:
     schedule = amortize(terms())
-    result = reamortize(schedule, after_installment=4, prepayment=D("2000"), mode="keep_installment")
+    result = reamortize(
+        schedule, after_installment=4, prepayment=D("2000"), mode="keep_installment"
+    )
     assert len(result) == 10
     assert result.totals[:9] == (D("916.80"),) * 9
     assert result.prepaid_principal == D("2000.00")
 
 
 def test_reamortize_keep_term_lowers_installment() -> None:
-    result = reamortize(amortize(terms()), after_installment=4, prepayment=D("2000"), mode="keep_term")
+    result = reamortize(
+        amortize(terms()), after_installment=4, prepayment=D("2000"), mode="keep_term"
+    )
     assert len(result) == 12
     assert result.totals[4] == D("649.63")
 
 
 def test_reamortize_full_prepayment_ends_the_schedule() -> None:
     schedule = amortize(terms())
-    result = reamortize(schedule, after_installment=3, prepayment=schedule.balance_after[2], mode="keep_term")
+    result = reamortize(
+        schedule, after_installment=3, prepayment=schedule.balance_after[2], mode="keep_term"
+    )
     assert len(result) == 3 and result.total_principal + result.prepaid_principal == D(10000)
 
 
 def test_payoff_quote() -> None:
     schedule = amortize(terms())
-    quote = payoff_quote(schedule, dt.date(2025, 5, 15), installments_paid=3, prepayment_fee_rate=D("0.01"))
+    quote = payoff_quote(
+        schedule, dt.date(2025, 5, 15), installments_paid=3, prepayment_fee_rate=D("0.01")
+    )
     assert quote.principal == D("7664.92")
     # 15 of the 31 days of May's period at 1.5% a month
     assert quote.interest == (D("7664.92") * D("0.015") * 15 / 31).quantize(D("0.01"))
@@ -276,7 +288,9 @@ def test_bad_reamortization_input(kwargs: dict, field: str) -> None:
 
 def test_reamortize_refuses_flat() -> None:
     with pytest.raises(InvalidInput):
-        reamortize(amortize(terms(method="flat")), after_installment=1, prepayment=D(1), mode="keep_term")
+        reamortize(
+            amortize(terms(method="flat")), after_installment=1, prepayment=D(1), mode="keep_term"
+        )
 
 
 def test_payoff_outside_the_current_period_is_refused() -> None:

@@ -71,7 +71,9 @@ def test_round_percent_is_half_up() -> None:
         lambda: us_actuarial([(dt.date(2025, 1, 1), -100)]),
         lambda: irr_annualized([-100, 110]),
         lambda: eu([(dt.date(2025, 1, 1), -100), (dt.date(2025, 2, 1), 100)], time_basis="weeks"),
-        lambda: us_actuarial([(dt.date(2025, 1, 1), -100), (dt.date(2025, 2, 1), 101)], unit_period="every_n_days"),
+        lambda: us_actuarial(
+            [(dt.date(2025, 1, 1), -100), (dt.date(2025, 2, 1), 101)], unit_period="every_n_days"
+        ),
         lambda: check_caps(D("0.1"), []),
         lambda: RateCap.multiple_of("x", "0.03", 0),
     ],

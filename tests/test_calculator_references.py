@@ -60,7 +60,9 @@ def check_xirr(case: dict) -> None:
 
 def check_us_actuarial_periods(case: dict) -> None:
     flows = [(Decimal(a), q, number(f)) for a, q, f in case["flows"]]
-    got = apr.us_actuarial_periods(flows, unit_periods_per_year=number(case["unit_periods_per_year"]))
+    got = apr.us_actuarial_periods(
+        flows, unit_periods_per_year=number(case["unit_periods_per_year"])
+    )
     assert apr.round_percent(got, case["places"]) == Decimal(case["expected_percent"]), got
 
 
@@ -87,7 +89,9 @@ def schedule_figure(schedule, key: str) -> Decimal:
 def check_schedule(case: dict) -> None:
     raw = dict(case["terms"])
     raw["start_date"] = day(raw["start_date"])
-    terms = LoanTerms(**{k: (Decimal(v) if k in ("principal", "annual_rate") else v) for k, v in raw.items()})
+    terms = LoanTerms(
+        **{k: (Decimal(v) if k in ("principal", "annual_rate") else v) for k, v in raw.items()}
+    )
     schedule = amortize(terms)
     for key, expected in case["expect"].items():
         assert schedule_figure(schedule, key) == Decimal(expected), key

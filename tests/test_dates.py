@@ -47,7 +47,8 @@ def test_frequencies(frequency: str, expected: tuple[dt.date, ...]) -> None:
 
 
 def test_every_n_days() -> None:
-    assert due_dates(D(2025, 1, 1), 2, "every_n_days", every_days=10) == (D(2025, 1, 11), D(2025, 1, 21))
+    got = due_dates(D(2025, 1, 1), 2, "every_n_days", every_days=10)
+    assert got == (D(2025, 1, 11), D(2025, 1, 21))
     assert periods_per_year("every_n_days", every_days=73) == 5
 
 
@@ -93,3 +94,11 @@ def test_stick_rule_keeps_every_date_at_month_end(start: dt.date, count: int) ->
 
     dates = due_dates(start, count, "monthly", end_of_month="stick")
     assert all(is_month_end(d) for d in dates) == is_month_end(start) or not is_month_end(start)
+
+
+def test_semimonthly_steps_back_as_it_steps_forward() -> None:
+    from loancore.dates import step_back
+
+    assert step_back(D(2025, 3, 16), 1, "semimonthly") == D(2025, 3, 1)
+    assert step_back(D(2025, 3, 16), 2, "semimonthly") == D(2025, 2, 16)
+    assert step_back(D(2025, 3, 16), 3, "semimonthly") == D(2025, 2, 1)

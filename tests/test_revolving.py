@@ -29,7 +29,11 @@ def test_annual_rate_with_act_360() -> None:
 
 
 def test_balance_history_accrues_each_span() -> None:
-    changes = [(day(2025, 3, 1), D("5000")), (day(2025, 3, 11), D("5000")), (day(2025, 3, 21), D("-10000"))]
+    changes = [
+        (day(2025, 3, 1), D("5000")),
+        (day(2025, 3, 11), D("5000")),
+        (day(2025, 3, 21), D("-10000")),
+    ]
     got = interest_for_balances(changes, day(2025, 3, 31), currency="CNY", rounding="HALF_UP",
                                 daily_rate=D("0.0002"))
     assert got == D("30.00")  # 5000 x 10 days + 10000 x 10 days at 0.02% a day
@@ -40,7 +44,9 @@ def test_one_span_equals_a_history_with_one_change(minor: int, days: int, rate_b
     balance, rate = D(minor) / 100, D(rate_bp10) / 100000
     start = day(2025, 1, 1)
     end = start + dt.timedelta(days=days)
-    one = interest_for_span(balance, start, end, currency="CNY", rounding="HALF_EVEN", daily_rate=rate)
+    one = interest_for_span(
+        balance, start, end, currency="CNY", rounding="HALF_EVEN", daily_rate=rate
+    )
     many = interest_for_balances([(start, balance)], end, currency="CNY", rounding="HALF_EVEN",
                                  daily_rate=rate)
     assert one == many >= 0
@@ -58,7 +64,9 @@ def test_one_span_equals_a_history_with_one_change(minor: int, days: int, rate_b
 )
 def test_bad_rates(kwargs: dict, error: type) -> None:
     with pytest.raises(error):
-        interest_for_span(D(1), day(2025, 1, 1), day(2025, 1, 2), currency="CNY", rounding="HALF_UP", **kwargs)
+        interest_for_span(
+            D(1), day(2025, 1, 1), day(2025, 1, 2), currency="CNY", rounding="HALF_UP", **kwargs
+        )
 
 
 def test_bad_spans() -> None:

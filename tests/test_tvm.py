@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from loancore import tvm
 from loancore.errors import FloatNotAllowed, InvalidInput, NoSolution
+from loancore.testing.calculators import cashflows
 
 D = Decimal
 
@@ -25,7 +26,8 @@ def test_pmt_matches_numpy_financial(rate_bp: int, nper: int, pv_minor: int) -> 
     rate = D(rate_bp) / 10000 / 12
     principal = D(pv_minor) / 100
     expected = npf.pmt(float(rate), nper, float(principal))
-    assert abs(tvm.pmt(rate, nper, principal) - D(repr(float(expected)))) <= abs(principal) * D("1e-9")
+    gap = abs(tvm.pmt(rate, nper, principal) - D(repr(float(expected))))
+    assert gap <= abs(principal) * D("1e-9")
 
 
 @given(st.integers(1, 3000), st.integers(2, 120), st.integers(1, 10**7), st.data())
@@ -60,7 +62,11 @@ def test_irr_and_npv_agree() -> None:
 
 
 def test_xirr_roots_xnpv() -> None:
-    flows = [(dt.date(2024, 1, 1), D(-1000)), (dt.date(2024, 7, 1), D(600)), (dt.date(2025, 1, 1), D(600))]
+    flows = [
+        (dt.date(2024, 1, 1), D(-1000)),
+        (dt.date(2024, 7, 1), D(600)),
+        (dt.date(2025, 1, 1), D(600)),
+    ]
     rate = tvm.xirr(flows)
     assert abs(tvm.xnpv(rate, flows)) < D("1e-12")
 
@@ -95,3 +101,13 @@ def test_solvers_raise_no_solution(call) -> None:
 def test_bad_input(call, error) -> None:
     with pytest.raises(error):
         call()
+
+
+@given(cashflows())
+def test_xirr_is_a_root_of_xnpv(flows) -> None:
+    try:
+        rate = tvm.xirr(flows)
+    except NoSolution:
+        return  # e.g. repayments so small that the rate is below -99% a year
+    scale = sum(abs(a) for _, a in flows)
+    assert abs(tvm.xnpv(rate, flows)) <= scale * D("1e-12")

@@ -73,7 +73,7 @@ class Method(str, enum.Enum):
     INTEREST_ONLY = "interest_only"  # 先息后本: interest each period, principal at the end
     BULLET = "bullet"  # 一次性还本付息: one payment of principal and interest at maturity
     FLAT = "flat"  # 等本等息: level principal, interest on the original principal each period
-    FEE_INSTALLMENT = "fee_installment"  # 分期手续费: level principal plus a fee on the original
+    FEE_INSTALLMENT = "fee_installment"  # 分期手续费: level principal, fee on the original
 
 
 class InterestBasis(str, enum.Enum):
@@ -113,7 +113,9 @@ def _day_count(value: Any) -> DayCount | None:
     try:
         return DayCount(value)
     except ValueError:
-        raise InvalidInput("day_count", value, f"expected one of {[m.value for m in DayCount]}") from None
+        raise InvalidInput(
+            "day_count", value, f"expected one of {[m.value for m in DayCount]}"
+        ) from None
 
 
 def _decimal(field: str) -> Any:
@@ -171,14 +173,18 @@ class LoanTerms:
     rounding: Rounding = attrs.field(converter=Rounding.parse)
     frequency: Frequency = attrs.field(default=Frequency.MONTHLY, converter=Frequency.parse)
     every_days: int | None = attrs.field(default=None)
-    first_due_date: dt.date | None = attrs.field(default=None, validator=_date("first_due_date", True))
+    first_due_date: dt.date | None = attrs.field(
+        default=None, validator=_date("first_due_date", True)
+    )
     end_of_month: EndOfMonth = attrs.field(default=EndOfMonth.CLAMP,
                                            converter=_enum(EndOfMonth, "end_of_month"))
     interest_basis: InterestBasis = attrs.field(default=InterestBasis.PERIOD,
                                                 converter=_enum(InterestBasis, "interest_basis"))
     day_count: DayCount | None = attrs.field(default=None, converter=_day_count)
     installment_multiple: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
-    fee_rate_per_period: Decimal = attrs.field(default=_ZERO, converter=_decimal("fee_rate_per_period"))
+    fee_rate_per_period: Decimal = attrs.field(
+        default=_ZERO, converter=_decimal("fee_rate_per_period")
+    )
     fee_timing: FeeTiming = attrs.field(default=FeeTiming.PER_INSTALLMENT,
                                         converter=_enum(FeeTiming, "fee_timing"))
     grace_periods: int = attrs.field(default=0, validator=_count("grace_periods", 0, PERIODS_MAX))
@@ -198,10 +204,14 @@ class LoanTerms:
         if self.principal <= 0:
             raise InvalidInput("principal", self.principal, "must be positive")
         if self.principal != self.principal.quantize(quantum, rounding=decimal.ROUND_DOWN):
-            raise InvalidInput("principal", self.principal, f"has more decimals than {self.currency} allows")
+            raise InvalidInput(
+                "principal", self.principal, f"has more decimals than {self.currency} allows"
+            )
         object.__setattr__(self, "principal", self.principal.quantize(quantum))
         if not _ZERO <= self.annual_rate < RATE_ANNUAL_MAX:
-            raise InvalidInput("annual_rate", self.annual_rate, "must be in [0, 10) (a fraction: 0.18 is 18%)")
+            raise InvalidInput(
+                "annual_rate", self.annual_rate, "must be in [0, 10) (a fraction: 0.18 is 18%)"
+            )
         if not _ZERO <= self.fee_rate_per_period < _ONE:
             raise InvalidInput("fee_rate_per_period", self.fee_rate_per_period, "must be in [0, 1)")
         self._check_schedule_shape()
@@ -210,7 +220,8 @@ class LoanTerms:
         object.__setattr__(self, "_principal_minor", _minor(self.principal, scale))
         if self.installment_multiple is not None:
             object.__setattr__(self, "_multiple_minor", _minor(self.installment_multiple, scale))
-        plain = (self.method is Method.EQUAL_INSTALLMENT and self.interest_basis is InterestBasis.PERIOD
+        plain = (self.method is Method.EQUAL_INSTALLMENT
+                 and self.interest_basis is InterestBasis.PERIOD
                  and self.first_due_date is None and self.grace_periods == 0
                  and self.interest_free_periods == 0 and self.fee_rate_per_period == 0)
         object.__setattr__(self, "_plain", plain)
@@ -238,7 +249,9 @@ class LoanTerms:
             raise InvalidInput("annual_rate", self.annual_rate,
                                "fee_installment charges a fee, not interest: annual_rate must be 0")
         if self.method is Method.BULLET and self.grace_periods:
-            raise InvalidInput("grace_periods", self.grace_periods, "a bullet loan has no principal to defer")
+            raise InvalidInput(
+                "grace_periods", self.grace_periods, "a bullet loan has no principal to defer"
+            )
         multiple = self.installment_multiple
         if multiple is not None and (multiple <= 0 or multiple % quantum != 0):
             raise InvalidInput("installment_multiple", multiple,
@@ -261,7 +274,10 @@ class LoanTerms:
 
 @attrs.frozen
 class Installment:
-    """One row of a schedule. ``total = principal + interest + fee``; ``balance_after`` is principal."""
+    """One row of a schedule: ``total = principal + interest + fee``.
+
+    ``balance_after`` is the principal outstanding after this installment.
+    """
 
     number: int
     due_date: dt.date
@@ -312,7 +328,9 @@ class Schedule:
         """Outstanding principal after each installment (before a prepayment made on its date)."""
         start = self.terms._principal_minor
         if not self.prepayments_minor:
-            return tuple(itertools.accumulate(self.principal_minor, operator.sub, initial=start))[1:]
+            return tuple(
+                itertools.accumulate(self.principal_minor, operator.sub, initial=start)
+            )[1:]
         out, balance = [], start
         for number, part in enumerate(self.principal_minor, start=1):
             balance -= part + sum(a for after, a in self.prepayments_minor if after == number - 1)
@@ -404,7 +422,9 @@ class Schedule:
         cent-exact figure, this one is for comparison with such quotes (docs/calculators.md).
         """
         if self.terms.method is not Method.EQUAL_INSTALLMENT:
-            raise InvalidInput("method", self.terms.method.value, "total_quoted is for equal_installment")
+            raise InvalidInput(
+                "method", self.terms.method.value, "total_quoted is for equal_installment"
+            )
         return _money(self.level_payment_minor * self.terms.installments, self.scale)
 
     def to_rows(self) -> list[dict[str, Any]]:
@@ -552,7 +572,9 @@ def _first_fraction(terms: LoanTerms, first_due: dt.date) -> Fraction:
         return Fraction(1)
     whole, boundary = 0, first_due
     for _ in range(PERIODS_MAX):
-        previous = _dates.step_back(first_due, whole + 1, terms.frequency, every_days=terms.every_days)
+        previous = _dates.step_back(
+            first_due, whole + 1, terms.frequency, every_days=terms.every_days
+        )
         if previous < terms.start_date:
             break
         whole, boundary = whole + 1, previous
@@ -593,7 +615,9 @@ class _Plan:
 _LEVEL_PRINCIPAL = (Method.EQUAL_PRINCIPAL, Method.FLAT, Method.FEE_INSTALLMENT)
 
 
-def _columns(plan: _Plan, balance: int, rates: list[Fraction], mode: str, *, stop_at_zero: bool = False):
+def _columns(
+    plan: _Plan, balance: int, rates: list[Fraction], mode: str, *, stop_at_zero: bool = False
+):
     """The period loop: principal, interest, fee, balance per period (bounded by ``rates``).
 
     The last period takes whatever balance is left (the residue rule). With ``stop_at_zero``
@@ -624,12 +648,14 @@ def _columns(plan: _Plan, balance: int, rates: list[Fraction], mode: str, *, sto
 
 
 def _fees(terms: LoanTerms, principal: int) -> tuple[int, int]:
-    """(fee per installment, fee up front) in minor units, each rounded once with the terms' mode."""
+    """(fee per installment, fee up front) in minor units, each rounded once (terms' mode)."""
     if terms.fee_rate_per_period == 0:
         return 0, 0
     rate, mode = Fraction(terms.fee_rate_per_period), terms.rounding.value
     if terms.fee_timing is FeeTiming.UPFRONT:
-        return 0, _round_div(principal * rate.numerator * terms.installments, rate.denominator, mode)
+        return 0, _round_div(
+            principal * rate.numerator * terms.installments, rate.denominator, mode
+        )
     return _round_div(principal * rate.numerator, rate.denominator, mode), 0
 
 
@@ -678,7 +704,8 @@ def amortize(terms: LoanTerms) -> Schedule:
     p, i, f, b = _columns(plan, principal, rates, terms.rounding.value)
     step = terms._multiple_minor
     for _ in range(PERIODS_MAX):  # rare: see _level
-        if plan.kind is not Method.EQUAL_INSTALLMENT or len(b) < 2 or b[-2] != 0 or plan.level < step:
+        annuity = plan.kind is Method.EQUAL_INSTALLMENT
+        if not annuity or len(b) < 2 or b[-2] != 0 or plan.level < step:
             break
         plan = attrs.evolve(plan, level=plan.level - step)
         p, i, f, b = _columns(plan, principal, rates, terms.rounding.value)
@@ -721,8 +748,10 @@ def _bullet(terms: LoanTerms) -> Schedule:
     accrued = sum(rates[terms.interest_free_periods:], Fraction(0)) * principal
     interest = _round_div(accrued.numerator, accrued.denominator, terms.rounding.value)
     fee, fee_upfront = _fees(terms, principal)
-    return _checked(Schedule(terms, (due[-1],), (principal,), (interest,), (fee * terms.installments,),
-                             fee_upfront, principal))
+    fees = (fee * terms.installments,)
+    return _checked(
+        Schedule(terms, (due[-1],), (principal,), (interest,), fees, fee_upfront, principal)
+    )
 
 
 def _checked(schedule: Schedule) -> Schedule:
@@ -746,7 +775,9 @@ def _check_paid(schedule: Schedule, paid: Any, field: str) -> int:
 
 
 def _outstanding(schedule: Schedule, paid: int) -> int:
-    return schedule.balance_minor[paid - 1] if paid else _minor(schedule.terms.principal, schedule.scale)
+    if paid:
+        return schedule.balance_minor[paid - 1]
+    return schedule.terms._principal_minor
 
 
 _REAMORTIZABLE = (Method.EQUAL_INSTALLMENT, Method.EQUAL_PRINCIPAL, Method.INTEREST_ONLY)
@@ -870,5 +901,6 @@ def payoff_quote(
     fee_exact = Fraction(fee_rate) * outstanding
     fee = _round_div(fee_exact.numerator, fee_exact.denominator, mode)
     scale = schedule.scale
-    return PayoffQuote(as_of, _money(outstanding, scale), _money(interest, scale), _money(fee, scale),
-                       _money(outstanding + interest + fee, scale))
+    total = outstanding + interest + fee
+    return PayoffQuote(as_of, _money(outstanding, scale), _money(interest, scale),
+                       _money(fee, scale), _money(total, scale))

@@ -13,7 +13,8 @@ on the start date, then each installment's total on its due date.
   ``(1 + f i)(1 + i)^q`` (simple interest for the fraction, the appendix's general equation) and
   the APR is the unit-period rate ``i`` times unit periods per year.
 - :func:`eu`: Directive 2008/48/EC Annex I: ``sum(A_k (1 + X)^(-t_k)) = 0`` with ``t_k`` in years,
-  compounding annually. ``time_basis="days"`` counts whole years from the first drawdown and the remaining days over 365 (366 in a year with 29 February);
+  compounding annually. ``time_basis="days"`` counts whole years from the first drawdown and
+  the remaining days over 365 (366 in a year with 29 February);
   ``time_basis="months"`` counts whole months as twelfths of a year (the "standard year").
 - :func:`irr_annualized`: the periodic IRR over equal periods, times periods per year (the
   nominal figure China's 2021 rule on displaying annualized rates allows), and the effective
@@ -37,7 +38,7 @@ import attrs
 from dateutil.relativedelta import relativedelta
 
 from loancore import dates as _dates
-from loancore.amortization import Schedule
+from loancore.amortization import Method, Schedule
 from loancore.dates import Frequency
 from loancore.errors import InvalidInput, NoSolution
 from loancore.money import Rounding, to_decimal
@@ -86,7 +87,9 @@ def _flows(source: Schedule | Flows) -> list[tuple[dt.date, Decimal]]:
         flows += list(zip(source.due_dates, source.totals, strict=True))
         return flows
     if isinstance(source, (str, bytes)) or not isinstance(source, Sequence) or len(source) < 2:
-        raise InvalidInput("cashflows", source, "expected a Schedule or at least two (date, amount) pairs")
+        raise InvalidInput(
+            "cashflows", source, "expected a Schedule or at least two (date, amount) pairs"
+        )
     out = []
     for i, pair in enumerate(source):
         if not isinstance(pair, tuple) or len(pair) != 2 or not isinstance(pair[0], dt.date):
@@ -102,8 +105,9 @@ def _flows(source: Schedule | Flows) -> list[tuple[dt.date, Decimal]]:
 
 def _solve(residual, solver: str, iterations_max: int) -> Decimal:
     # Rates per period above 1000% are not loans; the bracket keeps the solver honest.
-    return _OUT.plus(solve_rate(residual, solver=solver, guess=Decimal("0.01"),
-                                low=Decimal("-0.99"), high=Decimal(10), iterations_max=iterations_max))
+    root = solve_rate(residual, solver=solver, guess=Decimal("0.01"), low=Decimal("-0.99"),
+                      high=Decimal(10), iterations_max=iterations_max)
+    return _OUT.plus(root)
 
 
 # -- Regulation Z Appendix J ---------------------------------------------------------------------
@@ -152,7 +156,9 @@ def us_actuarial(
     else:
         unit = Frequency.parse(unit_period, field="unit_period")
     if unit is Frequency.EVERY_N_DAYS:
-        raise InvalidInput("unit_period", unit.value, "give a standard unit period (weekly, monthly, ...)")
+        raise InvalidInput(
+            "unit_period", unit.value, "give a standard unit period (weekly, monthly, ...)"
+        )
     start = flows[0][0]
     return us_actuarial_periods(
         [(a, *_unit_periods(start, day, unit)) for day, a in flows],
@@ -183,7 +189,9 @@ def us_actuarial_periods(
     for k, flow in enumerate(flows):
         if not isinstance(flow, tuple) or len(flow) != 3 or isinstance(flow[1], bool) \
                 or not isinstance(flow[1], int) or flow[1] < 0:
-            raise InvalidInput(f"flows[{k}]", flow, "expected (amount, whole periods >= 0, fraction)")
+            raise InvalidInput(
+                f"flows[{k}]", flow, "expected (amount, whole periods >= 0, fraction)"
+            )
         fraction = to_decimal(flow[2], field=f"flows[{k}].fraction")
         if not _ZERO <= fraction < _ONE:
             raise InvalidInput(f"flows[{k}].fraction", flow[2], "must be in [0, 1)")
@@ -194,8 +202,8 @@ def us_actuarial_periods(
 
     def residual(i: Decimal) -> Decimal:
         base = _ONE + i
-        return sum((a / ((_ONE + f * i) * base**q) for a, (q, f) in zip(amounts, times, strict=True)),
-                   _ZERO)
+        terms = zip(amounts, times, strict=True)
+        return sum((a / ((_ONE + f * i) * base**q) for a, (q, f) in terms), _ZERO)
 
     return _OUT.plus(_solve(residual, "us_actuarial", iterations_max) * w)
 
@@ -215,7 +223,8 @@ def _years(start: dt.date, day: dt.date, time_basis: str) -> Decimal:
         whole -= 1
     anniversary = start + relativedelta(months=12 * whole)
     following = start + relativedelta(months=12 * (whole + 1))
-    return Decimal(whole) + Decimal((day - anniversary).days) / Decimal((following - anniversary).days)
+    days = Decimal((day - anniversary).days)
+    return Decimal(whole) + days / Decimal((following - anniversary).days)
 
 
 def eu(
@@ -268,13 +277,16 @@ def irr_annualized(
 ) -> AnnualizedRate:
     """The IRR over equal periods, annualized both ways.
 
-    From a schedule: the net disbursement, then each installment's total one period apart (an
-    odd first period counts as one period; use :func:`us_actuarial` or :func:`eu` to count its
+    From a schedule: the net disbursement, then each installment's total one period apart (a
+    bullet's single payment after all its periods; an odd first period counts as one period;
+    use :func:`us_actuarial` or :func:`eu` to count its
     days). From flows: amounts one period apart (plain amounts, or ``(date, amount)`` pairs whose
     dates are ignored), with ``periods_per_year`` given.
     """
     if isinstance(source, Schedule):
         amounts = [a for _, a in _flows(source)]
+        if source.terms.method is Method.BULLET:  # one payment, due after all the periods
+            amounts = [amounts[0]] + [_ZERO] * (source.terms.installments - 1) + amounts[1:]
         per_year = source.terms.periods_per_year if periods_per_year is None else periods_per_year
     else:
         if isinstance(source, (str, bytes)) or not isinstance(source, Sequence) or len(source) < 2:

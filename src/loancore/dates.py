@@ -27,9 +27,9 @@ from dateutil.relativedelta import relativedelta
 from loancore.errors import InvalidInput
 
 __all__ = [
-    "PERIODS_MAX",
     "EndOfMonth",
     "Frequency",
+    "PERIODS_MAX",
     "due_dates",
     "is_month_end",
     "periods_per_year",
@@ -62,7 +62,10 @@ class Frequency(str, enum.Enum):
 
     @property
     def periods_per_year(self) -> int:
-        """Whole periods per year (12 for monthly); for ``EVERY_N_DAYS`` use :func:`periods_per_year`."""
+        """Whole periods per year (12 for monthly).
+
+        For ``EVERY_N_DAYS`` use :func:`periods_per_year`, which takes ``every_days``.
+        """
         if self is Frequency.EVERY_N_DAYS:
             raise InvalidInput(
                 "frequency", self.value, "periods per year depends on every_days; "
@@ -85,7 +88,9 @@ _PER_YEAR = {
     Frequency.SEMIANNUAL: 2,
     Frequency.ANNUAL: 1,
 }
-_MONTHS = {Frequency.MONTHLY: 1, Frequency.QUARTERLY: 3, Frequency.SEMIANNUAL: 6, Frequency.ANNUAL: 12}
+_MONTHS = {
+    Frequency.MONTHLY: 1, Frequency.QUARTERLY: 3, Frequency.SEMIANNUAL: 6, Frequency.ANNUAL: 12,
+}
 _DAYS = {Frequency.WEEKLY: 7, Frequency.BIWEEKLY: 14}
 SEMIMONTH_DAYS = 15
 """The second due date of a semimonthly month falls this many days after the first."""
@@ -115,7 +120,8 @@ def _month_end(day: dt.date) -> dt.date:
 
 
 def _check_every_days(every_days: int | None) -> int:
-    if isinstance(every_days, bool) or not isinstance(every_days, int) or not 1 <= every_days <= 366:
+    is_int = isinstance(every_days, int) and not isinstance(every_days, bool)
+    if not is_int or not 1 <= every_days <= 366:
         raise InvalidInput("every_days", every_days, "expected an int from 1 to 366")
     return every_days
 
@@ -133,10 +139,15 @@ def _nth(anchor: dt.date, k: int, freq: Frequency, every_days: int, stick: bool)
         day = anchor + relativedelta(months=months * k)
         return _month_end(day) if stick else day
     if freq is Frequency.SEMIMONTHLY:
-        day = anchor + relativedelta(months=k // 2)
+        # Forward: the anchor's day each month, and 15 days later. Back: the mirror image, so
+        # one semimonth back from the 16th is the 1st.
+        months = k // 2 if k >= 0 else (k + 1) // 2
+        day = anchor + relativedelta(months=months)
         if stick:
             day = _month_end(day)
-        return day + dt.timedelta(days=SEMIMONTH_DAYS) if k % 2 else day
+        if k % 2 == 0:
+            return day
+        return day + dt.timedelta(days=SEMIMONTH_DAYS if k > 0 else -SEMIMONTH_DAYS)
     step = _DAYS.get(freq, every_days)
     return anchor + dt.timedelta(days=step * k)
 

@@ -45,13 +45,19 @@ def _rate_for(start: dt.date, end: dt.date, daily_rate: Decimal | None, annual_r
     return Fraction(annual_rate) * year_fraction_ratio(start, end, day_count)
 
 
-def _rates(daily_rate: Any, annual_rate: Any, day_count: Any) -> tuple[Decimal | None, Decimal | None]:
+def _rates(
+    daily_rate: Any, annual_rate: Any, day_count: Any
+) -> tuple[Decimal | None, Decimal | None]:
     if (daily_rate is None) == (annual_rate is None):
-        raise InvalidInput("daily_rate", daily_rate, "give exactly one of daily_rate and annual_rate")
+        raise InvalidInput(
+            "daily_rate", daily_rate, "give exactly one of daily_rate and annual_rate"
+        )
     daily = None if daily_rate is None else to_decimal(daily_rate, field="daily_rate")
     annual = None if annual_rate is None else to_decimal(annual_rate, field="annual_rate")
     if annual is not None and day_count is None:
-        raise InvalidInput("day_count", day_count, "an annual_rate needs a day_count (e.g. 'ACT/360')")
+        raise InvalidInput(
+            "day_count", day_count, "an annual_rate needs a day_count (e.g. 'ACT/360')"
+        )
     for name, value in (("daily_rate", daily), ("annual_rate", annual)):
         if value is not None and not 0 <= value < 10:
             raise InvalidInput(name, value, "must be in [0, 10)")
@@ -112,7 +118,9 @@ def interest_for_balances(
         day = _date(f"changes[{i}].date", pair[0])
         following = changes[i + 1][0] if i + 1 < len(changes) else end
         if not isinstance(following, dt.date) or following < day or end < day:
-            raise InvalidInput(f"changes[{i}].date", day, "changes must be in date order, before until")
+            raise InvalidInput(
+                f"changes[{i}].date", day, "changes must be in date order, before until"
+            )
         balance += Fraction(to_decimal(pair[1], field=f"changes[{i}].amount"))
         if balance < 0:
             raise InvalidInput(f"changes[{i}].amount", pair[1], "would make the balance negative")
@@ -124,4 +132,5 @@ def _rounded(exact: Fraction, currency: str, rounding: Rounding | str) -> Decima
     """An exact amount rounded once to the currency's minor unit with the named mode."""
     scale = minor_units_of(currency)
     scaled = exact * 10**scale
-    return Decimal(_round_div(scaled.numerator, scaled.denominator, Rounding.parse(rounding).value)).scaleb(-scale)
+    minor = _round_div(scaled.numerator, scaled.denominator, Rounding.parse(rounding).value)
+    return Decimal(minor).scaleb(-scale)

@@ -31,8 +31,8 @@ __all__ = [
     "fv",
     "ipmt",
     "irr",
-    "npv",
     "nper",
+    "npv",
     "pmt",
     "ppmt",
     "pv",
@@ -164,7 +164,7 @@ def nper(rate: Any, pmt: Any, pv: Any, fv: Any = 0, when: Any = "end") -> Decima
 
 
 def npv(rate: Any, values: Sequence[Any]) -> Decimal:
-    """Net present value of ``values`` at ``rate``; the first value is at t = 0 (numpy-financial)."""
+    """Net present value of ``values`` at ``rate``; the first is at t = 0 (as numpy-financial)."""
     with decimal.localcontext(_WORK):
         r = _rate_value(rate)
         flows = _flows(values)
@@ -303,8 +303,11 @@ def irr(
         return _OUT.plus(root)
 
 
-def _dated(cashflows: Sequence[tuple[dt.date, Any]]) -> tuple[tuple[Decimal, ...], tuple[Decimal, ...]]:
-    if isinstance(cashflows, (str, bytes)) or not isinstance(cashflows, Sequence) or len(cashflows) < 2:
+def _dated(
+    cashflows: Sequence[tuple[dt.date, Any]]
+) -> tuple[tuple[Decimal, ...], tuple[Decimal, ...]]:
+    is_sequence = isinstance(cashflows, Sequence) and not isinstance(cashflows, (str, bytes))
+    if not is_sequence or len(cashflows) < 2:
         raise InvalidInput("cashflows", cashflows, "expected at least two (date, amount) pairs")
     days, amounts = [], []
     first = None

@@ -28,7 +28,9 @@ __all__ = ["annual_rates", "cashflows", "loan_terms", "principals", "start_dates
 _ROUNDINGS = (Rounding.HALF_UP, Rounding.HALF_EVEN, Rounding.DOWN, Rounding.UP)
 
 
-def principals(*, min_minor: int = 100, max_minor: int = 10**10, scale: int = 2) -> st.SearchStrategy[Decimal]:
+def principals(
+    *, min_minor: int = 100, max_minor: int = 10**10, scale: int = 2
+) -> st.SearchStrategy[Decimal]:
     """Loan principals at a currency scale (default 1.00 .. 100,000,000.00)."""
     return st.integers(min_minor, max_minor).map(lambda m: Decimal(m).scaleb(-scale))
 
@@ -52,7 +54,7 @@ def loan_terms(
     frequencies: Sequence[Frequency] = (Frequency.MONTHLY, Frequency.WEEKLY, Frequency.QUARTERLY),
     options: bool = True,
 ) -> LoanTerms:
-    """Valid :class:`LoanTerms`; with ``options`` also fees, grace, interest-free and odd periods."""
+    """Valid :class:`LoanTerms`; with ``options``, also fees, grace, free and odd periods."""
     method = Method(draw(st.sampled_from(list(methods))))
     installments = draw(st.integers(1, installments_max))
     start = draw(start_dates())
