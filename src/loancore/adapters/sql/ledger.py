@@ -611,33 +611,49 @@ def _entries_booked(connection: Connection) -> int:
     return int(connection.execute(sa.select(sa.func.coalesce(sa.func.max(ENTRIES.c.seq), 0))).scalar_one())
 
 
+_NO_DIMENSIONS: tuple[None, ...] = (None,) * len(DIMENSION_KEYS)
+
+
+def _dimension_columns(dimensions: tuple[tuple[str, str], ...]) -> tuple[str | None, ...]:
+    """A leg's dimensions as the five column values, in DIMENSION_KEYS order."""
+    if not dimensions:
+        return _NO_DIMENSIONS
+    found = dict(dimensions)
+    return tuple([found.get(key) for key in DIMENSION_KEYS])
+
+
 def _book(connection: Connection, entries: Sequence[JournalEntry]) -> None:
     """Insert checked entries, their legs and the daily totals; caller holds the writers' lock."""
-    day = _day_param(connection)
+    to_param = _day_param(connection)
+    days: dict[date, Any] = {}
     first = _entries_booked(connection) + 1
     entry_rows = []
     leg_rows = []
     daily: dict[tuple[str, str, date], list[int]] = {}
     for seq, entry in enumerate(entries, start=first):
         accounting = entry.accounting_date
-        accounting_text = day(accounting)
-        entry_rows.append(
-            (seq, entry.entry_id, entry.idempotency_key, accounting_text, day(entry.value_date), entry.memo, entry.reverses)
-        )
+        day = days.get(accounting)
+        if day is None:
+            day = days[accounting] = to_param(accounting)
+        value_day = day if entry.value_date == accounting else to_param(entry.value_date)
+        entry_rows.append((seq, entry.entry_id, entry.idempotency_key, day, value_day, entry.memo, entry.reverses))
         for leg_no, leg in enumerate(entry.legs):
             minor = leg.signed_minor
             currency = leg.amount.currency
-            dims = dict(leg.dimensions)
+            side = leg.side.value
+            amount = minor if minor > 0 else -minor
             leg_rows.append(
-                (seq, leg_no, leg.subject_code, leg.side.value, abs(minor), currency, accounting_text)
-                + tuple(dims.get(k) for k in DIMENSION_KEYS)
+                (seq, leg_no, leg.subject_code, side, amount, currency, day, *_dimension_columns(leg.dimensions))
             )
-            totals = daily.setdefault((leg.subject_code, currency, accounting), [0, 0])
-            totals[0 if minor > 0 else 1] += abs(minor)
+            key = (leg.subject_code, currency, accounting)
+            totals = daily.get(key)
+            if totals is None:
+                totals = daily[key] = [0, 0]
+            totals[minor < 0] += amount
     _bulk_insert(connection, ENTRIES, entry_rows)
     _bulk_insert(connection, LEGS, leg_rows)
     # Sorted, so concurrent writers (were the lock ever bypassed) take row locks in one order.
-    _upsert_daily(connection, [(s, c, day(d), t[0], t[1]) for (s, c, d), t in sorted(daily.items())])
+    _upsert_daily(connection, [(s, c, days[d], t[0], t[1]) for (s, c, d), t in sorted(daily.items())])
 
 
 def _upsert_daily(connection: Connection, rows: list[tuple[Any, ...]]) -> None:
@@ -675,14 +691,20 @@ def _book_memos(connection: Connection, postings: Sequence[MemoPosting]) -> None
 
 
 def _scalars_in(
-    connection: Connection, select: sa.ColumnElement, column: sa.Column, values: Sequence[Any], *, distinct: bool = False
+    connection: Connection, select: sa.Column, column: sa.Column, values: Sequence[Any], *, distinct: bool = False
 ) -> list[Any]:
+    """``SELECT [DISTINCT] select FROM its table WHERE column IN values``, as driver-level SQL (the
+    posting path runs this per batch; compiling an expanding IN costs more than the query)."""
+    items = list(values)
+    if not items:
+        return []
+    head = f"SELECT {'DISTINCT ' if distinct else ''}{select.name} FROM {column.table.name} WHERE {column.name}"
+    if connection.dialect.name == "postgresql":
+        return [row[0] for row in connection.exec_driver_sql(f"{head} = ANY(%s)", (items,))]
     out: list[Any] = []
-    for clause in _member_chunks(connection, column, values):
-        query = sa.select(select).where(clause)
-        if distinct:
-            query = query.distinct()
-        out.extend(connection.execute(query).scalars())
+    for chunk in _chunks(items):
+        sql = f"{head} IN ({', '.join('?' * len(chunk))})"
+        out.extend(row[0] for row in connection.exec_driver_sql(sql, tuple(chunk)))
     return out
 
 
