@@ -30,7 +30,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from loancore.adapters.sql import create_engine
-from loancore.adapters.sql.ledger import SqlLedgerStore
+from loancore.adapters.sql.ledger import LEGS, SqlLedgerStore
 from loancore.ledger import Chart, JournalEntry, Leg, Subject
 from loancore.money import Money
 
@@ -128,9 +128,18 @@ def fill_million(engine: sa.Engine, count: int) -> None:
         " SUM(CASE side WHEN 'credit' THEN amount_minor ELSE 0 END)"
         " FROM ledger_legs GROUP BY subject_code, currency, accounting_date",
     ]
+    # Build-time only (the figures are measured afterwards with the store's own settings): a big
+    # page cache, one transaction, and the legs' indexes built once at the end, not row by row.
+    indexes = [index for index in LEGS.indexes]
     with engine.begin() as connection:
+        connection.exec_driver_sql("PRAGMA cache_size = -400000")
+        for index in indexes:
+            index.drop(connection)
         for statement in statements:
             connection.exec_driver_sql(statement)
+        for index in indexes:
+            index.create(connection)
+        connection.exec_driver_sql("PRAGMA cache_size = -2000")
 
 
 def median_ms(action, repeats: int = 30) -> float:
