@@ -67,6 +67,9 @@ def loan_terms(
         extra["fee_timing"] = draw(st.sampled_from(["per_installment", "upfront"]))
         if draw(st.booleans()):
             extra["first_due_date"] = start + dt.timedelta(days=draw(st.integers(1, 60)))
+        if draw(st.booleans()):
+            extra["interest_basis"] = "daily"
+            extra["day_count"] = draw(st.sampled_from(["ACT/360", "ACT/365F", "30/360 US"]))
     rate = Decimal(0) if method is Method.FEE_INSTALLMENT else draw(annual_rates())
     if method is Method.FEE_INSTALLMENT and "fee_rate_per_period" not in extra:
         extra["fee_rate_per_period"] = Decimal(draw(st.integers(0, 200))).scaleb(-4)
