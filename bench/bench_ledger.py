@@ -5,8 +5,9 @@ Figures (``run()`` keys):
 - ``ledger_memory_entries_per_s``: two-leg entries posted to MemoryLedgerStore in batches of
   1,000 with every posting rule checked (idempotency, balance, subjects, periods); entries are
   built beforehand, as a caller's would be. Best of 3 runs of 100,000.
-- ``ledger_memory_indexed_entries_per_s``: the same, plus indexing them for reads (the memory
-  store indexes lazily on the first read after a post), i.e. posted AND queryable.
+- ``ledger_memory_indexed_entries_per_s``: the same, plus the first balance read, which brings
+  the daily-totals index up to date (the memory store indexes lazily, per index, on the first
+  read that needs it), i.e. posted AND queryable by balance.
 - ``ledger_memory_balance_asof_1m_ms``: one subject's rolled-up balance as of a date over
   1,000,000 posted entries (mean of 100 queries at different dates, after the first read).
 - ``ledger_vs_beancount_ratio``: loancore's post-and-validate rate (post with all checks, index,

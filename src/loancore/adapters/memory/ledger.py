@@ -4,8 +4,9 @@ Atomic by construction: every call plans and checks the whole batch first (pure 
 :mod:`loancore.ledger.rules`), then applies it with operations that cannot fail, under one lock.
 
 Fast reads: per (subject, currency) the store keeps debit and credit totals per accounting day
-and, built lazily, the sorted days with cumulative totals; a balance as of a date is a bisect per
-subject of the subtree, independent of the number of entries. Dimension filters go through an
+and, rebuilt on the first read after a write (O(days)), the sorted days with cumulative totals; a
+balance as of a date is then a bisect per subject of the subtree, independent of the number of
+entries. Dimension filters go through an
 index from each ``(key, value)`` to its postings.
 """
 
@@ -57,7 +58,11 @@ __all__ = ["MemoryLedgerStore"]
 
 
 class _DailySeries:
-    """Debit and credit totals per day (date ordinals) of one subject in one currency."""
+    """Debit and credit totals per day (date ordinals) of one subject in one currency.
+
+    Writes only touch ``by_day`` and mark the series dirty; the first read after them rebuilds the
+    sorted days and cumulative totals, O(days) not O(entries), and then answers by bisection.
+    """
 
     __slots__ = ("by_day", "days", "cum_debit", "cum_credit", "dirty")
 
@@ -68,38 +73,17 @@ class _DailySeries:
         self.cum_credit: list[int] = []
         self.dirty = False
 
-    def add(self, day: int, signed_minor: int) -> None:
-        """Add a posting of ``signed_minor`` (positive: debit) on ``day`` (a date ordinal)."""
-        debit, credit = (signed_minor, 0) if signed_minor > 0 else (0, -signed_minor)
-        totals = self.by_day.get(day)
-        if totals is None:
-            self.by_day[day] = [debit, credit]
-        else:
-            totals[0] += debit
-            totals[1] += credit
-        if self.dirty:
-            return
-        days = self.days
-        if days and day == days[-1]:
-            self.cum_debit[-1] += debit
-            self.cum_credit[-1] += credit
-        elif not days or day > days[-1]:
-            days.append(day)
-            self.cum_debit.append(debit + (self.cum_debit[-1] if len(days) > 1 else 0))
-            self.cum_credit.append(credit + (self.cum_credit[-1] if len(days) > 1 else 0))
-        else:
-            self.dirty = True  # a back-dated posting: rebuild the cumulative arrays on next read
-
     def _rebuild(self) -> None:
-        self.days = sorted(self.by_day)
+        days = sorted(self.by_day)
+        cum_debit, cum_credit = [], []
         debit = credit = 0
-        self.cum_debit, self.cum_credit = [], []
-        for day in self.days:
+        for day in days:
             d, c = self.by_day[day]
             debit += d
             credit += c
-            self.cum_debit.append(debit)
-            self.cum_credit.append(credit)
+            cum_debit.append(debit)
+            cum_credit.append(credit)
+        self.days, self.cum_debit, self.cum_credit = days, cum_debit, cum_credit
         self.dirty = False
 
     def totals_as_of(self, day: int) -> tuple[int, int]:
@@ -135,7 +119,8 @@ class MemoryLedgerStore:
         self._by_subject: dict[str, list[JournalEntry]] = {}
         self._by_dimension: dict[tuple[str, str], list[JournalEntry]] = {}
         self._seq: dict[str, int] = {}  # entry id -> posting sequence
-        self._indexed = 0  # entries[:_indexed] are in the indexes above
+        # Each index covers entries[:n] and catches up on its own, when a read first needs it.
+        self._indexed = {"series": 0, "subjects": 0, "dimensions": 0}
         self._closed_through: date | None = None
         self._closes: list[tuple[date, int]] = []
         self._memo: list[MemoPosting] = []
@@ -149,8 +134,8 @@ class MemoryLedgerStore:
 
     def save_chart(self, chart: Chart) -> None:
         with self._lock:
-            self._catch_up()
-            for code in sorted(self._by_subject):
+            self._catch_up_series()
+            for code in sorted({code for code, _ in self._series}):
                 if code not in chart:
                     raise InvalidInput("chart", code, "subject has postings and cannot be removed")
             self._chart = chart
@@ -185,46 +170,68 @@ class MemoryLedgerStore:
     def _apply(self, entries: Sequence[JournalEntry]) -> None:
         """Book checked entries. Nothing here can fail, so a batch is all or nothing.
 
-        Only the journal and its id/key/reversal maps are written here, in bulk; the balance and
-        dimension indexes catch up on the next read (:meth:`_catch_up`), so a burst of posts does
-        not pay for indexes nobody has read yet.
+        Only the journal and its id/key/reversal maps are written here, in bulk; each read index
+        (daily series, per subject, per dimension) catches up when a read first needs it, so a
+        burst of posts does not pay for indexes nobody has read yet.
         """
         self._entries.extend(entries)
         self._by_id.update([(entry.entry_id, entry) for entry in entries])
         self._by_key.update([(entry.idempotency_key, entry) for entry in entries])
         self._reversed_by.update([(e.reverses, e.entry_id) for e in entries if e.reverses])
 
-    def _catch_up(self) -> None:
-        """Index the entries booked since the last read (series, per-subject and per-dimension)."""
-        with self._lock:
-            start = self._indexed
-            if start == len(self._entries):
-                return
-            series_of = self._series
-            by_subject = self._by_subject
-            by_dimension = self._by_dimension
-            for entry in self._entries[start:]:
-                day = entry.accounting_date.toordinal()
-                for leg in entry.legs:
-                    code = leg.subject_code
-                    series = series_of.get((code, leg.amount.currency))
-                    if series is None:
-                        series = series_of[(code, leg.amount.currency)] = _DailySeries()
-                    series.add(day, leg.signed_minor)
-                    listed = by_subject.get(code)
+    def _pending(self, index: str) -> tuple[int, list[JournalEntry]]:
+        """The entries ``index`` has not seen yet (and their first sequence); marks them seen.
+
+        Called under the lock by a reader, right before it brings that index up to date.
+        """
+        start = self._indexed[index]
+        self._indexed[index] = len(self._entries)
+        return start, self._entries[start:]
+
+    def _catch_up_series(self) -> None:
+        """Add the new entries' legs to the per-(subject, currency) daily totals."""
+        series_of = self._series
+        for entry in self._pending("series")[1]:
+            day = entry.accounting_date.toordinal()
+            for leg in entry.legs:
+                key = (leg.subject_code, leg.amount.currency)
+                series = series_of.get(key)
+                if series is None:
+                    series = series_of[key] = _DailySeries()
+                series.dirty = True
+                minor = leg.signed_minor
+                totals = series.by_day.get(day)
+                if totals is None:
+                    series.by_day[day] = [minor, 0] if minor > 0 else [0, -minor]
+                elif minor > 0:
+                    totals[0] += minor
+                else:
+                    totals[1] -= minor
+
+    def _catch_up_subjects(self) -> None:
+        """List the new entries under each subject they post to, and record their sequence."""
+        by_subject = self._by_subject
+        start, pending = self._pending("subjects")
+        for entry in pending:
+            for leg in entry.legs:
+                listed = by_subject.get(leg.subject_code)
+                if listed is None:
+                    by_subject[leg.subject_code] = [entry]
+                elif listed[-1] is not entry:
+                    listed.append(entry)
+        self._seq.update(zip([e.entry_id for e in pending], range(start, start + len(pending))))
+
+    def _catch_up_dimensions(self) -> None:
+        """List the new entries under each (dimension, value) one of their legs carries."""
+        by_dimension = self._by_dimension
+        for entry in self._pending("dimensions")[1]:
+            for leg in entry.legs:
+                for pair in leg.dimensions:
+                    listed = by_dimension.get(pair)
                     if listed is None:
-                        by_subject[code] = [entry]
+                        by_dimension[pair] = [entry]
                     elif listed[-1] is not entry:
                         listed.append(entry)
-                    for pair in leg.dimensions:
-                        listed = by_dimension.get(pair)
-                        if listed is None:
-                            by_dimension[pair] = [entry]
-                        elif listed[-1] is not entry:
-                            listed.append(entry)
-            new_ids = [e.entry_id for e in self._entries[start:]]
-            self._seq.update(zip(new_ids, range(start, len(self._entries))))
-            self._indexed = len(self._entries)
 
     def reverse(
         self,
@@ -269,12 +276,12 @@ class MemoryLedgerStore:
 
     def _net_debit(self, codes: Sequence[str], currency: str, day: int, wanted: Dimensions) -> int:
         with self._lock:  # reads index lazily and may rebuild a series: one thread at a time
-            self._catch_up()
             if wanted:
                 postings = self._postings(codes, currency, wanted)
                 return sum(
                     leg.signed_minor for e, leg in postings if e.accounting_date.toordinal() <= day
                 )
+            self._catch_up_series()
             net = 0
             for code in codes:
                 series = self._series.get((code, currency))
@@ -292,8 +299,10 @@ class MemoryLedgerStore:
         listed under two subjects of the subtree is visited once.
         """
         if wanted:
+            self._catch_up_dimensions()
             candidates = min((self._by_dimension.get(pair, []) for pair in wanted), key=len)
         else:
+            self._catch_up_subjects()
             candidates = [e for code in codes for e in self._by_subject.get(code, ())]
         subtree = set(codes)
         seen: set[str] = set()
@@ -320,7 +329,7 @@ class MemoryLedgerStore:
     def trial_balance(self, *, as_of: date) -> TrialBalance:
         day = as_of.toordinal()
         with self._lock:
-            self._catch_up()
+            self._catch_up_series()
             rows = [
                 (code, currency, *series.totals_as_of(day))
                 for (code, currency), series in self._series.items()
@@ -341,6 +350,7 @@ class MemoryLedgerStore:
         wanted = dimensions_of(dimensions)
         with self._lock:  # opening and lines from one consistent state
             opening = self._net_debit(codes, currency, start.toordinal() - 1, wanted)
+            self._catch_up_subjects()
             seq = self._seq
             selected = sorted(
                 (
