@@ -45,7 +45,8 @@ ID_LENGTH_MAX = 200
 
 def _identifier(_instance: object, attribute: Any, value: object) -> None:
     if not isinstance(value, str) or not value or len(value) > ID_LENGTH_MAX:
-        raise InvalidInput(attribute.name, value, f"expected a non-empty str of at most {ID_LENGTH_MAX} characters")
+        reason = f"expected a non-empty str of at most {ID_LENGTH_MAX} characters"
+        raise InvalidInput(attribute.name, value, reason)
 
 
 def _day(_instance: object, attribute: Any, value: object) -> None:
@@ -97,7 +98,8 @@ class Grant:
 
     def __attrs_post_init__(self) -> None:
         if self.expires_on < self.starts_on:
-            raise InvalidInput("expires_on", self.expires_on, f"must not be before starts_on {self.starts_on}")
+            reason = f"must not be before starts_on {self.starts_on}"
+            raise InvalidInput("expires_on", self.expires_on, reason)
         if self.master_id == self.line_id:
             raise InvalidInput("master_id", self.master_id, "a line cannot be its own master")
 
@@ -183,7 +185,8 @@ class RepaymentParts:
                 continue
             _money(value, name, positive=False)
             if value.currency != self.principal.currency:
-                raise InvalidInput(name, value, f"must be in {self.principal.currency} like principal")
+                reason = f"must be in {self.principal.currency} like principal"
+                raise InvalidInput(name, value, reason)
 
     @property
     def total(self) -> Money:
@@ -218,7 +221,8 @@ def _refund_reason(value: object) -> RefundReason:
     try:
         return RefundReason(value)
     except ValueError:
-        raise InvalidInput("reason", value, f"expected a RefundReason ({', '.join(RefundReason.__members__)})") from None
+        names = ", ".join(RefundReason.__members__)
+        raise InvalidInput("reason", value, f"expected a RefundReason ({names})") from None
 
 
 @attrs.frozen
@@ -252,8 +256,8 @@ class Unfreeze:
 
 @attrs.frozen
 class AddTemporaryLimit:
-    """Add ``amount`` to the line's limit from ``starts_on`` to ``ends_on`` inclusive (临时额度).
-    Its id is this command's ``key``."""
+    """Add ``amount`` to the line's limit from ``starts_on`` to ``ends_on`` inclusive
+    (临时额度). Its id is this command's ``key``."""
 
     key: str = attrs.field(validator=_identifier)
     line_id: str = attrs.field(validator=_identifier)
@@ -263,12 +267,13 @@ class AddTemporaryLimit:
 
     def __attrs_post_init__(self) -> None:
         if self.ends_on < self.starts_on:
-            raise InvalidInput("ends_on", self.ends_on, f"must not be before starts_on {self.starts_on}")
+            reason = f"must not be before starts_on {self.starts_on}"
+            raise InvalidInput("ends_on", self.ends_on, reason)
 
 
 @attrs.frozen
 class ExpireTemporaryLimits:
-    """Remove the line's temporary limits that ended before ``as_of`` (journalled, one event each)."""
+    """Remove the line's temporary limits that ended before ``as_of`` (one event each)."""
 
     key: str = attrs.field(validator=_identifier)
     line_id: str = attrs.field(validator=_identifier)

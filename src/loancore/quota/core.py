@@ -3,9 +3,10 @@
 ``decide(command, view, as_of=..., config=...)`` looks at a :class:`QuotaView` (the line, its
 master, the hold, the borrower's other limits, loaded by a store), checks the command, and returns
 a :class:`Decision`: a :class:`~loancore.errors.RejectionCode`, the journal events, and the new
-state of everything it touched, obtained by folding those events into a :class:`~loancore.quota.QuotaState`, the
-same fold :func:`~loancore.quota.rebuild` runs over a whole journal. So the stored balances are a
-fold of the journal by construction, and the journal check proves the stores kept it so.
+state of everything it touched, obtained by folding those events into a
+:class:`~loancore.quota.QuotaState`, the same fold :func:`~loancore.quota.rebuild` runs over a
+whole journal. So the stored balances are a fold of the journal by construction, and the journal
+check proves the stores kept it so.
 
 The formula (minor units; see docs/quota.md)::
 
@@ -75,7 +76,7 @@ _NO_EVENTS: tuple[QuotaEvent, ...] = ()
 
 
 def check_as_of(as_of: object) -> datetime.date:
-    """``as_of`` must be a ``datetime.date`` (not a datetime): the business date of the operation."""
+    """``as_of`` must be a ``datetime.date`` (not a datetime): the operation's business date."""
     if type(as_of) is not datetime.date:
         if not isinstance(as_of, datetime.date) or isinstance(as_of, datetime.datetime):
             raise InvalidInput("as_of", as_of, "expected a datetime.date")
@@ -141,7 +142,7 @@ class QuotaView:
 
 
 class ViewSource(Protocol):
-    """What a store offers :func:`load_view`. A SQL store locks rows here (master, then sub-line)."""
+    """What a store offers :func:`load_view`; a SQL store locks rows here (master first)."""
 
     def line_pair(
         self, line_id: str
@@ -175,7 +176,8 @@ def load_view(command: Command, source: ViewSource, *, as_of: datetime.date) -> 
         return QuotaView(line, balance, master, master_balance, hold=hold)
     if kind is Grant:
         return _load_grant_view(command, source, as_of)  # type: ignore[arg-type]
-    line, balance, master, master_balance = source.line_pair(command.line_id)  # type: ignore[union-attr]
+    line_id: str = command.line_id  # type: ignore[union-attr]
+    line, balance, master, master_balance = source.line_pair(line_id)
     holds: tuple[QuotaHold, ...] = ()
     exposure = 0
     if line is not None and kind is ExpireHolds:
@@ -183,7 +185,9 @@ def load_view(command: Command, source: ViewSource, *, as_of: datetime.date) -> 
     sub_used = 0
     if line is not None and line.master_id is None:
         if kind is AdjustLimit or kind is AddTemporaryLimit:
-            exposure = source.borrower_exposure_minor(line.borrower_id, exclude_line_id=line.line_id, as_of=as_of)
+            exposure = source.borrower_exposure_minor(
+                line.borrower_id, exclude_line_id=line.line_id, as_of=as_of
+            )
         elif kind is RestoreRepaid or kind is RestoreRefunded:
             sub_used = source.sub_lines_used_minor(line.line_id)
     return QuotaView(
@@ -219,7 +223,8 @@ class Decision:
     holds: tuple[QuotaHold, ...] = ()
 
 
-Rule = Callable[[Any, QuotaView, datetime.date, QuotaConfig], "tuple[RejectionCode, tuple[QuotaEvent, ...]]"]
+Outcome = tuple[RejectionCode, tuple[QuotaEvent, ...]]
+Rule = Callable[[Any, QuotaView, datetime.date, QuotaConfig], Outcome]
 
 
 def decide(
@@ -268,7 +273,12 @@ def _minor(money: Money, line: QuotaLine, operation: str) -> int:
 
 
 def _event(
-    command: Any, line: QuotaLine, as_of: datetime.date, kind: EventKind, amount_minor: int, **more: Any
+    command: Any,
+    line: QuotaLine,
+    as_of: datetime.date,
+    kind: EventKind,
+    amount_minor: int,
+    **more: Any,
 ) -> QuotaEvent:
     return QuotaEvent(
         command.key, more.pop("seq", 0), kind, as_of, line.borrower_id, line.line_id,
@@ -285,17 +295,19 @@ def _use_code(view: QuotaView, amount_minor: int, as_of: datetime.date) -> Rejec
         code = line_code(master, as_of)
     if code is not OK:
         return code
-    # Both lines are usable, so available = max(0, free) and "amount > available" is "amount > free".
+    # Both lines are usable, so available = max(0, free): "amount > available" is "amount > free".
     if amount_minor > _free_minor(line, view.balance, as_of):
         return Code.QUOTA_EXCEEDS_AVAILABLE
-    if master is not None and amount_minor > _free_minor(master, view.master_balance or ZERO_BALANCE, as_of):
+    master_balance = view.master_balance or ZERO_BALANCE
+    if master is not None and amount_minor > _free_minor(master, master_balance, as_of):
         return Code.QUOTA_MASTER_EXCEEDS_AVAILABLE
     return OK
 
 
 def _free_minor(line: QuotaLine, balance: LineBalance, as_of: datetime.date) -> int:
     """effective - used - held - frozen (may be negative)."""
-    return line.limit_effective_minor(as_of) - balance.used_minor - balance.held_minor - balance.frozen_minor
+    taken = balance.used_minor + balance.held_minor + balance.frozen_minor
+    return line.limit_effective_minor(as_of) - taken
 
 
 def _hold(command: Hold, view: QuotaView, as_of: datetime.date, _c: QuotaConfig):
@@ -340,10 +352,13 @@ def _capture(command: Capture, view: QuotaView, as_of: datetime.date, _c: QuotaC
         return code, _NO_EVENTS
     hold, line = view.hold, view.line
     assert hold is not None and line is not None
-    amount = hold.amount_minor if command.amount is None else _minor(command.amount, line, "capture")
+    amount = hold.amount_minor
+    if command.amount is not None:
+        amount = _minor(command.amount, line, "capture")
     if as_of > hold.expires_on:
         return Code.QUOTA_HOLD_EXPIRED, _NO_EVENTS
-    if line.status is LineStatus.CLOSED or (view.master is not None and view.master.status is LineStatus.CLOSED):
+    master_closed = view.master is not None and view.master.status is LineStatus.CLOSED
+    if line.status is LineStatus.CLOSED or master_closed:
         return Code.QUOTA_LINE_CLOSED, _NO_EVENTS
     if amount > hold.amount_minor:
         return Code.QUOTA_EXCEEDS_HOLD, _NO_EVENTS
@@ -360,7 +375,8 @@ def _void(command: Void, view: QuotaView, as_of: datetime.date, _c: QuotaConfig)
         return code, _NO_EVENTS
     hold, line = view.hold, view.line
     assert hold is not None and line is not None
-    return OK, (_event(command, line, as_of, EventKind.HOLD_VOIDED, hold.amount_minor, ref_id=hold.hold_id),)
+    kind = EventKind.HOLD_VOIDED
+    return OK, (_event(command, line, as_of, kind, hold.amount_minor, ref_id=hold.hold_id),)
 
 
 def _expire_holds(command: ExpireHolds, view: QuotaView, as_of: datetime.date, _c: QuotaConfig):
@@ -372,12 +388,15 @@ def _expire_holds(command: ExpireHolds, view: QuotaView, as_of: datetime.date, _
         key=lambda h: (h.expires_on, h.hold_id),
     )
     return OK, tuple(
-        _event(command, line, as_of, EventKind.HOLD_EXPIRED, h.amount_minor, ref_id=h.hold_id, seq=seq)
+        _event(command, line, as_of, EventKind.HOLD_EXPIRED, h.amount_minor, ref_id=h.hold_id,
+               seq=seq)  # fmt: skip
         for seq, h in enumerate(expired)
     )
 
 
-def _restore(command: Any, view: QuotaView, as_of: datetime.date, kind: EventKind, principal: Money):
+def _restore(
+    command: Any, view: QuotaView, as_of: datetime.date, kind: EventKind, principal: Money
+) -> Outcome:
     line, balance = view.line, view.balance
     if line is None or balance is None:
         return Code.QUOTA_LINE_UNKNOWN, _NO_EVENTS
@@ -395,7 +414,9 @@ def _restore_repaid(command: RestoreRepaid, view: QuotaView, as_of: datetime.dat
     return _restore(command, view, as_of, EventKind.RESTORED_REPAID, command.repaid.principal)
 
 
-def _restore_refunded(command: RestoreRefunded, view: QuotaView, as_of: datetime.date, _c: QuotaConfig):
+def _restore_refunded(
+    command: RestoreRefunded, view: QuotaView, as_of: datetime.date, _c: QuotaConfig
+) -> Outcome:
     kind = EventKind.RESTORED_REFUNDED
     if command.reason is RefundReason.CANCELLATION:
         kind = EventKind.RESTORED_CANCELLED
@@ -430,9 +451,9 @@ def _unfreeze(command: Unfreeze, view: QuotaView, as_of: datetime.date, _c: Quot
     return OK, (_event(command, line, as_of, EventKind.AMOUNT_UNFROZEN, amount),)
 
 
-def _cap_code(view: QuotaView, exposure_before: int, exposure_after: int, config: QuotaConfig) -> RejectionCode:
+def _cap_code(view: QuotaView, before: int, after: int, config: QuotaConfig) -> RejectionCode:
     """Refuse an increase of a master line's exposure that takes the borrower past the cap."""
-    if exposure_after > exposure_before and view.borrower_exposure_minor + exposure_after > config.borrower_cap_minor:
+    if after > before and view.borrower_exposure_minor + after > config.borrower_cap_minor:
         return Code.QUOTA_BORROWER_CAP_EXCEEDED
     return OK
 
@@ -457,7 +478,9 @@ def _adjust(command: AdjustLimit, view: QuotaView, as_of: datetime.date, config:
     return OK, (_event(command, line, as_of, EventKind.LIMIT_ADJUSTED, amount),)
 
 
-def _add_temporary(command: AddTemporaryLimit, view: QuotaView, as_of: datetime.date, config: QuotaConfig):
+def _add_temporary(
+    command: AddTemporaryLimit, view: QuotaView, as_of: datetime.date, config: QuotaConfig
+) -> Outcome:
     line = view.line
     if line is None:
         return Code.QUOTA_LINE_UNKNOWN, _NO_EVENTS
@@ -478,14 +501,16 @@ def _add_temporary(command: AddTemporaryLimit, view: QuotaView, as_of: datetime.
     return OK, (event,)
 
 
-def _expire_temporary(command: ExpireTemporaryLimits, view: QuotaView, as_of: datetime.date, _c: QuotaConfig):
+def _expire_temporary(
+    command: ExpireTemporaryLimits, view: QuotaView, as_of: datetime.date, _c: QuotaConfig
+) -> Outcome:
     line = view.line
     if line is None:
         return Code.QUOTA_LINE_UNKNOWN, _NO_EVENTS
     ended = [t for t in line.temporary_limits if t.ends_on < as_of]
     return OK, tuple(
-        _event(command, line, as_of, EventKind.TEMPORARY_LIMIT_EXPIRED, t.amount_minor, ref_id=t.limit_id,
-               starts_on=t.starts_on, ends_on=t.ends_on, seq=seq)
+        _event(command, line, as_of, EventKind.TEMPORARY_LIMIT_EXPIRED, t.amount_minor,
+               ref_id=t.limit_id, starts_on=t.starts_on, ends_on=t.ends_on, seq=seq)
         for seq, t in enumerate(ended)
     )  # fmt: skip
 
@@ -525,9 +550,11 @@ def _grant(command: Grant, view: QuotaView, as_of: datetime.date, config: QuotaC
 
 def _check_sub_line(command: Grant, master: QuotaLine) -> None:
     if master.master_id is not None:
-        raise InvalidInput("master_id", command.master_id, "names a sub-line; a master line has no master")
+        reason = "names a sub-line; a master line has no master"
+        raise InvalidInput("master_id", command.master_id, reason)
     if master.borrower_id != command.borrower_id:
-        raise InvalidInput("master_id", command.master_id, f"belongs to borrower {master.borrower_id!r}")
+        reason = f"belongs to borrower {master.borrower_id!r}"
+        raise InvalidInput("master_id", command.master_id, reason)
     if master.currency != command.limit.currency:
         raise CurrencyMismatch("grant sub-line", master.currency, command.limit.currency)
 

@@ -33,7 +33,8 @@ __all__ = ["QuotaState"]
 
 class QuotaState:
     """Lines, balances and holds by id, plus the indexes a store needs (open holds by line, master
-    lines by borrower, sub-lines by master). Mutable on purpose: it is a fold's accumulator, never a value passed around.
+    lines by borrower, sub-lines by master). Mutable on purpose: it is a fold's accumulator, never
+    a value passed around.
 
     With ``track=True`` the ids written
     are recorded in ``touched`` (``("line"|"balance"|"hold", id)``), which is how
@@ -108,13 +109,17 @@ class QuotaState:
     def open_hold_for(self, event: QuotaEvent) -> QuotaHold:
         hold = self.holds.get(event.ref_id)
         if hold is None or hold.status is not HoldStatus.OPEN or hold.line_id != event.line_id:
-            raise InvariantViolation(f"quota event {event.kind.name} names hold {event.ref_id!r}, not open on {event.line_id!r}")
+            raise InvariantViolation(
+                f"quota event {event.kind.name} names hold {event.ref_id!r}, "
+                f"not open on {event.line_id!r}"
+            )
         return hold
 
     def close_hold(self, hold: QuotaHold, status: HoldStatus, captured_minor: int) -> None:
         self.holds[hold.hold_id] = QuotaHold(
-            hold.hold_id, hold.line_id, hold.currency, hold.amount_minor, hold.expires_on, status, captured_minor
-        )
+            hold.hold_id, hold.line_id, hold.currency, hold.amount_minor, hold.expires_on,
+            status, captured_minor,
+        )  # fmt: skip
         open_ids = self.open_holds.get(hold.line_id)
         if open_ids is not None:
             open_ids.pop(hold.hold_id, None)
@@ -128,7 +133,8 @@ def _added(line_id: str, old: LineBalance | None, used: int, held: int, frozen: 
     held += old.held_minor
     frozen += old.frozen_minor
     if used < 0 or held < 0 or frozen < 0:
-        raise InvariantViolation(f"quota balance of {line_id!r} would go negative: {(used, held, frozen)}")
+        found = (used, held, frozen)
+        raise InvariantViolation(f"quota balance of {line_id!r} would go negative: {found}")
     return LineBalance(used, held, frozen)
 
 
@@ -138,7 +144,10 @@ def _granted(state: QuotaState, e: QuotaEvent) -> None:
     if e.master_id is not None:
         state.line(e.master_id)
     state.set_line(
-        QuotaLine(e.line_id, e.borrower_id, e.master_id, e.product, e.currency, e.amount_minor, e.starts_on, e.ends_on)
+        QuotaLine(
+            e.line_id, e.borrower_id, e.master_id, e.product, e.currency, e.amount_minor,
+            e.starts_on, e.ends_on,
+        )  # fmt: skip
     )
 
 
@@ -198,7 +207,8 @@ def _temporary_expired(state: QuotaState, e: QuotaEvent) -> None:
     line = state.line(e.line_id)
     kept = tuple(t for t in line.temporary_limits if t.limit_id != e.ref_id)
     if len(kept) == len(line.temporary_limits):
-        raise InvariantViolation(f"temporary limit {e.ref_id!r} of {e.line_id!r} is not there to expire")
+        found = f"temporary limit {e.ref_id!r} of {e.line_id!r}"
+        raise InvariantViolation(f"{found} is not there to expire")
     state.set_line(attrs.evolve(line, temporary_limits=kept))
 
 

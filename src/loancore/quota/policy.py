@@ -25,7 +25,14 @@ import attrs
 
 from loancore.errors import InvalidInput
 from loancore.money import Money, Rounding, to_decimal
-from loancore.quota.commands import AdjustLimit, Close, Command, ExpireHolds, ExpireTemporaryLimits, Freeze
+from loancore.quota.commands import (
+    AdjustLimit,
+    Close,
+    Command,
+    ExpireHolds,
+    ExpireTemporaryLimits,
+    Freeze,
+)
 from loancore.quota.model import LineBalance, LineStatus, QuotaLine, QuotaResult
 
 if TYPE_CHECKING:  # loancore.ports imports this package
@@ -83,6 +90,10 @@ def _rate(value: Any) -> Decimal:
     return rate
 
 
+def _cny(amount: str) -> Money:
+    return Money(Decimal(amount), "CNY")
+
+
 @attrs.frozen
 class DefaultLimitPolicy:
     """Raise after on-time repayments, freeze at M1, close on write-off (module docstring).
@@ -94,16 +105,16 @@ class DefaultLimitPolicy:
 
     repayments_per_raise: int = attrs.field(default=6, validator=_count)
     raise_rate: Decimal = attrs.field(default=Decimal("0.10"), converter=_rate)
-    raise_step: Money = attrs.field(default=Money(Decimal("100.00"), "CNY"), validator=_positive_money)
-    ceiling: Money = attrs.field(default=Money(Decimal("50000.00"), "CNY"), validator=_positive_money)
+    raise_step: Money = attrs.field(default=_cny("100.00"), validator=_positive_money)
+    ceiling: Money = attrs.field(default=_cny("50000.00"), validator=_positive_money)
     freeze_days_past_due: int = attrs.field(default=1, validator=_count)
     close_on_write_off: bool = True
 
     def __attrs_post_init__(self) -> None:
         if self.repayments_per_raise < 1:
-            raise InvalidInput("repayments_per_raise", self.repayments_per_raise, "expected an int >= 1")
+            raise InvalidInput("repayments_per_raise", self.repayments_per_raise, "expected >= 1")
         if self.freeze_days_past_due < 1:
-            raise InvalidInput("freeze_days_past_due", self.freeze_days_past_due, "expected an int >= 1")
+            raise InvalidInput("freeze_days_past_due", self.freeze_days_past_due, "expected >= 1")
 
     def review(
         self, line: QuotaLine, balance: LineBalance, record: CreditRecord, *, as_of: datetime.date
@@ -111,12 +122,15 @@ class DefaultLimitPolicy:
         if line.status is LineStatus.CLOSED:
             return ()
         if record.written_off:
-            return (Close(f"policy:close:{line.line_id}", line.line_id),) if self.close_on_write_off else ()
+            if not self.close_on_write_off:
+                return ()
+            return (Close(f"policy:close:{line.line_id}", line.line_id),)
         if record.days_past_due >= self.freeze_days_past_due:
             if line.frozen_whole:
                 return ()
             overdue_since = as_of - datetime.timedelta(days=record.days_past_due)
-            return (Freeze(f"policy:freeze:{line.line_id}:{overdue_since.isoformat()}", line.line_id),)
+            key = f"policy:freeze:{line.line_id}:{overdue_since.isoformat()}"
+            return (Freeze(key, line.line_id),)
         return self._raise(line, record)
 
     def _raise(self, line: QuotaLine, record: CreditRecord) -> tuple[Command, ...]:
@@ -124,10 +138,13 @@ class DefaultLimitPolicy:
         if rounds == 0 or line.frozen_whole:
             return ()
         current = line.money(line.limit_permanent_minor)
-        if current.currency != self.ceiling.currency or current.currency != self.raise_step.currency:
+        currencies = {self.ceiling.currency, self.raise_step.currency}
+        if currencies != {current.currency}:
             return ()
         step = self.raise_step.amount
-        increase = (current.amount * self.raise_rate / step).to_integral_value(rounding=Rounding.DOWN.value) * step
+        # The one rounding point of the policy: DOWN to a whole number of steps.
+        steps = (current.amount * self.raise_rate / step).to_integral_value(Rounding.DOWN.value)
+        increase = steps * step
         target = min(current + Money(increase, current.currency), self.ceiling)
         if target <= current:
             return ()
@@ -166,12 +183,13 @@ def run_end_of_day(
     several days happens once. Each command is atomic on its own; rerunning the batch is safe."""
     results: list[QuotaResult] = []
     for line_id in store.line_ids_with_expired_holds(as_of=as_of):
-        results.append(store.apply(ExpireHolds(f"{key}:expire-holds:{line_id}", line_id), as_of=as_of))
+        command = ExpireHolds(f"{key}:expire-holds:{line_id}", line_id)
+        results.append(store.apply(command, as_of=as_of))
     lines = store.lines()
     for line in lines:
         if any(t.ends_on < as_of for t in line.temporary_limits):
-            command = ExpireTemporaryLimits(f"{key}:expire-temporary:{line.line_id}", line.line_id)
-            results.append(store.apply(command, as_of=as_of))
+            expire = ExpireTemporaryLimits(f"{key}:expire-temporary:{line.line_id}", line.line_id)
+            results.append(store.apply(expire, as_of=as_of))
     pairs = ((line, store.balance(line.line_id)) for line in store.lines())
     for command in plan_end_of_day(pairs, records, policy, as_of=as_of):
         if store.result(command.key) is None:

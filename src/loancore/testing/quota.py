@@ -68,13 +68,17 @@ def minor_amounts(*, max_value: int = 2_000_000) -> st.SearchStrategy[int]:
 
 
 @st.composite
-def grants(draw: st.DrawFn, *, borrower_id: str = "b1", sub_lines_max: int = 3) -> tuple[Grant, ...]:
+def grants(
+    draw: st.DrawFn, *, borrower_id: str = "b1", sub_lines_max: int = 3
+) -> tuple[Grant, ...]:
     """A master line and up to ``sub_lines_max`` product sub-lines of it (whose limits may add up
     to more than the master's), as Grant commands in the order to apply them."""
     starts_on = START
     expires_on = starts_on + datetime.timedelta(days=draw(st.integers(min_value=30, max_value=400)))
     master_limit = draw(st.integers(min_value=100_000, max_value=5_000_000))
-    found = [Grant(f"grant:{borrower_id}:M", f"{borrower_id}:M", borrower_id, Money.from_minor(master_limit, CURRENCY), starts_on, expires_on)]
+    master_id = f"{borrower_id}:M"
+    limit = Money.from_minor(master_limit, CURRENCY)
+    found = [Grant(f"grant:{master_id}", master_id, borrower_id, limit, starts_on, expires_on)]
     for index in range(draw(st.integers(min_value=0, max_value=sub_lines_max))):
         limit = draw(st.integers(min_value=100_000, max_value=5_000_000))
         line_id = f"{borrower_id}:S{index}"
@@ -181,6 +185,10 @@ class QuotaStateMachine(RuleBasedStateMachine):
                 self.model[each].used += used
                 self.model[each].held += held
 
+    def exposure(self, line: _ModelLine) -> int:
+        """What a master line counts against the borrower cap (temporary limits not yet ended)."""
+        return line.limit + sum(a for a, _s, e in line.temporary.values() if e >= self.today)
+
     def money(self, minor: int) -> Money:
         return Money.from_minor(minor, CURRENCY)
 
@@ -201,8 +209,8 @@ class QuotaStateMachine(RuleBasedStateMachine):
         master = self.model[master_id]
         line_id = f"{master_id}:extra{len(self.model)}"
         command = Grant(
-            self.key("grant"), line_id, "b1", self.money(limit), master.starts_on, master.expires_on,
-            product="extra", master_id=master_id,
+            self.key("grant"), line_id, "b1", self.money(limit), master.starts_on,
+            master.expires_on, product="extra", master_id=master_id,
         )  # fmt: skip
         self.apply(command, C.QUOTA_LINE_CLOSED if master.closed else C.OK)
         if not master.closed:
@@ -213,7 +221,7 @@ class QuotaStateMachine(RuleBasedStateMachine):
         line = self.model[line_id]
         expected = C.QUOTA_LINE_CLOSED if line.closed else C.OK
         if expected is C.OK and line.master_id is None:
-            exposure = line.limit + sum(a for a, _s, e in line.temporary.values() if e >= self.today)
+            exposure = self.exposure(line)
             new = exposure - line.limit + limit
             if new > exposure and new > self.store.config.borrower_cap_minor:
                 expected = C.QUOTA_BORROWER_CAP_EXCEEDED
@@ -228,11 +236,12 @@ class QuotaStateMachine(RuleBasedStateMachine):
         ends_on = starts_on + datetime.timedelta(days=days)
         expected = C.QUOTA_LINE_CLOSED if line.closed else C.OK
         if expected is C.OK and line.master_id is None:
-            exposure = line.limit + sum(a for a, _s, e in line.temporary.values() if e >= self.today)
+            exposure = self.exposure(line)
             if exposure + amount > self.store.config.borrower_cap_minor:
                 expected = C.QUOTA_BORROWER_CAP_EXCEEDED
         key = self.key("temporary")
-        self.apply(AddTemporaryLimit(key, line_id, self.money(amount), starts_on, ends_on), expected)
+        command = AddTemporaryLimit(key, line_id, self.money(amount), starts_on, ends_on)
+        self.apply(command, expected)
         if expected is C.OK:
             line.temporary[key] = (amount, starts_on, ends_on)
 
@@ -251,7 +260,8 @@ class QuotaStateMachine(RuleBasedStateMachine):
         expected = C.QUOTA_LINE_CLOSED if line.closed else C.OK
         if expected is C.OK and whole and line.frozen_whole:
             expected = C.QUOTA_LINE_FROZEN
-        self.apply(Freeze(self.key("freeze"), line_id, None if whole else self.money(amount)), expected)
+        money = None if whole else self.money(amount)
+        self.apply(Freeze(self.key("freeze"), line_id, money), expected)
         if expected is C.OK:
             if whole:
                 line.frozen_whole = True
@@ -266,7 +276,8 @@ class QuotaStateMachine(RuleBasedStateMachine):
         else:
             amount = min(amount, line.frozen) or amount
             expected = C.OK if amount <= line.frozen else C.QUOTA_UNFREEZE_EXCEEDS_FROZEN
-        self.apply(Unfreeze(self.key("unfreeze"), line_id, None if whole else self.money(amount)), expected)
+        money = None if whole else self.money(amount)
+        self.apply(Unfreeze(self.key("unfreeze"), line_id, money), expected)
         if expected is C.OK:
             if whole:
                 line.frozen_whole = False
@@ -281,7 +292,7 @@ class QuotaStateMachine(RuleBasedStateMachine):
         self.apply(Close(self.key("close"), line_id), C.QUOTA_LINE_CLOSED if line.closed else C.OK)
         line.closed = True
 
-    @rule(days=st.one_of(st.integers(min_value=1, max_value=5), st.integers(min_value=6, max_value=90)))
+    @rule(days=st.one_of(st.integers(1, 5), st.integers(6, 90)))
     def advance(self, days: int) -> None:
         self.today += datetime.timedelta(days=days)
 
@@ -336,7 +347,9 @@ class QuotaStateMachine(RuleBasedStateMachine):
     @rule(hold_id=hold_ids)
     def void(self, hold_id: str) -> None:
         hold = self.holds.get(hold_id)
-        expected = C.QUOTA_HOLD_UNKNOWN if hold is None else (C.OK if hold[3] else C.QUOTA_HOLD_NOT_OPEN)
+        expected = C.OK if hold is not None and hold[3] else C.QUOTA_HOLD_NOT_OPEN
+        if hold is None:
+            expected = C.QUOTA_HOLD_UNKNOWN
         self.apply(Void(self.key("void"), hold_id), expected)
         if expected is C.OK and hold is not None:
             self.move(hold[0], 0, -hold[1])
@@ -345,7 +358,11 @@ class QuotaStateMachine(RuleBasedStateMachine):
     @rule(line_id=lines)
     def expire_holds(self, line_id: str) -> None:
         result = self.apply(ExpireHolds(self.key("expire-holds"), line_id), C.OK)
-        expired = {h for h, (l, _a, e, is_open) in self.holds.items() if l == line_id and is_open and e < self.today}
+        expired = {
+            hold_id
+            for hold_id, (on_line, _amount, expires_on, is_open) in self.holds.items()
+            if on_line == line_id and is_open and expires_on < self.today
+        }
         assert {e.ref_id for e in result.events} == expired
         for hold_id in expired:
             hold = self.holds[hold_id]
@@ -359,14 +376,22 @@ class QuotaStateMachine(RuleBasedStateMachine):
         if expected is C.OK:
             self.move(line_id, amount, 0)
 
-    @rule(line_id=lines, amount=minor_amounts(), interest=minor_amounts(), refund=st.sampled_from([None, *RefundReason]))
-    def restore(self, line_id: str, amount: int, interest: int, refund: RefundReason | None) -> None:
+    @rule(
+        line_id=lines,
+        amount=minor_amounts(),
+        interest=minor_amounts(),
+        refund=st.sampled_from([None, *RefundReason]),
+    )
+    def restore(
+        self, line_id: str, amount: int, interest: int, refund: RefundReason | None
+    ) -> None:
         line = self.model[line_id]
         restorable = line.direct_used if line.master_id is None else line.used
         amount = min(amount, restorable) or amount  # mostly valid, sometimes too much
         expected = C.OK if amount <= restorable else C.QUOTA_RESTORE_EXCEEDS_USED
         if refund is None:
-            parts = RepaymentParts(self.money(amount), interest=self.money(interest), fees=self.money(interest))
+            extra = self.money(interest)
+            parts = RepaymentParts(self.money(amount), interest=extra, fees=extra)
             command: Command = RestoreRepaid(self.key("repaid"), line_id, parts)
         else:
             command = RestoreRefunded(self.key("refund"), line_id, self.money(amount), refund)
@@ -391,7 +416,8 @@ class QuotaStateMachine(RuleBasedStateMachine):
     def balances_match_the_model(self) -> None:
         for line_id, line in self.model.items():
             balance = self.store.balance(line_id)
-            assert (balance.used_minor, balance.held_minor, balance.frozen_minor) == (line.used, line.held, line.frozen), line_id
+            found = (balance.used_minor, balance.held_minor, balance.frozen_minor)
+            assert found == (line.used, line.held, line.frozen), line_id
             available = self.store.available(line_id, as_of=self.today).minor_units
             assert available == self.available(line_id), line_id
 

@@ -41,9 +41,9 @@ __all__ = ["MemoryQuotaStore"]
 class MemoryQuotaStore:
     """Quota lines, holds and the quota journal in memory (tests, embedded use, benchmarks).
 
-    The state is a :class:`~loancore.quota.QuotaState`, the same fold :func:`~loancore.quota.rebuild`
-    runs: an accepted operation's events are folded into it (each fold step checks before it
-    writes), then appended to the journal.
+    The state is a :class:`~loancore.quota.QuotaState`, the same fold that
+    :func:`~loancore.quota.rebuild` runs: an accepted operation's events are folded into it (each
+    fold step checks before it writes), then appended to the journal.
     """
 
     def __init__(self, config: QuotaConfig | None = None) -> None:
@@ -59,7 +59,7 @@ class MemoryQuotaStore:
     # -- writing --------------------------------------------------------------------------------
 
     def apply(self, command: Command, *, as_of: datetime.date) -> QuotaResult:
-        """Apply ``command`` as of the business date ``as_of``; see :class:`loancore.quota.Command`."""
+        """Apply ``command`` as of the business date ``as_of`` (see :mod:`loancore.quota`)."""
         if type(as_of) is not datetime.date:
             check_as_of(as_of)
         with self._lock:
@@ -126,8 +126,12 @@ class MemoryQuotaStore:
 
     def lines(self, *, borrower_id: str | None = None) -> tuple[QuotaLine, ...]:
         """Every line (of ``borrower_id`` if given), in line id order."""
-        found = [l for l in self._state.lines.values() if borrower_id is None or l.borrower_id == borrower_id]
-        return tuple(sorted(found, key=lambda l: l.line_id))
+        found = [
+            line
+            for line in self._state.lines.values()
+            if borrower_id is None or line.borrower_id == borrower_id
+        ]
+        return tuple(sorted(found, key=lambda line: line.line_id))
 
     def open_holds(self, line_id: str) -> tuple[QuotaHold, ...]:
         """The open holds of ``line_id`` in hold id order."""
@@ -201,7 +205,9 @@ class _Source:
         balances = self._state.balances
         return sum(balances[i].used_minor for i in self._state.sub_lines.get(master_id, ()))
 
-    def borrower_exposure_minor(self, borrower_id: str, *, exclude_line_id: str, as_of: datetime.date) -> int:
+    def borrower_exposure_minor(
+        self, borrower_id: str, *, exclude_line_id: str, as_of: datetime.date
+    ) -> int:
         lines = self._state.lines
         return sum(
             lines[i].limit_exposure_minor(as_of)

@@ -36,7 +36,13 @@ from loancore.adapters.sql.base import (
     read_connection,
     write_transaction,
 )
-from loancore.errors import IdempotencyConflict, InvalidInput, InvariantViolation, NotFound, RejectionCode
+from loancore.errors import (
+    IdempotencyConflict,
+    InvalidInput,
+    InvariantViolation,
+    NotFound,
+    RejectionCode,
+)
 from loancore.money import Money
 from loancore.quota import (
     Command,
@@ -74,7 +80,9 @@ LINES = sa.Table(
     METADATA,
     sa.Column("line_id", TEXT_ID, primary_key=True),
     sa.Column("borrower_id", TEXT_ID, nullable=False, index=True),
-    sa.Column("master_id", TEXT_ID, sa.ForeignKey("quota_lines.line_id"), nullable=True, index=True),
+    sa.Column(
+        "master_id", TEXT_ID, sa.ForeignKey("quota_lines.line_id"), nullable=True, index=True
+    ),
     sa.Column("product", TEXT_ID, nullable=False),
     currency_column(),
     amount_column("limit_permanent_minor"),
@@ -85,7 +93,9 @@ LINES = sa.Table(
     amount_column("used_minor"),
     amount_column("held_minor"),
     amount_column("frozen_minor"),
-    sa.CheckConstraint("used_minor >= 0 AND held_minor >= 0 AND frozen_minor >= 0", name="balances_not_negative"),
+    sa.CheckConstraint(
+        "used_minor >= 0 AND held_minor >= 0 AND frozen_minor >= 0", name="balances_not_negative"
+    ),
 )
 
 TEMPORARY = sa.Table(
@@ -117,7 +127,8 @@ OPERATIONS = sa.Table(
     "quota_operations",
     METADATA,
     sa.Column("key", TEXT_ID, primary_key=True),
-    sa.Column("command", sa.Text, nullable=False),  # repr() of the command: the content compared on replay
+    # repr() of the command: the content compared when the key is replayed
+    sa.Column("command", sa.Text, nullable=False),
     sa.Column("code", sa.Integer, nullable=False),
 )
 
@@ -157,7 +168,9 @@ class SqlQuotaStore:
     is created or checked on construction unless ``create_schema`` is False.
     """
 
-    def __init__(self, bind: Bind, config: QuotaConfig | None = None, *, create_schema: bool = True) -> None:
+    def __init__(
+        self, bind: Bind, config: QuotaConfig | None = None, *, create_schema: bool = True
+    ) -> None:
         self.config = QuotaConfig() if config is None else config
         if not isinstance(self.config, QuotaConfig):
             raise InvalidInput("config", config, "expected a QuotaConfig")
@@ -172,7 +185,7 @@ class SqlQuotaStore:
     # -- writing --------------------------------------------------------------------------------
 
     def apply(self, command: Command, *, as_of: datetime.date) -> QuotaResult:
-        """Apply ``command`` as of ``as_of`` in one transaction; see :class:`loancore.quota.Command`."""
+        """Apply ``command`` as of ``as_of`` in one transaction (see :mod:`loancore.quota`)."""
         check_as_of(as_of)
         fingerprint = repr(command)
         for _attempt in range(_RETRIES_MAX):
@@ -183,10 +196,13 @@ class SqlQuotaStore:
                 # A twin with the same key committed first (on another line): replay it. Any other
                 # constraint (a negative balance) failing is a bug, never a business outcome.
                 if self.result(command.key) is None:
-                    raise InvariantViolation(f"quota write for {command.key!r} broke a constraint: {error}") from error
-        raise InvariantViolation(f"quota key {command.key!r} kept colliding without a stored result")
+                    detail = f"quota write for {command.key!r} broke a constraint: {error}"
+                    raise InvariantViolation(detail) from error
+        raise InvariantViolation(f"quota key {command.key!r} kept colliding, no stored result")
 
-    def _apply(self, connection: Connection, command: Command, fingerprint: str, as_of: datetime.date) -> QuotaResult:
+    def _apply(
+        self, connection: Connection, command: Command, fingerprint: str, as_of: datetime.date
+    ) -> QuotaResult:
         source = _Source(connection, lock=True)
         view = load_view(command, source, as_of=as_of)
         done = _result(connection, command.key)
@@ -196,7 +212,8 @@ class SqlQuotaStore:
             result = done[1]
             return QuotaResult(result.key, result.code, result.events, replayed=True)
         decision = decide(command, view, as_of=as_of, config=self.config)
-        connection.execute(OPERATIONS.insert().values(key=command.key, command=fingerprint, code=int(decision.code)))
+        operation = {"key": command.key, "command": fingerprint, "code": int(decision.code)}
+        connection.execute(OPERATIONS.insert().values(**operation))
         if decision.code is RejectionCode.OK:
             _persist(connection, view, decision)
         return QuotaResult(command.key, decision.code, decision.events)
@@ -234,7 +251,8 @@ class SqlQuotaStore:
         """What can be held or drawn on ``line_id`` now: its own available bound by its master's."""
         check_as_of(as_of)
         with read_connection(self._bind) as connection:
-            line, balance, master, master_balance = _Source(connection, lock=False).line_pair(line_id)
+            pair = _Source(connection, lock=False).line_pair(line_id)
+        line, balance, master, master_balance = pair
         if line is None or balance is None:
             raise NotFound("quota line", line_id)
         return line.money(available_minor(line, balance, master, master_balance, as_of=as_of))
@@ -287,14 +305,15 @@ class SqlQuotaStore:
         """Rebuild everything from the journal and list where the stored rows differ."""
         with read_connection(self._bind) as connection:
             with _snapshot_transaction(connection):
-                events = [_event_of(r) for r in connection.execute(sa.select(EVENTS).order_by(EVENTS.c.id))]
+                rows = connection.execute(sa.select(EVENTS).order_by(EVENTS.c.id))
+                events = [_event_of(r) for r in rows]
                 stored = self.using(connection).snapshot()
         return check_rebuild(rebuild(events), stored)
 
 
 class _snapshot_transaction:
     """Run the reads of :meth:`SqlQuotaStore.check` in one REPEATABLE READ snapshot on PostgreSQL
-    (journal and rows then agree even while writers go on); SQLite's read transaction already does."""
+    (journal and rows then agree while writers go on); SQLite's read transaction already does."""
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
@@ -328,7 +347,8 @@ class _Source:
         if row is None:
             return None, None
         temporary = _temporary_limits(self._connection, [line_id])
-        return _line_of(row, temporary.get(line_id, ())), LineBalance(row.used_minor, row.held_minor, row.frozen_minor)
+        balance = LineBalance(row.used_minor, row.held_minor, row.frozen_minor)
+        return _line_of(row, temporary.get(line_id, ())), balance
 
     def line_pair(
         self, line_id: str
@@ -358,23 +378,31 @@ class _Source:
         return tuple(_hold_of(r) for r in self._connection.execute(query))
 
     def sub_lines_used_minor(self, master_id: str) -> int:
-        query = sa.select(sa.func.coalesce(sa.func.sum(LINES.c.used_minor), 0)).where(LINES.c.master_id == master_id)
+        total = sa.func.coalesce(sa.func.sum(LINES.c.used_minor), 0)
+        query = sa.select(total).where(LINES.c.master_id == master_id)
         return int(self._connection.execute(query).scalar_one())
 
-    def borrower_exposure_minor(self, borrower_id: str, *, exclude_line_id: str, as_of: datetime.date) -> int:
+    def borrower_exposure_minor(
+        self, borrower_id: str, *, exclude_line_id: str, as_of: datetime.date
+    ) -> int:
         if self._lock:
             # Every change of a master's limit takes this lock last, so the sum below cannot move.
             key = zlib.crc32(f"loancore.quota.borrower:{borrower_id}".encode())
             self._connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
         query = sa.select(LINES).where(
-            LINES.c.borrower_id == borrower_id, LINES.c.master_id.is_(None), LINES.c.line_id != exclude_line_id
+            LINES.c.borrower_id == borrower_id,
+            LINES.c.master_id.is_(None),
+            LINES.c.line_id != exclude_line_id,
         )
         rows = self._connection.execute(query).all()
         temporary = _temporary_limits(self._connection, [r.line_id for r in rows])
-        return sum(_line_of(r, temporary.get(r.line_id, ())).limit_exposure_minor(as_of) for r in rows)
+        lines = (_line_of(r, temporary.get(r.line_id, ())) for r in rows)
+        return sum(line.limit_exposure_minor(as_of) for line in lines)
 
 
-def _temporary_limits(connection: Connection, line_ids: Sequence[str]) -> dict[str, tuple[TemporaryLimit, ...]]:
+def _temporary_limits(
+    connection: Connection, line_ids: Sequence[str]
+) -> dict[str, tuple[TemporaryLimit, ...]]:
     if not line_ids:
         return {}
     found: dict[str, list[TemporaryLimit]] = {}
@@ -385,21 +413,24 @@ def _temporary_limits(connection: Connection, line_ids: Sequence[str]) -> dict[s
             .order_by(TEMPORARY.c.line_id, TEMPORARY.c.position)
         )
         for r in connection.execute(query):
-            found.setdefault(r.line_id, []).append(TemporaryLimit(r.limit_id, r.amount_minor, r.starts_on, r.ends_on))
+            limit = TemporaryLimit(r.limit_id, r.amount_minor, r.starts_on, r.ends_on)
+            found.setdefault(r.line_id, []).append(limit)
     return {line_id: tuple(limits) for line_id, limits in found.items()}
 
 
 def _line_of(row: Any, temporary: tuple[TemporaryLimit, ...]) -> QuotaLine:
     return QuotaLine(
-        row.line_id, row.borrower_id, row.master_id, row.product, row.currency, row.limit_permanent_minor,
-        row.starts_on, row.expires_on, LineStatus(row.status), bool(row.frozen_whole), temporary,
+        row.line_id, row.borrower_id, row.master_id, row.product, row.currency,
+        row.limit_permanent_minor, row.starts_on, row.expires_on, LineStatus(row.status),
+        bool(row.frozen_whole), temporary,
     )  # fmt: skip
 
 
 def _hold_of(row: Any) -> QuotaHold:
     return QuotaHold(
-        row.hold_id, row.line_id, row.currency, row.amount_minor, row.expires_on, HoldStatus(row.status), row.captured_minor
-    )
+        row.hold_id, row.line_id, row.currency, row.amount_minor, row.expires_on,
+        HoldStatus(row.status), row.captured_minor,
+    )  # fmt: skip
 
 
 def _event_of(row: Any) -> QuotaEvent:
@@ -412,15 +443,16 @@ def _result(connection: Connection, key: str) -> tuple[str, QuotaResult] | None:
     row = connection.execute(sa.select(OPERATIONS).where(OPERATIONS.c.key == key)).first()
     if row is None:
         return None
-    events = connection.execute(sa.select(EVENTS).where(EVENTS.c.key == key).order_by(EVENTS.c.seq)).all()
-    return row.command, QuotaResult(key, RejectionCode(row.code), tuple(_event_of(r) for r in events))
+    query = sa.select(EVENTS).where(EVENTS.c.key == key).order_by(EVENTS.c.seq)
+    events = tuple(_event_of(r) for r in connection.execute(query))
+    return row.command, QuotaResult(key, RejectionCode(row.code), events)
 
 
 # -- writing rows -------------------------------------------------------------------------------
 
 
 def _persist(connection: Connection, view: QuotaView, decision: Decision) -> None:
-    """Write the decision's new lines, balances, holds and events (inside the caller's transaction)."""
+    """Write the decision's new lines, balances, holds and events (in the caller's transaction)."""
     before = {line.line_id: line for line in (view.line, view.master) if line is not None}
     for line in decision.lines:
         _write_line(connection, before.get(line.line_id), line)
@@ -428,13 +460,18 @@ def _persist(connection: Connection, view: QuotaView, decision: Decision) -> Non
         connection.execute(
             LINES.update()
             .where(LINES.c.line_id == line_id)
-            .values(used_minor=balance.used_minor, held_minor=balance.held_minor, frozen_minor=balance.frozen_minor)
+            .values(
+                used_minor=balance.used_minor,
+                held_minor=balance.held_minor,
+                frozen_minor=balance.frozen_minor,
+            )
         )
     known = {hold.hold_id for hold in (view.hold, *view.holds) if hold is not None}
     for hold in decision.holds:
         values = {"status": int(hold.status), "captured_minor": hold.captured_minor}
         if hold.hold_id in known:
-            connection.execute(HOLDS.update().where(HOLDS.c.hold_id == hold.hold_id).values(**values))
+            update = HOLDS.update().where(HOLDS.c.hold_id == hold.hold_id)
+            connection.execute(update.values(**values))
         else:
             connection.execute(
                 HOLDS.insert().values(
@@ -443,7 +480,10 @@ def _persist(connection: Connection, view: QuotaView, decision: Decision) -> Non
                 )  # fmt: skip
             )
     if decision.events:
-        rows = [{name: _column_value(getattr(e, name)) for name in _EVENT_FIELDS} for e in decision.events]
+        rows = [
+            {name: _column_value(getattr(e, name)) for name in _EVENT_FIELDS}
+            for e in decision.events
+        ]
         connection.execute(EVENTS.insert(), rows)
 
 
@@ -470,17 +510,20 @@ def _write_line(connection: Connection, old: QuotaLine | None, line: QuotaLine) 
     old_ids = {t.limit_id for t in old.temporary_limits} if old is not None else set()
     new_ids = {t.limit_id for t in line.temporary_limits}
     if old_ids - new_ids:
-        connection.execute(TEMPORARY.delete().where(TEMPORARY.c.limit_id.in_(sorted(old_ids - new_ids))))
+        gone = sorted(old_ids - new_ids)
+        connection.execute(TEMPORARY.delete().where(TEMPORARY.c.limit_id.in_(gone)))
     added = [t for t in line.temporary_limits if t.limit_id not in old_ids]
     if not added:
         return
     # Positions only grow, so reading in position order gives the tuple's order back.
-    last = sa.select(sa.func.coalesce(sa.func.max(TEMPORARY.c.position), -1)).where(TEMPORARY.c.line_id == line.line_id)
+    highest = sa.func.coalesce(sa.func.max(TEMPORARY.c.position), -1)
+    last = sa.select(highest).where(TEMPORARY.c.line_id == line.line_id)
     first_free = int(connection.execute(last).scalar_one()) + 1
     for position, temporary in enumerate(added, start=first_free):
         connection.execute(
             TEMPORARY.insert().values(
                 limit_id=temporary.limit_id, line_id=line.line_id, position=position,
-                amount_minor=temporary.amount_minor, starts_on=temporary.starts_on, ends_on=temporary.ends_on,
+                amount_minor=temporary.amount_minor, starts_on=temporary.starts_on,
+                ends_on=temporary.ends_on,
             )  # fmt: skip
         )
