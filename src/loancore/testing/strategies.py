@@ -6,6 +6,13 @@ Requires hypothesis (the ``dev`` extra, or install it in your own test environme
 
 from __future__ import annotations
 
+from loancore.testing.calculators import (
+    annual_rates,
+    cashflows,
+    loan_terms,
+    principals,
+    start_dates,
+)
 from loancore.testing.calendars import (
     business_calendars,
     calendar_dates,
@@ -16,11 +23,16 @@ from loancore.testing.money import amounts, currencies, moneys, ratio_lists
 
 __all__ = [
     "amounts",
+    "annual_rates",
     "business_calendars",
     "calendar_dates",
+    "cashflows",
     "currencies",
     "day_count_conventions",
+    "loan_terms",
     "moneys",
+    "principals",
     "ratio_lists",
     "roll_conventions",
+    "start_dates",
 ]
