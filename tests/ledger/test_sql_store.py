@@ -329,3 +329,42 @@ def test_a_plain_leg_without_dimensions_round_trips(store: SqlLedgerStore) -> No
     store.post([entry])
     assert store.get_entry("plain") == entry
     assert store.find_by_key("plain") == entry
+
+
+def test_long_identifiers_and_dimension_values_round_trip_on_every_backend(store: SqlLedgerStore) -> None:
+    amount = Money("1.00", "CNY")
+    long_text = "贷" * 300 + "x" * 300
+    entry = JournalEntry(
+        entry_id="id-" + long_text,
+        idempotency_key="key-" + long_text,
+        accounting_date=date(2026, 3, 2),
+        legs=(Leg.debit("1303.01", amount, {"loan": long_text}), Leg.credit("1002", amount)),
+        memo=long_text,
+    )
+    store.post([entry])
+    assert store.get_entry(entry.entry_id) == entry
+    assert store.balance("1303", "CNY", as_of=date(2026, 3, 2), dimensions={"loan": long_text}) == amount
+
+
+def test_a_rolled_back_chart_change_is_not_remembered(engine: sa.Engine, store: SqlLedgerStore) -> None:
+    from loancore.ledger import Subject
+
+    wider = small_chart().with_subjects(Subject("6021", "手续费及佣金收入", "Fee income", "income"))
+    with engine.connect() as connection:
+        in_app = store.using(connection)
+        in_app.save_chart(wider)
+        amount = Money("3.00", "CNY")
+        fee = JournalEntry(
+            entry_id="fee",
+            idempotency_key="fee",
+            accounting_date=date(2026, 3, 2),
+            legs=(Leg.debit("1002", amount), Leg.credit("6021", amount)),
+        )
+        in_app.post([fee])
+        connection.rollback()
+    assert store.load_chart() == small_chart()
+    with pytest.raises(PostingRejected) as caught:
+        store.post([fee])
+    assert caught.value.code.name == "SUBJECT_UNKNOWN"
+    store.save_chart(small_chart().with_subjects(Subject("6011.01", "贷款利息收入", "Loan interest", "income", parent_code="6011")))
+    assert "6011.01" in store.load_chart()

@@ -31,7 +31,7 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from loancore.adapters.sql.base import (
     ID,
@@ -78,9 +78,11 @@ __all__ = ["LEDGER_COMPONENT", "LEDGER_SCHEMA_VERSION", "LEDGER_TABLES", "SqlLed
 LEDGER_COMPONENT = "ledger"
 LEDGER_SCHEMA_VERSION = 1
 
-CODE = sa.String(64)
-TEXT_ID = sa.String(128)
-KEY = sa.String(255)
+# Identifiers, keys, codes, names and dimension values are unbounded text: a length limit would
+# make PostgreSQL refuse what SQLite accepts, and the two backends must behave the same.
+CODE = sa.Text()
+TEXT_ID = sa.Text()
+KEY = sa.Text()
 _CHUNK = 500  # bound parameters per IN list, well under SQLite's and psycopg's limits
 _READ_CHUNK = 2_000  # entries per page when streaming the journal
 
@@ -97,8 +99,8 @@ SUBJECTS = sa.Table(
     "ledger_subjects",
     METADATA,
     sa.Column("code", CODE, primary_key=True),
-    sa.Column("name_zh", sa.String(200), nullable=False),
-    sa.Column("name_en", sa.String(200), nullable=False),
+    sa.Column("name_zh", sa.Text, nullable=False),
+    sa.Column("name_en", sa.Text, nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("normal_side", sa.String(8), nullable=False),
     sa.Column("parent_code", CODE, nullable=True),
@@ -281,8 +283,11 @@ class SqlLedgerStore:
             )
             for r in rows
         )
-        with self._cache.lock:
-            self._cache.entry = (state.chart_version, chart)
+        if isinstance(self._bind, Engine):
+            # Only committed charts are cached: a Connection-bound store may be reading its own
+            # uncommitted save_chart, whose version number a rollback would free for reuse.
+            with self._cache.lock:
+                self._cache.entry = (state.chart_version, chart)
         return chart
 
     def load_chart(self) -> Chart:
