@@ -4,9 +4,27 @@ Exact calculators, a double-entry ledger of accounting subjects, revolving credi
 repayment allocation, loan servicing and T+N merchant settlement, as a functional core with thin
 adapters (SQLite, PostgreSQL, beancount, a command line).
 
-The names below are the curated public API; submodules hold the rest.
+The names below are the curated public API; submodules hold the rest (``loancore.tvm``,
+``loancore.apr``, ``loancore.revolving``, ``loancore.ledger``, ``loancore.quota``,
+``loancore.adapters.*``, ``loancore.testing.strategies``).
 """
 
+from loancore.amortization import (
+    FeeTiming,
+    Installment,
+    InterestBasis,
+    LoanTerms,
+    Method,
+    PayoffQuote,
+    Reamortization,
+    Schedule,
+    amortize,
+    payoff_quote,
+    reamortize,
+)
+from loancore.calendar import BusinessCalendar, Roll
+from loancore.dates import EndOfMonth, Frequency, due_dates
+from loancore.daycount import DayCount, day_count, year_fraction, year_fraction_ratio
 from loancore.errors import (
     CalendarOutOfRange,
     CurrencyMismatch,
@@ -26,23 +44,43 @@ from loancore.money import CumulativeSplit, Money, Rounding, allocate, quantize,
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "BusinessCalendar",
     "CalendarOutOfRange",
     "CumulativeSplit",
     "CurrencyMismatch",
+    "DayCount",
+    "EndOfMonth",
+    "FeeTiming",
     "FloatNotAllowed",
+    "Frequency",
     "IdempotencyConflict",
+    "Installment",
+    "InterestBasis",
     "InvalidInput",
     "InvariantViolation",
+    "LoanTerms",
     "LoancoreError",
+    "Method",
     "Money",
     "NoSolution",
     "NotFound",
+    "PayoffQuote",
+    "Reamortization",
     "Rejected",
     "RejectionCode",
+    "Roll",
     "Rounding",
+    "Schedule",
     "UnknownCurrency",
     "__version__",
     "allocate",
+    "amortize",
+    "day_count",
+    "due_dates",
+    "payoff_quote",
     "quantize",
+    "reamortize",
     "split_evenly",
+    "year_fraction",
+    "year_fraction_ratio",
 ]
