@@ -171,3 +171,23 @@ def _fields(entry: JournalEntry) -> dict[str, object]:
         "memo": entry.memo,
         "reverses": entry.reverses,
     }
+
+
+def test_stores_opened_at_once_on_an_empty_database_create_the_schema_once(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    from sqlalchemy import text
+
+    from sql_stores import make_sql_engine
+
+    engine = make_sql_engine("postgres", tmp_path, postgres_url)
+    try:
+        _, errors = run_together(lambda i: SqlLedgerStore(engine), count=4)
+        assert errors == []
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT component, version FROM loancore_schema")).all()
+            states = connection.execute(text("SELECT COUNT(*) FROM ledger_state")).scalar_one()
+        assert rows == [("ledger", 1)]
+        assert states == 1
+    finally:
+        engine.dispose()

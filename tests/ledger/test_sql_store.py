@@ -368,3 +368,36 @@ def test_a_rolled_back_chart_change_is_not_remembered(engine: sa.Engine, store: 
     assert caught.value.code.name == "SUBJECT_UNKNOWN"
     store.save_chart(small_chart().with_subjects(Subject("6011.01", "贷款利息收入", "Loan interest", "income", parent_code="6011")))
     assert "6011.01" in store.load_chart()
+
+
+def test_sqlite_writers_in_several_threads_are_serialized_and_lose_nothing(tmp_path: Path) -> None:
+    import threading
+
+    path = tmp_path / "threads.sqlite"
+    SqlLedgerStore(create_engine(path)).save_chart(small_chart())
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def writer(i: int) -> None:
+        engine = create_engine(path)  # its own engine: its own connections to the file
+        try:
+            store = SqlLedgerStore(engine)
+            barrier.wait()
+            for b in range(5):
+                first = (i * 5 + b) * 20
+                store.post([loan_entry(n) for n in range(first, first + 20)])
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    store = SqlLedgerStore(create_engine(path))
+    assert sorted(int(e.entry_id[1:]) for e in store.entries()) == list(range(400))
+    assert store.trial_balance(as_of=date(2026, 12, 31)).is_balanced()
+    store.bind.dispose()
