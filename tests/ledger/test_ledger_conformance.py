@@ -365,9 +365,15 @@ def test_memo_decrease_beyond_balance_is_refused(ledger_store: LedgerStore) -> N
         Code.MEMO_BALANCE_INSUFFICIENT,
         lambda: ledger_store.post_memo([memo(2, MemoDirection.DECREASE, "1.00", day=D1)]),
     )
+    ledger_store.post_memo([memo(3, MemoDirection.DECREASE, "30.00", day=D3)])
+    assert_rejected(  # back-dated: fine as of D2, but the register would end negative
+        ledger_store,
+        Code.MEMO_BALANCE_INSUFFICIENT,
+        lambda: ledger_store.post_memo([memo(4, MemoDirection.DECREASE, "1.00", day=D2)]),
+    )
     ledger_store.close_period(D2)
     assert_rejected(
-        ledger_store, Code.PERIOD_CLOSED, lambda: ledger_store.post_memo([memo(3, MemoDirection.INCREASE, "1.00", day=D2)])
+        ledger_store, Code.PERIOD_CLOSED, lambda: ledger_store.post_memo([memo(5, MemoDirection.INCREASE, "1.00", day=D2)])
     )
 
 

@@ -287,9 +287,10 @@ def check_memo_batch(
     memo_balance: Callable[[MemoRegister, str, Dimensions, date], int],
 ) -> tuple[Issue, ...]:
     """Rules for NEW memo postings: positive amount at scale, open period, unused id, and a
-    DECREASE no larger than the register's balance for its dimensions and currency as of its date
-    (``memo_balance(register, currency, dimensions, as_of)`` in minor units, plus the batch's
-    earlier postings)."""
+    DECREASE no larger than the register's balance for its dimensions and currency, both as of its
+    date and as of ``date.max`` (``memo_balance(register, currency, dimensions, as_of)`` in minor
+    units, plus the batch's earlier postings). A dip strictly between a back-dated decrease and a
+    later increase is not caught (that would need the balance at every later date)."""
     issues: list[Issue] = []
     done: list[MemoPosting] = []
     for p in postings:
@@ -303,24 +304,29 @@ def check_memo_batch(
         if find_posting(pid) is not None or any(d.posting_id == pid for d in done):
             issues.append(Issue(Code.ENTRY_ID_TAKEN, pid, f"{where}: id already used"))
         if p.direction is MemoDirection.DECREASE:
-            before = memo_balance(p.register, p.amount.currency, p.dimensions, p.accounting_date)
-            before += _memo_net(done, p)
-            if p.amount.minor_units > before:
-                message = f"{where}: decrease {p.amount} exceeds balance {before} minor units"
+            # As of its own date and as of the end of time: a back-dated decrease must not take
+            # the register negative then, nor leave it negative at the end.
+            available = min(
+                memo_balance(p.register, p.amount.currency, p.dimensions, day)
+                + _memo_net(done, p, day)
+                for day in (p.accounting_date, date.max)
+            )
+            if p.amount.minor_units > available:
+                message = f"{where}: decrease {p.amount} exceeds balance {available} minor units"
                 issues.append(Issue(Code.MEMO_BALANCE_INSUFFICIENT, pid, message))
         done.append(p)
     return tuple(issues)
 
 
-def _memo_net(earlier: Sequence[MemoPosting], posting: MemoPosting) -> int:
-    """Net of ``earlier`` postings that count in ``posting``'s balance as of its date."""
+def _memo_net(earlier: Sequence[MemoPosting], posting: MemoPosting, as_of: date) -> int:
+    """Net of ``earlier`` postings that count in ``posting``'s balance as of ``as_of``."""
     wanted = set(posting.dimensions)
     return sum(
         d.signed_minor
         for d in earlier
         if d.register is posting.register
         and d.amount.currency == posting.amount.currency
-        and d.accounting_date <= posting.accounting_date
+        and d.accounting_date <= as_of
         and wanted <= set(d.dimensions)
     )
 
