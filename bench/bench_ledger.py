@@ -94,8 +94,8 @@ def memory_rates(entries: list[JournalEntry]) -> tuple[float, float]:
     for _ in range(5):
         gc.collect()
         store = MemoryLedgerStore(default_chart())
-        post_seconds = _timed(lambda: post_all(store, entries))
-        index_seconds = _timed(lambda: store.balance("1303", "CNY", as_of=START))
+        post_seconds = _timed(lambda store=store: post_all(store, entries))
+        index_seconds = _timed(lambda store=store: store.balance("1303", "CNY", as_of=START))
         post_best = min(post_best, post_seconds)
         indexed_best = min(indexed_best, post_seconds + index_seconds)
     return len(entries) / post_best, len(entries) / indexed_best

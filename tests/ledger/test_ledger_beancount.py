@@ -10,7 +10,12 @@ from beancount.core import account, realization
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from loancore.adapters.beancount_export import account_names, export_beancount, export_store, month_ends
+from loancore.adapters.beancount_export import (
+    account_names,
+    export_beancount,
+    export_store,
+    month_ends,
+)
 from loancore.adapters.memory.ledger import MemoryLedgerStore
 from loancore.ledger import JournalEntry, Leg, Subject, default_chart
 from loancore.money import Money
@@ -48,7 +53,7 @@ def test_account_names_are_legal_unique_and_readable() -> None:
 
 
 def _sample_entries() -> list[JournalEntry]:
-    cny = lambda text: Money(text, "CNY")  # noqa: E731
+    cny = lambda text: Money(text, "CNY")
     return [
         JournalEntry(
             entry_id="e1", idempotency_key="k1", accounting_date=date(2026, 1, 5), memo='放款 "L1"',

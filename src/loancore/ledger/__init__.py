@@ -44,9 +44,9 @@ from loancore.ledger.subjects import Chart, Side, Subject, SubjectKind
 from loancore.ledger.validation import audit, validate
 
 __all__ = [
+    "DIMENSION_KEYS",
     "BatchPlan",
     "Chart",
-    "DIMENSION_KEYS",
     "Dimensions",
     "GeneralLedger",
     "GeneralLedgerLine",

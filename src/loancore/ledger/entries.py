@@ -11,7 +11,7 @@ import enum
 from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal
-from typing import Any, Union
+from typing import Any
 
 import attrs
 
@@ -39,7 +39,7 @@ _KEYS = frozenset(DIMENSION_KEYS)
 Dimensions = tuple[tuple[str, str], ...]
 """Dimensions as a tuple of ``(key, value)`` pairs sorted by key; hashable and comparable."""
 
-DimensionsLike = Union[Mapping[str, str], Iterable[tuple[str, str]], None]
+DimensionsLike = Mapping[str, str] | Iterable[tuple[str, str]] | None
 
 
 def dimensions_of(value: DimensionsLike, *, field: str = "dimensions") -> Dimensions:

@@ -64,7 +64,7 @@ class _DailySeries:
     sorted days and cumulative totals, O(days) not O(entries), and then answers by bisection.
     """
 
-    __slots__ = ("by_day", "days", "cum_debit", "cum_credit", "dirty")
+    __slots__ = ("by_day", "cum_credit", "cum_debit", "days", "dirty")
 
     def __init__(self) -> None:
         self.by_day: dict[int, list[int]] = {}
