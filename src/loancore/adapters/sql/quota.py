@@ -154,6 +154,33 @@ EVENTS = sa.Table(
 )
 
 QUOTA_TABLES = (LINES, TEMPORARY, HOLDS, OPERATIONS, EVENTS)
+
+# Statements run on every hold and capture, built once (SQLAlchemy then only looks up its
+# compiled form); parameters are bound at execution.
+_LINE = sa.select(LINES).where(LINES.c.line_id == sa.bindparam("line_id"))
+_LINE_FOR_UPDATE = _LINE.with_for_update()
+_MASTER_ID = sa.select(LINES.c.master_id).where(LINES.c.line_id == sa.bindparam("line_id"))
+_HOLD = sa.select(HOLDS).where(HOLDS.c.hold_id == sa.bindparam("hold_id"))
+_OPERATION = sa.select(OPERATIONS).where(OPERATIONS.c.key == sa.bindparam("key"))
+_UPDATE_BALANCE = (
+    LINES.update()
+    .where(LINES.c.line_id == sa.bindparam("id"))
+    .values(
+        used_minor=sa.bindparam("used"),
+        held_minor=sa.bindparam("held"),
+        frozen_minor=sa.bindparam("frozen"),
+    )
+)
+_UPDATE_HOLD = (
+    HOLDS.update()
+    .where(HOLDS.c.hold_id == sa.bindparam("id"))
+    .values(status=sa.bindparam("new_status"), captured_minor=sa.bindparam("new_captured"))
+)
+_TEMPORARY_OF = (
+    sa.select(TEMPORARY)
+    .where(TEMPORARY.c.line_id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(TEMPORARY.c.line_id, TEMPORARY.c.position)
+)
 _EVENT_FIELDS = (
     "key", "seq", "kind", "as_of", "borrower_id", "line_id", "master_id", "currency",
     "amount_minor", "released_minor", "ref_id", "starts_on", "ends_on", "product",
@@ -213,7 +240,7 @@ class SqlQuotaStore:
             return QuotaResult(result.key, result.code, result.events, replayed=True)
         decision = decide(command, view, as_of=as_of, config=self.config)
         operation = {"key": command.key, "command": fingerprint, "code": int(decision.code)}
-        connection.execute(OPERATIONS.insert().values(**operation))
+        connection.execute(OPERATIONS.insert(), operation)
         if decision.code is RejectionCode.OK:
             _persist(connection, view, decision)
         return QuotaResult(command.key, decision.code, decision.events)
@@ -337,36 +364,35 @@ class _Source:
         self._lock = lock and connection.dialect.name == "postgresql"
 
     def _select_line(self, line_id: str) -> Any:
-        query = sa.select(LINES).where(LINES.c.line_id == line_id)
-        if self._lock:
-            query = query.with_for_update()
-        return self._connection.execute(query).first()
+        query = _LINE_FOR_UPDATE if self._lock else _LINE
+        return self._connection.execute(query, {"line_id": line_id}).first()
 
     def one_line(self, line_id: str) -> tuple[QuotaLine | None, LineBalance | None]:
         row = self._select_line(line_id)
         if row is None:
             return None, None
-        temporary = _temporary_limits(self._connection, [line_id])
-        balance = LineBalance(row.used_minor, row.held_minor, row.frozen_minor)
-        return _line_of(row, temporary.get(line_id, ())), balance
+        return _line_and_balance(row, _temporary_limits(self._connection, [line_id]))
 
     def line_pair(
         self, line_id: str
     ) -> tuple[QuotaLine | None, LineBalance | None, QuotaLine | None, LineBalance | None]:
         # The master id of a line never changes, so it can be read before any lock is taken;
         # then lock the master first and the sub-line second: one global order, no deadlock.
-        query = sa.select(LINES.c.master_id).where(LINES.c.line_id == line_id)
-        found = self._connection.execute(query).first()
+        found = self._connection.execute(_MASTER_ID, {"line_id": line_id}).first()
         if found is None:
             return None, None, None, None
-        master: tuple[QuotaLine | None, LineBalance | None] = (None, None)
-        if found.master_id is not None:
-            master = self.one_line(found.master_id)
-        line, balance = self.one_line(line_id)
-        return line, balance, master[0], master[1]
+        master_row = None if found.master_id is None else self._select_line(found.master_id)
+        row = self._select_line(line_id)
+        ids = [line_id] if master_row is None else [master_row.line_id, line_id]
+        temporary = _temporary_limits(self._connection, ids)
+        line, balance = _line_and_balance(row, temporary)
+        if master_row is None:
+            return line, balance, None, None
+        master, master_balance = _line_and_balance(master_row, temporary)
+        return line, balance, master, master_balance
 
     def hold(self, hold_id: str) -> QuotaHold | None:
-        row = self._connection.execute(sa.select(HOLDS).where(HOLDS.c.hold_id == hold_id)).first()
+        row = self._connection.execute(_HOLD, {"hold_id": hold_id}).first()
         return None if row is None else _hold_of(row)
 
     def open_holds(self, line_id: str) -> tuple[QuotaHold, ...]:
@@ -407,15 +433,18 @@ def _temporary_limits(
         return {}
     found: dict[str, list[TemporaryLimit]] = {}
     for start in range(0, len(line_ids), 500):  # bounded IN lists
-        query = (
-            sa.select(TEMPORARY)
-            .where(TEMPORARY.c.line_id.in_(line_ids[start : start + 500]))
-            .order_by(TEMPORARY.c.line_id, TEMPORARY.c.position)
-        )
-        for r in connection.execute(query):
+        chunk = list(line_ids[start : start + 500])
+        for r in connection.execute(_TEMPORARY_OF, {"ids": chunk}):
             limit = TemporaryLimit(r.limit_id, r.amount_minor, r.starts_on, r.ends_on)
             found.setdefault(r.line_id, []).append(limit)
     return {line_id: tuple(limits) for line_id, limits in found.items()}
+
+
+def _line_and_balance(
+    row: Any, temporary: dict[str, tuple[TemporaryLimit, ...]]
+) -> tuple[QuotaLine, LineBalance]:
+    balance = LineBalance(row.used_minor, row.held_minor, row.frozen_minor)
+    return _line_of(row, temporary.get(row.line_id, ())), balance
 
 
 def _line_of(row: Any, temporary: tuple[TemporaryLimit, ...]) -> QuotaLine:
@@ -440,7 +469,7 @@ def _event_of(row: Any) -> QuotaEvent:
 
 
 def _result(connection: Connection, key: str) -> tuple[str, QuotaResult] | None:
-    row = connection.execute(sa.select(OPERATIONS).where(OPERATIONS.c.key == key)).first()
+    row = connection.execute(_OPERATION, {"key": key}).first()
     if row is None:
         return None
     query = sa.select(EVENTS).where(EVENTS.c.key == key).order_by(EVENTS.c.seq)
@@ -456,29 +485,27 @@ def _persist(connection: Connection, view: QuotaView, decision: Decision) -> Non
     before = {line.line_id: line for line in (view.line, view.master) if line is not None}
     for line in decision.lines:
         _write_line(connection, before.get(line.line_id), line)
-    for line_id, balance in decision.balances:
+    if decision.balances:
         connection.execute(
-            LINES.update()
-            .where(LINES.c.line_id == line_id)
-            .values(
-                used_minor=balance.used_minor,
-                held_minor=balance.held_minor,
-                frozen_minor=balance.frozen_minor,
-            )
+            _UPDATE_BALANCE,
+            [
+                {"id": i, "used": b.used_minor, "held": b.held_minor, "frozen": b.frozen_minor}
+                for i, b in decision.balances
+            ],
         )
     known = {hold.hold_id for hold in (view.hold, *view.holds) if hold is not None}
     for hold in decision.holds:
-        values = {"status": int(hold.status), "captured_minor": hold.captured_minor}
+        status, captured = int(hold.status), hold.captured_minor
         if hold.hold_id in known:
-            update = HOLDS.update().where(HOLDS.c.hold_id == hold.hold_id)
-            connection.execute(update.values(**values))
+            update = {"id": hold.hold_id, "new_status": status, "new_captured": captured}
+            connection.execute(_UPDATE_HOLD, update)
         else:
-            connection.execute(
-                HOLDS.insert().values(
-                    hold_id=hold.hold_id, line_id=hold.line_id, currency=hold.currency,
-                    amount_minor=hold.amount_minor, expires_on=hold.expires_on, **values,
-                )  # fmt: skip
-            )
+            row = {
+                "hold_id": hold.hold_id, "line_id": hold.line_id, "currency": hold.currency,
+                "amount_minor": hold.amount_minor, "expires_on": hold.expires_on,
+                "status": status, "captured_minor": captured,
+            }  # fmt: skip
+            connection.execute(HOLDS.insert(), row)
     if decision.events:
         rows = [
             {name: _column_value(getattr(e, name)) for name in _EVENT_FIELDS}
