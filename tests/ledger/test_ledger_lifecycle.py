@@ -6,6 +6,7 @@ every step the store must agree with it on balances, and stay balanced and audit
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 
 import pytest
@@ -15,7 +16,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, multip
 
 from loancore.adapters.memory.ledger import MemoryLedgerStore
 from loancore.errors import PostingRejected, RejectionCode
-from loancore.ledger import JournalEntry, audit, default_chart, reversal_of
+from loancore.ledger import JournalEntry, Leg, audit, default_chart, reversal_of
 from loancore.money import Money
 from loancore.testing.ledger import journal_entries
 
@@ -112,3 +113,32 @@ class LedgerLifecycle(RuleBasedStateMachine):
 
 LedgerLifecycle.TestCase.settings = settings(max_examples=40, stateful_step_count=15)
 TestLedgerLifecycle = LedgerLifecycle.TestCase
+
+
+def test_concurrent_writers_lose_nothing_and_duplicate_nothing() -> None:
+    """Threads posting at once, half of their keys shared: every key booked exactly once."""
+    store = MemoryLedgerStore(CHART)
+    amount = Money("1.00", "CNY")
+
+    def entry(key: str, writer: int) -> JournalEntry:
+        legs = (Leg.debit("1303.01", amount), Leg.credit("1002", amount))
+        return JournalEntry(
+            entry_id=f"{key}-w{writer}", idempotency_key=key, accounting_date=date(2026, 5, 1), legs=legs
+        )
+
+    def write(writer: int) -> None:
+        for batch in range(20):
+            shared = [f"shared-{batch}-{i}" for i in range(5)]
+            keys = shared + [f"own-{writer}-{batch}-{i}" for i in range(5)]
+            store.post([entry(key, writer) for key in keys])
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    keys = [e.idempotency_key for e in store.entries()]
+    assert len(keys) == len(set(keys)) == 20 * 5 + 4 * 20 * 5
+    assert store.balance("1303", "CNY", as_of=date(2026, 5, 1)) == Money.from_minor(len(keys) * 100, "CNY")
+    assert store.trial_balance(as_of=date(2026, 5, 1)).is_balanced()
+    assert audit(store) == []
