@@ -278,6 +278,8 @@ def test_bad_arguments_raise_typed_errors(quota_store: Any) -> None:
         quota_store.apply(Grant("g1", "Z", "b2", cny("1.00"), DAY, LATER, master_id="M"), as_of=DAY)
     with pytest.raises(InvalidInput, match="master_id"):
         quota_store.apply(Grant("g2", "Z", "b1", cny("1.00"), DAY, LATER, master_id="S0"), as_of=DAY)
+    with pytest.raises(InvalidInput, match="command"):
+        quota_store.apply("Draw d3 S0 1.00", as_of=DAY)
     assert quota_store.result("d2") is None and quota_store.check() == ()
 
 

@@ -63,6 +63,7 @@ __all__ = [
     "ViewSource",
     "available_minor",
     "check_as_of",
+    "check_command",
     "decide",
     "evaluate",
     "line_code",
@@ -73,6 +74,12 @@ __all__ = [
 Code = RejectionCode
 OK = RejectionCode.OK
 _NO_EVENTS: tuple[QuotaEvent, ...] = ()
+
+
+def check_command(command: object) -> None:
+    """Refuse anything that is not one of the quota commands (before its key is even read)."""
+    if type(command) not in _RULES:
+        raise InvalidInput("command", command, "expected a quota command (loancore.quota.Command)")
 
 
 def check_as_of(as_of: object) -> datetime.date:

@@ -28,6 +28,7 @@ from loancore.quota import (
     QuotaState,
     available_minor,
     check_as_of,
+    check_command,
     check_rebuild,
     evaluate,
     load_view,
@@ -62,6 +63,7 @@ class MemoryQuotaStore:
         """Apply ``command`` as of the business date ``as_of`` (see :mod:`loancore.quota`)."""
         if type(as_of) is not datetime.date:
             check_as_of(as_of)
+        check_command(command)
         with self._lock:
             done = self._done.get(command.key)
             if done is not None:

@@ -62,6 +62,7 @@ from loancore.quota import (
     TemporaryLimit,
     available_minor,
     check_as_of,
+    check_command,
     check_rebuild,
     decide,
     load_view,
@@ -214,6 +215,7 @@ class SqlQuotaStore:
     def apply(self, command: Command, *, as_of: datetime.date) -> QuotaResult:
         """Apply ``command`` as of ``as_of`` in one transaction (see :mod:`loancore.quota`)."""
         check_as_of(as_of)
+        check_command(command)
         fingerprint = repr(command)
         for _attempt in range(_RETRIES_MAX):
             try:
