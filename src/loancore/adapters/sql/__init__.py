@@ -8,8 +8,8 @@ BIGINT integer minor units beside a CHAR(3) currency code, never DECIMAL or floa
 Opening a database::
 
     from loancore.adapters.sql import create_engine
-    engine = create_engine("books.sqlite")                       # SQLite file, WAL, synchronous=FULL
-    engine = create_engine("postgresql+psycopg://app@db/books")  # PostgreSQL through psycopg 3
+    engine = create_engine("books.sqlite")  # SQLite file, WAL, synchronous=FULL
+    engine = create_engine("postgresql+psycopg://app@db/books")  # PostgreSQL, psycopg 3
 
 Transactions: Engine or Connection
 ----------------------------------

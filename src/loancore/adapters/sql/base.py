@@ -52,12 +52,12 @@ Bind = Engine | Connection
 store joins the caller's transaction)."""
 
 MigrationStep = Callable[[Connection], None]
-"""Upgrades one component's tables from version ``v`` to ``v + 1`` inside the caller's transaction."""
+"""Upgrades a component's tables from version ``v`` to ``v + 1`` in the caller's transaction."""
 
 # Execution option read by the SQLite "begin" hook: "IMMEDIATE" (default: take the write lock at
 # BEGIN, so a writer never fails half-way on a lock upgrade), "DEFERRED" for read-only work.
 BEGIN_OPTION = "loancore_sqlite_begin"
-_BEGIN_MODES = {"IMMEDIATE": "BEGIN IMMEDIATE", "DEFERRED": "BEGIN DEFERRED", "EXCLUSIVE": "BEGIN EXCLUSIVE"}
+_BEGIN_MODES = {mode: f"BEGIN {mode}" for mode in ("IMMEDIATE", "DEFERRED", "EXCLUSIVE")}
 _CONFIGURED = "_loancore_sqlite_configured"
 
 # Constraint names are part of the schema (migrations refer to them), so they are deterministic.
@@ -128,7 +128,8 @@ def create_engine(
     durability). Any other URL, e.g. ``postgresql+psycopg://user@host/db``, is passed to
     :func:`sqlalchemy.create_engine` with ``kwargs``.
     """
-    if isinstance(busy_timeout_ms, bool) or not isinstance(busy_timeout_ms, int) or busy_timeout_ms < 0:
+    timeout = busy_timeout_ms
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 0:
         raise InvalidInput("busy_timeout_ms", busy_timeout_ms, "expected an int >= 0")
     sqlite_url = _sqlite_url(url_or_path)
     if sqlite_url is None:
@@ -137,7 +138,9 @@ def create_engine(
         kwargs.setdefault("poolclass", sa.pool.StaticPool)
     connect_args = dict(kwargs.pop("connect_args", {}) or {})  # type: ignore[call-overload]
     connect_args.setdefault("check_same_thread", False)
-    engine = sa.create_engine(sqlite_url, connect_args=connect_args, **kwargs)  # type: ignore[arg-type]
+    engine = sa.create_engine(
+        sqlite_url, connect_args=connect_args, **kwargs  # type: ignore[arg-type]
+    )
     configure_sqlite_engine(engine, busy_timeout_ms=busy_timeout_ms)
     return engine
 
@@ -149,8 +152,8 @@ def configure_sqlite_engine(engine: Engine, *, busy_timeout_ms: int = 30_000) ->
     ``synchronous=FULL`` (a committed transaction survives power loss, not only a process crash),
     ``foreign_keys=ON`` and ``busy_timeout``. The driver's own BEGIN is switched off
     (``isolation_level = None``) and a "begin" hook emits ``BEGIN IMMEDIATE`` instead (or the mode
-    named by the :data:`BEGIN_OPTION` execution option), SQLAlchemy 2's documented recipe: without it
-    ``sqlite3`` emits no BEGIN before SAVEPOINT or DDL, so a rolled-back transaction could keep a
+    named by the :data:`BEGIN_OPTION` execution option), SQLAlchemy 2's documented recipe: without
+    it ``sqlite3`` emits no BEGIN before SAVEPOINT or DDL, so a rolled-back transaction could keep a
     released savepoint's writes. Idempotent; returns ``engine``.
     """
     if engine.dialect.name != "sqlite":
@@ -297,7 +300,11 @@ def ensure_schema(
 
 
 def _migrate(
-    connection: Connection, component: str, found: int, version: int, steps: Mapping[int, MigrationStep]
+    connection: Connection,
+    component: str,
+    found: int,
+    version: int,
+    steps: Mapping[int, MigrationStep],
 ) -> None:
     missing = [v for v in range(found, version) if v not in steps]
     if missing:

@@ -117,7 +117,9 @@ ENTRIES = sa.Table(
     sa.Column("accounting_date", sa.Date, nullable=False),
     sa.Column("value_date", sa.Date, nullable=False),
     sa.Column("memo", sa.Text, nullable=False),
-    sa.Column("reverses", TEXT_ID, sa.ForeignKey("ledger_entries.entry_id"), nullable=True, unique=True),
+    sa.Column(
+        "reverses", TEXT_ID, sa.ForeignKey("ledger_entries.entry_id"), nullable=True, unique=True
+    ),
 )
 
 LEGS = sa.Table(
@@ -177,7 +179,9 @@ MEMO = sa.Table(
     sa.Column("memo", sa.Text, nullable=False),
     sa.CheckConstraint("amount_minor > 0", name="amount_positive"),
 )
-sa.Index("ix_ledger_memo_postings_register", MEMO.c.register, MEMO.c.currency, MEMO.c.accounting_date)
+sa.Index(
+    "ix_ledger_memo_postings_register", MEMO.c.register, MEMO.c.currency, MEMO.c.accounting_date
+)
 
 CLOSES = sa.Table(
     "ledger_period_closes",
@@ -186,7 +190,9 @@ CLOSES = sa.Table(
     sa.Column("closed_through", sa.Date, nullable=False),
     sa.Column("previous_closed_through", sa.Date, nullable=True),
     sa.Column("entries_booked", sa.BigInteger, nullable=False),
-    sa.Column("closed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column(
+        "closed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
 )
 
 LEDGER_TABLES: tuple[sa.Table, ...] = (STATE, SUBJECTS, ENTRIES, LEGS, DAILY, MEMO, CLOSES)
@@ -212,7 +218,9 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
         yield items[start : start + size]
 
 
-def _member_chunks(connection: Connection, column: sa.Column, values: Sequence[Any]) -> Iterator[Any]:
+def _member_chunks(
+    connection: Connection, column: sa.Column, values: Sequence[Any]
+) -> Iterator[Any]:
     """``column IN values`` as few clauses as the database allows: one ``= ANY(array)`` with a
     single array parameter on PostgreSQL, IN lists of at most ``_CHUNK`` parameters on SQLite."""
     items = list(values)
@@ -244,7 +252,8 @@ class SqlLedgerStore:
             with write_transaction(bind) as connection:
                 ensure_schema(connection, LEDGER_COMPONENT, LEDGER_SCHEMA_VERSION, LEDGER_TABLES)
                 if connection.execute(sa.select(STATE.c.id)).first() is None:
-                    connection.execute(STATE.insert().values(id=1, closed_through=None, chart_version=0))
+                    first_state = STATE.insert().values(id=1, closed_through=None, chart_version=0)
+                    connection.execute(first_state)
 
     def using(self, connection: Connection) -> SqlLedgerStore:
         """This store, bound to ``connection`` (joining its transaction); shares the chart cache."""
@@ -315,7 +324,8 @@ class SqlLedgerStore:
                     .where(SUBJECTS.c.code == sa.bindparam("b_code"))
                     .values({k: sa.bindparam(f"b_{k}") for k in updates[0] if k != "code"})
                 )
-                connection.execute(statement, [{f"b_{k}": v for k, v in r.items()} for r in updates])
+                params = [{f"b_{k}": v for k, v in r.items()} for r in updates]
+                connection.execute(statement, params)
             connection.execute(STATE.update().values(chart_version=state.chart_version + 1))
 
     # -- journal: writes ------------------------------------------------------------------------
@@ -327,14 +337,18 @@ class SqlLedgerStore:
         with write_transaction(self._bind) as connection:
             return self._post(connection, batch)
 
-    def _post(self, connection: Connection, batch: Sequence[JournalEntry]) -> tuple[JournalEntry, ...]:
+    def _post(
+        self, connection: Connection, batch: Sequence[JournalEntry]
+    ) -> tuple[JournalEntry, ...]:
         state = self._state(connection, lock=True)
-        known = _entries_where(connection, ENTRIES.c.idempotency_key, [e.idempotency_key for e in batch])
+        keys = [e.idempotency_key for e in batch]
+        known = _entries_where(connection, ENTRIES.c.idempotency_key, keys)
         plan = plan_batch(batch, find_by_key={e.idempotency_key: e for e in known}.get)
         new: tuple[JournalEntry, ...] = plan.new
         if new:
             wanted = {e.entry_id for e in new} | {e.reverses for e in new if e.reverses}
-            found = {e.entry_id: e for e in _entries_where(connection, ENTRIES.c.entry_id, sorted(wanted))}
+            existing = _entries_where(connection, ENTRIES.c.entry_id, sorted(wanted))
+            found = {e.entry_id: e for e in existing}
             reversed_ids = set(
                 _scalars_in(connection, ENTRIES.c.reverses, ENTRIES.c.reverses, sorted(found))
             )
@@ -398,8 +412,10 @@ class SqlLedgerStore:
         with read_connection(self._bind) as connection:
             last = _entries_booked(connection)
             for start in range(0, last, _READ_CHUNK):  # bounded by the journal's size at the start
-                where = ENTRIES.c.seq.between(start + 1, min(start + _READ_CHUNK, last))
-                yield from _load_entries(connection, where, LEGS.c.entry_seq.between(start + 1, min(start + _READ_CHUNK, last)))
+                low, high = start + 1, min(start + _READ_CHUNK, last)
+                entry_where = ENTRIES.c.seq.between(low, high)
+                leg_where = LEGS.c.entry_seq.between(low, high)
+                yield from _load_entries(connection, entry_where, leg_where)
 
     # -- balances and reports -------------------------------------------------------------------
 
@@ -412,7 +428,8 @@ class SqlLedgerStore:
             subject = chart.get(subject_code)
             codes = chart.subtree_codes(subject_code)
             if wanted:
-                net = _net_from_legs(connection, codes, currency, wanted, LEGS.c.accounting_date <= as_of)
+                on_or_before = LEGS.c.accounting_date <= as_of
+                net = _net_from_legs(connection, codes, currency, wanted, on_or_before)
             else:
                 net = _net_from_daily(connection, codes, currency, DAILY.c.day <= as_of)
         return in_normal_side(net, subject, currency)
@@ -449,12 +466,18 @@ class SqlLedgerStore:
             subject = chart.get(subject_code)
             codes = chart.subtree_codes(subject_code)
             if wanted:
-                opening = _net_from_legs(connection, codes, currency, wanted, LEGS.c.accounting_date < start)
+                before = LEGS.c.accounting_date < start
+                opening = _net_from_legs(connection, codes, currency, wanted, before)
             else:
                 opening = _net_from_daily(connection, codes, currency, DAILY.c.day < start)
             postings = _ledger_postings(connection, codes, currency, wanted, start, end)
         return general_ledger_of(
-            subject, currency, start=start, end=end, opening_net_debit_minor=opening, postings=postings
+            subject,
+            currency,
+            start=start,
+            end=end,
+            opening_net_debit_minor=opening,
+            postings=postings,
         )
 
     # -- period close ---------------------------------------------------------------------------
@@ -496,17 +519,24 @@ class SqlLedgerStore:
             return ()
         with write_transaction(self._bind) as connection:
             state = self._state(connection, lock=True)
-            known = _memos_where(connection, MEMO.c.idempotency_key, [p.idempotency_key for p in batch])
+            keys = [p.idempotency_key for p in batch]
+            known = _memos_where(connection, MEMO.c.idempotency_key, keys)
             plan = plan_memo_batch(batch, find_by_key={p.idempotency_key: p for p in known}.get)
             new: tuple[MemoPosting, ...] = plan.new
             if new:
-                found = {p.posting_id: p for p in _memos_where(connection, MEMO.c.posting_id, [p.posting_id for p in new])}
+                ids = [p.posting_id for p in new]
+                found = {p.posting_id: p for p in _memos_where(connection, MEMO.c.posting_id, ids)}
 
-                def memo_balance(register: MemoRegister, currency: str, dims: Any, as_of: date) -> int:
+                def memo_balance(
+                    register: MemoRegister, currency: str, dims: Any, as_of: date
+                ) -> int:
                     return _memo_net(connection, register, currency, dims, as_of)
 
                 issues = check_memo_batch(
-                    new, closed_through=state.closed_through, find_posting=found.get, memo_balance=memo_balance
+                    new,
+                    closed_through=state.closed_through,
+                    find_posting=found.get,
+                    memo_balance=memo_balance,
                 )
                 require_no_issues(issues)
                 _book_memos(connection, new)
@@ -521,7 +551,8 @@ class SqlLedgerStore:
         dimensions: DimensionsLike = None,
     ) -> Money:
         with read_connection(self._bind) as connection:
-            net = _memo_net(connection, MemoRegister(register), currency, dimensions_of(dimensions), as_of)
+            wanted = dimensions_of(dimensions)
+            net = _memo_net(connection, MemoRegister(register), currency, wanted, as_of)
         return Money.from_minor(net, currency)
 
     def memo_postings(self) -> Iterator[MemoPosting]:
@@ -564,7 +595,11 @@ def _subject_row(subject: Subject) -> dict[str, Any]:
 
 def _refuse_removing_posted(connection: Connection, removed: Sequence[str]) -> None:
     posted = sorted(
-        set(_scalars_in(connection, LEGS.c.subject_code, LEGS.c.subject_code, removed, distinct=True))
+        set(
+            _scalars_in(
+                connection, LEGS.c.subject_code, LEGS.c.subject_code, removed, distinct=True
+            )
+        )
     )
     if posted:
         raise InvalidInput("chart", posted[0], "a subject with postings cannot be removed")
@@ -579,7 +614,8 @@ _ROWS_PER_STATEMENT = 50  # SQLite multi-row VALUES: 50 legs x 12 columns, far b
 def _insert_sql(table: sa.Table, rows_per_statement: int) -> str:
     names = [c.name for c in table.columns]
     values = f"({', '.join('?' * len(names))})"
-    return f"INSERT INTO {table.name} ({', '.join(names)}) VALUES {', '.join([values] * rows_per_statement)}"
+    all_values = ", ".join([values] * rows_per_statement)
+    return f"INSERT INTO {table.name} ({', '.join(names)}) VALUES {all_values}"
 
 
 def _bulk_insert(connection: Connection, table: sa.Table, rows: list[tuple[Any, ...]]) -> None:
@@ -600,11 +636,15 @@ def _bulk_insert(connection: Connection, table: sa.Table, rows: list[tuple[Any, 
     size = _ROWS_PER_STATEMENT
     full = len(rows) - len(rows) % size
     if full:
-        groups = [tuple(value for row in rows[i : i + size] for value in row) for i in range(0, full, size)]
+        groups = [
+            tuple(value for row in rows[i : i + size] for value in row)
+            for i in range(0, full, size)
+        ]
         connection.exec_driver_sql(_insert_sql(table, size), groups)
     if full < len(rows):
         rest = rows[full:]
-        connection.exec_driver_sql(_insert_sql(table, len(rest)), tuple(v for row in rest for v in row))
+        flat = tuple(value for row in rest for value in row)
+        connection.exec_driver_sql(_insert_sql(table, len(rest)), flat)
 
 
 def _day_param(connection: Connection) -> Any:
@@ -624,7 +664,12 @@ _UPSERT_DAILY = (
 def _entries_booked(connection: Connection) -> int:
     """How many entries are booked: sequence numbers are 1, 2, ... with no gap (assigned under the
     writers' lock, never deleted), so the largest is the count, read from the primary key."""
-    return int(connection.execute(sa.select(sa.func.coalesce(sa.func.max(ENTRIES.c.seq), 0))).scalar_one())
+    return _max_seq(connection, ENTRIES)
+
+
+def _max_seq(connection: Connection, table: sa.Table) -> int:
+    query = sa.select(sa.func.coalesce(sa.func.max(table.c.seq), 0))
+    return int(connection.execute(query).scalar_one())
 
 
 _NO_DIMENSIONS: tuple[None, ...] = (None,) * len(DIMENSION_KEYS)
@@ -652,14 +697,17 @@ def _book(connection: Connection, entries: Sequence[JournalEntry]) -> None:
         if day is None:
             day = days[accounting] = to_param(accounting)
         value_day = day if entry.value_date == accounting else to_param(entry.value_date)
-        entry_rows.append((seq, entry.entry_id, entry.idempotency_key, day, value_day, entry.memo, entry.reverses))
+        entry_rows.append(
+            (seq, entry.entry_id, entry.idempotency_key, day, value_day, entry.memo, entry.reverses)
+        )
         for leg_no, leg in enumerate(entry.legs):
             minor = leg.signed_minor
             currency = leg.amount.currency
             side = leg.side.value
             amount = minor if minor > 0 else -minor
             leg_rows.append(
-                (seq, leg_no, leg.subject_code, side, amount, currency, day, *_dimension_columns(leg.dimensions))
+                (seq, leg_no, leg.subject_code, side, amount, currency, day)
+                + _dimension_columns(leg.dimensions)
             )
             key = (leg.subject_code, currency, accounting)
             totals = daily.get(key)
@@ -669,7 +717,8 @@ def _book(connection: Connection, entries: Sequence[JournalEntry]) -> None:
     _bulk_insert(connection, ENTRIES, entry_rows)
     _bulk_insert(connection, LEGS, leg_rows)
     # Sorted, so concurrent writers (were the lock ever bypassed) take row locks in one order.
-    _upsert_daily(connection, [(s, c, days[d], t[0], t[1]) for (s, c, d), t in sorted(daily.items())])
+    totals_rows = [(s, c, days[d], t[0], t[1]) for (s, c, d), t in sorted(daily.items())]
+    _upsert_daily(connection, totals_rows)
 
 
 def _upsert_daily(connection: Connection, rows: list[tuple[Any, ...]]) -> None:
@@ -680,7 +729,8 @@ def _upsert_daily(connection: Connection, rows: list[tuple[Any, ...]]) -> None:
         connection.exec_driver_sql(
             _UPSERT_DAILY.replace(
                 "VALUES ({m}, {m}, {m}, {m}, {m})",
-                "SELECT * FROM unnest(%s::varchar[], %s::char(3)[], %s::date[], %s::bigint[], %s::bigint[])",
+                "SELECT * FROM unnest("
+                "%s::text[], %s::char(3)[], %s::date[], %s::bigint[], %s::bigint[])",
             ),
             tuple(list(c) for c in columns),
         )
@@ -690,13 +740,13 @@ def _upsert_daily(connection: Connection, rows: list[tuple[Any, ...]]) -> None:
 
 def _book_memos(connection: Connection, postings: Sequence[MemoPosting]) -> None:
     day = _day_param(connection)
-    first = connection.execute(sa.select(sa.func.coalesce(sa.func.max(MEMO.c.seq), 0))).scalar_one() + 1
+    first = _max_seq(connection, MEMO) + 1
     rows = []
     for seq, p in enumerate(postings, start=first):
         dims = dict(p.dimensions)
         rows.append(
-            (seq, p.posting_id, p.idempotency_key, p.register.value, day(p.accounting_date), p.direction.value,
-             p.amount.minor_units, p.amount.currency)
+            (seq, p.posting_id, p.idempotency_key, p.register.value, day(p.accounting_date))
+            + (p.direction.value, p.amount.minor_units, p.amount.currency)
             + tuple(dims.get(k) for k in DIMENSION_KEYS)
             + (p.memo,)
         )
@@ -707,14 +757,20 @@ def _book_memos(connection: Connection, postings: Sequence[MemoPosting]) -> None
 
 
 def _scalars_in(
-    connection: Connection, select: sa.Column, column: sa.Column, values: Sequence[Any], *, distinct: bool = False
+    connection: Connection,
+    select: sa.Column,
+    column: sa.Column,
+    values: Sequence[Any],
+    *,
+    distinct: bool = False,
 ) -> list[Any]:
     """``SELECT [DISTINCT] select FROM its table WHERE column IN values``, as driver-level SQL (the
     posting path runs this per batch; compiling an expanding IN costs more than the query)."""
     items = list(values)
     if not items:
         return []
-    head = f"SELECT {'DISTINCT ' if distinct else ''}{select.name} FROM {column.table.name} WHERE {column.name}"
+    what = f"DISTINCT {select.name}" if distinct else select.name
+    head = f"SELECT {what} FROM {column.table.name} WHERE {column.name}"
     if connection.dialect.name == "postgresql":
         return [row[0] for row in connection.exec_driver_sql(f"{head} = ANY(%s)", (items,))]
     out: list[Any] = []
@@ -724,7 +780,9 @@ def _scalars_in(
     return out
 
 
-def _entries_where(connection: Connection, column: sa.Column, values: Sequence[str]) -> list[JournalEntry]:
+def _entries_where(
+    connection: Connection, column: sa.Column, values: Sequence[str]
+) -> list[JournalEntry]:
     """Booked entries whose ``column`` is in ``values``, in posting order."""
     seqs = sorted(_scalars_in(connection, ENTRIES.c.seq, column, values))
     out: list[JournalEntry] = []
@@ -782,7 +840,9 @@ def _memo_from_row(row: Any) -> MemoPosting:
     )
 
 
-def _memos_where(connection: Connection, column: sa.Column, values: Sequence[str]) -> list[MemoPosting]:
+def _memos_where(
+    connection: Connection, column: sa.Column, values: Sequence[str]
+) -> list[MemoPosting]:
     out: list[MemoPosting] = []
     for clause in _member_chunks(connection, column, values):
         query = sa.select(MEMO).where(clause).order_by(MEMO.c.seq)
@@ -793,7 +853,9 @@ def _memos_where(connection: Connection, column: sa.Column, values: Sequence[str
 # -- sums ---------------------------------------------------------------------------------------
 
 
-def _net_from_daily(connection: Connection, codes: Sequence[str], currency: str, day_filter: Any) -> int:
+def _net_from_daily(
+    connection: Connection, codes: Sequence[str], currency: str, day_filter: Any
+) -> int:
     """Debits minus credits in minor units from the daily totals."""
     query = sa.select(
         sa.func.coalesce(sa.func.sum(DAILY.c.debit_minor), 0),
@@ -807,7 +869,9 @@ def _signed_amount() -> sa.ColumnElement:
     return sa.case((LEGS.c.side == "debit", LEGS.c.amount_minor), else_=-LEGS.c.amount_minor)
 
 
-def _leg_filters(codes: Sequence[str], currency: str, wanted: Iterable[tuple[str, str]]) -> list[Any]:
+def _leg_filters(
+    codes: Sequence[str], currency: str, wanted: Iterable[tuple[str, str]]
+) -> list[Any]:
     filters = [LEGS.c.subject_code.in_(list(codes)), LEGS.c.currency == currency]
     filters.extend(LEGS.c[key] == value for key, value in wanted)
     return filters
@@ -840,8 +904,11 @@ def _ledger_postings(
     return [(by_seq[seq], by_seq[seq].legs[leg_no]) for seq, leg_no in positions]
 
 
-def _memo_net(connection: Connection, register: MemoRegister, currency: str, wanted: Any, as_of: date) -> int:
-    signed = sa.case((MEMO.c.direction == "increase", MEMO.c.amount_minor), else_=-MEMO.c.amount_minor)
+def _memo_net(
+    connection: Connection, register: MemoRegister, currency: str, wanted: Any, as_of: date
+) -> int:
+    increase = MEMO.c.direction == "increase"
+    signed = sa.case((increase, MEMO.c.amount_minor), else_=-MEMO.c.amount_minor)
     query = sa.select(sa.func.coalesce(sa.func.sum(signed), 0)).where(
         MEMO.c.register == register.value,
         MEMO.c.currency == currency,
