@@ -49,18 +49,15 @@ def raw_entries(count: int) -> list[tuple[str, str, date, str, str, str, str]]:
 
 
 def build(rows: list[tuple[str, str, date, str, str, str, str]]) -> list[JournalEntry]:
-    return [
-        JournalEntry(
-            entry_id=entry_id,
-            idempotency_key=key,
-            accounting_date=day,
-            legs=(
-                Leg.debit(debit, Money(amount, "CNY"), {"loan": loan}),
-                Leg.credit(credit, Money(amount, "CNY")),
-            ),
+    """Entry values from raw fields, as a caller builds them (one Money per entry, both legs)."""
+    entries = []
+    for entry_id, key, day, debit, credit, amount, loan in rows:
+        money = Money(amount, "CNY")
+        legs = (Leg.debit(debit, money, {"loan": loan}), Leg.credit(credit, money))
+        entries.append(
+            JournalEntry(entry_id=entry_id, idempotency_key=key, accounting_date=day, legs=legs)
         )
-        for entry_id, key, day, debit, credit, amount, loan in rows
-    ]
+    return entries
 
 
 def shared_legs_entries(count: int) -> list[JournalEntry]:

@@ -90,7 +90,7 @@ _KINDS_TEXT = f"expected one of {[k.value for k in SubjectKind]}"
 def _date_field(value: Any, field: str) -> date | None:
     if value is None or value == "":
         return None
-    if isinstance(value, date) and not hasattr(value, "hour"):
+    if type(value) is date:
         return value
     if isinstance(value, str):
         try:

@@ -78,7 +78,7 @@ def _check_text(_instance: object, attribute: attrs.Attribute, value: object) ->
 
 
 def _check_date(_instance: object, attribute: attrs.Attribute, value: object) -> None:
-    if not isinstance(value, date) or hasattr(value, "hour"):
+    if type(value) is not date:  # a datetime is a date subclass, but not an accounting date
         raise InvalidInput(attribute.name, value, "expected a datetime.date")
 
 

@@ -83,7 +83,7 @@ def _check_name(_instance: object, attribute: attrs.Attribute, value: object) ->
 
 def _check_optional_date(_instance: object, attribute: attrs.Attribute, value: object) -> None:
     # datetime is a subclass of date; a timestamp is not an accounting date.
-    if value is not None and (not isinstance(value, date) or hasattr(value, "hour")):
+    if value is not None and type(value) is not date:
         raise InvalidInput(attribute.name, value, "expected a datetime.date or None")
 
 
