@@ -1,4 +1,4 @@
-"""One ``quota_store`` fixture for every store: memory, SQLite (a file), PostgreSQL (a fresh schema).
+"""One ``quota_store`` fixture for every store: memory, SQLite (a file), PostgreSQL (a schema).
 
 Every behavioural test in this directory that takes ``quota_store`` runs against all three.
 """
@@ -26,7 +26,9 @@ if importlib.util.find_spec("loancore.adapters.sql.quota") is None:  # the SQL s
 
 
 @pytest.fixture
-def make_quota_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Any]]:
+def make_quota_store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[..., Any]]:
     """A factory ``make(kind, config=None)`` of fresh stores; engines are disposed at teardown."""
     engines: list[Any] = []
 

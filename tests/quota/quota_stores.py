@@ -13,8 +13,11 @@ __all__ = ["make_quota_engine"]
 _counter = itertools.count()
 
 
-def make_quota_engine(kind: str, tmp_path: Path, postgres_url: str | None, *, pool_size: int = 5) -> Any:
-    """A fresh, empty SQL database: a SQLite file, or a new PostgreSQL schema on ``postgres_url``."""
+def make_quota_engine(
+    kind: str, tmp_path: Path, postgres_url: str | None, *, pool_size: int = 5
+) -> Any:
+    """A fresh, empty SQL database: a SQLite file, or a new PostgreSQL schema on ``postgres_url``
+    (selected through the connection's ``search_path``, so tests never see each other's rows)."""
     import sqlalchemy as sa
 
     from loancore.adapters.sql import create_engine
@@ -27,4 +30,5 @@ def make_quota_engine(kind: str, tmp_path: Path, postgres_url: str | None, *, po
     with admin.begin() as connection:
         connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     admin.dispose()
-    return create_engine(postgres_url, connect_args={"options": f"-csearch_path={schema}"}, pool_size=pool_size)
+    options = {"options": f"-csearch_path={schema}"}
+    return create_engine(postgres_url, connect_args=options, pool_size=pool_size)

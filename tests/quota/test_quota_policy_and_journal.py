@@ -36,7 +36,8 @@ def cny(amount: str) -> Money:
 
 def grant(store: Any) -> None:
     assert store.apply(Grant("g-M", "M", "b1", cny("10000.00"), DAY, LATER), as_of=DAY).ok
-    assert store.apply(Grant("g-S", "S", "b1", cny("8000.00"), DAY, LATER, master_id="M"), as_of=DAY).ok
+    sub_line = Grant("g-S", "S", "b1", cny("8000.00"), DAY, LATER, master_id="M")
+    assert store.apply(sub_line, as_of=DAY).ok
 
 
 def test_on_time_repayments_raise_the_limit_once_per_round(quota_store: Any) -> None:
@@ -46,17 +47,19 @@ def test_on_time_repayments_raise_the_limit_once_per_round(quota_store: Any) -> 
     first = run_end_of_day(quota_store, records, policy, as_of=DAY, key="eod-1")
     assert [r.events[0].kind for r in first] == [EventKind.LIMIT_ADJUSTED]
     assert quota_store.line("M").limit_permanent_minor == 1_100_000  # +10%, a multiple of 100 CNY
-    assert run_end_of_day(quota_store, records, policy, as_of=DAY + datetime.timedelta(days=1), key="eod-2") == ()
+    tomorrow = DAY + datetime.timedelta(days=1)
+    assert run_end_of_day(quota_store, records, policy, as_of=tomorrow, key="eod-2") == ()
     records = {"b1": CreditRecord("b1", on_time_repayments=12)}
     run_end_of_day(quota_store, records, policy, as_of=DAY, key="eod-3")
     assert quota_store.line("M").limit_permanent_minor == 1_210_000
-    assert quota_store.line("S").limit_permanent_minor == 800_000  # sub-lines follow through the master
+    assert quota_store.line("S").limit_permanent_minor == 800_000  # bound through the master
 
 
 def test_the_raise_stops_at_the_ceiling(quota_store: Any) -> None:
     grant(quota_store)
     policy = DefaultLimitPolicy(raise_rate=Decimal("0.5"), ceiling=cny("12345.00"))
-    run_end_of_day(quota_store, {"b1": CreditRecord("b1", on_time_repayments=6)}, policy, as_of=DAY, key="e")
+    records = {"b1": CreditRecord("b1", on_time_repayments=6)}
+    run_end_of_day(quota_store, records, policy, as_of=DAY, key="e")
     assert quota_store.line("M").limit_permanent_minor == 1_234_500
 
 
@@ -66,7 +69,8 @@ def test_m1_freezes_and_write_off_closes(quota_store: Any) -> None:
     overdue = {"b1": CreditRecord("b1", on_time_repayments=6, days_past_due=3)}
     results = run_end_of_day(quota_store, overdue, policy, as_of=DAY, key="eod-1")
     assert [r.events[0].kind for r in results] == [EventKind.LINE_FROZEN]
-    assert quota_store.line("M").frozen_whole and quota_store.available("S", as_of=DAY) == cny("0.00")
+    assert quota_store.line("M").frozen_whole
+    assert quota_store.available("S", as_of=DAY) == cny("0.00")
     assert run_end_of_day(quota_store, overdue, policy, as_of=DAY, key="eod-2") == ()
     gone = {"b1": CreditRecord("b1", days_past_due=200, written_off=True)}
     results = run_end_of_day(quota_store, gone, policy, as_of=DAY, key="eod-3")
@@ -89,13 +93,20 @@ def test_plan_is_pure_and_skips_sub_lines_and_unknown_borrowers() -> None:
     sub = QuotaLine("S", "b1", "M", "", "CNY", 1_000_000, DAY, LATER)
     other = QuotaLine("X", "b2", None, "", "CNY", 1_000_000, DAY, LATER)
     lines = [(master, LineBalance()), (sub, LineBalance()), (other, LineBalance())]
-    planned = plan_end_of_day(lines, {"b1": CreditRecord("b1", on_time_repayments=7)}, DefaultLimitPolicy(), as_of=DAY)
+    records = {"b1": CreditRecord("b1", on_time_repayments=7)}
+    planned = plan_end_of_day(lines, records, DefaultLimitPolicy(), as_of=DAY)
     assert [c.line_id for c in planned] == ["M"]
 
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"repayments_per_raise": 0}, {"raise_rate": "0"}, {"raise_rate": "1.5"}, {"ceiling": cny("0.00")}, {"freeze_days_past_due": 0}],
+    [
+        {"repayments_per_raise": 0},
+        {"raise_rate": "0"},
+        {"raise_rate": "1.5"},
+        {"ceiling": cny("0.00")},
+        {"freeze_days_past_due": 0},
+    ],
 )
 def test_policy_parameters_are_checked(kwargs: dict[str, Any]) -> None:
     with pytest.raises(InvalidInput):

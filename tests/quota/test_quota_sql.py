@@ -12,14 +12,21 @@ import pytest
 sa = pytest.importorskip("sqlalchemy")
 
 from loancore.adapters.sql import schema_version  # noqa: E402
-from loancore.adapters.sql.quota import QUOTA_COMPONENT, QUOTA_SCHEMA_VERSION, SqlQuotaStore  # noqa: E402
+from loancore.adapters.sql.quota import (  # noqa: E402
+    QUOTA_COMPONENT,
+    QUOTA_SCHEMA_VERSION,
+    SqlQuotaStore,
+)
 from loancore.money import Money  # noqa: E402
 from loancore.quota import Draw, Grant  # noqa: E402
 from quota_stores import make_quota_engine  # noqa: E402
 
 DAY = datetime.date(2026, 3, 1)
 LATER = datetime.date(2027, 3, 1)
-KINDS = [pytest.param("sqlite", id="sqlite"), pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)]
+KINDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+]
 
 
 def cny(amount: str) -> Money:
@@ -53,9 +60,11 @@ def test_schema_is_recorded_and_amounts_are_integer_minor_units(engine: Any) -> 
     store = SqlQuotaStore(engine)
     assert schema_version(engine, QUOTA_COMPONENT) == QUOTA_SCHEMA_VERSION
     big = Money(Decimal("90000000000000.01"), "CNY")  # 9e15 fen: near BIGINT's 9.2e18 / 1000
-    assert store.apply(Grant("g-M", "M", "b1", big, DAY, LATER), as_of=DAY).code.name == "QUOTA_BORROWER_CAP_EXCEEDED"
+    refused = store.apply(Grant("g-M", "M", "b1", big, DAY, LATER), as_of=DAY)
+    assert refused.code.name == "QUOTA_BORROWER_CAP_EXCEEDED"
     assert store.apply(Grant("g-X", "X", "b1", cny("199999.99"), DAY, LATER), as_of=DAY).ok
     with engine.connect() as connection:
-        stored = connection.execute(sa.text("SELECT limit_permanent_minor FROM quota_lines")).scalar_one()
+        query = sa.text("SELECT limit_permanent_minor FROM quota_lines")
+        stored = connection.execute(query).scalar_one()
     assert stored == 19_999_999 and isinstance(stored, int)
     SqlQuotaStore(engine)  # opening again finds the schema in place

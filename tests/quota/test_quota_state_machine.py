@@ -25,7 +25,9 @@ class MemoryQuotaMachine(QuotaStateMachine):
 TestMemoryQuotaLifecycles = pytest.mark.slow(MemoryQuotaMachine.TestCase)
 TestMemoryQuotaLifecycles.settings = settings(stateful_step_count=40)
 
-SQL_SETTINGS = settings(max_examples=6, stateful_step_count=20, suppress_health_check=[HealthCheck.too_slow])
+SQL_SETTINGS = settings(
+    max_examples=6, stateful_step_count=20, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def _run_sql_machine(kind: str, postgres_url: str | None) -> None:
