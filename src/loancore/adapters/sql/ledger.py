@@ -117,9 +117,16 @@ ENTRIES = sa.Table(
     sa.Column("accounting_date", sa.Date, nullable=False),
     sa.Column("value_date", sa.Date, nullable=False),
     sa.Column("memo", sa.Text, nullable=False),
-    sa.Column(
-        "reverses", TEXT_ID, sa.ForeignKey("ledger_entries.entry_id"), nullable=True, unique=True
-    ),
+    sa.Column("reverses", TEXT_ID, sa.ForeignKey("ledger_entries.entry_id"), nullable=True),
+)
+# An entry is reversed at most once. Partial, because most entries reverse nothing and a plain
+# UNIQUE would index every NULL on SQLite (one more B-tree insert per entry for nothing).
+sa.Index(
+    "uq_ledger_entries_reverses",
+    ENTRIES.c.reverses,
+    unique=True,
+    sqlite_where=ENTRIES.c.reverses.isnot(None),
+    postgresql_where=ENTRIES.c.reverses.isnot(None),
 )
 
 LEGS = sa.Table(
@@ -673,14 +680,17 @@ def _max_seq(connection: Connection, table: sa.Table) -> int:
 
 
 _NO_DIMENSIONS: tuple[None, ...] = (None,) * len(DIMENSION_KEYS)
+_DIMENSION_INDEX = {key: i for i, key in enumerate(DIMENSION_KEYS)}
 
 
 def _dimension_columns(dimensions: tuple[tuple[str, str], ...]) -> tuple[str | None, ...]:
     """A leg's dimensions as the five column values, in DIMENSION_KEYS order."""
     if not dimensions:
         return _NO_DIMENSIONS
-    found = dict(dimensions)
-    return tuple([found.get(key) for key in DIMENSION_KEYS])
+    columns: list[str | None] = [None] * len(DIMENSION_KEYS)
+    for key, value in dimensions:
+        columns[_DIMENSION_INDEX[key]] = value
+    return tuple(columns)
 
 
 def _book(connection: Connection, entries: Sequence[JournalEntry]) -> None:
