@@ -401,3 +401,23 @@ def test_sqlite_writers_in_several_threads_are_serialized_and_lose_nothing(tmp_p
     assert sorted(int(e.entry_id[1:]) for e in store.entries()) == list(range(400))
     assert store.trial_balance(as_of=date(2026, 12, 31)).is_balanced()
     store.bind.dispose()
+
+
+@pytest.mark.parametrize("key", ["customer", "loan", "merchant", "partner", "product"])
+def test_sqlite_dimension_balances_use_the_dimension_index(tmp_path: Path, key: str) -> None:
+    """The partial index of each dimension serves ``dimension = value`` (a plan check, not a
+    timing: without it a balance by loan would scan every leg)."""
+    from loancore.adapters.sql.ledger import LEGS, _leg_filters, _signed_amount
+
+    engine = create_engine(tmp_path / "plan.sqlite")
+    SqlLedgerStore(engine)
+    query = sa.select(sa.func.sum(_signed_amount())).where(
+        *_leg_filters(["1303", "1303.01"], "CNY", [(key, "X1")]),
+        LEGS.c.accounting_date <= date(2026, 3, 1),
+    )
+    compiled = query.compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
+    with engine.connect() as connection:
+        params = tuple(compiled.params[name] for name in compiled.positiontup)
+        plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", params).all()
+    engine.dispose()
+    assert f"ix_ledger_legs_{key}" in " ".join(str(row[-1]) for row in plan)
