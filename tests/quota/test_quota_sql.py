@@ -68,3 +68,15 @@ def test_schema_is_recorded_and_amounts_are_integer_minor_units(engine: Any) -> 
         stored = connection.execute(query).scalar_one()
     assert stored == 19_999_999 and isinstance(stored, int)
     SqlQuotaStore(engine)  # opening again finds the schema in place
+
+
+def test_the_journal_is_read_in_pages(engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import loancore.adapters.sql.quota as sql_quota
+
+    store = SqlQuotaStore(engine)
+    assert store.apply(Grant("g-M", "M", "b1", cny("1000.00"), DAY, LATER), as_of=DAY).ok
+    for index in range(6):
+        assert store.apply(Draw(f"d{index}", "M", cny("1.00")), as_of=DAY).ok
+    everything = list(store.journal())
+    monkeypatch.setattr(sql_quota, "_PAGE", 2)
+    assert list(store.journal()) == everything and len(everything) == 7

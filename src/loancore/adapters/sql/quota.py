@@ -177,6 +177,13 @@ _UPDATE_HOLD = (
     .where(HOLDS.c.hold_id == sa.bindparam("id"))
     .values(status=sa.bindparam("new_status"), captured_minor=sa.bindparam("new_captured"))
 )
+_PAGE = 2_000
+_JOURNAL_PAGE = (
+    sa.select(EVENTS)
+    .where(EVENTS.c.id > sa.bindparam("after"))
+    .order_by(EVENTS.c.id)
+    .limit(sa.bindparam("page", type_=sa.Integer))
+)
 _TEMPORARY_OF = (
     sa.select(TEMPORARY)
     .where(TEMPORARY.c.line_id.in_(sa.bindparam("ids", expanding=True)))
@@ -313,10 +320,15 @@ class SqlQuotaStore:
             return tuple(connection.execute(query).scalars())
 
     def journal(self) -> Iterator[QuotaEvent]:
-        """Every quota event in journal order."""
-        with read_connection(self._bind) as connection:
-            rows = connection.execute(sa.select(EVENTS).order_by(EVENTS.c.id)).all()
-        return iter([_event_of(r) for r in rows])
+        """Every quota event in journal order, read in pages of ``_PAGE`` rows."""
+        after = 0
+        while True:  # bounded: each page moves ``after`` past the rows it read
+            with read_connection(self._bind) as connection:
+                rows = connection.execute(_JOURNAL_PAGE, {"after": after, "page": _PAGE}).all()
+            yield from (_event_of(r) for r in rows)
+            if len(rows) < _PAGE:
+                return
+            after = rows[-1].id
 
     def snapshot(self) -> QuotaSnapshot:
         """The stored lines, balances and holds, read in one transaction."""
