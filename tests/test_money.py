@@ -21,6 +21,7 @@ from loancore.money import (
     split_evenly,
     to_decimal,
 )
+from loancore.testing.money import assert_context_independent
 from loancore.testing.strategies import amounts, currencies, moneys, ratio_lists
 
 D = Decimal
@@ -316,3 +317,37 @@ def test_cumulative_split_of_a_refund_has_the_refund_sign() -> None:
 def test_currency_table_is_iso_4217_shaped() -> None:
     assert all(len(code) == 3 and code.isupper() for code in CURRENCY_MINOR_UNITS)
     assert set(CURRENCY_MINOR_UNITS.values()) <= {0, 2, 3, 4}
+
+
+# -- independence from the caller's decimal context -------------------------------------------
+
+
+def test_money_results_do_not_depend_on_the_callers_decimal_context() -> None:
+    # Found in review: Money arithmetic, minor_units, quantize and the splits ran in the caller's
+    # context, so prec=6 silently rounded 12345678.91 and an Inexact trap raised from deep inside.
+    def compute():
+        big = Money(D("12345678.91"), "CNY")
+        return (
+            big + Money(D("0.01"), "CNY"), big - Money(D("0.01"), "CNY"), -big, abs(-big),
+            big * 3, big.multiply("0.333", rounding=Rounding.HALF_UP), big.minor_units,
+            Money.from_minor(1234567891, "CNY"), Money.of("12345678.915", "CNY", rounding="HALF_UP"),
+            allocate(D("12345678.91"), [1, 2, 3], currency="CNY"),
+            split_evenly(D("12345678.91"), 7, currency="CNY"),
+            CumulativeSplit.start(["0.7", "0.3"], currency="CNY").add(D("12345678.91"))[0],
+            quantize(D("12345678.915"), "CNY", rounding=Rounding.HALF_EVEN),
+        )
+
+    assert_context_independent(compute)
+
+
+@pytest.mark.parametrize("amount", [D("1e45"), D("-1e45"), D("1E+999999"), "9" * 60])
+def test_amounts_too_large_raise_invalid_input(amount) -> None:
+    # Found in review: Money("1e70", "CNY") escaped as decimal.InvalidOperation.
+    with pytest.raises(InvalidInput, match="digits"):
+        Money(amount, "CNY")
+    with pytest.raises(InvalidInput, match="digits"):
+        quantize(to_decimal(amount, field="amount"), "CNY", rounding=Rounding.HALF_UP)
+
+
+def test_zero_with_a_large_exponent_is_still_zero() -> None:
+    assert Money(D("0E+50"), "CNY").is_zero()

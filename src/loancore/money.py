@@ -25,6 +25,7 @@ import attrs
 from loancore.errors import CurrencyMismatch, FloatNotAllowed, InvalidInput, UnknownCurrency
 
 __all__ = [
+    "AMOUNT_DIGITS_MAX",
     "CURRENCY_MINOR_UNITS",
     "CumulativeSplit",
     "Money",
@@ -58,6 +59,17 @@ CURRENCY_MINOR_UNITS: dict[str, int] = {
     "UYW": 4, "UZS": 2, "VES": 2, "VND": 0, "VUV": 0, "WST": 2, "XAF": 0, "XCD": 2, "XOF": 0,
     "XPF": 0, "YER": 2, "ZAR": 2, "ZMW": 2, "ZWG": 2,
 }  # fmt: skip
+
+# loancore's own decimal contexts, so a caller's context (a low ``prec``, an ``Inexact`` trap,
+# another rounding) never changes or breaks a result. Amounts are bounded by AMOUNT_DIGITS_MAX
+# significant digits, so exact arithmetic on them fits in _ARITH's precision.
+AMOUNT_DIGITS_MAX = 40
+"""The most significant digits an amount at its currency's scale may have (10**38 CNY)."""
+_ARITH = decimal.Context(
+    prec=2 * AMOUNT_DIGITS_MAX + 10,
+    rounding=decimal.ROUND_HALF_EVEN,
+    traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
+)
 
 # Quantization exponents, precomputed: Decimal("0.01") for CNY, Decimal("1") for JPY.
 _EXPONENTS: dict[str, Decimal] = {
@@ -140,11 +152,16 @@ def quantize(amount: Decimal, currency: str, *, rounding: Rounding | str) -> Dec
     the mode at each call (no default). Idempotent: quantizing twice equals quantizing once.
     """
     mode = Rounding.parse(rounding).value
-    return to_decimal(amount, field="amount").quantize(minor_unit(currency), rounding=mode)
+    value, exponent = to_decimal(amount, field="amount"), minor_unit(currency)
+    if value and value.adjusted() >= AMOUNT_DIGITS_MAX:
+        raise InvalidInput("amount", amount, f"has more than {AMOUNT_DIGITS_MAX} integer digits")
+    return value.quantize(exponent, rounding=mode, context=_ARITH)
 
 
 def _at_scale(amount: Decimal, currency: str, *, field: str) -> Decimal:
     exponent = _EXPONENTS[currency]
+    if amount and amount.adjusted() + CURRENCY_MINOR_UNITS[currency] >= AMOUNT_DIGITS_MAX:
+        raise InvalidInput(field, amount, f"has more than {AMOUNT_DIGITS_MAX} digits")
     try:
         exact = amount.quantize(exponent, context=_EXACT)
     except decimal.Inexact:
@@ -158,7 +175,7 @@ def _at_scale(amount: Decimal, currency: str, *, field: str) -> Decimal:
 
 
 # A context that traps Inexact, so quantizing to the scale fails instead of rounding.
-_EXACT = decimal.Context(prec=60, traps=[decimal.Inexact, decimal.InvalidOperation])
+_EXACT = decimal.Context(prec=_ARITH.prec, traps=[decimal.Inexact, decimal.InvalidOperation])
 
 
 def _amount_converter(value: Any) -> Decimal:
@@ -198,14 +215,14 @@ class Money:
         """Build from integer minor units, as stored: ``Money.from_minor(1230, "CNY")`` is 12.30."""
         if isinstance(minor, bool) or not isinstance(minor, int):
             raise InvalidInput("minor", minor, "expected an int number of minor units")
-        return cls(Decimal(minor).scaleb(-minor_units_of(currency)), currency)
+        return cls(Decimal(minor).scaleb(-minor_units_of(currency), _ARITH), currency)
 
     # -- views ----------------------------------------------------------------------------------
 
     @property
     def minor_units(self) -> int:
         """The amount as an integer count of minor units (fen for CNY), for storage."""
-        return int(self.amount.scaleb(CURRENCY_MINOR_UNITS[self.currency]))
+        return int(self.amount.scaleb(CURRENCY_MINOR_UNITS[self.currency], _ARITH))
 
     def is_zero(self) -> bool:
         return not self.amount
@@ -235,16 +252,17 @@ class Money:
         return other
 
     def __add__(self, other: Money) -> Money:
-        return Money(self.amount + self._same(other, "add").amount, self.currency)
+        return Money(_ARITH.add(self.amount, self._same(other, "add").amount), self.currency)
 
     def __sub__(self, other: Money) -> Money:
-        return Money(self.amount - self._same(other, "subtract").amount, self.currency)
+        return Money(_ARITH.subtract(self.amount, self._same(other, "subtract").amount),
+                     self.currency)
 
     def __neg__(self) -> Money:
-        return Money(-self.amount, self.currency)
+        return Money(_ARITH.minus(self.amount), self.currency)
 
     def __abs__(self) -> Money:
-        return Money(abs(self.amount), self.currency)
+        return Money(_ARITH.abs(self.amount), self.currency)
 
     def __mul__(self, factor: int) -> Money:
         """Multiply by an ``int`` (exact). For a Decimal factor use :meth:`multiply`."""
@@ -253,13 +271,13 @@ class Money:
                 "Money * x takes an int; for a rate or ratio use "
                 ".multiply(x, rounding=...), which names its rounding"
             )
-        return Money(self.amount * factor, self.currency)
+        return Money(_ARITH.multiply(self.amount, Decimal(factor)), self.currency)
 
     __rmul__ = __mul__
 
     def multiply(self, factor: Any, *, rounding: Rounding | str) -> Money:
         """``self * factor`` rounded once, at the end, with the named mode."""
-        product = self.amount * to_decimal(factor, field="factor")
+        product = _ARITH.multiply(self.amount, to_decimal(factor, field="factor"))
         return Money(quantize(product, self.currency, rounding=rounding), self.currency)
 
     # -- ordering (same currency only) -----------------------------------------------------------
@@ -296,7 +314,7 @@ def _ratios(ratios: Sequence[Any]) -> tuple[Decimal, ...]:
     for i, value in enumerate(values):
         if value < 0:
             raise InvalidInput(f"ratios[{i}]", value, "must not be negative")
-    if sum(values) == 0:
+    if not any(values):  # all >= 0 here, so "sum == 0" without adding in the caller's context
         raise InvalidInput("ratios", ratios, "must not all be zero")
     return values
 
@@ -315,16 +333,17 @@ def allocate(total: Any, ratios: Sequence[Any], *, currency: str) -> tuple[Decim
     if amount < 0:
         return tuple(-p for p in allocate(-amount, ratios, currency=currency))
     scale = CURRENCY_MINOR_UNITS[currency]
-    units = int(amount.scaleb(scale))
-    weight_sum = sum(weights)
-    with decimal.localcontext(prec=60):
+    units = int(amount.scaleb(scale, _ARITH))
+    with decimal.localcontext(_ARITH):
+        weight_sum = sum(weights)
         exact = [Decimal(units) * w / weight_sum for w in weights]
-    floors = [int(e) for e in exact]  # exact >= 0, so int() truncates toward zero = floor
+        floors = [int(e) for e in exact]  # exact >= 0, so int() truncates toward zero = floor
+        remainders = [f - e for e, f in zip(exact, floors, strict=True)]  # negated: largest first
     leftover = units - sum(floors)
-    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - floors[i]), i))
+    order = sorted(range(len(weights)), key=lambda i: (remainders[i], i))
     for i in order[:leftover]:
         floors[i] += 1
-    return tuple(Decimal(f).scaleb(-scale) for f in floors)
+    return tuple(Decimal(f).scaleb(-scale, _ARITH) for f in floors)
 
 
 def split_evenly(total: Any, count: int, *, currency: str, residue: str = "last") -> tuple[Decimal, ...]:
@@ -340,11 +359,11 @@ def split_evenly(total: Any, count: int, *, currency: str, residue: str = "last"
         raise InvalidInput("residue", residue, "expected 'last' or 'first'")
     amount = _at_scale(to_decimal(total, field="total"), _check_currency(currency), field="total")
     scale = CURRENCY_MINOR_UNITS[currency]
-    units = int(amount.scaleb(scale))
+    units = int(amount.scaleb(scale, _ARITH))
     base = abs(units) // count * (1 if units >= 0 else -1)
     parts = [base] * count
     parts[-1 if residue == "last" else 0] += units - base * count
-    return tuple(Decimal(p).scaleb(-scale) for p in parts)
+    return tuple(Decimal(p).scaleb(-scale, _ARITH) for p in parts)
 
 
 @attrs.frozen
@@ -389,22 +408,22 @@ class CumulativeSplit:
         step = _at_scale(to_decimal(amount, field="amount"), self.currency, field="amount")
         scale = CURRENCY_MINOR_UNITS[self.currency]
         sign = -1 if step < 0 else 1
-        units = abs(int(step.scaleb(scale)))
-        total = self.total + step
-        weight_sum = sum(self.ratios)
-        with decimal.localcontext(prec=60):
+        units = abs(int(step.scaleb(scale, _ARITH)))
+        with decimal.localcontext(_ARITH):
+            total = self.total + step
+            weight_sum = sum(self.ratios)
             base = [int(Decimal(units) * w / weight_sum) for w in self.ratios]
-            # How far each party is behind its exact share of the new running total, counting
-            # this step's base, measured in the direction of the step.
-            behind = [
-                sign * (total.scaleb(scale) * w / weight_sum - a.scaleb(scale)) - b
+            # How far each party is ahead of its exact share of the new running total, counting
+            # this step's base, measured in the direction of the step (most behind first).
+            ahead = [
+                b - sign * (total.scaleb(scale) * w / weight_sum - a.scaleb(scale))
                 for w, a, b in zip(self.ratios, self.allocated, base, strict=True)
             ]
         leftover = units - sum(base)
-        for i in sorted(range(len(base)), key=lambda i: (-behind[i], i))[:leftover]:
+        for i in sorted(range(len(base)), key=lambda i: (ahead[i], i))[:leftover]:
             base[i] += 1
-        parts = tuple(Decimal(sign * b).scaleb(-scale) for b in base)
-        allocated = tuple(a + p for a, p in zip(self.allocated, parts, strict=True))
+        parts = tuple(Decimal(sign * b).scaleb(-scale, _ARITH) for b in base)
+        allocated = tuple(_ARITH.add(a, p) for a, p in zip(self.allocated, parts, strict=True))
         return parts, attrs.evolve(self, total=total, allocated=allocated)
 
     def add_all(

@@ -11,13 +11,23 @@ Usable in an application's own property tests::
 
 from __future__ import annotations
 
+import decimal
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from hypothesis import strategies as st
 
 from loancore.money import CURRENCY_MINOR_UNITS, Money
 
-__all__ = ["amounts", "currencies", "moneys", "ratio_lists"]
+__all__ = [
+    "amounts",
+    "assert_context_independent",
+    "currencies",
+    "hostile_decimal_contexts",
+    "moneys",
+    "ratio_lists",
+]
 
 # A spread of scales: 0 (JPY), 2 (CNY, USD, EUR), 3 (KWD), 4 (CLF).
 COMMON_CURRENCIES = ("CNY", "USD", "EUR", "JPY", "KWD", "CLF")
@@ -57,3 +67,33 @@ def ratio_lists(*, size_max: int = 6) -> st.SearchStrategy[list[Decimal]]:
     """Non-empty lists of non-negative ratios with a positive sum (shares, splits)."""
     ratio = st.decimals(min_value=0, max_value=100, places=4, allow_nan=False, allow_infinity=False)
     return st.lists(ratio, min_size=1, max_size=size_max).filter(lambda rs: sum(rs) > 0)
+
+
+def hostile_decimal_contexts() -> tuple[decimal.Context, ...]:
+    """Decimal contexts a caller may have set globally: a low precision, every trap (including
+    ``Inexact`` and ``Rounded``), another rounding. loancore's results must not depend on them."""
+    every_trap = [decimal.Inexact, decimal.Rounded, decimal.FloatOperation, decimal.Subnormal,
+                  decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow]
+    return (
+        decimal.Context(prec=6),
+        decimal.Context(traps=every_trap),
+        decimal.Context(prec=9, rounding=decimal.ROUND_FLOOR, traps=[decimal.Inexact]),
+    )
+
+
+def assert_context_independent(compute: Callable[[], Any]) -> Any:
+    """Run ``compute`` in a default context and in each hostile one; the results must be equal.
+
+    Returns the default-context result. Raises ``AssertionError`` naming the context that
+    changed (or broke) the result.
+    """
+    with decimal.localcontext(decimal.Context()):
+        expected = compute()
+    for context in hostile_decimal_contexts():
+        with decimal.localcontext(context):
+            try:
+                got = compute()
+            except Exception as exc:  # the point is to report which context broke it
+                raise AssertionError(f"raised {exc!r} under {context}") from exc
+        assert got == expected, f"{got!r} != {expected!r} under {context}"
+    return expected
