@@ -25,6 +25,7 @@ from loancore.ledger import (
     check_entry,
     default_chart,
     dimensions_of,
+    profit_transfer_entry,
     reversal_of,
     validate,
 )
@@ -264,6 +265,12 @@ def test_ledger_facade_posts_reports_closes_and_audits() -> None:
     assert ledger.trial_balance(as_of=D2).is_balanced()
     assert ledger.audit() == []
     assert ledger.chart == default_chart()
+    memo = MemoPosting(
+        posting_id="m1", idempotency_key="mk1", register="written_off_loans",
+        accounting_date=D2, direction=MemoDirection.INCREASE, amount=cny("9.00"),
+    )
+    ledger.post_memo(memo)
+    assert ledger.memo_balance("written_off_loans", "CNY", as_of=D2) == cny("9.00")
 
 
 def test_closing_an_unbalanced_store_is_an_invariant_violation() -> None:
@@ -288,3 +295,35 @@ def test_the_default_chart_round_trips_through_csv() -> None:
 @given(st.lists(journal_entries(default_chart()), max_size=4))
 def test_valid_entry_sequences_pass_every_validation_pass(entries: list[JournalEntry]) -> None:
     assert validate(entries, chart=default_chart()) == []
+
+
+# -- year-end close -----------------------------------------------------------------------------
+
+
+@given(st.lists(journal_entries(default_chart(), currencies=("CNY", "USD")), max_size=8))
+def test_profit_transfer_zeroes_income_and_expenses_into_current_year_profit(
+    entries: list[JournalEntry],
+) -> None:
+    chart = default_chart()
+    store = MemoryLedgerStore(chart)
+    store.post(entries)
+    year_end = date(2026, 12, 31)
+    report = store.trial_balance(as_of=year_end)
+    transfer = profit_transfer_entry(report, chart, entry_id="pl-2026", idempotency_key="pl-2026")
+    pl_codes = [s.code for s in chart if s.kind in (SubjectKind.INCOME, SubjectKind.EXPENSE)]
+    if transfer is None:
+        assert all(line.net_debit.is_zero() for line in report.lines if line.subject_code in pl_codes)
+        return
+    before = {c: store.balance("4103", c, as_of=year_end).minor_units for c in ("CNY", "USD")}
+    store.post([transfer])
+    for currency in ("CNY", "USD"):
+        for code in pl_codes:
+            assert store.balance(code, currency, as_of=year_end).is_zero()
+        profit = sum(
+            -line.net_debit.minor_units
+            for line in report.lines
+            if line.currency == currency and line.subject_code in pl_codes
+        )
+        expected = Money.from_minor(before[currency] + profit, currency)
+        assert store.balance("4103", currency, as_of=year_end) == expected
+    assert store.trial_balance(as_of=year_end).is_balanced()

@@ -8,6 +8,7 @@ Stores implement :class:`loancore.ports.LedgerStore`; see that module for the co
 
 from loancore.ledger.book import Ledger
 from loancore.ledger.charts import chart_from_csv, chart_from_toml, default_chart
+from loancore.ledger.closing import PROFIT_SUBJECT, profit_transfer_entry
 from loancore.ledger.entries import (
     DIMENSION_KEYS,
     Dimensions,
@@ -45,6 +46,7 @@ from loancore.ledger.validation import audit, validate
 
 __all__ = [
     "DIMENSION_KEYS",
+    "PROFIT_SUBJECT",
     "BatchPlan",
     "Chart",
     "Dimensions",
@@ -76,6 +78,7 @@ __all__ = [
     "next_closed_through",
     "plan_batch",
     "plan_memo_batch",
+    "profit_transfer_entry",
     "require_no_issues",
     "reversal_of",
     "trial_balance_of",

@@ -10,7 +10,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from loancore.errors import InvariantViolation
-from loancore.ledger.entries import DimensionsLike, JournalEntry
+from loancore.ledger.entries import DimensionsLike, JournalEntry, MemoPosting, MemoRegister
 from loancore.ledger.reports import GeneralLedger, TrialBalance
 from loancore.ledger.rules import Issue
 from loancore.ledger.subjects import Chart
@@ -75,6 +75,20 @@ class Ledger:
         return self.store.general_ledger(
             subject_code, currency, start=start, end=end, dimensions=dimensions
         )
+
+    def post_memo(self, *postings: MemoPosting) -> tuple[MemoPosting, ...]:
+        """Book memo (off-balance) postings atomically; see LedgerStore.post_memo."""
+        return self.store.post_memo(postings)
+
+    def memo_balance(
+        self,
+        register: MemoRegister,
+        currency: str,
+        *,
+        as_of: date,
+        dimensions: DimensionsLike = None,
+    ) -> Money:
+        return self.store.memo_balance(register, currency, as_of=as_of, dimensions=dimensions)
 
     def close_period(self, through: date) -> TrialBalance:
         """Close through ``through`` after checking the trial balance as of that date balances.
