@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from beancount import loader
 from beancount.core import account, realization
 from hypothesis import HealthCheck, given, settings
@@ -17,7 +18,8 @@ from loancore.adapters.beancount_export import (
     month_ends,
 )
 from loancore.adapters.memory.ledger import MemoryLedgerStore
-from loancore.ledger import JournalEntry, Leg, Subject, default_chart
+from loancore.errors import InvalidInput
+from loancore.ledger import Chart, JournalEntry, Leg, Subject, default_chart
 from loancore.money import Money
 from loancore.testing.ledger import journal_entries
 
@@ -125,3 +127,13 @@ def test_any_ledger_exports_to_a_beancount_file_with_equal_balances(entries: lis
     names = account_names(default_chart())
     for line in store.trial_balance(as_of=date(2027, 1, 1)).lines:
         assert balances.get((names[line.subject_code], line.currency), Decimal(0)) == line.net_debit.amount
+
+
+def test_parents_may_sort_after_their_children_and_bad_codes_are_named() -> None:
+    chart = Chart([
+        Subject("9", "父", "Parent", "asset"),
+        Subject("10", "子", "Child", "asset", parent_code="9"),
+    ])
+    assert account_names(chart) == {"9": "Assets:9-Parent", "10": "Assets:9-Parent:Child"}
+    with pytest.raises(InvalidInput):
+        account_names(Chart([Subject("x1", "小写", "Lower", "asset")]))

@@ -53,19 +53,28 @@ def _camel(name: str) -> str:
 
 
 def account_names(chart: Chart) -> dict[str, str]:
-    """Subject code -> beancount account name (see the module docstring); unique, legal."""
+    """Subject code -> beancount account name (see the module docstring); unique and legal, or
+    :class:`~loancore.errors.InvalidInput` naming the subject that cannot be named."""
     names: dict[str, str] = {}
-    for subject in chart:  # sorted by code, so a parent is named before its children
+    queue = list(chart.roots())
+    for subject in queue:  # breadth first: a parent is named before its children; bounded
         camel = _camel(subject.name_en)
         leaf_code = subject.code.replace(".", "-")
         coded = f"{leaf_code}-{camel}" if camel else leaf_code
         if subject.parent_code is None:
-            names[subject.code] = f"{_ROOTS[subject.kind]}:{coded}"
-            continue
-        parent = names[subject.parent_code]
-        component = camel if _COMPONENT.fullmatch(camel or "-") else leaf_code
-        name = f"{parent}:{component}"
-        names[subject.code] = f"{parent}:{coded}" if name in names.values() else name
+            name = f"{_ROOTS[subject.kind]}:{coded}"
+        else:
+            parent = names[subject.parent_code]
+            component = camel if _COMPONENT.fullmatch(camel or "-") else coded
+            name = f"{parent}:{component}"
+            name = f"{parent}:{coded}" if name in names.values() else name
+        field = f"{subject.code}.code"
+        if not all(_COMPONENT.fullmatch(part) for part in name.split(":")[1:]):
+            raise InvalidInput(field, subject.code, f"gives an illegal account {name!r}")
+        if name in names.values():
+            raise InvalidInput(field, subject.code, f"gives a duplicate account {name!r}")
+        names[subject.code] = name
+        queue.extend(chart.children(subject.code))
     return names
 
 
