@@ -327,3 +327,21 @@ def test_profit_transfer_zeroes_income_and_expenses_into_current_year_profit(
         expected = Money.from_minor(before[currency] + profit, currency)
         assert store.balance("4103", currency, as_of=year_end) == expected
     assert store.trial_balance(as_of=year_end).is_balanced()
+
+
+@given(
+    entry=st.one_of(journal_entries(default_chart()), unbalanced_entries(default_chart())),
+    closed_through=st.none() | st.dates(date(2026, 1, 1), date(2026, 12, 31)),
+    closing=st.sampled_from(["1002", "1303.01", "6011"]),
+)
+def test_the_fast_path_and_the_full_rules_agree(entry: JournalEntry, closed_through, closing) -> None:
+    from loancore.ledger.rules import _passes, balance_issues, leg_issues
+
+    old = default_chart().get(closing)
+    chart = default_chart().with_subjects(
+        Subject(old.code, old.name_zh, old.name_en, old.kind, parent_code=old.parent_code,
+                close_date=date(2026, 6, 30))
+    )
+    full = leg_issues(entry, chart) + balance_issues(entry)
+    in_closed = closed_through is not None and entry.accounting_date <= closed_through
+    assert _passes(entry, chart.by_code, closed_through) == (not full and not in_closed)

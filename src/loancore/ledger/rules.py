@@ -23,7 +23,13 @@ from typing import TypeVar
 
 import attrs
 
-from loancore.errors import IdempotencyConflict, InvalidInput, PostingRejected, RejectionCode
+from loancore.errors import (
+    IdempotencyConflict,
+    InvalidInput,
+    InvariantViolation,
+    PostingRejected,
+    RejectionCode,
+)
 from loancore.ledger.entries import (
     Dimensions,
     JournalEntry,
@@ -148,11 +154,14 @@ def check_entry(
 
 
 def _explain(entry: JournalEntry, chart: Chart, closed_through: date | None) -> tuple[Issue, ...]:
+    """Every issue of an entry :func:`_passes` refused; at least one, or the two disagree."""
     issues = leg_issues(entry, chart) + balance_issues(entry)
     if closed_through is not None and entry.accounting_date <= closed_through:
         day = entry.accounting_date
         message = f"entry {entry.entry_id!r}: {day} is in the closed period (to {closed_through})"
         issues.append(Issue(Code.PERIOD_CLOSED, entry.entry_id, message))
+    if not issues:  # the fast path refused what the full rules accept: never book on a doubt
+        raise InvariantViolation(f"posting rules disagree on entry {entry.entry_id!r}")
     return tuple(issues)
 
 
