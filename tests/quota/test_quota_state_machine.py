@@ -8,12 +8,16 @@ checks.
 from __future__ import annotations
 
 import tempfile
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
+from loancore.adapters.memory.quota import MemoryQuotaStore
+from loancore.money import Money
+from loancore.quota import QuotaConfig
 from loancore.testing.quota import QuotaStateMachine
 from quota_stores import make_quota_engine
 
@@ -24,6 +28,16 @@ class MemoryQuotaMachine(QuotaStateMachine):
 
 TestMemoryQuotaLifecycles = pytest.mark.slow(MemoryQuotaMachine.TestCase)
 TestMemoryQuotaLifecycles.settings = settings(stateful_step_count=40)
+
+class CappedQuotaMachine(QuotaStateMachine):
+    """A borrower cap inside the range of grants and increases, so they run into it (code 309)."""
+
+    def make_store(self) -> MemoryQuotaStore:
+        return MemoryQuotaStore(QuotaConfig(borrower_cap=Money(Decimal("25000.00"), "CNY")))
+
+
+TestCappedQuotaLifecycles = CappedQuotaMachine.TestCase
+TestCappedQuotaLifecycles.settings = settings(max_examples=40, stateful_step_count=30)
 
 SQL_SETTINGS = settings(
     max_examples=6, stateful_step_count=20, suppress_health_check=[HealthCheck.too_slow]

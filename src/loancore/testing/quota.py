@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+import attrs
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -196,7 +197,11 @@ class QuotaStateMachine(RuleBasedStateMachine):
 
     @initialize(commands=grants())
     def grant_lines(self, commands: tuple[Grant, ...]) -> None:
+        cap = self.store.config.borrower_cap_minor
         for command in commands:
+            if command.master_id is None and command.limit.minor_units > cap:
+                self.apply(command, C.QUOTA_BORROWER_CAP_EXCEEDED)
+                command = attrs.evolve(command, key=command.key + ":at-cap", limit=self.money(cap))
             self.apply(command, C.OK)
             self.model[command.line_id] = _ModelLine(command)
 
