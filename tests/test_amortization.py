@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import decimal
 import io
 from decimal import Decimal
+from fractions import Fraction
 
 import attrs
 import pytest
@@ -22,7 +24,9 @@ from loancore.amortization import (
     reamortize,
 )
 from loancore.errors import FloatNotAllowed, InvalidInput
+from loancore.money import minor_unit
 from loancore.testing.calculators import loan_terms
+from loancore.testing.money import assert_context_independent
 
 D = Decimal
 
@@ -310,3 +314,121 @@ def test_balance_column_accounts_for_the_prepayment() -> None:
     assert result.balance_after[3] == schedule.balance_after[3]  # before the prepayment
     assert result.balance_after[4] == schedule.balance_after[3] - D("2000") - result.principal[4]
     assert result.balance_after[-1] == 0
+
+
+# -- review: corners, an independent reference model, the caller's decimal context --------------
+
+
+def _reference_minor(t: LoanTerms) -> tuple[list[int], list[int]]:
+    """A deliberately plain model of a period-basis schedule (no options): per period, interest
+    = round(basis x rate) with the terms' mode, principal = level - interest (annuity) or
+    principal // n (level-principal methods), the last period takes the balance."""
+    mode = t.rounding.value
+    scale = -minor_unit(t.currency).as_tuple().exponent
+    principal = int(t.principal.scaleb(scale))
+    n, r = t.installments, Fraction(t.annual_rate) / 12
+
+    def rounded(x: Fraction) -> int:
+        with decimal.localcontext(prec=100):
+            return int((Decimal(x.numerator) / Decimal(x.denominator)).quantize(1, mode))
+
+    level = rounded(principal * r / (1 - (1 + r) ** -n)) if r else rounded(Fraction(principal, n))
+    balance, parts, interests = principal, [], []
+    for k in range(n):
+        interest = rounded((principal if t.method is Method.FLAT else balance) * r)
+        if k == n - 1:
+            part = balance
+        elif t.method is Method.EQUAL_INSTALLMENT:
+            part = min(max(level - interest, 0), balance)
+        elif t.method is Method.INTEREST_ONLY:
+            part = 0
+        else:
+            part = min(principal // n, balance)
+        balance -= part
+        parts.append(part)
+        interests.append(interest)
+    return parts, interests
+
+
+@given(
+    loan_terms(methods=["equal_installment", "equal_principal", "interest_only", "flat"],
+               options=False, frequencies=["monthly"], installments_max=120, rate_bp_max=99_999),
+    st.sampled_from(["CNY", "JPY", "KWD"]),
+)
+def test_schedule_matches_a_plain_reference_model(t: LoanTerms, currency: str) -> None:
+    scale = -minor_unit(currency).as_tuple().exponent
+    t = attrs.evolve(t, currency=currency, principal=D(int(t.principal * 100)).scaleb(-scale))
+    parts, interests = _reference_minor(t)
+    # The model has no "installment too high, the loan clears early" correction: compare only
+    # where it is not needed (the other tests cover the corrected cases).
+    assume(t.method is not Method.EQUAL_INSTALLMENT or len(parts) == 1 or parts[-1] > 0)
+    schedule = amortize(t)
+    assert list(schedule.principal_minor) == parts
+    assert list(schedule.interest_minor) == interests
+
+
+@given(loan_terms(methods=["equal_installment"], installments_max=120, rate_bp_max=99_999,
+                  first_period_days_max=800))
+def test_an_annuity_never_clears_before_its_last_installment(t: LoanTerms) -> None:
+    # Found in review: at high rates, with daily interest or a long odd first period, a period's
+    # interest can exceed the level installment; the schedule then paid off early and ended
+    # with installments of 0.00 (and the correction loop ran up to 1200 schedules).
+    schedule = amortize(t)
+    assert len(schedule) == t.installments
+    assert t.installments == 1 or schedule.principal_minor[-1] > 0
+
+
+@pytest.mark.parametrize("overrides", [
+    dict(annual_rate=D("9.99"), first_due_date=dt.date(2025, 4, 15)),
+    dict(annual_rate=D("0.24"), installments=24, first_due_date=dt.date(2026, 1, 31)),
+    dict(annual_rate=D("3.414"), installments=100, interest_basis="daily", day_count="ACT/365F"),
+    dict(annual_rate=D("3.414"), installments=1200, interest_basis="daily", day_count="ACT/365F"),
+])
+def test_high_interest_corner_schedules_keep_every_installment(overrides: dict) -> None:
+    t = terms(**overrides)
+    schedule = amortize(t)
+    assert min(schedule.totals) > 0
+    assert schedule.total_principal == t.principal
+    # The level installment is what every installment after the first pays (except the last
+    # and any whose interest alone exceeds it).
+    assert schedule.level_payment in schedule.totals[1:]
+
+
+def test_rounding_mode_is_honoured_on_a_half_minor_unit() -> None:
+    # 3.00 at 1.5% a month: 4.5 fen of interest; HALF_UP gives 5, HALF_EVEN 4, DOWN 4, UP 5.
+    got = {mode: amortize(terms(principal=D("3"), installments=1, method="interest_only",
+                                rounding=mode)).total_interest
+           for mode in ("HALF_UP", "HALF_EVEN", "DOWN", "UP")}
+    assert got == {"HALF_UP": D("0.05"), "HALF_EVEN": D("0.04"), "DOWN": D("0.04"),
+                   "UP": D("0.05")}
+
+
+@given(loan_terms(rate_bp_max=99_999))
+def test_schedules_do_not_depend_on_the_callers_decimal_context(t: LoanTerms) -> None:
+    def compute():
+        s = amortize(t)
+        return s.totals, s.balance_after, s.total_paid, s.net_disbursement
+
+    assert_context_independent(compute)
+
+
+def test_large_principal_under_a_low_precision_context() -> None:
+    # Found in review: LoanTerms checked the principal's scale with the caller's context, so
+    # prec=6 raised decimal.InvalidOperation for 12,345,678.91.
+    with decimal.localcontext(decimal.Context(prec=6)):
+        assert terms(principal=D("12345678.91")).principal == D("12345678.91")
+
+
+@pytest.mark.parametrize(("overrides", "field"), [
+    (dict(principal=D("1e45")), "principal"),
+    (dict(installment_multiple=D("1e45")), "installment_multiple"),
+    (dict(start_date=dt.date(9999, 12, 1)), "start"),
+    (dict(start_date=dt.date(9999, 12, 30), frequency="weekly", installments=1), "start"),
+    (dict(first_due_date=dt.date(9999, 12, 31)), "start"),
+])
+def test_out_of_range_terms_raise_invalid_input(overrides: dict, field: str) -> None:
+    # Found in review: these escaped as decimal.InvalidOperation, ValueError("year 10000 is out
+    # of range") or OverflowError from deep inside.
+    with pytest.raises(InvalidInput) as caught:
+        amortize(terms(**overrides))
+    assert caught.value.field.startswith(field)

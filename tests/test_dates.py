@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loancore.dates import PERIODS_MAX, EndOfMonth, Frequency, due_dates, periods_per_year
+from loancore.dates import (
+    PERIODS_MAX,
+    EndOfMonth,
+    Frequency,
+    due_dates,
+    periods_per_year,
+    step_back,
+)
 from loancore.errors import InvalidInput
 
 D = dt.date
@@ -102,3 +109,20 @@ def test_semimonthly_steps_back_as_it_steps_forward() -> None:
     assert step_back(D(2025, 3, 16), 1, "semimonthly") == D(2025, 3, 1)
     assert step_back(D(2025, 3, 16), 2, "semimonthly") == D(2025, 2, 16)
     assert step_back(D(2025, 3, 16), 3, "semimonthly") == D(2025, 2, 1)
+
+
+@pytest.mark.parametrize(("start", "count", "frequency"), [
+    (dt.date(9999, 12, 1), 1, "monthly"),
+    (dt.date(9999, 12, 30), 1, "weekly"),
+    (dt.date(9999, 6, 1), 2, "semimonthly"),
+    (dt.date(9990, 1, 1), 120, "quarterly"),
+])
+def test_due_dates_past_year_9999_raise_invalid_input(start, count, frequency) -> None:
+    # Found in review: ValueError("year 10000 is out of range") / OverflowError escaped raw.
+    with pytest.raises(InvalidInput, match="run past"):
+        due_dates(start, count, frequency)
+
+
+def test_step_back_before_year_1_raises_invalid_input() -> None:
+    with pytest.raises(InvalidInput, match="before"):
+        step_back(dt.date(1, 2, 1), 2, "monthly")

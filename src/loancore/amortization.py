@@ -34,7 +34,7 @@ import enum
 import functools
 import itertools
 import operator
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -45,7 +45,7 @@ from loancore import dates as _dates
 from loancore.dates import PERIODS_MAX, EndOfMonth, Frequency
 from loancore.daycount import DayCount, year_fraction_ratio
 from loancore.errors import InvalidInput, InvariantViolation
-from loancore.money import CURRENCY_MINOR_UNITS, Rounding, minor_unit, to_decimal
+from loancore.money import _ARITH, CURRENCY_MINOR_UNITS, Rounding, _at_scale, minor_unit, to_decimal
 
 __all__ = [
     "FeeTiming",
@@ -203,11 +203,10 @@ class LoanTerms:
         quantum = minor_unit(self.currency)
         if self.principal <= 0:
             raise InvalidInput("principal", self.principal, "must be positive")
-        if self.principal != self.principal.quantize(quantum, rounding=decimal.ROUND_DOWN):
-            raise InvalidInput(
-                "principal", self.principal, f"has more decimals than {self.currency} allows"
-            )
-        object.__setattr__(self, "principal", self.principal.quantize(quantum))
+        # In money's own context (exact, bounded digits), not the caller's.
+        object.__setattr__(
+            self, "principal", _at_scale(self.principal, self.currency, field="principal")
+        )
         if not _ZERO <= self.annual_rate < RATE_ANNUAL_MAX:
             raise InvalidInput(
                 "annual_rate", self.annual_rate, "must be in [0, 10) (a fraction: 0.18 is 18%)"
@@ -253,9 +252,11 @@ class LoanTerms:
                 "grace_periods", self.grace_periods, "a bullet loan has no principal to defer"
             )
         multiple = self.installment_multiple
-        if multiple is not None and (multiple <= 0 or multiple % quantum != 0):
-            raise InvalidInput("installment_multiple", multiple,
-                               f"must be a positive multiple of {quantum} {self.currency}")
+        if multiple is not None:
+            if multiple <= 0:
+                raise InvalidInput("installment_multiple", multiple,
+                                   f"must be a positive multiple of {quantum} {self.currency}")
+            _at_scale(multiple, self.currency, field="installment_multiple")
 
     @property
     def periods_per_year(self) -> Decimal:
@@ -289,11 +290,11 @@ class Installment:
 
 
 def _money(minor: int, scale: int) -> Decimal:
-    return Decimal(minor).scaleb(-scale)
+    return Decimal(minor).scaleb(-scale, _ARITH)
 
 
 def _moneys(column: tuple[int, ...], scale: int) -> tuple[Decimal, ...]:
-    return tuple([Decimal(v).scaleb(-scale) for v in column])
+    return tuple([Decimal(v).scaleb(-scale, _ARITH) for v in column])
 
 
 @attrs.frozen(slots=False)  # a dict class: attrs builds it ~2x faster than a slotted frozen one
@@ -412,7 +413,7 @@ class Schedule:
     @property
     def net_disbursement(self) -> Decimal:
         """What the borrower receives: principal less the up-front fee."""
-        return self.terms.principal - self.fee_upfront
+        return _ARITH.subtract(self.terms.principal, self.fee_upfront)
 
     @property
     def total_quoted(self) -> Decimal:
@@ -477,7 +478,7 @@ def _affine(rate: Fraction, mode: str) -> tuple[int, int, int]:
 
 
 def _minor(amount: Decimal, scale: int) -> int:
-    return int(amount.scaleb(scale))
+    return int(amount.scaleb(scale, _ARITH))
 
 
 @functools.lru_cache(maxsize=256)
@@ -662,10 +663,10 @@ def _fees(terms: LoanTerms, principal: int) -> tuple[int, int]:
 def _level(terms: LoanTerms, principal: int, periods: int, fraction: Fraction) -> int:
     """The level installment (annuity) or level principal (even-principal methods), minor units.
 
-    The installment is rounded with the terms' mode. If that rounds it up so far that the loan
-    would clear before its last due date (only a tiny principal over many periods does this),
-    :func:`amortize` lowers it one minor unit (or ``installment_multiple``) at a time until it
-    does not, so every installment but the last stays equal and none is zero.
+    The installment is rounded with the terms' mode. If the loan would clear before its last
+    due date with it (see :func:`_largest_level` for when), :func:`amortize` lowers it to the
+    largest multiple of one minor unit (or ``installment_multiple``) below it that does not, so
+    no installment is zero and the last one repays principal.
     """
     if terms.method is Method.EQUAL_INSTALLMENT:
         r = _period_rate(terms.annual_rate, terms.frequency, terms.every_days)
@@ -701,15 +702,42 @@ def amortize(terms: LoanTerms) -> Schedule:
         interest_base=principal if terms.method is Method.FLAT else None,
     )
     rates = _period_rates(terms, due, terms.start_date, fraction)
-    p, i, f, b = _columns(plan, principal, rates, terms.rounding.value)
-    step = terms._multiple_minor
-    for _ in range(PERIODS_MAX):  # rare: see _level
-        annuity = plan.kind is Method.EQUAL_INSTALLMENT
-        if not annuity or len(b) < 2 or b[-2] != 0 or plan.level < step:
-            break
-        plan = attrs.evolve(plan, level=plan.level - step)
-        p, i, f, b = _columns(plan, principal, rates, terms.rounding.value)
+    mode = terms.rounding.value
+    p, i, f, b = _columns(plan, principal, rates, mode)
+    if plan.kind is Method.EQUAL_INSTALLMENT and len(b) >= 2 and b[-2] == 0:  # rare: see _level
+
+        def clears_early(level: int) -> bool:
+            return _columns(attrs.evolve(plan, level=level), principal, rates, mode)[3][-2] == 0
+
+        plan = attrs.evolve(plan, level=_largest_level(plan.level, terms._multiple_minor,
+                                                       clears_early))
+        p, i, f, b = _columns(plan, principal, rates, mode)
     return _checked(Schedule(terms, due, tuple(p), tuple(i), tuple(f), fee_upfront, plan.level))
+
+
+def _largest_level(level: int, step: int, clears_early: Callable[[int], bool]) -> int:
+    """The largest ``level - k x step`` (``k >= 1``, not below 0) at which the loan does not
+    clear before its last installment, given that ``level`` itself does.
+
+    The level installment clears a loan early when rounding lifts it (a tiny principal over many
+    periods) or when some periods' interest exceeds it, so that those periods repay no principal
+    and, interest never being capitalized, the loan runs ahead of the annuity (very high rates,
+    daily interest in long months, a long odd first period). A lower level repays no faster, so
+    bisection finds it in about ``log2(level / step)`` schedule runs; stepping down one minor unit
+    at a time took up to 1200 runs and could stop short, leaving installments of 0.00.
+    """
+    if level < step:
+        return level
+    low, high = 1, level // step  # clears_early(level - low*step) is unknown, k = high is >= 0
+    for _ in range(PERIODS_MAX):  # bisection: about 60 steps for any int64 amount
+        if low >= high:
+            break
+        middle = (low + high) // 2
+        if clears_early(level - middle * step):
+            low = middle + 1
+        else:
+            high = middle
+    return level - low * step
 
 
 def _plain_annuity(terms: LoanTerms) -> Schedule:
@@ -721,10 +749,10 @@ def _plain_annuity(terms: LoanTerms) -> Schedule:
     step = terms._multiple_minor
     payment = _round_div(principal * factor.numerator, factor.denominator * step, mode) * step
     p, i = _fast_annuity(principal, r, n, payment, mode, affine)
-    for _ in range(PERIODS_MAX):  # rare (the balance cleared before the last period): see _level
-        if n == 1 or p[-1] != 0 or payment < step:
-            break
-        payment -= step
+    if n > 1 and p[-1] == 0:  # rare (the balance cleared before the last period): see _level
+        payment = _largest_level(
+            payment, step,
+            lambda level: _fast_annuity(principal, r, n, level, mode, affine)[0][-1] == 0)
         p, i = _fast_annuity(principal, r, n, payment, mode, affine)
     due = _dates._due_dates(terms.start_date, n, terms.frequency, None, terms.end_of_month,
                             terms.every_days or 0)

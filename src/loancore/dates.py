@@ -202,7 +202,11 @@ def _due_dates(
     anchor = first_due if first_due is not None else start
     offset = 0 if first_due is not None else 1
     stick = rule is EndOfMonth.STICK and is_month_end(anchor)
-    return tuple(_nth(anchor, k + offset, freq, every_days, stick) for k in range(count))
+    try:
+        return tuple(_nth(anchor, k + offset, freq, every_days, stick) for k in range(count))
+    except (OverflowError, ValueError):  # datetime's range ends at 9999-12-31
+        raise InvalidInput("start", start, f"{count} {freq.value} due dates from {anchor} run "
+                                           f"past {dt.date.max}") from None
 
 
 def step_back(
@@ -215,4 +219,8 @@ def step_back(
     """``day`` moved ``periods`` whole periods back (month ends clamp): for unit-period counting."""
     freq = Frequency.parse(frequency)
     days = _check_every_days(every_days) if freq is Frequency.EVERY_N_DAYS else 0
-    return _nth(day, -periods, freq, days, False)
+    try:
+        return _nth(day, -periods, freq, days, False)
+    except (OverflowError, ValueError):  # datetime's range starts at 0001-01-01
+        raise InvalidInput("day", day, f"{periods} {freq.value} periods back from it run "
+                                       f"before {dt.date.min}") from None

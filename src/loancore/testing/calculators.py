@@ -53,8 +53,15 @@ def loan_terms(
     installments_max: int = 60,
     frequencies: Sequence[Frequency] = (Frequency.MONTHLY, Frequency.WEEKLY, Frequency.QUARTERLY),
     options: bool = True,
+    rate_bp_max: int = 3600,
+    first_period_days_max: int = 60,
 ) -> LoanTerms:
-    """Valid :class:`LoanTerms`; with ``options``, also fees, grace, free and odd periods."""
+    """Valid :class:`LoanTerms`; with ``options``, also fees, grace, free and odd periods.
+
+    ``rate_bp_max`` bounds the annual rate in basis points (up to 99,999: 999.99%), and
+    ``first_period_days_max`` the length of an odd first period, so tests can reach the corners
+    (a rate whose interest exceeds the level installment, a first period of a year or more).
+    """
     method = Method(draw(st.sampled_from(list(methods))))
     installments = draw(st.integers(1, installments_max))
     start = draw(start_dates())
@@ -66,11 +73,12 @@ def loan_terms(
         extra["fee_rate_per_period"] = Decimal(draw(st.integers(0, 200))).scaleb(-4)
         extra["fee_timing"] = draw(st.sampled_from(["per_installment", "upfront"]))
         if draw(st.booleans()):
-            extra["first_due_date"] = start + dt.timedelta(days=draw(st.integers(1, 60)))
+            days = draw(st.integers(1, first_period_days_max))
+            extra["first_due_date"] = start + dt.timedelta(days=days)
         if draw(st.booleans()):
             extra["interest_basis"] = "daily"
             extra["day_count"] = draw(st.sampled_from(["ACT/360", "ACT/365F", "30/360 US"]))
-    rate = Decimal(0) if method is Method.FEE_INSTALLMENT else draw(annual_rates())
+    rate = Decimal(0) if method is Method.FEE_INSTALLMENT else draw(annual_rates(max_bp=rate_bp_max))
     if method is Method.FEE_INSTALLMENT and "fee_rate_per_period" not in extra:
         extra["fee_rate_per_period"] = Decimal(draw(st.integers(0, 200))).scaleb(-4)
     return LoanTerms(
