@@ -20,6 +20,7 @@ from loancore.testing.calendars import (
     roll_conventions,
 )
 from loancore.testing.money import amounts, currencies, moneys, ratio_lists
+from loancore.testing.quota import grants, minor_amounts
 
 __all__ = [
     "amounts",
@@ -29,7 +30,9 @@ __all__ = [
     "cashflows",
     "currencies",
     "day_count_conventions",
+    "grants",
     "loan_terms",
+    "minor_amounts",
     "moneys",
     "principals",
     "ratio_lists",
