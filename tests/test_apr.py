@@ -7,12 +7,13 @@ from decimal import Decimal
 
 import attrs
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 
 from loancore.amortization import LoanTerms, amortize
 from loancore.apr import RateCap, check_caps, eu, irr_annualized, round_percent, us_actuarial
 from loancore.errors import InvalidInput, NoSolution
 from loancore.testing.calculators import loan_terms
+from loancore.testing.money import assert_context_independent
 
 D = Decimal
 REG_Z_TOLERANCE = D("0.00125")  # 1/8 of a percentage point, 12 CFR 1026.22(a)(2)
@@ -81,3 +82,55 @@ def test_round_percent_is_half_up() -> None:
 def test_bad_input_is_refused(call) -> None:
     with pytest.raises((InvalidInput, NoSolution)):
         call()
+
+
+# -- review: the caller's decimal context, bad dates, more fee levels ------------------------------
+
+
+def _schedule(**overrides):
+    base = dict(principal=D("12345678.91"), currency="CNY", annual_rate=D("0.18"),
+                installments=12, method="equal_installment", start_date=dt.date(2024, 1, 31),
+                rounding="HALF_UP", first_due_date=dt.date(2024, 3, 10))
+    return amortize(LoanTerms(**(base | overrides)))
+
+
+def test_apr_does_not_depend_on_the_callers_decimal_context() -> None:
+    # Found in review: unit-period fractions, EU year fractions, the final "i x periods per year"
+    # and round_percent ran in the caller's context: prec=12 with ROUND_FLOOR changed the
+    # 28-digit results, and an Inexact trap raised from inside.
+    schedule = _schedule()
+    flows = [(dt.date(2024, 1, 1), D("-1000")), (dt.date(2024, 7, 19), D("1100.37"))]
+    assert_context_independent(lambda: (
+        us_actuarial(schedule), eu(schedule), eu(schedule, time_basis="months"),
+        irr_annualized(schedule), us_actuarial(flows), eu(flows),
+        round_percent(D("0.123456789"), 2),
+    ))
+
+
+@pytest.mark.parametrize("call", [
+    lambda: us_actuarial([(dt.datetime(2024, 1, 1), -1000), (dt.date(2025, 1, 2), 1100)]),
+    lambda: eu([(dt.date(2024, 1, 1), -1000), (dt.datetime(2025, 1, 2, 12), 1100)]),
+    lambda: us_actuarial([(dt.date(1, 1, 1), -1000), (dt.date(9999, 12, 31), 1100)]),
+    lambda: irr_annualized([-1000, 1100], periods_per_year=10**9),
+    lambda: round_percent(D("0.1"), None),
+    lambda: round_percent(D("0.1"), 100),
+    lambda: round_percent(D("0.1"), -1),
+])
+def test_bad_dates_and_limits_raise_loancore_errors(call) -> None:
+    # Found in review: TypeError (datetime vs date), ValueError (year -12), decimal.Overflow and
+    # decimal.InvalidOperation escaped from these.
+    with pytest.raises((InvalidInput, NoSolution)):
+        call()
+
+
+@given(loan_terms(methods=["equal_installment", "equal_principal", "flat"], options=False,
+                  frequencies=["monthly"], installments_max=36))
+def test_the_apr_rises_with_the_fee_by_every_method(t: LoanTerms) -> None:
+    assume(t.principal >= 1000 and t.installments >= 2)
+    for timing in ("per_installment", "upfront"):
+        rates = []
+        for fee in ("0", "0.001", "0.005"):
+            s = amortize(attrs.evolve(t, fee_rate_per_period=D(fee), fee_timing=timing))
+            rates.append((irr_annualized(s).nominal, us_actuarial(s), eu(s)))
+        for lower, higher in zip(rates, rates[1:]):
+            assert all(a <= b for a, b in zip(lower, higher, strict=True))

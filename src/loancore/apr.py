@@ -47,6 +47,7 @@ from loancore.tvm import ITERATIONS_MAX, solve_rate
 __all__ = [
     "AnnualizedRate",
     "CapCheck",
+    "PLACES_MAX",
     "RateCap",
     "check_caps",
     "eu",
@@ -59,6 +60,15 @@ __all__ = [
 _ONE = Decimal(1)
 _ZERO = Decimal(0)
 _OUT = decimal.Context(prec=28, rounding=decimal.ROUND_HALF_EVEN)
+# Every public function computes in this context, never the caller's (whose precision, rounding
+# or traps would otherwise change or break the result).
+_WORK = decimal.Context(
+    prec=50,
+    rounding=decimal.ROUND_HALF_EVEN,
+    traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
+)
+PLACES_MAX = 28
+"""The most decimals :func:`round_percent` rounds to."""
 # Appendix J (b)(5): the divisor of a fractional unit period, in days.
 _UNIT_DAYS = {
     Frequency.WEEKLY: 7,
@@ -92,8 +102,9 @@ def _flows(source: Schedule | Flows) -> list[tuple[dt.date, Decimal]]:
         )
     out = []
     for i, pair in enumerate(source):
-        if not isinstance(pair, tuple) or len(pair) != 2 or not isinstance(pair[0], dt.date):
-            raise InvalidInput(f"cashflows[{i}]", pair, "expected a (date, amount) pair")
+        if not isinstance(pair, tuple) or len(pair) != 2 or not isinstance(pair[0], dt.date) \
+                or isinstance(pair[0], dt.datetime):
+            raise InvalidInput(f"cashflows[{i}]", pair, "expected a (datetime.date, amount) pair")
         if out and pair[0] < out[0][0]:
             raise InvalidInput(f"cashflows[{i}]", pair, f"is before the first date {out[0][0]}")
         out.append((pair[0], to_decimal(pair[1], field=f"cashflows[{i}].amount")))
@@ -150,6 +161,12 @@ def us_actuarial(
     an explicit standard unit period. Unrounded; Regulation Z's tolerance is 1/8 percentage
     point for regular transactions (1026.22(a)(2)).
     """
+    with decimal.localcontext(_WORK):
+        return _us_actuarial(source, unit_period, iterations_max)
+
+
+def _us_actuarial(source: Schedule | Flows, unit_period: Frequency | str | None,
+                  iterations_max: int) -> Decimal:
     flows = _flows(source)
     if unit_period is None:
         unit = source.terms.frequency if isinstance(source, Schedule) else Frequency.MONTHLY
@@ -180,6 +197,12 @@ def us_actuarial_periods(
     discounted by ``(1 + f i)(1 + i)^q``; the APR is ``i x unit_periods_per_year``. This is the
     form in which Appendix J (c) states its examples.
     """
+    with decimal.localcontext(_WORK):
+        return _us_actuarial_periods(flows, unit_periods_per_year, iterations_max)
+
+
+def _us_actuarial_periods(flows: Sequence[tuple[Any, int, Any]], unit_periods_per_year: Any,
+                          iterations_max: int) -> Decimal:
     w = to_decimal(unit_periods_per_year, field="unit_periods_per_year")
     if w <= 0:
         raise InvalidInput("unit_periods_per_year", unit_periods_per_year, "must be positive")
@@ -241,6 +264,11 @@ def eu(
     """
     if time_basis not in ("days", "months"):
         raise InvalidInput("time_basis", time_basis, "expected 'days' or 'months'")
+    with decimal.localcontext(_WORK):
+        return _eu(source, time_basis, iterations_max)
+
+
+def _eu(source: Schedule | Flows, time_basis: str, iterations_max: int) -> Decimal:
     flows = _flows(source)
     start = flows[0][0]
     years = [_years(start, day, time_basis) for day, _ in flows]
@@ -283,6 +311,12 @@ def irr_annualized(
     days). From flows: amounts one period apart (plain amounts, or ``(date, amount)`` pairs whose
     dates are ignored), with ``periods_per_year`` given.
     """
+    with decimal.localcontext(_WORK):
+        return _irr_annualized(source, periods_per_year, iterations_max)
+
+
+def _irr_annualized(source: Schedule | Sequence[Any] | Flows, periods_per_year: Any,
+                    iterations_max: int) -> AnnualizedRate:
     if isinstance(source, Schedule):
         amounts = [a for _, a in _flows(source)]
         if source.terms.method is Method.BULLET:  # one payment, due after all the periods
@@ -310,15 +344,26 @@ def irr_annualized(
         return total
 
     periodic = _solve(residual, "irr_annualized", iterations_max)
-    with decimal.localcontext(decimal.Context(prec=40)):
+    try:
         effective = (_ONE + periodic) ** m - _ONE
+    except decimal.Overflow:
+        raise InvalidInput("periods_per_year", per_year,
+                           f"the effective rate of {periodic} per period overflows") from None
     return AnnualizedRate(periodic, m, _OUT.plus(periodic * m), _OUT.plus(effective))
 
 
 def round_percent(rate: Any, places: int) -> Decimal:
-    """``rate`` (a fraction) as a percentage rounded HALF_UP to ``places`` decimals: 12.96."""
-    value = to_decimal(rate, field="rate") * 100
-    return value.quantize(Decimal(1).scaleb(-places), rounding=Rounding.HALF_UP.value)
+    """``rate`` (a fraction) as a percentage rounded HALF_UP to ``places`` decimals: 12.96.
+
+    ``places`` is an int from 0 to :data:`PLACES_MAX`.
+    """
+    if isinstance(places, bool) or not isinstance(places, int) or not 0 <= places <= PLACES_MAX:
+        raise InvalidInput("places", places, f"expected an int from 0 to {PLACES_MAX}")
+    with decimal.localcontext(_WORK):
+        value = to_decimal(rate, field="rate") * 100
+        if value and value.adjusted() + places >= _WORK.prec:
+            raise InvalidInput("rate", rate, f"too large to show with {places} decimals")
+        return value.quantize(Decimal(1).scaleb(-places), rounding=Rounding.HALF_UP.value)
 
 
 # -- caps ------------------------------------------------------------------------------------------
