@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from decimal import Decimal
 
 import numpy_financial as npf
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from loancore import tvm
 from loancore.errors import FloatNotAllowed, InvalidInput, NoSolution
 from loancore.testing.calculators import cashflows
+from loancore.testing.money import assert_context_independent
 
 D = Decimal
 
@@ -111,3 +113,91 @@ def test_xirr_is_a_root_of_xnpv(flows) -> None:
         return  # e.g. repayments so small that the rate is below -99% a year
     scale = sum(abs(a) for _, a in flows)
     assert abs(tvm.xnpv(rate, flows)) <= scale * D("1e-12")
+
+
+# -- review: overflow, solver bounds, references, the caller's decimal context -------------------
+
+
+@pytest.mark.parametrize("call", [
+    lambda: tvm.pmt(D("0.01"), 10**9, 1000),
+    lambda: tvm.pv(D("9"), 10**7, 100),
+    lambda: tvm.fv(D("9"), 10**7, 100, 1000),
+    lambda: tvm.ipmt(D("9"), 2, 10**7, 1000),
+    lambda: tvm.rate(12, D("-88.85"), 1000, iterations_max=5.5),
+    lambda: tvm.rate(12, D("-88.85"), 1000, iterations_max=True),
+    lambda: tvm.rate(12, D("-88.85"), 1000, tol=-1),
+    lambda: tvm.irr([-1, 2], guess=None),
+    lambda: tvm.xirr([(dt.datetime(2024, 1, 1), -1000), (dt.date(2025, 1, 2), 1100)]),
+    lambda: tvm.xirr([(dt.date(2024, 1, 1), -1000), (dt.datetime(2025, 1, 2, 9), 1100)]),
+])
+def test_out_of_range_input_raises_invalid_input(call) -> None:
+    # Found in review: decimal.Overflow, TypeError (float bound, datetime vs date) escaped, and
+    # iterations_max=True ran one iteration ("did not converge within True iterations").
+    with pytest.raises(InvalidInput):
+        call()
+
+
+@given(st.integers(1, 20_000), st.integers(1, 480), st.integers(-10**9, 10**9),
+       st.integers(-10**9, 10**9), st.sampled_from(["end", "begin"]))
+def test_pv_fv_nper_match_numpy_financial(rate_bp: int, n: int, pmt_minor: int, pv_minor: int,
+                                          when: str) -> None:
+    rate, pmt, pv = D(rate_bp) / 120_000, D(pmt_minor) / 100, D(pv_minor) / 100
+    scale = abs(pmt) * n + abs(pv) + 1
+    got = tvm.fv(rate, n, pmt, pv, when)
+    expected = npf.fv(float(rate), n, float(pmt), float(pv), when)
+    assert abs(got - D(repr(float(expected)))) <= abs(got) * D("1e-9") + scale * D("1e-9")
+    got_pv = tvm.pv(rate, n, pmt, pv, when)
+    expected_pv = npf.pv(float(rate), n, float(pmt), float(pv), when)
+    assert abs(got_pv - D(repr(float(expected_pv)))) <= scale * D("1e-9")
+
+
+def _bisection_root(f, low: Decimal, high: Decimal) -> Decimal:
+    """A plain bisection on a bracket with a sign change: the reference for irr and xirr."""
+    low_negative = f(low) < 0
+    for _ in range(64):  # 11 / 2**64 < 1e-18
+        middle = (low + high) / 2
+        if (f(middle) < 0) == low_negative:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
+
+
+@given(cashflows(count_max=6))
+def test_xirr_matches_a_bisection_reference(flows) -> None:
+    first = flows[0][0]
+
+    def xnpv(r: Decimal) -> Decimal:
+        return sum(a / (1 + r) ** (D((d - first).days) / 365) for d, a in flows)
+
+    # Lender-view flows (one advance, then repayments) have exactly one root above -100%.
+    low, high = D("-0.99"), D("10")
+    assume((xnpv(low) < 0) != (xnpv(high) < 0))
+    with decimal.localcontext(prec=34):
+        expected = _bisection_root(xnpv, low, high)
+    assert abs(tvm.xirr(flows) - expected) <= D("1e-15")
+
+
+@pytest.mark.parametrize("flows", [
+    [D(-100), D(230), D(-132)],  # two roots (10% and 20%): one of them, within bounds
+    [D(-1), D(3), D(-3), D("1.0001")],
+    [D(-100), D(50), D(-100), D(50)],
+])
+def test_irr_with_many_sign_changes_returns_a_root(flows) -> None:
+    rate = tvm.irr(flows)
+    assert abs(tvm.npv(rate, flows)) <= D("1e-12")
+
+
+def test_irr_with_no_root_in_range_raises_no_solution() -> None:
+    # npv(r) = 1 - 1/(1+r) + 1/(1+r)^2 > 0 for every r > -1: sign changes but no root.
+    with pytest.raises(NoSolution):
+        tvm.irr([D(1), D(-1), D(1)])
+
+
+def test_tvm_does_not_depend_on_the_callers_decimal_context() -> None:
+    flows = [(dt.date(2024, 1, 1), D("-1000")), (dt.date(2024, 7, 1), D("1100"))]
+    assert_context_independent(lambda: (
+        tvm.pmt(D("0.015"), 12, D("12345678.91")), tvm.ipmt(D("0.015"), 3, 12, D("12345678.91")),
+        tvm.nper(D("0.01"), -100, 1000), tvm.rate(12, D("-88.85"), 1000),
+        tvm.irr([-1000, 300, 400, 500]), tvm.xirr(flows), tvm.xnpv(D("0.1"), flows),
+    ))

@@ -81,7 +81,10 @@ def _rate_value(value: Any, field: str = "rate") -> Decimal:
 
 def _annuity_factor(r: Decimal, n: Decimal, w: Decimal) -> tuple[Decimal, Decimal]:
     """``((1+r)^n, (1 + r*w) * ((1+r)^n - 1) / r)``, the second being ``n`` when r == 0."""
-    growth = (_ONE + r) ** n
+    try:
+        growth = (_ONE + r) ** n
+    except decimal.Overflow:
+        raise InvalidInput("nper", n, f"(1 + rate)^nper overflows at rate {r}") from None
     if r == 0:
         return growth, n
     return growth, (_ONE + r * w) * (growth - _ONE) / r
@@ -202,8 +205,11 @@ def solve_rate(
     a bracketing scan and bisection take over. Every loop is bounded by ``iterations_max``.
     Raises :class:`NoSolution` when no sign change is found or the bound is hit.
     """
-    if iterations_max < 1:
-        raise InvalidInput("iterations_max", iterations_max, "must be >= 1")
+    if isinstance(iterations_max, bool) or not isinstance(iterations_max, int) \
+            or iterations_max < 1:
+        raise InvalidInput("iterations_max", iterations_max, "expected an int >= 1")
+    if tolerance < 0:
+        raise InvalidInput("tol", tolerance, "must not be negative")
     with decimal.localcontext(_WORK):
         root = _secant(f, guess, low, high, tolerance, iterations_max)
         if root is not None:
@@ -312,8 +318,9 @@ def _dated(
     days, amounts = [], []
     first = None
     for i, pair in enumerate(cashflows):
-        if not isinstance(pair, tuple) or len(pair) != 2 or not isinstance(pair[0], dt.date):
-            raise InvalidInput(f"cashflows[{i}]", pair, "expected a (date, amount) pair")
+        if not isinstance(pair, tuple) or len(pair) != 2 or not isinstance(pair[0], dt.date) \
+                or isinstance(pair[0], dt.datetime):
+            raise InvalidInput(f"cashflows[{i}]", pair, "expected a (datetime.date, amount) pair")
         first = pair[0] if first is None else first
         if pair[0] < first:
             raise InvalidInput(f"cashflows[{i}]", pair, f"is before the first date {first}")
