@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from loancore.errors import FloatNotAllowed, InvalidInput
 from loancore.revolving import interest_for_balances, interest_for_span
+from loancore.testing.money import assert_context_independent
 
 D = Decimal
 day = dt.date
@@ -79,3 +80,39 @@ def test_bad_spans() -> None:
     with pytest.raises(InvalidInput):
         interest_for_balances([(day(2025, 1, 5), D(1)), (day(2025, 1, 1), D(1))], day(2025, 2, 1),
                               currency="CNY", rounding="UP", daily_rate=D("0.001"))
+
+
+# -- review -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("changes", "field"), [
+    ([(dt.date(2024, 1, 1), 100), 5], "changes[1]"),
+    ([(dt.date(2024, 1, 1), 100), (dt.datetime(2024, 2, 1), 100)], "changes[1].date"),
+    ([(dt.date(2024, 1, 1), 100), (None, 100)], "changes[1].date"),
+])
+def test_a_bad_later_change_is_named(changes, field) -> None:
+    # Found in review: a malformed next pair escaped as TypeError ('int' object is not
+    # subscriptable; can't compare datetime to date) while the previous span was computed.
+    with pytest.raises(InvalidInput) as caught:
+        interest_for_balances(changes, dt.date(2024, 3, 1), currency="CNY", rounding="HALF_UP",
+                              daily_rate="0.0005")
+    assert caught.value.field == field
+
+
+def test_unknown_day_count_names_the_day_count_argument() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        interest_for_span(100, dt.date(2024, 1, 1), dt.date(2024, 2, 1), currency="CNY",
+                          rounding="HALF_UP", annual_rate="0.1", day_count="ACT/999")
+    assert caught.value.field == "day_count"
+
+
+def test_revolving_interest_does_not_depend_on_the_callers_decimal_context() -> None:
+    # Found in review: prec=6 turned 191,358.02 into 191,358 (the final scaleb ran in the
+    # caller's context).
+    assert_context_independent(lambda: (
+        interest_for_span(D("12345678.91"), dt.date(2024, 1, 1), dt.date(2024, 2, 1),
+                          currency="CNY", rounding="HALF_UP", annual_rate="0.18",
+                          day_count="ACT/360"),
+        interest_for_balances([(dt.date(2024, 1, 1), D("12345678.91"))], dt.date(2024, 3, 1),
+                              currency="KWD", rounding="HALF_EVEN", daily_rate="0.0005"),
+    ))

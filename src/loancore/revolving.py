@@ -22,7 +22,7 @@ from typing import Any
 from loancore.daycount import DayCount, year_fraction_ratio
 from loancore.errors import InvalidInput
 from loancore.amortization import _round_div
-from loancore.money import Rounding, minor_units_of, to_decimal
+from loancore.money import _ARITH, Rounding, minor_units_of, to_decimal
 
 __all__ = ["SPANS_MAX", "interest_for_balances", "interest_for_span"]
 
@@ -58,6 +58,8 @@ def _rates(
         raise InvalidInput(
             "day_count", day_count, "an annual_rate needs a day_count (e.g. 'ACT/360')"
         )
+    if day_count is not None:
+        DayCount.parse(day_count, field="day_count")
     for name, value in (("daily_rate", daily), ("annual_rate", annual)):
         if value is not None and not 0 <= value < 10:
             raise InvalidInput(name, value, "must be in [0, 10)")
@@ -111,13 +113,11 @@ def interest_for_balances(
     if not isinstance(changes, Sequence) or not changes or len(changes) > SPANS_MAX:
         raise InvalidInput("changes", changes, f"expected 1 to {SPANS_MAX} (date, amount) pairs")
     end = _date("until", until)
+    days = [_change_date(i, pair) for i, pair in enumerate(changes)] + [end]
     total, balance = Fraction(0), Fraction(0)
     for i, pair in enumerate(changes):
-        if not isinstance(pair, tuple) or len(pair) != 2:
-            raise InvalidInput(f"changes[{i}]", pair, "expected a (date, amount) pair")
-        day = _date(f"changes[{i}].date", pair[0])
-        following = changes[i + 1][0] if i + 1 < len(changes) else end
-        if not isinstance(following, dt.date) or following < day or end < day:
+        day, following = days[i], days[i + 1]
+        if following < day or end < day:
             raise InvalidInput(
                 f"changes[{i}].date", day, "changes must be in date order, before until"
             )
@@ -128,9 +128,17 @@ def interest_for_balances(
     return _rounded(total, currency, rounding)
 
 
+def _change_date(i: int, pair: Any) -> dt.date:
+    """The date of ``changes[i]``, checked to be a ``(date, amount)`` pair (all are checked
+    before any span is computed, so a bad later pair cannot escape as a TypeError)."""
+    if not isinstance(pair, tuple) or len(pair) != 2:
+        raise InvalidInput(f"changes[{i}]", pair, "expected a (date, amount) pair")
+    return _date(f"changes[{i}].date", pair[0])
+
+
 def _rounded(exact: Fraction, currency: str, rounding: Rounding | str) -> Decimal:
     """An exact amount rounded once to the currency's minor unit with the named mode."""
     scale = minor_units_of(currency)
     scaled = exact * 10**scale
     minor = _round_div(scaled.numerator, scaled.denominator, Rounding.parse(rounding).value)
-    return Decimal(minor).scaleb(-scale)
+    return Decimal(minor).scaleb(-scale, _ARITH)
