@@ -432,3 +432,50 @@ def test_out_of_range_terms_raise_invalid_input(overrides: dict, field: str) -> 
     with pytest.raises(InvalidInput) as caught:
         amortize(terms(**overrides))
     assert caught.value.field.startswith(field)
+
+
+@given(loan_terms(methods=["equal_installment", "equal_principal", "interest_only", "bullet",
+                           "fee_installment"], first_period_days_max=400), st.data())
+def test_a_payoff_on_a_due_date_charges_the_scheduled_interest(t: LoanTerms, data) -> None:
+    # Found in review: the payoff quote accrued "period rate x elapsed share" whatever the
+    # period: a bullet's quote charged one period's rate for the whole term (10,000 at 18% after
+    # 4 months 10 days: 53.69 instead of 650.00), an odd first period of one day was charged a
+    # whole period, and interest-free periods were charged.
+    schedule = amortize(t)
+    k = data.draw(st.integers(0, len(schedule) - 1))
+    quote = payoff_quote(schedule, schedule.due_dates[k], installments_paid=k)
+    assert quote.interest == schedule.interest[k]
+
+
+def test_bullet_payoff_accrues_over_the_whole_term() -> None:
+    schedule = amortize(terms(method="bullet", start_date=dt.date(2024, 1, 31)))
+    quote = payoff_quote(schedule, dt.date(2024, 6, 10), installments_paid=0)
+    # 4 whole months at 1.5% plus 10 of the 31 days from May 31 to June 30.
+    assert quote.interest == D("650.00")
+
+
+def test_an_up_front_fee_must_leave_a_positive_disbursement() -> None:
+    # Found in review: 12 periods x 50% up front gave net_disbursement -50,000.00, and the APR
+    # functions then reported "the cash flows never change sign".
+    with pytest.raises(InvalidInput, match="up front") as caught:
+        terms(fee_rate_per_period=D("0.5"), fee_timing="upfront")
+    assert caught.value.field == "fee_rate_per_period"
+    assert amortize(terms(fee_rate_per_period=D("0.05"), fee_timing="upfront")).net_disbursement \
+        == D("4000.00")
+
+
+def test_keep_term_never_leaves_installments_of_zero() -> None:
+    schedule = amortize(terms(annual_rate=D("3.414"), installments=100, interest_basis="daily",
+                              day_count="ACT/365F"))
+    after = reamortize(schedule, after_installment=3, prepayment=D("100"), mode="keep_term")
+    assert min(after.totals) > 0 and after.principal_minor[-1] > 0
+
+
+@pytest.mark.parametrize("call", [
+    lambda: payoff_quote("schedule", dt.date(2025, 2, 1), installments_paid=0),
+    lambda: reamortize(None, after_installment=0, prepayment=1, mode="keep_term"),
+])
+def test_a_non_schedule_is_refused(call) -> None:
+    # Found in review: AttributeError ('str' object has no attribute 'terms').
+    with pytest.raises(InvalidInput):
+        call()

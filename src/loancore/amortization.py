@@ -213,6 +213,11 @@ class LoanTerms:
             )
         if not _ZERO <= self.fee_rate_per_period < _ONE:
             raise InvalidInput("fee_rate_per_period", self.fee_rate_per_period, "must be in [0, 1)")
+        upfront = self.fee_timing is FeeTiming.UPFRONT
+        if upfront and Fraction(self.fee_rate_per_period) * self.installments >= 1:
+            raise InvalidInput("fee_rate_per_period", self.fee_rate_per_period,
+                               f"deducted up front for {self.installments} periods it would "
+                               "take the whole principal (the net disbursement must be positive)")
         self._check_schedule_shape()
         self._check_method_options(quantum)
         scale = CURRENCY_MINOR_UNITS[self.currency]
@@ -702,17 +707,24 @@ def amortize(terms: LoanTerms) -> Schedule:
         interest_base=principal if terms.method is Method.FLAT else None,
     )
     rates = _period_rates(terms, due, terms.start_date, fraction)
-    mode = terms.rounding.value
-    p, i, f, b = _columns(plan, principal, rates, mode)
-    if plan.kind is Method.EQUAL_INSTALLMENT and len(b) >= 2 and b[-2] == 0:  # rare: see _level
-
-        def clears_early(level: int) -> bool:
-            return _columns(attrs.evolve(plan, level=level), principal, rates, mode)[3][-2] == 0
-
-        plan = attrs.evolve(plan, level=_largest_level(plan.level, terms._multiple_minor,
-                                                       clears_early))
-        p, i, f, b = _columns(plan, principal, rates, mode)
+    plan, (p, i, f, b) = _level_columns(plan, principal, rates, terms.rounding.value,
+                                        terms._multiple_minor)
     return _checked(Schedule(terms, due, tuple(p), tuple(i), tuple(f), fee_upfront, plan.level))
+
+
+def _level_columns(plan: _Plan, balance: int, rates: list[Fraction], mode: str, step: int):
+    """:func:`_columns`, after lowering an annuity's level if it would clear the loan before
+    the last installment (see :func:`_largest_level`); returns the plan used and the columns."""
+    columns = _columns(plan, balance, rates, mode)
+    remaining = columns[3]
+    if plan.kind is not Method.EQUAL_INSTALLMENT or len(remaining) < 2 or remaining[-2] != 0:
+        return plan, columns
+
+    def clears_early(level: int) -> bool:
+        return _columns(attrs.evolve(plan, level=level), balance, rates, mode)[3][-2] == 0
+
+    plan = attrs.evolve(plan, level=_largest_level(plan.level, step, clears_early))
+    return plan, _columns(plan, balance, rates, mode)
 
 
 def _largest_level(level: int, step: int, clears_early: Callable[[int], bool]) -> int:
@@ -832,6 +844,7 @@ def reamortize(
     For equal_installment, equal_principal and interest_only schedules. A prepayment equal to the
     balance ends the schedule at ``after_installment``.
     """
+    _check_schedule(schedule)
     terms = schedule.terms
     how = _enum(Reamortization, "mode")(mode)
     if terms.method not in _REAMORTIZABLE:
@@ -875,8 +888,48 @@ def _rebuild(schedule: Schedule, k: int, balance: int, how: Reamortization):
                  free=max(terms.interest_free_periods - k, 0), interest_base=None)
     previous = schedule.due_dates[k - 1] if k else terms.start_date
     rates = _period_rates(terms, dates, previous, fraction)
-    p, i, f, b = _columns(plan, balance, rates, terms.rounding.value, stop_at_zero=keep)
+    mode = terms.rounding.value
+    if keep:
+        p, i, f, b = _columns(plan, balance, rates, mode, stop_at_zero=True)
+    else:
+        _, (p, i, f, b) = _level_columns(plan, balance, rates, mode, terms._multiple_minor)
     return dates[: len(p)], p, i, f, b
+
+
+def _check_schedule(schedule: Any) -> None:
+    if not isinstance(schedule, Schedule):
+        raise InvalidInput("schedule", schedule, "expected a Schedule (from amortize)")
+
+
+def _accrued_rate(schedule: Schedule, k: int, since: dt.date, as_of: dt.date) -> Fraction:
+    """The exact rate accrued in installment ``k``'s period from ``since`` to ``as_of``.
+
+    A bullet's one installment spans all the terms' periods: each whole period after the
+    interest-free ones adds its rate, the current one its elapsed share.
+    """
+    terms = schedule.terms
+    due = terms.due_dates()
+    rates = _period_rates(terms, due, terms.start_date, _first_fraction(terms, due[0]))
+    free = terms.interest_free_periods
+    if terms.method is not Method.BULLET:
+        if k < free:
+            return Fraction(0)
+        return _elapsed_rate(terms, rates[k], since, schedule.due_dates[k], as_of)
+    total, bounds = Fraction(0), (terms.start_date, *due)
+    for j in range(free, len(due)):  # bounded by the terms' installments
+        if bounds[j] >= as_of:
+            break
+        total += rates[j] if due[j] <= as_of else _elapsed_rate(
+            terms, rates[j], bounds[j], due[j], as_of)
+    return total
+
+
+def _elapsed_rate(terms: LoanTerms, rate: Fraction, begin: dt.date, end: dt.date,
+                  as_of: dt.date) -> Fraction:
+    """The part of a period's ``rate`` accrued from ``begin`` to ``as_of`` (``<= end``)."""
+    if terms.day_count is not None:
+        return Fraction(terms.annual_rate) * year_fraction_ratio(begin, as_of, terms.day_count)
+    return rate * Fraction((as_of - begin).days, (end - begin).days)
 
 
 @attrs.frozen
@@ -902,11 +955,15 @@ def payoff_quote(
 
     Interest accrues on the outstanding principal from the last paid due date (or the start
     date) to ``as_of``: with the terms' ``day_count`` when one is set (actual days over the day
-    basis), otherwise as the elapsed share of the current period's days times the period rate.
-    It is rounded once with the terms' mode. The fee is ``outstanding x prepayment_fee_rate``,
+    basis), otherwise as the elapsed share of the current period's days times the rate the
+    schedule charges for that period (an odd first period's rate, a bullet's whole-term rate,
+    nothing in an interest-free period). So a quote on a due date charges the scheduled interest
+    (flat excepted: it accrues on the outstanding, not the original, principal). It is rounded
+    once with the terms' mode. The fee is ``outstanding x prepayment_fee_rate``,
     rounded the same way. ``as_of`` must fall within the current period (after the last paid due
     date, no later than the next one); an overdue loan is the servicing module's business.
     """
+    _check_schedule(schedule)
     terms = schedule.terms
     k = _check_paid(schedule, installments_paid, "installments_paid")
     if not isinstance(as_of, dt.date) or isinstance(as_of, dt.datetime):
@@ -919,12 +976,7 @@ def payoff_quote(
     if not _ZERO <= fee_rate < _ONE:
         raise InvalidInput("prepayment_fee_rate", prepayment_fee_rate, "must be in [0, 1)")
     outstanding, mode = _outstanding(schedule, k), terms.rounding.value
-    if terms.day_count is not None:
-        rate = Fraction(terms.annual_rate) * year_fraction_ratio(since, as_of, terms.day_count)
-    else:
-        period = _period_rate(terms.annual_rate, terms.frequency, terms.every_days)
-        rate = period * Fraction((as_of - since).days, (until - since).days)
-    accrued = rate * outstanding
+    accrued = _accrued_rate(schedule, k, since, as_of) * outstanding
     interest = _round_div(accrued.numerator, accrued.denominator, mode)
     fee_exact = Fraction(fee_rate) * outstanding
     fee = _round_div(fee_exact.numerator, fee_exact.denominator, mode)

@@ -70,8 +70,11 @@ def loan_terms(
         if method is not Method.BULLET and installments > 1:
             extra["grace_periods"] = draw(st.integers(0, installments - 1))
         extra["interest_free_periods"] = draw(st.integers(0, installments))
-        extra["fee_rate_per_period"] = Decimal(draw(st.integers(0, 200))).scaleb(-4)
         extra["fee_timing"] = draw(st.sampled_from(["per_installment", "upfront"]))
+        # Up front, all the periods' fees together must stay below the principal.
+        upfront = extra["fee_timing"] == "upfront"
+        fee_bp_max = min(200, 9999 // installments) if upfront else 200
+        extra["fee_rate_per_period"] = Decimal(draw(st.integers(0, fee_bp_max))).scaleb(-4)
         if draw(st.booleans()):
             days = draw(st.integers(1, first_period_days_max))
             extra["first_due_date"] = start + dt.timedelta(days=days)
