@@ -5,7 +5,10 @@ built, checked against the master binding, journalled and applied with its idemp
 1,000 pairs a principal repayment restores the quota, as a running book would. Command
 construction is inside the timed loop: that is what a caller pays.
 
-    quota_hold_capture_pairs_per_s          memory store (target >= 100,000)
+    quota_hold_capture_pairs_per_s          memory store, wall clock (target >= 100,000)
+    quota_hold_capture_cpu_pairs_per_s      the same runs, process CPU time: what the code costs
+                                            when the machine is shared (wall clock counts the
+                                            time other processes hold the core)
     quota_sqlite_hold_capture_pairs_per_s   SQLite file, one durable (fsync) transaction per
                                             operation: bound by the disk's fsync rate
     quota_sqlite_batched_pairs_per_s        SQLite file, 1,000 pairs inside one application
@@ -40,9 +43,14 @@ def _prepare(store: Any) -> None:
 
 
 def _pairs_per_s(store: Any, pairs: int) -> float:
+    return _pairs_rates(store, pairs)[0]
+
+
+def _pairs_rates(store: Any, pairs: int) -> tuple[float, float]:
+    """Pairs per second of wall clock and of process CPU time, over the same loop."""
     restore = RepaymentParts(AMOUNT * RESTORE_EVERY)
     apply = store.apply
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     for index in range(pairs):
         key = f"h{index}"
         if not apply(Hold(key, "S", AMOUNT, LATER), as_of=DAY).ok:
@@ -51,22 +59,25 @@ def _pairs_per_s(store: Any, pairs: int) -> float:
             raise RuntimeError("benchmark capture refused")
         if index % RESTORE_EVERY == RESTORE_EVERY - 1:
             apply(RestoreRepaid(f"r{index}", "S", restore), as_of=DAY)
+    elapsed_cpu = time.process_time() - started_cpu
     elapsed = time.perf_counter() - started
     if store.balance("M").held_minor != 0:
         raise RuntimeError("benchmark left holds open")
-    return pairs / elapsed
+    return pairs / elapsed, pairs / max(elapsed_cpu, 1e-9)
 
 
-def _memory(pairs: int = 30_000, rounds: int = 3) -> float:
+def _memory(pairs: int = 30_000, rounds: int = 3) -> tuple[float, float]:
     """Best of ``rounds`` runs of ``pairs`` pairs (the timeit convention: the fastest run is the
-    one least disturbed by other work on the machine), each on a fresh store."""
-    best = 0.0
+    one least disturbed by other work on the machine), each on a fresh store: wall clock and
+    CPU time (each its own best)."""
+    best = best_cpu = 0.0
     for _round in range(rounds):
         store = MemoryQuotaStore()
         _prepare(store)
         _pairs_per_s(store, 1_000)  # warm up
-        best = max(best, _pairs_per_s(store, pairs))
-    return best
+        rate, rate_cpu = _pairs_rates(store, pairs)
+        best, best_cpu = max(best, rate), max(best_cpu, rate_cpu)
+    return best, best_cpu
 
 
 def _sql(url_or_path: Any, pairs: int) -> float:
@@ -118,7 +129,8 @@ def _postgres(url: str, pairs: int) -> float:
 
 
 def run() -> dict[str, float]:
-    figures = {"quota_hold_capture_pairs_per_s": _memory()}
+    rate, rate_cpu = _memory()
+    figures = {"quota_hold_capture_pairs_per_s": rate, "quota_hold_capture_cpu_pairs_per_s": rate_cpu}
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "quota.sqlite"
         figures["quota_sqlite_hold_capture_pairs_per_s"] = _sql(path, 300)

@@ -71,6 +71,18 @@ def _not_negative(_instance: object, attribute: Any, value: object) -> None:
     _money(value, attribute.name, positive=False)
 
 
+@attrs.frozen
+class _Field:
+    """What the validators read of an attribute (its name), for checks run outside validators."""
+
+    name: str
+
+
+_KEY, _LINE_ID, _HOLD_ID, _EXPIRES_ON = (
+    _Field("key"), _Field("line_id"), _Field("hold_id"), _Field("expires_on")
+)  # fmt: skip
+
+
 def _optional_positive(_instance: object, attribute: Any, value: object) -> None:
     if value is not None:
         _money(value, attribute.name, positive=True)
@@ -121,10 +133,22 @@ class Hold:
     The hold's id is this command's ``key``: capture and void name it.
     """
 
-    key: str = attrs.field(validator=_identifier)
-    line_id: str = attrs.field(validator=_identifier)
-    amount: Money = attrs.field(validator=_positive)
-    expires_on: datetime.date = attrs.field(validator=_day)
+    key: str
+    line_id: str
+    amount: Money
+    expires_on: datetime.date
+
+    def __attrs_post_init__(self) -> None:
+        # The validators of the other commands, inline: a hold is built on every authorization.
+        key, line_id, amount, expires_on = self.key, self.line_id, self.amount, self.expires_on
+        if not (isinstance(key, str) and 0 < len(key) <= ID_LENGTH_MAX):
+            _identifier(self, _KEY, key)
+        if not (isinstance(line_id, str) and 0 < len(line_id) <= ID_LENGTH_MAX):
+            _identifier(self, _LINE_ID, line_id)
+        if not (isinstance(amount, Money) and amount.amount > 0):
+            _money(amount, "amount", positive=True)
+        if type(expires_on) is not datetime.date:
+            _day(self, _EXPIRES_ON, expires_on)
 
 
 @attrs.frozen
@@ -132,9 +156,19 @@ class Capture:
     """Turn hold ``hold_id`` into use: all of it (``amount`` None) or ``amount`` of it, releasing
     the rest."""
 
-    key: str = attrs.field(validator=_identifier)
-    hold_id: str = attrs.field(validator=_identifier)
-    amount: Money | None = attrs.field(default=None, validator=_optional_positive)
+    key: str
+    hold_id: str
+    amount: Money | None = None
+
+    def __attrs_post_init__(self) -> None:
+        # The validators of the other commands, inline: a capture follows every authorization.
+        key, hold_id, amount = self.key, self.hold_id, self.amount
+        if not (isinstance(key, str) and 0 < len(key) <= ID_LENGTH_MAX):
+            _identifier(self, _KEY, key)
+        if not (isinstance(hold_id, str) and 0 < len(hold_id) <= ID_LENGTH_MAX):
+            _identifier(self, _HOLD_ID, hold_id)
+        if amount is not None and not (isinstance(amount, Money) and amount.amount > 0):
+            _money(amount, "amount", positive=True)
 
 
 @attrs.frozen

@@ -13,10 +13,14 @@ import datetime
 import threading
 from collections.abc import Iterator
 
-from loancore.errors import IdempotencyConflict, InvalidInput, NotFound
-from loancore.money import Money
+from loancore.errors import IdempotencyConflict, InvalidInput, NotFound, RejectionCode
+from loancore.money import CURRENCY_MINOR_UNITS, Money
 from loancore.quota import (
+    Capture,
     Command,
+    EventKind,
+    Hold,
+    HoldStatus,
     LineBalance,
     QuotaConfig,
     QuotaEvent,
@@ -26,6 +30,7 @@ from loancore.quota import (
     QuotaResult,
     QuotaSnapshot,
     QuotaState,
+    LineStatus,
     available_minor,
     check_as_of,
     check_command,
@@ -56,18 +61,34 @@ class MemoryQuotaStore:
         self._source = _Source(self._state)
         self._done: dict[str, tuple[Command, QuotaResult]] = {}
         self._journal: list[QuotaEvent] = []
+        self.fast_path = True
+        """False sends every command the general way (tests compare the two paths)."""
 
     # -- writing --------------------------------------------------------------------------------
 
     def apply(self, command: Command, *, as_of: datetime.date) -> QuotaResult:
-        """Apply ``command`` as of the business date ``as_of`` (see :mod:`loancore.quota`)."""
+        """Apply ``command`` as of the business date ``as_of`` (see :mod:`loancore.quota`).
+
+        Holds and captures that will be accepted take a fast path (:func:`_hold_fast`,
+        :func:`_capture_fast`) with the same checks, event, new state and result as the general
+        path, in fewer calls; anything else, including every refusal and error, goes the general
+        way (load a view, :func:`~loancore.quota.evaluate`, fold).
+        """
         if type(as_of) is not datetime.date:
             check_as_of(as_of)
-        check_command(command)
+        fast = _FAST_PATHS.get(type(command)) if self.fast_path else None
+        if fast is None:
+            check_command(command)
         with self._lock:
             done = self._done.get(command.key)
             if done is not None:
                 return _replay(command, done)
+            if fast is not None:
+                result = fast(self._state, command, as_of)
+                if result is not None:
+                    self._journal.append(result.events[0])
+                    self._done[command.key] = (command, result)
+                    return result
             view = load_view(command, self._source, as_of=as_of)
             code, events = evaluate(command, view, as_of=as_of, config=self.config)
             if len(events) == 1:
@@ -174,6 +195,132 @@ def _replay(command: Command, done: tuple[Command, QuotaResult]) -> QuotaResult:
     if first_command != command:
         raise IdempotencyConflict(command.key, f"first applied as {first_command!r}")
     return QuotaResult(first_result.key, first_result.code, first_result.events, replayed=True)
+
+
+# -- the fast path -------------------------------------------------------------------------------
+#
+# A hold and a capture are most of a quota book's traffic. These two functions do what
+# load_view + evaluate + QuotaState.apply do for an operation that will be accepted, reading the
+# store's dictionaries directly instead of building a QuotaView, a Decision and intermediate
+# values. They return None, having changed nothing, as soon as anything is not the plain
+# accepted case (unknown line or hold, currency mismatch, a date or amount to refuse, a closed,
+# frozen or unusable line, anything the fold would call an invariant violation): the general
+# path then decides, refuses or raises exactly as before. Every check runs before the first write,
+# and the writes are dictionary assignments that cannot fail, so an operation is all or nothing.
+# tests/quota/test_quota_fast_path.py runs random operation sequences through both paths and
+# compares results, journals and state; the state machine checks the fast path against its model.
+
+_ACTIVE = LineStatus.ACTIVE
+_OPEN = HoldStatus.OPEN
+_OK = RejectionCode.OK
+_PLACED = EventKind.HOLD_PLACED
+_CAPTURED_EVENT = EventKind.HOLD_CAPTURED
+_CAPTURED = HoldStatus.CAPTURED
+
+
+def _free_minor(line: QuotaLine, balance: LineBalance, as_of: datetime.date) -> int | None:
+    """effective - used - held - frozen of a line usable on ``as_of``; None if it is not usable
+    (closed, frozen whole, not started, expired: the general path names the code)."""
+    if (
+        line.status is not _ACTIVE
+        or line.frozen_whole
+        or as_of < line.starts_on
+        or as_of > line.expires_on
+    ):
+        return None
+    limit = line.limit_permanent_minor
+    if line.temporary_limits:
+        limit = line.limit_effective_minor(as_of)
+    return limit - balance.used_minor - balance.held_minor - balance.frozen_minor
+
+
+def _hold_fast(state: QuotaState, command: Hold, as_of: datetime.date) -> QuotaResult | None:
+    """An accepted Hold: held += amount on the line and its master, a new open hold."""
+    key = command.key
+    line = state.lines.get(command.line_id)
+    amount = command.amount
+    if line is None or amount.currency != line.currency or command.expires_on < as_of:
+        return None
+    if key in state.holds:
+        return None
+    line_id, master_id, balances = line.line_id, line.master_id, state.balances
+    balance = balances[line_id]
+    minor = amount.minor_units
+    free = _free_minor(line, balance, as_of)
+    if free is None or minor > free:
+        return None
+    if master_id is not None:
+        master_balance = balances[master_id]
+        free = _free_minor(state.lines[master_id], master_balance, as_of)
+        if free is None or minor > free:
+            return None
+        balances[master_id] = LineBalance(
+            master_balance.used_minor, master_balance.held_minor + minor, master_balance.frozen_minor
+        )  # every check is done: from here on only writes that cannot fail
+    balances[line_id] = LineBalance(
+        balance.used_minor, balance.held_minor + minor, balance.frozen_minor
+    )
+    currency, expires_on = line.currency, command.expires_on
+    state.holds[key] = QuotaHold(key, line_id, currency, minor, expires_on)
+    open_ids = state.open_holds.get(line_id)
+    if open_ids is None:
+        open_ids = state.open_holds[line_id] = {}
+    open_ids[key] = None
+    event = QuotaEvent(
+        key, 0, _PLACED, as_of, line.borrower_id, line_id, master_id, currency, minor, 0, key,
+        None, expires_on,
+    )  # fmt: skip
+    return QuotaResult(key, _OK, (event,))
+
+
+def _capture_fast(state: QuotaState, command: Capture, as_of: datetime.date) -> QuotaResult | None:
+    """An accepted Capture: used += captured, held -= hold on the line and its master."""
+    hold = state.holds.get(command.hold_id)
+    if hold is None or hold.status is not _OPEN or as_of > hold.expires_on:
+        return None
+    line_id, hold_minor = hold.line_id, hold.amount_minor
+    line = state.lines[line_id]
+    if line.status is not _ACTIVE:
+        return None
+    captured = hold_minor
+    if command.amount is not None:
+        if command.amount.currency != line.currency:
+            return None
+        captured = command.amount.minor_units
+        if captured > hold_minor:
+            return None
+    master_id, balances = line.master_id, state.balances
+    balance = balances[line_id]
+    if balance.held_minor < hold_minor:
+        return None  # the fold's invariant; the general path raises it
+    if master_id is not None:
+        master_balance = balances[master_id]
+        if state.lines[master_id].status is not _ACTIVE or master_balance.held_minor < hold_minor:
+            return None
+        balances[master_id] = LineBalance(
+            master_balance.used_minor + captured,
+            master_balance.held_minor - hold_minor,
+            master_balance.frozen_minor,
+        )
+    balances[line_id] = LineBalance(
+        balance.used_minor + captured, balance.held_minor - hold_minor, balance.frozen_minor
+    )
+    hold_id, currency = hold.hold_id, line.currency
+    state.holds[hold_id] = QuotaHold(
+        hold_id, line_id, currency, hold_minor, hold.expires_on, _CAPTURED, captured
+    )
+    open_ids = state.open_holds.get(line_id)
+    if open_ids is not None:
+        open_ids.pop(hold_id, None)
+    key = command.key
+    event = QuotaEvent(
+        key, 0, _CAPTURED_EVENT, as_of, line.borrower_id, line_id, master_id, currency, captured,
+        hold_minor - captured, hold_id,
+    )  # fmt: skip
+    return QuotaResult(key, _OK, (event,))
+
+
+_FAST_PATHS = {Hold: _hold_fast, Capture: _capture_fast}
 
 
 class _Source:

@@ -1,0 +1,195 @@
+"""The memory store's fast path for Hold and Capture decides exactly as the general path.
+
+``MemoryQuotaStore.apply`` takes a shortcut for holds and captures that will be accepted (see
+docs/quota.md, "Performance"). These tests run the same commands through a store with the fast
+path and one without (``fast_path = False``) and require the same results, the same exceptions,
+the same journal and the same state, for the plain cases and for every way out of the shortcut.
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from loancore.adapters.memory.quota import MemoryQuotaStore
+from loancore.money import Money
+from loancore.quota import (
+    AddTemporaryLimit,
+    Capture,
+    Close,
+    Command,
+    Freeze,
+    Grant,
+    Hold,
+    QuotaResult,
+    Void,
+)
+from loancore.testing.quota import QuotaStateMachine
+
+DAY = datetime.date(2026, 3, 1)
+LATER = datetime.date(2026, 6, 1)
+
+
+def cny(text: str) -> Money:
+    return Money(Decimal(text), "CNY")
+
+
+class TwinStore:
+    """Applies every command to a fast-path store and a general-path store and requires the same
+    outcome (result and ``replayed``, or exception type and message); reads from the fast one."""
+
+    def __init__(self, store: MemoryQuotaStore | None = None) -> None:
+        self.fast = MemoryQuotaStore() if store is None else store
+        self.general = MemoryQuotaStore(self.fast.config)
+        self.general.fast_path = False
+
+    def apply(self, command: Command, *, as_of: datetime.date) -> QuotaResult:
+        outcomes = [_outcome(store, command, as_of) for store in (self.fast, self.general)]
+        assert outcomes[0] == outcomes[1], command
+        result = outcomes[0][0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def check(self) -> tuple[Any, ...]:
+        assert tuple(self.fast.journal()) == tuple(self.general.journal())
+        assert self.fast.snapshot() == self.general.snapshot()
+        assert self.fast._state.open_holds == self.general._state.open_holds
+        return self.fast.check()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.fast, name)
+
+
+def _outcome(store: MemoryQuotaStore, command: Command, as_of: datetime.date) -> tuple[Any, ...]:
+    try:
+        result = store.apply(command, as_of=as_of)
+    except Exception as error:  # compared by type and message
+        return (error, type(error), str(error))
+    return (result, result.replayed)
+
+
+class FastPathMachine(QuotaStateMachine):
+    """The quota state machine over a :class:`TwinStore`: the model checks the fast path, the
+    twin checks it against the general one after every step."""
+
+    def make_store(self) -> TwinStore:
+        return TwinStore()
+
+
+TestFastPathLifecycles = FastPathMachine.TestCase
+
+
+@pytest.fixture
+def twin() -> TwinStore:
+    twin = TwinStore()
+    assert twin.apply(Grant("g-M", "M", "b1", cny("1000.00"), DAY, LATER), as_of=DAY).ok
+    assert twin.apply(Grant("g-S", "S", "b1", cny("800.00"), DAY, LATER, master_id="M"), as_of=DAY).ok
+    assert twin.apply(Grant("g-T", "T", "b1", cny("800.00"), DAY, LATER, master_id="M"), as_of=DAY).ok
+    return twin
+
+
+def _run(twin: TwinStore, steps: list[tuple[Command, datetime.date]]) -> list[Any]:
+    seen: list[Any] = []
+    for command, as_of in steps:
+        try:
+            seen.append(twin.apply(command, as_of=as_of).code)
+        except Exception as error:
+            seen.append(type(error).__name__)
+    assert twin.check() == ()
+    return seen
+
+
+SCENARIOS: dict[str, list[tuple[Command, datetime.date]]] = {
+    "hold and capture, sub-line and master": [
+        (Hold("h1", "S", cny("100.00"), LATER), DAY),
+        (Capture("c1", "h1"), DAY),
+        (Hold("h2", "M", cny("50.00"), LATER), DAY),
+        (Capture("c2", "h2"), LATER),
+    ],
+    "replays and conflicts": [
+        (Hold("h1", "S", cny("100.00"), LATER), DAY),
+        (Hold("h1", "S", cny("100.00"), LATER), LATER),
+        (Hold("h1", "S", cny("100.01"), LATER), DAY),
+        (Capture("c1", "h1"), DAY),
+        (Capture("c1", "h1"), DAY),
+        (Capture("c1", "h1", cny("1.00")), DAY),
+        (Capture("c2", "h1"), DAY),
+        (Void("h1", "h1"), DAY),
+    ],
+    "hold refusals and errors": [
+        (Hold("h1", "X", cny("1.00"), LATER), DAY),
+        (Hold("h2", "S", Money(Decimal("1.00"), "USD"), LATER), DAY),
+        (Hold("h3", "S", cny("1.00"), DAY), LATER),
+        (Hold("h4", "S", cny("800.01"), LATER), DAY),
+        (Hold("h5", "S", cny("700.00"), LATER), DAY),
+        (Hold("h6", "T", cny("300.01"), LATER), DAY),
+        (Hold("h7", "T", cny("300.00"), LATER), DAY),
+        (Hold("h8", "S", cny("1.00"), LATER + datetime.timedelta(days=9)), LATER),
+        (Hold("h9", "S", cny("1.00"), LATER), DAY - datetime.timedelta(days=1)),
+        (Hold("h10", "S", cny("1.00"), LATER + datetime.timedelta(days=9)), LATER + datetime.timedelta(days=1)),
+    ],
+    "frozen and closed lines": [
+        (Hold("h1", "S", cny("10.00"), LATER), DAY),
+        (Freeze("f1", "M"), DAY),
+        (Hold("h2", "S", cny("10.00"), LATER), DAY),
+        (Capture("c1", "h1"), DAY),
+        (Hold("h3", "T", cny("10.00"), LATER), DAY),
+        (Freeze("f2", "T", cny("795.00")), DAY),
+        (Close("x1", "M"), DAY),
+        (Capture("c3", "h3"), DAY),
+        (Hold("h4", "S", cny("10.00"), LATER), DAY),
+    ],
+    "partial, excessive, foreign and late captures": [
+        (Hold("h1", "S", cny("10.00"), DAY), DAY),
+        (Capture("c1", "h1", cny("10.01")), DAY),
+        (Capture("c2", "h1", Money(Decimal("1.00"), "USD")), DAY),
+        (Capture("c3", "h1"), LATER),
+        (Capture("c4", "h1", cny("4.00")), DAY),
+        (Capture("c5", "nope"), DAY),
+        (Hold("h2", "M", cny("10.00"), DAY), DAY),
+        (Void("v2", "h2"), DAY),
+        (Capture("c6", "h2"), DAY),
+    ],
+    "temporary limits": [
+        (AddTemporaryLimit("t1", "M", cny("500.00"), DAY, DAY), DAY),
+        (AddTemporaryLimit("t2", "S", cny("500.00"), DAY, DAY), DAY),
+        (Hold("h1", "S", cny("1200.00"), LATER), DAY),
+        (Hold("h2", "S", cny("1300.01"), LATER), DAY),
+        (Hold("h3", "S", cny("100.00"), LATER), DAY),
+        (Hold("h4", "S", cny("1.00"), LATER), DAY + datetime.timedelta(days=1)),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_fast_path_decides_as_the_general_path(twin: TwinStore, name: str) -> None:
+    seen = _run(twin, SCENARIOS[name])
+    assert len(seen) == len(SCENARIOS[name])
+
+
+def test_fast_path_is_taken_for_a_plain_hold_and_capture(
+    twin: TwinStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shortcut really runs for a plain hold and capture (no evaluate call), and a refusal
+    still goes the general way."""
+    from loancore.adapters.memory import quota as memory_quota
+
+    evaluated: list[Command] = []
+    original = memory_quota.evaluate
+
+    def counting(command: Command, *args: Any, **kwargs: Any) -> Any:
+        evaluated.append(command)
+        return original(command, *args, **kwargs)
+
+    monkeypatch.setattr(memory_quota, "evaluate", counting)
+    assert twin.apply(Hold("h1", "S", cny("12.34"), LATER), as_of=DAY).ok
+    assert twin.apply(Capture("c1", "h1"), as_of=DAY).ok
+    assert len(evaluated) == 2  # the general twin's two
+    assert not twin.apply(Hold("h2", "S", cny("9999.00"), LATER), as_of=DAY).ok
+    assert len(evaluated) == 4  # refused: both stores decided it the general way
+    assert twin.fast.balance("M").used_minor == twin.fast.balance("S").used_minor == 1234
+    assert twin.check() == ()
