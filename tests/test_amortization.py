@@ -479,3 +479,21 @@ def test_a_non_schedule_is_refused(call) -> None:
     # Found in review: AttributeError ('str' object has no attribute 'terms').
     with pytest.raises(InvalidInput):
         call()
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("annual_rate", D("1e-20000")),
+    ("annual_rate", D("0.18" + "0" * 38 + "1")),
+    ("fee_rate_per_period", D("1e-29")),
+])
+def test_rates_with_too_many_decimals_are_refused(field: str, value: Decimal) -> None:
+    # Found in review: annual_rate=Decimal("1e-20000") over 360 installments ran for minutes
+    # (the exact (1 + r)^n has a 7,200,000-digit denominator).
+    with pytest.raises(InvalidInput) as caught:
+        terms(installments=360, **{field: value})
+    assert caught.value.field == field
+
+
+def test_trailing_zeros_do_not_count_as_decimals() -> None:
+    assert terms(annual_rate=D("0.18" + "0" * 40)).annual_rate == D("0.18")
+    assert amortize(terms(annual_rate=D("1e-28"), installments=1200)).total_principal == D("10000")

@@ -54,6 +54,7 @@ __all__ = [
     "LoanTerms",
     "Method",
     "PayoffQuote",
+    "RATE_DECIMALS_MAX",
     "Reamortization",
     "Schedule",
     "amortize",
@@ -146,6 +147,21 @@ def _date(field: str, optional: bool = False):
 
 RATE_ANNUAL_MAX = Decimal(10)
 """Annual rates must be in [0, 10): 1000% is a typo, not a product."""
+RATE_DECIMALS_MAX = 28
+"""Rates may have at most this many decimal places (Python's default precision).
+
+Schedules are exact: ``(1 + r)^n`` is a Fraction whose denominator has about ``decimals x n``
+digits, so ``Decimal("1e-20000")`` over 360 periods would run for minutes; 28 places over 1200
+periods takes a tenth of a second.
+"""
+
+
+def _decimals(value: Decimal) -> int:
+    """Decimal places of ``value`` once trailing zeros are dropped (``0.1800`` has 2)."""
+    _, digits, exponent = value.as_tuple()
+    text = "".join(map(str, digits))
+    trailing = len(text) - len(text.rstrip("0"))
+    return max(0, -(exponent + trailing)) if text.strip("0") else 0
 
 
 @attrs.frozen(kw_only=True)
@@ -213,6 +229,10 @@ class LoanTerms:
             )
         if not _ZERO <= self.fee_rate_per_period < _ONE:
             raise InvalidInput("fee_rate_per_period", self.fee_rate_per_period, "must be in [0, 1)")
+        for name in ("annual_rate", "fee_rate_per_period"):
+            if _decimals(getattr(self, name)) > RATE_DECIMALS_MAX:
+                raise InvalidInput(name, getattr(self, name),
+                                   f"has more than {RATE_DECIMALS_MAX} decimal places")
         upfront = self.fee_timing is FeeTiming.UPFRONT
         if upfront and Fraction(self.fee_rate_per_period) * self.installments >= 1:
             raise InvalidInput("fee_rate_per_period", self.fee_rate_per_period,
