@@ -13,6 +13,7 @@ from loancore.dates import (
     EndOfMonth,
     Frequency,
     due_dates,
+    is_month_end,
     periods_per_year,
     step_back,
 )
@@ -126,3 +127,29 @@ def test_due_dates_past_year_9999_raise_invalid_input(start, count, frequency) -
 def test_step_back_before_year_1_raises_invalid_input() -> None:
     with pytest.raises(InvalidInput, match="before"):
         step_back(dt.date(1, 2, 1), 2, "monthly")
+
+
+@given(st.dates(min_value=D(1900, 1, 1), max_value=D(2200, 12, 31)), st.integers(1, 120),
+       st.sampled_from(["monthly", "quarterly", "semiannual", "annual"]))
+def test_month_based_due_dates_are_anchored_never_stepped(start, count, frequency) -> None:
+    from dateutil.relativedelta import relativedelta
+
+    months = Frequency(frequency).months
+    clamp = due_dates(start, count, frequency, end_of_month="clamp")
+    stick = due_dates(start, count, frequency, end_of_month="stick")
+    for k, (c, s) in enumerate(zip(clamp, stick, strict=True), start=1):
+        assert c == start + relativedelta(months=months * k)  # Jan 31 -> Feb 28/29 -> Mar 31
+        if is_month_end(start):
+            assert is_month_end(s) and (s.year, s.month) == (c.year, c.month)
+        else:
+            assert s == c
+
+
+def test_jan_31_across_february_in_leap_and_common_years() -> None:
+    assert due_dates(D(2024, 1, 31), 2, "monthly") == (D(2024, 2, 29), D(2024, 3, 31))
+    assert due_dates(D(2025, 1, 31), 2, "monthly") == (D(2025, 2, 28), D(2025, 3, 31))
+    # A Feb 29 anchor: clamp keeps the 29th, stick moves to month ends.
+    assert due_dates(D(2024, 2, 29), 2, "monthly") == (D(2024, 3, 29), D(2024, 4, 29))
+    assert due_dates(D(2024, 2, 29), 2, "monthly", end_of_month="stick") == (
+        D(2024, 3, 31), D(2024, 4, 30))
+    assert due_dates(D(2024, 2, 29), 1, "annual") == (D(2025, 2, 28),)
