@@ -201,3 +201,17 @@ def test_tvm_does_not_depend_on_the_callers_decimal_context() -> None:
         tvm.nper(D("0.01"), -100, 1000), tvm.rate(12, D("-88.85"), 1000),
         tvm.irr([-1000, 300, 400, 500]), tvm.xirr(flows), tvm.xnpv(D("0.1"), flows),
     ))
+
+
+@pytest.mark.parametrize(("call", "error"), [
+    (lambda: tvm.nper(D("0.01"), D("-1e999999"), 100), InvalidInput),
+    (lambda: tvm.xnpv(D("1e999999"), [(dt.date(2024, 1, 1), 1), (dt.date(2025, 1, 1), 1)]),
+     InvalidInput),
+    (lambda: tvm.solve_rate(lambda r: D(1) / (1 + r) ** 10**6 - D("0.5"), solver="far"),
+     NoSolution),
+])
+def test_numbers_leaving_the_decimal_range_raise_loancore_errors(call, error) -> None:
+    # Found in review: decimal.Overflow / DivisionByZero escaped from nper, xnpv and the bisection
+    # (flows 10**6 unit periods out in us_actuarial_periods underflow to a division by zero).
+    with pytest.raises(error):
+        call()

@@ -159,11 +159,14 @@ def nper(rate: Any, pmt: Any, pv: Any, fv: Any = 0, when: Any = "end") -> Decima
             if payment == 0:
                 raise NoSolution("nper", "rate and pmt are both zero")
             return _OUT.plus(-(future + present) / payment)
-        z = payment * (_ONE + r * w) / r
-        numerator, denominator = -future + z, present + z
-        if denominator == 0 or numerator / denominator <= 0:
-            raise NoSolution("nper", "the payment never reaches the future value")
-        return _OUT.plus((numerator / denominator).ln() / (_ONE + r).ln())
+        try:
+            z = payment * (_ONE + r * w) / r
+            numerator, denominator = -future + z, present + z
+            if denominator == 0 or numerator / denominator <= 0:
+                raise NoSolution("nper", "the payment never reaches the future value")
+            return _OUT.plus((numerator / denominator).ln() / (_ONE + r).ln())
+        except decimal.Overflow:
+            raise InvalidInput("pmt", pmt, "out of range: the computation overflows") from None
 
 
 def npv(rate: Any, values: Sequence[Any]) -> Decimal:
@@ -214,7 +217,12 @@ def solve_rate(
         root = _secant(f, guess, low, high, tolerance, iterations_max)
         if root is not None:
             return root
-        return _bisect(f, solver, low, high, tolerance, iterations_max)
+        try:
+            return _bisect(f, solver, low, high, tolerance, iterations_max)
+        except (decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow) as exc:
+            # Flows so far out (thousands of periods) that discounting leaves the number range.
+            raise NoSolution(solver, f"the discounted flows leave the number range "
+                                     f"({type(exc).__name__})") from None
 
 
 def _secant(f, guess, low, high, tolerance, iterations_max) -> Decimal | None:
@@ -338,7 +346,10 @@ def xnpv(rate: Any, cashflows: Sequence[tuple[dt.date, Any]]) -> Decimal:
     """Net present value of dated flows at annual ``rate``, ACT/365 from the first date."""
     with decimal.localcontext(_WORK):
         years, amounts = _dated(cashflows)
-        return _OUT.plus(_xnpv(_rate_value(rate), years, amounts))
+        try:
+            return _OUT.plus(_xnpv(_rate_value(rate), years, amounts))
+        except (decimal.Overflow, decimal.DivisionByZero):
+            raise InvalidInput("rate", rate, "out of range: discounting overflows") from None
 
 
 def xirr(
