@@ -10,7 +10,15 @@ import pytest
 from hypothesis import assume, given
 
 from loancore.amortization import LoanTerms, amortize
-from loancore.apr import RateCap, check_caps, eu, irr_annualized, round_percent, us_actuarial
+from loancore.apr import (
+    RateCap,
+    check_caps,
+    eu,
+    irr_annualized,
+    round_percent,
+    us_actuarial,
+    us_actuarial_periods,
+)
 from loancore.errors import InvalidInput, NoSolution
 from loancore.testing.calculators import loan_terms
 from loancore.testing.money import assert_context_independent
@@ -134,3 +142,19 @@ def test_the_apr_rises_with_the_fee_by_every_method(t: LoanTerms) -> None:
             rates.append((irr_annualized(s).nominal, us_actuarial(s), eu(s)))
         for lower, higher in zip(rates, rates[1:]):
             assert all(a <= b for a, b in zip(lower, higher, strict=True))
+
+
+@pytest.mark.parametrize("call", [
+    lambda: us_actuarial_periods([(-100, 0, 0), (200, 10**6, 0)], unit_periods_per_year=12),
+    lambda: eu([(dt.date(1, 1, 1), -100), (dt.date(9999, 1, 1), 200)]),
+    lambda: RateCap.multiple_of("x", D("1e999999"), D("1e999999")),
+    lambda: round_percent(D("1e999999"), 2),
+])
+def test_numbers_and_dates_out_of_range_raise_loancore_errors(call) -> None:
+    # Found in review: DivisionByZero, ValueError (year 10000) and Overflow escaped raw.
+    with pytest.raises((InvalidInput, NoSolution)):
+        call()
+
+
+def test_a_cap_multiple_ignores_the_callers_context() -> None:
+    assert_context_independent(lambda: RateCap.multiple_of("4 x LPR", "0.0345", "4.123456789"))

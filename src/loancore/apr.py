@@ -271,7 +271,11 @@ def eu(
 def _eu(source: Schedule | Flows, time_basis: str, iterations_max: int) -> Decimal:
     flows = _flows(source)
     start = flows[0][0]
-    years = [_years(start, day, time_basis) for day, _ in flows]
+    try:
+        years = [_years(start, day, time_basis) for day, _ in flows]
+    except (OverflowError, ValueError):  # an anniversary after 9999-12-31
+        raise InvalidInput("cashflows", flows[-1], "too close to 9999-12-31 to count the "
+                                                   "year it falls in") from None
     amounts = [a for _, a in flows]
 
     def residual(x: Decimal) -> Decimal:
@@ -359,8 +363,11 @@ def round_percent(rate: Any, places: int) -> Decimal:
     """
     if isinstance(places, bool) or not isinstance(places, int) or not 0 <= places <= PLACES_MAX:
         raise InvalidInput("places", places, f"expected an int from 0 to {PLACES_MAX}")
+    value = to_decimal(rate, field="rate")
+    if value and value.adjusted() + 2 + places >= _WORK.prec:
+        raise InvalidInput("rate", rate, f"too large to show with {places} decimals")
     with decimal.localcontext(_WORK):
-        value = to_decimal(rate, field="rate") * 100
+        value = value * 100
         if value and value.adjusted() + places >= _WORK.prec:
             raise InvalidInput("rate", rate, f"too large to show with {places} decimals")
         return value.quantize(Decimal(1).scaleb(-places), rounding=Rounding.HALF_UP.value)
@@ -387,7 +394,10 @@ class RateCap:
         factor = to_decimal(multiple, field="multiple")
         if reference < 0 or factor <= 0:
             raise InvalidInput("multiple", multiple, "reference rate >= 0 and multiple > 0")
-        return cls(name, reference * factor)
+        try:
+            return cls(name, _WORK.multiply(reference, factor))  # not in the caller's context
+        except decimal.Overflow:
+            raise InvalidInput("multiple", multiple, "reference rate x multiple overflows") from None
 
 
 @attrs.frozen
