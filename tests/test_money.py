@@ -351,3 +351,11 @@ def test_amounts_too_large_raise_invalid_input(amount) -> None:
 
 def test_zero_with_a_large_exponent_is_still_zero() -> None:
     assert Money(D("0E+50"), "CNY").is_zero()
+
+
+def test_a_ratio_of_more_than_40_digits_is_refused() -> None:
+    # Found in review: allocate(100, [1e999999, 1]) escaped as decimal.Overflow.
+    with pytest.raises(InvalidInput):
+        allocate(D("100"), [D("1e999999"), 1], currency="CNY")
+    with pytest.raises(InvalidInput):
+        CumulativeSplit.start([D("1e999999"), 1], currency="CNY")

@@ -314,6 +314,8 @@ def _ratios(ratios: Sequence[Any]) -> tuple[Decimal, ...]:
     for i, value in enumerate(values):
         if value < 0:
             raise InvalidInput(f"ratios[{i}]", value, "must not be negative")
+        if value and value.adjusted() >= AMOUNT_DIGITS_MAX:  # keeps units x ratio in range
+            raise InvalidInput(f"ratios[{i}]", value, f"has more than {AMOUNT_DIGITS_MAX} digits")
     if not any(values):  # all >= 0 here, so "sum == 0" without adding in the caller's context
         raise InvalidInput("ratios", ratios, "must not all be zero")
     return values
