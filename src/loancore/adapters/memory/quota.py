@@ -59,8 +59,13 @@ class MemoryQuotaStore:
         self._lock = threading.Lock()
         self._state = QuotaState()
         self._source = _Source(self._state)
-        self._done: dict[str, tuple[Command, QuotaResult]] = {}
         self._journal: list[QuotaEvent] = []
+        # Idempotency: the first command under each key, and its outcome as plain integers
+        # (code, journal start, journal stop). A result is rebuilt from the journal when asked
+        # for again, so the store keeps one object per event rather than a result, a tuple of
+        # events and a pair per operation: fewer long-lived objects for the cyclic GC to walk.
+        self._commands: dict[str, Command] = {}
+        self._outcomes: dict[str, tuple[int, int, int]] = {}
         self.fast_path = True
         """False sends every command the general way (tests compare the two paths)."""
 
@@ -80,25 +85,35 @@ class MemoryQuotaStore:
         if fast is None:
             check_command(command)
         with self._lock:
-            done = self._done.get(command.key)
-            if done is not None:
-                return _replay(command, done)
+            key = command.key
+            first = self._commands.get(key)
+            if first is not None:
+                if first != command:
+                    raise IdempotencyConflict(key, f"first applied as {first!r}")
+                return self._result(key, replayed=True)
+            journal = self._journal
+            start = len(journal)
             if fast is not None:
-                result = fast(self._state, command, as_of)
-                if result is not None:
-                    self._journal.append(result.events[0])
-                    self._done[command.key] = (command, result)
-                    return result
+                event = fast(self._state, command, as_of)
+                if event is not None:
+                    journal.append(event)
+                    self._commands[key] = command
+                    self._outcomes[key] = (_OK_VALUE, start, start + 1)
+                    return QuotaResult(key, _OK, (event,))
             view = load_view(command, self._source, as_of=as_of)
             code, events = evaluate(command, view, as_of=as_of, config=self.config)
             if len(events) == 1:
                 self._state.apply(events[0])  # checks, then writes: all or nothing
             elif events:
                 self._apply_all(events)
-            result = QuotaResult(command.key, code, events)
-            self._journal.extend(events)
-            self._done[command.key] = (command, result)
-            return result
+            journal.extend(events)
+            self._commands[key] = command
+            self._outcomes[key] = (code.value, start, start + len(events))
+            return QuotaResult(key, code, events)
+
+    def _result(self, key: str, *, replayed: bool = False) -> QuotaResult:
+        code, start, stop = self._outcomes[key]
+        return QuotaResult(key, RejectionCode(code), tuple(self._journal[start:stop]), replayed)
 
     def _apply_all(self, events: tuple[QuotaEvent, ...]) -> None:
         """Fold several events into a scratch copy first, so a failure changes nothing."""
@@ -119,8 +134,8 @@ class MemoryQuotaStore:
 
     def result(self, key: str) -> QuotaResult | None:
         """The result of the operation applied under ``key``, or None if there was none."""
-        done = self._done.get(key)
-        return None if done is None else done[1]
+        with self._lock:
+            return self._result(key) if key in self._outcomes else None
 
     def line(self, line_id: str) -> QuotaLine:
         line = self._state.lines.get(line_id)
@@ -190,13 +205,6 @@ class MemoryQuotaStore:
         return check_rebuild(rebuild(events), stored)
 
 
-def _replay(command: Command, done: tuple[Command, QuotaResult]) -> QuotaResult:
-    first_command, first_result = done
-    if first_command != command:
-        raise IdempotencyConflict(command.key, f"first applied as {first_command!r}")
-    return QuotaResult(first_result.key, first_result.code, first_result.events, replayed=True)
-
-
 # -- the fast path -------------------------------------------------------------------------------
 #
 # A hold and a capture are most of a quota book's traffic. These two functions do what
@@ -213,6 +221,7 @@ def _replay(command: Command, done: tuple[Command, QuotaResult]) -> QuotaResult:
 _ACTIVE = LineStatus.ACTIVE
 _OPEN = HoldStatus.OPEN
 _OK = RejectionCode.OK
+_OK_VALUE = _OK.value
 _PLACED = EventKind.HOLD_PLACED
 _CAPTURED_EVENT = EventKind.HOLD_CAPTURED
 _CAPTURED = HoldStatus.CAPTURED
@@ -234,8 +243,8 @@ def _free_minor(line: QuotaLine, balance: LineBalance, as_of: datetime.date) -> 
     return limit - balance.used_minor - balance.held_minor - balance.frozen_minor
 
 
-def _hold_fast(state: QuotaState, command: Hold, as_of: datetime.date) -> QuotaResult | None:
-    """An accepted Hold: held += amount on the line and its master, a new open hold."""
+def _hold_fast(state: QuotaState, command: Hold, as_of: datetime.date) -> QuotaEvent | None:
+    """An accepted Hold: held += amount on the line and its master, a new open hold; its event."""
     key = command.key
     line = state.lines.get(command.line_id)
     amount = command.amount
@@ -266,15 +275,14 @@ def _hold_fast(state: QuotaState, command: Hold, as_of: datetime.date) -> QuotaR
     if open_ids is None:
         open_ids = state.open_holds[line_id] = {}
     open_ids[key] = None
-    event = QuotaEvent(
+    return QuotaEvent(
         key, 0, _PLACED, as_of, line.borrower_id, line_id, master_id, currency, minor, 0, key,
         None, expires_on,
     )  # fmt: skip
-    return QuotaResult(key, _OK, (event,))
 
 
-def _capture_fast(state: QuotaState, command: Capture, as_of: datetime.date) -> QuotaResult | None:
-    """An accepted Capture: used += captured, held -= hold on the line and its master."""
+def _capture_fast(state: QuotaState, command: Capture, as_of: datetime.date) -> QuotaEvent | None:
+    """An accepted Capture: used += captured, held -= hold on the line and its master; its event."""
     hold = state.holds.get(command.hold_id)
     if hold is None or hold.status is not _OPEN or as_of > hold.expires_on:
         return None
@@ -312,12 +320,10 @@ def _capture_fast(state: QuotaState, command: Capture, as_of: datetime.date) -> 
     open_ids = state.open_holds.get(line_id)
     if open_ids is not None:
         open_ids.pop(hold_id, None)
-    key = command.key
-    event = QuotaEvent(
-        key, 0, _CAPTURED_EVENT, as_of, line.borrower_id, line_id, master_id, currency, captured,
-        hold_minor - captured, hold_id,
+    return QuotaEvent(
+        command.key, 0, _CAPTURED_EVENT, as_of, line.borrower_id, line_id, master_id, currency,
+        captured, hold_minor - captured, hold_id,
     )  # fmt: skip
-    return QuotaResult(key, _OK, (event,))
 
 
 _FAST_PATHS = {Hold: _hold_fast, Capture: _capture_fast}
