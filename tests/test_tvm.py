@@ -215,3 +215,10 @@ def test_numbers_leaving_the_decimal_range_raise_loancore_errors(call, error) ->
     # (flows 10**6 unit periods out in us_actuarial_periods underflow to a division by zero).
     with pytest.raises(error):
         call()
+
+
+@pytest.mark.parametrize("when", [True, False, 1.0, 0.0])
+def test_when_is_a_word_or_an_int_not_a_bool_or_float(when) -> None:
+    # Found in review: when=True and when=1.0 were silently taken as "begin".
+    with pytest.raises(InvalidInput):
+        tvm.pmt(D("0.01"), 12, 1000, 0, when)

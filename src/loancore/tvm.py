@@ -58,6 +58,8 @@ _ZERO = Decimal(0)
 
 
 def _when(when: Any) -> Decimal:
+    if isinstance(when, (bool, float)):  # 1.0 and True compare equal to 1; say what you mean
+        raise InvalidInput("when", when, "expected 'end' (0) or 'begin' (1)")
     if when in ("end", 0):
         return _ZERO
     if when in ("begin", 1):
