@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from loancore.amortization import (
     Installment,
+    InterestBasis,
     LoanTerms,
     Method,
     Reamortization,
@@ -516,3 +517,18 @@ def test_the_fast_annuity_path_equals_the_general_loop(t: LoanTerms, mode, multi
     assert fast.due_dates == general.due_dates
     assert fast.principal_minor == general.principal_minor
     assert fast.interest_minor == general.interest_minor
+
+
+@given(loan_terms(methods=["equal_installment"], installments_max=120))
+def test_the_last_installment_is_the_level_up_to_a_bounded_residue(t: LoanTerms) -> None:
+    # Found in review: interest-free periods were ignored when sizing the level installment, so
+    # 10,000 at 18% over 12 months with 3 free months paid 916.80 x 11 and then 441.91 (all 12
+    # free: 909.09 x 11 and then 0.01). The level is now P / (free + a(n - free)).
+    assume(t.interest_basis is InterestBasis.PERIOD and len(t.due_dates()) > 1)
+    schedule = amortize(t)
+    level, n = schedule.level_payment_minor, t.installments
+    last = schedule.principal_minor[-1] + schedule.interest_minor[-1]
+    # Each rounding (the level, each period's interest) is off by under one minor unit, and an
+    # error in the balance grows with the rate until the last installment.
+    bound = 2 * n * (1 + t.period_rate) ** n + 1
+    assert abs(last - level) <= bound

@@ -526,6 +526,14 @@ def _annuity_factor(r: Fraction, n: int, fraction: Fraction) -> Fraction:
     return (1 + r * fraction) * growth * r / (growth * (1 + r) - 1)
 
 
+def _annuity_factor_free(r: Fraction, n: int, free: int) -> Fraction:
+    """Level payment per unit of principal when the first ``free`` of ``n`` periods charge no
+    interest: ``1 / (free + a(n - free))``, i.e. ``r g / (free r g + g - 1)`` with
+    ``g = (1+r)^(n - free)`` (``1 / n`` when every period is free). Exact."""
+    growth = (1 + r) ** (n - free)
+    return r * growth / (free * r * growth + growth - 1)
+
+
 def _level_payment(principal: int, factor: Fraction, multiple: int, mode: str) -> int:
     """The level installment in minor units, rounded to ``multiple`` minor units with ``mode``."""
     return _round_div(principal * factor.numerator, factor.denominator * multiple, mode) * multiple
@@ -685,8 +693,13 @@ def _fees(terms: LoanTerms, principal: int) -> tuple[int, int]:
     return _round_div(principal * rate.numerator, rate.denominator, mode), 0
 
 
-def _level(terms: LoanTerms, principal: int, periods: int, fraction: Fraction) -> int:
+def _level(terms: LoanTerms, principal: int, periods: int, fraction: Fraction,
+           free: int = 0) -> int:
     """The level installment (annuity) or level principal (even-principal methods), minor units.
+
+    ``periods`` are the amortizing periods (after any principal grace), the first ``free`` of
+    which charge no interest: the annuity is then ``P / (free + a(periods - free))``, so the
+    installment stays level through and after the interest-free periods.
 
     The installment is rounded with the terms' mode. If the loan would clear before its last
     due date with it (see :func:`_largest_level` for when), :func:`amortize` lowers it to the
@@ -695,8 +708,9 @@ def _level(terms: LoanTerms, principal: int, periods: int, fraction: Fraction) -
     """
     if terms.method is Method.EQUAL_INSTALLMENT:
         r = _period_rate(terms.annual_rate, terms.frequency, terms.every_days)
-        return _level_payment(principal, _annuity_factor(r, periods, fraction),
-                              terms._multiple_minor, terms.rounding.value)
+        factor = (_annuity_factor(r, periods, fraction) if free == 0 or r == 0
+                  else _annuity_factor_free(r, periods, free))
+        return _level_payment(principal, factor, terms._multiple_minor, terms.rounding.value)
     if terms.method in _LEVEL_PRINCIPAL:
         return principal // periods  # toward zero; the residue goes to the last installment
     return 0
@@ -720,7 +734,8 @@ def amortize(terms: LoanTerms) -> Schedule:
     plan = _Plan(
         kind=terms.method,
         level=_level(terms, principal, terms.installments - terms.grace_periods,
-                     fraction if terms.grace_periods == 0 else Fraction(1)),
+                     fraction if terms.grace_periods == 0 else Fraction(1),
+                     max(terms.interest_free_periods - terms.grace_periods, 0)),
         fee=fee,
         grace=terms.grace_periods,
         free=terms.interest_free_periods,
@@ -902,7 +917,9 @@ def _rebuild(schedule: Schedule, k: int, balance: int, how: Reamortization):
     if keep:
         level = schedule.level_payment_minor
     else:
-        level = _level(terms, balance, len(dates) - grace, fraction if not grace else Fraction(1))
+        free = max(terms.interest_free_periods - k - grace, 0)
+        level = _level(terms, balance, len(dates) - grace, fraction if not grace else Fraction(1),
+                       free)
     fee = schedule.fee_minor[k] if k < len(schedule.fee_minor) else 0
     plan = _Plan(kind=terms.method, level=level, fee=fee, grace=grace,
                  free=max(terms.interest_free_periods - k, 0), interest_base=None)
