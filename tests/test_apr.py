@@ -158,3 +158,20 @@ def test_numbers_and_dates_out_of_range_raise_loancore_errors(call) -> None:
 
 def test_a_cap_multiple_ignores_the_callers_context() -> None:
     assert_context_independent(lambda: RateCap.multiple_of("4 x LPR", "0.0345", "4.123456789"))
+
+
+def test_a_30_day_first_period_in_a_31_day_month_is_one_unit_period() -> None:
+    # Found in review: Jan 1 -> Jan 31 is not a calendar month back, so its 30 days became the
+    # fraction 30/30 = 1, which us_actuarial's own check then refused ("flows[1].fraction: must be
+    # in [0, 1)"), for a flow the caller never measured.
+    rate = us_actuarial([(dt.date(2025, 1, 1), D(-100)), (dt.date(2025, 1, 31), D(101))])
+    assert abs(rate - D("0.12")) < D("1e-20")
+
+
+@given(loan_terms(methods=["equal_installment"], options=False, installments_max=60,
+                  frequencies=["weekly", "biweekly", "semimonthly", "monthly", "quarterly",
+                               "semiannual", "annual"]))
+def test_reg_z_apr_of_a_fee_free_annuity_is_nominal_at_every_frequency(t: LoanTerms) -> None:
+    # Found in review: a semimonthly schedule from Jan 30 raised (15 days left over = 1 unit).
+    assume(t.principal >= 1000 and t.annual_rate > 0 and t.installments >= 2)
+    assert abs(us_actuarial(amortize(t)) - t.annual_rate) <= REG_Z_TOLERANCE

@@ -137,7 +137,11 @@ def _unit_periods(start: dt.date, day: dt.date, unit: Frequency) -> tuple[int, D
         else:
             break
     remaining = (_back(day, whole, unit) - start).days
-    return whole, Decimal(remaining) / Decimal(_UNIT_DAYS[unit])
+    # The days left over can reach a whole unit period's divisor (Jan 1 -> Jan 31 is no calendar
+    # month but 30 days; semimonths counted back from Feb 29 leave 15 days): count those as
+    # whole periods, since (1 + 1 x i) == (1 + i)^1, and keep the fraction below 1.
+    extra, remaining = divmod(remaining, _UNIT_DAYS[unit])
+    return whole + extra, Decimal(remaining) / Decimal(_UNIT_DAYS[unit])
 
 
 def _back(day: dt.date, periods: int, unit: Frequency) -> dt.date:
