@@ -515,3 +515,17 @@ def test_malformed_bank_files_are_refused_naming_the_row(tmp_path: Path, text, f
 def test_missing_bank_file_is_an_os_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         calendar_from_csv(tmp_path / "missing.csv", name="bank")
+
+
+def test_a_bank_file_that_is_not_utf8_names_the_path(tmp_path: Path) -> None:
+    # Found in review: a UTF-16 export escaped as UnicodeDecodeError from csv's reader.
+    path = tmp_path / "bank.csv"
+    path.write_bytes("date,kind\n2025-10-01,holiday\n".encode("utf-16"))
+    with pytest.raises(InvalidInput) as caught:
+        calendar_from_csv(path, name="bank")
+    assert caught.value.field == "path"
+
+
+def test_a_bank_file_path_must_be_a_path() -> None:
+    with pytest.raises(InvalidInput):
+        calendar_from_csv(None, name="bank")  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import datetime
 import functools
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -190,8 +191,14 @@ def calendar_from_csv(
     the file covers years without any special day. A malformed row raises InvalidInput naming
     its row number; a date listed as both kinds, or a workday on a weekday, too.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidInput("path", path, "expected a file path (str or os.PathLike)")
     file = Path(path)
-    rows = _read_rows(file)
+    try:
+        rows = _read_rows(file)
+    except UnicodeDecodeError as error:
+        raise InvalidInput("path", str(file), f"not UTF-8 text ({error.reason} at byte "
+                                              f"{error.start})") from None
     if not rows and (first_year is None or last_year is None):
         raise InvalidInput("path", str(file), "no rows: pass first_year and last_year explicitly")
     years = [day.year for day, _ in rows]
