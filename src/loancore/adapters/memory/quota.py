@@ -49,7 +49,8 @@ class MemoryQuotaStore:
 
     The state is a :class:`~loancore.quota.QuotaState`, the same fold that
     :func:`~loancore.quota.rebuild` runs: an accepted operation's events are folded into it (each
-    fold step checks before it writes), then appended to the journal.
+    fold step checks before it writes), then appended to the journal. Accepted holds and captures
+    take a fast path that writes the same state directly (see :meth:`apply`).
     """
 
     def __init__(self, config: QuotaConfig | None = None) -> None:
@@ -60,12 +61,13 @@ class MemoryQuotaStore:
         self._state = QuotaState()
         self._source = _Source(self._state)
         self._journal: list[QuotaEvent] = []
-        # Idempotency: the first command under each key, and its outcome as plain integers
+        # Idempotency: the first command under each key, and its outcome as plain integers:
+        # the journal index of its one event (an operation accepted on the fast path), or
         # (code, journal start, journal stop). A result is rebuilt from the journal when asked
         # for again, so the store keeps one object per event rather than a result, a tuple of
         # events and a pair per operation: fewer long-lived objects for the cyclic GC to walk.
         self._commands: dict[str, Command] = {}
-        self._outcomes: dict[str, tuple[int, int, int]] = {}
+        self._outcomes: dict[str, int | tuple[int, int, int]] = {}
         self.fast_path = True
         """False sends every command the general way (tests compare the two paths)."""
 
@@ -98,7 +100,7 @@ class MemoryQuotaStore:
                 if event is not None:
                     journal.append(event)
                     self._commands[key] = command
-                    self._outcomes[key] = (_OK_VALUE, start, start + 1)
+                    self._outcomes[key] = start
                     return QuotaResult(key, _OK, (event,))
             view = load_view(command, self._source, as_of=as_of)
             code, events = evaluate(command, view, as_of=as_of, config=self.config)
@@ -112,7 +114,10 @@ class MemoryQuotaStore:
             return QuotaResult(key, code, events)
 
     def _result(self, key: str, *, replayed: bool = False) -> QuotaResult:
-        code, start, stop = self._outcomes[key]
+        outcome = self._outcomes[key]
+        if isinstance(outcome, int):
+            return QuotaResult(key, _OK, (self._journal[outcome],), replayed)
+        code, start, stop = outcome
         return QuotaResult(key, RejectionCode(code), tuple(self._journal[start:stop]), replayed)
 
     def _apply_all(self, events: tuple[QuotaEvent, ...]) -> None:
@@ -221,7 +226,6 @@ class MemoryQuotaStore:
 _ACTIVE = LineStatus.ACTIVE
 _OPEN = HoldStatus.OPEN
 _OK = RejectionCode.OK
-_OK_VALUE = _OK.value
 _PLACED = EventKind.HOLD_PLACED
 _CAPTURED_EVENT = EventKind.HOLD_CAPTURED
 _CAPTURED = HoldStatus.CAPTURED
