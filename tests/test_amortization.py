@@ -513,7 +513,14 @@ def test_the_fast_annuity_path_equals_the_general_loop(t: LoanTerms, mode, multi
     t = attrs.evolve(t, rounding=mode, installment_multiple=multiple)
     months = t.frequency.months
     first = t.start_date + (relativedelta(months=months) if months else dt.timedelta(days=7))
-    fast, general = amortize(t), amortize(attrs.evolve(t, first_due_date=first))
+    general_terms = attrs.evolve(t, first_due_date=first)
+    try:
+        fast = amortize(t)
+    except InvalidInput:  # a multiple that rounds the installment to 0: refused by both paths
+        with pytest.raises(InvalidInput):
+            amortize(general_terms)
+        return
+    general = amortize(general_terms)
     assert fast.due_dates == general.due_dates
     assert fast.principal_minor == general.principal_minor
     assert fast.interest_minor == general.interest_minor
@@ -532,3 +539,16 @@ def test_the_last_installment_is_the_level_up_to_a_bounded_residue(t: LoanTerms)
     # error in the balance grows with the rate until the last installment.
     bound = 2 * n * (1 + t.period_rate) ** n + 1
     assert abs(last - level) <= bound
+
+
+@pytest.mark.parametrize("overrides", [
+    dict(installment_multiple=D("100000")),
+    dict(installment_multiple=D("5000"), grace_periods=2),
+    dict(installment_multiple=D("1000"), installments=1200, principal=D("1000")),
+])
+def test_a_multiple_that_rounds_the_installment_to_zero_is_refused(overrides: dict) -> None:
+    # Found in review: 10,000 at 18% over 12 months with installment_multiple=100,000 rounded the
+    # 916.80 installment to 0 and silently became interest-only (150.00 x 11, then 10,150.00).
+    with pytest.raises(InvalidInput) as caught:
+        amortize(terms(**overrides))
+    assert caught.value.field == "installment_multiple"

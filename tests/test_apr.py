@@ -173,5 +173,7 @@ def test_a_30_day_first_period_in_a_31_day_month_is_one_unit_period() -> None:
                                "semiannual", "annual"]))
 def test_reg_z_apr_of_a_fee_free_annuity_is_nominal_at_every_frequency(t: LoanTerms) -> None:
     # Found in review: a semimonthly schedule from Jan 30 raised (15 days left over = 1 unit).
-    assume(t.principal >= 1000 and t.annual_rate > 0 and t.installments >= 2)
+    # At least 12 installments: a short semimonthly loan across February really is dearer than
+    # its nominal rate (3 periods' interest over 43 days from Feb 16) by more than 1/8 point.
+    assume(t.principal >= 1000 and t.annual_rate > 0 and t.installments >= 12)
     assert abs(us_actuarial(amortize(t)) - t.annual_rate) <= REG_Z_TOLERANCE

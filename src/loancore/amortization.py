@@ -741,6 +741,9 @@ def amortize(terms: LoanTerms) -> Schedule:
         free=terms.interest_free_periods,
         interest_base=principal if terms.method is Method.FLAT else None,
     )
+    if plan.level == 0 and terms.installment_multiple is not None and plan.kind is \
+            Method.EQUAL_INSTALLMENT:
+        _refuse_multiple(terms)
     rates = _period_rates(terms, due, terms.start_date, fraction)
     plan, (p, i, f, b) = _level_columns(plan, principal, rates, terms.rounding.value,
                                         terms._multiple_minor)
@@ -787,6 +790,13 @@ def _largest_level(level: int, step: int, clears_early: Callable[[int], bool]) -
     return level - low * step
 
 
+def _refuse_multiple(terms: LoanTerms) -> None:
+    """An installment rounded to a multiple larger than itself would be 0: the loan would
+    silently turn interest-only with a balloon, so refuse instead."""
+    raise InvalidInput("installment_multiple", terms.installment_multiple,
+                       "is so large that the level installment rounds to 0")
+
+
 def _plain_annuity(terms: LoanTerms) -> Schedule:
     """The common case (annuity, period basis, no odd period, grace, free periods or fee)."""
     n = terms.installments
@@ -795,6 +805,8 @@ def _plain_annuity(terms: LoanTerms) -> Schedule:
     principal = terms._principal_minor
     step = terms._multiple_minor
     payment = _round_div(principal * factor.numerator, factor.denominator * step, mode) * step
+    if payment == 0 and terms.installment_multiple is not None:
+        _refuse_multiple(terms)
     p, i = _fast_annuity(principal, r, n, payment, mode, affine)
     if n > 1 and p[-1] == 0:  # rare (the balance cleared before the last period): see _level
         payment = _largest_level(
