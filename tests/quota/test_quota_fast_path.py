@@ -193,3 +193,39 @@ def test_fast_path_is_taken_for_a_plain_hold_and_capture(
     assert len(evaluated) == 4  # refused: both stores decided it the general way
     assert twin.fast.balance("M").used_minor == twin.fast.balance("S").used_minor == 1234
     assert twin.check() == ()
+
+
+class _BusinessDay(datetime.date):
+    """A date subclass (not a datetime): accepted like a date."""
+
+
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        (lambda: Hold(1, "S", cny("1.00"), LATER), "key"),
+        (lambda: Hold("", "S", cny("1.00"), LATER), "key"),
+        (lambda: Hold("h", "x" * 201, cny("1.00"), LATER), "line_id"),
+        (lambda: Hold("h", "S", Decimal("1.00"), LATER), "amount"),
+        (lambda: Hold("h", "S", cny("0.00"), LATER), "amount"),
+        (lambda: Hold("h", "S", cny("1.00"), "2026-06-01"), "expires_on"),
+        (lambda: Hold("h", "S", cny("1.00"), datetime.datetime(2026, 6, 1)), "expires_on"),
+        (lambda: Hold("", "", cny("0.00"), None), "key"),  # the first field in order, as before
+        (lambda: Capture(None, "h"), "key"),
+        (lambda: Capture("c", ""), "hold_id"),
+        (lambda: Capture("c", "h", cny("-1.00")), "amount"),
+        (lambda: Capture("c", "h", 100), "amount"),
+    ],
+)
+def test_inline_hold_and_capture_checks_name_the_field(build: Any, field: str) -> None:
+    """Hold and Capture check their fields in __attrs_post_init__ (built on every authorization);
+    the errors are the shared validators' own, field by field, in field order."""
+    from loancore.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as raised:
+        build()
+    assert raised.value.field == field
+
+
+def test_hold_accepts_a_date_subclass_that_is_not_a_datetime() -> None:
+    day = _BusinessDay(2026, 6, 1)
+    assert Hold("h", "S", cny("1.00"), day).expires_on == day
