@@ -17,17 +17,13 @@ from loancore.adapters.memory.ledger import MemoryLedgerStore
 from loancore.ledger import default_chart
 from loancore.ports import LedgerStore
 
-try:  # the SQL stores' factory (tests/ledger/sql_stores.py); memory alone until it exists
-    from sql_stores import make_sql_ledger_store
-except ImportError:
-    make_sql_ledger_store = None
+from sql_stores import make_sql_ledger_store  # tests/ledger/sql_stores.py
 
-STORE_KINDS = [pytest.param("memory", id="memory")]
-if make_sql_ledger_store is not None:
-    STORE_KINDS += [
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-    ]
+STORE_KINDS = [
+    pytest.param("memory", id="memory"),
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+]
 
 
 def _dispose(store: object) -> None:
@@ -51,7 +47,6 @@ def ledger_store_factory(
         if kind == "memory":
             store: LedgerStore = MemoryLedgerStore()
         else:
-            assert make_sql_ledger_store is not None
             store = make_sql_ledger_store(kind, tmp_path, url)
             made.append(store)
         store.save_chart(default_chart())

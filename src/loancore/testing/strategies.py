@@ -19,6 +19,13 @@ from loancore.testing.calendars import (
     day_count_conventions,
     roll_conventions,
 )
+from loancore.testing.ledger import (
+    charts,
+    dimension_sets,
+    journal_entries,
+    subjects,
+    unbalanced_entries,
+)
 from loancore.testing.money import amounts, currencies, moneys, ratio_lists
 from loancore.testing.quota import grants, minor_amounts
 
@@ -28,9 +35,12 @@ __all__ = [
     "business_calendars",
     "calendar_dates",
     "cashflows",
+    "charts",
     "currencies",
     "day_count_conventions",
+    "dimension_sets",
     "grants",
+    "journal_entries",
     "loan_terms",
     "minor_amounts",
     "moneys",
@@ -38,4 +48,6 @@ __all__ = [
     "ratio_lists",
     "roll_conventions",
     "start_dates",
+    "subjects",
+    "unbalanced_entries",
 ]
