@@ -120,6 +120,17 @@ SCENARIOS: dict[str, list[tuple[Command, datetime.date]]] = {
         (Capture("c2", "h1"), DAY),
         (Void("h1", "h1"), DAY),
     ],
+    "replays of a partial capture, keys reused by another kind of command": [
+        (Hold("h1", "S", cny("100.00"), LATER), DAY),
+        (Capture("c1", "h1", cny("40.00")), DAY),
+        (Capture("c1", "h1", cny("40.00")), LATER),
+        (Capture("c1", "h1", cny("40.01")), DAY),
+        (Capture("c1", "h1"), DAY),
+        (Capture("h1", "h1"), DAY),
+        (Hold("c1", "S", cny("40.00"), LATER), DAY),
+        (Hold("h1", "T", cny("100.00"), LATER), DAY),
+        (Hold("h1", "S", cny("100.00"), DAY), DAY),
+    ],
     "hold refusals and errors": [
         (Hold("h1", "X", cny("1.00"), LATER), DAY),
         (Hold("h2", "S", Money(Decimal("1.00"), "USD"), LATER), DAY),

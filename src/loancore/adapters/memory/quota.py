@@ -60,14 +60,22 @@ class MemoryQuotaStore:
         self._lock = threading.Lock()
         self._state = QuotaState()
         self._source = _Source(self._state)
-        self._journal: list[QuotaEvent] = []
-        # Idempotency: the first command under each key, and its outcome as plain integers:
-        # the journal index of its one event (an operation accepted on the fast path), or
-        # (code, journal start, journal stop). A result is rebuilt from the journal when asked
-        # for again, so the store keeps one object per event rather than a result, a tuple of
-        # events and a pair per operation: fewer long-lived objects for the cyclic GC to walk.
-        self._commands: dict[str, Command] = {}
-        self._outcomes: dict[str, int | tuple[int, int, int]] = {}
+        # The journal as rows: one tuple of a QuotaEvent's fields, with the kind as its int value
+        # (_row, _event). A tuple of strings, ints, dates and None is left alone by the cyclic
+        # garbage collector, while a QuotaEvent (its EventKind, its __dict__) would be walked in
+        # every full collection for as long as the store lives.
+        # Balances the fast path moved, as mutable [used, held, frozen] counters: authoritative
+        # over self._state.balances for the lines they name, and written back as LineBalance
+        # values (_settle) before anything else reads balances. A hold or a capture then adds to
+        # two integers instead of building two frozen LineBalance values.
+        self._counters: _Counters = {}
+        self._journal: list[_Row] = []
+        # Idempotency, one entry per key: for an operation accepted on the fast path, the journal
+        # index of its one event and the command's fields (_fields: atoms again, untracked by the
+        # collector; the command is rebuilt when a replay must be compared with it); otherwise
+        # (command, code, journal start, journal stop). A result is rebuilt from the journal
+        # when asked for again.
+        self._applied: dict[str, tuple[object, ...]] = {}
         self.fast_path = True
         """False sends every command the general way (tests compare the two paths)."""
 
@@ -88,37 +96,46 @@ class MemoryQuotaStore:
             check_command(command)
         with self._lock:
             key = command.key
-            first = self._commands.get(key)
-            if first is not None:
+            applied = self._applied.get(key)
+            if applied is not None:
+                first = _first_command(key, applied)
                 if first != command:
                     raise IdempotencyConflict(key, f"first applied as {first!r}")
                 return self._result(key, replayed=True)
             journal = self._journal
             start = len(journal)
             if fast is not None:
-                event = fast(self._state, command, as_of)
+                event = fast(self._state, self._counters, command, as_of)
                 if event is not None:
-                    journal.append(event)
-                    self._commands[key] = command
-                    self._outcomes[key] = start
+                    journal.append(_row(event))
+                    self._applied[key] = (start, *_fields(command))
                     return QuotaResult(key, _OK, (event,))
+            self._settle()
             view = load_view(command, self._source, as_of=as_of)
             code, events = evaluate(command, view, as_of=as_of, config=self.config)
             if len(events) == 1:
                 self._state.apply(events[0])  # checks, then writes: all or nothing
             elif events:
                 self._apply_all(events)
-            journal.extend(events)
-            self._commands[key] = command
-            self._outcomes[key] = (code.value, start, start + len(events))
+            journal.extend(map(_row, events))
+            self._applied[key] = (command, code, start, start + len(events))
             return QuotaResult(key, code, events)
 
+    def _settle(self) -> None:
+        """Write the fast path's counters back into the state as LineBalance values (lock held)."""
+        balances = self._state.balances
+        for line_id, (used, held, frozen) in self._counters.items():
+            balances[line_id] = LineBalance(used, held, frozen)
+        self._counters.clear()
+
     def _result(self, key: str, *, replayed: bool = False) -> QuotaResult:
-        outcome = self._outcomes[key]
-        if isinstance(outcome, int):
-            return QuotaResult(key, _OK, (self._journal[outcome],), replayed)
-        code, start, stop = outcome
-        return QuotaResult(key, RejectionCode(code), tuple(self._journal[start:stop]), replayed)
+        applied = self._applied[key]
+        journal = self._journal
+        if type(applied[0]) is int:
+            return QuotaResult(key, _OK, (_event(journal[applied[0]]),), replayed)
+        _command, code, start, stop = applied
+        events = tuple(_event(row) for row in journal[start:stop])
+        return QuotaResult(key, code, events, replayed)
 
     def _apply_all(self, events: tuple[QuotaEvent, ...]) -> None:
         """Fold several events into a scratch copy first, so a failure changes nothing."""
@@ -140,7 +157,7 @@ class MemoryQuotaStore:
     def result(self, key: str) -> QuotaResult | None:
         """The result of the operation applied under ``key``, or None if there was none."""
         with self._lock:
-            return self._result(key) if key in self._outcomes else None
+            return self._result(key) if key in self._applied else None
 
     def line(self, line_id: str) -> QuotaLine:
         line = self._state.lines.get(line_id)
@@ -150,7 +167,9 @@ class MemoryQuotaStore:
 
     def balance(self, line_id: str) -> LineBalance:
         self.line(line_id)
-        return self._state.balances[line_id]
+        with self._lock:
+            self._settle()
+            return self._state.balances[line_id]
 
     def hold(self, hold_id: str) -> QuotaHold:
         hold = self._state.holds.get(hold_id)
@@ -162,6 +181,7 @@ class MemoryQuotaStore:
         """What can be held or drawn on ``line_id`` now: its own available bound by its master's."""
         check_as_of(as_of)
         with self._lock:
+            self._settle()
             line, balance, master, master_balance = self._source.line_pair(line_id)
             if line is None or balance is None:
                 raise NotFound("quota line", line_id)
@@ -195,19 +215,23 @@ class MemoryQuotaStore:
 
     def journal(self) -> Iterator[QuotaEvent]:
         """Every quota event in journal order."""
-        return iter(tuple(self._journal))
+        with self._lock:
+            rows = tuple(self._journal)
+        return iter(tuple(_event(row) for row in rows))
 
     def snapshot(self) -> QuotaSnapshot:
         """The stored lines, balances and holds."""
         with self._lock:
+            self._settle()
             return snapshot_of(self._state)
 
     def check(self) -> tuple[QuotaIssue, ...]:
         """Rebuild everything from the journal and list where the stored state differs."""
         with self._lock:
-            events = tuple(self._journal)
+            self._settle()
+            rows = tuple(self._journal)
             stored = snapshot_of(self._state)
-        return check_rebuild(rebuild(events), stored)
+        return check_rebuild(rebuild(_event(row) for row in rows), stored)
 
 
 # -- the fast path -------------------------------------------------------------------------------
@@ -231,7 +255,21 @@ _CAPTURED_EVENT = EventKind.HOLD_CAPTURED
 _CAPTURED = HoldStatus.CAPTURED
 
 
-def _free_minor(line: QuotaLine, balance: LineBalance, as_of: datetime.date) -> int | None:
+_Counters = dict[str, list[int]]
+
+
+def _counter(state: QuotaState, counters: _Counters, line_id: str) -> list[int]:
+    """The line's mutable [used, held, frozen], made from its stored balance on first use."""
+    counter = counters.get(line_id)
+    if counter is None:
+        balance = state.balances[line_id]
+        counter = counters[line_id] = [
+            balance.used_minor, balance.held_minor, balance.frozen_minor
+        ]  # fmt: skip
+    return counter
+
+
+def _free_minor(line: QuotaLine, counter: list[int], as_of: datetime.date) -> int | None:
     """effective - used - held - frozen of a line usable on ``as_of``; None if it is not usable
     (closed, frozen whole, not started, expired: the general path names the code)."""
     if (
@@ -244,10 +282,13 @@ def _free_minor(line: QuotaLine, balance: LineBalance, as_of: datetime.date) -> 
     limit = line.limit_permanent_minor
     if line.temporary_limits:
         limit = line.limit_effective_minor(as_of)
-    return limit - balance.used_minor - balance.held_minor - balance.frozen_minor
+    used, held, frozen = counter
+    return limit - used - held - frozen
 
 
-def _hold_fast(state: QuotaState, command: Hold, as_of: datetime.date) -> QuotaEvent | None:
+def _hold_fast(
+    state: QuotaState, counters: _Counters, command: Hold, as_of: datetime.date
+) -> QuotaEvent | None:
     """An accepted Hold: held += amount on the line and its master, a new open hold; its event."""
     key = command.key
     line = state.lines.get(command.line_id)
@@ -256,23 +297,19 @@ def _hold_fast(state: QuotaState, command: Hold, as_of: datetime.date) -> QuotaE
         return None
     if key in state.holds:
         return None
-    line_id, master_id, balances = line.line_id, line.master_id, state.balances
-    balance = balances[line_id]
+    line_id, master_id = line.line_id, line.master_id
+    counter = _counter(state, counters, line_id)
     minor = amount.minor_units
-    free = _free_minor(line, balance, as_of)
+    free = _free_minor(line, counter, as_of)
     if free is None or minor > free:
         return None
     if master_id is not None:
-        master_balance = balances[master_id]
-        free = _free_minor(state.lines[master_id], master_balance, as_of)
+        master_counter = _counter(state, counters, master_id)
+        free = _free_minor(state.lines[master_id], master_counter, as_of)
         if free is None or minor > free:
             return None
-        balances[master_id] = LineBalance(
-            master_balance.used_minor, master_balance.held_minor + minor, master_balance.frozen_minor
-        )  # every check is done: from here on only writes that cannot fail
-    balances[line_id] = LineBalance(
-        balance.used_minor, balance.held_minor + minor, balance.frozen_minor
-    )
+        master_counter[1] += minor  # every check is done: only writes that cannot fail follow
+    counter[1] += minor
     currency, expires_on = line.currency, command.expires_on
     state.holds[key] = QuotaHold(key, line_id, currency, minor, expires_on)
     open_ids = state.open_holds.get(line_id)
@@ -285,7 +322,9 @@ def _hold_fast(state: QuotaState, command: Hold, as_of: datetime.date) -> QuotaE
     )  # fmt: skip
 
 
-def _capture_fast(state: QuotaState, command: Capture, as_of: datetime.date) -> QuotaEvent | None:
+def _capture_fast(
+    state: QuotaState, counters: _Counters, command: Capture, as_of: datetime.date
+) -> QuotaEvent | None:
     """An accepted Capture: used += captured, held -= hold on the line and its master; its event."""
     hold = state.holds.get(command.hold_id)
     if hold is None or hold.status is not _OPEN or as_of > hold.expires_on:
@@ -301,22 +340,18 @@ def _capture_fast(state: QuotaState, command: Capture, as_of: datetime.date) -> 
         captured = command.amount.minor_units
         if captured > hold_minor:
             return None
-    master_id, balances = line.master_id, state.balances
-    balance = balances[line_id]
-    if balance.held_minor < hold_minor:
+    master_id = line.master_id
+    counter = _counter(state, counters, line_id)
+    if counter[1] < hold_minor:
         return None  # the fold's invariant; the general path raises it
     if master_id is not None:
-        master_balance = balances[master_id]
-        if state.lines[master_id].status is not _ACTIVE or master_balance.held_minor < hold_minor:
+        master_counter = _counter(state, counters, master_id)
+        if state.lines[master_id].status is not _ACTIVE or master_counter[1] < hold_minor:
             return None
-        balances[master_id] = LineBalance(
-            master_balance.used_minor + captured,
-            master_balance.held_minor - hold_minor,
-            master_balance.frozen_minor,
-        )
-    balances[line_id] = LineBalance(
-        balance.used_minor + captured, balance.held_minor - hold_minor, balance.frozen_minor
-    )
+        master_counter[0] += captured
+        master_counter[1] -= hold_minor
+    counter[0] += captured
+    counter[1] -= hold_minor
     hold_id, currency = hold.hold_id, line.currency
     state.holds[hold_id] = QuotaHold(
         hold_id, line_id, currency, hold_minor, hold.expires_on, _CAPTURED, captured
@@ -331,6 +366,49 @@ def _capture_fast(state: QuotaState, command: Capture, as_of: datetime.date) -> 
 
 
 _FAST_PATHS = {Hold: _hold_fast, Capture: _capture_fast}
+
+# -- what the store keeps: atoms the cyclic garbage collector does not walk ------------------------
+
+_Row = tuple[object, ...]
+_KINDS = {kind.value: kind for kind in EventKind}
+_HOLD_TAG, _CAPTURE_TAG = "hold", "capture"  # strings, not the classes: a class is a tracked object
+
+
+def _row(event: QuotaEvent) -> _Row:
+    """The journal row of ``event``: its fields in order, the kind as its int value."""
+    return (
+        event.key, event.seq, event.kind.value, event.as_of, event.borrower_id, event.line_id,
+        event.master_id, event.currency, event.amount_minor, event.released_minor, event.ref_id,
+        event.starts_on, event.ends_on, event.product,
+    )  # fmt: skip
+
+
+def _event(row: _Row) -> QuotaEvent:
+    """The event a journal row stands for (equal to the one that was applied)."""
+    key, seq, kind, *rest = row
+    return QuotaEvent(key, seq, _KINDS[kind], *rest)  # type: ignore[arg-type]
+
+
+def _fields(command: Hold | Capture) -> tuple[object, ...]:
+    """A fast-path command's fields after the key, Money split into amount and currency."""
+    if type(command) is Hold:
+        amount = command.amount
+        return (_HOLD_TAG, command.line_id, amount.amount, amount.currency, command.expires_on)
+    amount = command.amount
+    if amount is None:
+        return (_CAPTURE_TAG, command.hold_id, None, None)
+    return (_CAPTURE_TAG, command.hold_id, amount.amount, amount.currency)
+
+
+def _first_command(key: str, applied: tuple[object, ...]) -> Command:
+    """The command first applied under ``key``, from its idempotency entry."""
+    if type(applied[0]) is not int:
+        return applied[0]  # type: ignore[return-value]
+    kind, ref_id, amount, currency, *rest = applied[1:]
+    money = None if amount is None else Money(amount, currency)
+    if kind == _HOLD_TAG:
+        return Hold(key, ref_id, money, *rest)  # type: ignore[arg-type]
+    return Capture(key, ref_id, money)  # type: ignore[arg-type]
 
 
 class _Source:
