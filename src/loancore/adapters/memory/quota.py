@@ -38,7 +38,6 @@ from loancore.quota import (
     evaluate,
     load_view,
     rebuild,
-    snapshot_of,
 )
 
 __all__ = ["MemoryQuotaStore"]
@@ -59,7 +58,12 @@ class MemoryQuotaStore:
             raise InvalidInput("config", config, "expected a QuotaConfig")
         self._lock = threading.Lock()
         self._state = QuotaState()
-        self._source = _Source(self._state)
+        # Holds captured on the fast path, kept out of self._state.holds as atoms (line id,
+        # currency, amount, expiry, captured amount) that the cyclic garbage collector leaves
+        # alone; a captured hold is final, so only reads need it (_captured_hold builds the
+        # QuotaHold value on demand).
+        self._captured: dict[str, _CapturedRow] = {}
+        self._source = _Source(self._state, self._captured)
         # The journal as rows: one tuple of a QuotaEvent's fields, with the kind as its int value
         # (_row, _event). A tuple of strings, ints, dates and None is left alone by the cyclic
         # garbage collector, while a QuotaEvent (its EventKind, its __dict__) would be walked in
@@ -71,7 +75,7 @@ class MemoryQuotaStore:
         self._counters: _Counters = {}
         self._journal: list[_Row] = []
         # Idempotency, one entry per key: for an operation accepted on the fast path, the journal
-        # index of its one event and the command's fields (_fields: atoms again, untracked by the
+        # index of its one event and the command's fields (atoms again, left alone by the
         # collector; the command is rebuilt when a replay must be compared with it); otherwise
         # (command, code, journal start, journal stop). A result is rebuilt from the journal
         # when asked for again.
@@ -102,15 +106,13 @@ class MemoryQuotaStore:
                 if first != command:
                     raise IdempotencyConflict(key, f"first applied as {first!r}")
                 return self._result(key, replayed=True)
-            journal = self._journal
-            start = len(journal)
             if fast is not None:
-                event = fast(self._state, self._counters, command, as_of)
+                event = fast(self, command, as_of)
                 if event is not None:
-                    journal.append(_row(event))
-                    self._applied[key] = (start, *_fields(command))
                     return QuotaResult(key, _OK, (event,))
             self._settle()
+            journal = self._journal
+            start = len(journal)
             view = load_view(command, self._source, as_of=as_of)
             code, events = evaluate(command, view, as_of=as_of, config=self.config)
             if len(events) == 1:
@@ -172,7 +174,7 @@ class MemoryQuotaStore:
             return self._state.balances[line_id]
 
     def hold(self, hold_id: str) -> QuotaHold:
-        hold = self._state.holds.get(hold_id)
+        hold = self._source.hold(hold_id)
         if hold is None:
             raise NotFound("quota hold", hold_id)
         return hold
@@ -222,15 +224,21 @@ class MemoryQuotaStore:
     def snapshot(self) -> QuotaSnapshot:
         """The stored lines, balances and holds."""
         with self._lock:
-            self._settle()
-            return snapshot_of(self._state)
+            return self._snapshot()
+
+    def _snapshot(self) -> QuotaSnapshot:
+        self._settle()
+        state = self._state
+        holds = dict(state.holds)
+        for hold_id, captured in self._captured.items():
+            holds[hold_id] = _captured_hold(hold_id, captured)
+        return QuotaSnapshot(dict(state.lines), dict(state.balances), holds)
 
     def check(self) -> tuple[QuotaIssue, ...]:
         """Rebuild everything from the journal and list where the stored state differs."""
         with self._lock:
-            self._settle()
             rows = tuple(self._journal)
-            stored = snapshot_of(self._state)
+            stored = self._snapshot()
         return check_rebuild(rebuild(_event(row) for row in rows), stored)
 
 
@@ -253,6 +261,7 @@ _OK = RejectionCode.OK
 _PLACED = EventKind.HOLD_PLACED
 _CAPTURED_EVENT = EventKind.HOLD_CAPTURED
 _CAPTURED = HoldStatus.CAPTURED
+_PLACED_VALUE, _CAPTURED_VALUE = _PLACED.value, _CAPTURED_EVENT.value
 
 
 _Counters = dict[str, list[int]]
@@ -286,16 +295,15 @@ def _free_minor(line: QuotaLine, counter: list[int], as_of: datetime.date) -> in
     return limit - used - held - frozen
 
 
-def _hold_fast(
-    state: QuotaState, counters: _Counters, command: Hold, as_of: datetime.date
-) -> QuotaEvent | None:
-    """An accepted Hold: held += amount on the line and its master, a new open hold; its event."""
-    key = command.key
+def _hold_fast(store: MemoryQuotaStore, command: Hold, as_of: datetime.date) -> QuotaEvent | None:
+    """An accepted Hold: held += amount on the line and its master, a new open hold, the journal
+    row and the idempotency entry; its event."""
+    state, counters, key = store._state, store._counters, command.key
     line = state.lines.get(command.line_id)
     amount = command.amount
     if line is None or amount.currency != line.currency or command.expires_on < as_of:
         return None
-    if key in state.holds:
+    if key in state.holds or key in store._captured:
         return None
     line_id, master_id = line.line_id, line.master_id
     counter = _counter(state, counters, line_id)
@@ -316,16 +324,24 @@ def _hold_fast(
     if open_ids is None:
         open_ids = state.open_holds[line_id] = {}
     open_ids[key] = None
+    journal, borrower_id = store._journal, line.borrower_id
+    store._applied[key] = (len(journal), _HOLD_TAG, line_id, amount.amount, currency, expires_on)
+    journal.append((
+        key, 0, _PLACED_VALUE, as_of, borrower_id, line_id, master_id, currency, minor, 0, key,
+        None, expires_on, "",
+    ))  # fmt: skip
     return QuotaEvent(
-        key, 0, _PLACED, as_of, line.borrower_id, line_id, master_id, currency, minor, 0, key,
+        key, 0, _PLACED, as_of, borrower_id, line_id, master_id, currency, minor, 0, key,
         None, expires_on,
     )  # fmt: skip
 
 
 def _capture_fast(
-    state: QuotaState, counters: _Counters, command: Capture, as_of: datetime.date
+    store: MemoryQuotaStore, command: Capture, as_of: datetime.date
 ) -> QuotaEvent | None:
-    """An accepted Capture: used += captured, held -= hold on the line and its master; its event."""
+    """An accepted Capture: used += captured, held -= hold on the line and its master, the
+    journal row and the idempotency entry; its event."""
+    state, counters = store._state, store._counters
     hold = state.holds.get(command.hold_id)
     if hold is None or hold.status is not _OPEN or as_of > hold.expires_on:
         return None
@@ -333,11 +349,11 @@ def _capture_fast(
     line = state.lines[line_id]
     if line.status is not _ACTIVE:
         return None
-    captured = hold_minor
-    if command.amount is not None:
-        if command.amount.currency != line.currency:
+    captured, amount = hold_minor, command.amount
+    if amount is not None:
+        if amount.currency != line.currency:
             return None
-        captured = command.amount.minor_units
+        captured = amount.minor_units
         if captured > hold_minor:
             return None
     master_id = line.master_id
@@ -353,15 +369,25 @@ def _capture_fast(
     counter[0] += captured
     counter[1] -= hold_minor
     hold_id, currency = hold.hold_id, line.currency
-    state.holds[hold_id] = QuotaHold(
-        hold_id, line_id, currency, hold_minor, hold.expires_on, _CAPTURED, captured
-    )
+    del state.holds[hold_id]
+    store._captured[hold_id] = (line_id, currency, hold_minor, hold.expires_on, captured)
     open_ids = state.open_holds.get(line_id)
     if open_ids is not None:
         open_ids.pop(hold_id, None)
+    key, journal, borrower_id = command.key, store._journal, line.borrower_id
+    released = hold_minor - captured
+    store._applied[key] = (
+        (len(journal), _CAPTURE_TAG, hold_id, None, None)
+        if amount is None
+        else (len(journal), _CAPTURE_TAG, hold_id, amount.amount, currency)
+    )
+    journal.append((
+        key, 0, _CAPTURED_VALUE, as_of, borrower_id, line_id, master_id, currency, captured,
+        released, hold_id, None, None, "",
+    ))  # fmt: skip
     return QuotaEvent(
-        command.key, 0, _CAPTURED_EVENT, as_of, line.borrower_id, line_id, master_id, currency,
-        captured, hold_minor - captured, hold_id,
+        key, 0, _CAPTURED_EVENT, as_of, borrower_id, line_id, master_id, currency, captured,
+        released, hold_id,
     )  # fmt: skip
 
 
@@ -389,15 +415,15 @@ def _event(row: _Row) -> QuotaEvent:
     return QuotaEvent(key, seq, _KINDS[kind], *rest)  # type: ignore[arg-type]
 
 
-def _fields(command: Hold | Capture) -> tuple[object, ...]:
-    """A fast-path command's fields after the key, Money split into amount and currency."""
-    if type(command) is Hold:
-        amount = command.amount
-        return (_HOLD_TAG, command.line_id, amount.amount, amount.currency, command.expires_on)
-    amount = command.amount
-    if amount is None:
-        return (_CAPTURE_TAG, command.hold_id, None, None)
-    return (_CAPTURE_TAG, command.hold_id, amount.amount, amount.currency)
+_CapturedRow = tuple[str, str, int, datetime.date, int]
+
+
+def _captured_hold(hold_id: str, row: _CapturedRow) -> QuotaHold:
+    """The QuotaHold value of a hold captured on the fast path (equal to the fold's)."""
+    line_id, currency, amount_minor, expires_on, captured_minor = row
+    return QuotaHold(
+        hold_id, line_id, currency, amount_minor, expires_on, _CAPTURED, captured_minor
+    )
 
 
 def _first_command(key: str, applied: tuple[object, ...]) -> Command:
@@ -414,10 +440,11 @@ def _first_command(key: str, applied: tuple[object, ...]) -> Command:
 class _Source:
     """A :class:`~loancore.quota.QuotaState` seen through :class:`loancore.quota.ViewSource`."""
 
-    __slots__ = ("_state",)
+    __slots__ = ("_captured", "_state")
 
-    def __init__(self, state: QuotaState) -> None:
+    def __init__(self, state: QuotaState, captured: dict[str, _CapturedRow]) -> None:
         self._state = state
+        self._captured = captured
 
     def line_pair(
         self, line_id: str
@@ -432,7 +459,12 @@ class _Source:
         return line, state.balances[line_id], state.lines[master_id], state.balances[master_id]
 
     def hold(self, hold_id: str) -> QuotaHold | None:
-        return self._state.holds.get(hold_id)
+        hold = self._state.holds.get(hold_id)
+        if hold is None:
+            captured = self._captured.get(hold_id)
+            if captured is not None:
+                return _captured_hold(hold_id, captured)
+        return hold
 
     def open_holds(self, line_id: str) -> tuple[QuotaHold, ...]:
         holds = self._state.holds
