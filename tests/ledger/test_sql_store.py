@@ -346,6 +346,43 @@ def test_long_identifiers_and_dimension_values_round_trip_on_every_backend(store
     assert store.balance("1303", "CNY", as_of=date(2026, 3, 2), dimensions={"loan": long_text}) == amount
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["tab\there", "line\nbreak", "carriage\rreturn", "back\\slash", "\\N", "\\.", "None", "", " "],
+)
+def test_text_that_copy_would_escape_round_trips_exactly(store: SqlLedgerStore, text: str) -> None:
+    """PostgreSQL's COPY text format gives backslash, tab, newline and CR a meaning (and ``\\N``
+    is NULL): such values, the string "None" and empty text come back as they went in."""
+    amount = Money("1.00", "CNY")
+    batch = [
+        JournalEntry(
+            entry_id=f"id-{text}-{n}",
+            idempotency_key=f"key-{text}-{n}",
+            accounting_date=date(2026, 3, 2),
+            legs=(
+                Leg.debit("1303.01", amount, {"loan": text or "x", "product": f"{text}p"}),
+                Leg.credit("1002", amount, {"merchant": f"m{text}"}),
+            ),
+            memo=text,
+        )
+        for n in range(3)
+    ]
+    store.post(batch)
+    assert [store.get_entry(e.entry_id) for e in batch] == batch
+    loan = {"loan": text or "x"}
+    assert store.balance("1303", "CNY", as_of=date(2026, 3, 2), dimensions=loan) == amount * 3
+
+
+def test_copy_text_formats_plain_rows_and_refuses_values_that_need_escaping() -> None:
+    from loancore.adapters.sql.ledger import _copy_text
+
+    assert _copy_text([(1, "a", None, date(2026, 3, 2)), (2, "b", "c", date(2026, 3, 2))]) == (
+        "1\ta\t\\N\t2026-03-02\n2\tb\tc\t2026-03-02\n"
+    )
+    for text in ["a\tb", "a\nb", "a\rb", "a\\b", "\\N"]:
+        assert _copy_text([(1, text, None)]) is None
+
+
 def test_a_rolled_back_chart_change_is_not_remembered(engine: sa.Engine, store: SqlLedgerStore) -> None:
     from loancore.ledger import Subject
 
