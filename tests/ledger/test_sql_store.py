@@ -348,11 +348,12 @@ def test_long_identifiers_and_dimension_values_round_trip_on_every_backend(store
 
 @pytest.mark.parametrize(
     "text",
-    ["tab\there", "line\nbreak", "carriage\rreturn", "back\\slash", "\\N", "\\.", "None", "", " "],
+    ["tab\there", "line\nbreak", "carriage\rreturn", "back\\slash", "\\N", "\\.", "unit\x1fsep", "None", "", " "],
 )
 def test_text_that_copy_would_escape_round_trips_exactly(store: SqlLedgerStore, text: str) -> None:
     """PostgreSQL's COPY text format gives backslash, tab, newline and CR a meaning (and ``\\N``
-    is NULL): such values, the string "None" and empty text come back as they went in."""
+    is NULL), and the unit separator joins key lookups there: such values, the string "None" and
+    empty text come back as they went in, and replays find their originals."""
     amount = Money("1.00", "CNY")
     batch = [
         JournalEntry(
@@ -367,7 +368,8 @@ def test_text_that_copy_would_escape_round_trips_exactly(store: SqlLedgerStore, 
         )
         for n in range(3)
     ]
-    store.post(batch)
+    assert store.post(batch) == tuple(batch)
+    assert store.post(batch) == tuple(batch)  # a replay: the keys are found, nothing is booked
     assert [store.get_entry(e.entry_id) for e in batch] == batch
     loan = {"loan": text or "x"}
     assert store.balance("1303", "CNY", as_of=date(2026, 3, 2), dimensions=loan) == amount * 3

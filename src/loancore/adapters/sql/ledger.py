@@ -86,6 +86,7 @@ TEXT_ID = sa.Text()
 KEY = sa.Text()
 _CHUNK = 500  # bound parameters per IN list, well under SQLite's and psycopg's limits
 _READ_CHUNK = 2_000  # entries per page when streaming the journal
+_UNIT_SEPARATOR = "\x1f"  # joins text keys into one PostgreSQL parameter (see _scalars_in)
 
 STATE = sa.Table(
     "ledger_state",
@@ -831,6 +832,13 @@ def _scalars_in(
     what = f"DISTINCT {select.name}" if distinct else select.name
     head = f"SELECT {what} FROM {column.table.name} WHERE {column.name}"
     if connection.dialect.name == "postgresql":
+        joined = _UNIT_SEPARATOR.join(items) if all(type(v) is str for v in items) else ""
+        if joined and joined.count(_UNIT_SEPARATOR) == len(items) - 1:
+            # One text parameter split by the server: psycopg dumps a 1,000-element list in
+            # Python and the planner treats a split string like a small set (index probes), about
+            # half the time of ``= ANY(%s)``. Only when no value holds the separator.
+            sql = f"{head} = ANY(string_to_array(%s, chr({ord(_UNIT_SEPARATOR)})))"
+            return [row[0] for row in connection.exec_driver_sql(sql, (joined,))]
         return [row[0] for row in connection.exec_driver_sql(f"{head} = ANY(%s)", (items,))]
     out: list[Any] = []
     for chunk in _chunks(items):
