@@ -161,6 +161,21 @@ QUOTA_TABLES = (LINES, TEMPORARY, HOLDS, OPERATIONS, EVENTS)
 _LINE = sa.select(LINES).where(LINES.c.line_id == sa.bindparam("line_id"))
 _LINE_FOR_UPDATE = _LINE.with_for_update()
 _MASTER_ID = sa.select(LINES.c.master_id).where(LINES.c.line_id == sa.bindparam("line_id"))
+# Without row locks (SQLite), a line, its master and whether each has temporary limits in one
+# statement: the line's row, and the row whose id is the line's master_id.
+_SUB = LINES.alias("sub")
+_LINE_PAIR = sa.select(
+    LINES,
+    sa.exists().where(TEMPORARY.c.line_id == LINES.c.line_id).label("has_temporary"),
+).where(
+    sa.or_(
+        LINES.c.line_id == sa.bindparam("line_id"),
+        LINES.c.line_id
+        == sa.select(_SUB.c.master_id)
+        .where(_SUB.c.line_id == sa.bindparam("line_id"))
+        .scalar_subquery(),
+    )
+)
 _HOLD = sa.select(HOLDS).where(HOLDS.c.hold_id == sa.bindparam("hold_id"))
 _OPERATION = sa.select(OPERATIONS).where(OPERATIONS.c.key == sa.bindparam("key"))
 _UPDATE_BALANCE = (
@@ -172,6 +187,9 @@ _UPDATE_BALANCE = (
         frozen_minor=sa.bindparam("frozen"),
     )
 )
+_INSERT_OPERATION = OPERATIONS.insert()
+_INSERT_HOLD = HOLDS.insert()
+_INSERT_EVENTS = EVENTS.insert()
 _UPDATE_HOLD = (
     HOLDS.update()
     .where(HOLDS.c.hold_id == sa.bindparam("id"))
@@ -249,7 +267,7 @@ class SqlQuotaStore:
             return QuotaResult(result.key, result.code, result.events, replayed=True)
         decision = decide(command, view, as_of=as_of, config=self.config)
         operation = {"key": command.key, "command": fingerprint, "code": int(decision.code)}
-        connection.execute(OPERATIONS.insert(), operation)
+        connection.execute(_INSERT_OPERATION, operation)
         if decision.code is RejectionCode.OK:
             _persist(connection, view, decision)
         return QuotaResult(command.key, decision.code, decision.events)
@@ -376,6 +394,10 @@ class _Source:
     def __init__(self, connection: Connection, *, lock: bool) -> None:
         self._connection = connection
         self._lock = lock and connection.dialect.name == "postgresql"
+        # Without row locks (SQLite: one writer at a time, and a transaction reads one snapshot)
+        # reading a hold again inside the same transaction returns the same row, so the second
+        # read load_view makes (for PostgreSQL, after the line lock) is served from here.
+        self._holds: dict[str, QuotaHold | None] | None = None if self._lock else {}
 
     def _select_line(self, line_id: str) -> Any:
         query = _LINE_FOR_UPDATE if self._lock else _LINE
@@ -390,14 +412,22 @@ class _Source:
     def line_pair(
         self, line_id: str
     ) -> tuple[QuotaLine | None, LineBalance | None, QuotaLine | None, LineBalance | None]:
-        # The master id of a line never changes, so it can be read before any lock is taken;
-        # then lock the master first and the sub-line second: one global order, no deadlock.
-        found = self._connection.execute(_MASTER_ID, {"line_id": line_id}).first()
-        if found is None:
-            return None, None, None, None
-        master_row = None if found.master_id is None else self._select_line(found.master_id)
-        row = self._select_line(line_id)
-        ids = [line_id] if master_row is None else [master_row.line_id, line_id]
+        if self._lock:
+            # The master id of a line never changes, so it can be read before any lock is taken;
+            # then lock the master first and the sub-line second: one global order, no deadlock.
+            found = self._connection.execute(_MASTER_ID, {"line_id": line_id}).first()
+            if found is None:
+                return None, None, None, None
+            master_row = None if found.master_id is None else self._select_line(found.master_id)
+            row = self._select_line(line_id)
+            ids = [line_id] if master_row is None else [master_row.line_id, line_id]
+        else:  # no row locks, hence no lock order: one statement reads both rows
+            rows = self._connection.execute(_LINE_PAIR, {"line_id": line_id}).all()
+            row = next((r for r in rows if r.line_id == line_id), None)
+            if row is None:
+                return None, None, None, None
+            master_row = next((r for r in rows if r.line_id != line_id), None)
+            ids = [r.line_id for r in rows if r.has_temporary]
         temporary = _temporary_limits(self._connection, ids)
         line, balance = _line_and_balance(row, temporary)
         if master_row is None:
@@ -406,8 +436,14 @@ class _Source:
         return line, balance, master, master_balance
 
     def hold(self, hold_id: str) -> QuotaHold | None:
+        holds = self._holds
+        if holds is not None and hold_id in holds:
+            return holds[hold_id]
         row = self._connection.execute(_HOLD, {"hold_id": hold_id}).first()
-        return None if row is None else _hold_of(row)
+        hold = None if row is None else _hold_of(row)
+        if holds is not None:
+            holds[hold_id] = hold
+        return hold
 
     def open_holds(self, line_id: str) -> tuple[QuotaHold, ...]:
         query = (
@@ -519,13 +555,13 @@ def _persist(connection: Connection, view: QuotaView, decision: Decision) -> Non
                 "amount_minor": hold.amount_minor, "expires_on": hold.expires_on,
                 "status": status, "captured_minor": captured,
             }  # fmt: skip
-            connection.execute(HOLDS.insert(), row)
+            connection.execute(_INSERT_HOLD, row)
     if decision.events:
         rows = [
             {name: _column_value(getattr(e, name)) for name in _EVENT_FIELDS}
             for e in decision.events
         ]
-        connection.execute(EVENTS.insert(), rows)
+        connection.execute(_INSERT_EVENTS, rows)
 
 
 def _column_value(value: Any) -> Any:
