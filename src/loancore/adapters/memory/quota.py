@@ -64,15 +64,19 @@ class MemoryQuotaStore:
         # QuotaHold value on demand).
         self._captured: dict[str, _CapturedRow] = {}
         self._source = _Source(self._state, self._captured)
-        # The journal as rows: one tuple of a QuotaEvent's fields, with the kind as its int value
-        # (_row, _event). A tuple of strings, ints, dates and None is left alone by the cyclic
-        # garbage collector, while a QuotaEvent (its EventKind, its __dict__) would be walked in
-        # every full collection for as long as the store lives.
         # Balances the fast path moved, as mutable [used, held, frozen] counters: authoritative
         # over self._state.balances for the lines they name, and written back as LineBalance
         # values (_settle) before anything else reads balances. A hold or a capture then adds to
         # two integers instead of building two frozen LineBalance values.
         self._counters: _Counters = {}
+        # Holds placed on the fast path and not yet captured, as atoms (line id, currency,
+        # amount, expiry): their capture on the fast path never needs a QuotaHold; _settle
+        # builds one for each still open before anything else reads holds.
+        self._opened: dict[str, _OpenedRow] = {}
+        # The journal as rows: one tuple of a QuotaEvent's fields, with the kind as its int value
+        # (_row, _event). A tuple of strings, ints, dates and None is left alone by the cyclic
+        # garbage collector, while a QuotaEvent (its EventKind, its __dict__) would be walked in
+        # every full collection for as long as the store lives.
         self._journal: list[_Row] = []
         # Idempotency, one entry per key: for an operation accepted on the fast path, the journal
         # index of its one event and the command's fields (atoms again, left alone by the
@@ -124,11 +128,16 @@ class MemoryQuotaStore:
             return QuotaResult(key, code, events)
 
     def _settle(self) -> None:
-        """Write the fast path's counters back into the state as LineBalance values (lock held)."""
-        balances = self._state.balances
+        """Write the fast path's counters and open holds back into the state as LineBalance and
+        QuotaHold values (lock held)."""
+        state = self._state
+        balances, holds = state.balances, state.holds
         for line_id, (used, held, frozen) in self._counters.items():
             balances[line_id] = LineBalance(used, held, frozen)
         self._counters.clear()
+        for hold_id, (line_id, currency, amount_minor, expires_on) in self._opened.items():
+            holds[hold_id] = QuotaHold(hold_id, line_id, currency, amount_minor, expires_on)
+        self._opened.clear()
 
     def _result(self, key: str, *, replayed: bool = False) -> QuotaResult:
         applied = self._applied[key]
@@ -174,7 +183,9 @@ class MemoryQuotaStore:
             return self._state.balances[line_id]
 
     def hold(self, hold_id: str) -> QuotaHold:
-        hold = self._source.hold(hold_id)
+        with self._lock:
+            self._settle()
+            hold = self._source.hold(hold_id)
         if hold is None:
             raise NotFound("quota hold", hold_id)
         return hold
@@ -200,13 +211,16 @@ class MemoryQuotaStore:
 
     def open_holds(self, line_id: str) -> tuple[QuotaHold, ...]:
         """The open holds of ``line_id`` in hold id order."""
-        return self._source.open_holds(line_id)
+        with self._lock:
+            self._settle()
+            return self._source.open_holds(line_id)
 
     def line_ids_with_expired_holds(self, *, as_of: datetime.date) -> tuple[str, ...]:
         """Lines with an open hold whose expiry is before ``as_of`` (work for ExpireHolds)."""
         check_as_of(as_of)
         holds = self._state.holds
         with self._lock:
+            self._settle()
             return tuple(
                 sorted(
                     line_id
@@ -303,7 +317,7 @@ def _hold_fast(store: MemoryQuotaStore, command: Hold, as_of: datetime.date) -> 
     amount = command.amount
     if line is None or amount.currency != line.currency or command.expires_on < as_of:
         return None
-    if key in state.holds or key in store._captured:
+    if key in state.holds or key in store._opened or key in store._captured:
         return None
     line_id, master_id = line.line_id, line.master_id
     counter = _counter(state, counters, line_id)
@@ -319,7 +333,7 @@ def _hold_fast(store: MemoryQuotaStore, command: Hold, as_of: datetime.date) -> 
         master_counter[1] += minor  # every check is done: only writes that cannot fail follow
     counter[1] += minor
     currency, expires_on = line.currency, command.expires_on
-    state.holds[key] = QuotaHold(key, line_id, currency, minor, expires_on)
+    store._opened[key] = (line_id, currency, minor, expires_on)
     open_ids = state.open_holds.get(line_id)
     if open_ids is None:
         open_ids = state.open_holds[line_id] = {}
@@ -341,11 +355,17 @@ def _capture_fast(
 ) -> QuotaEvent | None:
     """An accepted Capture: used += captured, held -= hold on the line and its master, the
     journal row and the idempotency entry; its event."""
-    state, counters = store._state, store._counters
-    hold = state.holds.get(command.hold_id)
-    if hold is None or hold.status is not _OPEN or as_of > hold.expires_on:
+    state, counters, hold_id = store._state, store._counters, command.hold_id
+    opened = store._opened.get(hold_id)
+    in_state = opened is None  # a hold the general path placed, or one settled since
+    if in_state:
+        hold = state.holds.get(hold_id)
+        if hold is None or hold.status is not _OPEN:
+            return None
+        opened = (hold.line_id, hold.currency, hold.amount_minor, hold.expires_on)
+    line_id, _currency, hold_minor, expires_on = opened
+    if as_of > expires_on:
         return None
-    line_id, hold_minor = hold.line_id, hold.amount_minor
     line = state.lines[line_id]
     if line.status is not _ACTIVE:
         return None
@@ -368,9 +388,12 @@ def _capture_fast(
         master_counter[1] -= hold_minor
     counter[0] += captured
     counter[1] -= hold_minor
-    hold_id, currency = hold.hold_id, line.currency
-    del state.holds[hold_id]
-    store._captured[hold_id] = (line_id, currency, hold_minor, hold.expires_on, captured)
+    currency = line.currency
+    if in_state:
+        del state.holds[hold_id]
+    else:
+        del store._opened[hold_id]
+    store._captured[hold_id] = (line_id, currency, hold_minor, expires_on, captured)
     open_ids = state.open_holds.get(line_id)
     if open_ids is not None:
         open_ids.pop(hold_id, None)
@@ -415,6 +438,7 @@ def _event(row: _Row) -> QuotaEvent:
     return QuotaEvent(key, seq, _KINDS[kind], *rest)  # type: ignore[arg-type]
 
 
+_OpenedRow = tuple[str, str, int, datetime.date]
 _CapturedRow = tuple[str, str, int, datetime.date, int]
 
 
