@@ -507,7 +507,7 @@ def test_trailing_zeros_do_not_count_as_decimals() -> None:
        st.sampled_from([None, D("1"), D("100"), D("0.05")]))
 def test_the_fast_annuity_path_equals_the_general_loop(t: LoanTerms, mode, multiple) -> None:
     # _plain_annuity folds the rounding mode into integer arithmetic; the general loop rounds
-    # each interest with _round_div. A first due date one regular period after the start sends
+    # each interest with round_ratio. A first due date one regular period after the start sends
     # the same loan through the general loop, which must give the same schedule.
     assume(t.start_date.day <= 28)  # a month-end start makes "one month later" an odd period
     t = attrs.evolve(t, rounding=mode, installment_multiple=multiple)

@@ -15,11 +15,14 @@ from loancore.money import (
     Money,
     Rounding,
     allocate,
+    from_minor_units,
     minor_unit,
     minor_units_of,
     quantize,
+    round_ratio,
     split_evenly,
     to_decimal,
+    to_minor_units,
 )
 from loancore.testing.money import assert_context_independent
 from loancore.testing.strategies import amounts, currencies, moneys, ratio_lists
@@ -359,3 +362,29 @@ def test_a_ratio_of_more_than_40_digits_is_refused() -> None:
         allocate(D("100"), [D("1e999999"), 1], currency="CNY")
     with pytest.raises(InvalidInput):
         CumulativeSplit.start([D("1e999999"), 1], currency="CNY")
+
+
+@given(
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.integers(min_value=1, max_value=10**12),
+    st.sampled_from(list(Rounding)),
+)
+def test_round_ratio_rounds_the_exact_ratio_like_decimal_does(numerator, denominator, mode) -> None:
+    import decimal as _decimal
+
+    with _decimal.localcontext(prec=80):
+        expected = (D(numerator) / D(denominator)).quantize(D(1), rounding=mode.value)
+    assert round_ratio(numerator, denominator, rounding=mode) == int(expected)
+    assert round_ratio(numerator, denominator, rounding=mode.name) == int(expected)
+
+
+def test_round_ratio_refuses_an_unknown_mode() -> None:
+    with pytest.raises(InvalidInput) as info:
+        round_ratio(1, 2, rounding="NEAREST")
+    assert info.value.field == "rounding"
+
+
+@given(moneys())
+def test_minor_unit_conversions_invert_each_other(money: Money) -> None:
+    scale = minor_units_of(money.currency)
+    assert from_minor_units(to_minor_units(money.amount, scale), scale) == money.amount

@@ -31,11 +31,15 @@ __all__ = [
     "Money",
     "Rounding",
     "allocate",
+    "at_scale",
+    "from_minor_units",
     "minor_unit",
     "minor_units_of",
     "quantize",
+    "round_ratio",
     "split_evenly",
     "to_decimal",
+    "to_minor_units",
 ]
 
 # ISO 4217 minor units (the "E" column of the ISO list). Funds and metals codes are left out.
@@ -158,7 +162,9 @@ def quantize(amount: Decimal, currency: str, *, rounding: Rounding | str) -> Dec
     return value.quantize(exponent, rounding=mode, context=_ARITH)
 
 
-def _at_scale(amount: Decimal, currency: str, *, field: str) -> Decimal:
+def at_scale(amount: Decimal, currency: str, *, field: str) -> Decimal:
+    """``amount`` at ``currency``'s scale, exactly: ``InvalidInput`` naming ``field`` when it has
+    more decimals than the currency allows (never rounds) or more than AMOUNT_DIGITS_MAX digits."""
     exponent = _EXPONENTS[currency]
     if amount and amount.adjusted() + CURRENCY_MINOR_UNITS[currency] >= AMOUNT_DIGITS_MAX:
         raise InvalidInput(field, amount, f"has more than {AMOUNT_DIGITS_MAX} digits")
@@ -172,6 +178,46 @@ def _at_scale(amount: Decimal, currency: str, *, field: str) -> Decimal:
             "round it first with Money.of(..., rounding=...)",
         ) from None
     return exact
+
+
+_DECIMAL_MODES = frozenset(member.value for member in Rounding)
+
+
+def from_minor_units(minor: int, scale: int) -> Decimal:
+    """``minor`` units at ``scale`` decimals as a Decimal: ``from_minor_units(1230, 2)`` is 12.30.
+
+    Exact (loancore's own context), whatever the caller's decimal context."""
+    return Decimal(minor).scaleb(-scale, _ARITH)
+
+
+def to_minor_units(amount: Decimal, scale: int) -> int:
+    """``amount`` (already at ``scale`` decimals) as an integer count of minor units."""
+    return int(amount.scaleb(scale, _ARITH))
+
+
+def round_ratio(numerator: int, denominator: int, *, rounding: Rounding | str) -> int:
+    """The exact ratio ``numerator / denominator`` (``denominator > 0``) rounded to an integer with
+    the named mode: the one rounding point of calculators that work in integer minor units and
+    exact fractions (interest = balance x rate, rounded once per installment)."""
+    # Members are str equal to decimal's constants, so the common case costs one set lookup.
+    mode = rounding if rounding in _DECIMAL_MODES else Rounding.parse(rounding).value
+    q, rem = divmod(numerator, denominator)  # floor
+    if rem == 0 or mode == decimal.ROUND_FLOOR:
+        return q
+    if mode == decimal.ROUND_CEILING:
+        return q + 1
+    if mode == decimal.ROUND_DOWN:
+        return q if numerator >= 0 else q + 1
+    if mode == decimal.ROUND_UP:
+        return q + 1 if numerator >= 0 else q
+    twice = 2 * rem
+    if twice != denominator:
+        return q + 1 if twice > denominator else q
+    if mode == decimal.ROUND_HALF_UP:
+        return q + 1 if numerator >= 0 else q
+    if mode == decimal.ROUND_HALF_DOWN:
+        return q if numerator >= 0 else q + 1
+    return q + (q & 1)  # HALF_EVEN: the even neighbour
 
 
 # A context that traps Inexact, so quantizing to the scale fails instead of rounding.
@@ -197,7 +243,7 @@ class Money:
 
     def __attrs_post_init__(self) -> None:
         _check_currency(self.currency)
-        object.__setattr__(self, "amount", _at_scale(self.amount, self.currency, field="amount"))
+        object.__setattr__(self, "amount", at_scale(self.amount, self.currency, field="amount"))
 
     # -- construction -------------------------------------------------------------------------
 
@@ -215,14 +261,14 @@ class Money:
         """Build from integer minor units, as stored: ``Money.from_minor(1230, "CNY")`` is 12.30."""
         if isinstance(minor, bool) or not isinstance(minor, int):
             raise InvalidInput("minor", minor, "expected an int number of minor units")
-        return cls(Decimal(minor).scaleb(-minor_units_of(currency), _ARITH), currency)
+        return cls(from_minor_units(minor, minor_units_of(currency)), currency)
 
     # -- views ----------------------------------------------------------------------------------
 
     @property
     def minor_units(self) -> int:
         """The amount as an integer count of minor units (fen for CNY), for storage."""
-        return int(self.amount.scaleb(CURRENCY_MINOR_UNITS[self.currency], _ARITH))
+        return to_minor_units(self.amount, CURRENCY_MINOR_UNITS[self.currency])
 
     def is_zero(self) -> bool:
         return not self.amount
@@ -330,12 +376,12 @@ def allocate(total: Any, ratios: Sequence[Any], *, currency: str) -> tuple[Decim
     exact share, a zero ratio always gets zero, and for a non-negative total no part is negative.
     A negative total is split as its absolute value and negated (a refund splits like a payment).
     """
-    amount = _at_scale(to_decimal(total, field="total"), _check_currency(currency), field="total")
+    amount = at_scale(to_decimal(total, field="total"), _check_currency(currency), field="total")
     weights = _ratios(ratios)
     if amount < 0:
         return tuple(-p for p in allocate(-amount, ratios, currency=currency))
     scale = CURRENCY_MINOR_UNITS[currency]
-    units = int(amount.scaleb(scale, _ARITH))
+    units = to_minor_units(amount, scale)
     with decimal.localcontext(_ARITH):
         weight_sum = sum(weights)
         exact = [Decimal(units) * w / weight_sum for w in weights]
@@ -345,7 +391,7 @@ def allocate(total: Any, ratios: Sequence[Any], *, currency: str) -> tuple[Decim
     order = sorted(range(len(weights)), key=lambda i: (remainders[i], i))
     for i in order[:leftover]:
         floors[i] += 1
-    return tuple(Decimal(f).scaleb(-scale, _ARITH) for f in floors)
+    return tuple(from_minor_units(f, scale) for f in floors)
 
 
 def split_evenly(total: Any, count: int, *, currency: str, residue: str = "last") -> tuple[Decimal, ...]:
@@ -359,13 +405,13 @@ def split_evenly(total: Any, count: int, *, currency: str, residue: str = "last"
         raise InvalidInput("count", count, "expected an int >= 1")
     if residue not in ("last", "first"):
         raise InvalidInput("residue", residue, "expected 'last' or 'first'")
-    amount = _at_scale(to_decimal(total, field="total"), _check_currency(currency), field="total")
+    amount = at_scale(to_decimal(total, field="total"), _check_currency(currency), field="total")
     scale = CURRENCY_MINOR_UNITS[currency]
-    units = int(amount.scaleb(scale, _ARITH))
+    units = to_minor_units(amount, scale)
     base = abs(units) // count * (1 if units >= 0 else -1)
     parts = [base] * count
     parts[-1 if residue == "last" else 0] += units - base * count
-    return tuple(Decimal(p).scaleb(-scale, _ARITH) for p in parts)
+    return tuple(from_minor_units(p, scale) for p in parts)
 
 
 @attrs.frozen
@@ -407,10 +453,10 @@ class CumulativeSplit:
 
     def add(self, amount: Any) -> tuple[tuple[Decimal, ...], CumulativeSplit]:
         """Split the next ``amount``; return its parts and the new state."""
-        step = _at_scale(to_decimal(amount, field="amount"), self.currency, field="amount")
+        step = at_scale(to_decimal(amount, field="amount"), self.currency, field="amount")
         scale = CURRENCY_MINOR_UNITS[self.currency]
         sign = -1 if step < 0 else 1
-        units = abs(int(step.scaleb(scale, _ARITH)))
+        units = abs(to_minor_units(step, scale))
         with decimal.localcontext(_ARITH):
             total = self.total + step
             weight_sum = sum(self.ratios)
@@ -424,7 +470,7 @@ class CumulativeSplit:
         leftover = units - sum(base)
         for i in sorted(range(len(base)), key=lambda i: (ahead[i], i))[:leftover]:
             base[i] += 1
-        parts = tuple(Decimal(sign * b).scaleb(-scale, _ARITH) for b in base)
+        parts = tuple(from_minor_units(sign * b, scale) for b in base)
         allocated = tuple(_ARITH.add(a, p) for a, p in zip(self.allocated, parts, strict=True))
         return parts, attrs.evolve(self, total=total, allocated=allocated)
 

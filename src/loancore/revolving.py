@@ -21,8 +21,7 @@ from typing import Any
 
 from loancore.daycount import DayCount, year_fraction_ratio
 from loancore.errors import InvalidInput
-from loancore.amortization import _round_div
-from loancore.money import _ARITH, Rounding, minor_units_of, to_decimal
+from loancore.money import Rounding, from_minor_units, minor_units_of, round_ratio, to_decimal
 
 __all__ = ["SPANS_MAX", "interest_for_balances", "interest_for_span"]
 
@@ -140,5 +139,5 @@ def _rounded(exact: Fraction, currency: str, rounding: Rounding | str) -> Decima
     """An exact amount rounded once to the currency's minor unit with the named mode."""
     scale = minor_units_of(currency)
     scaled = exact * 10**scale
-    minor = _round_div(scaled.numerator, scaled.denominator, Rounding.parse(rounding).value)
-    return Decimal(minor).scaleb(-scale, _ARITH)
+    minor = round_ratio(scaled.numerator, scaled.denominator, rounding=rounding)
+    return from_minor_units(minor, scale)
