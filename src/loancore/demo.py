@@ -145,7 +145,8 @@ def _report_story(ledger: Ledger, store: SqlLedgerStore, as_of: date, out: Path)
     chart = ledger.chart
     trial = ledger.trial_balance(as_of=as_of)
     for line in trial.lines:
-        name = chart.get(line.subject_code).name_en if chart.get(line.subject_code) else ""
+        subject = chart.find(line.subject_code)
+        name = subject.name_en if subject is not None else ""
         _say(f"   {line.subject_code:8s} {name:36s} Dr {line.debit_total.amount:>10} Cr {line.credit_total.amount:>10}")
     debit, credit = trial.totals("CNY")
     _say(f"   {'total':45s} Dr {debit.amount:>10} Cr {credit.amount:>10}  balanced: {trial.is_balanced()}")

@@ -57,11 +57,11 @@ class InvalidInput(LoancoreError, ValueError):
 class FloatNotAllowed(LoancoreError, TypeError):
     """A ``float`` reached a money or rate argument; binary floats cannot hold 0.10 exactly."""
 
-    def __init__(self, field: str, value: float) -> None:
+    def __init__(self, field: str, value: float) -> None:  # float-ok: the value being refused
         self.field = field
         self.value = value
         super().__init__(
-            f"{field}: float {value!r} is not accepted for money or rates; "
+            f"{field}: float {value!r} is not accepted for money or rates; "  # float-ok
             f"pass Decimal({str(value)!r}), an int or a string"
         )
 
