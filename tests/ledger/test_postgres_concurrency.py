@@ -178,6 +178,7 @@ def test_stores_opened_at_once_on_an_empty_database_create_the_schema_once(
 ) -> None:
     from sqlalchemy import text
 
+    from loancore.adapters.sql.ledger import LEDGER_SCHEMA_VERSION
     from sql_stores import make_sql_engine
 
     engine = make_sql_engine("postgres", tmp_path, postgres_url)
@@ -187,7 +188,7 @@ def test_stores_opened_at_once_on_an_empty_database_create_the_schema_once(
         with engine.connect() as connection:
             rows = connection.execute(text("SELECT component, version FROM loancore_schema")).all()
             states = connection.execute(text("SELECT COUNT(*) FROM ledger_state")).scalar_one()
-        assert rows == [("ledger", 1)]
+        assert rows == [("ledger", LEDGER_SCHEMA_VERSION)]
         assert states == 1
     finally:
         engine.dispose()

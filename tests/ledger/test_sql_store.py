@@ -443,20 +443,58 @@ def test_sqlite_writers_in_several_threads_are_serialized_and_lose_nothing(tmp_p
 
 
 @pytest.mark.parametrize("key", ["customer", "loan", "merchant", "partner", "product"])
-def test_sqlite_dimension_balances_use_the_dimension_index(tmp_path: Path, key: str) -> None:
-    """The partial index of each dimension serves ``dimension = value`` (a plan check, not a
-    timing: without it a balance by loan would scan every leg)."""
-    from loancore.adapters.sql.ledger import LEGS, _leg_filters, _signed_amount
+def test_sqlite_dimension_balances_seek_the_dimension_index_by_day(tmp_path: Path, key: str) -> None:
+    """A balance by dimension seeks the dimension's partial index on (day, value, subject) for each
+    posting day (a plan check, not a timing: without it a balance by loan would scan every leg)."""
+    from loancore.adapters.sql.ledger import DAILY, _net_from_legs_query
 
     engine = create_engine(tmp_path / "plan.sqlite")
     SqlLedgerStore(engine)
-    query = sa.select(sa.func.sum(_signed_amount())).where(
-        *_leg_filters(["1303", "1303.01"], "CNY", [(key, "X1")]),
-        LEGS.c.accounting_date <= date(2026, 3, 1),
-    )
+    query = _net_from_legs_query(["1303", "1303.01"], "CNY", [(key, "X1")], DAILY.c.day <= date(2026, 3, 1))
     compiled = query.compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
     with engine.connect() as connection:
         params = tuple(compiled.params[name] for name in compiled.positiontup)
         plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", params).all()
     engine.dispose()
-    assert f"ix_ledger_legs_{key}" in " ".join(str(row[-1]) for row in plan)
+    steps = " | ".join(str(row[-1]) for row in plan)
+    assert f"USING INDEX ix_ledger_legs_{key} (accounting_date=? AND {key}=? AND subject_code=?)" in steps
+
+
+def _index_columns(engine: sa.Engine, name: str) -> list[str]:
+    inspector = sa.inspect(engine)
+    found = [i for i in inspector.get_indexes("ledger_legs") if i["name"] == name]
+    assert len(found) == 1, name
+    return list(found[0]["column_names"])
+
+
+def test_a_version_1_ledger_is_migrated_to_day_first_dimension_indexes(engine: sa.Engine) -> None:
+    """A database written by schema 1 (dimension indexes leading with the dimension) opens as
+    schema 2: the indexes are rebuilt leading with the day, the journal and balances untouched."""
+    store = SqlLedgerStore(engine)
+    store.save_chart(small_chart())
+    entries = [loan_entry(n, key=f"k{n}") for n in range(1, 6)]
+    store.post(entries)
+    before = store.trial_balance(as_of=date(2026, 12, 31))
+    with engine.begin() as connection:  # turn the database back into what schema 1 created
+        for key in ("customer", "loan", "merchant", "partner", "product"):
+            connection.exec_driver_sql(f"DROP INDEX ix_ledger_legs_{key}")
+            connection.exec_driver_sql(
+                f"CREATE INDEX ix_ledger_legs_{key} ON ledger_legs ({key}, subject_code, accounting_date)"
+                f" WHERE {key} IS NOT NULL"
+            )
+        connection.execute(
+            SCHEMA_TABLE.update().where(SCHEMA_TABLE.c.component == "ledger").values(version=1)
+        )
+    assert _index_columns(engine, "ix_ledger_legs_loan")[0] == "loan"
+
+    migrated = SqlLedgerStore(engine)
+
+    assert schema_version(engine, "ledger") == LEDGER_SCHEMA_VERSION == 2
+    for key in ("customer", "loan", "merchant", "partner", "product"):
+        assert _index_columns(engine, f"ix_ledger_legs_{key}") == ["accounting_date", key, "subject_code"]
+    assert list(migrated.entries()) == entries
+    assert migrated.trial_balance(as_of=date(2026, 12, 31)) == before
+    loan = dict(entries[2].legs[0].dimensions)["loan"]
+    assert migrated.balance("1303", "CNY", as_of=date(2026, 12, 31), dimensions={"loan": loan}) == (
+        entries[2].legs[0].amount
+    )

@@ -8,6 +8,7 @@ Tables (component ``ledger``, version :data:`LEDGER_SCHEMA_VERSION`; see ``docs/
                           ``reverses`` (an entry is reversed at most once)
 ``ledger_legs``           legs in order: subject, side, BIGINT minor units + CHAR(3) currency, the
                           entry's accounting date and the five dimension columns, each indexed
+                          by (accounting date, dimension, subject)
 ``ledger_daily_balances`` debit and credit totals per subject, currency and accounting date,
                           updated in the posting transaction: an as-of balance sums a few hundred
                           rows however many entries there are
@@ -38,6 +39,7 @@ from loancore.adapters.sql.base import (
     ID,
     METADATA,
     Bind,
+    MigrationStep,
     amount_column,
     currency_column,
     ensure_schema,
@@ -74,10 +76,16 @@ from loancore.ledger.rules import (
 from loancore.ledger.subjects import Chart, Side, Subject
 from loancore.money import Money
 
-__all__ = ["LEDGER_COMPONENT", "LEDGER_SCHEMA_VERSION", "LEDGER_TABLES", "SqlLedgerStore"]
+__all__ = [
+    "LEDGER_COMPONENT",
+    "LEDGER_MIGRATIONS",
+    "LEDGER_SCHEMA_VERSION",
+    "LEDGER_TABLES",
+    "SqlLedgerStore",
+]
 
 LEDGER_COMPONENT = "ledger"
-LEDGER_SCHEMA_VERSION = 1
+LEDGER_SCHEMA_VERSION = 2
 
 # Identifiers, keys, codes, names and dimension values are unbounded text: a length limit would
 # make PostgreSQL refuse what SQLite accepts, and the two backends must behave the same.
@@ -151,16 +159,22 @@ LEGS = sa.Table(
     sqlite_with_rowid=False,
 )
 sa.Index("ix_ledger_legs_subject_date", LEGS.c.subject_code, LEGS.c.accounting_date)
-for _key in DIMENSION_KEYS:
-    # Partial: most legs carry only some dimensions, and NULLs are never looked up.
+# One partial index per dimension (most legs carry only some dimensions; NULLs are never looked
+# up), leading with the accounting date: a batch's legs share a day or a few, so its index rows
+# land in one region instead of one leaf page per loan, customer or merchant, and each leaf page a
+# COMMIT writes to the WAL carries many of them. Reads probe the index once per posting day
+# (``_legs_on_posting_days``). Schema version 1 led with the dimension; see ``_v1_to_v2``.
+DIMENSION_INDEXES: tuple[sa.Index, ...] = tuple(
     sa.Index(
         f"ix_ledger_legs_{_key}",
+        LEGS.c.accounting_date,
         LEGS.c[_key],
         LEGS.c.subject_code,
-        LEGS.c.accounting_date,
         sqlite_where=LEGS.c[_key].isnot(None),
         postgresql_where=LEGS.c[_key].isnot(None),
     )
+    for _key in DIMENSION_KEYS
+)
 
 DAILY = sa.Table(
     "ledger_daily_balances",
@@ -206,6 +220,18 @@ CLOSES = sa.Table(
 
 LEDGER_TABLES: tuple[sa.Table, ...] = (STATE, SUBJECTS, ENTRIES, LEGS, DAILY, MEMO, CLOSES)
 """The ledger component's tables, in creation order."""
+
+
+def _v1_to_v2(connection: Connection) -> None:
+    """Schema 1 -> 2: the dimension indexes lead with ``accounting_date`` instead of the
+    dimension (same names, same partial conditions). Rebuilt in the migration's transaction."""
+    for index in DIMENSION_INDEXES:
+        connection.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
+        index.create(connection)
+
+
+LEDGER_MIGRATIONS: dict[int, MigrationStep] = {1: _v1_to_v2}
+"""Upgrade steps of the ledger's schema: ``LEDGER_MIGRATIONS[v]`` takes version ``v`` to ``v + 1``."""
 
 
 @attrs.frozen
@@ -259,7 +285,13 @@ class SqlLedgerStore:
         self._cache = _ChartCache()
         if create_schema:
             with write_transaction(bind) as connection:
-                ensure_schema(connection, LEDGER_COMPONENT, LEDGER_SCHEMA_VERSION, LEDGER_TABLES)
+                ensure_schema(
+                    connection,
+                    LEDGER_COMPONENT,
+                    LEDGER_SCHEMA_VERSION,
+                    LEDGER_TABLES,
+                    migrations=LEDGER_MIGRATIONS,
+                )
                 if connection.execute(sa.select(STATE.c.id)).first() is None:
                     first_state = STATE.insert().values(id=1, closed_through=None, chart_version=0)
                     connection.execute(first_state)
@@ -437,7 +469,7 @@ class SqlLedgerStore:
             subject = chart.get(subject_code)
             codes = chart.subtree_codes(subject_code)
             if wanted:
-                on_or_before = LEGS.c.accounting_date <= as_of
+                on_or_before = DAILY.c.day <= as_of
                 net = _net_from_legs(connection, codes, currency, wanted, on_or_before)
             else:
                 net = _net_from_daily(connection, codes, currency, DAILY.c.day <= as_of)
@@ -475,7 +507,7 @@ class SqlLedgerStore:
             subject = chart.get(subject_code)
             codes = chart.subtree_codes(subject_code)
             if wanted:
-                before = LEGS.c.accounting_date < start
+                before = DAILY.c.day < start
                 opening = _net_from_legs(connection, codes, currency, wanted, before)
             else:
                 opening = _net_from_daily(connection, codes, currency, DAILY.c.day < start)
@@ -944,22 +976,61 @@ def _leg_filters(
     return filters
 
 
+def _legs_on_posting_days(
+    codes: Sequence[str], currency: str, wanted: Any, day_filter: Any
+) -> tuple[Any, list[Any]]:
+    """The FROM clause and filters selecting legs of ``codes`` that carry every wanted dimension,
+    on the days (``day_filter`` over ``ledger_daily_balances.day``) the subjects have postings.
+
+    The dimension indexes lead with ``accounting_date``, so a batch's rows land in one region of
+    each index instead of one leaf page per loan, customer or merchant (see docs/storage.md). A
+    dimension read therefore probes them once per posting day, the days listed by the daily
+    totals (``accounting_date IN (subquery)``): an index seek each, a few hundred per year however
+    many legs there are.
+    """
+    days = sa.select(DAILY.c.day).where(
+        DAILY.c.subject_code.in_(list(codes)), DAILY.c.currency == currency, day_filter
+    )
+    filters = [LEGS.c.accounting_date.in_(days), *_leg_filters(codes, currency, wanted)]
+    return LEGS, filters
+
+
+def _net_from_legs_query(
+    codes: Sequence[str], currency: str, wanted: Any, day_filter: Any
+) -> sa.Select[Any]:
+    """Debits minus credits in minor units of the legs carrying every wanted dimension, on the
+    posting days ``day_filter`` (over ``ledger_daily_balances.day``) selects."""
+    source, filters = _legs_on_posting_days(codes, currency, wanted, day_filter)
+    return (
+        sa.select(sa.func.coalesce(sa.func.sum(_signed_amount()), 0))
+        .select_from(source)
+        .where(*filters)
+    )
+
+
 def _net_from_legs(
     connection: Connection, codes: Sequence[str], currency: str, wanted: Any, day_filter: Any
 ) -> int:
-    """Debits minus credits in minor units from the legs carrying every wanted dimension."""
-    query = sa.select(sa.func.coalesce(sa.func.sum(_signed_amount()), 0)).where(
-        *_leg_filters(codes, currency, wanted), day_filter
-    )
+    query = _net_from_legs_query(codes, currency, wanted, day_filter)
     return int(connection.execute(query).scalar_one())
 
 
 def _ledger_postings(
     connection: Connection, codes: Sequence[str], currency: str, wanted: Any, start: date, end: date
 ) -> list[tuple[JournalEntry, Leg]]:
+    if wanted:
+        source, filters = _legs_on_posting_days(
+            codes, currency, wanted, DAILY.c.day.between(start, end)
+        )
+    else:
+        source = LEGS
+        filters = _leg_filters(codes, currency, wanted) + [
+            LEGS.c.accounting_date.between(start, end)
+        ]
     query = (
         sa.select(LEGS.c.entry_seq, LEGS.c.leg_no)
-        .where(*_leg_filters(codes, currency, wanted), LEGS.c.accounting_date.between(start, end))
+        .select_from(source)
+        .where(*filters)
         .order_by(LEGS.c.accounting_date, LEGS.c.entry_seq, LEGS.c.leg_no)
     )
     positions = connection.execute(query).all()
