@@ -57,11 +57,17 @@ class TwinStore:
     def check(self) -> tuple[Any, ...]:
         assert tuple(self.fast.journal()) == tuple(self.general.journal())
         assert self.fast.snapshot() == self.general.snapshot()
-        assert self.fast._state.open_holds == self.general._state.open_holds
+        assert _open_ids(self.fast) == _open_ids(self.general)
         return self.fast.check()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.fast, name)
+
+
+def _open_ids(store: MemoryQuotaStore) -> dict[str, dict[str, None]]:
+    """The open-hold index, without the empty entries a line keeps once its holds are gone (the
+    fast path enters a hold in the index only when it settles)."""
+    return {line_id: ids for line_id, ids in store._state.open_holds.items() if ids}
 
 
 def _outcome(store: MemoryQuotaStore, command: Command, as_of: datetime.date) -> tuple[Any, ...]:

@@ -44,6 +44,7 @@ from loancore.quota.journal import QuotaIssue, QuotaSnapshot, check_rebuild, reb
 from loancore.quota.model import (
     DEFAULT_BORROWER_CAP,
     EventKind,
+    EventRow,
     HoldStatus,
     LineBalance,
     LineStatus,
@@ -54,6 +55,8 @@ from loancore.quota.model import (
     QuotaResult,
     RefundReason,
     TemporaryLimit,
+    event_of_row,
+    event_row,
 )
 from loancore.quota.policy import (
     CreditRecord,
@@ -75,6 +78,7 @@ __all__ = [
     "DefaultLimitPolicy",
     "Draw",
     "EventKind",
+    "EventRow",
     "ExpireHolds",
     "ExpireTemporaryLimits",
     "Freeze",
@@ -107,6 +111,8 @@ __all__ = [
     "check_rebuild",
     "decide",
     "evaluate",
+    "event_of_row",
+    "event_row",
     "line_code",
     "load_view",
     "own_available_minor",

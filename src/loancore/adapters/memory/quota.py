@@ -14,11 +14,12 @@ import threading
 from collections.abc import Iterator
 
 from loancore.errors import IdempotencyConflict, InvalidInput, NotFound, RejectionCode
-from loancore.money import CURRENCY_MINOR_UNITS, Money
+from loancore.money import Money
 from loancore.quota import (
     Capture,
     Command,
     EventKind,
+    EventRow,
     Hold,
     HoldStatus,
     LineBalance,
@@ -36,6 +37,8 @@ from loancore.quota import (
     check_command,
     check_rebuild,
     evaluate,
+    event_of_row,
+    event_row,
     load_view,
     rebuild,
 )
@@ -64,28 +67,36 @@ class MemoryQuotaStore:
         # QuotaHold value on demand).
         self._captured: dict[str, _CapturedRow] = {}
         self._source = _Source(self._state, self._captured)
-        # Balances the fast path moved, as mutable [used, held, frozen] counters: authoritative
-        # over self._state.balances for the lines they name, and written back as LineBalance
-        # values (_settle) before anything else reads balances. A hold or a capture then adds to
-        # two integers instead of building two frozen LineBalance values.
-        self._counters: _Counters = {}
+        # Lines the fast path touched, as mutable records (see _Record): their [used, held, frozen]
+        # counters are authoritative over self._state.balances, and written back as LineBalance
+        # values (_settle) before anything else reads balances; their terms are read once. A hold
+        # or a capture then adds to integers instead of building frozen LineBalance values.
+        self._records: dict[str, list[object]] = {}
         # Holds placed on the fast path and not yet captured, as atoms (line id, currency,
         # amount, expiry): their capture on the fast path never needs a QuotaHold; _settle
-        # builds one for each still open before anything else reads holds.
+        # builds one for each still open, and enters it in the open-hold index, before anything
+        # else reads holds.
         self._opened: dict[str, _OpenedRow] = {}
-        # The journal as rows: one tuple of a QuotaEvent's fields, with the kind as its int value
-        # (_row, _event). A tuple of strings, ints, dates and None is left alone by the cyclic
-        # garbage collector, while a QuotaEvent (its EventKind, its __dict__) would be walked in
-        # every full collection for as long as the store lives.
-        self._journal: list[_Row] = []
+        # The journal as rows (loancore.quota.event_row): a tuple of strings, ints, dates and None
+        # is left alone by the cyclic garbage collector, while a QuotaEvent (its EventKind, its
+        # __dict__) would be walked in every full collection for as long as the store lives.
+        self._journal: list[EventRow] = []
         # Idempotency, one entry per key: for an operation accepted on the fast path, the journal
-        # index of its one event and the command's fields (atoms again, left alone by the
-        # collector; the command is rebuilt when a replay must be compared with it); otherwise
+        # index of its one event (an int; a 1-tuple for a capture that named its amount), from
+        # which the command is rebuilt when a replay must be compared with it; otherwise
         # (command, code, journal start, journal stop). A result is rebuilt from the journal
         # when asked for again.
-        self._applied: dict[str, tuple[object, ...]] = {}
-        self.fast_path = True
+        self._applied: dict[str, object] = {}
+        self._fast_paths = _FAST_PATHS
+
+    @property
+    def fast_path(self) -> bool:
         """False sends every command the general way (tests compare the two paths)."""
+        return self._fast_paths is _FAST_PATHS
+
+    @fast_path.setter
+    def fast_path(self, enabled: bool) -> None:
+        self._fast_paths = _FAST_PATHS if enabled else {}
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -97,23 +108,23 @@ class MemoryQuotaStore:
         path, in fewer calls; anything else, including every refusal and error, goes the general
         way (load a view, :func:`~loancore.quota.evaluate`, fold).
         """
-        if type(as_of) is not datetime.date:
+        if type(as_of) is not _DATE:
             check_as_of(as_of)
-        fast = _FAST_PATHS.get(type(command)) if self.fast_path else None
+        fast = self._fast_paths.get(type(command))
         if fast is None:
             check_command(command)
         with self._lock:
             key = command.key
             applied = self._applied.get(key)
             if applied is not None:
-                first = _first_command(key, applied)
+                first = _first_command(key, applied, self._journal)
                 if first != command:
                     raise IdempotencyConflict(key, f"first applied as {first!r}")
                 return self._result(key, replayed=True)
             if fast is not None:
-                event = fast(self, command, as_of)
-                if event is not None:
-                    return QuotaResult(key, _OK, (event,))
+                result = fast(self, command, key, as_of)
+                if result is not None:
+                    return result
             self._settle()
             journal = self._journal
             start = len(journal)
@@ -123,29 +134,34 @@ class MemoryQuotaStore:
                 self._state.apply(events[0])  # checks, then writes: all or nothing
             elif events:
                 self._apply_all(events)
-            journal.extend(map(_row, events))
+            journal.extend(map(event_row, events))
             self._applied[key] = (command, code, start, start + len(events))
             return QuotaResult(key, code, events)
 
     def _settle(self) -> None:
-        """Write the fast path's counters and open holds back into the state as LineBalance and
-        QuotaHold values (lock held)."""
+        """Write the fast path's records and open holds back into the state as LineBalance and
+        QuotaHold values, and the open holds into its open-hold index (lock held)."""
         state = self._state
-        balances, holds = state.balances, state.holds
-        for line_id, (used, held, frozen) in self._counters.items():
-            balances[line_id] = LineBalance(used, held, frozen)
-        self._counters.clear()
+        balances, holds, open_holds = state.balances, state.holds, state.open_holds
+        for line_id, record in self._records.items():
+            balances[line_id] = LineBalance(*record[:3])  # type: ignore[arg-type]
+        self._records.clear()
         for hold_id, (line_id, currency, amount_minor, expires_on) in self._opened.items():
             holds[hold_id] = QuotaHold(hold_id, line_id, currency, amount_minor, expires_on)
+            open_ids = open_holds.get(line_id)
+            if open_ids is None:
+                open_ids = open_holds[line_id] = {}
+            open_ids[hold_id] = None
         self._opened.clear()
 
     def _result(self, key: str, *, replayed: bool = False) -> QuotaResult:
         applied = self._applied[key]
         journal = self._journal
-        if type(applied[0]) is int:
-            return QuotaResult(key, _OK, (_event(journal[applied[0]]),), replayed)
-        _command, code, start, stop = applied
-        events = tuple(_event(row) for row in journal[start:stop])
+        index = _fast_index(applied)
+        if index is not None:
+            return QuotaResult.of_row(key, journal[index], replayed=replayed)
+        _command, code, start, stop = applied  # type: ignore[misc]
+        events = tuple(event_of_row(row) for row in journal[start:stop])
         return QuotaResult(key, code, events, replayed)
 
     def _apply_all(self, events: tuple[QuotaEvent, ...]) -> None:
@@ -233,7 +249,7 @@ class MemoryQuotaStore:
         """Every quota event in journal order."""
         with self._lock:
             rows = tuple(self._journal)
-        return iter(tuple(_event(row) for row in rows))
+        return iter(tuple(event_of_row(row) for row in rows))
 
     def snapshot(self) -> QuotaSnapshot:
         """The stored lines, balances and holds."""
@@ -253,7 +269,7 @@ class MemoryQuotaStore:
         with self._lock:
             rows = tuple(self._journal)
             stored = self._snapshot()
-        return check_rebuild(rebuild(_event(row) for row in rows), stored)
+        return check_rebuild(rebuild(event_of_row(row) for row in rows), stored)
 
 
 # -- the fast path -------------------------------------------------------------------------------
@@ -269,174 +285,154 @@ class MemoryQuotaStore:
 # tests/quota/test_quota_fast_path.py runs random operation sequences through both paths and
 # compares results, journals and state; the state machine checks the fast path against its model.
 
+_DATE = datetime.date
 _ACTIVE = LineStatus.ACTIVE
 _OPEN = HoldStatus.OPEN
-_OK = RejectionCode.OK
-_PLACED = EventKind.HOLD_PLACED
-_CAPTURED_EVENT = EventKind.HOLD_CAPTURED
 _CAPTURED = HoldStatus.CAPTURED
-_PLACED_VALUE, _CAPTURED_VALUE = _PLACED.value, _CAPTURED_EVENT.value
+_PLACED_VALUE = EventKind.HOLD_PLACED.value
+_CAPTURED_VALUE = EventKind.HOLD_CAPTURED.value
+
+# A line's record, a list indexed by these: the counters the fast path moves, the day its limit
+# was last worked out for and that limit (None when the line cannot take a new hold that day:
+# closed, frozen whole, not started or expired), and the terms a hold or a capture reads.
+_Record = list
+_USED, _HELD, _FROZEN, _DAY, _LIMIT, _ACTIVE_NOW, _CURRENCY, _BORROWER, _MASTER_ID, _MASTER, _LINE = (
+    range(11)
+)
 
 
-_Counters = dict[str, list[int]]
+def _record(store: MemoryQuotaStore, line_id: str) -> _Record | None:
+    """The fast path's record of ``line_id`` (made from the stored line and balance on first use,
+    with its master's), or None for an unknown line."""
+    records = store._records
+    record = records.get(line_id)
+    if record is not None:
+        return record
+    state = store._state
+    line = state.lines.get(line_id)
+    if line is None:
+        return None
+    master_id, master = line.master_id, None
+    if master_id is not None:
+        master = records.get(master_id)
+        if master is None:
+            master = records[master_id] = _new_record(state, state.lines[master_id], None)
+    record = records[line_id] = _new_record(state, line, master)
+    return record
 
 
-def _counter(state: QuotaState, counters: _Counters, line_id: str) -> list[int]:
-    """The line's mutable [used, held, frozen], made from its stored balance on first use."""
-    counter = counters.get(line_id)
-    if counter is None:
-        balance = state.balances[line_id]
-        counter = counters[line_id] = [
-            balance.used_minor, balance.held_minor, balance.frozen_minor
-        ]  # fmt: skip
-    return counter
+def _new_record(state: QuotaState, line: QuotaLine, master: _Record | None) -> _Record:
+    balance = state.balances[line.line_id]
+    return [
+        balance.used_minor, balance.held_minor, balance.frozen_minor, None, None,
+        line.status is _ACTIVE, line.currency, line.borrower_id, line.master_id, master, line,
+    ]  # fmt: skip
 
 
-def _free_minor(line: QuotaLine, counter: list[int], as_of: datetime.date) -> int | None:
-    """effective - used - held - frozen of a line usable on ``as_of``; None if it is not usable
-    (closed, frozen whole, not started, expired: the general path names the code)."""
-    if (
+def _limit_on(record: _Record, as_of: datetime.date) -> int | None:
+    """The line's effective limit on ``as_of`` if it can take a new hold or draw that day, else
+    None (the general path names the refusal); kept in the record for the day."""
+    line: QuotaLine = record[_LINE]  # type: ignore[assignment]
+    limit = None
+    if not (
         line.status is not _ACTIVE
         or line.frozen_whole
         or as_of < line.starts_on
         or as_of > line.expires_on
     ):
-        return None
-    limit = line.limit_permanent_minor
-    if line.temporary_limits:
         limit = line.limit_effective_minor(as_of)
-    used, held, frozen = counter
-    return limit - used - held - frozen
+    record[_DAY], record[_LIMIT] = as_of, limit
+    return limit
 
 
-def _hold_fast(store: MemoryQuotaStore, command: Hold, as_of: datetime.date) -> QuotaEvent | None:
+def _hold_fast(
+    store: MemoryQuotaStore, command: Hold, key: str, as_of: datetime.date
+) -> QuotaResult | None:
     """An accepted Hold: held += amount on the line and its master, a new open hold, the journal
-    row and the idempotency entry; its event."""
-    state, counters, key = store._state, store._counters, command.key
-    line = state.lines.get(command.line_id)
-    amount = command.amount
-    if line is None or amount.currency != line.currency or command.expires_on < as_of:
+    row and the idempotency entry; its result. (No hold can have the id ``key`` yet: a hold's id
+    is the key of the Hold that placed it, and that key has just been found unused.)"""
+    line_id, amount, expires_on = command.line_id, command.amount, command.expires_on
+    record = _record(store, line_id)
+    if record is None or amount.currency != record[_CURRENCY] or expires_on < as_of:
         return None
-    if key in state.holds or key in store._opened or key in store._captured:
-        return None
-    line_id, master_id = line.line_id, line.master_id
-    counter = _counter(state, counters, line_id)
+    limit = record[_LIMIT] if record[_DAY] == as_of else _limit_on(record, as_of)
     minor = amount.minor_units
-    free = _free_minor(line, counter, as_of)
-    if free is None or minor > free:
+    if limit is None or minor > limit - record[_USED] - record[_HELD] - record[_FROZEN]:  # type: ignore[operator]
         return None
-    if master_id is not None:
-        master_counter = _counter(state, counters, master_id)
-        free = _free_minor(state.lines[master_id], master_counter, as_of)
-        if free is None or minor > free:
+    master = record[_MASTER]
+    if master is not None:
+        limit = master[_LIMIT] if master[_DAY] == as_of else _limit_on(master, as_of)
+        if limit is None or minor > limit - master[_USED] - master[_HELD] - master[_FROZEN]:
             return None
-        master_counter[1] += minor  # every check is done: only writes that cannot fail follow
-    counter[1] += minor
-    currency, expires_on = line.currency, command.expires_on
-    store._opened[key] = (line_id, currency, minor, expires_on)
-    open_ids = state.open_holds.get(line_id)
-    if open_ids is None:
-        open_ids = state.open_holds[line_id] = {}
-    open_ids[key] = None
-    journal, borrower_id = store._journal, line.borrower_id
-    store._applied[key] = (len(journal), _HOLD_TAG, line_id, amount.amount, currency, expires_on)
-    journal.append((
-        key, 0, _PLACED_VALUE, as_of, borrower_id, line_id, master_id, currency, minor, 0, key,
-        None, expires_on, "",
-    ))  # fmt: skip
-    return QuotaEvent(
-        key, 0, _PLACED, as_of, borrower_id, line_id, master_id, currency, minor, 0, key,
-        None, expires_on,
+        master[_HELD] += minor  # every check is done: only writes that cannot fail follow
+    record[_HELD] += minor  # type: ignore[operator]
+    currency = record[_CURRENCY]
+    store._opened[key] = (line_id, currency, minor, expires_on)  # type: ignore[assignment]
+    journal = store._journal
+    store._applied[key] = len(journal)
+    row = (
+        key, 0, _PLACED_VALUE, as_of, record[_BORROWER], line_id, record[_MASTER_ID], currency,
+        minor, 0, key, None, expires_on, "",
     )  # fmt: skip
+    journal.append(row)
+    return QuotaResult.of_row(key, row)
 
 
 def _capture_fast(
-    store: MemoryQuotaStore, command: Capture, as_of: datetime.date
-) -> QuotaEvent | None:
+    store: MemoryQuotaStore, command: Capture, key: str, as_of: datetime.date
+) -> QuotaResult | None:
     """An accepted Capture: used += captured, held -= hold on the line and its master, the
-    journal row and the idempotency entry; its event."""
-    state, counters, hold_id = store._state, store._counters, command.hold_id
+    journal row and the idempotency entry; its result."""
+    hold_id = command.hold_id
     opened = store._opened.get(hold_id)
     in_state = opened is None  # a hold the general path placed, or one settled since
     if in_state:
-        hold = state.holds.get(hold_id)
+        hold = store._state.holds.get(hold_id)
         if hold is None or hold.status is not _OPEN:
             return None
         opened = (hold.line_id, hold.currency, hold.amount_minor, hold.expires_on)
-    line_id, _currency, hold_minor, expires_on = opened
+    line_id, currency, hold_minor, expires_on = opened  # type: ignore[misc]
     if as_of > expires_on:
         return None
-    line = state.lines[line_id]
-    if line.status is not _ACTIVE:
-        return None
+    record: _Record = _record(store, line_id)  # type: ignore[assignment]
+    if not record[_ACTIVE_NOW] or record[_HELD] < hold_minor:  # type: ignore[operator]
+        return None  # closed (the general path refuses) or the fold's invariant (it raises)
     captured, amount = hold_minor, command.amount
     if amount is not None:
-        if amount.currency != line.currency:
+        if amount.currency != currency:
             return None
         captured = amount.minor_units
         if captured > hold_minor:
             return None
-    master_id = line.master_id
-    counter = _counter(state, counters, line_id)
-    if counter[1] < hold_minor:
-        return None  # the fold's invariant; the general path raises it
-    if master_id is not None:
-        master_counter = _counter(state, counters, master_id)
-        if state.lines[master_id].status is not _ACTIVE or master_counter[1] < hold_minor:
+    master = record[_MASTER]
+    if master is not None:
+        if not master[_ACTIVE_NOW] or master[_HELD] < hold_minor:
             return None
-        master_counter[0] += captured
-        master_counter[1] -= hold_minor
-    counter[0] += captured
-    counter[1] -= hold_minor
-    currency = line.currency
+        master[_USED] += captured  # every check is done: only writes that cannot fail follow
+        master[_HELD] -= hold_minor
+    record[_USED] += captured  # type: ignore[operator]
+    record[_HELD] -= hold_minor  # type: ignore[operator]
     if in_state:
+        state = store._state
         del state.holds[hold_id]
+        state.open_holds[line_id].pop(hold_id, None)
     else:
         del store._opened[hold_id]
     store._captured[hold_id] = (line_id, currency, hold_minor, expires_on, captured)
-    open_ids = state.open_holds.get(line_id)
-    if open_ids is not None:
-        open_ids.pop(hold_id, None)
-    key, journal, borrower_id = command.key, store._journal, line.borrower_id
-    released = hold_minor - captured
-    store._applied[key] = (
-        (len(journal), _CAPTURE_TAG, hold_id, None, None)
-        if amount is None
-        else (len(journal), _CAPTURE_TAG, hold_id, amount.amount, currency)
-    )
-    journal.append((
-        key, 0, _CAPTURED_VALUE, as_of, borrower_id, line_id, master_id, currency, captured,
-        released, hold_id, None, None, "",
-    ))  # fmt: skip
-    return QuotaEvent(
-        key, 0, _CAPTURED_EVENT, as_of, borrower_id, line_id, master_id, currency, captured,
-        released, hold_id,
+    journal = store._journal
+    index = len(journal)
+    store._applied[key] = index if amount is None else (index,)
+    row = (
+        key, 0, _CAPTURED_VALUE, as_of, record[_BORROWER], line_id, record[_MASTER_ID], currency,
+        captured, hold_minor - captured, hold_id, None, None, "",
     )  # fmt: skip
+    journal.append(row)
+    return QuotaResult.of_row(key, row)
 
 
 _FAST_PATHS = {Hold: _hold_fast, Capture: _capture_fast}
 
 # -- what the store keeps: atoms the cyclic garbage collector does not walk ------------------------
-
-_Row = tuple[object, ...]
-_KINDS = {kind.value: kind for kind in EventKind}
-_HOLD_TAG, _CAPTURE_TAG = "hold", "capture"  # strings, not the classes: a class is a tracked object
-
-
-def _row(event: QuotaEvent) -> _Row:
-    """The journal row of ``event``: its fields in order, the kind as its int value."""
-    return (
-        event.key, event.seq, event.kind.value, event.as_of, event.borrower_id, event.line_id,
-        event.master_id, event.currency, event.amount_minor, event.released_minor, event.ref_id,
-        event.starts_on, event.ends_on, event.product,
-    )  # fmt: skip
-
-
-def _event(row: _Row) -> QuotaEvent:
-    """The event a journal row stands for (equal to the one that was applied)."""
-    key, seq, kind, *rest = row
-    return QuotaEvent(key, seq, _KINDS[kind], *rest)  # type: ignore[arg-type]
-
 
 _OpenedRow = tuple[str, str, int, datetime.date]
 _CapturedRow = tuple[str, str, int, datetime.date, int]
@@ -450,15 +446,29 @@ def _captured_hold(hold_id: str, row: _CapturedRow) -> QuotaHold:
     )
 
 
-def _first_command(key: str, applied: tuple[object, ...]) -> Command:
-    """The command first applied under ``key``, from its idempotency entry."""
-    if type(applied[0]) is not int:
-        return applied[0]  # type: ignore[return-value]
-    kind, ref_id, amount, currency, *rest = applied[1:]
-    money = None if amount is None else Money(amount, currency)
-    if kind == _HOLD_TAG:
-        return Hold(key, ref_id, money, *rest)  # type: ignore[arg-type]
-    return Capture(key, ref_id, money)  # type: ignore[arg-type]
+def _fast_index(applied: object) -> int | None:
+    """The journal index of a fast-path operation's idempotency entry, or None."""
+    if type(applied) is int:
+        return applied
+    if len(applied) == 1:  # type: ignore[arg-type]
+        return applied[0]  # type: ignore[index, no-any-return]
+    return None
+
+
+def _first_command(key: str, applied: object, journal: list[EventRow]) -> Command:
+    """The command first applied under ``key``, from its idempotency entry (a fast-path one from
+    its journal row: a Hold, or a Capture that named its amount only if the entry says so)."""
+    index = _fast_index(applied)
+    if index is None:
+        return applied[0]  # type: ignore[index, no-any-return]
+    row = journal[index]
+    line_id, currency, amount_minor, ref_id, ends_on = (
+        row[5], row[7], row[8], row[10], row[12]
+    )  # fmt: skip
+    money = Money.from_minor(amount_minor, currency)  # type: ignore[arg-type]
+    if row[2] == _PLACED_VALUE:
+        return Hold(key, line_id, money, ends_on)  # type: ignore[arg-type]
+    return Capture(key, ref_id, None if type(applied) is int else money)  # type: ignore[arg-type]
 
 
 class _Source:
