@@ -13,6 +13,7 @@ Bad arguments raise :class:`~loancore.errors.InvalidInput` (a ``ValueError``) na
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -126,7 +127,17 @@ class AdjustLimit:
     limit: Money = attrs.field(validator=_not_negative)
 
 
-@attrs.frozen
+# Hold and Capture are built on every authorization, so they check their fields in a hand-written
+# __init__ (attrs still provides equality, hashing, repr and evolve): one condition per field for
+# the plain case (exact types: str, Money, date), and the shared validator, which names the field
+# and accepts subclasses, only when that condition fails. Same errors, in field order, as the
+# validators of the other commands; dict-backed, because storing into the instance __dict__ is
+# cheaper than attrs' frozen slot assignment.
+_DATE = datetime.date
+_ZERO = Decimal(0)
+
+
+@attrs.frozen(slots=False, init=False)
 class Hold:
     """Authorize ``amount`` on a line (and its master) until ``expires_on`` inclusive.
 
@@ -138,20 +149,24 @@ class Hold:
     amount: Money
     expires_on: datetime.date
 
-    def __attrs_post_init__(self) -> None:
-        # The validators of the other commands, inline: a hold is built on every authorization.
-        key, line_id, amount, expires_on = self.key, self.line_id, self.amount, self.expires_on
-        if not (isinstance(key, str) and 0 < len(key) <= ID_LENGTH_MAX):
+    def __init__(
+        self, key: str, line_id: str, amount: Money, expires_on: datetime.date
+    ) -> None:
+        if not (key.__class__ is str and 0 < len(key) <= ID_LENGTH_MAX):
             _identifier(self, _KEY, key)
-        if not (isinstance(line_id, str) and 0 < len(line_id) <= ID_LENGTH_MAX):
+        if not (line_id.__class__ is str and 0 < len(line_id) <= ID_LENGTH_MAX):
             _identifier(self, _LINE_ID, line_id)
-        if not (isinstance(amount, Money) and amount.amount > 0):
+        if not (amount.__class__ is Money and amount.amount > _ZERO):
             _money(amount, "amount", positive=True)
-        if type(expires_on) is not datetime.date:
+        if expires_on.__class__ is not _DATE:
             _day(self, _EXPIRES_ON, expires_on)
+        fields = self.__dict__
+        fields["key"], fields["line_id"], fields["amount"], fields["expires_on"] = (
+            key, line_id, amount, expires_on
+        )  # fmt: skip
 
 
-@attrs.frozen
+@attrs.frozen(slots=False, init=False)
 class Capture:
     """Turn hold ``hold_id`` into use: all of it (``amount`` None) or ``amount`` of it, releasing
     the rest."""
@@ -160,15 +175,15 @@ class Capture:
     hold_id: str
     amount: Money | None = None
 
-    def __attrs_post_init__(self) -> None:
-        # The validators of the other commands, inline: a capture follows every authorization.
-        key, hold_id, amount = self.key, self.hold_id, self.amount
-        if not (isinstance(key, str) and 0 < len(key) <= ID_LENGTH_MAX):
+    def __init__(self, key: str, hold_id: str, amount: Money | None = None) -> None:
+        if not (key.__class__ is str and 0 < len(key) <= ID_LENGTH_MAX):
             _identifier(self, _KEY, key)
-        if not (isinstance(hold_id, str) and 0 < len(hold_id) <= ID_LENGTH_MAX):
+        if not (hold_id.__class__ is str and 0 < len(hold_id) <= ID_LENGTH_MAX):
             _identifier(self, _HOLD_ID, hold_id)
-        if amount is not None and not (isinstance(amount, Money) and amount.amount > 0):
+        if amount is not None and not (amount.__class__ is Money and amount.amount > _ZERO):
             _money(amount, "amount", positive=True)
+        fields = self.__dict__
+        fields["key"], fields["hold_id"], fields["amount"] = key, hold_id, amount
 
 
 @attrs.frozen

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator
 
 from loancore.errors import IdempotencyConflict, InvalidInput, NotFound, RejectionCode
-from loancore.money import Money
+from loancore.money import Money, minor_units_of
 from loancore.quota import (
     Capture,
     Command,
@@ -296,9 +296,10 @@ _CAPTURED_VALUE = EventKind.HOLD_CAPTURED.value
 # was last worked out for and that limit (None when the line cannot take a new hold that day:
 # closed, frozen whole, not started or expired), and the terms a hold or a capture reads.
 _Record = list
-_USED, _HELD, _FROZEN, _DAY, _LIMIT, _ACTIVE_NOW, _CURRENCY, _BORROWER, _MASTER_ID, _MASTER, _LINE = (
-    range(11)
+_USED, _HELD, _FROZEN, _DAY, _LIMIT, _ACTIVE_NOW, _CURRENCY, _FACTOR, _BORROWER, _MASTER_ID = (
+    range(10)
 )
+_MASTER, _LINE = 10, 11
 
 
 def _record(store: MemoryQuotaStore, line_id: str) -> _Record | None:
@@ -325,7 +326,8 @@ def _new_record(state: QuotaState, line: QuotaLine, master: _Record | None) -> _
     balance = state.balances[line.line_id]
     return [
         balance.used_minor, balance.held_minor, balance.frozen_minor, None, None,
-        line.status is _ACTIVE, line.currency, line.borrower_id, line.master_id, master, line,
+        line.status is _ACTIVE, line.currency, 10 ** minor_units_of(line.currency),
+        line.borrower_id, line.master_id, master, line,
     ]  # fmt: skip
 
 
@@ -352,11 +354,14 @@ def _hold_fast(
     row and the idempotency entry; its result. (No hold can have the id ``key`` yet: a hold's id
     is the key of the Hold that placed it, and that key has just been found unused.)"""
     line_id, amount, expires_on = command.line_id, command.amount, command.expires_on
-    record = _record(store, line_id)
+    record = store._records.get(line_id) or _record(store, line_id)
     if record is None or amount.currency != record[_CURRENCY] or expires_on < as_of:
         return None
     limit = record[_LIMIT] if record[_DAY] == as_of else _limit_on(record, as_of)
-    minor = amount.minor_units
+    # Money.minor_units, exactly (the amount is at the currency's scale, so the ratio's
+    # denominator divides 10**scale) in half the time: one C call and two int operations.
+    numerator, denominator = amount.amount.as_integer_ratio()
+    minor = numerator * (record[_FACTOR] // denominator)
     if limit is None or minor > limit - record[_USED] - record[_HELD] - record[_FROZEN]:  # type: ignore[operator]
         return None
     master = record[_MASTER]
@@ -375,7 +380,7 @@ def _hold_fast(
         minor, 0, key, None, expires_on, "",
     )  # fmt: skip
     journal.append(row)
-    return QuotaResult.of_row(key, row)
+    return _accepted(key, row)
 
 
 def _capture_fast(
@@ -394,14 +399,15 @@ def _capture_fast(
     line_id, currency, hold_minor, expires_on = opened  # type: ignore[misc]
     if as_of > expires_on:
         return None
-    record: _Record = _record(store, line_id)  # type: ignore[assignment]
+    record: _Record = store._records.get(line_id) or _record(store, line_id)  # type: ignore[assignment]
     if not record[_ACTIVE_NOW] or record[_HELD] < hold_minor:  # type: ignore[operator]
         return None  # closed (the general path refuses) or the fold's invariant (it raises)
     captured, amount = hold_minor, command.amount
     if amount is not None:
         if amount.currency != currency:
             return None
-        captured = amount.minor_units
+        numerator, denominator = amount.amount.as_integer_ratio()  # as in _hold_fast
+        captured = numerator * (record[_FACTOR] // denominator)
         if captured > hold_minor:
             return None
     master = record[_MASTER]
@@ -427,10 +433,11 @@ def _capture_fast(
         captured, hold_minor - captured, hold_id, None, None, "",
     )  # fmt: skip
     journal.append(row)
-    return QuotaResult.of_row(key, row)
+    return _accepted(key, row)
 
 
 _FAST_PATHS = {Hold: _hold_fast, Capture: _capture_fast}
+_accepted = QuotaResult.of_row
 
 # -- what the store keeps: atoms the cyclic garbage collector does not walk ------------------------
 
