@@ -375,6 +375,28 @@ def test_text_that_copy_would_escape_round_trips_exactly(store: SqlLedgerStore, 
     assert store.balance("1303", "CNY", as_of=date(2026, 3, 2), dimensions=loan) == amount * 3
 
 
+def test_a_large_batch_with_one_value_to_escape_in_a_middle_slice_round_trips(
+    store: SqlLedgerStore,
+) -> None:
+    """PostgreSQL sends a batch's COPY in slices, each formatted as plain text or, when a value
+    needs escaping, row by row: a slice of each kind in one stream, and every row arrives once."""
+    from loancore.adapters.sql.ledger import _COPY_ROWS
+
+    count = 2 * _COPY_ROWS + 7
+    batch = [loan_entry(n, key=f"k{n}") for n in range(count)]
+    odd = _COPY_ROWS + 3
+    batch[odd] = JournalEntry(
+        entry_id=batch[odd].entry_id,
+        idempotency_key=batch[odd].idempotency_key,
+        accounting_date=batch[odd].accounting_date,
+        legs=batch[odd].legs,
+        memo="tab\there\\N",
+    )
+    assert store.post(batch) == tuple(batch)
+    assert list(store.entries()) == batch
+    assert store.balance("1303", "CNY", as_of=date(2026, 3, 1)) == Money.from_minor(10_000 * count, "CNY")
+
+
 def test_copy_text_formats_plain_rows_and_refuses_values_that_need_escaping() -> None:
     from loancore.adapters.sql.ledger import _copy_text
 

@@ -24,9 +24,10 @@ that bypassed the lock still could not book one key or one entry id twice.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from itertools import chain
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any
 
@@ -650,6 +651,7 @@ def _refuse_removing_posted(connection: Connection, removed: Sequence[str]) -> N
 
 
 _ROWS_PER_STATEMENT = 200  # SQLite multi-row VALUES: 200 legs x 12 columns, below its 32,766
+_COPY_ROWS = 250  # PostgreSQL: rows formatted and sent per slice of a COPY
 
 
 def _insert_sql(table: sa.Table, rows_per_statement: int) -> str:
@@ -704,27 +706,40 @@ def _copy_text(rows: list[tuple[Any, ...]]) -> str | None:
     return text if plain else None
 
 
-def _bulk_insert(connection: Connection, table: sa.Table, rows: list[tuple[Any, ...]]) -> None:
-    """Insert ``rows`` (tuples in column order) in few round trips, inside the open transaction.
+@contextlib.contextmanager
+def _inserter(connection: Connection, table: sa.Table) -> Iterator[Callable[[list[Any]], None]]:
+    """A function inserting rows (tuples in column order) into ``table`` in few round trips,
+    inside the open transaction; on PostgreSQL the rows are complete when the block ends.
 
-    PostgreSQL: ``COPY ... FROM STDIN`` through psycopg 3 (one stream instead of a statement per
-    row; it honours constraints and runs in the caller's transaction and savepoint), the rows
-    formatted as one text buffer when no value needs escaping (psycopg's per-row ``write_row``
-    otherwise). SQLite: the driver's ``executemany`` of one prepared multi-row INSERT
-    (``_ROWS_PER_STATEMENT`` rows per execution, the remainder in one more statement), which saves
-    SQLite's per-statement work.
+    PostgreSQL: one ``COPY ... FROM STDIN`` through psycopg 3 for the whole block (a stream instead
+    of a statement per row; it honours constraints and runs in the caller's transaction and
+    savepoint), written in slices of ``_COPY_ROWS`` rows, each one text buffer when no value needs
+    escaping (psycopg's per-row ``write_row`` otherwise). The server inserts a slice while the next
+    is formatted, and whatever the caller computes inside the block runs while the server finishes
+    the last ones: client and server overlap on two cores. SQLite: the driver's ``executemany`` of
+    one prepared multi-row INSERT (``_ROWS_PER_STATEMENT`` rows per execution, the remainder in one
+    more statement), which saves SQLite's per-statement work.
     """
-    if connection.dialect.name == "postgresql":
-        names = ", ".join(c.name for c in table.columns)
-        raw = connection.connection.driver_connection
-        text = _copy_text(rows)
-        with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-            if text is not None:
-                copy.write(text)
-            else:
-                for row in rows:
-                    copy.write_row(row)
+    if connection.dialect.name != "postgresql":
+        yield lambda rows: _insert_rows(connection, table, rows)
         return
+    names = ", ".join(c.name for c in table.columns)
+    raw = connection.connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+
+        def send(rows: list[Any]) -> None:
+            for chunk in _chunks(rows, _COPY_ROWS):
+                text = _copy_text(chunk)
+                if text is not None:
+                    copy.write(text)
+                else:
+                    for row in chunk:
+                        copy.write_row(row)
+
+        yield send
+
+
+def _insert_rows(connection: Connection, table: sa.Table, rows: list[tuple[Any, ...]]) -> None:
     size = _ROWS_PER_STATEMENT
     flat = list(chain.from_iterable(rows))
     step = size * len(table.columns)
@@ -735,6 +750,12 @@ def _bulk_insert(connection: Connection, table: sa.Table, rows: list[tuple[Any, 
     if full < len(rows):
         rest = tuple(flat[full * len(table.columns) :])
         connection.exec_driver_sql(_insert_sql(table, len(rows) - full), rest)
+
+
+def _bulk_insert(connection: Connection, table: sa.Table, rows: list[tuple[Any, ...]]) -> None:
+    """Insert ``rows`` (tuples in column order) with :func:`_inserter`."""
+    with _inserter(connection, table) as insert:
+        insert(rows)
 
 
 def _day_param(connection: Connection) -> Any:
@@ -774,22 +795,37 @@ def _dimension_columns(dimensions: tuple[tuple[str, str], ...]) -> tuple[str | N
 
 
 def _book(connection: Connection, entries: Sequence[JournalEntry]) -> None:
-    """Insert checked entries, their legs and the daily totals; caller holds the writers' lock."""
+    """Insert checked entries, their legs and the daily totals; caller holds the writers' lock.
+
+    The legs are built while the entries' COPY completes, and the daily totals while the legs'
+    does (see :func:`_inserter`)."""
     to_param = _day_param(connection)
-    days: dict[date, Any] = {}
+    days = {day: to_param(day) for day in {e.accounting_date for e in entries}}
     first = _entries_booked(connection) + 1
-    entry_rows = []
+    entry_rows = [
+        (seq, e.entry_id, e.idempotency_key, days[e.accounting_date])
+        + (days.get(e.value_date) or to_param(e.value_date), e.memo, e.reverses)
+        for seq, e in enumerate(entries, start=first)
+    ]
+    with _inserter(connection, ENTRIES) as insert:
+        insert(entry_rows)
+        leg_rows, daily = _leg_rows(entries, first, days)
+    with _inserter(connection, LEGS) as insert:
+        insert(leg_rows)
+        # Sorted, so concurrent writers (were the lock ever bypassed) take row locks in one order.
+        totals_rows = [(s, c, days[d], t[0], t[1]) for (s, c, d), t in sorted(daily.items())]
+    _upsert_daily(connection, totals_rows)
+
+
+def _leg_rows(
+    entries: Sequence[JournalEntry], first: int, days: dict[date, Any]
+) -> tuple[list[tuple[Any, ...]], dict[tuple[str, str, date], list[int]]]:
+    """The legs' rows and the batch's debit and credit totals per (subject, currency, day)."""
     leg_rows = []
     daily: dict[tuple[str, str, date], list[int]] = {}
     for seq, entry in enumerate(entries, start=first):
         accounting = entry.accounting_date
-        day = days.get(accounting)
-        if day is None:
-            day = days[accounting] = to_param(accounting)
-        value_day = day if entry.value_date == accounting else to_param(entry.value_date)
-        entry_rows.append(
-            (seq, entry.entry_id, entry.idempotency_key, day, value_day, entry.memo, entry.reverses)
-        )
+        day = days[accounting]
         for leg_no, leg in enumerate(entry.legs):
             minor = leg.signed_minor
             currency = leg.amount.currency
@@ -806,11 +842,7 @@ def _book(connection: Connection, entries: Sequence[JournalEntry]) -> None:
             if totals is None:
                 totals = daily[key] = [0, 0]
             totals[credit] += amount
-    _bulk_insert(connection, ENTRIES, entry_rows)
-    _bulk_insert(connection, LEGS, leg_rows)
-    # Sorted, so concurrent writers (were the lock ever bypassed) take row locks in one order.
-    totals_rows = [(s, c, days[d], t[0], t[1]) for (s, c, d), t in sorted(daily.items())]
-    _upsert_daily(connection, totals_rows)
+    return leg_rows, daily
 
 
 def _upsert_daily(connection: Connection, rows: list[tuple[Any, ...]]) -> None:
