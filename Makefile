@@ -27,7 +27,7 @@ demo: $(STAMP)
 	$(BIN)/python -m loancore.demo
 
 bench: $(STAMP)
-	bash scripts/with-postgres $(BIN)/python bench/run.py
+	LOANCORE_PG_DURABLE=1 bash scripts/with-postgres $(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build dist src/*.egg-info
