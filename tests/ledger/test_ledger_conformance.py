@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from loancore.errors import (
@@ -21,6 +21,7 @@ from loancore.errors import (
     RejectionCode,
 )
 from loancore.ledger import (
+    GeneralLedgerLine,
     JournalEntry,
     Leg,
     MemoDirection,
@@ -432,3 +433,53 @@ def test_balance_as_of_a_date_is_the_sum_of_legs_up_to_it(
     )
     expected = net if CHART.get(code).normal_side is Side.DEBIT else -net
     assert store.balance(code, "CNY", as_of=as_of) == Money.from_minor(expected, "CNY")
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entries=st.lists(journal_entries(CHART), min_size=1, max_size=10), data=st.data())
+def test_a_balance_and_ledger_by_dimension_are_the_legs_carrying_those_dimensions(
+    ledger_store_factory: Callable[[], LedgerStore], entries: list[JournalEntry], data: st.DataObject
+) -> None:
+    """The filter is drawn from a posted leg (its dimension, its subject or the subject's root),
+    so it matches legs on and around the chosen dates."""
+    tagged = [leg for e in entries for leg in e.legs if leg.dimensions]
+    assume(tagged)
+    leg = data.draw(st.sampled_from(tagged))
+    wanted = dict([data.draw(st.sampled_from(leg.dimensions))])
+    if data.draw(st.booleans()) and len(leg.dimensions) > 1:
+        wanted.update([data.draw(st.sampled_from(leg.dimensions))])
+    code = data.draw(st.sampled_from([leg.subject_code, *CHART.ancestors(leg.subject_code)]))
+    as_of = data.draw(st.sampled_from(sorted({e.accounting_date for e in entries})))
+    store = ledger_store_factory()
+    store.post(entries)
+    subtree = set(CHART.subtree_codes(code))
+    matching = [
+        (e, leg)
+        for e in entries
+        for leg in e.legs
+        if leg.subject_code in subtree
+        and all(leg.dimension(key) == value for key, value in wanted.items())
+    ]
+    net = sum(leg.signed_minor for e, leg in matching if e.accounting_date <= as_of)
+    expected = net if CHART.get(code).normal_side is Side.DEBIT else -net
+    assert store.balance(code, "CNY", as_of=as_of, dimensions=wanted) == Money.from_minor(expected, "CNY")
+    start = as_of - timedelta(days=90)
+    detail = store.general_ledger(code, "CNY", start=start, end=as_of, dimensions=wanted)
+    before = start - timedelta(days=1)
+    assert detail.opening == store.balance(code, "CNY", as_of=before, dimensions=wanted)
+    expected_lines = [
+        (e.accounting_date, e.entry_id, leg.subject_code, leg.signed_minor, leg.dimensions)
+        for e, leg in matching
+        if start <= e.accounting_date <= as_of
+    ]
+    lines = [
+        (line.accounting_date, line.entry_id, line.subject_code, _signed(line), line.dimensions)
+        for line in detail.lines
+    ]
+    assert sorted(lines) == sorted(expected_lines)
+    assert [line[0] for line in lines] == sorted(line[0] for line in lines)  # in date order
+
+
+def _signed(line: GeneralLedgerLine) -> int:
+    minor = line.amount.minor_units
+    return minor if line.side is Side.DEBIT else -minor

@@ -232,7 +232,7 @@ def _v1_to_v2(connection: Connection) -> None:
 
 
 LEDGER_MIGRATIONS: dict[int, MigrationStep] = {1: _v1_to_v2}
-"""Upgrade steps of the ledger's schema: ``LEDGER_MIGRATIONS[v]`` takes version ``v`` to ``v + 1``."""
+"""The ledger schema's upgrade steps: ``LEDGER_MIGRATIONS[v]`` takes version ``v`` to ``v + 1``."""
 
 
 @attrs.frozen
@@ -383,14 +383,23 @@ class SqlLedgerStore:
         self, connection: Connection, batch: Sequence[JournalEntry]
     ) -> tuple[JournalEntry, ...]:
         state = self._state(connection, lock=True)
+        # One query finds every booked entry the batch could meet: by its idempotency keys
+        # (replays) and by its entry ids and reversed ids (taken ids, reversal targets).
         keys = [e.idempotency_key for e in batch]
-        known = _entries_where(connection, ENTRIES.c.idempotency_key, keys)
-        plan = plan_batch(batch, find_by_key={e.idempotency_key: e for e in known}.get)
+        ids = {e.entry_id for e in batch} | {e.reverses for e in batch if e.reverses}
+        seqs = _scalars_in(
+            connection,
+            ENTRIES.c.seq,
+            ENTRIES.c.idempotency_key,
+            keys,
+            or_column=ENTRIES.c.entry_id,
+            or_values=sorted(ids),
+        )
+        booked = _entries_with_seqs(connection, sorted(set(seqs)))
+        plan = plan_batch(batch, find_by_key={e.idempotency_key: e for e in booked}.get)
         new: tuple[JournalEntry, ...] = plan.new
         if new:
-            wanted = {e.entry_id for e in new} | {e.reverses for e in new if e.reverses}
-            existing = _entries_where(connection, ENTRIES.c.entry_id, sorted(wanted))
-            found = {e.entry_id: e for e in existing}
+            found = {e.entry_id: e for e in booked}
             reversed_ids = set(
                 _scalars_in(connection, ENTRIES.c.reverses, ENTRIES.c.reverses, sorted(found))
             )
@@ -887,35 +896,57 @@ def _scalars_in(
     values: Sequence[Any],
     *,
     distinct: bool = False,
+    or_column: sa.Column | None = None,
+    or_values: Sequence[Any] = (),
 ) -> list[Any]:
-    """``SELECT [DISTINCT] select FROM its table WHERE column IN values``, as driver-level SQL (the
-    posting path runs this per batch; compiling an expanding IN costs more than the query)."""
-    items = list(values)
-    if not items:
+    """``SELECT [DISTINCT] select FROM its table WHERE column IN values [OR or_column IN
+    or_values]``, as driver-level SQL (the posting path runs this per batch; compiling an
+    expanding IN costs more than the query). A row matching both lists is returned once per
+    statement; on SQLite, whose IN lists are chunked, a row can come back once per chunk."""
+    tests = [(column, list(values))]
+    if or_column is not None:
+        tests.append((or_column, list(or_values)))
+    tests = [(c, items) for c, items in tests if items]
+    if not tests:
         return []
     what = f"DISTINCT {select.name}" if distinct else select.name
-    head = f"SELECT {what} FROM {column.table.name} WHERE {column.name}"
+    head = f"SELECT {what} FROM {column.table.name} WHERE "
     if connection.dialect.name == "postgresql":
-        joined = _UNIT_SEPARATOR.join(items) if all(type(v) is str for v in items) else ""
-        if joined and joined.count(_UNIT_SEPARATOR) == len(items) - 1:
-            # One text parameter split by the server: psycopg dumps a 1,000-element list in
-            # Python and the planner treats a split string like a small set (index probes), about
-            # half the time of ``= ANY(%s)``. Only when no value holds the separator.
-            sql = f"{head} = ANY(string_to_array(%s, chr({ord(_UNIT_SEPARATOR)})))"
-            return [row[0] for row in connection.exec_driver_sql(sql, (joined,))]
-        return [row[0] for row in connection.exec_driver_sql(f"{head} = ANY(%s)", (items,))]
+        clauses, params = zip(*(_any_of(c.name, items) for c, items in tests))
+        sql = head + " OR ".join(clauses)
+        return [row[0] for row in connection.exec_driver_sql(sql, tuple(params))]
     out: list[Any] = []
-    for chunk in _chunks(items):
-        sql = f"{head} IN ({', '.join('?' * len(chunk))})"
-        out.extend(row[0] for row in connection.exec_driver_sql(sql, tuple(chunk)))
+    chunked = [(c, list(_chunks(items))) for c, items in tests]
+    for number in range(max(len(chunks) for _, chunks in chunked)):  # bounded by the longest list
+        parts = [(c, chunks[number]) for c, chunks in chunked if number < len(chunks)]
+        clauses = [f"{c.name} IN ({', '.join('?' * len(chunk))})" for c, chunk in parts]
+        params = tuple(chain.from_iterable(chunk for _, chunk in parts))
+        rows = connection.exec_driver_sql(head + " OR ".join(clauses), params)
+        out.extend(row[0] for row in rows)
     return out
+
+
+def _any_of(name: str, items: list[Any]) -> tuple[str, Any]:
+    """PostgreSQL's ``name = ANY(...)`` clause and its one parameter for ``items``."""
+    joined = _UNIT_SEPARATOR.join(items) if all(type(v) is str for v in items) else ""
+    if joined and joined.count(_UNIT_SEPARATOR) == len(items) - 1:
+        # One text parameter split by the server: psycopg dumps a 1,000-element list in Python
+        # and the planner treats a split string like a small set (index probes), about half the
+        # time of ``= ANY(%s)``. Only when no value holds the separator.
+        return f"{name} = ANY(string_to_array(%s, chr({ord(_UNIT_SEPARATOR)})))", joined
+    return f"{name} = ANY(%s)", items
 
 
 def _entries_where(
     connection: Connection, column: sa.Column, values: Sequence[str]
 ) -> list[JournalEntry]:
     """Booked entries whose ``column`` is in ``values``, in posting order."""
-    seqs = sorted(_scalars_in(connection, ENTRIES.c.seq, column, values))
+    seqs = _scalars_in(connection, ENTRIES.c.seq, column, values)
+    return _entries_with_seqs(connection, sorted(seqs))
+
+
+def _entries_with_seqs(connection: Connection, seqs: Sequence[int]) -> list[JournalEntry]:
+    """Booked entries with the sequence numbers ``seqs`` (ascending), in posting order."""
     out: list[JournalEntry] = []
     for chunk in _chunks(seqs):
         entry_where = next(_member_chunks(connection, ENTRIES.c.seq, chunk))
@@ -1010,9 +1041,8 @@ def _leg_filters(
 
 def _legs_on_posting_days(
     codes: Sequence[str], currency: str, wanted: Any, day_filter: Any
-) -> tuple[Any, list[Any]]:
-    """The FROM clause and filters selecting legs of ``codes`` that carry every wanted dimension,
-    on the days (``day_filter`` over ``ledger_daily_balances.day``) the subjects have postings.
+) -> list[Any]:
+    """Filters selecting legs of ``codes`` that carry every wanted dimension, on the days (``day_filter`` over ``ledger_daily_balances.day``) the subjects have postings.
 
     The dimension indexes lead with ``accounting_date``, so a batch's rows land in one region of
     each index instead of one leaf page per loan, customer or merchant (see docs/storage.md). A
@@ -1023,8 +1053,7 @@ def _legs_on_posting_days(
     days = sa.select(DAILY.c.day).where(
         DAILY.c.subject_code.in_(list(codes)), DAILY.c.currency == currency, day_filter
     )
-    filters = [LEGS.c.accounting_date.in_(days), *_leg_filters(codes, currency, wanted)]
-    return LEGS, filters
+    return [LEGS.c.accounting_date.in_(days), *_leg_filters(codes, currency, wanted)]
 
 
 def _net_from_legs_query(
@@ -1032,12 +1061,8 @@ def _net_from_legs_query(
 ) -> sa.Select[Any]:
     """Debits minus credits in minor units of the legs carrying every wanted dimension, on the
     posting days ``day_filter`` (over ``ledger_daily_balances.day``) selects."""
-    source, filters = _legs_on_posting_days(codes, currency, wanted, day_filter)
-    return (
-        sa.select(sa.func.coalesce(sa.func.sum(_signed_amount()), 0))
-        .select_from(source)
-        .where(*filters)
-    )
+    filters = _legs_on_posting_days(codes, currency, wanted, day_filter)
+    return sa.select(sa.func.coalesce(sa.func.sum(_signed_amount()), 0)).where(*filters)
 
 
 def _net_from_legs(
@@ -1051,17 +1076,12 @@ def _ledger_postings(
     connection: Connection, codes: Sequence[str], currency: str, wanted: Any, start: date, end: date
 ) -> list[tuple[JournalEntry, Leg]]:
     if wanted:
-        source, filters = _legs_on_posting_days(
-            codes, currency, wanted, DAILY.c.day.between(start, end)
-        )
+        filters = _legs_on_posting_days(codes, currency, wanted, DAILY.c.day.between(start, end))
     else:
-        source = LEGS
-        filters = _leg_filters(codes, currency, wanted) + [
-            LEGS.c.accounting_date.between(start, end)
-        ]
+        filters = _leg_filters(codes, currency, wanted)
+        filters.append(LEGS.c.accounting_date.between(start, end))
     query = (
         sa.select(LEGS.c.entry_seq, LEGS.c.leg_no)
-        .select_from(source)
         .where(*filters)
         .order_by(LEGS.c.accounting_date, LEGS.c.entry_seq, LEGS.c.leg_no)
     )
