@@ -489,6 +489,55 @@ def _index_columns(engine: sa.Engine, name: str) -> list[str]:
     return list(found[0]["column_names"])
 
 
+_IDENTIFIER_COLUMNS = [
+    ("ledger_subjects", "code"),
+    ("ledger_subjects", "parent_code"),
+    ("ledger_entries", "entry_id"),
+    ("ledger_entries", "idempotency_key"),
+    ("ledger_entries", "reverses"),
+    ("ledger_legs", "subject_code"),
+    *[("ledger_legs", key) for key in ("customer", "loan", "merchant", "partner", "product")],
+    ("ledger_daily_balances", "subject_code"),
+    ("ledger_memo_postings", "posting_id"),
+    ("ledger_memo_postings", "idempotency_key"),
+    *[("ledger_memo_postings", key) for key in ("customer", "loan", "merchant", "partner", "product")],
+]
+
+
+def _assert_identifiers_compare_bytes(engine: sa.Engine) -> None:
+    """On PostgreSQL every identifier column is COLLATE "C" (SQLite's text is BINARY already)."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT table_name, column_name, collation_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name LIKE 'ledger%%'"
+            " AND data_type = 'text'"
+        ).all()
+    collations = {(table, column): collation for table, column, collation in rows}
+    assert {key: collations[key] for key in _IDENTIFIER_COLUMNS} == dict.fromkeys(_IDENTIFIER_COLUMNS, "C")
+    free_text = {key for key, collation in collations.items() if collation != "C"}
+    names_and_memos = {
+        ("ledger_subjects", "name_zh"),
+        ("ledger_subjects", "name_en"),
+        ("ledger_entries", "memo"),
+        ("ledger_memo_postings", "memo"),
+    }
+    assert free_text == names_and_memos
+
+
+def test_identifiers_compare_bytes_on_every_backend(engine: sa.Engine, store: SqlLedgerStore) -> None:
+    """Ids, keys and codes sort byte by byte on SQLite and PostgreSQL alike (COLLATE "C" there),
+    whatever the database's own collation: the same order, and no locale under the unique indexes."""
+    _assert_identifiers_compare_bytes(engine)
+    store.post([loan_entry(n, key=key) for n, key in enumerate(["b", "B", "a", "_", "Ä"], start=1)])
+    with engine.connect() as connection:
+        ordered = connection.exec_driver_sql(
+            "SELECT idempotency_key FROM ledger_entries ORDER BY idempotency_key"
+        ).scalars().all()
+    assert ordered == sorted(["b", "B", "a", "_", "Ä"], key=lambda k: k.encode())
+
+
 def test_a_version_1_ledger_is_migrated_to_day_first_dimension_indexes(engine: sa.Engine) -> None:
     """A database written by schema 1 (dimension indexes leading with the dimension) opens as
     schema 2: the indexes are rebuilt leading with the day, the journal and balances untouched."""
@@ -498,6 +547,11 @@ def test_a_version_1_ledger_is_migrated_to_day_first_dimension_indexes(engine: s
     store.post(entries)
     before = store.trial_balance(as_of=date(2026, 12, 31))
     with engine.begin() as connection:  # turn the database back into what schema 1 created
+        if engine.dialect.name == "postgresql":
+            for table, column in _IDENTIFIER_COLUMNS:
+                connection.exec_driver_sql(
+                    f'ALTER TABLE {table} ALTER COLUMN {column} TYPE text COLLATE "default"'
+                )
         for key in ("customer", "loan", "merchant", "partner", "product"):
             connection.exec_driver_sql(f"DROP INDEX ix_ledger_legs_{key}")
             connection.exec_driver_sql(
@@ -512,6 +566,7 @@ def test_a_version_1_ledger_is_migrated_to_day_first_dimension_indexes(engine: s
     migrated = SqlLedgerStore(engine)
 
     assert schema_version(engine, "ledger") == LEDGER_SCHEMA_VERSION == 2
+    _assert_identifiers_compare_bytes(engine)
     for key in ("customer", "loan", "merchant", "partner", "product"):
         assert _index_columns(engine, f"ix_ledger_legs_{key}") == ["accounting_date", key, "subject_code"]
     assert list(migrated.entries()) == entries

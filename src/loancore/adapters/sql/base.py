@@ -37,6 +37,7 @@ __all__ = [
     "MigrationStep",
     "SCHEMA_TABLE",
     "amount_column",
+    "binary_text",
     "configure_sqlite_engine",
     "create_engine",
     "currency_column",
@@ -90,6 +91,19 @@ def amount_column(name: str, **kwargs: object) -> sa.Column:
     """
     kwargs.setdefault("nullable", False)
     return sa.Column(name, sa.BigInteger, **kwargs)  # type: ignore[arg-type]
+
+
+def binary_text() -> sa.types.TypeEngine[str]:
+    """Text compared and ordered byte by byte on every backend, for identifiers, keys and codes.
+
+    SQLite compares text with BINARY by default; PostgreSQL uses the database's collation, which
+    on most servers is a locale (``en_US.UTF-8``): slower to compare than bytes, a different order
+    from SQLite's, and tied to the operating system's collation library, whose upgrades have
+    silently corrupted text indexes (PostgreSQL's wiki, "Locale data changes"). ``COLLATE "C"``
+    makes PostgreSQL compare bytes too: the same order on both backends, and unique indexes on
+    entry ids and idempotency keys that an OS upgrade cannot break.
+    """
+    return sa.Text().with_variant(sa.Text(collation="C"), "postgresql")
 
 
 def currency_column(name: str = "currency", **kwargs: object) -> sa.Column:

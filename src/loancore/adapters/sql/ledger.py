@@ -42,6 +42,7 @@ from loancore.adapters.sql.base import (
     Bind,
     MigrationStep,
     amount_column,
+    binary_text,
     currency_column,
     ensure_schema,
     read_connection,
@@ -88,11 +89,12 @@ __all__ = [
 LEDGER_COMPONENT = "ledger"
 LEDGER_SCHEMA_VERSION = 2
 
-# Identifiers, keys, codes, names and dimension values are unbounded text: a length limit would
-# make PostgreSQL refuse what SQLite accepts, and the two backends must behave the same.
-CODE = sa.Text()
-TEXT_ID = sa.Text()
-KEY = sa.Text()
+# Identifiers, keys, codes and dimension values are unbounded text (a length limit would make
+# PostgreSQL refuse what SQLite accepts, and the two backends must behave the same), compared byte
+# by byte on both (``binary_text``: COLLATE "C" on PostgreSQL; schema 1 used the database's).
+CODE = binary_text()
+TEXT_ID = binary_text()
+KEY = binary_text()
 _CHUNK = 500  # bound parameters per IN list, well under SQLite's and psycopg's limits
 _READ_CHUNK = 2_000  # entries per page when streaming the journal
 _UNIT_SEPARATOR = "\x1f"  # joins text keys into one PostgreSQL parameter (see _scalars_in)
@@ -225,7 +227,15 @@ LEDGER_TABLES: tuple[sa.Table, ...] = (STATE, SUBJECTS, ENTRIES, LEGS, DAILY, ME
 
 def _v1_to_v2(connection: Connection) -> None:
     """Schema 1 -> 2: the dimension indexes lead with ``accounting_date`` instead of the
-    dimension (same names, same partial conditions). Rebuilt in the migration's transaction."""
+    dimension (same names, same partial conditions), and on PostgreSQL identifier columns compare
+    bytes (COLLATE "C"; PostgreSQL rebuilds the indexes on them). In the migration's transaction."""
+    if connection.dialect.name == "postgresql":
+        for table in LEDGER_TABLES:
+            for column in table.columns:
+                if column.type is CODE or column.type is TEXT_ID or column.type is KEY:
+                    connection.exec_driver_sql(
+                        f'ALTER TABLE {table.name} ALTER COLUMN {column.name} TYPE text COLLATE "C"'
+                    )
     for index in DIMENSION_INDEXES:
         connection.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
         index.create(connection)
