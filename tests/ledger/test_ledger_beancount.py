@@ -86,6 +86,39 @@ def test_export_loads_with_zero_errors_and_the_same_balances() -> None:
     assert '    loan: "L1"' in text and 'reverses: "e2"' in text
 
 
+def test_the_export_opens_in_fava_with_no_errors_and_the_same_balances(tmp_path) -> None:
+    """Fava (beancount's web front end) loads the exported file, reports no error, serves its
+    reports, and its own query engine sums every account to loancore's trial balance."""
+    import json
+
+    from fava.application import create_app
+
+    store = _store(_sample_entries())
+    store.reverse("e2", reversal_id="r2", idempotency_key="rk2", accounting_date=date(2026, 3, 1))
+    books = tmp_path / "books.beancount"
+    books.write_text(export_store(store), encoding="utf-8")
+    client = create_app([books], load=True).test_client()
+
+    home = client.get("/", follow_redirects=True)
+    assert home.status_code == 200
+    slug = home.request.path.split("/")[1]
+    for report in ("balance_sheet", "income_statement", "trial_balance", "journal"):
+        assert client.get(f"/{slug}/{report}/").status_code == 200
+    assert json.loads(client.get(f"/{slug}/api/errors").data)["data"] == []
+
+    query = "SELECT account, currency, sum(number) AS total GROUP BY account, currency"
+    answer = client.get(f"/{slug}/api/query", query_string={"query_string": query})
+    rows = json.loads(answer.data, parse_float=Decimal)["data"]["rows"]
+    in_fava = {(name, currency): total for name, currency, total in rows if total != 0}
+    names = account_names(CHART)
+    expected = {
+        (names[line.subject_code], line.currency): line.net_debit.amount
+        for line in store.trial_balance(as_of=date(2026, 12, 31)).lines
+        if not line.net_debit.is_zero()
+    }
+    assert in_fava == expected
+
+
 def test_an_entry_off_by_one_minor_unit_fails_in_beancount_too() -> None:
     bad = JournalEntry(
         entry_id="x", idempotency_key="x", accounting_date=date(2026, 1, 5),
