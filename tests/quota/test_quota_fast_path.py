@@ -246,3 +246,23 @@ def test_inline_hold_and_capture_checks_name_the_field(build: Any, field: str) -
 def test_hold_accepts_a_date_subclass_that_is_not_a_datetime() -> None:
     day = _BusinessDay(2026, 6, 1)
     assert Hold("h", "S", cny("1.00"), day).expires_on == day
+
+
+def test_fast_capture_of_holds_placed_either_way_reads_back_as_the_fold_keeps_them() -> None:
+    """A hold placed on the general path and captured on the fast path (and the other way round)
+    reads back as the same QuotaHold the general path keeps, and the rebuild agrees."""
+    fast, general = MemoryQuotaStore(), MemoryQuotaStore()
+    general.fast_path = False
+    for store in (fast, general):
+        assert store.apply(Grant("g-M", "M", "b1", cny("1000.00"), DAY, LATER), as_of=DAY).ok
+        store.fast_path = False
+        assert store.apply(Hold("h1", "M", cny("10.00"), LATER), as_of=DAY).ok
+        store.fast_path = store is fast
+        assert store.apply(Hold("h2", "M", cny("20.00"), LATER), as_of=DAY).ok
+        assert store.apply(Capture("c1", "h1", cny("4.00")), as_of=DAY).ok
+        assert store.apply(Capture("c2", "h2"), as_of=DAY).ok
+    assert fast._captured.keys() == {"h1", "h2"}  # both captured on the fast path
+    for hold_id in ("h1", "h2"):
+        assert fast.hold(hold_id) == general.hold(hold_id)
+    assert fast.snapshot() == general.snapshot() and fast.check() == ()
+    assert tuple(fast.journal()) == tuple(general.journal())

@@ -61,22 +61,21 @@ class MemoryQuotaStore:
             raise InvalidInput("config", config, "expected a QuotaConfig")
         self._lock = threading.Lock()
         self._state = QuotaState()
-        # Holds captured on the fast path, kept out of self._state.holds as atoms (line id,
-        # currency, amount, expiry, captured amount) that the cyclic garbage collector leaves
-        # alone; a captured hold is final, so only reads need it (_captured_hold builds the
-        # QuotaHold value on demand).
-        self._captured: dict[str, _CapturedRow] = {}
-        self._source = _Source(self._state, self._captured)
+        # Holds captured on the fast path, kept out of self._state.holds as the journal index
+        # of their capture (an int, so the dict is one the cyclic garbage collector leaves
+        # alone); a captured hold is final, so only reads need it (_captured_hold builds the
+        # QuotaHold value from the capture's and the placement's rows).
+        self._captured: dict[str, int] = {}
         # Lines the fast path touched, as mutable records (see _Record): their [used, held, frozen]
         # counters are authoritative over self._state.balances, and written back as LineBalance
         # values (_settle) before anything else reads balances; their terms are read once. A hold
         # or a capture then adds to integers instead of building frozen LineBalance values.
         self._records: dict[str, list[object]] = {}
-        # Holds placed on the fast path and not yet captured, as atoms (line id, currency,
-        # amount, expiry): their capture on the fast path never needs a QuotaHold; _settle
-        # builds one for each still open, and enters it in the open-hold index, before anything
-        # else reads holds.
-        self._opened: dict[str, _OpenedRow] = {}
+        # Holds placed on the fast path and not yet captured, as the journal index of their
+        # placement (whose row has the line, currency, amount and expiry): their capture on the
+        # fast path never needs a QuotaHold; _settle builds one for each still open, and enters
+        # it in the open-hold index, before anything else reads holds.
+        self._opened: dict[str, int] = {}
         # The journal as rows (loancore.quota.event_row): a tuple of strings, ints, dates and None
         # is left alone by the cyclic garbage collector, while a QuotaEvent (its EventKind, its
         # __dict__) would be walked in every full collection for as long as the store lives.
@@ -88,6 +87,7 @@ class MemoryQuotaStore:
         # when asked for again.
         self._applied: dict[str, object] = {}
         self._fast_paths = _FAST_PATHS
+        self._source = _Source(self)
 
     @property
     def fast_path(self) -> bool:
@@ -154,8 +154,11 @@ class MemoryQuotaStore:
         for line_id, record in self._records.items():
             balances[line_id] = LineBalance(*record[:3])  # type: ignore[arg-type]
         self._records.clear()
-        for hold_id, (line_id, currency, amount_minor, expires_on) in self._opened.items():
-            holds[hold_id] = QuotaHold(hold_id, line_id, currency, amount_minor, expires_on)
+        journal = self._journal
+        for hold_id, index in self._opened.items():
+            row = journal[index]
+            line_id = row[5]
+            holds[hold_id] = QuotaHold(hold_id, line_id, row[7], row[8], row[12])  # type: ignore[arg-type]
             open_ids = open_holds.get(line_id)
             if open_ids is None:
                 open_ids = open_holds[line_id] = {}
@@ -268,8 +271,8 @@ class MemoryQuotaStore:
         self._settle()
         state = self._state
         holds = dict(state.holds)
-        for hold_id, captured in self._captured.items():
-            holds[hold_id] = _captured_hold(hold_id, captured)
+        for hold_id, index in self._captured.items():
+            holds[hold_id] = _captured_hold(self, hold_id, index)
         return QuotaSnapshot(dict(state.lines), dict(state.balances), holds)
 
     def check(self) -> tuple[QuotaIssue, ...]:
@@ -380,9 +383,8 @@ def _hold_fast(
         master[_HELD] += minor  # every check is done: only writes that cannot fail follow
     record[_HELD] += minor  # type: ignore[operator]
     currency = record[_CURRENCY]
-    store._opened[key] = (line_id, currency, minor, expires_on)  # type: ignore[assignment]
     journal = store._journal
-    store._applied[key] = len(journal)
+    store._applied[key] = store._opened[key] = len(journal)
     row = (
         key, 0, _PLACED_VALUE, as_of, record[_BORROWER], line_id, record[_MASTER_ID], currency,
         minor, 0, key, None, expires_on, "",
@@ -396,16 +398,20 @@ def _capture_fast(
 ) -> QuotaResult | None:
     """An accepted Capture: used += captured, held -= hold on the line and its master, the
     journal row and the idempotency entry; its result."""
-    hold_id = command.hold_id
-    opened = store._opened.get(hold_id)
-    in_state = opened is None  # a hold the general path placed, or one settled since
+    hold_id, journal = command.hold_id, store._journal
+    placed = store._opened.get(hold_id)
+    in_state = placed is None  # a hold the general path placed, or one settled since
     if in_state:
         hold = store._state.holds.get(hold_id)
         if hold is None or hold.status is not _OPEN:
             return None
-        opened = (hold.line_id, hold.currency, hold.amount_minor, hold.expires_on)
-    line_id, currency, hold_minor, expires_on = opened  # type: ignore[misc]
-    if as_of > expires_on:
+        line_id, currency, hold_minor, expires_on = (
+            hold.line_id, hold.currency, hold.amount_minor, hold.expires_on
+        )  # fmt: skip
+    else:
+        row = journal[placed]
+        line_id, currency, hold_minor, expires_on = row[5], row[7], row[8], row[12]  # type: ignore[assignment]
+    if as_of > expires_on:  # type: ignore[operator]
         return None
     record: _Record = store._records.get(line_id) or _record(store, line_id)  # type: ignore[assignment]
     if not record[_ACTIVE_NOW] or record[_HELD] < hold_minor:  # type: ignore[operator]
@@ -432,9 +438,8 @@ def _capture_fast(
         state.open_holds[line_id].pop(hold_id, None)
     else:
         del store._opened[hold_id]
-    store._captured[hold_id] = (line_id, currency, hold_minor, expires_on, captured)
-    journal = store._journal
     index = len(journal)
+    store._captured[hold_id] = index
     store._applied[key] = index if amount is None else (index,)
     row = (
         key, 0, _CAPTURED_VALUE, as_of, record[_BORROWER], line_id, record[_MASTER_ID], currency,
@@ -449,15 +454,18 @@ _accepted = QuotaResult.of_row
 
 # -- what the store keeps: atoms the cyclic garbage collector does not walk ------------------------
 
-_OpenedRow = tuple[str, str, int, datetime.date]
-_CapturedRow = tuple[str, str, int, datetime.date, int]
-
-
-def _captured_hold(hold_id: str, row: _CapturedRow) -> QuotaHold:
-    """The QuotaHold value of a hold captured on the fast path (equal to the fold's)."""
-    line_id, currency, amount_minor, expires_on, captured_minor = row
+def _captured_hold(store: MemoryQuotaStore, hold_id: str, index: int) -> QuotaHold:
+    """The QuotaHold value of a hold captured on the fast path (equal to the fold's), from the
+    capture's journal row (at ``index``) and the placement's (the Hold's one event)."""
+    journal = store._journal
+    _key, _seq, _kind, _as_of, _borrower, line_id, _master, currency, captured, released = (
+        journal[index][:10]
+    )  # fmt: skip
+    applied = store._applied[hold_id]
+    placed = _fast_index(applied)
+    expires_on = journal[applied[2] if placed is None else placed][12]  # type: ignore[index]
     return QuotaHold(
-        hold_id, line_id, currency, amount_minor, expires_on, _CAPTURED, captured_minor
+        hold_id, line_id, currency, captured + released, expires_on, _CAPTURED, captured  # type: ignore[arg-type, operator]
     )
 
 
@@ -489,11 +497,11 @@ def _first_command(key: str, applied: object, journal: list[EventRow]) -> Comman
 class _Source:
     """A :class:`~loancore.quota.QuotaState` seen through :class:`loancore.quota.ViewSource`."""
 
-    __slots__ = ("_captured", "_state")
+    __slots__ = ("_state", "_store")
 
-    def __init__(self, state: QuotaState, captured: dict[str, _CapturedRow]) -> None:
-        self._state = state
-        self._captured = captured
+    def __init__(self, store: MemoryQuotaStore) -> None:
+        self._state = store._state
+        self._store = store
 
     def line_pair(
         self, line_id: str
@@ -510,9 +518,9 @@ class _Source:
     def hold(self, hold_id: str) -> QuotaHold | None:
         hold = self._state.holds.get(hold_id)
         if hold is None:
-            captured = self._captured.get(hold_id)
-            if captured is not None:
-                return _captured_hold(hold_id, captured)
+            index = self._store._captured.get(hold_id)
+            if index is not None:
+                return _captured_hold(self._store, hold_id, index)
         return hold
 
     def open_holds(self, line_id: str) -> tuple[QuotaHold, ...]:
