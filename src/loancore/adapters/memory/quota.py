@@ -130,9 +130,10 @@ class MemoryQuotaStore:
         applied = self._applied.get(key)
         journal = self._journal
         if applied is not None:
-            first = _first_command(key, applied, journal)
-            if first != command:
-                raise IdempotencyConflict(key, f"first applied as {first!r}")
+            if not _is_fast_replay(command, applied, journal):
+                first = _first_command(key, applied, journal)
+                if first != command:
+                    raise IdempotencyConflict(key, f"first applied as {first!r}")
             return self._result(key, replayed=True)
         self._settle()
         start = len(journal)
@@ -476,6 +477,26 @@ def _fast_index(applied: object) -> int | None:
     if len(applied) == 1:  # type: ignore[arg-type]
         return applied[0]  # type: ignore[index, no-any-return]
     return None
+
+
+def _is_fast_replay(command: Command, applied: object, journal: list[EventRow]) -> bool:
+    """True when ``command`` is a plain Hold or Capture equal to the one first applied on the fast
+    path, judged from its journal row without rebuilding that command; False means "compare the
+    rebuilt command" (anything else, subclasses included, and every conflict)."""
+    index, kind = _fast_index(applied), type(command)
+    if index is None:
+        return False
+    row = journal[index]
+    if kind is not (Hold if row[2] == _PLACED_VALUE else Capture):
+        return False
+    amount = command.amount  # type: ignore[union-attr]
+    if amount is None:  # a Capture of the whole hold (a Hold's amount is never None)
+        return type(applied) is int and command.hold_id == row[10]  # type: ignore[union-attr]
+    if type(amount) is not Money or amount.currency != row[7] or amount.minor_units != row[8]:
+        return False
+    if kind is Hold:
+        return command.line_id == row[5] and command.expires_on == row[12]  # type: ignore[union-attr]
+    return type(applied) is not int and command.hold_id == row[10]  # type: ignore[union-attr]
 
 
 def _first_command(key: str, applied: object, journal: list[EventRow]) -> Command:
