@@ -312,10 +312,6 @@ class QuotaResult:
             other._key, other._code, other.events  # type: ignore[attr-defined]
         )  # fmt: skip
 
-    def __ne__(self, other: object) -> bool:
-        equal = self.__eq__(other)
-        return equal if equal is NotImplemented else not equal
-
     def __hash__(self) -> int:
         return hash((QuotaResult, self._key, self._code, self.events))
 
