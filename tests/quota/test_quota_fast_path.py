@@ -291,3 +291,23 @@ def test_fast_capture_of_holds_placed_either_way_reads_back_as_the_fold_keeps_th
         assert fast.hold(hold_id) == general.hold(hold_id)
     assert fast.snapshot() == general.snapshot() and fast.check() == ()
     assert tuple(fast.journal()) == tuple(general.journal())
+
+
+def test_the_flat_journal_reads_the_fields_it_names() -> None:
+    """The memory store's journal keeps each event's row end to end; the positions it reads a
+    row at are those of QuotaEvent's fields (and the rows the fast path writes are event_row's)."""
+    import attrs
+
+    from loancore.adapters.memory import quota as memory_quota
+    from loancore.quota import QuotaEvent
+
+    names = [field.name for field in attrs.fields(QuotaEvent)]
+    assert memory_quota._WIDTH == len(names)
+    positions = {
+        "_AT_KIND": "kind", "_AT_LINE": "line_id", "_AT_CURRENCY": "currency",
+        "_AT_AMOUNT": "amount_minor", "_AT_RELEASED": "released_minor", "_AT_REF": "ref_id",
+        "_AT_ENDS": "ends_on",
+    }  # fmt: skip
+    for constant, name in positions.items():
+        assert names[getattr(memory_quota, constant)] == name
+    assert names[memory_quota._AT_LINE + 1] == "master_id"  # read as one slice with its line

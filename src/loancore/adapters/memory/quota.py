@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime
 import threading
+
+import attrs
 from collections.abc import Iterator
 
 from loancore.errors import IdempotencyConflict, InvalidInput, NotFound, RejectionCode
@@ -61,7 +63,7 @@ class MemoryQuotaStore:
             raise InvalidInput("config", config, "expected a QuotaConfig")
         self._lock = threading.Lock()
         self._state = QuotaState()
-        # Holds captured on the fast path, kept out of self._state.holds as the journal index
+        # Holds captured on the fast path, kept out of self._state.holds as the journal offset
         # of their capture (an int, so the dict is one the cyclic garbage collector leaves
         # alone); a captured hold is final, so only reads need it (_captured_hold builds the
         # QuotaHold value from the capture's and the placement's rows).
@@ -71,20 +73,22 @@ class MemoryQuotaStore:
         # values (_settle) before anything else reads balances; their terms are read once. A hold
         # or a capture then adds to integers instead of building frozen LineBalance values.
         self._records: dict[str, list[object]] = {}
-        # Holds placed on the fast path and not yet captured, as the journal index of their
+        # Holds placed on the fast path and not yet captured, as the journal offset of their
         # placement (whose row has the line, currency, amount and expiry): their capture on the
         # fast path never needs a QuotaHold; _settle builds one for each still open, and enters
         # it in the open-hold index, before anything else reads holds.
         self._opened: dict[str, int] = {}
-        # The journal as rows (loancore.quota.event_row): a tuple of strings, ints, dates and None
-        # is left alone by the cyclic garbage collector, while a QuotaEvent (its EventKind, its
-        # __dict__) would be walked in every full collection for as long as the store lives.
-        self._journal: list[EventRow] = []
+        # The journal, flat: each event's row (loancore.quota.event_row: strings, ints, dates and
+        # None) laid end to end, _WIDTH items per event, an event's place being the offset of
+        # its first item. One list of atoms, which the cyclic garbage collector walks only in
+        # a full collection; a tuple per event would be walked (and set aside) by the next young
+        # collection, and an accepted hold or capture would leave one behind every time. The
+        # row an accepted operation's result holds is freed with the result.
+        self._journal: list[object] = []
         # Idempotency, one entry per key: for an operation accepted on the fast path, the journal
-        # index of its one event (an int; a 1-tuple for a capture that named its amount), from
-        # which the command is rebuilt when a replay must be compared with it; otherwise
-        # (command, code, journal start, journal stop). A result is rebuilt from the journal
-        # when asked for again.
+        # offset of its one event (an int; a 1-tuple for a capture that named its amount), which
+        # a replay is compared with; otherwise (command, code, journal start and stop offsets).
+        # A result is rebuilt from the journal when asked for again.
         self._applied: dict[str, object] = {}
         self._fast_paths = _FAST_PATHS
         self._source = _Source(self)
@@ -143,8 +147,9 @@ class MemoryQuotaStore:
             self._state.apply(events[0])  # checks, then writes: all or nothing
         elif events:
             self._apply_all(events)
-        journal.extend(map(event_row, events))
-        self._applied[key] = (command, code, start, start + len(events))
+        for event in events:
+            journal.extend(event_row(event))
+        self._applied[key] = (command, code, start, len(journal))
         return QuotaResult(key, code, events)
 
     def _settle(self) -> None:
@@ -156,10 +161,10 @@ class MemoryQuotaStore:
             balances[line_id] = LineBalance(*record[:3])  # type: ignore[arg-type]
         self._records.clear()
         journal = self._journal
-        for hold_id, index in self._opened.items():
-            row = journal[index]
-            line_id = row[5]
-            holds[hold_id] = QuotaHold(hold_id, line_id, row[7], row[8], row[12])  # type: ignore[arg-type]
+        for hold_id, at in self._opened.items():
+            line_id, _master, currency, amount_minor = journal[at + _AT_LINE : at + _AT_RELEASED]
+            expires_on = journal[at + _AT_ENDS]
+            holds[hold_id] = QuotaHold(hold_id, line_id, currency, amount_minor, expires_on)  # type: ignore[arg-type]
             open_ids = open_holds.get(line_id)
             if open_ids is None:
                 open_ids = open_holds[line_id] = {}
@@ -171,10 +176,9 @@ class MemoryQuotaStore:
         journal = self._journal
         index = _fast_index(applied)
         if index is not None:
-            return QuotaResult.of_row(key, journal[index], replayed=replayed)
+            return QuotaResult.of_row(key, _row_at(journal, index), replayed=replayed)
         _command, code, start, stop = applied  # type: ignore[misc]
-        events = tuple(event_of_row(row) for row in journal[start:stop])
-        return QuotaResult(key, code, events, replayed)
+        return QuotaResult(key, code, _events(journal, start, stop), replayed)
 
     def _apply_all(self, events: tuple[QuotaEvent, ...]) -> None:
         """Fold several events into a scratch copy first, so a failure changes nothing."""
@@ -260,8 +264,8 @@ class MemoryQuotaStore:
     def journal(self) -> Iterator[QuotaEvent]:
         """Every quota event in journal order."""
         with self._lock:
-            rows = tuple(self._journal)
-        return iter(tuple(event_of_row(row) for row in rows))
+            journal = self._journal[:]
+        return iter(_events(journal, 0, len(journal)))
 
     def snapshot(self) -> QuotaSnapshot:
         """The stored lines, balances and holds."""
@@ -279,9 +283,9 @@ class MemoryQuotaStore:
     def check(self) -> tuple[QuotaIssue, ...]:
         """Rebuild everything from the journal and list where the stored state differs."""
         with self._lock:
-            rows = tuple(self._journal)
+            journal = self._journal[:]
             stored = self._snapshot()
-        return check_rebuild(rebuild(event_of_row(row) for row in rows), stored)
+        return check_rebuild(rebuild(_events(journal, 0, len(journal))), stored)
 
 
 # -- the fast path -------------------------------------------------------------------------------
@@ -390,7 +394,7 @@ def _hold_fast(
         key, 0, _PLACED_VALUE, as_of, record[_BORROWER], line_id, record[_MASTER_ID], currency,
         minor, 0, key, None, expires_on, "",
     )  # fmt: skip
-    journal.append(row)
+    journal.extend(row)
     return _accepted(key, row)
 
 
@@ -410,8 +414,8 @@ def _capture_fast(
             hold.line_id, hold.currency, hold.amount_minor, hold.expires_on
         )  # fmt: skip
     else:
-        row = journal[placed]
-        line_id, currency, hold_minor, expires_on = row[5], row[7], row[8], row[12]  # type: ignore[assignment]
+        line_id, _master, currency, hold_minor = journal[placed + _AT_LINE : placed + _AT_RELEASED]  # type: ignore[misc]
+        expires_on = journal[placed + _AT_ENDS]
     if as_of > expires_on:  # type: ignore[operator]
         return None
     record: _Record = store._records.get(line_id) or _record(store, line_id)  # type: ignore[assignment]
@@ -446,7 +450,7 @@ def _capture_fast(
         key, 0, _CAPTURED_VALUE, as_of, record[_BORROWER], line_id, record[_MASTER_ID], currency,
         captured, hold_minor - captured, hold_id, None, None, "",
     )  # fmt: skip
-    journal.append(row)
+    journal.extend(row)
     return _accepted(key, row)
 
 
@@ -459,19 +463,33 @@ def _captured_hold(store: MemoryQuotaStore, hold_id: str, index: int) -> QuotaHo
     """The QuotaHold value of a hold captured on the fast path (equal to the fold's), from the
     capture's journal row (at ``index``) and the placement's (the Hold's one event)."""
     journal = store._journal
-    _key, _seq, _kind, _as_of, _borrower, line_id, _master, currency, captured, released = (
-        journal[index][:10]
-    )  # fmt: skip
+    line_id, _master, currency, captured, released = journal[index + _AT_LINE : index + _AT_REF]
     applied = store._applied[hold_id]
     placed = _fast_index(applied)
-    expires_on = journal[applied[2] if placed is None else placed][12]  # type: ignore[index]
+    expires_on = journal[(applied[2] if placed is None else placed) + _AT_ENDS]  # type: ignore[index, operator]
     return QuotaHold(
         hold_id, line_id, currency, captured + released, expires_on, _CAPTURED, captured  # type: ignore[arg-type, operator]
     )
 
 
+def _row_at(journal: list[object], offset: int) -> EventRow:
+    """The row of the event at ``offset`` in the flat journal."""
+    return tuple(journal[offset : offset + _WIDTH])
+
+
+def _events(journal: list[object], start: int, stop: int) -> tuple[QuotaEvent, ...]:
+    """The events from offset ``start`` to ``stop`` of the flat journal."""
+    return tuple(event_of_row(_row_at(journal, o)) for o in range(start, stop, _WIDTH))
+
+
+_WIDTH = len(attrs.fields(QuotaEvent))  # items per event in the flat journal
+# Where a row's fields sit, from the event's offset (the order of QuotaEvent's fields).
+_AT_KIND, _AT_LINE, _AT_CURRENCY, _AT_AMOUNT = 2, 5, 7, 8
+_AT_RELEASED, _AT_REF, _AT_ENDS = 9, 10, 12
+
+
 def _fast_index(applied: object) -> int | None:
-    """The journal index of a fast-path operation's idempotency entry, or None."""
+    """The journal offset of a fast-path operation's idempotency entry, or None."""
     if type(applied) is int:
         return applied
     if len(applied) == 1:  # type: ignore[arg-type]
@@ -479,38 +497,44 @@ def _fast_index(applied: object) -> int | None:
     return None
 
 
-def _is_fast_replay(command: Command, applied: object, journal: list[EventRow]) -> bool:
+def _is_fast_replay(command: Command, applied: object, journal: list[object]) -> bool:
     """True when ``command`` is a plain Hold or Capture equal to the one first applied on the fast
     path, judged from its journal row without rebuilding that command; False means "compare the
     rebuilt command" (anything else, subclasses included, and every conflict)."""
     index, kind = _fast_index(applied), type(command)
     if index is None:
         return False
-    row = journal[index]
-    if kind is not (Hold if row[2] == _PLACED_VALUE else Capture):
+    if kind is not (Hold if journal[index + _AT_KIND] == _PLACED_VALUE else Capture):
         return False
     amount = command.amount  # type: ignore[union-attr]
     if amount is None:  # a Capture of the whole hold (a Hold's amount is never None)
-        return type(applied) is int and command.hold_id == row[10]  # type: ignore[union-attr]
-    if type(amount) is not Money or amount.currency != row[7] or amount.minor_units != row[8]:
+        return type(applied) is int and command.hold_id == journal[index + _AT_REF]  # type: ignore[union-attr]
+    if (
+        type(amount) is not Money
+        or amount.currency != journal[index + _AT_CURRENCY]
+        or amount.minor_units != journal[index + _AT_AMOUNT]
+    ):
         return False
     if kind is Hold:
-        return command.line_id == row[5] and command.expires_on == row[12]  # type: ignore[union-attr]
-    return type(applied) is not int and command.hold_id == row[10]  # type: ignore[union-attr]
+        return (
+            command.line_id == journal[index + _AT_LINE]  # type: ignore[union-attr]
+            and command.expires_on == journal[index + _AT_ENDS]  # type: ignore[union-attr]
+        )
+    return type(applied) is not int and command.hold_id == journal[index + _AT_REF]  # type: ignore[union-attr]
 
 
-def _first_command(key: str, applied: object, journal: list[EventRow]) -> Command:
+def _first_command(key: str, applied: object, journal: list[object]) -> Command:
     """The command first applied under ``key``, from its idempotency entry (a fast-path one from
     its journal row: a Hold, or a Capture that named its amount only if the entry says so)."""
     index = _fast_index(applied)
     if index is None:
         return applied[0]  # type: ignore[index, no-any-return]
-    row = journal[index]
+    row = _row_at(journal, index)
     line_id, currency, amount_minor, ref_id, ends_on = (
-        row[5], row[7], row[8], row[10], row[12]
+        row[_AT_LINE], row[_AT_CURRENCY], row[_AT_AMOUNT], row[_AT_REF], row[_AT_ENDS]
     )  # fmt: skip
     money = Money.from_minor(amount_minor, currency)  # type: ignore[arg-type]
-    if row[2] == _PLACED_VALUE:
+    if row[_AT_KIND] == _PLACED_VALUE:
         return Hold(key, line_id, money, ends_on)  # type: ignore[arg-type]
     return Capture(key, ref_id, None if type(applied) is int else money)  # type: ignore[arg-type]
 
