@@ -308,9 +308,13 @@ _CAPTURED = HoldStatus.CAPTURED
 _PLACED_VALUE = EventKind.HOLD_PLACED.value
 _CAPTURED_VALUE = EventKind.HOLD_CAPTURED.value
 
-# A line's record, a list indexed by these: the counters the fast path moves, the day its limit
-# was last worked out for and that limit (None when the line cannot take a new hold that day:
-# closed, frozen whole, not started or expired), and the terms a hold or a capture reads.
+# A line's record, a list indexed by these: the counters the fast path moves ([used, held,
+# frozen], minor units); the day its limit was last worked out for and that limit (None when the
+# line cannot take a new hold that day: closed, frozen whole, not started or expired); whether it
+# is active (a capture needs only that); the terms a hold or a capture reads (currency, 10 ** its
+# minor-unit digits, borrower, master id); the master's record (None for a master); the line.
+# Made on first use after the last _settle and dropped by the next, so the terms cannot go stale:
+# only the general path changes a line, and it settles first.
 _Record = list
 _USED, _HELD, _FROZEN, _DAY, _LIMIT, _ACTIVE_NOW, _CURRENCY, _FACTOR, _BORROWER, _MASTER_ID = (
     range(10)
