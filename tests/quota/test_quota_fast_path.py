@@ -311,3 +311,25 @@ def test_the_flat_journal_reads_the_fields_it_names() -> None:
     for constant, name in positions.items():
         assert names[getattr(memory_quota, constant)] == name
     assert names[memory_quota._AT_LINE + 1] == "master_id"  # read as one slice with its line
+
+
+def test_hold_and_capture_stay_frozen_attrs_values() -> None:
+    """Their hand-written __init__ keeps them attrs values: fields, equality, hash, evolve (which
+    checks again), pickling, and no assignment."""
+    import pickle
+
+    import attrs
+
+    from loancore.errors import InvalidInput
+
+    hold, capture = Hold("h", "S", cny("1.00"), LATER), Capture("c", "h", cny("0.50"))
+    assert [f.name for f in attrs.fields(Hold)] == ["key", "line_id", "amount", "expires_on"]
+    same = Hold("h", "S", cny("1.00"), LATER)
+    assert hold == same and hash(hold) == hash(same)
+    assert attrs.evolve(capture, amount=None) == Capture("c", "h")
+    with pytest.raises(InvalidInput):
+        attrs.evolve(hold, amount=cny("0.00"))
+    for value in (hold, capture):
+        assert pickle.loads(pickle.dumps(value)) == value
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            value.key = "other"  # type: ignore[misc]
