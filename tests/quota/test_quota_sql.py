@@ -80,3 +80,82 @@ def test_the_journal_is_read_in_pages(engine: Any, monkeypatch: pytest.MonkeyPat
     everything = list(store.journal())
     monkeypatch.setattr(sql_quota, "_PAGE", 2)
     assert list(store.journal()) == everything and len(everything) == 7
+
+
+def test_a_replay_is_judged_by_the_command_s_fingerprint(engine: Any) -> None:
+    from loancore.errors import IdempotencyConflict
+    from loancore.quota import command_fingerprint
+
+    store = SqlQuotaStore(engine)
+    draw = Draw("d1", "M", cny("100.00"))
+    assert store.apply(Grant("g-M", "M", "b1", cny("1000.00"), DAY, LATER), as_of=DAY).ok
+    assert store.apply(draw, as_of=DAY).ok
+    with engine.connect() as connection:
+        query = sa.text("SELECT command FROM quota_operations WHERE key = 'd1'")
+        assert connection.execute(query).scalar_one() == command_fingerprint(draw)
+    assert store.apply(Draw("d1", "M", Money(Decimal("100.0"), "CNY")), as_of=DAY).replayed
+    with pytest.raises(IdempotencyConflict):
+        store.apply(Draw("d1", "M", cny("100.01")), as_of=DAY)
+    assert store.balance("M").used_minor == 10_000
+
+
+def test_keys_stored_by_schema_1_are_still_judged_by_their_repr(engine: Any) -> None:
+    """Schema 1 kept repr(command): those rows are compared that way, never rewritten."""
+    from loancore.errors import IdempotencyConflict
+
+    store = SqlQuotaStore(engine)
+    draw = Draw("d1", "M", cny("100.00"))
+    assert store.apply(Grant("g-M", "M", "b1", cny("1000.00"), DAY, LATER), as_of=DAY).ok
+    assert store.apply(draw, as_of=DAY).ok
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE quota_operations SET command = :old WHERE key = 'd1'"),
+            {"old": repr(draw)},
+        )
+    assert store.apply(draw, as_of=DAY).replayed
+    with pytest.raises(IdempotencyConflict):
+        store.apply(Draw("d1", "M", cny("99.00")), as_of=DAY)
+    assert store.balance("M").used_minor == 10_000
+
+
+def test_a_schema_1_quota_database_is_migrated(engine: Any) -> None:
+    from loancore.adapters.sql import SCHEMA_TABLE
+    from loancore.adapters.sql.quota import QUOTA_TABLES
+
+    store = SqlQuotaStore(engine)
+    assert store.apply(Grant("g-M", "M", "b1", cny("1000.00"), DAY, LATER), as_of=DAY).ok
+    identifiers = [
+        (table.name, column.name)
+        for table in QUOTA_TABLES
+        for column in table.columns
+        if isinstance(column.type, sa.String) and not isinstance(column.type, sa.Text)
+        and column.type.length == 200
+    ]
+    assert _collations(engine) in ({"C"}, None)  # a fresh PostgreSQL schema is "C" already
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            for table, column in identifiers:
+                connection.exec_driver_sql(
+                    f'ALTER TABLE {table} ALTER COLUMN "{column}" TYPE varchar(200) COLLATE "default"'
+                )
+        connection.execute(
+            SCHEMA_TABLE.update().where(SCHEMA_TABLE.c.component == QUOTA_COMPONENT).values(version=1)
+        )
+    migrated = SqlQuotaStore(engine)
+    assert schema_version(engine, QUOTA_COMPONENT) == QUOTA_SCHEMA_VERSION == 2
+    assert migrated.balance("M") == store.balance("M") and migrated.check() == ()
+    assert _collations(engine) in ({"C"}, None)
+    assert len(identifiers) > 10
+
+
+def _collations(engine: Any) -> set[str] | None:
+    """The collations of the quota's identifier columns on PostgreSQL (None on SQLite)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT collation_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name LIKE 'quota%%'"
+            " AND character_maximum_length = 200"
+        ).scalars().all()
+    return set(rows)

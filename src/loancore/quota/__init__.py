@@ -9,6 +9,7 @@ their refusal codes, and the default limit policy.
 """
 
 from loancore.quota.commands import (
+    FINGERPRINT_VERSION,
     AddTemporaryLimit,
     AdjustLimit,
     Capture,
@@ -25,6 +26,7 @@ from loancore.quota.commands import (
     RestoreRepaid,
     Unfreeze,
     Void,
+    command_fingerprint,
 )
 from loancore.quota.core import (
     Decision,
@@ -68,6 +70,7 @@ from loancore.quota.policy import (
 
 __all__ = [
     "DEFAULT_BORROWER_CAP",
+    "FINGERPRINT_VERSION",
     "AddTemporaryLimit",
     "AdjustLimit",
     "Capture",
@@ -109,6 +112,7 @@ __all__ = [
     "check_as_of",
     "check_command",
     "check_rebuild",
+    "command_fingerprint",
     "decide",
     "evaluate",
     "event_of_row",

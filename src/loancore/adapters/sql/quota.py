@@ -12,6 +12,10 @@ against both); amounts are BIGINT minor units. Each :meth:`SqlQuotaStore.apply` 
 3. let the pure core decide (:func:`loancore.quota.decide`) and write the new rows and the
    journal events. The key is UNIQUE, so a twin on another line ends as a replay, not twice.
 
+A replayed key is compared with the first command through
+:func:`loancore.quota.command_fingerprint` (canonical JSON kept in ``quota_operations``); rows
+written by schema 1 hold the command's ``repr()`` and are still compared that way.
+
 So concurrent holds on one line from many connections can never exceed its available amount in
 total: each decides only after the previous one committed its balance.
 """
@@ -30,6 +34,7 @@ from loancore.adapters.sql.base import (
     ID,
     METADATA,
     Bind,
+    MigrationStep,
     amount_column,
     currency_column,
     ensure_schema,
@@ -46,6 +51,7 @@ from loancore.errors import (
 from loancore.money import Money
 from loancore.quota import (
     Command,
+    command_fingerprint,
     Decision,
     EventKind,
     HoldStatus,
@@ -69,11 +75,18 @@ from loancore.quota import (
     rebuild,
 )
 
-__all__ = ["QUOTA_COMPONENT", "QUOTA_SCHEMA_VERSION", "QUOTA_TABLES", "SqlQuotaStore"]
+__all__ = [
+    "QUOTA_COMPONENT",
+    "QUOTA_MIGRATIONS",
+    "QUOTA_SCHEMA_VERSION",
+    "QUOTA_TABLES",
+    "SqlQuotaStore",
+]
 
 QUOTA_COMPONENT = "quota"
-QUOTA_SCHEMA_VERSION = 1
-TEXT_ID = sa.String(200)
+QUOTA_SCHEMA_VERSION = 2
+# Identifiers compare byte by byte on both backends (COLLATE "C" on PostgreSQL; see binary_text).
+TEXT_ID = sa.String(200).with_variant(sa.String(200, collation="C"), "postgresql")
 _RETRIES_MAX = 3  # a unique-key race is retried as a replay; more than this is a bug
 
 LINES = sa.Table(
@@ -128,7 +141,7 @@ OPERATIONS = sa.Table(
     "quota_operations",
     METADATA,
     sa.Column("key", TEXT_ID, primary_key=True),
-    # repr() of the command: the content compared when the key is replayed
+    # command_fingerprint(command) (schema 1: repr(command)): compared when the key is replayed
     sa.Column("command", sa.Text, nullable=False),
     sa.Column("code", sa.Integer, nullable=False),
 )
@@ -155,6 +168,27 @@ EVENTS = sa.Table(
 )
 
 QUOTA_TABLES = (LINES, TEMPORARY, HOLDS, OPERATIONS, EVENTS)
+
+
+def _v1_to_v2(connection: Connection) -> None:
+    """Schema 1 -> 2: replays compare canonical fingerprints (rows written by schema 1 keep their
+    ``repr()`` text and are still compared that way, so nothing is rewritten), and on PostgreSQL
+    the identifier columns compare bytes (COLLATE "C"; PostgreSQL rebuilds their indexes). The
+    version number itself keeps a schema-1 loancore, which could not read the new fingerprints,
+    away from the database."""
+    if connection.dialect.name != "postgresql":
+        return
+    for table in QUOTA_TABLES:
+        for column in table.columns:
+            if column.type is TEXT_ID:
+                connection.exec_driver_sql(
+                    f'ALTER TABLE {table.name} ALTER COLUMN "{column.name}" '
+                    'TYPE varchar(200) COLLATE "C"'
+                )
+
+
+QUOTA_MIGRATIONS: dict[int, MigrationStep] = {1: _v1_to_v2}
+"""The quota schema's upgrade steps: ``QUOTA_MIGRATIONS[v]`` takes version ``v`` to ``v + 1``."""
 
 # Statements run on every hold and capture, built once (SQLAlchemy then only looks up its
 # compiled form); parameters are bound at execution.
@@ -229,7 +263,13 @@ class SqlQuotaStore:
             raise InvalidInput("config", config, "expected a QuotaConfig")
         self._bind = bind
         if create_schema:
-            ensure_schema(bind, QUOTA_COMPONENT, QUOTA_SCHEMA_VERSION, QUOTA_TABLES)
+            ensure_schema(
+                bind,
+                QUOTA_COMPONENT,
+                QUOTA_SCHEMA_VERSION,
+                QUOTA_TABLES,
+                migrations=QUOTA_MIGRATIONS,
+            )
 
     def using(self, connection: Connection) -> SqlQuotaStore:
         """This store bound to ``connection`` (joining its transaction), schema not re-checked."""
@@ -241,7 +281,7 @@ class SqlQuotaStore:
         """Apply ``command`` as of ``as_of`` in one transaction (see :mod:`loancore.quota`)."""
         check_as_of(as_of)
         check_command(command)
-        fingerprint = repr(command)
+        fingerprint = command_fingerprint(command)
         for _attempt in range(_RETRIES_MAX):
             try:
                 with write_transaction(self._bind) as connection:
@@ -261,7 +301,7 @@ class SqlQuotaStore:
         view = load_view(command, source, as_of=as_of)
         done = _result(connection, command.key)
         if done is not None:
-            if done[0] != fingerprint:
+            if not _same_command(done[0], fingerprint, command):
                 raise IdempotencyConflict(command.key, f"first applied as {done[0]}")
             result = done[1]
             return QuotaResult(result.key, result.code, result.events, replayed=True)
@@ -516,6 +556,14 @@ def _event_of(row: Any) -> QuotaEvent:
     values = {name: getattr(row, name) for name in _EVENT_FIELDS}
     values["kind"] = EventKind(values["kind"])
     return QuotaEvent(**values)
+
+
+def _same_command(stored: str, fingerprint: str, command: Command) -> bool:
+    """Whether the command stored for a key (its fingerprint, or under schema 1 its ``repr()``,
+    told apart by the fingerprint's leading brace) is ``command``."""
+    if stored.startswith("{"):
+        return stored == fingerprint
+    return stored == repr(command)
 
 
 def _result(connection: Connection, key: str) -> tuple[str, QuotaResult] | None:
