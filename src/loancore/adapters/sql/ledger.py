@@ -938,7 +938,7 @@ def _scalars_in(
 
 def _any_of(name: str, items: list[Any]) -> tuple[str, Any]:
     """PostgreSQL's ``name = ANY(...)`` clause and its one parameter for ``items``."""
-    joined = _UNIT_SEPARATOR.join(items) if all(type(v) is str for v in items) else ""
+    joined = _UNIT_SEPARATOR.join(items) if set(map(type, items)) == {str} else ""
     if joined and joined.count(_UNIT_SEPARATOR) == len(items) - 1:
         # One text parameter split by the server: psycopg dumps a 1,000-element list in Python
         # and the planner treats a split string like a small set (index probes), about half the
