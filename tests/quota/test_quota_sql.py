@@ -82,14 +82,20 @@ def test_the_journal_is_read_in_pages(engine: Any, monkeypatch: pytest.MonkeyPat
     assert list(store.journal()) == everything and len(everything) == 7
 
 
-def test_a_replay_is_judged_by_the_command_s_fingerprint(engine: Any) -> None:
-    from loancore.errors import IdempotencyConflict
-    from loancore.quota import command_fingerprint
-
+def _store_with_a_draw(engine: Any) -> tuple[SqlQuotaStore, Draw]:
+    """A store holding line M and draw d1 of 100.00 CNY on it."""
     store = SqlQuotaStore(engine)
     draw = Draw("d1", "M", cny("100.00"))
     assert store.apply(Grant("g-M", "M", "b1", cny("1000.00"), DAY, LATER), as_of=DAY).ok
     assert store.apply(draw, as_of=DAY).ok
+    return store, draw
+
+
+def test_a_replay_is_judged_by_the_command_s_fingerprint(engine: Any) -> None:
+    from loancore.errors import IdempotencyConflict
+    from loancore.quota import command_fingerprint
+
+    store, draw = _store_with_a_draw(engine)
     with engine.connect() as connection:
         query = sa.text("SELECT command FROM quota_operations WHERE key = 'd1'")
         assert connection.execute(query).scalar_one() == command_fingerprint(draw)
@@ -103,10 +109,7 @@ def test_keys_stored_by_schema_1_are_still_judged_by_their_repr(engine: Any) -> 
     """Schema 1 kept repr(command): those rows are compared that way, never rewritten."""
     from loancore.errors import IdempotencyConflict
 
-    store = SqlQuotaStore(engine)
-    draw = Draw("d1", "M", cny("100.00"))
-    assert store.apply(Grant("g-M", "M", "b1", cny("1000.00"), DAY, LATER), as_of=DAY).ok
-    assert store.apply(draw, as_of=DAY).ok
+    store, draw = _store_with_a_draw(engine)
     with engine.begin() as connection:
         connection.execute(
             sa.text("UPDATE quota_operations SET command = :old WHERE key = 'd1'"),
