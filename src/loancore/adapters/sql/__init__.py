@@ -52,6 +52,7 @@ from loancore.adapters.sql.base import (
     dialect_name,
     ensure_schema,
     read_connection,
+    retype_columns,
     schema_version,
     write_transaction,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "dialect_name",
     "ensure_schema",
     "read_connection",
+    "retype_columns",
     "schema_version",
     "write_transaction",
 ]

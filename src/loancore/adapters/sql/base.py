@@ -21,6 +21,7 @@ import contextlib
 import os
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -44,6 +45,7 @@ __all__ = [
     "dialect_name",
     "ensure_schema",
     "read_connection",
+    "retype_columns",
     "schema_version",
     "write_transaction",
 ]
@@ -93,8 +95,9 @@ def amount_column(name: str, **kwargs: object) -> sa.Column:
     return sa.Column(name, sa.BigInteger, **kwargs)  # type: ignore[arg-type]
 
 
-def binary_text() -> sa.types.TypeEngine[str]:
-    """Text compared and ordered byte by byte on every backend, for identifiers, keys and codes.
+def binary_text(length: int | None = None) -> sa.types.TypeEngine[str]:
+    """Text (``VARCHAR(length)`` when a length is given) compared and ordered byte by byte on
+    every backend, for identifiers, keys and codes.
 
     SQLite compares text with BINARY by default; PostgreSQL uses the database's collation, which
     on most servers is a locale (``en_US.UTF-8``): slower to compare than bytes, a different order
@@ -103,7 +106,26 @@ def binary_text() -> sa.types.TypeEngine[str]:
     makes PostgreSQL compare bytes too: the same order on both backends, and unique indexes on
     entry ids and idempotency keys that an OS upgrade cannot break.
     """
-    return sa.Text().with_variant(sa.Text(collation="C"), "postgresql")
+    plain = sa.Text() if length is None else sa.String(length)
+    binary = sa.Text(collation="C") if length is None else sa.String(length, collation="C")
+    return plain.with_variant(binary, "postgresql")
+
+
+def retype_columns(
+    connection: Connection, tables: Sequence[sa.Table], type_: sa.types.TypeEngine[Any]
+) -> None:
+    """Migration helper: ``ALTER`` every column of ``tables`` declared with ``type_`` (the very
+    object) to that type as this dialect renders it. PostgreSQL only (SQLite cannot alter a
+    column's type, and needs none of the changes this serves); it rebuilds the indexes on them."""
+    if connection.dialect.name != "postgresql":
+        return
+    rendered = type_.compile(dialect=connection.dialect)
+    for table in tables:
+        for column in table.columns:
+            if column.type is type_:
+                connection.exec_driver_sql(
+                    f'ALTER TABLE {table.name} ALTER COLUMN "{column.name}" TYPE {rendered}'
+                )
 
 
 def currency_column(name: str = "currency", **kwargs: object) -> sa.Column:

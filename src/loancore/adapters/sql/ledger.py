@@ -46,6 +46,7 @@ from loancore.adapters.sql.base import (
     currency_column,
     ensure_schema,
     read_connection,
+    retype_columns,
     write_transaction,
 )
 from loancore.errors import InvalidInput, NotFound, PostingRejected, RejectionCode
@@ -92,9 +93,7 @@ LEDGER_SCHEMA_VERSION = 2
 # Identifiers, keys, codes and dimension values are unbounded text (a length limit would make
 # PostgreSQL refuse what SQLite accepts, and the two backends must behave the same), compared byte
 # by byte on both (``binary_text``: COLLATE "C" on PostgreSQL; schema 1 used the database's).
-CODE = binary_text()
-TEXT_ID = binary_text()
-KEY = binary_text()
+CODE = TEXT_ID = KEY = binary_text()  # one type object: the 1 -> 2 migration finds them by it
 _CHUNK = 500  # bound parameters per IN list, well under SQLite's and psycopg's limits
 _READ_CHUNK = 2_000  # entries per page when streaming the journal
 _UNIT_SEPARATOR = "\x1f"  # joins text keys into one PostgreSQL parameter (see _scalars_in)
@@ -229,13 +228,7 @@ def _v1_to_v2(connection: Connection) -> None:
     """Schema 1 -> 2: the dimension indexes lead with ``accounting_date`` instead of the
     dimension (same names, same partial conditions), and on PostgreSQL identifier columns compare
     bytes (COLLATE "C"; PostgreSQL rebuilds the indexes on them). In the migration's transaction."""
-    if connection.dialect.name == "postgresql":
-        for table in LEDGER_TABLES:
-            for column in table.columns:
-                if column.type is CODE or column.type is TEXT_ID or column.type is KEY:
-                    connection.exec_driver_sql(
-                        f'ALTER TABLE {table.name} ALTER COLUMN {column.name} TYPE text COLLATE "C"'
-                    )
+    retype_columns(connection, LEDGER_TABLES, TEXT_ID)
     for index in DIMENSION_INDEXES:
         connection.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
         index.create(connection)
@@ -771,12 +764,6 @@ def _insert_rows(connection: Connection, table: sa.Table, rows: list[tuple[Any, 
         connection.exec_driver_sql(_insert_sql(table, len(rows) - full), rest)
 
 
-def _bulk_insert(connection: Connection, table: sa.Table, rows: list[tuple[Any, ...]]) -> None:
-    """Insert ``rows`` (tuples in column order) with :func:`_inserter`."""
-    with _inserter(connection, table) as insert:
-        insert(rows)
-
-
 def _day_param(connection: Connection) -> Any:
     """Dates as the driver wants them: ISO text on SQLite (SQLAlchemy's own storage format for
     Date there), date objects on PostgreSQL."""
@@ -893,7 +880,8 @@ def _book_memos(connection: Connection, postings: Sequence[MemoPosting]) -> None
             + tuple(dims.get(k) for k in DIMENSION_KEYS)
             + (p.memo,)
         )
-    _bulk_insert(connection, MEMO, rows)
+    with _inserter(connection, MEMO) as insert:
+        insert(rows)
 
 
 # -- reading entries ----------------------------------------------------------------------------
@@ -1052,7 +1040,8 @@ def _leg_filters(
 def _legs_on_posting_days(
     codes: Sequence[str], currency: str, wanted: Any, day_filter: Any
 ) -> list[Any]:
-    """Filters selecting legs of ``codes`` that carry every wanted dimension, on the days (``day_filter`` over ``ledger_daily_balances.day``) the subjects have postings.
+    """Filters selecting legs of ``codes`` that carry every wanted dimension, on the days
+    (``day_filter`` over ``ledger_daily_balances.day``) the subjects have postings.
 
     The dimension indexes lead with ``accounting_date``, so a batch's rows land in one region of
     each index instead of one leaf page per loan, customer or merchant (see docs/storage.md). A

@@ -36,9 +36,11 @@ from loancore.adapters.sql.base import (
     Bind,
     MigrationStep,
     amount_column,
+    binary_text,
     currency_column,
     ensure_schema,
     read_connection,
+    retype_columns,
     write_transaction,
 )
 from loancore.errors import (
@@ -85,8 +87,7 @@ __all__ = [
 
 QUOTA_COMPONENT = "quota"
 QUOTA_SCHEMA_VERSION = 2
-# Identifiers compare byte by byte on both backends (COLLATE "C" on PostgreSQL; see binary_text).
-TEXT_ID = sa.String(200).with_variant(sa.String(200, collation="C"), "postgresql")
+TEXT_ID = binary_text(200)  # byte order on both backends (COLLATE "C" on PostgreSQL)
 _RETRIES_MAX = 3  # a unique-key race is retried as a replay; more than this is a bug
 
 LINES = sa.Table(
@@ -176,15 +177,7 @@ def _v1_to_v2(connection: Connection) -> None:
     the identifier columns compare bytes (COLLATE "C"; PostgreSQL rebuilds their indexes). The
     version number itself keeps a schema-1 loancore, which could not read the new fingerprints,
     away from the database."""
-    if connection.dialect.name != "postgresql":
-        return
-    for table in QUOTA_TABLES:
-        for column in table.columns:
-            if column.type is TEXT_ID:
-                connection.exec_driver_sql(
-                    f'ALTER TABLE {table.name} ALTER COLUMN "{column.name}" '
-                    'TYPE varchar(200) COLLATE "C"'
-                )
+    retype_columns(connection, QUOTA_TABLES, TEXT_ID)
 
 
 QUOTA_MIGRATIONS: dict[int, MigrationStep] = {1: _v1_to_v2}
