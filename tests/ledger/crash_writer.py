@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import attrs
 from sqlalchemy import event
 
 from loancore.adapters.sql import create_engine
@@ -36,7 +37,7 @@ def main(db_path: str, tag: str, batch_size: int, mode: str) -> None:
     engine = create_engine(Path(db_path))
     store = SqlLedgerStore(engine)
     batch = [loan_entry(n, minor=1 + n, key=f"{tag}-k{n}") for n in range(batch_size)]
-    batch = [type(e)(**{**_fields(e), "entry_id": f"{tag}-e{n}"}) for n, e in enumerate(batch)]
+    batch = [attrs.evolve(e, entry_id=f"{tag}-e{n}") for n, e in enumerate(batch)]
     if mode.startswith("after-insert:"):
         prefix = f"INSERT INTO {mode.split(':', 1)[1]} "
 
@@ -55,18 +56,6 @@ def main(db_path: str, tag: str, batch_size: int, mode: str) -> None:
     store.post(batch)
     print("DONE", flush=True)
     time.sleep(WAIT_S)
-
-
-def _fields(entry) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    return {
-        "entry_id": entry.entry_id,
-        "idempotency_key": entry.idempotency_key,
-        "accounting_date": entry.accounting_date,
-        "value_date": entry.value_date,
-        "legs": entry.legs,
-        "memo": entry.memo,
-        "reverses": entry.reverses,
-    }
 
 
 if __name__ == "__main__":

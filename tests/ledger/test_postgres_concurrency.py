@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+import attrs
 import pytest
 
 from loancore.adapters.sql.ledger import SqlLedgerStore
@@ -82,7 +83,7 @@ def test_the_same_keys_raced_from_several_connections_book_once(store: SqlLedger
         # Every thread sends the same 30 requests, each under its own entry ids (a client retry
         # may mint a new id): whoever wins books them, the others get the winner's entries back.
         requests = [loan_entry(n, key=f"order-{n}") for n in range(30)]
-        retried = [JournalEntry(**{**_fields(e), "entry_id": f"t{i}-{e.entry_id}"}) for e in requests]
+        retried = [attrs.evolve(e, entry_id=f"t{i}-{e.entry_id}") for e in requests]
         return store.post(retried)
 
     results, errors = run_together(work)
@@ -159,18 +160,6 @@ def test_posts_racing_a_period_close_never_land_in_the_closed_period(store: SqlL
     assert len(journal) == sum(r for r in results if r != -1) == booked_before_close
     assert all(entry.accounting_date <= through for entry in journal[:booked_before_close])
     assert journal[booked_before_close:] == []  # everything dated on or before the close came first
-
-
-def _fields(entry: JournalEntry) -> dict[str, object]:
-    return {
-        "entry_id": entry.entry_id,
-        "idempotency_key": entry.idempotency_key,
-        "accounting_date": entry.accounting_date,
-        "value_date": entry.value_date,
-        "legs": entry.legs,
-        "memo": entry.memo,
-        "reverses": entry.reverses,
-    }
 
 
 def test_stores_opened_at_once_on_an_empty_database_create_the_schema_once(

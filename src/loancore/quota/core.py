@@ -327,11 +327,8 @@ def _hold(command: Hold, view: QuotaView, as_of: datetime.date, _c: QuotaConfig)
     code = _use_code(view, amount, as_of)
     if code is not OK:
         return code, _NO_EVENTS
-    event = QuotaEvent(
-        command.key, 0, EventKind.HOLD_PLACED, as_of, line.borrower_id, line.line_id,
-        line.master_id, line.currency, amount, 0, command.key, None, command.expires_on,
-    )  # fmt: skip
-    return OK, (event,)
+    kind, expires_on = EventKind.HOLD_PLACED, command.expires_on
+    return OK, (_event(command, line, as_of, kind, amount, ref_id=command.key, ends_on=expires_on),)
 
 
 def _draw(command: Draw, view: QuotaView, as_of: datetime.date, _c: QuotaConfig):
@@ -369,10 +366,8 @@ def _capture(command: Capture, view: QuotaView, as_of: datetime.date, _c: QuotaC
         return Code.QUOTA_LINE_CLOSED, _NO_EVENTS
     if amount > hold.amount_minor:
         return Code.QUOTA_EXCEEDS_HOLD, _NO_EVENTS
-    event = QuotaEvent(
-        command.key, 0, EventKind.HOLD_CAPTURED, as_of, line.borrower_id, line.line_id,
-        line.master_id, line.currency, amount, hold.amount_minor - amount, hold.hold_id,
-    )  # fmt: skip
+    released, kind = hold.amount_minor - amount, EventKind.HOLD_CAPTURED
+    event = _event(command, line, as_of, kind, amount, released_minor=released, ref_id=hold.hold_id)
     return OK, (event,)
 
 
