@@ -125,9 +125,9 @@ def fill_million(engine: sa.Engine, count: int) -> None:
         + f"SELECT i, 'e' || i, 'k' || i, {day}, {day}, '', NULL FROM n",
         _FILL.format(count=count, table="ledger_legs")
         + f"SELECT i, 0, CASE i % 2 WHEN 0 THEN '1303.01' ELSE '1303.02' END, 'debit', {amount}, 'CNY', {day},"
-        " 'C' || (i % 50000), 'L' || i, NULL, NULL, 'medaes' FROM n",
+        " 'C' || (i % 50000), 'L' || i, '', '', 'medaes' FROM n",
         _FILL.format(count=count, table="ledger_legs")
-        + f"SELECT i, 1, '2202', 'credit', {amount}, 'CNY', {day}, NULL, NULL, 'M' || (i % 500), NULL, NULL FROM n",
+        + f"SELECT i, 1, '2202', 'credit', {amount}, 'CNY', {day}, '', '', 'M' || (i % 500), '', '' FROM n",
         "INSERT INTO ledger_daily_balances SELECT subject_code, currency, accounting_date,"
         " SUM(CASE side WHEN 'debit' THEN amount_minor ELSE 0 END),"
         " SUM(CASE side WHEN 'credit' THEN amount_minor ELSE 0 END)"

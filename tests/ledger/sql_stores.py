@@ -20,9 +20,25 @@ import sqlalchemy as sa
 
 from loancore.adapters.sql import create_engine
 
-__all__ = ["SQL_KINDS", "make_sql_engine", "make_sql_ledger_store"]
+__all__ = ["IDENTIFIER_COLUMNS", "SQL_KINDS", "make_sql_engine", "make_sql_ledger_store"]
 
 SQL_KINDS = ("sqlite", "postgres")
+_DIMENSIONS = ("customer", "loan", "merchant", "partner", "product")
+IDENTIFIER_COLUMNS = [
+    ("ledger_subjects", "code"),
+    ("ledger_subjects", "parent_code"),
+    ("ledger_entries", "entry_id"),
+    ("ledger_entries", "idempotency_key"),
+    ("ledger_entries", "reverses"),
+    ("ledger_legs", "subject_code"),
+    *[("ledger_legs", key) for key in _DIMENSIONS],
+    ("ledger_daily_balances", "subject_code"),
+    ("ledger_memo_postings", "posting_id"),
+    ("ledger_memo_postings", "idempotency_key"),
+    *[("ledger_memo_postings", key) for key in _DIMENSIONS],
+]
+"""The ledger's identifier columns: ids, keys, codes and dimension values (COLLATE "C" on
+PostgreSQL since schema 2)."""
 _counter = itertools.count()
 # Property tests make a store per example and dispose them only at the end of the test, so
 # PostgreSQL stores rotate through a few schemas per process: taking a slot disposes the engine

@@ -24,7 +24,7 @@ from loancore.adapters.sql.ledger import LEDGER_SCHEMA_VERSION, SqlLedgerStore
 from loancore.errors import IdempotencyConflict, InvalidInput, PostingRejected, SchemaVersionMismatch
 from loancore.ledger import JournalEntry, Leg
 from loancore.money import Money
-from sql_stores import loan_entry, make_sql_engine, small_chart
+from sql_stores import IDENTIFIER_COLUMNS, loan_entry, make_sql_engine, small_chart
 
 KINDS = [
     pytest.param("sqlite", id="sqlite"),
@@ -482,28 +482,6 @@ def test_sqlite_dimension_balances_seek_the_dimension_index_by_day(tmp_path: Pat
     assert f"USING INDEX ix_ledger_legs_{key} (accounting_date=? AND {key}=? AND subject_code=?)" in steps
 
 
-def _index_columns(engine: sa.Engine, name: str) -> list[str]:
-    inspector = sa.inspect(engine)
-    found = [i for i in inspector.get_indexes("ledger_legs") if i["name"] == name]
-    assert len(found) == 1, name
-    return list(found[0]["column_names"])
-
-
-_IDENTIFIER_COLUMNS = [
-    ("ledger_subjects", "code"),
-    ("ledger_subjects", "parent_code"),
-    ("ledger_entries", "entry_id"),
-    ("ledger_entries", "idempotency_key"),
-    ("ledger_entries", "reverses"),
-    ("ledger_legs", "subject_code"),
-    *[("ledger_legs", key) for key in ("customer", "loan", "merchant", "partner", "product")],
-    ("ledger_daily_balances", "subject_code"),
-    ("ledger_memo_postings", "posting_id"),
-    ("ledger_memo_postings", "idempotency_key"),
-    *[("ledger_memo_postings", key) for key in ("customer", "loan", "merchant", "partner", "product")],
-]
-
-
 def _assert_identifiers_compare_bytes(engine: sa.Engine) -> None:
     """On PostgreSQL every identifier column is COLLATE "C" (SQLite's text is BINARY already)."""
     if engine.dialect.name != "postgresql":
@@ -515,7 +493,7 @@ def _assert_identifiers_compare_bytes(engine: sa.Engine) -> None:
             " AND data_type = 'text'"
         ).all()
     collations = {(table, column): collation for table, column, collation in rows}
-    assert {key: collations[key] for key in _IDENTIFIER_COLUMNS} == dict.fromkeys(_IDENTIFIER_COLUMNS, "C")
+    assert {key: collations[key] for key in IDENTIFIER_COLUMNS} == dict.fromkeys(IDENTIFIER_COLUMNS, "C")
     free_text = {key for key, collation in collations.items() if collation != "C"}
     names_and_memos = {
         ("ledger_subjects", "name_zh"),
@@ -536,42 +514,3 @@ def test_identifiers_compare_bytes_on_every_backend(engine: sa.Engine, store: Sq
             "SELECT idempotency_key FROM ledger_entries ORDER BY idempotency_key"
         ).scalars().all()
     assert ordered == sorted(["b", "B", "a", "_", "Ä"], key=lambda k: k.encode())
-
-
-def test_a_version_1_ledger_is_migrated_to_day_first_dimension_indexes(engine: sa.Engine) -> None:
-    """A database written by schema 1 (dimension indexes leading with the dimension) opens as
-    schema 2: the indexes are rebuilt leading with the day, the journal and balances untouched."""
-    store = SqlLedgerStore(engine)
-    store.save_chart(small_chart())
-    entries = [loan_entry(n, key=f"k{n}") for n in range(1, 6)]
-    store.post(entries)
-    before = store.trial_balance(as_of=date(2026, 12, 31))
-    with engine.begin() as connection:  # turn the database back into what schema 1 created
-        if engine.dialect.name == "postgresql":
-            for table, column in _IDENTIFIER_COLUMNS:
-                connection.exec_driver_sql(
-                    f'ALTER TABLE {table} ALTER COLUMN {column} TYPE text COLLATE "default"'
-                )
-        for key in ("customer", "loan", "merchant", "partner", "product"):
-            connection.exec_driver_sql(f"DROP INDEX ix_ledger_legs_{key}")
-            connection.exec_driver_sql(
-                f"CREATE INDEX ix_ledger_legs_{key} ON ledger_legs ({key}, subject_code, accounting_date)"
-                f" WHERE {key} IS NOT NULL"
-            )
-        connection.execute(
-            SCHEMA_TABLE.update().where(SCHEMA_TABLE.c.component == "ledger").values(version=1)
-        )
-    assert _index_columns(engine, "ix_ledger_legs_loan")[0] == "loan"
-
-    migrated = SqlLedgerStore(engine)
-
-    assert schema_version(engine, "ledger") == LEDGER_SCHEMA_VERSION == 2
-    _assert_identifiers_compare_bytes(engine)
-    for key in ("customer", "loan", "merchant", "partner", "product"):
-        assert _index_columns(engine, f"ix_ledger_legs_{key}") == ["accounting_date", key, "subject_code"]
-    assert list(migrated.entries()) == entries
-    assert migrated.trial_balance(as_of=date(2026, 12, 31)) == before
-    loan = dict(entries[2].legs[0].dimensions)["loan"]
-    assert migrated.balance("1303", "CNY", as_of=date(2026, 12, 31), dimensions={"loan": loan}) == (
-        entries[2].legs[0].amount
-    )
