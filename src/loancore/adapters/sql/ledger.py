@@ -7,8 +7,9 @@ Tables (component ``ledger``, version :data:`LEDGER_SCHEMA_VERSION`; see ``docs/
 ``ledger_entries``        journal entries; UNIQUE entry id, UNIQUE idempotency key, UNIQUE
                           ``reverses`` (an entry is reversed at most once)
 ``ledger_legs``           legs in order: subject, side, BIGINT minor units + CHAR(3) currency, the
-                          entry's accounting date and the five dimension columns, each indexed
-                          by (accounting date, dimension, subject)
+                          entry's accounting date and the five dimension columns (``''`` when
+                          the leg does not carry one: ``NO_DIMENSION``), each indexed by
+                          (accounting date, dimension, subject)
 ``ledger_daily_balances`` debit and credit totals per subject, currency and accounting date,
                           updated in the posting transaction: an as-of balance sums a few hundred
                           rows however many entries there are
@@ -84,6 +85,7 @@ __all__ = [
     "LEDGER_MIGRATIONS",
     "LEDGER_SCHEMA_VERSION",
     "LEDGER_TABLES",
+    "NO_DIMENSION",
     "SqlLedgerStore",
 ]
 
