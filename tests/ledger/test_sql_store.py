@@ -21,7 +21,7 @@ from loancore.adapters.sql import (
     write_transaction,
 )
 from loancore.adapters.sql.ledger import LEDGER_SCHEMA_VERSION, SqlLedgerStore
-from loancore.errors import IdempotencyConflict, InvalidInput, PostingRejected, SchemaVersionMismatch
+from loancore.errors import IdempotencyConflict, InvalidInput, PostingRejected, RejectionCode, SchemaVersionMismatch
 from loancore.ledger import JournalEntry, Leg
 from loancore.money import Money
 from sql_stores import IDENTIFIER_COLUMNS, loan_entry, make_sql_engine, small_chart
@@ -304,6 +304,74 @@ def test_replay_returns_the_original_and_a_changed_replay_is_refused(store: SqlL
     with pytest.raises(IdempotencyConflict):
         store.post([loan_entry(1, minor=10_001)])
     assert [e.entry_id for e in store.entries()] == ["e1"]
+
+
+# -- the common case books without reading keys back; everything else takes the full path ------
+
+
+def _statements_while(engine: sa.Engine, action) -> list[str]:
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        action()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    return seen
+
+
+def test_a_batch_of_new_entries_is_booked_without_looking_its_keys_up(engine: sa.Engine, store: SqlLedgerStore) -> None:
+    """The UNIQUE constraints stand in for the lookup of 1,000 keys and ids: no statement of the
+    post reads ``ledger_entries`` by key or id (a statement-level check, not a timing)."""
+    store.post([loan_entry(1)])
+    statements = _statements_while(engine, lambda: store.post([loan_entry(n) for n in range(2, 40)]))
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "ledger_entries" in s]
+    assert not [s for s in reads if "idempotency_key" in s or "entry_id" in s], reads
+    assert [e.entry_id for e in store.entries()] == [f"e{n}" for n in range(1, 40)]
+
+
+def test_replays_inside_a_batch_of_new_entries_return_the_originals_and_book_the_rest(store: SqlLedgerStore) -> None:
+    """A replayed key makes the first INSERT fail; the full path then books the new entries once
+    and returns the originals for the replays, in input order."""
+    first = store.post([loan_entry(1), loan_entry(2)])
+    retry_of_2 = JournalEntry(
+        entry_id="retry-id", idempotency_key="k2", accounting_date=date(2026, 3, 1), legs=loan_entry(2).legs
+    )
+    results = store.post([loan_entry(3), retry_of_2, loan_entry(4), loan_entry(1)])
+    assert results == (loan_entry(3), first[1], loan_entry(4), first[0])
+    assert [e.entry_id for e in store.entries()] == ["e1", "e2", "e3", "e4"]
+    assert store.balance("1303", "CNY", as_of=date(2026, 3, 1)).minor_units == 4 * 10_000
+
+
+def test_a_taken_id_in_a_new_batch_is_refused_with_every_issue_and_books_nothing(store: SqlLedgerStore) -> None:
+    """The constraint refuses the INSERT; the full path reports the typed issues of the whole
+    batch (here two taken ids), and none of the batch is booked."""
+    store.post([loan_entry(1), loan_entry(2)])
+    with pytest.raises(PostingRejected) as refused:
+        store.post([loan_entry(3), loan_entry(1, key="other-1"), loan_entry(2, key="other-2")])
+    assert [(i.code, i.entry_id) for i in refused.value.issues] == [
+        (RejectionCode.ENTRY_ID_TAKEN, "e1"),
+        (RejectionCode.ENTRY_ID_TAKEN, "e2"),
+    ]
+    assert [e.entry_id for e in store.entries()] == ["e1", "e2"]
+    assert store.trial_balance(as_of=date(2026, 3, 1)).is_balanced()
+
+
+def test_a_replay_in_an_application_transaction_keeps_the_applications_writes(engine: sa.Engine, store: SqlLedgerStore) -> None:
+    """The failed first attempt is undone to its own SAVEPOINT only."""
+    store.post([loan_entry(1)])
+    with engine.connect() as connection:
+        connection.execute(sa.text("CREATE TABLE app_orders (id INTEGER PRIMARY KEY)"))
+        connection.execute(sa.text("INSERT INTO app_orders (id) VALUES (7)"))
+        results = store.using(connection).post([loan_entry(2), loan_entry(1)])
+        connection.commit()
+    assert results == (loan_entry(2), loan_entry(1))
+    assert [e.entry_id for e in store.entries()] == ["e1", "e2"]
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT id FROM app_orders")).scalars().all() == [7]
 
 
 def test_dimension_balances_come_from_the_legs(store: SqlLedgerStore) -> None:

@@ -50,7 +50,13 @@ from loancore.adapters.sql.base import (
     retype_columns,
     write_transaction,
 )
-from loancore.errors import InvalidInput, NotFound, PostingRejected, RejectionCode
+from loancore.errors import (
+    IdempotencyConflict,
+    InvalidInput,
+    NotFound,
+    PostingRejected,
+    RejectionCode,
+)
 from loancore.ledger.entries import (
     DIMENSION_KEYS,
     DimensionsLike,
@@ -450,6 +456,9 @@ class SqlLedgerStore:
         self, connection: Connection, batch: Sequence[JournalEntry]
     ) -> tuple[JournalEntry, ...]:
         state = self._state(connection, lock=True)
+        booked_now = self._post_new(connection, state, batch)
+        if booked_now is not None:
+            return booked_now
         # One query finds every booked entry the batch could meet: by its idempotency keys
         # (replays) and by its entry ids and reversed ids (taken ids, reversal targets).
         keys = [e.idempotency_key for e in batch]
@@ -479,6 +488,44 @@ class SqlLedgerStore:
             )
             require_no_issues(issues)
             _book(connection, new)
+        return tuple(plan.results)
+
+    def _post_new(
+        self, connection: Connection, state: _State, batch: Sequence[JournalEntry]
+    ) -> tuple[JournalEntry, ...] | None:
+        """Book ``batch`` assuming none of its keys and ids is booked yet (the common case), and
+        return what :meth:`_post` would; None, having changed nothing, when that may be wrong.
+
+        The UNIQUE constraints on keys and ids are the test: the batch is booked inside a SAVEPOINT
+        without first looking its 2,000 keys and ids up, and a replayed key or a taken id makes
+        the INSERT fail. Only reversal targets are read. Any refusal (an idempotency conflict
+        inside the batch, a rule, a constraint) sends the batch to the full path, which reads
+        every booked entry the batch could meet and raises exactly what it always did: this path
+        decides only successes, and a success here is one the full path would reach too (no key
+        or id was booked, and the rules saw the same reversal targets).
+        """
+        try:
+            plan = plan_batch(batch, find_by_key=_nothing_booked)
+        except IdempotencyConflict:
+            return None
+        targets = sorted({e.reverses for e in plan.new if e.reverses})
+        found = {e.entry_id: e for e in _entries_where(connection, ENTRIES.c.entry_id, targets)}
+        reversed_ids = set(_scalars_in(connection, ENTRIES.c.reverses, ENTRIES.c.reverses, targets))
+        issues = check_batch(
+            plan.new,
+            chart=self._chart(connection, state),
+            closed_through=state.closed_through,
+            find_entry=found.get,
+            is_reversed=reversed_ids.__contains__,
+        )
+        if issues:
+            return None
+        refused = (sa.exc.IntegrityError, connection.dialect.loaded_dbapi.IntegrityError)
+        try:
+            with connection.begin_nested():
+                _book(connection, plan.new)
+        except refused:
+            return None
         return tuple(plan.results)
 
     def reverse(
@@ -682,6 +729,10 @@ class SqlLedgerStore:
 # -- argument checks ----------------------------------------------------------------------------
 
 
+def _nothing_booked(_key: str) -> None:
+    return None
+
+
 def _entries_argument(entries: Sequence[JournalEntry]) -> tuple[JournalEntry, ...]:
     batch = tuple(entries)
     for i, entry in enumerate(batch):
@@ -859,19 +910,13 @@ def _entries_booked(connection: Connection) -> int:
 
 
 def _max_seq(connection: Connection, table: sa.Table) -> int:
-    query = sa.select(sa.func.coalesce(sa.func.max(table.c.seq), 0))
-    return int(connection.execute(query).scalar_one())
+    # Driver-level SQL: building and compiling the Core statement cost ~0.4 ms a batch.
+    sql = f"SELECT COALESCE(MAX(seq), 0) FROM {table.name}"
+    return int(connection.exec_driver_sql(sql).scalar_one())
 
 
-_NO_DIMENSIONS: tuple[str, ...] = (NO_DIMENSION,) * len(DIMENSION_KEYS)
+_DIMENSION_POSITION = {key: i for i, key in enumerate(DIMENSION_KEYS)}  # column order in the rows
 _SIDE_VALUES = (Side.DEBIT.value, Side.CREDIT.value)  # indexed by "is a credit"
-
-
-def _dimension_columns(dimensions: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
-    """A leg's dimensions as the five column values, in DIMENSION_KEYS order."""
-    if not dimensions:
-        return _NO_DIMENSIONS
-    return tuple(map(dict(dimensions).get, DIMENSION_KEYS, _NO_DIMENSIONS))
 
 
 def _book(connection: Connection, entries: Sequence[JournalEntry]) -> None:
@@ -908,9 +953,15 @@ def _book(connection: Connection, entries: Sequence[JournalEntry]) -> None:
 def _leg_rows(
     entries: Sequence[JournalEntry], first: int, days: dict[date, Any]
 ) -> tuple[list[tuple[Any, ...]], dict[tuple[str, str, date], list[int]]]:
-    """The legs' rows and the batch's debit and credit totals per (subject, currency, day)."""
-    leg_rows = []
+    """The legs' rows and the batch's debit and credit totals per (subject, currency, day).
+
+    The hot loop of a post (two legs an entry): written flat, because a helper call, a tuple
+    concatenation and a ``dict`` per leg for the dimension columns cost twice the time of filling
+    a five-slot list by position (~1.4 ms instead of ~3 ms for 2,000 legs)."""
+    leg_rows: list[tuple[Any, ...]] = []
+    append = leg_rows.append
     daily: dict[tuple[str, str, date], list[int]] = {}
+    position = _DIMENSION_POSITION
     for seq, entry in enumerate(entries, start=first):
         accounting = entry.accounting_date
         day = days[accounting]
@@ -921,14 +972,14 @@ def _leg_rows(
             # The rules refused zero and negative amounts, so the sign of signed_minor is the side.
             credit = minor < 0
             amount = -minor if credit else minor
-            leg_rows.append(
-                (seq, leg_no, code, _SIDE_VALUES[credit], amount, currency, day)
-                + _dimension_columns(leg.dimensions)
-            )
-            key = (code, currency, accounting)
-            totals = daily.get(key)
+            columns = [NO_DIMENSION] * len(DIMENSION_KEYS)
+            for key, value in leg.dimensions:
+                columns[position[key]] = value
+            append((seq, leg_no, code, _SIDE_VALUES[credit], amount, currency, day, *columns))
+            totals_key = (code, currency, accounting)
+            totals = daily.get(totals_key)
             if totals is None:
-                totals = daily[key] = [0, 0]
+                totals = daily[totals_key] = [0, 0]
             totals[credit] += amount
     return leg_rows, daily
 
