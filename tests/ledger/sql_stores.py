@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from loancore.adapters.sql import create_engine
 
-__all__ = ["IDENTIFIER_COLUMNS", "SQL_KINDS", "make_sql_engine", "make_sql_ledger_store"]
+__all__ = ["IDENTIFIER_COLUMNS", "SEGMENTS_VS_LEGS", "SQL_KINDS", "make_sql_engine", "make_sql_ledger_store"]
 
 SQL_KINDS = ("sqlite", "postgres")
 _DIMENSIONS = ("customer", "loan", "merchant", "partner", "product")
@@ -33,6 +33,9 @@ IDENTIFIER_COLUMNS = [
     ("ledger_legs", "subject_code"),
     *[("ledger_legs", key) for key in _DIMENSIONS],
     ("ledger_daily_balances", "subject_code"),
+    ("ledger_daily_segment_balances", "subject_code"),
+    ("ledger_daily_segment_balances", "product"),
+    ("ledger_daily_segment_balances", "partner"),
     ("ledger_memo_postings", "posting_id"),
     ("ledger_memo_postings", "idempotency_key"),
     *[("ledger_memo_postings", key) for key in _DIMENSIONS],
@@ -135,7 +138,8 @@ def small_chart():
 
 
 def loan_entry(n: int, *, minor: int = 10_000, currency: str = "CNY", day=None, key: str | None = None):
-    """Entry ``n``: Dr 1303.01 [loan Ln] / Cr 2202 [merchant M(n % 7)] for ``minor`` units."""
+    """Entry ``n``: Dr 1303.01 [loan Ln, customer C1, product P(n % 2)] / Cr 2202 [merchant
+    M(n % 7)] for ``minor`` units."""
     from datetime import date
 
     from loancore.ledger import JournalEntry, Leg
@@ -147,7 +151,18 @@ def loan_entry(n: int, *, minor: int = 10_000, currency: str = "CNY", day=None, 
         idempotency_key=key or f"k{n}",
         accounting_date=day or date(2026, 3, 1),
         legs=(
-            Leg.debit("1303.01", amount, {"loan": f"L{n}", "customer": "C1"}),
+            Leg.debit("1303.01", amount, {"loan": f"L{n}", "customer": "C1", "product": f"P{n % 2}"}),
             Leg.credit("2202", amount, {"merchant": f"M{n % 7}"}),
         ),
     )
+
+
+SEGMENTS_VS_LEGS = (
+    "SELECT COUNT(*) FROM (SELECT subject_code, currency, product, partner, accounting_date AS day,"
+    " SUM(CASE side WHEN 'debit' THEN amount_minor ELSE 0 END) AS d,"
+    " SUM(CASE side WHEN 'credit' THEN amount_minor ELSE 0 END) AS c"
+    " FROM ledger_legs WHERE product != '' OR partner != '' GROUP BY 1, 2, 3, 4, 5) l"
+    " FULL OUTER JOIN ledger_daily_segment_balances b USING (subject_code, currency, product, partner, day)"
+    " WHERE l.d IS NOT b.debit_minor OR l.c IS NOT b.credit_minor"
+)
+"""SQL counting the segment totals that differ from the legs' sums (0 when they agree)."""

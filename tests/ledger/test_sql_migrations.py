@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from loancore.adapters.sql import METADATA, SCHEMA_TABLE, create_engine, schema_version
-from loancore.adapters.sql.ledger import LEDGER_SCHEMA_VERSION, LEDGER_TABLES, NO_DIMENSION, SqlLedgerStore
+from loancore.adapters.sql.ledger import LEDGER_SCHEMA_VERSION, LEDGER_TABLES, NO_DIMENSION, SEGMENTS, SqlLedgerStore
 from loancore.ledger import DIMENSION_KEYS, JournalEntry, Leg, MemoDirection, MemoPosting, MemoRegister
 from loancore.money import Money
 from sql_stores import IDENTIFIER_COLUMNS, loan_entry, make_sql_engine, small_chart
@@ -79,9 +79,10 @@ def _written_ledger(tmp_path: Path) -> SqlLedgerStore:
 def _ledger_at_version_2(target: sa.Engine, source: SqlLedgerStore) -> None:
     """Create the ledger tables on ``target`` as schema 2 declared them (a dimension a leg or memo
     posting lacks is NULL; the dimension indexes' condition is IS NOT NULL), copy ``source``'s
-    rows into them in that format, and record version 2."""
+    rows into them in that format, and record version 2. Schema 2 indexed all five dimensions on
+    the legs and had no segment totals."""
     metadata = sa.MetaData(naming_convention=METADATA.naming_convention)
-    tables = [table.to_metadata(metadata) for table in LEDGER_TABLES]
+    tables = [table.to_metadata(metadata) for table in LEDGER_TABLES if table is not SEGMENTS]
     old = {table.name: table for table in tables}
     for name in ("ledger_legs", "ledger_memo_postings"):
         for key in DIMENSION_KEYS:
@@ -120,6 +121,8 @@ def _back_to_version_1(engine: sa.Engine) -> None:
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             for table, column in IDENTIFIER_COLUMNS:
+                if table == SEGMENTS.name:  # since schema 3
+                    continue
                 connection.exec_driver_sql(f'ALTER TABLE {table} ALTER COLUMN {column} TYPE text COLLATE "default"')
         for key in DIMENSION_KEYS:
             connection.exec_driver_sql(f"DROP INDEX ix_ledger_legs_{key}")
@@ -131,11 +134,11 @@ def _back_to_version_1(engine: sa.Engine) -> None:
 
 
 def _schema(engine: sa.Engine) -> dict[str, Any]:
-    """The ledger tables as the database reports them: columns (type, nullability, default),
+    """The ledger tables the database has, as it reports them: columns (type, nullability, default),
     primary key, unique, foreign key and check constraints, and indexes with their conditions."""
     inspector = sa.inspect(engine)
     out: dict[str, Any] = {}
-    for table in sorted(t.name for t in LEDGER_TABLES):
+    for table in sorted({t.name for t in LEDGER_TABLES} & set(inspector.get_table_names())):
         out[table] = {
             "columns": [(c["name"], str(c["type"]), c["nullable"], c["default"]) for c in inspector.get_columns(table)],
             "primary_key": inspector.get_pk_constraint(table)["constrained_columns"],
@@ -173,7 +176,8 @@ def _assert_same_ledger(migrated: SqlLedgerStore, source: SqlLedgerStore) -> Non
     assert migrated.trial_balance(as_of=END) == source.trial_balance(as_of=END)
     assert migrated.period_closes() == source.period_closes()
     assert migrated.closed_through() == source.closed_through()
-    for key, value in [("loan", "L2"), ("merchant", "M3"), ("customer", "C1"), ("product", "medaes")]:
+    dimensions = [("loan", "L2"), ("merchant", "M3"), ("customer", "C1"), ("product", "medaes"), ("partner", "P9")]
+    for key, value in dimensions:
         for subject in ("1303", "2202", "6011"):
             wanted = {key: value}
             assert migrated.balance(subject, "CNY", as_of=END, dimensions=wanted) == source.balance(
@@ -188,12 +192,18 @@ def _assert_same_ledger(migrated: SqlLedgerStore, source: SqlLedgerStore) -> Non
             )
 
 
+def _segment_rows(engine: sa.Engine) -> list[tuple[Any, ...]]:
+    with engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(sa.select(SEGMENTS).order_by(*SEGMENTS.primary_key.columns))]
+
+
 def _assert_upgraded(engine: sa.Engine, fresh: sa.Engine, source: SqlLedgerStore) -> None:
     migrated = SqlLedgerStore(engine)
     SqlLedgerStore(fresh)
     assert schema_version(engine, "ledger") == LEDGER_SCHEMA_VERSION == 3
     assert _schema(engine) == _schema(fresh)
     assert _null_dimensions(engine) == 0
+    assert _segment_rows(engine) == _segment_rows(source.bind) != []  # filled from the legs as posting keeps it
     _assert_same_ledger(migrated, source)
     # and it takes new postings, found by dimension through the rebuilt indexes
     migrated.post([loan_entry(99, day=date(2026, 4, 1))])

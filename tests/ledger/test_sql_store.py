@@ -5,6 +5,7 @@ Runs on SQLite always and on PostgreSQL when the ``postgres_url`` fixture has a 
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import date
 from pathlib import Path
 
@@ -532,7 +533,7 @@ def test_sqlite_writers_in_several_threads_are_serialized_and_lose_nothing(tmp_p
     store.bind.dispose()
 
 
-@pytest.mark.parametrize("key", ["customer", "loan", "merchant", "partner", "product"])
+@pytest.mark.parametrize("key", ["customer", "loan", "merchant"])
 def test_sqlite_dimension_balances_seek_the_dimension_index_by_day(tmp_path: Path, key: str) -> None:
     """A balance by dimension seeks the dimension's partial index on (day, value, subject) for each
     posting day (a plan check, not a timing: without it a balance by loan would scan every leg)."""
@@ -582,3 +583,38 @@ def test_identifiers_compare_bytes_on_every_backend(engine: sa.Engine, store: Sq
             "SELECT idempotency_key FROM ledger_entries ORDER BY idempotency_key"
         ).scalars().all()
     assert ordered == sorted(["b", "B", "a", "_", "Ä"], key=lambda k: k.encode())
+
+
+@pytest.mark.parametrize("wanted", [{"product": "medaes"}, {"partner": "P1"}, {"product": "medaes", "partner": "P1"}])
+def test_sqlite_balances_by_product_or_partner_read_the_segment_totals(tmp_path: Path, wanted: dict[str, str]) -> None:
+    """Product and partner have few values, so a balance by them would read a large share of the
+    legs; it reads the day totals per segment instead, seeking their primary key (a plan check)."""
+    engine = create_engine(tmp_path / "segments.sqlite")
+    store = SqlLedgerStore(engine)
+    store.save_chart(small_chart())
+    amount = Money.from_minor(500, "CNY")
+    store.post(
+        [
+            JournalEntry(
+                entry_id="s1",
+                idempotency_key="s1",
+                accounting_date=date(2026, 3, 1),
+                legs=(Leg.debit("1303.01", amount, {"product": "medaes", "partner": "P1", "loan": "L1"}), Leg.credit("1002", amount)),
+            )
+        ]
+    )
+    executed: list[tuple[str, object]] = []
+
+    def record(_conn, _cursor, sql, params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        executed.append((sql, params))
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    assert store.balance("1303", "CNY", as_of=date(2026, 3, 1), dimensions=wanted) == amount
+    sa.event.remove(engine, "before_cursor_execute", record)
+    reads = [(sql, params) for sql, params in executed if "ledger_legs" in sql or "segment" in sql]
+    assert len(reads) == 1 and "ledger_daily_segment_balances" in reads[0][0] and "ledger_legs" not in reads[0][0]
+    with sqlite3.connect(tmp_path / "segments.sqlite") as raw:
+        plan = raw.execute(f"EXPLAIN QUERY PLAN {reads[0][0]}", reads[0][1]).fetchall()
+    engine.dispose()
+    steps = " | ".join(str(row[-1]) for row in plan)
+    assert "ledger_daily_segment_balances USING PRIMARY KEY (subject_code=? AND currency=?" in steps, steps

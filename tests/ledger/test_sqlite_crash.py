@@ -23,7 +23,7 @@ import pytest
 from loancore.adapters.sql import create_engine
 from loancore.adapters.sql.ledger import SqlLedgerStore
 from loancore.ledger.validation import audit
-from sql_stores import loan_entry, small_chart
+from sql_stores import SEGMENTS_VS_LEGS, loan_entry, small_chart
 
 pytestmark = [
     pytest.mark.slow,
@@ -100,7 +100,9 @@ def _check_all_or_nothing(path: Path, tag: str, before: tuple[int, int]) -> int:
             " FULL OUTER JOIN ledger_daily_balances b USING (subject_code, currency, day)"
             " WHERE l.d IS NOT b.debit_minor OR l.c IS NOT b.credit_minor"
         ).scalar_one()
+        segments_vs_legs = connection.exec_driver_sql(SEGMENTS_VS_LEGS).scalar_one()
     assert legs_vs_daily == 0
+    assert segments_vs_legs == 0
     journal = list(store.entries())
     mine = sum(1 for e in journal if e.entry_id.startswith(f"{tag}-"))
     assert mine in (0, BATCH)

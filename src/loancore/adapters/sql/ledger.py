@@ -8,11 +8,13 @@ Tables (component ``ledger``, version :data:`LEDGER_SCHEMA_VERSION`; see ``docs/
                           ``reverses`` (an entry is reversed at most once)
 ``ledger_legs``           legs in order: subject, side, BIGINT minor units + CHAR(3) currency, the
                           entry's accounting date and the five dimension columns (``''`` when
-                          the leg does not carry one: ``NO_DIMENSION``), each indexed by
-                          (accounting date, dimension, subject)
+                          the leg does not carry one: ``NO_DIMENSION``); customer, loan and
+                          merchant indexed by (accounting date, dimension, subject)
 ``ledger_daily_balances`` debit and credit totals per subject, currency and accounting date,
                           updated in the posting transaction: an as-of balance sums a few hundred
                           rows however many entries there are
+``ledger_daily_segment_balances``
+                          the same per product and partner (few values each), for balances by them
 ``ledger_memo_postings``  the memo (off-balance) registers
 ``ledger_period_closes``  the history of period closes
 
@@ -59,6 +61,7 @@ from loancore.errors import (
 )
 from loancore.ledger.entries import (
     DIMENSION_KEYS,
+    Dimensions,
     DimensionsLike,
     JournalEntry,
     Leg,
@@ -91,7 +94,9 @@ __all__ = [
     "LEDGER_MIGRATIONS",
     "LEDGER_SCHEMA_VERSION",
     "LEDGER_TABLES",
+    "INDEXED_DIMENSIONS",
     "NO_DIMENSION",
+    "SEGMENT_DIMENSIONS",
     "SqlLedgerStore",
 ]
 
@@ -185,11 +190,20 @@ LEGS = sa.Table(
     sqlite_with_rowid=False,
 )
 sa.Index("ix_ledger_legs_subject_date", LEGS.c.subject_code, LEGS.c.accounting_date)
-# One partial index per dimension (most legs carry only some dimensions; NULLs are never looked
-# up), leading with the accounting date: a batch's legs share a day or a few, so its index rows
-# land in one region instead of one leaf page per loan, customer or merchant, and each leaf page a
-# COMMIT writes to the WAL carries many of them. Reads probe the index once per posting day
-# (``_legs_on_posting_days``). Schema version 1 led with the dimension; see ``_v1_to_v2``.
+INDEXED_DIMENSIONS = ("customer", "loan", "merchant")
+"""Dimensions with many values (a loan, a customer, a merchant), found through an index on the
+legs. The others, :data:`SEGMENT_DIMENSIONS`, have few values and are totalled per day instead."""
+
+SEGMENT_DIMENSIONS = ("partner", "product")
+"""Dimensions with few values (the product, the joint-lending partner): a balance by them reads a
+large share of a subject's legs, so the store keeps their daily totals
+(``ledger_daily_segment_balances``) instead of indexing the legs by them."""
+
+# One partial index per indexed dimension (most legs carry only some dimensions; absent ones are
+# never looked up), leading with the accounting date: a batch's legs share a day or a few, so its
+# index rows land in one region instead of one leaf page per loan, customer or merchant, and each
+# leaf page a COMMIT writes to the WAL carries many of them. Reads probe the index once per posting
+# day (``_legs_on_posting_days``). Schema version 1 led with the dimension; see ``_v1_to_v2``.
 DIMENSION_INDEXES: tuple[sa.Index, ...] = tuple(
     sa.Index(
         f"ix_ledger_legs_{_key}",
@@ -199,7 +213,7 @@ DIMENSION_INDEXES: tuple[sa.Index, ...] = tuple(
         sqlite_where=LEGS.c[_key] != NO_DIMENSION,
         postgresql_where=LEGS.c[_key] != NO_DIMENSION,
     )
-    for _key in DIMENSION_KEYS
+    for _key in INDEXED_DIMENSIONS
 )
 
 DAILY = sa.Table(
@@ -212,6 +226,22 @@ DAILY = sa.Table(
     amount_column("credit_minor"),
     sqlite_with_rowid=False,
 )
+
+SEGMENTS = sa.Table(
+    "ledger_daily_segment_balances",
+    METADATA,
+    sa.Column("subject_code", CODE, primary_key=True),
+    sa.Column("currency", sa.CHAR(3), primary_key=True),
+    sa.Column("product", TEXT_ID, primary_key=True),
+    sa.Column("partner", TEXT_ID, primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    amount_column("debit_minor"),
+    amount_column("credit_minor"),
+    sqlite_with_rowid=False,
+)
+"""Debit and credit totals per subject, currency, product, partner and day, of the legs that
+carry a product or a partner (``NO_DIMENSION`` for the one a leg lacks); legs with neither have no
+row. Updated in the posting transaction, like ``ledger_daily_balances``."""
 
 MEMO = sa.Table(
     "ledger_memo_postings",
@@ -244,26 +274,45 @@ CLOSES = sa.Table(
     ),
 )
 
-LEDGER_TABLES: tuple[sa.Table, ...] = (STATE, SUBJECTS, ENTRIES, LEGS, DAILY, MEMO, CLOSES)
+LEDGER_TABLES: tuple[sa.Table, ...] = (
+    STATE,
+    SUBJECTS,
+    ENTRIES,
+    LEGS,
+    DAILY,
+    SEGMENTS,
+    MEMO,
+    CLOSES,
+)
 """The ledger component's tables, in creation order."""
 
 
 def _v1_to_v2(connection: Connection) -> None:
     """Schema 1 -> 2: the dimension indexes lead with ``accounting_date`` instead of the
-    dimension (same names), and on PostgreSQL identifier columns compare bytes (COLLATE "C";
-    PostgreSQL rebuilds the indexes on them). In the migration's transaction. The indexes are
-    created as this code declares them; step 2 -> 3 then rebuilds them."""
-    retype_columns(connection, LEDGER_TABLES, TEXT_ID)
-    for index in DIMENSION_INDEXES:
-        connection.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
-        index.create(connection)
+    dimension (same names and conditions), and on PostgreSQL identifier columns compare bytes
+    (COLLATE "C"; PostgreSQL rebuilds the indexes on them). In the migration's transaction."""
+    retype_columns(connection, [t for t in LEDGER_TABLES if t is not SEGMENTS], TEXT_ID)  # since 3
+    for key in DIMENSION_KEYS:  # schema 2's indexes, written out: the metadata declares schema 3's
+        connection.exec_driver_sql(f"DROP INDEX IF EXISTS ix_ledger_legs_{key}")
+        connection.exec_driver_sql(
+            f"CREATE INDEX ix_ledger_legs_{key} ON ledger_legs (accounting_date, {key}, subject_code)"
+            f" WHERE {key} IS NOT NULL"
+        )
 
 
 def _v2_to_v3(connection: Connection) -> None:
     """Schema 2 -> 3: an absent dimension is ``NO_DIMENSION`` instead of NULL on legs and memo
-    postings (columns NOT NULL DEFAULT ''), and the dimension indexes' condition follows. On
-    PostgreSQL the columns are altered in place; SQLite cannot add NOT NULL to a column, so it
-    rebuilds the two tables (rename, create, copy, drop). In the migration's transaction."""
+    postings (columns NOT NULL DEFAULT ''), and the dimension indexes' condition follows; product
+    and partner are no longer indexed on the legs but totalled per day in
+    ``ledger_daily_segment_balances``, filled from the legs. On PostgreSQL the columns are altered
+    in place; SQLite cannot add NOT NULL to a column, so it rebuilds the two tables (rename,
+    create, copy, drop). In the migration's transaction."""
+    _absent_dimensions_are_empty(connection)
+    SEGMENTS.create(connection)
+    connection.exec_driver_sql(_SEGMENTS_FROM_LEGS)
+
+
+def _absent_dimensions_are_empty(connection: Connection) -> None:
     absent = {key: f"COALESCE({key}, '{NO_DIMENSION}')" for key in DIMENSION_KEYS}
     if connection.dialect.name == "postgresql":
         for table in (LEGS, MEMO):
@@ -275,8 +324,9 @@ def _v2_to_v3(connection: Connection) -> None:
                 for key in DIMENSION_KEYS
             )
             connection.exec_driver_sql(f"ALTER TABLE {table.name} {alters}")
+        for key in DIMENSION_KEYS:
+            connection.exec_driver_sql(f"DROP INDEX ix_ledger_legs_{key}")
         for index in DIMENSION_INDEXES:
-            connection.exec_driver_sql(f"DROP INDEX {index.name}")
             index.create(connection)
         return
     for table in (LEGS, MEMO):
@@ -303,6 +353,18 @@ def _rebuild_sqlite_table(connection: Connection, table: sa.Table, sources: dict
     )
     connection.exec_driver_sql(f"DROP TABLE {old}")
 
+
+_SEGMENTS_FROM_LEGS = (
+    "INSERT INTO ledger_daily_segment_balances"
+    " (subject_code, currency, product, partner, day, debit_minor, credit_minor)"
+    " SELECT subject_code, currency, product, partner, accounting_date,"
+    " SUM(CASE side WHEN 'debit' THEN amount_minor ELSE 0 END),"
+    " SUM(CASE side WHEN 'credit' THEN amount_minor ELSE 0 END)"
+    f" FROM ledger_legs WHERE product != '{NO_DIMENSION}' OR partner != '{NO_DIMENSION}'"
+    " GROUP BY subject_code, currency, product, partner, accounting_date"
+)
+"""The segment totals computed from the legs (the migration fills the table with it; the bench's
+bulk loader and the tests compare it with what posting keeps)."""
 
 LEDGER_MIGRATIONS: dict[int, MigrationStep] = {1: _v1_to_v2, 2: _v2_to_v3}
 """The ledger schema's upgrade steps: ``LEDGER_MIGRATIONS[v]`` takes version ``v`` to ``v + 1``."""
@@ -592,11 +654,7 @@ class SqlLedgerStore:
             chart = self._chart(connection, self._state(connection, lock=False))
             subject = chart.get(subject_code)
             codes = chart.subtree_codes(subject_code)
-            if wanted:
-                on_or_before = DAILY.c.day <= as_of
-                net = _net_from_legs(connection, codes, currency, wanted, on_or_before)
-            else:
-                net = _net_from_daily(connection, codes, currency, DAILY.c.day <= as_of)
+            net = _net(connection, codes, currency, wanted, lambda day: day <= as_of)
         return in_normal_side(net, subject, currency)
 
     def trial_balance(self, *, as_of: date) -> TrialBalance:
@@ -630,11 +688,7 @@ class SqlLedgerStore:
             chart = self._chart(connection, self._state(connection, lock=False))
             subject = chart.get(subject_code)
             codes = chart.subtree_codes(subject_code)
-            if wanted:
-                before = DAILY.c.day < start
-                opening = _net_from_legs(connection, codes, currency, wanted, before)
-            else:
-                opening = _net_from_daily(connection, codes, currency, DAILY.c.day < start)
+            opening = _net(connection, codes, currency, wanted, lambda day: day < start)
             postings = _ledger_postings(connection, codes, currency, wanted, start, end)
         return general_ledger_of(
             subject,
@@ -895,14 +949,6 @@ def _day_param(connection: Connection) -> Any:
     return date.isoformat if connection.dialect.name == "sqlite" else (lambda d: d)
 
 
-_UPSERT_DAILY = (
-    "INSERT INTO ledger_daily_balances (subject_code, currency, day, debit_minor, credit_minor) "
-    "VALUES ({m}, {m}, {m}, {m}, {m}) ON CONFLICT (subject_code, currency, day) DO UPDATE SET "
-    "debit_minor = ledger_daily_balances.debit_minor + excluded.debit_minor, "
-    "credit_minor = ledger_daily_balances.credit_minor + excluded.credit_minor"
-)
-
-
 def _entries_booked(connection: Connection) -> int:
     """How many entries are booked: sequence numbers are 1, 2, ... with no gap (assigned under the
     writers' lock, never deleted), so the largest is the count, read from the primary key."""
@@ -939,29 +985,41 @@ def _book(connection: Connection, entries: Sequence[JournalEntry]) -> None:
             linked.append(row + (e.reverses,))
     with _inserter(connection, ENTRIES, _UNLINKED_ENTRY_COLUMNS) as insert:
         insert(unlinked)
-        leg_rows, daily = _leg_rows(entries, first, days)
+        leg_rows, daily, segments = _leg_rows(entries, first, days)
     if linked:  # after the entries they may reverse, for the foreign key
         with _inserter(connection, ENTRIES) as insert:
             insert(linked)
     with _inserter(connection, LEGS) as insert:
         insert(leg_rows)
         # Sorted, so concurrent writers (were the lock ever bypassed) take row locks in one order.
-        totals_rows = [(s, c, days[d], t[0], t[1]) for (s, c, d), t in sorted(daily.items())]
-    _upsert_daily(connection, totals_rows)
+        daily_rows = [(s, c, days[d], t[0], t[1]) for (s, c, d), t in sorted(daily.items())]
+        segment_rows = [
+            (s, c, product, partner, days[d], t[0], t[1])
+            for (s, c, product, partner, d), t in sorted(segments.items())
+        ]
+    _add_totals(connection, DAILY, daily_rows)
+    if segment_rows:
+        _add_totals(connection, SEGMENTS, segment_rows)
+
+
+_Totals = dict[tuple[Any, ...], list[int]]  # key -> [debit, credit] in minor units
 
 
 def _leg_rows(
     entries: Sequence[JournalEntry], first: int, days: dict[date, Any]
-) -> tuple[list[tuple[Any, ...]], dict[tuple[str, str, date], list[int]]]:
-    """The legs' rows and the batch's debit and credit totals per (subject, currency, day).
+) -> tuple[list[tuple[Any, ...]], _Totals, _Totals]:
+    """The legs' rows, the batch's debit and credit totals per (subject, currency, day), and
+    those of the legs with a product or partner per (subject, currency, product, partner, day).
 
     The hot loop of a post (two legs an entry): written flat, because a helper call, a tuple
     concatenation and a ``dict`` per leg for the dimension columns cost twice the time of filling
     a five-slot list by position (~1.4 ms instead of ~3 ms for 2,000 legs)."""
     leg_rows: list[tuple[Any, ...]] = []
     append = leg_rows.append
-    daily: dict[tuple[str, str, date], list[int]] = {}
+    daily: _Totals = {}
+    segments: _Totals = {}
     position = _DIMENSION_POSITION
+    product_at, partner_at = position["product"], position["partner"]
     for seq, entry in enumerate(entries, start=first):
         accounting = entry.accounting_date
         day = days[accounting]
@@ -981,24 +1039,46 @@ def _leg_rows(
             if totals is None:
                 totals = daily[totals_key] = [0, 0]
             totals[credit] += amount
-    return leg_rows, daily
+            product, partner = columns[product_at], columns[partner_at]
+            if product or partner:
+                segment_key = (code, currency, product, partner, accounting)
+                totals = segments.get(segment_key)
+                if totals is None:
+                    totals = segments[segment_key] = [0, 0]
+                totals[credit] += amount
+    return leg_rows, daily, segments
 
 
-def _upsert_daily(connection: Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Add the batch's totals to ``ledger_daily_balances`` (insert or add to the day's row)."""
+def _add_totals(connection: Connection, table: sa.Table, rows: list[tuple[Any, ...]]) -> None:
+    """Add the batch's totals (rows in ``table``'s column order, ``debit_minor`` and
+    ``credit_minor`` last) to ``table``: insert the key's row or add to it."""
+    keys = [c.name for c in table.primary_key.columns]
+    names = [c.name for c in table.columns]
+    head = f"INSERT INTO {table.name} ({', '.join(names)}) "
+    tail = (
+        f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET"
+        f" debit_minor = {table.name}.debit_minor + excluded.debit_minor,"
+        f" credit_minor = {table.name}.credit_minor + excluded.credit_minor"
+    )
     if connection.dialect.name == "postgresql":
-        # One statement for the whole batch: the rows travel as five arrays.
-        columns = list(zip(*rows))
-        connection.exec_driver_sql(
-            _UPSERT_DAILY.replace(
-                "VALUES ({m}, {m}, {m}, {m}, {m})",
-                "SELECT * FROM unnest("
-                "%s::text[], %s::char(3)[], %s::date[], %s::bigint[], %s::bigint[])",
-            ),
-            tuple(list(c) for c in columns),
-        )
+        # One statement for the whole batch: the rows travel as one array per column.
+        arrays = ", ".join(f"%s::{_ARRAY_TYPES[c.name]}[]" for c in table.columns)
+        columns = tuple(list(c) for c in zip(*rows))
+        connection.exec_driver_sql(f"{head}SELECT * FROM unnest({arrays}){tail}", columns)
     else:
-        connection.exec_driver_sql(_UPSERT_DAILY.format(m="?"), rows)
+        values = f"VALUES ({', '.join('?' * len(names))})"
+        connection.exec_driver_sql(f"{head}{values}{tail}", rows)
+
+
+_ARRAY_TYPES = {  # PostgreSQL element types of the totals tables' columns, for unnest()
+    "subject_code": "text",
+    "currency": "char(3)",
+    "product": "text",
+    "partner": "text",
+    "day": "date",
+    "debit_minor": "bigint",
+    "credit_minor": "bigint",
+}
 
 
 def _book_memos(connection: Connection, postings: Sequence[MemoPosting]) -> None:
@@ -1146,14 +1226,38 @@ def _memos_where(
 # -- sums ---------------------------------------------------------------------------------------
 
 
-def _net_from_daily(
-    connection: Connection, codes: Sequence[str], currency: str, day_filter: Any
+def _net(
+    connection: Connection,
+    codes: Sequence[str],
+    currency: str,
+    wanted: Dimensions,
+    days: Callable[[sa.Column], Any],
 ) -> int:
-    """Debits minus credits in minor units from the daily totals."""
+    """Debits minus credits in minor units of the legs of ``codes`` in ``currency`` that carry
+    every ``wanted`` dimension, on the days ``days(day column)`` selects.
+
+    From the daily totals when no dimension is wanted; from the segment totals when only product
+    and partner are; otherwise from the legs, through an indexed dimension's index."""
+    if not wanted:
+        return _net_from_totals(connection, DAILY, codes, currency, [days(DAILY.c.day)])
+    if _by_segment_only(wanted):
+        filters = [days(SEGMENTS.c.day), *(SEGMENTS.c[key] == value for key, value in wanted)]
+        return _net_from_totals(connection, SEGMENTS, codes, currency, filters)
+    return _net_from_legs(connection, codes, currency, wanted, days(DAILY.c.day))
+
+
+def _by_segment_only(wanted: Dimensions) -> bool:
+    return all(key in SEGMENT_DIMENSIONS for key, _ in wanted)
+
+
+def _net_from_totals(
+    connection: Connection, table: sa.Table, codes: Sequence[str], currency: str, filters: list[Any]
+) -> int:
+    """Debits minus credits in minor units from a totals table (daily or segment)."""
     query = sa.select(
-        sa.func.coalesce(sa.func.sum(DAILY.c.debit_minor), 0),
-        sa.func.coalesce(sa.func.sum(DAILY.c.credit_minor), 0),
-    ).where(DAILY.c.subject_code.in_(list(codes)), DAILY.c.currency == currency, day_filter)
+        sa.func.coalesce(sa.func.sum(table.c.debit_minor), 0),
+        sa.func.coalesce(sa.func.sum(table.c.credit_minor), 0),
+    ).where(table.c.subject_code.in_(list(codes)), table.c.currency == currency, *filters)
     debit, credit = connection.execute(query).one()
     return int(debit) - int(credit)
 
@@ -1167,9 +1271,11 @@ def _leg_filters(
 ) -> list[Any]:
     filters = [LEGS.c.subject_code.in_(list(codes)), LEGS.c.currency == currency]
     for key, value in wanted:
-        # The second test is implied by the first; it is there so that SQLite sees the partial
-        # index's condition in the query and may use the index.
-        filters += [LEGS.c[key] == value, LEGS.c[key] != NO_DIMENSION]
+        filters.append(LEGS.c[key] == value)
+        if key in INDEXED_DIMENSIONS:
+            # Implied by the equality; there so that SQLite sees the partial index's condition in
+            # the query and may use the index.
+            filters.append(LEGS.c[key] != NO_DIMENSION)
     return filters
 
 
@@ -1210,9 +1316,9 @@ def _net_from_legs(
 def _ledger_postings(
     connection: Connection, codes: Sequence[str], currency: str, wanted: Any, start: date, end: date
 ) -> list[tuple[JournalEntry, Leg]]:
-    if wanted:
+    if wanted and not _by_segment_only(wanted):
         filters = _legs_on_posting_days(codes, currency, wanted, DAILY.c.day.between(start, end))
-    else:
+    else:  # the subject's legs in the period (its index), filtered by product or partner if any
         filters = _leg_filters(codes, currency, wanted)
         filters.append(LEGS.c.accounting_date.between(start, end))
     query = (
