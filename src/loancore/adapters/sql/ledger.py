@@ -307,12 +307,14 @@ def _v2_to_v3(connection: Connection) -> None:
     ``ledger_daily_segment_balances``, filled from the legs. On PostgreSQL the columns are altered
     in place; SQLite cannot add NOT NULL to a column, so it rebuilds the two tables (rename,
     create, copy, drop). In the migration's transaction."""
-    _absent_dimensions_are_empty(connection)
+    _dimension_columns_not_null(connection)
     SEGMENTS.create(connection)
     connection.exec_driver_sql(_SEGMENTS_FROM_LEGS)
 
 
-def _absent_dimensions_are_empty(connection: Connection) -> None:
+def _dimension_columns_not_null(connection: Connection) -> None:
+    """Legs' and memo postings' dimension columns: NULL -> ``NO_DIMENSION``, NOT NULL DEFAULT ''
+    (in place on PostgreSQL, a table rebuild on SQLite); the legs' dimension indexes as declared."""
     absent = {key: f"COALESCE({key}, '{NO_DIMENSION}')" for key in DIMENSION_KEYS}
     if connection.dialect.name == "postgresql":
         for table in (LEGS, MEMO):
