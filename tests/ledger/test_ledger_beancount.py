@@ -15,11 +15,12 @@ from loancore.adapters.beancount_export import (
     account_names,
     export_beancount,
     export_store,
+    memo_account_names,
     month_ends,
 )
 from loancore.adapters.memory.ledger import MemoryLedgerStore
 from loancore.errors import InvalidInput
-from loancore.ledger import Chart, JournalEntry, Leg, Subject, default_chart
+from loancore.ledger import Chart, JournalEntry, Leg, MemoDirection, MemoPosting, MemoRegister, Subject, default_chart
 from loancore.money import Money
 from loancore.testing.ledger import journal_entries
 
@@ -88,12 +89,13 @@ def test_export_loads_with_zero_errors_and_the_same_balances() -> None:
 
 def test_the_export_opens_in_fava_with_no_errors_and_the_same_balances(tmp_path) -> None:
     """Fava (beancount's web front end) loads the exported file, reports no error, serves its
-    reports, and its own query engine sums every account to loancore's trial balance."""
+    reports, and its own query engine sums every account to loancore's trial balance and memo
+    register balances."""
     import json
 
     from fava.application import create_app
 
-    store = _store(_sample_entries())
+    store = _store_with_memos()
     store.reverse("e2", reversal_id="r2", idempotency_key="rk2", accounting_date=date(2026, 3, 1))
     books = tmp_path / "books.beancount"
     books.write_text(export_store(store), encoding="utf-8")
@@ -116,6 +118,7 @@ def test_the_export_opens_in_fava_with_no_errors_and_the_same_balances(tmp_path)
         for line in store.trial_balance(as_of=date(2026, 12, 31)).lines
         if not line.net_debit.is_zero()
     }
+    expected.update(_memo_balances_in_loancore(store))
     assert in_fava == expected
 
 
@@ -170,3 +173,72 @@ def test_parents_may_sort_after_their_children_and_bad_codes_are_named() -> None
     assert account_names(chart) == {"9": "Assets:9-Parent", "10": "Assets:9-Parent:Child"}
     with pytest.raises(InvalidInput):
         account_names(Chart([Subject("x1", "小写", "Lower", "asset")]))
+
+
+# -- memo (off-balance) registers ---------------------------------------------------------------
+
+
+def _memo(n: int, register: MemoRegister, direction: MemoDirection, amount: str, day: date, **dims: str) -> MemoPosting:
+    return MemoPosting(
+        posting_id=f"m{n}", idempotency_key=f"mk{n}", register=register, accounting_date=day,
+        direction=direction, amount=Money(amount, "CNY"), dimensions=dims, memo=f"memo {n}",
+    )
+
+
+def _store_with_memos() -> MemoryLedgerStore:
+    store = _store(_sample_entries())
+    up, down = MemoDirection.INCREASE, MemoDirection.DECREASE
+    interest, written_off = MemoRegister.OFF_BALANCE_INTEREST, MemoRegister.WRITTEN_OFF_LOANS
+    store.post_memo(
+        [
+            _memo(1, interest, up, "30.00", date(2026, 3, 5), loan="L1"),
+            _memo(2, interest, up, "12.34", date(2026, 4, 5), loan="L2"),
+            _memo(3, interest, down, "10.00", date(2026, 4, 20), loan="L1"),
+            _memo(4, written_off, up, "5000.00", date(2026, 5, 31), loan="L3", customer="C3"),
+        ]
+    )
+    return store
+
+
+def _memo_balances_in_loancore(store: MemoryLedgerStore) -> dict[tuple[str, str], Decimal]:
+    out = {}
+    for register in MemoRegister:
+        account_name, contra = memo_account_names(register)
+        balance = store.memo_balance(register, "CNY", as_of=date(2026, 12, 31)).amount
+        out[(account_name, "CNY")], out[(contra, "CNY")] = balance, -balance
+    return out
+
+
+def test_memo_registers_export_as_paired_off_balance_accounts_with_the_same_balances() -> None:
+    """Each register is an account under Assets:Memo with a contra account beside it: beancount's
+    balance of the register equals loancore's memo balance, every month-end assertion holds, the
+    pair nets to zero, and the chart's accounts keep loancore's trial balance."""
+    store = _store_with_memos()
+    text = export_store(store)
+    balances, errors = _beancount_balances(text)
+    assert errors == []
+    for key, value in _memo_balances_in_loancore(store).items():
+        assert balances.get(key, Decimal(0)) == value
+    assert balances[("Assets:Memo:OffBalanceInterest", "CNY")] == Decimal("32.34")
+    assert balances[("Assets:Memo:WrittenOffLoans", "CNY")] == Decimal("5000.00")
+    assert sum(v for (name, _), v in balances.items() if name.startswith("Assets:Memo:")) == 0
+    names = account_names(CHART)
+    for line in store.trial_balance(as_of=date(2026, 12, 31)).lines:
+        assert balances.get((names[line.subject_code], line.currency), Decimal(0)) == line.net_debit.amount
+    assert "2026-05-01 balance Assets:Memo:OffBalanceInterest  32.34 CNY" in text  # April's end
+    assert '  memo-posting-id: "m3"' in text and '  direction: "decrease"' in text
+    assert '    customer: "C3"' in text and 'name-zh: "已核销贷款"' in text
+
+
+def test_a_wrong_memo_balance_assertion_fails_in_beancount() -> None:
+    text = export_store(_store_with_memos())
+    wrong = text.replace("balance Assets:Memo:OffBalanceInterest  32.34 CNY", "balance Assets:Memo:OffBalanceInterest  32.33 CNY")
+    assert wrong != text
+    _balances, errors = _beancount_balances(wrong)
+    assert errors
+
+
+def test_a_chart_account_under_the_memo_root_is_refused() -> None:
+    chart = Chart([Subject("Memo", "表外", "-", "asset")])  # named by its code alone: Assets:Memo
+    with pytest.raises(InvalidInput, match="memo registers use"):
+        export_beancount(chart, [])

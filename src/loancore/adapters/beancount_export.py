@@ -10,8 +10,15 @@ What the file holds:
   on its close date in both systems).
 - One transaction per entry: narration = memo; entry id, idempotency key, value date and the
   reversal link as metadata; each leg's dimensions as posting metadata.
-- ``balance`` assertions at period ends, from the store's own balances (dated the day after each
-  period end, because beancount checks a balance at the start of its date).
+- The memo (off-balance, 表外) registers: each is an account under ``Assets:Memo`` (for example
+  ``Assets:Memo:OffBalanceInterest``, 表外应收未收利息) paired with a contra account
+  (``Assets:Memo:OffBalanceInterestContra``). A memo posting is a transaction between the two (an
+  increase debits the register), with its id, key, register, direction and dimensions as
+  metadata: beancount stays double-entry, the register's balance is its account's, and
+  ``Assets:Memo`` nets to zero, so no balance sheet or trial balance total moves.
+- ``balance`` assertions at period ends, from the store's own balances, memo registers included
+  (dated the day after each period end, because beancount checks a balance at the start of its
+  date).
 
 Account names: the kind gives the root (asset -> ``Assets``, liability -> ``Liabilities``,
 equity -> ``Equity``, income -> ``Income``, expense -> ``Expenses``, common/clearing -> ``Assets``);
@@ -28,12 +35,20 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from loancore.errors import InvalidInput
-from loancore.ledger.entries import JournalEntry
+from loancore.ledger.entries import JournalEntry, MemoDirection, MemoPosting, MemoRegister
 from loancore.ledger.subjects import Chart, Side, Subject, SubjectKind
 from loancore.money import Money
 from loancore.ports import LedgerStore
 
-__all__ = ["account_names", "export_beancount", "export_store", "month_ends", "write_beancount"]
+__all__ = [
+    "MEMO_ROOT",
+    "account_names",
+    "export_beancount",
+    "export_store",
+    "memo_account_names",
+    "month_ends",
+    "write_beancount",
+]
 
 _ROOTS = {
     SubjectKind.ASSET: "Assets",
@@ -44,6 +59,12 @@ _ROOTS = {
     SubjectKind.COMMON: "Assets",
 }
 _OPEN_DEFAULT = date(1970, 1, 1)
+MEMO_ROOT = "Assets:Memo"
+"""The parent of the memo registers' accounts (see the module docstring)."""
+_REGISTER_NAMES_ZH = {
+    MemoRegister.OFF_BALANCE_INTEREST: "表外应收未收利息",
+    MemoRegister.WRITTEN_OFF_LOANS: "已核销贷款",
+}
 _COMPONENT = re.compile(r"[A-Z0-9][A-Za-z0-9-]*")
 
 
@@ -76,6 +97,20 @@ def account_names(chart: Chart) -> dict[str, str]:
         names[subject.code] = name
         queue.extend(chart.children(subject.code))
     return names
+
+
+def memo_account_names(register: MemoRegister) -> tuple[str, str]:
+    """The register's account and its contra account: ``Assets:Memo:WrittenOffLoans`` and
+    ``Assets:Memo:WrittenOffLoansContra``."""
+    name = "".join(word.capitalize() for word in register.name.split("_"))
+    return f"{MEMO_ROOT}:{name}", f"{MEMO_ROOT}:{name}Contra"
+
+
+def _check_memo_root_is_free(names: dict[str, str]) -> None:
+    for code, name in names.items():
+        if name == MEMO_ROOT or name.startswith(MEMO_ROOT + ":"):
+            reason = f"gives the account {name!r}, which the memo registers use"
+            raise InvalidInput(f"{code}.code", code, reason)
 
 
 def _quote(text: str) -> str:
@@ -129,27 +164,72 @@ def _entry_lines(entry: JournalEntry, names: dict[str, str]) -> list[str]:
     return lines
 
 
+def _memo_chart_lines() -> list[str]:
+    lines = []
+    for register in MemoRegister:
+        account_name, contra = memo_account_names(register)
+        lines.append(f"{_OPEN_DEFAULT} open {account_name}")
+        lines.append(f"  register: {_quote(register.value)}")
+        if register in _REGISTER_NAMES_ZH:
+            lines.append(f"  name-zh: {_quote(_REGISTER_NAMES_ZH[register])}")
+        lines.append(f"{_OPEN_DEFAULT} open {contra}")
+        lines.append(f"  register: {_quote(register.value)}")
+    lines.append("")
+    return lines
+
+
+def _memo_lines(posting: MemoPosting) -> list[str]:
+    account_name, contra = memo_account_names(posting.register)
+    amount = posting.amount.amount
+    signed = amount if posting.direction is MemoDirection.INCREASE else -amount
+    currency = posting.amount.currency
+    lines = [
+        f"{posting.accounting_date} * {_quote(posting.memo)}",
+        f"  memo-posting-id: {_quote(posting.posting_id)}",
+        f"  idempotency-key: {_quote(posting.idempotency_key)}",
+        f"  register: {_quote(posting.register.value)}",
+        f"  direction: {_quote(posting.direction.value)}",
+        f"  {account_name}  {signed} {currency}",
+    ]
+    lines.extend(f"    {key}: {_quote(value)}" for key, value in posting.dimensions)
+    lines.append(f"  {contra}  {-signed} {currency}")
+    lines.append("")
+    return lines
+
+
 def export_beancount(
     chart: Chart,
     entries: Iterable[JournalEntry],
     *,
     assertions: Iterable[tuple[date, str, int, str]] = (),
+    memo_postings: Iterable[MemoPosting] = (),
+    memo_assertions: Iterable[tuple[date, MemoRegister, int, str]] = (),
     title: str = "loancore ledger",
     operating_currency: str = "CNY",
 ) -> str:
-    """beancount text for ``chart`` and ``entries`` (as given: nothing is checked here).
+    """beancount text for ``chart``, ``entries`` and ``memo_postings`` (as given: nothing is
+    checked here).
 
     ``assertions`` are ``(period_end, subject_code, net_debit_minor, currency)``: each becomes a
     balance directive dated ``period_end + 1 day`` on the subject's account (which beancount rolls
-    up over sub-accounts, as loancore does).
+    up over sub-accounts, as loancore does). ``memo_assertions`` are ``(period_end, register,
+    balance_minor, currency)``, on the register's account. The memo registers' accounts are
+    always opened, so a file's accounts do not depend on whether a register was used.
     """
     names = account_names(chart)
-    lines = _header(title, operating_currency) + _chart_lines(chart, names)
+    _check_memo_root_is_free(names)
+    lines = _header(title, operating_currency) + _chart_lines(chart, names) + _memo_chart_lines()
     for entry in entries:
         lines.extend(_entry_lines(entry, names))
+    for posting in memo_postings:
+        lines.extend(_memo_lines(posting))
     for period_end, code, net_debit_minor, currency in assertions:
         amount = _minor_to_text(net_debit_minor, currency)
         lines.append(f"{period_end + timedelta(days=1)} balance {names[code]}  {amount} {currency}")
+    for period_end, register, balance_minor, currency in memo_assertions:
+        amount = _minor_to_text(balance_minor, currency)
+        account_name = memo_account_names(register)[0]
+        lines.append(f"{period_end + timedelta(days=1)} balance {account_name}  {amount} {currency}")
     return "\n".join(lines) + "\n"
 
 
@@ -183,6 +263,19 @@ def _store_assertions(
     return out
 
 
+def _memo_store_assertions(
+    store: LedgerStore, postings: Sequence[MemoPosting], period_ends: Sequence[date]
+) -> list[tuple[date, MemoRegister, int, str]]:
+    posted = sorted({(p.register.value, p.amount.currency) for p in postings})
+    out = []
+    for period_end in period_ends:
+        for value, currency in posted:
+            register = MemoRegister(value)
+            balance = store.memo_balance(register, currency, as_of=period_end)
+            out.append((period_end, register, balance.minor_units, currency))
+    return out
+
+
 def export_store(
     store: LedgerStore,
     *,
@@ -190,20 +283,29 @@ def export_store(
     title: str = "loancore ledger",
     operating_currency: str = "CNY",
 ) -> str:
-    """Export everything in ``store``, with balance assertions at ``period_ends``.
+    """Export everything in ``store`` (chart, entries, memo postings), with balance assertions at
+    ``period_ends``.
 
     Default period ends: every month end from the first to the last accounting date. Each
-    assertion is the store's own balance of a posted subject, so beancount re-adds every entry and
-    must arrive at loancore's figure to the minor unit.
+    assertion is the store's own balance of a posted subject or memo register, so beancount
+    re-adds every posting and must arrive at loancore's figure to the minor unit.
     """
     chart = store.load_chart()
     entries = tuple(store.entries())
+    postings = tuple(store.memo_postings())
     if period_ends is None:
-        days = [e.accounting_date for e in entries]
+        days = [e.accounting_date for e in entries] + [p.accounting_date for p in postings]
         period_ends = month_ends(min(days), max(days)) if days else ()
     assertions = _store_assertions(store, chart, period_ends) if period_ends else []
+    memo_assertions = _memo_store_assertions(store, postings, period_ends) if period_ends else []
     return export_beancount(
-        chart, entries, assertions=assertions, title=title, operating_currency=operating_currency
+        chart,
+        entries,
+        assertions=assertions,
+        memo_postings=postings,
+        memo_assertions=memo_assertions,
+        title=title,
+        operating_currency=operating_currency,
     )
 
 
