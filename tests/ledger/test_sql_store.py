@@ -310,11 +310,12 @@ def test_replay_returns_the_original_and_a_changed_replay_is_refused(store: SqlL
 # -- the common case books without reading keys back; everything else takes the full path ------
 
 
-def _statements_while(engine: sa.Engine, action) -> list[str]:
-    seen: list[str] = []
+def _statements_while(engine: sa.Engine, action) -> list[tuple[str, object]]:
+    """The (SQL, parameters) of every statement ``action()`` sends through ``engine``."""
+    seen: list[tuple[str, object]] = []
 
-    def record(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
-        seen.append(statement)
+    def record(_conn, _cursor, statement, params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        seen.append((statement, params))
 
     sa.event.listen(engine, "before_cursor_execute", record)
     try:
@@ -329,7 +330,7 @@ def test_a_batch_of_new_entries_is_booked_without_looking_its_keys_up(engine: sa
     post reads ``ledger_entries`` by key or id (a statement-level check, not a timing)."""
     store.post([loan_entry(1)])
     statements = _statements_while(engine, lambda: store.post([loan_entry(n) for n in range(2, 40)]))
-    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "ledger_entries" in s]
+    reads = [s for s, _ in statements if s.lstrip().upper().startswith("SELECT") and "ledger_entries" in s]
     assert not [s for s in reads if "idempotency_key" in s or "entry_id" in s], reads
     assert [e.entry_id for e in store.entries()] == [f"e{n}" for n in range(1, 40)]
 
@@ -603,14 +604,11 @@ def test_sqlite_balances_by_product_or_partner_read_the_segment_totals(tmp_path:
             )
         ]
     )
-    executed: list[tuple[str, object]] = []
-
-    def record(_conn, _cursor, sql, params, _context, _many) -> None:  # type: ignore[no-untyped-def]
-        executed.append((sql, params))
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    assert store.balance("1303", "CNY", as_of=date(2026, 3, 1), dimensions=wanted) == amount
-    sa.event.remove(engine, "before_cursor_execute", record)
+    balances: list[Money] = []
+    executed = _statements_while(
+        engine, lambda: balances.append(store.balance("1303", "CNY", as_of=date(2026, 3, 1), dimensions=wanted))
+    )
+    assert balances == [amount]
     reads = [(sql, params) for sql, params in executed if "ledger_legs" in sql or "segment" in sql]
     assert len(reads) == 1 and "ledger_daily_segment_balances" in reads[0][0] and "ledger_legs" not in reads[0][0]
     with sqlite3.connect(tmp_path / "segments.sqlite") as raw:

@@ -266,11 +266,10 @@ def _store_assertions(
 def _memo_store_assertions(
     store: LedgerStore, postings: Sequence[MemoPosting], period_ends: Sequence[date]
 ) -> list[tuple[date, MemoRegister, int, str]]:
-    posted = sorted({(p.register.value, p.amount.currency) for p in postings})
+    posted = sorted({(p.register, p.amount.currency) for p in postings})  # str enum: sortable
     out = []
     for period_end in period_ends:
-        for value, currency in posted:
-            register = MemoRegister(value)
+        for register, currency in posted:
             balance = store.memo_balance(register, currency, as_of=period_end)
             out.append((period_end, register, balance.minor_units, currency))
     return out

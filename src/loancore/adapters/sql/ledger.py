@@ -540,19 +540,28 @@ class SqlLedgerStore:
         new: tuple[JournalEntry, ...] = plan.new
         if new:
             found = {e.entry_id: e for e in booked}
-            reversed_ids = set(
-                _scalars_in(connection, ENTRIES.c.reverses, ENTRIES.c.reverses, sorted(found))
-            )
-            issues = check_batch(
-                new,
-                chart=self._chart(connection, state),
-                closed_through=state.closed_through,
-                find_entry=found.get,
-                is_reversed=reversed_ids.__contains__,
-            )
-            require_no_issues(issues)
+            require_no_issues(self._issues(connection, state, new, found))
             _book(connection, new)
         return tuple(plan.results)
+
+    def _issues(
+        self,
+        connection: Connection,
+        state: _State,
+        new: Sequence[JournalEntry],
+        found: dict[str, JournalEntry],
+    ) -> tuple[Issue, ...]:
+        """The posting rules over ``new``, given the booked entries ``found`` by id (which must
+        hold every booked reversal target of ``new``); reads which of those are reversed."""
+        targets = sorted({e.reverses for e in new if e.reverses})
+        reversed_ids = set(_scalars_in(connection, ENTRIES.c.reverses, ENTRIES.c.reverses, targets))
+        return check_batch(
+            new,
+            chart=self._chart(connection, state),
+            closed_through=state.closed_through,
+            find_entry=found.get,
+            is_reversed=reversed_ids.__contains__,
+        )
 
     def _post_new(
         self, connection: Connection, state: _State, batch: Sequence[JournalEntry]
@@ -574,15 +583,7 @@ class SqlLedgerStore:
             return None
         targets = sorted({e.reverses for e in plan.new if e.reverses})
         found = {e.entry_id: e for e in _entries_where(connection, ENTRIES.c.entry_id, targets)}
-        reversed_ids = set(_scalars_in(connection, ENTRIES.c.reverses, ENTRIES.c.reverses, targets))
-        issues = check_batch(
-            plan.new,
-            chart=self._chart(connection, state),
-            closed_through=state.closed_through,
-            find_entry=found.get,
-            is_reversed=reversed_ids.__contains__,
-        )
-        if issues:
+        if self._issues(connection, state, plan.new, found):
             return None
         refused = (sa.exc.IntegrityError, connection.dialect.loaded_dbapi.IntegrityError)
         try:
