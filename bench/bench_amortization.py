@@ -60,9 +60,15 @@ def run() -> dict[str, float]:
     loans = workload()
     start = dt.date(2025, 11, 23)
     terms = [
-        LoanTerms(principal=Decimal(p).scaleb(-2), currency="CNY",
-                  annual_rate=Decimal(bp).scaleb(-4), installments=INSTALLMENTS,
-                  method="equal_installment", start_date=start, rounding="HALF_UP")
+        LoanTerms(
+            principal=Decimal(p).scaleb(-2),
+            currency="CNY",
+            annual_rate=Decimal(bp).scaleb(-4),
+            installments=INSTALLMENTS,
+            method="equal_installment",
+            start_date=start,
+            rounding="HALF_UP",
+        )
         for p, bp in loans
     ]
     principals = np.array([p / 100 for p, _ in loans])

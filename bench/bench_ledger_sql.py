@@ -77,7 +77,11 @@ def batches(count: int, tag: str) -> list[list[JournalEntry]]:
                     idempotency_key=f"{tag}-k{n}",
                     accounting_date=START + timedelta(days=day_no % DAYS),
                     legs=(
-                        Leg.debit("1303.01", amount, {"loan": f"L{n}", "customer": f"C{n % 50_000}", "product": "medaes"}),
+                        Leg.debit(
+                            "1303.01",
+                            amount,
+                            {"loan": f"L{n}", "customer": f"C{n % 50_000}", "product": "medaes"},
+                        ),
                         Leg.credit("2202", amount, {"merchant": f"M{n % 500}"}),
                     ),
                 )
@@ -131,10 +135,12 @@ def fill_million(engine: sa.Engine, count: int) -> None:
         " 'C' || (i % 50000), 'L' || i, '', '', 'medaes' FROM n",
         _FILL.format(count=count, table="ledger_legs")
         + f"SELECT i, 1, '2202', 'credit', {amount}, 'CNY', {day}, '', '', 'M' || (i % 500), '', '' FROM n",
-        "INSERT INTO ledger_daily_balances SELECT subject_code, currency, accounting_date,"
-        " SUM(CASE side WHEN 'debit' THEN amount_minor ELSE 0 END),"
-        " SUM(CASE side WHEN 'credit' THEN amount_minor ELSE 0 END)"
-        " FROM ledger_legs GROUP BY subject_code, currency, accounting_date",
+        (
+            "INSERT INTO ledger_daily_balances SELECT subject_code, currency, accounting_date,"
+            " SUM(CASE side WHEN 'debit' THEN amount_minor ELSE 0 END),"
+            " SUM(CASE side WHEN 'credit' THEN amount_minor ELSE 0 END)"
+            " FROM ledger_legs GROUP BY subject_code, currency, accounting_date"
+        ),
         _SEGMENTS_FROM_LEGS,
     ]
     # Build-time only (the figures are measured afterwards with the store's own settings): a big

@@ -131,7 +131,10 @@ def _postgres(url: str, pairs: int) -> float:
 
 def run() -> dict[str, float]:
     rate, rate_cpu = _memory()
-    figures = {"quota_hold_capture_pairs_per_s": rate, "quota_hold_capture_cpu_pairs_per_s": rate_cpu}
+    figures = {
+        "quota_hold_capture_pairs_per_s": rate,
+        "quota_hold_capture_cpu_pairs_per_s": rate_cpu,
+    }
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "quota.sqlite"
         figures["quota_sqlite_hold_capture_pairs_per_s"] = _sql(path, 300)

@@ -57,7 +57,7 @@ def main(argv: list[str]) -> int:
             print(f"{key:48s} {value:>16,.3f}", flush=True)
         print(f"   ({time.perf_counter() - started:.1f} s)", flush=True)
     document = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "figures": dict(sorted(figures.items())),
     }

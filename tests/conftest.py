@@ -62,9 +62,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     not_passed = sorted(n for n, outcome in _postgres_outcomes.items() if outcome != "passed")
     if not _postgres_outcomes or not_passed:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        message = (
-            "CI rule: PostgreSQL tests must run and pass; "
-            + (f"not passed: {not_passed}" if not_passed else "none ran")
+        message = "CI rule: PostgreSQL tests must run and pass; " + (
+            f"not passed: {not_passed}" if not_passed else "none ran"
         )
         if reporter is not None:
             reporter.write_line(message, red=True)

@@ -34,8 +34,15 @@ D = Decimal
 
 
 def terms(**overrides) -> LoanTerms:
-    base = dict(principal=D("10000"), currency="CNY", annual_rate=D("0.18"), installments=12,
-                method="equal_installment", start_date=dt.date(2025, 1, 31), rounding="HALF_UP")
+    base = {
+        "principal": D("10000"),
+        "currency": "CNY",
+        "annual_rate": D("0.18"),
+        "installments": 12,
+        "method": "equal_installment",
+        "start_date": dt.date(2025, 1, 31),
+        "rounding": "HALF_UP",
+    }
     return LoanTerms(**(base | overrides))
 
 
@@ -52,8 +59,10 @@ def test_balances_never_go_negative_and_end_at_zero(t: LoanTerms) -> None:
     schedule = amortize(t)
     assert all(b >= 0 for b in schedule.balance_after)
     assert schedule.balance_after[-1] == 0
-    assert all(p >= 0 and i >= 0 and f >= 0 for p, i, f in
-               zip(schedule.principal, schedule.interest, schedule.fee, strict=True))
+    assert all(
+        p >= 0 and i >= 0 and f >= 0
+        for p, i, f in zip(schedule.principal, schedule.interest, schedule.fee, strict=True)
+    )
 
 
 @given(loan_terms(methods=["equal_installment"], options=False))
@@ -155,9 +164,9 @@ def test_installment_multiple_rounds_to_whole_yuan() -> None:
 def test_daily_basis_uses_actual_days() -> None:
     schedule = amortize(terms(interest_basis="daily", day_count="ACT/360"))
     assert schedule.interest[0] == D("140.00")  # 10000 x 0.18 x 28 / 360
-    assert schedule.interest[1] == (
-        schedule.balance_after[0] * D("0.18") * 31 / 360
-    ).quantize(D("0.01"))
+    assert schedule.interest[1] == (schedule.balance_after[0] * D("0.18") * 31 / 360).quantize(
+        D("0.01")
+    )
 
 
 def test_odd_first_period_charges_its_days() -> None:
@@ -180,8 +189,15 @@ def test_jpy_has_no_minor_unit() -> None:
 
 def test_rows_for_csv() -> None:
     rows = amortize(terms(installments=2)).to_rows()
-    assert list(rows[0]) == ["number", "due_date", "principal", "interest", "fee", "total",
-                             "balance_after"]
+    assert list(rows[0]) == [
+        "number",
+        "due_date",
+        "principal",
+        "interest",
+        "fee",
+        "total",
+        "balance_after",
+    ]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(rows[0]))
     writer.writeheader()
@@ -272,8 +288,14 @@ def test_float_rate_is_refused() -> None:
 
 def test_rounding_is_required() -> None:
     with pytest.raises(TypeError):
-        LoanTerms(principal=D(1), currency="CNY", annual_rate=D(0), installments=1,
-                  method="bullet", start_date=dt.date(2025, 1, 1))
+        LoanTerms(
+            principal=D(1),
+            currency="CNY",
+            annual_rate=D(0),
+            installments=1,
+            method="bullet",
+            start_date=dt.date(2025, 1, 1),
+        )
 
 
 @pytest.mark.parametrize(
@@ -353,8 +375,13 @@ def _reference_minor(t: LoanTerms) -> tuple[list[int], list[int]]:
 
 
 @given(
-    loan_terms(methods=["equal_installment", "equal_principal", "interest_only", "flat"],
-               options=False, frequencies=["monthly"], installments_max=120, rate_bp_max=99_999),
+    loan_terms(
+        methods=["equal_installment", "equal_principal", "interest_only", "flat"],
+        options=False,
+        frequencies=["monthly"],
+        installments_max=120,
+        rate_bp_max=99_999,
+    ),
     st.sampled_from(["CNY", "JPY", "KWD"]),
 )
 def test_schedule_matches_a_plain_reference_model(t: LoanTerms, currency: str) -> None:
@@ -369,8 +396,14 @@ def test_schedule_matches_a_plain_reference_model(t: LoanTerms, currency: str) -
     assert list(schedule.interest_minor) == interests
 
 
-@given(loan_terms(methods=["equal_installment"], installments_max=120, rate_bp_max=99_999,
-                  first_period_days_max=800))
+@given(
+    loan_terms(
+        methods=["equal_installment"],
+        installments_max=120,
+        rate_bp_max=99_999,
+        first_period_days_max=800,
+    )
+)
 def test_an_annuity_never_clears_before_its_last_installment(t: LoanTerms) -> None:
     # Found in review: at high rates, with daily interest or a long odd first period, a period's
     # interest can exceed the level installment; the schedule then paid off early and ended
@@ -380,12 +413,25 @@ def test_an_annuity_never_clears_before_its_last_installment(t: LoanTerms) -> No
     assert t.installments == 1 or schedule.principal_minor[-1] > 0
 
 
-@pytest.mark.parametrize("overrides", [
-    dict(annual_rate=D("9.99"), first_due_date=dt.date(2025, 4, 15)),
-    dict(annual_rate=D("0.24"), installments=24, first_due_date=dt.date(2026, 1, 31)),
-    dict(annual_rate=D("3.414"), installments=100, interest_basis="daily", day_count="ACT/365F"),
-    dict(annual_rate=D("3.414"), installments=1200, interest_basis="daily", day_count="ACT/365F"),
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"annual_rate": D("9.99"), "first_due_date": dt.date(2025, 4, 15)},
+        {"annual_rate": D("0.24"), "installments": 24, "first_due_date": dt.date(2026, 1, 31)},
+        {
+            "annual_rate": D("3.414"),
+            "installments": 100,
+            "interest_basis": "daily",
+            "day_count": "ACT/365F",
+        },
+        {
+            "annual_rate": D("3.414"),
+            "installments": 1200,
+            "interest_basis": "daily",
+            "day_count": "ACT/365F",
+        },
+    ],
+)
 def test_high_interest_corner_schedules_keep_every_installment(overrides: dict) -> None:
     t = terms(**overrides)
     schedule = amortize(t)
@@ -398,11 +444,13 @@ def test_high_interest_corner_schedules_keep_every_installment(overrides: dict) 
 
 def test_rounding_mode_is_honoured_on_a_half_minor_unit() -> None:
     # 3.00 at 1.5% a month: 4.5 fen of interest; HALF_UP gives 5, HALF_EVEN 4, DOWN 4, UP 5.
-    got = {mode: amortize(terms(principal=D("3"), installments=1, method="interest_only",
-                                rounding=mode)).total_interest
-           for mode in ("HALF_UP", "HALF_EVEN", "DOWN", "UP")}
-    assert got == {"HALF_UP": D("0.05"), "HALF_EVEN": D("0.04"), "DOWN": D("0.04"),
-                   "UP": D("0.05")}
+    got = {
+        mode: amortize(
+            terms(principal=D("3"), installments=1, method="interest_only", rounding=mode)
+        ).total_interest
+        for mode in ("HALF_UP", "HALF_EVEN", "DOWN", "UP")
+    }
+    assert got == {"HALF_UP": D("0.05"), "HALF_EVEN": D("0.04"), "DOWN": D("0.04"), "UP": D("0.05")}
 
 
 @given(loan_terms(rate_bp_max=99_999))
@@ -421,13 +469,16 @@ def test_large_principal_under_a_low_precision_context() -> None:
         assert terms(principal=D("12345678.91")).principal == D("12345678.91")
 
 
-@pytest.mark.parametrize(("overrides", "field"), [
-    (dict(principal=D("1e45")), "principal"),
-    (dict(installment_multiple=D("1e45")), "installment_multiple"),
-    (dict(start_date=dt.date(9999, 12, 1)), "start"),
-    (dict(start_date=dt.date(9999, 12, 30), frequency="weekly", installments=1), "start"),
-    (dict(first_due_date=dt.date(9999, 12, 31)), "start"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"principal": D("1e45")}, "principal"),
+        ({"installment_multiple": D("1e45")}, "installment_multiple"),
+        ({"start_date": dt.date(9999, 12, 1)}, "start"),
+        ({"start_date": dt.date(9999, 12, 30), "frequency": "weekly", "installments": 1}, "start"),
+        ({"first_due_date": dt.date(9999, 12, 31)}, "start"),
+    ],
+)
 def test_out_of_range_terms_raise_invalid_input(overrides: dict, field: str) -> None:
     # Found in review: these escaped as decimal.InvalidOperation, ValueError("year 10000 is out
     # of range") or OverflowError from deep inside.
@@ -436,8 +487,19 @@ def test_out_of_range_terms_raise_invalid_input(overrides: dict, field: str) -> 
     assert caught.value.field.startswith(field)
 
 
-@given(loan_terms(methods=["equal_installment", "equal_principal", "interest_only", "bullet",
-                           "fee_installment"], first_period_days_max=400), st.data())
+@given(
+    loan_terms(
+        methods=[
+            "equal_installment",
+            "equal_principal",
+            "interest_only",
+            "bullet",
+            "fee_installment",
+        ],
+        first_period_days_max=400,
+    ),
+    st.data(),
+)
 def test_a_payoff_on_a_due_date_charges_the_scheduled_interest(t: LoanTerms, data) -> None:
     # Found in review: the payoff quote accrued "period rate x elapsed share" whatever the
     # period: a bullet's quote charged one period's rate for the whole term (10,000 at 18% after
@@ -462,32 +524,42 @@ def test_an_up_front_fee_must_leave_a_positive_disbursement() -> None:
     with pytest.raises(InvalidInput, match="up front") as caught:
         terms(fee_rate_per_period=D("0.5"), fee_timing="upfront")
     assert caught.value.field == "fee_rate_per_period"
-    assert amortize(terms(fee_rate_per_period=D("0.05"), fee_timing="upfront")).net_disbursement \
-        == D("4000.00")
+    assert amortize(
+        terms(fee_rate_per_period=D("0.05"), fee_timing="upfront")
+    ).net_disbursement == D("4000.00")
 
 
 def test_keep_term_never_leaves_installments_of_zero() -> None:
-    schedule = amortize(terms(annual_rate=D("3.414"), installments=100, interest_basis="daily",
-                              day_count="ACT/365F"))
+    schedule = amortize(
+        terms(
+            annual_rate=D("3.414"), installments=100, interest_basis="daily", day_count="ACT/365F"
+        )
+    )
     after = reamortize(schedule, after_installment=3, prepayment=D("100"), mode="keep_term")
     assert min(after.totals) > 0 and after.principal_minor[-1] > 0
 
 
-@pytest.mark.parametrize("call", [
-    lambda: payoff_quote("schedule", dt.date(2025, 2, 1), installments_paid=0),
-    lambda: reamortize(None, after_installment=0, prepayment=1, mode="keep_term"),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: payoff_quote("schedule", dt.date(2025, 2, 1), installments_paid=0),
+        lambda: reamortize(None, after_installment=0, prepayment=1, mode="keep_term"),
+    ],
+)
 def test_a_non_schedule_is_refused(call) -> None:
     # Found in review: AttributeError ('str' object has no attribute 'terms').
     with pytest.raises(InvalidInput):
         call()
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("annual_rate", D("1e-20000")),
-    ("annual_rate", D("0.18" + "0" * 38 + "1")),
-    ("fee_rate_per_period", D("1e-29")),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("annual_rate", D("1e-20000")),
+        ("annual_rate", D("0.18" + "0" * 38 + "1")),
+        ("fee_rate_per_period", D("1e-29")),
+    ],
+)
 def test_rates_with_too_many_decimals_are_refused(field: str, value: Decimal) -> None:
     # Found in review: annual_rate=Decimal("1e-20000") over 360 installments ran for minutes
     # (the exact (1 + r)^n has a 7,200,000-digit denominator).
@@ -501,10 +573,17 @@ def test_trailing_zeros_do_not_count_as_decimals() -> None:
     assert amortize(terms(annual_rate=D("1e-28"), installments=1200)).total_principal == D("10000")
 
 
-@given(loan_terms(methods=["equal_installment"], options=False, installments_max=120,
-                  rate_bp_max=99_999, frequencies=["monthly", "weekly", "quarterly"]),
-       st.sampled_from(["HALF_UP", "HALF_EVEN", "HALF_DOWN", "UP", "DOWN", "CEILING", "FLOOR"]),
-       st.sampled_from([None, D("1"), D("100"), D("0.05")]))
+@given(
+    loan_terms(
+        methods=["equal_installment"],
+        options=False,
+        installments_max=120,
+        rate_bp_max=99_999,
+        frequencies=["monthly", "weekly", "quarterly"],
+    ),
+    st.sampled_from(["HALF_UP", "HALF_EVEN", "HALF_DOWN", "UP", "DOWN", "CEILING", "FLOOR"]),
+    st.sampled_from([None, D("1"), D("100"), D("0.05")]),
+)
 def test_the_fast_annuity_path_equals_the_general_loop(t: LoanTerms, mode, multiple) -> None:
     # _plain_annuity folds the rounding mode into integer arithmetic; the general loop rounds
     # each interest with round_ratio. A first due date one regular period after the start sends
@@ -541,11 +620,14 @@ def test_the_last_installment_is_the_level_up_to_a_bounded_residue(t: LoanTerms)
     assert abs(last - level) <= bound
 
 
-@pytest.mark.parametrize("overrides", [
-    dict(installment_multiple=D("100000")),
-    dict(installment_multiple=D("5000"), grace_periods=2),
-    dict(installment_multiple=D("1000"), installments=1200, principal=D("1000")),
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"installment_multiple": D("100000")},
+        {"installment_multiple": D("5000"), "grace_periods": 2},
+        {"installment_multiple": D("1000"), "installments": 1200, "principal": D("1000")},
+    ],
+)
 def test_a_multiple_that_rounds_the_installment_to_zero_is_refused(overrides: dict) -> None:
     # Found in review: 10,000 at 18% over 12 months with installment_multiple=100,000 rounded the
     # 916.80 installment to 0 and silently became interest-only (150.00 x 11, then 10,150.00).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from decimal import Decimal
 
 import attrs
@@ -48,9 +49,17 @@ def test_a_fee_never_lowers_the_apr(t: LoanTerms) -> None:
 
 
 def test_schedule_with_up_front_fee_uses_net_disbursement() -> None:
-    t = LoanTerms(principal=D("10000"), currency="CNY", annual_rate=D("0.12"), installments=12,
-                  method="equal_installment", start_date=dt.date(2025, 1, 15), rounding="HALF_UP",
-                  fee_rate_per_period=D("0.002"), fee_timing="upfront")
+    t = LoanTerms(
+        principal=D("10000"),
+        currency="CNY",
+        annual_rate=D("0.12"),
+        installments=12,
+        method="equal_installment",
+        start_date=dt.date(2025, 1, 15),
+        rounding="HALF_UP",
+        fee_rate_per_period=D("0.002"),
+        fee_timing="upfront",
+    )
     rate = irr_annualized(amortize(t))
     assert rate.nominal > D("0.12")
     assert rate.effective > rate.nominal
@@ -59,8 +68,11 @@ def test_schedule_with_up_front_fee_uses_net_disbursement() -> None:
 
 
 def test_caps_report_which_is_exceeded() -> None:
-    caps = [RateCap.fixed("24%", "0.24"), RateCap.fixed("36%", "0.36"),
-            RateCap.multiple_of("4 x 1Y LPR", "0.03", 4)]
+    caps = [
+        RateCap.fixed("24%", "0.24"),
+        RateCap.fixed("36%", "0.36"),
+        RateCap.multiple_of("4 x 1Y LPR", "0.03", 4),
+    ]
     result = check_caps(D("0.30"), caps)
     assert [c.name for c in result.exceeded] == ["24%", "4 x 1Y LPR"]
     assert [c.name for c in result.within] == ["36%"]
@@ -96,9 +108,16 @@ def test_bad_input_is_refused(call) -> None:
 
 
 def _schedule(**overrides):
-    base = dict(principal=D("12345678.91"), currency="CNY", annual_rate=D("0.18"),
-                installments=12, method="equal_installment", start_date=dt.date(2024, 1, 31),
-                rounding="HALF_UP", first_due_date=dt.date(2024, 3, 10))
+    base = {
+        "principal": D("12345678.91"),
+        "currency": "CNY",
+        "annual_rate": D("0.18"),
+        "installments": 12,
+        "method": "equal_installment",
+        "start_date": dt.date(2024, 1, 31),
+        "rounding": "HALF_UP",
+        "first_due_date": dt.date(2024, 3, 10),
+    }
     return amortize(LoanTerms(**(base | overrides)))
 
 
@@ -108,22 +127,31 @@ def test_apr_does_not_depend_on_the_callers_decimal_context() -> None:
     # 28-digit results, and an Inexact trap raised from inside.
     schedule = _schedule()
     flows = [(dt.date(2024, 1, 1), D("-1000")), (dt.date(2024, 7, 19), D("1100.37"))]
-    assert_context_independent(lambda: (
-        us_actuarial(schedule), eu(schedule), eu(schedule, time_basis="months"),
-        irr_annualized(schedule), us_actuarial(flows), eu(flows),
-        round_percent(D("0.123456789"), 2),
-    ))
+    assert_context_independent(
+        lambda: (
+            us_actuarial(schedule),
+            eu(schedule),
+            eu(schedule, time_basis="months"),
+            irr_annualized(schedule),
+            us_actuarial(flows),
+            eu(flows),
+            round_percent(D("0.123456789"), 2),
+        )
+    )
 
 
-@pytest.mark.parametrize("call", [
-    lambda: us_actuarial([(dt.datetime(2024, 1, 1), -1000), (dt.date(2025, 1, 2), 1100)]),
-    lambda: eu([(dt.date(2024, 1, 1), -1000), (dt.datetime(2025, 1, 2, 12), 1100)]),
-    lambda: us_actuarial([(dt.date(1, 1, 1), -1000), (dt.date(9999, 12, 31), 1100)]),
-    lambda: irr_annualized([-1000, 1100], periods_per_year=10**9),
-    lambda: round_percent(D("0.1"), None),
-    lambda: round_percent(D("0.1"), 100),
-    lambda: round_percent(D("0.1"), -1),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: us_actuarial([(dt.datetime(2024, 1, 1), -1000), (dt.date(2025, 1, 2), 1100)]),
+        lambda: eu([(dt.date(2024, 1, 1), -1000), (dt.datetime(2025, 1, 2, 12), 1100)]),
+        lambda: us_actuarial([(dt.date(1, 1, 1), -1000), (dt.date(9999, 12, 31), 1100)]),
+        lambda: irr_annualized([-1000, 1100], periods_per_year=10**9),
+        lambda: round_percent(D("0.1"), None),
+        lambda: round_percent(D("0.1"), 100),
+        lambda: round_percent(D("0.1"), -1),
+    ],
+)
 def test_bad_dates_and_limits_raise_loancore_errors(call) -> None:
     # Found in review: TypeError (datetime vs date), ValueError (year -12), decimal.Overflow and
     # decimal.InvalidOperation escaped from these.
@@ -131,8 +159,14 @@ def test_bad_dates_and_limits_raise_loancore_errors(call) -> None:
         call()
 
 
-@given(loan_terms(methods=["equal_installment", "equal_principal", "flat"], options=False,
-                  frequencies=["monthly"], installments_max=12))
+@given(
+    loan_terms(
+        methods=["equal_installment", "equal_principal", "flat"],
+        options=False,
+        frequencies=["monthly"],
+        installments_max=12,
+    )
+)
 def test_the_apr_rises_with_the_fee_by_every_method(t: LoanTerms) -> None:
     assume(t.principal >= 1000 and t.installments >= 2)
     for timing in ("per_installment", "upfront"):
@@ -140,16 +174,19 @@ def test_the_apr_rises_with_the_fee_by_every_method(t: LoanTerms) -> None:
         for fee in ("0", "0.001", "0.005"):
             s = amortize(attrs.evolve(t, fee_rate_per_period=D(fee), fee_timing=timing))
             rates.append((irr_annualized(s).nominal, us_actuarial(s), eu(s)))
-        for lower, higher in zip(rates, rates[1:]):
+        for lower, higher in itertools.pairwise(rates):
             assert all(a <= b for a, b in zip(lower, higher, strict=True))
 
 
-@pytest.mark.parametrize("call", [
-    lambda: us_actuarial_periods([(-100, 0, 0), (200, 10**6, 0)], unit_periods_per_year=12),
-    lambda: eu([(dt.date(1, 1, 1), -100), (dt.date(9999, 1, 1), 200)]),
-    lambda: RateCap.multiple_of("x", D("1e999999"), D("1e999999")),
-    lambda: round_percent(D("1e999999"), 2),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: us_actuarial_periods([(-100, 0, 0), (200, 10**6, 0)], unit_periods_per_year=12),
+        lambda: eu([(dt.date(1, 1, 1), -100), (dt.date(9999, 1, 1), 200)]),
+        lambda: RateCap.multiple_of("x", D("1e999999"), D("1e999999")),
+        lambda: round_percent(D("1e999999"), 2),
+    ],
+)
 def test_numbers_and_dates_out_of_range_raise_loancore_errors(call) -> None:
     # Found in review: DivisionByZero, ValueError (year 10000) and Overflow escaped raw.
     with pytest.raises((InvalidInput, NoSolution)):
@@ -168,15 +205,32 @@ def test_a_30_day_first_period_in_a_31_day_month_is_one_unit_period() -> None:
     assert abs(rate - D("0.12")) < D("1e-20")
 
 
-@given(loan_terms(methods=["equal_installment"], options=False, installments_max=60,
-                  frequencies=["weekly", "biweekly", "monthly", "quarterly", "semiannual", "annual"]))
-def test_reg_z_apr_of_a_fee_free_annuity_is_nominal_at_every_regular_frequency(t: LoanTerms) -> None:
+@given(
+    loan_terms(
+        methods=["equal_installment"],
+        options=False,
+        installments_max=60,
+        frequencies=["weekly", "biweekly", "monthly", "quarterly", "semiannual", "annual"],
+    )
+)
+def test_reg_z_apr_of_a_fee_free_annuity_is_nominal_at_every_regular_frequency(
+    t: LoanTerms,
+) -> None:
     assume(t.principal >= 1000 and t.annual_rate > 0 and t.installments >= 12)
     assert abs(us_actuarial(amortize(t)) - t.annual_rate) <= REG_Z_TOLERANCE
 
 
-@given(loan_terms(methods=["equal_installment"], options=False, installments_max=60, frequencies=["semimonthly"]))
-def test_reg_z_apr_of_a_fee_free_semimonthly_annuity_on_fixed_half_months_is_nominal(t: LoanTerms) -> None:
+@given(
+    loan_terms(
+        methods=["equal_installment"],
+        options=False,
+        installments_max=60,
+        frequencies=["semimonthly"],
+    )
+)
+def test_reg_z_apr_of_a_fee_free_semimonthly_annuity_on_fixed_half_months_is_nominal(
+    t: LoanTerms,
+) -> None:
     # Semimonthly installments fall due on day d and d + 15 of each month. From a start on the 1st
     # to the 13th both days exist in every month, so every period is one Reg Z half-month and the
     # APR is the nominal rate. From the 14th on, February puts a 13-day period among 15- and 16-day
@@ -188,14 +242,23 @@ def test_reg_z_apr_of_a_fee_free_semimonthly_annuity_on_fixed_half_months_is_nom
     assert abs(us_actuarial(amortize(t)) - t.annual_rate) <= REG_Z_TOLERANCE
 
 
-def test_a_semimonthly_loan_with_a_short_february_half_month_is_dearer_than_its_nominal_rate() -> None:
+def test_a_semimonthly_loan_with_a_short_february_half_month_is_dearer_than_its_nominal_rate() -> (
+    None
+):
     # Found by the property above when it still drew every start day: 12 semimonthly installments
     # from 2001-02-16 fall due on Mar 3, Mar 16, Mar 31, ...: the 13-day Mar 3 -> Mar 16 period
     # costs a full half-month's interest. The APR is above the nominal 11.14% by more than Reg Z's
     # 1/8 point for regular transactions; 12 CFR 1026.22(a)(3) gives irregular ones 1/4 point.
-    terms = LoanTerms(principal=D("1000.00"), currency="CNY", annual_rate=D("0.1114"), installments=12,
-                      method="equal_installment", start_date=dt.date(2001, 2, 16),
-                      frequency="semimonthly", rounding="ROUND_HALF_UP")
+    terms = LoanTerms(
+        principal=D("1000.00"),
+        currency="CNY",
+        annual_rate=D("0.1114"),
+        installments=12,
+        method="equal_installment",
+        start_date=dt.date(2001, 2, 16),
+        frequency="semimonthly",
+        rounding="ROUND_HALF_UP",
+    )
     apr = us_actuarial(amortize(terms))
     assert D("0.1114") + REG_Z_TOLERANCE < apr < D("0.1114") + 2 * REG_Z_TOLERANCE
     assert apr.quantize(D("0.00001")) == D("0.11267")

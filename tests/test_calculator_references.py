@@ -27,7 +27,7 @@ CASES = json.loads(DATA.read_text(encoding="utf-8"))["cases"]
 
 
 def number(value: Any) -> Any:
-    """"0.075/12" -> Decimal quotient; other strings -> Decimal; ints and lists pass through."""
+    """ "0.075/12" -> Decimal quotient; other strings -> Decimal; ints and lists pass through."""
     if isinstance(value, list):
         return [number(v) for v in value]
     if isinstance(value, str):

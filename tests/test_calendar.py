@@ -87,7 +87,7 @@ def test_china_settlement_dates(
 def _notice_days() -> tuple[set[datetime.date], set[datetime.date]]:
     holidays, workdays = set(), set()
     for line in CN_NOTICES.read_text(encoding="utf-8").splitlines():
-        if not line or line.startswith("#") or line.startswith("date,"):
+        if not line or line.startswith(("#", "date,")):
             continue
         day, kind, _ = line.split(",", 2)
         (holidays if kind == "holiday" else workdays).add(D.fromisoformat(day))
@@ -279,9 +279,8 @@ def _model_add(calendar: BusinessCalendar, day: datetime.date, n: int) -> dateti
     step = ONE_DAY if n >= 0 else -ONE_DAY
     remaining = abs(n)
     for _ in range(4 * 366):
-        if n == 0:
-            if calendar.is_business_day(day):
-                return day
+        if n == 0 and calendar.is_business_day(day):
+            return day
         if not calendar.covers(day + step):
             return None
         day += step
@@ -421,7 +420,7 @@ def test_dates_outside_the_years_are_refused(toy: BusinessCalendar) -> None:
         lambda: toy.roll(D(2026, 1, 3), Roll.PRECEDING),
         lambda: toy.business_days_between(D(2025, 1, 2), D(2026, 1, 2)),
         lambda: toy.add_calendar_days(D(2025, 12, 30), 5),
-        lambda: toy.add_calendar_days(D(2025, 1, 2), -10**6),
+        lambda: toy.add_calendar_days(D(2025, 1, 2), -(10**6)),
         lambda: toy.add_business_days(D(2025, 12, 30), 10**9),
     ):
         with pytest.raises(CalendarOutOfRange):

@@ -221,7 +221,13 @@ def test_allocate_largest_remainder_examples() -> None:
 
 @pytest.mark.parametrize(
     ("ratios", "field"),
-    [([], "ratios"), ([0, 0], "ratios"), ([1, -1], "ratios[1]"), ("12", "ratios"), ([0.5], "ratios[0]")],
+    [
+        ([], "ratios"),
+        ([0, 0], "ratios"),
+        ([1, -1], "ratios[1]"),
+        ("12", "ratios"),
+        ([0.5], "ratios[0]"),
+    ],
 )
 def test_allocate_refuses_bad_ratios(ratios, field: str) -> None:
     with pytest.raises((InvalidInput, FloatNotAllowed)) as info:
@@ -295,7 +301,9 @@ def test_cumulative_split_does_not_drift_over_twelve_installments() -> None:
     ratio_lists(size_max=5),
     st.lists(st.integers(min_value=0, max_value=10**7), min_size=1, max_size=40),
 )
-def test_cumulative_split_steps_sum_exactly_and_totals_stay_near_exact(currency, ratios, units) -> None:
+def test_cumulative_split_steps_sum_exactly_and_totals_stay_near_exact(
+    currency, ratios, units
+) -> None:
     scale = minor_units_of(currency)
     steps = [D(u).scaleb(-scale) for u in units]
     split = CumulativeSplit.start(ratios, currency=currency)
@@ -331,9 +339,15 @@ def test_money_results_do_not_depend_on_the_callers_decimal_context() -> None:
     def compute():
         big = Money(D("12345678.91"), "CNY")
         return (
-            big + Money(D("0.01"), "CNY"), big - Money(D("0.01"), "CNY"), -big, abs(-big),
-            big * 3, big.multiply("0.333", rounding=Rounding.HALF_UP), big.minor_units,
-            Money.from_minor(1234567891, "CNY"), Money.of("12345678.915", "CNY", rounding="HALF_UP"),
+            big + Money(D("0.01"), "CNY"),
+            big - Money(D("0.01"), "CNY"),
+            -big,
+            abs(-big),
+            big * 3,
+            big.multiply("0.333", rounding=Rounding.HALF_UP),
+            big.minor_units,
+            Money.from_minor(1234567891, "CNY"),
+            Money.of("12345678.915", "CNY", rounding="HALF_UP"),
             allocate(D("12345678.91"), [1, 2, 3], currency="CNY"),
             split_evenly(D("12345678.91"), 7, currency="CNY"),
             CumulativeSplit.start(["0.7", "0.3"], currency="CNY").add(D("12345678.91"))[0],

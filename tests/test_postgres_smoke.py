@@ -15,7 +15,9 @@ def test_postgres_round_trips_a_row(postgres_url: str) -> None:
         with engine.begin() as connection:
             connection.execute(sa.text("DROP TABLE IF EXISTS smoke_money"))
             connection.execute(
-                sa.text("CREATE TABLE smoke_money (id serial PRIMARY KEY, minor BIGINT, ccy CHAR(3))")
+                sa.text(
+                    "CREATE TABLE smoke_money (id serial PRIMARY KEY, minor BIGINT, ccy CHAR(3))"
+                )
             )
             connection.execute(
                 sa.text("INSERT INTO smoke_money (minor, ccy) VALUES (:m, :c)"),

@@ -12,8 +12,17 @@ def test_all_is_sorted_and_every_name_resolves() -> None:
 
 
 def test_the_promised_entry_points_are_top_level() -> None:
-    promised = {"Money", "Rounding", "LoanTerms", "amortize", "Schedule", "year_fraction",
-                "BusinessCalendar", "LoancoreError", "RejectionCode"}
+    promised = {
+        "Money",
+        "Rounding",
+        "LoanTerms",
+        "amortize",
+        "Schedule",
+        "year_fraction",
+        "BusinessCalendar",
+        "LoancoreError",
+        "RejectionCode",
+    }
     assert promised <= set(loancore.__all__)
 
 
@@ -21,11 +30,17 @@ def test_every_public_error_is_a_loancore_error_and_refines_a_builtin() -> None:
     """Callers' ``except ValueError`` / ``except LookupError`` keep working (STYLE.md, Errors)."""
     generic = {Exception, BaseException, object}
     errors = [
-        value for value in vars(loancore.errors).values()
-        if isinstance(value, type) and issubclass(value, loancore.LoancoreError)
+        value
+        for value in vars(loancore.errors).values()
+        if isinstance(value, type)
+        and issubclass(value, loancore.LoancoreError)
         and value not in (loancore.LoancoreError, loancore.Rejected)
     ]
     assert len(errors) >= 10
     for error in errors:
-        builtins_refined = [b for b in error.__mro__ if b.__module__ == "builtins" and b not in generic]
-        assert builtins_refined, f"{error.__name__} should also inherit a builtin such as ValueError"
+        builtins_refined = [
+            b for b in error.__mro__ if b.__module__ == "builtins" and b not in generic
+        ]
+        assert builtins_refined, (
+            f"{error.__name__} should also inherit a builtin such as ValueError"
+        )

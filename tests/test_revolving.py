@@ -18,14 +18,27 @@ day = dt.date
 
 
 def test_daily_rate_over_thirty_days() -> None:
-    got = interest_for_span(D("10000"), day(2025, 1, 1), day(2025, 1, 31), currency="CNY",
-                            rounding="HALF_UP", daily_rate=D("0.0005"))
+    got = interest_for_span(
+        D("10000"),
+        day(2025, 1, 1),
+        day(2025, 1, 31),
+        currency="CNY",
+        rounding="HALF_UP",
+        daily_rate=D("0.0005"),
+    )
     assert got == D("150.00")
 
 
 def test_annual_rate_with_act_360() -> None:
-    got = interest_for_span(D("10000"), day(2025, 1, 1), day(2025, 1, 11), currency="CNY",
-                            rounding="HALF_UP", annual_rate=D("0.18"), day_count="ACT/360")
+    got = interest_for_span(
+        D("10000"),
+        day(2025, 1, 1),
+        day(2025, 1, 11),
+        currency="CNY",
+        rounding="HALF_UP",
+        annual_rate=D("0.18"),
+        day_count="ACT/360",
+    )
     assert got == D("50.00")
 
 
@@ -35,8 +48,9 @@ def test_balance_history_accrues_each_span() -> None:
         (day(2025, 3, 11), D("5000")),
         (day(2025, 3, 21), D("-10000")),
     ]
-    got = interest_for_balances(changes, day(2025, 3, 31), currency="CNY", rounding="HALF_UP",
-                                daily_rate=D("0.0002"))
+    got = interest_for_balances(
+        changes, day(2025, 3, 31), currency="CNY", rounding="HALF_UP", daily_rate=D("0.0002")
+    )
     assert got == D("30.00")  # 5000 x 10 days + 10000 x 10 days at 0.02% a day
 
 
@@ -48,8 +62,9 @@ def test_one_span_equals_a_history_with_one_change(minor: int, days: int, rate_b
     one = interest_for_span(
         balance, start, end, currency="CNY", rounding="HALF_EVEN", daily_rate=rate
     )
-    many = interest_for_balances([(start, balance)], end, currency="CNY", rounding="HALF_EVEN",
-                                 daily_rate=rate)
+    many = interest_for_balances(
+        [(start, balance)], end, currency="CNY", rounding="HALF_EVEN", daily_rate=rate
+    )
     assert one == many >= 0
 
 
@@ -72,47 +87,87 @@ def test_bad_rates(kwargs: dict, error: type) -> None:
 
 def test_bad_spans() -> None:
     with pytest.raises(InvalidInput):
-        interest_for_span(D(1), day(2025, 1, 2), day(2025, 1, 1), currency="CNY", rounding="UP",
-                          daily_rate=D("0.001"))
+        interest_for_span(
+            D(1),
+            day(2025, 1, 2),
+            day(2025, 1, 1),
+            currency="CNY",
+            rounding="UP",
+            daily_rate=D("0.001"),
+        )
     with pytest.raises(InvalidInput):
-        interest_for_balances([(day(2025, 1, 1), D("-1"))], day(2025, 2, 1), currency="CNY",
-                              rounding="UP", daily_rate=D("0.001"))
+        interest_for_balances(
+            [(day(2025, 1, 1), D("-1"))],
+            day(2025, 2, 1),
+            currency="CNY",
+            rounding="UP",
+            daily_rate=D("0.001"),
+        )
     with pytest.raises(InvalidInput):
-        interest_for_balances([(day(2025, 1, 5), D(1)), (day(2025, 1, 1), D(1))], day(2025, 2, 1),
-                              currency="CNY", rounding="UP", daily_rate=D("0.001"))
+        interest_for_balances(
+            [(day(2025, 1, 5), D(1)), (day(2025, 1, 1), D(1))],
+            day(2025, 2, 1),
+            currency="CNY",
+            rounding="UP",
+            daily_rate=D("0.001"),
+        )
 
 
 # -- review -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ([(dt.date(2024, 1, 1), 100), 5], "changes[1]"),
-    ([(dt.date(2024, 1, 1), 100), (dt.datetime(2024, 2, 1), 100)], "changes[1].date"),
-    ([(dt.date(2024, 1, 1), 100), (None, 100)], "changes[1].date"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ([(dt.date(2024, 1, 1), 100), 5], "changes[1]"),
+        ([(dt.date(2024, 1, 1), 100), (dt.datetime(2024, 2, 1), 100)], "changes[1].date"),
+        ([(dt.date(2024, 1, 1), 100), (None, 100)], "changes[1].date"),
+    ],
+)
 def test_a_bad_later_change_is_named(changes, field) -> None:
     # Found in review: a malformed next pair escaped as TypeError ('int' object is not
     # subscriptable; can't compare datetime to date) while the previous span was computed.
     with pytest.raises(InvalidInput) as caught:
-        interest_for_balances(changes, dt.date(2024, 3, 1), currency="CNY", rounding="HALF_UP",
-                              daily_rate="0.0005")
+        interest_for_balances(
+            changes, dt.date(2024, 3, 1), currency="CNY", rounding="HALF_UP", daily_rate="0.0005"
+        )
     assert caught.value.field == field
 
 
 def test_unknown_day_count_names_the_day_count_argument() -> None:
     with pytest.raises(InvalidInput) as caught:
-        interest_for_span(100, dt.date(2024, 1, 1), dt.date(2024, 2, 1), currency="CNY",
-                          rounding="HALF_UP", annual_rate="0.1", day_count="ACT/999")
+        interest_for_span(
+            100,
+            dt.date(2024, 1, 1),
+            dt.date(2024, 2, 1),
+            currency="CNY",
+            rounding="HALF_UP",
+            annual_rate="0.1",
+            day_count="ACT/999",
+        )
     assert caught.value.field == "day_count"
 
 
 def test_revolving_interest_does_not_depend_on_the_callers_decimal_context() -> None:
     # Found in review: prec=6 turned 191,358.02 into 191,358 (the final scaleb ran in the
     # caller's context).
-    assert_context_independent(lambda: (
-        interest_for_span(D("12345678.91"), dt.date(2024, 1, 1), dt.date(2024, 2, 1),
-                          currency="CNY", rounding="HALF_UP", annual_rate="0.18",
-                          day_count="ACT/360"),
-        interest_for_balances([(dt.date(2024, 1, 1), D("12345678.91"))], dt.date(2024, 3, 1),
-                              currency="KWD", rounding="HALF_EVEN", daily_rate="0.0005"),
-    ))
+    assert_context_independent(
+        lambda: (
+            interest_for_span(
+                D("12345678.91"),
+                dt.date(2024, 1, 1),
+                dt.date(2024, 2, 1),
+                currency="CNY",
+                rounding="HALF_UP",
+                annual_rate="0.18",
+                day_count="ACT/360",
+            ),
+            interest_for_balances(
+                [(dt.date(2024, 1, 1), D("12345678.91"))],
+                dt.date(2024, 3, 1),
+                currency="KWD",
+                rounding="HALF_EVEN",
+                daily_rate="0.0005",
+            ),
+        )
+    )

@@ -52,8 +52,9 @@ def test_begin_mode_and_zero_rate() -> None:
     assert tvm.pmt(0, 10, 1000) == D(-100)
     assert tvm.fv(0, 10, -100, 0) == D(1000)
     assert tvm.nper(0, -100, 1000) == D(10)
-    assert close(tvm.ipmt(D("0.01"), 3, 12, 1000, when="begin"),
-                 npf.ipmt(0.01, 3, 12, 1000, when="begin"))
+    assert close(
+        tvm.ipmt(D("0.01"), 3, 12, 1000, when="begin"), npf.ipmt(0.01, 3, 12, 1000, when="begin")
+    )
     assert tvm.ipmt(D("0.01"), 1, 12, 1000, when="begin") == 0
 
 
@@ -118,18 +119,21 @@ def test_xirr_is_a_root_of_xnpv(flows) -> None:
 # -- review: overflow, solver bounds, references, the caller's decimal context -------------------
 
 
-@pytest.mark.parametrize("call", [
-    lambda: tvm.pmt(D("0.01"), 10**9, 1000),
-    lambda: tvm.pv(D("9"), 10**7, 100),
-    lambda: tvm.fv(D("9"), 10**7, 100, 1000),
-    lambda: tvm.ipmt(D("9"), 2, 10**7, 1000),
-    lambda: tvm.rate(12, D("-88.85"), 1000, iterations_max=5.5),
-    lambda: tvm.rate(12, D("-88.85"), 1000, iterations_max=True),
-    lambda: tvm.rate(12, D("-88.85"), 1000, tol=-1),
-    lambda: tvm.irr([-1, 2], guess=None),
-    lambda: tvm.xirr([(dt.datetime(2024, 1, 1), -1000), (dt.date(2025, 1, 2), 1100)]),
-    lambda: tvm.xirr([(dt.date(2024, 1, 1), -1000), (dt.datetime(2025, 1, 2, 9), 1100)]),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: tvm.pmt(D("0.01"), 10**9, 1000),
+        lambda: tvm.pv(D("9"), 10**7, 100),
+        lambda: tvm.fv(D("9"), 10**7, 100, 1000),
+        lambda: tvm.ipmt(D("9"), 2, 10**7, 1000),
+        lambda: tvm.rate(12, D("-88.85"), 1000, iterations_max=5.5),
+        lambda: tvm.rate(12, D("-88.85"), 1000, iterations_max=True),
+        lambda: tvm.rate(12, D("-88.85"), 1000, tol=-1),
+        lambda: tvm.irr([-1, 2], guess=None),
+        lambda: tvm.xirr([(dt.datetime(2024, 1, 1), -1000), (dt.date(2025, 1, 2), 1100)]),
+        lambda: tvm.xirr([(dt.date(2024, 1, 1), -1000), (dt.datetime(2025, 1, 2, 9), 1100)]),
+    ],
+)
 def test_out_of_range_input_raises_invalid_input(call) -> None:
     # Found in review: decimal.Overflow, TypeError (float bound, datetime vs date) escaped, and
     # iterations_max=True ran one iteration ("did not converge within True iterations").
@@ -137,10 +141,16 @@ def test_out_of_range_input_raises_invalid_input(call) -> None:
         call()
 
 
-@given(st.integers(1, 20_000), st.integers(1, 480), st.integers(-10**9, 10**9),
-       st.integers(-10**9, 10**9), st.sampled_from(["end", "begin"]))
-def test_pv_fv_nper_match_numpy_financial(rate_bp: int, n: int, pmt_minor: int, pv_minor: int,
-                                          when: str) -> None:
+@given(
+    st.integers(1, 20_000),
+    st.integers(1, 480),
+    st.integers(-(10**9), 10**9),
+    st.integers(-(10**9), 10**9),
+    st.sampled_from(["end", "begin"]),
+)
+def test_pv_fv_nper_match_numpy_financial(
+    rate_bp: int, n: int, pmt_minor: int, pv_minor: int, when: str
+) -> None:
     rate, pmt, pv = D(rate_bp) / 120_000, D(pmt_minor) / 100, D(pv_minor) / 100
     scale = abs(pmt) * n + abs(pv) + 1
     got = tvm.fv(rate, n, pmt, pv, when)
@@ -178,11 +188,14 @@ def test_xirr_matches_a_bisection_reference(flows) -> None:
     assert abs(tvm.xirr(flows) - expected) <= D("1e-15")
 
 
-@pytest.mark.parametrize("flows", [
-    [D(-100), D(230), D(-132)],  # two roots (10% and 20%): one of them, within bounds
-    [D(-1), D(3), D(-3), D("1.0001")],
-    [D(-100), D(50), D(-100), D(50)],
-])
+@pytest.mark.parametrize(
+    "flows",
+    [
+        [D(-100), D(230), D(-132)],  # two roots (10% and 20%): one of them, within bounds
+        [D(-1), D(3), D(-3), D("1.0001")],
+        [D(-100), D(50), D(-100), D(50)],
+    ],
+)
 def test_irr_with_many_sign_changes_returns_a_root(flows) -> None:
     rate = tvm.irr(flows)
     assert abs(tvm.npv(rate, flows)) <= D("1e-12")
@@ -196,20 +209,33 @@ def test_irr_with_no_root_in_range_raises_no_solution() -> None:
 
 def test_tvm_does_not_depend_on_the_callers_decimal_context() -> None:
     flows = [(dt.date(2024, 1, 1), D("-1000")), (dt.date(2024, 7, 1), D("1100"))]
-    assert_context_independent(lambda: (
-        tvm.pmt(D("0.015"), 12, D("12345678.91")), tvm.ipmt(D("0.015"), 3, 12, D("12345678.91")),
-        tvm.nper(D("0.01"), -100, 1000), tvm.rate(12, D("-88.85"), 1000),
-        tvm.irr([-1000, 300, 400, 500]), tvm.xirr(flows), tvm.xnpv(D("0.1"), flows),
-    ))
+    assert_context_independent(
+        lambda: (
+            tvm.pmt(D("0.015"), 12, D("12345678.91")),
+            tvm.ipmt(D("0.015"), 3, 12, D("12345678.91")),
+            tvm.nper(D("0.01"), -100, 1000),
+            tvm.rate(12, D("-88.85"), 1000),
+            tvm.irr([-1000, 300, 400, 500]),
+            tvm.xirr(flows),
+            tvm.xnpv(D("0.1"), flows),
+        )
+    )
 
 
-@pytest.mark.parametrize(("call", "error"), [
-    (lambda: tvm.nper(D("0.01"), D("-1e999999"), 100), InvalidInput),
-    (lambda: tvm.xnpv(D("1e999999"), [(dt.date(2024, 1, 1), 1), (dt.date(2025, 1, 1), 1)]),
-     InvalidInput),
-    (lambda: tvm.solve_rate(lambda r: D(1) / (1 + r) ** 10**6 - D("0.5"), solver="far"),
-     NoSolution),
-])
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (lambda: tvm.nper(D("0.01"), D("-1e999999"), 100), InvalidInput),
+        (
+            lambda: tvm.xnpv(D("1e999999"), [(dt.date(2024, 1, 1), 1), (dt.date(2025, 1, 1), 1)]),
+            InvalidInput,
+        ),
+        (
+            lambda: tvm.solve_rate(lambda r: D(1) / (1 + r) ** 10**6 - D("0.5"), solver="far"),
+            NoSolution,
+        ),
+    ],
+)
 def test_numbers_leaving_the_decimal_range_raise_loancore_errors(call, error) -> None:
     # Found in review: decimal.Overflow / DivisionByZero escaped from nper, xnpv and the bisection
     # (flows 10**6 unit periods out in us_actuarial_periods underflow to a division by zero).

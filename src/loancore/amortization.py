@@ -57,13 +57,13 @@ from loancore.money import (
 )
 
 __all__ = [
+    "RATE_DECIMALS_MAX",
     "FeeTiming",
     "Installment",
     "InterestBasis",
     "LoanTerms",
     "Method",
     "PayoffQuote",
-    "RATE_DECIMALS_MAX",
     "Reamortization",
     "Schedule",
     "amortize",
@@ -201,17 +201,20 @@ class LoanTerms:
     first_due_date: dt.date | None = attrs.field(
         default=None, validator=_date("first_due_date", True)
     )
-    end_of_month: EndOfMonth = attrs.field(default=EndOfMonth.CLAMP,
-                                           converter=_enum(EndOfMonth, "end_of_month"))
-    interest_basis: InterestBasis = attrs.field(default=InterestBasis.PERIOD,
-                                                converter=_enum(InterestBasis, "interest_basis"))
+    end_of_month: EndOfMonth = attrs.field(
+        default=EndOfMonth.CLAMP, converter=_enum(EndOfMonth, "end_of_month")
+    )
+    interest_basis: InterestBasis = attrs.field(
+        default=InterestBasis.PERIOD, converter=_enum(InterestBasis, "interest_basis")
+    )
     day_count: DayCount | None = attrs.field(default=None, converter=_day_count)
     installment_multiple: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
     fee_rate_per_period: Decimal = attrs.field(
         default=_ZERO, converter=_decimal("fee_rate_per_period")
     )
-    fee_timing: FeeTiming = attrs.field(default=FeeTiming.PER_INSTALLMENT,
-                                        converter=_enum(FeeTiming, "fee_timing"))
+    fee_timing: FeeTiming = attrs.field(
+        default=FeeTiming.PER_INSTALLMENT, converter=_enum(FeeTiming, "fee_timing")
+    )
     grace_periods: int = attrs.field(default=0, validator=_count("grace_periods", 0, PERIODS_MAX))
     interest_free_periods: int = attrs.field(
         default=0, validator=_count("interest_free_periods", 0, PERIODS_MAX)
@@ -240,23 +243,31 @@ class LoanTerms:
             raise InvalidInput("fee_rate_per_period", self.fee_rate_per_period, "must be in [0, 1)")
         for name in ("annual_rate", "fee_rate_per_period"):
             if _decimals(getattr(self, name)) > RATE_DECIMALS_MAX:
-                raise InvalidInput(name, getattr(self, name),
-                                   f"has more than {RATE_DECIMALS_MAX} decimal places")
+                raise InvalidInput(
+                    name, getattr(self, name), f"has more than {RATE_DECIMALS_MAX} decimal places"
+                )
         upfront = self.fee_timing is FeeTiming.UPFRONT
         if upfront and Fraction(self.fee_rate_per_period) * self.installments >= 1:
-            raise InvalidInput("fee_rate_per_period", self.fee_rate_per_period,
-                               f"deducted up front for {self.installments} periods it would "
-                               "take the whole principal (the net disbursement must be positive)")
+            raise InvalidInput(
+                "fee_rate_per_period",
+                self.fee_rate_per_period,
+                f"deducted up front for {self.installments} periods it would "
+                "take the whole principal (the net disbursement must be positive)",
+            )
         self._check_schedule_shape()
         self._check_method_options(quantum)
         scale = CURRENCY_MINOR_UNITS[self.currency]
         object.__setattr__(self, "_principal_minor", _minor(self.principal, scale))
         if self.installment_multiple is not None:
             object.__setattr__(self, "_multiple_minor", _minor(self.installment_multiple, scale))
-        plain = (self.method is Method.EQUAL_INSTALLMENT
-                 and self.interest_basis is InterestBasis.PERIOD
-                 and self.first_due_date is None and self.grace_periods == 0
-                 and self.interest_free_periods == 0 and self.fee_rate_per_period == 0)
+        plain = (
+            self.method is Method.EQUAL_INSTALLMENT
+            and self.interest_basis is InterestBasis.PERIOD
+            and self.first_due_date is None
+            and self.grace_periods == 0
+            and self.interest_free_periods == 0
+            and self.fee_rate_per_period == 0
+        )
         object.__setattr__(self, "_plain", plain)
         object.__setattr__(self, "_mode", self.rounding.value)
 
@@ -266,21 +277,31 @@ class LoanTerms:
         elif self.every_days is not None:
             raise InvalidInput("every_days", self.every_days, "only for frequency='every_n_days'")
         if self.first_due_date is not None and self.first_due_date <= self.start_date:
-            raise InvalidInput("first_due_date", self.first_due_date,
-                               f"must be after start_date {self.start_date}")
+            raise InvalidInput(
+                "first_due_date", self.first_due_date, f"must be after start_date {self.start_date}"
+            )
         if self.interest_basis is InterestBasis.DAILY and self.day_count is None:
             raise InvalidInput("day_count", None, "interest_basis='daily' needs a day_count")
 
     def _check_method_options(self, quantum: Decimal) -> None:
         if self.grace_periods >= self.installments and self.grace_periods:
-            raise InvalidInput("grace_periods", self.grace_periods,
-                               f"must be fewer than installments ({self.installments})")
+            raise InvalidInput(
+                "grace_periods",
+                self.grace_periods,
+                f"must be fewer than installments ({self.installments})",
+            )
         if self.interest_free_periods > self.installments:
-            raise InvalidInput("interest_free_periods", self.interest_free_periods,
-                               f"must not exceed installments ({self.installments})")
+            raise InvalidInput(
+                "interest_free_periods",
+                self.interest_free_periods,
+                f"must not exceed installments ({self.installments})",
+            )
         if self.method is Method.FEE_INSTALLMENT and self.annual_rate != 0:
-            raise InvalidInput("annual_rate", self.annual_rate,
-                               "fee_installment charges a fee, not interest: annual_rate must be 0")
+            raise InvalidInput(
+                "annual_rate",
+                self.annual_rate,
+                "fee_installment charges a fee, not interest: annual_rate must be 0",
+            )
         if self.method is Method.BULLET and self.grace_periods:
             raise InvalidInput(
                 "grace_periods", self.grace_periods, "a bullet loan has no principal to defer"
@@ -288,8 +309,11 @@ class LoanTerms:
         multiple = self.installment_multiple
         if multiple is not None:
             if multiple <= 0:
-                raise InvalidInput("installment_multiple", multiple,
-                                   f"must be a positive multiple of {quantum} {self.currency}")
+                raise InvalidInput(
+                    "installment_multiple",
+                    multiple,
+                    f"must be a positive multiple of {quantum} {self.currency}",
+                )
             at_scale(multiple, self.currency, field="installment_multiple")
 
     @property
@@ -302,9 +326,14 @@ class LoanTerms:
         return _period_rate(self.annual_rate, self.frequency, self.every_days)
 
     def due_dates(self) -> tuple[dt.date, ...]:
-        return _dates.due_dates(self.start_date, self.installments, self.frequency,
-                                first_due=self.first_due_date, end_of_month=self.end_of_month,
-                                every_days=self.every_days)
+        return _dates.due_dates(
+            self.start_date,
+            self.installments,
+            self.frequency,
+            first_due=self.first_due_date,
+            end_of_month=self.end_of_month,
+            every_days=self.every_days,
+        )
 
 
 @attrs.frozen
@@ -362,9 +391,9 @@ class Schedule:
         """Outstanding principal after each installment (before a prepayment made on its date)."""
         start = self.terms._principal_minor
         if not self.prepayments_minor:
-            return tuple(
-                itertools.accumulate(self.principal_minor, operator.sub, initial=start)
-            )[1:]
+            return tuple(itertools.accumulate(self.principal_minor, operator.sub, initial=start))[
+                1:
+            ]
         out, balance = [], start
         for number, part in enumerate(self.principal_minor, start=1):
             balance -= part + sum(a for after, a in self.prepayments_minor if after == number - 1)
@@ -406,11 +435,24 @@ class Schedule:
 
     def __iter__(self) -> Iterator[Installment]:
         scale = self.scale
-        columns = zip(self.due_dates, self.principal_minor, self.interest_minor, self.fee_minor,
-                      self.balance_minor, strict=True)
+        columns = zip(
+            self.due_dates,
+            self.principal_minor,
+            self.interest_minor,
+            self.fee_minor,
+            self.balance_minor,
+            strict=True,
+        )
         for number, (due, p, i, f, b) in enumerate(columns, start=1):
-            yield Installment(number, due, _money(p, scale), _money(i, scale), _money(f, scale),
-                              _money(p + i + f, scale), _money(b, scale))
+            yield Installment(
+                number,
+                due,
+                _money(p, scale),
+                _money(i, scale),
+                _money(f, scale),
+                _money(p + i + f, scale),
+                _money(b, scale),
+            )
 
     @property
     def fee_upfront(self) -> Decimal:
@@ -450,7 +492,7 @@ class Schedule:
 
     @property
     def total_quoted(self) -> Decimal:
-        """"Installment x n" (equal_installment only): the figure many calculators print.
+        """ "Installment x n" (equal_installment only): the figure many calculators print.
 
         It differs from :attr:`total_paid` by the last installment's residue; the schedule is the
         cent-exact figure, this one is for comparison with such quotes (docs/calculators.md).
@@ -522,20 +564,30 @@ def _annuity_factor_free(r: Fraction, n: int, free: int) -> Fraction:
 
 def _level_payment(principal: int, factor: Fraction, multiple: int, mode: str) -> int:
     """The level installment in minor units, rounded to ``multiple`` minor units with ``mode``."""
-    return round_ratio(principal * factor.numerator, factor.denominator * multiple, rounding=mode) * multiple
+    return (
+        round_ratio(principal * factor.numerator, factor.denominator * multiple, rounding=mode)
+        * multiple
+    )
 
 
 @functools.lru_cache(maxsize=4096)
-def _plain_plan(annual_rate: Decimal, frequency: Frequency, every_days: int | None, n: int,
-                mode: str) -> tuple[Fraction, tuple[int, int, int] | None, Fraction]:
+def _plain_plan(
+    annual_rate: Decimal, frequency: Frequency, every_days: int | None, n: int, mode: str
+) -> tuple[Fraction, tuple[int, int, int] | None, Fraction]:
     """Per (rate, n, mode): the annuity factor, the affine interest rounding (None for
     HALF_EVEN) and the period rate."""
     r = _period_rate(annual_rate, frequency, every_days)
     return _annuity_factor(r, n, Fraction(1)), (None if mode == _HALF_EVEN else _affine(r, mode)), r
 
 
-def _fast_annuity(principal: int, r: Fraction, n: int, payment: int, mode: str,
-                  affine: tuple[int, int, int] | None):
+def _fast_annuity(
+    principal: int,
+    r: Fraction,
+    n: int,
+    payment: int,
+    mode: str,
+    affine: tuple[int, int, int] | None,
+):
     """The plain annuity's period loop, in integer minor units; returns three tuples.
 
     Interest is ``(balance * a + b) // c`` (the rounding mode folded into integers, see
@@ -603,8 +655,9 @@ def _first_fraction(terms: LoanTerms, first_due: dt.date) -> Fraction:
     return whole + Fraction(odd_days, (boundary - before).days)
 
 
-def _period_rates(terms: LoanTerms, due: tuple[dt.date, ...], previous: dt.date,
-                  fraction: Fraction) -> list[Fraction]:
+def _period_rates(
+    terms: LoanTerms, due: tuple[dt.date, ...], previous: dt.date, fraction: Fraction
+) -> list[Fraction]:
     """Each period's exact interest rate."""
     if terms.interest_basis is InterestBasis.DAILY:
         annual = Fraction(terms.annual_rate)
@@ -648,7 +701,9 @@ def _columns(
     last = len(rates) - 1
     for k, r in enumerate(rates):
         base = balance if plan.interest_base is None else plan.interest_base
-        interest = 0 if k < plan.free else round_ratio(base * r.numerator, r.denominator, rounding=mode)
+        interest = (
+            0 if k < plan.free else round_ratio(base * r.numerator, r.denominator, rounding=mode)
+        )
         if k == last:
             principal = balance
         elif k < plan.grace:
@@ -674,12 +729,14 @@ def _fees(terms: LoanTerms, principal: int) -> tuple[int, int]:
     rate, mode = Fraction(terms.fee_rate_per_period), terms.rounding.value
     if terms.fee_timing is FeeTiming.UPFRONT:
         return 0, round_ratio(
-            principal * rate.numerator * terms.installments, rate.denominator, rounding=mode)
+            principal * rate.numerator * terms.installments, rate.denominator, rounding=mode
+        )
     return round_ratio(principal * rate.numerator, rate.denominator, rounding=mode), 0
 
 
-def _level(terms: LoanTerms, principal: int, periods: int, fraction: Fraction,
-           free: int = 0) -> int:
+def _level(
+    terms: LoanTerms, principal: int, periods: int, fraction: Fraction, free: int = 0
+) -> int:
     """The level installment (annuity) or level principal (even-principal methods), minor units.
 
     ``periods`` are the amortizing periods (after any principal grace), the first ``free`` of
@@ -693,8 +750,11 @@ def _level(terms: LoanTerms, principal: int, periods: int, fraction: Fraction,
     """
     if terms.method is Method.EQUAL_INSTALLMENT:
         r = _period_rate(terms.annual_rate, terms.frequency, terms.every_days)
-        factor = (_annuity_factor(r, periods, fraction) if free == 0 or r == 0
-                  else _annuity_factor_free(r, periods, free))
+        factor = (
+            _annuity_factor(r, periods, fraction)
+            if free == 0 or r == 0
+            else _annuity_factor_free(r, periods, free)
+        )
         return _level_payment(principal, factor, terms._multiple_minor, terms.rounding.value)
     if terms.method in _LEVEL_PRINCIPAL:
         return principal // periods  # toward zero; the residue goes to the last installment
@@ -718,20 +778,28 @@ def amortize(terms: LoanTerms) -> Schedule:
     fee, fee_upfront = _fees(terms, principal)
     plan = _Plan(
         kind=terms.method,
-        level=_level(terms, principal, terms.installments - terms.grace_periods,
-                     fraction if terms.grace_periods == 0 else Fraction(1),
-                     max(terms.interest_free_periods - terms.grace_periods, 0)),
+        level=_level(
+            terms,
+            principal,
+            terms.installments - terms.grace_periods,
+            fraction if terms.grace_periods == 0 else Fraction(1),
+            max(terms.interest_free_periods - terms.grace_periods, 0),
+        ),
         fee=fee,
         grace=terms.grace_periods,
         free=terms.interest_free_periods,
         interest_base=principal if terms.method is Method.FLAT else None,
     )
-    if plan.level == 0 and terms.installment_multiple is not None and plan.kind is \
-            Method.EQUAL_INSTALLMENT:
+    if (
+        plan.level == 0
+        and terms.installment_multiple is not None
+        and plan.kind is Method.EQUAL_INSTALLMENT
+    ):
         _refuse_multiple(terms)
     rates = _period_rates(terms, due, terms.start_date, fraction)
-    plan, (p, i, f, b) = _level_columns(plan, principal, rates, terms.rounding.value,
-                                        terms._multiple_minor)
+    plan, (p, i, f, _b) = _level_columns(
+        plan, principal, rates, terms.rounding.value, terms._multiple_minor
+    )
     return _checked(Schedule(terms, due, tuple(p), tuple(i), tuple(f), fee_upfront, plan.level))
 
 
@@ -778,8 +846,11 @@ def _largest_level(level: int, step: int, clears_early: Callable[[int], bool]) -
 def _refuse_multiple(terms: LoanTerms) -> None:
     """An installment rounded to a multiple larger than itself would be 0: the loan would
     silently turn interest-only with a balloon, so refuse instead."""
-    raise InvalidInput("installment_multiple", terms.installment_multiple,
-                       "is so large that the level installment rounds to 0")
+    raise InvalidInput(
+        "installment_multiple",
+        terms.installment_multiple,
+        "is so large that the level installment rounds to 0",
+    )
 
 
 def _plain_annuity(terms: LoanTerms) -> Schedule:
@@ -789,17 +860,22 @@ def _plain_annuity(terms: LoanTerms) -> Schedule:
     factor, affine, r = _plain_plan(terms.annual_rate, terms.frequency, terms.every_days, n, mode)
     principal = terms._principal_minor
     step = terms._multiple_minor
-    payment = round_ratio(principal * factor.numerator, factor.denominator * step, rounding=mode) * step
+    payment = (
+        round_ratio(principal * factor.numerator, factor.denominator * step, rounding=mode) * step
+    )
     if payment == 0 and terms.installment_multiple is not None:
         _refuse_multiple(terms)
     p, i = _fast_annuity(principal, r, n, payment, mode, affine)
     if n > 1 and p[-1] == 0:  # rare (the balance cleared before the last period): see _level
         payment = _largest_level(
-            payment, step,
-            lambda level: _fast_annuity(principal, r, n, level, mode, affine)[0][-1] == 0)
+            payment,
+            step,
+            lambda level: _fast_annuity(principal, r, n, level, mode, affine)[0][-1] == 0,
+        )
         p, i = _fast_annuity(principal, r, n, payment, mode, affine)
-    due = _dates._due_dates(terms.start_date, n, terms.frequency, None, terms.end_of_month,
-                            terms.every_days or 0)
+    due = _dates._due_dates(
+        terms.start_date, n, terms.frequency, None, terms.end_of_month, terms.every_days or 0
+    )
     # The loop clamps every part to [0, balance] and gives the last installment the balance, so
     # conservation is the one invariant left to check (cheaply, in minor units).
     if sum(p) != principal:
@@ -817,7 +893,7 @@ def _bullet(terms: LoanTerms) -> Schedule:
     due = terms.due_dates()
     principal = _minor(terms.principal, CURRENCY_MINOR_UNITS[terms.currency])
     rates = _period_rates(terms, due, terms.start_date, _first_fraction(terms, due[0]))
-    accrued = sum(rates[terms.interest_free_periods:], Fraction(0)) * principal
+    accrued = sum(rates[terms.interest_free_periods :], Fraction(0)) * principal
     interest = round_ratio(accrued.numerator, accrued.denominator, rounding=terms.rounding.value)
     fee, fee_upfront = _fees(terms, principal)
     fees = (fee * terms.installments,)
@@ -880,29 +956,37 @@ def reamortize(
     terms = schedule.terms
     how = _enum(Reamortization, "mode")(mode)
     if terms.method not in _REAMORTIZABLE:
-        raise InvalidInput("schedule.terms.method", terms.method.value,
-                           f"re-amortization is for {[m.value for m in _REAMORTIZABLE]}")
+        raise InvalidInput(
+            "schedule.terms.method",
+            terms.method.value,
+            f"re-amortization is for {[m.value for m in _REAMORTIZABLE]}",
+        )
     k = _check_paid(schedule, after_installment, "after_installment")
     balance = _outstanding(schedule, k)
     amount = to_decimal(prepayment, field="prepayment")
     amount_minor = _minor(amount, schedule.scale)
     if amount <= 0 or amount_minor > balance or _money(amount_minor, schedule.scale) != amount:
-        raise InvalidInput("prepayment", prepayment,
-                           f"must be > 0, at most the balance {_money(balance, schedule.scale)}, "
-                           f"at the currency's scale")
+        raise InvalidInput(
+            "prepayment",
+            prepayment,
+            f"must be > 0, at most the balance {_money(balance, schedule.scale)}, "
+            f"at the currency's scale",
+        )
     remaining = balance - amount_minor
     if remaining == 0 and k == 0:
         raise InvalidInput("prepayment", prepayment, "repays the whole loan before any installment")
     tail = _rebuild(schedule, k, remaining, how) if remaining else ((), (), (), (), ())
-    dates, p, i, f, b = tail
-    return _checked(attrs.evolve(
-        schedule,
-        due_dates=schedule.due_dates[:k] + tuple(dates),
-        principal_minor=schedule.principal_minor[:k] + tuple(p),
-        interest_minor=schedule.interest_minor[:k] + tuple(i),
-        fee_minor=schedule.fee_minor[:k] + tuple(f),
-        prepayments_minor=schedule.prepayments_minor + ((k, amount_minor),),
-    ))
+    dates, p, i, f, _b = tail
+    return _checked(
+        attrs.evolve(
+            schedule,
+            due_dates=schedule.due_dates[:k] + tuple(dates),
+            principal_minor=schedule.principal_minor[:k] + tuple(p),
+            interest_minor=schedule.interest_minor[:k] + tuple(i),
+            fee_minor=schedule.fee_minor[:k] + tuple(f),
+            prepayments_minor=schedule.prepayments_minor + ((k, amount_minor),),
+        )
+    )
 
 
 def _rebuild(schedule: Schedule, k: int, balance: int, how: Reamortization):
@@ -915,11 +999,18 @@ def _rebuild(schedule: Schedule, k: int, balance: int, how: Reamortization):
         level = schedule.level_payment_minor
     else:
         free = max(terms.interest_free_periods - k - grace, 0)
-        level = _level(terms, balance, len(dates) - grace, fraction if not grace else Fraction(1),
-                       free)
+        level = _level(
+            terms, balance, len(dates) - grace, fraction if not grace else Fraction(1), free
+        )
     fee = schedule.fee_minor[k] if k < len(schedule.fee_minor) else 0
-    plan = _Plan(kind=terms.method, level=level, fee=fee, grace=grace,
-                 free=max(terms.interest_free_periods - k, 0), interest_base=None)
+    plan = _Plan(
+        kind=terms.method,
+        level=level,
+        fee=fee,
+        grace=grace,
+        free=max(terms.interest_free_periods - k, 0),
+        interest_base=None,
+    )
     previous = schedule.due_dates[k - 1] if k else terms.start_date
     rates = _period_rates(terms, dates, previous, fraction)
     mode = terms.rounding.value
@@ -953,13 +1044,17 @@ def _accrued_rate(schedule: Schedule, k: int, since: dt.date, as_of: dt.date) ->
     for j in range(free, len(due)):  # bounded by the terms' installments
         if bounds[j] >= as_of:
             break
-        total += rates[j] if due[j] <= as_of else _elapsed_rate(
-            terms, rates[j], bounds[j], due[j], as_of)
+        total += (
+            rates[j]
+            if due[j] <= as_of
+            else _elapsed_rate(terms, rates[j], bounds[j], due[j], as_of)
+        )
     return total
 
 
-def _elapsed_rate(terms: LoanTerms, rate: Fraction, begin: dt.date, end: dt.date,
-                  as_of: dt.date) -> Fraction:
+def _elapsed_rate(
+    terms: LoanTerms, rate: Fraction, begin: dt.date, end: dt.date, as_of: dt.date
+) -> Fraction:
     """The part of a period's ``rate`` accrued from ``begin`` to ``as_of`` (``<= end``)."""
     if terms.day_count is not None:
         return Fraction(terms.annual_rate) * year_fraction_ratio(begin, as_of, terms.day_count)
@@ -1016,5 +1111,10 @@ def payoff_quote(
     fee = round_ratio(fee_exact.numerator, fee_exact.denominator, rounding=mode)
     scale = schedule.scale
     total = outstanding + interest + fee
-    return PayoffQuote(as_of, _money(outstanding, scale), _money(interest, scale),
-                       _money(fee, scale), _money(total, scale))
+    return PayoffQuote(
+        as_of,
+        _money(outstanding, scale),
+        _money(interest, scale),
+        _money(fee, scale),
+        _money(total, scale),
+    )

@@ -45,9 +45,9 @@ from loancore.money import Rounding, to_decimal
 from loancore.tvm import ITERATIONS_MAX, solve_rate
 
 __all__ = [
+    "PLACES_MAX",
     "AnnualizedRate",
     "CapCheck",
-    "PLACES_MAX",
     "RateCap",
     "check_caps",
     "eu",
@@ -102,8 +102,12 @@ def _flows(source: Schedule | Flows) -> list[tuple[dt.date, Decimal]]:
         )
     out = []
     for i, pair in enumerate(source):
-        if not isinstance(pair, tuple) or len(pair) != 2 or not isinstance(pair[0], dt.date) \
-                or isinstance(pair[0], dt.datetime):
+        if (
+            not isinstance(pair, tuple)
+            or len(pair) != 2
+            or not isinstance(pair[0], dt.date)
+            or isinstance(pair[0], dt.datetime)
+        ):
             raise InvalidInput(f"cashflows[{i}]", pair, "expected a (datetime.date, amount) pair")
         if out and pair[0] < out[0][0]:
             raise InvalidInput(f"cashflows[{i}]", pair, f"is before the first date {out[0][0]}")
@@ -116,8 +120,14 @@ def _flows(source: Schedule | Flows) -> list[tuple[dt.date, Decimal]]:
 
 def _solve(residual, solver: str, iterations_max: int) -> Decimal:
     # Rates per period above 1000% are not loans; the bracket keeps the solver honest.
-    root = solve_rate(residual, solver=solver, guess=Decimal("0.01"), low=Decimal("-0.99"),
-                      high=Decimal(10), iterations_max=iterations_max)
+    root = solve_rate(
+        residual,
+        solver=solver,
+        guess=Decimal("0.01"),
+        low=Decimal("-0.99"),
+        high=Decimal(10),
+        iterations_max=iterations_max,
+    )
     return _OUT.plus(root)
 
 
@@ -169,8 +179,9 @@ def us_actuarial(
         return _us_actuarial(source, unit_period, iterations_max)
 
 
-def _us_actuarial(source: Schedule | Flows, unit_period: Frequency | str | None,
-                  iterations_max: int) -> Decimal:
+def _us_actuarial(
+    source: Schedule | Flows, unit_period: Frequency | str | None, iterations_max: int
+) -> Decimal:
     flows = _flows(source)
     if unit_period is None:
         unit = source.terms.frequency if isinstance(source, Schedule) else Frequency.MONTHLY
@@ -205,8 +216,9 @@ def us_actuarial_periods(
         return _us_actuarial_periods(flows, unit_periods_per_year, iterations_max)
 
 
-def _us_actuarial_periods(flows: Sequence[tuple[Any, int, Any]], unit_periods_per_year: Any,
-                          iterations_max: int) -> Decimal:
+def _us_actuarial_periods(
+    flows: Sequence[tuple[Any, int, Any]], unit_periods_per_year: Any, iterations_max: int
+) -> Decimal:
     w = to_decimal(unit_periods_per_year, field="unit_periods_per_year")
     if w <= 0:
         raise InvalidInput("unit_periods_per_year", unit_periods_per_year, "must be positive")
@@ -214,8 +226,13 @@ def _us_actuarial_periods(flows: Sequence[tuple[Any, int, Any]], unit_periods_pe
         raise InvalidInput("flows", flows, "expected at least two (amount, q, f) triples")
     amounts, times = [], []
     for k, flow in enumerate(flows):
-        if not isinstance(flow, tuple) or len(flow) != 3 or isinstance(flow[1], bool) \
-                or not isinstance(flow[1], int) or flow[1] < 0:
+        if (
+            not isinstance(flow, tuple)
+            or len(flow) != 3
+            or isinstance(flow[1], bool)
+            or not isinstance(flow[1], int)
+            or flow[1] < 0
+        ):
             raise InvalidInput(
                 f"flows[{k}]", flow, "expected (amount, whole periods >= 0, fraction)"
             )
@@ -278,8 +295,9 @@ def _eu(source: Schedule | Flows, time_basis: str, iterations_max: int) -> Decim
     try:
         years = [_years(start, day, time_basis) for day, _ in flows]
     except (OverflowError, ValueError):  # an anniversary after 9999-12-31
-        raise InvalidInput("cashflows", flows[-1], "too close to 9999-12-31 to count the "
-                                                   "year it falls in") from None
+        raise InvalidInput(
+            "cashflows", flows[-1], "too close to 9999-12-31 to count the year it falls in"
+        ) from None
     amounts = [a for _, a in flows]
 
     def residual(x: Decimal) -> Decimal:
@@ -323,8 +341,9 @@ def irr_annualized(
         return _irr_annualized(source, periods_per_year, iterations_max)
 
 
-def _irr_annualized(source: Schedule | Sequence[Any] | Flows, periods_per_year: Any,
-                    iterations_max: int) -> AnnualizedRate:
+def _irr_annualized(
+    source: Schedule | Sequence[Any] | Flows, periods_per_year: Any, iterations_max: int
+) -> AnnualizedRate:
     if isinstance(source, Schedule):
         amounts = [a for _, a in _flows(source)]
         if source.terms.method is Method.BULLET:  # one payment, due after all the periods
@@ -333,8 +352,10 @@ def _irr_annualized(source: Schedule | Sequence[Any] | Flows, periods_per_year: 
     else:
         if isinstance(source, (str, bytes)) or not isinstance(source, Sequence) or len(source) < 2:
             raise InvalidInput("cashflows", source, "expected a Schedule or at least two amounts")
-        amounts = [to_decimal(v[1] if isinstance(v, tuple) else v, field=f"cashflows[{i}]")
-                   for i, v in enumerate(source)]
+        amounts = [
+            to_decimal(v[1] if isinstance(v, tuple) else v, field=f"cashflows[{i}]")
+            for i, v in enumerate(source)
+        ]
         if periods_per_year is None:
             raise InvalidInput("periods_per_year", None, "needed for bare cash flows")
         per_year = periods_per_year
@@ -355,8 +376,9 @@ def _irr_annualized(source: Schedule | Sequence[Any] | Flows, periods_per_year: 
     try:
         effective = (_ONE + periodic) ** m - _ONE
     except decimal.Overflow:
-        raise InvalidInput("periods_per_year", per_year,
-                           f"the effective rate of {periodic} per period overflows") from None
+        raise InvalidInput(
+            "periods_per_year", per_year, f"the effective rate of {periodic} per period overflows"
+        ) from None
     return AnnualizedRate(periodic, m, _OUT.plus(periodic * m), _OUT.plus(effective))
 
 
@@ -401,7 +423,9 @@ class RateCap:
         try:
             return cls(name, _WORK.multiply(reference, factor))  # not in the caller's context
         except decimal.Overflow:
-            raise InvalidInput("multiple", multiple, "reference rate x multiple overflows") from None
+            raise InvalidInput(
+                "multiple", multiple, "reference rate x multiple overflows"
+            ) from None
 
 
 @attrs.frozen

@@ -27,9 +27,9 @@ from dateutil.relativedelta import relativedelta
 from loancore.errors import InvalidInput
 
 __all__ = [
+    "PERIODS_MAX",
     "EndOfMonth",
     "Frequency",
-    "PERIODS_MAX",
     "due_dates",
     "is_month_end",
     "periods_per_year",
@@ -68,8 +68,10 @@ class Frequency(str, enum.Enum):
         """
         if self is Frequency.EVERY_N_DAYS:
             raise InvalidInput(
-                "frequency", self.value, "periods per year depends on every_days; "
-                "call loancore.dates.periods_per_year(frequency, every_days=...)"
+                "frequency",
+                self.value,
+                "periods per year depends on every_days; "
+                "call loancore.dates.periods_per_year(frequency, every_days=...)",
             )
         return _PER_YEAR[self]
 
@@ -89,7 +91,10 @@ _PER_YEAR = {
     Frequency.ANNUAL: 1,
 }
 _MONTHS = {
-    Frequency.MONTHLY: 1, Frequency.QUARTERLY: 3, Frequency.SEMIANNUAL: 6, Frequency.ANNUAL: 12,
+    Frequency.MONTHLY: 1,
+    Frequency.QUARTERLY: 3,
+    Frequency.SEMIANNUAL: 6,
+    Frequency.ANNUAL: 12,
 }
 _DAYS = {Frequency.WEEKLY: 7, Frequency.BIWEEKLY: 14}
 SEMIMONTH_DAYS = 15
@@ -205,8 +210,9 @@ def _due_dates(
     try:
         return tuple(_nth(anchor, k + offset, freq, every_days, stick) for k in range(count))
     except (OverflowError, ValueError):  # datetime's range ends at 9999-12-31
-        raise InvalidInput("start", start, f"{count} {freq.value} due dates from {anchor} run "
-                                           f"past {dt.date.max}") from None
+        raise InvalidInput(
+            "start", start, f"{count} {freq.value} due dates from {anchor} run past {dt.date.max}"
+        ) from None
 
 
 def step_back(
@@ -222,5 +228,6 @@ def step_back(
     try:
         return _nth(day, -periods, freq, days, False)
     except (OverflowError, ValueError):  # datetime's range starts at 0001-01-01
-        raise InvalidInput("day", day, f"{periods} {freq.value} periods back from it run "
-                                       f"before {dt.date.min}") from None
+        raise InvalidInput(
+            "day", day, f"{periods} {freq.value} periods back from it run before {dt.date.min}"
+        ) from None

@@ -293,8 +293,7 @@ def _act_act_afb(d1: datetime.date, d2: datetime.date) -> tuple[int, int]:
         years -= 1
         stub_end = _afb_year_back(d2, years)
     leap_day_in_stub = any(
-        _is_leap(y) and d1 <= datetime.date(y, 2, 29) < stub_end
-        for y in (d1.year, stub_end.year)
+        _is_leap(y) and d1 <= datetime.date(y, 2, 29) < stub_end for y in (d1.year, stub_end.year)
     )
     denominator = 366 if leap_day_in_stub else 365
     return years * denominator + (stub_end - d1).days, denominator

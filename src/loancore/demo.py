@@ -31,7 +31,7 @@ from loancore.adapters.memory.quota import MemoryQuotaStore
 from loancore.adapters.sql import create_engine
 from loancore.adapters.sql.ledger import SqlLedgerStore
 from loancore.amortization import LoanTerms, Schedule, amortize
-from loancore.ledger import JournalEntry, Leg, Ledger, Side, default_chart
+from loancore.ledger import JournalEntry, Ledger, Leg, Side, default_chart
 from loancore.money import Money, Rounding
 from loancore.quota import Capture, Grant, Hold, RepaymentParts, RestoreRepaid
 
@@ -41,7 +41,12 @@ ORDER_DAY = date(2026, 9, 30)
 PRINCIPAL = Money("12000.00", "CNY")
 SERVICE_FEE_RATE = Decimal("0.03")  # charged to the clinic, deducted from its settlement
 SETTLEMENT_LAG_DAYS = 1  # T+1 business days
-LOAN = {"loan": "L-2026-0001", "customer": "C-0042", "merchant": "clinic-7", "product": "med-aesthetic"}
+LOAN = {
+    "loan": "L-2026-0001",
+    "customer": "C-0042",
+    "merchant": "clinic-7",
+    "product": "med-aesthetic",
+}
 
 
 def _say(text: str = "") -> None:
@@ -54,41 +59,83 @@ def _used(quota: MemoryQuotaStore, line_id: str) -> Money:
 
 def _quota_story(quota: MemoryQuotaStore) -> None:
     _say("1. Credit quota (授信额度)")
-    quota.apply(Grant(key="grant-master", line_id="C-0042", borrower_id="C-0042",
-                      limit=Money("50000.00", "CNY"), starts_on=date(2026, 1, 1),
-                      expires_on=date(2027, 12, 31)), as_of=ORDER_DAY)
-    quota.apply(Grant(key="grant-med", line_id="C-0042/med", borrower_id="C-0042",
-                      limit=Money("30000.00", "CNY"), starts_on=date(2026, 1, 1),
-                      expires_on=date(2027, 12, 31), product="med-aesthetic",
-                      master_id="C-0042"), as_of=ORDER_DAY)
-    held = quota.apply(Hold(key="order-9001", line_id="C-0042/med", amount=PRINCIPAL,
-                            expires_on=ORDER_DAY + timedelta(days=3)), as_of=ORDER_DAY)
-    _say(f"   hold for the order: {held.code.name}; available on the sub-line "
-         f"{quota.available('C-0042/med', as_of=ORDER_DAY)}")
+    quota.apply(
+        Grant(
+            key="grant-master",
+            line_id="C-0042",
+            borrower_id="C-0042",
+            limit=Money("50000.00", "CNY"),
+            starts_on=date(2026, 1, 1),
+            expires_on=date(2027, 12, 31),
+        ),
+        as_of=ORDER_DAY,
+    )
+    quota.apply(
+        Grant(
+            key="grant-med",
+            line_id="C-0042/med",
+            borrower_id="C-0042",
+            limit=Money("30000.00", "CNY"),
+            starts_on=date(2026, 1, 1),
+            expires_on=date(2027, 12, 31),
+            product="med-aesthetic",
+            master_id="C-0042",
+        ),
+        as_of=ORDER_DAY,
+    )
+    held = quota.apply(
+        Hold(
+            key="order-9001",
+            line_id="C-0042/med",
+            amount=PRINCIPAL,
+            expires_on=ORDER_DAY + timedelta(days=3),
+        ),
+        as_of=ORDER_DAY,
+    )
+    _say(
+        f"   hold for the order: {held.code.name}; available on the sub-line "
+        f"{quota.available('C-0042/med', as_of=ORDER_DAY)}"
+    )
     captured = quota.apply(Capture(key="capture-9001", hold_id="order-9001"), as_of=ORDER_DAY)
-    _say(f"   captured at booking: {captured.code.name}; used {_used(quota, 'C-0042/med')}, "
-         f"available {quota.available('C-0042/med', as_of=ORDER_DAY)}")
+    _say(
+        f"   captured at booking: {captured.code.name}; used {_used(quota, 'C-0042/med')}, "
+        f"available {quota.available('C-0042/med', as_of=ORDER_DAY)}"
+    )
     replay = quota.apply(Capture(key="capture-9001", hold_id="order-9001"), as_of=ORDER_DAY)
-    _say(f"   the same capture replayed returns the first result ({replay.code.name}); used still {_used(quota, 'C-0042/med')}")
+    _say(
+        f"   the same capture replayed returns the first result ({replay.code.name}); used still {_used(quota, 'C-0042/med')}"
+    )
 
 
 def _schedule_story() -> Schedule:
     _say()
     _say("2. Schedule (等额本息, 18% a year, HALF_UP, residue on the last installment)")
-    terms = LoanTerms(principal=PRINCIPAL.amount, currency="CNY", annual_rate=Decimal("0.18"),
-                      installments=12, method="equal_installment", start_date=ORDER_DAY,
-                      rounding=Rounding.HALF_UP)
+    terms = LoanTerms(
+        principal=PRINCIPAL.amount,
+        currency="CNY",
+        annual_rate=Decimal("0.18"),
+        installments=12,
+        method="equal_installment",
+        start_date=ORDER_DAY,
+        rounding=Rounding.HALF_UP,
+    )
     schedule = amortize(terms)
     _say(f"   {'#':>2} {'due':10} {'principal':>10} {'interest':>9} {'total':>9} {'balance':>10}")
     for i in schedule:
-        _say(f"   {i.number:>2} {i.due_date.isoformat():10} {i.principal:>10} {i.interest:>9} "
-             f"{i.total:>9} {i.balance_after:>10}")
-    _say(f"   total interest {schedule.total_interest}; principal parts sum to "
-         f"{sum(schedule.principal)}")
+        _say(
+            f"   {i.number:>2} {i.due_date.isoformat():10} {i.principal:>10} {i.interest:>9} "
+            f"{i.total:>9} {i.balance_after:>10}"
+        )
+    _say(
+        f"   total interest {schedule.total_interest}; principal parts sum to "
+        f"{sum(schedule.principal)}"
+    )
     rate = apr.irr_annualized(schedule)
-    _say(f"   APR: IRR x 12 {apr.round_percent(rate.nominal, 2)}%, effective "
-         f"{apr.round_percent(rate.effective, 2)}%, Reg Z {apr.round_percent(apr.us_actuarial(schedule), 2)}%, "
-         f"EU {apr.round_percent(apr.eu(schedule), 2)}%")
+    _say(
+        f"   APR: IRR x 12 {apr.round_percent(rate.nominal, 2)}%, effective "
+        f"{apr.round_percent(rate.effective, 2)}%, Reg Z {apr.round_percent(apr.us_actuarial(schedule), 2)}%, "
+        f"EU {apr.round_percent(apr.eu(schedule), 2)}%"
+    )
     caps = [apr.RateCap.fixed("24%", "0.24"), apr.RateCap.multiple_of("4 x 1Y LPR", "0.030", 4)]
     check = apr.check_caps(rate.nominal, caps)
     _say(f"   caps exceeded: {', '.join(c.name for c in check.exceeded) or 'none'}")
@@ -99,8 +146,9 @@ _SIDE = {Side.DEBIT: "Dr", Side.CREDIT: "Cr"}
 
 
 def _entry(entry_id: str, day: date, memo: str, *legs: Leg) -> JournalEntry:
-    return JournalEntry(entry_id=entry_id, idempotency_key=entry_id, accounting_date=day,
-                        legs=legs, memo=memo)
+    return JournalEntry(
+        entry_id=entry_id, idempotency_key=entry_id, accounting_date=day, legs=legs, memo=memo
+    )
 
 
 def _ledger_story(ledger: Ledger, quota: MemoryQuotaStore, schedule: Schedule) -> date:
@@ -113,29 +161,60 @@ def _ledger_story(ledger: Ledger, quota: MemoryQuotaStore, schedule: Schedule) -
     principal_1 = Money(first.principal, "CNY")
     interest_1 = Money(first.interest, "CNY")
     entries = [
-        _entry("disburse-L-2026-0001", ORDER_DAY, "loan booked; payable to the clinic (受托支付)",
-               Leg.debit("1303.01", PRINCIPAL, LOAN), Leg.credit("2202", PRINCIPAL, LOAN)),
-        _entry("settle-clinic-7-20261008", pay_day, f"T+{SETTLEMENT_LAG_DAYS} payment, 3% service fee kept",
-               Leg.debit("2202", PRINCIPAL, LOAN), Leg.credit("1002", PRINCIPAL - fee, LOAN),
-               Leg.credit("6021", fee, LOAN)),
-        _entry("interest-L-2026-0001-1", first.due_date, "installment 1 interest due",
-               Leg.debit("1132", interest_1, LOAN), Leg.credit("6011", interest_1, LOAN)),
-        _entry("repay-L-2026-0001-1", first.due_date, "installment 1 repaid",
-               Leg.debit("1002", principal_1 + interest_1, LOAN),
-               Leg.credit("1303.01", principal_1, LOAN), Leg.credit("1132", interest_1, LOAN)),
+        _entry(
+            "disburse-L-2026-0001",
+            ORDER_DAY,
+            "loan booked; payable to the clinic (受托支付)",
+            Leg.debit("1303.01", PRINCIPAL, LOAN),
+            Leg.credit("2202", PRINCIPAL, LOAN),
+        ),
+        _entry(
+            "settle-clinic-7-20261008",
+            pay_day,
+            f"T+{SETTLEMENT_LAG_DAYS} payment, 3% service fee kept",
+            Leg.debit("2202", PRINCIPAL, LOAN),
+            Leg.credit("1002", PRINCIPAL - fee, LOAN),
+            Leg.credit("6021", fee, LOAN),
+        ),
+        _entry(
+            "interest-L-2026-0001-1",
+            first.due_date,
+            "installment 1 interest due",
+            Leg.debit("1132", interest_1, LOAN),
+            Leg.credit("6011", interest_1, LOAN),
+        ),
+        _entry(
+            "repay-L-2026-0001-1",
+            first.due_date,
+            "installment 1 repaid",
+            Leg.debit("1002", principal_1 + interest_1, LOAN),
+            Leg.credit("1303.01", principal_1, LOAN),
+            Leg.credit("1132", interest_1, LOAN),
+        ),
     ]
     ledger.post(*entries)
     ledger.post(*entries)  # a retry of the whole batch books nothing twice
-    _say(f"   order day {ORDER_DAY}, clinic paid T+{SETTLEMENT_LAG_DAYS} on {pay_day} "
-         f"(China's calendar: National Day), {PRINCIPAL - fee} after a {fee} fee")
+    _say(
+        f"   order day {ORDER_DAY}, clinic paid T+{SETTLEMENT_LAG_DAYS} on {pay_day} "
+        f"(China's calendar: National Day), {PRINCIPAL - fee} after a {fee} fee"
+    )
     for entry in entries:
-        legs = ", ".join(f"{_SIDE[leg.side]} {leg.subject_code} {leg.amount.amount}" for leg in entry.legs)
+        legs = ", ".join(
+            f"{_SIDE[leg.side]} {leg.subject_code} {leg.amount.amount}" for leg in entry.legs
+        )
         _say(f"   {entry.accounting_date} {entry.entry_id:28s} {legs}")
-    restored = quota.apply(RestoreRepaid(key="restore-L-2026-0001-1", line_id="C-0042/med",
-                                         repaid=RepaymentParts(principal=principal_1, interest=interest_1)),
-                           as_of=first.due_date)
-    _say(f"   quota restored by principal only: {restored.code.name}, used now "
-         f"{_used(quota, 'C-0042/med')}")
+    restored = quota.apply(
+        RestoreRepaid(
+            key="restore-L-2026-0001-1",
+            line_id="C-0042/med",
+            repaid=RepaymentParts(principal=principal_1, interest=interest_1),
+        ),
+        as_of=first.due_date,
+    )
+    _say(
+        f"   quota restored by principal only: {restored.code.name}, used now "
+        f"{_used(quota, 'C-0042/med')}"
+    )
     return first.due_date
 
 
@@ -147,11 +226,17 @@ def _report_story(ledger: Ledger, store: SqlLedgerStore, as_of: date, out: Path)
     for line in trial.lines:
         subject = chart.find(line.subject_code)
         name = subject.name_en if subject is not None else ""
-        _say(f"   {line.subject_code:8s} {name:36s} Dr {line.debit_total.amount:>10} Cr {line.credit_total.amount:>10}")
+        _say(
+            f"   {line.subject_code:8s} {name:36s} Dr {line.debit_total.amount:>10} Cr {line.credit_total.amount:>10}"
+        )
     debit, credit = trial.totals("CNY")
-    _say(f"   {'total':45s} Dr {debit.amount:>10} Cr {credit.amount:>10}  balanced: {trial.is_balanced()}")
-    _say(f"   loan principal outstanding (1303, loan {LOAN['loan']}): "
-         f"{ledger.balance('1303', 'CNY', as_of=as_of, dimensions={'loan': LOAN['loan']})}")
+    _say(
+        f"   {'total':45s} Dr {debit.amount:>10} Cr {credit.amount:>10}  balanced: {trial.is_balanced()}"
+    )
+    _say(
+        f"   loan principal outstanding (1303, loan {LOAN['loan']}): "
+        f"{ledger.balance('1303', 'CNY', as_of=as_of, dimensions={'loan': LOAN['loan']})}"
+    )
     issues = ledger.audit()
     _say(f"   audit: {len(issues)} issue(s)")
     path = write_beancount(store, out / "books.beancount")

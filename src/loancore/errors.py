@@ -96,8 +96,7 @@ class CalendarOutOfRange(LoancoreError, LookupError):
         self.first_year = first_year
         self.last_year = last_year
         super().__init__(
-            f"calendar {calendar!r}: {day} is outside the published years "
-            f"{first_year}..{last_year}"
+            f"calendar {calendar!r}: {day} is outside the published years {first_year}..{last_year}"
         )
 
 

@@ -250,7 +250,9 @@ class Money:
     @classmethod
     def of(cls, amount: Any, currency: str, *, rounding: Rounding | str) -> Money:
         """Round ``amount`` to the currency's scale with the named mode and wrap it."""
-        return cls(quantize(to_decimal(amount, field="amount"), currency, rounding=rounding), currency)
+        return cls(
+            quantize(to_decimal(amount, field="amount"), currency, rounding=rounding), currency
+        )
 
     @classmethod
     def zero(cls, currency: str) -> Money:
@@ -301,8 +303,9 @@ class Money:
         return Money(_ARITH.add(self.amount, self._same(other, "add").amount), self.currency)
 
     def __sub__(self, other: Money) -> Money:
-        return Money(_ARITH.subtract(self.amount, self._same(other, "subtract").amount),
-                     self.currency)
+        return Money(
+            _ARITH.subtract(self.amount, self._same(other, "subtract").amount), self.currency
+        )
 
     def __neg__(self) -> Money:
         return Money(_ARITH.minus(self.amount), self.currency)
@@ -394,7 +397,9 @@ def allocate(total: Any, ratios: Sequence[Any], *, currency: str) -> tuple[Decim
     return tuple(from_minor_units(f, scale) for f in floors)
 
 
-def split_evenly(total: Any, count: int, *, currency: str, residue: str = "last") -> tuple[Decimal, ...]:
+def split_evenly(
+    total: Any, count: int, *, currency: str, residue: str = "last"
+) -> tuple[Decimal, ...]:
     """Split ``total`` into ``count`` equal parts to the minor unit; the parts sum to ``total``.
 
     Every part is ``total / count`` rounded toward zero, and the residue (fewer than ``count``

@@ -35,8 +35,13 @@ def _date(field: str, value: Any) -> dt.date:
     return value
 
 
-def _rate_for(start: dt.date, end: dt.date, daily_rate: Decimal | None, annual_rate: Decimal | None,
-              day_count: DayCount | str | None) -> Fraction:
+def _rate_for(
+    start: dt.date,
+    end: dt.date,
+    daily_rate: Decimal | None,
+    annual_rate: Decimal | None,
+    day_count: DayCount | str | None,
+) -> Fraction:
     """The exact rate for the days from ``start`` (inclusive) to ``end`` (exclusive)."""
     if daily_rate is not None:
         return Fraction(daily_rate) * (end - start).days

@@ -104,8 +104,15 @@ def pmt(rate: Any, nper: Any, pv: Any, fv: Any = 0, when: Any = "end") -> Decima
 def fv(rate: Any, nper: Any, pmt: Any, pv: Any, when: Any = "end") -> Decimal:
     """The future value after ``nper`` periods of payment ``pmt`` on present value ``pv``."""
     with decimal.localcontext(_WORK):
-        return _OUT.plus(_fv(_rate_value(rate), to_decimal(nper, field="nper"),
-                             to_decimal(pmt, field="pmt"), to_decimal(pv, field="pv"), _when(when)))
+        return _OUT.plus(
+            _fv(
+                _rate_value(rate),
+                to_decimal(nper, field="nper"),
+                to_decimal(pmt, field="pmt"),
+                to_decimal(pv, field="pv"),
+                _when(when),
+            )
+        )
 
 
 def _fv(r: Decimal, n: Decimal, payment: Decimal, present: Decimal, w: Decimal) -> Decimal:
@@ -200,7 +207,7 @@ def solve_rate(
     solver: str,
     guess: Decimal = Decimal("0.1"),
     low: Decimal = Decimal("-0.99"),
-    high: Decimal = Decimal("10"),
+    high: Decimal = Decimal(10),
     tolerance: Decimal = TOLERANCE,
     iterations_max: int = ITERATIONS_MAX,
 ) -> Decimal:
@@ -210,8 +217,11 @@ def solve_rate(
     a bracketing scan and bisection take over. Every loop is bounded by ``iterations_max``.
     Raises :class:`NoSolution` when no sign change is found or the bound is hit.
     """
-    if isinstance(iterations_max, bool) or not isinstance(iterations_max, int) \
-            or iterations_max < 1:
+    if (
+        isinstance(iterations_max, bool)
+        or not isinstance(iterations_max, int)
+        or iterations_max < 1
+    ):
         raise InvalidInput("iterations_max", iterations_max, "expected an int >= 1")
     if tolerance < 0:
         raise InvalidInput("tol", tolerance, "must not be negative")
@@ -223,8 +233,9 @@ def solve_rate(
             return _bisect(f, solver, low, high, tolerance, iterations_max)
         except (decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow) as exc:
             # Flows so far out (thousands of periods) that discounting leaves the number range.
-            raise NoSolution(solver, f"the discounted flows leave the number range "
-                                     f"({type(exc).__name__})") from None
+            raise NoSolution(
+                solver, f"the discounted flows leave the number range ({type(exc).__name__})"
+            ) from None
 
 
 def _secant(f, guess, low, high, tolerance, iterations_max) -> Decimal | None:
@@ -292,8 +303,13 @@ def rate(
         def residual(r: Decimal) -> Decimal:
             return -_fv(r, n, payment, present, w) + future
 
-        root = solve_rate(residual, solver="rate", guess=to_decimal(guess, field="guess"),
-                          tolerance=to_decimal(tol, field="tol"), iterations_max=iterations_max)
+        root = solve_rate(
+            residual,
+            solver="rate",
+            guess=to_decimal(guess, field="guess"),
+            tolerance=to_decimal(tol, field="tol"),
+            iterations_max=iterations_max,
+        )
         return _OUT.plus(root)
 
 
@@ -313,14 +329,18 @@ def irr(
         flows = _flows(values)
         if all(v >= 0 for v in flows) or all(v <= 0 for v in flows):
             raise NoSolution("irr", "the cash flows never change sign")
-        root = solve_rate(lambda r: _npv(r, flows), solver="irr",
-                          guess=to_decimal(guess, field="guess"),
-                          tolerance=to_decimal(tol, field="tol"), iterations_max=iterations_max)
+        root = solve_rate(
+            lambda r: _npv(r, flows),
+            solver="irr",
+            guess=to_decimal(guess, field="guess"),
+            tolerance=to_decimal(tol, field="tol"),
+            iterations_max=iterations_max,
+        )
         return _OUT.plus(root)
 
 
 def _dated(
-    cashflows: Sequence[tuple[dt.date, Any]]
+    cashflows: Sequence[tuple[dt.date, Any]],
 ) -> tuple[tuple[Decimal, ...], tuple[Decimal, ...]]:
     is_sequence = isinstance(cashflows, Sequence) and not isinstance(cashflows, (str, bytes))
     if not is_sequence or len(cashflows) < 2:
@@ -328,8 +348,12 @@ def _dated(
     days, amounts = [], []
     first = None
     for i, pair in enumerate(cashflows):
-        if not isinstance(pair, tuple) or len(pair) != 2 or not isinstance(pair[0], dt.date) \
-                or isinstance(pair[0], dt.datetime):
+        if (
+            not isinstance(pair, tuple)
+            or len(pair) != 2
+            or not isinstance(pair[0], dt.date)
+            or isinstance(pair[0], dt.datetime)
+        ):
             raise InvalidInput(f"cashflows[{i}]", pair, "expected a (datetime.date, amount) pair")
         first = pair[0] if first is None else first
         if pair[0] < first:
@@ -370,7 +394,11 @@ def xirr(
         years, amounts = _dated(cashflows)
         if all(a >= 0 for a in amounts) or all(a <= 0 for a in amounts):
             raise NoSolution("xirr", "the cash flows never change sign")
-        root = solve_rate(lambda r: _xnpv(r, years, amounts), solver="xirr",
-                          guess=to_decimal(guess, field="guess"),
-                          tolerance=to_decimal(tol, field="tol"), iterations_max=iterations_max)
+        root = solve_rate(
+            lambda r: _xnpv(r, years, amounts),
+            solver="xirr",
+            guess=to_decimal(guess, field="guess"),
+            tolerance=to_decimal(tol, field="tol"),
+            iterations_max=iterations_max,
+        )
         return _OUT.plus(root)

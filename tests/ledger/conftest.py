@@ -12,12 +12,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sql_stores import make_sql_ledger_store  # tests/ledger/sql_stores.py
 
 from loancore.adapters.memory.ledger import MemoryLedgerStore
 from loancore.ledger import default_chart
 from loancore.ports import LedgerStore
-
-from sql_stores import make_sql_ledger_store  # tests/ledger/sql_stores.py
 
 STORE_KINDS = [
     pytest.param("memory", id="memory"),

@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 
 import attrs
+from sql_stores import loan_entry
 from sqlalchemy import event
 
 from loancore.adapters.sql import create_engine
 from loancore.adapters.sql.ledger import SqlLedgerStore
-from sql_stores import loan_entry
 
 WAIT_S = 120  # the parent kills us long before this
 

@@ -20,7 +20,13 @@ import sqlalchemy as sa
 
 from loancore.adapters.sql import create_engine
 
-__all__ = ["IDENTIFIER_COLUMNS", "SEGMENTS_VS_LEGS", "SQL_KINDS", "make_sql_engine", "make_sql_ledger_store"]
+__all__ = [
+    "IDENTIFIER_COLUMNS",
+    "SEGMENTS_VS_LEGS",
+    "SQL_KINDS",
+    "make_sql_engine",
+    "make_sql_ledger_store",
+]
 
 SQL_KINDS = ("sqlite", "postgres")
 _DIMENSIONS = ("customer", "loan", "merchant", "partner", "product")
@@ -52,7 +58,9 @@ _slot_counter = itertools.count()
 _slot_engines: dict[int, sa.Engine] = {}
 
 
-def make_sql_engine(kind: str, tmp_path: Path, postgres_url: str | None, *, recycle: bool = False) -> sa.Engine:
+def make_sql_engine(
+    kind: str, tmp_path: Path, postgres_url: str | None, *, recycle: bool = False
+) -> sa.Engine:
     """An empty database of ``kind`` ("sqlite" or "postgres").
 
     PostgreSQL: a new schema, or with ``recycle`` one of a few per-process schemas emptied for
@@ -102,9 +110,13 @@ def _empty_schema(postgres_url: str, schema: str) -> None:
         with admin.begin() as connection:
             connection.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
             connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-            names = connection.execute(
-                sa.text("SELECT tablename FROM pg_tables WHERE schemaname = :s"), {"s": schema}
-            ).scalars().all()
+            names = (
+                connection.execute(
+                    sa.text("SELECT tablename FROM pg_tables WHERE schemaname = :s"), {"s": schema}
+                )
+                .scalars()
+                .all()
+            )
             known = [f'"{schema}"."{n}"' for n in names if n in METADATA.tables]
             foreign = [f'"{schema}"."{n}"' for n in names if n not in METADATA.tables]
             if known:
@@ -137,7 +149,9 @@ def small_chart():
     )
 
 
-def loan_entry(n: int, *, minor: int = 10_000, currency: str = "CNY", day=None, key: str | None = None):
+def loan_entry(
+    n: int, *, minor: int = 10_000, currency: str = "CNY", day=None, key: str | None = None
+):
     """Entry ``n``: Dr 1303.01 [loan Ln, customer C1, product P(n % 2)] / Cr 2202 [merchant
     M(n % 7)] for ``minor`` units."""
     from datetime import date
@@ -151,7 +165,9 @@ def loan_entry(n: int, *, minor: int = 10_000, currency: str = "CNY", day=None, 
         idempotency_key=key or f"k{n}",
         accounting_date=day or date(2026, 3, 1),
         legs=(
-            Leg.debit("1303.01", amount, {"loan": f"L{n}", "customer": "C1", "product": f"P{n % 2}"}),
+            Leg.debit(
+                "1303.01", amount, {"loan": f"L{n}", "customer": "C1", "product": f"P{n % 2}"}
+            ),
             Leg.credit("2202", amount, {"merchant": f"M{n % 7}"}),
         ),
     )

@@ -20,12 +20,23 @@ from loancore.adapters.beancount_export import (
 )
 from loancore.adapters.memory.ledger import MemoryLedgerStore
 from loancore.errors import InvalidInput
-from loancore.ledger import Chart, JournalEntry, Leg, MemoDirection, MemoPosting, MemoRegister, Subject, default_chart
+from loancore.ledger import (
+    Chart,
+    JournalEntry,
+    Leg,
+    MemoDirection,
+    MemoPosting,
+    MemoRegister,
+    Subject,
+    default_chart,
+)
 from loancore.money import Money
 from loancore.testing.ledger import journal_entries
 
 CHART = default_chart().with_subjects(
-    Subject("1221.01", "押金", "Deposits", "asset", parent_code="1221", close_date=date(2026, 6, 30))
+    Subject(
+        "1221.01", "押金", "Deposits", "asset", parent_code="1221", close_date=date(2026, 6, 30)
+    )
 )
 
 
@@ -59,15 +70,30 @@ def _sample_entries() -> list[JournalEntry]:
     cny = lambda text: Money(text, "CNY")
     return [
         JournalEntry(
-            entry_id="e1", idempotency_key="k1", accounting_date=date(2026, 1, 5), memo='放款 "L1"',
-            legs=(Leg.debit("1303.01", cny("1000.00"), {"loan": "L1", "merchant": "M1"}), Leg.credit("1002", cny("1000.00"))),
+            entry_id="e1",
+            idempotency_key="k1",
+            accounting_date=date(2026, 1, 5),
+            memo='放款 "L1"',
+            legs=(
+                Leg.debit("1303.01", cny("1000.00"), {"loan": "L1", "merchant": "M1"}),
+                Leg.credit("1002", cny("1000.00")),
+            ),
         ),
         JournalEntry(
-            entry_id="e2", idempotency_key="k2", accounting_date=date(2026, 2, 5), memo="计提利息",
-            legs=(Leg.debit("1303.03", cny("15.07"), {"loan": "L1"}), Leg.credit("6011", cny("15.07"), {"loan": "L1"})),
+            entry_id="e2",
+            idempotency_key="k2",
+            accounting_date=date(2026, 2, 5),
+            memo="计提利息",
+            legs=(
+                Leg.debit("1303.03", cny("15.07"), {"loan": "L1"}),
+                Leg.credit("6011", cny("15.07"), {"loan": "L1"}),
+            ),
         ),
         JournalEntry(
-            entry_id="e3", idempotency_key="k3", accounting_date=date(2026, 6, 30), memo="押金",
+            entry_id="e3",
+            idempotency_key="k3",
+            accounting_date=date(2026, 6, 30),
+            memo="押金",
             legs=(Leg.debit("1221.01", cny("0.01")), Leg.credit("3001", cny("0.01"))),
         ),
     ]
@@ -81,7 +107,10 @@ def test_export_loads_with_zero_errors_and_the_same_balances() -> None:
     assert errors == []
     names = account_names(CHART)
     for line in store.trial_balance(as_of=date(2026, 12, 31)).lines:
-        assert balances.get((names[line.subject_code], line.currency), Decimal(0)) == line.net_debit.amount
+        assert (
+            balances.get((names[line.subject_code], line.currency), Decimal(0))
+            == line.net_debit.amount
+        )
     assert 'option "inferred_tolerance_default" "*:0"' in text
     assert "balance Assets:1303-Loans:Principal  1000.00 CNY" in text
     assert '    loan: "L1"' in text and 'reverses: "e2"' in text
@@ -124,8 +153,13 @@ def test_the_export_opens_in_fava_with_no_errors_and_the_same_balances(tmp_path)
 
 def test_an_entry_off_by_one_minor_unit_fails_in_beancount_too() -> None:
     bad = JournalEntry(
-        entry_id="x", idempotency_key="x", accounting_date=date(2026, 1, 5),
-        legs=(Leg.debit("1303.01", Money("10.00", "CNY")), Leg.credit("1002", Money("9.99", "CNY"))),
+        entry_id="x",
+        idempotency_key="x",
+        accounting_date=date(2026, 1, 5),
+        legs=(
+            Leg.debit("1303.01", Money("10.00", "CNY")),
+            Leg.credit("1002", Money("9.99", "CNY")),
+        ),
     )
     _, errors = _beancount_balances(export_beancount(CHART, [bad]))
     assert any("does not balance" in str(e.message) for e in errors)
@@ -133,14 +167,18 @@ def test_an_entry_off_by_one_minor_unit_fails_in_beancount_too() -> None:
 
 def test_a_wrong_balance_assertion_fails_in_beancount() -> None:
     entries = _sample_entries()[:1]
-    text = export_beancount(CHART, entries, assertions=[(date(2026, 1, 31), "1303", 100_001, "CNY")])
+    text = export_beancount(
+        CHART, entries, assertions=[(date(2026, 1, 31), "1303", 100_001, "CNY")]
+    )
     _, errors = _beancount_balances(text)
     assert len(errors) == 1 and "Balance failed" in str(errors[0].message)
 
 
 def test_posting_after_a_subject_closes_fails_in_beancount() -> None:
     late = JournalEntry(
-        entry_id="late", idempotency_key="late", accounting_date=date(2026, 7, 1),
+        entry_id="late",
+        idempotency_key="late",
+        accounting_date=date(2026, 7, 1),
         legs=(Leg.debit("1221.01", Money("1.00", "CNY")), Leg.credit("1002", Money("1.00", "CNY"))),
     )
     _, errors = _beancount_balances(export_beancount(CHART, [late]))
@@ -149,27 +187,41 @@ def test_posting_after_a_subject_closes_fails_in_beancount() -> None:
 
 def test_month_ends_cover_every_month_between() -> None:
     assert month_ends(date(2025, 11, 15), date(2026, 2, 1)) == (
-        date(2025, 11, 30), date(2025, 12, 31), date(2026, 1, 31), date(2026, 2, 28),
+        date(2025, 11, 30),
+        date(2025, 12, 31),
+        date(2026, 1, 31),
+        date(2026, 2, 28),
     )
 
 
 @settings(max_examples=10, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(journal_entries(default_chart(), currencies=("CNY", "USD", "JPY")), min_size=1, max_size=12))
-def test_any_ledger_exports_to_a_beancount_file_with_equal_balances(entries: list[JournalEntry]) -> None:
+@given(
+    st.lists(
+        journal_entries(default_chart(), currencies=("CNY", "USD", "JPY")), min_size=1, max_size=12
+    )
+)
+def test_any_ledger_exports_to_a_beancount_file_with_equal_balances(
+    entries: list[JournalEntry],
+) -> None:
     store = MemoryLedgerStore(default_chart())
     store.post(entries)
     balances, errors = _beancount_balances(export_store(store))
     assert errors == []
     names = account_names(default_chart())
     for line in store.trial_balance(as_of=date(2027, 1, 1)).lines:
-        assert balances.get((names[line.subject_code], line.currency), Decimal(0)) == line.net_debit.amount
+        assert (
+            balances.get((names[line.subject_code], line.currency), Decimal(0))
+            == line.net_debit.amount
+        )
 
 
 def test_parents_may_sort_after_their_children_and_bad_codes_are_named() -> None:
-    chart = Chart([
-        Subject("9", "父", "Parent", "asset"),
-        Subject("10", "子", "Child", "asset", parent_code="9"),
-    ])
+    chart = Chart(
+        [
+            Subject("9", "父", "Parent", "asset"),
+            Subject("10", "子", "Child", "asset", parent_code="9"),
+        ]
+    )
     assert account_names(chart) == {"9": "Assets:9-Parent", "10": "Assets:9-Parent:Child"}
     with pytest.raises(InvalidInput):
         account_names(Chart([Subject("x1", "小写", "Lower", "asset")]))
@@ -178,10 +230,18 @@ def test_parents_may_sort_after_their_children_and_bad_codes_are_named() -> None
 # -- memo (off-balance) registers ---------------------------------------------------------------
 
 
-def _memo(n: int, register: MemoRegister, direction: MemoDirection, amount: str, day: date, **dims: str) -> MemoPosting:
+def _memo(
+    n: int, register: MemoRegister, direction: MemoDirection, amount: str, day: date, **dims: str
+) -> MemoPosting:
     return MemoPosting(
-        posting_id=f"m{n}", idempotency_key=f"mk{n}", register=register, accounting_date=day,
-        direction=direction, amount=Money(amount, "CNY"), dimensions=dims, memo=f"memo {n}",
+        posting_id=f"m{n}",
+        idempotency_key=f"mk{n}",
+        register=register,
+        accounting_date=day,
+        direction=direction,
+        amount=Money(amount, "CNY"),
+        dimensions=dims,
+        memo=f"memo {n}",
     )
 
 
@@ -224,7 +284,10 @@ def test_memo_registers_export_as_paired_off_balance_accounts_with_the_same_bala
     assert sum(v for (name, _), v in balances.items() if name.startswith("Assets:Memo:")) == 0
     names = account_names(CHART)
     for line in store.trial_balance(as_of=date(2026, 12, 31)).lines:
-        assert balances.get((names[line.subject_code], line.currency), Decimal(0)) == line.net_debit.amount
+        assert (
+            balances.get((names[line.subject_code], line.currency), Decimal(0))
+            == line.net_debit.amount
+        )
     assert "2026-05-01 balance Assets:Memo:OffBalanceInterest  32.34 CNY" in text  # April's end
     assert '  memo-posting-id: "m3"' in text and '  direction: "decrease"' in text
     assert '    customer: "C3"' in text and 'name-zh: "已核销贷款"' in text
@@ -232,7 +295,10 @@ def test_memo_registers_export_as_paired_off_balance_accounts_with_the_same_bala
 
 def test_a_wrong_memo_balance_assertion_fails_in_beancount() -> None:
     text = export_store(_store_with_memos())
-    wrong = text.replace("balance Assets:Memo:OffBalanceInterest  32.34 CNY", "balance Assets:Memo:OffBalanceInterest  32.33 CNY")
+    wrong = text.replace(
+        "balance Assets:Memo:OffBalanceInterest  32.34 CNY",
+        "balance Assets:Memo:OffBalanceInterest  32.33 CNY",
+    )
     assert wrong != text
     _balances, errors = _beancount_balances(wrong)
     assert errors

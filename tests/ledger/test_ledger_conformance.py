@@ -44,7 +44,9 @@ def cny(text: str) -> Money:
     return Money(text, "CNY")
 
 
-def disburse(n: int, day: date = D1, amount: str = "1000.00", loan: str = "L1", **fields) -> JournalEntry:
+def disburse(
+    n: int, day: date = D1, amount: str = "1000.00", loan: str = "L1", **fields
+) -> JournalEntry:
     """放款: Dr 1303.01 loan principal, Cr 1002 bank."""
     legs = fields.pop("legs", None) or (
         Leg.debit("1303.01", cny(amount), {"loan": loan, "merchant": "M1"}),
@@ -69,7 +71,9 @@ def snapshot(store: LedgerStore) -> tuple:
     )
 
 
-def assert_rejected(store: LedgerStore, code: RejectionCode, action: Callable[[], object]) -> PostingRejected:
+def assert_rejected(
+    store: LedgerStore, code: RejectionCode, action: Callable[[], object]
+) -> PostingRejected:
     before = snapshot(store)
     with pytest.raises(PostingRejected) as info:
         action()
@@ -129,7 +133,10 @@ REJECTIONS = {
     "negative_leg": (Code.LEG_NOT_POSITIVE, {"legs": legs("1303.01", "1002", "-5.00")}),
     "unknown_subject": (Code.SUBJECT_UNKNOWN, {"legs": legs("1999", "1002", "5.00")}),
     "subject_closed": (Code.SUBJECT_CLOSED, {"day": D2, "legs": legs("1221.01", "1002", "5.00")}),
-    "subject_not_open_yet": (Code.SUBJECT_CLOSED, {"day": D2, "legs": legs("1221.02", "1002", "5")}),
+    "subject_not_open_yet": (
+        Code.SUBJECT_CLOSED,
+        {"day": D2, "legs": legs("1221.02", "1002", "5")},
+    ),
     "entry_id_taken": (Code.ENTRY_ID_TAKEN, {"entry_id": "e1"}),
     "reverses_unknown": (Code.ENTRY_UNKNOWN, {"reverses": "nope"}),
     "reversal_not_mirrored": (Code.REVERSAL_MISMATCH, {"reverses": "e1"}),
@@ -201,7 +208,9 @@ def test_a_key_repeated_inside_a_batch_is_booked_once(ledger_store: LedgerStore)
 
 def test_reversal_is_a_new_linked_entry_that_nets_to_zero(ledger_store: LedgerStore) -> None:
     ledger_store.post([disburse(1)])
-    reversal = ledger_store.reverse("e1", reversal_id="r1", idempotency_key="rk1", accounting_date=D2)
+    reversal = ledger_store.reverse(
+        "e1", reversal_id="r1", idempotency_key="rk1", accounting_date=D2
+    )
     assert reversal.reverses == "e1"
     assert [leg.side for leg in reversal.legs] == [Side.CREDIT, Side.DEBIT]
     assert ledger_store.reversal_of("e1") == reversal
@@ -209,7 +218,9 @@ def test_reversal_is_a_new_linked_entry_that_nets_to_zero(ledger_store: LedgerSt
     assert ledger_store.get_entry("e1") == disburse(1)  # the original is untouched
     assert ledger_store.balance("1303", "CNY", as_of=D1) == cny("1000.00")
     assert ledger_store.balance("1303", "CNY", as_of=D2) == cny("0.00")
-    replay = ledger_store.reverse("e1", reversal_id="r1-retry", idempotency_key="rk1", accounting_date=D2)
+    replay = ledger_store.reverse(
+        "e1", reversal_id="r1-retry", idempotency_key="rk1", accounting_date=D2
+    )
     assert replay == reversal
 
 
@@ -219,7 +230,9 @@ def test_double_reversal_is_refused(ledger_store: LedgerStore) -> None:
     assert_rejected(
         ledger_store,
         Code.ENTRY_ALREADY_REVERSED,
-        lambda: ledger_store.reverse("e1", reversal_id="r2", idempotency_key="rk2", accounting_date=D2),
+        lambda: ledger_store.reverse(
+            "e1", reversal_id="r2", idempotency_key="rk2", accounting_date=D2
+        ),
     )
 
 
@@ -227,7 +240,9 @@ def test_reversal_of_unknown_entry_is_refused(ledger_store: LedgerStore) -> None
     assert_rejected(
         ledger_store,
         Code.ENTRY_UNKNOWN,
-        lambda: ledger_store.reverse("nope", reversal_id="r1", idempotency_key="rk1", accounting_date=D2),
+        lambda: ledger_store.reverse(
+            "nope", reversal_id="r1", idempotency_key="rk1", accounting_date=D2
+        ),
     )
 
 
@@ -236,7 +251,9 @@ def test_reversal_dated_before_the_original_is_refused(ledger_store: LedgerStore
     assert_rejected(
         ledger_store,
         Code.REVERSAL_MISMATCH,
-        lambda: ledger_store.reverse("e1", reversal_id="r1", idempotency_key="rk1", accounting_date=D1),
+        lambda: ledger_store.reverse(
+            "e1", reversal_id="r1", idempotency_key="rk1", accounting_date=D1
+        ),
     )
 
 
@@ -264,7 +281,9 @@ def test_balance_as_of_dates_rolls_up_and_filters_by_dimension(ledger_store: Led
     assert ledger_store.balance("1303.01", "CNY", as_of=D2) == cny("1500.00")
     assert ledger_store.balance("1303", "CNY", as_of=D3) == cny("1512.34")  # rolled up
     assert ledger_store.balance("1303", "CNY", as_of=D3, dimensions={"loan": "L2"}) == cny("512.34")
-    assert ledger_store.balance("1303", "CNY", as_of=D3, dimensions={"loan": "L2", "merchant": "M1"}) == cny("500.00")
+    assert ledger_store.balance(
+        "1303", "CNY", as_of=D3, dimensions={"loan": "L2", "merchant": "M1"}
+    ) == cny("500.00")
     assert ledger_store.balance("1303", "CNY", as_of=D3, dimensions={"loan": "L9"}) == cny("0.00")
     assert ledger_store.balance("1002", "CNY", as_of=D3) == cny("-1500.00")  # overdrawn: other side
     assert ledger_store.balance("6011", "CNY", as_of=D3) == cny("12.34")  # credit-normal, positive
@@ -285,12 +304,22 @@ def test_trial_balance_lists_debits_and_credits_and_balances(ledger_store: Ledge
     assert report.is_balanced()
     assert report.totals("CNY") == (cny("1000.00"), cny("1000.00"))
     line = report.line("1303.01", "CNY")
-    assert line is not None and line.debit_total == cny("1000.00") and line.credit_total == cny("0.00")
+    assert (
+        line is not None and line.debit_total == cny("1000.00") and line.credit_total == cny("0.00")
+    )
     assert ledger_store.trial_balance(as_of=D2).totals("CNY") == (cny("1001.00"), cny("1001.00"))
 
 
-def test_general_ledger_detail_has_opening_lines_in_date_order_and_closing(ledger_store: LedgerStore) -> None:
-    ledger_store.post([disburse(1, day=D1), disburse(3, day=D3, amount="3.00"), disburse(2, day=D2, amount="2.00")])
+def test_general_ledger_detail_has_opening_lines_in_date_order_and_closing(
+    ledger_store: LedgerStore,
+) -> None:
+    ledger_store.post(
+        [
+            disburse(1, day=D1),
+            disburse(3, day=D3, amount="3.00"),
+            disburse(2, day=D2, amount="2.00"),
+        ]
+    )
     detail = ledger_store.general_ledger("1303", "CNY", start=D2, end=D3)
     assert detail.opening == cny("1000.00")
     assert [line.entry_id for line in detail.lines] == ["e2", "e3"]
@@ -311,7 +340,9 @@ def test_period_close_refuses_postings_into_the_closed_period(ledger_store: Ledg
     ledger_store.close_period(D1)  # closing again is a no-op
     assert ledger_store.closed_through() == D1
     assert ledger_store.period_closes() == ((D1, 1),)
-    assert_rejected(ledger_store, Code.PERIOD_CLOSED, lambda: ledger_store.post([disburse(2, day=D1)]))
+    assert_rejected(
+        ledger_store, Code.PERIOD_CLOSED, lambda: ledger_store.post([disburse(2, day=D1)])
+    )
     ledger_store.post([disburse(3, day=D1 + timedelta(days=1))])
     # an entry of the closed period is reversed in the open one
     ledger_store.reverse("e1", reversal_id="r1", idempotency_key="rk1", accounting_date=D2)
@@ -341,7 +372,9 @@ def test_saved_chart_loads_back_equal(ledger_store: LedgerStore) -> None:
 # -- memo registers ---------------------------------------------------------------------------
 
 
-def memo(n: int, direction: MemoDirection, amount: str, day: date = D1, loan: str = "L1", **fields) -> MemoPosting:
+def memo(
+    n: int, direction: MemoDirection, amount: str, day: date = D1, loan: str = "L1", **fields
+) -> MemoPosting:
     return MemoPosting(
         posting_id=fields.pop("posting_id", f"m{n}"),
         idempotency_key=fields.pop("idempotency_key", f"mk{n}"),
@@ -356,15 +389,23 @@ def memo(n: int, direction: MemoDirection, amount: str, day: date = D1, loan: st
 
 def test_memo_registers_keep_their_own_balances(ledger_store: LedgerStore) -> None:
     up, down = MemoDirection.INCREASE, MemoDirection.DECREASE
-    ledger_store.post_memo([memo(1, up, "30.00"), memo(2, up, "20.00", loan="L2"), memo(3, down, "10.00", day=D2)])
+    ledger_store.post_memo(
+        [memo(1, up, "30.00"), memo(2, up, "20.00", loan="L2"), memo(3, down, "10.00", day=D2)]
+    )
     ledger_store.post_memo([memo(4, up, "500.00", register=MemoRegister.WRITTEN_OFF_LOANS)])
     reg = MemoRegister.OFF_BALANCE_INTEREST
     assert ledger_store.memo_balance(reg, "CNY", as_of=D1) == cny("50.00")
     assert ledger_store.memo_balance(reg, "CNY", as_of=D2) == cny("40.00")
-    assert ledger_store.memo_balance(reg, "CNY", as_of=D2, dimensions={"loan": "L1"}) == cny("20.00")
-    assert ledger_store.memo_balance(MemoRegister.WRITTEN_OFF_LOANS, "CNY", as_of=D2) == cny("500.00")
+    assert ledger_store.memo_balance(reg, "CNY", as_of=D2, dimensions={"loan": "L1"}) == cny(
+        "20.00"
+    )
+    assert ledger_store.memo_balance(MemoRegister.WRITTEN_OFF_LOANS, "CNY", as_of=D2) == cny(
+        "500.00"
+    )
     assert ledger_store.trial_balance(as_of=D3).lines == ()  # off balance sheet
-    assert ledger_store.post_memo([memo(1, up, "30.00", posting_id="m1-retry")])[0].posting_id == "m1"
+    assert (
+        ledger_store.post_memo([memo(1, up, "30.00", posting_id="m1-retry")])[0].posting_id == "m1"
+    )
     with pytest.raises(IdempotencyConflict):
         ledger_store.post_memo([memo(1, up, "31.00")])
     assert len(list(ledger_store.memo_postings())) == 4
@@ -390,7 +431,9 @@ def test_memo_decrease_beyond_balance_is_refused(ledger_store: LedgerStore) -> N
     )
     ledger_store.close_period(D2)
     assert_rejected(
-        ledger_store, Code.PERIOD_CLOSED, lambda: ledger_store.post_memo([memo(5, MemoDirection.INCREASE, "1.00", day=D2)])
+        ledger_store,
+        Code.PERIOD_CLOSED,
+        lambda: ledger_store.post_memo([memo(5, MemoDirection.INCREASE, "1.00", day=D2)]),
     )
 
 
@@ -400,7 +443,11 @@ CHART = default_chart()
 
 
 @settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(batches=st.lists(st.lists(journal_entries(CHART, currencies=("CNY", "USD")), max_size=4), max_size=4))
+@given(
+    batches=st.lists(
+        st.lists(journal_entries(CHART, currencies=("CNY", "USD")), max_size=4), max_size=4
+    )
+)
 def test_any_sequence_of_balanced_entries_keeps_the_trial_balance_balanced(
     ledger_store_factory: Callable[[], LedgerStore], batches: list[list[JournalEntry]]
 ) -> None:
@@ -419,7 +466,10 @@ def test_any_sequence_of_balanced_entries_keeps_the_trial_balance_balanced(
     code=st.sampled_from(["1303", "1303.01", "1002", "6011", "2241", "3001"]),
 )
 def test_balance_as_of_a_date_is_the_sum_of_legs_up_to_it(
-    ledger_store_factory: Callable[[], LedgerStore], entries: list[JournalEntry], as_of: date, code: str
+    ledger_store_factory: Callable[[], LedgerStore],
+    entries: list[JournalEntry],
+    as_of: date,
+    code: str,
 ) -> None:
     store = ledger_store_factory()
     store.post(entries)
@@ -438,7 +488,9 @@ def test_balance_as_of_a_date_is_the_sum_of_legs_up_to_it(
 @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(entries=st.lists(journal_entries(CHART), min_size=1, max_size=10), data=st.data())
 def test_a_balance_and_ledger_by_dimension_are_the_legs_carrying_those_dimensions(
-    ledger_store_factory: Callable[[], LedgerStore], entries: list[JournalEntry], data: st.DataObject
+    ledger_store_factory: Callable[[], LedgerStore],
+    entries: list[JournalEntry],
+    data: st.DataObject,
 ) -> None:
     """The filter is drawn from a posted leg (its dimension, its subject or the subject's root),
     so it matches legs on and around the chosen dates."""
@@ -462,7 +514,9 @@ def test_a_balance_and_ledger_by_dimension_are_the_legs_carrying_those_dimension
     ]
     net = sum(leg.signed_minor for e, leg in matching if e.accounting_date <= as_of)
     expected = net if CHART.get(code).normal_side is Side.DEBIT else -net
-    assert store.balance(code, "CNY", as_of=as_of, dimensions=wanted) == Money.from_minor(expected, "CNY")
+    assert store.balance(code, "CNY", as_of=as_of, dimensions=wanted) == Money.from_minor(
+        expected, "CNY"
+    )
     start = as_of - timedelta(days=90)
     detail = store.general_ledger(code, "CNY", start=start, end=as_of, dimensions=wanted)
     before = start - timedelta(days=1)

@@ -43,7 +43,9 @@ def cny(text: str) -> Money:
 
 def entry(n: int, *legs: Leg, day: date = D1, reverses: str | None = None) -> JournalEntry:
     legs = legs or (Leg.debit("1303.01", cny("100.00")), Leg.credit("1002", cny("100.00")))
-    return JournalEntry(entry_id=f"e{n}", idempotency_key=f"k{n}", accounting_date=day, legs=legs, reverses=reverses)
+    return JournalEntry(
+        entry_id=f"e{n}", idempotency_key=f"k{n}", accounting_date=day, legs=legs, reverses=reverses
+    )
 
 
 # -- subjects and charts ----------------------------------------------------------------------
@@ -55,20 +57,50 @@ def test_default_chart_follows_the_2006_numbering_with_1303_as_loans() -> None:
     assert "1301" not in chart
     assert chart.subtree_codes("1303") == ("1303", "1303.01", "1303.02", "1303.03", "1303.04")
     assert [s.name_zh for s in chart.children("2241")] == ["溢缴款", "应付合作方"]
-    assert chart.get("1304").normal_side is Side.CREDIT and chart.get("1304").kind is SubjectKind.ASSET
+    assert (
+        chart.get("1304").normal_side is Side.CREDIT and chart.get("1304").kind is SubjectKind.ASSET
+    )
     assert chart.get("3001").kind is SubjectKind.COMMON
     assert chart.get("6011").normal_side is Side.CREDIT
     assert chart.ancestors("1304.02") == ("1304",)
-    assert {"1002", "1011", "1012", "1132", "1221", "1231", "2202", "2221", "2231", "4102", "6021", "6051",
-            "6411", "6421", "6701", "6702"} <= {s.code for s in chart}
+    assert {
+        "1002",
+        "1011",
+        "1012",
+        "1132",
+        "1221",
+        "1231",
+        "2202",
+        "2221",
+        "2231",
+        "4102",
+        "6021",
+        "6051",
+        "6411",
+        "6421",
+        "6701",
+        "6702",
+    } <= {s.code for s in chart}
 
 
 @pytest.mark.parametrize(
     ("subjects", "field"),
     [
-        ([Subject("1303", "贷款", "Loans", "asset"), Subject("1303", "贷款", "Loans", "asset")], "subjects"),
-        ([Subject("1303.01", "本金", "Principal", "asset", parent_code="1303")], "1303.01.parent_code"),
-        ([Subject("1303", "贷款", "Loans", "asset"), Subject("1303.01", "x", "x", "income", parent_code="1303")], "1303.01.kind"),
+        (
+            [Subject("1303", "贷款", "Loans", "asset"), Subject("1303", "贷款", "Loans", "asset")],
+            "subjects",
+        ),
+        (
+            [Subject("1303.01", "本金", "Principal", "asset", parent_code="1303")],
+            "1303.01.parent_code",
+        ),
+        (
+            [
+                Subject("1303", "贷款", "Loans", "asset"),
+                Subject("1303.01", "x", "x", "income", parent_code="1303"),
+            ],
+            "1303.01.kind",
+        ),
     ],
 )
 def test_malformed_charts_are_refused_naming_the_field(subjects: list[Subject], field: str) -> None:
@@ -79,10 +111,17 @@ def test_malformed_charts_are_refused_naming_the_field(subjects: list[Subject], 
 
 def test_a_parent_cycle_is_refused() -> None:
     with pytest.raises(InvalidInput, match="cycle"):
-        Chart([Subject("1", "a", "a", "asset", parent_code="2"), Subject("2", "b", "b", "asset", parent_code="1")])
+        Chart(
+            [
+                Subject("1", "a", "a", "asset", parent_code="2"),
+                Subject("2", "b", "b", "asset", parent_code="1"),
+            ]
+        )
 
 
-@pytest.mark.parametrize("bad", [{"code": "13 03"}, {"name_zh": ""}, {"kind": "revenue"}, {"open_date": "2026-01-01"}])
+@pytest.mark.parametrize(
+    "bad", [{"code": "13 03"}, {"name_zh": ""}, {"kind": "revenue"}, {"open_date": "2026-01-01"}]
+)
 def test_bad_subject_fields_are_refused(bad: dict) -> None:
     fields = {"code": "1303", "name_zh": "贷款", "name_en": "Loans", "kind": "asset"} | bad
     with pytest.raises(ValueError):
@@ -181,7 +220,9 @@ def test_entries_refuse_malformed_fields() -> None:
     with pytest.raises(InvalidInput):
         JournalEntry(entry_id="e", idempotency_key="k", accounting_date=D1, legs=())
     with pytest.raises(InvalidInput):
-        JournalEntry(entry_id="e", idempotency_key="k", accounting_date=D1, legs=(leg,), reverses="e")
+        JournalEntry(
+            entry_id="e", idempotency_key="k", accounting_date=D1, legs=(leg,), reverses="e"
+        )
     with pytest.raises(InvalidInput):
         Leg("1002", Side.DEBIT, "1.00")  # type: ignore[arg-type]
 
@@ -199,7 +240,9 @@ def test_unbalanced_entries_are_caught(bad: JournalEntry) -> None:
 
 @given(journal_entries(default_chart()))
 def test_a_reversal_nets_every_subject_to_zero(original: JournalEntry) -> None:
-    reversal = reversal_of(original, entry_id="r", idempotency_key="rk", accounting_date=original.accounting_date)
+    reversal = reversal_of(
+        original, entry_id="r", idempotency_key="rk", accounting_date=original.accounting_date
+    )
     net: dict[str, int] = {}
     for leg in (*original.legs, *reversal.legs):
         net[leg.subject_code] = net.get(leg.subject_code, 0) + leg.signed_minor
@@ -210,17 +253,25 @@ def test_a_reversal_nets_every_subject_to_zero(original: JournalEntry) -> None:
 
 
 def test_validation_lists_every_problem_at_once() -> None:
-    chart = default_chart().with_subjects(Subject("1221.01", "关", "Closed", "asset", parent_code="1221", close_date=D1))
+    chart = default_chart().with_subjects(
+        Subject("1221.01", "关", "Closed", "asset", parent_code="1221", close_date=D1)
+    )
     entries = [
         entry(1),
         entry(2, Leg.debit("1303.01", cny("1.00")), Leg.credit("1002", cny("2.00"))),  # unbalanced
-        entry(3, Leg.debit("1999", cny("1.00")), Leg.credit("1002", cny("1.00"))),  # unknown subject
-        entry(4, Leg.debit("1221.01", cny("1.00")), Leg.credit("1002", cny("1.00")), day=D2),  # closed subject
+        entry(
+            3, Leg.debit("1999", cny("1.00")), Leg.credit("1002", cny("1.00"))
+        ),  # unknown subject
+        entry(
+            4, Leg.debit("1221.01", cny("1.00")), Leg.credit("1002", cny("1.00")), day=D2
+        ),  # closed subject
         entry(5, day=D1),  # booked after the close below
         entry(6, *[leg.mirrored() for leg in entry(1).legs], reverses="e1"),
         entry(7, *[leg.mirrored() for leg in entry(1).legs], reverses="e1"),  # second reversal
         entry(8, reverses="e404"),  # broken link
-        entry(9, Leg.debit("1303.01", cny("-1.00")), Leg.credit("1002", cny("-1.00"))),  # negative legs
+        entry(
+            9, Leg.debit("1303.01", cny("-1.00")), Leg.credit("1002", cny("-1.00"))
+        ),  # negative legs
         entry(1),  # duplicate id and key
     ]
     issues = validate(entries, chart=chart, closes=[(D1, 4)])
@@ -241,14 +292,28 @@ def test_validation_lists_every_problem_at_once() -> None:
 def test_memo_validation_catches_overdrawn_registers() -> None:
     def posting(n: int, direction: MemoDirection, amount: str) -> MemoPosting:
         return MemoPosting(
-            posting_id=f"m{n}", idempotency_key=f"k{n}", register="written_off_loans",
-            accounting_date=D1, direction=direction, amount=cny(amount), dimensions={"loan": "L1"},
+            posting_id=f"m{n}",
+            idempotency_key=f"k{n}",
+            register="written_off_loans",
+            accounting_date=D1,
+            direction=direction,
+            amount=cny(amount),
+            dimensions={"loan": "L1"},
         )
 
     ok = [posting(1, MemoDirection.INCREASE, "5.00"), posting(2, MemoDirection.DECREASE, "5.00")]
     assert validate_memo(ok) == []
-    issues = validate_memo([*ok, posting(3, MemoDirection.DECREASE, "0.01"), posting(4, MemoDirection.INCREASE, "0.00")])
-    assert [(i.code, i.entry_id) for i in issues] == [(Code.MEMO_BALANCE_INSUFFICIENT, "m3"), (Code.LEG_NOT_POSITIVE, "m4")]
+    issues = validate_memo(
+        [
+            *ok,
+            posting(3, MemoDirection.DECREASE, "0.01"),
+            posting(4, MemoDirection.INCREASE, "0.00"),
+        ]
+    )
+    assert [(i.code, i.entry_id) for i in issues] == [
+        (Code.MEMO_BALANCE_INSUFFICIENT, "m3"),
+        (Code.LEG_NOT_POSITIVE, "m4"),
+    ]
 
 
 # -- the Ledger facade ------------------------------------------------------------------------
@@ -266,8 +331,12 @@ def test_ledger_facade_posts_reports_closes_and_audits() -> None:
     assert ledger.audit() == []
     assert ledger.chart == default_chart()
     memo = MemoPosting(
-        posting_id="m1", idempotency_key="mk1", register="written_off_loans",
-        accounting_date=D2, direction=MemoDirection.INCREASE, amount=cny("9.00"),
+        posting_id="m1",
+        idempotency_key="mk1",
+        register="written_off_loans",
+        accounting_date=D2,
+        direction=MemoDirection.INCREASE,
+        amount=cny("9.00"),
     )
     ledger.post_memo(memo)
     assert ledger.memo_balance("written_off_loans", "CNY", as_of=D2) == cny("9.00")
@@ -275,7 +344,9 @@ def test_ledger_facade_posts_reports_closes_and_audits() -> None:
 
 def test_closing_an_unbalanced_store_is_an_invariant_violation() -> None:
     store = MemoryLedgerStore(default_chart())
-    store._apply([entry(1, Leg.debit("1303.01", cny("1.00")), Leg.credit("1002", cny("2.00")))])  # bypass the rules
+    store._apply(
+        [entry(1, Leg.debit("1303.01", cny("1.00")), Leg.credit("1002", cny("2.00")))]
+    )  # bypass the rules
     with pytest.raises(InvariantViolation):
         Ledger(store).close_period(D1)
     assert store.closed_through() is None
@@ -312,7 +383,9 @@ def test_profit_transfer_zeroes_income_and_expenses_into_current_year_profit(
     transfer = profit_transfer_entry(report, chart, entry_id="pl-2026", idempotency_key="pl-2026")
     pl_codes = [s.code for s in chart if s.kind in (SubjectKind.INCOME, SubjectKind.EXPENSE)]
     if transfer is None:
-        assert all(line.net_debit.is_zero() for line in report.lines if line.subject_code in pl_codes)
+        assert all(
+            line.net_debit.is_zero() for line in report.lines if line.subject_code in pl_codes
+        )
         return
     before = {c: store.balance("4103", c, as_of=year_end).minor_units for c in ("CNY", "USD")}
     store.post([transfer])
@@ -334,13 +407,21 @@ def test_profit_transfer_zeroes_income_and_expenses_into_current_year_profit(
     closed_through=st.none() | st.dates(date(2026, 1, 1), date(2026, 12, 31)),
     closing=st.sampled_from(["1002", "1303.01", "6011"]),
 )
-def test_the_fast_path_and_the_full_rules_agree(entry: JournalEntry, closed_through, closing) -> None:
+def test_the_fast_path_and_the_full_rules_agree(
+    entry: JournalEntry, closed_through, closing
+) -> None:
     from loancore.ledger.rules import _passes, balance_issues, leg_issues
 
     old = default_chart().get(closing)
     chart = default_chart().with_subjects(
-        Subject(old.code, old.name_zh, old.name_en, old.kind, parent_code=old.parent_code,
-                close_date=date(2026, 6, 30))
+        Subject(
+            old.code,
+            old.name_zh,
+            old.name_en,
+            old.kind,
+            parent_code=old.parent_code,
+            close_date=date(2026, 6, 30),
+        )
     )
     full = leg_issues(entry, chart) + balance_issues(entry)
     in_closed = closed_through is not None and entry.accounting_date <= closed_through

@@ -123,7 +123,10 @@ def test_concurrent_writers_lose_nothing_and_duplicate_nothing() -> None:
     def entry(key: str, writer: int) -> JournalEntry:
         legs = (Leg.debit("1303.01", amount), Leg.credit("1002", amount))
         return JournalEntry(
-            entry_id=f"{key}-w{writer}", idempotency_key=key, accounting_date=date(2026, 5, 1), legs=legs
+            entry_id=f"{key}-w{writer}",
+            idempotency_key=key,
+            accounting_date=date(2026, 5, 1),
+            legs=legs,
         )
 
     def write(writer: int) -> None:
@@ -139,6 +142,8 @@ def test_concurrent_writers_lose_nothing_and_duplicate_nothing() -> None:
         thread.join()
     keys = [e.idempotency_key for e in store.entries()]
     assert len(keys) == len(set(keys)) == 20 * 5 + 4 * 20 * 5
-    assert store.balance("1303", "CNY", as_of=date(2026, 5, 1)) == Money.from_minor(len(keys) * 100, "CNY")
+    assert store.balance("1303", "CNY", as_of=date(2026, 5, 1)) == Money.from_minor(
+        len(keys) * 100, "CNY"
+    )
     assert store.trial_balance(as_of=date(2026, 5, 1)).is_balanced()
     assert audit(store) == []

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import attrs
 import pytest
+from sql_stores import loan_entry, make_sql_ledger_store, small_chart
 
 from loancore.adapters.sql.ledger import SqlLedgerStore
 from loancore.errors import IdempotencyConflict, PostingRejected, RejectionCode
 from loancore.ledger import JournalEntry
-from sql_stores import loan_entry, make_sql_ledger_store, small_chart
 
 pytestmark = pytest.mark.postgres
 
@@ -35,7 +35,9 @@ def store(postgres_url: str, tmp_path: Path):
     store.bind.dispose()
 
 
-def run_together(work: Callable[[int], object], count: int = THREADS) -> tuple[list[object], list[BaseException]]:
+def run_together(
+    work: Callable[[int], object], count: int = THREADS
+) -> tuple[list[object], list[BaseException]]:
     """Run ``work(i)`` for i in range(count) on real threads released at once; results and errors."""
     barrier = threading.Barrier(count)
     results: list[object] = [None] * count
@@ -73,7 +75,9 @@ def test_concurrent_writers_lose_nothing_and_duplicate_nothing(store: SqlLedgerS
     assert len(booked) == total
     assert sorted(int(e.entry_id[1:]) for e in booked) == list(range(total))
     as_of = date(2026, 12, 31)
-    assert store.balance("1303", "CNY", as_of=as_of).minor_units == sum(100 + n for n in range(total))
+    assert store.balance("1303", "CNY", as_of=as_of).minor_units == sum(
+        100 + n for n in range(total)
+    )
     trial = store.trial_balance(as_of=as_of)
     assert trial.is_balanced()
 
@@ -165,10 +169,10 @@ def test_posts_racing_a_period_close_never_land_in_the_closed_period(store: SqlL
 def test_stores_opened_at_once_on_an_empty_database_create_the_schema_once(
     postgres_url: str, tmp_path: Path
 ) -> None:
+    from sql_stores import make_sql_engine
     from sqlalchemy import text
 
     from loancore.adapters.sql.ledger import LEDGER_SCHEMA_VERSION
-    from sql_stores import make_sql_engine
 
     engine = make_sql_engine("postgres", tmp_path, postgres_url)
     try:

@@ -16,12 +16,25 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sql_stores import IDENTIFIER_COLUMNS, loan_entry, make_sql_engine, small_chart
 
 from loancore.adapters.sql import METADATA, SCHEMA_TABLE, create_engine, schema_version
-from loancore.adapters.sql.ledger import LEDGER_SCHEMA_VERSION, LEDGER_TABLES, NO_DIMENSION, SEGMENTS, SqlLedgerStore
-from loancore.ledger import DIMENSION_KEYS, JournalEntry, Leg, MemoDirection, MemoPosting, MemoRegister
+from loancore.adapters.sql.ledger import (
+    LEDGER_SCHEMA_VERSION,
+    LEDGER_TABLES,
+    NO_DIMENSION,
+    SEGMENTS,
+    SqlLedgerStore,
+)
+from loancore.ledger import (
+    DIMENSION_KEYS,
+    JournalEntry,
+    Leg,
+    MemoDirection,
+    MemoPosting,
+    MemoRegister,
+)
 from loancore.money import Money
-from sql_stores import IDENTIFIER_COLUMNS, loan_entry, make_sql_engine, small_chart
 
 KINDS = [
     pytest.param("sqlite", id="sqlite"),
@@ -31,10 +44,15 @@ END = date(2026, 12, 31)
 
 
 @pytest.fixture(params=KINDS)
-def engines(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[sa.Engine, sa.Engine]]:
+def engines(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[sa.Engine, sa.Engine]]:
     """Two empty databases of one kind: one to migrate, one to create fresh for comparison."""
     url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
-    pair = (make_sql_engine(request.param, tmp_path, url), make_sql_engine(request.param, tmp_path, url))
+    pair = (
+        make_sql_engine(request.param, tmp_path, url),
+        make_sql_engine(request.param, tmp_path, url),
+    )
     yield pair
     for engine in pair:
         engine.dispose()
@@ -70,7 +88,9 @@ def _written_ledger(tmp_path: Path) -> SqlLedgerStore:
                 amount=Money.from_minor(100 * n, "CNY"),
                 dimensions=dims,
             )
-            for n, dims in enumerate([{"loan": "L1"}, {}, {"loan": "L2", "customer": "C1"}], start=1)
+            for n, dims in enumerate(
+                [{"loan": "L1"}, {}, {"loan": "L2", "customer": "C1"}], start=1
+            )
         ]
     )
     return store
@@ -89,7 +109,9 @@ def _ledger_at_version_2(target: sa.Engine, source: SqlLedgerStore) -> None:
             old[name].c[key].nullable = True
             old[name].c[key].server_default = None
     legs = old["ledger_legs"]
-    for index in [i for i in legs.indexes if i.name.removeprefix("ix_ledger_legs_") in DIMENSION_KEYS]:
+    for index in [
+        i for i in legs.indexes if i.name.removeprefix("ix_ledger_legs_") in DIMENSION_KEYS
+    ]:
         legs.indexes.discard(index)
     for key in DIMENSION_KEYS:
         where = legs.c[key].isnot(None)
@@ -123,14 +145,18 @@ def _back_to_version_1(engine: sa.Engine) -> None:
             for table, column in IDENTIFIER_COLUMNS:
                 if table == SEGMENTS.name:  # since schema 3
                     continue
-                connection.exec_driver_sql(f'ALTER TABLE {table} ALTER COLUMN {column} TYPE text COLLATE "default"')
+                connection.exec_driver_sql(
+                    f'ALTER TABLE {table} ALTER COLUMN {column} TYPE text COLLATE "default"'
+                )
         for key in DIMENSION_KEYS:
             connection.exec_driver_sql(f"DROP INDEX ix_ledger_legs_{key}")
             connection.exec_driver_sql(
                 f"CREATE INDEX ix_ledger_legs_{key} ON ledger_legs ({key}, subject_code, accounting_date)"
                 f" WHERE {key} IS NOT NULL"
             )
-        connection.execute(SCHEMA_TABLE.update().where(SCHEMA_TABLE.c.component == "ledger").values(version=1))
+        connection.execute(
+            SCHEMA_TABLE.update().where(SCHEMA_TABLE.c.component == "ledger").values(version=1)
+        )
 
 
 def _schema(engine: sa.Engine) -> dict[str, Any]:
@@ -140,9 +166,14 @@ def _schema(engine: sa.Engine) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for table in sorted({t.name for t in LEDGER_TABLES} & set(inspector.get_table_names())):
         out[table] = {
-            "columns": [(c["name"], str(c["type"]), c["nullable"], c["default"]) for c in inspector.get_columns(table)],
+            "columns": [
+                (c["name"], str(c["type"]), c["nullable"], c["default"])
+                for c in inspector.get_columns(table)
+            ],
             "primary_key": inspector.get_pk_constraint(table)["constrained_columns"],
-            "unique": sorted(tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)),
+            "unique": sorted(
+                tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)
+            ),
             "foreign": sorted(
                 (tuple(f["constrained_columns"]), f["referred_table"], tuple(f["referred_columns"]))
                 for f in inspector.get_foreign_keys(table)
@@ -176,25 +207,40 @@ def _assert_same_ledger(migrated: SqlLedgerStore, source: SqlLedgerStore) -> Non
     assert migrated.trial_balance(as_of=END) == source.trial_balance(as_of=END)
     assert migrated.period_closes() == source.period_closes()
     assert migrated.closed_through() == source.closed_through()
-    dimensions = [("loan", "L2"), ("merchant", "M3"), ("customer", "C1"), ("product", "medaes"), ("partner", "P9")]
+    dimensions = [
+        ("loan", "L2"),
+        ("merchant", "M3"),
+        ("customer", "C1"),
+        ("product", "medaes"),
+        ("partner", "P9"),
+    ]
     for key, value in dimensions:
         for subject in ("1303", "2202", "6011"):
             wanted = {key: value}
             assert migrated.balance(subject, "CNY", as_of=END, dimensions=wanted) == source.balance(
                 subject, "CNY", as_of=END, dimensions=wanted
             )
-        ledger = migrated.general_ledger("1303", "CNY", start=date(2026, 3, 1), end=END, dimensions={key: value})
-        assert ledger == source.general_ledger("1303", "CNY", start=date(2026, 3, 1), end=END, dimensions={key: value})
+        ledger = migrated.general_ledger(
+            "1303", "CNY", start=date(2026, 3, 1), end=END, dimensions={key: value}
+        )
+        assert ledger == source.general_ledger(
+            "1303", "CNY", start=date(2026, 3, 1), end=END, dimensions={key: value}
+        )
     for register in MemoRegister:
         for wanted in (None, {"loan": "L1"}, {"customer": "C1"}):
-            assert migrated.memo_balance(register, "CNY", as_of=END, dimensions=wanted) == source.memo_balance(
+            assert migrated.memo_balance(
                 register, "CNY", as_of=END, dimensions=wanted
-            )
+            ) == source.memo_balance(register, "CNY", as_of=END, dimensions=wanted)
 
 
 def _segment_rows(engine: sa.Engine) -> list[tuple[Any, ...]]:
     with engine.connect() as connection:
-        return [tuple(row) for row in connection.execute(sa.select(SEGMENTS).order_by(*SEGMENTS.primary_key.columns))]
+        return [
+            tuple(row)
+            for row in connection.execute(
+                sa.select(SEGMENTS).order_by(*SEGMENTS.primary_key.columns)
+            )
+        ]
 
 
 def _assert_upgraded(engine: sa.Engine, fresh: sa.Engine, source: SqlLedgerStore) -> None:
@@ -203,7 +249,9 @@ def _assert_upgraded(engine: sa.Engine, fresh: sa.Engine, source: SqlLedgerStore
     assert schema_version(engine, "ledger") == LEDGER_SCHEMA_VERSION == 3
     assert _schema(engine) == _schema(fresh)
     assert _null_dimensions(engine) == 0
-    assert _segment_rows(engine) == _segment_rows(source.bind) != []  # filled from the legs as posting keeps it
+    assert (
+        _segment_rows(engine) == _segment_rows(source.bind) != []
+    )  # filled from the legs as posting keeps it
     _assert_same_ledger(migrated, source)
     # and it takes new postings, found by dimension through the rebuilt indexes
     migrated.post([loan_entry(99, day=date(2026, 4, 1))])
@@ -211,7 +259,9 @@ def _assert_upgraded(engine: sa.Engine, fresh: sa.Engine, source: SqlLedgerStore
     assert migrated.balance("1303", "CNY", as_of=END, dimensions={"loan": "L99"}) == loan
 
 
-def test_a_version_2_ledger_with_null_dimensions_is_migrated(engines: tuple[sa.Engine, sa.Engine], tmp_path: Path) -> None:
+def test_a_version_2_ledger_with_null_dimensions_is_migrated(
+    engines: tuple[sa.Engine, sa.Engine], tmp_path: Path
+) -> None:
     """Schema 2 -> 3: absent dimensions become the empty string (columns NOT NULL DEFAULT ''),
     the dimension indexes take the new condition; the ledger reads the same."""
     engine, fresh = engines
@@ -223,14 +273,20 @@ def test_a_version_2_ledger_with_null_dimensions_is_migrated(engines: tuple[sa.E
     source.bind.dispose()
 
 
-def test_a_version_1_ledger_is_migrated_through_every_step(engines: tuple[sa.Engine, sa.Engine], tmp_path: Path) -> None:
+def test_a_version_1_ledger_is_migrated_through_every_step(
+    engines: tuple[sa.Engine, sa.Engine], tmp_path: Path
+) -> None:
     """Schema 1 -> 2 -> 3 in one opening: dimension indexes lead with the day, identifiers compare
     bytes on PostgreSQL, absent dimensions are the empty string."""
     engine, fresh = engines
     source = _written_ledger(tmp_path)
     _ledger_at_version_2(engine, source)
     _back_to_version_1(engine)
-    loan_index = [i for i in sa.inspect(engine).get_indexes("ledger_legs") if i["name"] == "ix_ledger_legs_loan"]
+    loan_index = [
+        i
+        for i in sa.inspect(engine).get_indexes("ledger_legs")
+        if i["name"] == "ix_ledger_legs_loan"
+    ]
     assert loan_index[0]["column_names"][0] == "loan"
 
     _assert_upgraded(engine, fresh, source)
@@ -246,7 +302,9 @@ def test_a_failed_migration_leaves_the_version_2_ledger_as_it_was(tmp_path: Path
     _ledger_at_version_2(engine, source)
     with engine.begin() as connection:
         connection.exec_driver_sql("PRAGMA ignore_check_constraints = ON")
-        connection.exec_driver_sql("UPDATE ledger_legs SET amount_minor = 0 WHERE entry_seq = 2 AND leg_no = 1")
+        connection.exec_driver_sql(
+            "UPDATE ledger_legs SET amount_minor = 0 WHERE entry_seq = 2 AND leg_no = 1"
+        )
         connection.exec_driver_sql("PRAGMA ignore_check_constraints = OFF")
     before = _schema(engine)
 

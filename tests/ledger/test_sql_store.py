@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sql_stores import IDENTIFIER_COLUMNS, loan_entry, make_sql_engine, small_chart
 
 from loancore.adapters.sql import (
     SCHEMA_TABLE,
@@ -22,10 +23,15 @@ from loancore.adapters.sql import (
     write_transaction,
 )
 from loancore.adapters.sql.ledger import LEDGER_SCHEMA_VERSION, SqlLedgerStore
-from loancore.errors import IdempotencyConflict, InvalidInput, PostingRejected, RejectionCode, SchemaVersionMismatch
+from loancore.errors import (
+    IdempotencyConflict,
+    InvalidInput,
+    PostingRejected,
+    RejectionCode,
+    SchemaVersionMismatch,
+)
 from loancore.ledger import JournalEntry, Leg
 from loancore.money import Money
-from sql_stores import IDENTIFIER_COLUMNS, loan_entry, make_sql_engine, small_chart
 
 KINDS = [
     pytest.param("sqlite", id="sqlite"),
@@ -75,9 +81,13 @@ def test_ensure_schema_refuses_a_database_newer_than_the_code(engine: sa.Engine)
     assert schema_version(engine, "widgets") == 3  # untouched
 
 
-def test_ensure_schema_refuses_an_older_database_without_a_migration_path(engine: sa.Engine) -> None:
+def test_ensure_schema_refuses_an_older_database_without_a_migration_path(
+    engine: sa.Engine,
+) -> None:
     ensure_schema(engine, "widgets", 1, [WIDGETS])
-    with pytest.raises(SchemaVersionMismatch, match=r"no migration registered from version\(s\) \[2\]"):
+    with pytest.raises(
+        SchemaVersionMismatch, match=r"no migration registered from version\(s\) \[2\]"
+    ):
         ensure_schema(engine, "widgets", 3, [WIDGETS], migrations={1: lambda c: None})
     assert schema_version(engine, "widgets") == 1
 
@@ -117,7 +127,9 @@ def test_components_are_versioned_independently(engine: sa.Engine) -> None:
     ensure_schema(engine, "widgets", 2, [WIDGETS])
     ensure_schema(engine, "gadgets", 1, [])
     with engine.connect() as connection:
-        rows = dict(connection.execute(sa.select(SCHEMA_TABLE.c.component, SCHEMA_TABLE.c.version)).all())
+        rows = dict(
+            connection.execute(sa.select(SCHEMA_TABLE.c.component, SCHEMA_TABLE.c.version)).all()
+        )
     assert rows == {"widgets": 2, "gadgets": 1}
 
 
@@ -148,10 +160,9 @@ def test_a_failed_operation_in_an_app_transaction_undoes_only_itself(engine: sa.
     ensure_schema(engine, "widgets", 1, [WIDGETS])
     with engine.connect() as connection:
         connection.execute(WIDGETS.insert().values(amount_minor=1, currency="CNY"))
-        with pytest.raises(RuntimeError):
-            with write_transaction(connection) as inner:
-                inner.execute(WIDGETS.insert().values(amount_minor=2, currency="CNY"))
-                raise RuntimeError("operation failed")
+        with pytest.raises(RuntimeError), write_transaction(connection) as inner:
+            inner.execute(WIDGETS.insert().values(amount_minor=2, currency="CNY"))
+            raise RuntimeError("operation failed")
         connection.commit()
     assert _count(engine) == 1
 
@@ -182,7 +193,9 @@ def test_bigint_minor_units_round_trip_exactly(engine: sa.Engine) -> None:
         for minor in (0, 1, -1, 2**63 - 1, -(2**63), 123_456_789_012_345)
     ]
     with engine.begin() as connection:
-        connection.execute(WIDGETS.insert(), [{"amount_minor": m, "currency": c} for m, c in values])
+        connection.execute(
+            WIDGETS.insert(), [{"amount_minor": m, "currency": c} for m, c in values]
+        )
     with engine.connect() as connection:
         query = sa.select(WIDGETS.c.amount_minor, WIDGETS.c.currency).order_by(WIDGETS.c.id)
         rows = [tuple(row) for row in connection.execute(query)]
@@ -225,7 +238,9 @@ def test_reopening_a_ledger_keeps_its_contents(engine: sa.Engine, store: SqlLedg
     assert again.load_chart() == small_chart()
 
 
-def test_ledger_writes_roll_back_with_the_application(engine: sa.Engine, store: SqlLedgerStore) -> None:
+def test_ledger_writes_roll_back_with_the_application(
+    engine: sa.Engine, store: SqlLedgerStore
+) -> None:
     with engine.connect() as connection:
         in_app = store.using(connection)
         in_app.post([loan_entry(1)])
@@ -237,7 +252,9 @@ def test_ledger_writes_roll_back_with_the_application(engine: sa.Engine, store: 
     assert store.balance("1303", "CNY", as_of=date(2026, 12, 31)) == Money.zero("CNY")
 
 
-def test_ledger_writes_commit_with_the_application(engine: sa.Engine, store: SqlLedgerStore) -> None:
+def test_ledger_writes_commit_with_the_application(
+    engine: sa.Engine, store: SqlLedgerStore
+) -> None:
     with engine.connect() as connection:
         connection.execute(sa.text("CREATE TABLE app_orders (id INTEGER PRIMARY KEY)"))
         connection.execute(sa.text("INSERT INTO app_orders (id) VALUES (1)"))
@@ -274,16 +291,29 @@ def test_a_store_constructed_on_an_app_connection_joins_its_transaction(engine: 
 
 @pytest.mark.parametrize(
     ("currency", "minor"),
-    [("JPY", 1), ("JPY", 123_456_789), ("KWD", 1), ("KWD", 1_000_001), ("CNY", 2**62), ("CLF", 12_345)],
+    [
+        ("JPY", 1),
+        ("JPY", 123_456_789),
+        ("KWD", 1),
+        ("KWD", 1_000_001),
+        ("CNY", 2**62),
+        ("CLF", 12_345),
+    ],
 )
-def test_amounts_round_trip_as_exact_minor_units(store: SqlLedgerStore, currency: str, minor: int) -> None:
+def test_amounts_round_trip_as_exact_minor_units(
+    store: SqlLedgerStore, currency: str, minor: int
+) -> None:
     entry = loan_entry(1, minor=minor, currency=currency)
     store.post([entry])
     stored = store.get_entry("e1")
     assert stored == entry
     assert stored.legs[0].amount.minor_units == minor
-    assert store.balance("1303", currency, as_of=date(2026, 3, 1)) == Money.from_minor(minor, currency)
-    assert store.balance("2202", currency, as_of=date(2026, 3, 1)) == Money.from_minor(minor, currency)
+    assert store.balance("1303", currency, as_of=date(2026, 3, 1)) == Money.from_minor(
+        minor, currency
+    )
+    assert store.balance("2202", currency, as_of=date(2026, 3, 1)) == Money.from_minor(
+        minor, currency
+    )
 
 
 def test_balances_near_the_bigint_limit_stay_exact(store: SqlLedgerStore) -> None:
@@ -325,22 +355,35 @@ def _statements_while(engine: sa.Engine, action) -> list[tuple[str, object]]:
     return seen
 
 
-def test_a_batch_of_new_entries_is_booked_without_looking_its_keys_up(engine: sa.Engine, store: SqlLedgerStore) -> None:
+def test_a_batch_of_new_entries_is_booked_without_looking_its_keys_up(
+    engine: sa.Engine, store: SqlLedgerStore
+) -> None:
     """The UNIQUE constraints stand in for the lookup of 1,000 keys and ids: no statement of the
     post reads ``ledger_entries`` by key or id (a statement-level check, not a timing)."""
     store.post([loan_entry(1)])
-    statements = _statements_while(engine, lambda: store.post([loan_entry(n) for n in range(2, 40)]))
-    reads = [s for s, _ in statements if s.lstrip().upper().startswith("SELECT") and "ledger_entries" in s]
+    statements = _statements_while(
+        engine, lambda: store.post([loan_entry(n) for n in range(2, 40)])
+    )
+    reads = [
+        s
+        for s, _ in statements
+        if s.lstrip().upper().startswith("SELECT") and "ledger_entries" in s
+    ]
     assert not [s for s in reads if "idempotency_key" in s or "entry_id" in s], reads
     assert [e.entry_id for e in store.entries()] == [f"e{n}" for n in range(1, 40)]
 
 
-def test_replays_inside_a_batch_of_new_entries_return_the_originals_and_book_the_rest(store: SqlLedgerStore) -> None:
+def test_replays_inside_a_batch_of_new_entries_return_the_originals_and_book_the_rest(
+    store: SqlLedgerStore,
+) -> None:
     """A replayed key makes the first INSERT fail; the full path then books the new entries once
     and returns the originals for the replays, in input order."""
     first = store.post([loan_entry(1), loan_entry(2)])
     retry_of_2 = JournalEntry(
-        entry_id="retry-id", idempotency_key="k2", accounting_date=date(2026, 3, 1), legs=loan_entry(2).legs
+        entry_id="retry-id",
+        idempotency_key="k2",
+        accounting_date=date(2026, 3, 1),
+        legs=loan_entry(2).legs,
     )
     results = store.post([loan_entry(3), retry_of_2, loan_entry(4), loan_entry(1)])
     assert results == (loan_entry(3), first[1], loan_entry(4), first[0])
@@ -348,7 +391,9 @@ def test_replays_inside_a_batch_of_new_entries_return_the_originals_and_book_the
     assert store.balance("1303", "CNY", as_of=date(2026, 3, 1)).minor_units == 4 * 10_000
 
 
-def test_a_taken_id_in_a_new_batch_is_refused_with_every_issue_and_books_nothing(store: SqlLedgerStore) -> None:
+def test_a_taken_id_in_a_new_batch_is_refused_with_every_issue_and_books_nothing(
+    store: SqlLedgerStore,
+) -> None:
     """The constraint refuses the INSERT; the full path reports the typed issues of the whole
     batch (here two taken ids), and none of the batch is booked."""
     store.post([loan_entry(1), loan_entry(2)])
@@ -362,7 +407,9 @@ def test_a_taken_id_in_a_new_batch_is_refused_with_every_issue_and_books_nothing
     assert store.trial_balance(as_of=date(2026, 3, 1)).is_balanced()
 
 
-def test_a_replay_in_an_application_transaction_keeps_the_applications_writes(engine: sa.Engine, store: SqlLedgerStore) -> None:
+def test_a_replay_in_an_application_transaction_keeps_the_applications_writes(
+    engine: sa.Engine, store: SqlLedgerStore
+) -> None:
     """The failed first attempt is undone to its own SAVEPOINT only."""
     store.post([loan_entry(1)])
     with engine.connect() as connection:
@@ -384,7 +431,9 @@ def test_dimension_balances_come_from_the_legs(store: SqlLedgerStore) -> None:
     assert merchant.minor_units == 100 * (7 + 14)
     both = store.balance("1303", "CNY", as_of=day, dimensions={"loan": "L3", "customer": "C1"})
     assert both.minor_units == 300
-    assert store.balance("1303", "CNY", as_of=day, dimensions={"loan": "L3", "customer": "C2"}).is_zero()
+    assert store.balance(
+        "1303", "CNY", as_of=day, dimensions={"loan": "L3", "customer": "C2"}
+    ).is_zero()
 
 
 def test_a_plain_leg_without_dimensions_round_trips(store: SqlLedgerStore) -> None:
@@ -401,7 +450,9 @@ def test_a_plain_leg_without_dimensions_round_trips(store: SqlLedgerStore) -> No
     assert store.find_by_key("plain") == entry
 
 
-def test_long_identifiers_and_dimension_values_round_trip_on_every_backend(store: SqlLedgerStore) -> None:
+def test_long_identifiers_and_dimension_values_round_trip_on_every_backend(
+    store: SqlLedgerStore,
+) -> None:
     amount = Money("1.00", "CNY")
     long_text = "贷" * 300 + "x" * 300
     entry = JournalEntry(
@@ -413,12 +464,26 @@ def test_long_identifiers_and_dimension_values_round_trip_on_every_backend(store
     )
     store.post([entry])
     assert store.get_entry(entry.entry_id) == entry
-    assert store.balance("1303", "CNY", as_of=date(2026, 3, 2), dimensions={"loan": long_text}) == amount
+    assert (
+        store.balance("1303", "CNY", as_of=date(2026, 3, 2), dimensions={"loan": long_text})
+        == amount
+    )
 
 
 @pytest.mark.parametrize(
     "text",
-    ["tab\there", "line\nbreak", "carriage\rreturn", "back\\slash", "\\N", "\\.", "unit\x1fsep", "None", "", " "],
+    [
+        "tab\there",
+        "line\nbreak",
+        "carriage\rreturn",
+        "back\\slash",
+        "\\N",
+        "\\.",
+        "unit\x1fsep",
+        "None",
+        "",
+        " ",
+    ],
 )
 def test_text_that_copy_would_escape_round_trips_exactly(store: SqlLedgerStore, text: str) -> None:
     """PostgreSQL's COPY text format gives backslash, tab, newline and CR a meaning (and ``\\N``
@@ -464,7 +529,9 @@ def test_a_large_batch_with_one_value_to_escape_in_a_middle_slice_round_trips(
     )
     assert store.post(batch) == tuple(batch)
     assert list(store.entries()) == batch
-    assert store.balance("1303", "CNY", as_of=date(2026, 3, 1)) == Money.from_minor(10_000 * count, "CNY")
+    assert store.balance("1303", "CNY", as_of=date(2026, 3, 1)) == Money.from_minor(
+        10_000 * count, "CNY"
+    )
 
 
 def test_copy_text_formats_plain_rows_and_refuses_values_that_need_escaping() -> None:
@@ -477,7 +544,9 @@ def test_copy_text_formats_plain_rows_and_refuses_values_that_need_escaping() ->
         assert _copy_text([(1, text, None)]) is None
 
 
-def test_a_rolled_back_chart_change_is_not_remembered(engine: sa.Engine, store: SqlLedgerStore) -> None:
+def test_a_rolled_back_chart_change_is_not_remembered(
+    engine: sa.Engine, store: SqlLedgerStore
+) -> None:
     from loancore.ledger import Subject
 
     wider = small_chart().with_subjects(Subject("6021", "手续费及佣金收入", "Fee income", "income"))
@@ -497,7 +566,11 @@ def test_a_rolled_back_chart_change_is_not_remembered(engine: sa.Engine, store: 
     with pytest.raises(PostingRejected) as caught:
         store.post([fee])
     assert caught.value.code.name == "SUBJECT_UNKNOWN"
-    store.save_chart(small_chart().with_subjects(Subject("6011.01", "贷款利息收入", "Loan interest", "income", parent_code="6011")))
+    store.save_chart(
+        small_chart().with_subjects(
+            Subject("6011.01", "贷款利息收入", "Loan interest", "income", parent_code="6011")
+        )
+    )
     assert "6011.01" in store.load_chart()
 
 
@@ -535,21 +608,28 @@ def test_sqlite_writers_in_several_threads_are_serialized_and_lose_nothing(tmp_p
 
 
 @pytest.mark.parametrize("key", ["customer", "loan", "merchant"])
-def test_sqlite_dimension_balances_seek_the_dimension_index_by_day(tmp_path: Path, key: str) -> None:
+def test_sqlite_dimension_balances_seek_the_dimension_index_by_day(
+    tmp_path: Path, key: str
+) -> None:
     """A balance by dimension seeks the dimension's partial index on (day, value, subject) for each
     posting day (a plan check, not a timing: without it a balance by loan would scan every leg)."""
     from loancore.adapters.sql.ledger import DAILY, _net_from_legs_query
 
     engine = create_engine(tmp_path / "plan.sqlite")
     SqlLedgerStore(engine)
-    query = _net_from_legs_query(["1303", "1303.01"], "CNY", [(key, "X1")], DAILY.c.day <= date(2026, 3, 1))
+    query = _net_from_legs_query(
+        ["1303", "1303.01"], "CNY", [(key, "X1")], DAILY.c.day <= date(2026, 3, 1)
+    )
     compiled = query.compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
     with engine.connect() as connection:
         params = tuple(compiled.params[name] for name in compiled.positiontup)
         plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", params).all()
     engine.dispose()
     steps = " | ".join(str(row[-1]) for row in plan)
-    assert f"USING INDEX ix_ledger_legs_{key} (accounting_date=? AND {key}=? AND subject_code=?)" in steps
+    assert (
+        f"USING INDEX ix_ledger_legs_{key} (accounting_date=? AND {key}=? AND subject_code=?)"
+        in steps
+    )
 
 
 def _assert_identifiers_compare_bytes(engine: sa.Engine) -> None:
@@ -563,7 +643,9 @@ def _assert_identifiers_compare_bytes(engine: sa.Engine) -> None:
             " AND data_type = 'text'"
         ).all()
     collations = {(table, column): collation for table, column, collation in rows}
-    assert {key: collations[key] for key in IDENTIFIER_COLUMNS} == dict.fromkeys(IDENTIFIER_COLUMNS, "C")
+    assert {key: collations[key] for key in IDENTIFIER_COLUMNS} == dict.fromkeys(
+        IDENTIFIER_COLUMNS, "C"
+    )
     free_text = {key for key, collation in collations.items() if collation != "C"}
     names_and_memos = {
         ("ledger_subjects", "name_zh"),
@@ -574,20 +656,30 @@ def _assert_identifiers_compare_bytes(engine: sa.Engine) -> None:
     assert free_text == names_and_memos
 
 
-def test_identifiers_compare_bytes_on_every_backend(engine: sa.Engine, store: SqlLedgerStore) -> None:
+def test_identifiers_compare_bytes_on_every_backend(
+    engine: sa.Engine, store: SqlLedgerStore
+) -> None:
     """Ids, keys and codes sort byte by byte on SQLite and PostgreSQL alike (COLLATE "C" there),
     whatever the database's own collation: the same order, and no locale under the unique indexes."""
     _assert_identifiers_compare_bytes(engine)
     store.post([loan_entry(n, key=key) for n, key in enumerate(["b", "B", "a", "_", "Ä"], start=1)])
     with engine.connect() as connection:
-        ordered = connection.exec_driver_sql(
-            "SELECT idempotency_key FROM ledger_entries ORDER BY idempotency_key"
-        ).scalars().all()
+        ordered = (
+            connection.exec_driver_sql(
+                "SELECT idempotency_key FROM ledger_entries ORDER BY idempotency_key"
+            )
+            .scalars()
+            .all()
+        )
     assert ordered == sorted(["b", "B", "a", "_", "Ä"], key=lambda k: k.encode())
 
 
-@pytest.mark.parametrize("wanted", [{"product": "medaes"}, {"partner": "P1"}, {"product": "medaes", "partner": "P1"}])
-def test_sqlite_balances_by_product_or_partner_read_the_segment_totals(tmp_path: Path, wanted: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "wanted", [{"product": "medaes"}, {"partner": "P1"}, {"product": "medaes", "partner": "P1"}]
+)
+def test_sqlite_balances_by_product_or_partner_read_the_segment_totals(
+    tmp_path: Path, wanted: dict[str, str]
+) -> None:
     """Product and partner have few values, so a balance by them would read a large share of the
     legs; it reads the day totals per segment instead, seeking their primary key (a plan check)."""
     engine = create_engine(tmp_path / "segments.sqlite")
@@ -600,19 +692,33 @@ def test_sqlite_balances_by_product_or_partner_read_the_segment_totals(tmp_path:
                 entry_id="s1",
                 idempotency_key="s1",
                 accounting_date=date(2026, 3, 1),
-                legs=(Leg.debit("1303.01", amount, {"product": "medaes", "partner": "P1", "loan": "L1"}), Leg.credit("1002", amount)),
+                legs=(
+                    Leg.debit(
+                        "1303.01", amount, {"product": "medaes", "partner": "P1", "loan": "L1"}
+                    ),
+                    Leg.credit("1002", amount),
+                ),
             )
         ]
     )
     balances: list[Money] = []
     executed = _statements_while(
-        engine, lambda: balances.append(store.balance("1303", "CNY", as_of=date(2026, 3, 1), dimensions=wanted))
+        engine,
+        lambda: balances.append(
+            store.balance("1303", "CNY", as_of=date(2026, 3, 1), dimensions=wanted)
+        ),
     )
     assert balances == [amount]
     reads = [(sql, params) for sql, params in executed if "ledger_legs" in sql or "segment" in sql]
-    assert len(reads) == 1 and "ledger_daily_segment_balances" in reads[0][0] and "ledger_legs" not in reads[0][0]
+    assert (
+        len(reads) == 1
+        and "ledger_daily_segment_balances" in reads[0][0]
+        and "ledger_legs" not in reads[0][0]
+    )
     with sqlite3.connect(tmp_path / "segments.sqlite") as raw:
         plan = raw.execute(f"EXPLAIN QUERY PLAN {reads[0][0]}", reads[0][1]).fetchall()
     engine.dispose()
     steps = " | ".join(str(row[-1]) for row in plan)
-    assert "ledger_daily_segment_balances USING PRIMARY KEY (subject_code=? AND currency=?" in steps, steps
+    assert (
+        "ledger_daily_segment_balances USING PRIMARY KEY (subject_code=? AND currency=?" in steps
+    ), steps

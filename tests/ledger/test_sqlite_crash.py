@@ -19,11 +19,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from sql_stores import SEGMENTS_VS_LEGS, loan_entry, small_chart
 
 from loancore.adapters.sql import create_engine
 from loancore.adapters.sql.ledger import SqlLedgerStore
 from loancore.ledger.validation import audit
-from sql_stores import SEGMENTS_VS_LEGS, loan_entry, small_chart
 
 pytestmark = [
     pytest.mark.slow,
@@ -123,7 +123,9 @@ def _check_all_or_nothing(path: Path, tag: str, before: tuple[int, int]) -> int:
         ("before-commit", "COMMITTING"),
     ],
 )
-def test_a_kill_inside_the_transaction_leaves_none_of_the_batch(tmp_path: Path, mode: str, marker: str) -> None:
+def test_a_kill_inside_the_transaction_leaves_none_of_the_batch(
+    tmp_path: Path, mode: str, marker: str
+) -> None:
     path = tmp_path / "crash.sqlite"
     _prepare(path)
     before = _snapshot(path)

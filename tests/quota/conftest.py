@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from quota_stores import make_quota_engine
 
 from loancore.adapters.memory.quota import MemoryQuotaStore
 from loancore.quota import QuotaConfig
-from quota_stores import make_quota_engine
 
 STORE_KINDS = [
     pytest.param("memory", id="memory"),

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from quota_stores import make_quota_engine
 
 from loancore.adapters.memory.quota import MemoryQuotaStore
 from loancore.errors import RejectionCode
 from loancore.money import Money
 from loancore.quota import Draw, Grant, Hold, QuotaResult
-from quota_stores import make_quota_engine
 
 DAY = datetime.date(2026, 3, 1)
 LATER = datetime.date(2027, 3, 1)

@@ -96,8 +96,12 @@ TestFastPathLifecycles = FastPathMachine.TestCase
 def twin() -> TwinStore:
     twin = TwinStore()
     assert twin.apply(Grant("g-M", "M", "b1", cny("1000.00"), DAY, LATER), as_of=DAY).ok
-    assert twin.apply(Grant("g-S", "S", "b1", cny("800.00"), DAY, LATER, master_id="M"), as_of=DAY).ok
-    assert twin.apply(Grant("g-T", "T", "b1", cny("800.00"), DAY, LATER, master_id="M"), as_of=DAY).ok
+    assert twin.apply(
+        Grant("g-S", "S", "b1", cny("800.00"), DAY, LATER, master_id="M"), as_of=DAY
+    ).ok
+    assert twin.apply(
+        Grant("g-T", "T", "b1", cny("800.00"), DAY, LATER, master_id="M"), as_of=DAY
+    ).ok
     return twin
 
 
@@ -172,7 +176,10 @@ SCENARIOS: dict[str, list[tuple[Command, datetime.date]]] = {
         (Hold("h7", "T", cny("300.00"), LATER), DAY),
         (Hold("h8", "S", cny("1.00"), LATER + datetime.timedelta(days=9)), LATER),
         (Hold("h9", "S", cny("1.00"), LATER), DAY - datetime.timedelta(days=1)),
-        (Hold("h10", "S", cny("1.00"), LATER + datetime.timedelta(days=9)), LATER + datetime.timedelta(days=1)),
+        (
+            Hold("h10", "S", cny("1.00"), LATER + datetime.timedelta(days=9)),
+            LATER + datetime.timedelta(days=1),
+        ),
     ],
     "frozen and closed lines": [
         (Hold("h1", "S", cny("10.00"), LATER), DAY),

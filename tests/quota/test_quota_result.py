@@ -31,8 +31,12 @@ def test_result_of_a_row_equals_the_result_built_with_its_event() -> None:
     assert lazy.ok and lazy.code is RejectionCode.OK and not lazy.replayed
     assert lazy == built and built == lazy and hash(lazy) == hash(built)
     assert lazy.events == (EVENT,) and lazy.events is lazy.events  # built once
-    assert repr(lazy) == repr(built) == (
-        f"QuotaResult(key='h1', code={RejectionCode.OK!r}, events={(EVENT,)!r}, replayed=False)"
+    assert (
+        repr(lazy)
+        == repr(built)
+        == (
+            f"QuotaResult(key='h1', code={RejectionCode.OK!r}, events={(EVENT,)!r}, replayed=False)"
+        )
     )
 
 

@@ -11,15 +11,16 @@ import pytest
 
 sa = pytest.importorskip("sqlalchemy")
 
-from loancore.adapters.sql import schema_version  # noqa: E402
-from loancore.adapters.sql.quota import (  # noqa: E402
+from quota_stores import make_quota_engine
+
+from loancore.adapters.sql import schema_version
+from loancore.adapters.sql.quota import (
     QUOTA_COMPONENT,
     QUOTA_SCHEMA_VERSION,
     SqlQuotaStore,
 )
-from loancore.money import Money  # noqa: E402
-from loancore.quota import Draw, Grant  # noqa: E402
-from quota_stores import make_quota_engine  # noqa: E402
+from loancore.money import Money
+from loancore.quota import Draw, Grant
 
 DAY = datetime.date(2026, 3, 1)
 LATER = datetime.date(2027, 3, 1)
@@ -131,7 +132,8 @@ def test_a_schema_1_quota_database_is_migrated(engine: Any) -> None:
         (table.name, column.name)
         for table in QUOTA_TABLES
         for column in table.columns
-        if isinstance(column.type, sa.String) and not isinstance(column.type, sa.Text)
+        if isinstance(column.type, sa.String)
+        and not isinstance(column.type, sa.Text)
         and column.type.length == 200
     ]
     assert _collations(engine) in ({"C"}, None)  # a fresh PostgreSQL schema is "C" already
@@ -142,7 +144,9 @@ def test_a_schema_1_quota_database_is_migrated(engine: Any) -> None:
                     f'ALTER TABLE {table} ALTER COLUMN "{column}" TYPE varchar(200) COLLATE "default"'
                 )
         connection.execute(
-            SCHEMA_TABLE.update().where(SCHEMA_TABLE.c.component == QUOTA_COMPONENT).values(version=1)
+            SCHEMA_TABLE.update()
+            .where(SCHEMA_TABLE.c.component == QUOTA_COMPONENT)
+            .values(version=1)
         )
     migrated = SqlQuotaStore(engine)
     assert schema_version(engine, QUOTA_COMPONENT) == QUOTA_SCHEMA_VERSION == 2
@@ -156,9 +160,13 @@ def _collations(engine: Any) -> set[str] | None:
     if engine.dialect.name != "postgresql":
         return None
     with engine.connect() as connection:
-        rows = connection.exec_driver_sql(
-            "SELECT collation_name FROM information_schema.columns"
-            " WHERE table_schema = current_schema() AND table_name LIKE 'quota%%'"
-            " AND character_maximum_length = 200"
-        ).scalars().all()
+        rows = (
+            connection.exec_driver_sql(
+                "SELECT collation_name FROM information_schema.columns"
+                " WHERE table_schema = current_schema() AND table_name LIKE 'quota%%'"
+                " AND character_maximum_length = 200"
+            )
+            .scalars()
+            .all()
+        )
     return set(rows)

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
+from quota_stores import make_quota_engine
 
 from loancore.adapters.memory.quota import MemoryQuotaStore
 from loancore.money import Money
 from loancore.quota import QuotaConfig
 from loancore.testing.quota import QuotaStateMachine
-from quota_stores import make_quota_engine
 
 
 class MemoryQuotaMachine(QuotaStateMachine):
@@ -28,6 +28,7 @@ class MemoryQuotaMachine(QuotaStateMachine):
 
 TestMemoryQuotaLifecycles = pytest.mark.slow(MemoryQuotaMachine.TestCase)
 TestMemoryQuotaLifecycles.settings = settings(stateful_step_count=40)
+
 
 class CappedQuotaMachine(QuotaStateMachine):
     """A borrower cap inside the range of grants and increases, so they run into it (code 309)."""

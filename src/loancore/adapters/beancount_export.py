@@ -119,9 +119,9 @@ def _quote(text: str) -> str:
 
 def _header(title: str, operating_currency: str) -> list[str]:
     return [
-        f"option \"title\" {_quote(title)}",
+        f'option "title" {_quote(title)}',
         f'option "operating_currency" "{operating_currency}"',
-        '; exact tolerance: an entry or assertion off by any amount is an error',
+        "; exact tolerance: an entry or assertion off by any amount is an error",
         'option "inferred_tolerance_default" "*:0"',
         'option "tolerance_multiplier" "0"',
         "",
@@ -229,7 +229,9 @@ def export_beancount(
     for period_end, register, balance_minor, currency in memo_assertions:
         amount = _minor_to_text(balance_minor, currency)
         account_name = memo_account_names(register)[0]
-        lines.append(f"{period_end + timedelta(days=1)} balance {account_name}  {amount} {currency}")
+        lines.append(
+            f"{period_end + timedelta(days=1)} balance {account_name}  {amount} {currency}"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -197,8 +197,9 @@ def calendar_from_csv(
     try:
         rows = _read_rows(file)
     except UnicodeDecodeError as error:
-        raise InvalidInput("path", str(file), f"not UTF-8 text ({error.reason} at byte "
-                                              f"{error.start})") from None
+        raise InvalidInput(
+            "path", str(file), f"not UTF-8 text ({error.reason} at byte {error.start})"
+        ) from None
     if not rows and (first_year is None or last_year is None):
         raise InvalidInput("path", str(file), "no rows: pass first_year and last_year explicitly")
     years = [day.year for day, _ in rows]

@@ -63,4 +63,3 @@ def profit_transfer_entry(
         legs=legs,
         memo=f"结转损益 {report.as_of.year}: income and expenses to {profit_subject}",
     )
-

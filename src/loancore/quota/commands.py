@@ -25,6 +25,7 @@ from loancore.money import Money
 from loancore.quota.model import RefundReason
 
 __all__ = [
+    "FINGERPRINT_VERSION",
     "AddTemporaryLimit",
     "AdjustLimit",
     "Capture",
@@ -33,7 +34,6 @@ __all__ = [
     "Draw",
     "ExpireHolds",
     "ExpireTemporaryLimits",
-    "FINGERPRINT_VERSION",
     "Freeze",
     "Grant",
     "Hold",
@@ -153,9 +153,7 @@ class Hold:
     amount: Money
     expires_on: datetime.date
 
-    def __init__(
-        self, key: str, line_id: str, amount: Money, expires_on: datetime.date
-    ) -> None:
+    def __init__(self, key: str, line_id: str, amount: Money, expires_on: datetime.date) -> None:
         if not (key.__class__ is str and 0 < len(key) <= ID_LENGTH_MAX):
             _identifier(self, _KEY, key)
         if not (line_id.__class__ is str and 0 < len(line_id) <= ID_LENGTH_MAX):

@@ -84,9 +84,10 @@ def check_command(command: object) -> None:
 
 def check_as_of(as_of: object) -> datetime.date:
     """``as_of`` must be a ``datetime.date`` (not a datetime): the operation's business date."""
-    if type(as_of) is not datetime.date:
-        if not isinstance(as_of, datetime.date) or isinstance(as_of, datetime.datetime):
-            raise InvalidInput("as_of", as_of, "expected a datetime.date")
+    if type(as_of) is not datetime.date and (
+        not isinstance(as_of, datetime.date) or isinstance(as_of, datetime.datetime)
+    ):
+        raise InvalidInput("as_of", as_of, "expected a datetime.date")
     return as_of  # type: ignore[return-value]
 
 
@@ -390,8 +391,9 @@ def _expire_holds(command: ExpireHolds, view: QuotaView, as_of: datetime.date, _
         key=lambda h: (h.expires_on, h.hold_id),
     )
     return OK, tuple(
-        _event(command, line, as_of, EventKind.HOLD_EXPIRED, h.amount_minor, ref_id=h.hold_id,
-               seq=seq)  # fmt: skip
+        _event(
+            command, line, as_of, EventKind.HOLD_EXPIRED, h.amount_minor, ref_id=h.hold_id, seq=seq
+        )
         for seq, h in enumerate(expired)
     )
 

@@ -145,9 +145,15 @@ def _granted(state: QuotaState, e: QuotaEvent) -> None:
         state.line(e.master_id)
     state.set_line(
         QuotaLine(
-            e.line_id, e.borrower_id, e.master_id, e.product, e.currency, e.amount_minor,
-            e.starts_on, e.ends_on,
-        )  # fmt: skip
+            e.line_id,
+            e.borrower_id,
+            e.master_id,
+            e.product,
+            e.currency,
+            e.amount_minor,
+            e.starts_on,
+            e.ends_on,
+        )
     )
 
 

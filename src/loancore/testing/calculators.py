@@ -81,7 +81,9 @@ def loan_terms(
         if draw(st.booleans()):
             extra["interest_basis"] = "daily"
             extra["day_count"] = draw(st.sampled_from(["ACT/360", "ACT/365F", "30/360 US"]))
-    rate = Decimal(0) if method is Method.FEE_INSTALLMENT else draw(annual_rates(max_bp=rate_bp_max))
+    rate = (
+        Decimal(0) if method is Method.FEE_INSTALLMENT else draw(annual_rates(max_bp=rate_bp_max))
+    )
     if method is Method.FEE_INSTALLMENT and "fee_rate_per_period" not in extra:
         extra["fee_rate_per_period"] = Decimal(draw(st.integers(0, 200))).scaleb(-4)
     return LoanTerms(

@@ -45,9 +45,15 @@ def amounts(
 ) -> st.SearchStrategy[Decimal]:
     """Decimals at ``currency``'s scale between ``min_value`` and ``max_value`` (major units)."""
     scale = CURRENCY_MINOR_UNITS[currency]
-    low = -int(Decimal(max_value).scaleb(scale)) if min_value is None else int(Decimal(min_value).scaleb(scale))
+    low = (
+        -int(Decimal(max_value).scaleb(scale))
+        if min_value is None
+        else int(Decimal(min_value).scaleb(scale))
+    )
     high = int(Decimal(max_value).scaleb(scale))
-    return st.integers(min_value=low, max_value=high).map(lambda units: Decimal(units).scaleb(-scale))
+    return st.integers(min_value=low, max_value=high).map(
+        lambda units: Decimal(units).scaleb(-scale)
+    )
 
 
 @st.composite
@@ -72,8 +78,15 @@ def ratio_lists(*, size_max: int = 6) -> st.SearchStrategy[list[Decimal]]:
 def hostile_decimal_contexts() -> tuple[decimal.Context, ...]:
     """Decimal contexts a caller may have set globally: a low precision, every trap (including
     ``Inexact`` and ``Rounded``), another rounding. loancore's results must not depend on them."""
-    every_trap = [decimal.Inexact, decimal.Rounded, decimal.FloatOperation, decimal.Subnormal,
-                  decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow]
+    every_trap = [
+        decimal.Inexact,
+        decimal.Rounded,
+        decimal.FloatOperation,
+        decimal.Subnormal,
+        decimal.InvalidOperation,
+        decimal.DivisionByZero,
+        decimal.Overflow,
+    ]
     return (
         decimal.Context(prec=6),
         decimal.Context(traps=every_trap),

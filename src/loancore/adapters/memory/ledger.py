@@ -56,7 +56,6 @@ from loancore.money import Money
 __all__ = ["MemoryLedgerStore"]
 
 
-
 class _DailySeries:
     """Debit and credit totals per day (date ordinals) of one subject in one currency.
 

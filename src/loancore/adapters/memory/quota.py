@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import datetime
 import threading
-
-import attrs
 from collections.abc import Iterator
 
-from loancore.errors import IdempotencyConflict, InvalidInput, NotFound, RejectionCode
+import attrs
+
+from loancore.errors import IdempotencyConflict, InvalidInput, NotFound
 from loancore.money import Money, minor_units_of
 from loancore.quota import (
     Capture,
@@ -25,6 +25,7 @@ from loancore.quota import (
     Hold,
     HoldStatus,
     LineBalance,
+    LineStatus,
     QuotaConfig,
     QuotaEvent,
     QuotaHold,
@@ -33,7 +34,6 @@ from loancore.quota import (
     QuotaResult,
     QuotaSnapshot,
     QuotaState,
-    LineStatus,
     available_minor,
     check_as_of,
     check_command,
@@ -316,8 +316,8 @@ _CAPTURED_VALUE = EventKind.HOLD_CAPTURED.value
 # Made on first use after the last _settle and dropped by the next, so the terms cannot go stale:
 # only the general path changes a line, and it settles first.
 _Record = list
-_USED, _HELD, _FROZEN, _DAY, _LIMIT, _ACTIVE_NOW, _CURRENCY, _FACTOR, _BORROWER, _MASTER_ID = (
-    range(10)
+_USED, _HELD, _FROZEN, _DAY, _LIMIT, _ACTIVE_NOW, _CURRENCY, _FACTOR, _BORROWER, _MASTER_ID = range(
+    10
 )
 _MASTER, _LINE = 10, 11
 
@@ -463,6 +463,7 @@ _accepted = QuotaResult.of_row
 
 # -- what the store keeps: atoms the cyclic garbage collector does not walk ------------------------
 
+
 def _captured_hold(store: MemoryQuotaStore, hold_id: str, index: int) -> QuotaHold:
     """The QuotaHold value of a hold captured on the fast path (equal to the fold's), from the
     capture's journal row (at ``index``) and the placement's (the Hold's one event)."""
@@ -472,7 +473,13 @@ def _captured_hold(store: MemoryQuotaStore, hold_id: str, index: int) -> QuotaHo
     placed = _fast_index(applied)
     expires_on = journal[(applied[2] if placed is None else placed) + _AT_ENDS]  # type: ignore[index, operator]
     return QuotaHold(
-        hold_id, line_id, currency, captured + released, expires_on, _CAPTURED, captured  # type: ignore[arg-type, operator]
+        hold_id,
+        line_id,
+        currency,
+        captured + released,
+        expires_on,
+        _CAPTURED,
+        captured,  # type: ignore[arg-type, operator]
     )
 
 

@@ -59,11 +59,11 @@ from loancore.adapters.sql.base import (
 
 __all__ = [
     "BEGIN_OPTION",
-    "Bind",
     "ID",
     "METADATA",
-    "MigrationStep",
     "SCHEMA_TABLE",
+    "Bind",
+    "MigrationStep",
     "amount_column",
     "binary_text",
     "configure_sqlite_engine",

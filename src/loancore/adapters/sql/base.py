@@ -21,8 +21,8 @@ import contextlib
 import os
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -32,11 +32,11 @@ from loancore.errors import InvalidInput, SchemaVersionMismatch
 
 __all__ = [
     "BEGIN_OPTION",
-    "Bind",
     "ID",
     "METADATA",
-    "MigrationStep",
     "SCHEMA_TABLE",
+    "Bind",
+    "MigrationStep",
     "amount_column",
     "binary_text",
     "configure_sqlite_engine",
@@ -175,7 +175,9 @@ def create_engine(
     connect_args = dict(kwargs.pop("connect_args", {}) or {})  # type: ignore[call-overload]
     connect_args.setdefault("check_same_thread", False)
     engine = sa.create_engine(
-        sqlite_url, connect_args=connect_args, **kwargs  # type: ignore[arg-type]
+        sqlite_url,
+        connect_args=connect_args,
+        **kwargs,  # type: ignore[arg-type]
     )
     configure_sqlite_engine(engine, busy_timeout_ms=busy_timeout_ms)
     return engine

@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from itertools import chain
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
+from itertools import chain
 from typing import Any
 
 import attrs
@@ -90,11 +90,11 @@ from loancore.ledger.subjects import Chart, Side, Subject
 from loancore.money import Money
 
 __all__ = [
+    "INDEXED_DIMENSIONS",
     "LEDGER_COMPONENT",
     "LEDGER_MIGRATIONS",
     "LEDGER_SCHEMA_VERSION",
     "LEDGER_TABLES",
-    "INDEXED_DIMENSIONS",
     "NO_DIMENSION",
     "SEGMENT_DIMENSIONS",
     "SqlLedgerStore",
@@ -340,10 +340,14 @@ def _rebuild_sqlite_table(connection: Connection, table: sa.Table, sources: dict
     the same column, or from the SQL expression ``sources`` gives for it (SQLite's documented way
     to make changes ALTER TABLE cannot)."""
     old = f"{table.name}_before_migration"
-    indexes = connection.exec_driver_sql(
-        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
-        (table.name,),
-    ).scalars().all()
+    indexes = (
+        connection.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+            (table.name,),
+        )
+        .scalars()
+        .all()
+    )
     for name in indexes:  # named indexes move with a renamed table; free their names first
         connection.exec_driver_sql(f"DROP INDEX {name}")
     connection.exec_driver_sql(f"ALTER TABLE {table.name} RENAME TO {old}")

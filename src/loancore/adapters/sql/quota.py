@@ -53,7 +53,6 @@ from loancore.errors import (
 from loancore.money import Money
 from loancore.quota import (
     Command,
-    command_fingerprint,
     Decision,
     EventKind,
     HoldStatus,
@@ -72,6 +71,7 @@ from loancore.quota import (
     check_as_of,
     check_command,
     check_rebuild,
+    command_fingerprint,
     decide,
     load_view,
     rebuild,
@@ -395,11 +395,10 @@ class SqlQuotaStore:
 
     def check(self) -> tuple[QuotaIssue, ...]:
         """Rebuild everything from the journal and list where the stored rows differ."""
-        with read_connection(self._bind) as connection:
-            with _snapshot_transaction(connection):
-                rows = connection.execute(sa.select(EVENTS).order_by(EVENTS.c.id))
-                events = [_event_of(r) for r in rows]
-                stored = self.using(connection).snapshot()
+        with read_connection(self._bind) as connection, _snapshot_transaction(connection):
+            rows = connection.execute(sa.select(EVENTS).order_by(EVENTS.c.id))
+            events = [_event_of(r) for r in rows]
+            stored = self.using(connection).snapshot()
         return check_rebuild(rebuild(events), stored)
 
 
@@ -618,10 +617,18 @@ def _write_line(connection: Connection, old: QuotaLine | None, line: QuotaLine) 
     if old is None:
         connection.execute(
             LINES.insert().values(
-                line_id=line.line_id, borrower_id=line.borrower_id, master_id=line.master_id,
-                product=line.product, currency=line.currency, starts_on=line.starts_on,
-                expires_on=line.expires_on, used_minor=0, held_minor=0, frozen_minor=0, **terms,
-            )  # fmt: skip
+                line_id=line.line_id,
+                borrower_id=line.borrower_id,
+                master_id=line.master_id,
+                product=line.product,
+                currency=line.currency,
+                starts_on=line.starts_on,
+                expires_on=line.expires_on,
+                used_minor=0,
+                held_minor=0,
+                frozen_minor=0,
+                **terms,
+            )
         )
     else:
         connection.execute(LINES.update().where(LINES.c.line_id == line.line_id).values(**terms))
@@ -640,8 +647,11 @@ def _write_line(connection: Connection, old: QuotaLine | None, line: QuotaLine) 
     for position, temporary in enumerate(added, start=first_free):
         connection.execute(
             TEMPORARY.insert().values(
-                limit_id=temporary.limit_id, line_id=line.line_id, position=position,
-                amount_minor=temporary.amount_minor, starts_on=temporary.starts_on,
+                limit_id=temporary.limit_id,
+                line_id=line.line_id,
+                position=position,
+                amount_minor=temporary.amount_minor,
+                starts_on=temporary.starts_on,
                 ends_on=temporary.ends_on,
-            )  # fmt: skip
+            )
         )
