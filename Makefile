@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install test demo bench clean
+.PHONY: install lint test demo bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,9 +18,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Starts a throwaway PostgreSQL on 127.0.0.1 for the session (unless LOANCORE_TEST_POSTGRES_URL
-# is already set), runs every test, and stops the server.
-test: $(STAMP)
+# The static checks: ruff (lint and format) over the code, mypy --strict over the library.
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy --strict src
+
+# The static checks, then: starts a throwaway PostgreSQL on 127.0.0.1 for the session (unless
+# LOANCORE_TEST_POSTGRES_URL is already set), runs every test, and stops the server.
+test: lint
 	bash scripts/with-postgres $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: $(STAMP)

@@ -8,9 +8,18 @@ Three kinds of failure, three mechanisms (see ``../shared/STYLE.md``):
 2. Bad input from a caller: an exception rooted at :class:`LoancoreError` that also inherits the
    builtin it refines (``InvalidInput`` is a ``ValueError``), so ``except ValueError`` in a caller's
    code keeps working. The message names the field and the value.
-3. An expected business outcome (quota exceeded, loan already settled): a :class:`RejectionCode`,
-   returned as a value. Codes are append-only and never renumbered; they are persisted and shown to
-   operators, so their numbers are part of the public contract.
+3. An expected business outcome (quota exceeded, loan already settled): a :class:`Rejected`
+   exception (or a subclass such as :class:`PostingRejected`) carrying a stable
+   :class:`RejectionCode`. Codes are append-only and never renumbered; they are persisted and
+   shown to operators, so their numbers are part of the public contract.
+
+One refusal convention for the whole library: a refusal is raised, never returned. A use case is
+one unit of work across several stores (quota, loan, ledger); a refusal at any step must undo the
+steps before it, and an exception does that on its way out of ``with uow:`` whether or not the
+caller remembered to look. A returned code that a caller forgets to check would commit a half-done
+use case (a quota held for a loan that was never booked). Callers that process files catch
+:class:`Rejected` per item and read ``code``. A refused request is not recorded: its idempotency
+key stays free, and a retry is judged afresh.
 """
 
 from __future__ import annotations
@@ -33,7 +42,25 @@ __all__ = [
     "RejectionCode",
     "SchemaVersionMismatch",
     "UnknownCurrency",
+    "shown",
 ]
+
+
+REPR_LENGTH_MAX = 200
+
+
+def shown(value: object) -> str:
+    """``repr(value)`` cut to REPR_LENGTH_MAX characters, for messages: a 4 MB string passed as
+    an id must not become a 4 MB exception message (nor cost the time to build one)."""
+    if isinstance(value, str) and len(value) > REPR_LENGTH_MAX:
+        return f"{value[:REPR_LENGTH_MAX]!r}... ({len(value)} characters)"
+    try:
+        text = repr(value)
+    except Exception as error:  # noqa: BLE001 - a caller's broken __repr__ must not hide the error
+        return f"<{type(value).__name__}: repr failed with {type(error).__name__}>"
+    if len(text) > REPR_LENGTH_MAX:
+        return f"{text[:REPR_LENGTH_MAX]}... ({len(text)} characters)"
+    return text
 
 
 class LoancoreError(Exception):
@@ -51,7 +78,7 @@ class InvalidInput(LoancoreError, ValueError):
         self.field = field
         self.value = value
         self.reason = reason
-        super().__init__(f"{field}: {reason} (got {value!r})")
+        super().__init__(f"{field}: {reason} (got {shown(value)})")
 
 
 class FloatNotAllowed(LoancoreError, TypeError):
@@ -115,7 +142,7 @@ class NotFound(LoancoreError, LookupError):
     def __init__(self, kind: str, key: Any) -> None:
         self.kind = kind
         self.key = key
-        super().__init__(f"{kind} {key!r} not found")
+        super().__init__(f"{kind} {shown(key)} not found")
 
 
 class IdempotencyConflict(LoancoreError, ValueError):
@@ -124,7 +151,9 @@ class IdempotencyConflict(LoancoreError, ValueError):
     def __init__(self, key: str, detail: str = "") -> None:
         self.key = key
         suffix = f": {detail}" if detail else ""
-        super().__init__(f"idempotency key {key!r} was already used with different content{suffix}")
+        super().__init__(
+            f"idempotency key {shown(key)} was already used with different content{suffix}"
+        )
 
 
 class InvariantViolation(LoancoreError, RuntimeError):
@@ -195,10 +224,12 @@ class RejectionCode(enum.IntEnum):
 
 
 class Rejected(LoancoreError):
-    """Raised by a service only when its caller asked for exceptions over codes.
+    """An expected business refusal (quota exceeded, period closed, loan already settled).
 
-    The core returns :class:`RejectionCode` values; this wrapper lets a thin adapter (CLI, HTTP)
-    turn one into an exception without losing the code.
+    ``code`` is the stable :class:`RejectionCode`; ``detail`` says what was refused and why. Every
+    part of loancore raises a refusal (see the module docstring): a unit of work then leaves every
+    store as it was. Areas raise their own subclass (:class:`PostingRejected`, ...) so a caller can
+    catch one area's refusals.
     """
 
     def __init__(self, code: RejectionCode, detail: str = "") -> None:
