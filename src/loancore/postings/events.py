@@ -139,9 +139,9 @@ class Event:
             if key not in given:
                 raise InvalidInput(f"dimensions.{key}", None, "required for this event")
         amounts = self.amounts()
-        currency = amounts[0][1].currency
         for name, amount in amounts:
-            if amount.currency != currency:
+            if amount.currency != amounts[0][1].currency:
+                currency = amounts[0][1].currency
                 raise InvalidInput(name, amount, f"expected {currency} like the other amounts")
         for name in self.POSITIVE:
             amount = getattr(self, name)

@@ -154,6 +154,14 @@ def _code_field(default: str) -> str:
     return attrs.field(default=default, validator=_code)
 
 
+def _treatment(value: object) -> DiscountTreatment:
+    try:
+        return DiscountTreatment(value)
+    except ValueError:
+        expected = f"one of {[t.value for t in DiscountTreatment]}"
+        raise InvalidInput("mapping.discount_treatment", value, expected) from None
+
+
 @attrs.frozen(kw_only=True)
 class SubjectMapping:
     """A product's subject code for every :class:`Role`, and its merchant-discount treatment.
@@ -183,7 +191,7 @@ class SubjectMapping:
     allowance_stage_2: str = _code_field("1304.02")
     allowance_stage_3: str = _code_field("1304.03")
     discount_treatment: DiscountTreatment = attrs.field(
-        default=DiscountTreatment.FEE_INCOME, converter=DiscountTreatment
+        default=DiscountTreatment.FEE_INCOME, converter=_treatment
     )
 
     def code(self, role: Role) -> str:
