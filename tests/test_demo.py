@@ -16,6 +16,10 @@ def test_demo_runs_end_to_end_and_its_books_are_clean(tmp_path: Path, capsys) ->
     assert "0 error(s) when beancount re-checks it" in out
     assert "quota journal rebuild matches stored balances: True" in out
     assert "used now 11079.84 CNY" in out  # restored by the principal part only
+    # booked through the posting templates: keys derived from the events' own ids
+    assert "repayment:L-2026-0001-1" in out
+    assert "Dr 3001 1100.16, Cr 1303.01 920.16, Cr 1132 180.00" in out
+    assert "loan principal outstanding (1303, loan L-2026-0001): 11079.84 CNY" in out
     assert (tmp_path / "books.sqlite").exists() and (tmp_path / "books.beancount").exists()
 
 
