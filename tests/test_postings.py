@@ -575,7 +575,7 @@ def page_rows(heading: str) -> list[str]:
     """The body rows of the first table under ``heading`` (header and rule left out)."""
     text = PAGE.read_text(encoding="utf-8")
     start = text.index(f"\n{heading}\n")
-    lines = text[start:].splitlines()[1:]
+    lines = text[start + 1 :].splitlines()[1:]
     table: list[str] = []
     for line in lines:
         if line.startswith("|"):
