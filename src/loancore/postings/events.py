@@ -14,6 +14,7 @@ positive amount; every other event may be zero and then books nothing.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable
 from datetime import date
 from typing import Any, ClassVar, TypeVar
@@ -105,9 +106,26 @@ def _zero_like(first: str) -> Callable[[object], Money]:
 
     def make(event: object) -> Money:
         amount = getattr(event, first)
-        return Money.zero(amount.currency if isinstance(amount, Money) else "CNY")
+        return _zero(amount.currency if isinstance(amount, Money) else "CNY")
 
     return make
+
+
+@functools.cache
+def _zero(currency: str) -> Money:
+    """One zero per currency: Money is immutable, and building one is most of an event's cost."""
+    return Money.zero(currency)
+
+
+_MONEY_NAMES: dict[type[Any], tuple[str, ...]] = {}  # event class -> its Money fields
+
+
+def _money_names(kind: type[Any]) -> tuple[str, ...]:
+    names = _MONEY_NAMES.get(kind)
+    if names is None:
+        names = tuple(field.name for field in attrs.fields(kind) if field.metadata.get("money"))
+        _MONEY_NAMES[kind] = names
+    return names
 
 
 _MONEY = {"money": True}
@@ -150,11 +168,7 @@ class Event:
 
     def amounts(self) -> tuple[tuple[str, Money], ...]:
         """Every Money field with its name, in field order."""
-        return tuple(
-            (field.name, getattr(self, field.name))
-            for field in attrs.fields(type(self))
-            if field.metadata.get("money")
-        )
+        return tuple((name, getattr(self, name)) for name in _money_names(type(self)))
 
     @property
     def currency(self) -> str:
@@ -267,23 +281,17 @@ class RepaymentReceived(Event):
     fee: Money = attrs.field(default=_LIKE_RECEIVED, validator=_money, metadata=_MONEY)
     partner_share: Money = attrs.field(default=_LIKE_RECEIVED, validator=_money, metadata=_MONEY)
 
+    overpayment: Money = attrs.field(init=False, eq=False, repr=False)
+
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
-        if self.applied() > self.received:
-            reason = f"components sum to {self.applied()}, more than received"
-            raise InvalidInput("received", self.received, reason)
-
-    def applied(self) -> Money:
-        """What the components take; the rest of ``received`` is the overpayment."""
-        total = Money.zero(self.received.currency)
-        for name, amount in self.amounts()[1:]:
-            assert name != "received"
-            total = total + amount
-        return total
-
-    @property
-    def overpayment(self) -> Money:
-        return self.received - self.applied()
+        received = self.received.minor_units
+        applied = sum(a.minor_units for name, a in self.amounts() if name != "received")
+        if applied > received:
+            shown = Money.from_minor(applied, self.received.currency)
+            raise InvalidInput("received", self.received, f"components sum to {shown}, more")
+        overpayment = Money.from_minor(received - applied, self.received.currency)
+        object.__setattr__(self, "overpayment", overpayment)
 
 
 @attrs.frozen(kw_only=True)
