@@ -22,7 +22,15 @@ from hypothesis import strategies as st
 
 from loancore.adapters.memory.ledger import MemoryLedgerStore
 from loancore.errors import FloatNotAllowed, InvalidInput
-from loancore.ledger import Chart, JournalEntry, Ledger, Side, check_entry, default_chart
+from loancore.ledger import (
+    Chart,
+    JournalEntry,
+    Ledger,
+    MemoRegister,
+    Side,
+    check_entry,
+    default_chart,
+)
 from loancore.money import Money
 from loancore.postings import (
     DEFAULT_MAPPING,
@@ -54,6 +62,7 @@ from loancore.postings import (
     Waiver,
     WrittenOff,
     entries_for,
+    memo_postings_for,
     merchant_settlement,
     repayment_received,
 )
@@ -282,6 +291,55 @@ def test_booking_an_event_twice_books_it_once() -> None:
     ledger.post(*entries_for(event))
     assert ledger.balance("1303", "CNY", as_of=DAY) == cny("3000.00")
     assert ledger.balance("2202", "CNY", as_of=DAY) == cny("3000.00")
+
+
+def test_a_loan_lifecycle_leaves_every_subject_where_the_events_say() -> None:
+    """Disburse, settle, charge, repay part, provide, write off the rest, recover some: the
+    balances by loan follow, and the written-off register holds what is still pursued."""
+    ledger = Ledger(MemoryLedgerStore(CHART))
+    c = common
+    events: list[Event] = [
+        MerchantDisbursement(**c("d"), principal=cny("1000.00"), merchant_discount=cny("30.00")),
+        MerchantSettlement(**c("s"), payable=cny("970.00")),
+        InterestAccrued(**c("a"), component="interest", amount=cny("15.00")),
+        InterestDue(**c("a"), amount=cny("15.00")),
+        FeeCharged(**c("f"), fee_kind="late", amount=cny("5.00")),
+        RepaymentReceived(
+            **c("r"), received=cny("120.00"), principal=cny("100.00"), interest=cny("15.00")
+        ),
+        ClearingSettled(**c("r"), amount=cny("120.00")),
+        ProvisionCharged(**c("p"), stage=3, amount=cny("905.00")),
+        WrittenOff(**c("w"), principal=cny("900.00"), fee=cny("5.00")),
+        RecoveredAfterWriteOff(**c("x"), amount=cny("50.00")),
+    ]
+    for _round in range(2):  # the second round replays every key and books nothing
+        for event in events:
+            ledger.post(*entries_for(event))
+            ledger.post_memo(*memo_postings_for(event))
+
+    def balance(code: str) -> Money:
+        return ledger.balance(code, "CNY", as_of=DAY, dimensions={"loan": "L-1"})
+
+    assert balance("1303") == cny("0.00")  # principal written off, nothing accrued
+    assert balance("1132") == cny("0.00") and balance("1221") == cny("0.00")
+    assert balance("2202") == cny("0.00")  # the clinic is paid
+    assert balance("2241.01") == cny("5.00")  # 120 received, 115 applied
+    assert balance("1304.03") == cny("50.00")  # the recovery, until the next provision run
+    assert balance("6011") == cny("15.00") and balance("6021") == cny("35.00")
+    assert balance("6702") == cny("905.00")
+    assert balance("3001") == cny("50.00")  # the recovery, not yet paid into the bank
+    pursued = ledger.memo_balance(
+        MemoRegister.WRITTEN_OFF_LOANS, "CNY", as_of=DAY, dimensions={"loan": "L-1"}
+    )
+    assert pursued == cny("855.00")
+    assert ledger.audit() == []
+
+
+def test_only_write_offs_and_recoveries_touch_the_written_off_register() -> None:
+    assert memo_postings_for(InterestDue(**common(), amount=cny("1.00"))) == ()
+    assert memo_postings_for(WrittenOff(**common(), principal=cny("0.00"))) == ()
+    (posting,) = memo_postings_for(WrittenOff(**common(), principal=cny("1.00"), fee=cny("2.00")))
+    assert posting.amount == cny("3.00") and posting.idempotency_key == "memo.write_off:ev-1"
 
 
 def test_an_event_without_a_template_is_refused() -> None:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from loancore.errors import InvalidInput, InvariantViolation
-from loancore.ledger.entries import JournalEntry, Leg
+from loancore.ledger.entries import JournalEntry, Leg, MemoDirection, MemoPosting, MemoRegister
 from loancore.ledger.subjects import Side
 from loancore.money import Money
 from loancore.postings.events import (
@@ -63,6 +63,7 @@ __all__ = [
     "interest_accrued",
     "interest_adjustment_amortized",
     "interest_due",
+    "memo_postings_for",
     "merchant_disbursement",
     "merchant_settlement",
     "overpayment_refunded",
@@ -328,10 +329,14 @@ _WRITTEN_OFF_PARTS = (
 )
 
 
+def _written_off_total(event: WrittenOff) -> Money:
+    return sum((getattr(event, c.value) for c in _WRITTEN_OFF_PARTS), Money.zero(event.currency))
+
+
 def written_off(event: WrittenOff, mapping: SubjectMapping = DEFAULT_MAPPING) -> Entries:
     """核销: Dr the stage-3 allowance (the total); Cr each component's receivable."""
     parts = tuple((c, getattr(event, c.value)) for c in _WRITTEN_OFF_PARTS)
-    total = sum((amount for _c, amount in parts), Money.zero(event.currency))
+    total = _written_off_total(event)
     return _book(
         "write_off",
         event,
@@ -383,3 +388,33 @@ def entries_for(event: Event, mapping: SubjectMapping = DEFAULT_MAPPING) -> Entr
     if template is None:
         raise InvalidInput("event", event, "no posting template for this type")
     return template(event, mapping)
+
+
+def memo_postings_for(event: Event) -> tuple[MemoPosting, ...]:
+    """The off-balance register postings that go with ``event``'s entries (表外登记).
+
+    A write-off registers the total written off in 已核销贷款 (``WRITTEN_OFF_LOANS``), which the
+    lender still pursues; a recovery takes the amount recovered off it (the ledger refuses a
+    decrease below the register's balance for the loan). Other events register nothing. Ids and
+    keys are ``memo.<template>:<event id>``, like the entries'.
+    """
+    if isinstance(event, WrittenOff):
+        template, direction, amount = "write_off", MemoDirection.INCREASE, _written_off_total(event)
+    elif isinstance(event, RecoveredAfterWriteOff):
+        template, direction, amount = "recovery", MemoDirection.DECREASE, event.amount
+    else:
+        return ()
+    if not amount.is_positive():
+        return ()
+    derived = f"memo.{template}:{event.event_id}"
+    posting = MemoPosting(
+        posting_id=derived,
+        idempotency_key=derived,
+        register=MemoRegister.WRITTEN_OFF_LOANS,
+        accounting_date=event.accounting_date,
+        direction=direction,
+        amount=amount,
+        dimensions=event.dimensions,
+        memo=f"已核销贷款 {direction.value}",
+    )
+    return (posting,)
