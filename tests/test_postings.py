@@ -476,6 +476,12 @@ def refusal(build: Callable[[], object]) -> InvalidInput:
             ),
             "dimensions.branch",
         ),
+        (
+            lambda: InterestDue(
+                event_id="e", accounting_date=DAY, dimensions={"loan": "L\x00"}, amount=cny("1")
+            ),
+            "dimensions.loan",
+        ),
     ],
 )
 def test_bad_event_input_is_refused_naming_the_field(
@@ -490,7 +496,7 @@ def test_a_float_amount_is_refused() -> None:
 
 
 def test_clearing_needs_no_loan_and_omitted_parts_are_zero_in_the_event_currency() -> None:
-    event = ClearingSettled(event_id="c", accounting_date=DAY, dimensions={}, amount=cny("5.00"))
+    event = ClearingSettled(event_id="c", accounting_date=DAY, amount=cny("5.00"))
     assert legs_of(entries_for(event)) == [("de", "1002", "5.00"), ("cr", "3001", "5.00")]
     repaid = RepaymentReceived(**common(), received=Money("7", "JPY"))
     assert repaid.fee == Money("0", "JPY") and repaid.overpayment == Money("7", "JPY")

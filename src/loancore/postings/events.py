@@ -149,9 +149,11 @@ class Event:
 
     event_id: str = attrs.field(validator=_event_id)
     accounting_date: date = attrs.field(validator=_date)
-    dimensions: Dimensions = attrs.field(converter=_dimensions)
+    dimensions: Dimensions = attrs.field(default=(), converter=_dimensions)
 
     def __attrs_post_init__(self) -> None:
+        for key, value in self.dimensions:  # every store must keep them (no NUL, <= 200 chars)
+            require_id(f"dimensions.{key}", value)
         given = {key for key, _value in self.dimensions}
         for key in self.REQUIRED_DIMENSIONS:
             if key not in given:
