@@ -7,6 +7,7 @@ rewrites them, and ``test_docs_tables_match_the_code`` fails when the page and t
 from __future__ import annotations
 
 import datetime
+import json
 import random
 import sys
 from collections.abc import Sequence
@@ -54,6 +55,9 @@ from loancore.waterfall import (
 )
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "waterfall.md"
+FINERACT_CASES = json.loads(
+    (Path(__file__).parent / "data" / "waterfall_fineract_processor_tests.json").read_text("utf-8")
+)
 CASH_TYPES = [t for t in TransactionType if t is not TransactionType.WAIVER]
 PD, D, NYD = DueState.PAST_DUE, DueState.DUE, DueState.NOT_YET_DUE
 PEN, COMP, FEE, INT, PRI = (
@@ -303,6 +307,29 @@ def test_fineract_orders_as_verified_in_its_processors() -> None:
     assert order(FINERACT_EARLY_REPAYMENT, NYD) == [PRI]
     assert order(CIVIL_CODE_561, PD) == [FEE, PEN, INT, PRI]
     assert CIVIL_CODE_561.rule.processing is Processing.VERTICAL
+
+
+@pytest.mark.parametrize(
+    "case",
+    FINERACT_CASES["cases"],
+    ids=[f"{c['policy'][9:24]}-{c['test']}" for c in FINERACT_CASES["cases"]],
+)
+def test_fineract_processor_test_cases_are_reproduced(case: dict[str, object]) -> None:
+    """Apache Fineract's own unit tests of two strategies (tests/data, source named there)."""
+    currency = FINERACT_CASES["currency"]
+    due = datetime.date.fromisoformat(str(case["due_date"]))
+    outstanding = case["outstanding"]
+    assert isinstance(outstanding, dict)
+    items = [OutstandingItem(1, due, k, Money(v, currency)) for k, v in outstanding.items()]
+    as_of = datetime.date.fromisoformat(str(case["as_of"]))
+    payment = Payment(Money(str(case["payment"]), currency), TransactionType.REPAYMENT, as_of)
+    allocation = allocate(items, payment, PRESETS[str(case["policy"])])
+    paid = case["paid"]
+    assert isinstance(paid, dict)
+    totals = allocation.totals()
+    assert {k: totals[Component(k)] for k in paid} == {
+        k: Money(v, currency) for k, v in paid.items()
+    }
 
 
 # -- refusals -------------------------------------------------------------------------------------
