@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from loancore.dates import due_dates
 from loancore.errors import InvalidInput, InvariantViolation
 from loancore.money import Money
+from loancore.testing.money import assert_context_independent
 from loancore.testing.waterfall import (
     allocation_rules,
     outstanding_items,
@@ -234,6 +235,15 @@ def test_allocation_is_deterministic_and_independent_of_item_order(data: st.Data
     shuffled = data.draw(st.permutations(items), label="shuffled")
     assert allocate(tuple(shuffled), payment, policy, grace_days=grace) == first
     assert allocate(list(reversed(items)), payment, policy, grace_days=grace) == first
+
+
+@given(st.data())
+def test_allocation_is_independent_of_the_callers_decimal_context(data: st.DataObject) -> None:
+    items, payment, policy, grace = draw_case(data)
+    big = [attrs.evolve(i, outstanding=Money(i.outstanding.amount * 10**20, "CNY")) for i in items]
+    large = attrs.evolve(payment, amount=Money(payment.amount.amount * 10**20, "CNY"))
+    assert_context_independent(lambda: allocate(items, payment, policy, grace_days=grace))
+    assert_context_independent(lambda: allocate(big, large, policy, grace_days=grace))
 
 
 # -- waivers ----------------------------------------------------------------------------------
