@@ -513,7 +513,9 @@ def allocate(
     lines: list[AllocationLine] = []
     overflow: OverflowRule | None = None
     for number, step in _visits(book, rule, states):  # bounded: installments x steps
-        if step.state is DueState.NOT_YET_DUE and overflow is None and remaining:
+        if not remaining:
+            break
+        if step.state is DueState.NOT_YET_DUE and overflow is None:
             overflow = rule.overflow  # the due part is over and money is left
         paid = min(remaining, book.units.get((number, step.component), 0))
         if paid:
