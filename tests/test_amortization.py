@@ -634,3 +634,97 @@ def test_a_multiple_that_rounds_the_installment_to_zero_is_refused(overrides: di
     with pytest.raises(InvalidInput) as caught:
         amortize(terms(**overrides))
     assert caught.value.field == "installment_multiple"
+
+
+# -- issue 10: level principal follows the contract's rounding; nonsense refused ----------------
+
+
+@pytest.mark.parametrize(
+    ("rounding", "level", "last"),
+    [("HALF_UP", "16.67", "16.65"), ("HALF_EVEN", "16.67", "16.65"), ("DOWN", "16.66", "16.70")],
+)
+def test_equal_principal_level_follows_the_contract_rounding(rounding, level, last) -> None:
+    # Banks' published 等额本金 schedules and Apache Fineract round P / n with the contract's
+    # mode and put the residue on the last installment; loancore used to truncate always.
+    schedule = amortize(
+        terms(principal=D("100"), installments=6, method="equal_principal", rounding=rounding)
+    )
+    assert schedule.principal == (D(level),) * 5 + (D(last),)
+    assert schedule.level_payment == D(level)
+
+
+@given(loan_terms(methods=["equal_principal", "flat", "fee_installment"]))
+def test_level_principal_methods_repay_at_least_a_minor_unit_every_amortizing_period(
+    t: LoanTerms,
+) -> None:
+    schedule = amortize(t)
+    assert schedule.total_principal == t.principal
+    assert all(p >= 1 for p in schedule.principal_minor[t.grace_periods :])
+
+
+@pytest.mark.parametrize("method", ["equal_principal", "flat", "fee_installment", "equal_installment"])
+def test_a_principal_smaller_than_one_minor_unit_per_installment_is_refused(method: str) -> None:
+    # Found in review: 0.11 over 12 installments gave eleven installments of 0.00.
+    rate = D(0) if method == "fee_installment" else D("0.18")
+    with pytest.raises(InvalidInput) as caught:
+        terms(principal=D("0.11"), installments=12, method=method, annual_rate=rate)
+    assert caught.value.field == "principal"
+    assert terms(principal=D("0.12"), installments=12, method=method, annual_rate=rate)
+
+
+def test_installment_multiple_rounds_the_level_principal_of_equal_principal() -> None:
+    schedule = amortize(terms(method="equal_principal", installment_multiple=1))
+    assert schedule.principal == (D(833),) * 11 + (D(837),)
+
+
+@pytest.mark.parametrize("method", ["flat", "fee_installment"])
+def test_installment_multiple_rounds_the_level_installment_of_flat_methods(method: str) -> None:
+    extra = {"annual_rate": D(0), "fee_rate_per_period": D("0.0075")} if method != "flat" else {}
+    schedule = amortize(terms(method=method, installment_multiple=1, **extra))
+    assert all(total == total.to_integral_value() for total in schedule.totals[:-1])
+    assert schedule.totals[0] == D("983.00") if method == "flat" else D("908.00")
+    assert schedule.total_principal == D("10000")
+
+
+@pytest.mark.parametrize("method", ["interest_only", "bullet"])
+def test_installment_multiple_is_refused_where_no_level_amount_exists(method: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        terms(method=method, installment_multiple=1)
+    assert caught.value.field == "installment_multiple"
+
+
+@given(
+    loan_terms(methods=["equal_principal", "flat"], options=False),
+    st.sampled_from([D("1"), D("0.05"), D("10")]),
+)
+def test_a_multiple_on_level_principal_methods_conserves_principal(t: LoanTerms, multiple) -> None:
+    try:
+        schedule = amortize(attrs.evolve(t, installment_multiple=multiple))
+    except InvalidInput as error:  # a multiple larger than the level amount
+        assert error.field == "installment_multiple"
+        return
+    assert schedule.total_principal == t.principal
+    assert min(schedule.principal_minor) >= 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("start_date", dt.datetime(2025, 1, 31, 10)),
+        ("start_date", "2025-01-31"),
+        ("start_date", dt.date(1899, 12, 31)),
+        ("first_due_date", dt.datetime(2025, 3, 1, 0)),
+        ("first_due_date", dt.date(3000, 1, 1)),
+    ],
+)
+def test_term_dates_are_plain_dates_in_range(field: str, value: object) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        terms(**{field: value})
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize("as_of", [dt.datetime(2025, 2, 10, 9), "2025-02-10", None])
+def test_payoff_quote_as_of_is_a_plain_date(as_of: object) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        payoff_quote(amortize(terms()), as_of, installments_paid=0)  # type: ignore[arg-type]
+    assert caught.value.field == "as_of"
