@@ -26,6 +26,7 @@ from loancore.money import (
     split_evenly,
     to_decimal,
     to_minor_units,
+    to_rate,
 )
 from loancore.testing.money import assert_context_independent
 from loancore.testing.strategies import amounts, currencies, moneys, ratio_lists
@@ -155,7 +156,9 @@ def test_to_decimal_refuses_float_and_bool() -> None:
         to_decimal(1.0, field="rate_annual")
     with pytest.raises(InvalidInput):
         to_decimal(False, field="rate_annual")
-    assert to_decimal(" 0.18 ", field="rate_annual") == D("0.18")
+    assert to_decimal("0.18", field="rate_annual") == D("0.18")
+    with pytest.raises(InvalidInput):  # issue 10: surrounding spaces are refused, not stripped
+        to_decimal(" 0.18 ", field="rate_annual")
 
 
 # -- arithmetic and comparison ----------------------------------------------------------------
@@ -491,12 +494,23 @@ def test_split_evenly_and_allocate_bound_the_number_of_parts() -> None:
     assert caught.value.field == "ratios"
 
 
-@pytest.mark.parametrize("factor", [D("1E+999999"), D("1E-999999"), "1" * 200, D("1E+40")])
+@pytest.mark.parametrize("factor", [D("1E+999999"), "1" * 200, D("1E+40"), D("1" * 101)])
 def test_multiply_by_an_out_of_range_factor_is_a_typed_error(factor: object) -> None:
     # Found in review: 1E+999999 escaped as decimal.Overflow.
     with pytest.raises(InvalidInput) as caught:
         Money("12.30", "CNY").multiply(factor, rounding="HALF_UP")
     assert caught.value.field in ("factor", "amount")
+
+
+def test_multiply_by_a_tiny_factor_is_exact_then_rounded_once() -> None:
+    assert Money("12.30", "CNY").multiply(D("1E-999999"), rounding="UP") == Money("0.01", "CNY")
+
+
+def test_to_rate_bounds_the_decimal_places_of_a_compounded_rate() -> None:
+    assert to_rate(D("0.18000000000000000000000000000000000000"), field="rate") == D("0.18")
+    with pytest.raises(InvalidInput) as caught:
+        to_rate(D("1E-29"), field="annual_rate")
+    assert caught.value.field == "annual_rate"
 
 
 @given(moneys(currency="CNY", max_value=10**12), st.integers(1, 200))
