@@ -80,6 +80,15 @@ def test_reamortization_conserves_principal(t: LoanTerms, data) -> None:
     low = 0 if after else 1  # a prepayment of everything before installment 1 is refused
     minor = data.draw(st.integers(1, max(1, int(balance * 100) - low)))
     mode = data.draw(st.sampled_from(list(Reamortization)))
+    remaining = int(balance * 100) - minor
+    periods = len(schedule) - max(after, t.grace_periods)
+    if mode is Reamortization.KEEP_TERM and t.method.value != "interest_only" and 0 < remaining < periods:
+        # issue 10: less than one minor unit per remaining installment is refused, not spread
+        # as installments of 0.00.
+        with pytest.raises(InvalidInput) as caught:
+            reamortize(schedule, after_installment=after, prepayment=D(minor) / 100, mode=mode)
+        assert caught.value.field == "prepayment"
+        return
     result = reamortize(schedule, after_installment=after, prepayment=D(minor) / 100, mode=mode)
     assert result.total_principal + result.prepaid_principal == t.principal
     assert min(result.balance_after) >= 0
@@ -357,6 +366,11 @@ def _reference_minor(t: LoanTerms) -> tuple[list[int], list[int]]:
             return int((Decimal(x.numerator) / Decimal(x.denominator)).quantize(1, mode))
 
     level = rounded(principal * r / (1 - (1 + r) ** -n)) if r else rounded(Fraction(principal, n))
+    # Level principal: P / n in the contract's mode (issue 10), rounded down instead if rounding
+    # up would leave the last installment no principal.
+    level_principal = rounded(Fraction(principal, n))
+    if (n - 1) * level_principal >= principal:
+        level_principal = principal // n
     balance, parts, interests = principal, [], []
     for k in range(n):
         interest = rounded((principal if t.method is Method.FLAT else balance) * r)
@@ -367,7 +381,7 @@ def _reference_minor(t: LoanTerms) -> tuple[list[int], list[int]]:
         elif t.method is Method.INTEREST_ONLY:
             part = 0
         else:
-            part = min(principal // n, balance)
+            part = min(level_principal, balance)
         balance -= part
         parts.append(part)
         interests.append(interest)
@@ -475,8 +489,9 @@ def test_large_principal_under_a_low_precision_context() -> None:
         ({"principal": D("1e45")}, "principal"),
         ({"installment_multiple": D("1e45")}, "installment_multiple"),
         ({"start_date": dt.date(9999, 12, 1)}, "start"),
-        ({"start_date": dt.date(9999, 12, 30), "frequency": "weekly", "installments": 1}, "start"),
-        ({"first_due_date": dt.date(9999, 12, 31)}, "start"),
+        ({"start_date": dt.date(2999, 12, 30), "frequency": "weekly", "installments": 1}, "start"),
+        ({"first_due_date": dt.date(9999, 12, 31)}, "first_due_date"),
+        ({"start_date": dt.date(2999, 12, 1)}, "start"),
     ],
 )
 def test_out_of_range_terms_raise_invalid_input(overrides: dict, field: str) -> None:
