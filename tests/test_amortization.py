@@ -82,7 +82,11 @@ def test_reamortization_conserves_principal(t: LoanTerms, data) -> None:
     mode = data.draw(st.sampled_from(list(Reamortization)))
     remaining = int(balance * 100) - minor
     periods = len(schedule) - max(after, t.grace_periods)
-    if mode is Reamortization.KEEP_TERM and t.method.value != "interest_only" and 0 < remaining < periods:
+    if (
+        mode is Reamortization.KEEP_TERM
+        and t.method.value != "interest_only"
+        and 0 < remaining < periods
+    ):
         # issue 10: less than one minor unit per remaining installment is refused, not spread
         # as installments of 0.00.
         with pytest.raises(InvalidInput) as caught:
@@ -677,7 +681,9 @@ def test_level_principal_methods_repay_at_least_a_minor_unit_every_amortizing_pe
     assert all(p >= 1 for p in schedule.principal_minor[t.grace_periods :])
 
 
-@pytest.mark.parametrize("method", ["equal_principal", "flat", "fee_installment", "equal_installment"])
+@pytest.mark.parametrize(
+    "method", ["equal_principal", "flat", "fee_installment", "equal_installment"]
+)
 def test_a_principal_smaller_than_one_minor_unit_per_installment_is_refused(method: str) -> None:
     # Found in review: 0.11 over 12 installments gave eleven installments of 0.00.
     rate = D(0) if method == "fee_installment" else D("0.18")

@@ -24,9 +24,9 @@ from loancore.apr import (
 )
 from loancore.dates import due_dates
 from loancore.errors import InvalidInput, NoSolution
-from loancore.tvm import CASHFLOWS_MAX
 from loancore.testing.calculators import loan_terms
 from loancore.testing.money import assert_context_independent
+from loancore.tvm import CASHFLOWS_MAX
 
 D = Decimal
 REG_Z_TOLERANCE = D("0.00125")  # 1/8 of a percentage point, 12 CFR 1026.22(a)(2)
@@ -331,7 +331,11 @@ def test_unit_period_counts_are_positive_whole_numbers(bad: object) -> None:
 
 @pytest.mark.parametrize(
     ("args", "field"),
-    [(("24%", D("-0.01")), "rate_annual"), (("24%", None), "rate_annual"), ((None, "0.24"), "name")],
+    [
+        (("24%", D("-0.01")), "rate_annual"),
+        (("24%", None), "rate_annual"),
+        ((None, "0.24"), "name"),
+    ],
 )
 def test_rate_cap_refuses_a_negative_or_missing_cap(args: tuple, field: str) -> None:
     with pytest.raises(InvalidInput) as caught:

@@ -298,13 +298,14 @@ def test_thirty_e_360_isda_needs_a_termination_date(function) -> None:
 
 
 @pytest.mark.parametrize("function", [day_count, year_fraction, year_fraction_ratio])
-def test_termination_before_the_period_is_refused(function) -> None:
-    with pytest.raises(InvalidInput) as caught:
-        function(D(2025, 1, 31), D(2025, 2, 28), "30E/360 ISDA", termination=D(2025, 2, 27))
-    assert caught.value.field == "termination"
-    # The later date bounds the termination in a reversed period too.
-    with pytest.raises(InvalidInput):
-        function(D(2025, 2, 28), D(2025, 1, 31), "ACT/360", termination=D(2025, 2, 1))
+def test_a_termination_before_the_period_counts_as_an_ordinary_end(function) -> None:
+    # issue 10: QuantLib and OpenGamma accept any termination date; it only matters on D2.
+    early = function(D(2025, 1, 31), D(2025, 2, 28), "30E/360 ISDA", termination=D(2025, 2, 27))
+    late = function(D(2025, 1, 31), D(2025, 2, 28), "30E/360 ISDA", termination=D(2030, 2, 28))
+    assert early == late
+    assert function(D(2025, 2, 28), D(2025, 1, 31), "ACT/360", termination=D(2025, 2, 1)) == (
+        function(D(2025, 2, 28), D(2025, 1, 31), "ACT/360")
+    )
 
 
 def test_errors_are_value_errors_for_callers_that_catch_builtins() -> None:

@@ -462,7 +462,9 @@ def test_non_finite_amounts_are_refused_everywhere(value: Decimal) -> None:
         Money("1.00", "CNY").multiply(value, rounding="HALF_UP")
 
 
-@pytest.mark.parametrize("text", [" 12 ", "12 ", "\t12", "１２", "1_000", "1e3", "0x10", "", "-", "."])
+@pytest.mark.parametrize(
+    "text", [" 12 ", "12 ", "\t12", "１２", "1_000", "1e3", "0x10", "", "-", "."]
+)
 def test_amount_strings_are_ascii_digits_with_optional_sign_and_point(text: str) -> None:
     # Found in review: Money(" 12 "), full-width digits and "1_000" were accepted.
     with pytest.raises(InvalidInput) as caught:
@@ -472,7 +474,14 @@ def test_amount_strings_are_ascii_digits_with_optional_sign_and_point(text: str)
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("12", "12"), ("-12.5", "-12.5"), ("+3", "3"), (".5", "0.5"), ("5.", "5"), ("0012.30", "12.3")],
+    [
+        ("12", "12"),
+        ("-12.5", "-12.5"),
+        ("+3", "3"),
+        (".5", "0.5"),
+        ("5.", "5"),
+        ("0012.30", "12.3"),
+    ],
 )
 def test_plain_amount_strings_are_accepted(text: str, expected: str) -> None:
     assert to_decimal(text, field="amount") == D(expected)

@@ -234,9 +234,7 @@ class LoanTerms:
     first_due_date: dt.date | None = attrs.field(
         default=None, validator=_date("first_due_date", True)
     )
-    end_of_month: EndOfMonth = attrs.field(
-        default=EndOfMonth.CLAMP, converter=_end_of_month
-    )
+    end_of_month: EndOfMonth = attrs.field(default=EndOfMonth.CLAMP, converter=_end_of_month)
     interest_basis: InterestBasis = attrs.field(
         default=InterestBasis.PERIOD, converter=_interest_basis
     )
@@ -245,9 +243,7 @@ class LoanTerms:
         default=None, converter=_installment_multiple
     )
     fee_rate_per_period: Decimal = attrs.field(default=_ZERO, converter=_fee_rate)
-    fee_timing: FeeTiming = attrs.field(
-        default=FeeTiming.PER_INSTALLMENT, converter=_fee_timing
-    )
+    fee_timing: FeeTiming = attrs.field(default=FeeTiming.PER_INSTALLMENT, converter=_fee_timing)
     grace_periods: int = attrs.field(default=0, validator=_count("grace_periods", 0, PERIODS_MAX))
     interest_free_periods: int = attrs.field(
         default=0, validator=_count("interest_free_periods", 0, PERIODS_MAX)

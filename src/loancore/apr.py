@@ -32,12 +32,10 @@ import calendar
 import datetime as dt
 import decimal
 import enum
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
-
-import re
-from collections.abc import Callable
 
 import attrs
 from dateutil.relativedelta import relativedelta

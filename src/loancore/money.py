@@ -183,15 +183,19 @@ def _bounded(result: Decimal, value: Any, field: str) -> Decimal:
     if not result:
         return result
     if result.adjusted() >= AMOUNT_DIGITS_MAX:
-        raise InvalidInput(field, value, f"has more than {AMOUNT_DIGITS_MAX} digits before the point")
+        raise InvalidInput(
+            field, value, f"has more than {AMOUNT_DIGITS_MAX} digits before the point"
+        )
     if len(result.as_tuple().digits) > SIGNIFICANT_DIGITS_MAX:
-        raise InvalidInput(field, value, f"has more than {SIGNIFICANT_DIGITS_MAX} significant digits")
+        raise InvalidInput(
+            field, value, f"has more than {SIGNIFICANT_DIGITS_MAX} significant digits"
+        )
     return result
 
 
 def decimal_places(value: Decimal) -> int:
     """Decimal places of a finite ``value`` once trailing zeros are dropped (``0.1800`` has 2)."""
-    sign, digits, exponent = value.as_tuple()
+    _sign, digits, exponent = value.as_tuple()
     assert isinstance(exponent, int)  # finite
     trailing = 0
     for digit in reversed(digits):  # bounded by SIGNIFICANT_DIGITS_MAX once through to_decimal
