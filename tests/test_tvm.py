@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 from decimal import Decimal
+from fractions import Fraction
 
 import numpy_financial as npf
 import pytest
@@ -319,3 +320,16 @@ def test_xirr_dates_are_plain_dates_in_range(first: object) -> None:
     with pytest.raises(InvalidInput) as caught:
         tvm.xirr(flows)  # type: ignore[arg-type]
     assert caught.value.field == "cashflows[0].date"
+
+
+@given(cashflows(count_max=12), st.integers(-5000, 20000))
+def test_discount_factors_are_the_fractional_powers(flows, rate_bp: int) -> None:
+    # The root-and-integer-power shortcut agrees with (1 + r)^-t to far more than 28 digits.
+    rate = D(rate_bp) / 10000
+    start = flows[0][0]
+    times = [Fraction((d - start).days, 365) for d, _ in flows]
+    with decimal.localcontext(decimal.Context(prec=50)):
+        got = tvm.discount_factors(rate, times)
+        for t, factor in zip(times, got, strict=True):
+            exact = (1 + rate) ** -(D(t.numerator) / D(t.denominator))
+            assert abs(factor - exact) <= abs(exact) * D("1e-40")

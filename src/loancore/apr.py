@@ -35,6 +35,7 @@ import enum
 import re
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import attrs
@@ -46,7 +47,7 @@ from loancore.checks import require_date, require_id
 from loancore.dates import Frequency
 from loancore.errors import InvalidInput, NoSolution
 from loancore.money import Rounding, to_decimal
-from loancore.tvm import CASHFLOWS_MAX, ITERATIONS_MAX, NPER_MAX, solve_rate
+from loancore.tvm import CASHFLOWS_MAX, ITERATIONS_MAX, NPER_MAX, discount_factors, solve_rate
 
 __all__ = [
     "PLACES_MAX",
@@ -365,20 +366,21 @@ def _us_actuarial_periods(
 # -- EU Directive 2008/48/EC Annex I -------------------------------------------------------------
 
 
-def _years(start: dt.date, day: dt.date, time_basis: str) -> Decimal:
+def _years(start: dt.date, day: dt.date, time_basis: str) -> Fraction:
+    """The exact time in years from ``start`` to ``day`` (a Fraction, so the discount factors
+    are integer powers of a few roots: :func:`loancore.tvm.discount_factors`)."""
     if time_basis == "months":
         months = (day.year - start.year) * 12 + day.month - start.month
         if _dates.step_back(day, months, Frequency.MONTHLY) < start:
             months -= 1
-        anchor = start + relativedelta(months=months)
-        return Decimal(months) / 12 + Decimal((day - anchor).days) / 365
+        anchor: dt.date = start + relativedelta(months=months)
+        return Fraction(months, 12) + Fraction((day - anchor).days, 365)
     whole = day.year - start.year
     if start + relativedelta(months=12 * whole) > day:
         whole -= 1
-    anniversary = start + relativedelta(months=12 * whole)
-    following = start + relativedelta(months=12 * (whole + 1))
-    days = Decimal((day - anniversary).days)
-    return Decimal(whole) + days / Decimal((following - anniversary).days)
+    anniversary: dt.date = start + relativedelta(months=12 * whole)
+    following: dt.date = start + relativedelta(months=12 * (whole + 1))
+    return whole + Fraction((day - anniversary).days, (following - anniversary).days)
 
 
 def eu(
@@ -411,8 +413,8 @@ def _eu(source: Schedule | Flows, time_basis: str, iterations_max: int) -> Decim
     amounts = [a for _, a in flows]
 
     def residual(x: Decimal) -> Decimal:
-        base = _ONE + x
-        return sum((a / base**t for a, t in zip(amounts, years, strict=True)), _ZERO)
+        factors = discount_factors(x, years)
+        return sum((a * f for a, f in zip(amounts, factors, strict=True)), _ZERO)
 
     return _solve(residual, "eu", iterations_max)
 
