@@ -333,3 +333,9 @@ def test_discount_factors_are_the_fractional_powers(flows, rate_bp: int) -> None
         for t, factor in zip(times, got, strict=True):
             exact = (1 + rate) ** -(D(t.numerator) / D(t.denominator))
             assert abs(factor - exact) <= abs(exact) * D("1e-40")
+
+
+def test_rate_without_a_root_is_no_solution_even_where_the_growth_overflows() -> None:
+    # (1 + r)^1,000,000 leaves the number range above r ~ 9: that is no root, not a bad nper.
+    with pytest.raises(NoSolution):
+        tvm.rate(10**6, 1, 1)

@@ -375,7 +375,11 @@ def rate(
         future, w = to_decimal(fv, field="fv"), _when(when)
 
         def residual(r: Decimal) -> Decimal:
-            return -_fv(r, n, payment, present, w) + future
+            # decimal.Overflow escapes on purpose: solve_rate reads it as "out of range here"
+            # (a root at a lower rate is still found), not as the caller's bad nper.
+            growth = (_ONE + r) ** n
+            factor = n if r == 0 else (_ONE + r * w) * (growth - _ONE) / r
+            return present * growth + payment * factor + future
 
         root = solve_rate(
             residual,
