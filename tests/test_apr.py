@@ -357,3 +357,18 @@ def test_apr_bounds_the_number_of_flows() -> None:
     with pytest.raises(InvalidInput) as caught:
         us_actuarial_periods(flows, unit_periods_per_year=12)
     assert caught.value.field == "flows"
+
+
+def test_an_every_28_days_schedule_defaults_to_a_four_week_unit_period() -> None:
+    base = {
+        "principal": D("5000"), "currency": "USD", "annual_rate": D("0.12"), "installments": 13,
+        "method": "equal_installment", "start_date": dt.date(2025, 1, 6), "rounding": "HALF_UP",
+        "frequency": "every_n_days",
+    }  # fmt: skip
+    schedule = amortize(LoanTerms(**base, every_days=28))
+    assert us_actuarial(schedule) == us_actuarial(schedule, unit_period=UnitPeriod.weeks(4))
+    # 13 unit periods a year of a 28/365 period rate: 0.12 x 364 / 365, within Reg Z tolerance.
+    assert abs(us_actuarial(schedule) - D("0.12") * 364 / 365) < D("0.00125")
+    with pytest.raises(InvalidInput) as caught:
+        us_actuarial(amortize(LoanTerms(**base, every_days=30)))
+    assert caught.value.field == "unit_period"
