@@ -372,3 +372,13 @@ def test_an_every_28_days_schedule_defaults_to_a_four_week_unit_period() -> None
     with pytest.raises(InvalidInput) as caught:
         us_actuarial(amortize(LoanTerms(**base, every_days=30)))
     assert caught.value.field == "unit_period"
+
+
+@pytest.mark.parametrize(
+    ("count", "unit", "field"),
+    [(53, "week", "count"), (13, "month", "count"), (2, "semimonth", "count"), (1, "day", "unit")],
+)
+def test_a_unit_period_built_directly_is_checked_too(count: int, unit: str, field: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        UnitPeriod(count, unit)
+    assert caught.value.field == field

@@ -109,13 +109,23 @@ class UnitPeriod:
     count: int
     unit: str
 
+    def __attrs_post_init__(self) -> None:
+        most = {
+            _Unit.WEEK.value: _WEEKS_MAX,
+            _Unit.MONTH.value: _MONTHS_MAX,
+            _Unit.SEMIMONTH.value: 1,
+        }
+        if self.unit not in most:
+            raise InvalidInput("unit", self.unit, f"expected one of {sorted(most)}")
+        _unit_count(self.count, most[self.unit])
+
     @classmethod
     def weeks(cls, count: int) -> UnitPeriod:
-        return cls(_unit_count(count, _WEEKS_MAX), _Unit.WEEK.value)
+        return cls(count, _Unit.WEEK.value)
 
     @classmethod
     def months(cls, count: int) -> UnitPeriod:
-        return cls(_unit_count(count, _MONTHS_MAX), _Unit.MONTH.value)
+        return cls(count, _Unit.MONTH.value)
 
     @classmethod
     def semimonth(cls) -> UnitPeriod:
