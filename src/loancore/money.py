@@ -186,11 +186,23 @@ def _bounded(result: Decimal, value: Any, field: str) -> Decimal:
         raise InvalidInput(
             field, value, f"has more than {AMOUNT_DIGITS_MAX} digits before the point"
         )
-    if len(result.as_tuple().digits) > SIGNIFICANT_DIGITS_MAX:
+    try:
+        _DIGITS.plus(result)  # 0.1 us where counting as_tuple().digits takes 0.4 (hot in Money)
+    except decimal.Rounded:
         raise InvalidInput(
             field, value, f"has more than {SIGNIFICANT_DIGITS_MAX} significant digits"
-        )
+        ) from None
     return result
+
+
+# Rounding to SIGNIFICANT_DIGITS_MAX digits signals Rounded exactly when a value has more (even
+# trailing zeros); the widest exponent range keeps 1E-999999 from signalling anything else.
+_DIGITS = decimal.Context(
+    prec=SIGNIFICANT_DIGITS_MAX,
+    Emax=decimal.MAX_EMAX,
+    Emin=decimal.MIN_EMIN,
+    traps=[decimal.Rounded],
+)
 
 
 def decimal_places(value: Decimal) -> int:
@@ -247,8 +259,13 @@ def at_scale(amount: Any, currency: str, *, field: str) -> Decimal:
     """``amount`` at ``currency``'s scale, exactly: ``InvalidInput`` naming ``field`` when it is
     not a finite number within the input limits (:func:`to_decimal`), has more decimals than the
     currency allows (never rounds) or more than AMOUNT_DIGITS_MAX digits at that scale."""
-    value = to_decimal(amount, field=field)
-    exponent = _EXPONENTS[_check_currency(currency)]
+    return _to_scale(to_decimal(amount, field=field), amount, _check_currency(currency), field)
+
+
+def _to_scale(value: Decimal, amount: Any, currency: str, field: str) -> Decimal:
+    """:func:`at_scale` of a value that already passed :func:`to_decimal` (``amount`` is what the
+    caller passed, for the message) in a known currency."""
+    exponent = _EXPONENTS[currency]
     if value and value.adjusted() + CURRENCY_MINOR_UNITS[currency] >= AMOUNT_DIGITS_MAX:
         raise InvalidInput(field, amount, f"has more than {AMOUNT_DIGITS_MAX} digits")
     try:
@@ -372,7 +389,9 @@ class Money:
 
     def __attrs_post_init__(self) -> None:
         _check_currency(self.currency)
-        object.__setattr__(self, "amount", at_scale(self.amount, self.currency, field="amount"))
+        # The converter already ran to_decimal: only the scale is left to check.
+        amount = _to_scale(self.amount, self.amount, self.currency, "amount")
+        object.__setattr__(self, "amount", amount)
 
     # -- construction -------------------------------------------------------------------------
 
@@ -399,7 +418,8 @@ class Money:
     @property
     def minor_units(self) -> int:
         """The amount as an integer count of minor units (fen for CNY), for storage."""
-        return to_minor_units(self.amount, CURRENCY_MINOR_UNITS[self.currency])
+        # Exact: a Money's amount is at its currency's scale by construction.
+        return int(self.amount.scaleb(CURRENCY_MINOR_UNITS[self.currency], _ARITH))
 
     def is_zero(self) -> bool:
         return not self.amount
