@@ -249,3 +249,16 @@ def test_python_dash_m_loancore_is_the_same_command() -> None:
         check=False,
     )
     assert done.returncode == 0 and done.stdout == f"loancore {__version__}\n"
+
+
+def test_terms_from_options_refuses_unknown_fields_and_missing_required_ones() -> None:
+    from loancore.cli.schedule import terms_from_options
+    from loancore.errors import InvalidInput
+
+    given = {"principal": "100", "currency": "cny", "annual_rate": "0.1", "installments": "3",
+             "method": "flat", "start_date": "2026-01-31", "rounding": "HALF_UP"}  # fmt: skip
+    assert terms_from_options(given).currency == "CNY"
+    with pytest.raises(InvalidInput, match="^options: not LoanTerms fields"):
+        terms_from_options({**given, "principle": "100"})
+    with pytest.raises(InvalidInput, match="^rounding: is required"):
+        terms_from_options({**given, "rounding": None})

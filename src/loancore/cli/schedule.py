@@ -78,47 +78,55 @@ def disclosure(schedule: Schedule) -> Disclosure:
     )
 
 
-def _optional(parse: Callable[[str, str], Any], field: str, text: str | None) -> dict[str, Any]:
-    return {} if text is None else {field: parse(field, text)}
-
-
 def _text(_field: str, text: str) -> str:
-    return text
+    return text.strip()  # LoanTerms converts it (enum values, currency codes)
+
+
+def _code(_field: str, text: str) -> str:
+    return text.strip().upper()
+
+
+_Parse = Callable[[str, str], Any]
+_REQUIRED: dict[str, _Parse] = {
+    "principal": parse_decimal,
+    "currency": _code,
+    "annual_rate": parse_decimal,
+    "installments": parse_int,
+    "method": _text,
+    "start_date": parse_date,
+    "rounding": _text,
+}
+_OPTIONAL: dict[str, _Parse] = {
+    "frequency": _text,
+    "every_days": parse_int,
+    "first_due_date": parse_date,
+    "end_of_month": _text,
+    "interest_basis": _text,
+    "day_count": _text,
+    "installment_multiple": parse_decimal,
+    "fee_rate_per_period": parse_decimal,
+    "fee_timing": _text,
+    "grace_periods": parse_int,
+    "interest_free_periods": parse_int,
+}
 
 
 def terms_from_options(options: dict[str, str | None]) -> LoanTerms:
-    """LoanTerms from the options' text (keys are LoanTerms' field names; None: not given)."""
-    required = ("principal", "currency", "annual_rate", "installments", "method", "start_date")
-    for field in (*required, "rounding"):
-        if options.get(field) is None:
-            raise InvalidInput(field, None, "is required")
-    given: dict[str, Any] = {
-        "principal": parse_decimal("principal", str(options["principal"])),
-        "currency": str(options["currency"]).strip().upper(),
-        "annual_rate": parse_decimal("annual_rate", str(options["annual_rate"])),
-        "installments": parse_int("installments", str(options["installments"])),
-        "method": str(options["method"]).strip(),
-        "start_date": parse_date("start_date", str(options["start_date"])),
-        "rounding": str(options["rounding"]).strip(),
-    }
-    parsers: dict[str, Callable[[str, str], Any]] = {
-        "frequency": _text,
-        "every_days": parse_int,
-        "first_due_date": parse_date,
-        "end_of_month": _text,
-        "interest_basis": _text,
-        "day_count": _text,
-        "installment_multiple": parse_decimal,
-        "fee_rate_per_period": parse_decimal,
-        "fee_timing": _text,
-        "grace_periods": parse_int,
-        "interest_free_periods": parse_int,
-    }
-    for field, parse in parsers.items():
-        given.update(_optional(parse, field, options.get(field)))
-    unknown = set(options) - set(given) - set(parsers) - {"rounding"}
+    """LoanTerms from the options' text: keys are LoanTerms' field names, None means not given
+    (LoanTerms' default applies to an optional field; a required one is refused)."""
+    unknown = set(options) - set(_REQUIRED) - set(_OPTIONAL)
     if unknown:
         raise InvalidInput("options", sorted(unknown), "not LoanTerms fields")
+    given: dict[str, Any] = {}
+    for field, parse in _REQUIRED.items():
+        text = options.get(field)
+        if text is None:
+            raise InvalidInput(field, None, "is required")
+        given[field] = parse(field, text)
+    for field, parse in _OPTIONAL.items():
+        text = options.get(field)
+        if text is not None:
+            given[field] = parse(field, text)
     return LoanTerms(**given)
 
 
@@ -243,35 +251,44 @@ def _output_format(text: str) -> OutputFormat:
         raise InvalidInput("format", text, f"expected one of {choices(OutputFormat)}") from None
 
 
-_TERMS = "Loan terms"
-_OPTIONAL = "Optional terms"
+_PANEL_TERMS = "Loan terms"
+_PANEL_OPTIONAL = "Optional terms"
 
 
 def schedule(
     principal: Annotated[
         str,
-        typer.Option(metavar="AMOUNT", help="Amount lent, e.g. 12000.00.", rich_help_panel=_TERMS),
+        typer.Option(
+            metavar="AMOUNT", help="Amount lent, e.g. 12000.00.", rich_help_panel=_PANEL_TERMS
+        ),
     ],
     currency: Annotated[
-        str, typer.Option(metavar="CODE", help="ISO 4217 code, e.g. CNY.", rich_help_panel=_TERMS)
+        str,
+        typer.Option(metavar="CODE", help="ISO 4217 code, e.g. CNY.", rich_help_panel=_PANEL_TERMS),
     ],
     rate: Annotated[
         str,
         typer.Option(
-            metavar="RATE", help="Annual rate as a fraction: 0.18 is 18%.", rich_help_panel=_TERMS
+            metavar="RATE",
+            help="Annual rate as a fraction: 0.18 is 18%.",
+            rich_help_panel=_PANEL_TERMS,
         ),
     ],
     installments: Annotated[
         str,
-        typer.Option(metavar="N", help="Number of installments (1..1200).", rich_help_panel=_TERMS),
+        typer.Option(
+            metavar="N", help="Number of installments (1..1200).", rich_help_panel=_PANEL_TERMS
+        ),
     ],
     method: Annotated[
-        str, typer.Option(metavar="METHOD", help=choices(Method), rich_help_panel=_TERMS)
+        str, typer.Option(metavar="METHOD", help=choices(Method), rich_help_panel=_PANEL_TERMS)
     ],
     start: Annotated[
         str,
         typer.Option(
-            metavar="DATE", help="Disbursement (value) date, YYYY-MM-DD.", rich_help_panel=_TERMS
+            metavar="DATE",
+            help="Disbursement (value) date, YYYY-MM-DD.",
+            rich_help_panel=_PANEL_TERMS,
         ),
     ],
     rounding: Annotated[
@@ -279,7 +296,7 @@ def schedule(
         typer.Option(
             metavar="MODE",
             help=f"The contract's rounding mode: {', '.join(Rounding.__members__)}.",
-            rich_help_panel=_TERMS,
+            rich_help_panel=_PANEL_TERMS,
         ),
     ],
     frequency: Annotated[
@@ -287,7 +304,7 @@ def schedule(
         typer.Option(
             metavar="FREQUENCY",
             help=f"{choices(Frequency)} (default monthly).",
-            rich_help_panel=_OPTIONAL,
+            rich_help_panel=_PANEL_OPTIONAL,
         ),
     ] = None,
     every_days: Annotated[
@@ -295,13 +312,15 @@ def schedule(
         typer.Option(
             metavar="DAYS",
             help="Days between installments, for every_n_days.",
-            rich_help_panel=_OPTIONAL,
+            rich_help_panel=_PANEL_OPTIONAL,
         ),
     ] = None,
     first_due: Annotated[
         str | None,
         typer.Option(
-            metavar="DATE", help="An odd first due date, YYYY-MM-DD.", rich_help_panel=_OPTIONAL
+            metavar="DATE",
+            help="An odd first due date, YYYY-MM-DD.",
+            rich_help_panel=_PANEL_OPTIONAL,
         ),
     ] = None,
     end_of_month: Annotated[
@@ -309,7 +328,7 @@ def schedule(
         typer.Option(
             metavar="RULE",
             help=f"{choices(EndOfMonth)} (default clamp).",
-            rich_help_panel=_OPTIONAL,
+            rich_help_panel=_PANEL_OPTIONAL,
         ),
     ] = None,
     interest_basis: Annotated[
@@ -317,7 +336,7 @@ def schedule(
         typer.Option(
             metavar="BASIS",
             help=f"{choices(InterestBasis)} (default period).",
-            rich_help_panel=_OPTIONAL,
+            rich_help_panel=_PANEL_OPTIONAL,
         ),
     ] = None,
     day_count: Annotated[
@@ -325,7 +344,7 @@ def schedule(
         typer.Option(
             metavar="CONVENTION",
             help=f"For daily interest: {choices(DayCount)}.",
-            rich_help_panel=_OPTIONAL,
+            rich_help_panel=_PANEL_OPTIONAL,
         ),
     ] = None,
     installment_multiple: Annotated[
@@ -333,7 +352,7 @@ def schedule(
         typer.Option(
             metavar="AMOUNT",
             help="Round the level installment to a multiple, e.g. 1.",
-            rich_help_panel=_OPTIONAL,
+            rich_help_panel=_PANEL_OPTIONAL,
         ),
     ] = None,
     fee_rate: Annotated[
@@ -341,7 +360,7 @@ def schedule(
         typer.Option(
             metavar="RATE",
             help="Fee per period as a fraction of the principal, e.g. 0.006.",
-            rich_help_panel=_OPTIONAL,
+            rich_help_panel=_PANEL_OPTIONAL,
         ),
     ] = None,
     fee_timing: Annotated[
@@ -349,19 +368,21 @@ def schedule(
         typer.Option(
             metavar="TIMING",
             help=f"{choices(FeeTiming)} (default per_installment).",
-            rich_help_panel=_OPTIONAL,
+            rich_help_panel=_PANEL_OPTIONAL,
         ),
     ] = None,
     grace_periods: Annotated[
         str | None,
         typer.Option(
-            metavar="N", help="Interest-only periods at the start.", rich_help_panel=_OPTIONAL
+            metavar="N", help="Interest-only periods at the start.", rich_help_panel=_PANEL_OPTIONAL
         ),
     ] = None,
     interest_free_periods: Annotated[
         str | None,
         typer.Option(
-            metavar="N", help="Periods without interest at the start.", rich_help_panel=_OPTIONAL
+            metavar="N",
+            help="Periods without interest at the start.",
+            rich_help_panel=_PANEL_OPTIONAL,
         ),
     ] = None,
     output: Annotated[
