@@ -212,17 +212,18 @@ def _table(schedule: Schedule) -> Table:
     )
     table = Table(title=title, show_footer=True)
     table.add_column("#", "Total", justify="right")
-    table.add_column("Due date")
+    table.add_column("Due date", overflow="fold")
     fees = any(schedule.fee_minor)  # the fee column only for loans that charge one
     money_columns = [
         ("Principal", schedule.total_principal),
         ("Interest", schedule.total_interest),
         *([("Fee", sum(schedule.fee, Decimal(0)))] if fees else []),
-        ("Installment", sum(schedule.totals, Decimal(0))),
+        ("Payment", sum(schedule.totals, Decimal(0))),
     ]
+    # Figures fold onto a second line in a narrow terminal, never end in an ellipsis.
     for name, total in money_columns:
-        table.add_column(name, f"{total:,}", justify="right")
-    table.add_column("Balance after", justify="right")
+        table.add_column(name, f"{total:,}", justify="right", overflow="fold")
+    table.add_column("Balance after", justify="right", overflow="fold")
     for row in schedule:
         fee = [f"{row.fee:,}"] if fees else []
         table.add_row(
