@@ -262,3 +262,10 @@ def test_terms_from_options_refuses_unknown_fields_and_missing_required_ones() -
         terms_from_options({**given, "principle": "100"})
     with pytest.raises(InvalidInput, match="^rounding: is required"):
         terms_from_options({**given, "rounding": None})
+
+
+def test_a_narrow_terminal_never_cuts_a_figure_short() -> None:
+    args = with_option("--principal", "123456789.12")
+    result = RUNNER.invoke(app, ["schedule", *args], env={"COLUMNS": "50"})
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.stdout
