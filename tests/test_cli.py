@@ -269,3 +269,19 @@ def test_a_narrow_terminal_never_cuts_a_figure_short() -> None:
     result = RUNNER.invoke(app, ["schedule", *args], env={"COLUMNS": "50"})
     assert result.exit_code == 0, result.output
     assert "…" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "fraction"), [("18%", "0.18"), (" 0.6% ", "0.006"), ("0.18", "0.18")]
+)
+def test_a_rate_is_a_fraction_or_an_exact_percentage(text: str, fraction: str) -> None:
+    from loancore.cli.options import parse_rate
+
+    assert parse_rate("annual_rate", text) == Decimal(fraction)
+
+
+def test_a_percentage_rate_gives_the_same_schedule_as_its_fraction() -> None:
+    as_fraction = schedule(*TERMS, "--format", "json").stdout
+    as_percent = schedule(*with_option("--rate", "18%"), "--format", "json").stdout
+    assert json.loads(as_percent)["installments"] == json.loads(as_fraction)["installments"]
+    assert "annual_rate" in schedule(*with_option("--rate", "abc%")).stderr

@@ -15,7 +15,7 @@ from loancore.checks import require_date
 from loancore.errors import InvalidInput
 from loancore.money import to_decimal
 
-__all__ = ["choices", "parse_date", "parse_decimal", "parse_int"]
+__all__ = ["choices", "parse_date", "parse_decimal", "parse_int", "parse_rate"]
 
 INT_DIGITS_MAX = 9
 """Counts given on the command line have at most this many digits (no one has 10**9 periods)."""
@@ -24,6 +24,15 @@ INT_DIGITS_MAX = 9
 def parse_decimal(field: str, text: str) -> Decimal:
     """``text`` as an exact Decimal (``"0.18"``, ``"12000"``); never through a float."""
     return to_decimal(text, field=field)
+
+
+def parse_rate(field: str, text: str) -> Decimal:
+    """``text`` as a rate fraction: ``"0.18"`` as is, or a percentage ``"18%"`` (0.18, exactly:
+    the decimal point moves two places, no division rounds)."""
+    stripped = text.strip()
+    if stripped.endswith("%"):
+        return to_decimal(stripped.removesuffix("%"), field=field).scaleb(-2)
+    return to_decimal(stripped, field=field)
 
 
 def parse_int(field: str, text: str) -> int:

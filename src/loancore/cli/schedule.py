@@ -25,7 +25,7 @@ from rich.table import Table
 
 from loancore import apr
 from loancore.amortization import FeeTiming, InterestBasis, LoanTerms, Method, Schedule, amortize
-from loancore.cli.options import choices, parse_date, parse_decimal, parse_int
+from loancore.cli.options import choices, parse_date, parse_decimal, parse_int, parse_rate
 from loancore.dates import EndOfMonth, Frequency
 from loancore.daycount import DayCount
 from loancore.errors import InvalidInput, LoancoreError
@@ -90,7 +90,7 @@ _Parse = Callable[[str, str], Any]
 _REQUIRED: dict[str, _Parse] = {
     "principal": parse_decimal,
     "currency": _code,
-    "annual_rate": parse_decimal,
+    "annual_rate": parse_rate,
     "installments": parse_int,
     "method": _text,
     "start_date": parse_date,
@@ -104,7 +104,7 @@ _OPTIONAL: dict[str, _Parse] = {
     "interest_basis": _text,
     "day_count": _text,
     "installment_multiple": parse_decimal,
-    "fee_rate_per_period": parse_decimal,
+    "fee_rate_per_period": parse_rate,
     "fee_timing": _text,
     "grace_periods": parse_int,
     "interest_free_periods": parse_int,
@@ -271,7 +271,7 @@ def schedule(
         str,
         typer.Option(
             metavar="RATE",
-            help="Annual rate as a fraction: 0.18 is 18%.",
+            help="Annual rate: 0.18 or 18%.",
             rich_help_panel=_PANEL_TERMS,
         ),
     ],
@@ -360,7 +360,7 @@ def schedule(
         str | None,
         typer.Option(
             metavar="RATE",
-            help="Fee per period as a fraction of the principal, e.g. 0.006.",
+            help="Fee per period, of the principal: 0.006 or 0.6%.",
             rich_help_panel=_PANEL_OPTIONAL,
         ),
     ] = None,
