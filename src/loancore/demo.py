@@ -31,9 +31,10 @@ from loancore.adapters.memory.quota import MemoryQuotaStore
 from loancore.adapters.sql import create_engine
 from loancore.adapters.sql.ledger import SqlLedgerStore
 from loancore.amortization import LoanTerms, Schedule, amortize
-from loancore.ledger import JournalEntry, Ledger, Leg, Side, default_chart
+from loancore.ledger import JournalEntry, Leg, Side, default_chart
 from loancore.money import Money, Rounding
 from loancore.quota import Capture, Grant, Hold, RepaymentParts, RestoreRepaid
+from loancore.services import Ledger
 
 __all__ = ["main", "run"]
 

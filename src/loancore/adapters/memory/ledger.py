@@ -426,3 +426,44 @@ class MemoryLedgerStore:
 
     def memo_postings(self) -> Iterator[MemoPosting]:
         return iter(tuple(self._memo))
+
+    # -- unit of work -------------------------------------------------------------------------
+
+    def _checkpoint(self) -> object:
+        """The complete booked state (containers copied, values shared: they are immutable), for
+        :class:`~loancore.adapters.memory.uow.MemoryUnitOfWork`'s rollback. The read indexes are
+        not copied: :meth:`_restore` empties them and they catch up from the journal."""
+        with self._lock:
+            return (
+                self._chart,
+                self._entries[:],
+                dict(self._by_id),
+                dict(self._by_key),
+                dict(self._reversed_by),
+                self._closed_through,
+                self._closes[:],
+                self._memo[:],
+                dict(self._memo_by_id),
+                dict(self._memo_by_key),
+            )
+
+    def _restore(self, checkpoint: object) -> None:
+        """Put back the state :meth:`_checkpoint` returned; the read indexes rebuild lazily."""
+        with self._lock:
+            (
+                self._chart,
+                entries,
+                by_id,
+                by_key,
+                reversed_by,
+                self._closed_through,
+                closes,
+                memo,
+                memo_by_id,
+                memo_by_key,
+            ) = checkpoint  # type: ignore[misc]
+            self._entries, self._by_id, self._by_key = entries[:], dict(by_id), dict(by_key)
+            self._reversed_by, self._closes, self._memo = dict(reversed_by), closes[:], memo[:]
+            self._memo_by_id, self._memo_by_key = dict(memo_by_id), dict(memo_by_key)
+            self._series, self._by_subject, self._by_dimension, self._seq = {}, {}, {}, {}
+            self._indexed = dict.fromkeys(self._indexed, 0)

@@ -287,6 +287,40 @@ class MemoryQuotaStore:
             stored = self._snapshot()
         return check_rebuild(rebuild(_events(journal, 0, len(journal))), stored)
 
+    # -- unit of work -------------------------------------------------------------------------
+
+    def _checkpoint(self) -> object:
+        """The complete mutable state (containers copied, values shared: they are immutable), for
+        :class:`~loancore.adapters.memory.uow.MemoryUnitOfWork`'s rollback."""
+        with self._lock:
+            self._settle()  # fast-path records and open holds -> the state, so they need no copy
+            state = self._state
+            nested = (state.open_holds, state.masters, state.sub_lines)
+            return (
+                dict(state.lines),
+                dict(state.balances),
+                dict(state.holds),
+                tuple({k: dict(v) for k, v in index.items()} for index in nested),
+                dict(self._captured),
+                self._journal[:],
+                dict(self._applied),
+            )
+
+    def _restore(self, checkpoint: object) -> None:
+        """Put back the state :meth:`_checkpoint` returned (in place: readers hold the state)."""
+        lines, balances, holds, nested, captured, journal, applied = checkpoint  # type: ignore[misc]
+        with self._lock:
+            state = self._state
+            state.lines, state.balances, state.holds = dict(lines), dict(balances), dict(holds)
+            state.open_holds, state.masters, state.sub_lines = (
+                {k: dict(v) for k, v in index.items()} for index in nested
+            )
+            self._records.clear()
+            self._opened.clear()
+            self._captured = dict(captured)
+            self._journal = journal[:]
+            self._applied = dict(applied)
+
 
 # -- the fast path -------------------------------------------------------------------------------
 #
