@@ -99,8 +99,8 @@ class SqlUnitOfWork(BaseUnitOfWork):
                 SqlQuotaStore(bind, config)
         self._ledger_root = ledger_root
         self._builders: Mapping[str, Callable[[Any], object]] = {
-            "ledger": lambda connection: ledger_root.using(connection),
-            "quota": lambda connection: SqlQuotaStore(connection, config, create_schema=False),
+            "ledger": lambda handle: ledger_root.using(handle.connection),
+            "quota": lambda handle: SqlQuotaStore(handle.connection, config, create_schema=False),
         }
 
     @property
