@@ -63,7 +63,9 @@ def make_uow(kind: str, tmp_path: Path, postgres_url: str | None) -> UnitOfWork:
 def set_up(uow: UnitOfWork) -> None:
     with uow:  # quota first, then the ledger: the lock order
         uow.quota.apply(Grant("g-M", "M", "b1", cny("10000.00"), DAY, LATER), as_of=DAY)
-        uow.quota.apply(Grant("g-S", "S", "b1", cny("10000.00"), DAY, LATER, master_id="M"), as_of=DAY)
+        uow.quota.apply(
+            Grant("g-S", "S", "b1", cny("10000.00"), DAY, LATER, master_id="M"), as_of=DAY
+        )
         uow.ledger.save_chart(default_chart())
         uow.commit()
 
