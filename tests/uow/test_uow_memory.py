@@ -8,7 +8,7 @@ import threading
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from uow_kit import DAY, cny, draw_entry, set_up, unbalanced_entry
+from uow_kit import DAY, cny, draw_entry, set_up, state, unbalanced_entry
 
 from loancore.adapters.memory.ledger import MemoryLedgerStore
 from loancore.adapters.memory.quota import MemoryQuotaStore
@@ -96,3 +96,20 @@ def test_only_committed_units_of_work_leave_a_trace(steps: list[tuple[int, str]]
         assert uow.ledger.balance("1303", "CNY", as_of=DAY).minor_units == held
         assert uow.quota.check() == ()
         assert audit(uow.ledger) == []
+
+
+def test_a_commit_that_fails_keeps_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    uow = MemoryUnitOfWork()
+    set_up(uow)
+    before = state(uow)
+
+    def failing_commit(self: MemoryUnitOfWork, handle: object, written: object) -> None:
+        raise OSError("injected: the commit failed")
+
+    monkeypatch.setattr(MemoryUnitOfWork, "_commit", failing_commit)
+    with pytest.raises(OSError, match="injected"), uow:
+        uow.quota.apply(Hold("h-1", "S", cny("1.00"), DAY), as_of=DAY)
+        uow.ledger.post([draw_entry(1, "1.00")])
+        uow.commit()
+    monkeypatch.undo()
+    assert state(uow) == before

@@ -173,8 +173,12 @@ class BaseUnitOfWork:
         opened = self._current()
         if opened.finished:
             raise InvariantViolation("this unit of work was already committed or rolled back")
-        opened.finished = True
-        self._commit(opened.handle, frozenset(opened.methods))
+        opened.finished = True  # from here on the stores refuse use, even if the commit fails
+        try:
+            self._commit(opened.handle, frozenset(opened.methods))
+        except BaseException:
+            self._rollback(opened.handle)  # a commit that failed keeps nothing
+            raise
 
     def rollback(self) -> None:
         opened = self._current()
