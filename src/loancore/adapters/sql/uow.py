@@ -9,7 +9,7 @@ transaction: the application's ``commit()`` keeps loancore's writes, its ``rollb
 them.
 
 Cheap to build: the schema of each component is created or checked once per Engine (the first
-unit of work on it), not per unit of work, and the ledger's chart cache is shared by every unit
+unit of work on it; remembered on the Engine object), not per unit of work, and the ledger's chart cache is shared by every unit
 of work on the Engine; entering a unit of work builds two small store objects and no query runs
 before the first store call (bench/bench_uow.py measures it).
 """
@@ -17,7 +17,6 @@ before the first store call (bench/bench_uow.py measures it).
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -45,16 +44,22 @@ class _EngineState:
         self.ledger.load_chart()  # warms the chart cache
 
 
-_ENGINES: weakref.WeakKeyDictionary[Engine, _EngineState] = weakref.WeakKeyDictionary()
+_ENGINE_STATE = "_loancore_unit_of_work_state"  # an attribute of the Engine: dies with it
 _ENGINES_LOCK = threading.Lock()
 
 
 def _engine_state(engine: Engine) -> _EngineState:
     with _ENGINES_LOCK:
-        state = _ENGINES.get(engine)
+        state: _EngineState | None = getattr(engine, _ENGINE_STATE, None)
         if state is None:
-            state = _ENGINES[engine] = _EngineState(engine)
+            state = _EngineState(engine)
+            setattr(engine, _ENGINE_STATE, state)
         return state
+
+
+def _known_engine_state(engine: Engine) -> _EngineState | None:
+    state: _EngineState | None = getattr(engine, _ENGINE_STATE, None)
+    return state
 
 
 class _Handle:
@@ -90,8 +95,7 @@ class SqlUnitOfWork(BaseUnitOfWork):
         if isinstance(bind, Engine):
             ledger_root = _engine_state(bind).ledger
         else:
-            with _ENGINES_LOCK:
-                known = _ENGINES.get(bind.engine)
+            known = _known_engine_state(bind.engine)
             if known is not None:
                 ledger_root = known.ledger
             else:  # inside the application's transaction; not remembered (it may roll back)
