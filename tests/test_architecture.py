@@ -206,3 +206,15 @@ def test_find_cycle_sees_a_cycle_through_a_type_checking_import() -> None:
 def test_no_import_cycle_among_loancore_modules() -> None:
     cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_ports_and_services_never_import_adapters() -> None:
+    """Services reach stores only through the ports; an application picks the adapters."""
+    graph = import_graph()
+    inner = [m for m in graph if m == "loancore.ports" or m.startswith("loancore.services")]
+    assert "loancore.services" in inner
+    bad = {
+        module: sorted(t for t in graph[module] if t.startswith("loancore.adapters"))
+        for module in inner
+    }
+    assert not any(bad.values()), bad
