@@ -1,6 +1,6 @@
 """What every unit of work shares: per-thread open state, the lock-order guard, the store slots.
 
-:class:`BaseUnitOfWork` implements the :class:`~loancore.ports.UnitOfWork` contract around four
+:class:`BaseUnitOfWork` implements the :class:`~loancore.ports.UnitOfWork` contract around five
 hooks an adapter fills in (``_begin``, ``_before_first_write``, ``_commit``, ``_rollback``,
 ``_end``); :class:`~loancore.adapters.memory.uow.MemoryUnitOfWork` and
 :class:`~loancore.adapters.sql.uow.SqlUnitOfWork` are the two adapters.
@@ -124,8 +124,8 @@ class StoreSlot(Generic[T]):
 class BaseUnitOfWork:
     """The :class:`~loancore.ports.UnitOfWork` contract over an adapter's five hooks.
 
-    ``_builders`` (set by the adapter) maps each store name to a function of the adapter's handle
-    (a SQL connection, the memory stores) returning the store bound to it: adding a store to a
+    ``_builders`` (set by the adapter) maps each store name to a function of the handle ``_begin``
+    returned (the SQL connection and transaction; ignored in memory) giving the store bound to it: adding a store to a
     unit of work is one :class:`StoreSlot` line below and one entry in each adapter's table.
     """
 
