@@ -16,6 +16,7 @@ import bisect
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import date
+from typing import cast
 
 from loancore.errors import (
     InvalidInput,
@@ -449,21 +450,27 @@ class MemoryLedgerStore:
 
     def _restore(self, checkpoint: object) -> None:
         """Put back the state :meth:`_checkpoint` returned; the read indexes rebuild lazily."""
+        saved = cast(_Checkpoint, checkpoint)
         with self._lock:
-            (
-                self._chart,
-                entries,
-                by_id,
-                by_key,
-                reversed_by,
-                self._closed_through,
-                closes,
-                memo,
-                memo_by_id,
-                memo_by_key,
-            ) = checkpoint  # type: ignore[misc]
-            self._entries, self._by_id, self._by_key = entries[:], dict(by_id), dict(by_key)
-            self._reversed_by, self._closes, self._memo = dict(reversed_by), closes[:], memo[:]
-            self._memo_by_id, self._memo_by_key = dict(memo_by_id), dict(memo_by_key)
+            self._chart, self._closed_through = saved[0], saved[5]
+            self._entries, self._closes, self._memo = saved[1][:], saved[6][:], saved[7][:]
+            self._by_id, self._by_key = dict(saved[2]), dict(saved[3])
+            self._reversed_by = dict(saved[4])
+            self._memo_by_id, self._memo_by_key = dict(saved[8]), dict(saved[9])
             self._series, self._by_subject, self._by_dimension, self._seq = {}, {}, {}, {}
             self._indexed = dict.fromkeys(self._indexed, 0)
+
+
+_Checkpoint = tuple[
+    Chart,
+    list[JournalEntry],
+    dict[str, JournalEntry],
+    dict[str, JournalEntry],
+    dict[str, str],
+    date | None,
+    list[tuple[date, int]],
+    list[MemoPosting],
+    dict[str, MemoPosting],
+    dict[str, MemoPosting],
+]
+"""What :meth:`MemoryLedgerStore._checkpoint` returns (for the unit of work's rollback)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import threading
 from collections.abc import Iterator
+from typing import cast
 
 import attrs
 
@@ -308,18 +309,34 @@ class MemoryQuotaStore:
 
     def _restore(self, checkpoint: object) -> None:
         """Put back the state :meth:`_checkpoint` returned (in place: readers hold the state)."""
-        lines, balances, holds, nested, captured, journal, applied = checkpoint  # type: ignore[misc]
+        saved = cast(_Checkpoint, checkpoint)
         with self._lock:
             state = self._state
-            state.lines, state.balances, state.holds = dict(lines), dict(balances), dict(holds)
-            state.open_holds, state.masters, state.sub_lines = (
-                {k: dict(v) for k, v in index.items()} for index in nested
+            state.lines, state.balances, state.holds = (
+                dict(saved[0]),
+                dict(saved[1]),
+                dict(saved[2]),
             )
+            open_holds, masters, sub_lines = ({k: dict(v) for k, v in i.items()} for i in saved[3])
+            state.open_holds, state.masters, state.sub_lines = open_holds, masters, sub_lines
             self._records.clear()
             self._opened.clear()
-            self._captured = dict(captured)
-            self._journal = journal[:]
-            self._applied = dict(applied)
+            self._captured = dict(saved[4])
+            self._journal = saved[5][:]
+            self._applied = dict(saved[6])
+
+
+_Index = dict[str, dict[str, None]]
+_Checkpoint = tuple[
+    dict[str, QuotaLine],
+    dict[str, LineBalance],
+    dict[str, QuotaHold],
+    tuple[_Index, _Index, _Index],
+    dict[str, int],
+    list[object],
+    dict[str, object],
+]
+"""What :meth:`MemoryQuotaStore._checkpoint` returns (for the unit of work's rollback)."""
 
 
 # -- the fast path -------------------------------------------------------------------------------
