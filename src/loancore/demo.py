@@ -33,7 +33,7 @@ from loancore.adapters.memory.quota import MemoryQuotaStore
 from loancore.adapters.sql import create_engine
 from loancore.adapters.sql.ledger import SqlLedgerStore
 from loancore.amortization import LoanTerms, Schedule, amortize
-from loancore.ledger import Ledger, Side, default_chart
+from loancore.ledger import Side, default_chart
 from loancore.money import Money, Rounding
 from loancore.postings import (
     DEFAULT_MAPPING,
@@ -48,6 +48,7 @@ from loancore.postings import (
     entries_for,
 )
 from loancore.quota import Capture, Grant, Hold, RepaymentParts, RestoreRepaid
+from loancore.services import Ledger
 
 __all__ = ["main", "run"]
 

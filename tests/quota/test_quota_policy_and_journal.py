@@ -23,8 +23,8 @@ from loancore.quota import (
     check_rebuild,
     plan_end_of_day,
     rebuild,
-    run_end_of_day,
 )
+from loancore.services import run_end_of_day
 
 DAY = datetime.date(2026, 3, 1)
 LATER = datetime.date(2027, 3, 1)

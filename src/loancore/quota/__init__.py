@@ -65,7 +65,6 @@ from loancore.quota.policy import (
     DefaultLimitPolicy,
     LimitPolicy,
     plan_end_of_day,
-    run_end_of_day,
 )
 
 __all__ = [
@@ -122,6 +121,5 @@ __all__ = [
     "own_available_minor",
     "plan_end_of_day",
     "rebuild",
-    "run_end_of_day",
     "snapshot_of",
 ]

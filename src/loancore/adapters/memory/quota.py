@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import threading
 from collections.abc import Iterator
+from typing import cast
 
 import attrs
 
@@ -286,6 +287,56 @@ class MemoryQuotaStore:
             journal = self._journal[:]
             stored = self._snapshot()
         return check_rebuild(rebuild(_events(journal, 0, len(journal))), stored)
+
+    # -- unit of work -------------------------------------------------------------------------
+
+    def _checkpoint(self) -> object:
+        """The complete mutable state (containers copied, values shared: they are immutable), for
+        :class:`~loancore.adapters.memory.uow.MemoryUnitOfWork`'s rollback."""
+        with self._lock:
+            self._settle()  # fast-path records and open holds -> the state, so they need no copy
+            state = self._state
+            nested = (state.open_holds, state.masters, state.sub_lines)
+            return (
+                dict(state.lines),
+                dict(state.balances),
+                dict(state.holds),
+                tuple({k: dict(v) for k, v in index.items()} for index in nested),
+                dict(self._captured),
+                self._journal[:],
+                dict(self._applied),
+            )
+
+    def _restore(self, checkpoint: object) -> None:
+        """Put back the state :meth:`_checkpoint` returned (in place: readers hold the state)."""
+        saved = cast(_Checkpoint, checkpoint)
+        with self._lock:
+            state = self._state
+            state.lines, state.balances, state.holds = (
+                dict(saved[0]),
+                dict(saved[1]),
+                dict(saved[2]),
+            )
+            open_holds, masters, sub_lines = ({k: dict(v) for k, v in i.items()} for i in saved[3])
+            state.open_holds, state.masters, state.sub_lines = open_holds, masters, sub_lines
+            self._records.clear()
+            self._opened.clear()
+            self._captured = dict(saved[4])
+            self._journal = saved[5][:]
+            self._applied = dict(saved[6])
+
+
+_Index = dict[str, dict[str, None]]
+_Checkpoint = tuple[
+    dict[str, QuotaLine],
+    dict[str, LineBalance],
+    dict[str, QuotaHold],
+    tuple[_Index, _Index, _Index],
+    dict[str, int],
+    list[object],
+    dict[str, object],
+]
+"""What :meth:`MemoryQuotaStore._checkpoint` returns (for the unit of work's rollback)."""
 
 
 # -- the fast path -------------------------------------------------------------------------------
