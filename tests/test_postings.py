@@ -25,7 +25,6 @@ from loancore.errors import FloatNotAllowed, InvalidInput
 from loancore.ledger import (
     Chart,
     JournalEntry,
-    Ledger,
     MemoRegister,
     Side,
     check_entry,
@@ -66,6 +65,7 @@ from loancore.postings import (
     merchant_settlement,
     repayment_received,
 )
+from loancore.services import Ledger
 from loancore.testing.strategies import currencies
 
 CHART = default_chart()
