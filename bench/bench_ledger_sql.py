@@ -37,7 +37,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from loancore.adapters.sql import create_engine
-from loancore.adapters.sql.ledger import _SEGMENTS_FROM_LEGS, LEGS, SqlLedgerStore
+from loancore.adapters.sql.ledger import SqlLedgerStore
+from loancore.adapters.sql.ledger_schema import _SEGMENTS_FROM_LEGS, LEGS
 from loancore.ledger import Chart, JournalEntry, Leg, Subject
 from loancore.money import Money
 
