@@ -53,6 +53,10 @@ class TrialBalanceLine:
         return self.debit_total - self.credit_total
 
 
+def _trial_balance_lines(lines: Iterable[TrialBalanceLine]) -> tuple[TrialBalanceLine, ...]:
+    return tuple(lines)
+
+
 @attrs.frozen
 class TrialBalance:
     """Every posted subject's debit and credit totals as of ``as_of`` (inclusive), per currency.
@@ -62,7 +66,7 @@ class TrialBalance:
     """
 
     as_of: date
-    lines: tuple[TrialBalanceLine, ...] = attrs.field(converter=tuple)
+    lines: tuple[TrialBalanceLine, ...] = attrs.field(converter=_trial_balance_lines)
 
     def currencies(self) -> tuple[str, ...]:
         return tuple(sorted({line.currency for line in self.lines}))
@@ -121,6 +125,10 @@ class GeneralLedgerLine:
     balance_after: Money
 
 
+def _general_ledger_lines(lines: Iterable[GeneralLedgerLine]) -> tuple[GeneralLedgerLine, ...]:
+    return tuple(lines)
+
+
 @attrs.frozen
 class GeneralLedger:
     """The detail of one subject (rolled up) in one currency over ``start..end`` (inclusive).
@@ -135,7 +143,7 @@ class GeneralLedger:
     start: date
     end: date
     opening: Money
-    lines: tuple[GeneralLedgerLine, ...] = attrs.field(converter=tuple)
+    lines: tuple[GeneralLedgerLine, ...] = attrs.field(converter=_general_ledger_lines)
     closing: Money
 
 

@@ -49,7 +49,7 @@ def enum_value(kind: type[E], field: str, value: object) -> E:
     """``value`` as a member of the str enum ``kind``: the member itself or its exact value
     string; anything else is :class:`~loancore.errors.InvalidInput` naming ``field``."""
     if type(value) is kind:
-        return value  # type: ignore[return-value]  # mypy cannot narrow type(value) is kind
+        return value
     if type(value) is str:
         for member in kind:
             if member.value == value:

@@ -45,7 +45,7 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
 
 
 def _member_chunks(
-    connection: Connection, column: sa.Column, values: Sequence[Any]
+    connection: Connection, column: sa.Column[Any], values: Sequence[Any]
 ) -> Iterator[Any]:
     """``column IN values`` as few clauses as the database allows: one ``= ANY(array)`` with a
     single array parameter on PostgreSQL, IN lists of at most ``_CHUNK`` parameters on SQLite."""
@@ -63,12 +63,12 @@ def _member_chunks(
 
 def _scalars_in(
     connection: Connection,
-    select: sa.Column,
-    column: sa.Column,
+    select: sa.Column[Any],
+    column: sa.Column[Any],
     values: Sequence[Any],
     *,
     distinct: bool = False,
-    or_column: sa.Column | None = None,
+    or_column: sa.Column[Any] | None = None,
     or_values: Sequence[Any] = (),
 ) -> list[Any]:
     """``SELECT [DISTINCT] select FROM its table WHERE column IN values [OR or_column IN
@@ -91,9 +91,9 @@ def _scalars_in(
     chunked = [(c, list(_chunks(items))) for c, items in tests]
     for number in range(max(len(chunks) for _, chunks in chunked)):  # bounded by the longest list
         parts = [(c, chunks[number]) for c, chunks in chunked if number < len(chunks)]
-        clauses = [f"{c.name} IN ({', '.join('?' * len(chunk))})" for c, chunk in parts]
-        params = tuple(chain.from_iterable(chunk for _, chunk in parts))
-        rows = connection.exec_driver_sql(head + " OR ".join(clauses), params)
+        in_lists = [f"{c.name} IN ({', '.join('?' * len(chunk))})" for c, chunk in parts]
+        chunk_params = tuple(chain.from_iterable(chunk for _, chunk in parts))
+        rows = connection.exec_driver_sql(head + " OR ".join(in_lists), chunk_params)
         out.extend(row[0] for row in rows)
     return out
 
@@ -110,7 +110,7 @@ def _any_of(name: str, items: list[Any]) -> tuple[str, Any]:
 
 
 def _entries_where(
-    connection: Connection, column: sa.Column, values: Sequence[str]
+    connection: Connection, column: sa.Column[Any], values: Sequence[str]
 ) -> list[JournalEntry]:
     """Booked entries whose ``column`` is in ``values``, in posting order."""
     seqs = _scalars_in(connection, ENTRIES.c.seq, column, values)
@@ -175,7 +175,7 @@ def _memo_from_row(row: Any) -> MemoPosting:
 
 
 def _memos_where(
-    connection: Connection, column: sa.Column, values: Sequence[str]
+    connection: Connection, column: sa.Column[Any], values: Sequence[str]
 ) -> list[MemoPosting]:
     out: list[MemoPosting] = []
     for clause in _member_chunks(connection, column, values):
@@ -192,7 +192,7 @@ def _net(
     codes: Sequence[str],
     currency: str,
     wanted: Dimensions,
-    days: Callable[[sa.Column], Any],
+    days: Callable[[sa.Column[Any]], Any],
 ) -> int:
     """Debits minus credits in minor units of the legs of ``codes`` in ``currency`` that carry
     every ``wanted`` dimension, on the days ``days(day column)`` selects.
@@ -223,7 +223,7 @@ def _net_from_totals(
     return int(debit) - int(credit)
 
 
-def _signed_amount() -> sa.ColumnElement:
+def _signed_amount() -> sa.ColumnElement[Any]:
     return sa.case((LEGS.c.side == "debit", LEGS.c.amount_minor), else_=-LEGS.c.amount_minor)
 
 

@@ -25,6 +25,8 @@ Tables (version :data:`LEDGER_SCHEMA_VERSION`; see ``docs/storage.md``):
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -79,7 +81,7 @@ dimensions a leg, NULLs cost an eighth of the SQLite posting time. Dimension val
 one-byte record header either way); PostgreSQL stores one byte more than NULL's bitmap bit."""
 
 
-def _dimension_column(key: str) -> sa.Column:
+def _dimension_column(key: str) -> sa.Column[Any]:
     return sa.Column(key, TEXT_ID, nullable=False, server_default=NO_DIMENSION)
 
 

@@ -42,7 +42,7 @@ _ROWS_PER_STATEMENT = 200  # SQLite multi-row VALUES: 200 legs x 12 columns, bel
 _COPY_ROWS = 250  # PostgreSQL: rows formatted and sent per slice of a COPY
 
 
-def _insert_sql(table: sa.Table, columns: Sequence[sa.Column], rows_per_statement: int) -> str:
+def _insert_sql(table: sa.Table, columns: Sequence[sa.Column[Any]], rows_per_statement: int) -> str:
     names = [c.name for c in columns]
     values = f"({', '.join('?' * len(names))})"
     all_values = ", ".join([values] * rows_per_statement)
@@ -72,7 +72,7 @@ def _copy_column(values: tuple[Any, ...]) -> Sequence[str]:
     return [texts[value] for value in values]
 
 
-def _copy_text(rows: list[tuple[Any, ...]]) -> str | None:
+def _copy_text(rows: Sequence[tuple[Any, ...]]) -> str | None:
     """``rows`` in COPY's text format, or None when a value would need escaping.
 
     Built column by column (a few C-level passes instead of a Python call per value). Text needs
@@ -96,7 +96,7 @@ def _copy_text(rows: list[tuple[Any, ...]]) -> str | None:
 
 @contextlib.contextmanager
 def _inserter(
-    connection: Connection, table: sa.Table, columns: Sequence[sa.Column] | None = None
+    connection: Connection, table: sa.Table, columns: Sequence[sa.Column[Any]] | None = None
 ) -> Iterator[Callable[[list[Any]], None]]:
     """A function inserting rows (tuples of ``columns``' values, by default every column of
     ``table`` in order; the others take their defaults) into ``table`` in few round trips, inside
@@ -117,6 +117,7 @@ def _inserter(
         return
     names = ", ".join(c.name for c in columns)
     raw = connection.connection.driver_connection
+    assert raw is not None, "an open connection has a driver connection"
     with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
 
         def send(rows: list[Any]) -> None:
@@ -134,7 +135,7 @@ def _inserter(
 def _insert_rows(
     connection: Connection,
     table: sa.Table,
-    columns: Sequence[sa.Column],
+    columns: Sequence[sa.Column[Any]],
     rows: list[tuple[Any, ...]],
 ) -> None:
     size = _ROWS_PER_STATEMENT
@@ -170,9 +171,10 @@ def _book(connection: Connection, entries: Sequence[JournalEntry]) -> None:
     first = _entries_booked(connection) + 1
     # Reversals apart: the other entries' rows leave out ``reverses`` (NULL by default), because
     # the sqlite3 driver binds None slowly (see NO_DIMENSION).
-    unlinked, linked = [], []
+    unlinked: list[tuple[Any, ...]] = []
+    linked: list[tuple[Any, ...]] = []
     for seq, e in enumerate(entries, start=first):
-        row = (seq, e.entry_id, e.idempotency_key, days[e.accounting_date])
+        row: tuple[Any, ...] = (seq, e.entry_id, e.idempotency_key, days[e.accounting_date])
         row += (days.get(e.value_date) or to_param(e.value_date), e.memo)
         if e.reverses is None:
             unlinked.append(row)
