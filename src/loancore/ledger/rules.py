@@ -33,13 +33,12 @@ from loancore.errors import (
 from loancore.ledger.entries import (
     Dimensions,
     JournalEntry,
-    Leg,
     MemoDirection,
     MemoPosting,
     MemoRegister,
 )
-from loancore.ledger.subjects import Chart, Side, Subject
-from loancore.money import CURRENCY_MINOR_UNITS, Money
+from loancore.ledger.subjects import Chart, Side
+from loancore.money import Money
 
 __all__ = [
     "AMOUNT_MINOR_MAX",
@@ -85,26 +84,22 @@ class Issue:
 
 
 def leg_issues(entry: JournalEntry, chart: Chart) -> list[Issue]:
-    """Per leg: a known leaf subject, open on the accounting date; a positive amount at scale, at
-    most AMOUNT_MINOR_MAX minor units."""
+    """Per leg: a known leaf subject, open on the accounting date; a positive amount of at most
+    AMOUNT_MINOR_MAX minor units. (The scale of an amount is :class:`~loancore.money.Money`'s own
+    rule: an off-scale Money cannot be built, nor stored in integer minor units.)"""
     issues: list[Issue] = []
     day = entry.accounting_date
-    by_code = chart.by_code
+    leaves = chart.leaves
     for i, leg in enumerate(entry.legs):
-        code = leg.subject_code
-        subject = by_code.get(code)
-        if subject is None or not subject.is_open_on(day) or not chart.is_leaf(code):
-            issues.append(_subject_issue(entry, i, subject, chart))
+        subject = leaves.get(leg.subject_code)
+        if subject is None or not subject.is_open_on(day):
+            issues.append(_subject_issue(entry, i, chart))
         minor = leg.signed_minor
         if minor == 0 or (minor > 0) is not (leg.side is _DEBIT):
             message = f"{_where(entry, i)}: amount {leg.amount} is not positive"
             issues.append(Issue(Code.LEG_NOT_POSITIVE, entry.entry_id, message))
         elif minor > AMOUNT_MINOR_MAX or -minor > AMOUNT_MINOR_MAX:
             issues.append(_too_large(entry.entry_id, _where(entry, i), leg.amount))
-        exponent = leg.amount.amount.as_tuple().exponent
-        if type(exponent) is not int or -exponent > CURRENCY_MINOR_UNITS[leg.currency]:
-            message = f"{_where(entry, i)}: {leg.amount} is off its currency's scale"
-            issues.append(Issue(Code.AMOUNT_OFF_SCALE, entry.entry_id, message))
     return issues
 
 
@@ -112,9 +107,12 @@ def _where(entry: JournalEntry, index: int) -> str:
     return f"entry {entry.entry_id!r} leg {index}"
 
 
-def _subject_issue(entry: JournalEntry, index: int, subject: Subject | None, chart: Chart) -> Issue:
-    leg: Leg = entry.legs[index]
-    where, code, day = _where(entry, index), leg.subject_code, entry.accounting_date
+def _subject_issue(entry: JournalEntry, index: int, chart: Chart) -> Issue:
+    """Why leg ``index``'s subject cannot be posted on the entry's date: unknown, closed or a
+    parent."""
+    code, day = entry.legs[index].subject_code, entry.accounting_date
+    where = _where(entry, index)
+    subject = chart.find(code)
     if subject is None:
         return Issue(Code.SUBJECT_UNKNOWN, entry.entry_id, f"{where}: unknown subject {code!r}")
     if not subject.is_open_on(day):
@@ -131,9 +129,10 @@ def _too_large(item_id: str, where: str, amount: Money) -> Issue:
 def balance_issues(entry: JournalEntry) -> list[Issue]:
     """Per currency, debits equal credits."""
     net: dict[str, int] = {}
+    get = net.get
     for leg in entry.legs:
         currency = leg.amount.currency
-        net[currency] = net.get(currency, 0) + leg.signed_minor
+        net[currency] = get(currency, 0) + leg.signed_minor
     if not any(net.values()):
         return []
     return [
@@ -153,12 +152,15 @@ def check_entry(
     """The rules that need no other entry: balance per currency, positive legs at scale and within
     AMOUNT_MINOR_MAX, known leaf subjects open on the accounting date, and an accounting date after
     the closed period."""
-    issues = leg_issues(entry, chart) + balance_issues(entry)
+    issues = leg_issues(entry, chart)
+    unbalanced = balance_issues(entry)
+    if unbalanced:
+        issues += unbalanced
     if closed_through is not None and entry.accounting_date <= closed_through:
         day = entry.accounting_date
         message = f"entry {entry.entry_id!r}: {day} is in the closed period (to {closed_through})"
         issues.append(Issue(Code.PERIOD_CLOSED, entry.entry_id, message))
-    return tuple(issues)
+    return tuple(issues) if issues else ()
 
 
 def _mirror_key(entry: JournalEntry, flip: bool) -> Counter[tuple[Any, ...]]:

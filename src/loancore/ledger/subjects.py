@@ -187,6 +187,7 @@ class Chart:
     subjects: tuple[Subject, ...] = attrs.field(converter=_subjects_converter)
     _by_code: dict[str, Subject] = attrs.field(init=False, repr=False, eq=False)
     _children: dict[str, tuple[str, ...]] = attrs.field(init=False, repr=False, eq=False)
+    _leaves: dict[str, Subject] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         by_code: dict[str, Subject] = {}
@@ -208,6 +209,8 @@ class Chart:
             children.setdefault(parent.code, []).append(subject.code)
         object.__setattr__(self, "_by_code", by_code)
         object.__setattr__(self, "_children", {k: tuple(v) for k, v in children.items()})
+        leaves = {code: subject for code, subject in by_code.items() if code not in children}
+        object.__setattr__(self, "_leaves", leaves)
         _check_levels(by_code)
 
     # -- construction ---------------------------------------------------------------------------
@@ -237,6 +240,12 @@ class Chart:
     def by_code(self) -> Mapping[str, Subject]:
         """Code -> subject (read-only by contract; the hot path of the posting rules uses it)."""
         return self._by_code
+
+    @property
+    def leaves(self) -> Mapping[str, Subject]:
+        """Code -> subject of the subjects without sub-accounts, the ones entries post to
+        (read-only by contract; the posting rules' hot path uses it)."""
+        return self._leaves
 
     def find(self, code: str) -> Subject | None:
         """The subject with ``code``, or None."""

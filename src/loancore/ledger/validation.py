@@ -54,7 +54,7 @@ def validate_balanced(
 
 
 def validate_legs(entries: Sequence[JournalEntry], *, chart: Chart, closes: Closes) -> list[Issue]:
-    """Every leg: known subject, open on the accounting date, positive, at the currency's scale."""
+    """Every leg: a known leaf subject, open on the accounting date, positive, not too large."""
     return [issue for entry in entries for issue in leg_issues(entry, chart)]
 
 
