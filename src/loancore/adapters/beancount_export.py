@@ -83,6 +83,7 @@ def account_names(chart: Chart) -> dict[str, str]:
     """Subject code -> beancount account name (see the module docstring); unique and legal, or
     :class:`~loancore.errors.InvalidInput` naming the subject that cannot be named."""
     names: dict[str, str] = {}
+    used: set[str] = set()  # the names given so far (a set: linear in the chart's size)
     queue = list(chart.roots())
     for subject in queue:  # breadth first: a parent is named before its children; bounded
         camel = _camel(subject.name_en)
@@ -94,13 +95,14 @@ def account_names(chart: Chart) -> dict[str, str]:
             parent = names[subject.parent_code]
             component = camel if _COMPONENT.fullmatch(camel or "-") else coded
             name = f"{parent}:{component}"
-            name = f"{parent}:{coded}" if name in names.values() else name
+            name = f"{parent}:{coded}" if name in used else name
         field = f"{subject.code}.code"
         if not all(_COMPONENT.fullmatch(part) for part in name.split(":")[1:]):
             raise InvalidInput(field, subject.code, f"gives an illegal account {name!r}")
-        if name in names.values():
+        if name in used:
             raise InvalidInput(field, subject.code, f"gives a duplicate account {name!r}")
         names[subject.code] = name
+        used.add(name)
         queue.extend(chart.children(subject.code))
     return names
 

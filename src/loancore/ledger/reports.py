@@ -11,6 +11,7 @@ from datetime import date
 
 import attrs
 
+from loancore.checks import require_date
 from loancore.errors import InvalidInput
 from loancore.ledger.entries import Dimensions, JournalEntry, Leg
 from loancore.ledger.subjects import Side, Subject
@@ -97,6 +98,7 @@ def trial_balance_of(as_of: date, totals: Iterable[tuple[str, str, int, int]]) -
 
     Rows with both totals zero are left out; the rest are sorted by subject then currency.
     """
+    require_date("as_of", as_of)
     lines = [
         TrialBalanceLine(
             code, currency, Money.from_minor(debit, currency), Money.from_minor(credit, currency)
@@ -158,6 +160,8 @@ def general_ledger_of(
 ) -> GeneralLedger:
     """Shape ``postings`` (already filtered to the subject's subtree, currency, dimensions and
     period, in accounting-date then posting order) into a :class:`GeneralLedger`."""
+    require_date("start", start)
+    require_date("end", end)
     if end < start:
         raise InvalidInput("end", end, f"is before start {start}")
     running = opening_net_debit_minor
