@@ -52,6 +52,7 @@ __all__ = [
     "check_memo_batch",
     "check_reversal",
     "entries_argument",
+    "entries_issues",
     "leg_issues",
     "memo_postings_argument",
     "next_closed_through",
@@ -83,24 +84,75 @@ class Issue:
     message: str
 
 
-def leg_issues(entry: JournalEntry, chart: Chart) -> list[Issue]:
-    """Per leg: a known leaf subject, open on the accounting date; a positive amount of at most
-    AMOUNT_MINOR_MAX minor units. (The scale of an amount is :class:`~loancore.money.Money`'s own
-    rule: an off-scale Money cannot be built, nor stored in integer minor units.)"""
+def entries_issues(
+    entries: Iterable[JournalEntry], *, chart: Chart, closed_through: date | None
+) -> list[Issue]:
+    """The rules that need no other entry, over ``entries`` in one flat pass (the posting hot
+    path): per leg a known leaf subject open on the accounting date and a positive amount of at
+    most AMOUNT_MINOR_MAX minor units; per entry and currency debits equal to credits; an
+    accounting date after the closed period. Issues in entry order, and per entry in that order.
+
+    The scale of an amount is :class:`~loancore.money.Money`'s own rule (an off-scale Money
+    cannot be built, nor stored in integer minor units), so it is not checked again here."""
     issues: list[Issue] = []
-    day = entry.accounting_date
     leaves = chart.leaves
-    for i, leg in enumerate(entry.legs):
-        subject = leaves.get(leg.subject_code)
-        if subject is None or not subject.is_open_on(day):
-            issues.append(_subject_issue(entry, i, chart))
-        minor = leg.signed_minor
-        if minor == 0 or (minor > 0) is not (leg.side is _DEBIT):
-            message = f"{_where(entry, i)}: amount {leg.amount} is not positive"
-            issues.append(Issue(Code.LEG_NOT_POSITIVE, entry.entry_id, message))
-        elif minor > AMOUNT_MINOR_MAX or -minor > AMOUNT_MINOR_MAX:
-            issues.append(_too_large(entry.entry_id, _where(entry, i), leg.amount))
+    for entry in entries:
+        day = entry.accounting_date
+        net: dict[str, int] = {}
+        for i, leg in enumerate(entry.legs):
+            subject = leaves.get(leg.subject_code)
+            if subject is None or not subject.is_open_on(day):
+                issues.append(_subject_issue(entry, i, chart))
+            minor = leg.signed_minor
+            if minor == 0 or (minor > 0) is not (leg.side is _DEBIT):
+                message = f"{_where(entry, i)}: amount {leg.amount} is not positive"
+                issues.append(Issue(Code.LEG_NOT_POSITIVE, entry.entry_id, message))
+            elif minor > AMOUNT_MINOR_MAX or -minor > AMOUNT_MINOR_MAX:
+                issues.append(_too_large(entry.entry_id, _where(entry, i), leg.amount))
+            currency = leg.amount.currency
+            net[currency] = net.get(currency, 0) + minor
+        if any(net.values()):
+            issues.extend(_unbalanced(entry, net))
+        if closed_through is not None and day <= closed_through:
+            message = (
+                f"entry {entry.entry_id!r}: {day} is in the closed period (to {closed_through})"
+            )
+            issues.append(Issue(Code.PERIOD_CLOSED, entry.entry_id, message))
     return issues
+
+
+def check_entry(
+    entry: JournalEntry, *, chart: Chart, closed_through: date | None
+) -> tuple[Issue, ...]:
+    """:func:`entries_issues` of one entry."""
+    return tuple(entries_issues((entry,), chart=chart, closed_through=closed_through))
+
+
+def leg_issues(entry: JournalEntry, chart: Chart) -> list[Issue]:
+    """The per-leg issues of :func:`entries_issues` (for the audit's leg pass)."""
+    found = entries_issues((entry,), chart=chart, closed_through=None)
+    return [issue for issue in found if issue.code is not Code.ENTRY_UNBALANCED]
+
+
+_NO_SUBJECTS = Chart(())
+
+
+def balance_issues(entry: JournalEntry) -> list[Issue]:
+    """The balance issues of :func:`entries_issues`: per currency, debits equal credits."""
+    found = entries_issues((entry,), chart=_NO_SUBJECTS, closed_through=None)
+    return [issue for issue in found if issue.code is Code.ENTRY_UNBALANCED]
+
+
+def _unbalanced(entry: JournalEntry, net: Mapping[str, int]) -> list[Issue]:
+    return [
+        Issue(
+            Code.ENTRY_UNBALANCED,
+            entry.entry_id,
+            f"entry {entry.entry_id!r}: {currency} debits - credits = {value} minor units",
+        )
+        for currency, value in sorted(net.items())
+        if value != 0
+    ]
 
 
 def _where(entry: JournalEntry, index: int) -> str:
@@ -124,43 +176,6 @@ def _subject_issue(entry: JournalEntry, index: int, chart: Chart) -> Issue:
 def _too_large(item_id: str, where: str, amount: Money) -> Issue:
     message = f"{where}: {amount} is above the largest amount, {AMOUNT_MINOR_MAX} minor units"
     return Issue(Code.AMOUNT_TOO_LARGE, item_id, message)
-
-
-def balance_issues(entry: JournalEntry) -> list[Issue]:
-    """Per currency, debits equal credits."""
-    net: dict[str, int] = {}
-    get = net.get
-    for leg in entry.legs:
-        currency = leg.amount.currency
-        net[currency] = get(currency, 0) + leg.signed_minor
-    if not any(net.values()):
-        return []
-    return [
-        Issue(
-            Code.ENTRY_UNBALANCED,
-            entry.entry_id,
-            f"entry {entry.entry_id!r}: {currency} debits - credits = {value} minor units",
-        )
-        for currency, value in sorted(net.items())
-        if value != 0
-    ]
-
-
-def check_entry(
-    entry: JournalEntry, *, chart: Chart, closed_through: date | None
-) -> tuple[Issue, ...]:
-    """The rules that need no other entry: balance per currency, positive legs at scale and within
-    AMOUNT_MINOR_MAX, known leaf subjects open on the accounting date, and an accounting date after
-    the closed period."""
-    issues = leg_issues(entry, chart)
-    unbalanced = balance_issues(entry)
-    if unbalanced:
-        issues += unbalanced
-    if closed_through is not None and entry.accounting_date <= closed_through:
-        day = entry.accounting_date
-        message = f"entry {entry.entry_id!r}: {day} is in the closed period (to {closed_through})"
-        issues.append(Issue(Code.PERIOD_CLOSED, entry.entry_id, message))
-    return tuple(issues) if issues else ()
 
 
 def _mirror_key(entry: JournalEntry, flip: bool) -> Counter[tuple[Any, ...]]:
@@ -207,11 +222,10 @@ def check_batch(
     two entries may not share an id or reverse the same entry). ``debit_totals`` maps a currency
     to the total debits already booked in it (minor units; a missing currency is zero).
     """
-    issues: list[Issue] = []
+    issues = entries_issues(entries, chart=chart, closed_through=closed_through)
     batch: dict[str, JournalEntry] = {}
     reversed_in_batch: set[str] = set()
     for entry in entries:
-        issues.extend(check_entry(entry, chart=chart, closed_through=closed_through))
         if entry.entry_id in batch or find_entry(entry.entry_id) is not None:
             message = f"entry id {entry.entry_id!r} is already used"
             issues.append(Issue(Code.ENTRY_ID_TAKEN, entry.entry_id, message))
