@@ -20,6 +20,7 @@ from loancore.ledger import (
     AMOUNT_MINOR_MAX,
     CHART_DEPTH_MAX,
     CHART_SUBJECTS_MAX,
+    LEGS_MAX,
     TOTAL_MINOR_MAX,
     Chart,
     JournalEntry,
@@ -467,3 +468,16 @@ def test_subjects_do_not_import_the_chart_parsers() -> None:
         if isinstance(node, ast.ImportFrom)
     }
     assert "loancore.ledger.charts" not in imported
+
+
+def test_an_entry_has_at_most_legs_max_legs() -> None:
+    """The SQL stores number legs in a 16-bit column: PostgreSQL refused what SQLite accepted."""
+    one = cny_minor(1)
+    legs = [Leg.debit("1303.01", one), Leg.credit("1002", one)] * (LEGS_MAX // 2)
+    assert (
+        len(JournalEntry(entry_id="e", idempotency_key="k", accounting_date=D1, legs=legs).legs)
+        == LEGS_MAX
+    )
+    with pytest.raises(InvalidInput) as info:
+        JournalEntry(entry_id="e", idempotency_key="k", accounting_date=D1, legs=[*legs, legs[0]])
+    assert info.value.field == "legs"

@@ -11,6 +11,7 @@ from loancore.ledger.charts import chart_from_csv, chart_from_toml, default_char
 from loancore.ledger.closing import PROFIT_SUBJECT, profit_transfer_entry
 from loancore.ledger.entries import (
     DIMENSION_KEYS,
+    LEGS_MAX,
     Dimensions,
     JournalEntry,
     Leg,
@@ -61,6 +62,7 @@ __all__ = [
     "CHART_DEPTH_MAX",
     "CHART_SUBJECTS_MAX",
     "DIMENSION_KEYS",
+    "LEGS_MAX",
     "PROFIT_SUBJECT",
     "TOTAL_MINOR_MAX",
     "BatchPlan",

@@ -22,6 +22,7 @@ from loancore.money import CURRENCY_MINOR_UNITS, Money
 
 __all__ = [
     "DIMENSION_KEYS",
+    "LEGS_MAX",
     "Dimensions",
     "JournalEntry",
     "Leg",
@@ -31,6 +32,9 @@ __all__ = [
     "dimensions_of",
     "reversal_of",
 ]
+
+LEGS_MAX = 10_000
+"""The most legs an entry may have (the SQL stores number legs in a 16-bit column)."""
 
 DIMENSION_KEYS: tuple[str, ...] = ("customer", "loan", "merchant", "partner", "product")
 """Analysis dimensions (辅助核算) a leg may carry instead of one subject per loan or merchant."""
@@ -54,7 +58,7 @@ def dimensions_of(value: DimensionsLike, *, field: str = "dimensions") -> Dimens
         ((key, item),) = value.items()
         if key in _KEYS:
             return ((key, require_id(f"{field}.{key}", item)),)
-    if not isinstance(value, (Mapping, tuple, list)):
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
         raise InvalidInput(field, value, "expected a mapping or (key, value) pairs")
     pairs = tuple(value.items()) if isinstance(value, Mapping) else tuple(value)
     if len(pairs) > len(DIMENSION_KEYS):
@@ -154,6 +158,8 @@ def _legs_converter(legs: Iterable[Leg]) -> tuple[Leg, ...]:
     if isinstance(legs, Leg) or not isinstance(legs, Iterable) or isinstance(legs, (str, bytes)):
         raise InvalidInput("legs", legs, "expected a sequence of Leg values")
     items = tuple(legs)
+    if len(items) > LEGS_MAX:
+        raise InvalidInput("legs", f"<{len(items)} legs>", f"at most {LEGS_MAX} legs an entry")
     for i, leg in enumerate(items):
         if not isinstance(leg, Leg):
             raise InvalidInput(f"legs[{i}]", leg, "expected a Leg")

@@ -66,9 +66,10 @@ __all__ = [
 LEDGER_COMPONENT = "ledger"
 LEDGER_SCHEMA_VERSION = 4
 
-# Identifiers, keys, codes and dimension values are unbounded text (a length limit would make
-# PostgreSQL refuse what SQLite accepts, and the two backends must behave the same), compared byte
-# by byte on both (``binary_text``: COLLATE "C" on PostgreSQL; schema 1 used the database's).
+# Identifiers, keys, codes and dimension values are text without a column length: the values
+# themselves check theirs (``loancore.checks.require_id``: at most 200 characters, no NUL, no lone
+# surrogate), so both backends accept exactly the same values. Compared byte by byte on both
+# (``binary_text``: COLLATE "C" on PostgreSQL; schema 1 used the database's).
 CODE = TEXT_ID = KEY = binary_text()  # one type object: the 1 -> 2 migration finds them by it
 
 NO_DIMENSION = ""
