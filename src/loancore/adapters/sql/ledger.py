@@ -297,7 +297,9 @@ class SqlLedgerStore:
         inside the batch, a rule, a constraint) sends the batch to the full path, which reads
         every booked entry the batch could meet and raises exactly what it always did: this path
         decides only successes, and a success here is one the full path would reach too (no key
-        or id was booked, and the rules saw the same reversal targets).
+        or id was booked, and the rules saw the same reversal targets). It states no rule of its
+        own: it runs the same :func:`plan_batch` and :func:`check_batch` as the full path, and
+        only the lookup of booked keys and ids is answered by the constraints instead of a query.
         """
         try:
             plan = plan_batch(batch, find_by_key=_nothing_booked)
