@@ -410,3 +410,15 @@ def test_huge_amounts_are_written_in_plain_notation_beancount_can_parse() -> Non
     balances, errors = _beancount_balances(text)
     assert errors == [], [str(e.message) for e in errors]
     assert balances[("Assets:1303-Loans:Principal", "CNY")] == Decimal(huge)
+
+
+def test_export_dates_are_accounting_dates() -> None:
+    with pytest.raises(InvalidInput) as info:
+        month_ends(date(2026, 1, 1), date.max)
+    assert info.value.field == "last"
+    with pytest.raises(InvalidInput) as info:
+        export_beancount(CHART, [], assertions=[("2026-01-31", "1002", 0, "CNY")])
+    assert info.value.field == "assertions.period_end"
+    with pytest.raises(InvalidInput) as info:
+        export_store(MemoryLedgerStore(CHART), period_ends=[date(2026, 1, 31), "2026-02-28"])
+    assert info.value.field == "period_ends[1]"

@@ -250,7 +250,7 @@ def export_beancount(
     for posting in memos:
         lines.extend(_memo_lines(posting))
     for period_end, code, net_debit_minor, currency in assertions:
-        day = period_end + timedelta(days=1)
+        day = require_date("assertions.period_end", period_end) + timedelta(days=1)
         subject = chart.get(code)
         if _opened(subject, first_day) <= day and (
             subject.close_date is None or day <= subject.close_date
@@ -258,7 +258,7 @@ def export_beancount(
             amount = _minor_to_text(net_debit_minor, currency)
             lines.append(f"{day} balance {names[code]}  {amount} {currency}")
     for period_end, register, balance_minor, currency in memo_assertions:
-        day = period_end + timedelta(days=1)
+        day = require_date("memo_assertions.period_end", period_end) + timedelta(days=1)
         if first_day <= day:
             amount = _minor_to_text(balance_minor, currency)
             lines.append(f"{day} balance {memo_account_names(register)[0]}  {amount} {currency}")

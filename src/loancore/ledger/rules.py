@@ -222,6 +222,8 @@ def check_batch(
     two entries may not share an id or reverse the same entry). ``debit_totals`` maps a currency
     to the total debits already booked in it (minor units; a missing currency is zero).
     """
+    if closed_through is not None:
+        require_date("closed_through", closed_through)
     issues = entries_issues(entries, chart=chart, closed_through=closed_through)
     batch: dict[str, JournalEntry] = {}
     reversed_in_batch: set[str] = set()
@@ -344,6 +346,8 @@ def check_memo_batch(
     between a back-dated decrease and a later increase is not caught (that would need the balance
     at every later date). ``increase_totals`` maps a currency to the total of the memo increases
     already booked in it: with the batch's, at most TOTAL_MINOR_MAX."""
+    if closed_through is not None:
+        require_date("closed_through", closed_through)
     issues: list[Issue] = []
     done: list[MemoPosting] = []
     for p in postings:
