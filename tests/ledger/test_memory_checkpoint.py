@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loancore.adapters.memory.ledger import MemoryLedgerStore
+from loancore.errors import InvalidInput
 from loancore.ledger import (
     JournalEntry,
     Leg,
@@ -133,4 +135,16 @@ def test_restore_undoes_any_batch(
     if read:
         everything(store)
     store._restore(checkpoint)
+    assert everything(store) == before
+
+
+def test_a_checkpoint_newer_than_the_state_is_refused_and_changes_nothing() -> None:
+    store = _busy_store()
+    older = store._checkpoint()
+    _more_work(store, read_between=False)
+    newer = store._checkpoint()
+    store._restore(older)
+    before = everything(store)
+    with pytest.raises(InvalidInput):
+        store._restore(newer)
     assert everything(store) == before
