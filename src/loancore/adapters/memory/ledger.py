@@ -166,7 +166,7 @@ class MemoryLedgerStore:
             lengths = (len(self._entries), len(self._memo), len(self._closes))
             if any(cut > now for cut, now in zip((entries, memos, closes), lengths, strict=True)):
                 reason = "it is newer than the store's state (restored past already)"
-                raise InvalidInput("checkpoint", checkpoint[:3], reason)
+                raise InvalidInput("checkpoint", (entries, memos, closes), reason)
             for entry in self._entries[entries:]:
                 del self._by_id[entry.entry_id]
                 del self._by_key[entry.idempotency_key]
