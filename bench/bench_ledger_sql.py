@@ -51,13 +51,13 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from loancore.adapters.sql import create_engine
-from loancore.adapters.sql.ledger import (
+from loancore.adapters.sql.ledger import SqlLedgerStore
+from loancore.adapters.sql.ledger_schema import (
     _SEGMENTS_FROM_LEGS,
     DAILY,
     ENTRIES,
     LEGS,
     SEGMENTS,
-    SqlLedgerStore,
 )
 from loancore.ledger import Chart, JournalEntry, Leg, Subject
 from loancore.money import Money

@@ -190,7 +190,9 @@ def test_bare_loancore_prints_the_help_listing_the_commands() -> None:
 def test_main_returns_the_status_instead_of_exiting(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--version"]) == 0
     assert main(["schedule", *with_option("--rate", "abc")]) == 2
-    assert capsys.readouterr().err.startswith("loancore: error: annual_rate: expected plain ASCII digits")
+    assert capsys.readouterr().err.startswith(
+        "loancore: error: annual_rate: expected plain ASCII digits"
+    )
 
 
 def test_demo_writes_its_books_into_the_folder_given(tmp_path: Path) -> None:

@@ -203,6 +203,9 @@ class RejectionCode(enum.IntEnum):
     REVERSAL_MISMATCH = 208  # a reversal's legs do not mirror the entry it reverses, or predate it
     MEMO_BALANCE_INSUFFICIENT = 209  # a memo decrease exceeds the register's balance
     AMOUNT_OFF_SCALE = 210  # an amount has more decimals than its currency allows
+    SUBJECT_NOT_LEAF = 211  # a leg names a subject that has sub-accounts (post to a leaf)
+    AMOUNT_TOO_LARGE = 212  # a leg or memo amount above loancore.ledger.AMOUNT_MINOR_MAX
+    LEDGER_TOTAL_EXCEEDED = 213  # a currency's total debits or memo increases above the limit
 
     # 3xx quota
     QUOTA_EXCEEDS_AVAILABLE = 300

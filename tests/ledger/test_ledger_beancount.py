@@ -19,6 +19,7 @@ from loancore.adapters.beancount_export import (
     month_ends,
 )
 from loancore.adapters.memory.ledger import MemoryLedgerStore
+from loancore.checks import DATE_MAX, DATE_MIN
 from loancore.errors import InvalidInput
 from loancore.ledger import (
     Chart,
@@ -308,3 +309,116 @@ def test_a_chart_account_under_the_memo_root_is_refused() -> None:
     chart = Chart([Subject("Memo", "表外", "-", "asset")])  # named by its code alone: Assets:Memo
     with pytest.raises(InvalidInput, match="memo registers use"):
         export_beancount(chart, [])
+
+
+# -- what beancount once refused or the export crashed on (issue 10) --------------------------
+
+
+def _cny_entry(n: int, day: date, debit: str, credit: str, amount: str = "10.00") -> JournalEntry:
+    money = Money(amount, "CNY")
+    return JournalEntry(
+        entry_id=f"x{n}",
+        idempotency_key=f"xk{n}",
+        accounting_date=day,
+        legs=(Leg.debit(debit, money), Leg.credit(credit, money)),
+    )
+
+
+def _loads_with_the_stores_balances(store: MemoryLedgerStore, as_of: date) -> str:
+    text = export_store(store)
+    balances, errors = _beancount_balances(text)
+    assert errors == [], [str(e.message) for e in errors]
+    names = account_names(store.load_chart())
+    for line in store.trial_balance(as_of=as_of).lines:
+        got = balances.get((names[line.subject_code], line.currency), Decimal(0))
+        assert got == line.net_debit.amount
+    return text
+
+
+def test_subjects_opened_and_closed_mid_year_get_assertions_only_while_open() -> None:
+    """Month-end assertions were written before a subject's open date and after its close date,
+    which beancount refuses ("inactive account")."""
+    chart = default_chart().with_subjects(
+        Subject("1221.01", "押金", "Deposits", "asset", parent_code="1221", close_date=date(2026, 6, 15)),
+        Subject("1221.02", "保证金", "Margins", "asset", parent_code="1221", open_date=date(2026, 3, 15)),
+    )  # fmt: skip
+    store = MemoryLedgerStore(chart)
+    store.post(
+        [
+            _cny_entry(1, date(2026, 1, 5), "1221.01", "1002"),
+            _cny_entry(2, date(2026, 6, 15), "1002", "1221.01", "4.00"),
+            _cny_entry(3, date(2026, 3, 15), "1221.02", "1002"),
+            _cny_entry(4, date(2026, 11, 20), "1303.01", "1002"),
+        ]
+    )
+    text = _loads_with_the_stores_balances(store, date(2026, 12, 31))
+    names = account_names(chart)
+    assert f"2026-02-01 balance {names['1221.01']}" in text  # open: asserted
+    assert f"2026-07-01 balance {names['1221.01']}" not in text  # closed on 06-15
+    assert f"2026-03-01 balance {names['1221.02']}" not in text  # opens 03-15
+    assert f"2026-04-01 balance {names['1221.02']}" in text
+
+
+def test_an_entry_on_the_last_accounting_date_exports() -> None:
+    """An entry dated 9999-12-31 crashed the export (the day after the last month end); dates now
+    end at DATE_MAX, and the export's last assertion is dated the day after it."""
+    store = MemoryLedgerStore(default_chart())
+    store.post(
+        [
+            _cny_entry(1, date(2999, 11, 20), "1303.01", "1002"),
+            _cny_entry(2, DATE_MAX, "1303.01", "1002", "5.00"),
+        ]
+    )
+    text = _loads_with_the_stores_balances(store, DATE_MAX)
+    assert "3000-01-01 balance Assets:1303-Loans:Principal  15.00 CNY" in text
+
+
+def test_entries_before_1970_export_with_accounts_opened_in_time() -> None:
+    """Accounts were opened on a fixed 1970-01-01, so older entries were refused by beancount."""
+    store = MemoryLedgerStore(default_chart())
+    store.post([_cny_entry(1, date(1950, 5, 1), "1303.01", "1002")])
+    store.post_memo(
+        [
+            MemoPosting(
+                posting_id="m1",
+                idempotency_key="mk1",
+                register=MemoRegister.WRITTEN_OFF_LOANS,
+                accounting_date=date(1949, 12, 1),
+                direction=MemoDirection.INCREASE,
+                amount=Money("3.00", "CNY"),
+            )
+        ]
+    )
+    text = _loads_with_the_stores_balances(store, date(1950, 12, 31))
+    assert "1949-12-01 open Assets:1303-Loans:Principal" in text
+    chart = default_chart().with_subjects(
+        Subject("1221.03", "旧", "Old", "asset", parent_code="1221", open_date=DATE_MIN)
+    )
+    assert f"{DATE_MIN} open" in export_beancount(chart, [])
+
+
+def test_huge_amounts_are_written_in_plain_notation_beancount_can_parse() -> None:
+    """str() of a Decimal of 10**28 or more is scientific (1.0E+28), which beancount cannot parse;
+    the export function takes any entries, so it must write every amount plainly."""
+    huge = "1" + "0" * 28 + ".00"
+    entry = _cny_entry(1, date(2026, 1, 5), "1303.01", "1002", huge)
+    text = export_beancount(
+        CHART, [entry], assertions=[(date(2026, 1, 31), "1303.01", 10**30, "CNY")]
+    )
+    assert "E+" not in text
+    assert f"Assets:1303-Loans:Principal  {huge} CNY" in text
+    balances, errors = _beancount_balances(text)
+    assert errors == [], [str(e.message) for e in errors]
+    assert balances[("Assets:1303-Loans:Principal", "CNY")] == Decimal(huge)
+
+
+def test_export_dates_are_accounting_dates() -> None:
+    with pytest.raises(InvalidInput) as info:
+        month_ends(date(2026, 1, 1), date.max)
+    assert info.value.field == "last"
+    with pytest.raises(InvalidInput) as info:
+        export_beancount(CHART, [], assertions=[("2026-01-31", "1002", 0, "CNY")])
+    assert info.value.field == "assertions.period_end"
+    with pytest.raises(InvalidInput) as info:
+        export_store(MemoryLedgerStore(CHART), period_ends=[date(2026, 1, 31), "2026-02-28"])
+    assert info.value.field == "period_ends[1]"

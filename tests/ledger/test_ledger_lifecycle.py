@@ -22,7 +22,7 @@ from loancore.services import audit
 from loancore.testing.ledger import journal_entries
 
 CHART = default_chart()
-CODES = ("1303", "1002", "2202", "6011", "3001")
+CODES = ("1303.01", "1002", "2202", "6011", "3001")
 
 
 class LedgerLifecycle(RuleBasedStateMachine):

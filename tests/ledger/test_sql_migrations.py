@@ -19,12 +19,13 @@ import sqlalchemy as sa
 from sql_stores import IDENTIFIER_COLUMNS, loan_entry, make_sql_engine, small_chart
 
 from loancore.adapters.sql import METADATA, SCHEMA_TABLE, create_engine, schema_version
-from loancore.adapters.sql.ledger import (
+from loancore.adapters.sql.ledger import SqlLedgerStore
+from loancore.adapters.sql.ledger_schema import (
     LEDGER_SCHEMA_VERSION,
     LEDGER_TABLES,
     NO_DIMENSION,
     SEGMENTS,
-    SqlLedgerStore,
+    TOTALS,
 )
 from loancore.ledger import (
     DIMENSION_KEYS,
@@ -102,7 +103,8 @@ def _ledger_at_version_2(target: sa.Engine, source: SqlLedgerStore) -> None:
     rows into them in that format, and record version 2. Schema 2 indexed all five dimensions on
     the legs and had no segment totals."""
     metadata = sa.MetaData(naming_convention=METADATA.naming_convention)
-    tables = [table.to_metadata(metadata) for table in LEDGER_TABLES if table is not SEGMENTS]
+    since_3 = (SEGMENTS, TOTALS)
+    tables = [table.to_metadata(metadata) for table in LEDGER_TABLES if table not in since_3]
     old = {table.name: table for table in tables}
     for name in ("ledger_legs", "ledger_memo_postings"):
         for key in DIMENSION_KEYS:
@@ -143,7 +145,7 @@ def _back_to_version_1(engine: sa.Engine) -> None:
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             for table, column in IDENTIFIER_COLUMNS:
-                if table == SEGMENTS.name:  # since schema 3
+                if table in (SEGMENTS.name, TOTALS.name):  # since schema 3 and 4
                     continue
                 connection.exec_driver_sql(
                     f'ALTER TABLE {table} ALTER COLUMN {column} TYPE text COLLATE "default"'
@@ -243,15 +245,22 @@ def _segment_rows(engine: sa.Engine) -> list[tuple[Any, ...]]:
         ]
 
 
+def _rows(engine: sa.Engine, table: sa.Table) -> list[tuple[Any, ...]]:
+    with engine.connect() as connection:
+        query = sa.select(table).order_by(*table.primary_key.columns)
+        return [tuple(row) for row in connection.execute(query)]
+
+
 def _assert_upgraded(engine: sa.Engine, fresh: sa.Engine, source: SqlLedgerStore) -> None:
     migrated = SqlLedgerStore(engine)
     SqlLedgerStore(fresh)
-    assert schema_version(engine, "ledger") == LEDGER_SCHEMA_VERSION == 3
+    assert schema_version(engine, "ledger") == LEDGER_SCHEMA_VERSION == 4
     assert _schema(engine) == _schema(fresh)
     assert _null_dimensions(engine) == 0
     assert (
         _segment_rows(engine) == _segment_rows(source.bind) != []
     )  # filled from the legs as posting keeps it
+    assert _rows(engine, TOTALS) == _rows(source.bind, TOTALS) != []  # filled from the books
     _assert_same_ledger(migrated, source)
     # and it takes new postings, found by dimension through the rebuilt indexes
     migrated.post([loan_entry(99, day=date(2026, 4, 1))])
@@ -315,4 +324,24 @@ def test_a_failed_migration_leaves_the_version_2_ledger_as_it_was(tmp_path: Path
     assert _schema(engine) == before
     assert _null_dimensions(engine) > 0
     engine.dispose()
+    source.bind.dispose()
+
+
+def test_a_version_3_ledger_gets_its_currency_totals_from_the_books(
+    engines: tuple[sa.Engine, sa.Engine], tmp_path: Path
+) -> None:
+    """Schema 3 -> 4: the running totals per currency (journal debits, memo increases) are
+    computed from the daily totals and the memo postings, equal to what posting keeps."""
+    engine, fresh = engines
+    source = _written_ledger(tmp_path)
+    _ledger_at_version_2(engine, source)
+    SqlLedgerStore(engine)  # through 2 -> 3 -> 4
+    with engine.begin() as connection:  # back to what schema 3 created
+        TOTALS.drop(connection)
+        connection.execute(
+            SCHEMA_TABLE.update().where(SCHEMA_TABLE.c.component == "ledger").values(version=3)
+        )
+    assert TOTALS.name not in sa.inspect(engine).get_table_names()
+
+    _assert_upgraded(engine, fresh, source)
     source.bind.dispose()

@@ -30,7 +30,7 @@ from loancore.errors import (
     RejectionCode,
     SchemaVersionMismatch,
 )
-from loancore.ledger import JournalEntry, Leg
+from loancore.ledger import AMOUNT_MINOR_MAX, JournalEntry, Leg
 from loancore.money import Money
 
 KINDS = [
@@ -296,7 +296,7 @@ def test_a_store_constructed_on_an_app_connection_joins_its_transaction(engine: 
         ("JPY", 123_456_789),
         ("KWD", 1),
         ("KWD", 1_000_001),
-        ("CNY", 2**62),
+        ("CNY", AMOUNT_MINOR_MAX),
         ("CLF", 12_345),
     ],
 )
@@ -314,13 +314,6 @@ def test_amounts_round_trip_as_exact_minor_units(
     assert store.balance("2202", currency, as_of=date(2026, 3, 1)) == Money.from_minor(
         minor, currency
     )
-
-
-def test_balances_near_the_bigint_limit_stay_exact(store: SqlLedgerStore) -> None:
-    big = 2**62  # 2**62 + (2**62 - 1) is the largest signed 64-bit value
-    store.post([loan_entry(1, minor=big), loan_entry(2, minor=big - 1, key="k2")])
-    assert store.balance("1303", "CNY", as_of=date(2026, 3, 1)).minor_units == 2**63 - 1
-    assert store.trial_balance(as_of=date(2026, 3, 1)).is_balanced()
 
 
 def test_replay_returns_the_original_and_a_changed_replay_is_refused(store: SqlLedgerStore) -> None:
@@ -454,10 +447,10 @@ def test_long_identifiers_and_dimension_values_round_trip_on_every_backend(
     store: SqlLedgerStore,
 ) -> None:
     amount = Money("1.00", "CNY")
-    long_text = "贷" * 300 + "x" * 300
+    long_text = "贷" * 100 + "x" * 100  # ID_LENGTH_MAX characters, 400 bytes of UTF-8
     entry = JournalEntry(
-        entry_id="id-" + long_text,
-        idempotency_key="key-" + long_text,
+        entry_id=long_text,
+        idempotency_key=long_text[::-1],
         accounting_date=date(2026, 3, 2),
         legs=(Leg.debit("1303.01", amount, {"loan": long_text}), Leg.credit("1002", amount)),
         memo=long_text,
@@ -515,7 +508,7 @@ def test_a_large_batch_with_one_value_to_escape_in_a_middle_slice_round_trips(
 ) -> None:
     """PostgreSQL sends a batch's COPY in slices, each formatted as plain text or, when a value
     needs escaping, row by row: a slice of each kind in one stream, and every row arrives once."""
-    from loancore.adapters.sql.ledger import _COPY_ROWS
+    from loancore.adapters.sql.ledger_writing import _COPY_ROWS
 
     count = 2 * _COPY_ROWS + 7
     batch = [loan_entry(n, key=f"k{n}") for n in range(count)]
@@ -535,7 +528,7 @@ def test_a_large_batch_with_one_value_to_escape_in_a_middle_slice_round_trips(
 
 
 def test_copy_text_formats_plain_rows_and_refuses_values_that_need_escaping() -> None:
-    from loancore.adapters.sql.ledger import _copy_text
+    from loancore.adapters.sql.ledger_writing import _copy_text
 
     assert _copy_text([(1, "a", None, date(2026, 3, 2)), (2, "b", "c", date(2026, 3, 2))]) == (
         "1\ta\t\\N\t2026-03-02\n2\tb\tc\t2026-03-02\n"
@@ -613,7 +606,8 @@ def test_sqlite_dimension_balances_seek_the_dimension_index_by_day(
 ) -> None:
     """A balance by dimension seeks the dimension's partial index on (day, value, subject) for each
     posting day (a plan check, not a timing: without it a balance by loan would scan every leg)."""
-    from loancore.adapters.sql.ledger import DAILY, _net_from_legs_query
+    from loancore.adapters.sql.ledger_reading import _net_from_legs_query
+    from loancore.adapters.sql.ledger_schema import DAILY
 
     engine = create_engine(tmp_path / "plan.sqlite")
     SqlLedgerStore(engine)

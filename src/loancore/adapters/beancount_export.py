@@ -5,9 +5,10 @@ What the file holds:
 - ``option`` lines for exact tolerance: ``inferred_tolerance_default "*:0"`` and
   ``tolerance_multiplier "0"``, so an entry off by any amount, or a balance assertion off by one
   minor unit, is an error (beancount's default tolerates half of the last digit).
-- One ``open`` per subject (dated its open date, or 1970-01-01) and a ``close`` for a subject with
-  a close date (beancount sorts ``close`` after the day's transactions, so a subject may be posted
-  on its close date in both systems).
+- One ``open`` per subject, dated its open date or, for a subject open from the start, the
+  earliest date in the file (its first entry or memo posting; ``DATE_MIN`` for an empty file), and
+  a ``close`` for a subject with a close date (beancount sorts ``close`` after the day's
+  transactions, so a subject may be posted on its close date in both systems).
 - One transaction per entry: narration = memo; entry id, idempotency key, value date and the
   reversal link as metadata; each leg's dimensions as posting metadata.
 - The memo (off-balance, 表外) registers: each is an account under ``Assets:Memo`` (for example
@@ -18,7 +19,11 @@ What the file holds:
   ``Assets:Memo`` nets to zero, so no balance sheet or trial balance total moves.
 - ``balance`` assertions at period ends, from the store's own balances, memo registers included
   (dated the day after each period end, because beancount checks a balance at the start of its
-  date).
+  date). An assertion is written only while its account is open (from its open date to its close
+  date): beancount refuses a directive on an inactive account, and loancore's balance of a
+  subject before it opens is zero.
+- Amounts in plain decimal notation (``10000000000000000000000000000.00``, never ``1.0E+28``,
+  which beancount cannot parse).
 
 Account names: the kind gives the root (asset -> ``Assets``, liability -> ``Liabilities``,
 equity -> ``Equity``, income -> ``Income``, expense -> ``Expenses``, common/clearing -> ``Assets``);
@@ -32,8 +37,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
+from loancore.checks import DATE_MIN, require_date
 from loancore.errors import InvalidInput
 from loancore.ledger.entries import JournalEntry, MemoDirection, MemoPosting, MemoRegister
 from loancore.ledger.subjects import Chart, Side, Subject, SubjectKind
@@ -58,7 +65,6 @@ _ROOTS = {
     SubjectKind.EXPENSE: "Expenses",
     SubjectKind.COMMON: "Assets",
 }
-_OPEN_DEFAULT = date(1970, 1, 1)
 MEMO_ROOT = "Assets:Memo"
 """The parent of the memo registers' accounts (see the module docstring)."""
 _REGISTER_NAMES_ZH = {
@@ -77,6 +83,7 @@ def account_names(chart: Chart) -> dict[str, str]:
     """Subject code -> beancount account name (see the module docstring); unique and legal, or
     :class:`~loancore.errors.InvalidInput` naming the subject that cannot be named."""
     names: dict[str, str] = {}
+    used: set[str] = set()  # the names given so far (a set: linear in the chart's size)
     queue = list(chart.roots())
     for subject in queue:  # breadth first: a parent is named before its children; bounded
         camel = _camel(subject.name_en)
@@ -88,13 +95,14 @@ def account_names(chart: Chart) -> dict[str, str]:
             parent = names[subject.parent_code]
             component = camel if _COMPONENT.fullmatch(camel or "-") else coded
             name = f"{parent}:{component}"
-            name = f"{parent}:{coded}" if name in names.values() else name
+            name = f"{parent}:{coded}" if name in used else name
         field = f"{subject.code}.code"
         if not all(_COMPONENT.fullmatch(part) for part in name.split(":")[1:]):
             raise InvalidInput(field, subject.code, f"gives an illegal account {name!r}")
-        if name in names.values():
+        if name in used:
             raise InvalidInput(field, subject.code, f"gives a duplicate account {name!r}")
         names[subject.code] = name
+        used.add(name)
         queue.extend(chart.children(subject.code))
     return names
 
@@ -128,10 +136,23 @@ def _header(title: str, operating_currency: str) -> list[str]:
     ]
 
 
-def _chart_lines(chart: Chart, names: dict[str, str]) -> list[str]:
+def _plain(amount: Decimal) -> str:
+    """``amount`` in plain decimal notation (``str`` of a large Decimal is scientific)."""
+    return format(amount, "f")
+
+
+def _opened(subject: Subject, first_day: date) -> date:
+    """The day the subject's account opens: its open date, else the file's first day (or its close
+    date, if that comes first)."""
+    if subject.open_date is not None:
+        return subject.open_date
+    return first_day if subject.close_date is None else min(first_day, subject.close_date)
+
+
+def _chart_lines(chart: Chart, names: dict[str, str], first_day: date) -> list[str]:
     lines = []
     for subject in chart:
-        opened = subject.open_date or _OPEN_DEFAULT
+        opened = _opened(subject, first_day)
         lines.append(f"{opened} open {names[subject.code]}")
         lines.append(f"  code: {_quote(subject.code)}")
         lines.append(f"  name-zh: {_quote(subject.name_zh)}")
@@ -158,21 +179,21 @@ def _entry_lines(entry: JournalEntry, names: dict[str, str]) -> list[str]:
         account = names.get(leg.subject_code)
         if account is None:
             raise InvalidInput("legs.subject_code", leg.subject_code, "not in the exported chart")
-        lines.append(f"  {account}  {amount} {leg.amount.currency}")
+        lines.append(f"  {account}  {_plain(amount)} {leg.amount.currency}")
         lines.extend(f"    {key}: {_quote(value)}" for key, value in leg.dimensions)
     lines.append("")
     return lines
 
 
-def _memo_chart_lines() -> list[str]:
+def _memo_chart_lines(first_day: date) -> list[str]:
     lines = []
     for register in MemoRegister:
         account_name, contra = memo_account_names(register)
-        lines.append(f"{_OPEN_DEFAULT} open {account_name}")
+        lines.append(f"{first_day} open {account_name}")
         lines.append(f"  register: {_quote(register.value)}")
         if register in _REGISTER_NAMES_ZH:
             lines.append(f"  name-zh: {_quote(_REGISTER_NAMES_ZH[register])}")
-        lines.append(f"{_OPEN_DEFAULT} open {contra}")
+        lines.append(f"{first_day} open {contra}")
         lines.append(f"  register: {_quote(register.value)}")
     lines.append("")
     return lines
@@ -189,10 +210,10 @@ def _memo_lines(posting: MemoPosting) -> list[str]:
         f"  idempotency-key: {_quote(posting.idempotency_key)}",
         f"  register: {_quote(posting.register.value)}",
         f"  direction: {_quote(posting.direction.value)}",
-        f"  {account_name}  {signed} {currency}",
+        f"  {account_name}  {_plain(signed)} {currency}",
     ]
     lines.extend(f"    {key}: {_quote(value)}" for key, value in posting.dimensions)
-    lines.append(f"  {contra}  {-signed} {currency}")
+    lines.append(f"  {contra}  {_plain(-signed)} {currency}")
     lines.append("")
     return lines
 
@@ -212,35 +233,47 @@ def export_beancount(
 
     ``assertions`` are ``(period_end, subject_code, net_debit_minor, currency)``: each becomes a
     balance directive dated ``period_end + 1 day`` on the subject's account (which beancount rolls
-    up over sub-accounts, as loancore does). ``memo_assertions`` are ``(period_end, register,
-    balance_minor, currency)``, on the register's account. The memo registers' accounts are
-    always opened, so a file's accounts do not depend on whether a register was used.
+    up over sub-accounts, as loancore does), left out while the account is not open (see the
+    module docstring). ``memo_assertions`` are ``(period_end, register, balance_minor,
+    currency)``, on the register's account. The memo registers' accounts are always opened, so a
+    file's accounts do not depend on whether a register was used.
     """
     names = account_names(chart)
     _check_memo_root_is_free(names)
-    lines = _header(title, operating_currency) + _chart_lines(chart, names) + _memo_chart_lines()
-    for entry in entries:
+    journal, memos = tuple(entries), tuple(memo_postings)
+    days = [e.accounting_date for e in journal] + [p.accounting_date for p in memos]
+    first_day = min(days, default=DATE_MIN)
+    lines = _header(title, operating_currency) + _chart_lines(chart, names, first_day)
+    lines += _memo_chart_lines(first_day)
+    for entry in journal:
         lines.extend(_entry_lines(entry, names))
-    for posting in memo_postings:
+    for posting in memos:
         lines.extend(_memo_lines(posting))
     for period_end, code, net_debit_minor, currency in assertions:
-        amount = _minor_to_text(net_debit_minor, currency)
-        lines.append(f"{period_end + timedelta(days=1)} balance {names[code]}  {amount} {currency}")
+        day = require_date("assertions.period_end", period_end) + timedelta(days=1)
+        subject = chart.get(code)
+        if _opened(subject, first_day) <= day and (
+            subject.close_date is None or day <= subject.close_date
+        ):
+            amount = _minor_to_text(net_debit_minor, currency)
+            lines.append(f"{day} balance {names[code]}  {amount} {currency}")
     for period_end, register, balance_minor, currency in memo_assertions:
-        amount = _minor_to_text(balance_minor, currency)
-        account_name = memo_account_names(register)[0]
-        lines.append(
-            f"{period_end + timedelta(days=1)} balance {account_name}  {amount} {currency}"
-        )
+        day = require_date("memo_assertions.period_end", period_end) + timedelta(days=1)
+        if first_day <= day:
+            amount = _minor_to_text(balance_minor, currency)
+            lines.append(f"{day} balance {memo_account_names(register)[0]}  {amount} {currency}")
     return "\n".join(lines) + "\n"
 
 
 def _minor_to_text(minor: int, currency: str) -> str:
-    return str(Money.from_minor(minor, currency).amount)
+    return _plain(Money.from_minor(minor, currency).amount)
 
 
 def month_ends(first: date, last: date) -> tuple[date, ...]:
-    """Every month end from ``first``'s month through ``last``'s month."""
+    """Every month end from ``first``'s month through ``last``'s month (accounting dates, see
+    :func:`loancore.checks.require_date`; the last month end may be DATE_MAX itself)."""
+    require_date("first", first)
+    require_date("last", last)
     ends = []
     year, month = first.year, first.month
     for _ in range((last.year - first.year) * 12 + last.month - first.month + 1):
@@ -291,6 +324,8 @@ def export_store(
     assertion is the store's own balance of a posted subject or memo register, so beancount
     re-adds every posting and must arrive at loancore's figure to the minor unit.
     """
+    if period_ends is not None:
+        period_ends = [require_date(f"period_ends[{i}]", d) for i, d in enumerate(period_ends)]
     chart = store.load_chart()
     entries = tuple(store.entries())
     postings = tuple(store.memo_postings())

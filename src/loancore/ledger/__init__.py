@@ -11,6 +11,7 @@ from loancore.ledger.charts import chart_from_csv, chart_from_toml, default_char
 from loancore.ledger.closing import PROFIT_SUBJECT, profit_transfer_entry
 from loancore.ledger.entries import (
     DIMENSION_KEYS,
+    LEGS_MAX,
     Dimensions,
     JournalEntry,
     Leg,
@@ -30,23 +31,40 @@ from loancore.ledger.reports import (
     trial_balance_of,
 )
 from loancore.ledger.rules import (
+    AMOUNT_MINOR_MAX,
+    TOTAL_MINOR_MAX,
     BatchPlan,
     Issue,
     check_batch,
+    check_chart_change,
     check_entry,
     check_memo_batch,
     check_reversal,
+    entries_argument,
+    memo_postings_argument,
     next_closed_through,
     plan_batch,
     plan_memo_batch,
     require_no_issues,
 )
-from loancore.ledger.subjects import Chart, Side, Subject, SubjectKind
+from loancore.ledger.subjects import (
+    CHART_DEPTH_MAX,
+    CHART_SUBJECTS_MAX,
+    Chart,
+    Side,
+    Subject,
+    SubjectKind,
+)
 from loancore.ledger.validation import validate
 
 __all__ = [
+    "AMOUNT_MINOR_MAX",
+    "CHART_DEPTH_MAX",
+    "CHART_SUBJECTS_MAX",
     "DIMENSION_KEYS",
+    "LEGS_MAX",
     "PROFIT_SUBJECT",
+    "TOTAL_MINOR_MAX",
     "BatchPlan",
     "Chart",
     "Dimensions",
@@ -66,13 +84,16 @@ __all__ = [
     "chart_from_csv",
     "chart_from_toml",
     "check_batch",
+    "check_chart_change",
     "check_entry",
     "check_memo_batch",
     "check_reversal",
     "default_chart",
     "dimensions_of",
+    "entries_argument",
     "general_ledger_of",
     "in_normal_side",
+    "memo_postings_argument",
     "next_closed_through",
     "plan_batch",
     "plan_memo_batch",

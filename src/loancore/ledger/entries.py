@@ -15,12 +15,14 @@ from typing import Any
 
 import attrs
 
+from loancore.checks import require_date, require_id, require_text
 from loancore.errors import InvalidInput
-from loancore.ledger.subjects import Side
+from loancore.ledger.subjects import Side, enum_value
 from loancore.money import CURRENCY_MINOR_UNITS, Money
 
 __all__ = [
     "DIMENSION_KEYS",
+    "LEGS_MAX",
     "Dimensions",
     "JournalEntry",
     "Leg",
@@ -30,6 +32,9 @@ __all__ = [
     "dimensions_of",
     "reversal_of",
 ]
+
+LEGS_MAX = 10_000
+"""The most legs an entry may have (the SQL stores number legs in a 16-bit column)."""
 
 DIMENSION_KEYS: tuple[str, ...] = ("customer", "loan", "merchant", "partner", "product")
 """Analysis dimensions (辅助核算) a leg may carry instead of one subject per loan or merchant."""
@@ -49,10 +54,12 @@ def dimensions_of(value: DimensionsLike, *, field: str = "dimensions") -> Dimens
     """
     if not value:
         return ()
-    if type(value) is dict and len(value) == 1:  # the common case, one dimension: a fast path
+    if type(value) is dict and len(value) == 1:  # the common case, one dimension
         ((key, item),) = value.items()
-        if key in _KEYS and type(item) is str and item:
-            return ((key, item),)
+        if key in _KEYS:
+            return ((key, require_id(f"{field}.{key}", item)),)
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InvalidInput(field, value, "expected a mapping or (key, value) pairs")
     pairs = tuple(value.items()) if isinstance(value, Mapping) else tuple(value)
     if len(pairs) > len(DIMENSION_KEYS):
         raise InvalidInput(field, value, f"at most one value per key of {DIMENSION_KEYS}")
@@ -64,25 +71,27 @@ def dimensions_of(value: DimensionsLike, *, field: str = "dimensions") -> Dimens
         if key not in DIMENSION_KEYS:
             reason = f"unknown dimension; expected one of {DIMENSION_KEYS}"
             raise InvalidInput(f"{field}.{key}", item, reason)
-        if not isinstance(item, str) or not item:
-            raise InvalidInput(f"{field}.{key}", item, "expected a non-empty string")
+        require_id(f"{field}.{key}", item)
         if key in seen:
             raise InvalidInput(f"{field}.{key}", item, "dimension given twice")
         seen.add(key)
     return tuple(sorted(pairs))
 
 
-def _check_text(_instance: object, attribute: attrs.Attribute, value: object) -> None:
-    if not isinstance(value, str) or not value:
-        raise InvalidInput(attribute.name, value, "expected a non-empty string")
+def _check_id(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    require_id(attribute.name, value)
 
 
-def _check_date(_instance: object, attribute: attrs.Attribute, value: object) -> None:
-    if type(value) is not date:  # a datetime is a date subclass, but not an accounting date
-        raise InvalidInput(attribute.name, value, "expected a datetime.date")
+def _check_memo(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    require_text(attribute.name, value)
 
 
-def _check_money(_instance: object, attribute: attrs.Attribute, value: object) -> None:
+def _check_date(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    # A datetime is a date subclass but not an accounting date; the range is checks.DATE_MIN..MAX.
+    require_date(attribute.name, value)
+
+
+def _check_money(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, Money):
         raise InvalidInput(attribute.name, value, "expected Money")
 
@@ -91,7 +100,15 @@ _MINOR_FACTORS = {code: Decimal(10) ** units for code, units in CURRENCY_MINOR_U
 
 
 def _side(value: object) -> Side:
-    return value if type(value) is Side else Side(value)
+    return value if type(value) is Side else enum_value(Side, "side", value)
+
+
+def _register(value: object) -> MemoRegister:
+    return enum_value(MemoRegister, "register", value)
+
+
+def _direction(value: object) -> MemoDirection:
+    return enum_value(MemoDirection, "direction", value)
 
 
 @attrs.frozen
@@ -103,7 +120,7 @@ class Leg:
     units, positive for a debit and negative for a credit: what the stores add up.
     """
 
-    subject_code: str = attrs.field(validator=_check_text)
+    subject_code: str = attrs.field(validator=_check_id)
     side: Side = attrs.field(converter=_side)
     amount: Money = attrs.field(validator=_check_money)
     dimensions: Dimensions = attrs.field(default=(), converter=dimensions_of)
@@ -138,7 +155,11 @@ class Leg:
 
 
 def _legs_converter(legs: Iterable[Leg]) -> tuple[Leg, ...]:
+    if isinstance(legs, Leg) or not isinstance(legs, Iterable) or isinstance(legs, (str, bytes)):
+        raise InvalidInput("legs", legs, "expected a sequence of Leg values")
     items = tuple(legs)
+    if len(items) > LEGS_MAX:
+        raise InvalidInput("legs", f"<{len(items)} legs>", f"at most {LEGS_MAX} legs an entry")
     for i, leg in enumerate(items):
         if not isinstance(leg, Leg):
             raise InvalidInput(f"legs[{i}]", leg, "expected a Leg")
@@ -161,19 +182,19 @@ class JournalEntry:
     edited). Legs keep their order; stores return them in the same order.
     """
 
-    entry_id: str = attrs.field(validator=_check_text)
-    idempotency_key: str = attrs.field(validator=_check_text)
+    entry_id: str = attrs.field(validator=_check_id)
+    idempotency_key: str = attrs.field(validator=_check_id)
     accounting_date: date = attrs.field(validator=_check_date)
     legs: tuple[Leg, ...] = attrs.field(converter=_legs_converter)
     value_date: date = attrs.field(
         default=attrs.Factory(_default_value_date, takes_self=True), validator=_check_date
     )
-    memo: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
+    memo: str = attrs.field(default="", validator=_check_memo)
     reverses: str | None = attrs.field(default=None)
 
     def __attrs_post_init__(self) -> None:
-        if self.reverses is not None and (not isinstance(self.reverses, str) or not self.reverses):
-            raise InvalidInput("reverses", self.reverses, "expected an entry id or None")
+        if self.reverses is not None:
+            require_id("reverses", self.reverses)
         if self.reverses == self.entry_id:
             raise InvalidInput("reverses", self.reverses, "an entry cannot reverse itself")
 
@@ -235,14 +256,14 @@ class MemoPosting:
     dimensions (and currency) below zero as of its date. Idempotency works as for journal entries.
     """
 
-    posting_id: str = attrs.field(validator=_check_text)
-    idempotency_key: str = attrs.field(validator=_check_text)
-    register: MemoRegister = attrs.field(converter=MemoRegister)
+    posting_id: str = attrs.field(validator=_check_id)
+    idempotency_key: str = attrs.field(validator=_check_id)
+    register: MemoRegister = attrs.field(converter=_register)
     accounting_date: date = attrs.field(validator=_check_date)
-    direction: MemoDirection = attrs.field(converter=MemoDirection)
+    direction: MemoDirection = attrs.field(converter=_direction)
     amount: Money = attrs.field(validator=_check_money)
     dimensions: Dimensions = attrs.field(default=(), converter=dimensions_of)
-    memo: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
+    memo: str = attrs.field(default="", validator=_check_memo)
 
     @property
     def signed_minor(self) -> int:

@@ -11,6 +11,7 @@ from datetime import date
 
 import attrs
 
+from loancore.checks import require_date
 from loancore.errors import InvalidInput
 from loancore.ledger.entries import Dimensions, JournalEntry, Leg
 from loancore.ledger.subjects import Side, Subject
@@ -53,6 +54,10 @@ class TrialBalanceLine:
         return self.debit_total - self.credit_total
 
 
+def _trial_balance_lines(lines: Iterable[TrialBalanceLine]) -> tuple[TrialBalanceLine, ...]:
+    return tuple(lines)
+
+
 @attrs.frozen
 class TrialBalance:
     """Every posted subject's debit and credit totals as of ``as_of`` (inclusive), per currency.
@@ -62,7 +67,7 @@ class TrialBalance:
     """
 
     as_of: date
-    lines: tuple[TrialBalanceLine, ...] = attrs.field(converter=tuple)
+    lines: tuple[TrialBalanceLine, ...] = attrs.field(converter=_trial_balance_lines)
 
     def currencies(self) -> tuple[str, ...]:
         return tuple(sorted({line.currency for line in self.lines}))
@@ -93,6 +98,7 @@ def trial_balance_of(as_of: date, totals: Iterable[tuple[str, str, int, int]]) -
 
     Rows with both totals zero are left out; the rest are sorted by subject then currency.
     """
+    require_date("as_of", as_of)
     lines = [
         TrialBalanceLine(
             code, currency, Money.from_minor(debit, currency), Money.from_minor(credit, currency)
@@ -121,6 +127,10 @@ class GeneralLedgerLine:
     balance_after: Money
 
 
+def _general_ledger_lines(lines: Iterable[GeneralLedgerLine]) -> tuple[GeneralLedgerLine, ...]:
+    return tuple(lines)
+
+
 @attrs.frozen
 class GeneralLedger:
     """The detail of one subject (rolled up) in one currency over ``start..end`` (inclusive).
@@ -135,7 +145,7 @@ class GeneralLedger:
     start: date
     end: date
     opening: Money
-    lines: tuple[GeneralLedgerLine, ...] = attrs.field(converter=tuple)
+    lines: tuple[GeneralLedgerLine, ...] = attrs.field(converter=_general_ledger_lines)
     closing: Money
 
 
@@ -150,6 +160,8 @@ def general_ledger_of(
 ) -> GeneralLedger:
     """Shape ``postings`` (already filtered to the subject's subtree, currency, dimensions and
     period, in accounting-date then posting order) into a :class:`GeneralLedger`."""
+    require_date("start", start)
+    require_date("end", end)
     if end < start:
         raise InvalidInput("end", end, f"is before start {start}")
     running = opening_net_debit_minor

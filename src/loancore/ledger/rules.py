@@ -19,14 +19,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 import attrs
 
+from loancore.checks import DATE_MAX, require_date
 from loancore.errors import (
     IdempotencyConflict,
     InvalidInput,
-    InvariantViolation,
     PostingRejected,
     RejectionCode,
 )
@@ -37,18 +37,24 @@ from loancore.ledger.entries import (
     MemoPosting,
     MemoRegister,
 )
-from loancore.ledger.subjects import Chart, Side, Subject
-from loancore.money import CURRENCY_MINOR_UNITS
+from loancore.ledger.subjects import Chart, Side
+from loancore.money import Money
 
 __all__ = [
+    "AMOUNT_MINOR_MAX",
+    "TOTAL_MINOR_MAX",
     "BatchPlan",
     "Issue",
     "balance_issues",
     "check_batch",
+    "check_chart_change",
     "check_entry",
     "check_memo_batch",
     "check_reversal",
+    "entries_argument",
+    "entries_issues",
     "leg_issues",
+    "memo_postings_argument",
     "next_closed_through",
     "plan_batch",
     "plan_memo_batch",
@@ -57,6 +63,16 @@ __all__ = [
 
 Code = RejectionCode
 _DEBIT = Side.DEBIT
+
+AMOUNT_MINOR_MAX = 10**15
+"""The largest amount of one leg or memo posting, in minor units (10,000,000,000,000.00 CNY,
+10**15 JPY, 10**12 KWD); larger is refused with ``AMOUNT_TOO_LARGE``."""
+
+TOTAL_MINOR_MAX = 2**63 - 1
+"""The largest total of all debits booked in one currency (and of all memo increases in one
+currency): every stored amount, daily total, balance and report sum is at most this, so it fits
+the stores' signed 64-bit columns and sums. A batch that would pass it is refused with
+``LEDGER_TOTAL_EXCEEDED``."""
 
 
 @attrs.frozen
@@ -68,33 +84,66 @@ class Issue:
     message: str
 
 
-def leg_issues(entry: JournalEntry, chart: Chart) -> list[Issue]:
-    """Per leg: a known subject, open on the accounting date; a positive amount at scale."""
+def entries_issues(
+    entries: Iterable[JournalEntry], *, chart: Chart, closed_through: date | None
+) -> list[Issue]:
+    """The rules that need no other entry, over ``entries`` in one flat pass (the posting hot
+    path): per leg a known leaf subject open on the accounting date and a positive amount of at
+    most AMOUNT_MINOR_MAX minor units; per entry and currency debits equal to credits; an
+    accounting date after the closed period. Issues in entry order, and per entry in that order.
+
+    The scale of an amount is :class:`~loancore.money.Money`'s own rule (an off-scale Money
+    cannot be built, nor stored in integer minor units), so it is not checked again here."""
     issues: list[Issue] = []
-    day = entry.accounting_date
-    eid = entry.entry_id
-    for i, leg in enumerate(entry.legs):
-        where = f"entry {eid!r} leg {i}"
-        code = leg.subject_code
-        subject = chart.find(code)
-        if subject is None:
-            issues.append(Issue(Code.SUBJECT_UNKNOWN, eid, f"{where}: unknown subject {code!r}"))
-        elif not subject.is_open_on(day):
-            issues.append(Issue(Code.SUBJECT_CLOSED, eid, f"{where}: {code} is not open on {day}"))
-        if leg.signed_minor == 0 or (leg.signed_minor > 0) is not (leg.side is _DEBIT):
-            message = f"{where}: amount {leg.amount} is not positive"
-            issues.append(Issue(Code.LEG_NOT_POSITIVE, eid, message))
-        if -leg.amount.amount.as_tuple().exponent > CURRENCY_MINOR_UNITS[leg.amount.currency]:
-            message = f"{where}: {leg.amount} is off its currency's scale"
-            issues.append(Issue(Code.AMOUNT_OFF_SCALE, eid, message))
+    leaves = chart.leaves
+    for entry in entries:
+        day = entry.accounting_date
+        net: dict[str, int] = {}
+        for i, leg in enumerate(entry.legs):
+            subject = leaves.get(leg.subject_code)
+            if subject is None or not subject.is_open_on(day):
+                issues.append(_subject_issue(entry, i, chart))
+            minor = leg.signed_minor
+            if minor == 0 or (minor > 0) is not (leg.side is _DEBIT):
+                message = f"{_where(entry, i)}: amount {leg.amount} is not positive"
+                issues.append(Issue(Code.LEG_NOT_POSITIVE, entry.entry_id, message))
+            elif minor > AMOUNT_MINOR_MAX or -minor > AMOUNT_MINOR_MAX:
+                issues.append(_too_large(entry.entry_id, _where(entry, i), leg.amount))
+            currency = leg.amount.currency
+            net[currency] = net.get(currency, 0) + minor
+        if any(net.values()):
+            issues.extend(_unbalanced(entry, net))
+        if closed_through is not None and day <= closed_through:
+            message = (
+                f"entry {entry.entry_id!r}: {day} is in the closed period (to {closed_through})"
+            )
+            issues.append(Issue(Code.PERIOD_CLOSED, entry.entry_id, message))
     return issues
 
 
+def check_entry(
+    entry: JournalEntry, *, chart: Chart, closed_through: date | None
+) -> tuple[Issue, ...]:
+    """:func:`entries_issues` of one entry."""
+    return tuple(entries_issues((entry,), chart=chart, closed_through=closed_through))
+
+
+def leg_issues(entry: JournalEntry, chart: Chart) -> list[Issue]:
+    """The per-leg issues of :func:`entries_issues` (for the audit's leg pass)."""
+    found = entries_issues((entry,), chart=chart, closed_through=None)
+    return [issue for issue in found if issue.code is not Code.ENTRY_UNBALANCED]
+
+
+_NO_SUBJECTS = Chart(())
+
+
 def balance_issues(entry: JournalEntry) -> list[Issue]:
-    """Per currency, debits equal credits."""
-    net: dict[str, int] = {}
-    for leg in entry.legs:
-        net[leg.amount.currency] = net.get(leg.amount.currency, 0) + leg.signed_minor
+    """The balance issues of :func:`entries_issues`: per currency, debits equal credits."""
+    found = entries_issues((entry,), chart=_NO_SUBJECTS, closed_through=None)
+    return [issue for issue in found if issue.code is Code.ENTRY_UNBALANCED]
+
+
+def _unbalanced(entry: JournalEntry, net: Mapping[str, int]) -> list[Issue]:
     return [
         Issue(
             Code.ENTRY_UNBALANCED,
@@ -106,66 +155,30 @@ def balance_issues(entry: JournalEntry) -> list[Issue]:
     ]
 
 
-def _passes(
-    entry: JournalEntry, subjects: Mapping[str, Subject], closed_through: date | None
-) -> bool:
-    """The hot path of :func:`check_entry`: True when no rule is broken (no issue values built).
-
-    Kept flat because every posted entry goes through it; :func:`_explain` lists the issues when
-    this returns False. Scale is guaranteed by Money (it refuses off-scale amounts) and is
-    re-checked in :func:`_explain` and the audit passes.
-    """
-    day = entry.accounting_date
-    if closed_through is not None and day <= closed_through:
-        return False
-    nets: dict[str, int] | None = None
-    currency = None
-    net = 0
-    for leg in entry.legs:
-        subject = subjects.get(leg.subject_code)
-        if subject is None:
-            return False
-        if (subject.open_date is not None and day < subject.open_date) or (
-            subject.close_date is not None and day > subject.close_date
-        ):
-            return False
-        minor = leg.signed_minor
-        if minor == 0 or (minor > 0) is not (leg.side is _DEBIT):
-            return False
-        leg_currency = leg.amount.currency
-        if currency is None:
-            currency = leg_currency
-        if leg_currency == currency:
-            net += minor
-        else:
-            nets = nets if nets is not None else {}
-            nets[leg_currency] = nets.get(leg_currency, 0) + minor
-    return net == 0 and (nets is None or not any(nets.values()))
+def _where(entry: JournalEntry, index: int) -> str:
+    return f"entry {entry.entry_id!r} leg {index}"
 
 
-def check_entry(
-    entry: JournalEntry, *, chart: Chart, closed_through: date | None
-) -> tuple[Issue, ...]:
-    """The rules that need no other entry: balance per currency, positive legs at scale, known
-    subjects open on the accounting date, and an accounting date after the closed period."""
-    if _passes(entry, chart.by_code, closed_through):
-        return ()
-    return _explain(entry, chart, closed_through)
+def _subject_issue(entry: JournalEntry, index: int, chart: Chart) -> Issue:
+    """Why leg ``index``'s subject cannot be posted on the entry's date: unknown, closed or a
+    parent."""
+    code, day = entry.legs[index].subject_code, entry.accounting_date
+    where = _where(entry, index)
+    subject = chart.find(code)
+    if subject is None:
+        return Issue(Code.SUBJECT_UNKNOWN, entry.entry_id, f"{where}: unknown subject {code!r}")
+    if not subject.is_open_on(day):
+        return Issue(Code.SUBJECT_CLOSED, entry.entry_id, f"{where}: {code} is not open on {day}")
+    message = f"{where}: {code} has sub-accounts; post to one of them"
+    return Issue(Code.SUBJECT_NOT_LEAF, entry.entry_id, message)
 
 
-def _explain(entry: JournalEntry, chart: Chart, closed_through: date | None) -> tuple[Issue, ...]:
-    """Every issue of an entry :func:`_passes` refused; at least one, or the two disagree."""
-    issues = leg_issues(entry, chart) + balance_issues(entry)
-    if closed_through is not None and entry.accounting_date <= closed_through:
-        day = entry.accounting_date
-        message = f"entry {entry.entry_id!r}: {day} is in the closed period (to {closed_through})"
-        issues.append(Issue(Code.PERIOD_CLOSED, entry.entry_id, message))
-    if not issues:  # the fast path refused what the full rules accept: never book on a doubt
-        raise InvariantViolation(f"posting rules disagree on entry {entry.entry_id!r}")
-    return tuple(issues)
+def _too_large(item_id: str, where: str, amount: Money) -> Issue:
+    message = f"{where}: {amount} is above the largest amount, {AMOUNT_MINOR_MAX} minor units"
+    return Issue(Code.AMOUNT_TOO_LARGE, item_id, message)
 
 
-def _mirror_key(entry: JournalEntry, flip: bool) -> Counter:
+def _mirror_key(entry: JournalEntry, flip: bool) -> Counter[tuple[Any, ...]]:
     return Counter(
         (leg.subject_code, leg.side.opposite if flip else leg.side, leg.amount, leg.dimensions)
         for leg in entry.legs
@@ -180,7 +193,7 @@ def check_reversal(
     target, eid = entry.reverses, entry.entry_id
     if original is None:
         return (Issue(Code.ENTRY_UNKNOWN, eid, f"entry {eid!r} reverses unknown entry {target!r}"),)
-    issues = []
+    issues: list[Issue] = []
     if already_reversed:
         message = f"entry {target!r} is already reversed"
         issues.append(Issue(Code.ENTRY_ALREADY_REVERSED, eid, message))
@@ -200,20 +213,21 @@ def check_batch(
     closed_through: date | None,
     find_entry: Callable[[str], JournalEntry | None],
     is_reversed: Callable[[str], bool],
+    debit_totals: Mapping[str, int],
 ) -> tuple[Issue, ...]:
     """Every rule over a batch of NEW entries (after :func:`plan_batch`), as one list of issues.
 
     ``find_entry(entry_id)`` and ``is_reversed(entry_id)`` read the store's booked entries; the
     batch itself is taken into account (an entry may reverse an earlier one of the same batch, and
-    two entries may not share an id or reverse the same entry).
+    two entries may not share an id or reverse the same entry). ``debit_totals`` maps a currency
+    to the total debits already booked in it (minor units; a missing currency is zero).
     """
-    issues: list[Issue] = []
+    if closed_through is not None:
+        require_date("closed_through", closed_through)
+    issues = entries_issues(entries, chart=chart, closed_through=closed_through)
     batch: dict[str, JournalEntry] = {}
     reversed_in_batch: set[str] = set()
-    subjects = chart.by_code
     for entry in entries:
-        if not _passes(entry, subjects, closed_through):
-            issues.extend(_explain(entry, chart, closed_through))
         if entry.entry_id in batch or find_entry(entry.entry_id) is not None:
             message = f"entry id {entry.entry_id!r} is already used"
             issues.append(Issue(Code.ENTRY_ID_TAKEN, entry.entry_id, message))
@@ -224,7 +238,36 @@ def check_batch(
             issues.extend(check_reversal(entry, original, already_reversed=already))
             reversed_in_batch.add(target)
         batch[entry.entry_id] = entry
+    issues.extend(total_issues(debit_totals, batch_debits(entries), what="debits"))
     return tuple(issues)
+
+
+def batch_debits(entries: Iterable[JournalEntry]) -> dict[str, int]:
+    """Total debits of ``entries`` per currency, in minor units (what the stores add to their
+    running totals when they book them)."""
+    totals: dict[str, int] = {}
+    for entry in entries:
+        for leg in entry.legs:
+            minor = leg.signed_minor
+            if minor > 0:
+                currency = leg.amount.currency
+                totals[currency] = totals.get(currency, 0) + minor
+    return totals
+
+
+def total_issues(booked: Mapping[str, int], adding: Mapping[str, int], *, what: str) -> list[Issue]:
+    """One LEDGER_TOTAL_EXCEEDED issue per currency whose booked total plus ``adding`` would pass
+    TOTAL_MINOR_MAX (so no stored total, balance or report sum can overflow 64 bits)."""
+    issues = []
+    for currency, minor in sorted(adding.items()):
+        total = booked.get(currency, 0) + minor
+        if total > TOTAL_MINOR_MAX:
+            message = (
+                f"total {what} in {currency} would be {total} minor units, above the largest"
+                f" total a store keeps ({TOTAL_MINOR_MAX})"
+            )
+            issues.append(Issue(Code.LEDGER_TOTAL_EXCEEDED, None, message))
+    return issues
 
 
 def require_no_issues(issues: Sequence[Issue]) -> None:
@@ -237,7 +280,7 @@ T = TypeVar("T", JournalEntry, MemoPosting)
 
 
 @attrs.frozen
-class BatchPlan:
+class BatchPlan(Generic[T]):
     """The outcome of idempotency resolution for a batch.
 
     ``new`` are the items to check and book, in input order. ``results`` has one item per input:
@@ -245,11 +288,11 @@ class BatchPlan:
     the batch with the same content, which is booked once).
     """
 
-    new: tuple = attrs.field(converter=tuple)
-    results: tuple = attrs.field(converter=tuple)
+    new: tuple[T, ...]
+    results: tuple[T, ...]
 
 
-def _plan(items: Iterable[T], find_by_key: Callable[[str], T | None]) -> BatchPlan:
+def _plan(items: Iterable[T], find_by_key: Callable[[str], T | None]) -> BatchPlan[T]:
     new: list[T] = []
     results: list[T] = []
     seen: dict[str, T] = {}
@@ -267,7 +310,7 @@ def _plan(items: Iterable[T], find_by_key: Callable[[str], T | None]) -> BatchPl
         if first.content() != item.content():
             raise IdempotencyConflict(key, f"first booked as {_ident(first)!r}")
         results.append(first)
-    return BatchPlan(new, results)
+    return BatchPlan(tuple(new), tuple(results))
 
 
 def _ident(item: JournalEntry | MemoPosting) -> str:
@@ -276,14 +319,14 @@ def _ident(item: JournalEntry | MemoPosting) -> str:
 
 def plan_batch(
     entries: Iterable[JournalEntry], *, find_by_key: Callable[[str], JournalEntry | None]
-) -> BatchPlan:
+) -> BatchPlan[JournalEntry]:
     """Resolve idempotency keys (see the module docstring); raises IdempotencyConflict."""
     return _plan(entries, find_by_key)
 
 
 def plan_memo_batch(
     postings: Iterable[MemoPosting], *, find_by_key: Callable[[str], MemoPosting | None]
-) -> BatchPlan:
+) -> BatchPlan[MemoPosting]:
     """:func:`plan_batch` for memo postings."""
     return _plan(postings, find_by_key)
 
@@ -294,12 +337,17 @@ def check_memo_batch(
     closed_through: date | None,
     find_posting: Callable[[str], MemoPosting | None],
     memo_balance: Callable[[MemoRegister, str, Dimensions, date], int],
+    increase_totals: Mapping[str, int],
 ) -> tuple[Issue, ...]:
-    """Rules for NEW memo postings: positive amount at scale, open period, unused id, and a
-    DECREASE no larger than the register's balance for its dimensions and currency, both as of its
-    date and as of ``date.max`` (``memo_balance(register, currency, dimensions, as_of)`` in minor
-    units, plus the batch's earlier postings). A dip strictly between a back-dated decrease and a
-    later increase is not caught (that would need the balance at every later date)."""
+    """Rules for NEW memo postings: positive amount at scale and within AMOUNT_MINOR_MAX, open
+    period, unused id, and a DECREASE no larger than the register's balance for its dimensions and
+    currency, both as of its date and as of DATE_MAX (``memo_balance(register, currency,
+    dimensions, as_of)`` in minor units, plus the batch's earlier postings). A dip strictly
+    between a back-dated decrease and a later increase is not caught (that would need the balance
+    at every later date). ``increase_totals`` maps a currency to the total of the memo increases
+    already booked in it: with the batch's, at most TOTAL_MINOR_MAX."""
+    if closed_through is not None:
+        require_date("closed_through", closed_through)
     issues: list[Issue] = []
     done: list[MemoPosting] = []
     for p in postings:
@@ -307,6 +355,8 @@ def check_memo_batch(
         where = f"memo posting {pid!r}"
         if not p.amount.is_positive():
             issues.append(Issue(Code.LEG_NOT_POSITIVE, pid, f"{where}: {p.amount} is not positive"))
+        elif p.amount.minor_units > AMOUNT_MINOR_MAX:
+            issues.append(_too_large(pid, where, p.amount))
         if closed_through is not None and p.accounting_date <= closed_through:
             message = f"{where}: {p.accounting_date} is in the closed period"
             issues.append(Issue(Code.PERIOD_CLOSED, pid, message))
@@ -318,12 +368,19 @@ def check_memo_batch(
             available = min(
                 memo_balance(p.register, p.amount.currency, p.dimensions, day)
                 + _memo_net(done, p, day)
-                for day in (p.accounting_date, date.max)
+                for day in (p.accounting_date, DATE_MAX)
             )
             if p.amount.minor_units > available:
                 message = f"{where}: decrease {p.amount} exceeds balance {available} minor units"
                 issues.append(Issue(Code.MEMO_BALANCE_INSUFFICIENT, pid, message))
         done.append(p)
+    increases: dict[str, int] = {}
+    for p in postings:
+        if p.direction is MemoDirection.INCREASE:
+            increases[p.amount.currency] = (
+                increases.get(p.amount.currency, 0) + p.amount.minor_units
+            )
+    issues.extend(total_issues(increase_totals, increases, what="memo increases"))
     return tuple(issues)
 
 
@@ -344,8 +401,66 @@ def next_closed_through(current: date | None, through: date) -> date:
     """The closed-through date after closing the period ending ``through`` (inclusive).
 
     Closing only moves forward; closing the same date again is a no-op. Reopening is not an
-    operation loancore offers (corrections go into the open period).
+    operation loancore offers (corrections go into the open period). ``through`` is an accounting
+    date (:func:`loancore.checks.require_date`): closing through DATE_MAX is allowed and final.
     """
+    require_date("through", through)
     if current is not None and through < current:
         raise InvalidInput("through", through, f"the ledger is already closed through {current}")
     return through
+
+
+def entries_argument(entries: object) -> tuple[JournalEntry, ...]:
+    """``entries`` as a tuple if it is a sequence (list, tuple, ...) of JournalEntry values; else
+    :class:`~loancore.errors.InvalidInput` naming ``entries`` (or the item). A single entry, a
+    generator or a string is refused the same way by every store."""
+    return _batch_argument(entries, JournalEntry, "entries")
+
+
+def memo_postings_argument(postings: object) -> tuple[MemoPosting, ...]:
+    """:func:`entries_argument` for memo postings."""
+    return _batch_argument(postings, MemoPosting, "postings")
+
+
+def _batch_argument(items: object, kind: type[T], field: str) -> tuple[T, ...]:
+    if not isinstance(items, Sequence) or isinstance(items, str | bytes):
+        reason = f"expected a sequence (list or tuple) of {kind.__name__} values"
+        raise InvalidInput(field, items, reason)
+    batch = tuple(items)
+    for i, item in enumerate(batch):
+        if type(item) is not kind and not isinstance(item, kind):
+            raise InvalidInput(f"{field}[{i}]", item, f"expected a {kind.__name__}")
+    return batch
+
+
+PostedDays = Mapping[str, tuple[date, date]]
+"""Subject code -> (first, last) accounting date of the legs booked on it."""
+
+
+def check_chart_change(stored: Chart, new: Chart, posted: PostedDays) -> None:
+    """Refuse a chart change that would alter what booked entries mean; InvalidInput naming the
+    subject and field. For every subject with postings (``posted``): it stays in the chart, keeps
+    its kind and normal side (a change would flip the sign of its balance), stays a leaf (its own
+    legs would sit on a parent), and stays open on its first and last posting days."""
+    if not isinstance(new, Chart):
+        raise InvalidInput("chart", new, "expected a Chart")
+    for code in sorted(posted):
+        first, last = posted[code]
+        subject = new.find(code)
+        if subject is None:
+            raise InvalidInput("chart", code, "a subject with postings cannot be removed")
+        before = stored.find(code)
+        for field in ("kind", "normal_side"):
+            value = getattr(subject, field)
+            if before is not None and getattr(before, field) is not value:
+                reason = f"cannot change from {getattr(before, field).value!r}: it has postings"
+                raise InvalidInput(f"{code}.{field}", value.value, reason)
+        if not new.is_leaf(code):
+            reason = "cannot get sub-accounts: it has postings of its own"
+            raise InvalidInput(f"{code}.sub-accounts", new.children(code)[0].code, reason)
+        if subject.open_date is not None and subject.open_date > first:
+            reason = f"is after its first posting, dated {first}"
+            raise InvalidInput(f"{code}.open_date", subject.open_date, reason)
+        if subject.close_date is not None and subject.close_date < last:
+            reason = f"is before its last posting, dated {last}"
+            raise InvalidInput(f"{code}.close_date", subject.close_date, reason)

@@ -15,15 +15,46 @@ import enum
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
+from typing import Any, TypeVar
 
 import attrs
 
+from loancore.checks import ID_LENGTH_MAX, require_date, require_id, require_text
 from loancore.errors import InvalidInput, NotFound
 
-__all__ = ["Chart", "Side", "Subject", "SubjectKind"]
+__all__ = [
+    "CHART_DEPTH_MAX",
+    "CHART_SUBJECTS_MAX",
+    "Chart",
+    "Side",
+    "Subject",
+    "SubjectKind",
+    "enum_value",
+]
+
+CHART_DEPTH_MAX = 16
+"""The most levels a chart may have (a root subject is level 1): real charts have three or four;
+the bound keeps every walk up a subject's ancestors short."""
+
+CHART_SUBJECTS_MAX = 100_000
+"""The most subjects a chart may hold."""
 
 # Digits or ASCII letters, dot-separated: "1303", "1303.01", "6702.S1". Dots mark sub-accounts.
 _CODE = re.compile(r"[0-9A-Za-z]+(?:\.[0-9A-Za-z]+)*")
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def enum_value(kind: type[E], field: str, value: object) -> E:
+    """``value`` as a member of the str enum ``kind``: the member itself or its exact value
+    string; anything else is :class:`~loancore.errors.InvalidInput` naming ``field``."""
+    if type(value) is kind:
+        return value
+    if type(value) is str:
+        for member in kind:
+            if member.value == value:
+                return member
+    raise InvalidInput(field, value, f"expected one of {[m.value for m in kind]}")
 
 
 class SubjectKind(str, enum.Enum):
@@ -66,25 +97,32 @@ def _default_normal_side(subject: Subject) -> Side:
     return _NORMAL_SIDE[subject.kind]
 
 
-def _check_code(_instance: object, attribute: attrs.Attribute, value: object) -> None:
-    if not isinstance(value, str) or not _CODE.fullmatch(value):
+def _kind(value: object) -> SubjectKind:
+    return enum_value(SubjectKind, "kind", value)
+
+
+def _normal_side(value: object) -> Side:
+    return enum_value(Side, "normal_side", value)
+
+
+def _check_code(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not _CODE.fullmatch(require_id(attribute.name, value)):
         raise InvalidInput(attribute.name, value, "expected a code like '1303' or '1303.01'")
 
 
-def _check_optional_code(instance: object, attribute: attrs.Attribute, value: object) -> None:
+def _check_optional_code(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None:
         _check_code(instance, attribute, value)
 
 
-def _check_name(_instance: object, attribute: attrs.Attribute, value: object) -> None:
-    if not isinstance(value, str) or not value.strip():
+def _check_name(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not require_text(attribute.name, value, length_max=ID_LENGTH_MAX).strip():
         raise InvalidInput(attribute.name, value, "expected a non-empty name")
 
 
-def _check_optional_date(_instance: object, attribute: attrs.Attribute, value: object) -> None:
-    # datetime is a subclass of date; a timestamp is not an accounting date.
-    if value is not None and type(value) is not date:
-        raise InvalidInput(attribute.name, value, "expected a datetime.date or None")
+def _check_optional_date(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None:
+        require_date(attribute.name, value)
 
 
 @attrs.frozen
@@ -101,9 +139,9 @@ class Subject:
     code: str = attrs.field(validator=_check_code)
     name_zh: str = attrs.field(validator=_check_name)
     name_en: str = attrs.field(validator=_check_name)
-    kind: SubjectKind = attrs.field(converter=SubjectKind)
+    kind: SubjectKind = attrs.field(converter=_kind)
     normal_side: Side = attrs.field(
-        default=attrs.Factory(_default_normal_side, takes_self=True), converter=Side
+        default=attrs.Factory(_default_normal_side, takes_self=True), converter=_normal_side
     )
     parent_code: str | None = attrs.field(default=None, validator=_check_optional_code)
     open_date: date | None = attrs.field(default=None, validator=_check_optional_date)
@@ -124,10 +162,16 @@ class Subject:
 
 
 def _subjects_converter(subjects: Iterable[Subject]) -> tuple[Subject, ...]:
-    items = tuple(subjects)
-    for i, subject in enumerate(items):
+    if isinstance(subjects, Subject) or not isinstance(subjects, Iterable):
+        raise InvalidInput("subjects", subjects, "expected an iterable of Subject values")
+    items: list[Subject] = []
+    for i, subject in enumerate(subjects):
+        if i >= CHART_SUBJECTS_MAX:
+            reason = f"a chart holds at most {CHART_SUBJECTS_MAX} subjects"
+            raise InvalidInput("subjects", f"<more than {CHART_SUBJECTS_MAX}>", reason)
         if not isinstance(subject, Subject):
             raise InvalidInput(f"subjects[{i}]", subject, "expected a Subject")
+        items.append(subject)
     return tuple(sorted(items, key=lambda s: s.code))
 
 
@@ -135,13 +179,15 @@ def _subjects_converter(subjects: Iterable[Subject]) -> tuple[Subject, ...]:
 class Chart:
     """An immutable chart of accounts: subjects sorted by code, with lookups and roll-ups.
 
-    Checked at construction: codes are unique, every parent exists, a child has its parent's
-    kind, and the parent links form a forest (no cycle).
+    Checked at construction, in time linear in the number of subjects: codes are unique, every
+    parent exists, a child has its parent's kind, the parent links form a forest (no cycle), at
+    most :data:`CHART_DEPTH_MAX` levels and :data:`CHART_SUBJECTS_MAX` subjects.
     """
 
     subjects: tuple[Subject, ...] = attrs.field(converter=_subjects_converter)
     _by_code: dict[str, Subject] = attrs.field(init=False, repr=False, eq=False)
     _children: dict[str, tuple[str, ...]] = attrs.field(init=False, repr=False, eq=False)
+    _leaves: dict[str, Subject] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         by_code: dict[str, Subject] = {}
@@ -150,7 +196,7 @@ class Chart:
                 raise InvalidInput("subjects", subject.code, "duplicate subject code")
             by_code[subject.code] = subject
         children: dict[str, list[str]] = {}
-        for subject in self.subjects:
+        for subject in self.subjects:  # in code order, so each list of children is sorted
             if subject.parent_code is None:
                 continue
             parent = by_code.get(subject.parent_code)
@@ -163,37 +209,15 @@ class Chart:
             children.setdefault(parent.code, []).append(subject.code)
         object.__setattr__(self, "_by_code", by_code)
         object.__setattr__(self, "_children", {k: tuple(v) for k, v in children.items()})
-        self._check_acyclic()
-
-    def _check_acyclic(self) -> None:
-        limit = len(self.subjects)
-        for subject in self.subjects:
-            current, steps = subject, 0
-            while current.parent_code is not None:
-                steps += 1
-                if steps > limit:
-                    raise InvalidInput("subjects", subject.code, "parent links form a cycle")
-                current = self._by_code[current.parent_code]
+        leaves = {code: subject for code, subject in by_code.items() if code not in children}
+        object.__setattr__(self, "_leaves", leaves)
+        _check_levels(by_code)
 
     # -- construction ---------------------------------------------------------------------------
 
     @classmethod
     def from_subjects(cls, subjects: Iterable[Subject]) -> Chart:
         return cls(subjects)
-
-    @classmethod
-    def from_toml(cls, text: str) -> Chart:
-        """Parse TOML text (see :func:`loancore.ledger.charts.chart_from_toml`)."""
-        from loancore.ledger.charts import chart_from_toml
-
-        return chart_from_toml(text)
-
-    @classmethod
-    def from_csv(cls, text: str) -> Chart:
-        """Parse CSV text (see :func:`loancore.ledger.charts.chart_from_csv`)."""
-        from loancore.ledger.charts import chart_from_csv
-
-        return chart_from_csv(text)
 
     def with_subjects(self, *subjects: Subject) -> Chart:
         """A new chart with ``subjects`` added, or replacing those with the same code."""
@@ -217,6 +241,12 @@ class Chart:
         """Code -> subject (read-only by contract; the hot path of the posting rules uses it)."""
         return self._by_code
 
+    @property
+    def leaves(self) -> Mapping[str, Subject]:
+        """Code -> subject of the subjects without sub-accounts, the ones entries post to
+        (read-only by contract; the posting rules' hot path uses it)."""
+        return self._leaves
+
     def find(self, code: str) -> Subject | None:
         """The subject with ``code``, or None."""
         return self._by_code.get(code)
@@ -234,6 +264,7 @@ class Chart:
         return tuple(self._by_code[c] for c in self._children.get(code, ()))
 
     def is_leaf(self, code: str) -> bool:
+        """Whether ``code`` is in the chart and has no sub-accounts (only leaves are posted to)."""
         return code in self._by_code and code not in self._children
 
     def subtree_codes(self, code: str) -> tuple[str, ...]:
@@ -253,12 +284,43 @@ class Chart:
         return tuple(s for s in self.subjects if s.parent_code is None)
 
     def ancestors(self, code: str) -> tuple[str, ...]:
-        """Parent, grandparent, ... of ``code`` (nearest first)."""
+        """Parent, grandparent, ... of ``code`` (nearest first); at most CHART_DEPTH_MAX - 1."""
         out: list[str] = []
         current = self.get(code)
-        for _ in range(len(self.subjects)):
+        for _ in range(CHART_DEPTH_MAX):  # the chart's depth is checked at construction
             if current.parent_code is None:
                 break
             out.append(current.parent_code)
             current = self._by_code[current.parent_code]
         return tuple(out)
+
+
+def _check_levels(by_code: Mapping[str, Subject]) -> None:
+    """Refuse parent links that form a cycle or a chain deeper than CHART_DEPTH_MAX.
+
+    Linear: each subject's level is computed once, by walking up from it (an explicit path, at
+    most CHART_DEPTH_MAX + 1 steps) to the first subject whose level is known or to a root, then
+    filling in the levels along the path.
+    """
+    level: dict[str, int] = {}
+    for code in by_code:
+        path: list[str] = []
+        on_path: set[str] = set()
+        current: str | None = code
+        for _ in range(CHART_DEPTH_MAX + 1):
+            if current is None or current in level:
+                break
+            if current in on_path:
+                raise InvalidInput("subjects", current, "parent links form a cycle")
+            path.append(current)
+            on_path.add(current)
+            current = by_code[current].parent_code
+        else:
+            reason = f"more than {CHART_DEPTH_MAX} levels of sub-accounts"
+            raise InvalidInput(f"{code}.parent_code", by_code[code].parent_code, reason)
+        above = 0 if current is None else level[current]
+        for depth, name in enumerate(reversed(path), start=above + 1):
+            if depth > CHART_DEPTH_MAX:
+                reason = f"more than {CHART_DEPTH_MAX} levels of sub-accounts"
+                raise InvalidInput(f"{name}.parent_code", by_code[name].parent_code, reason)
+            level[name] = depth

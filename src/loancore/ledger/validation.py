@@ -50,7 +50,7 @@ def validate_balanced(
 
 
 def validate_legs(entries: Sequence[JournalEntry], *, chart: Chart, closes: Closes) -> list[Issue]:
-    """Every leg: known subject, open on the accounting date, positive, at the currency's scale."""
+    """Every leg: a known leaf subject, open on the accounting date, positive, not too large."""
     return [issue for entry in entries for issue in leg_issues(entry, chart)]
 
 
@@ -102,7 +102,7 @@ def validate_reversals(
     entries: Sequence[JournalEntry], *, chart: Chart, closes: Closes
 ) -> list[Issue]:
     """Every reversal link points to an EARLIER entry, reverses it once, and mirrors its legs."""
-    issues = []
+    issues: list[Issue] = []
     seen: dict[str, JournalEntry] = {}
     reversed_ids: set[str] = set()
     for entry in entries:
@@ -123,7 +123,11 @@ def validate_memo(postings: Sequence[MemoPosting]) -> list[Issue]:
     whole register as one batch that starts from zero.
     """
     issues = check_memo_batch(
-        postings, closed_through=None, find_posting=lambda _id: None, memo_balance=lambda *_: 0
+        postings,
+        closed_through=None,
+        find_posting=lambda _id: None,
+        memo_balance=lambda *_: 0,
+        increase_totals={},
     )
     return list(issues)
 

@@ -2,7 +2,8 @@
 ``unbalanced_entries(chart)``, ``dimension_sets()``.
 
 ``journal_entries`` are balanced by construction (per currency, debits equal credits, every leg
-positive, every subject in the chart and open on the date), so any sequence of them must post.
+positive, every subject a leaf of the chart (no sub-accounts) and open on the date), so any
+sequence of them must post.
 """
 
 from __future__ import annotations
@@ -44,12 +45,14 @@ def charts(draw: st.DrawFn, *, roots_max: int = 6, children_max: int = 3) -> Cha
     for root in root_codes:
         kind = draw(st.sampled_from(list(SubjectKind)))
         side = draw(st.none() | st.sampled_from(list(Side)))
-        extra = {} if side is None else {"normal_side": side}
-        items.append(Subject(str(root), f"科目{root}", f"Subject {root}", kind, **extra))
+        names = (str(root), f"科目{root}", f"Subject {root}", kind)
+        parent = Subject(*names) if side is None else Subject(*names, side)
+        normal = parent.normal_side
+        items.append(parent)
         for child in range(1, draw(st.integers(0, children_max)) + 1):
             code = f"{root}.{child:02d}"
             child_subject = Subject(
-                code, f"明细{code}", f"Detail {code}", kind, parent_code=str(root), **extra
+                code, f"明细{code}", f"Detail {code}", kind, normal, parent_code=str(root)
             )
             items.append(child_subject)
     return Chart(items)
@@ -80,7 +83,8 @@ def _split(total: int, weights: list[int]) -> list[int]:
 
 
 def _open_codes(chart: Chart, day: date) -> list[str]:
-    return [s.code for s in chart if s.is_open_on(day)]
+    """The subjects an entry dated ``day`` may post to: leaves open on that day."""
+    return [s.code for s in chart if s.is_open_on(day) and chart.is_leaf(s.code)]
 
 
 @st.composite

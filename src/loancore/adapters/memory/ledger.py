@@ -16,11 +16,11 @@ import bisect
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import date
-from typing import cast
+from typing import Any
 
+from loancore.checks import require_date, require_id
 from loancore.errors import (
     InvalidInput,
-    InvariantViolation,
     NotFound,
     PostingRejected,
     RejectionCode,
@@ -30,6 +30,7 @@ from loancore.ledger.entries import (
     DimensionsLike,
     JournalEntry,
     Leg,
+    MemoDirection,
     MemoPosting,
     MemoRegister,
     dimensions_of,
@@ -44,15 +45,19 @@ from loancore.ledger.reports import (
 )
 from loancore.ledger.rules import (
     Issue,
+    batch_debits,
     check_batch,
+    check_chart_change,
     check_memo_batch,
+    entries_argument,
+    memo_postings_argument,
     next_closed_through,
     plan_batch,
     plan_memo_batch,
     require_no_issues,
 )
-from loancore.ledger.subjects import Chart
-from loancore.money import Money
+from loancore.ledger.subjects import Chart, enum_value
+from loancore.money import Money, minor_units_of
 
 __all__ = ["MemoryLedgerStore"]
 
@@ -126,6 +131,67 @@ class MemoryLedgerStore:
         self._memo: list[MemoPosting] = []
         self._memo_by_id: dict[str, MemoPosting] = {}
         self._memo_by_key: dict[str, MemoPosting] = {}
+        # Running totals per currency (minor units), for the TOTAL_MINOR_MAX rule.
+        self._debit_totals: dict[str, int] = {}
+        self._memo_increase_totals: dict[str, int] = {}
+
+    # -- checkpoint (for a unit of work) --------------------------------------------------------
+
+    def _checkpoint(self) -> object:
+        """The store's state, to put back with :meth:`_restore` (a unit of work's rollback).
+
+        O(currencies), not O(entries): everything the store books is appended (the journal,
+        the memo postings, the close log) or added under a new key (ids, keys, reversal links),
+        so the lengths of the lists say where to cut; the chart and the closed-through date are
+        immutable values, the running totals small dicts copied here.
+        """
+        with self._lock:
+            return (
+                len(self._entries),
+                len(self._memo),
+                len(self._closes),
+                self._chart,
+                self._closed_through,
+                dict(self._debit_totals),
+                dict(self._memo_increase_totals),
+            )
+
+    def _restore(self, checkpoint: object) -> None:
+        """Put back the state :meth:`_checkpoint` returned: whatever was booked after it is gone.
+
+        O(what is undone). A read index that had already taken in undone entries is dropped and
+        rebuilt by the next read that needs it."""
+        with self._lock:
+            entries, memos, closes, chart, closed, debit_totals, memo_totals = _unpack(checkpoint)
+            lengths = (len(self._entries), len(self._memo), len(self._closes))
+            if any(cut > now for cut, now in zip((entries, memos, closes), lengths, strict=True)):
+                reason = "it is newer than the store's state (restored past already)"
+                raise InvalidInput("checkpoint", (entries, memos, closes), reason)
+            for entry in self._entries[entries:]:
+                del self._by_id[entry.entry_id]
+                del self._by_key[entry.idempotency_key]
+                if entry.reverses is not None:
+                    del self._reversed_by[entry.reverses]
+            del self._entries[entries:]
+            for index, covered in self._indexed.items():
+                if covered > entries:
+                    self._drop_index(index)
+            for posting in self._memo[memos:]:
+                del self._memo_by_id[posting.posting_id]
+                del self._memo_by_key[posting.idempotency_key]
+            del self._memo[memos:]
+            del self._closes[closes:]
+            self._chart, self._closed_through = chart, closed
+            self._debit_totals, self._memo_increase_totals = debit_totals, memo_totals
+
+    def _drop_index(self, index: str) -> None:
+        self._indexed[index] = 0
+        if index == "series":
+            self._series = {}
+        elif index == "subjects":
+            self._by_subject, self._seq = {}, {}
+        else:
+            self._by_dimension = {}
 
     # -- chart ----------------------------------------------------------------------------------
 
@@ -135,37 +201,36 @@ class MemoryLedgerStore:
     def save_chart(self, chart: Chart) -> None:
         with self._lock:
             self._catch_up_series()
-            for code in sorted({code for code, _ in self._series}):
-                if code not in chart:
-                    raise InvalidInput("chart", code, "subject has postings and cannot be removed")
+            posted: dict[str, tuple[int, int]] = {}
+            for (code, _currency), series in self._series.items():
+                first, last = min(series.by_day), max(series.by_day)
+                known = posted.get(code)
+                if known is not None:
+                    first, last = min(first, known[0]), max(last, known[1])
+                posted[code] = (first, last)
+            days = {
+                code: (date.fromordinal(a), date.fromordinal(b)) for code, (a, b) in posted.items()
+            }
+            check_chart_change(self._chart, chart, days)
             self._chart = chart
 
     # -- journal --------------------------------------------------------------------------------
 
     def post(self, entries: Sequence[JournalEntry]) -> tuple[JournalEntry, ...]:
+        batch = entries_argument(entries)
         with self._lock:
-            plan = plan_batch(entries, find_by_key=self._by_key.get)
+            plan = plan_batch(batch, find_by_key=self._by_key.get)
             issues = check_batch(
                 plan.new,
                 chart=self._chart,
                 closed_through=self._closed_through,
                 find_entry=self._by_id.get,
                 is_reversed=self._reversed_by.__contains__,
+                debit_totals=self._debit_totals,
             )
             require_no_issues(issues)
-            self._check_nets(plan.new)
             self._apply(plan.new)
             return plan.results
-
-    @staticmethod
-    def _check_nets(entries: Sequence[JournalEntry]) -> None:
-        # Defence in depth, before any state changes: the rules passed, so this never fires.
-        net: dict[str, int] = {}
-        for entry in entries:
-            for leg in entry.legs:
-                net[leg.amount.currency] = net.get(leg.amount.currency, 0) + leg.signed_minor
-        if any(net.values()):
-            raise InvariantViolation(f"batch passed the rules but does not balance: {net}")
 
     def _apply(self, entries: Sequence[JournalEntry]) -> None:
         """Book checked entries. Nothing here can fail, so a batch is all or nothing.
@@ -178,6 +243,7 @@ class MemoryLedgerStore:
         self._by_id.update([(entry.entry_id, entry) for entry in entries])
         self._by_key.update([(entry.idempotency_key, entry) for entry in entries])
         self._reversed_by.update([(e.reverses, e.entry_id) for e in entries if e.reverses])
+        _add_to(self._debit_totals, batch_debits(entries))
 
     def _pending(self, index: str) -> tuple[int, list[JournalEntry]]:
         """The entries ``index`` has not seen yet (and their first sequence); marks them seen.
@@ -242,6 +308,8 @@ class MemoryLedgerStore:
         accounting_date: date,
         memo: str | None = None,
     ) -> JournalEntry:
+        require_id("entry_id", entry_id)
+        require_date("accounting_date", accounting_date)
         with self._lock:
             original = self._by_id.get(entry_id)
             if original is None:
@@ -257,15 +325,18 @@ class MemoryLedgerStore:
             return self.post((entry,))[0]
 
     def get_entry(self, entry_id: str) -> JournalEntry:
+        require_id("entry_id", entry_id)
         entry = self._by_id.get(entry_id)
         if entry is None:
             raise NotFound("entry", entry_id)
         return entry
 
     def find_by_key(self, idempotency_key: str) -> JournalEntry | None:
+        require_id("idempotency_key", idempotency_key)
         return self._by_key.get(idempotency_key)
 
     def reversal_of(self, entry_id: str) -> JournalEntry | None:
+        require_id("entry_id", entry_id)
         reversal_id = self._reversed_by.get(entry_id)
         return None if reversal_id is None else self._by_id[reversal_id]
 
@@ -321,13 +392,16 @@ class MemoryLedgerStore:
     def balance(
         self, subject_code: str, currency: str, *, as_of: date, dimensions: DimensionsLike = None
     ) -> Money:
+        require_date("as_of", as_of)
+        minor_units_of(currency)
+        wanted = dimensions_of(dimensions)
         subject = self._chart.get(subject_code)
         codes = self._chart.subtree_codes(subject_code)
-        net = self._net_debit(codes, currency, as_of.toordinal(), dimensions_of(dimensions))
+        net = self._net_debit(codes, currency, as_of.toordinal(), wanted)
         return in_normal_side(net, subject, currency)
 
     def trial_balance(self, *, as_of: date) -> TrialBalance:
-        day = as_of.toordinal()
+        day = require_date("as_of", as_of).toordinal()
         with self._lock:
             self._catch_up_series()
             rows = [
@@ -345,9 +419,14 @@ class MemoryLedgerStore:
         end: date,
         dimensions: DimensionsLike = None,
     ) -> GeneralLedger:
+        require_date("start", start)
+        require_date("end", end)
+        if end < start:
+            raise InvalidInput("end", end, f"is before start {start}")
+        minor_units_of(currency)
+        wanted = dimensions_of(dimensions)
         subject = self._chart.get(subject_code)
         codes = self._chart.subtree_codes(subject_code)
-        wanted = dimensions_of(dimensions)
         with self._lock:  # opening and lines from one consistent state
             opening = self._net_debit(codes, currency, start.toordinal() - 1, wanted)
             self._catch_up_subjects()
@@ -387,19 +466,25 @@ class MemoryLedgerStore:
     # -- memo registers -------------------------------------------------------------------------
 
     def post_memo(self, postings: Sequence[MemoPosting]) -> tuple[MemoPosting, ...]:
+        batch = memo_postings_argument(postings)
         with self._lock:
-            plan = plan_memo_batch(postings, find_by_key=self._memo_by_key.get)
+            plan = plan_memo_batch(batch, find_by_key=self._memo_by_key.get)
             issues = check_memo_batch(
                 plan.new,
                 closed_through=self._closed_through,
                 find_posting=self._memo_by_id.get,
                 memo_balance=self._memo_minor,
+                increase_totals=self._memo_increase_totals,
             )
             require_no_issues(issues)
             for posting in plan.new:
                 self._memo.append(posting)
                 self._memo_by_id[posting.posting_id] = posting
                 self._memo_by_key[posting.idempotency_key] = posting
+                if posting.direction is MemoDirection.INCREASE:
+                    totals = self._memo_increase_totals
+                    currency = posting.amount.currency
+                    totals[currency] = totals.get(currency, 0) + posting.amount.minor_units
             return plan.results
 
     def _memo_minor(
@@ -422,55 +507,26 @@ class MemoryLedgerStore:
         as_of: date,
         dimensions: DimensionsLike = None,
     ) -> Money:
-        minor = self._memo_minor(MemoRegister(register), currency, dimensions_of(dimensions), as_of)
+        wanted = enum_value(MemoRegister, "register", register)
+        require_date("as_of", as_of)
+        minor_units_of(currency)
+        minor = self._memo_minor(wanted, currency, dimensions_of(dimensions), as_of)
         return Money.from_minor(minor, currency)
 
     def memo_postings(self) -> Iterator[MemoPosting]:
         return iter(tuple(self._memo))
 
-    # -- unit of work -------------------------------------------------------------------------
 
-    def _checkpoint(self) -> object:
-        """The complete booked state (containers copied, values shared: they are immutable), for
-        :class:`~loancore.adapters.memory.uow.MemoryUnitOfWork`'s rollback. The read indexes are
-        not copied: :meth:`_restore` empties them and they catch up from the journal."""
-        with self._lock:
-            return (
-                self._chart,
-                self._entries[:],
-                dict(self._by_id),
-                dict(self._by_key),
-                dict(self._reversed_by),
-                self._closed_through,
-                self._closes[:],
-                self._memo[:],
-                dict(self._memo_by_id),
-                dict(self._memo_by_key),
-            )
-
-    def _restore(self, checkpoint: object) -> None:
-        """Put back the state :meth:`_checkpoint` returned; the read indexes rebuild lazily."""
-        saved = cast(_Checkpoint, checkpoint)
-        with self._lock:
-            self._chart, self._closed_through = saved[0], saved[5]
-            self._entries, self._closes, self._memo = saved[1][:], saved[6][:], saved[7][:]
-            self._by_id, self._by_key = dict(saved[2]), dict(saved[3])
-            self._reversed_by = dict(saved[4])
-            self._memo_by_id, self._memo_by_key = dict(saved[8]), dict(saved[9])
-            self._series, self._by_subject, self._by_dimension, self._seq = {}, {}, {}, {}
-            self._indexed = dict.fromkeys(self._indexed, 0)
+def _add_to(totals: dict[str, int], adding: dict[str, int]) -> None:
+    for currency, minor in adding.items():
+        totals[currency] = totals.get(currency, 0) + minor
 
 
-_Checkpoint = tuple[
-    Chart,
-    list[JournalEntry],
-    dict[str, JournalEntry],
-    dict[str, JournalEntry],
-    dict[str, str],
-    date | None,
-    list[tuple[date, int]],
-    list[MemoPosting],
-    dict[str, MemoPosting],
-    dict[str, MemoPosting],
-]
-"""What :meth:`MemoryLedgerStore._checkpoint` returns (for the unit of work's rollback)."""
+_Checkpoint = tuple[int, int, int, Chart, "date | None", dict[str, int], dict[str, int]]
+
+
+def _unpack(checkpoint: Any) -> _Checkpoint:
+    if not (isinstance(checkpoint, tuple) and len(checkpoint) == 7):
+        raise InvalidInput("checkpoint", checkpoint, "expected what _checkpoint() returned")
+    entries, memos, closes, chart, closed, debit_totals, memo_totals = checkpoint
+    return entries, memos, closes, chart, closed, dict(debit_totals), dict(memo_totals)

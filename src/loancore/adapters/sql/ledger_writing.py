@@ -1,0 +1,320 @@
+"""The SQL ledger's writes: entries, legs, daily totals and memo postings booked in few round trips.
+
+The hot path of a post: driver-level ``executemany`` of multi-row INSERTs on SQLite, ``COPY ...
+FROM STDIN`` on PostgreSQL, rows built from precomputed tuples. Everything here runs inside the
+caller's transaction, after the posting rules accepted the batch and under the writers' lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date
+from itertools import chain
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from loancore.adapters.sql.ledger_reading import _chunks, _entries_booked, _max_seq
+from loancore.adapters.sql.ledger_schema import (
+    _UNLINKED_ENTRY_COLUMNS,
+    DAILY,
+    ENTRIES,
+    LEGS,
+    MEMO,
+    NO_DIMENSION,
+    SEGMENTS,
+    TOTALS,
+)
+from loancore.ledger.entries import (
+    DIMENSION_KEYS,
+    JournalEntry,
+    MemoDirection,
+    MemoPosting,
+)
+from loancore.ledger.subjects import Side
+
+# -- booking (the hot path: driver-level executemany with precomputed tuples) -----------------
+
+
+_ROWS_PER_STATEMENT = 200  # SQLite multi-row VALUES: 200 legs x 12 columns, below its 32,766
+_COPY_ROWS = 250  # PostgreSQL: rows formatted and sent per slice of a COPY
+
+
+def _insert_sql(table: sa.Table, columns: Sequence[sa.Column[Any]], rows_per_statement: int) -> str:
+    names = [c.name for c in columns]
+    values = f"({', '.join('?' * len(names))})"
+    all_values = ", ".join([values] * rows_per_statement)
+    return f"INSERT INTO {table.name} ({', '.join(names)}) VALUES {all_values}"
+
+
+def _copy_field(value: Any) -> str:
+    """One value in COPY's text format, unescaped: ``\\N`` for NULL, text as is (``str()`` of a
+    str subclass, an enum say, would not be its content), ints and dates as ``str()``."""
+    if value is None:
+        return "\\N"
+    return value if isinstance(value, str) else str(value)
+
+
+_TEXT_OR_NULL = {str, type(None)}
+
+
+def _copy_column(values: tuple[Any, ...]) -> Sequence[str]:
+    kinds = set(map(type, values))
+    if kinds == {str}:
+        return values
+    if kinds == {int}:
+        return list(map(str, values))
+    if kinds <= _TEXT_OR_NULL:
+        return ["\\N" if value is None else value for value in values]
+    texts = {value: _copy_field(value) for value in set(values)}  # dates, NULLs repeat
+    return [texts[value] for value in values]
+
+
+def _copy_text(rows: Sequence[tuple[Any, ...]]) -> str | None:
+    """``rows`` in COPY's text format, or None when a value would need escaping.
+
+    Built column by column (a few C-level passes instead of a Python call per value). Text needs
+    escaping only if it holds a backslash, tab, newline or carriage return; rather than test each
+    value, the whole buffer is counted once: one backslash per NULL, a tab between columns, a
+    newline after each row.
+    """
+    if not rows:
+        return ""
+    columns = list(zip(*rows))
+    nulls = sum(column.count(None) for column in columns)
+    text = "\n".join(map("\t".join, zip(*map(_copy_column, columns)))) + "\n"
+    plain = (
+        text.count("\\") == nulls
+        and text.count("\t") == len(rows) * (len(columns) - 1)
+        and text.count("\n") == len(rows)
+        and "\r" not in text
+    )
+    return text if plain else None
+
+
+@contextlib.contextmanager
+def _inserter(
+    connection: Connection, table: sa.Table, columns: Sequence[sa.Column[Any]] | None = None
+) -> Iterator[Callable[[list[Any]], None]]:
+    """A function inserting rows (tuples of ``columns``' values, by default every column of
+    ``table`` in order; the others take their defaults) into ``table`` in few round trips, inside
+    the open transaction; on PostgreSQL the rows are complete when the block ends.
+
+    PostgreSQL: one ``COPY ... FROM STDIN`` through psycopg 3 for the whole block (a stream instead
+    of a statement per row; it honours constraints and runs in the caller's transaction and
+    savepoint), written in slices of ``_COPY_ROWS`` rows, each one text buffer when no value needs
+    escaping (psycopg's per-row ``write_row`` otherwise). The server inserts a slice while the next
+    is formatted, and whatever the caller computes inside the block runs while the server finishes
+    the last ones: client and server overlap on two cores. SQLite: the driver's ``executemany`` of
+    one prepared multi-row INSERT (``_ROWS_PER_STATEMENT`` rows per execution, the remainder in one
+    more statement), which saves SQLite's per-statement work.
+    """
+    columns = list(table.columns if columns is None else columns)
+    if connection.dialect.name != "postgresql":
+        yield lambda rows: _insert_rows(connection, table, columns, rows)
+        return
+    names = ", ".join(c.name for c in columns)
+    raw = connection.connection.driver_connection
+    assert raw is not None, "an open connection has a driver connection"
+    with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+
+        def send(rows: list[Any]) -> None:
+            for chunk in _chunks(rows, _COPY_ROWS):
+                text = _copy_text(chunk)
+                if text is not None:
+                    copy.write(text)
+                else:
+                    for row in chunk:
+                        copy.write_row(row)
+
+        yield send
+
+
+def _insert_rows(
+    connection: Connection,
+    table: sa.Table,
+    columns: Sequence[sa.Column[Any]],
+    rows: list[tuple[Any, ...]],
+) -> None:
+    size = _ROWS_PER_STATEMENT
+    width = len(columns)
+    flat = list(chain.from_iterable(rows))
+    step = size * width
+    full = len(rows) - len(rows) % size
+    if full:
+        groups = [tuple(flat[i : i + step]) for i in range(0, full * width, step)]
+        connection.exec_driver_sql(_insert_sql(table, columns, size), groups)
+    if full < len(rows):
+        rest = tuple(flat[full * width :])
+        connection.exec_driver_sql(_insert_sql(table, columns, len(rows) - full), rest)
+
+
+def _day_param(connection: Connection) -> Any:
+    """Dates as the driver wants them: ISO text on SQLite (SQLAlchemy's own storage format for
+    Date there), date objects on PostgreSQL."""
+    return date.isoformat if connection.dialect.name == "sqlite" else (lambda d: d)
+
+
+_DIMENSION_POSITION = {key: i for i, key in enumerate(DIMENSION_KEYS)}  # column order in the rows
+_SIDE_VALUES = (Side.DEBIT.value, Side.CREDIT.value)  # indexed by "is a credit"
+
+
+def _book(connection: Connection, entries: Sequence[JournalEntry]) -> None:
+    """Insert checked entries, their legs and the daily totals; caller holds the writers' lock.
+
+    The legs are built while the entries' COPY completes, and the daily totals while the legs'
+    does (see :func:`_inserter`)."""
+    to_param = _day_param(connection)
+    days = {day: to_param(day) for day in {e.accounting_date for e in entries}}
+    first = _entries_booked(connection) + 1
+    # Reversals apart: the other entries' rows leave out ``reverses`` (NULL by default), because
+    # the sqlite3 driver binds None slowly (see NO_DIMENSION).
+    unlinked: list[tuple[Any, ...]] = []
+    linked: list[tuple[Any, ...]] = []
+    for seq, e in enumerate(entries, start=first):
+        row: tuple[Any, ...] = (seq, e.entry_id, e.idempotency_key, days[e.accounting_date])
+        row += (days.get(e.value_date) or to_param(e.value_date), e.memo)
+        if e.reverses is None:
+            unlinked.append(row)
+        else:
+            linked.append(row + (e.reverses,))
+    with _inserter(connection, ENTRIES, _UNLINKED_ENTRY_COLUMNS) as insert:
+        insert(unlinked)
+        leg_rows, daily, segments = _leg_rows(entries, first, days)
+    if linked:  # after the entries they may reverse, for the foreign key
+        with _inserter(connection, ENTRIES) as insert:
+            insert(linked)
+    with _inserter(connection, LEGS) as insert:
+        insert(leg_rows)
+        # Sorted, so concurrent writers (were the lock ever bypassed) take row locks in one order.
+        daily_rows = [(s, c, days[d], t[0], t[1]) for (s, c, d), t in sorted(daily.items())]
+        segment_rows = [
+            (s, c, product, partner, days[d], t[0], t[1])
+            for (s, c, product, partner, d), t in sorted(segments.items())
+        ]
+    _add_totals(connection, DAILY, daily_rows)
+    if segment_rows:
+        _add_totals(connection, SEGMENTS, segment_rows)
+    debits: dict[str, int] = {}
+    for (_code, currency, _day), (debit, _credit) in daily.items():
+        debits[currency] = debits.get(currency, 0) + debit
+    _add_currency_totals(connection, "journal", debits)
+
+
+_Totals = dict[tuple[Any, ...], list[int]]  # key -> [debit, credit] in minor units
+
+
+def _leg_rows(
+    entries: Sequence[JournalEntry], first: int, days: dict[date, Any]
+) -> tuple[list[tuple[Any, ...]], _Totals, _Totals]:
+    """The legs' rows, the batch's debit and credit totals per (subject, currency, day), and
+    those of the legs with a product or partner per (subject, currency, product, partner, day).
+
+    The hot loop of a post (two legs an entry): written flat, because a helper call, a tuple
+    concatenation and a ``dict`` per leg for the dimension columns cost twice the time of filling
+    a five-slot list by position (~1.4 ms instead of ~3 ms for 2,000 legs)."""
+    leg_rows: list[tuple[Any, ...]] = []
+    append = leg_rows.append
+    daily: _Totals = {}
+    segments: _Totals = {}
+    position = _DIMENSION_POSITION
+    product_at, partner_at = position["product"], position["partner"]
+    for seq, entry in enumerate(entries, start=first):
+        accounting = entry.accounting_date
+        day = days[accounting]
+        for leg_no, leg in enumerate(entry.legs):
+            minor = leg.signed_minor
+            currency = leg.amount.currency
+            code = leg.subject_code
+            # The rules refused zero and negative amounts, so the sign of signed_minor is the side.
+            credit = minor < 0
+            amount = -minor if credit else minor
+            columns = [NO_DIMENSION] * len(DIMENSION_KEYS)
+            for key, value in leg.dimensions:
+                columns[position[key]] = value
+            append((seq, leg_no, code, _SIDE_VALUES[credit], amount, currency, day, *columns))
+            totals_key = (code, currency, accounting)
+            totals = daily.get(totals_key)
+            if totals is None:
+                totals = daily[totals_key] = [0, 0]
+            totals[credit] += amount
+            product, partner = columns[product_at], columns[partner_at]
+            if product or partner:
+                segment_key = (code, currency, product, partner, accounting)
+                totals = segments.get(segment_key)
+                if totals is None:
+                    totals = segments[segment_key] = [0, 0]
+                totals[credit] += amount
+    return leg_rows, daily, segments
+
+
+def _add_totals(connection: Connection, table: sa.Table, rows: list[tuple[Any, ...]]) -> None:
+    """Add the batch's totals (rows in ``table``'s column order, ``debit_minor`` and
+    ``credit_minor`` last) to ``table``: insert the key's row or add to it."""
+    keys = [c.name for c in table.primary_key.columns]
+    names = [c.name for c in table.columns]
+    head = f"INSERT INTO {table.name} ({', '.join(names)}) "
+    tail = (
+        f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET"
+        f" debit_minor = {table.name}.debit_minor + excluded.debit_minor,"
+        f" credit_minor = {table.name}.credit_minor + excluded.credit_minor"
+    )
+    if connection.dialect.name == "postgresql":
+        # One statement for the whole batch: the rows travel as one array per column.
+        arrays = ", ".join(f"%s::{_ARRAY_TYPES[c.name]}[]" for c in table.columns)
+        columns = tuple(list(c) for c in zip(*rows))
+        connection.exec_driver_sql(f"{head}SELECT * FROM unnest({arrays}){tail}", columns)
+    else:
+        values = f"VALUES ({', '.join('?' * len(names))})"
+        connection.exec_driver_sql(f"{head}{values}{tail}", rows)
+
+
+_ARRAY_TYPES = {  # PostgreSQL element types of the totals tables' columns, for unnest()
+    "subject_code": "text",
+    "currency": "char(3)",
+    "product": "text",
+    "partner": "text",
+    "day": "date",
+    "debit_minor": "bigint",
+    "credit_minor": "bigint",
+}
+
+
+def _book_memos(connection: Connection, postings: Sequence[MemoPosting]) -> None:
+    day = _day_param(connection)
+    first = _max_seq(connection, MEMO) + 1
+    rows = []
+    for seq, p in enumerate(postings, start=first):
+        dims = dict(p.dimensions)
+        rows.append(
+            (seq, p.posting_id, p.idempotency_key, p.register.value, day(p.accounting_date))
+            + (p.direction.value, p.amount.minor_units, p.amount.currency)
+            + tuple(dims.get(k, NO_DIMENSION) for k in DIMENSION_KEYS)
+            + (p.memo,)
+        )
+    with _inserter(connection, MEMO) as insert:
+        insert(rows)
+    increases: dict[str, int] = {}
+    for p in postings:
+        if p.direction is MemoDirection.INCREASE:
+            increases[p.amount.currency] = (
+                increases.get(p.amount.currency, 0) + p.amount.minor_units
+            )
+    _add_currency_totals(connection, "memo", increases)
+
+
+def _add_currency_totals(connection: Connection, book: str, adding: dict[str, int]) -> None:
+    """Add ``adding`` (currency -> minor units) to ``book``'s running totals (the posting rules
+    checked that none passes TOTAL_MINOR_MAX)."""
+    if not adding:
+        return
+    mark = "%s" if connection.dialect.name == "postgresql" else "?"
+    sql = (
+        f"INSERT INTO {TOTALS.name} (book, currency, total_minor) VALUES ({mark}, {mark}, {mark})"
+        f" ON CONFLICT (book, currency) DO UPDATE"
+        f" SET total_minor = {TOTALS.name}.total_minor + excluded.total_minor"
+    )
+    rows = [(book, currency, minor) for currency, minor in sorted(adding.items())]
+    connection.exec_driver_sql(sql, rows if len(rows) > 1 else rows[0])
