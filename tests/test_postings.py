@@ -23,10 +23,10 @@ from hypothesis import strategies as st
 from loancore.adapters.memory.ledger import MemoryLedgerStore
 from loancore.errors import FloatNotAllowed, InvalidInput
 from loancore.ledger import (
-    Chart,
     JournalEntry,
     MemoRegister,
     Side,
+    chart_from_csv,
     check_entry,
     default_chart,
 )
@@ -381,7 +381,7 @@ def test_a_mapping_that_does_not_fit_the_chart_names_the_role_and_code(
 
 
 def test_a_mapping_fits_a_chart_of_its_own() -> None:
-    chart = Chart.from_csv(
+    chart = chart_from_csv(
         "code,name_zh,name_en,kind,parent_code\n"
         "6011,利息收入,Interest income,income,\n"
         "6011.09,罚息收入,Penalty interest income,income,6011\n"

@@ -31,11 +31,11 @@ from loancore.ledger import (
     Side,
     Subject,
     SubjectKind,
-    audit,
     default_chart,
 )
 from loancore.money import Money
 from loancore.ports import LedgerStore
+from loancore.services import audit
 
 Code = RejectionCode
 D1 = date(2026, 1, 10)
