@@ -55,9 +55,13 @@ IMMEDIATE`` on SQLite):
 2. Posting rules: :func:`loancore.ledger.rules.check_batch` over the new entries with the stored
    chart and closed-through date; ``require_no_issues`` raises
    :class:`~loancore.errors.PostingRejected` listing every issue (unbalanced per currency, zero or
-   negative leg, off-scale amount, unknown subject, subject not open on the accounting date,
-   accounting date in the closed period, entry id already used, reversal of an unknown or
-   already-reversed entry, reversal legs not mirroring the original).
+   negative leg, a leg above ``AMOUNT_MINOR_MAX``, a currency's running debit total above
+   ``TOTAL_MINOR_MAX``, unknown subject, a subject with sub-accounts (postings go to leaves),
+   subject not open on the accounting date, accounting date in the closed period, entry id
+   already used, reversal of an unknown or already-reversed entry, reversal legs not mirroring the
+   original). Off-scale amounts never get this far: :class:`~loancore.money.Money` refuses them.
+   ``entries`` is any sequence of entries; a single entry, a generator or anything else raises
+   InvalidInput, on every store alike.
 3. Book the new entries with their legs in order (amounts as integer minor units + currency),
    keep the reversal link (an entry can be reversed at most once; SQL: unique ``reverses``).
 
@@ -122,9 +126,11 @@ class LedgerStore(Protocol):
     def save_chart(self, chart: Chart) -> None:
         """Replace the stored chart with ``chart``, atomically.
 
-        Subjects may be added and their names, parents or open/close dates changed; a subject that
-        has postings may not be removed (raises :class:`~loancore.errors.InvalidInput` naming it,
-        and nothing changes).
+        Subjects may be added and their names, parents or open/close dates changed, as long as
+        booked entries keep their meaning (:func:`loancore.ledger.rules.check_chart_change`): a
+        subject that has postings may not be removed, change its kind or normal side, gain
+        sub-accounts, open after its first posting or close before its last (each raises
+        :class:`~loancore.errors.InvalidInput` naming it, and nothing changes).
         """
         ...
 
