@@ -38,8 +38,8 @@ RESTORE_EVERY = 1_000
 
 def _prepare(store: Any) -> None:
     limit = Money(Decimal("100000.00"), "CNY")
-    assert store.apply(Grant("g-M", "M", "b1", limit, DAY, LATER), as_of=DAY).ok
-    assert store.apply(Grant("g-S", "S", "b1", limit, DAY, LATER, master_id="M"), as_of=DAY).ok
+    assert store.apply(Grant(key="g-M", line_id="M", borrower_id="b1", limit=limit, starts_on=DAY, expires_on=LATER), as_of=DAY).ok
+    assert store.apply(Grant(key="g-S", line_id="S", borrower_id="b1", limit=limit, starts_on=DAY, expires_on=LATER, master_id="M"), as_of=DAY).ok
 
 
 def _pairs_per_s(store: Any, pairs: int, prefix: str = "") -> float:
@@ -54,12 +54,12 @@ def _pairs_rates(store: Any, pairs: int, prefix: str = "") -> tuple[float, float
     started, started_cpu = time.perf_counter(), time.process_time()
     for index in range(pairs):
         key = f"{prefix}h{index}"
-        if not apply(Hold(key, "S", AMOUNT, LATER), as_of=DAY).ok:
+        if not apply(Hold(key=key, line_id="S", amount=AMOUNT, expires_on=LATER), as_of=DAY).ok:
             raise RuntimeError("benchmark hold refused")
-        if not apply(Capture(f"{prefix}c{index}", key), as_of=DAY).ok:
+        if not apply(Capture(key=f"{prefix}c{index}", hold_id=key), as_of=DAY).ok:
             raise RuntimeError("benchmark capture refused")
         if index % RESTORE_EVERY == RESTORE_EVERY - 1:
-            apply(RestoreRepaid(f"{prefix}r{index}", "S", restore), as_of=DAY)
+            apply(RestoreRepaid(key=f"{prefix}r{index}", line_id="S", repaid=restore), as_of=DAY)
     elapsed_cpu = time.process_time() - started_cpu
     elapsed = time.perf_counter() - started
     if store.balance("M").held_minor != 0:

@@ -35,8 +35,8 @@ def cny(amount: str) -> Money:
 
 
 def grant(store: Any) -> None:
-    assert store.apply(Grant("g-M", "M", "b1", cny("10000.00"), DAY, LATER), as_of=DAY).ok
-    sub_line = Grant("g-S", "S", "b1", cny("8000.00"), DAY, LATER, master_id="M")
+    assert store.apply(Grant(key="g-M", line_id="M", borrower_id="b1", limit=cny("10000.00"), starts_on=DAY, expires_on=LATER), as_of=DAY).ok
+    sub_line = Grant(key="g-S", line_id="S", borrower_id="b1", limit=cny("8000.00"), starts_on=DAY, expires_on=LATER, master_id="M")
     assert store.apply(sub_line, as_of=DAY).ok
 
 
@@ -79,7 +79,7 @@ def test_m1_freezes_and_write_off_closes(quota_store: Any) -> None:
 
 def test_end_of_day_expires_holds(quota_store: Any) -> None:
     grant(quota_store)
-    assert quota_store.apply(Hold("h1", "S", cny("10.00"), DAY), as_of=DAY).ok
+    assert quota_store.apply(Hold(key="h1", line_id="S", amount=cny("10.00"), expires_on=DAY), as_of=DAY).ok
     later = DAY + datetime.timedelta(days=2)
     results = run_end_of_day(quota_store, {}, DefaultLimitPolicy(), as_of=later, key="eod")
     assert [e.kind for r in results for e in r.events] == [EventKind.HOLD_EXPIRED]
@@ -120,8 +120,8 @@ def test_credit_record_counts_are_checked() -> None:
 
 def test_the_rebuild_check_lists_every_drifted_balance(quota_store: Any) -> None:
     grant(quota_store)
-    assert quota_store.apply(Draw("d1", "S", cny("100.00")), as_of=DAY).ok
-    assert quota_store.apply(Hold("h1", "S", cny("50.00"), DAY), as_of=DAY).ok
+    assert quota_store.apply(Draw(key="d1", line_id="S", amount=cny("100.00")), as_of=DAY).ok
+    assert quota_store.apply(Hold(key="h1", line_id="S", amount=cny("50.00"), expires_on=DAY), as_of=DAY).ok
     stored = quota_store.snapshot()
     rebuilt = rebuild(quota_store.journal())
     assert check_rebuild(rebuilt, stored) == ()
@@ -136,7 +136,7 @@ def test_the_rebuild_check_lists_every_drifted_balance(quota_store: Any) -> None
 
 def test_rebuild_refuses_an_impossible_journal(quota_store: Any) -> None:
     grant(quota_store)
-    assert quota_store.apply(Draw("d1", "S", cny("100.00")), as_of=DAY).ok
+    assert quota_store.apply(Draw(key="d1", line_id="S", amount=cny("100.00")), as_of=DAY).ok
     events = list(quota_store.journal())
     with pytest.raises(InvariantViolation):
         rebuild(events[2:])  # a draw on a line never granted

@@ -79,13 +79,13 @@ def grants(
     master_limit = draw(st.integers(min_value=100_000, max_value=5_000_000))
     master_id = f"{borrower_id}:M"
     limit = Money.from_minor(master_limit, CURRENCY)
-    found = [Grant(f"grant:{master_id}", master_id, borrower_id, limit, starts_on, expires_on)]
+    found = [Grant(key=f"grant:{master_id}", line_id=master_id, borrower_id=borrower_id, limit=limit, starts_on=starts_on, expires_on=expires_on)]
     for index in range(draw(st.integers(min_value=0, max_value=sub_lines_max))):
         limit = draw(st.integers(min_value=100_000, max_value=5_000_000))
         line_id = f"{borrower_id}:S{index}"
         found.append(
-            Grant(f"grant:{line_id}", line_id, borrower_id, Money.from_minor(limit, CURRENCY),
-                  starts_on, expires_on, product=f"product-{index}", master_id=f"{borrower_id}:M")
+            Grant(key=f"grant:{line_id}", line_id=line_id, borrower_id=borrower_id, limit=Money.from_minor(limit, CURRENCY),
+                  starts_on=starts_on, expires_on=expires_on, product=f"product-{index}", master_id=f"{borrower_id}:M")
         )  # fmt: skip
     return tuple(found)
 
@@ -214,8 +214,8 @@ class QuotaStateMachine(RuleBasedStateMachine):
         master = self.model[master_id]
         line_id = f"{master_id}:extra{len(self.model)}"
         command = Grant(
-            self.key("grant"), line_id, "b1", self.money(limit), master.starts_on,
-            master.expires_on, product="extra", master_id=master_id,
+            key=self.key("grant"), line_id=line_id, borrower_id="b1", limit=self.money(limit), starts_on=master.starts_on,
+            expires_on=master.expires_on, product="extra", master_id=master_id,
         )  # fmt: skip
         self.apply(command, C.QUOTA_LINE_CLOSED if master.closed else C.OK)
         if not master.closed:
@@ -230,7 +230,7 @@ class QuotaStateMachine(RuleBasedStateMachine):
             new = exposure - line.limit + limit
             if new > exposure and new > self.store.config.borrower_cap_minor:
                 expected = C.QUOTA_BORROWER_CAP_EXCEEDED
-        self.apply(AdjustLimit(self.key("adjust"), line_id, self.money(limit)), expected)
+        self.apply(AdjustLimit(key=self.key("adjust"), line_id=line_id, limit=self.money(limit)), expected)
         if expected is C.OK:
             line.limit = limit
 
@@ -245,7 +245,7 @@ class QuotaStateMachine(RuleBasedStateMachine):
             if exposure + amount > self.store.config.borrower_cap_minor:
                 expected = C.QUOTA_BORROWER_CAP_EXCEEDED
         key = self.key("temporary")
-        command = AddTemporaryLimit(key, line_id, self.money(amount), starts_on, ends_on)
+        command = AddTemporaryLimit(key=key, line_id=line_id, amount=self.money(amount), starts_on=starts_on, ends_on=ends_on)
         self.apply(command, expected)
         if expected is C.OK:
             line.temporary[key] = (amount, starts_on, ends_on)
@@ -253,7 +253,7 @@ class QuotaStateMachine(RuleBasedStateMachine):
     @rule(line_id=lines)
     def expire_temporary(self, line_id: str) -> None:
         line = self.model[line_id]
-        result = self.apply(ExpireTemporaryLimits(self.key("expire-temporary"), line_id), C.OK)
+        result = self.apply(ExpireTemporaryLimits(key=self.key("expire-temporary"), line_id=line_id), C.OK)
         ended = {k for k, (_a, _s, e) in line.temporary.items() if e < self.today}
         assert {e.ref_id for e in result.events} == ended
         for key in ended:
@@ -266,7 +266,7 @@ class QuotaStateMachine(RuleBasedStateMachine):
         if expected is C.OK and whole and line.frozen_whole:
             expected = C.QUOTA_LINE_FROZEN
         money = None if whole else self.money(amount)
-        self.apply(Freeze(self.key("freeze"), line_id, money), expected)
+        self.apply(Freeze(key=self.key("freeze"), line_id=line_id, amount=money), expected)
         if expected is C.OK:
             if whole:
                 line.frozen_whole = True
@@ -282,7 +282,7 @@ class QuotaStateMachine(RuleBasedStateMachine):
             amount = min(amount, line.frozen) or amount
             expected = C.OK if amount <= line.frozen else C.QUOTA_UNFREEZE_EXCEEDS_FROZEN
         money = None if whole else self.money(amount)
-        self.apply(Unfreeze(self.key("unfreeze"), line_id, money), expected)
+        self.apply(Unfreeze(key=self.key("unfreeze"), line_id=line_id, amount=money), expected)
         if expected is C.OK:
             if whole:
                 line.frozen_whole = False
@@ -294,7 +294,7 @@ class QuotaStateMachine(RuleBasedStateMachine):
         line = self.model[line_id]
         if dice or (line.master_id is None and self.counter < 60):
             return  # closing is final: keep it rare, and the master open for most of a run
-        self.apply(Close(self.key("close"), line_id), C.QUOTA_LINE_CLOSED if line.closed else C.OK)
+        self.apply(Close(key=self.key("close"), line_id=line_id), C.QUOTA_LINE_CLOSED if line.closed else C.OK)
         line.closed = True
 
     @rule(days=st.one_of(st.integers(1, 5), st.integers(6, 90)))
@@ -308,7 +308,7 @@ class QuotaStateMachine(RuleBasedStateMachine):
         expected = self.use_code(line_id, amount)
         expires_on = self.today + datetime.timedelta(days=days)
         key = self.key("hold")
-        self.apply(Hold(key, line_id, self.money(amount), expires_on), expected)
+        self.apply(Hold(key=key, line_id=line_id, amount=self.money(amount), expires_on=expires_on), expected)
         if expected is C.OK:
             self.holds[key] = [line_id, amount, expires_on, True]
             self.move(line_id, 0, amount)
@@ -329,7 +329,7 @@ class QuotaStateMachine(RuleBasedStateMachine):
         amount = None if hold is None or part == 100 else max(1, hold[1] * part // 100)
         expected = self._capture_code(hold, amount)
         money = None if amount is None else self.money(amount)
-        self.apply(Capture(self.key("capture"), hold_id, money), expected)
+        self.apply(Capture(key=self.key("capture"), hold_id=hold_id, amount=money), expected)
         if expected is C.OK and hold is not None:
             captured = hold[1] if amount is None else amount
             self.move(hold[0], captured, -hold[1])
@@ -355,14 +355,14 @@ class QuotaStateMachine(RuleBasedStateMachine):
         expected = C.OK if hold is not None and hold[3] else C.QUOTA_HOLD_NOT_OPEN
         if hold is None:
             expected = C.QUOTA_HOLD_UNKNOWN
-        self.apply(Void(self.key("void"), hold_id), expected)
+        self.apply(Void(key=self.key("void"), hold_id=hold_id), expected)
         if expected is C.OK and hold is not None:
             self.move(hold[0], 0, -hold[1])
             hold[3] = False
 
     @rule(line_id=lines)
     def expire_holds(self, line_id: str) -> None:
-        result = self.apply(ExpireHolds(self.key("expire-holds"), line_id), C.OK)
+        result = self.apply(ExpireHolds(key=self.key("expire-holds"), line_id=line_id), C.OK)
         expired = {
             hold_id
             for hold_id, (on_line, _amount, expires_on, is_open) in self.holds.items()
@@ -377,7 +377,7 @@ class QuotaStateMachine(RuleBasedStateMachine):
     @rule(line_id=lines, amount=minor_amounts())
     def draw(self, line_id: str, amount: int) -> None:
         expected = self.use_code(line_id, amount)
-        self.apply(Draw(self.key("draw"), line_id, self.money(amount)), expected)
+        self.apply(Draw(key=self.key("draw"), line_id=line_id, amount=self.money(amount)), expected)
         if expected is C.OK:
             self.move(line_id, amount, 0)
 
@@ -397,9 +397,9 @@ class QuotaStateMachine(RuleBasedStateMachine):
         if refund is None:
             extra = self.money(interest)
             parts = RepaymentParts(self.money(amount), interest=extra, fees=extra)
-            command: Command = RestoreRepaid(self.key("repaid"), line_id, parts)
+            command: Command = RestoreRepaid(key=self.key("repaid"), line_id=line_id, repaid=parts)
         else:
-            command = RestoreRefunded(self.key("refund"), line_id, self.money(amount), refund)
+            command = RestoreRefunded(key=self.key("refund"), line_id=line_id, principal=self.money(amount), reason=refund)
         self.apply(command, expected)
         if expected is C.OK:
             self.move(line_id, -amount, 0)  # the principal only; interest and fees never restore
