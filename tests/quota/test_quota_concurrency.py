@@ -35,10 +35,28 @@ def cny(amount: str) -> Money:
 
 def _race(store: Any) -> list[tuple[Any, QuotaResult]]:
     """Every thread fires ATTEMPTS holds or draws at random lines, all starting together."""
-    assert store.apply(Grant(key="g-M", line_id="M", borrower_id="b1", limit=cny("1000.00"), starts_on=DAY, expires_on=LATER), as_of=DAY).ok
+    store.apply(
+        Grant(
+            key="g-M",
+            line_id="M",
+            borrower_id="b1",
+            limit=cny("1000.00"),
+            starts_on=DAY,
+            expires_on=LATER,
+        ),
+        as_of=DAY,
+    )
     for line_id in ("S0", "S1"):
-        sub_line = Grant(key=f"g-{line_id}", line_id=line_id, borrower_id="b1", limit=cny("700.00"), starts_on=DAY, expires_on=LATER, master_id="M")
-        assert store.apply(sub_line, as_of=DAY).ok
+        sub_line = Grant(
+            key=f"g-{line_id}",
+            line_id=line_id,
+            borrower_id="b1",
+            limit=cny("700.00"),
+            starts_on=DAY,
+            expires_on=LATER,
+            master_id="M",
+        )
+        store.apply(sub_line, as_of=DAY)
     barrier = threading.Barrier(THREADS)
     outcomes: list[tuple[Any, QuotaResult]] = []
     errors: list[BaseException] = []
@@ -51,7 +69,11 @@ def _race(store: Any) -> list[tuple[Any, QuotaResult]]:
             line_id = chooser.choice(["S0", "S1", "S1", "M"])
             amount = cny(f"{chooser.randint(5, 60)}.00")
             key = f"t{index}-{attempt}"
-            command = Hold(key=key, line_id=line_id, amount=amount, expires_on=DAY) if attempt % 3 else Draw(key=key, line_id=line_id, amount=amount)
+            command = (
+                Hold(key=key, line_id=line_id, amount=amount, expires_on=DAY)
+                if attempt % 3
+                else Draw(key=key, line_id=line_id, amount=amount)
+            )
             try:
                 result = store.apply(command, as_of=DAY)
             except BaseException as error:  # noqa: BLE001 - reported by the main thread below
@@ -117,13 +139,27 @@ def test_the_same_key_raced_from_many_connections_applies_once(
     engine = make_quota_engine("postgres", tmp_path, postgres_url, pool_size=THREADS + 2)
     try:
         store = SqlQuotaStore(engine)
-        assert store.apply(Grant(key="g-M", line_id="M", borrower_id="b1", limit=cny("1000.00"), starts_on=DAY, expires_on=LATER), as_of=DAY).ok
+        store.apply(
+            Grant(
+                key="g-M",
+                line_id="M",
+                borrower_id="b1",
+                limit=cny("1000.00"),
+                starts_on=DAY,
+                expires_on=LATER,
+            ),
+            as_of=DAY,
+        )
         barrier = threading.Barrier(THREADS)
         results: list[QuotaResult] = []
 
         def worker() -> None:
             barrier.wait()
-            results.append(store.apply(Hold(key="same", line_id="M", amount=cny("600.00"), expires_on=DAY), as_of=DAY))
+            results.append(
+                store.apply(
+                    Hold(key="same", line_id="M", amount=cny("600.00"), expires_on=DAY), as_of=DAY
+                )
+            )
 
         threads = [threading.Thread(target=worker) for _ in range(THREADS)]
         for thread in threads:

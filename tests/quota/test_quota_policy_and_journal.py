@@ -35,9 +35,27 @@ def cny(amount: str) -> Money:
 
 
 def grant(store: Any) -> None:
-    assert store.apply(Grant(key="g-M", line_id="M", borrower_id="b1", limit=cny("10000.00"), starts_on=DAY, expires_on=LATER), as_of=DAY).ok
-    sub_line = Grant(key="g-S", line_id="S", borrower_id="b1", limit=cny("8000.00"), starts_on=DAY, expires_on=LATER, master_id="M")
-    assert store.apply(sub_line, as_of=DAY).ok
+    store.apply(
+        Grant(
+            key="g-M",
+            line_id="M",
+            borrower_id="b1",
+            limit=cny("10000.00"),
+            starts_on=DAY,
+            expires_on=LATER,
+        ),
+        as_of=DAY,
+    )
+    sub_line = Grant(
+        key="g-S",
+        line_id="S",
+        borrower_id="b1",
+        limit=cny("8000.00"),
+        starts_on=DAY,
+        expires_on=LATER,
+        master_id="M",
+    )
+    store.apply(sub_line, as_of=DAY)
 
 
 def test_on_time_repayments_raise_the_limit_once_per_round(quota_store: Any) -> None:
@@ -79,7 +97,7 @@ def test_m1_freezes_and_write_off_closes(quota_store: Any) -> None:
 
 def test_end_of_day_expires_holds(quota_store: Any) -> None:
     grant(quota_store)
-    assert quota_store.apply(Hold(key="h1", line_id="S", amount=cny("10.00"), expires_on=DAY), as_of=DAY).ok
+    quota_store.apply(Hold(key="h1", line_id="S", amount=cny("10.00"), expires_on=DAY), as_of=DAY)
     later = DAY + datetime.timedelta(days=2)
     results = run_end_of_day(quota_store, {}, DefaultLimitPolicy(), as_of=later, key="eod")
     assert [e.kind for r in results for e in r.events] == [EventKind.HOLD_EXPIRED]
@@ -120,8 +138,8 @@ def test_credit_record_counts_are_checked() -> None:
 
 def test_the_rebuild_check_lists_every_drifted_balance(quota_store: Any) -> None:
     grant(quota_store)
-    assert quota_store.apply(Draw(key="d1", line_id="S", amount=cny("100.00")), as_of=DAY).ok
-    assert quota_store.apply(Hold(key="h1", line_id="S", amount=cny("50.00"), expires_on=DAY), as_of=DAY).ok
+    quota_store.apply(Draw(key="d1", line_id="S", amount=cny("100.00")), as_of=DAY)
+    quota_store.apply(Hold(key="h1", line_id="S", amount=cny("50.00"), expires_on=DAY), as_of=DAY)
     stored = quota_store.snapshot()
     rebuilt = rebuild(quota_store.journal())
     assert check_rebuild(rebuilt, stored) == ()
@@ -136,7 +154,7 @@ def test_the_rebuild_check_lists_every_drifted_balance(quota_store: Any) -> None
 
 def test_rebuild_refuses_an_impossible_journal(quota_store: Any) -> None:
     grant(quota_store)
-    assert quota_store.apply(Draw(key="d1", line_id="S", amount=cny("100.00")), as_of=DAY).ok
+    quota_store.apply(Draw(key="d1", line_id="S", amount=cny("100.00")), as_of=DAY)
     events = list(quota_store.journal())
     with pytest.raises(InvariantViolation):
         rebuild(events[2:])  # a draw on a line never granted

@@ -44,15 +44,29 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
 
 def test_quota_writes_commit_and_roll_back_with_the_application(engine: Any) -> None:
     store = SqlQuotaStore(engine)
-    assert store.apply(Grant(key="g-M", line_id="M", borrower_id="b1", limit=cny("1000.00"), starts_on=DAY, expires_on=LATER), as_of=DAY).ok
+    store.apply(
+        Grant(
+            key="g-M",
+            line_id="M",
+            borrower_id="b1",
+            limit=cny("1000.00"),
+            starts_on=DAY,
+            expires_on=LATER,
+        ),
+        as_of=DAY,
+    )
     with engine.connect() as connection:
         mine = store.using(connection)
-        assert mine.apply(Draw(key="d1", line_id="M", amount=cny("100.00")), as_of=DAY).ok
+        mine.apply(Draw(key="d1", line_id="M", amount=cny("100.00")), as_of=DAY)
         assert mine.balance("M").used_minor == 10_000  # the application's transaction sees it
         connection.rollback()
     assert store.balance("M").used_minor == 0 and store.result("d1") is None
     with engine.connect() as connection:
-        assert store.using(connection).apply(Draw(key="d1", line_id="M", amount=cny("100.00")), as_of=DAY).ok
+        assert (
+            store.using(connection)
+            .apply(Draw(key="d1", line_id="M", amount=cny("100.00")), as_of=DAY)
+            .ok
+        )
         connection.commit()
     assert store.balance("M").used_minor == 10_000 and store.check() == ()
 
@@ -61,9 +75,22 @@ def test_schema_is_recorded_and_amounts_are_integer_minor_units(engine: Any) -> 
     store = SqlQuotaStore(engine)
     assert schema_version(engine, QUOTA_COMPONENT) == QUOTA_SCHEMA_VERSION
     big = Money(Decimal("90000000000000.01"), "CNY")  # 9e15 fen: near BIGINT's 9.2e18 / 1000
-    refused = store.apply(Grant(key="g-M", line_id="M", borrower_id="b1", limit=big, starts_on=DAY, expires_on=LATER), as_of=DAY)
+    refused = store.apply(
+        Grant(key="g-M", line_id="M", borrower_id="b1", limit=big, starts_on=DAY, expires_on=LATER),
+        as_of=DAY,
+    )
     assert refused.code.name == "QUOTA_BORROWER_CAP_EXCEEDED"
-    assert store.apply(Grant(key="g-X", line_id="X", borrower_id="b1", limit=cny("199999.99"), starts_on=DAY, expires_on=LATER), as_of=DAY).ok
+    store.apply(
+        Grant(
+            key="g-X",
+            line_id="X",
+            borrower_id="b1",
+            limit=cny("199999.99"),
+            starts_on=DAY,
+            expires_on=LATER,
+        ),
+        as_of=DAY,
+    )
     with engine.connect() as connection:
         query = sa.text("SELECT limit_permanent_minor FROM quota_lines")
         stored = connection.execute(query).scalar_one()
@@ -75,9 +102,19 @@ def test_the_journal_is_read_in_pages(engine: Any, monkeypatch: pytest.MonkeyPat
     import loancore.adapters.sql.quota as sql_quota
 
     store = SqlQuotaStore(engine)
-    assert store.apply(Grant(key="g-M", line_id="M", borrower_id="b1", limit=cny("1000.00"), starts_on=DAY, expires_on=LATER), as_of=DAY).ok
+    store.apply(
+        Grant(
+            key="g-M",
+            line_id="M",
+            borrower_id="b1",
+            limit=cny("1000.00"),
+            starts_on=DAY,
+            expires_on=LATER,
+        ),
+        as_of=DAY,
+    )
     for index in range(6):
-        assert store.apply(Draw(key=f"d{index}", line_id="M", amount=cny("1.00")), as_of=DAY).ok
+        store.apply(Draw(key=f"d{index}", line_id="M", amount=cny("1.00")), as_of=DAY)
     everything = list(store.journal())
     monkeypatch.setattr(sql_quota, "_PAGE", 2)
     assert list(store.journal()) == everything and len(everything) == 7
@@ -87,8 +124,18 @@ def _store_with_a_draw(engine: Any) -> tuple[SqlQuotaStore, Draw]:
     """A store holding line M and draw d1 of 100.00 CNY on it."""
     store = SqlQuotaStore(engine)
     draw = Draw(key="d1", line_id="M", amount=cny("100.00"))
-    assert store.apply(Grant(key="g-M", line_id="M", borrower_id="b1", limit=cny("1000.00"), starts_on=DAY, expires_on=LATER), as_of=DAY).ok
-    assert store.apply(draw, as_of=DAY).ok
+    store.apply(
+        Grant(
+            key="g-M",
+            line_id="M",
+            borrower_id="b1",
+            limit=cny("1000.00"),
+            starts_on=DAY,
+            expires_on=LATER,
+        ),
+        as_of=DAY,
+    )
+    store.apply(draw, as_of=DAY)
     return store, draw
 
 
@@ -100,7 +147,9 @@ def test_a_replay_is_judged_by_the_command_s_fingerprint(engine: Any) -> None:
     with engine.connect() as connection:
         query = sa.text("SELECT command FROM quota_operations WHERE key = 'd1'")
         assert connection.execute(query).scalar_one() == command_fingerprint(draw)
-    assert store.apply(Draw(key="d1", line_id="M", amount=Money(Decimal("100.0"), "CNY")), as_of=DAY).replayed
+    store.apply(
+        Draw(key="d1", line_id="M", amount=Money(Decimal("100.0"), "CNY")), as_of=DAY
+    ).replayed
     with pytest.raises(IdempotencyConflict):
         store.apply(Draw(key="d1", line_id="M", amount=cny("100.01")), as_of=DAY)
     assert store.balance("M").used_minor == 10_000
@@ -127,7 +176,17 @@ def test_a_schema_1_quota_database_is_migrated(engine: Any) -> None:
     from loancore.adapters.sql.quota import QUOTA_TABLES
 
     store = SqlQuotaStore(engine)
-    assert store.apply(Grant(key="g-M", line_id="M", borrower_id="b1", limit=cny("1000.00"), starts_on=DAY, expires_on=LATER), as_of=DAY).ok
+    assert store.apply(
+        Grant(
+            key="g-M",
+            line_id="M",
+            borrower_id="b1",
+            limit=cny("1000.00"),
+            starts_on=DAY,
+            expires_on=LATER,
+        ),
+        as_of=DAY,
+    )
     identifiers = [
         (table.name, column.name)
         for table in QUOTA_TABLES

@@ -79,7 +79,16 @@ def grants(
     master_limit = draw(st.integers(min_value=100_000, max_value=5_000_000))
     master_id = f"{borrower_id}:M"
     limit = Money.from_minor(master_limit, CURRENCY)
-    found = [Grant(key=f"grant:{master_id}", line_id=master_id, borrower_id=borrower_id, limit=limit, starts_on=starts_on, expires_on=expires_on)]
+    found = [
+        Grant(
+            key=f"grant:{master_id}",
+            line_id=master_id,
+            borrower_id=borrower_id,
+            limit=limit,
+            starts_on=starts_on,
+            expires_on=expires_on,
+        )
+    ]
     for index in range(draw(st.integers(min_value=0, max_value=sub_lines_max))):
         limit = draw(st.integers(min_value=100_000, max_value=5_000_000))
         line_id = f"{borrower_id}:S{index}"
@@ -230,7 +239,9 @@ class QuotaStateMachine(RuleBasedStateMachine):
             new = exposure - line.limit + limit
             if new > exposure and new > self.store.config.borrower_cap_minor:
                 expected = C.QUOTA_BORROWER_CAP_EXCEEDED
-        self.apply(AdjustLimit(key=self.key("adjust"), line_id=line_id, limit=self.money(limit)), expected)
+        self.apply(
+            AdjustLimit(key=self.key("adjust"), line_id=line_id, limit=self.money(limit)), expected
+        )
         if expected is C.OK:
             line.limit = limit
 
@@ -245,7 +256,13 @@ class QuotaStateMachine(RuleBasedStateMachine):
             if exposure + amount > self.store.config.borrower_cap_minor:
                 expected = C.QUOTA_BORROWER_CAP_EXCEEDED
         key = self.key("temporary")
-        command = AddTemporaryLimit(key=key, line_id=line_id, amount=self.money(amount), starts_on=starts_on, ends_on=ends_on)
+        command = AddTemporaryLimit(
+            key=key,
+            line_id=line_id,
+            amount=self.money(amount),
+            starts_on=starts_on,
+            ends_on=ends_on,
+        )
         self.apply(command, expected)
         if expected is C.OK:
             line.temporary[key] = (amount, starts_on, ends_on)
@@ -253,7 +270,9 @@ class QuotaStateMachine(RuleBasedStateMachine):
     @rule(line_id=lines)
     def expire_temporary(self, line_id: str) -> None:
         line = self.model[line_id]
-        result = self.apply(ExpireTemporaryLimits(key=self.key("expire-temporary"), line_id=line_id), C.OK)
+        result = self.apply(
+            ExpireTemporaryLimits(key=self.key("expire-temporary"), line_id=line_id), C.OK
+        )
         ended = {k for k, (_a, _s, e) in line.temporary.items() if e < self.today}
         assert {e.ref_id for e in result.events} == ended
         for key in ended:
@@ -294,7 +313,10 @@ class QuotaStateMachine(RuleBasedStateMachine):
         line = self.model[line_id]
         if dice or (line.master_id is None and self.counter < 60):
             return  # closing is final: keep it rare, and the master open for most of a run
-        self.apply(Close(key=self.key("close"), line_id=line_id), C.QUOTA_LINE_CLOSED if line.closed else C.OK)
+        self.apply(
+            Close(key=self.key("close"), line_id=line_id),
+            C.QUOTA_LINE_CLOSED if line.closed else C.OK,
+        )
         line.closed = True
 
     @rule(days=st.one_of(st.integers(1, 5), st.integers(6, 90)))
@@ -308,7 +330,10 @@ class QuotaStateMachine(RuleBasedStateMachine):
         expected = self.use_code(line_id, amount)
         expires_on = self.today + datetime.timedelta(days=days)
         key = self.key("hold")
-        self.apply(Hold(key=key, line_id=line_id, amount=self.money(amount), expires_on=expires_on), expected)
+        self.apply(
+            Hold(key=key, line_id=line_id, amount=self.money(amount), expires_on=expires_on),
+            expected,
+        )
         if expected is C.OK:
             self.holds[key] = [line_id, amount, expires_on, True]
             self.move(line_id, 0, amount)
@@ -399,7 +424,9 @@ class QuotaStateMachine(RuleBasedStateMachine):
             parts = RepaymentParts(self.money(amount), interest=extra, fees=extra)
             command: Command = RestoreRepaid(key=self.key("repaid"), line_id=line_id, repaid=parts)
         else:
-            command = RestoreRefunded(key=self.key("refund"), line_id=line_id, principal=self.money(amount), reason=refund)
+            command = RestoreRefunded(
+                key=self.key("refund"), line_id=line_id, principal=self.money(amount), reason=refund
+            )
         self.apply(command, expected)
         if expected is C.OK:
             self.move(line_id, -amount, 0)  # the principal only; interest and fees never restore

@@ -27,8 +27,9 @@ import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import attrs
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from loancore.adapters.sql.base import (
     ID,
@@ -43,6 +44,7 @@ from loancore.adapters.sql.base import (
     retype_columns,
     write_transaction,
 )
+from loancore.checks import require_id
 from loancore.errors import (
     IdempotencyConflict,
     InvalidInput,
@@ -86,7 +88,7 @@ __all__ = [
 ]
 
 QUOTA_COMPONENT = "quota"
-QUOTA_SCHEMA_VERSION = 2
+QUOTA_SCHEMA_VERSION = 3
 TEXT_ID = binary_text(200)  # byte order on both backends (COLLATE "C" on PostgreSQL)
 _RETRIES_MAX = 3  # a unique-key race is retried as a replay; more than this is a bug
 
@@ -144,6 +146,8 @@ OPERATIONS = sa.Table(
     sa.Column("key", TEXT_ID, primary_key=True),
     # command_fingerprint(command) (schema 1: repr(command)): compared when the key is replayed
     sa.Column("command", sa.Text, nullable=False),
+    # Always 0 (RejectionCode.OK) since schema 3: a refusal is raised and not recorded. Schemas 1
+    # and 2 recorded refusals too; the 2 -> 3 migration deletes those rows, freeing their keys.
     sa.Column("code", sa.Integer, nullable=False),
 )
 
@@ -180,7 +184,14 @@ def _v1_to_v2(connection: Connection) -> None:
     retype_columns(connection, QUOTA_TABLES, TEXT_ID)
 
 
-QUOTA_MIGRATIONS: dict[int, MigrationStep] = {1: _v1_to_v2}
+def _v2_to_v3(connection: Connection) -> None:
+    """Schema 2 -> 3: refusals are raised and no longer recorded, so the operations that schemas
+    1 and 2 recorded as refused (``code <> 0``, no events, nothing else written) are deleted: their
+    keys are free again, and a retry is judged afresh, as it would be today."""
+    connection.execute(OPERATIONS.delete().where(OPERATIONS.c.code != int(RejectionCode.OK)))
+
+
+QUOTA_MIGRATIONS: dict[int, MigrationStep] = {1: _v1_to_v2, 2: _v2_to_v3}
 """The quota schema's upgrade steps: ``QUOTA_MIGRATIONS[v]`` takes version ``v`` to ``v + 1``."""
 
 # Statements run on every hold and capture, built once (SQLAlchemy then only looks up its
@@ -264,6 +275,18 @@ class SqlQuotaStore:
                 migrations=QUOTA_MIGRATIONS,
             )
 
+    @property
+    def bind(self) -> Bind:
+        """What the store was built on: an Engine, or the application's Connection (read-only)."""
+        return self._bind
+
+    @property
+    def engine(self) -> Engine:
+        """The Engine under :attr:`bind` (the bind itself, or the Connection's engine), for an
+        application that opens its own connections on the same database (read-only)."""
+        bind = self._bind
+        return bind if isinstance(bind, Engine) else bind.engine
+
     def using(self, connection: Connection) -> SqlQuotaStore:
         """This store bound to ``connection`` (joining its transaction), schema not re-checked."""
         return SqlQuotaStore(connection, self.config, create_schema=False)
@@ -296,24 +319,24 @@ class SqlQuotaStore:
         if done is not None:
             if not _same_command(done[0], fingerprint, command):
                 raise IdempotencyConflict(command.key, f"first applied as {done[0]}")
-            result = done[1]
-            return QuotaResult(result.key, result.code, result.events, replayed=True)
-        decision = decide(command, view, as_of=as_of, config=self.config)
-        operation = {"key": command.key, "command": fingerprint, "code": int(decision.code)}
+            return attrs.evolve(done[1], replayed=True)
+        decision = decide(command, view, as_of=as_of, config=self.config)  # raises a refusal
+        operation = {"key": command.key, "command": fingerprint, "code": int(RejectionCode.OK)}
         connection.execute(_INSERT_OPERATION, operation)
-        if decision.code is RejectionCode.OK:
-            _persist(connection, view, decision)
-        return QuotaResult(command.key, decision.code, decision.events)
+        _persist(connection, view, decision)
+        return QuotaResult(command.key, decision.events)
 
     # -- reading --------------------------------------------------------------------------------
 
     def result(self, key: str) -> QuotaResult | None:
         """The result of the operation applied under ``key``, or None."""
+        require_id("key", key)
         with read_connection(self._bind) as connection:
             done = _result(connection, key)
         return None if done is None else done[1]
 
     def line(self, line_id: str) -> QuotaLine:
+        require_id("line_id", line_id)
         with read_connection(self._bind) as connection:
             line, _balance = _Source(connection, lock=False).one_line(line_id)
         if line is None:
@@ -321,6 +344,7 @@ class SqlQuotaStore:
         return line
 
     def balance(self, line_id: str) -> LineBalance:
+        require_id("line_id", line_id)
         with read_connection(self._bind) as connection:
             _line, balance = _Source(connection, lock=False).one_line(line_id)
         if balance is None:
@@ -328,6 +352,7 @@ class SqlQuotaStore:
         return balance
 
     def hold(self, hold_id: str) -> QuotaHold:
+        require_id("hold_id", hold_id)
         with read_connection(self._bind) as connection:
             hold = _Source(connection, lock=False).hold(hold_id)
         if hold is None:
@@ -336,6 +361,7 @@ class SqlQuotaStore:
 
     def available(self, line_id: str, *, as_of: datetime.date) -> Money:
         """What can be held or drawn on ``line_id`` now: its own available bound by its master's."""
+        require_id("line_id", line_id)
         check_as_of(as_of)
         with read_connection(self._bind) as connection:
             pair = _Source(connection, lock=False).line_pair(line_id)
@@ -348,6 +374,7 @@ class SqlQuotaStore:
         """Every line (of ``borrower_id`` if given), in line id order."""
         query = sa.select(LINES).order_by(LINES.c.line_id)
         if borrower_id is not None:
+            require_id("borrower_id", borrower_id)
             query = query.where(LINES.c.borrower_id == borrower_id)
         with read_connection(self._bind) as connection:
             rows = connection.execute(query).all()
@@ -355,6 +382,7 @@ class SqlQuotaStore:
         return tuple(_line_of(r, temporary.get(r.line_id, ())) for r in rows)
 
     def open_holds(self, line_id: str) -> tuple[QuotaHold, ...]:
+        require_id("line_id", line_id)
         with read_connection(self._bind) as connection:
             return _Source(connection, lock=False).open_holds(line_id)
 
@@ -564,7 +592,7 @@ def _result(connection: Connection, key: str) -> tuple[str, QuotaResult] | None:
         return None
     query = sa.select(EVENTS).where(EVENTS.c.key == key).order_by(EVENTS.c.seq)
     events = tuple(_event_of(r) for r in connection.execute(query))
-    return row.command, QuotaResult(key, RejectionCode(row.code), events)
+    return row.command, QuotaResult(key, events)
 
 
 # -- writing rows -------------------------------------------------------------------------------
