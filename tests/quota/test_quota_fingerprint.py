@@ -92,13 +92,13 @@ _KEYS = st.sampled_from(["k1", "k2"])
 _LINES = st.sampled_from(["S", "T"])
 _AMOUNTS = st.integers(1, 10**6).map(lambda minor: Money.from_minor(minor, "CNY"))
 _DAYS = st.dates(min_value=DAY, max_value=LATER)
-_HOLDS = st.builds(Hold, _KEYS, _LINES, _AMOUNTS, _DAYS)
-_CAPTURES = st.builds(Capture, _KEYS, _KEYS, st.none() | _AMOUNTS)
+_HOLDS = st.builds(Hold, key=_KEYS, line_id=_LINES, amount=_AMOUNTS, expires_on=_DAYS)
+_CAPTURES = st.builds(Capture, key=_KEYS, hold_id=_KEYS, amount=st.none() | _AMOUNTS)
 _REPAID = st.builds(
     RestoreRepaid,
-    _KEYS,
-    _LINES,
-    st.builds(RepaymentParts, _AMOUNTS, st.none() | _AMOUNTS, st.none() | _AMOUNTS),
+    key=_KEYS,
+    line_id=_LINES,
+    repaid=st.builds(RepaymentParts, _AMOUNTS, st.none() | _AMOUNTS, st.none() | _AMOUNTS),
 )
 _COMMANDS = st.one_of(_HOLDS, _CAPTURES, _REPAID)
 

@@ -23,7 +23,6 @@ from loancore.quota import (
     check_rebuild,
     plan_end_of_day,
     rebuild,
-    run_end_of_day,
 )
 
 DAY = datetime.date(2026, 3, 1)
@@ -58,17 +57,26 @@ def grant(store: Any) -> None:
     store.apply(sub_line, as_of=DAY)
 
 
+def apply_plan(store: Any, records: Any, policy: Any, *, as_of: datetime.date) -> list[Any]:
+    """The policy's plan for the store's lines, each command applied unless its key was (a raise
+    planned again on a later day, with the limit it would reach from there, happens once)."""
+    pairs = [(line, store.balance(line.line_id)) for line in store.lines()]
+    planned = plan_end_of_day(pairs, records, policy, as_of=as_of)
+    return [store.apply(c, as_of=as_of) for c in planned if store.result(c.key) is None]
+
+
 def test_on_time_repayments_raise_the_limit_once_per_round(quota_store: Any) -> None:
     grant(quota_store)
     policy = DefaultLimitPolicy()
     records = {"b1": CreditRecord("b1", on_time_repayments=6)}
-    first = run_end_of_day(quota_store, records, policy, as_of=DAY, key="eod-1")
+    first = apply_plan(quota_store, records, policy, as_of=DAY)
     assert [r.events[0].kind for r in first] == [EventKind.LIMIT_ADJUSTED]
     assert quota_store.line("M").limit_permanent_minor == 1_100_000  # +10%, a multiple of 100 CNY
     tomorrow = DAY + datetime.timedelta(days=1)
-    assert run_end_of_day(quota_store, records, policy, as_of=tomorrow, key="eod-2") == ()
+    assert apply_plan(quota_store, records, policy, as_of=tomorrow) == []  # raised once a round
+    assert quota_store.line("M").limit_permanent_minor == 1_100_000
     records = {"b1": CreditRecord("b1", on_time_repayments=12)}
-    run_end_of_day(quota_store, records, policy, as_of=DAY, key="eod-3")
+    apply_plan(quota_store, records, policy, as_of=DAY)
     assert quota_store.line("M").limit_permanent_minor == 1_210_000
     assert quota_store.line("S").limit_permanent_minor == 800_000  # bound through the master
 
@@ -77,7 +85,7 @@ def test_the_raise_stops_at_the_ceiling(quota_store: Any) -> None:
     grant(quota_store)
     policy = DefaultLimitPolicy(raise_rate=Decimal("0.5"), ceiling=cny("12345.00"))
     records = {"b1": CreditRecord("b1", on_time_repayments=6)}
-    run_end_of_day(quota_store, records, policy, as_of=DAY, key="e")
+    apply_plan(quota_store, records, policy, as_of=DAY)
     assert quota_store.line("M").limit_permanent_minor == 1_234_500
 
 
@@ -85,23 +93,14 @@ def test_m1_freezes_and_write_off_closes(quota_store: Any) -> None:
     grant(quota_store)
     policy = DefaultLimitPolicy()
     overdue = {"b1": CreditRecord("b1", on_time_repayments=6, days_past_due=3)}
-    results = run_end_of_day(quota_store, overdue, policy, as_of=DAY, key="eod-1")
+    results = apply_plan(quota_store, overdue, policy, as_of=DAY)
     assert [r.events[0].kind for r in results] == [EventKind.LINE_FROZEN]
     assert quota_store.line("M").frozen_whole
     assert quota_store.available("S", as_of=DAY) == cny("0.00")
-    assert run_end_of_day(quota_store, overdue, policy, as_of=DAY, key="eod-2") == ()
+    assert apply_plan(quota_store, overdue, policy, as_of=DAY) == []  # frozen already: no plan
     gone = {"b1": CreditRecord("b1", days_past_due=200, written_off=True)}
-    results = run_end_of_day(quota_store, gone, policy, as_of=DAY, key="eod-3")
+    results = apply_plan(quota_store, gone, policy, as_of=DAY)
     assert [r.events[0].kind for r in results] == [EventKind.LINE_CLOSED]
-
-
-def test_end_of_day_expires_holds(quota_store: Any) -> None:
-    grant(quota_store)
-    quota_store.apply(Hold(key="h1", line_id="S", amount=cny("10.00"), expires_on=DAY), as_of=DAY)
-    later = DAY + datetime.timedelta(days=2)
-    results = run_end_of_day(quota_store, {}, DefaultLimitPolicy(), as_of=later, key="eod")
-    assert [e.kind for r in results for e in r.events] == [EventKind.HOLD_EXPIRED]
-    assert quota_store.balance("M") == LineBalance(0, 0, 0)
 
 
 def test_plan_is_pure_and_skips_sub_lines_and_unknown_borrowers() -> None:

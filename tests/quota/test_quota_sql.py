@@ -19,6 +19,7 @@ from loancore.adapters.sql.quota import (
     QUOTA_SCHEMA_VERSION,
     SqlQuotaStore,
 )
+from loancore.errors import QuotaRejected, RejectionCode
 from loancore.money import Money
 from loancore.quota import Draw, Grant
 
@@ -62,24 +63,53 @@ def test_quota_writes_commit_and_roll_back_with_the_application(engine: Any) -> 
         connection.rollback()
     assert store.balance("M").used_minor == 0 and store.result("d1") is None
     with engine.connect() as connection:
-        assert (
-            store.using(connection)
-            .apply(Draw(key="d1", line_id="M", amount=cny("100.00")), as_of=DAY)
-            .ok
-        )
+        store.using(connection).apply(Draw(key="d1", line_id="M", amount=cny("100.00")), as_of=DAY)
         connection.commit()
     assert store.balance("M").used_minor == 10_000 and store.check() == ()
+
+
+def test_a_refusal_inside_the_application_s_transaction_leaves_it_usable(engine: Any) -> None:
+    """A refused command rolls back only its own SAVEPOINT: the application's earlier writes in
+    the same transaction stay, and commit with it."""
+    store = SqlQuotaStore(engine)
+    grant = Grant(
+        key="g-M", line_id="M", borrower_id="b1", limit=cny("1000.00"), starts_on=DAY,
+        expires_on=LATER,
+    )  # fmt: skip
+    store.apply(grant, as_of=DAY)
+    with engine.connect() as connection:
+        mine = store.using(connection)
+        mine.apply(Draw(key="d1", line_id="M", amount=cny("100.00")), as_of=DAY)
+        with pytest.raises(QuotaRejected):
+            mine.apply(Draw(key="d2", line_id="M", amount=cny("900.01")), as_of=DAY)
+        assert mine.result("d2") is None and mine.balance("M").used_minor == 10_000
+        connection.commit()
+    assert store.balance("M").used_minor == 10_000 and store.result("d2") is None
+    assert store.check() == ()
+
+
+def test_the_store_shows_its_bind_and_engine_read_only(engine: Any) -> None:
+    store = SqlQuotaStore(engine)
+    assert store.bind is engine and store.engine is engine
+    with engine.connect() as connection:
+        joined = store.using(connection)
+        assert joined.bind is connection and joined.engine is engine
+    with pytest.raises(AttributeError):
+        store.engine = engine  # type: ignore[misc]
 
 
 def test_schema_is_recorded_and_amounts_are_integer_minor_units(engine: Any) -> None:
     store = SqlQuotaStore(engine)
     assert schema_version(engine, QUOTA_COMPONENT) == QUOTA_SCHEMA_VERSION
     big = Money(Decimal("90000000000000.01"), "CNY")  # 9e15 fen: near BIGINT's 9.2e18 / 1000
-    refused = store.apply(
-        Grant(key="g-M", line_id="M", borrower_id="b1", limit=big, starts_on=DAY, expires_on=LATER),
-        as_of=DAY,
-    )
-    assert refused.code.name == "QUOTA_BORROWER_CAP_EXCEEDED"
+    with pytest.raises(QuotaRejected) as refused:
+        store.apply(
+            Grant(
+                key="g-M", line_id="M", borrower_id="b1", limit=big, starts_on=DAY, expires_on=LATER
+            ),
+            as_of=DAY,
+        )
+    assert refused.value.code is RejectionCode.QUOTA_BORROWER_CAP_EXCEEDED
     store.apply(
         Grant(
             key="g-X",
@@ -147,7 +177,7 @@ def test_a_replay_is_judged_by_the_command_s_fingerprint(engine: Any) -> None:
     with engine.connect() as connection:
         query = sa.text("SELECT command FROM quota_operations WHERE key = 'd1'")
         assert connection.execute(query).scalar_one() == command_fingerprint(draw)
-    store.apply(
+    assert store.apply(
         Draw(key="d1", line_id="M", amount=Money(Decimal("100.0"), "CNY")), as_of=DAY
     ).replayed
     with pytest.raises(IdempotencyConflict):
@@ -208,7 +238,7 @@ def test_a_schema_1_quota_database_is_migrated(engine: Any) -> None:
             .values(version=1)
         )
     migrated = SqlQuotaStore(engine)
-    assert schema_version(engine, QUOTA_COMPONENT) == QUOTA_SCHEMA_VERSION == 2
+    assert schema_version(engine, QUOTA_COMPONENT) == QUOTA_SCHEMA_VERSION == 3
     assert migrated.balance("M") == store.balance("M") and migrated.check() == ()
     assert _collations(engine) in ({"C"}, None)
     assert len(identifiers) > 10
@@ -229,3 +259,25 @@ def _collations(engine: Any) -> set[str] | None:
             .all()
         )
     return set(rows)
+
+
+def test_refusals_recorded_by_schema_2_are_deleted_and_their_keys_freed(engine: Any) -> None:
+    """Schemas 1 and 2 kept refused operations (code <> 0, no events); schema 3 records only
+    accepted ones, so the 2 -> 3 migration deletes the refusals: a retry is judged afresh."""
+    from loancore.adapters.sql import SCHEMA_TABLE
+
+    store, _draw = _store_with_a_draw(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("INSERT INTO quota_operations (key, command, code) VALUES ('d2', '{}', 300)")
+        )
+        connection.execute(
+            SCHEMA_TABLE.update()
+            .where(SCHEMA_TABLE.c.component == QUOTA_COMPONENT)
+            .values(version=2)
+        )
+    migrated = SqlQuotaStore(engine)
+    assert schema_version(engine, QUOTA_COMPONENT) == QUOTA_SCHEMA_VERSION == 3
+    assert migrated.result("d2") is None and migrated.result("d1") == store.result("d1")
+    migrated.apply(Draw(key="d2", line_id="M", amount=cny("1.00")), as_of=DAY)
+    assert migrated.balance("M").used_minor == 10_100 and migrated.check() == ()

@@ -28,7 +28,7 @@ import attrs
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from loancore.errors import RejectionCode
+from loancore.errors import QuotaRejected, RejectionCode
 from loancore.money import Money
 from loancore.quota import (
     AddTemporaryLimit,
@@ -90,12 +90,20 @@ def grants(
         )
     ]
     for index in range(draw(st.integers(min_value=0, max_value=sub_lines_max))):
-        limit = draw(st.integers(min_value=100_000, max_value=5_000_000))
+        sub_limit = draw(st.integers(min_value=100_000, max_value=5_000_000))
         line_id = f"{borrower_id}:S{index}"
         found.append(
-            Grant(key=f"grant:{line_id}", line_id=line_id, borrower_id=borrower_id, limit=Money.from_minor(limit, CURRENCY),
-                  starts_on=starts_on, expires_on=expires_on, product=f"product-{index}", master_id=f"{borrower_id}:M")
-        )  # fmt: skip
+            Grant(
+                key=f"grant:{line_id}",
+                line_id=line_id,
+                borrower_id=borrower_id,
+                limit=Money.from_minor(sub_limit, CURRENCY),
+                starts_on=starts_on,
+                expires_on=expires_on,
+                product=f"product-{index}",
+                master_id=master_id,
+            )
+        )
     return tuple(found)
 
 
@@ -160,12 +168,35 @@ class QuotaStateMachine(RuleBasedStateMachine):
         self.counter += 1
         return f"{prefix}-{self.counter}"
 
-    def apply(self, command: Command, expected: RejectionCode) -> QuotaResult:
-        result = self.store.apply(command, as_of=self.today)
-        assert result.code is expected, (command, result.code, expected)
-        assert not result.replayed
+    def apply(self, command: Command, expected: RejectionCode) -> QuotaResult | None:
+        """Apply ``command``: accepted (its result) when ``expected`` is OK, else refused with
+        ``expected`` (None), changing nothing and leaving its key free."""
+        if expected is not C.OK:
+            before = self.store.snapshot()
+            try:
+                self.store.apply(command, as_of=self.today)
+            except QuotaRejected as refusal:
+                assert refusal.code is expected, (command, refusal.code, expected)
+            else:
+                raise AssertionError(f"{command!r} was accepted, expected {expected.name}")
+            assert self.store.snapshot() == before and self.store.result(command.key) is None
+            return None
+        result: QuotaResult = self.store.apply(command, as_of=self.today)
+        assert not result.replayed and result.key == command.key, (command, result)
         self.history.append((command, result, self.today))
         return result
+
+    def accepted(self, command: Command) -> QuotaResult:
+        """Apply ``command``, which the model says is accepted; its result."""
+        result = self.apply(command, C.OK)
+        assert result is not None
+        return result
+
+    def closed_code(self, line: _ModelLine) -> RejectionCode:
+        """QUOTA_LINE_CLOSED when ``line`` or its master is closed, else OK."""
+        master = self.model[line.master_id] if line.master_id is not None else None
+        closed = line.closed or (master is not None and master.closed)
+        return C.QUOTA_LINE_CLOSED if closed else C.OK
 
     def available(self, line_id: str) -> int:
         line = self.model[line_id]
@@ -223,9 +254,15 @@ class QuotaStateMachine(RuleBasedStateMachine):
         master = self.model[master_id]
         line_id = f"{master_id}:extra{len(self.model)}"
         command = Grant(
-            key=self.key("grant"), line_id=line_id, borrower_id="b1", limit=self.money(limit), starts_on=master.starts_on,
-            expires_on=master.expires_on, product="extra", master_id=master_id,
-        )  # fmt: skip
+            key=self.key("grant"),
+            line_id=line_id,
+            borrower_id="b1",
+            limit=self.money(limit),
+            starts_on=master.starts_on,
+            expires_on=master.expires_on,
+            product="extra",
+            master_id=master_id,
+        )
         self.apply(command, C.QUOTA_LINE_CLOSED if master.closed else C.OK)
         if not master.closed:
             self.model[line_id] = _ModelLine(command)
@@ -233,7 +270,7 @@ class QuotaStateMachine(RuleBasedStateMachine):
     @rule(line_id=lines, limit=st.integers(min_value=0, max_value=5_000_000))
     def adjust(self, line_id: str, limit: int) -> None:
         line = self.model[line_id]
-        expected = C.QUOTA_LINE_CLOSED if line.closed else C.OK
+        expected = self.closed_code(line)
         if expected is C.OK and line.master_id is None:
             exposure = self.exposure(line)
             new = exposure - line.limit + limit
@@ -250,7 +287,7 @@ class QuotaStateMachine(RuleBasedStateMachine):
         line = self.model[line_id]
         starts_on = self.today + datetime.timedelta(days=days // 3)
         ends_on = starts_on + datetime.timedelta(days=days)
-        expected = C.QUOTA_LINE_CLOSED if line.closed else C.OK
+        expected = self.closed_code(line)
         if expected is C.OK and line.master_id is None:
             exposure = self.exposure(line)
             if exposure + amount > self.store.config.borrower_cap_minor:
@@ -270,9 +307,8 @@ class QuotaStateMachine(RuleBasedStateMachine):
     @rule(line_id=lines)
     def expire_temporary(self, line_id: str) -> None:
         line = self.model[line_id]
-        result = self.apply(
-            ExpireTemporaryLimits(key=self.key("expire-temporary"), line_id=line_id), C.OK
-        )
+        command = ExpireTemporaryLimits(key=self.key("expire-temporary"), line_id=line_id)
+        result = self.accepted(command)
         ended = {k for k, (_a, _s, e) in line.temporary.items() if e < self.today}
         assert {e.ref_id for e in result.events} == ended
         for key in ended:
@@ -281,9 +317,11 @@ class QuotaStateMachine(RuleBasedStateMachine):
     @rule(line_id=lines, whole=st.booleans(), amount=minor_amounts(max_value=500_000))
     def freeze(self, line_id: str, whole: bool, amount: int) -> None:
         line = self.model[line_id]
-        expected = C.QUOTA_LINE_CLOSED if line.closed else C.OK
+        expected = self.closed_code(line)
         if expected is C.OK and whole and line.frozen_whole:
             expected = C.QUOTA_LINE_FROZEN
+        elif expected is C.OK and not whole and line.frozen + amount > line.effective(self.today):
+            expected = C.QUOTA_FREEZE_EXCEEDS_LIMIT
         money = None if whole else self.money(amount)
         self.apply(Freeze(key=self.key("freeze"), line_id=line_id, amount=money), expected)
         if expected is C.OK:
@@ -387,7 +425,7 @@ class QuotaStateMachine(RuleBasedStateMachine):
 
     @rule(line_id=lines)
     def expire_holds(self, line_id: str) -> None:
-        result = self.apply(ExpireHolds(key=self.key("expire-holds"), line_id=line_id), C.OK)
+        result = self.accepted(ExpireHolds(key=self.key("expire-holds"), line_id=line_id))
         expired = {
             hold_id
             for hold_id, (on_line, _amount, expires_on, is_open) in self.holds.items()
