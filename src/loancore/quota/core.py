@@ -305,8 +305,8 @@ def _use_code(view: QuotaView, amount_minor: int, as_of: datetime.date) -> Rejec
     line, master = view.line, view.master
     assert line is not None and view.balance is not None
     code = line_code(line, as_of)
-    if code is OK and master is not None:
-        code = line_code(master, as_of)
+    if master is not None:
+        code = _graver(code, line_code(master, as_of))
     if code is not OK:
         return code
     # Both lines are usable, so available = max(0, free): "amount > available" is "amount > free".
@@ -316,6 +316,18 @@ def _use_code(view: QuotaView, amount_minor: int, as_of: datetime.date) -> Rejec
     if master is not None and amount_minor > _free_minor(master, master_balance, as_of):
         return Code.QUOTA_MASTER_EXCEEDS_AVAILABLE
     return OK
+
+
+# The line states that stop new use, gravest first: when the line and its master are stopped for
+# different reasons, the gravest names the refusal (a closed master outranks a frozen sub-line).
+_GRAVITY = (
+    Code.QUOTA_LINE_CLOSED, Code.QUOTA_LINE_FROZEN, Code.QUOTA_LINE_NOT_STARTED,
+    Code.QUOTA_LINE_EXPIRED, OK,
+)  # fmt: skip
+
+
+def _graver(first: RejectionCode, second: RejectionCode) -> RejectionCode:
+    return first if _GRAVITY.index(first) <= _GRAVITY.index(second) else second
 
 
 def _free_minor(line: QuotaLine, balance: LineBalance, as_of: datetime.date) -> int:

@@ -208,9 +208,13 @@ class QuotaStateMachine(RuleBasedStateMachine):
     def use_code(self, line_id: str, amount: int) -> RejectionCode:
         line = self.model[line_id]
         master = self.model[line.master_id] if line.master_id else None
-        for each in (line, master):
-            if each is not None and each.blocked(self.today) is not C.OK:
-                return each.blocked(self.today)
+        blocked = {each.blocked(self.today) for each in (line, master) if each is not None}
+        gravest_first = (
+            C.QUOTA_LINE_CLOSED, C.QUOTA_LINE_FROZEN, C.QUOTA_LINE_NOT_STARTED, C.QUOTA_LINE_EXPIRED
+        )  # fmt: skip
+        for code in gravest_first:
+            if code in blocked:  # the gravest reason of the two lines wins
+                return code
         if amount > line.own_available(self.today):
             return C.QUOTA_EXCEEDS_AVAILABLE
         if master is not None and amount > master.own_available(self.today):
