@@ -285,6 +285,16 @@ _STATEMENTS: dict[str, Any] = {
     "update_balance": LINES.update()
     .where(LINES.c.line_id == _p("line_id"))
     .values(_values(("used_minor", "held_minor", "frozen_minor"))),
+    # A sub-line's and its master's balances in one statement (one round trip, where psycopg's
+    # executemany enters pipeline mode, which costs more than it saves for two rows).
+    "update_balances": LINES.update()
+    .where(LINES.c.line_id.in_([_p("line_id"), _p("other_id")]))
+    .values(
+        {
+            name: sa.case((LINES.c.line_id == _p("line_id"), _p(name)), else_=_p(f"other_{name}"))
+            for name in ("used_minor", "held_minor", "frozen_minor")
+        }
+    ),
     "insert_hold": HOLDS.insert().values(_values(_HOLD_COLUMNS)),
     "update_hold": HOLDS.update()
     .where(HOLDS.c.hold_id == _p("hold_id"))
@@ -834,15 +844,7 @@ def _persist(raw: _Raw, view: QuotaView, decision: Decision) -> None:
     before = {line.line_id: line for line in (view.line, view.master) if line is not None}
     for line in decision.lines:
         _write_line(raw, before.get(line.line_id), line)
-    if decision.balances:
-        raw.execute_many(
-            "update_balance",
-            [
-                {"line_id": i, "used_minor": b.used_minor, "held_minor": b.held_minor,
-                 "frozen_minor": b.frozen_minor}
-                for i, b in decision.balances
-            ],
-        )  # fmt: skip
+    _write_balances(raw, decision.balances)
     known = {hold.hold_id for hold in (view.hold, *view.holds) if hold is not None}
     for hold in decision.holds:
         values = {"hold_id": hold.hold_id, "status": int(hold.status)}
@@ -855,12 +857,33 @@ def _persist(raw: _Raw, view: QuotaView, decision: Decision) -> None:
                 expires_on=hold.expires_on,
             )  # fmt: skip
             raw.execute("insert_hold", values)
-    if decision.events:
-        rows = [
-            {name: getattr(e, name) for name in _EVENT_FIELDS} | {"kind": int(e.kind)}
-            for e in decision.events
-        ]
+    rows = [
+        {name: getattr(e, name) for name in _EVENT_FIELDS} | {"kind": int(e.kind)}
+        for e in decision.events
+    ]
+    if len(rows) == 1:
+        raw.execute("insert_event", rows[0])
+    elif rows:
         raw.execute_many("insert_event", rows)
+
+
+def _write_balances(raw: _Raw, balances: Sequence[tuple[str, LineBalance]]) -> None:
+    """Update the balances of a line and (when it moved) its master: one statement."""
+    values = [
+        {"line_id": i, "used_minor": b.used_minor, "held_minor": b.held_minor,
+         "frozen_minor": b.frozen_minor}
+        for i, b in balances
+    ]  # fmt: skip
+    if len(values) == 2:
+        first, other = values
+        raw.execute(
+            "update_balances",
+            first | {"other_id": other["line_id"]}
+            | {f"other_{k}": other[k] for k in ("used_minor", "held_minor", "frozen_minor")},
+        )  # fmt: skip
+        return
+    for row in values:  # bounded: at most a line and its master
+        raw.execute("update_balance", row)
 
 
 def _write_line(raw: _Raw, old: QuotaLine | None, line: QuotaLine) -> None:
