@@ -1,7 +1,9 @@
 """Run every benchmark in bench/ and write bench/results.json.
 
 Each ``bench/bench_*.py`` module exposes ``run() -> dict[str, float]``: figure name -> value, the
-unit last in the name (``..._per_s``, ``..._ms``, ``..._ratio``). Peers are measured side by side
+unit last in the name (``..._per_s``, ``..._ms``, ``..._ratio``), and may name in ``RETIRED`` the
+figures it no longer measures (dropped from results.json when it runs). Figures of benchmarks not
+run this time are kept as they were. Peers are measured side by side
 in the same run. The file also records the machine and the date, because a figure without its
 machine is not a figure. No test asserts on these numbers.
 
@@ -52,7 +54,10 @@ def main(argv: list[str]) -> int:
     for path in paths:
         started = time.perf_counter()
         print(f"== {path.name}", flush=True)
-        for key, value in load(path).run().items():
+        module = load(path)
+        for key in getattr(module, "RETIRED", ()):  # figures a bench no longer writes
+            figures.pop(key, None)
+        for key, value in module.run().items():
             figures[key] = value
             print(f"{key:48s} {value:>16,.3f}", flush=True)
         print(f"   ({time.perf_counter() - started:.1f} s)", flush=True)
