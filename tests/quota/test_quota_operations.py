@@ -573,3 +573,31 @@ def test_every_store_is_a_quota_store(quota_store: Any) -> None:
     from loancore.ports import QuotaStore
 
     assert isinstance(quota_store, QuotaStore)
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "a\ud800", "", "x" * 201, 7])
+def test_reads_refuse_ids_no_store_could_keep(quota_store: Any, bad: Any) -> None:
+    """The same InvalidInput on every store, never a driver error (PostgreSQL refuses NUL)."""
+    open_lines(quota_store)
+    for read in (
+        lambda: quota_store.line(bad),
+        lambda: quota_store.balance(bad),
+        lambda: quota_store.hold(bad),
+        lambda: quota_store.result(bad),
+        lambda: quota_store.open_holds(bad),
+        lambda: quota_store.available(bad, as_of=DAY),
+        lambda: quota_store.lines(borrower_id=bad),
+    ):
+        with pytest.raises(InvalidInput):
+            read()
+
+
+def test_business_dates_pass_the_shared_date_check(quota_store: Any) -> None:
+    open_lines(quota_store)
+    draw = Draw(key="d1", line_id="S0", amount=cny("1.00"))
+    for bad in (datetime.date(1899, 12, 31), datetime.date(3000, 1, 1), "2026-03-01"):
+        with pytest.raises(InvalidInput, match="as_of"):
+            quota_store.apply(draw, as_of=bad)
+        with pytest.raises(InvalidInput, match="as_of"):
+            quota_store.available("S0", as_of=bad)
+    assert quota_store.result("d1") is None
