@@ -2,22 +2,28 @@
 
 Same behaviour as :class:`~loancore.adapters.memory.quota.MemoryQuotaStore` (one test suite runs
 against both); amounts are BIGINT minor units. Each :meth:`SqlQuotaStore.apply` is one transaction
-(a SAVEPOINT inside the application's, when handed a Connection):
+(a SAVEPOINT inside the application's, when handed a Connection), taking its locks in one order:
 
-1. lock what the command touches: on PostgreSQL ``SELECT ... FOR UPDATE`` of the master line, then
-   the sub-line (always that order, so two operations never wait on each other in a cycle); a
-   command that changes a master's limit also takes a per-borrower advisory lock (the borrower cap
-   is a sum over the borrower's master lines). SQLite serialises writers with ``BEGIN IMMEDIATE``;
-2. look the idempotency key up (after the locks, so a racing twin on the same line is seen);
-3. let the pure core decide (:func:`loancore.quota.decide`) and write the new rows and the
-   journal events. The key is UNIQUE, so a twin on another line ends as a replay, not twice.
+1. the lines the command touches: on PostgreSQL one ``SELECT ... ORDER BY ... FOR UPDATE`` locks
+   the master line, then the sub-line (always that order, so two operations never wait on each
+   other in a cycle); a command that changes a master's limit also takes a per-borrower advisory
+   lock (the borrower cap is a sum over the borrower's master lines). SQLite serialises writers
+   with ``BEGIN IMMEDIATE``;
+2. the idempotency key, claimed after the line locks (``INSERT ... ON CONFLICT DO NOTHING``): a
+   key already taken is a replay (or a conflict), and a twin racing on another line waits for
+   the first to end, then replays it;
+3. the pure core decides (:func:`loancore.quota.decide`; a refusal raises
+   :class:`~loancore.errors.QuotaRejected` and the transaction rolls back, claimed key included),
+   and the new rows are written, the journal events last.
 
 A replayed key is compared with the first command through
 :func:`loancore.quota.command_fingerprint` (canonical JSON kept in ``quota_operations``); rows
 written by schema 1 hold the command's ``repr()`` and are still compared that way.
 
 So concurrent holds on one line from many connections can never exceed its available amount in
-total: each decides only after the previous one committed its balance.
+total: each decides only after the previous one committed its balance. ``apply``'s statements
+run on the DB-API cursor, compiled once per dialect (see ``_STATEMENTS``); docs/quota.md,
+"Performance", has the measurements.
 """
 
 from __future__ import annotations
