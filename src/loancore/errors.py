@@ -258,9 +258,10 @@ class PostingRejected(Rejected, ValueError):
         super().__init__(self.issues[0].code, shown + more)
 
 
-class QuotaRejected(Rejected):
+class QuotaRejected(Rejected, ValueError):
     """A quota command was refused (``code`` is one of the 3xx quota codes); nothing changed and
     nothing was recorded: the command's idempotency key stays free, and a retry is judged afresh.
+    A ``ValueError`` like :class:`PostingRejected`, so a caller's ``except ValueError`` sees it.
 
     ``key`` is the refused command's idempotency key; ``detail`` says what was refused and why.
     """
