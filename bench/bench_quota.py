@@ -21,8 +21,11 @@ like with like on a shared machine.
     quota_postgres_hold_capture_pairs_per_s   the same on PostgreSQL (LOANCORE_TEST_POSTGRES_URL)
     quota_postgres_bare_pairs_per_s           plain psycopg, the same reads, locks and writes
     quota_postgres_vs_bare_ratio              loancore time / bare time per pair (goal <= 2.0)
+    quota_postgres_one_client_pairs_per_s     one client, in the rounds of the two below
     quota_postgres_concurrent_pairs_per_s     8 client threads, each on its own lines, together
     quota_postgres_concurrent_vs_one_ratio    that / one client on the same engine (goal >= 3)
+    quota_postgres_bare_concurrent_pairs_per_s  8 bare psycopg clients the same way
+    quota_postgres_concurrent_vs_bare_ratio   loancore time / bare time, 8 clients each
 """
 
 from __future__ import annotations
@@ -101,6 +104,10 @@ class _Bare:
 
     def __init__(self, connection: Any, sql: dict[str, str], begin: str | None) -> None:
         self.connection, self.sql, self.begin = connection, sql, begin
+        # SQLite keeps dates as ISO text (what SQLAlchemy's SQLite DATE stores); psycopg adapts.
+        self.day: Callable[[datetime.date], Any] = (
+            datetime.date.isoformat if begin else lambda day: day
+        )
 
     def _lines(self, cursor: Any, line_id: str) -> tuple[Any, Any]:
         cursor.execute(self.sql["master_id"], (line_id,))
@@ -126,8 +133,10 @@ class _Bare:
             cursor.execute(self.begin)
         master, line = self._lines(cursor, line_id)
         self._write(cursor, key, master, line, 0, amount)
-        cursor.execute(self.sql["insert_hold"], (key, line_id, "CNY", amount, expires_on, 1, 0))
-        row = (key, 0, 3, DAY, "b", line_id, master[0], "CNY", amount, 0, key, None, expires_on, "")
+        expires = self.day(expires_on)
+        cursor.execute(self.sql["insert_hold"], (key, line_id, "CNY", amount, expires, 1, 0))
+        day = self.day(DAY)
+        row = (key, 0, 3, day, "b", line_id, master[0], "CNY", amount, 0, key, None, expires, "")
         cursor.execute(self.sql["insert_event"], row)
         self.connection.commit()
 
@@ -140,7 +149,8 @@ class _Bare:
         master, line = self._lines(cursor, line_id)
         self._write(cursor, key, master, line, amount, -amount)
         cursor.execute(self.sql["update_hold"], (2, amount, hold_id))
-        row = (key, 0, 4, DAY, "b", line_id, master[0], "CNY", amount, 0, hold_id, None, None, "")
+        day = self.day(DAY)
+        row = (key, 0, 4, day, "b", line_id, master[0], "CNY", amount, 0, hold_id, None, None, "")
         cursor.execute(self.sql["insert_event"], row)
         self.connection.commit()
 
@@ -166,11 +176,11 @@ _SQL_POSTGRES["line"] += " FOR UPDATE"
 _SQL_POSTGRES["hold"] += " FOR UPDATE"
 
 
-def _bare_pairs(bare: _Bare, pairs: int, prefix: str) -> float:
+def _bare_pairs(bare: _Bare, pairs: int, prefix: str, suffix: str = "") -> float:
     started = time.perf_counter()
     for index in range(pairs):
         key = f"{prefix}h{index}"
-        bare.hold(key, "S", AMOUNT.minor_units, LATER)
+        bare.hold(key, f"S{suffix}", AMOUNT.minor_units, LATER)
         bare.capture(f"{prefix}c{index}", key)
     return time.perf_counter() - started
 
@@ -281,9 +291,10 @@ def _postgres(url: str, pairs: int) -> dict[str, float]:
         for s in schemas
     ]
     try:
-        store = SqlQuotaStore(engines[0])
-        _prepare(store)
-        _prepare(SqlQuotaStore(engines[1]))
+        store, bare_store = SqlQuotaStore(engines[0]), SqlQuotaStore(engines[1])
+        for suffix in ("", *(str(i) for i in range(THREADS))):
+            _prepare(store, suffix)
+            _prepare(bare_store, suffix)
         engines[1].dispose()
         dsn = sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         with psycopg.connect(dsn, options=f"-csearch_path={schemas[1]}") as raw:
@@ -297,7 +308,8 @@ def _postgres(url: str, pairs: int) -> dict[str, float]:
             "quota_postgres_bare_pairs_per_s": pairs / theirs,
             "quota_postgres_vs_bare_ratio": ratio,
         }
-        figures.update(_concurrent(store, pairs))
+        connect = lambda: psycopg.connect(dsn, options=f"-csearch_path={schemas[1]}")
+        figures.update(_concurrent(store, connect, pairs))
         return figures
     finally:
         for engine in engines:
@@ -308,36 +320,48 @@ def _postgres(url: str, pairs: int) -> dict[str, float]:
         admin.dispose()
 
 
-def _concurrent(store: Any, pairs: int) -> dict[str, float]:
+def _concurrent(store: Any, connect: Callable[[], Any], pairs: int) -> dict[str, float]:
     """THREADS clients at once, each on its own lines (``M{i}``/``S{i}``) and ``pairs`` pairs,
-    against one client alone, alternately: the best of each, and the median of the rounds'
-    ratios (all clients' pairs per second / one client's)."""
-    for index in range(THREADS):
-        _prepare(store, str(index))
+    against one client alone, and THREADS bare psycopg clients the same way, alternately: the
+    best rate of each, and the medians of the rounds' ratios."""
+    connections = [connect() for _ in range(THREADS)]
+    bares = [_Bare(c, _SQL_POSTGRES, None) for c in connections]
     rounds = []
-    for round_ in range(ROUNDS // 3):
-        one = pairs / _pairs(store, pairs, f"one{round_}-", "0")
-        rounds.append((one, _together(store, pairs, round_)))
+    try:
+        for round_ in range(ROUNDS // 3):
+            one = pairs / _pairs(store, pairs, f"one{round_}-", "0")
+            ours = _together(
+                lambda i, r=round_: _pairs(store, pairs, f"many{r}-{i}-", str(i)), pairs
+            )
+            theirs = _together(
+                lambda i, r=round_: _bare_pairs(bares[i], pairs, f"many{r}-{i}-", str(i)), pairs
+            )
+            rounds.append((one, ours, theirs))
+    finally:
+        for connection in connections:
+            connection.close()
     return {
         "quota_postgres_one_client_pairs_per_s": max(r[0] for r in rounds),
         "quota_postgres_concurrent_pairs_per_s": max(r[1] for r in rounds),
-        "quota_postgres_concurrent_vs_one_ratio": statistics.median(m / o for o, m in rounds),
+        "quota_postgres_bare_concurrent_pairs_per_s": max(r[2] for r in rounds),
+        "quota_postgres_concurrent_vs_one_ratio": statistics.median(m / o for o, m, _b in rounds),
+        "quota_postgres_concurrent_vs_bare_ratio": statistics.median(b / m for _o, m, b in rounds),
     }
 
 
-def _together(store: Any, pairs: int, round_: int) -> float:
-    """Pairs per second of THREADS client threads started together, each on its own lines."""
+def _together(client: Callable[[int], object], pairs: int) -> float:
+    """Pairs per second of THREADS threads started together, thread ``i`` running client(i)."""
     barrier = threading.Barrier(THREADS + 1)
     errors: list[BaseException] = []
 
-    def client(index: int) -> None:
+    def run(index: int) -> None:
         barrier.wait()
         try:
-            _pairs(store, pairs, f"many{round_}-{index}-", str(index))
+            client(index)
         except BaseException as error:  # noqa: BLE001 - reported below
             errors.append(error)
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(THREADS)]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(THREADS)]
     for thread in threads:
         thread.start()
     barrier.wait()
