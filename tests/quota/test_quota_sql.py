@@ -281,3 +281,43 @@ def test_refusals_recorded_by_schema_2_are_deleted_and_their_keys_freed(engine: 
     assert migrated.result("d2") is None and migrated.result("d1") == store.result("d1")
     migrated.apply(Draw(key="d2", line_id="M", amount=cny("1.00")), as_of=DAY)
     assert migrated.balance("M").used_minor == 10_100 and migrated.check() == ()
+
+
+def test_a_hold_and_its_capture_run_the_documented_statements(
+    engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/quota.md, "Performance": no redundant read. SQLite: a hold reads the line pair,
+    claims the key, updates both balances, inserts the hold and the event (5); a capture also
+    reads the hold first and updates it (6). PostgreSQL reads the temporary limits after the row
+    locks, and a capture reads the hold again once its lines are locked (6 and 8)."""
+    import loancore.adapters.sql.quota as sql_quota
+    from loancore.quota import Capture, Hold
+
+    store = SqlQuotaStore(engine)
+    for grant in (
+        Grant(key="g-M", line_id="M", borrower_id="b1", limit=cny("1000.00"), starts_on=DAY,
+              expires_on=LATER),
+        Grant(key="g-S", line_id="S", borrower_id="b1", limit=cny("800.00"), starts_on=DAY,
+              expires_on=LATER, master_id="M"),
+    ):  # fmt: skip
+        store.apply(grant, as_of=DAY)
+    names: list[str] = []
+    execute = sql_quota._Raw.execute
+
+    def recorded(self: Any, name: str, values: Any) -> int:
+        names.append(name)
+        return execute(self, name, values)
+
+    monkeypatch.setattr(sql_quota._Raw, "execute", recorded)
+    store.apply(Hold(key="h1", line_id="S", amount=cny("10.00"), expires_on=LATER), as_of=DAY)
+    hold, names[:] = list(names), []
+    store.apply(Capture(key="c1", hold_id="h1"), as_of=DAY)
+    writes = ["claim_operation", "update_balances"]
+    if engine.dialect.name == "sqlite":
+        assert hold == ["pair", *writes, "insert_hold", "insert_event"]
+        assert names == ["hold", "pair", *writes, "update_hold", "insert_event"]
+    else:
+        locked = ["pair_for_update", "temporary"]
+        assert hold == [*locked, *writes, "insert_hold", "insert_event"]
+        assert names == ["hold", *locked, "hold", *writes, "update_hold", "insert_event"]
+    assert store.balance("M") == store.balance("S") and store.check() == ()
