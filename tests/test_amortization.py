@@ -80,6 +80,19 @@ def test_reamortization_conserves_principal(t: LoanTerms, data) -> None:
     low = 0 if after else 1  # a prepayment of everything before installment 1 is refused
     minor = data.draw(st.integers(1, max(1, int(balance * 100) - low)))
     mode = data.draw(st.sampled_from(list(Reamortization)))
+    remaining = int(balance * 100) - minor
+    periods = len(schedule) - max(after, t.grace_periods)
+    if (
+        mode is Reamortization.KEEP_TERM
+        and t.method.value != "interest_only"
+        and 0 < remaining < periods
+    ):
+        # issue 10: less than one minor unit per remaining installment is refused, not spread
+        # as installments of 0.00.
+        with pytest.raises(InvalidInput) as caught:
+            reamortize(schedule, after_installment=after, prepayment=D(minor) / 100, mode=mode)
+        assert caught.value.field == "prepayment"
+        return
     result = reamortize(schedule, after_installment=after, prepayment=D(minor) / 100, mode=mode)
     assert result.total_principal + result.prepaid_principal == t.principal
     assert min(result.balance_after) >= 0
@@ -357,6 +370,11 @@ def _reference_minor(t: LoanTerms) -> tuple[list[int], list[int]]:
             return int((Decimal(x.numerator) / Decimal(x.denominator)).quantize(1, mode))
 
     level = rounded(principal * r / (1 - (1 + r) ** -n)) if r else rounded(Fraction(principal, n))
+    # Level principal: P / n in the contract's mode (issue 10), rounded down instead if rounding
+    # up would leave the last installment no principal.
+    level_principal = rounded(Fraction(principal, n))
+    if (n - 1) * level_principal >= principal:
+        level_principal = principal // n
     balance, parts, interests = principal, [], []
     for k in range(n):
         interest = rounded((principal if t.method is Method.FLAT else balance) * r)
@@ -367,7 +385,7 @@ def _reference_minor(t: LoanTerms) -> tuple[list[int], list[int]]:
         elif t.method is Method.INTEREST_ONLY:
             part = 0
         else:
-            part = min(principal // n, balance)
+            part = min(level_principal, balance)
         balance -= part
         parts.append(part)
         interests.append(interest)
@@ -475,8 +493,9 @@ def test_large_principal_under_a_low_precision_context() -> None:
         ({"principal": D("1e45")}, "principal"),
         ({"installment_multiple": D("1e45")}, "installment_multiple"),
         ({"start_date": dt.date(9999, 12, 1)}, "start"),
-        ({"start_date": dt.date(9999, 12, 30), "frequency": "weekly", "installments": 1}, "start"),
-        ({"first_due_date": dt.date(9999, 12, 31)}, "start"),
+        ({"start_date": dt.date(2999, 12, 30), "frequency": "weekly", "installments": 1}, "start"),
+        ({"first_due_date": dt.date(9999, 12, 31)}, "first_due_date"),
+        ({"start_date": dt.date(2999, 12, 1)}, "start"),
     ],
 )
 def test_out_of_range_terms_raise_invalid_input(overrides: dict, field: str) -> None:
@@ -634,3 +653,99 @@ def test_a_multiple_that_rounds_the_installment_to_zero_is_refused(overrides: di
     with pytest.raises(InvalidInput) as caught:
         amortize(terms(**overrides))
     assert caught.value.field == "installment_multiple"
+
+
+# -- issue 10: level principal follows the contract's rounding; nonsense refused ----------------
+
+
+@pytest.mark.parametrize(
+    ("rounding", "level", "last"),
+    [("HALF_UP", "16.67", "16.65"), ("HALF_EVEN", "16.67", "16.65"), ("DOWN", "16.66", "16.70")],
+)
+def test_equal_principal_level_follows_the_contract_rounding(rounding, level, last) -> None:
+    # Banks' published 等额本金 schedules and Apache Fineract round P / n with the contract's
+    # mode and put the residue on the last installment; loancore used to truncate always.
+    schedule = amortize(
+        terms(principal=D("100"), installments=6, method="equal_principal", rounding=rounding)
+    )
+    assert schedule.principal == (D(level),) * 5 + (D(last),)
+    assert schedule.level_payment == D(level)
+
+
+@given(loan_terms(methods=["equal_principal", "flat", "fee_installment"]))
+def test_level_principal_methods_repay_at_least_a_minor_unit_every_amortizing_period(
+    t: LoanTerms,
+) -> None:
+    schedule = amortize(t)
+    assert schedule.total_principal == t.principal
+    assert all(p >= 1 for p in schedule.principal_minor[t.grace_periods :])
+
+
+@pytest.mark.parametrize(
+    "method", ["equal_principal", "flat", "fee_installment", "equal_installment"]
+)
+def test_a_principal_smaller_than_one_minor_unit_per_installment_is_refused(method: str) -> None:
+    # Found in review: 0.11 over 12 installments gave eleven installments of 0.00.
+    rate = D(0) if method == "fee_installment" else D("0.18")
+    with pytest.raises(InvalidInput) as caught:
+        terms(principal=D("0.11"), installments=12, method=method, annual_rate=rate)
+    assert caught.value.field == "principal"
+    assert terms(principal=D("0.12"), installments=12, method=method, annual_rate=rate)
+
+
+def test_installment_multiple_rounds_the_level_principal_of_equal_principal() -> None:
+    schedule = amortize(terms(method="equal_principal", installment_multiple=1))
+    assert schedule.principal == (D(833),) * 11 + (D(837),)
+
+
+@pytest.mark.parametrize("method", ["flat", "fee_installment"])
+def test_installment_multiple_rounds_the_level_installment_of_flat_methods(method: str) -> None:
+    extra = {"annual_rate": D(0), "fee_rate_per_period": D("0.0075")} if method != "flat" else {}
+    schedule = amortize(terms(method=method, installment_multiple=1, **extra))
+    assert all(total == total.to_integral_value() for total in schedule.totals[:-1])
+    assert schedule.totals[0] == D("983.00") if method == "flat" else D("908.00")
+    assert schedule.total_principal == D("10000")
+
+
+@pytest.mark.parametrize("method", ["interest_only", "bullet"])
+def test_installment_multiple_is_refused_where_no_level_amount_exists(method: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        terms(method=method, installment_multiple=1)
+    assert caught.value.field == "installment_multiple"
+
+
+@given(
+    loan_terms(methods=["equal_principal", "flat"], options=False),
+    st.sampled_from([D("1"), D("0.05"), D("10")]),
+)
+def test_a_multiple_on_level_principal_methods_conserves_principal(t: LoanTerms, multiple) -> None:
+    try:
+        schedule = amortize(attrs.evolve(t, installment_multiple=multiple))
+    except InvalidInput as error:  # a multiple larger than the level amount
+        assert error.field == "installment_multiple"
+        return
+    assert schedule.total_principal == t.principal
+    assert min(schedule.principal_minor) >= 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("start_date", dt.datetime(2025, 1, 31, 10)),
+        ("start_date", "2025-01-31"),
+        ("start_date", dt.date(1899, 12, 31)),
+        ("first_due_date", dt.datetime(2025, 3, 1, 0)),
+        ("first_due_date", dt.date(3000, 1, 1)),
+    ],
+)
+def test_term_dates_are_plain_dates_in_range(field: str, value: object) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        terms(**{field: value})
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize("as_of", [dt.datetime(2025, 2, 10, 9), "2025-02-10", None])
+def test_payoff_quote_as_of_is_a_plain_date(as_of: object) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        payoff_quote(amortize(terms()), as_of, installments_paid=0)  # type: ignore[arg-type]
+    assert caught.value.field == "as_of"

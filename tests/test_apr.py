@@ -8,11 +8,13 @@ from decimal import Decimal
 
 import attrs
 import pytest
+from dateutil.relativedelta import relativedelta
 from hypothesis import assume, given
 
 from loancore.amortization import LoanTerms, amortize
 from loancore.apr import (
     RateCap,
+    UnitPeriod,
     check_caps,
     eu,
     irr_annualized,
@@ -20,9 +22,11 @@ from loancore.apr import (
     us_actuarial,
     us_actuarial_periods,
 )
+from loancore.dates import due_dates
 from loancore.errors import InvalidInput, NoSolution
 from loancore.testing.calculators import loan_terms
 from loancore.testing.money import assert_context_independent
+from loancore.tvm import CASHFLOWS_MAX
 
 D = Decimal
 REG_Z_TOLERANCE = D("0.00125")  # 1/8 of a percentage point, 12 CFR 1026.22(a)(2)
@@ -262,3 +266,119 @@ def test_a_semimonthly_loan_with_a_short_february_half_month_is_dearer_than_its_
     apr = us_actuarial(amortize(terms))
     assert D("0.1114") + REG_Z_TOLERANCE < apr < D("0.1114") + 2 * REG_Z_TOLERANCE
     assert apr.quantize(D("0.00001")) == D("0.11267")
+
+
+# -- issue 10: unit periods of any whole number of weeks or months; typed errors ----------------
+
+
+def _dated(start: dt.date, first_due: dt.date, amounts: list[str], step) -> list:
+    flows = [(start, D(amounts[0]))]
+    for k, amount in enumerate(amounts[1:]):
+        flows.append((first_due + step(k), D(amount)))
+    return flows
+
+
+def test_four_week_unit_period_from_dates_matches_appendix_j_c2ii() -> None:
+    # Appendix J (c)(2)(ii): 400 advanced, 39.50 then 11 x 38.31 every 4 weeks, the first
+    # payment 1 unit period and 5 days after the advance; APR 28.50%.
+    start = dt.date(2025, 1, 6)
+    first_due = start + dt.timedelta(days=33)
+    flows = _dated(
+        start, first_due, ["-400", "39.50"] + ["38.31"] * 11, lambda k: dt.timedelta(weeks=4 * k)
+    )
+    got = us_actuarial(flows, unit_period=UnitPeriod.weeks(4))
+    assert round_percent(got, 2) == D("28.50")
+    assert us_actuarial(flows, unit_period="4 weeks") == got
+
+
+def test_two_month_unit_period_from_dates_matches_appendix_j_c4ii() -> None:
+    # Appendix J (c)(4)(ii): 8,000 advanced, 449.36 after 52 days, then 18 x 465 and a final 200
+    # every 2 months; APR 7.30%.
+    first_due = dt.date(2025, 3, 15)
+    start = first_due - dt.timedelta(days=52)
+    amounts = ["-8000", "449.36"] + ["465"] * 18 + ["200"]
+    flows = _dated(start, first_due, amounts, lambda k: relativedelta(months=2 * k))
+    got = us_actuarial(flows, unit_period=UnitPeriod.months(2))
+    assert round_percent(got, 2) == D("7.30")
+
+
+@pytest.mark.parametrize(
+    ("frequency", "unit"),
+    [
+        ("weekly", UnitPeriod.weeks(1)),
+        ("biweekly", UnitPeriod.weeks(2)),
+        ("monthly", UnitPeriod.months(1)),
+        ("quarterly", UnitPeriod.months(3)),
+        ("semiannual", UnitPeriod.months(6)),
+    ],
+)
+def test_named_frequencies_are_the_same_unit_periods(frequency: str, unit: UnitPeriod) -> None:
+    flows = [(dt.date(2025, 1, 10), D(-1000))] + [
+        (d, D(180)) for d in due_dates(dt.date(2025, 1, 10), 6, frequency)
+    ]
+    assert us_actuarial(flows, unit_period=frequency) == us_actuarial(flows, unit_period=unit)
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, D(2), "2 fortnights", "weeks", "0 weeks"])
+def test_unit_period_counts_are_positive_whole_numbers(bad: object) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        if isinstance(bad, str):
+            UnitPeriod.parse(bad)
+        else:
+            UnitPeriod.weeks(bad)  # type: ignore[arg-type]
+    assert caught.value.field in ("unit_period", "count")
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (("24%", D("-0.01")), "rate_annual"),
+        (("24%", None), "rate_annual"),
+        ((None, "0.24"), "name"),
+    ],
+)
+def test_rate_cap_refuses_a_negative_or_missing_cap(args: tuple, field: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        RateCap.fixed(*args)
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize("first", [dt.datetime(2025, 1, 1, 9), "2025-01-01", dt.date(1899, 12, 31)])
+def test_apr_flow_dates_are_plain_dates_in_range(first: object) -> None:
+    flows = [(first, D(-1000)), (dt.date(2025, 12, 1), D(1100))]
+    for function in (us_actuarial, eu):
+        with pytest.raises(InvalidInput) as caught:
+            function(flows)  # type: ignore[operator]
+        assert caught.value.field == "cashflows[0].date"
+
+
+def test_apr_bounds_the_number_of_flows() -> None:
+    flows = [(D(-1000), 0, D(0))] + [(D(1), k, D(0)) for k in range(1, CASHFLOWS_MAX + 1)]
+    with pytest.raises(InvalidInput) as caught:
+        us_actuarial_periods(flows, unit_periods_per_year=12)
+    assert caught.value.field == "flows"
+
+
+def test_an_every_28_days_schedule_defaults_to_a_four_week_unit_period() -> None:
+    base = {
+        "principal": D("5000"), "currency": "USD", "annual_rate": D("0.12"), "installments": 13,
+        "method": "equal_installment", "start_date": dt.date(2025, 1, 6), "rounding": "HALF_UP",
+        "frequency": "every_n_days",
+    }  # fmt: skip
+    schedule = amortize(LoanTerms(**base, every_days=28))
+    assert us_actuarial(schedule) == us_actuarial(schedule, unit_period=UnitPeriod.weeks(4))
+    # 13 unit periods a year of a 28/365 period rate: 0.12 x 364 / 365, within Reg Z tolerance.
+    assert abs(us_actuarial(schedule) - D("0.12") * 364 / 365) < D("0.00125")
+    with pytest.raises(InvalidInput) as caught:
+        us_actuarial(amortize(LoanTerms(**base, every_days=30)))
+    assert caught.value.field == "unit_period"
+
+
+@pytest.mark.parametrize(
+    ("count", "unit", "field"),
+    [(53, "week", "count"), (13, "month", "count"), (2, "semimonth", "count"), (1, "day", "unit")],
+)
+def test_a_unit_period_built_directly_is_checked_too(count: int, unit: str, field: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        UnitPeriod(count, unit)
+    assert caught.value.field == field

@@ -74,6 +74,12 @@ def check_us_actuarial_dated(case: dict) -> None:
     assert apr.round_percent(got, case["places"]) == Decimal(case["expected_percent"]), got
 
 
+def check_us_actuarial_flows(case: dict) -> None:
+    flows = [(day(d), Decimal(a)) for d, a in case["flows"]]
+    got = apr.us_actuarial(flows, unit_period=case["unit_period"])
+    assert apr.round_percent(got, case["places"]) == Decimal(case["expected_percent"]), got
+
+
 def check_eu(case: dict) -> None:
     got = apr.eu([(day(d), Decimal(a)) for d, a in case["flows"]], time_basis=case["time_basis"])
     assert abs(got - Decimal(case["expected"])) <= Decimal(case["tolerance"]), got
@@ -106,6 +112,7 @@ CHECKS = {
     "xirr": check_xirr,
     "us_actuarial_periods": check_us_actuarial_periods,
     "us_actuarial_dated": check_us_actuarial_dated,
+    "us_actuarial_flows": check_us_actuarial_flows,
     "eu": check_eu,
     "schedule": check_schedule,
 }

@@ -453,7 +453,9 @@ def _build(**changes):
         ({"last_year": "2025"}, "last_year"),
         ({"first_year": 1}, "first_year"),
         ({"last_year": 9999}, "last_year"),
-        ({"first_year": 1000, "last_year": 1000 + CALENDAR_YEARS_MAX}, "last_year"),
+        ({"first_year": 1900, "last_year": 1900 + CALENDAR_YEARS_MAX}, "last_year"),
+        ({"first_year": 1899}, "first_year"),
+        ({"last_year": 3000}, "last_year"),
     ],
 )
 def test_bad_calendars_are_refused_naming_the_field(changes, field: str) -> None:
@@ -528,3 +530,15 @@ def test_a_bank_file_that_is_not_utf8_names_the_path(tmp_path: Path) -> None:
 def test_a_bank_file_path_must_be_a_path() -> None:
     with pytest.raises(InvalidInput):
         calendar_from_csv(None, name="bank")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", [D(1899, 12, 31), D(3000, 1, 1)])
+def test_dates_outside_the_accepted_range_are_invalid_input(bad: datetime.date) -> None:
+    # loancore.checks.require_date: one date rule (1900-01-01..2999-12-31) for every area.
+    calendar = BusinessCalendar.weekends_only(first_year=1900, last_year=2899)
+    with pytest.raises(InvalidInput) as caught:
+        calendar.is_business_day(bad)
+    assert caught.value.field == "d"
+    with pytest.raises(InvalidInput) as caught:
+        _build(holidays=[bad])
+    assert caught.value.field == "holidays"

@@ -298,15 +298,42 @@ def test_thirty_e_360_isda_needs_a_termination_date(function) -> None:
 
 
 @pytest.mark.parametrize("function", [day_count, year_fraction, year_fraction_ratio])
-def test_termination_before_the_period_is_refused(function) -> None:
-    with pytest.raises(InvalidInput) as caught:
-        function(D(2025, 1, 31), D(2025, 2, 28), "30E/360 ISDA", termination=D(2025, 2, 27))
-    assert caught.value.field == "termination"
-    # The later date bounds the termination in a reversed period too.
-    with pytest.raises(InvalidInput):
-        function(D(2025, 2, 28), D(2025, 1, 31), "ACT/360", termination=D(2025, 2, 1))
+def test_a_termination_before_the_period_counts_as_an_ordinary_end(function) -> None:
+    # issue 10: QuantLib and OpenGamma accept any termination date; it only matters on D2.
+    early = function(D(2025, 1, 31), D(2025, 2, 28), "30E/360 ISDA", termination=D(2025, 2, 27))
+    late = function(D(2025, 1, 31), D(2025, 2, 28), "30E/360 ISDA", termination=D(2030, 2, 28))
+    assert early == late
+    assert function(D(2025, 2, 28), D(2025, 1, 31), "ACT/360", termination=D(2025, 2, 1)) == (
+        function(D(2025, 2, 28), D(2025, 1, 31), "ACT/360")
+    )
 
 
 def test_errors_are_value_errors_for_callers_that_catch_builtins() -> None:
     with pytest.raises(ValueError):
         year_fraction(D(2025, 1, 1), None, "ACT/360")  # type: ignore[arg-type]
+
+
+# -- issue 10: termination before the period's end; dates in range -----------------------------
+
+
+def test_a_termination_before_the_period_end_is_accepted_and_only_matters_on_it() -> None:
+    # QuantLib and OpenGamma accept any termination date: 4.16(h) only asks whether D2 is it.
+    start, end = datetime.date(2024, 1, 31), datetime.date(2024, 2, 29)
+    early = datetime.date(2024, 2, 15)
+    assert day_count(start, end, "30E/360 ISDA", termination=early) == 30
+    assert day_count(start, end, "30E/360 ISDA", termination=end) == 29
+    assert year_fraction(start, end, "ACT/360", termination=early) == year_fraction(
+        start, end, "ACT/360"
+    )
+
+
+@pytest.mark.parametrize("value", [datetime.date(1899, 12, 31), datetime.date(3000, 1, 1)])
+def test_dates_outside_the_accepted_range_are_refused(value: datetime.date) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        day_count(value, datetime.date(2025, 1, 1), "ACT/360")
+    assert caught.value.field == "start"
+    with pytest.raises(InvalidInput) as caught:
+        year_fraction(
+            datetime.date(2025, 1, 1), datetime.date(2025, 2, 1), "ACT/360", termination=value
+        )
+    assert caught.value.field == "termination"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 from decimal import Decimal
 
 import pytest
@@ -11,10 +12,12 @@ from hypothesis import strategies as st
 from loancore.errors import CurrencyMismatch, FloatNotAllowed, InvalidInput, UnknownCurrency
 from loancore.money import (
     CURRENCY_MINOR_UNITS,
+    PARTS_MAX,
     CumulativeSplit,
     Money,
     Rounding,
     allocate,
+    at_scale,
     from_minor_units,
     minor_unit,
     minor_units_of,
@@ -23,6 +26,7 @@ from loancore.money import (
     split_evenly,
     to_decimal,
     to_minor_units,
+    to_rate,
 )
 from loancore.testing.money import assert_context_independent
 from loancore.testing.strategies import amounts, currencies, moneys, ratio_lists
@@ -152,7 +156,9 @@ def test_to_decimal_refuses_float_and_bool() -> None:
         to_decimal(1.0, field="rate_annual")
     with pytest.raises(InvalidInput):
         to_decimal(False, field="rate_annual")
-    assert to_decimal(" 0.18 ", field="rate_annual") == D("0.18")
+    assert to_decimal("0.18", field="rate_annual") == D("0.18")
+    with pytest.raises(InvalidInput):  # issue 10: surrounding spaces are refused, not stripped
+        to_decimal(" 0.18 ", field="rate_annual")
 
 
 # -- arithmetic and comparison ----------------------------------------------------------------
@@ -402,3 +408,120 @@ def test_round_ratio_refuses_an_unknown_mode() -> None:
 def test_minor_unit_conversions_invert_each_other(money: Money) -> None:
     scale = minor_units_of(money.currency)
     assert from_minor_units(to_minor_units(money.amount, scale), scale) == money.amount
+
+
+# -- issue 10: input limits and the integer rounding point -----------------------------------
+
+_MODES = list(Rounding)
+
+
+@given(
+    st.integers(-(10**12), 10**12),
+    st.integers(-(10**6), 10**6).filter(bool),
+    st.sampled_from(_MODES),
+)
+def test_round_ratio_is_the_exact_ratio_rounded_for_any_sign(
+    numerator: int, denominator: int, mode: Rounding
+) -> None:
+    # Found in review: a negative denominator gave wrong results (divmod floors toward -inf).
+    with decimal.localcontext(decimal.Context(prec=100)):
+        exact = D(numerator) / D(denominator)
+    expected = int(exact.quantize(D(1), rounding=mode.value))
+    assert round_ratio(numerator, denominator, rounding=mode) == expected
+
+
+def test_round_ratio_refuses_zero_float_and_bool_operands() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        round_ratio(7, 0, rounding="HALF_UP")
+    assert caught.value.field == "denominator"
+    with pytest.raises(FloatNotAllowed):
+        round_ratio(7.5, 2, rounding="HALF_UP")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput) as caught:
+        round_ratio(7, True, rounding="HALF_UP")
+    assert caught.value.field == "denominator"
+
+
+def test_to_minor_units_refuses_an_off_scale_amount_unless_told_how_to_round() -> None:
+    # Found in review: 1.009 at scale 2 was silently truncated to 100.
+    with pytest.raises(InvalidInput) as caught:
+        to_minor_units(D("1.009"), 2)
+    assert caught.value.field == "amount"
+    assert to_minor_units(D("1.009"), 2, rounding="HALF_UP") == 101
+    assert to_minor_units(D("1.009"), 2, rounding=Rounding.DOWN) == 100
+    assert to_minor_units(D("-1.005"), 2, rounding="HALF_EVEN") == -100
+    assert to_minor_units(D("12.30"), 2) == 1230
+
+
+@pytest.mark.parametrize("value", [D("NaN"), D("sNaN"), D("Infinity"), D("-Infinity")])
+def test_non_finite_amounts_are_refused_everywhere(value: Decimal) -> None:
+    with pytest.raises(InvalidInput):
+        at_scale(value, "CNY", field="amount")
+    with pytest.raises(InvalidInput):
+        to_minor_units(value, 2)
+    with pytest.raises(InvalidInput):
+        Money("1.00", "CNY").multiply(value, rounding="HALF_UP")
+
+
+@pytest.mark.parametrize(
+    "text", [" 12 ", "12 ", "\t12", "１２", "1_000", "1e3", "0x10", "", "-", "."]
+)
+def test_amount_strings_are_ascii_digits_with_optional_sign_and_point(text: str) -> None:
+    # Found in review: Money(" 12 "), full-width digits and "1_000" were accepted.
+    with pytest.raises(InvalidInput) as caught:
+        Money(text, "CNY")
+    assert caught.value.field == "amount"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("12", "12"),
+        ("-12.5", "-12.5"),
+        ("+3", "3"),
+        (".5", "0.5"),
+        ("5.", "5"),
+        ("0012.30", "12.3"),
+    ],
+)
+def test_plain_amount_strings_are_accepted(text: str, expected: str) -> None:
+    assert to_decimal(text, field="amount") == D(expected)
+
+
+def test_a_huge_amount_string_is_refused_before_parsing() -> None:
+    with pytest.raises(InvalidInput):
+        to_decimal("1" * 10_000, field="amount")
+
+
+def test_split_evenly_and_allocate_bound_the_number_of_parts() -> None:
+    # Found in review: split_evenly(.., 10**7) ran for 7 seconds.
+    with pytest.raises(InvalidInput) as caught:
+        split_evenly(D("100.00"), 10**7, currency="CNY")
+    assert caught.value.field == "count"
+    assert len(split_evenly(D("100.00"), PARTS_MAX, currency="CNY")) == PARTS_MAX
+    with pytest.raises(InvalidInput) as caught:
+        allocate(D("100.00"), [1] * (PARTS_MAX + 1), currency="CNY")
+    assert caught.value.field == "ratios"
+
+
+@pytest.mark.parametrize("factor", [D("1E+999999"), "1" * 200, D("1E+40"), D("1" * 101)])
+def test_multiply_by_an_out_of_range_factor_is_a_typed_error(factor: object) -> None:
+    # Found in review: 1E+999999 escaped as decimal.Overflow.
+    with pytest.raises(InvalidInput) as caught:
+        Money("12.30", "CNY").multiply(factor, rounding="HALF_UP")
+    assert caught.value.field in ("factor", "amount")
+
+
+def test_multiply_by_a_tiny_factor_is_exact_then_rounded_once() -> None:
+    assert Money("12.30", "CNY").multiply(D("1E-999999"), rounding="UP") == Money("0.01", "CNY")
+
+
+def test_to_rate_bounds_the_decimal_places_of_a_compounded_rate() -> None:
+    assert to_rate(D("0.18000000000000000000000000000000000000"), field="rate") == D("0.18")
+    with pytest.raises(InvalidInput) as caught:
+        to_rate(D("1E-29"), field="annual_rate")
+    assert caught.value.field == "annual_rate"
+
+
+@given(moneys(currency="CNY", max_value=10**12), st.integers(1, 200))
+def test_split_evenly_conserves_the_total(amount: Money, count: int) -> None:
+    assert sum(p.amount for p in amount.split_evenly(count)) == amount.amount

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import loancore
 
 
@@ -44,3 +47,13 @@ def test_every_public_error_is_a_loancore_error_and_refines_a_builtin() -> None:
         assert builtins_refined, (
             f"{error.__name__} should also inherit a builtin such as ValueError"
         )
+
+
+def test_import_loancore_reaches_the_calculator_submodules() -> None:
+    # A fresh interpreter, so that no other test's import of loancore.tvm can make this pass.
+    code = "import loancore; print(loancore.tvm.pmt(1, 1, 1), loancore.apr.us_actuarial.__name__)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert {"apr", "tvm"} <= set(loancore.__all__)

@@ -171,3 +171,53 @@ def test_revolving_interest_does_not_depend_on_the_callers_decimal_context() -> 
             ),
         )
     )
+
+
+# -- issue 10: bounded inputs, no ignored arguments ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"balance": D("1E+999999")}, "balance"),
+        ({"balance": D("1E-999999")}, "balance"),
+        ({"balance": D("100.001")}, "balance"),
+        ({"daily_rate": D("1E-999999")}, "daily_rate"),
+        ({"daily_rate": None, "annual_rate": D("1E-60"), "day_count": "ACT/360"}, "annual_rate"),
+    ],
+)
+def test_out_of_range_amounts_and_rates_are_refused_quickly(overrides: dict, field: str) -> None:
+    # Found in review: a balance of 1E+999999 took 14 seconds.
+    args = {"balance": D("100"), "daily_rate": D("0.0005")} | overrides
+    balance = args.pop("balance")
+    with pytest.raises(InvalidInput) as caught:
+        interest_for_span(
+            balance, day(2025, 1, 1), day(2025, 2, 1), currency="CNY", rounding="HALF_UP", **args
+        )
+    assert caught.value.field == field
+
+
+def test_a_day_count_given_with_a_daily_rate_is_refused_not_ignored() -> None:
+    for call in (
+        lambda: interest_for_span(
+            D("100"), day(2025, 1, 1), day(2025, 2, 1), currency="CNY", rounding="HALF_UP",
+            daily_rate=D("0.0005"), day_count="ACT/360",
+        ),
+        lambda: interest_for_balances(
+            [(day(2025, 1, 1), D("100"))], day(2025, 2, 1), currency="CNY", rounding="HALF_UP",
+            daily_rate=D("0.0005"), day_count="ACT/365F",
+        ),
+    ):  # fmt: skip
+        with pytest.raises(InvalidInput) as caught:
+            call()
+        assert caught.value.field == "day_count"
+
+
+@pytest.mark.parametrize("value", [dt.datetime(2025, 1, 1, 9), dt.date(1899, 12, 31)])
+def test_revolving_dates_are_plain_dates_in_range(value: object) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        interest_for_span(
+            D("100"), value, day(2025, 2, 1), currency="CNY", rounding="HALF_UP",  # type: ignore[arg-type]
+            daily_rate=D("0.0005"),
+        )  # fmt: skip
+    assert caught.value.field == "start"

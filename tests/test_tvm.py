@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 from decimal import Decimal
+from fractions import Fraction
 
 import numpy_financial as npf
 import pytest
@@ -248,3 +249,93 @@ def test_when_is_a_word_or_an_int_not_a_bool_or_float(when) -> None:
     # Found in review: when=True and when=1.0 were silently taken as "begin".
     with pytest.raises(InvalidInput):
         tvm.pmt(D("0.01"), 12, 1000, 0, when)
+
+
+# -- issue 10: solvers never return an unconverged guess; inputs are bounded -------------------
+
+
+@pytest.mark.parametrize("guess", [D("0.1"), D("0.05"), D("0.5")])
+def test_rate_returns_the_root_or_raises_never_the_guess(guess: Decimal) -> None:
+    # Found in review: rate(100000, -1100, 12000) returned its guess (0.1) unchanged.
+    got = tvm.rate(100000, -1100, 12000, guess=guess)
+    assert abs(got - D(1100) / D(12000)) < D("1e-18")
+
+
+def test_a_secant_that_stalls_beside_a_minimum_is_not_a_root() -> None:
+    # (r - 0.05)^2 + 1e-30 has no root; the secant creeps toward 0.05 in ever smaller steps.
+    with pytest.raises(NoSolution):
+        tvm.solve_rate(lambda r: (r - D("0.05")) ** 2 + D("1e-30"), solver="test")
+
+
+@given(st.integers(-5000, 50000), st.integers(1, 30))
+def test_solve_rate_result_brackets_a_sign_change(root_bp: int, power: int) -> None:
+    root = D(root_bp) / 10000
+
+    def f(r: Decimal) -> Decimal:
+        return (r - root) ** (2 * power - 1)
+
+    got = tvm.solve_rate(f, solver="test", tolerance=D("1e-20"))
+    assert abs(got - root) <= D("1e-18")
+
+
+def test_solve_rate_refuses_an_empty_or_reversed_bracket_and_a_guess_outside_it() -> None:
+    # Found in review: low > high returned a wrong root.
+    with pytest.raises(InvalidInput) as caught:
+        tvm.solve_rate(lambda r: r - D("0.05"), solver="x", low=D(10), high=D("-0.99"))
+    assert caught.value.field == "low"
+    with pytest.raises(InvalidInput) as caught:
+        tvm.solve_rate(lambda r: r - D("0.05"), solver="x", guess=D(20))
+    assert caught.value.field == "guess"
+    with pytest.raises(InvalidInput) as caught:
+        tvm.solve_rate(lambda r: r, solver="x", iterations_max=tvm.ITERATIONS_LIMIT + 1)
+    assert caught.value.field == "iterations_max"
+    with pytest.raises(InvalidInput) as caught:
+        tvm.solve_rate(lambda r: r, solver="x", tolerance=D("NaN"))
+    assert caught.value.field == "tolerance"
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda: tvm.pmt(D("0.01"), 12, D("1E+999999")), "pv"),
+        (lambda: tvm.pv(D("1E+50"), 12, -100), "rate"),
+        (lambda: tvm.fv(D("0.01"), 10**7, -100, 0), "nper"),
+        (lambda: tvm.npv(D("0.01"), [1] * (tvm.CASHFLOWS_MAX + 1)), "values"),
+        (lambda: tvm.irr([-100, D("1E+50")]), "values[1]"),
+        (lambda: tvm.nper(D("0.01"), "1" * 100, 1000), "pmt"),
+    ],
+)
+def test_out_of_range_inputs_are_typed_errors(call, field: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        call()
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    "first",
+    [dt.datetime(2025, 1, 1, 12), "2025-01-01", dt.date(1800, 1, 1), dt.date(3000, 1, 1)],
+)
+def test_xirr_dates_are_plain_dates_in_range(first: object) -> None:
+    flows = [(first, D(-1000)), (dt.date(2025, 6, 1), D(1100))]
+    with pytest.raises(InvalidInput) as caught:
+        tvm.xirr(flows)  # type: ignore[arg-type]
+    assert caught.value.field == "cashflows[0].date"
+
+
+@given(cashflows(count_max=12), st.integers(-5000, 20000))
+def test_discount_factors_are_the_fractional_powers(flows, rate_bp: int) -> None:
+    # The root-and-integer-power shortcut agrees with (1 + r)^-t to far more than 28 digits.
+    rate = D(rate_bp) / 10000
+    start = flows[0][0]
+    times = [Fraction((d - start).days, 365) for d, _ in flows]
+    with decimal.localcontext(decimal.Context(prec=50)):
+        got = tvm.discount_factors(rate, times)
+        for t, factor in zip(times, got, strict=True):
+            exact = (1 + rate) ** -(D(t.numerator) / D(t.denominator))
+            assert abs(factor - exact) <= abs(exact) * D("1e-40")
+
+
+def test_rate_without_a_root_is_no_solution_even_where_the_growth_overflows() -> None:
+    # (1 + r)^1,000,000 leaves the number range above r ~ 9: that is no root, not a bad nper.
+    with pytest.raises(NoSolution):
+        tvm.rate(10**6, 1, 1)

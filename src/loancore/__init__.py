@@ -4,11 +4,13 @@ Exact calculators, a double-entry ledger of accounting subjects, revolving credi
 repayment allocation, loan servicing and T+N merchant settlement, as a functional core with thin
 adapters (SQLite, PostgreSQL, beancount, a command line).
 
-The names below are the curated public API; submodules hold the rest (``loancore.tvm``,
-``loancore.apr``, ``loancore.revolving``, ``loancore.ledger``, ``loancore.quota``,
+The names below are the curated public API; ``loancore.tvm`` and ``loancore.apr`` are imported
+with the package (``loancore.tvm.pmt(...)`` works after ``import loancore``); submodules hold the
+rest (``loancore.revolving``, ``loancore.ledger``, ``loancore.quota``,
 ``loancore.adapters.*``, ``loancore.testing.strategies``).
 """
 
+from loancore import apr, tvm
 from loancore.amortization import (
     FeeTiming,
     Installment,
@@ -45,7 +47,6 @@ from loancore.ledger import (
     Chart,
     GeneralLedger,
     JournalEntry,
-    Ledger,
     Leg,
     MemoDirection,
     MemoPosting,
@@ -78,7 +79,6 @@ __all__ = [
     "InvalidInput",
     "InvariantViolation",
     "JournalEntry",
-    "Ledger",
     "Leg",
     "LoanTerms",
     "LoancoreError",
@@ -106,6 +106,7 @@ __all__ = [
     "__version__",
     "allocate",
     "amortize",
+    "apr",
     "day_count",
     "default_chart",
     "due_dates",
@@ -113,6 +114,7 @@ __all__ = [
     "quantize",
     "reamortize",
     "split_evenly",
+    "tvm",
     "year_fraction",
     "year_fraction_ratio",
 ]

@@ -37,16 +37,18 @@ import operator
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
 from loancore import dates as _dates
+from loancore.checks import require_date
 from loancore.dates import PERIODS_MAX, EndOfMonth, Frequency
 from loancore.daycount import DayCount, year_fraction_ratio
 from loancore.errors import InvalidInput, InvariantViolation
 from loancore.money import (
     CURRENCY_MINOR_UNITS,
+    RATE_DECIMALS_MAX,
     Rounding,
     at_scale,
     from_minor_units,
@@ -54,6 +56,7 @@ from loancore.money import (
     round_ratio,
     to_decimal,
     to_minor_units,
+    to_rate,
 )
 
 __all__ = [
@@ -107,8 +110,11 @@ class Reamortization(str, enum.Enum):
     KEEP_TERM = "keep_term"
 
 
-def _enum(cls: type[enum.Enum], field: str) -> Any:
-    def convert(value: Any) -> Any:
+_E = TypeVar("_E", bound=enum.Enum)
+
+
+def _enum(cls: type[_E], field: str) -> Callable[[Any], _E]:
+    def convert(value: Any) -> _E:
         try:
             return cls(value)
         except ValueError:
@@ -128,15 +134,53 @@ def _day_count(value: Any) -> DayCount | None:
         ) from None
 
 
-def _decimal(field: str) -> Any:
-    return lambda value: to_decimal(value, field=field)
+# Named converters (attrs and mypy's attrs plugin type a field by its converter's signature).
 
 
-def _optional_decimal(value: Any) -> Decimal | None:
+def _principal(value: Any) -> Decimal:
+    return to_decimal(value, field="principal")
+
+
+def _annual_rate(value: Any) -> Decimal:
+    return to_rate(value, field="annual_rate")
+
+
+def _fee_rate(value: Any) -> Decimal:
+    return to_rate(value, field="fee_rate_per_period")
+
+
+def _installment_multiple(value: Any) -> Decimal | None:
     return None if value is None else to_decimal(value, field="installment_multiple")
 
 
-def _count(field: str, low: int, high: int):
+def _method(value: Any) -> Method:
+    return _enum(Method, "method")(value)
+
+
+def _end_of_month(value: Any) -> EndOfMonth:
+    return _enum(EndOfMonth, "end_of_month")(value)
+
+
+def _interest_basis(value: Any) -> InterestBasis:
+    return _enum(InterestBasis, "interest_basis")(value)
+
+
+def _fee_timing(value: Any) -> FeeTiming:
+    return _enum(FeeTiming, "fee_timing")(value)
+
+
+def _frequency(value: Any) -> Frequency:
+    return Frequency.parse(value)
+
+
+def _rounding(value: Any) -> Rounding:
+    return Rounding.parse(value)
+
+
+_Validator = Callable[[Any, Any, Any], None]
+
+
+def _count(field: str, low: int, high: int) -> _Validator:
     def check(_instance: Any, _attribute: Any, value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise InvalidInput(field, value, f"expected an int from {low} to {high}")
@@ -144,33 +188,22 @@ def _count(field: str, low: int, high: int):
     return check
 
 
-def _date(field: str, optional: bool = False):
+def _date(field: str, optional: bool = False) -> _Validator:
     def check(_instance: Any, _attribute: Any, value: Any) -> None:
         if optional and value is None:
             return
-        if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
-            raise InvalidInput(field, value, "expected a datetime.date")
+        require_date(field, value)
 
     return check
 
 
 RATE_ANNUAL_MAX = Decimal(10)
 """Annual rates must be in [0, 10): 1000% is a typo, not a product."""
-RATE_DECIMALS_MAX = 28
-"""Rates may have at most this many decimal places (Python's default precision).
-
-Schedules are exact: ``(1 + r)^n`` is a Fraction whose denominator has about ``decimals x n``
-digits, so ``Decimal("1e-20000")`` over 360 periods would run for minutes; 28 places over 1200
-periods takes a tenth of a second.
-"""
-
-
-def _decimals(value: Decimal) -> int:
-    """Decimal places of ``value`` once trailing zeros are dropped (``0.1800`` has 2)."""
-    _, digits, exponent = value.as_tuple()
-    text = "".join(map(str, digits))
-    trailing = len(text) - len(text.rstrip("0"))
-    return max(0, -(exponent + trailing)) if text.strip("0") else 0
+# RATE_DECIMALS_MAX (from loancore.money, re-exported here): rates have at most 28 decimal places.
+_AMORTIZING = frozenset(
+    {Method.EQUAL_INSTALLMENT, Method.EQUAL_PRINCIPAL, Method.FLAT, Method.FEE_INSTALLMENT}
+)
+_LEVEL_PRINCIPAL = (Method.EQUAL_PRINCIPAL, Method.FLAT, Method.FEE_INSTALLMENT)
 
 
 @attrs.frozen(kw_only=True)
@@ -189,32 +222,28 @@ class LoanTerms:
     ``interest_free_periods`` (no interest for the first periods).
     """
 
-    principal: Decimal = attrs.field(converter=_decimal("principal"))
+    principal: Decimal = attrs.field(converter=_principal)
     currency: str = attrs.field()
-    annual_rate: Decimal = attrs.field(converter=_decimal("annual_rate"))
+    annual_rate: Decimal = attrs.field(converter=_annual_rate)
     installments: int = attrs.field(validator=_count("installments", 1, PERIODS_MAX))
-    method: Method = attrs.field(converter=_enum(Method, "method"))
+    method: Method = attrs.field(converter=_method)
     start_date: dt.date = attrs.field(validator=_date("start_date"))
-    rounding: Rounding = attrs.field(converter=Rounding.parse)
-    frequency: Frequency = attrs.field(default=Frequency.MONTHLY, converter=Frequency.parse)
+    rounding: Rounding = attrs.field(converter=_rounding)
+    frequency: Frequency = attrs.field(default=Frequency.MONTHLY, converter=_frequency)
     every_days: int | None = attrs.field(default=None)
     first_due_date: dt.date | None = attrs.field(
         default=None, validator=_date("first_due_date", True)
     )
-    end_of_month: EndOfMonth = attrs.field(
-        default=EndOfMonth.CLAMP, converter=_enum(EndOfMonth, "end_of_month")
-    )
+    end_of_month: EndOfMonth = attrs.field(default=EndOfMonth.CLAMP, converter=_end_of_month)
     interest_basis: InterestBasis = attrs.field(
-        default=InterestBasis.PERIOD, converter=_enum(InterestBasis, "interest_basis")
+        default=InterestBasis.PERIOD, converter=_interest_basis
     )
     day_count: DayCount | None = attrs.field(default=None, converter=_day_count)
-    installment_multiple: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
-    fee_rate_per_period: Decimal = attrs.field(
-        default=_ZERO, converter=_decimal("fee_rate_per_period")
+    installment_multiple: Decimal | None = attrs.field(
+        default=None, converter=_installment_multiple
     )
-    fee_timing: FeeTiming = attrs.field(
-        default=FeeTiming.PER_INSTALLMENT, converter=_enum(FeeTiming, "fee_timing")
-    )
+    fee_rate_per_period: Decimal = attrs.field(default=_ZERO, converter=_fee_rate)
+    fee_timing: FeeTiming = attrs.field(default=FeeTiming.PER_INSTALLMENT, converter=_fee_timing)
     grace_periods: int = attrs.field(default=0, validator=_count("grace_periods", 0, PERIODS_MAX))
     interest_free_periods: int = attrs.field(
         default=0, validator=_count("interest_free_periods", 0, PERIODS_MAX)
@@ -241,11 +270,6 @@ class LoanTerms:
             )
         if not _ZERO <= self.fee_rate_per_period < _ONE:
             raise InvalidInput("fee_rate_per_period", self.fee_rate_per_period, "must be in [0, 1)")
-        for name in ("annual_rate", "fee_rate_per_period"):
-            if _decimals(getattr(self, name)) > RATE_DECIMALS_MAX:
-                raise InvalidInput(
-                    name, getattr(self, name), f"has more than {RATE_DECIMALS_MAX} decimal places"
-                )
         upfront = self.fee_timing is FeeTiming.UPFRONT
         if upfront and Fraction(self.fee_rate_per_period) * self.installments >= 1:
             raise InvalidInput(
@@ -258,6 +282,7 @@ class LoanTerms:
         self._check_method_options(quantum)
         scale = CURRENCY_MINOR_UNITS[self.currency]
         object.__setattr__(self, "_principal_minor", _minor(self.principal, scale))
+        self._check_principal_per_installment(scale)
         if self.installment_multiple is not None:
             object.__setattr__(self, "_multiple_minor", _minor(self.installment_multiple, scale))
         plain = (
@@ -308,6 +333,13 @@ class LoanTerms:
             )
         multiple = self.installment_multiple
         if multiple is not None:
+            if self.method in (Method.INTEREST_ONLY, Method.BULLET):
+                raise InvalidInput(
+                    "installment_multiple",
+                    multiple,
+                    f"{self.method.value} has no level amount to round (equal_installment, "
+                    "equal_principal, flat and fee_installment do)",
+                )
             if multiple <= 0:
                 raise InvalidInput(
                     "installment_multiple",
@@ -315,6 +347,18 @@ class LoanTerms:
                     f"must be a positive multiple of {quantum} {self.currency}",
                 )
             at_scale(multiple, self.currency, field="installment_multiple")
+
+    def _check_principal_per_installment(self, scale: int) -> None:
+        """Every amortizing installment repays at least one minor unit of principal: 0.11 over
+        12 installments would otherwise be eleven installments of 0.00 and a last of 0.11."""
+        periods = self.installments - self.grace_periods
+        if self.method in _AMORTIZING and self._principal_minor < periods:
+            raise InvalidInput(
+                "principal",
+                self.principal,
+                f"must be at least one minor unit per amortizing installment "
+                f"({from_minor_units(periods, scale)} {self.currency} over {periods})",
+            )
 
     @property
     def periods_per_year(self) -> Decimal:
@@ -587,7 +631,7 @@ def _fast_annuity(
     payment: int,
     mode: str,
     affine: tuple[int, int, int] | None,
-):
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """The plain annuity's period loop, in integer minor units; returns three tuples.
 
     Interest is ``(balance * a + b) // c`` (the rounding mode folded into integers, see
@@ -614,7 +658,9 @@ def _fast_annuity(
     return _clamped_annuity(principal, num, den, n, payment, mode)
 
 
-def _clamped_annuity(principal: int, num: int, den: int, n: int, payment: int, mode: str):
+def _clamped_annuity(
+    principal: int, num: int, den: int, n: int, payment: int, mode: str
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """The annuity loop with every principal part clamped to ``[0, balance]`` (any mode)."""
     parts: list[int] = []
     interests: list[int] = []
@@ -660,10 +706,13 @@ def _period_rates(
 ) -> list[Fraction]:
     """Each period's exact interest rate."""
     if terms.interest_basis is InterestBasis.DAILY:
+        if terms.day_count is None:  # LoanTerms refuses daily interest without a day count
+            raise InvariantViolation("interest_basis='daily' without a day_count")
+        convention: DayCount = terms.day_count
         annual = Fraction(terms.annual_rate)
         rates, prev = [], previous
         for day in due:
-            rates.append(annual * year_fraction_ratio(prev, day, terms.day_count))
+            rates.append(annual * year_fraction_ratio(prev, day, convention))
             prev = day
         return rates
     r = _period_rate(terms.annual_rate, terms.frequency, terms.every_days)
@@ -685,19 +734,19 @@ class _Plan:
     interest_base: int | None  # the original principal for flat, else None (use the balance)
 
 
-_LEVEL_PRINCIPAL = (Method.EQUAL_PRINCIPAL, Method.FLAT, Method.FEE_INSTALLMENT)
+_Columns = tuple[list[int], list[int], list[int], list[int]]
 
 
 def _columns(
     plan: _Plan, balance: int, rates: list[Fraction], mode: str, *, stop_at_zero: bool = False
-):
+) -> _Columns:
     """The period loop: principal, interest, fee, balance per period (bounded by ``rates``).
 
     The last period takes whatever balance is left (the residue rule). With ``stop_at_zero``
     the loop ends at the first period that clears the balance (a kept installment after a
     prepayment).
     """
-    cols: tuple[list[int], list[int], list[int], list[int]] = ([], [], [], [])
+    cols: _Columns = ([], [], [], [])
     last = len(rates) - 1
     for k, r in enumerate(rates):
         base = balance if plan.interest_base is None else plan.interest_base
@@ -757,8 +806,41 @@ def _level(
         )
         return _level_payment(principal, factor, terms._multiple_minor, terms.rounding.value)
     if terms.method in _LEVEL_PRINCIPAL:
-        return principal // periods  # toward zero; the residue goes to the last installment
+        return _level_principal(terms, principal, periods)
     return 0
+
+
+def _level_principal(terms: LoanTerms, principal: int, periods: int) -> int:
+    """The level principal part of equal_principal, flat and fee_installment, in minor units.
+
+    ``principal / periods`` rounded with the terms' mode, as banks' published 等额本金 schedules
+    and Apache Fineract round it; the residue goes to the last installment. With
+    ``installment_multiple`` the level amount is rounded to the multiple instead: the principal
+    part for equal_principal (its installments are not level), the whole installment (principal,
+    interest at the regular period rate and fee) for flat and fee_installment, whose installments
+    are. If rounding up would leave the last installment less than one minor unit of principal
+    (possible only when the principal is under ``periods x (periods - 1)`` minor units), the
+    level is rounded down instead. A multiple larger than the level amount is refused.
+    """
+    step, mode = terms._multiple_minor, terms.rounding.value
+    extra = 0  # the level installment's part besides principal (flat and fee_installment)
+    if terms.installment_multiple is not None and terms.method is not Method.EQUAL_PRINCIPAL:
+        r = _period_rate(terms.annual_rate, terms.frequency, terms.every_days)
+        interest = round_ratio(principal * r.numerator, r.denominator, rounding=mode)
+        extra = interest + _fees(terms, principal)[0]
+    target, divisor = principal + extra * periods, periods * step
+    level = round_ratio(target, divisor, rounding=mode) * step - extra
+    if level < 1 or (periods - 1) * level >= principal:
+        level = target // divisor * step - extra  # rounded down: the last part stays >= level
+    if level < 1:
+        if terms.installment_multiple is not None:
+            _refuse_multiple(terms)
+        raise InvalidInput(
+            "principal",
+            from_minor_units(principal, CURRENCY_MINOR_UNITS[terms.currency]),
+            f"is less than one minor unit for each of {periods} installments",
+        )
+    return level
 
 
 # -- amortize ------------------------------------------------------------------------------------
@@ -803,7 +885,9 @@ def amortize(terms: LoanTerms) -> Schedule:
     return _checked(Schedule(terms, due, tuple(p), tuple(i), tuple(f), fee_upfront, plan.level))
 
 
-def _level_columns(plan: _Plan, balance: int, rates: list[Fraction], mode: str, step: int):
+def _level_columns(
+    plan: _Plan, balance: int, rates: list[Fraction], mode: str, step: int
+) -> tuple[_Plan, _Columns]:
     """:func:`_columns`, after lowering an annuity's level if it would clear the loan before
     the last installment (see :func:`_largest_level`); returns the plan used and the columns."""
     columns = _columns(plan, balance, rates, mode)
@@ -812,7 +896,8 @@ def _level_columns(plan: _Plan, balance: int, rates: list[Fraction], mode: str, 
         return plan, columns
 
     def clears_early(level: int) -> bool:
-        return _columns(attrs.evolve(plan, level=level), balance, rates, mode)[3][-2] == 0
+        remaining_after = _columns(attrs.evolve(plan, level=level), balance, rates, mode)[3]
+        return remaining_after[-2] == 0
 
     plan = attrs.evolve(plan, level=_largest_level(plan.level, step, clears_early))
     return plan, _columns(plan, balance, rates, mode)
@@ -975,7 +1060,16 @@ def reamortize(
     remaining = balance - amount_minor
     if remaining == 0 and k == 0:
         raise InvalidInput("prepayment", prepayment, "repays the whole loan before any installment")
-    tail = _rebuild(schedule, k, remaining, how) if remaining else ((), (), (), (), ())
+    periods = len(schedule) - max(k, terms.grace_periods)
+    if how is Reamortization.KEEP_TERM and terms.method in _AMORTIZING and 0 < remaining < periods:
+        raise InvalidInput(
+            "prepayment",
+            prepayment,
+            f"leaves {_money(remaining, schedule.scale)}, less than one minor unit for each of "
+            f"the {periods} remaining installments: prepay the whole balance or less",
+        )
+    empty: list[int] = []
+    tail = _rebuild(schedule, k, remaining, how) if remaining else ((), empty, empty, empty, empty)
     dates, p, i, f, _b = tail
     return _checked(
         attrs.evolve(
@@ -989,7 +1083,9 @@ def reamortize(
     )
 
 
-def _rebuild(schedule: Schedule, k: int, balance: int, how: Reamortization):
+def _rebuild(
+    schedule: Schedule, k: int, balance: int, how: Reamortization
+) -> tuple[tuple[dt.date, ...], list[int], list[int], list[int], list[int]]:
     terms = schedule.terms
     dates = schedule.due_dates[k:]
     fraction = _first_fraction(terms, dates[0]) if k == 0 else Fraction(1)
@@ -1095,13 +1191,12 @@ def payoff_quote(
     _check_schedule(schedule)
     terms = schedule.terms
     k = _check_paid(schedule, installments_paid, "installments_paid")
-    if not isinstance(as_of, dt.date) or isinstance(as_of, dt.datetime):
-        raise InvalidInput("as_of", as_of, "expected a datetime.date")
+    require_date("as_of", as_of)
     since = schedule.due_dates[k - 1] if k else terms.start_date
     until = schedule.due_dates[k]
     if not since <= as_of <= until:
         raise InvalidInput("as_of", as_of, f"must be within the current period {since}..{until}")
-    fee_rate = to_decimal(prepayment_fee_rate, field="prepayment_fee_rate")
+    fee_rate = to_rate(prepayment_fee_rate, field="prepayment_fee_rate")
     if not _ZERO <= fee_rate < _ONE:
         raise InvalidInput("prepayment_fee_rate", prepayment_fee_rate, "must be in [0, 1)")
     outstanding, mode = _outstanding(schedule, k), terms.rounding.value

@@ -7,9 +7,10 @@ the term. A schedule becomes one advance of its net disbursement (principal less
 on the start date, then each installment's total on its due date.
 
 - :func:`us_actuarial`: Regulation Z (12 CFR 1026) Appendix J, actuarial method. Time is counted
-  in unit periods: whole unit periods measured back from each flow's date, plus a fraction of
-  remaining days over 30 (monthly), 15 (semimonthly), 7 / 14 (weekly / biweekly), 90 / 180
-  (quarterly / semiannual) or 365 (annual). Each flow is discounted by
+  in unit periods (:class:`UnitPeriod`: any whole number of weeks, 1 to 52, or of months, 1 to
+  12, or a semimonth, as (b)(3)(iii) allows): whole unit periods measured back from each flow's
+  date, plus a fraction of remaining days over 7 per week of the unit period, 30 per month (365
+  for a year), or 15 for a semimonth. Each flow is discounted by
   ``(1 + f i)(1 + i)^q`` (simple interest for the fraction, the appendix's general equation) and
   the APR is the unit-period rate ``i`` times unit periods per year.
 - :func:`eu`: Directive 2008/48/EC Annex I: ``sum(A_k (1 + X)^(-t_k)) = 0`` with ``t_k`` in years,
@@ -30,8 +31,11 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import decimal
-from collections.abc import Sequence
+import enum
+import re
+from collections.abc import Callable, Sequence
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import attrs
@@ -39,16 +43,18 @@ from dateutil.relativedelta import relativedelta
 
 from loancore import dates as _dates
 from loancore.amortization import Method, Schedule
+from loancore.checks import require_date, require_id
 from loancore.dates import Frequency
 from loancore.errors import InvalidInput, NoSolution
 from loancore.money import Rounding, to_decimal
-from loancore.tvm import ITERATIONS_MAX, solve_rate
+from loancore.tvm import CASHFLOWS_MAX, ITERATIONS_MAX, NPER_MAX, discount_factors, solve_rate
 
 __all__ = [
     "PLACES_MAX",
     "AnnualizedRate",
     "CapCheck",
     "RateCap",
+    "UnitPeriod",
     "check_caps",
     "eu",
     "irr_annualized",
@@ -69,22 +75,133 @@ _WORK = decimal.Context(
 )
 PLACES_MAX = 28
 """The most decimals :func:`round_percent` rounds to."""
-# Appendix J (b)(5): the divisor of a fractional unit period, in days.
-_UNIT_DAYS = {
-    Frequency.WEEKLY: 7,
-    Frequency.BIWEEKLY: 14,
-    Frequency.SEMIMONTHLY: 15,
-    Frequency.MONTHLY: 30,
-    Frequency.QUARTERLY: 90,
-    Frequency.SEMIANNUAL: 180,
-    Frequency.ANNUAL: 365,
+
+
+class _Unit(str, enum.Enum):
+    WEEK = "week"
+    MONTH = "month"
+    SEMIMONTH = "semimonth"
+
+
+_WEEKS_MAX = 52
+_MONTHS_MAX = 12
+_UNIT_TEXT = re.compile(r"([0-9]{1,2}) (week|month)s?")
+
+
+def _unit_count(count: Any, most: int) -> int:
+    if type(count) is not int or not 1 <= count <= most:
+        raise InvalidInput("count", count, f"expected an int from 1 to {most}")
+    return count
+
+
+@attrs.frozen
+class UnitPeriod:
+    """A Regulation Z unit period: a whole number of weeks (1 to 52) or of months (1 to 12), or a
+    semimonth. Appendix J (b)(3)(iii) allows any multiple of a week or a month up to a year; its
+    own examples use 4 weeks ((c)(2)(ii), (c)(6)(i)) and 2 months ((c)(4)(ii)).
+
+    Build one with :meth:`weeks`, :meth:`months` or :meth:`parse` (a :class:`Frequency` other
+    than every-N-days, its value, or ``"4 weeks"`` / ``"2 months"``). A fraction of a unit period
+    is the remaining days over :attr:`fraction_days` ((b)(5)(iv)): 7 per week, 30 per month (365
+    for a year), 15 for a semimonth.
+    """
+
+    count: int
+    unit: str
+
+    def __attrs_post_init__(self) -> None:
+        most = {
+            _Unit.WEEK.value: _WEEKS_MAX,
+            _Unit.MONTH.value: _MONTHS_MAX,
+            _Unit.SEMIMONTH.value: 1,
+        }
+        if self.unit not in most:
+            raise InvalidInput("unit", self.unit, f"expected one of {sorted(most)}")
+        _unit_count(self.count, most[self.unit])
+
+    @classmethod
+    def weeks(cls, count: int) -> UnitPeriod:
+        return cls(count, _Unit.WEEK.value)
+
+    @classmethod
+    def months(cls, count: int) -> UnitPeriod:
+        return cls(count, _Unit.MONTH.value)
+
+    @classmethod
+    def semimonth(cls) -> UnitPeriod:
+        return cls(1, _Unit.SEMIMONTH.value)
+
+    @classmethod
+    def parse(cls, value: Any, *, field: str = "unit_period") -> UnitPeriod:
+        """A :class:`UnitPeriod`, a :class:`Frequency` (or its value), or ``"<n> weeks"`` /
+        ``"<n> months"``; anything else raises InvalidInput naming ``field``."""
+        if isinstance(value, UnitPeriod):
+            return value
+        if isinstance(value, str):
+            match = _UNIT_TEXT.fullmatch(value.strip().lower())
+            if match:
+                count = int(match[1])
+                return cls.weeks(count) if match[2] == "week" else cls.months(count)
+        if isinstance(value, (Frequency, str)):
+            try:
+                frequency = Frequency(value)
+            except ValueError:
+                frequency = None
+            if frequency is not None and frequency in _FREQUENCY_UNITS:
+                return _FREQUENCY_UNITS[frequency]
+        raise InvalidInput(
+            field,
+            value,
+            "expected a UnitPeriod, a Frequency other than every_n_days, "
+            "or '<n> weeks' (1-52) / '<n> months' (1-12)",
+        )
+
+    @property
+    def periods_per_year(self) -> Decimal:
+        """Unit periods in a year: 52 / weeks, 12 / months, 24 semimonths."""
+        if self.unit == _Unit.WEEK:
+            return Decimal(52) / self.count
+        if self.unit == _Unit.MONTH:
+            return Decimal(12) / self.count
+        return Decimal(24)
+
+    @property
+    def fraction_days(self) -> int:
+        """The divisor of a fractional unit period, in days (Appendix J (b)(5)(iv))."""
+        if self.unit == _Unit.WEEK:
+            return 7 * self.count
+        if self.unit == _Unit.MONTH:
+            return 365 if self.count == _MONTHS_MAX else 30 * self.count
+        return 15
+
+    def _average_days(self) -> Decimal:
+        if self.unit == _Unit.WEEK:
+            return Decimal(7 * self.count)
+        if self.unit == _Unit.MONTH:
+            return Decimal("30.4") * self.count
+        return Decimal("15.2")
+
+    def _back(self, day: dt.date, periods: int) -> dt.date:
+        """``day`` minus whole unit periods; a month-end date steps to month ends ((b)(3)(iv))."""
+        if self.unit == _Unit.WEEK:
+            return day - dt.timedelta(days=7 * self.count * periods)
+        if self.unit == _Unit.SEMIMONTH:
+            return _dates.step_back(day, periods, Frequency.SEMIMONTHLY)
+        result = _dates.step_back(day, self.count * periods, Frequency.MONTHLY)
+        if _dates.is_month_end(day):
+            return result.replace(day=calendar.monthrange(result.year, result.month)[1])
+        return result
+
+
+_FREQUENCY_UNITS = {
+    Frequency.WEEKLY: UnitPeriod.weeks(1),
+    Frequency.BIWEEKLY: UnitPeriod.weeks(2),
+    Frequency.SEMIMONTHLY: UnitPeriod.semimonth(),
+    Frequency.MONTHLY: UnitPeriod.months(1),
+    Frequency.QUARTERLY: UnitPeriod.months(3),
+    Frequency.SEMIANNUAL: UnitPeriod.months(6),
+    Frequency.ANNUAL: UnitPeriod.months(12),
 }
-_AVERAGE_DAYS = {
-    Frequency.WEEKLY: Decimal(7), Frequency.BIWEEKLY: Decimal(14),
-    Frequency.SEMIMONTHLY: Decimal("15.2"), Frequency.MONTHLY: Decimal("30.4"),
-    Frequency.QUARTERLY: Decimal("91.3"), Frequency.SEMIANNUAL: Decimal("182.6"),
-    Frequency.ANNUAL: Decimal("365.25"),
-}  # fmt: skip
 
 Flows = Sequence[tuple[dt.date, Any]]
 
@@ -96,29 +213,31 @@ def _flows(source: Schedule | Flows) -> list[tuple[dt.date, Decimal]]:
         flows = [(terms.start_date, -source.net_disbursement)]
         flows += list(zip(source.due_dates, source.totals, strict=True))
         return flows
-    if isinstance(source, (str, bytes)) or not isinstance(source, Sequence) or len(source) < 2:
+    if (
+        isinstance(source, (str, bytes))
+        or not isinstance(source, Sequence)
+        or not 2 <= len(source) <= CASHFLOWS_MAX
+    ):
         raise InvalidInput(
-            "cashflows", source, "expected a Schedule or at least two (date, amount) pairs"
+            "cashflows",
+            source,
+            f"expected a Schedule or 2 to {CASHFLOWS_MAX} (date, amount) pairs",
         )
-    out = []
+    out: list[tuple[dt.date, Decimal]] = []
     for i, pair in enumerate(source):
-        if (
-            not isinstance(pair, tuple)
-            or len(pair) != 2
-            or not isinstance(pair[0], dt.date)
-            or isinstance(pair[0], dt.datetime)
-        ):
+        if not isinstance(pair, tuple) or len(pair) != 2:
             raise InvalidInput(f"cashflows[{i}]", pair, "expected a (datetime.date, amount) pair")
-        if out and pair[0] < out[0][0]:
+        day = require_date(f"cashflows[{i}].date", pair[0])
+        if out and day < out[0][0]:
             raise InvalidInput(f"cashflows[{i}]", pair, f"is before the first date {out[0][0]}")
-        out.append((pair[0], to_decimal(pair[1], field=f"cashflows[{i}].amount")))
+        out.append((day, to_decimal(pair[1], field=f"cashflows[{i}].amount")))
     amounts = [a for _, a in out]
     if all(a >= 0 for a in amounts) or all(a <= 0 for a in amounts):
         raise NoSolution("apr", "the cash flows never change sign")
     return out
 
 
-def _solve(residual, solver: str, iterations_max: int) -> Decimal:
+def _solve(residual: Callable[[Decimal], Decimal], solver: str, iterations_max: int) -> Decimal:
     # Rates per period above 1000% are not loans; the bracket keeps the solver honest.
     root = solve_rate(
         residual,
@@ -134,45 +253,38 @@ def _solve(residual, solver: str, iterations_max: int) -> Decimal:
 # -- Regulation Z Appendix J ---------------------------------------------------------------------
 
 
-def _unit_periods(start: dt.date, day: dt.date, unit: Frequency) -> tuple[int, Decimal]:
+def _unit_periods(start: dt.date, day: dt.date, unit: UnitPeriod) -> tuple[int, Decimal]:
     """(whole unit periods, fraction) from ``start`` to ``day``, counted back from ``day``."""
     if day == start:
         return 0, _ZERO
-    whole = int((day - start).days / _AVERAGE_DAYS[unit])
+    whole = int((day - start).days / unit._average_days())
     for _ in range(4):  # the estimate is within a period or two; settle it exactly
-        if whole > 0 and _back(day, whole, unit) < start:
+        if whole > 0 and unit._back(day, whole) < start:
             whole -= 1
-        elif _back(day, whole + 1, unit) >= start:
+        elif unit._back(day, whole + 1) >= start:
             whole += 1
         else:
             break
-    remaining = (_back(day, whole, unit) - start).days
+    remaining = (unit._back(day, whole) - start).days
     # The days left over can reach a whole unit period's divisor (Jan 1 -> Jan 31 is no calendar
     # month but 30 days; semimonths counted back from Feb 29 leave 15 days): count those as
     # whole periods, since (1 + 1 x i) == (1 + i)^1, and keep the fraction below 1.
-    extra, remaining = divmod(remaining, _UNIT_DAYS[unit])
-    return whole + extra, Decimal(remaining) / Decimal(_UNIT_DAYS[unit])
-
-
-def _back(day: dt.date, periods: int, unit: Frequency) -> dt.date:
-    """``day`` minus whole unit periods; a month-end date steps to month ends ((b)(3)(iv))."""
-    result = _dates.step_back(day, periods, unit)
-    if unit.months and _dates.is_month_end(day):
-        return result.replace(day=calendar.monthrange(result.year, result.month)[1])
-    return result
+    extra, remaining = divmod(remaining, unit.fraction_days)
+    return whole + extra, Decimal(remaining) / Decimal(unit.fraction_days)
 
 
 def us_actuarial(
     source: Schedule | Flows,
     *,
-    unit_period: Frequency | str | None = None,
+    unit_period: UnitPeriod | Frequency | str | None = None,
     iterations_max: int = ITERATIONS_MAX,
 ) -> Decimal:
     """The APR by Regulation Z Appendix J's actuarial method, as a fraction (0.1182 = 11.82%).
 
     ``unit_period`` defaults to the schedule's frequency (monthly for bare cash flows); pass the
-    transaction's most common payment interval (Appendix J (b)(4)). Every-N-days schedules need
-    an explicit standard unit period. Unrounded; Regulation Z's tolerance is 1/8 percentage
+    transaction's most common payment interval (Appendix J (b)(4)): a :class:`UnitPeriod`, a
+    :class:`Frequency`, or ``"4 weeks"`` / ``"2 months"``. An every-N-days schedule defaults to
+    N / 7 weeks when N is a multiple of 7 and otherwise needs an explicit unit period. Unrounded; Regulation Z's tolerance is 1/8 percentage
     point for regular transactions (1026.22(a)(2)).
     """
     with decimal.localcontext(_WORK):
@@ -180,17 +292,22 @@ def us_actuarial(
 
 
 def _us_actuarial(
-    source: Schedule | Flows, unit_period: Frequency | str | None, iterations_max: int
+    source: Schedule | Flows, unit_period: UnitPeriod | Frequency | str | None, iterations_max: int
 ) -> Decimal:
     flows = _flows(source)
-    if unit_period is None:
-        unit = source.terms.frequency if isinstance(source, Schedule) else Frequency.MONTHLY
+    if unit_period is not None:
+        unit = UnitPeriod.parse(unit_period)
+    elif not isinstance(source, Schedule):
+        unit = UnitPeriod.months(1)
+    elif source.terms.frequency is Frequency.EVERY_N_DAYS:
+        days = source.terms.every_days or 0
+        if days % 7:
+            raise InvalidInput(
+                "unit_period", None, f"every {days} days is no whole number of weeks: give one"
+            )
+        unit = UnitPeriod.weeks(days // 7)
     else:
-        unit = Frequency.parse(unit_period, field="unit_period")
-    if unit is Frequency.EVERY_N_DAYS:
-        raise InvalidInput(
-            "unit_period", unit.value, "give a standard unit period (weekly, monthly, ...)"
-        )
+        unit = UnitPeriod.parse(source.terms.frequency)
     start = flows[0][0]
     return us_actuarial_periods(
         [(a, *_unit_periods(start, day, unit)) for day, a in flows],
@@ -222,19 +339,23 @@ def _us_actuarial_periods(
     w = to_decimal(unit_periods_per_year, field="unit_periods_per_year")
     if w <= 0:
         raise InvalidInput("unit_periods_per_year", unit_periods_per_year, "must be positive")
-    if isinstance(flows, (str, bytes)) or not isinstance(flows, Sequence) or len(flows) < 2:
-        raise InvalidInput("flows", flows, "expected at least two (amount, q, f) triples")
-    amounts, times = [], []
+    if (
+        isinstance(flows, (str, bytes))
+        or not isinstance(flows, Sequence)
+        or not 2 <= len(flows) <= CASHFLOWS_MAX
+    ):
+        raise InvalidInput("flows", flows, f"expected 2 to {CASHFLOWS_MAX} (amount, q, f) triples")
+    amounts: list[Decimal] = []
+    times: list[tuple[int, Decimal]] = []
     for k, flow in enumerate(flows):
         if (
             not isinstance(flow, tuple)
             or len(flow) != 3
-            or isinstance(flow[1], bool)
-            or not isinstance(flow[1], int)
-            or flow[1] < 0
+            or type(flow[1]) is not int
+            or not 0 <= flow[1] <= NPER_MAX
         ):
             raise InvalidInput(
-                f"flows[{k}]", flow, "expected (amount, whole periods >= 0, fraction)"
+                f"flows[{k}]", flow, f"expected (amount, whole periods 0..{NPER_MAX}, fraction)"
             )
         fraction = to_decimal(flow[2], field=f"flows[{k}].fraction")
         if not _ZERO <= fraction < _ONE:
@@ -255,20 +376,21 @@ def _us_actuarial_periods(
 # -- EU Directive 2008/48/EC Annex I -------------------------------------------------------------
 
 
-def _years(start: dt.date, day: dt.date, time_basis: str) -> Decimal:
+def _years(start: dt.date, day: dt.date, time_basis: str) -> Fraction:
+    """The exact time in years from ``start`` to ``day`` (a Fraction, so the discount factors
+    are integer powers of a few roots: :func:`loancore.tvm.discount_factors`)."""
     if time_basis == "months":
         months = (day.year - start.year) * 12 + day.month - start.month
         if _dates.step_back(day, months, Frequency.MONTHLY) < start:
             months -= 1
-        anchor = start + relativedelta(months=months)
-        return Decimal(months) / 12 + Decimal((day - anchor).days) / 365
+        anchor: dt.date = start + relativedelta(months=months)
+        return Fraction(months, 12) + Fraction((day - anchor).days, 365)
     whole = day.year - start.year
     if start + relativedelta(months=12 * whole) > day:
         whole -= 1
-    anniversary = start + relativedelta(months=12 * whole)
-    following = start + relativedelta(months=12 * (whole + 1))
-    days = Decimal((day - anniversary).days)
-    return Decimal(whole) + days / Decimal((following - anniversary).days)
+    anniversary: dt.date = start + relativedelta(months=12 * whole)
+    following: dt.date = start + relativedelta(months=12 * (whole + 1))
+    return whole + Fraction((day - anniversary).days, (following - anniversary).days)
 
 
 def eu(
@@ -301,8 +423,8 @@ def _eu(source: Schedule | Flows, time_basis: str, iterations_max: int) -> Decim
     amounts = [a for _, a in flows]
 
     def residual(x: Decimal) -> Decimal:
-        base = _ONE + x
-        return sum((a / base**t for a, t in zip(amounts, years, strict=True)), _ZERO)
+        factors = discount_factors(x, years)
+        return sum((a * f for a, f in zip(amounts, factors, strict=True)), _ZERO)
 
     return _solve(residual, "eu", iterations_max)
 
@@ -350,8 +472,14 @@ def _irr_annualized(
             amounts = [amounts[0]] + [_ZERO] * (source.terms.installments - 1) + amounts[1:]
         per_year = source.terms.periods_per_year if periods_per_year is None else periods_per_year
     else:
-        if isinstance(source, (str, bytes)) or not isinstance(source, Sequence) or len(source) < 2:
-            raise InvalidInput("cashflows", source, "expected a Schedule or at least two amounts")
+        if (
+            isinstance(source, (str, bytes))
+            or not isinstance(source, Sequence)
+            or not 2 <= len(source) <= CASHFLOWS_MAX
+        ):
+            raise InvalidInput(
+                "cashflows", source, f"expected a Schedule or 2 to {CASHFLOWS_MAX} amounts"
+            )
         amounts = [
             to_decimal(v[1] if isinstance(v, tuple) else v, field=f"cashflows[{i}]")
             for i, v in enumerate(source)
@@ -402,13 +530,25 @@ def round_percent(rate: Any, places: int) -> Decimal:
 # -- caps ------------------------------------------------------------------------------------------
 
 
+def _cap_rate(value: Any) -> Decimal:
+    rate = to_decimal(value, field="rate_annual")
+    if rate < 0:
+        raise InvalidInput("rate_annual", value, "a cap must not be negative")
+    return rate
+
+
+def _cap_name(value: Any) -> str:
+    return require_id("name", value)
+
+
 @attrs.frozen
 class RateCap:
     """A ceiling on an annualized rate: ``RateCap.fixed("24%", "0.24")`` or
-    ``RateCap.multiple_of("4 x 1Y LPR", lpr_1y, 4)``."""
+    ``RateCap.multiple_of("4 x 1Y LPR", lpr_1y, 4)``. The name is a non-empty identifier; the
+    rate a fraction, never negative."""
 
-    name: str
-    rate_annual: Decimal = attrs.field(converter=lambda v: to_decimal(v, field="rate_annual"))
+    name: str = attrs.field(converter=_cap_name)
+    rate_annual: Decimal = attrs.field(converter=_cap_rate)
 
     @classmethod
     def fixed(cls, name: str, rate_annual: Any) -> RateCap:
@@ -420,12 +560,7 @@ class RateCap:
         factor = to_decimal(multiple, field="multiple")
         if reference < 0 or factor <= 0:
             raise InvalidInput("multiple", multiple, "reference rate >= 0 and multiple > 0")
-        try:
-            return cls(name, _WORK.multiply(reference, factor))  # not in the caller's context
-        except decimal.Overflow:
-            raise InvalidInput(
-                "multiple", multiple, "reference rate x multiple overflows"
-            ) from None
+        return cls(name, _WORK.multiply(reference, factor))  # not in the caller's context
 
 
 @attrs.frozen

@@ -14,6 +14,9 @@ Rules (``docs/dates.md`` has the worked examples):
   day). T+0 is ``d`` rolled *following* (``d`` itself on a business day).
 - **D+N** (:meth:`BusinessCalendar.add_calendar_days`): ``d`` plus N calendar days, then the
   requested roll (none by default).
+- **Dates**: every date argument is a ``datetime.date`` within ``DATE_MIN .. DATE_MAX``
+  (:func:`loancore.checks.require_date`, :class:`~loancore.errors.InvalidInput` otherwise), and
+  a calendar covers years within those too.
 - **Years**: any date a method is given, returns or walks onto outside
   ``first_year..last_year`` raises :class:`~loancore.errors.CalendarOutOfRange`. An unpublished
   year is never guessed to be weekends-only: that would move money on a public holiday.
@@ -36,7 +39,7 @@ from typing import Any
 
 import attrs
 
-from loancore.daycount import require_date
+from loancore.checks import DATE_MAX, DATE_MIN, require_date
 from loancore.errors import CalendarOutOfRange, InvalidInput
 
 __all__ = [
@@ -52,8 +55,10 @@ WEEKEND_SAT_SUN: frozenset[int] = frozenset({5, 6})
 CALENDAR_YEARS_MAX = 1000
 """Most years one calendar may cover (bounds the precomputed index: ~365k days)."""
 
-_YEAR_MIN = 2  # keeps the day before first_year-01-01 a valid date
-_YEAR_MAX = 9998  # keeps the day after last_year-12-31 a valid date
+# The years of loancore.checks' accepted dates (a date outside them is refused before any
+# calendar look-up); they also keep the day before and after the covered years valid dates.
+_YEAR_MIN = DATE_MIN.year
+_YEAR_MAX = DATE_MAX.year
 
 
 class Roll(str, enum.Enum):
@@ -110,7 +115,7 @@ def _check_name(_instance: Any, _attribute: Any, value: Any) -> None:
         raise InvalidInput("name", value, "expected a non-empty string")
 
 
-def _check_year(_instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+def _check_year(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if type(value) is not int or not _YEAR_MIN <= value <= _YEAR_MAX:
         raise InvalidInput(attribute.name, value, f"expected an int year {_YEAR_MIN}..{_YEAR_MAX}")
 
@@ -130,8 +135,8 @@ class _Index:
 
     base: int
     business: bytes
-    before: array
-    ordinals: array
+    before: array[int]
+    ordinals: array[int]
 
 
 def _build_index(
@@ -266,7 +271,8 @@ class BusinessCalendar:
     # -- queries ------------------------------------------------------------------------------
 
     def covers(self, d: datetime.date) -> bool:
-        """Whether ``d`` lies in ``first_year..last_year`` (never raises for a date)."""
+        """Whether ``d`` lies in ``first_year..last_year`` (never raises for an accepted date,
+        one within ``loancore.checks.DATE_MIN .. DATE_MAX``)."""
         day = require_date("d", d)
         return self.first_year <= day.year <= self.last_year
 

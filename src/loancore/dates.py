@@ -24,6 +24,7 @@ from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
 
+from loancore.checks import DATE_MAX, require_date
 from loancore.errors import InvalidInput
 
 __all__ = [
@@ -117,6 +118,13 @@ def periods_per_year(frequency: Frequency | str, *, every_days: int | None = Non
 
 
 def is_month_end(day: dt.date) -> bool:
+    """Whether ``day`` (a ``datetime.date``, see :func:`loancore.checks.require_date`) is the
+    last day of its month."""
+    checked = require_date("day", day)
+    return checked.day == calendar.monthrange(checked.year, checked.month)[1]
+
+
+def _is_month_end(day: dt.date) -> bool:
     return day.day == calendar.monthrange(day.year, day.month)[1]
 
 
@@ -125,8 +133,7 @@ def _month_end(day: dt.date) -> dt.date:
 
 
 def _check_every_days(every_days: int | None) -> int:
-    is_int = isinstance(every_days, int) and not isinstance(every_days, bool)
-    if not is_int or not 1 <= every_days <= 366:
+    if type(every_days) is not int or not 1 <= every_days <= 366:
         raise InvalidInput("every_days", every_days, "expected an int from 1 to 366")
     return every_days
 
@@ -141,7 +148,7 @@ def _nth(anchor: dt.date, k: int, freq: Frequency, every_days: int, stick: bool)
     """The anchor moved ``k`` periods forward (or back, for negative ``k``)."""
     months = _MONTHS.get(freq)
     if months is not None:
-        day = anchor + relativedelta(months=months * k)
+        day: dt.date = anchor + relativedelta(months=months * k)
         return _month_end(day) if stick else day
     if freq is Frequency.SEMIMONTHLY:
         # Forward: the anchor's day each month, and 15 days later. Back: the mirror image, so
@@ -171,13 +178,14 @@ def due_dates(
     Without ``first_due`` the k-th due date (k = 1..count) is ``start + k periods``. With
     ``first_due`` (an odd first period), it is ``first_due + (k - 1) periods``. Semimonthly dates
     are the anchor's day each month and that day + 15 days. ``count`` is bounded by
-    :data:`PERIODS_MAX`. Results are cached (the function is pure).
+    :data:`PERIODS_MAX`. Dates are ``datetime.date`` values within
+    :data:`loancore.checks.DATE_MIN` .. ``DATE_MAX`` (:func:`loancore.checks.require_date`), and so
+    is every due date: a schedule running past ``DATE_MAX`` raises ``InvalidInput`` naming
+    ``start``. Results are cached (the function is pure).
     """
-    if not isinstance(start, dt.date) or isinstance(start, dt.datetime):
-        raise InvalidInput("start", start, "expected a datetime.date")
+    require_date("start", start)
     if first_due is not None:
-        if not isinstance(first_due, dt.date) or isinstance(first_due, dt.datetime):
-            raise InvalidInput("first_due", first_due, "expected a datetime.date")
+        require_date("first_due", first_due)
         if first_due <= start:
             raise InvalidInput("first_due", first_due, f"must be after the start date {start}")
     freq = Frequency.parse(frequency)
@@ -206,13 +214,17 @@ def _due_dates(
 ) -> tuple[dt.date, ...]:
     anchor = first_due if first_due is not None else start
     offset = 0 if first_due is not None else 1
-    stick = rule is EndOfMonth.STICK and is_month_end(anchor)
+    stick = rule is EndOfMonth.STICK and _is_month_end(anchor)
+    last = DATE_MAX
     try:
-        return tuple(_nth(anchor, k + offset, freq, every_days, stick) for k in range(count))
+        days = tuple(_nth(anchor, k + offset, freq, every_days, stick) for k in range(count))
     except (OverflowError, ValueError):  # datetime's range ends at 9999-12-31
+        days = (dt.date.max,)
+    if days[-1] > last:
         raise InvalidInput(
-            "start", start, f"{count} {freq.value} due dates from {anchor} run past {dt.date.max}"
-        ) from None
+            "start", start, f"{count} {freq.value} due dates from {anchor} run past {last}"
+        )
+    return days
 
 
 def step_back(
@@ -222,7 +234,12 @@ def step_back(
     *,
     every_days: int | None = None,
 ) -> dt.date:
-    """``day`` moved ``periods`` whole periods back (month ends clamp): for unit-period counting."""
+    """``day`` moved ``periods`` (an int >= 0) whole periods back (month ends clamp): for
+    unit-period counting. The result may precede :data:`loancore.checks.DATE_MIN` (a counting
+    step looks one period before the start), not ``datetime.date.min``."""
+    require_date("day", day)
+    if type(periods) is not int or periods < 0:
+        raise InvalidInput("periods", periods, "expected an int >= 0 (periods to step back)")
     freq = Frequency.parse(frequency)
     days = _check_every_days(every_days) if freq is Frequency.EVERY_N_DAYS else 0
     try:

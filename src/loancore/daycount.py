@@ -18,9 +18,13 @@ Rules this module keeps:
   :data:`YEAR_FRACTION_DIGITS` significant digits (ROUND_HALF_EVEN), in a private decimal
   context, so a caller's context never changes the result. 1/360 has no finite decimal
   expansion; callers that need the exact interest multiply by the ratio and round once.
-- Inputs are checked: dates must be :class:`datetime.date` (a ``datetime`` is refused, because
-  its time of day would be silently dropped), conventions must be a :class:`DayCount` or one of
-  its names or aliases; anything else raises :class:`~loancore.errors.InvalidInput`.
+- Inputs are checked: dates must be :class:`datetime.date` within ``DATE_MIN .. DATE_MAX`` (a
+  ``datetime`` is refused, because its time of day would be silently dropped;
+  :func:`loancore.checks.require_date`), conventions must be a :class:`DayCount` or one of its
+  names or aliases; anything else raises :class:`~loancore.errors.InvalidInput`.
+- ``termination`` (the schedule's maturity) may be any date, before or after the period: ISDA
+  4.16(h) only asks whether a period's end *is* the termination date, and QuantLib and OpenGamma
+  Strata accept any termination date likewise.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from loancore.checks import require_date
 from loancore.errors import InvalidInput
 
 __all__ = [
@@ -136,23 +141,7 @@ def _normalize(name: str) -> str:
 _ALIAS_LOOKUP: dict[str, DayCount] = {_normalize(k): v for k, v in DAY_COUNT_ALIASES.items()}
 
 
-def require_date(field: str, value: Any) -> datetime.date:
-    """Return ``value`` if it is a plain ``date``; raise InvalidInput naming ``field`` otherwise.
-
-    Shared by the calendar module. A ``datetime`` is refused: its time of day would be dropped.
-    """
-    if type(value) is datetime.date:
-        return value
-    if isinstance(value, datetime.datetime):
-        reason = "expected a date, not a datetime (call .date() where the day is meant)"
-    else:
-        reason = "expected a datetime.date"
-    raise InvalidInput(field, value, reason)
-
-
-def _require_termination(
-    convention: DayCount, termination: Any, later: datetime.date
-) -> datetime.date | None:
+def _require_termination(convention: DayCount, termination: Any) -> datetime.date | None:
     if termination is None:
         if convention is DayCount.THIRTY_E_360_ISDA:
             raise InvalidInput(
@@ -162,12 +151,7 @@ def _require_termination(
                 "ISDA 4.16(h) leaves a February month-end unchanged only on that date",
             )
         return None
-    day = require_date("termination", termination)
-    if day < later:
-        raise InvalidInput(
-            "termination", day, f"must not be before the period's later date {later.isoformat()}"
-        )
-    return day
+    return require_date("termination", termination)
 
 
 def _is_leap(year: int) -> bool:
@@ -337,7 +321,7 @@ def _checked(
     rule = DayCount.parse(convention)
     sign = 1 if d1 <= d2 else -1
     earlier, later = (d1, d2) if sign == 1 else (d2, d1)
-    return rule, earlier, later, sign, _require_termination(rule, termination, later)
+    return rule, earlier, later, sign, _require_termination(rule, termination)
 
 
 def day_count(
@@ -351,8 +335,8 @@ def day_count(
 
     Actual days for the ACT conventions (ACT/ACT included); the 30-day-month count for the 30/xxx
     conventions. Negative when ``start > end`` (antisymmetric). ``termination`` is the final
-    maturity date of the schedule; 30E/360 ISDA requires it, the other conventions ignore it
-    (it is still type-checked and must not precede the period's later date).
+    maturity date of the schedule; 30E/360 ISDA requires it (it matters only when the period
+    ends on it), the other conventions ignore it (it is still type-checked).
     """
     rule, earlier, later, sign, last = _checked(start, end, convention, termination)
     return sign * _ordered_day_count(rule, earlier, later, last)

@@ -7,10 +7,12 @@ installments out of a revolving credit quota. The demo:
    order's amount while the clinic confirms, and captures it when the loan is booked;
 2. builds the 等额本息 schedule and discloses the annualized rate (IRR, Regulation Z, EU), checked
    against the caps;
-3. books the events in a SQLite ledger of accounting subjects: the loan and the payable to the
-   clinic (entrusted payment), the T+1 payment to the clinic net of a 3% service fee (T+1 on
-   China's business-day calendar: the National Day holiday pushes it to 2026-10-08), and the first
-   installment's interest and repayment; restores the quota by the principal repaid only;
+3. books the events through the posting templates (``loancore.postings``) in a SQLite ledger of
+   accounting subjects: the loan and the payable to the clinic (entrusted payment), the T+1
+   payment to the clinic net of a 3% service fee (T+1 on China's business-day calendar: the
+   National Day holiday pushes it to 2026-10-08), the first installment's interest accrued and
+   falling due, its repayment through the payment channel's clearing subject, and the channel
+   paying into the bank; restores the quota by the principal repaid only;
 4. prints the trial balance, runs the audit, exports the books to beancount and has beancount's
    own loader re-check them to the fen.
 
@@ -31,9 +33,22 @@ from loancore.adapters.memory.quota import MemoryQuotaStore
 from loancore.adapters.sql import create_engine
 from loancore.adapters.sql.ledger import SqlLedgerStore
 from loancore.amortization import LoanTerms, Schedule, amortize
-from loancore.ledger import JournalEntry, Ledger, Leg, Side, default_chart
+from loancore.ledger import Side, default_chart
 from loancore.money import Money, Rounding
+from loancore.postings import (
+    DEFAULT_MAPPING,
+    ClearingSettled,
+    Component,
+    Event,
+    InterestAccrued,
+    InterestDue,
+    MerchantDisbursement,
+    MerchantSettlement,
+    RepaymentReceived,
+    entries_for,
+)
 from loancore.quota import Capture, Grant, Hold, RepaymentParts, RestoreRepaid
+from loancore.services import Ledger
 
 __all__ = ["main", "run"]
 
@@ -145,55 +160,62 @@ def _schedule_story() -> Schedule:
 _SIDE = {Side.DEBIT: "Dr", Side.CREDIT: "Cr"}
 
 
-def _entry(entry_id: str, day: date, memo: str, *legs: Leg) -> JournalEntry:
-    return JournalEntry(
-        entry_id=entry_id, idempotency_key=entry_id, accounting_date=day, legs=legs, memo=memo
+def _ledger_events(
+    pay_day: date, fee: Money, due: date, principal_1: Money, interest_1: Money
+) -> tuple[Event, ...]:
+    """The loan's events so far; the posting templates turn each into its journal entry."""
+    installment = f"{LOAN['loan']}-1"
+    return (
+        MerchantDisbursement(
+            event_id=LOAN["loan"], accounting_date=ORDER_DAY, dimensions=LOAN, principal=PRINCIPAL
+        ),
+        MerchantSettlement(
+            event_id=f"{LOAN['merchant']}-{pay_day:%Y%m%d}",
+            accounting_date=pay_day,
+            dimensions=LOAN,
+            payable=PRINCIPAL,
+            service_fee=fee,
+        ),
+        InterestAccrued(
+            event_id=installment,
+            accounting_date=due,
+            dimensions=LOAN,
+            component=Component.INTEREST,
+            amount=interest_1,
+        ),
+        InterestDue(event_id=installment, accounting_date=due, dimensions=LOAN, amount=interest_1),
+        RepaymentReceived(
+            event_id=installment,
+            accounting_date=due,
+            dimensions=LOAN,
+            received=principal_1 + interest_1,
+            principal=principal_1,
+            interest=interest_1,
+        ),
+        ClearingSettled(
+            event_id=f"channel-{due:%Y%m%d}",
+            accounting_date=due,
+            dimensions=LOAN,
+            amount=principal_1 + interest_1,
+        ),
     )
 
 
 def _ledger_story(ledger: Ledger, quota: MemoryQuotaStore, schedule: Schedule) -> date:
     _say()
-    _say("3. Ledger (会计科目, SQLite)")
+    _say("3. Ledger (会计科目, SQLite), booked through the posting templates")
     calendar = china_calendar()
     pay_day = calendar.add_business_days(ORDER_DAY, SETTLEMENT_LAG_DAYS)
     fee = PRINCIPAL.multiply(SERVICE_FEE_RATE, rounding=Rounding.HALF_UP)
     first = schedule.installments[0]
     principal_1 = Money(first.principal, "CNY")
     interest_1 = Money(first.interest, "CNY")
-    entries = [
-        _entry(
-            "disburse-L-2026-0001",
-            ORDER_DAY,
-            "loan booked; payable to the clinic (受托支付)",
-            Leg.debit("1303.01", PRINCIPAL, LOAN),
-            Leg.credit("2202", PRINCIPAL, LOAN),
-        ),
-        _entry(
-            "settle-clinic-7-20261008",
-            pay_day,
-            f"T+{SETTLEMENT_LAG_DAYS} payment, 3% service fee kept",
-            Leg.debit("2202", PRINCIPAL, LOAN),
-            Leg.credit("1002", PRINCIPAL - fee, LOAN),
-            Leg.credit("6021", fee, LOAN),
-        ),
-        _entry(
-            "interest-L-2026-0001-1",
-            first.due_date,
-            "installment 1 interest due",
-            Leg.debit("1132", interest_1, LOAN),
-            Leg.credit("6011", interest_1, LOAN),
-        ),
-        _entry(
-            "repay-L-2026-0001-1",
-            first.due_date,
-            "installment 1 repaid",
-            Leg.debit("1002", principal_1 + interest_1, LOAN),
-            Leg.credit("1303.01", principal_1, LOAN),
-            Leg.credit("1132", interest_1, LOAN),
-        ),
-    ]
+    mapping = DEFAULT_MAPPING.check(ledger.chart)
+    events = _ledger_events(pay_day, fee, first.due_date, principal_1, interest_1)
+    entries = [entry for event in events for entry in entries_for(event, mapping)]
     ledger.post(*entries)
-    ledger.post(*entries)  # a retry of the whole batch books nothing twice
+    replayed = [entry for event in events for entry in entries_for(event, mapping)]
+    ledger.post(*replayed)  # replaying the events replays their keys: nothing is booked twice
     _say(
         f"   order day {ORDER_DAY}, clinic paid T+{SETTLEMENT_LAG_DAYS} on {pay_day} "
         f"(China's calendar: National Day), {PRINCIPAL - fee} after a {fee} fee"
@@ -202,7 +224,7 @@ def _ledger_story(ledger: Ledger, quota: MemoryQuotaStore, schedule: Schedule) -
         legs = ", ".join(
             f"{_SIDE[leg.side]} {leg.subject_code} {leg.amount.amount}" for leg in entry.legs
         )
-        _say(f"   {entry.accounting_date} {entry.entry_id:28s} {legs}")
+        _say(f"   {entry.accounting_date} {entry.entry_id:38s} {legs}")
     restored = quota.apply(
         RestoreRepaid(
             key="restore-L-2026-0001-1",

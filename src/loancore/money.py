@@ -10,12 +10,19 @@ Rules this module enforces:
 - Splits (:func:`allocate`, :func:`split_evenly`, :class:`CumulativeSplit`) return parts that sum
   exactly to the whole; where the residue lands is documented on each function.
 - Storage keeps integer minor units (:attr:`Money.minor_units`, :meth:`Money.from_minor`).
+- Every number that enters loancore's calculators passes :func:`to_decimal`, which holds the input
+  limits (``docs/money.md`` has the table): a finite value, at most :data:`AMOUNT_DIGITS_MAX`
+  digits before the point and :data:`SIGNIFICANT_DIGITS_MAX` significant digits; a string is
+  plain ASCII digits with an optional sign and point. A rate the exact calculators compound
+  passes :func:`to_rate` (at most :data:`RATE_DECIMALS_MAX` decimal places). Splits have at most :data:`PARTS_MAX` parts. So no input can make a
+  calculator run for seconds or overflow deep inside: it is refused at the door, naming the field.
 """
 
 from __future__ import annotations
 
 import decimal
 import enum
+import re
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -27,11 +34,16 @@ from loancore.errors import CurrencyMismatch, FloatNotAllowed, InvalidInput, Unk
 __all__ = [
     "AMOUNT_DIGITS_MAX",
     "CURRENCY_MINOR_UNITS",
+    "NUMBER_TEXT_LENGTH_MAX",
+    "PARTS_MAX",
+    "RATE_DECIMALS_MAX",
+    "SIGNIFICANT_DIGITS_MAX",
     "CumulativeSplit",
     "Money",
     "Rounding",
     "allocate",
     "at_scale",
+    "decimal_places",
     "from_minor_units",
     "minor_unit",
     "minor_units_of",
@@ -40,6 +52,7 @@ __all__ = [
     "split_evenly",
     "to_decimal",
     "to_minor_units",
+    "to_rate",
 ]
 
 # ISO 4217 minor units (the "E" column of the ISO list). Funds and metals codes are left out.
@@ -64,13 +77,35 @@ CURRENCY_MINOR_UNITS: dict[str, int] = {
     "XPF": 0, "YER": 2, "ZAR": 2, "ZMW": 2, "ZWG": 2,
 }  # fmt: skip
 
-# loancore's own decimal contexts, so a caller's context (a low ``prec``, an ``Inexact`` trap,
-# another rounding) never changes or breaks a result. Amounts are bounded by AMOUNT_DIGITS_MAX
-# significant digits, so exact arithmetic on them fits in _ARITH's precision.
+# -- input limits: defined once, here; docs/money.md lists them ------------------------------------
+
 AMOUNT_DIGITS_MAX = 40
-"""The most significant digits an amount at its currency's scale may have (10**38 CNY)."""
+"""The most significant digits an amount at its currency's scale may have (10**38 CNY); also the
+most digits before the point of any number loancore accepts (:func:`to_decimal`)."""
+SIGNIFICANT_DIGITS_MAX = 100
+"""The most significant digits of any number loancore accepts (:func:`to_decimal`): an exact
+product of an amount and such a number fits loancore's own decimal context."""
+RATE_DECIMALS_MAX = 28
+"""The most decimal places (trailing zeros aside) of a rate that the exact calculators compound
+or accrue (:func:`to_rate`; :mod:`loancore.amortization`, :mod:`loancore.revolving`): ``(1 + r)^n``
+is a fraction with about ``decimals x n`` digits, so 28 places over 1,200 periods takes a tenth of
+a second where ``1e-20000`` would take minutes."""
+PARTS_MAX = 100_000
+"""The most parts one split may have (:func:`split_evenly`, :func:`allocate`, the parties of a
+:class:`CumulativeSplit`)."""
+NUMBER_TEXT_LENGTH_MAX = SIGNIFICANT_DIGITS_MAX + 2
+"""The longest numeric string :func:`to_decimal` parses (digits, sign and point)."""
+
+# A plain decimal numeral: ASCII digits only (str.isdigit and Decimal() accept full-width and
+# other scripts' digits), an optional sign and point, no spaces, underscores or exponent.
+_NUMERAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+# loancore's own decimal contexts, so a caller's context (a low ``prec``, an ``Inexact`` trap,
+# another rounding) never changes or breaks a result. An amount has at most AMOUNT_DIGITS_MAX
+# significant digits and any factor at most SIGNIFICANT_DIGITS_MAX, so their exact product fits
+# in _ARITH's precision.
 _ARITH = decimal.Context(
-    prec=2 * AMOUNT_DIGITS_MAX + 10,
+    prec=AMOUNT_DIGITS_MAX + SIGNIFICANT_DIGITS_MAX + 10,
     rounding=decimal.ROUND_HALF_EVEN,
     traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
 )
@@ -109,9 +144,14 @@ class Rounding(str, enum.Enum):
 
 
 def to_decimal(value: Any, *, field: str) -> Decimal:
-    """Convert an ``int``, ``str`` or ``Decimal`` to a finite ``Decimal``; refuse ``float``.
+    """Convert an ``int``, ``str`` or ``Decimal`` to a ``Decimal`` within the input limits.
 
-    ``bool`` is refused too (``True`` is an ``int`` in Python, never an amount).
+    Refused, with :class:`InvalidInput` naming ``field`` (``float``: :class:`FloatNotAllowed`):
+    ``bool`` (``True`` is an ``int`` in Python, never an amount); NaN and infinities; more than
+    :data:`AMOUNT_DIGITS_MAX` digits before the point or :data:`SIGNIFICANT_DIGITS_MAX`
+    significant digits; a string
+    that is not plain ASCII digits with an optional sign and decimal point (no spaces,
+    underscores, exponent or full-width digits, all of which ``Decimal()`` accepts).
     """
     if isinstance(value, Decimal):
         result = value
@@ -120,16 +160,69 @@ def to_decimal(value: Any, *, field: str) -> Decimal:
     elif isinstance(value, bool):
         raise InvalidInput(field, value, "expected a Decimal, int or numeric string, not a bool")
     elif isinstance(value, int):
+        if value and abs(value).bit_length() > 4 * AMOUNT_DIGITS_MAX:  # before str() or Decimal()
+            raise InvalidInput(field, value, f"has more than {AMOUNT_DIGITS_MAX} digits")
         result = Decimal(value)
     elif isinstance(value, str):
-        try:
-            result = Decimal(value.strip())
-        except decimal.InvalidOperation:
-            raise InvalidInput(field, value, "not a number") from None
+        if len(value) > NUMBER_TEXT_LENGTH_MAX or not _NUMERAL.fullmatch(value):
+            raise InvalidInput(
+                field,
+                value,
+                "expected plain ASCII digits with an optional sign and decimal point "
+                f"(at most {NUMBER_TEXT_LENGTH_MAX} characters)",
+            )
+        result = Decimal(value)
     else:
         raise InvalidInput(field, value, "expected a Decimal, int or numeric string")
     if not result.is_finite():
         raise InvalidInput(field, value, "must be a finite number")
+    return _bounded(result, value, field)
+
+
+def _bounded(result: Decimal, value: Any, field: str) -> Decimal:
+    if not result:
+        return result
+    if result.adjusted() >= AMOUNT_DIGITS_MAX:
+        raise InvalidInput(
+            field, value, f"has more than {AMOUNT_DIGITS_MAX} digits before the point"
+        )
+    try:
+        _DIGITS.plus(result)  # 0.1 us where counting as_tuple().digits takes 0.4 (hot in Money)
+    except decimal.Rounded:
+        raise InvalidInput(
+            field, value, f"has more than {SIGNIFICANT_DIGITS_MAX} significant digits"
+        ) from None
+    return result
+
+
+# Rounding to SIGNIFICANT_DIGITS_MAX digits signals Rounded exactly when a value has more (even
+# trailing zeros); the widest exponent range keeps 1E-999999 from signalling anything else.
+_DIGITS = decimal.Context(
+    prec=SIGNIFICANT_DIGITS_MAX,
+    Emax=decimal.MAX_EMAX,
+    Emin=decimal.MIN_EMIN,
+    traps=[decimal.Rounded],
+)
+
+
+def decimal_places(value: Decimal) -> int:
+    """Decimal places of a finite ``value`` once trailing zeros are dropped (``0.1800`` has 2)."""
+    _sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    trailing = 0
+    for digit in reversed(digits):  # bounded by SIGNIFICANT_DIGITS_MAX once through to_decimal
+        if digit:
+            break
+        trailing += 1
+    return 0 if trailing == len(digits) else max(0, -(exponent + trailing))
+
+
+def to_rate(value: Any, *, field: str) -> Decimal:
+    """:func:`to_decimal`, and at most :data:`RATE_DECIMALS_MAX` decimal places (trailing zeros
+    aside): a rate that an exact calculator turns into a fraction and compounds or accrues."""
+    result = to_decimal(value, field=field)
+    if decimal_places(result) > RATE_DECIMALS_MAX:
+        raise InvalidInput(field, value, f"has more than {RATE_DECIMALS_MAX} decimal places")
     return result
 
 
@@ -162,14 +255,21 @@ def quantize(amount: Decimal, currency: str, *, rounding: Rounding | str) -> Dec
     return value.quantize(exponent, rounding=mode, context=_ARITH)
 
 
-def at_scale(amount: Decimal, currency: str, *, field: str) -> Decimal:
-    """``amount`` at ``currency``'s scale, exactly: ``InvalidInput`` naming ``field`` when it has
-    more decimals than the currency allows (never rounds) or more than AMOUNT_DIGITS_MAX digits."""
+def at_scale(amount: Any, currency: str, *, field: str) -> Decimal:
+    """``amount`` at ``currency``'s scale, exactly: ``InvalidInput`` naming ``field`` when it is
+    not a finite number within the input limits (:func:`to_decimal`), has more decimals than the
+    currency allows (never rounds) or more than AMOUNT_DIGITS_MAX digits at that scale."""
+    return _to_scale(to_decimal(amount, field=field), amount, _check_currency(currency), field)
+
+
+def _to_scale(value: Decimal, amount: Any, currency: str, field: str) -> Decimal:
+    """:func:`at_scale` of a value that already passed :func:`to_decimal` (``amount`` is what the
+    caller passed, for the message) in a known currency."""
     exponent = _EXPONENTS[currency]
-    if amount and amount.adjusted() + CURRENCY_MINOR_UNITS[currency] >= AMOUNT_DIGITS_MAX:
+    if value and value.adjusted() + CURRENCY_MINOR_UNITS[currency] >= AMOUNT_DIGITS_MAX:
         raise InvalidInput(field, amount, f"has more than {AMOUNT_DIGITS_MAX} digits")
     try:
-        exact = amount.quantize(exponent, context=_EXACT)
+        exact = value.quantize(exponent, context=_EXACT)
     except decimal.Inexact:
         raise InvalidInput(
             field,
@@ -183,25 +283,71 @@ def at_scale(amount: Decimal, currency: str, *, field: str) -> Decimal:
 _DECIMAL_MODES = frozenset(member.value for member in Rounding)
 
 
+_SCALE_MAX = max(CURRENCY_MINOR_UNITS.values())
+
+
+def _scale(scale: Any) -> int:
+    if type(scale) is not int or not 0 <= scale <= _SCALE_MAX:
+        raise InvalidInput("scale", scale, f"expected an int from 0 to {_SCALE_MAX}")
+    return scale
+
+
 def from_minor_units(minor: int, scale: int) -> Decimal:
     """``minor`` units at ``scale`` decimals as a Decimal: ``from_minor_units(1230, 2)`` is 12.30.
 
     Exact (loancore's own context), whatever the caller's decimal context."""
-    return Decimal(minor).scaleb(-scale, _ARITH)
+    if type(minor) is not int:
+        raise InvalidInput("minor", minor, "expected an int number of minor units")
+    return Decimal(minor).scaleb(-_scale(scale), _ARITH)
 
 
-def to_minor_units(amount: Decimal, scale: int) -> int:
-    """``amount`` (already at ``scale`` decimals) as an integer count of minor units."""
-    return int(amount.scaleb(scale, _ARITH))
+def to_minor_units(amount: Any, scale: int, *, rounding: Rounding | str | None = None) -> int:
+    """``amount`` as an integer count of minor units at ``scale`` decimals: 12.30 at 2 is 1230.
+
+    An amount with more decimals than ``scale`` is refused (:class:`InvalidInput`), never
+    truncated; pass ``rounding=`` to round it to the scale with that mode first. NaN, infinities
+    and amounts beyond the input limits are refused (:func:`to_decimal`).
+    """
+    value = to_decimal(amount, field="amount")
+    exponent = Decimal(1).scaleb(-_scale(scale))
+    if rounding is None:
+        try:
+            value = value.quantize(exponent, context=_EXACT)
+        except decimal.Inexact:
+            raise InvalidInput(
+                "amount",
+                amount,
+                f"has more than {scale} decimals; pass rounding=... to round it explicitly",
+            ) from None
+    else:
+        value = value.quantize(exponent, rounding=Rounding.parse(rounding).value, context=_ARITH)
+    return int(value.scaleb(scale, _ARITH))
+
+
+def _int_operand(field: str, value: Any) -> int:
+    if type(value) is int:
+        return value
+    if isinstance(value, float):
+        raise FloatNotAllowed(field, value)
+    raise InvalidInput(field, value, "expected an int")
 
 
 def round_ratio(numerator: int, denominator: int, *, rounding: Rounding | str) -> int:
-    """The exact ratio ``numerator / denominator`` (``denominator > 0``) rounded to an integer with
-    the named mode: the one rounding point of calculators that work in integer minor units and
-    exact fractions (interest = balance x rate, rounded once per installment)."""
+    """The exact ratio ``numerator / denominator`` rounded to an integer with the named mode: the
+    one rounding point of calculators that work in integer minor units and exact fractions
+    (interest = balance x rate, rounded once per installment).
+
+    Both operands are ``int`` of either sign (a ``float`` raises :class:`FloatNotAllowed`, a
+    ``bool`` or a zero denominator :class:`InvalidInput`)."""
     # Members are str equal to decimal's constants, so the common case costs one set lookup.
     mode = rounding if rounding in _DECIMAL_MODES else Rounding.parse(rounding).value
-    q, rem = divmod(numerator, denominator)  # floor
+    if type(numerator) is not int:
+        _int_operand("numerator", numerator)
+    if type(denominator) is not int or denominator <= 0:
+        if _int_operand("denominator", denominator) == 0:
+            raise InvalidInput("denominator", denominator, "must not be zero")
+        numerator, denominator = -numerator, -denominator
+    q, rem = divmod(numerator, denominator)  # floor, for a positive denominator
     if rem == 0 or mode == decimal.ROUND_FLOOR:
         return q
     if mode == decimal.ROUND_CEILING:
@@ -243,7 +389,9 @@ class Money:
 
     def __attrs_post_init__(self) -> None:
         _check_currency(self.currency)
-        object.__setattr__(self, "amount", at_scale(self.amount, self.currency, field="amount"))
+        # The converter already ran to_decimal: only the scale is left to check.
+        amount = _to_scale(self.amount, self.amount, self.currency, "amount")
+        object.__setattr__(self, "amount", amount)
 
     # -- construction -------------------------------------------------------------------------
 
@@ -270,7 +418,8 @@ class Money:
     @property
     def minor_units(self) -> int:
         """The amount as an integer count of minor units (fen for CNY), for storage."""
-        return to_minor_units(self.amount, CURRENCY_MINOR_UNITS[self.currency])
+        # Exact: a Money's amount is at its currency's scale by construction.
+        return int(self.amount.scaleb(CURRENCY_MINOR_UNITS[self.currency], _ARITH))
 
     def is_zero(self) -> bool:
         return not self.amount
@@ -359,6 +508,8 @@ class Money:
 def _ratios(ratios: Sequence[Any]) -> tuple[Decimal, ...]:
     if isinstance(ratios, (str, bytes)) or not isinstance(ratios, Sequence) or not ratios:
         raise InvalidInput("ratios", ratios, "expected a non-empty sequence of numbers")
+    if len(ratios) > PARTS_MAX:
+        raise InvalidInput("ratios", ratios, f"expected at most {PARTS_MAX} ratios (PARTS_MAX)")
     values = tuple(to_decimal(r, field=f"ratios[{i}]") for i, r in enumerate(ratios))
     for i, value in enumerate(values):
         if value < 0:
@@ -406,8 +557,8 @@ def split_evenly(
     minor units) goes to one place: the last part (``residue="last"``, the convention for a loan's
     last installment) or the first (``residue="first"``).
     """
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise InvalidInput("count", count, "expected an int >= 1")
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= PARTS_MAX:
+        raise InvalidInput("count", count, f"expected an int from 1 to {PARTS_MAX} (PARTS_MAX)")
     if residue not in ("last", "first"):
         raise InvalidInput("residue", residue, "expected 'last' or 'first'")
     amount = at_scale(to_decimal(total, field="total"), _check_currency(currency), field="total")
@@ -417,6 +568,10 @@ def split_evenly(
     parts = [base] * count
     parts[-1 if residue == "last" else 0] += units - base * count
     return tuple(from_minor_units(p, scale) for p in parts)
+
+
+def _decimal_tuple(values: Iterable[Decimal]) -> tuple[Decimal, ...]:
+    return tuple(values)
 
 
 @attrs.frozen
@@ -444,7 +599,7 @@ class CumulativeSplit:
     ratios: tuple[Decimal, ...] = attrs.field(converter=_ratios)
     currency: str = attrs.field(validator=lambda _i, _a, v: _check_currency(v))
     total: Decimal = Decimal(0)
-    allocated: tuple[Decimal, ...] = attrs.field(converter=tuple, default=())
+    allocated: tuple[Decimal, ...] = attrs.field(converter=_decimal_tuple, default=())
 
     def __attrs_post_init__(self) -> None:
         if not self.allocated:

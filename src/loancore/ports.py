@@ -1,4 +1,34 @@
-"""Ports: the Protocols services need from the outside world (stores).
+"""Ports: the Protocols services need from the outside world (stores, the unit of work).
+
+UnitOfWork contract
+===================
+
+A use case is one :class:`UnitOfWork` (cosmicpython's pattern)::
+
+    with uow:
+        uow.quota.apply(Hold(...), as_of=today)
+        uow.ledger.post([entry])
+        uow.commit()
+
+- ``with uow:`` opens ONE transaction and hands out every store (``uow.quota``, ``uow.ledger``;
+  loans and settlement join them the same way) bound to it.
+- ``uow.commit()`` makes all of it durable at once. Leaving the block without it (an exception, a
+  :class:`~loancore.errors.Rejected` refusal raised by a store, a ``return``) leaves every store
+  exactly as it was before ``with``. ``uow.rollback()`` undoes explicitly. After either, the
+  stores refuse further use (:class:`~loancore.errors.InvariantViolation`) until the next
+  ``with uow:``, which opens a new transaction.
+- Lock order: writes go loans, then quota, then the ledger (:data:`LOCK_ORDER`). A write to a
+  store earlier in the order after a write to a later one raises InvariantViolation before it
+  touches anything, so no two units of work can wait on each other in a cycle; the ledger's
+  writer lock, taken last, is held only for the ledger step and the commit. Reads lock nothing and
+  may come in any order.
+- A store operation that raises inside the block undoes only itself (a SQL SAVEPOINT, the memory
+  stores' own all-or-nothing checks): a batch that catches a ``Rejected`` per item may go on and
+  commit the items that were accepted.
+- Implementations: :class:`~loancore.adapters.memory.uow.MemoryUnitOfWork` (serialises units of
+  work, restores checkpoints on rollback) and :class:`~loancore.adapters.sql.uow.SqlUnitOfWork`
+  (SQLite, PostgreSQL; joins an application's Connection in a SAVEPOINT). docs/architecture.md
+  has the layers and the reasons.
 
 LedgerStore contract
 ====================
@@ -53,7 +83,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import date
-from typing import Protocol, runtime_checkable
+from types import TracebackType
+from typing import Protocol, Self, runtime_checkable
 
 from loancore.ledger.entries import DimensionsLike, JournalEntry, MemoPosting, MemoRegister
 from loancore.ledger.reports import GeneralLedger, TrialBalance
@@ -71,7 +102,11 @@ from loancore.quota import (
     QuotaSnapshot,
 )
 
-__all__ = ["LedgerStore", "QuotaStore"]
+__all__ = ["LOCK_ORDER", "LedgerStore", "QuotaStore", "UnitOfWork"]
+
+LOCK_ORDER: tuple[str, ...] = ("loans", "quota", "ledger")
+"""The order in which a unit of work may write (and so lock) its stores: loan rows, then quota
+lines, then the ledger. A store added to the unit of work takes its place here by name."""
 
 
 @runtime_checkable
@@ -270,4 +305,45 @@ class QuotaStore(Protocol):
 
     def check(self) -> tuple[QuotaIssue, ...]:
         """Differences between the journal's rebuild and the stored state; empty when sound."""
+        ...
+
+
+@runtime_checkable
+class UnitOfWork(Protocol):
+    """One transaction across every store (module docstring, "UnitOfWork contract").
+
+    The stores are read-only attributes, valid between ``with uow:`` and ``commit()`` /
+    ``rollback()``; adding a store to the unit of work is one property here and one entry in each
+    implementation's table of stores (and its name in :data:`LOCK_ORDER`).
+    """
+
+    @property
+    def ledger(self) -> LedgerStore:
+        """The ledger store bound to this unit of work's transaction."""
+        ...
+
+    @property
+    def quota(self) -> QuotaStore:
+        """The quota store bound to this unit of work's transaction."""
+        ...
+
+    def __enter__(self) -> Self:
+        """Open the transaction (and, in memory, take the units of work lock)."""
+        ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Roll back whatever was not committed, release the transaction; never swallows."""
+        ...
+
+    def commit(self) -> None:
+        """Make every write of this unit of work durable, at once."""
+        ...
+
+    def rollback(self) -> None:
+        """Undo every write of this unit of work."""
         ...

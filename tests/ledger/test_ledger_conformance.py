@@ -29,11 +29,11 @@ from loancore.ledger import (
     MemoRegister,
     Side,
     Subject,
-    audit,
     default_chart,
 )
 from loancore.money import Money
 from loancore.ports import LedgerStore
+from loancore.services import audit
 from loancore.testing.ledger import journal_entries
 
 D1, D2, D3 = date(2026, 1, 10), date(2026, 2, 10), date(2026, 3, 10)

@@ -15,7 +15,6 @@ from loancore.errors import InvalidInput, InvariantViolation, NotFound, Rejectio
 from loancore.ledger import (
     Chart,
     JournalEntry,
-    Ledger,
     Leg,
     MemoDirection,
     MemoPosting,
@@ -31,6 +30,7 @@ from loancore.ledger import (
 )
 from loancore.ledger.validation import validate_memo
 from loancore.money import Money
+from loancore.services import Ledger
 from loancore.testing.ledger import charts, journal_entries, unbalanced_entries
 
 Code = RejectionCode

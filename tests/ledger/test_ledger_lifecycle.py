@@ -16,8 +16,9 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, multip
 
 from loancore.adapters.memory.ledger import MemoryLedgerStore
 from loancore.errors import PostingRejected, RejectionCode
-from loancore.ledger import JournalEntry, Leg, audit, default_chart, reversal_of
+from loancore.ledger import JournalEntry, Leg, default_chart, reversal_of
 from loancore.money import Money
+from loancore.services import audit
 from loancore.testing.ledger import journal_entries
 
 CHART = default_chart()

@@ -23,7 +23,7 @@ from sql_stores import SEGMENTS_VS_LEGS, loan_entry, small_chart
 
 from loancore.adapters.sql import create_engine
 from loancore.adapters.sql.ledger import SqlLedgerStore
-from loancore.ledger.validation import audit
+from loancore.services import audit
 
 pytestmark = [
     pytest.mark.slow,

@@ -3,10 +3,10 @@
 Pure core: values (:class:`Subject`, :class:`Chart`, :class:`Leg`, :class:`JournalEntry`,
 :class:`MemoPosting`), the posting rules every store runs inside its transaction
 (:mod:`loancore.ledger.rules`) and report values (:class:`TrialBalance`, :class:`GeneralLedger`).
-Stores implement :class:`loancore.ports.LedgerStore`; see that module for the contract.
+Stores implement :class:`loancore.ports.LedgerStore`; see that module for the contract. The
+``Ledger`` facade over a store and the store ``audit`` are in :mod:`loancore.services`.
 """
 
-from loancore.ledger.book import Ledger
 from loancore.ledger.charts import chart_from_csv, chart_from_toml, default_chart
 from loancore.ledger.closing import PROFIT_SUBJECT, profit_transfer_entry
 from loancore.ledger.entries import (
@@ -42,7 +42,7 @@ from loancore.ledger.rules import (
     require_no_issues,
 )
 from loancore.ledger.subjects import Chart, Side, Subject, SubjectKind
-from loancore.ledger.validation import audit, validate
+from loancore.ledger.validation import validate
 
 __all__ = [
     "DIMENSION_KEYS",
@@ -54,7 +54,6 @@ __all__ = [
     "GeneralLedgerLine",
     "Issue",
     "JournalEntry",
-    "Ledger",
     "Leg",
     "MemoDirection",
     "MemoPosting",
@@ -64,7 +63,6 @@ __all__ = [
     "SubjectKind",
     "TrialBalance",
     "TrialBalanceLine",
-    "audit",
     "chart_from_csv",
     "chart_from_toml",
     "check_batch",

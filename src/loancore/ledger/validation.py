@@ -4,7 +4,8 @@ Like beancount's ``ops/validation.py``: each pass is a pure function from entrie
 the close log, the memo postings) to :class:`~loancore.ledger.rules.Issue` values, and
 :func:`validate` runs them all. A store's own rules should make every pass come back empty; the
 passes exist for audits of stored data (a database edited by hand, a restored backup, an import),
-which is why the entry values can hold what the posting rules would refuse.
+which is why the entry values can hold what the posting rules would refuse. The audit of a
+store (reading everything it holds, then :func:`validate`) is :func:`loancore.services.audit`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
-from typing import TYPE_CHECKING
 
 from loancore.errors import RejectionCode
 from loancore.ledger.entries import JournalEntry, MemoPosting
@@ -25,12 +25,8 @@ from loancore.ledger.rules import (
 )
 from loancore.ledger.subjects import Chart
 
-if TYPE_CHECKING:  # ports imports the ledger's values; a runtime import would be circular
-    from loancore.ports import LedgerStore
-
 __all__ = [
     "PASSES",
-    "audit",
     "validate",
     "validate_balanced",
     "validate_closed_periods",
@@ -156,13 +152,3 @@ def validate(
         issues.extend(validation_pass(journal, chart=chart, closes=closes))
     issues.extend(validate_memo(tuple(memo_postings)))
     return issues
-
-
-def audit(store: LedgerStore) -> list[Issue]:
-    """:func:`validate` over everything a :class:`~loancore.ports.LedgerStore` holds."""
-    return validate(
-        store.entries(),
-        chart=store.load_chart(),
-        closes=store.period_closes(),
-        memo_postings=store.memo_postings(),
-    )

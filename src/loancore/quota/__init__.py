@@ -62,7 +62,6 @@ from loancore.quota.policy import (
     DefaultLimitPolicy,
     LimitPolicy,
     plan_end_of_day,
-    run_end_of_day,
 )
 
 __all__ = [
@@ -115,6 +114,5 @@ __all__ = [
     "own_available_minor",
     "plan_end_of_day",
     "rebuild",
-    "run_end_of_day",
     "snapshot_of",
 ]

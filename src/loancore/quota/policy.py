@@ -10,8 +10,8 @@ idempotency keys of its own choosing that make running the batch twice harmless.
 - at M1 (``days_past_due >= freeze_days_past_due``, 1 by default) freeze the whole line;
 - on write-off, close the line.
 
-:func:`plan_end_of_day` is pure; :func:`run_end_of_day` applies the plan (and hold and
-temporary-limit expiry) through a store.
+:func:`plan_end_of_day` is pure; :func:`loancore.services.run_end_of_day` applies the plan (and
+hold and temporary-limit expiry) through a store.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import attrs
 
@@ -29,21 +29,15 @@ from loancore.quota.commands import (
     AdjustLimit,
     Close,
     Command,
-    ExpireHolds,
-    ExpireTemporaryLimits,
     Freeze,
 )
-from loancore.quota.model import LineBalance, LineStatus, QuotaLine, QuotaResult
-
-if TYPE_CHECKING:  # loancore.ports imports this package
-    from loancore.ports import QuotaStore
+from loancore.quota.model import LineBalance, LineStatus, QuotaLine
 
 __all__ = [
     "CreditRecord",
     "DefaultLimitPolicy",
     "LimitPolicy",
     "plan_end_of_day",
-    "run_end_of_day",
 ]
 
 LINES_MAX = 10_000_000
@@ -171,31 +165,3 @@ def plan_end_of_day(
         if line.master_id is None and record is not None:
             planned.extend(policy.review(line, balance, record, as_of=as_of))
     return tuple(planned)
-
-
-def run_end_of_day(
-    store: QuotaStore,
-    records: Mapping[str, CreditRecord],
-    policy: LimitPolicy,
-    *,
-    as_of: datetime.date,
-    key: str,
-) -> tuple[QuotaResult, ...]:
-    """The end-of-day batch over a quota store: expire holds and ended temporary limits (keys
-    ``{key}:expire-holds:{line}``, ``{key}:expire-temporary:{line}``), then apply the policy's
-    commands. A policy command whose key was already applied is skipped, so a raise planned on
-    several days happens once. Each command is atomic on its own; rerunning the batch is safe."""
-    results: list[QuotaResult] = []
-    for line_id in store.line_ids_with_expired_holds(as_of=as_of):
-        command = ExpireHolds(f"{key}:expire-holds:{line_id}", line_id)
-        results.append(store.apply(command, as_of=as_of))
-    lines = store.lines()
-    for line in lines:
-        if any(t.ends_on < as_of for t in line.temporary_limits):
-            expire = ExpireTemporaryLimits(f"{key}:expire-temporary:{line.line_id}", line.line_id)
-            results.append(store.apply(expire, as_of=as_of))
-    pairs = ((line, store.balance(line.line_id)) for line in store.lines())
-    for command in plan_end_of_day(pairs, records, policy, as_of=as_of):
-        if store.result(command.key) is None:
-            results.append(store.apply(command, as_of=as_of))
-    return tuple(results)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -65,7 +66,7 @@ def loan_terms(
     method = Method(draw(st.sampled_from(list(methods))))
     installments = draw(st.integers(1, installments_max))
     start = draw(start_dates())
-    extra: dict = {}
+    extra: dict[str, Any] = {}
     if options and draw(st.booleans()):
         if method is not Method.BULLET and installments > 1:
             extra["grace_periods"] = draw(st.integers(0, installments - 1))
@@ -87,7 +88,8 @@ def loan_terms(
     if method is Method.FEE_INSTALLMENT and "fee_rate_per_period" not in extra:
         extra["fee_rate_per_period"] = Decimal(draw(st.integers(0, 200))).scaleb(-4)
     return LoanTerms(
-        principal=draw(principals(max_minor=10**9)),
+        # At least one minor unit per installment (LoanTerms refuses less).
+        principal=draw(principals(min_minor=max(100, installments), max_minor=10**9)),
         currency=currency,
         annual_rate=rate,
         installments=installments,

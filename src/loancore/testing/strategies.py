@@ -28,8 +28,15 @@ from loancore.testing.ledger import (
 )
 from loancore.testing.money import amounts, currencies, moneys, ratio_lists
 from loancore.testing.quota import grants, minor_amounts
+from loancore.testing.waterfall import (
+    allocation_rules,
+    outstanding_items,
+    waterfall_payments,
+    waterfall_policies,
+)
 
 __all__ = [
+    "allocation_rules",
     "amounts",
     "annual_rates",
     "business_calendars",
@@ -44,10 +51,13 @@ __all__ = [
     "loan_terms",
     "minor_amounts",
     "moneys",
+    "outstanding_items",
     "principals",
     "ratio_lists",
     "roll_conventions",
     "start_dates",
     "subjects",
     "unbalanced_entries",
+    "waterfall_payments",
+    "waterfall_policies",
 ]

@@ -16,6 +16,7 @@ import bisect
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import date
+from typing import cast
 
 from loancore.errors import (
     InvalidInput,
@@ -426,3 +427,50 @@ class MemoryLedgerStore:
 
     def memo_postings(self) -> Iterator[MemoPosting]:
         return iter(tuple(self._memo))
+
+    # -- unit of work -------------------------------------------------------------------------
+
+    def _checkpoint(self) -> object:
+        """The complete booked state (containers copied, values shared: they are immutable), for
+        :class:`~loancore.adapters.memory.uow.MemoryUnitOfWork`'s rollback. The read indexes are
+        not copied: :meth:`_restore` empties them and they catch up from the journal."""
+        with self._lock:
+            return (
+                self._chart,
+                self._entries[:],
+                dict(self._by_id),
+                dict(self._by_key),
+                dict(self._reversed_by),
+                self._closed_through,
+                self._closes[:],
+                self._memo[:],
+                dict(self._memo_by_id),
+                dict(self._memo_by_key),
+            )
+
+    def _restore(self, checkpoint: object) -> None:
+        """Put back the state :meth:`_checkpoint` returned; the read indexes rebuild lazily."""
+        saved = cast(_Checkpoint, checkpoint)
+        with self._lock:
+            self._chart, self._closed_through = saved[0], saved[5]
+            self._entries, self._closes, self._memo = saved[1][:], saved[6][:], saved[7][:]
+            self._by_id, self._by_key = dict(saved[2]), dict(saved[3])
+            self._reversed_by = dict(saved[4])
+            self._memo_by_id, self._memo_by_key = dict(saved[8]), dict(saved[9])
+            self._series, self._by_subject, self._by_dimension, self._seq = {}, {}, {}, {}
+            self._indexed = dict.fromkeys(self._indexed, 0)
+
+
+_Checkpoint = tuple[
+    Chart,
+    list[JournalEntry],
+    dict[str, JournalEntry],
+    dict[str, JournalEntry],
+    dict[str, str],
+    date | None,
+    list[tuple[date, int]],
+    list[MemoPosting],
+    dict[str, MemoPosting],
+    dict[str, MemoPosting],
+]
+"""What :meth:`MemoryLedgerStore._checkpoint` returns (for the unit of work's rollback)."""

@@ -39,6 +39,7 @@ __all__ = [
     "MigrationStep",
     "amount_column",
     "binary_text",
+    "check_bind",
     "configure_sqlite_engine",
     "create_engine",
     "currency_column",
@@ -85,7 +86,7 @@ ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 """Surrogate key type: BIGINT, and SQLite's INTEGER (its 64-bit rowid alias) on SQLite."""
 
 
-def amount_column(name: str, **kwargs: object) -> sa.Column:
+def amount_column(name: str, **kwargs: object) -> sa.Column[int]:
     """A money amount as BIGINT integer minor units (fen for CNY, yen for JPY, fils/1000 for KWD).
 
     Never DECIMAL or float: SQLite hands DECIMAL back as a float, and integers compare, sum and
@@ -128,7 +129,7 @@ def retype_columns(
                 )
 
 
-def currency_column(name: str = "currency", **kwargs: object) -> sa.Column:
+def currency_column(name: str = "currency", **kwargs: object) -> sa.Column[str]:
     """An ISO 4217 alphabetic code, CHAR(3)."""
     kwargs.setdefault("nullable", False)
     return sa.Column(name, sa.CHAR(3), **kwargs)  # type: ignore[arg-type]
@@ -177,7 +178,7 @@ def create_engine(
     engine = sa.create_engine(
         sqlite_url,
         connect_args=connect_args,
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
     configure_sqlite_engine(engine, busy_timeout_ms=busy_timeout_ms)
     return engine
@@ -230,7 +231,9 @@ def dialect_name(bind: Bind) -> str:
 # -- transactions -------------------------------------------------------------------------------
 
 
-def _check_bind(bind: object) -> None:
+def check_bind(bind: object) -> None:
+    """Refuse anything but an Engine or Connection, and a SQLite engine loancore did not configure
+    (:class:`~loancore.errors.InvalidInput` naming ``bind``)."""
     if not isinstance(bind, (Engine, Connection)):
         raise InvalidInput("bind", bind, "expected a sqlalchemy Engine or Connection")
     if bind.dialect.name == "sqlite":
@@ -256,7 +259,7 @@ def write_transaction(bind: Bind) -> Iterator[Connection]:
       inside is undone, so a failed loancore operation changes nothing even in a transaction the
       application goes on using; on success the writes commit or roll back with the caller's.
     """
-    _check_bind(bind)
+    check_bind(bind)
     if isinstance(bind, Engine):
         with bind.begin() as connection:
             yield connection
@@ -269,7 +272,7 @@ def write_transaction(bind: Bind) -> Iterator[Connection]:
 def read_connection(bind: Bind) -> Iterator[Connection]:
     """A connection for reading: a fresh deferred (non-locking) one from an Engine, or the caller's
     own Connection (so a read sees the caller's uncommitted writes)."""
-    _check_bind(bind)
+    check_bind(bind)
     if isinstance(bind, Engine):
         with bind.connect() as connection:
             connection.execution_options(**{BEGIN_OPTION: "DEFERRED"})
@@ -324,7 +327,7 @@ def ensure_schema(
         _lock_schema(connection)
         SCHEMA_TABLE.create(connection, checkfirst=True)
         query = sa.select(SCHEMA_TABLE.c.version).where(SCHEMA_TABLE.c.component == component)
-        found = connection.execute(query).scalar_one_or_none()
+        found: int | None = connection.execute(query).scalar_one_or_none()
         if found is None:
             METADATA.create_all(connection, tables=list(tables), checkfirst=True)
             connection.execute(SCHEMA_TABLE.insert().values(component=component, version=version))

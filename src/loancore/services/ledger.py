@@ -1,30 +1,44 @@
-"""Ledger: a thin facade over a :class:`~loancore.ports.LedgerStore` for application code.
+"""Ledger: a thin facade over a :class:`~loancore.ports.LedgerStore` for application code, and
+:func:`audit`, the validation passes over everything a store holds.
 
-It adds nothing a store does not enforce; it gives callers one object with the few operations
-they use, single-entry conveniences, and the audit.
+The facade adds nothing a store does not enforce; it gives callers one object with the
+operations they use, single-entry conveniences, and the audit. It moved here from
+``loancore.ledger.book``: it wraps a store, so it belongs to the shell, and the core
+(``loancore.ledger``) never imports :mod:`loancore.ports`. Inside a unit of work, wrap the store
+the unit of work hands out: ``Ledger(uow.ledger)``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
-from typing import TYPE_CHECKING
 
 from loancore.errors import InvariantViolation
 from loancore.ledger.entries import DimensionsLike, JournalEntry, MemoPosting, MemoRegister
 from loancore.ledger.reports import GeneralLedger, TrialBalance
 from loancore.ledger.rules import Issue
 from loancore.ledger.subjects import Chart
-from loancore.ledger.validation import audit
+from loancore.ledger.validation import validate
 from loancore.money import Money
+from loancore.ports import LedgerStore
 
-if TYPE_CHECKING:
-    from loancore.ports import LedgerStore
+__all__ = ["Ledger", "audit"]
 
-__all__ = ["Ledger"]
+
+def audit(store: LedgerStore) -> list[Issue]:
+    """Every issue the pure validation passes (:func:`loancore.ledger.validation.validate`) find
+    in everything ``store`` holds: its entries in posting order, chart, close log and memo
+    postings. Empty for a healthy ledger."""
+    return validate(
+        store.entries(),
+        chart=store.load_chart(),
+        closes=store.period_closes(),
+        memo_postings=store.memo_postings(),
+    )
 
 
 class Ledger:
-    """``Ledger(store)``: post, reverse, balances, reports, period close and audit."""
+    """``Ledger(store)``: post, reverse, look-ups, balances, reports, period close and audit."""
 
     def __init__(self, store: LedgerStore) -> None:
         self.store = store
@@ -54,6 +68,18 @@ class Ledger:
             accounting_date=accounting_date,
             memo=memo,
         )
+
+    def get_entry(self, entry_id: str) -> JournalEntry:
+        """The booked entry ``entry_id``; NotFound if there is none."""
+        return self.store.get_entry(entry_id)
+
+    def find_by_key(self, idempotency_key: str) -> JournalEntry | None:
+        """The entry booked under ``idempotency_key``, or None (a caller checking a retry)."""
+        return self.store.find_by_key(idempotency_key)
+
+    def entries(self) -> Iterator[JournalEntry]:
+        """Every booked entry in posting order (exports, audits)."""
+        return self.store.entries()
 
     def balance(
         self, subject_code: str, currency: str, *, as_of: date, dimensions: DimensionsLike = None

@@ -1,0 +1,377 @@
+"""Business events the posting templates book: frozen values, validated when built.
+
+Every event carries its own ``event_id`` (the templates derive entry ids and idempotency keys
+from it, so replaying an event replays the same keys), an ``accounting_date``, the analysis
+``dimensions`` its legs carry (``loan``, ``customer``, ``merchant``, ``partner``, ``product``; each
+event names the ones it requires) and non-negative :class:`~loancore.money.Money` amounts, all
+in one currency. An amount left out is zero in the event's currency. Bad input raises
+:class:`~loancore.errors.InvalidInput` naming the field.
+
+Events that create a loan or move cash (disbursements, merchant settlement, repayment) need a
+positive amount; every other event may be zero and then books nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+from collections.abc import Callable
+from datetime import date
+from typing import Any, ClassVar, TypeVar
+
+import attrs
+
+from loancore.checks import ID_LENGTH_MAX, require_date, require_id
+from loancore.errors import InvalidInput
+from loancore.ledger.entries import Dimensions, dimensions_of
+from loancore.money import Money
+from loancore.postings.mapping import Component, Stage
+
+__all__ = [
+    "EVENT_ID_LENGTH_MAX",
+    "CardDisbursement",
+    "ClearingSettled",
+    "Event",
+    "FeeCharged",
+    "FeeKind",
+    "InterestAccrued",
+    "InterestAdjustmentAmortized",
+    "InterestDue",
+    "MerchantDisbursement",
+    "MerchantSettlement",
+    "OverpaymentRefunded",
+    "PartnerPaid",
+    "ProvisionCharged",
+    "ProvisionReleased",
+    "RecoveredAfterWriteOff",
+    "RepaymentReceived",
+    "Waiver",
+    "WrittenOff",
+]
+
+E = TypeVar("E", bound=enum.Enum)
+
+EVENT_ID_LENGTH_MAX = ID_LENGTH_MAX - 40
+"""Room for a template's name in front of the id, so derived keys stay within ID_LENGTH_MAX."""
+
+
+class FeeKind(str, enum.Enum):
+    """The fees a borrower may be charged; persisted by value."""
+
+    ORIGINATION = "origination"
+    MANAGEMENT = "management"  # 管理费
+    LATE = "late"  # 滞纳金
+
+
+def _enum(kind: type[E], field: str, value: object) -> E:
+    """``value`` as a ``kind`` member; other values raise InvalidInput naming ``field``."""
+    try:
+        return kind(value)
+    except ValueError:
+        expected = f"one of {[member.value for member in kind]}"
+        raise InvalidInput(field, value, expected) from None
+
+
+def _component(value: object) -> Component:
+    return _enum(Component, "component", value)
+
+
+def _fee_kind(value: object) -> FeeKind:
+    return _enum(FeeKind, "fee_kind", value)
+
+
+def _stage(value: object) -> Stage:
+    return _enum(Stage, "stage", value)
+
+
+def _event_id(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    text = require_id(attribute.name, value)
+    if len(text) > EVENT_ID_LENGTH_MAX:
+        raise InvalidInput(attribute.name, value, f"at most {EVENT_ID_LENGTH_MAX} characters")
+
+
+def _date(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    require_date(attribute.name, value)
+
+
+def _money(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, Money):
+        raise InvalidInput(attribute.name, value, "expected loancore.money.Money")
+    if value.is_negative():
+        raise InvalidInput(attribute.name, value, "must not be negative")
+
+
+def _zero_like(first: str) -> Callable[[object], Money]:
+    """A default of zero in the currency of the field ``first`` (checked by its own validator)."""
+
+    def make(event: object) -> Money:
+        amount = getattr(event, first)
+        return _zero(amount.currency if isinstance(amount, Money) else "CNY")
+
+    return make
+
+
+@functools.cache
+def _zero(currency: str) -> Money:
+    """One zero per currency: Money is immutable, and building one is most of an event's cost."""
+    return Money.zero(currency)
+
+
+_MONEY_NAMES: dict[type[Any], tuple[str, ...]] = {}  # event class -> its Money fields
+
+
+def _money_names(kind: type[Any]) -> tuple[str, ...]:
+    names = _MONEY_NAMES.get(kind)
+    if names is None:
+        names = tuple(field.name for field in attrs.fields(kind) if field.metadata.get("money"))
+        _MONEY_NAMES[kind] = names
+    return names
+
+
+_MONEY = {"money": True}
+
+
+_LIKE_PRINCIPAL = attrs.Factory(_zero_like("principal"), takes_self=True)
+_LIKE_PAYABLE = attrs.Factory(_zero_like("payable"), takes_self=True)
+_LIKE_RECEIVED = attrs.Factory(_zero_like("received"), takes_self=True)
+
+
+def _dimensions(value: object) -> Dimensions:
+    return dimensions_of(value)  # type: ignore[arg-type]
+
+
+@attrs.frozen(kw_only=True)
+class Event:
+    """Fields every event has; subclasses add their amounts (see the module docstring)."""
+
+    REQUIRED_DIMENSIONS: ClassVar[tuple[str, ...]] = ("loan",)
+    POSITIVE: ClassVar[tuple[str, ...]] = ()  # amounts that must be above zero
+
+    event_id: str = attrs.field(validator=_event_id)
+    accounting_date: date = attrs.field(validator=_date)
+    dimensions: Dimensions = attrs.field(default=(), converter=_dimensions)
+
+    def __attrs_post_init__(self) -> None:
+        for key, value in self.dimensions:  # every store must keep them (no NUL, <= 200 chars)
+            require_id(f"dimensions.{key}", value)
+        given = {key for key, _value in self.dimensions}
+        for key in self.REQUIRED_DIMENSIONS:
+            if key not in given:
+                raise InvalidInput(f"dimensions.{key}", None, "required for this event")
+        amounts = self.amounts()
+        for name, amount in amounts:
+            if amount.currency != amounts[0][1].currency:
+                currency = amounts[0][1].currency
+                raise InvalidInput(name, amount, f"expected {currency} like the other amounts")
+        for name in self.POSITIVE:
+            amount = getattr(self, name)
+            if not amount.is_positive():
+                raise InvalidInput(name, amount, "must be positive")
+
+    def amounts(self) -> tuple[tuple[str, Money], ...]:
+        """Every Money field with its name, in field order."""
+        return tuple((name, getattr(self, name)) for name in _money_names(type(self)))
+
+    @property
+    def currency(self) -> str:
+        return self.amounts()[0][1].currency
+
+
+@attrs.frozen(kw_only=True)
+class MerchantDisbursement(Event):
+    """A loan paid to the merchant on the borrower's behalf (受托支付).
+
+    The lender owes the merchant ``principal - merchant_discount`` until settlement; the discount
+    is booked as the product's :class:`~loancore.postings.mapping.DiscountTreatment` says.
+    """
+
+    REQUIRED_DIMENSIONS = ("loan", "merchant")
+    POSITIVE = ("principal",)
+
+    principal: Money = attrs.field(validator=_money, metadata=_MONEY)
+    merchant_discount: Money = attrs.field(
+        default=_LIKE_PRINCIPAL, validator=_money, metadata=_MONEY
+    )
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        if self.merchant_discount > self.principal:
+            raise InvalidInput("merchant_discount", self.merchant_discount, "exceeds principal")
+
+
+@attrs.frozen(kw_only=True)
+class CardDisbursement(Event):
+    """A loan paid out to the borrower's own bank card."""
+
+    POSITIVE = ("principal",)
+
+    principal: Money = attrs.field(validator=_money, metadata=_MONEY)
+
+
+@attrs.frozen(kw_only=True)
+class MerchantSettlement(Event):
+    """The merchant paid what it is owed, the service fee kept (T+N settlement)."""
+
+    REQUIRED_DIMENSIONS = ("merchant",)
+    POSITIVE = ("payable",)
+
+    payable: Money = attrs.field(validator=_money, metadata=_MONEY)
+    service_fee: Money = attrs.field(default=_LIKE_PAYABLE, validator=_money, metadata=_MONEY)
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        if self.service_fee > self.payable:
+            raise InvalidInput("service_fee", self.service_fee, "exceeds the payable settled")
+
+
+_INTEREST_LIKE = (Component.INTEREST, Component.PENALTY, Component.COMPOUND)
+
+
+@attrs.frozen(kw_only=True)
+class InterestAccrued(Event):
+    """Interest earned (计提): contract interest accrues until due; penalty (罚息) and compound
+    (复利) interest run on overdue amounts and are receivable as they accrue."""
+
+    component: Component = attrs.field(converter=_component)
+    amount: Money = attrs.field(validator=_money, metadata=_MONEY)
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        if self.component not in _INTEREST_LIKE:
+            expected = f"one of {[c.value for c in _INTEREST_LIKE]}"
+            raise InvalidInput("component", self.component.value, expected)
+
+
+@attrs.frozen(kw_only=True)
+class InterestDue(Event):
+    """Accrued contract interest falls due (an installment date): accrued -> receivable."""
+
+    amount: Money = attrs.field(validator=_money, metadata=_MONEY)
+
+
+@attrs.frozen(kw_only=True)
+class InterestAdjustmentAmortized(Event):
+    """A slice of a merchant discount held in 利息调整 recognised as interest income."""
+
+    amount: Money = attrs.field(validator=_money, metadata=_MONEY)
+
+
+@attrs.frozen(kw_only=True)
+class FeeCharged(Event):
+    """A fee the borrower owes: origination, management (管理费) or late fee (滞纳金)."""
+
+    fee_kind: FeeKind = attrs.field(converter=_fee_kind)
+    amount: Money = attrs.field(validator=_money, metadata=_MONEY)
+
+
+@attrs.frozen(kw_only=True)
+class RepaymentReceived(Event):
+    """Cash received through the payment channel, split into what it pays.
+
+    ``received`` minus the components (principal, interest, penalty, compound, fee, the joint
+    lending partner's share) is an overpayment, kept as the borrower's credit balance (溢缴款).
+    The split itself (which component first) is the allocation waterfall's decision.
+    """
+
+    POSITIVE = ("received",)
+
+    received: Money = attrs.field(validator=_money, metadata=_MONEY)
+    principal: Money = attrs.field(default=_LIKE_RECEIVED, validator=_money, metadata=_MONEY)
+    interest: Money = attrs.field(default=_LIKE_RECEIVED, validator=_money, metadata=_MONEY)
+    penalty: Money = attrs.field(default=_LIKE_RECEIVED, validator=_money, metadata=_MONEY)
+    compound: Money = attrs.field(default=_LIKE_RECEIVED, validator=_money, metadata=_MONEY)
+    fee: Money = attrs.field(default=_LIKE_RECEIVED, validator=_money, metadata=_MONEY)
+    partner_share: Money = attrs.field(default=_LIKE_RECEIVED, validator=_money, metadata=_MONEY)
+
+    overpayment: Money = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        received = self.received.minor_units
+        applied = sum(a.minor_units for name, a in self.amounts() if name != "received")
+        if applied > received:
+            shown = Money.from_minor(applied, self.received.currency)
+            raise InvalidInput("received", self.received, f"components sum to {shown}, more")
+        overpayment = Money.from_minor(received - applied, self.received.currency)
+        object.__setattr__(self, "overpayment", overpayment)
+
+
+@attrs.frozen(kw_only=True)
+class ClearingSettled(Event):
+    """The payment channel pays what it collected into the bank (clearing -> bank)."""
+
+    REQUIRED_DIMENSIONS = ()
+
+    amount: Money = attrs.field(validator=_money, metadata=_MONEY)
+
+
+@attrs.frozen(kw_only=True)
+class OverpaymentRefunded(Event):
+    """The borrower's credit balance (溢缴款) paid back to the borrower."""
+
+    amount: Money = attrs.field(validator=_money, metadata=_MONEY)
+
+
+@attrs.frozen(kw_only=True)
+class PartnerPaid(Event):
+    """A joint-lending partner paid the share collected for it."""
+
+    REQUIRED_DIMENSIONS = ("partner",)
+
+    amount: Money = attrs.field(validator=_money, metadata=_MONEY)
+
+
+@attrs.frozen(kw_only=True)
+class Waiver(Event):
+    """A component the borrower owed, forgiven (减免): its income is reversed.
+
+    Principal cannot be waived here: forgiving principal is a loss, booked by :class:`WrittenOff`.
+    """
+
+    component: Component = attrs.field(converter=_component)
+    amount: Money = attrs.field(validator=_money, metadata=_MONEY)
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        if self.component is Component.PRINCIPAL:
+            raise InvalidInput("component", self.component.value, "principal is written off")
+
+
+@attrs.frozen(kw_only=True)
+class ProvisionCharged(Event):
+    """Expected credit loss provided (计提减值准备) for ``stage``."""
+
+    stage: Stage = attrs.field(converter=_stage)
+    amount: Money = attrs.field(validator=_money, metadata=_MONEY)
+
+
+@attrs.frozen(kw_only=True)
+class ProvisionReleased(Event):
+    """Expected credit loss released (转回) for ``stage``."""
+
+    stage: Stage = attrs.field(converter=_stage)
+    amount: Money = attrs.field(validator=_money, metadata=_MONEY)
+
+
+@attrs.frozen(kw_only=True)
+class WrittenOff(Event):
+    """A loan written off (核销) against the stage-3 allowance, component by component."""
+
+    principal: Money = attrs.field(validator=_money, metadata=_MONEY)
+    interest: Money = attrs.field(default=_LIKE_PRINCIPAL, validator=_money, metadata=_MONEY)
+    penalty: Money = attrs.field(default=_LIKE_PRINCIPAL, validator=_money, metadata=_MONEY)
+    compound: Money = attrs.field(default=_LIKE_PRINCIPAL, validator=_money, metadata=_MONEY)
+    fee: Money = attrs.field(default=_LIKE_PRINCIPAL, validator=_money, metadata=_MONEY)
+
+
+@attrs.frozen(kw_only=True)
+class RecoveredAfterWriteOff(Event):
+    """Cash recovered on a written-off loan: it restores the allowance it was written off against.
+
+    The 2006 guide's two steps (reinstate 1303.04 against the allowance, then collect it) net to
+    clearing debit, allowance credit; the allowance then reverses through the next provision run.
+    """
+
+    POSITIVE = ("amount",)
+
+    amount: Money = attrs.field(validator=_money, metadata=_MONEY)

@@ -1,0 +1,420 @@
+"""Posting templates: one function per business event, returning balanced journal entries.
+
+A template lists the event's lines as (role, side, amount); :func:`_book` is the one place that
+turns lines into a :class:`~loancore.ledger.JournalEntry`: it resolves each role through the
+product's :class:`~loancore.postings.mapping.SubjectMapping`, merges lines that land on the same
+subject and side, drops zero lines (a zero component books no leg), checks the balance
+(:class:`~loancore.errors.InvariantViolation` otherwise: a template bug, never a caller's) and
+derives the entry id and idempotency key from the event's own id, ``"<template>:<event_id>"``,
+so replaying an event replays the same keys and the ledger books it once. An event whose amounts
+are all zero books nothing (an empty tuple). Every leg carries the event's dimensions.
+
+docs/accounting.md shows every template's debit and credit subjects under the default mapping;
+a test regenerates that table from these functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from loancore.errors import InvalidInput, InvariantViolation
+from loancore.ledger.entries import JournalEntry, Leg, MemoDirection, MemoPosting, MemoRegister
+from loancore.ledger.subjects import Side
+from loancore.money import Money
+from loancore.postings.events import (
+    CardDisbursement,
+    ClearingSettled,
+    Event,
+    FeeCharged,
+    InterestAccrued,
+    InterestAdjustmentAmortized,
+    InterestDue,
+    MerchantDisbursement,
+    MerchantSettlement,
+    OverpaymentRefunded,
+    PartnerPaid,
+    ProvisionCharged,
+    ProvisionReleased,
+    RecoveredAfterWriteOff,
+    RepaymentReceived,
+    Waiver,
+    WrittenOff,
+)
+from loancore.postings.mapping import (
+    ALLOWANCE_ROLE,
+    DEFAULT_MAPPING,
+    INCOME_ROLE,
+    RECEIVABLE_ROLE,
+    Component,
+    DiscountTreatment,
+    Role,
+    Stage,
+    SubjectMapping,
+)
+
+__all__ = [
+    "TEMPLATES",
+    "Line",
+    "card_disbursement",
+    "clearing_settled",
+    "entries_for",
+    "fee_charged",
+    "interest_accrued",
+    "interest_adjustment_amortized",
+    "interest_due",
+    "memo_postings_for",
+    "merchant_disbursement",
+    "merchant_settlement",
+    "overpayment_refunded",
+    "partner_paid",
+    "provision_charged",
+    "provision_released",
+    "recovered_after_write_off",
+    "repayment_received",
+    "waiver",
+    "written_off",
+]
+
+Line = tuple[Role, Side, Money]
+"""One line of a template: ``amount`` on ``side`` of the subject the mapping gives ``role``."""
+
+Entries = tuple[JournalEntry, ...]
+
+
+def _dr(role: Role, amount: Money) -> Line:
+    return (role, Side.DEBIT, amount)
+
+
+def _cr(role: Role, amount: Money) -> Line:
+    return (role, Side.CREDIT, amount)
+
+
+def _book(template: str, event: Event, mapping: SubjectMapping, memo: str, *lines: Line) -> Entries:
+    """The one builder of template entries (see the module docstring)."""
+    merged: dict[tuple[str, Side], Money] = {}
+    for role, side, amount in lines:
+        key = (mapping.code(role), side)
+        merged[key] = merged[key] + amount if key in merged else amount
+    legs = tuple(
+        Leg(code, side, amount, event.dimensions)
+        for (code, side), amount in merged.items()
+        if amount.is_positive()
+    )
+    if not legs:
+        return ()
+    for currency in {leg.currency for leg in legs}:
+        if sum(leg.signed_minor for leg in legs if leg.currency == currency) != 0:
+            raise InvariantViolation(f"template {template} built an unbalanced entry: {legs}")
+    derived = f"{template}:{event.event_id}"
+    entry = JournalEntry(
+        entry_id=derived,
+        idempotency_key=derived,
+        accounting_date=event.accounting_date,
+        legs=legs,
+        memo=memo,
+    )
+    return (entry,)
+
+
+def merchant_disbursement(
+    event: MerchantDisbursement, mapping: SubjectMapping = DEFAULT_MAPPING
+) -> Entries:
+    """受托支付: Dr principal; Cr merchant payable (principal less discount), Cr the discount to
+    fee income or to 利息调整 as the product's discount treatment says."""
+    discount = (
+        Role.FEE_INCOME
+        if mapping.discount_treatment is DiscountTreatment.FEE_INCOME
+        else Role.INTEREST_ADJUSTMENT
+    )
+    return _book(
+        "disbursement.merchant",
+        event,
+        mapping,
+        "放款 受托支付 loan paid to the merchant",
+        _dr(Role.PRINCIPAL, event.principal),
+        _cr(Role.MERCHANT_PAYABLE, event.principal - event.merchant_discount),
+        _cr(discount, event.merchant_discount),
+    )
+
+
+def card_disbursement(
+    event: CardDisbursement, mapping: SubjectMapping = DEFAULT_MAPPING
+) -> Entries:
+    """Loan paid to the borrower's card: Dr principal, Cr bank."""
+    return _book(
+        "disbursement.card",
+        event,
+        mapping,
+        "放款 loan paid to the borrower's card",
+        _dr(Role.PRINCIPAL, event.principal),
+        _cr(Role.BANK, event.principal),
+    )
+
+
+def merchant_settlement(
+    event: MerchantSettlement, mapping: SubjectMapping = DEFAULT_MAPPING
+) -> Entries:
+    """Merchant paid, service fee kept: Dr merchant payable; Cr bank (net), Cr fee income."""
+    return _book(
+        "settlement.merchant",
+        event,
+        mapping,
+        "商户结算 merchant settled, service fee kept",
+        _dr(Role.MERCHANT_PAYABLE, event.payable),
+        _cr(Role.BANK, event.payable - event.service_fee),
+        _cr(Role.FEE_INCOME, event.service_fee),
+    )
+
+
+def interest_accrued(event: InterestAccrued, mapping: SubjectMapping = DEFAULT_MAPPING) -> Entries:
+    """计提利息: Dr accrued interest (contract interest) or the receivable (penalty, compound);
+    Cr the component's income."""
+    component = event.component
+    asset = Role.INTEREST_ACCRUED if component is Component.INTEREST else RECEIVABLE_ROLE[component]
+    return _book(
+        "interest.accrued",
+        event,
+        mapping,
+        f"计提利息 {component.value} accrued",
+        _dr(asset, event.amount),
+        _cr(INCOME_ROLE[component], event.amount),
+    )
+
+
+def interest_due(event: InterestDue, mapping: SubjectMapping = DEFAULT_MAPPING) -> Entries:
+    """Accrued interest falls due: Dr interest receivable, Cr accrued interest."""
+    return _book(
+        "interest.due",
+        event,
+        mapping,
+        "利息到期 interest due",
+        _dr(Role.INTEREST_RECEIVABLE, event.amount),
+        _cr(Role.INTEREST_ACCRUED, event.amount),
+    )
+
+
+def interest_adjustment_amortized(
+    event: InterestAdjustmentAmortized, mapping: SubjectMapping = DEFAULT_MAPPING
+) -> Entries:
+    """利息调整摊销: Dr interest adjustment, Cr interest income."""
+    return _book(
+        "interest.adjustment",
+        event,
+        mapping,
+        "利息调整摊销 merchant discount amortized",
+        _dr(Role.INTEREST_ADJUSTMENT, event.amount),
+        _cr(Role.INTEREST_INCOME, event.amount),
+    )
+
+
+def fee_charged(event: FeeCharged, mapping: SubjectMapping = DEFAULT_MAPPING) -> Entries:
+    """A fee charged: Dr fee receivable, Cr fee income."""
+    return _book(
+        "fee.charged",
+        event,
+        mapping,
+        f"收费 {event.fee_kind.value} fee charged",
+        _dr(Role.FEE_RECEIVABLE, event.amount),
+        _cr(Role.FEE_INCOME, event.amount),
+    )
+
+
+def repayment_received(
+    event: RepaymentReceived, mapping: SubjectMapping = DEFAULT_MAPPING
+) -> Entries:
+    """还款: Dr clearing (cash received); Cr each component's receivable, the partner's share,
+    and what is left over to the borrower's credit balance (溢缴款)."""
+    return _book(
+        "repayment",
+        event,
+        mapping,
+        "还款 repayment received",
+        _dr(Role.CLEARING, event.received),
+        _cr(Role.PRINCIPAL, event.principal),
+        _cr(Role.INTEREST_RECEIVABLE, event.interest),
+        _cr(Role.PENALTY_RECEIVABLE, event.penalty),
+        _cr(Role.COMPOUND_RECEIVABLE, event.compound),
+        _cr(Role.FEE_RECEIVABLE, event.fee),
+        _cr(Role.PARTNER_PAYABLE, event.partner_share),
+        _cr(Role.OVERPAYMENT, event.overpayment),
+    )
+
+
+def clearing_settled(event: ClearingSettled, mapping: SubjectMapping = DEFAULT_MAPPING) -> Entries:
+    """The channel pays out what it collected: Dr bank, Cr clearing."""
+    return _book(
+        "clearing.settled",
+        event,
+        mapping,
+        "清算到账 channel settled to the bank",
+        _dr(Role.BANK, event.amount),
+        _cr(Role.CLEARING, event.amount),
+    )
+
+
+def overpayment_refunded(
+    event: OverpaymentRefunded, mapping: SubjectMapping = DEFAULT_MAPPING
+) -> Entries:
+    """溢缴款退还: Dr overpayment, Cr bank."""
+    return _book(
+        "overpayment.refunded",
+        event,
+        mapping,
+        "溢缴款退还 overpayment refunded",
+        _dr(Role.OVERPAYMENT, event.amount),
+        _cr(Role.BANK, event.amount),
+    )
+
+
+def partner_paid(event: PartnerPaid, mapping: SubjectMapping = DEFAULT_MAPPING) -> Entries:
+    """The partner's collected share paid over: Dr partner payable, Cr bank."""
+    return _book(
+        "partner.paid",
+        event,
+        mapping,
+        "合作方分润划付 partner share paid",
+        _dr(Role.PARTNER_PAYABLE, event.amount),
+        _cr(Role.BANK, event.amount),
+    )
+
+
+def waiver(event: Waiver, mapping: SubjectMapping = DEFAULT_MAPPING) -> Entries:
+    """减免: Dr the component's income, Cr its receivable."""
+    component = event.component
+    return _book(
+        f"waiver.{component.value}",
+        event,
+        mapping,
+        f"减免 {component.value} waived",
+        _dr(INCOME_ROLE[component], event.amount),
+        _cr(RECEIVABLE_ROLE[component], event.amount),
+    )
+
+
+def provision_charged(
+    event: ProvisionCharged, mapping: SubjectMapping = DEFAULT_MAPPING
+) -> Entries:
+    """计提减值准备: Dr impairment loss, Cr the stage's loan-loss allowance."""
+    return _book(
+        "provision.charged",
+        event,
+        mapping,
+        f"计提贷款损失准备 stage {int(event.stage)}",
+        _dr(Role.IMPAIRMENT_LOSS, event.amount),
+        _cr(ALLOWANCE_ROLE[event.stage], event.amount),
+    )
+
+
+def provision_released(
+    event: ProvisionReleased, mapping: SubjectMapping = DEFAULT_MAPPING
+) -> Entries:
+    """减值准备转回: Dr the stage's allowance, Cr impairment loss."""
+    return _book(
+        "provision.released",
+        event,
+        mapping,
+        f"转回贷款损失准备 stage {int(event.stage)}",
+        _dr(ALLOWANCE_ROLE[event.stage], event.amount),
+        _cr(Role.IMPAIRMENT_LOSS, event.amount),
+    )
+
+
+_WRITTEN_OFF_PARTS = (
+    Component.PRINCIPAL,
+    Component.INTEREST,
+    Component.PENALTY,
+    Component.COMPOUND,
+    Component.FEE,
+)
+
+
+def _written_off_total(event: WrittenOff) -> Money:
+    return sum((getattr(event, c.value) for c in _WRITTEN_OFF_PARTS), Money.zero(event.currency))
+
+
+def written_off(event: WrittenOff, mapping: SubjectMapping = DEFAULT_MAPPING) -> Entries:
+    """核销: Dr the stage-3 allowance (the total); Cr each component's receivable."""
+    parts = tuple((c, getattr(event, c.value)) for c in _WRITTEN_OFF_PARTS)
+    total = _written_off_total(event)
+    return _book(
+        "write_off",
+        event,
+        mapping,
+        "核销 loan written off against the allowance",
+        _dr(ALLOWANCE_ROLE[Stage.THREE], total),
+        *(_cr(RECEIVABLE_ROLE[c], amount) for c, amount in parts),
+    )
+
+
+def recovered_after_write_off(
+    event: RecoveredAfterWriteOff, mapping: SubjectMapping = DEFAULT_MAPPING
+) -> Entries:
+    """核销后收回: Dr clearing, Cr the stage-3 allowance."""
+    return _book(
+        "recovery",
+        event,
+        mapping,
+        "核销后收回 recovered after write-off",
+        _dr(Role.CLEARING, event.amount),
+        _cr(ALLOWANCE_ROLE[Stage.THREE], event.amount),
+    )
+
+
+TEMPLATES: Mapping[type[Event], Callable[[Any, SubjectMapping], Entries]] = {
+    MerchantDisbursement: merchant_disbursement,
+    CardDisbursement: card_disbursement,
+    MerchantSettlement: merchant_settlement,
+    InterestAccrued: interest_accrued,
+    InterestDue: interest_due,
+    InterestAdjustmentAmortized: interest_adjustment_amortized,
+    FeeCharged: fee_charged,
+    RepaymentReceived: repayment_received,
+    ClearingSettled: clearing_settled,
+    OverpaymentRefunded: overpayment_refunded,
+    PartnerPaid: partner_paid,
+    Waiver: waiver,
+    ProvisionCharged: provision_charged,
+    ProvisionReleased: provision_released,
+    WrittenOff: written_off,
+    RecoveredAfterWriteOff: recovered_after_write_off,
+}
+"""Each event type with its template, in the order docs/accounting.md lists them."""
+
+
+def entries_for(event: Event, mapping: SubjectMapping = DEFAULT_MAPPING) -> Entries:
+    """The entries ``event``'s template books under ``mapping`` (dispatch on the event's type)."""
+    template = TEMPLATES.get(type(event))
+    if template is None:
+        raise InvalidInput("event", event, "no posting template for this type")
+    return template(event, mapping)
+
+
+def memo_postings_for(event: Event) -> tuple[MemoPosting, ...]:
+    """The off-balance register postings that go with ``event``'s entries (表外登记).
+
+    A write-off registers the total written off in 已核销贷款 (``WRITTEN_OFF_LOANS``), which the
+    lender still pursues; a recovery takes the amount recovered off it (the ledger refuses a
+    decrease below the register's balance for the loan). Other events register nothing. Ids and
+    keys are ``memo.<template>:<event id>``, like the entries'.
+    """
+    if isinstance(event, WrittenOff):
+        template, direction, amount = "write_off", MemoDirection.INCREASE, _written_off_total(event)
+    elif isinstance(event, RecoveredAfterWriteOff):
+        template, direction, amount = "recovery", MemoDirection.DECREASE, event.amount
+    else:
+        return ()
+    if not amount.is_positive():
+        return ()
+    derived = f"memo.{template}:{event.event_id}"
+    posting = MemoPosting(
+        posting_id=derived,
+        idempotency_key=derived,
+        register=MemoRegister.WRITTEN_OFF_LOANS,
+        accounting_date=event.accounting_date,
+        direction=direction,
+        amount=amount,
+        dimensions=event.dimensions,
+        memo=f"已核销贷款 {direction.value}",
+    )
+    return (posting,)

@@ -1,0 +1,16 @@
+"""Services: the use cases, the imperative shell around the pure core.
+
+A service loads state through a port (:mod:`loancore.ports`: stores, the unit of work), lets the
+core decide, and persists what it decided; the core (``loancore.ledger``, ``loancore.quota``,
+...) never imports :mod:`loancore.ports` nor this package (``tests/test_architecture.py``).
+docs/architecture.md has the layers, the unit of work contract and the lock order.
+
+- :class:`Ledger`: the facade over a :class:`~loancore.ports.LedgerStore` (moved from
+  ``loancore.ledger``), with :func:`audit`, the validation passes over a whole store.
+- :func:`run_end_of_day`: the quota end-of-day batch (moved from ``loancore.quota``).
+"""
+
+from loancore.services.ledger import Ledger, audit
+from loancore.services.quota import run_end_of_day
+
+__all__ = ["Ledger", "audit", "run_end_of_day"]
