@@ -24,7 +24,6 @@ from loancore.quota import (
     plan_end_of_day,
     rebuild,
 )
-from loancore.services import run_end_of_day
 
 DAY = datetime.date(2026, 3, 1)
 LATER = datetime.date(2027, 3, 1)
