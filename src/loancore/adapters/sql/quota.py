@@ -43,9 +43,9 @@ from loancore.adapters.sql.base import (
     METADATA,
     Bind,
     MigrationStep,
-    _check_bind,
     amount_column,
     binary_text,
+    check_bind,
     currency_column,
     ensure_schema,
     read_connection,
@@ -501,7 +501,7 @@ class SqlQuotaStore:
         self.config = QuotaConfig() if config is None else config
         if not isinstance(self.config, QuotaConfig):
             raise InvalidInput("config", config, "expected a QuotaConfig")
-        _check_bind(bind)
+        check_bind(bind)
         self._bind = bind
         dbapi = bind.dialect.loaded_dbapi
         self._integrity_errors: tuple[type[Exception], ...] = (
