@@ -368,23 +368,29 @@ class _Raw:
     inside whatever transaction that connection is in. Dates go to SQLite as ISO text (what
     SQLAlchemy's SQLite DATE stores) and come back through :func:`_day`."""
 
-    def __init__(self, connection: Connection) -> None:
-        dialect = connection.dialect
-        self.dbapi_connection: Any = connection.connection.dbapi_connection
-        if self.dbapi_connection is None:
+    def __init__(self, dbapi_connection: Any, dialect: Dialect) -> None:
+        if dbapi_connection is None:
             raise InvariantViolation("quota store: the connection has no DB-API connection")
-        self.cursor: Any = self.dbapi_connection.cursor()
+        self.dbapi_connection: Any = dbapi_connection
+        self.cursor: Any = dbapi_connection.cursor()
         self.statements = _compiled_for(dialect)
         self.sqlite = dialect.name == "sqlite"
 
+    @classmethod
+    def on(cls, connection: Connection) -> _Raw:
+        """The DB-API connection under a SQLAlchemy Connection."""
+        return cls(connection.connection.dbapi_connection, connection.dialect)
+
     def _parameters(self, compiled: _Compiled, values: dict[str, Any]) -> Any:
-        if self.sqlite:
-            values = {
-                k: v.isoformat() if type(v) is datetime.date else v for k, v in values.items()
-            }
-        if compiled.names is None:
+        names = compiled.names
+        if names is None:  # named (psycopg): the driver adapts dates itself
             return {f"p_{name}": value for name, value in values.items()}
-        return tuple(values[name] for name in compiled.names)
+        if self.sqlite:  # positional (sqlite3): dates as SQLAlchemy's SQLite DATE stores them
+            return [
+                value.isoformat() if value.__class__ is _DATE else value
+                for value in map(values.__getitem__, names)
+            ]
+        return [values[name] for name in names]
 
     def execute(self, name: str, values: dict[str, Any]) -> int:
         """Run statement ``name``; the number of rows it changed."""
@@ -411,6 +417,7 @@ class _Raw:
 
 
 _SAVEPOINT = "loancore_quota"
+_DATE = datetime.date
 
 
 @contextlib.contextmanager
@@ -425,8 +432,9 @@ def _write(bind: Bind) -> Iterator[_Raw]:
       failed command undoes only its own writes.
     """
     if isinstance(bind, Engine):
-        with bind.connect() as connection:
-            raw = _Raw(connection)
+        pooled = bind.raw_connection()  # no SQLAlchemy Connection: it would sit unused
+        try:
+            raw = _Raw(pooled.dbapi_connection, bind.dialect)
             if raw.sqlite:
                 raw.run("BEGIN IMMEDIATE")
             try:
@@ -438,10 +446,12 @@ def _write(bind: Bind) -> Iterator[_Raw]:
                 raw.run("COMMIT")
             else:
                 raw.dbapi_connection.commit()
+        finally:
+            pooled.close()  # back to the pool
         return
     if not bind.in_transaction():
         bind.begin()
-    raw = _Raw(bind)
+    raw = _Raw.on(bind)
     raw.run(f"SAVEPOINT {_SAVEPOINT}")
     try:
         yield raw
@@ -466,16 +476,19 @@ def _read(bind: Bind) -> Iterator[_Raw]:
     snapshot, no write lock: ``BEGIN DEFERRED`` on SQLite), ended when done; on the
     application's Connection, inside its transaction (seeing its uncommitted writes)."""
     if isinstance(bind, Engine):
-        with bind.connect() as connection:
-            raw = _Raw(connection)
+        pooled = bind.raw_connection()
+        try:
+            raw = _Raw(pooled.dbapi_connection, bind.dialect)
             if raw.sqlite:
                 raw.run("BEGIN DEFERRED")
             try:
                 yield raw
             finally:
                 _rollback(raw)
+        finally:
+            pooled.close()
         return
-    yield _Raw(bind)
+    yield _Raw.on(bind)
 
 
 _PAGE = 2_000
