@@ -269,3 +269,8 @@ class QuotaRejected(Rejected, ValueError):
     def __init__(self, code: RejectionCode, detail: str = "", *, key: str = "") -> None:
         self.key = key
         super().__init__(code, detail)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from its fields (an exception pickles its message by default), so a refusal
+        # crosses a process boundary (multiprocessing, a task queue) whole.
+        return (type(self), (self.code, self.detail), {"key": self.key})

@@ -117,3 +117,8 @@ def test_an_outer_lock_held_by_a_unit_of_work_serialises_the_store() -> None:
         assert store.balance("M").used_minor == 100
     thread.join(timeout=10)
     assert done.is_set() and store.balance("M").used_minor == 200
+
+
+def test_the_lock_must_be_a_lock() -> None:
+    with pytest.raises(InvalidInput, match="lock"):
+        MemoryQuotaStore(lock="not a lock")  # type: ignore[arg-type]

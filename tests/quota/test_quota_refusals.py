@@ -165,3 +165,14 @@ def test_freeze_checks_closed_before_the_limit(quota_store: Any) -> None:
     quota_store.apply(Close(key="x-M", line_id="M"), as_of=DAY)
     too_much = Freeze(key="f1", line_id="M", amount=cny("1000.01"))
     assert refusal(quota_store, too_much) is C.QUOTA_LINE_CLOSED
+
+
+def test_a_refusal_survives_pickling_whole() -> None:
+    import pickle
+
+    refusal = QuotaRejected(C.QUOTA_EXCEEDS_AVAILABLE, "Hold 'h1' on line 'S'", key="h1")
+    again = pickle.loads(pickle.dumps(refusal))
+    assert type(again) is QuotaRejected and isinstance(again, ValueError)
+    assert (again.code, again.detail, again.key, str(again)) == (
+        refusal.code, refusal.detail, "h1", str(refusal)
+    )  # fmt: skip

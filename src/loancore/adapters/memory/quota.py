@@ -80,6 +80,8 @@ class MemoryQuotaStore:
         self.config = QuotaConfig() if config is None else config
         if not isinstance(self.config, QuotaConfig):
             raise InvalidInput("config", config, "expected a QuotaConfig")
+        if lock is not None and not (hasattr(lock, "acquire") and hasattr(lock, "release")):
+            raise InvalidInput("lock", lock, "expected a threading.RLock")
         self._lock = threading.RLock() if lock is None else lock
         self._lines: dict[str, QuotaLine] = {}
         self._balances: dict[str, LineBalance] = {}
