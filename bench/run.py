@@ -4,8 +4,9 @@ Each ``bench/bench_*.py`` module exposes ``run() -> dict[str, float]``: figure n
 unit last in the name (``..._per_s``, ``..._ms``, ``..._ratio``). Peers are measured side by side
 in the same run. The file also records the machine and the date, because a figure without its
 machine is not a figure. ``sources`` names the module behind each figure, so that re-running a
-module replaces all of its figures (a key it no longer reports disappears). No test asserts on
-these numbers.
+module replaces all of its figures (a key it no longer reports disappears); a module may also
+name in ``RETIRED`` figures it wrote before ``sources`` existed, which are dropped when it runs.
+No test asserts on these numbers.
 
     python bench/run.py                 # all benchmarks
     python bench/run.py ledger quota    # only bench_ledger.py and bench_quota.py
@@ -60,7 +61,10 @@ def main(argv: list[str]) -> int:
         for key in [k for k, source in sources.items() if source == path.stem]:
             figures.pop(key, None)
             del sources[key]
-        for key, value in load(path).run().items():
+        module = load(path)
+        for key in getattr(module, "RETIRED", ()):  # figures recorded before ``sources`` was
+            figures.pop(key, None)
+        for key, value in module.run().items():
             figures[key] = value
             sources[key] = path.stem
             print(f"{key:48s} {value:>16,.3f}", flush=True)

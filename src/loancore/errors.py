@@ -38,6 +38,7 @@ __all__ = [
     "NoSolution",
     "NotFound",
     "PostingRejected",
+    "QuotaRejected",
     "Rejected",
     "RejectionCode",
     "SchemaVersionMismatch",
@@ -224,6 +225,7 @@ class RejectionCode(enum.IntEnum):
     QUOTA_LINE_EXISTS = 313  # a grant names a line id that is already taken
     QUOTA_UNFREEZE_EXCEEDS_FROZEN = 314  # unfreezing more than the frozen amount
     QUOTA_LINE_NOT_FROZEN = 315  # lifting a whole-line freeze from a line that has none
+    QUOTA_FREEZE_EXCEEDS_LIMIT = 316  # the frozen amount would exceed the line's effective limit
 
 
 class Rejected(LoancoreError):
@@ -257,3 +259,21 @@ class PostingRejected(Rejected, ValueError):
         shown = "; ".join(str(i.message) for i in self.issues[:3])
         more = f" (+{len(self.issues) - 3} more)" if len(self.issues) > 3 else ""
         super().__init__(self.issues[0].code, shown + more)
+
+
+class QuotaRejected(Rejected, ValueError):
+    """A quota command was refused (``code`` is one of the 3xx quota codes); nothing changed and
+    nothing was recorded: the command's idempotency key stays free, and a retry is judged afresh.
+    A ``ValueError`` like :class:`PostingRejected`, so a caller's ``except ValueError`` sees it.
+
+    ``key`` is the refused command's idempotency key; ``detail`` says what was refused and why.
+    """
+
+    def __init__(self, code: RejectionCode, detail: str = "", *, key: str = "") -> None:
+        self.key = key
+        super().__init__(code, detail)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from its fields (an exception pickles its message by default), so a refusal
+        # crosses a process boundary (multiprocessing, a task queue) whole.
+        return (type(self), (self.code, self.detail), {"key": self.key})

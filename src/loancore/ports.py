@@ -250,17 +250,23 @@ class QuotaStore(Protocol):
 
     Implemented by :class:`~loancore.adapters.memory.quota.MemoryQuotaStore` and
     :class:`~loancore.adapters.sql.quota.SqlQuotaStore`; one suite (``tests/quota/``) runs against
-    both. ``apply`` is atomic: it loads what the command touches (the line, then its master,
-    locked master first on PostgreSQL), checks the idempotency key, lets
-    :func:`loancore.quota.decide` decide, and writes the new state and the journal events together;
-    a refusal or an exception changes no balance. A key seen before returns the first result
-    (``replayed`` True); the same key with another command raises IdempotencyConflict.
+    both. ``apply`` is atomic: it loads what the command touches (locking the master line before
+    the sub-line, then writing the journal last), checks the idempotency key, lets
+    :func:`loancore.quota.decide` decide, and writes the new state and the journal events together.
+
+    Refusals follow the library's one convention (:mod:`loancore.errors`): a refused command
+    raises :class:`~loancore.errors.QuotaRejected` carrying its ``RejectionCode`` (docs/quota.md
+    gives the order of the checks, hence which code wins when several apply); it changes nothing
+    and is NOT recorded, so its key stays free and a retry is judged afresh. An accepted key
+    applied again returns the first :class:`~loancore.quota.QuotaResult` (``replayed`` True) and
+    changes nothing; the same key with another command raises IdempotencyConflict.
     """
 
     config: QuotaConfig
 
     def apply(self, command: Command, *, as_of: date) -> QuotaResult:
-        """Apply one quota command as of the business date ``as_of``."""
+        """Apply one quota command as of the business date ``as_of``; return the accepted result
+        or raise :class:`~loancore.errors.QuotaRejected`."""
         ...
 
     def result(self, key: str) -> QuotaResult | None:

@@ -19,7 +19,7 @@ import pytest
 from quota_stores import make_quota_engine
 
 from loancore.adapters.memory.quota import MemoryQuotaStore
-from loancore.errors import RejectionCode
+from loancore.errors import QuotaRejected, RejectionCode
 from loancore.money import Money
 from loancore.quota import Draw, Grant, Hold, QuotaResult
 
@@ -33,14 +33,35 @@ def cny(amount: str) -> Money:
     return Money(Decimal(amount), "CNY")
 
 
-def _race(store: Any) -> list[tuple[Any, QuotaResult]]:
+Outcome = tuple[Any, QuotaResult | RejectionCode]  # a command and its result or refusal code
+
+
+def _race(store: Any) -> list[Outcome]:
     """Every thread fires ATTEMPTS holds or draws at random lines, all starting together."""
-    assert store.apply(Grant("g-M", "M", "b1", cny("1000.00"), DAY, LATER), as_of=DAY).ok
+    store.apply(
+        Grant(
+            key="g-M",
+            line_id="M",
+            borrower_id="b1",
+            limit=cny("1000.00"),
+            starts_on=DAY,
+            expires_on=LATER,
+        ),
+        as_of=DAY,
+    )
     for line_id in ("S0", "S1"):
-        sub_line = Grant(f"g-{line_id}", line_id, "b1", cny("700.00"), DAY, LATER, master_id="M")
-        assert store.apply(sub_line, as_of=DAY).ok
+        sub_line = Grant(
+            key=f"g-{line_id}",
+            line_id=line_id,
+            borrower_id="b1",
+            limit=cny("700.00"),
+            starts_on=DAY,
+            expires_on=LATER,
+            master_id="M",
+        )
+        store.apply(sub_line, as_of=DAY)
     barrier = threading.Barrier(THREADS)
-    outcomes: list[tuple[Any, QuotaResult]] = []
+    outcomes: list[Outcome] = []
     errors: list[BaseException] = []
     lock = threading.Lock()
 
@@ -51,9 +72,15 @@ def _race(store: Any) -> list[tuple[Any, QuotaResult]]:
             line_id = chooser.choice(["S0", "S1", "S1", "M"])
             amount = cny(f"{chooser.randint(5, 60)}.00")
             key = f"t{index}-{attempt}"
-            command = Hold(key, line_id, amount, DAY) if attempt % 3 else Draw(key, line_id, amount)
+            command = (
+                Hold(key=key, line_id=line_id, amount=amount, expires_on=DAY)
+                if attempt % 3
+                else Draw(key=key, line_id=line_id, amount=amount)
+            )
             try:
-                result = store.apply(command, as_of=DAY)
+                result: QuotaResult | RejectionCode = store.apply(command, as_of=DAY)
+            except QuotaRejected as refusal:
+                result = refusal.code
             except BaseException as error:  # noqa: BLE001 - reported by the main thread below
                 errors.append(error)
                 return
@@ -70,9 +97,9 @@ def _race(store: Any) -> list[tuple[Any, QuotaResult]]:
     return outcomes
 
 
-def _check_race(store: Any, outcomes: list[tuple[Any, QuotaResult]]) -> None:
-    accepted = [(c, r) for c, r in outcomes if r.ok]
-    refused = {r.code for _c, r in outcomes if not r.ok}
+def _check_race(store: Any, outcomes: list[Outcome]) -> None:
+    accepted = [(c, r) for c, r in outcomes if isinstance(r, QuotaResult)]
+    refused = {r for _c, r in outcomes if isinstance(r, RejectionCode)}
     total = {"S0": 0, "S1": 0, "M": 0}
     for command, _result in accepted:
         total[command.line_id] += command.amount.minor_units
@@ -117,20 +144,34 @@ def test_the_same_key_raced_from_many_connections_applies_once(
     engine = make_quota_engine("postgres", tmp_path, postgres_url, pool_size=THREADS + 2)
     try:
         store = SqlQuotaStore(engine)
-        assert store.apply(Grant("g-M", "M", "b1", cny("1000.00"), DAY, LATER), as_of=DAY).ok
+        store.apply(
+            Grant(
+                key="g-M",
+                line_id="M",
+                borrower_id="b1",
+                limit=cny("1000.00"),
+                starts_on=DAY,
+                expires_on=LATER,
+            ),
+            as_of=DAY,
+        )
         barrier = threading.Barrier(THREADS)
         results: list[QuotaResult] = []
 
         def worker() -> None:
             barrier.wait()
-            results.append(store.apply(Hold("same", "M", cny("600.00"), DAY), as_of=DAY))
+            results.append(
+                store.apply(
+                    Hold(key="same", line_id="M", amount=cny("600.00"), expires_on=DAY), as_of=DAY
+                )
+            )
 
         threads = [threading.Thread(target=worker) for _ in range(THREADS)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(timeout=60)
-        assert len(results) == THREADS and all(r == results[0] and r.ok for r in results)
+        assert len(results) == THREADS and all(r == results[0] for r in results)
         assert sum(not r.replayed for r in results) == 1
         assert store.balance("M").held_minor == 60_000
         assert len(list(store.journal())) == 2

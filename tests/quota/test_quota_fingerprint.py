@@ -33,11 +33,15 @@ def cny(amount: str) -> Money:
 def test_the_format_is_pinned() -> None:
     """Stores keep these texts for as long as they keep the keys: any change to the format must
     come with a new FINGERPRINT_VERSION, and this test says so by failing."""
-    assert command_fingerprint(Hold("h1", "S", cny("12.34"), LATER)) == (
+    assert command_fingerprint(
+        Hold(key="h1", line_id="S", amount=cny("12.34"), expires_on=LATER)
+    ) == (
         '{"command":"Hold","fields":{"amount":[1234,"CNY"],"expires_on":"2027-03-01",'
         '"key":"h1","line_id":"S"},"v":1}'
     )
-    refund = RestoreRefunded("r1", "S", cny("1.00"), RefundReason.CANCELLATION)
+    refund = RestoreRefunded(
+        key="r1", line_id="S", principal=cny("1.00"), reason=RefundReason.CANCELLATION
+    )
     assert command_fingerprint(refund) == (
         '{"command":"RestoreRefunded","fields":{"key":"r1","line_id":"S",'
         '"principal":[100,"CNY"],"reason":2},"v":1}'
@@ -46,16 +50,29 @@ def test_the_format_is_pinned() -> None:
 
 def test_fields_at_their_default_are_left_out() -> None:
     """So a field added later with a default leaves earlier fingerprints as they were."""
-    whole = json.loads(command_fingerprint(Capture("c1", "h1")))
+    whole = json.loads(command_fingerprint(Capture(key="c1", hold_id="h1")))
     assert whole["fields"] == {"key": "c1", "hold_id": "h1"}
-    part = json.loads(command_fingerprint(Capture("c1", "h1", cny("1.00"))))
+    part = json.loads(command_fingerprint(Capture(key="c1", hold_id="h1", amount=cny("1.00"))))
     assert part["fields"]["amount"] == [100, "CNY"]
-    master = json.loads(command_fingerprint(Grant("g", "M", "b1", cny("9.00"), DAY, LATER)))
+    master = json.loads(
+        command_fingerprint(
+            Grant(
+                key="g",
+                line_id="M",
+                borrower_id="b1",
+                limit=cny("9.00"),
+                starts_on=DAY,
+                expires_on=LATER,
+            )
+        )
+    )
     assert "product" not in master["fields"] and "master_id" not in master["fields"]
 
 
 def test_nested_values_and_enums_are_canonical() -> None:
-    repaid = RestoreRepaid("r", "S", RepaymentParts(cny("10.00"), interest=cny("0.50")))
+    repaid = RestoreRepaid(
+        key="r", line_id="S", repaid=RepaymentParts(cny("10.00"), interest=cny("0.50"))
+    )
     fields = json.loads(command_fingerprint(repaid))["fields"]
     assert fields["repaid"] == {
         "principal": [1000, "CNY"],
@@ -63,9 +80,11 @@ def test_nested_values_and_enums_are_canonical() -> None:
         "fees": [0, "CNY"],
         "penalties": [0, "CNY"],
     }
-    by_number = RestoreRefunded("r", "S", cny("1.00"), 1)  # the converter makes it the enum
+    by_number = RestoreRefunded(
+        key="r", line_id="S", principal=cny("1.00"), reason=1
+    )  # the converter makes it the enum
     assert command_fingerprint(by_number) == command_fingerprint(
-        RestoreRefunded("r", "S", cny("1.00"), RefundReason.REFUND)
+        RestoreRefunded(key="r", line_id="S", principal=cny("1.00"), reason=RefundReason.REFUND)
     )
 
 
@@ -73,13 +92,13 @@ _KEYS = st.sampled_from(["k1", "k2"])
 _LINES = st.sampled_from(["S", "T"])
 _AMOUNTS = st.integers(1, 10**6).map(lambda minor: Money.from_minor(minor, "CNY"))
 _DAYS = st.dates(min_value=DAY, max_value=LATER)
-_HOLDS = st.builds(Hold, _KEYS, _LINES, _AMOUNTS, _DAYS)
-_CAPTURES = st.builds(Capture, _KEYS, _KEYS, st.none() | _AMOUNTS)
+_HOLDS = st.builds(Hold, key=_KEYS, line_id=_LINES, amount=_AMOUNTS, expires_on=_DAYS)
+_CAPTURES = st.builds(Capture, key=_KEYS, hold_id=_KEYS, amount=st.none() | _AMOUNTS)
 _REPAID = st.builds(
     RestoreRepaid,
-    _KEYS,
-    _LINES,
-    st.builds(RepaymentParts, _AMOUNTS, st.none() | _AMOUNTS, st.none() | _AMOUNTS),
+    key=_KEYS,
+    line_id=_LINES,
+    repaid=st.builds(RepaymentParts, _AMOUNTS, st.none() | _AMOUNTS, st.none() | _AMOUNTS),
 )
 _COMMANDS = st.one_of(_HOLDS, _CAPTURES, _REPAID)
 

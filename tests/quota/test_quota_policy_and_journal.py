@@ -24,7 +24,6 @@ from loancore.quota import (
     plan_end_of_day,
     rebuild,
 )
-from loancore.services import run_end_of_day
 
 DAY = datetime.date(2026, 3, 1)
 LATER = datetime.date(2027, 3, 1)
@@ -35,22 +34,49 @@ def cny(amount: str) -> Money:
 
 
 def grant(store: Any) -> None:
-    assert store.apply(Grant("g-M", "M", "b1", cny("10000.00"), DAY, LATER), as_of=DAY).ok
-    sub_line = Grant("g-S", "S", "b1", cny("8000.00"), DAY, LATER, master_id="M")
-    assert store.apply(sub_line, as_of=DAY).ok
+    store.apply(
+        Grant(
+            key="g-M",
+            line_id="M",
+            borrower_id="b1",
+            limit=cny("10000.00"),
+            starts_on=DAY,
+            expires_on=LATER,
+        ),
+        as_of=DAY,
+    )
+    sub_line = Grant(
+        key="g-S",
+        line_id="S",
+        borrower_id="b1",
+        limit=cny("8000.00"),
+        starts_on=DAY,
+        expires_on=LATER,
+        master_id="M",
+    )
+    store.apply(sub_line, as_of=DAY)
+
+
+def apply_plan(store: Any, records: Any, policy: Any, *, as_of: datetime.date) -> list[Any]:
+    """The policy's plan for the store's lines, each command applied unless its key was (a raise
+    planned again on a later day, with the limit it would reach from there, happens once)."""
+    pairs = [(line, store.balance(line.line_id)) for line in store.lines()]
+    planned = plan_end_of_day(pairs, records, policy, as_of=as_of)
+    return [store.apply(c, as_of=as_of) for c in planned if store.result(c.key) is None]
 
 
 def test_on_time_repayments_raise_the_limit_once_per_round(quota_store: Any) -> None:
     grant(quota_store)
     policy = DefaultLimitPolicy()
     records = {"b1": CreditRecord("b1", on_time_repayments=6)}
-    first = run_end_of_day(quota_store, records, policy, as_of=DAY, key="eod-1")
+    first = apply_plan(quota_store, records, policy, as_of=DAY)
     assert [r.events[0].kind for r in first] == [EventKind.LIMIT_ADJUSTED]
     assert quota_store.line("M").limit_permanent_minor == 1_100_000  # +10%, a multiple of 100 CNY
     tomorrow = DAY + datetime.timedelta(days=1)
-    assert run_end_of_day(quota_store, records, policy, as_of=tomorrow, key="eod-2") == ()
+    assert apply_plan(quota_store, records, policy, as_of=tomorrow) == []  # raised once a round
+    assert quota_store.line("M").limit_permanent_minor == 1_100_000
     records = {"b1": CreditRecord("b1", on_time_repayments=12)}
-    run_end_of_day(quota_store, records, policy, as_of=DAY, key="eod-3")
+    apply_plan(quota_store, records, policy, as_of=DAY)
     assert quota_store.line("M").limit_permanent_minor == 1_210_000
     assert quota_store.line("S").limit_permanent_minor == 800_000  # bound through the master
 
@@ -59,7 +85,7 @@ def test_the_raise_stops_at_the_ceiling(quota_store: Any) -> None:
     grant(quota_store)
     policy = DefaultLimitPolicy(raise_rate=Decimal("0.5"), ceiling=cny("12345.00"))
     records = {"b1": CreditRecord("b1", on_time_repayments=6)}
-    run_end_of_day(quota_store, records, policy, as_of=DAY, key="e")
+    apply_plan(quota_store, records, policy, as_of=DAY)
     assert quota_store.line("M").limit_permanent_minor == 1_234_500
 
 
@@ -67,23 +93,14 @@ def test_m1_freezes_and_write_off_closes(quota_store: Any) -> None:
     grant(quota_store)
     policy = DefaultLimitPolicy()
     overdue = {"b1": CreditRecord("b1", on_time_repayments=6, days_past_due=3)}
-    results = run_end_of_day(quota_store, overdue, policy, as_of=DAY, key="eod-1")
+    results = apply_plan(quota_store, overdue, policy, as_of=DAY)
     assert [r.events[0].kind for r in results] == [EventKind.LINE_FROZEN]
     assert quota_store.line("M").frozen_whole
     assert quota_store.available("S", as_of=DAY) == cny("0.00")
-    assert run_end_of_day(quota_store, overdue, policy, as_of=DAY, key="eod-2") == ()
+    assert apply_plan(quota_store, overdue, policy, as_of=DAY) == []  # frozen already: no plan
     gone = {"b1": CreditRecord("b1", days_past_due=200, written_off=True)}
-    results = run_end_of_day(quota_store, gone, policy, as_of=DAY, key="eod-3")
+    results = apply_plan(quota_store, gone, policy, as_of=DAY)
     assert [r.events[0].kind for r in results] == [EventKind.LINE_CLOSED]
-
-
-def test_end_of_day_expires_holds(quota_store: Any) -> None:
-    grant(quota_store)
-    assert quota_store.apply(Hold("h1", "S", cny("10.00"), DAY), as_of=DAY).ok
-    later = DAY + datetime.timedelta(days=2)
-    results = run_end_of_day(quota_store, {}, DefaultLimitPolicy(), as_of=later, key="eod")
-    assert [e.kind for r in results for e in r.events] == [EventKind.HOLD_EXPIRED]
-    assert quota_store.balance("M") == LineBalance(0, 0, 0)
 
 
 def test_plan_is_pure_and_skips_sub_lines_and_unknown_borrowers() -> None:
@@ -120,8 +137,8 @@ def test_credit_record_counts_are_checked() -> None:
 
 def test_the_rebuild_check_lists_every_drifted_balance(quota_store: Any) -> None:
     grant(quota_store)
-    assert quota_store.apply(Draw("d1", "S", cny("100.00")), as_of=DAY).ok
-    assert quota_store.apply(Hold("h1", "S", cny("50.00"), DAY), as_of=DAY).ok
+    quota_store.apply(Draw(key="d1", line_id="S", amount=cny("100.00")), as_of=DAY)
+    quota_store.apply(Hold(key="h1", line_id="S", amount=cny("50.00"), expires_on=DAY), as_of=DAY)
     stored = quota_store.snapshot()
     rebuilt = rebuild(quota_store.journal())
     assert check_rebuild(rebuilt, stored) == ()
@@ -136,7 +153,7 @@ def test_the_rebuild_check_lists_every_drifted_balance(quota_store: Any) -> None
 
 def test_rebuild_refuses_an_impossible_journal(quota_store: Any) -> None:
     grant(quota_store)
-    assert quota_store.apply(Draw("d1", "S", cny("100.00")), as_of=DAY).ok
+    quota_store.apply(Draw(key="d1", line_id="S", amount=cny("100.00")), as_of=DAY)
     events = list(quota_store.journal())
     with pytest.raises(InvariantViolation):
         rebuild(events[2:])  # a draw on a line never granted

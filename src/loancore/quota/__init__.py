@@ -5,7 +5,8 @@ A borrower has a master line and product sub-lines; the master binds (available 
 idempotency key, decided by :func:`decide` over the lines it touches, recorded as events in an
 append-only journal from which :func:`rebuild` derives every balance. Stores (memory, SQLite,
 PostgreSQL) live in :mod:`loancore.adapters`; docs/quota.md has the formula, the operations and
-their refusal codes, and the default limit policy.
+their refusal codes (raised as :class:`~loancore.errors.QuotaRejected`, in a documented order of
+checks), and the default limit policy.
 """
 
 from loancore.quota.commands import (
@@ -36,7 +37,6 @@ from loancore.quota.core import (
     check_as_of,
     check_command,
     decide,
-    evaluate,
     line_code,
     load_view,
     own_available_minor,
@@ -46,7 +46,6 @@ from loancore.quota.journal import QuotaIssue, QuotaSnapshot, check_rebuild, reb
 from loancore.quota.model import (
     DEFAULT_BORROWER_CAP,
     EventKind,
-    EventRow,
     HoldStatus,
     LineBalance,
     LineStatus,
@@ -57,8 +56,6 @@ from loancore.quota.model import (
     QuotaResult,
     RefundReason,
     TemporaryLimit,
-    event_of_row,
-    event_row,
 )
 from loancore.quota.policy import (
     CreditRecord,
@@ -80,7 +77,6 @@ __all__ = [
     "DefaultLimitPolicy",
     "Draw",
     "EventKind",
-    "EventRow",
     "ExpireHolds",
     "ExpireTemporaryLimits",
     "Freeze",
@@ -113,9 +109,6 @@ __all__ = [
     "check_rebuild",
     "command_fingerprint",
     "decide",
-    "evaluate",
-    "event_of_row",
-    "event_row",
     "line_code",
     "load_view",
     "own_available_minor",

@@ -6,8 +6,11 @@ the first result and changes nothing; the same key with a different command rais
 passed as ``as_of`` when applying), so a retry that crosses midnight is still the same request.
 
 Bad arguments raise :class:`~loancore.errors.InvalidInput` (a ``ValueError``) naming the field, or
-:class:`~loancore.errors.FloatNotAllowed` for a float. Business refusals are
-:class:`~loancore.errors.RejectionCode` values in the result, never exceptions.
+:class:`~loancore.errors.FloatNotAllowed` for a float; dates must pass
+:func:`loancore.checks.require_date` and identifiers :func:`loancore.checks.require_id`. Every
+field is keyword-only (``Hold(key=..., line_id=..., amount=..., expires_on=...)``), so two dates
+or two ids can never swap silently. A business refusal is raised when the command is applied
+(:class:`~loancore.errors.QuotaRejected`), never returned.
 """
 
 from __future__ import annotations
@@ -15,11 +18,11 @@ from __future__ import annotations
 import datetime
 import enum
 import json
-from decimal import Decimal
 from typing import Any
 
 import attrs
 
+from loancore.checks import ID_LENGTH_MAX, require_date, require_id, require_text
 from loancore.errors import InvalidInput
 from loancore.money import Money
 from loancore.quota.model import RefundReason
@@ -45,19 +48,15 @@ __all__ = [
     "command_fingerprint",
 ]
 
-ID_LENGTH_MAX = 200
+
+def _identifier(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    require_id(attribute.name, value)
 
 
-def _identifier(_instance: object, attribute: Any, value: object) -> None:
-    if not isinstance(value, str) or not value or len(value) > ID_LENGTH_MAX:
-        reason = f"expected a non-empty str of at most {ID_LENGTH_MAX} characters"
-        raise InvalidInput(attribute.name, value, reason)
-
-
-def _day(_instance: object, attribute: Any, value: object) -> None:
-    # datetime is a subclass of date; a timestamp where a business date belongs is a bug.
-    if not isinstance(value, datetime.date) or isinstance(value, datetime.datetime):
-        raise InvalidInput(attribute.name, value, "expected a datetime.date")
+def _day(
+    _instance: object, attribute: attrs.Attribute[datetime.date], value: datetime.date
+) -> None:
+    require_date(attribute.name, value)
 
 
 def _money(value: object, field: str, *, positive: bool) -> None:
@@ -68,32 +67,26 @@ def _money(value: object, field: str, *, positive: bool) -> None:
         raise InvalidInput(field, value, "must be positive" if positive else "must not be negative")
 
 
-def _positive(_instance: object, attribute: Any, value: object) -> None:
+def _positive(_instance: object, attribute: attrs.Attribute[Money], value: Money) -> None:
     _money(value, attribute.name, positive=True)
 
 
-def _not_negative(_instance: object, attribute: Any, value: object) -> None:
+def _not_negative(_instance: object, attribute: attrs.Attribute[Money], value: Money) -> None:
     _money(value, attribute.name, positive=False)
 
 
-@attrs.frozen
-class _Field:
-    """What the validators read of an attribute (its name), for checks run outside validators."""
-
-    name: str
-
-
-_KEY, _LINE_ID, _HOLD_ID, _EXPIRES_ON = (
-    _Field("key"), _Field("line_id"), _Field("hold_id"), _Field("expires_on")
-)  # fmt: skip
-
-
-def _optional_positive(_instance: object, attribute: Any, value: object) -> None:
+def _optional_positive(
+    _instance: object, attribute: attrs.Attribute[Money | None], value: Money | None
+) -> None:
     if value is not None:
         _money(value, attribute.name, positive=True)
 
 
-@attrs.frozen
+def _product(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    require_text(attribute.name, value, length_max=ID_LENGTH_MAX)
+
+
+@attrs.frozen(kw_only=True)
 class Grant:
     """Open a line: a master line (``master_id`` None) or a product sub-line of ``master_id``.
 
@@ -108,7 +101,7 @@ class Grant:
     limit: Money = attrs.field(validator=_positive)
     starts_on: datetime.date = attrs.field(validator=_day)
     expires_on: datetime.date = attrs.field(validator=_day)
-    product: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
+    product: str = attrs.field(default="", validator=_product)
     master_id: str | None = attrs.field(
         default=None, validator=attrs.validators.optional(_identifier)
     )
@@ -121,7 +114,7 @@ class Grant:
             raise InvalidInput("master_id", self.master_id, "a line cannot be its own master")
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class AdjustLimit:
     """Set the permanent limit to ``limit`` (up or down). Down below used leaves available at 0;
     nothing is forced to be repaid."""
@@ -131,64 +124,30 @@ class AdjustLimit:
     limit: Money = attrs.field(validator=_not_negative)
 
 
-# Hold and Capture are built on every authorization, so they check their fields in a hand-written
-# __init__ (attrs still provides equality, hashing, repr and evolve): one condition per field for
-# the plain case (exact types: str, Money, date), and the shared validator, which names the field
-# and accepts subclasses, only when that condition fails. Same errors, in field order, as the
-# validators of the other commands; dict-backed, because storing into the instance __dict__ is
-# cheaper than attrs' frozen slot assignment.
-_DATE = datetime.date
-_ZERO = Decimal(0)
-
-
-@attrs.frozen(slots=False, init=False)
+@attrs.frozen(kw_only=True)
 class Hold:
     """Authorize ``amount`` on a line (and its master) until ``expires_on`` inclusive.
 
     The hold's id is this command's ``key``: capture and void name it.
     """
 
-    key: str
-    line_id: str
-    amount: Money
-    expires_on: datetime.date
-
-    def __init__(self, key: str, line_id: str, amount: Money, expires_on: datetime.date) -> None:
-        if not (key.__class__ is str and 0 < len(key) <= ID_LENGTH_MAX):
-            _identifier(self, _KEY, key)
-        if not (line_id.__class__ is str and 0 < len(line_id) <= ID_LENGTH_MAX):
-            _identifier(self, _LINE_ID, line_id)
-        if not (amount.__class__ is Money and amount.amount > _ZERO):
-            _money(amount, "amount", positive=True)
-        if expires_on.__class__ is not _DATE:
-            _day(self, _EXPIRES_ON, expires_on)
-        fields = self.__dict__
-        fields["key"], fields["line_id"], fields["amount"], fields["expires_on"] = (
-            key, line_id, amount, expires_on
-        )  # fmt: skip
+    key: str = attrs.field(validator=_identifier)
+    line_id: str = attrs.field(validator=_identifier)
+    amount: Money = attrs.field(validator=_positive)
+    expires_on: datetime.date = attrs.field(validator=_day)
 
 
-@attrs.frozen(slots=False, init=False)
+@attrs.frozen(kw_only=True)
 class Capture:
     """Turn hold ``hold_id`` into use: all of it (``amount`` None) or ``amount`` of it, releasing
     the rest."""
 
-    key: str
-    hold_id: str
-    amount: Money | None = None
-
-    def __init__(self, key: str, hold_id: str, amount: Money | None = None) -> None:
-        if not (key.__class__ is str and 0 < len(key) <= ID_LENGTH_MAX):
-            _identifier(self, _KEY, key)
-        if not (hold_id.__class__ is str and 0 < len(hold_id) <= ID_LENGTH_MAX):
-            _identifier(self, _HOLD_ID, hold_id)
-        if amount is not None and not (amount.__class__ is Money and amount.amount > _ZERO):
-            _money(amount, "amount", positive=True)
-        fields = self.__dict__
-        fields["key"], fields["hold_id"], fields["amount"] = key, hold_id, amount
+    key: str = attrs.field(validator=_identifier)
+    hold_id: str = attrs.field(validator=_identifier)
+    amount: Money | None = attrs.field(default=None, validator=_optional_positive)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Void:
     """Release open hold ``hold_id`` entirely."""
 
@@ -196,7 +155,7 @@ class Void:
     hold_id: str = attrs.field(validator=_identifier)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class ExpireHolds:
     """Release every open hold on ``line_id`` whose ``expires_on`` is before ``as_of``."""
 
@@ -204,7 +163,7 @@ class ExpireHolds:
     line_id: str = attrs.field(validator=_identifier)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Draw:
     """Use ``amount`` directly, without a hold (a cash loan disbursed at once)."""
 
@@ -245,7 +204,9 @@ class RepaymentParts:
         return self.principal + self.interest + self.fees + self.penalties  # type: ignore[operator]
 
 
-def _repayment(_instance: object, attribute: Any, value: object) -> None:
+def _repayment(
+    _instance: object, attribute: attrs.Attribute[RepaymentParts], value: RepaymentParts
+) -> None:
     if not isinstance(value, RepaymentParts):
         raise InvalidInput(
             attribute.name,
@@ -255,7 +216,7 @@ def _repayment(_instance: object, attribute: Any, value: object) -> None:
         )
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class RestoreRepaid:
     """Restore quota as principal is repaid: used goes down by ``repaid.principal`` exactly.
 
@@ -268,7 +229,7 @@ class RestoreRepaid:
     repaid: RepaymentParts = attrs.field(validator=_repayment)
 
 
-def _refund_reason(value: object) -> RefundReason:
+def _refund_reason(value: Any) -> RefundReason:
     try:
         return RefundReason(value)
     except ValueError:
@@ -276,7 +237,7 @@ def _refund_reason(value: object) -> RefundReason:
         raise InvalidInput("reason", value, f"expected a RefundReason ({names})") from None
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class RestoreRefunded:
     """Restore the ``principal`` of a refunded order or cancelled loan (``reason``)."""
 
@@ -286,17 +247,18 @@ class RestoreRefunded:
     reason: RefundReason = attrs.field(converter=_refund_reason)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Freeze:
     """Freeze the whole line (``amount`` None) or an amount of it. Freezing a master binds every
-    sub-line; an amount may exceed what is available (available then stays at 0)."""
+    sub-line; an amount may exceed what is available (available then stays at 0), but the frozen
+    total may not exceed the line's effective limit (``QUOTA_FREEZE_EXCEEDS_LIMIT``)."""
 
     key: str = attrs.field(validator=_identifier)
     line_id: str = attrs.field(validator=_identifier)
     amount: Money | None = attrs.field(default=None, validator=_optional_positive)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Unfreeze:
     """Lift a whole-line freeze (``amount`` None) or unfreeze an amount."""
 
@@ -305,7 +267,7 @@ class Unfreeze:
     amount: Money | None = attrs.field(default=None, validator=_optional_positive)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class AddTemporaryLimit:
     """Add ``amount`` to the line's limit from ``starts_on`` to ``ends_on`` inclusive
     (临时额度). Its id is this command's ``key``."""
@@ -322,7 +284,7 @@ class AddTemporaryLimit:
             raise InvalidInput("ends_on", self.ends_on, reason)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class ExpireTemporaryLimits:
     """Remove the line's temporary limits that ended before ``as_of`` (one event each)."""
 
@@ -330,7 +292,7 @@ class ExpireTemporaryLimits:
     line_id: str = attrs.field(validator=_identifier)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Close:
     """Close the line for good: no new holds or draws; repayments still restore used. Closing a
     master closes every sub-line through the master binding."""

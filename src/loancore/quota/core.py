@@ -24,7 +24,15 @@ from typing import Any, Protocol
 
 import attrs
 
-from loancore.errors import CurrencyMismatch, InvalidInput, InvariantViolation, RejectionCode
+from loancore.checks import require_date
+from loancore.errors import (
+    CurrencyMismatch,
+    InvalidInput,
+    InvariantViolation,
+    QuotaRejected,
+    RejectionCode,
+    shown,
+)
 from loancore.money import Money
 from loancore.quota.commands import (
     AddTemporaryLimit,
@@ -65,7 +73,6 @@ __all__ = [
     "check_as_of",
     "check_command",
     "decide",
-    "evaluate",
     "line_code",
     "load_view",
     "own_available_minor",
@@ -83,12 +90,9 @@ def check_command(command: object) -> None:
 
 
 def check_as_of(as_of: object) -> datetime.date:
-    """``as_of`` must be a ``datetime.date`` (not a datetime): the operation's business date."""
-    if type(as_of) is not datetime.date and (
-        not isinstance(as_of, datetime.date) or isinstance(as_of, datetime.datetime)
-    ):
-        raise InvalidInput("as_of", as_of, "expected a datetime.date")
-    return as_of  # type: ignore[return-value]
+    """``as_of``, the operation's business date, if it passes
+    :func:`loancore.checks.require_date`; else InvalidInput naming ``as_of``."""
+    return require_date("as_of", as_of)
 
 
 # -- availability -------------------------------------------------------------------------------
@@ -132,7 +136,7 @@ def available_minor(
 # -- the view an operation needs ----------------------------------------------------------------
 
 
-@attrs.frozen(slots=False)  # built on every operation; see QuotaEvent
+@attrs.frozen
 class QuotaView:
     """What one operation may read: the line (None if unknown) and its master (None for a master),
     the hold it names (Capture, Void), the line's open holds (ExpireHolds), the exposure of the
@@ -221,10 +225,9 @@ def _load_grant_view(command: Grant, source: ViewSource, as_of: datetime.date) -
 
 @attrs.frozen
 class Decision:
-    """The outcome of :func:`decide`: the code, the events, and the new state of what they touched
-    (lines whose terms changed, balances by line id, holds). Refused: no events, nothing changed."""
+    """An accepted command, as :func:`decide` returns it: the journal events, and the new state of
+    what they touched (lines whose terms changed, balances by line id, holds)."""
 
-    code: RejectionCode
     events: tuple[QuotaEvent, ...] = ()
     lines: tuple[QuotaLine, ...] = ()
     balances: tuple[tuple[str, LineBalance], ...] = ()
@@ -238,10 +241,19 @@ Rule = Callable[[Any, QuotaView, datetime.date, QuotaConfig], Outcome]
 def decide(
     command: Command, view: QuotaView, *, as_of: datetime.date, config: QuotaConfig
 ) -> Decision:
-    """Check ``command`` against ``view`` as of ``as_of``; return the code, events and new state."""
-    code, events = evaluate(command, view, as_of=as_of, config=config)
+    """Check ``command`` against ``view`` as of ``as_of``; return its events and the new state.
+
+    Raises :class:`~loancore.errors.QuotaRejected` when the command is refused (docs/quota.md
+    lists the checks of each command in the order they run: the first that fails names the
+    code), and InvalidInput or CurrencyMismatch for an argument that cannot apply to the line.
+    Either way nothing is decided, so a store that calls this before writing changes nothing.
+    """
+    rule = _RULES.get(type(command))
+    if rule is None:
+        raise InvalidInput("command", command, "expected a quota command (loancore.quota.Command)")
+    code, events = rule(command, view, as_of, config)
     if code is not OK:
-        return Decision(code)
+        raise QuotaRejected(code, _refusal_detail(command, code), key=command.key)
     state = QuotaState(track=True)
     if view.line is not None:
         state.load_line(view.line, view.balance or ZERO_BALANCE)
@@ -255,7 +267,6 @@ def decide(
         state.apply(event)
     touched = state.touched or {}
     return Decision(
-        code,
         events,
         tuple(state.lines[i] for kind, i in touched if kind == "line"),
         tuple((i, state.balances[i]) for kind, i in touched if kind == "balance"),
@@ -263,15 +274,10 @@ def decide(
     )
 
 
-def evaluate(
-    command: Command, view: QuotaView, *, as_of: datetime.date, config: QuotaConfig
-) -> tuple[RejectionCode, tuple[QuotaEvent, ...]]:
-    """The checks of :func:`decide` alone: the code and the events (none when refused). A store
-    that keeps a :class:`QuotaState` folds the events into it itself."""
-    rule = _RULES.get(type(command))
-    if rule is None:
-        raise InvalidInput("command", command, "expected a quota command (loancore.quota.Command)")
-    return rule(command, view, as_of, config)
+def _refusal_detail(command: Command, code: RejectionCode) -> str:
+    target = getattr(command, "line_id", None) or getattr(command, "hold_id", "")
+    what = "hold" if isinstance(command, (Capture, Void)) else "line"
+    return f"{type(command).__name__} {shown(command.key)} on {what} {shown(target)}: {code.name}"
 
 
 def _minor(money: Money, line: QuotaLine, operation: str) -> int:
@@ -299,8 +305,8 @@ def _use_code(view: QuotaView, amount_minor: int, as_of: datetime.date) -> Rejec
     line, master = view.line, view.master
     assert line is not None and view.balance is not None
     code = line_code(line, as_of)
-    if code is OK and master is not None:
-        code = line_code(master, as_of)
+    if master is not None:
+        code = _graver(code, line_code(master, as_of))
     if code is not OK:
         return code
     # Both lines are usable, so available = max(0, free): "amount > available" is "amount > free".
@@ -312,13 +318,25 @@ def _use_code(view: QuotaView, amount_minor: int, as_of: datetime.date) -> Rejec
     return OK
 
 
+# The line states that stop new use, gravest first: when the line and its master are stopped for
+# different reasons, the gravest names the refusal (a closed master outranks a frozen sub-line).
+_GRAVITY = (
+    Code.QUOTA_LINE_CLOSED, Code.QUOTA_LINE_FROZEN, Code.QUOTA_LINE_NOT_STARTED,
+    Code.QUOTA_LINE_EXPIRED, OK,
+)  # fmt: skip
+
+
+def _graver(first: RejectionCode, second: RejectionCode) -> RejectionCode:
+    return first if _GRAVITY.index(first) <= _GRAVITY.index(second) else second
+
+
 def _free_minor(line: QuotaLine, balance: LineBalance, as_of: datetime.date) -> int:
     """effective - used - held - frozen (may be negative)."""
     taken = balance.used_minor + balance.held_minor + balance.frozen_minor
     return line.limit_effective_minor(as_of) - taken
 
 
-def _hold(command: Hold, view: QuotaView, as_of: datetime.date, _c: QuotaConfig):
+def _hold(command: Hold, view: QuotaView, as_of: datetime.date, _c: QuotaConfig) -> Outcome:
     line = view.line
     if line is None:
         return Code.QUOTA_LINE_UNKNOWN, _NO_EVENTS
@@ -332,7 +350,7 @@ def _hold(command: Hold, view: QuotaView, as_of: datetime.date, _c: QuotaConfig)
     return OK, (_event(command, line, as_of, kind, amount, ref_id=command.key, ends_on=expires_on),)
 
 
-def _draw(command: Draw, view: QuotaView, as_of: datetime.date, _c: QuotaConfig):
+def _draw(command: Draw, view: QuotaView, as_of: datetime.date, _c: QuotaConfig) -> Outcome:
     line = view.line
     if line is None:
         return Code.QUOTA_LINE_UNKNOWN, _NO_EVENTS
@@ -351,7 +369,17 @@ def _open_hold_code(view: QuotaView) -> RejectionCode:
     return OK
 
 
-def _capture(command: Capture, view: QuotaView, as_of: datetime.date, _c: QuotaConfig):
+def _closed_code(view: QuotaView) -> RejectionCode:
+    """QUOTA_LINE_CLOSED if the view's line or its master is closed, else OK."""
+    line, master = view.line, view.master
+    if line is not None and line.status is LineStatus.CLOSED:
+        return Code.QUOTA_LINE_CLOSED
+    if master is not None and master.status is LineStatus.CLOSED:
+        return Code.QUOTA_LINE_CLOSED
+    return OK
+
+
+def _capture(command: Capture, view: QuotaView, as_of: datetime.date, _c: QuotaConfig) -> Outcome:
     code = _open_hold_code(view)
     if code is not OK:
         return code, _NO_EVENTS
@@ -362,8 +390,7 @@ def _capture(command: Capture, view: QuotaView, as_of: datetime.date, _c: QuotaC
         amount = _minor(command.amount, line, "capture")
     if as_of > hold.expires_on:
         return Code.QUOTA_HOLD_EXPIRED, _NO_EVENTS
-    master_closed = view.master is not None and view.master.status is LineStatus.CLOSED
-    if line.status is LineStatus.CLOSED or master_closed:
+    if _closed_code(view) is not OK:
         return Code.QUOTA_LINE_CLOSED, _NO_EVENTS
     if amount > hold.amount_minor:
         return Code.QUOTA_EXCEEDS_HOLD, _NO_EVENTS
@@ -372,7 +399,7 @@ def _capture(command: Capture, view: QuotaView, as_of: datetime.date, _c: QuotaC
     return OK, (event,)
 
 
-def _void(command: Void, view: QuotaView, as_of: datetime.date, _c: QuotaConfig):
+def _void(command: Void, view: QuotaView, as_of: datetime.date, _c: QuotaConfig) -> Outcome:
     code = _open_hold_code(view)
     if code is not OK:
         return code, _NO_EVENTS
@@ -382,7 +409,9 @@ def _void(command: Void, view: QuotaView, as_of: datetime.date, _c: QuotaConfig)
     return OK, (_event(command, line, as_of, kind, hold.amount_minor, ref_id=hold.hold_id),)
 
 
-def _expire_holds(command: ExpireHolds, view: QuotaView, as_of: datetime.date, _c: QuotaConfig):
+def _expire_holds(
+    command: ExpireHolds, view: QuotaView, as_of: datetime.date, _c: QuotaConfig
+) -> Outcome:
     line = view.line
     if line is None:
         return Code.QUOTA_LINE_UNKNOWN, _NO_EVENTS
@@ -413,7 +442,9 @@ def _restore(
     return OK, (_event(command, line, as_of, kind, amount),)
 
 
-def _restore_repaid(command: RestoreRepaid, view: QuotaView, as_of: datetime.date, _c: QuotaConfig):
+def _restore_repaid(
+    command: RestoreRepaid, view: QuotaView, as_of: datetime.date, _c: QuotaConfig
+) -> Outcome:
     # Only the principal part: RepaymentParts makes the interest, fees and penalties unreachable.
     return _restore(command, view, as_of, EventKind.RESTORED_REPAID, command.repaid.principal)
 
@@ -427,21 +458,24 @@ def _restore_refunded(
     return _restore(command, view, as_of, kind, command.principal)
 
 
-def _freeze(command: Freeze, view: QuotaView, as_of: datetime.date, _c: QuotaConfig):
-    line = view.line
-    if line is None:
+def _freeze(command: Freeze, view: QuotaView, as_of: datetime.date, _c: QuotaConfig) -> Outcome:
+    line, balance = view.line, view.balance
+    if line is None or balance is None:
         return Code.QUOTA_LINE_UNKNOWN, _NO_EVENTS
-    if line.status is LineStatus.CLOSED:
+    amount = None if command.amount is None else _minor(command.amount, line, "freeze")
+    if _closed_code(view) is not OK:
         return Code.QUOTA_LINE_CLOSED, _NO_EVENTS
-    if command.amount is None:
+    if amount is None:
         if line.frozen_whole:
             return Code.QUOTA_LINE_FROZEN, _NO_EVENTS
         return OK, (_event(command, line, as_of, EventKind.LINE_FROZEN, 0),)
-    amount = _minor(command.amount, line, "freeze")
+    # More than the available may be frozen (available then stays at 0), never more than the limit.
+    if balance.frozen_minor + amount > line.limit_effective_minor(as_of):
+        return Code.QUOTA_FREEZE_EXCEEDS_LIMIT, _NO_EVENTS
     return OK, (_event(command, line, as_of, EventKind.AMOUNT_FROZEN, amount),)
 
 
-def _unfreeze(command: Unfreeze, view: QuotaView, as_of: datetime.date, _c: QuotaConfig):
+def _unfreeze(command: Unfreeze, view: QuotaView, as_of: datetime.date, _c: QuotaConfig) -> Outcome:
     line, balance = view.line, view.balance
     if line is None or balance is None:
         return Code.QUOTA_LINE_UNKNOWN, _NO_EVENTS
@@ -467,12 +501,14 @@ def _check_cap_currency(line_currency: str, config: QuotaConfig) -> None:
         raise CurrencyMismatch("borrower cap", config.borrower_cap.currency, line_currency)
 
 
-def _adjust(command: AdjustLimit, view: QuotaView, as_of: datetime.date, config: QuotaConfig):
+def _adjust(
+    command: AdjustLimit, view: QuotaView, as_of: datetime.date, config: QuotaConfig
+) -> Outcome:
     line = view.line
     if line is None:
         return Code.QUOTA_LINE_UNKNOWN, _NO_EVENTS
     amount = _minor(command.limit, line, "adjust limit")
-    if line.status is LineStatus.CLOSED:
+    if _closed_code(view) is not OK:
         return Code.QUOTA_LINE_CLOSED, _NO_EVENTS
     if line.master_id is None:
         after = attrs.evolve(line, limit_permanent_minor=amount).limit_exposure_minor(as_of)
@@ -491,7 +527,7 @@ def _add_temporary(
     amount = _minor(command.amount, line, "add temporary limit")
     if command.ends_on < as_of:
         raise InvalidInput("ends_on", command.ends_on, f"must not be before as_of {as_of}")
-    if line.status is LineStatus.CLOSED:
+    if _closed_code(view) is not OK:
         return Code.QUOTA_LINE_CLOSED, _NO_EVENTS
     if line.master_id is None:
         before = line.limit_exposure_minor(as_of)
@@ -519,7 +555,7 @@ def _expire_temporary(
     )  # fmt: skip
 
 
-def _close(command: Close, view: QuotaView, as_of: datetime.date, _c: QuotaConfig):
+def _close(command: Close, view: QuotaView, as_of: datetime.date, _c: QuotaConfig) -> Outcome:
     line = view.line
     if line is None:
         return Code.QUOTA_LINE_UNKNOWN, _NO_EVENTS
@@ -528,7 +564,7 @@ def _close(command: Close, view: QuotaView, as_of: datetime.date, _c: QuotaConfi
     return OK, (_event(command, line, as_of, EventKind.LINE_CLOSED, 0),)
 
 
-def _grant(command: Grant, view: QuotaView, as_of: datetime.date, config: QuotaConfig):
+def _grant(command: Grant, view: QuotaView, as_of: datetime.date, config: QuotaConfig) -> Outcome:
     if view.line is not None:
         return Code.QUOTA_LINE_EXISTS, _NO_EVENTS
     amount = command.limit.minor_units

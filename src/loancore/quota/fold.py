@@ -2,7 +2,7 @@
 
 :class:`QuotaState` is the accumulator. :func:`~loancore.quota.rebuild` folds a whole journal into
 a fresh one; :func:`~loancore.quota.decide` folds an operation's events into a state holding only
-the lines it touched; the memory store keeps one as its state. Every fold step checks before it
+the lines it touched (what every store then writes). Every fold step checks before it
 writes, so an event that cannot follow the state (a move on an ungranted line, a balance that would
 go negative, a capture of a hold that is not open) raises
 :class:`~loancore.errors.InvariantViolation` and leaves the state as it was.

@@ -2,8 +2,8 @@
 
 Amounts inside these values are integer minor units (fen for CNY), named ``*_minor``; each has a
 :class:`~loancore.money.Money` view without the suffix (``balance.used_minor`` is 12345,
-``line.money(balance.used_minor)`` is 123.45 CNY). Integers keep the hot path (hold, capture) fast
-and storage exact; nothing here ever rounds.
+``line.money(balance.used_minor)`` is 123.45 CNY). Integers keep storage exact; nothing here ever
+rounds.
 """
 
 from __future__ import annotations
@@ -11,17 +11,15 @@ from __future__ import annotations
 import datetime
 import enum
 from decimal import Decimal
-from operator import attrgetter
 
 import attrs
 
-from loancore.errors import InvalidInput, RejectionCode
+from loancore.errors import InvalidInput
 from loancore.money import Money
 
 __all__ = [
     "DEFAULT_BORROWER_CAP",
     "EventKind",
-    "EventRow",
     "HoldStatus",
     "LineBalance",
     "LineStatus",
@@ -32,8 +30,6 @@ __all__ = [
     "QuotaResult",
     "RefundReason",
     "TemporaryLimit",
-    "event_of_row",
-    "event_row",
 ]
 
 DEFAULT_BORROWER_CAP = Money(Decimal("200000.00"), "CNY")
@@ -172,9 +168,7 @@ class LineBalance:
 ZERO_BALANCE = LineBalance()
 
 
-# Built on every hold and capture: dict-backed frozen classes (slots=False) construct about twice
-# as fast as slotted ones on CPython 3.11 for this many fields (bench/bench_quota.py).
-@attrs.frozen(slots=False)
+@attrs.frozen
 class QuotaHold:
     """An authorization on a line. ``hold_id`` is the key of the :class:`~loancore.quota.Hold`
     that placed it. It can be captured through ``expires_on`` inclusive."""
@@ -188,9 +182,7 @@ class QuotaHold:
     captured_minor: int = 0
 
 
-# Built on every hold and capture: dict-backed frozen classes (slots=False) construct about twice
-# as fast as slotted ones on CPython 3.11 for this many fields (bench/bench_quota.py).
-@attrs.frozen(slots=False)
+@attrs.frozen
 class QuotaEvent:
     """One fact in the append-only quota journal; every balance is a fold of these.
 
@@ -223,109 +215,18 @@ class QuotaEvent:
     product: str = ""
 
 
-EventRow = tuple[object, ...]
-"""A :class:`QuotaEvent` as a plain tuple: its fields in order, the kind as its int value. Stores
-keep their journal in this shape (see :func:`event_row`)."""
-
-_KINDS = {kind.value: kind for kind in EventKind}
-
-
-def event_row(event: QuotaEvent) -> EventRow:
-    """The row of ``event``: its fields in order, the kind as its int value (a tuple of strings,
-    ints, dates and None, which CPython's cyclic garbage collector leaves alone)."""
-    return (
-        event.key, event.seq, event.kind.value, event.as_of, event.borrower_id, event.line_id,
-        event.master_id, event.currency, event.amount_minor, event.released_minor, event.ref_id,
-        event.starts_on, event.ends_on, event.product,
-    )  # fmt: skip
-
-
-def event_of_row(row: EventRow) -> QuotaEvent:
-    """The event a row stands for (equal to the event the row was made from)."""
-    key, seq, kind, *rest = row
-    return QuotaEvent(key, seq, _KINDS[kind], *rest)  # type: ignore[arg-type, index]
-
-
-_OK = RejectionCode.OK
-
-
+@attrs.frozen
 class QuotaResult:
-    """What an operation returns: ``code`` (``RejectionCode.OK`` or why it was refused) and the
-    journal events it wrote (none when refused); ``ok`` is ``code is RejectionCode.OK``.
+    """What an accepted operation returns: its key and the journal events it wrote, in order.
 
     A replay of the same key returns a result equal to the first one, with ``replayed`` True
-    (``replayed`` takes no part in equality or the hash).
-
-    A frozen value like the others, written out by hand instead of with attrs because a store
-    builds one for every operation: the attributes are read-only properties over private slots
-    (plain slot stores cost a third of an attrs frozen ``__init__``), and a result made from a
-    journal row (:meth:`of_row`) builds its event only when ``events`` is first read.
+    (``replayed`` takes no part in equality or the hash). A refused operation returns nothing: it
+    raises :class:`~loancore.errors.QuotaRejected`.
     """
 
-    __slots__ = ("_code", "_events", "_key", "_ok", "_replayed", "_row")
-    __match_args__ = ("key", "code", "events", "replayed")
-
-    def __init__(
-        self,
-        key: str,
-        code: RejectionCode,
-        events: tuple[QuotaEvent, ...] = (),
-        replayed: bool = False,
-    ) -> None:
-        self._key = key
-        self._code = code
-        self._ok = code is _OK
-        self._events = events
-        self._row = None
-        self._replayed = replayed
-
-    @classmethod
-    def of_row(cls, key: str, row: EventRow, *, replayed: bool = False) -> QuotaResult:
-        """The accepted result of the operation ``key`` whose one event is journal ``row`` (see
-        :func:`event_row`); the event is built from the row when first read."""
-        result = _new(cls)
-        result._key = key
-        result._code = _OK
-        result._ok = True
-        result._events = None
-        result._row = row
-        result._replayed = replayed
-        return result
-
-    key = property(attrgetter("_key"), doc="The operation's idempotency key.")
-    code = property(attrgetter("_code"), doc="RejectionCode.OK, or why it was refused.")
-    ok = property(attrgetter("_ok"), doc="True when ``code`` is RejectionCode.OK.")
-    replayed = property(attrgetter("_replayed"), doc="True when this is a replay of the key.")
-
-    @property
-    def events(self) -> tuple[QuotaEvent, ...]:
-        """The journal events the operation wrote, in order (none when refused)."""
-        events = self._events
-        if events is None:
-            events = self._events = (event_of_row(self._row),)  # type: ignore[arg-type]
-        return events
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not QuotaResult:
-            return NotImplemented
-        return (self._key, self._code, self.events) == (
-            other._key, other._code, other.events  # type: ignore[attr-defined]
-        )  # fmt: skip
-
-    def __hash__(self) -> int:
-        return hash((QuotaResult, self._key, self._code, self.events))
-
-    def __repr__(self) -> str:
-        return (
-            f"QuotaResult(key={self._key!r}, code={self._code!r}, events={self.events!r}, "
-            f"replayed={self._replayed!r})"
-        )
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (QuotaResult, (self._key, self._code, self.events, self._replayed))
-
-
-_new = object.__new__
+    key: str
+    events: tuple[QuotaEvent, ...] = ()
+    replayed: bool = attrs.field(default=False, eq=False)
 
 
 def _check_cap(_instance: object, _attribute: object, value: object) -> None:

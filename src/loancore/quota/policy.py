@@ -118,13 +118,13 @@ class DefaultLimitPolicy:
         if record.written_off:
             if not self.close_on_write_off:
                 return ()
-            return (Close(f"policy:close:{line.line_id}", line.line_id),)
+            return (Close(key=f"policy:close:{line.line_id}", line_id=line.line_id),)
         if record.days_past_due >= self.freeze_days_past_due:
             if line.frozen_whole:
                 return ()
             overdue_since = as_of - datetime.timedelta(days=record.days_past_due)
             key = f"policy:freeze:{line.line_id}:{overdue_since.isoformat()}"
-            return (Freeze(key, line.line_id),)
+            return (Freeze(key=key, line_id=line.line_id),)
         return self._raise(line, record)
 
     def _raise(self, line: QuotaLine, record: CreditRecord) -> tuple[Command, ...]:
@@ -142,7 +142,11 @@ class DefaultLimitPolicy:
         target = min(current + Money(increase, current.currency), self.ceiling)
         if target <= current:
             return ()
-        return (AdjustLimit(f"policy:raise:{line.line_id}:{rounds}", line.line_id, target),)
+        return (
+            AdjustLimit(
+                key=f"policy:raise:{line.line_id}:{rounds}", line_id=line.line_id, limit=target
+            ),
+        )
 
 
 def plan_end_of_day(

@@ -28,7 +28,7 @@ import attrs
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from loancore.errors import RejectionCode
+from loancore.errors import QuotaRejected, RejectionCode
 from loancore.money import Money
 from loancore.quota import (
     AddTemporaryLimit,
@@ -79,14 +79,31 @@ def grants(
     master_limit = draw(st.integers(min_value=100_000, max_value=5_000_000))
     master_id = f"{borrower_id}:M"
     limit = Money.from_minor(master_limit, CURRENCY)
-    found = [Grant(f"grant:{master_id}", master_id, borrower_id, limit, starts_on, expires_on)]
+    found = [
+        Grant(
+            key=f"grant:{master_id}",
+            line_id=master_id,
+            borrower_id=borrower_id,
+            limit=limit,
+            starts_on=starts_on,
+            expires_on=expires_on,
+        )
+    ]
     for index in range(draw(st.integers(min_value=0, max_value=sub_lines_max))):
-        limit = draw(st.integers(min_value=100_000, max_value=5_000_000))
+        sub_limit = draw(st.integers(min_value=100_000, max_value=5_000_000))
         line_id = f"{borrower_id}:S{index}"
         found.append(
-            Grant(f"grant:{line_id}", line_id, borrower_id, Money.from_minor(limit, CURRENCY),
-                  starts_on, expires_on, product=f"product-{index}", master_id=f"{borrower_id}:M")
-        )  # fmt: skip
+            Grant(
+                key=f"grant:{line_id}",
+                line_id=line_id,
+                borrower_id=borrower_id,
+                limit=Money.from_minor(sub_limit, CURRENCY),
+                starts_on=starts_on,
+                expires_on=expires_on,
+                product=f"product-{index}",
+                master_id=master_id,
+            )
+        )
     return tuple(found)
 
 
@@ -151,12 +168,35 @@ class QuotaStateMachine(RuleBasedStateMachine):
         self.counter += 1
         return f"{prefix}-{self.counter}"
 
-    def apply(self, command: Command, expected: RejectionCode) -> QuotaResult:
-        result = self.store.apply(command, as_of=self.today)
-        assert result.code is expected, (command, result.code, expected)
-        assert not result.replayed
+    def apply(self, command: Command, expected: RejectionCode) -> QuotaResult | None:
+        """Apply ``command``: accepted (its result) when ``expected`` is OK, else refused with
+        ``expected`` (None), changing nothing and leaving its key free."""
+        if expected is not C.OK:
+            before = self.store.snapshot()
+            try:
+                self.store.apply(command, as_of=self.today)
+            except QuotaRejected as refusal:
+                assert refusal.code is expected, (command, refusal.code, expected)
+            else:
+                raise AssertionError(f"{command!r} was accepted, expected {expected.name}")
+            assert self.store.snapshot() == before and self.store.result(command.key) is None
+            return None
+        result: QuotaResult = self.store.apply(command, as_of=self.today)
+        assert not result.replayed and result.key == command.key, (command, result)
         self.history.append((command, result, self.today))
         return result
+
+    def accepted(self, command: Command) -> QuotaResult:
+        """Apply ``command``, which the model says is accepted; its result."""
+        result = self.apply(command, C.OK)
+        assert result is not None
+        return result
+
+    def closed_code(self, line: _ModelLine) -> RejectionCode:
+        """QUOTA_LINE_CLOSED when ``line`` or its master is closed, else OK."""
+        master = self.model[line.master_id] if line.master_id is not None else None
+        closed = line.closed or (master is not None and master.closed)
+        return C.QUOTA_LINE_CLOSED if closed else C.OK
 
     def available(self, line_id: str) -> int:
         line = self.model[line_id]
@@ -168,9 +208,13 @@ class QuotaStateMachine(RuleBasedStateMachine):
     def use_code(self, line_id: str, amount: int) -> RejectionCode:
         line = self.model[line_id]
         master = self.model[line.master_id] if line.master_id else None
-        for each in (line, master):
-            if each is not None and each.blocked(self.today) is not C.OK:
-                return each.blocked(self.today)
+        blocked = {each.blocked(self.today) for each in (line, master) if each is not None}
+        gravest_first = (
+            C.QUOTA_LINE_CLOSED, C.QUOTA_LINE_FROZEN, C.QUOTA_LINE_NOT_STARTED, C.QUOTA_LINE_EXPIRED
+        )  # fmt: skip
+        for code in gravest_first:
+            if code in blocked:  # the gravest reason of the two lines wins
+                return code
         if amount > line.own_available(self.today):
             return C.QUOTA_EXCEEDS_AVAILABLE
         if master is not None and amount > master.own_available(self.today):
@@ -214,9 +258,15 @@ class QuotaStateMachine(RuleBasedStateMachine):
         master = self.model[master_id]
         line_id = f"{master_id}:extra{len(self.model)}"
         command = Grant(
-            self.key("grant"), line_id, "b1", self.money(limit), master.starts_on,
-            master.expires_on, product="extra", master_id=master_id,
-        )  # fmt: skip
+            key=self.key("grant"),
+            line_id=line_id,
+            borrower_id="b1",
+            limit=self.money(limit),
+            starts_on=master.starts_on,
+            expires_on=master.expires_on,
+            product="extra",
+            master_id=master_id,
+        )
         self.apply(command, C.QUOTA_LINE_CLOSED if master.closed else C.OK)
         if not master.closed:
             self.model[line_id] = _ModelLine(command)
@@ -224,13 +274,15 @@ class QuotaStateMachine(RuleBasedStateMachine):
     @rule(line_id=lines, limit=st.integers(min_value=0, max_value=5_000_000))
     def adjust(self, line_id: str, limit: int) -> None:
         line = self.model[line_id]
-        expected = C.QUOTA_LINE_CLOSED if line.closed else C.OK
+        expected = self.closed_code(line)
         if expected is C.OK and line.master_id is None:
             exposure = self.exposure(line)
             new = exposure - line.limit + limit
             if new > exposure and new > self.store.config.borrower_cap_minor:
                 expected = C.QUOTA_BORROWER_CAP_EXCEEDED
-        self.apply(AdjustLimit(self.key("adjust"), line_id, self.money(limit)), expected)
+        self.apply(
+            AdjustLimit(key=self.key("adjust"), line_id=line_id, limit=self.money(limit)), expected
+        )
         if expected is C.OK:
             line.limit = limit
 
@@ -239,13 +291,19 @@ class QuotaStateMachine(RuleBasedStateMachine):
         line = self.model[line_id]
         starts_on = self.today + datetime.timedelta(days=days // 3)
         ends_on = starts_on + datetime.timedelta(days=days)
-        expected = C.QUOTA_LINE_CLOSED if line.closed else C.OK
+        expected = self.closed_code(line)
         if expected is C.OK and line.master_id is None:
             exposure = self.exposure(line)
             if exposure + amount > self.store.config.borrower_cap_minor:
                 expected = C.QUOTA_BORROWER_CAP_EXCEEDED
         key = self.key("temporary")
-        command = AddTemporaryLimit(key, line_id, self.money(amount), starts_on, ends_on)
+        command = AddTemporaryLimit(
+            key=key,
+            line_id=line_id,
+            amount=self.money(amount),
+            starts_on=starts_on,
+            ends_on=ends_on,
+        )
         self.apply(command, expected)
         if expected is C.OK:
             line.temporary[key] = (amount, starts_on, ends_on)
@@ -253,7 +311,8 @@ class QuotaStateMachine(RuleBasedStateMachine):
     @rule(line_id=lines)
     def expire_temporary(self, line_id: str) -> None:
         line = self.model[line_id]
-        result = self.apply(ExpireTemporaryLimits(self.key("expire-temporary"), line_id), C.OK)
+        command = ExpireTemporaryLimits(key=self.key("expire-temporary"), line_id=line_id)
+        result = self.accepted(command)
         ended = {k for k, (_a, _s, e) in line.temporary.items() if e < self.today}
         assert {e.ref_id for e in result.events} == ended
         for key in ended:
@@ -262,11 +321,13 @@ class QuotaStateMachine(RuleBasedStateMachine):
     @rule(line_id=lines, whole=st.booleans(), amount=minor_amounts(max_value=500_000))
     def freeze(self, line_id: str, whole: bool, amount: int) -> None:
         line = self.model[line_id]
-        expected = C.QUOTA_LINE_CLOSED if line.closed else C.OK
+        expected = self.closed_code(line)
         if expected is C.OK and whole and line.frozen_whole:
             expected = C.QUOTA_LINE_FROZEN
+        elif expected is C.OK and not whole and line.frozen + amount > line.effective(self.today):
+            expected = C.QUOTA_FREEZE_EXCEEDS_LIMIT
         money = None if whole else self.money(amount)
-        self.apply(Freeze(self.key("freeze"), line_id, money), expected)
+        self.apply(Freeze(key=self.key("freeze"), line_id=line_id, amount=money), expected)
         if expected is C.OK:
             if whole:
                 line.frozen_whole = True
@@ -282,7 +343,7 @@ class QuotaStateMachine(RuleBasedStateMachine):
             amount = min(amount, line.frozen) or amount
             expected = C.OK if amount <= line.frozen else C.QUOTA_UNFREEZE_EXCEEDS_FROZEN
         money = None if whole else self.money(amount)
-        self.apply(Unfreeze(self.key("unfreeze"), line_id, money), expected)
+        self.apply(Unfreeze(key=self.key("unfreeze"), line_id=line_id, amount=money), expected)
         if expected is C.OK:
             if whole:
                 line.frozen_whole = False
@@ -294,7 +355,10 @@ class QuotaStateMachine(RuleBasedStateMachine):
         line = self.model[line_id]
         if dice or (line.master_id is None and self.counter < 60):
             return  # closing is final: keep it rare, and the master open for most of a run
-        self.apply(Close(self.key("close"), line_id), C.QUOTA_LINE_CLOSED if line.closed else C.OK)
+        self.apply(
+            Close(key=self.key("close"), line_id=line_id),
+            C.QUOTA_LINE_CLOSED if line.closed else C.OK,
+        )
         line.closed = True
 
     @rule(days=st.one_of(st.integers(1, 5), st.integers(6, 90)))
@@ -308,7 +372,10 @@ class QuotaStateMachine(RuleBasedStateMachine):
         expected = self.use_code(line_id, amount)
         expires_on = self.today + datetime.timedelta(days=days)
         key = self.key("hold")
-        self.apply(Hold(key, line_id, self.money(amount), expires_on), expected)
+        self.apply(
+            Hold(key=key, line_id=line_id, amount=self.money(amount), expires_on=expires_on),
+            expected,
+        )
         if expected is C.OK:
             self.holds[key] = [line_id, amount, expires_on, True]
             self.move(line_id, 0, amount)
@@ -329,7 +396,7 @@ class QuotaStateMachine(RuleBasedStateMachine):
         amount = None if hold is None or part == 100 else max(1, hold[1] * part // 100)
         expected = self._capture_code(hold, amount)
         money = None if amount is None else self.money(amount)
-        self.apply(Capture(self.key("capture"), hold_id, money), expected)
+        self.apply(Capture(key=self.key("capture"), hold_id=hold_id, amount=money), expected)
         if expected is C.OK and hold is not None:
             captured = hold[1] if amount is None else amount
             self.move(hold[0], captured, -hold[1])
@@ -355,14 +422,14 @@ class QuotaStateMachine(RuleBasedStateMachine):
         expected = C.OK if hold is not None and hold[3] else C.QUOTA_HOLD_NOT_OPEN
         if hold is None:
             expected = C.QUOTA_HOLD_UNKNOWN
-        self.apply(Void(self.key("void"), hold_id), expected)
+        self.apply(Void(key=self.key("void"), hold_id=hold_id), expected)
         if expected is C.OK and hold is not None:
             self.move(hold[0], 0, -hold[1])
             hold[3] = False
 
     @rule(line_id=lines)
     def expire_holds(self, line_id: str) -> None:
-        result = self.apply(ExpireHolds(self.key("expire-holds"), line_id), C.OK)
+        result = self.accepted(ExpireHolds(key=self.key("expire-holds"), line_id=line_id))
         expired = {
             hold_id
             for hold_id, (on_line, _amount, expires_on, is_open) in self.holds.items()
@@ -377,7 +444,7 @@ class QuotaStateMachine(RuleBasedStateMachine):
     @rule(line_id=lines, amount=minor_amounts())
     def draw(self, line_id: str, amount: int) -> None:
         expected = self.use_code(line_id, amount)
-        self.apply(Draw(self.key("draw"), line_id, self.money(amount)), expected)
+        self.apply(Draw(key=self.key("draw"), line_id=line_id, amount=self.money(amount)), expected)
         if expected is C.OK:
             self.move(line_id, amount, 0)
 
@@ -397,9 +464,11 @@ class QuotaStateMachine(RuleBasedStateMachine):
         if refund is None:
             extra = self.money(interest)
             parts = RepaymentParts(self.money(amount), interest=extra, fees=extra)
-            command: Command = RestoreRepaid(self.key("repaid"), line_id, parts)
+            command: Command = RestoreRepaid(key=self.key("repaid"), line_id=line_id, repaid=parts)
         else:
-            command = RestoreRefunded(self.key("refund"), line_id, self.money(amount), refund)
+            command = RestoreRefunded(
+                key=self.key("refund"), line_id=line_id, principal=self.money(amount), reason=refund
+            )
         self.apply(command, expected)
         if expected is C.OK:
             self.move(line_id, -amount, 0)  # the principal only; interest and fees never restore
