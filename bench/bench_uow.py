@@ -56,8 +56,29 @@ BUILDS = 300
 
 def _set_up(uow: Any) -> None:
     with uow:
-        uow.quota.apply(Grant("g-M", "M", "b1", LIMIT, DAY, LATER), as_of=DAY)
-        uow.quota.apply(Grant("g-S", "S", "b1", LIMIT, DAY, LATER, master_id="M"), as_of=DAY)
+        uow.quota.apply(
+            Grant(
+                key="g-M",
+                line_id="M",
+                borrower_id="b1",
+                limit=LIMIT,
+                starts_on=DAY,
+                expires_on=LATER,
+            ),
+            as_of=DAY,
+        )
+        uow.quota.apply(
+            Grant(
+                key="g-S",
+                line_id="S",
+                borrower_id="b1",
+                limit=LIMIT,
+                starts_on=DAY,
+                expires_on=LATER,
+                master_id="M",
+            ),
+            as_of=DAY,
+        )
         uow.ledger.save_chart(default_chart())
         uow.commit()
 
@@ -87,7 +108,7 @@ def _draws(uow: Any, count: int) -> tuple[list[float], list[float], list[float]]
     posting: list[float] = []
     clock = time.perf_counter
     for n in range(count):
-        hold = Hold(f"h-{n}", "S", ONE, DAY)
+        hold = Hold(key=f"h-{n}", line_id="S", amount=ONE, expires_on=DAY)
         entry = _entry(n)
         started = clock()
         with uow:

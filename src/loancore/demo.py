@@ -108,17 +108,17 @@ def _quota_story(quota: MemoryQuotaStore) -> None:
         as_of=ORDER_DAY,
     )
     _say(
-        f"   hold for the order: {held.code.name}; available on the sub-line "
+        f"   hold for the order: {held.events[0].kind.name}; available on the sub-line "
         f"{quota.available('C-0042/med', as_of=ORDER_DAY)}"
     )
     captured = quota.apply(Capture(key="capture-9001", hold_id="order-9001"), as_of=ORDER_DAY)
     _say(
-        f"   captured at booking: {captured.code.name}; used {_used(quota, 'C-0042/med')}, "
+        f"   captured at booking: {captured.events[0].kind.name}; used {_used(quota, 'C-0042/med')}, "
         f"available {quota.available('C-0042/med', as_of=ORDER_DAY)}"
     )
     replay = quota.apply(Capture(key="capture-9001", hold_id="order-9001"), as_of=ORDER_DAY)
     _say(
-        f"   the same capture replayed returns the first result ({replay.code.name}); used still {_used(quota, 'C-0042/med')}"
+        f"   the same capture replayed returns the first result (replayed={replay.replayed}); used still {_used(quota, 'C-0042/med')}"
     )
 
 
@@ -234,7 +234,7 @@ def _ledger_story(ledger: Ledger, quota: MemoryQuotaStore, schedule: Schedule) -
         as_of=first.due_date,
     )
     _say(
-        f"   quota restored by principal only: {restored.code.name}, used now "
+        f"   quota restored by principal only: {restored.events[0].kind.name}, used now "
         f"{_used(quota, 'C-0042/med')}"
     )
     return first.due_date

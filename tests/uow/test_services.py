@@ -12,7 +12,7 @@ from loancore.adapters.memory.quota import MemoryQuotaStore
 from loancore.errors import Rejected, RejectionCode
 from loancore.ledger import default_chart
 from loancore.quota import Command, CreditRecord, DefaultLimitPolicy, EventKind, Grant, QuotaResult
-from loancore.services import Ledger, run_end_of_day
+from loancore.services import Ledger, Refusal, run_end_of_day
 
 
 def test_the_ledger_facade_finds_entries_by_key_and_lists_them() -> None:
@@ -44,16 +44,25 @@ class RefusingStore:
 def test_end_of_day_reports_a_refusal_and_goes_on() -> None:
     inner = MemoryQuotaStore()
     for borrower in ("b1", "b2"):
-        grant = Grant(f"g-{borrower}", f"M-{borrower}", borrower, cny("10000.00"), DAY, LATER)
+        grant = Grant(
+            key=f"g-{borrower}",
+            line_id=f"M-{borrower}",
+            borrower_id=borrower,
+            limit=cny("10000.00"),
+            starts_on=DAY,
+            expires_on=LATER,
+        )
         inner.apply(grant, as_of=DAY)
     store = RefusingStore(inner, "policy:raise:M-b1:1")
-    records = {b: CreditRecord(b, on_time_repayments=6) for b in ("b1", "b2")}
-    results = run_end_of_day(store, records, DefaultLimitPolicy(), as_of=DAY, key="eod")  # type: ignore[arg-type]
-    assert [(r.key, r.code) for r in results] == [
-        ("policy:raise:M-b1:1", RejectionCode.QUOTA_LINE_CLOSED),
-        ("policy:raise:M-b2:1", RejectionCode.OK),
-    ]
-    assert results[1].events[0].kind is EventKind.LIMIT_ADJUSTED
+    records = {b: CreditRecord(borrower_id=b, on_time_repayments=6) for b in ("b1", "b2")}
+    report = run_end_of_day(store, records, DefaultLimitPolicy(), as_of=DAY, key="eod")  # type: ignore[arg-type]
+    assert report.refused == (
+        Refusal(
+            "policy:raise:M-b1:1", RejectionCode.QUOTA_LINE_CLOSED, "refused policy:raise:M-b1:1"
+        ),
+    )
+    assert [r.key for r in report.applied] == ["policy:raise:M-b2:1"]
+    assert report.applied[0].events[0].kind is EventKind.LIMIT_ADJUSTED
     assert inner.line("M-b1").limit_permanent_minor == 1_000_000  # refused: unchanged
     assert inner.line("M-b2").limit_permanent_minor == 1_100_000
     assert inner.result("policy:raise:M-b1:1") is None  # not recorded: the next run retries it

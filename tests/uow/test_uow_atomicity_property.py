@@ -47,8 +47,26 @@ def _run(uow: UnitOfWork, steps: list[tuple[int, str]]) -> None:
     k = next(_examples)
     line = f"S{k}"
     with uow:  # a fresh master and sub-line for this example: 10,000.00 CNY each
-        uow.quota.apply(Grant(f"g-M{k}", f"M{k}", f"b{k}", cny("10000.00"), DAY, LATER), as_of=DAY)
-        sub = Grant(f"g-S{k}", line, f"b{k}", cny("10000.00"), DAY, LATER, master_id=f"M{k}")
+        uow.quota.apply(
+            Grant(
+                key=f"g-M{k}",
+                line_id=f"M{k}",
+                borrower_id=f"b{k}",
+                limit=cny("10000.00"),
+                starts_on=DAY,
+                expires_on=LATER,
+            ),
+            as_of=DAY,
+        )
+        sub = Grant(
+            key=f"g-S{k}",
+            line_id=line,
+            borrower_id=f"b{k}",
+            limit=cny("10000.00"),
+            starts_on=DAY,
+            expires_on=LATER,
+            master_id=f"M{k}",
+        )
         uow.quota.apply(sub, as_of=DAY)
         uow.commit()
     with uow:
@@ -61,7 +79,10 @@ def _run(uow: UnitOfWork, steps: list[tuple[int, str]]) -> None:
         name = f"{k}-{n}"
         try:
             with uow:
-                uow.quota.apply(Hold(f"h-{name}", line, cny(amount), DAY), as_of=DAY)
+                uow.quota.apply(
+                    Hold(key=f"h-{name}", line_id=line, amount=cny(amount), expires_on=DAY),
+                    as_of=DAY,
+                )
                 if fate == "crash":
                     raise OSError("injected")
                 entry = unbalanced_entry(name) if fate == "refused" else draw_entry(name, amount)

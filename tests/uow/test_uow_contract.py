@@ -18,7 +18,7 @@ class InjectedFailure(Exception):
 
 def draw(uow: UnitOfWork, n: int, amount: str = "100.00") -> None:
     """The use case: hold the quota, then book the loan (quota before ledger: the lock order)."""
-    uow.quota.apply(Hold(f"h-{n}", "S", cny(amount), DAY), as_of=DAY)
+    uow.quota.apply(Hold(key=f"h-{n}", line_id="S", amount=cny(amount), expires_on=DAY), as_of=DAY)
     uow.ledger.post([draw_entry(n, amount)])
 
 
@@ -27,7 +27,9 @@ def test_a_committed_unit_of_work_keeps_both_stores(uow: UnitOfWork) -> None:
         draw(uow, 1)
         uow.commit()
     with uow:
-        assert uow.quota.balance("S") == LineBalance(0, 10_000, 0)
+        assert uow.quota.balance("S") == LineBalance(
+            used_minor=0, held_minor=10_000, frozen_minor=0
+        )
         assert uow.ledger.get_entry("E-1") == draw_entry(1)
         assert uow.ledger.balance("1303", "CNY", as_of=DAY) == cny("100.00")
 
@@ -35,7 +37,9 @@ def test_a_committed_unit_of_work_keeps_both_stores(uow: UnitOfWork) -> None:
 def test_a_failure_between_quota_and_ledger_changes_neither(uow: UnitOfWork) -> None:
     before = state(uow)
     with pytest.raises(InjectedFailure), uow:
-        uow.quota.apply(Hold("h-1", "S", cny("100.00"), DAY), as_of=DAY)
+        uow.quota.apply(
+            Hold(key="h-1", line_id="S", amount=cny("100.00"), expires_on=DAY), as_of=DAY
+        )
         raise InjectedFailure
     assert state(uow) == before
 
@@ -43,7 +47,9 @@ def test_a_failure_between_quota_and_ledger_changes_neither(uow: UnitOfWork) -> 
 def test_a_refusal_by_the_ledger_after_the_quota_step_changes_neither(uow: UnitOfWork) -> None:
     before = state(uow)
     with pytest.raises(PostingRejected), uow:
-        uow.quota.apply(Hold("h-1", "S", cny("100.00"), DAY), as_of=DAY)
+        uow.quota.apply(
+            Hold(key="h-1", line_id="S", amount=cny("100.00"), expires_on=DAY), as_of=DAY
+        )
         uow.ledger.post([unbalanced_entry(1)])
         uow.commit()  # never reached
     assert state(uow) == before
@@ -70,7 +76,9 @@ def test_a_quota_write_after_a_ledger_write_is_refused_and_undone(uow: UnitOfWor
     before = state(uow)
     with pytest.raises(InvariantViolation, match="lock order"), uow:
         uow.ledger.post([draw_entry(1)])
-        uow.quota.apply(Hold("h-1", "S", cny("100.00"), DAY), as_of=DAY)
+        uow.quota.apply(
+            Hold(key="h-1", line_id="S", amount=cny("100.00"), expires_on=DAY), as_of=DAY
+        )
     assert state(uow) == before
 
 
@@ -85,8 +93,12 @@ def test_reads_may_come_in_any_order(uow: UnitOfWork) -> None:
 def test_a_refusal_caught_inside_undoes_only_itself(uow: UnitOfWork) -> None:
     """A batch catches Rejected per item and commits the items that were accepted."""
     with uow:
-        uow.quota.apply(Hold("h-1", "S", cny("100.00"), DAY), as_of=DAY)
-        uow.quota.apply(Hold("h-2", "S", cny("200.00"), DAY), as_of=DAY)
+        uow.quota.apply(
+            Hold(key="h-1", line_id="S", amount=cny("100.00"), expires_on=DAY), as_of=DAY
+        )
+        uow.quota.apply(
+            Hold(key="h-2", line_id="S", amount=cny("200.00"), expires_on=DAY), as_of=DAY
+        )
         for entry in (draw_entry(1), unbalanced_entry(2), draw_entry(3)):
             try:
                 uow.ledger.post([entry])
@@ -125,7 +137,7 @@ def test_each_with_opens_a_new_transaction(uow: UnitOfWork) -> None:
             draw(uow, n)
             uow.commit()
     with uow:
-        uow.quota.apply(Void("v-1", "h-1"), as_of=DAY)
+        uow.quota.apply(Void(key="v-1", hold_id="h-1"), as_of=DAY)
         uow.ledger.reverse("E-1", reversal_id="R-1", idempotency_key="rev:1", accounting_date=DAY)
         uow.commit()
     with uow:

@@ -43,7 +43,9 @@ def engine(tmp_path: Path, postgres_url: str) -> Iterator[sa.Engine]:
 
 def draw(uow: SqlUnitOfWork, n: str) -> None:
     with uow:
-        uow.quota.apply(Hold(f"h-{n}", "S", cny("1.00"), DAY), as_of=DAY)
+        uow.quota.apply(
+            Hold(key=f"h-{n}", line_id="S", amount=cny("1.00"), expires_on=DAY), as_of=DAY
+        )
         uow.ledger.post([draw_entry(n, "1.00")])
         uow.commit()
 
@@ -51,7 +53,7 @@ def draw(uow: SqlUnitOfWork, n: str) -> None:
 def cancel(uow: SqlUnitOfWork, n: str) -> None:
     """Business order: reverse the booking, then void the hold. Lock order: quota first."""
     with uow:
-        uow.quota.apply(Void(f"v-{n}", f"h-{n}"), as_of=DAY)
+        uow.quota.apply(Void(key=f"v-{n}", hold_id=f"h-{n}"), as_of=DAY)
         uow.ledger.reverse(
             f"E-{n}", reversal_id=f"R-{n}", idempotency_key=f"rev:{n}", accounting_date=DAY
         )
@@ -125,12 +127,16 @@ def test_the_same_use_cases_on_raw_connections_in_business_order_deadlock(
             connection.exec_driver_sql("SET LOCAL lock_timeout = '30s'")
             ledger.using(connection).post([draw_entry("a")])
             both_locked_one.wait()
-            quota.using(connection).apply(Hold("h-a", "S", cny("1.00"), DAY), as_of=DAY)
+            quota.using(connection).apply(
+                Hold(key="h-a", line_id="S", amount=cny("1.00"), expires_on=DAY), as_of=DAY
+            )
 
     def quota_then_ledger() -> None:
         with engine.connect() as connection, connection.begin():
             connection.exec_driver_sql("SET LOCAL lock_timeout = '30s'")
-            quota.using(connection).apply(Hold("h-b", "S", cny("1.00"), DAY), as_of=DAY)
+            quota.using(connection).apply(
+                Hold(key="h-b", line_id="S", amount=cny("1.00"), expires_on=DAY), as_of=DAY
+            )
             both_locked_one.wait()
             ledger.using(connection).post([draw_entry("b")])
 
@@ -145,6 +151,6 @@ def test_the_unit_of_work_refuses_the_business_order_before_it_can_wait(
     uow = SqlUnitOfWork(engine)
     with pytest.raises(InvariantViolation, match="lock order"), uow:
         uow.ledger.post([draw_entry("a")])
-        uow.quota.apply(Hold("h-a", "S", cny("1.00"), DAY), as_of=DAY)
+        uow.quota.apply(Hold(key="h-a", line_id="S", amount=cny("1.00"), expires_on=DAY), as_of=DAY)
     with uow:
         assert uow.ledger.find_by_key("draw:a") is None

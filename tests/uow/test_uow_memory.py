@@ -28,7 +28,12 @@ def test_threads_units_of_work_never_interleave() -> None:
             for i in range(UNITS_PER_THREAD):
                 with uow:
                     before = len(list(uow.ledger.entries()))
-                    uow.quota.apply(Hold(f"h-{worker}-{i}", "S", cny("1.00"), DAY), as_of=DAY)
+                    uow.quota.apply(
+                        Hold(
+                            key=f"h-{worker}-{i}", line_id="S", amount=cny("1.00"), expires_on=DAY
+                        ),
+                        as_of=DAY,
+                    )
                     threading.Event().wait(0.0005)  # give the other threads every chance
                     uow.ledger.post([draw_entry(f"{worker}-{i}", "1.00")])
                     seen.append((before, len(list(uow.ledger.entries()))))
@@ -69,7 +74,7 @@ def test_a_commit_that_fails_keeps_nothing(monkeypatch: pytest.MonkeyPatch) -> N
 
     monkeypatch.setattr(MemoryUnitOfWork, "_commit", failing_commit)
     with pytest.raises(OSError, match="injected"), uow:
-        uow.quota.apply(Hold("h-1", "S", cny("1.00"), DAY), as_of=DAY)
+        uow.quota.apply(Hold(key="h-1", line_id="S", amount=cny("1.00"), expires_on=DAY), as_of=DAY)
         uow.ledger.post([draw_entry(1, "1.00")])
         uow.commit()
     monkeypatch.undo()

@@ -47,7 +47,9 @@ def order_and_draw(connection: sa.Connection) -> None:
     connection.execute(ORDERS.insert().values(id=1))
     uow = SqlUnitOfWork(connection)
     with uow:
-        uow.quota.apply(Hold("h-1", "S", cny("100.00"), DAY), as_of=DAY)
+        uow.quota.apply(
+            Hold(key="h-1", line_id="S", amount=cny("100.00"), expires_on=DAY), as_of=DAY
+        )
         uow.ledger.post([draw_entry(1)])
         uow.commit()  # releases the SAVEPOINT; the application's transaction stays open
 
@@ -80,7 +82,9 @@ def test_a_failed_unit_of_work_leaves_the_applications_transaction_usable(
         connection.execute(ORDERS.insert().values(id=7))
         uow = SqlUnitOfWork(connection)
         with pytest.raises(RuntimeError), uow:
-            uow.quota.apply(Hold("h-1", "S", cny("100.00"), DAY), as_of=DAY)
+            uow.quota.apply(
+                Hold(key="h-1", line_id="S", amount=cny("100.00"), expires_on=DAY), as_of=DAY
+            )
             raise RuntimeError("injected")
         connection.execute(ORDERS.insert().values(id=8))
         connection.commit()

@@ -62,9 +62,28 @@ def make_uow(kind: str, tmp_path: Path, postgres_url: str | None) -> UnitOfWork:
 
 def set_up(uow: UnitOfWork) -> None:
     with uow:  # quota first, then the ledger: the lock order
-        uow.quota.apply(Grant("g-M", "M", "b1", cny("10000.00"), DAY, LATER), as_of=DAY)
         uow.quota.apply(
-            Grant("g-S", "S", "b1", cny("10000.00"), DAY, LATER, master_id="M"), as_of=DAY
+            Grant(
+                key="g-M",
+                line_id="M",
+                borrower_id="b1",
+                limit=cny("10000.00"),
+                starts_on=DAY,
+                expires_on=LATER,
+            ),
+            as_of=DAY,
+        )
+        uow.quota.apply(
+            Grant(
+                key="g-S",
+                line_id="S",
+                borrower_id="b1",
+                limit=cny("10000.00"),
+                starts_on=DAY,
+                expires_on=LATER,
+                master_id="M",
+            ),
+            as_of=DAY,
         )
         uow.ledger.save_chart(default_chart())
         uow.commit()

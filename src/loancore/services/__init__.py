@@ -11,6 +11,6 @@ docs/architecture.md has the layers, the unit of work contract and the lock orde
 """
 
 from loancore.services.ledger import Ledger, audit
-from loancore.services.quota import run_end_of_day
+from loancore.services.quota import EndOfDayReport, Refusal, run_end_of_day
 
-__all__ = ["Ledger", "audit", "run_end_of_day"]
+__all__ = ["EndOfDayReport", "Ledger", "Refusal", "audit", "run_end_of_day"]

@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime
 from collections.abc import Mapping
 
-from loancore.errors import Rejected
+import attrs
+
+from loancore.errors import Rejected, RejectionCode
 from loancore.ports import QuotaStore
 from loancore.quota import (
     Command,
@@ -22,20 +24,43 @@ from loancore.quota import (
     plan_end_of_day,
 )
 
-__all__ = ["run_end_of_day"]
+__all__ = ["EndOfDayReport", "Refusal", "run_end_of_day"]
 
 
-def _apply(store: QuotaStore, command: Command, as_of: datetime.date) -> QuotaResult:
-    """``store.apply``, with a refusal reported as a refused result so the batch goes on.
+@attrs.frozen
+class Refusal:
+    """A command of a batch that the store refused: its key, the stable code and the detail."""
+
+    key: str
+    code: RejectionCode
+    detail: str
+
+
+@attrs.frozen
+class EndOfDayReport:
+    """What the quota end-of-day batch did: the commands applied (with their events), in order,
+    and the ones refused. A refused command was not recorded, so the next run retries it."""
+
+    applied: tuple[QuotaResult, ...]
+    refused: tuple[Refusal, ...]
+
+
+def _apply(
+    store: QuotaStore,
+    command: Command,
+    as_of: datetime.date,
+    applied: list[QuotaResult],
+    refused: list[Refusal],
+) -> None:
+    """``store.apply``, a refusal noted so the batch goes on.
 
     The library raises refusals (:mod:`loancore.errors`); a batch over many lines must not stop
-    at the first line the policy's command no longer fits, so it records the refusal's code in
-    the command's place. A refused command is not recorded by the store: the next run retries it.
+    at the first line the policy's command no longer fits.
     """
     try:
-        return store.apply(command, as_of=as_of)
+        applied.append(store.apply(command, as_of=as_of))
     except Rejected as refusal:
-        return QuotaResult(command.key, refusal.code)
+        refused.append(Refusal(command.key, refusal.code, refusal.detail))
 
 
 def run_end_of_day(
@@ -45,25 +70,25 @@ def run_end_of_day(
     *,
     as_of: datetime.date,
     key: str,
-) -> tuple[QuotaResult, ...]:
+) -> EndOfDayReport:
     """The end-of-day batch over a quota store: expire holds and ended temporary limits (keys
     ``{key}:expire-holds:{line}``, ``{key}:expire-temporary:{line}``), then apply the policy's
     commands. A policy command whose key was already applied is skipped, so a raise planned on
     several days happens once. Each command is atomic on its own; rerunning the batch is safe.
-
-    Returns one result per command applied, in order: accepted ones with their events, refused
-    ones (a :class:`~loancore.errors.Rejected` the store raised) with the refusal's code.
     """
-    results: list[QuotaResult] = []
+    applied: list[QuotaResult] = []
+    refused: list[Refusal] = []
     for line_id in store.line_ids_with_expired_holds(as_of=as_of):
-        expire_holds = ExpireHolds(f"{key}:expire-holds:{line_id}", line_id)
-        results.append(_apply(store, expire_holds, as_of))
+        expire_holds = ExpireHolds(key=f"{key}:expire-holds:{line_id}", line_id=line_id)
+        _apply(store, expire_holds, as_of, applied, refused)
     for line in store.lines():
         if any(t.ends_on < as_of for t in line.temporary_limits):
-            expire = ExpireTemporaryLimits(f"{key}:expire-temporary:{line.line_id}", line.line_id)
-            results.append(_apply(store, expire, as_of))
+            expire = ExpireTemporaryLimits(
+                key=f"{key}:expire-temporary:{line.line_id}", line_id=line.line_id
+            )
+            _apply(store, expire, as_of, applied, refused)
     pairs = ((line, store.balance(line.line_id)) for line in store.lines())
     for command in plan_end_of_day(pairs, records, policy, as_of=as_of):
         if store.result(command.key) is None:
-            results.append(_apply(store, command, as_of))
-    return tuple(results)
+            _apply(store, command, as_of, applied, refused)
+    return EndOfDayReport(tuple(applied), tuple(refused))
