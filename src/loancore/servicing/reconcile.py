@@ -17,7 +17,7 @@ from loancore.postings import DiscountTreatment, Role
 from loancore.servicing.loan import Loan
 from loancore.servicing.product import LoanProduct
 
-__all__ = ["ReconciliationLine", "expected_by_role", "expected_balances", "reconcile"]
+__all__ = ["ReconciliationLine", "expected_balances", "expected_by_role", "reconcile"]
 
 
 def expected_by_role(loan: Loan, product: LoanProduct) -> dict[Role, int]:
