@@ -931,6 +931,8 @@ _BLOCKING = (
 
 
 def _reverse_payment(loan: Loan, product: LoanProduct, event: ReversePayment) -> Outcome:
+    if loan.status not in (LoanStatus.ACTIVE, LoanStatus.PAID_OFF):
+        raise _reject(ServicingCode.LOAN_NOT_ACTIVE, f"loan is {loan.status.value}")
     target = loan.transaction(event.payment_id)
     if target is None or target.kind not in _REVERSIBLE:
         raise _reject(ServicingCode.PAYMENT_UNKNOWN, f"no payment {event.payment_id!r}")

@@ -122,7 +122,12 @@ class Harness:
         return outcome
 
     def check(self) -> None:
-        """Ledger == loan, principal conserved, cash == allocated + credit."""
+        """Every entry balances, ledger == loan, principal conserved, cash == allocated +
+        credit."""
+        for outcome in self.outcomes[-1:]:
+            for entry in outcome.entries:
+                if sum(leg.signed_minor for leg in entry.legs) != 0:
+                    raise InvariantViolation(f"unbalanced entry {entry.entry_id}")
         lines = reconcile(self.loan, self.product, ledger_net_debits(self.store, self.loan.loan_id))
         wrong = [line for line in lines if not line.agrees]
         if wrong:
