@@ -1,10 +1,12 @@
 """Events beyond the main stories: payout retry, cancellation, interest-free plans, recognition
 on the due date, compound interest, refusals, reconciliation that catches a difference."""
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from loancore.money import Money
 from loancore.postings import DiscountTreatment, SubjectMapping
@@ -65,6 +67,7 @@ def test_failed_card_payout_is_retried_to_another_card_without_a_second_loan() -
     harness.apply(Disburse(event_id="pay2", as_of=date(2026, 1, 16), card="card-B"))
     assert harness.loan.status is LoanStatus.ACTIVE
     assert harness.loan.loan_id == "L1"
+    assert [t.reference for t in harness.loan.history if t.reference] == ["card-A", "card-B"]
     assert harness.loan.principal_disbursed == 1200000
 
 
@@ -202,3 +205,26 @@ def test_reconcile_finds_a_ledger_that_disagrees() -> None:
     assert [(line.subject_code, line.expected, line.actual) for line in wrong] == [
         ("1303.01", 1200000, 1199999)
     ]
+
+
+def test_event_ids_with_reserved_characters_are_refused() -> None:
+    from loancore.errors import InvalidInput
+
+    for bad in ("a.mgmt", "r1~v", ""):
+        with pytest.raises(InvalidInput) as error:
+            Repay(event_id=bad, as_of=START, amount=cny("1"))
+        assert error.value.field == "event_id"
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 400), min_size=1, max_size=6))
+def test_accruing_twice_to_the_same_date_books_nothing(offsets: list[int]) -> None:
+    harness = Harness.booked(
+        clinic_product(penalty=Penalty(multiple=Decimal("1.5"), compound=True))
+    )
+    harness.apply(Disburse(event_id="pay", as_of=START))
+    for index, offset in enumerate(sorted(offsets)):
+        day = START + timedelta(days=offset)
+        harness.apply(Accrue(event_id=f"a{index}", as_of=day))
+        again = harness.apply(Accrue(event_id=f"b{index}", as_of=day))
+        assert again.entries == ()

@@ -115,6 +115,8 @@ def book_loan(
     require_id("loan_id", loan_id)
     require_id("hold_id", hold_id)
     require_id("event_id", event_id)
+    if "." in event_id or "~" in event_id:
+        raise InvalidInput("event_id", event_id, "must not contain '.' or '~' (reserved)")
     payee = Payee(payee)
     if principal.currency != product.currency:
         raise InvalidInput("principal", principal, f"expected {product.currency}")
@@ -204,7 +206,13 @@ def _disburse(loan: Loan, product: LoanProduct, event: Disburse) -> Outcome:
         merchant_discount=discount,
         last_date=event.as_of,
     )
-    return _done(loan, event, TransactionKind.DISBURSED, entries, amount=money.minor_units)
+    outcome = _done(loan, event, TransactionKind.DISBURSED, entries, amount=money.minor_units)
+    if event.card is None:
+        return outcome
+    txn = attrs.evolve(outcome.loan.history[-1], reference=event.card)
+    return attrs.evolve(
+        outcome, loan=attrs.evolve(outcome.loan, history=(*outcome.loan.history[:-1], txn))
+    )
 
 
 def _payout_failed(loan: Loan, product: LoanProduct, event: PayoutFailed) -> Outcome:

@@ -44,12 +44,23 @@ __all__ = [
 ]
 
 SERVICING_ID_LENGTH_MAX = 100
+"""Room for the suffixes servicing adds, within the postings' EVENT_ID_LENGTH_MAX."""
 
 
-def _event_id(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+def _payment_id(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     text = require_id(attribute.name, value)
     if len(text) > SERVICING_ID_LENGTH_MAX:
         raise InvalidInput(attribute.name, value, f"at most {SERVICING_ID_LENGTH_MAX} characters")
+
+
+def _event_id(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """An id of at most SERVICING_ID_LENGTH_MAX characters without ``.`` or ``~``: servicing
+    derives entry ids by suffixing ``.<tag>`` and replay ids with ``~<reversal>``, so a caller's
+    id with either could collide with a derived one."""
+    _payment_id(instance, attribute, value)
+    assert isinstance(value, str)
+    if "." in value or "~" in value:
+        raise InvalidInput(attribute.name, value, "must not contain '.' or '~' (reserved)")
 
 
 def _date(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -87,7 +98,11 @@ class Cancel(ServicingEvent):
 
 @attrs.frozen(kw_only=True)
 class Accrue(ServicingEvent):
-    """Bring the loan to ``as_of``: interest accrued, due dates passed, penalties run."""
+    """Bring the loan to ``as_of``: interest accrued, due dates passed, penalties run.
+
+    Not kept in the loan's history (a daily batch would grow it without bound), so the caller
+    makes its id unique per date (``accrue-20260131``): the entries' ids derive from it.
+    """
 
 
 @attrs.frozen(kw_only=True)
@@ -162,7 +177,7 @@ class Waive(ServicingEvent):
 class ReversePayment(ServicingEvent):
     """Payment ``payment_id`` bounced: undo it and every later payment, replay the later ones."""
 
-    payment_id: str = attrs.field(validator=_event_id)
+    payment_id: str = attrs.field(validator=_payment_id)
 
 
 class QuotaEffectKind(str, enum.Enum):

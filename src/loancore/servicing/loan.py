@@ -182,6 +182,7 @@ class Transaction:
     credit_change: int = 0
     principal_repaid: int = 0
     reversed_by: str | None = None
+    reference: str = ""  # the card a payout went to
 
 
 @attrs.frozen(kw_only=True)
