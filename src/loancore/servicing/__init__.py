@@ -3,7 +3,13 @@
 - :mod:`~loancore.servicing.product`: :class:`LoanProduct` and :func:`product_from_toml`;
 - :mod:`~loancore.servicing.loan`: the :class:`Loan` value (installments, parts, history);
 - :mod:`~loancore.servicing.events`: the events and their :class:`Outcome`;
-- :mod:`~loancore.servicing.engine`: :func:`book_loan`, :func:`apply`, :func:`payoff_amount`;
+- :mod:`~loancore.servicing.engine`: :func:`apply` dispatches to the handlers of
+  :mod:`~loancore.servicing.lifecycle` (:func:`book_loan`, disbursement, payout failure,
+  cancellation), :mod:`~loancore.servicing.payments` (repayment, credit, charges, waivers,
+  reversal), :mod:`~loancore.servicing.prepayment` (:func:`payoff_amount`) and
+  :mod:`~loancore.servicing.refund`; :mod:`~loancore.servicing.accrual` moves a loan to a date,
+  :mod:`~loancore.servicing.restructure` re-amortizes, :mod:`~loancore.servicing.books` builds the
+  entries no posting template covers;
 - :mod:`~loancore.servicing.reconcile`: the loan against the ledger's balances.
 
 docs/servicing.md explains the states, every event's entries and a product's TOML.
