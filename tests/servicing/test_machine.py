@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, settings
 
 from loancore.money import Money
 from loancore.postings import DiscountTreatment, SubjectMapping
-from loancore.servicing import LateFee, Penalty
+from loancore.servicing import LateFee, Penalty, PrepaymentRules, RefundRules
 from loancore.testing.servicing import ServicingMachine, clinic_product
 from loancore.waterfall import CIVIL_CODE_561
 
@@ -38,3 +38,23 @@ ServicingMachine.TestCase.settings = SETTINGS
 CreditMachine.TestCase.settings = SETTINGS
 test_random_lifecycles_keep_ledger_equal_to_loan = ServicingMachine.TestCase
 test_random_lifecycles_with_credit_and_discount_keep_ledger_equal_to_loan = CreditMachine.TestCase
+
+
+class FreePlanMachine(ServicingMachine):
+    """An interest-free equal-principal plan the merchant subsidises (利息调整), recognised on
+    due dates, prepayments keeping the installment."""
+
+    product = clinic_product(
+        annual_rate=Decimal("0"),
+        method="equal_principal",
+        recognition="on_due_date",
+        merchant_discount_rate=Decimal("0.08"),
+        origination_fee_rate=Decimal("0.01"),
+        prepayment=PrepaymentRules(fee_rate=Decimal("0.02"), reamortization="keep_installment"),
+        refund=RefundRules(waive_interest=False, return_discount=False),
+        mapping=SubjectMapping(discount_treatment=DiscountTreatment.INTEREST_ADJUSTMENT),
+    )
+
+
+FreePlanMachine.TestCase.settings = SETTINGS
+test_random_interest_free_lifecycles_keep_ledger_equal_to_loan = FreePlanMachine.TestCase
