@@ -45,7 +45,7 @@ class FreePlanMachine(ServicingMachine):
     due dates, prepayments keeping the installment."""
 
     product = clinic_product(
-        annual_rate=Decimal("0"),
+        annual_rate=Decimal(0),
         method="equal_principal",
         recognition="on_due_date",
         merchant_discount_rate=Decimal("0.08"),
