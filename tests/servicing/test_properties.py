@@ -6,8 +6,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loancore.money import Money
-from loancore.servicing import Disburse, LoanStatus, Repay, TransactionKind
-from loancore.testing.servicing import Harness, clinic_product
+from loancore.servicing import (
+    Accrue,
+    Disburse,
+    LoanProduct,
+    LoanStatus,
+    MerchantRefund,
+    Prepay,
+    Repay,
+    ReversePayment,
+    ServicingEvent,
+    ServicingRejected,
+    TransactionKind,
+)
+from loancore.testing.servicing import Harness, clinic_product, loan_products
 from loancore.waterfall import CIVIL_CODE_561, PRESETS
 
 payments = st.lists(st.tuples(st.integers(0, 40), st.integers(1, 300_000)), max_size=20)
@@ -56,3 +68,44 @@ def test_credit_policy_keeps_money_beyond_what_is_due(extra: int) -> None:
     )
     assert harness.loan.credit == extra
     assert harness.loan.installments[1].principal.paid == 0
+
+
+events = st.lists(
+    st.tuples(
+        st.sampled_from(["repay", "prepay", "refund", "accrue", "reverse"]),
+        st.integers(0, 40),
+        st.integers(1, 400_000),
+    ),
+    max_size=15,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(loan_products(), events)
+def test_any_product_keeps_ledger_equal_to_loan(
+    product: LoanProduct, plan: list[tuple[str, int, int]]
+) -> None:
+    harness = Harness.booked(product)  # Harness.apply checks ledger == loan after each event
+    day = date(2026, 1, 15)
+    harness.apply(Disburse(event_id="pay", as_of=day))
+    for index, (kind, days, fen) in enumerate(plan):
+        day += timedelta(days=days)
+        amount = Money.from_minor(fen, "CNY")
+        event: ServicingEvent
+        if kind == "repay":
+            event = Repay(event_id=f"e{index}", as_of=day, amount=amount)
+        elif kind == "prepay":
+            event = Prepay(event_id=f"e{index}", as_of=day, amount=amount)
+        elif kind == "refund":
+            event = MerchantRefund(event_id=f"e{index}", as_of=day, amount=amount)
+        elif kind == "accrue":
+            event = Accrue(event_id=f"e{index}", as_of=day)
+        else:
+            paid = [t.event_id for t in harness.loan.history if t.kind is TransactionKind.REPAYMENT]
+            if not paid:
+                continue
+            event = ReversePayment(event_id=f"e{index}", as_of=day, payment_id=paid[0])
+        try:
+            harness.apply(event)
+        except ServicingRejected:
+            pass

@@ -18,15 +18,19 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from loancore.adapters.memory.ledger import MemoryLedgerStore
+from loancore.amortization import Reamortization
 from loancore.errors import InvariantViolation
 from loancore.ledger import default_chart
 from loancore.ledger.subjects import Side
 from loancore.money import Money, Rounding
+from loancore.postings import DiscountTreatment, SubjectMapping
 from loancore.servicing import (
     Accrue,
     ApplyCredit,
     ChargeFee,
     Disburse,
+    InterestRecognition,
+    LateFee,
     Loan,
     LoanProduct,
     LoanStatus,
@@ -34,7 +38,9 @@ from loancore.servicing import (
     Outcome,
     Penalty,
     Prepay,
+    PrepaymentRules,
     RefundCredit,
+    RefundRules,
     Repay,
     ReversePayment,
     ServicingEvent,
@@ -47,9 +53,15 @@ from loancore.servicing import (
     reconcile,
 )
 from loancore.servicing.events import PayOff
-from loancore.waterfall import Component
+from loancore.waterfall import PRESETS, Component
 
-__all__ = ["Harness", "ServicingMachine", "clinic_product", "ledger_net_debits"]
+__all__ = [
+    "Harness",
+    "ServicingMachine",
+    "clinic_product",
+    "ledger_net_debits",
+    "loan_products",
+]
 
 
 def clinic_product(**overrides: Any) -> LoanProduct:
@@ -64,6 +76,44 @@ def clinic_product(**overrides: Any) -> LoanProduct:
     }
     fields.update(overrides)
     return LoanProduct(**fields)
+
+
+@st.composite
+def loan_products(draw: st.DrawFn) -> LoanProduct:
+    """Clinic products over the settings that change what servicing books: method, rate,
+    recognition, grace, penalty and compound, fees, policy, prepayment and refund rules,
+    merchant discount and its treatment."""
+    zero_rate = draw(st.booleans())
+    rate = Decimal(0) if zero_rate else Decimal(draw(st.integers(1, 36))) / 100
+    late = draw(
+        st.sampled_from(
+            [LateFee(), LateFee(fixed=Money(Decimal(30), "CNY")), LateFee(rate=Decimal("0.05"))]
+        )
+    )
+    return clinic_product(
+        method=draw(st.sampled_from(["equal_installment", "equal_principal"])),
+        annual_rate=rate,
+        recognition=draw(st.sampled_from(list(InterestRecognition))),
+        grace_days=draw(st.integers(0, 5)),
+        penalty=Penalty(
+            multiple=Decimal(draw(st.integers(10, 20))) / 10, compound=draw(st.booleans())
+        ),
+        management_fee_rate=Decimal(draw(st.integers(0, 5))) / 1000,
+        origination_fee_rate=Decimal(draw(st.integers(0, 3))) / 100,
+        late_fee=late,
+        policy=PRESETS[draw(st.sampled_from(sorted(PRESETS)))],
+        prepayment=PrepaymentRules(
+            fee_rate=Decimal(draw(st.integers(0, 3))) / 100,
+            reamortization=draw(st.sampled_from(list(Reamortization))),
+        ),
+        refund=RefundRules(
+            reamortization=draw(st.sampled_from(list(Reamortization))),
+            waive_interest=draw(st.booleans()),
+            return_discount=draw(st.booleans()),
+        ),
+        merchant_discount_rate=Decimal(draw(st.integers(0, 8))) / 100,
+        mapping=SubjectMapping(discount_treatment=draw(st.sampled_from(list(DiscountTreatment)))),
+    )
 
 
 def ledger_net_debits(store: MemoryLedgerStore, loan_id: str) -> dict[str, int]:
