@@ -1,0 +1,225 @@
+"""Bringing a loan to a date: interest accrued, due dates passed, penalties and late fees.
+
+:func:`catch_up` is the one function that moves time for a loan. Every dated event calls it
+first, so the ledger is current before money is allocated. It is idempotent by date: catching up
+to a date already reached books nothing, because every figure is a cumulative target compared with
+what is already booked.
+
+Per installment, on ``as_of``:
+
+1. **Contract interest accrues** (daily recognition): the target is ``base + (due - base) x
+   elapsed / period days`` from the accrual anchor, rounded with the product's mode; the
+   difference from what is accrued is booked (``InterestAccrued``). With recognition on the due
+   date the whole interest is accrued on the due date.
+2. **On the due date** the interest moves from accrued to receivable (``InterestDue``) and the
+   management fee (管理费) is charged (``FeeCharged``); a merchant discount held in 利息调整 is
+   amortized by an equal share (``InterestAdjustmentAmortized``; the last share takes the rest).
+3. **After the grace days**, penalty interest (罚息) runs from the due date on the unpaid
+   principal at the product's penalty rate and day count, rounded per catch-up; compound
+   interest (复利) the same on unpaid receivable interest, when the product charges it; the late
+   fee (滞纳金) is charged once.
+
+The amounts of one catch-up are summed into one entry per kind, ids ``<kind>:<event id>.<tag>``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from fractions import Fraction
+from typing import Any
+
+import attrs
+
+from loancore.daycount import year_fraction_ratio
+from loancore.ledger.entries import JournalEntry
+from loancore.money import round_ratio
+from loancore.postings import (
+    Component as PostingComponent,
+)
+from loancore.postings import (
+    DiscountTreatment,
+    FeeCharged,
+    FeeKind,
+    InterestAccrued,
+    InterestAdjustmentAmortized,
+    InterestDue,
+    entries_for,
+)
+from loancore.servicing.loan import Installment, Loan, Part
+from loancore.servicing.product import InterestRecognition, LoanProduct
+
+__all__ = ["accrual_target", "catch_up", "post_due"]
+
+
+def accrual_target(inst: Installment, product: LoanProduct, as_of: date) -> int:
+    """Contract interest of ``inst`` earned by ``as_of`` (never below what is accrued)."""
+    interest = inst.interest
+    if as_of >= inst.due_date:
+        target = interest.due
+    elif product.recognition is InterestRecognition.ON_DUE_DATE or as_of <= inst.accrual_from:
+        target = inst.accrual_base
+    else:
+        elapsed = (as_of - inst.accrual_from).days
+        days = (inst.due_date - inst.accrual_from).days
+        rest = round_ratio(
+            (interest.due - inst.accrual_base) * elapsed, days, rounding=product.rounding
+        )
+        target = inst.accrual_base + rest
+    return max(target, inst.interest_accrued)
+
+
+def post_due(inst: Installment) -> tuple[Installment, int, int, int]:
+    """``inst`` with all its contract interest accrued and booked receivable and its fee charged:
+    returns it with the interest accrued now, the interest moved to receivable, the fee charged."""
+    interest, fee = inst.interest, inst.fee
+    accrued = interest.due - inst.interest_accrued
+    moved = interest.due - interest.booked
+    charged = fee.due - fee.booked
+    return (
+        attrs.evolve(
+            inst,
+            interest=attrs.evolve(interest, booked=interest.due),
+            interest_accrued=interest.due,
+            fee=attrs.evolve(fee, booked=fee.due),
+        ),
+        accrued,
+        moved,
+        charged,
+    )
+
+
+def _penalty(
+    inst: Installment, product: LoanProduct, loan: Loan, as_of: date
+) -> tuple[Installment, int, int, int]:
+    """Penalty, compound interest and late fee of ``inst`` through ``as_of``."""
+    if (as_of - inst.due_date).days <= product.grace_days:
+        return inst, 0, 0, 0
+    start = inst.penalty_through or inst.due_date
+    penalty = compound = 0
+    if start < as_of:
+        rate = Fraction(product.penalty.rate_for(loan.terms.annual_rate))
+        factor = rate * year_fraction_ratio(start, as_of, product.day_count)
+        mode = product.rounding
+        base = factor * inst.principal.outstanding
+        penalty = round_ratio(base.numerator, base.denominator, rounding=mode)
+        if product.penalty.compound:
+            over = factor * inst.interest.receivable
+            compound = round_ratio(over.numerator, over.denominator, rounding=mode)
+    late = 0
+    unpaid = inst.principal.outstanding + inst.interest.outstanding
+    if not inst.late_fee_charged and unpaid:
+        late = _late_fee(product, unpaid, loan.currency)
+    inst = attrs.evolve(
+        inst,
+        penalty=_grow(inst.penalty, penalty),
+        compound=_grow(inst.compound, compound),
+        fee=_grow(inst.fee, late),
+        penalty_through=as_of,
+        late_fee_charged=inst.late_fee_charged or bool(unpaid),
+    )
+    return inst, penalty, compound, late
+
+
+def _late_fee(product: LoanProduct, unpaid: int, currency: str) -> int:
+    rule = product.late_fee
+    if rule.fixed is not None:
+        return rule.fixed.minor_units
+    if rule.rate is None:
+        return 0
+    exact = Fraction(rule.rate) * unpaid
+    fee = round_ratio(exact.numerator, exact.denominator, rounding=product.rounding)
+    if rule.cap is not None:
+        fee = min(fee, rule.cap.minor_units)
+    return fee
+
+
+def _grow(part: Part, amount: int) -> Part:
+    if not amount:
+        return part
+    return attrs.evolve(part, due=part.due + amount, booked=part.booked + amount)
+
+
+def _adjustment_share(loan: Loan, product: LoanProduct, installments: list[Installment]) -> int:
+    if product.mapping.discount_treatment is not DiscountTreatment.INTEREST_ADJUSTMENT:
+        return 0
+    remaining = loan.merchant_discount - loan.adjustment_released
+    left = sum(1 for i in installments if not i.adjustment_amortized)
+    return remaining // left if left > 1 else remaining
+
+
+def catch_up(
+    loan: Loan, product: LoanProduct, as_of: date, event_id: str
+) -> tuple[Loan, tuple[JournalEntry, ...]]:
+    """``loan`` brought to ``as_of`` and the entries that books (see the module docstring)."""
+    sums = dict.fromkeys(("accrue", "due", "mgmt", "penalty", "compound", "late", "adjust"), 0)
+    installments = list(loan.installments)
+    released = loan.adjustment_released
+    for index, inst in enumerate(installments):  # bounded by the loan's installments
+        target = accrual_target(inst, product, as_of)
+        sums["accrue"] += target - inst.interest_accrued
+        inst = attrs.evolve(inst, interest_accrued=target)
+        if as_of >= inst.due_date:
+            inst, accrued, moved, charged = post_due(inst)
+            sums["accrue"] += accrued
+            sums["due"] += moved
+            sums["mgmt"] += charged
+            if not inst.adjustment_amortized:
+                share = _adjustment_share(
+                    attrs.evolve(loan, adjustment_released=released), product, installments
+                )
+                released += share
+                sums["adjust"] += share
+                inst = attrs.evolve(inst, adjustment_amortized=True)
+        inst, penalty, compound, late = _penalty(inst, product, loan, as_of)
+        sums["penalty"] += penalty
+        sums["compound"] += compound
+        sums["late"] += late
+        installments[index] = inst
+    loan = attrs.evolve(
+        loan, installments=tuple(installments), adjustment_released=released, last_date=as_of
+    )
+    return loan, _catch_up_entries(loan, product, as_of, event_id, sums)
+
+
+def _catch_up_entries(
+    loan: Loan, product: LoanProduct, as_of: date, event_id: str, sums: dict[str, int]
+) -> tuple[JournalEntry, ...]:
+    money, dims, mapping = loan.money, loan.dimensions, product.mapping
+    base: dict[str, Any] = {"accounting_date": as_of, "dimensions": dims}
+    events = (
+        InterestAccrued(
+            event_id=f"{event_id}.accrue",
+            component=PostingComponent.INTEREST,
+            amount=money(sums["accrue"]),
+            **base,
+        ),
+        InterestDue(event_id=f"{event_id}.due", amount=money(sums["due"]), **base),
+        FeeCharged(
+            event_id=f"{event_id}.mgmt",
+            fee_kind=FeeKind.MANAGEMENT,
+            amount=money(sums["mgmt"]),
+            **base,
+        ),
+        InterestAdjustmentAmortized(
+            event_id=f"{event_id}.adjust", amount=money(sums["adjust"]), **base
+        ),
+        InterestAccrued(
+            event_id=f"{event_id}.penalty",
+            component=PostingComponent.PENALTY,
+            amount=money(sums["penalty"]),
+            **base,
+        ),
+        InterestAccrued(
+            event_id=f"{event_id}.compound",
+            component=PostingComponent.COMPOUND,
+            amount=money(sums["compound"]),
+            **base,
+        ),
+        FeeCharged(
+            event_id=f"{event_id}.late",
+            fee_kind=FeeKind.LATE,
+            amount=money(sums["late"]),
+            **base,
+        ),
+    )
+    return tuple(entry for event in events for entry in entries_for(event, mapping))

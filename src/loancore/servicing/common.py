@@ -1,0 +1,335 @@
+"""Helpers the servicing event handlers share: allocation and payment of parts, the entries of a
+repayment, status, quota effects, the outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import attrs
+
+from loancore.errors import InvalidInput
+from loancore.ledger.entries import Dimensions, JournalEntry
+from loancore.money import Money
+from loancore.postings import Component as PostingComponent
+from loancore.postings import (
+    DiscountTreatment,
+    FeeCharged,
+    FeeKind,
+    InterestAccrued,
+    InterestAdjustmentAmortized,
+    InterestDue,
+    RepaymentReceived,
+    Waiver,
+    entries_for,
+)
+from loancore.servicing import books
+from loancore.servicing.accrual import post_due
+from loancore.servicing.errors import ServicingCode, ServicingRejected
+from loancore.servicing.events import (
+    Outcome,
+    QuotaEffect,
+    QuotaEffectKind,
+    ServicingEvent,
+)
+from loancore.servicing.loan import (
+    COMPONENTS,
+    Line,
+    Loan,
+    LoanStatus,
+    Part,
+    Transaction,
+    TransactionKind,
+)
+from loancore.servicing.product import LoanProduct
+from loancore.waterfall import (
+    Component,
+    OutstandingItem,
+    OverflowRule,
+    Payment,
+    TransactionType,
+    allocate,
+)
+
+Entries = tuple[JournalEntry, ...]
+
+
+def reject(code: ServicingCode, detail: str) -> ServicingRejected:
+    return ServicingRejected(code, detail)
+
+
+# -- common ---------------------------------------------------------------------------------------
+
+
+def require_status(loan: Loan, wanted: LoanStatus, code: ServicingCode) -> None:
+    if loan.status is not wanted:
+        raise reject(code, f"loan {loan.loan_id} is {loan.status.value}")
+
+
+def done(
+    loan: Loan,
+    event: ServicingEvent,
+    kind: TransactionKind,
+    entries: Entries,
+    *,
+    amount: int = 0,
+    lines: Sequence[Line] = (),
+    credit_change: int = 0,
+    principal_repaid: int = 0,
+    effects: Sequence[QuotaEffect] = (),
+    clawback: Money | None = None,
+    record: bool = True,
+) -> Outcome:
+    history = loan.history
+    if record:
+        txn = Transaction(
+            event_id=event.event_id,
+            as_of=event.as_of,
+            kind=kind,
+            amount=amount,
+            lines=tuple(lines),
+            credit_change=credit_change,
+            principal_repaid=principal_repaid,
+        )
+        history = (*history, txn)
+    loan = attrs.evolve(loan, version=loan.version + 1, history=history).check()
+    return Outcome(
+        loan=loan, entries=entries, quota_effects=tuple(effects), merchant_clawback=clawback
+    )
+
+
+def settle_status(loan: Loan) -> Loan:
+    if loan.status is LoanStatus.ACTIVE and loan.total_outstanding() == 0:
+        return attrs.evolve(loan, status=LoanStatus.PAID_OFF)
+    if loan.status is LoanStatus.PAID_OFF and loan.total_outstanding() > 0:
+        return attrs.evolve(loan, status=LoanStatus.ACTIVE)
+    return loan
+
+
+def restore_effects(loan: Loan, event: ServicingEvent, principal: int) -> tuple[QuotaEffect, ...]:
+    if principal <= 0:
+        return ()
+    return (
+        QuotaEffect(
+            kind=QuotaEffectKind.RESTORE_REPAID,
+            hold_id=loan.hold_id,
+            amount=loan.money(principal),
+            key=f"{event.event_id}.restore",
+        ),
+    )
+
+
+def outstanding_items(loan: Loan, due_only: date | None = None) -> list[OutstandingItem]:
+    items = []
+    for inst in loan.installments:  # bounded by installments x components
+        if due_only is not None and inst.due_date > due_only:
+            continue
+        for component in COMPONENTS:
+            left = inst.part(component).outstanding
+            if left:
+                items.append(
+                    OutstandingItem(inst.number, inst.due_date, component, loan.money(left))
+                )
+    return items
+
+
+@attrs.frozen
+class Paid:
+    """What an allocation paid: the loan after it, the lines, the leftover, the interest and
+    fees it had to bring forward (booked early because paid in advance)."""
+
+    loan: Loan
+    lines: tuple[Line, ...]
+    leftover: int
+    overflow: OverflowRule | None
+    forward: tuple[int, int, int]  # interest accrued, interest moved to receivable, fee charged
+
+
+def pay_parts(
+    loan: Loan, lines: Sequence[tuple[int, Component, int]]
+) -> tuple[Loan, tuple[int, int, int]]:
+    by_number = {inst.number: inst for inst in loan.installments}
+    forward = [0, 0, 0]
+    for number, component, amount in lines:  # bounded by the allocation's lines
+        inst = by_number[number]
+        part = inst.part(component)
+        if part.receivable < amount:
+            inst, accrued, moved, charged = post_due(inst)
+            forward[0] += accrued
+            forward[1] += moved
+            forward[2] += charged
+            part = inst.part(component)
+        inst = inst.with_part(component, attrs.evolve(part, paid=part.paid + amount))
+        by_number[number] = inst
+    installments = tuple(by_number[i.number] for i in loan.installments)
+    return attrs.evolve(loan, installments=installments), (forward[0], forward[1], forward[2])
+
+
+def allocate_cash(
+    loan: Loan,
+    product: LoanProduct,
+    amount: int,
+    as_of: date,
+    kind: TransactionType,
+    *,
+    due_only: bool = False,
+) -> Paid:
+    items = outstanding_items(loan, as_of if due_only else None)
+    payment = Payment(loan.money(amount), kind, as_of)
+    if not items:
+        return Paid(loan, (), amount, None, (0, 0, 0))
+    allocation = allocate(items, payment, product.policy, grace_days=product.grace_days)
+    raw = [(ln.installment, ln.component, ln.amount.minor_units) for ln in allocation.lines]
+    loan, forward = pay_parts(loan, raw)
+    lines = tuple((n, c.value, a) for n, c, a in raw)
+    return Paid(loan, lines, allocation.leftover.minor_units, allocation.overflow, forward)
+
+
+def forward_entries(
+    loan: Loan, product: LoanProduct, event_id: str, as_of: date, forward: tuple[int, int, int]
+) -> Entries:
+    base: dict[str, Any] = {"accounting_date": as_of, "dimensions": loan.dimensions}
+    accrued, moved, charged = forward
+    events: tuple[Any, ...] = (
+        InterestAccrued(
+            event_id=f"{event_id}.forward.accrue",
+            component=PostingComponent.INTEREST,
+            amount=loan.money(accrued),
+            **base,
+        ),
+        InterestDue(event_id=f"{event_id}.forward.due", amount=loan.money(moved), **base),
+        FeeCharged(
+            event_id=f"{event_id}.forward.fee",
+            fee_kind=FeeKind.MANAGEMENT,
+            amount=loan.money(charged),
+            **base,
+        ),
+    )
+    return tuple(e for ev in events for e in entries_for(ev, product.mapping))
+
+
+def line_totals(loan: Loan, lines: Sequence[Line]) -> dict[Component, Money]:
+    units = dict.fromkeys(COMPONENTS, 0)
+    for _number, component, amount in lines:
+        units[Component(component)] += amount
+    return {c: loan.money(u) for c, u in units.items()}
+
+
+def repayment_entries(
+    loan: Loan,
+    product: LoanProduct,
+    event_id: str,
+    as_of: date,
+    received: int,
+    lines: Sequence[Line],
+    dimensions: Dimensions | None = None,
+) -> Entries:
+    totals = line_totals(loan, lines)
+    return entries_for(
+        RepaymentReceived(
+            event_id=event_id,
+            accounting_date=as_of,
+            dimensions=dimensions if dimensions is not None else loan.dimensions,
+            received=loan.money(received),
+            principal=totals[Component.PRINCIPAL],
+            interest=totals[Component.INTEREST],
+            penalty=totals[Component.PENALTY],
+            compound=totals[Component.COMPOUND],
+            fee=totals[Component.FEE],
+        ),
+        product.mapping,
+    )
+
+
+def principal_of(lines: Sequence[Line]) -> int:
+    return sum(a for _n, c, a in lines if c == Component.PRINCIPAL.value)
+
+
+def charge_paid_fee(loan: Loan, product: LoanProduct, event: ServicingEvent, fee: int) -> Entries:
+    if not fee:
+        return ()
+    return books.prepayment_fee(
+        event.event_id, event.as_of, loan.dimensions, product.mapping, loan.money(fee)
+    )
+
+
+def add_paid_fee(loan: Loan, as_of: date, fee: int) -> Loan:
+    """A fee charged and paid at once, kept on the next installment (the last when none)."""
+    if not fee:
+        return loan
+    index = next_index(loan, as_of)
+    inst = loan.installments[index]
+    part = inst.fee
+    inst = attrs.evolve(
+        inst,
+        fee=Part(
+            due=part.due + fee,
+            booked=part.booked + fee,
+            paid=part.paid + fee,
+            waived=part.waived,
+            written_off=part.written_off,
+        ),
+    )
+    installments = list(loan.installments)
+    installments[index] = inst
+    return attrs.evolve(loan, installments=tuple(installments))
+
+
+def next_index(loan: Loan, as_of: date) -> int:
+    for index, inst in enumerate(loan.installments):
+        if inst.due_date >= as_of:
+            return index
+    return len(loan.installments) - 1
+
+
+def release_adjustment(
+    loan: Loan, product: LoanProduct, event: ServicingEvent
+) -> tuple[Loan, Entries]:
+    """What is left in 利息调整 recognised as interest income now (the loan ends early)."""
+    if product.mapping.discount_treatment is not DiscountTreatment.INTEREST_ADJUSTMENT:
+        return loan, ()
+    rest = loan.merchant_discount - loan.adjustment_released
+    if rest <= 0:
+        return loan, ()
+    entries = entries_for(
+        InterestAdjustmentAmortized(
+            event_id=f"{event.event_id}.adjust.rest",
+            accounting_date=event.as_of,
+            dimensions=loan.dimensions,
+            amount=loan.money(rest),
+        ),
+        product.mapping,
+    )
+    return attrs.evolve(loan, adjustment_released=loan.adjustment_released + rest), entries
+
+
+def waiver_entries(
+    loan: Loan, product: LoanProduct, event: ServicingEvent, waived: dict[Component, int]
+) -> Entries:
+    return tuple(
+        entry
+        for component, amount in waived.items()
+        if component is not Component.PRINCIPAL
+        for entry in entries_for(
+            Waiver(
+                event_id=f"{event.event_id}.waive.{component.value}",
+                accounting_date=event.as_of,
+                dimensions=loan.dimensions,
+                component=books.posting_component(component),
+                amount=loan.money(amount),
+            ),
+            product.mapping,
+        )
+    )
+
+
+def check_product(loan: Loan, product: LoanProduct) -> None:
+    if not isinstance(product, LoanProduct):
+        raise InvalidInput("product", product, "expected a LoanProduct")
+    if product.ref != (loan.product_id, loan.product_version):
+        raise reject(
+            ServicingCode.PRODUCT_MISMATCH,
+            f"loan booked under {loan.product_id}@{loan.product_version}, "
+            f"given {product.product_id}@{product.version}",
+        )
