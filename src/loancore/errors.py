@@ -42,6 +42,7 @@ __all__ = [
     "Rejected",
     "RejectionCode",
     "SchemaVersionMismatch",
+    "ServicingRejected",
     "UnknownCurrency",
     "shown",
 ]
@@ -227,6 +228,24 @@ class RejectionCode(enum.IntEnum):
     QUOTA_LINE_NOT_FROZEN = 315  # lifting a whole-line freeze from a line that has none
     QUOTA_FREEZE_EXCEEDS_LIMIT = 316  # the frozen amount would exceed the line's effective limit
 
+    # 4xx servicing
+    LOAN_NOT_PENDING = 400  # disbursement, payout failure or cancellation of a loan past booking
+    LOAN_NOT_ACTIVE = 401  # a servicing event on a loan that is pending, paid off or cancelled
+    EVENT_BEFORE_LAST = 402  # dated before the loan's last event (servicing never back-dates)
+    EVENT_ALREADY_APPLIED = 403  # the event id is already in the loan's history
+    PAYOFF_AMOUNT_MISMATCH = 404  # a full payoff must bring exactly the quoted amount
+    PREPAYMENT_EXCEEDS_BALANCE = 405  # a partial prepayment would repay all that is not yet due
+    PREPAYMENT_NOT_ALLOWED = 406  # the product forbids prepayment (or before its lock-in days)
+    REFUND_EXCEEDS_PRINCIPAL = 407  # a merchant refund above the principal still outstanding
+    REFUND_NOT_MERCHANT_LOAN = 408  # a merchant refund on a loan paid to the borrower's card
+    WAIVER_EXCEEDS_OUTSTANDING = 409  # more waived than the component has booked and unpaid
+    CREDIT_INSUFFICIENT = 410  # a credit refund or application above the borrower's credit
+    PAYMENT_UNKNOWN = 411  # a reversal names no payment of this loan
+    PAYMENT_ALREADY_REVERSED = 412  # a reversal names a payment already reversed
+    REVERSAL_BLOCKED = 413  # a prepayment or refund after the payment changed the schedule
+    REAMORTIZATION_UNSUPPORTED = 414  # the repayment method cannot be re-amortized
+    PRODUCT_MISMATCH = 415  # the product given is not the version the loan was booked under
+
 
 class Rejected(LoancoreError):
     """An expected business refusal (quota exceeded, period closed, loan already settled).
@@ -259,6 +278,11 @@ class PostingRejected(Rejected, ValueError):
         shown = "; ".join(str(i.message) for i in self.issues[:3])
         more = f" (+{len(self.issues) - 3} more)" if len(self.issues) > 3 else ""
         super().__init__(self.issues[0].code, shown + more)
+
+
+class ServicingRejected(Rejected, ValueError):
+    """A servicing event was refused (``code`` is one of the 4xx servicing codes); the loan is
+    unchanged and nothing was booked."""
 
 
 class QuotaRejected(Rejected, ValueError):

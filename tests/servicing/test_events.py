@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from loancore.errors import RejectionCode
 from loancore.money import Money
 from loancore.postings import DiscountTreatment, SubjectMapping
 from loancore.servicing import (
@@ -26,7 +27,6 @@ from loancore.servicing import (
     QuotaEffectKind,
     Repay,
     ReversePayment,
-    ServicingCode,
     ServicingRejected,
     apply,
     payoff_amount,
@@ -81,7 +81,7 @@ def test_cancel_before_disbursement_releases_the_hold() -> None:
     assert harness.loan.status is LoanStatus.CANCELLED
     with pytest.raises(ServicingRejected) as refused:
         harness.apply(Disburse(event_id="late", as_of=START))
-    assert refused.value.code is ServicingCode.LOAN_NOT_PENDING
+    assert refused.value.code is RejectionCode.LOAN_NOT_PENDING
 
 
 def test_interest_free_plan_shows_merchant_subsidy_as_interest_income() -> None:
@@ -168,11 +168,11 @@ def test_refusals_name_their_code_and_leave_the_loan_alone() -> None:
     for event, code in cases:
         with pytest.raises(ServicingRejected) as refused:
             apply(loan, harness.product, event)
-        assert refused.value.code is ServicingCode[code]
+        assert refused.value.code is RejectionCode[code]
     other = clinic_product(version=2)
     with pytest.raises(ServicingRejected) as refused:
         apply(loan, other, Accrue(event_id="a", as_of=START))
-    assert refused.value.code is ServicingCode.PRODUCT_MISMATCH
+    assert refused.value.code is RejectionCode.PRODUCT_MISMATCH
 
 
 def test_reversal_blocked_after_a_prepayment() -> None:
@@ -182,7 +182,7 @@ def test_reversal_blocked_after_a_prepayment() -> None:
     harness.apply(Prepay(event_id="p1", as_of=date(2026, 2, 20), amount=cny("1000.00")))
     with pytest.raises(ServicingRejected) as refused:
         harness.apply(ReversePayment(event_id="v", as_of=date(2026, 2, 21), payment_id="r1"))
-    assert refused.value.code is ServicingCode.REVERSAL_BLOCKED
+    assert refused.value.code is RejectionCode.REVERSAL_BLOCKED
 
 
 def test_payoff_after_payoff_is_refused() -> None:
@@ -192,7 +192,7 @@ def test_payoff_after_payoff_is_refused() -> None:
     harness.apply(PayOff(event_id="off", as_of=date(2026, 2, 1), amount=quote))
     with pytest.raises(ServicingRejected) as refused:
         harness.apply(PayOff(event_id="off2", as_of=date(2026, 2, 1), amount=quote))
-    assert refused.value.code is ServicingCode.LOAN_NOT_ACTIVE
+    assert refused.value.code is RejectionCode.LOAN_NOT_ACTIVE
 
 
 def test_reconcile_finds_a_ledger_that_disagrees() -> None:

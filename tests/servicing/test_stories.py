@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from loancore.amortization import amortize
+from loancore.errors import RejectionCode
 from loancore.money import Money
 from loancore.servicing import (
     Accrue,
@@ -24,7 +25,6 @@ from loancore.servicing import (
     RefundCredit,
     Repay,
     ReversePayment,
-    ServicingCode,
     ServicingRejected,
     Waive,
     payoff_amount,
@@ -178,7 +178,7 @@ def test_paid_off_in_month_four_with_fee() -> None:
     assert quote == cny("9197.91") + cny("73.58") + cny("91.98")
     with pytest.raises(ServicingRejected) as refused:
         harness.apply(PayOff(event_id="x", as_of=date(2026, 5, 1), amount=cny("1.00")))
-    assert refused.value.code is ServicingCode.PAYOFF_AMOUNT_MISMATCH
+    assert refused.value.code is RejectionCode.PAYOFF_AMOUNT_MISMATCH
     outcome = harness.apply(PayOff(event_id="off", as_of=date(2026, 5, 1), amount=quote))
     assert legs(outcome) == {
         "interest.accrued:off.accrue": [("1303.03", "debit", "73.58"), ("6011", "credit", "73.58")],
@@ -328,7 +328,7 @@ def test_late_fee_waived() -> None:
                 event_id="w2", as_of=date(2026, 2, 17), component=Component.FEE, amount=cny("1.00")
             )
         )
-    assert refused.value.code is ServicingCode.WAIVER_EXCEEDS_OUTSTANDING
+    assert refused.value.code is RejectionCode.WAIVER_EXCEEDS_OUTSTANDING
 
 
 def test_refused_events_change_nothing() -> None:
@@ -337,11 +337,11 @@ def test_refused_events_change_nothing() -> None:
     for event, code in [
         (
             Repay(event_id="pay", as_of=date(2026, 2, 1), amount=cny("1.00")),
-            ServicingCode.EVENT_ALREADY_APPLIED,
+            RejectionCode.EVENT_ALREADY_APPLIED,
         ),
         (
             Repay(event_id="old", as_of=date(2026, 1, 1), amount=cny("1.00")),
-            ServicingCode.EVENT_BEFORE_LAST,
+            RejectionCode.EVENT_BEFORE_LAST,
         ),
         (ChargeFee(event_id="x", as_of=date(2026, 2, 1), amount=cny("1.00")), None),
     ]:

@@ -15,8 +15,8 @@
 docs/servicing.md explains the states, every event's entries and a product's TOML.
 """
 
+from loancore.errors import ServicingRejected
 from loancore.servicing.engine import apply, book_loan, payoff_amount
-from loancore.servicing.errors import ServicingCode, ServicingRejected
 from loancore.servicing.events import (
     Accrue,
     ApplyCredit,
@@ -91,7 +91,6 @@ __all__ = [
     "RefundRules",
     "Repay",
     "ReversePayment",
-    "ServicingCode",
     "ServicingEvent",
     "ServicingRejected",
     "Transaction",

@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from loancore.errors import InvalidInput
+from loancore.errors import InvalidInput, RejectionCode, ServicingRejected
 from loancore.ledger.entries import Dimensions, JournalEntry
 from loancore.money import Money
 from loancore.postings import Component as PostingComponent
@@ -26,7 +26,6 @@ from loancore.postings import (
 )
 from loancore.servicing import books
 from loancore.servicing.accrual import post_due
-from loancore.servicing.errors import ServicingCode, ServicingRejected
 from loancore.servicing.events import (
     Outcome,
     QuotaEffect,
@@ -55,14 +54,14 @@ from loancore.waterfall import (
 Entries = tuple[JournalEntry, ...]
 
 
-def reject(code: ServicingCode, detail: str) -> ServicingRejected:
+def reject(code: RejectionCode, detail: str) -> ServicingRejected:
     return ServicingRejected(code, detail)
 
 
 # -- common ---------------------------------------------------------------------------------------
 
 
-def require_status(loan: Loan, wanted: LoanStatus, code: ServicingCode) -> None:
+def require_status(loan: Loan, wanted: LoanStatus, code: RejectionCode) -> None:
     if loan.status is not wanted:
         raise reject(code, f"loan {loan.loan_id} is {loan.status.value}")
 
@@ -329,7 +328,7 @@ def check_product(loan: Loan, product: LoanProduct) -> None:
         raise InvalidInput("product", product, "expected a LoanProduct")
     if product.ref != (loan.product_id, loan.product_version):
         raise reject(
-            ServicingCode.PRODUCT_MISMATCH,
+            RejectionCode.PRODUCT_MISMATCH,
             f"loan booked under {loan.product_id}@{loan.product_version}, "
             f"given {product.product_id}@{product.version}",
         )

@@ -2,7 +2,7 @@
 
 Every event is checked first (the product version the loan was booked under, a new event id, a
 date not before the loan's last event, the loan's status); a refusal raises
-:class:`~loancore.servicing.errors.ServicingRejected` and changes nothing. A dated event then
+:class:`~loancore.errors.ServicingRejected` and changes nothing. A dated event then
 brings the loan to its date (:func:`~loancore.servicing.accrual.catch_up`) and does its own part.
 The outcome's entries balance one by one; ``Loan.version`` goes up by one; the event is kept in
 the loan's history (explicit :class:`~loancore.servicing.events.Accrue` calls excepted, so a daily
@@ -16,10 +16,9 @@ from typing import Any
 
 import attrs
 
-from loancore.errors import InvalidInput
+from loancore.errors import InvalidInput, RejectionCode
 from loancore.servicing.accrual import catch_up
 from loancore.servicing.common import check_product, done, reject
-from loancore.servicing.errors import ServicingCode
 from loancore.servicing.events import (
     Accrue,
     ApplyCredit,
@@ -95,12 +94,12 @@ def apply(loan: Loan, product: LoanProduct, event: ServicingEvent) -> Outcome:
     if loan.transaction(event.event_id) is not None or any(
         t.event_id.startswith(f"{event.event_id}~") for t in loan.history
     ):
-        raise reject(ServicingCode.EVENT_ALREADY_APPLIED, event.event_id)
+        raise reject(RejectionCode.EVENT_ALREADY_APPLIED, event.event_id)
     if event.as_of < loan.last_date:
-        raise reject(ServicingCode.EVENT_BEFORE_LAST, f"{event.as_of} is before {loan.last_date}")
+        raise reject(RejectionCode.EVENT_BEFORE_LAST, f"{event.as_of} is before {loan.last_date}")
     function, needs_active = handler
     after_payoff = loan.status is LoanStatus.PAID_OFF and isinstance(event, (Accrue, ChargeFee))
     if needs_active and loan.status is not LoanStatus.ACTIVE and not after_payoff:
-        raise reject(ServicingCode.LOAN_NOT_ACTIVE, f"loan is {loan.status.value}")
+        raise reject(RejectionCode.LOAN_NOT_ACTIVE, f"loan is {loan.status.value}")
     outcome = function(loan, product, event)
     return attrs.evolve(outcome, loan=attrs.evolve(outcome.loan, last_date=event.as_of))

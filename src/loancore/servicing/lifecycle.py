@@ -10,7 +10,7 @@ import attrs
 
 from loancore.amortization import amortize
 from loancore.checks import require_id
-from loancore.errors import InvalidInput
+from loancore.errors import InvalidInput, RejectionCode
 from loancore.ledger.entries import dimensions_of, reversal_of
 from loancore.money import Money, round_ratio
 from loancore.postings import (
@@ -25,7 +25,6 @@ from loancore.servicing.common import (
     reject,
     require_status,
 )
-from loancore.servicing.errors import ServicingCode
 from loancore.servicing.events import (
     Cancel,
     Disburse,
@@ -130,7 +129,7 @@ def _schedule(loan: Loan, product: LoanProduct) -> tuple[Installment, ...]:
 
 
 def _disburse(loan: Loan, product: LoanProduct, event: Disburse) -> Outcome:
-    require_status(loan, LoanStatus.PENDING_DISBURSEMENT, ServicingCode.LOAN_NOT_PENDING)
+    require_status(loan, LoanStatus.PENDING_DISBURSEMENT, RejectionCode.LOAN_NOT_PENDING)
     installments = _schedule(loan, product)
     principal = loan.terms.principal
     money = Money(principal, loan.currency)
@@ -174,13 +173,13 @@ def _disburse(loan: Loan, product: LoanProduct, event: Disburse) -> Outcome:
 
 def _payout_failed(loan: Loan, product: LoanProduct, event: PayoutFailed) -> Outcome:
     if loan.payee is not Payee.CARD or loan.status is not LoanStatus.ACTIVE:
-        raise reject(ServicingCode.LOAN_NOT_PENDING, "only a card payout can fail")
+        raise reject(RejectionCode.LOAN_NOT_PENDING, "only a card payout can fail")
     if any(
         t.kind
         not in (TransactionKind.BOOKED, TransactionKind.DISBURSED, TransactionKind.PAYOUT_FAILED)
         for t in loan.history
     ):
-        raise reject(ServicingCode.LOAN_NOT_PENDING, "the loan has been serviced since payout")
+        raise reject(RejectionCode.LOAN_NOT_PENDING, "the loan has been serviced since payout")
     disbursed = [t for t in loan.history if t.kind is TransactionKind.DISBURSED][-1]
     original = entries_for(
         CardDisbursement(
@@ -221,7 +220,7 @@ def _payout_failed(loan: Loan, product: LoanProduct, event: PayoutFailed) -> Out
 
 
 def _cancel(loan: Loan, product: LoanProduct, event: Cancel) -> Outcome:
-    require_status(loan, LoanStatus.PENDING_DISBURSEMENT, ServicingCode.LOAN_NOT_PENDING)
+    require_status(loan, LoanStatus.PENDING_DISBURSEMENT, RejectionCode.LOAN_NOT_PENDING)
     loan = attrs.evolve(loan, status=LoanStatus.CANCELLED, last_date=event.as_of)
     effect = QuotaEffect(
         kind=QuotaEffectKind.RELEASE,

@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from loancore.errors import RejectionCode
 from loancore.ledger.entries import reversal_of
 from loancore.postings import (
     FeeCharged,
@@ -30,7 +31,6 @@ from loancore.servicing.common import (
     settle_status,
     waiver_entries,
 )
-from loancore.servicing.errors import ServicingCode
 from loancore.servicing.events import (
     ApplyCredit,
     ChargeFee,
@@ -117,7 +117,7 @@ def _apply_credit(loan: Loan, product: LoanProduct, event: ApplyCredit) -> Outco
 def _refund_credit(loan: Loan, product: LoanProduct, event: RefundCredit) -> Outcome:
     amount = event.amount.minor_units
     if amount > loan.credit:
-        raise reject(ServicingCode.CREDIT_INSUFFICIENT, f"credit is {loan.money(loan.credit)}")
+        raise reject(RejectionCode.CREDIT_INSUFFICIENT, f"credit is {loan.money(loan.credit)}")
     loan, entries = catch_up(loan, product, event.as_of, event.event_id)
     entries += entries_for(
         OverpaymentRefunded(
@@ -177,7 +177,7 @@ def _waive(loan: Loan, product: LoanProduct, event: Waive) -> Outcome:
     booked = sum(item.outstanding.minor_units for item in items)
     if amount > booked:
         raise reject(
-            ServicingCode.WAIVER_EXCEEDS_OUTSTANDING,
+            RejectionCode.WAIVER_EXCEEDS_OUTSTANDING,
             f"{component.value} booked and unpaid is {loan.money(booked)}",
         )
     allocation = allocate(
@@ -224,16 +224,16 @@ _BLOCKING = (
 
 def _reverse_payment(loan: Loan, product: LoanProduct, event: ReversePayment) -> Outcome:
     if loan.status not in (LoanStatus.ACTIVE, LoanStatus.PAID_OFF):
-        raise reject(ServicingCode.LOAN_NOT_ACTIVE, f"loan is {loan.status.value}")
+        raise reject(RejectionCode.LOAN_NOT_ACTIVE, f"loan is {loan.status.value}")
     target = loan.transaction(event.payment_id)
     if target is None or target.kind not in _REVERSIBLE:
-        raise reject(ServicingCode.PAYMENT_UNKNOWN, f"no payment {event.payment_id!r}")
+        raise reject(RejectionCode.PAYMENT_UNKNOWN, f"no payment {event.payment_id!r}")
     if target.reversed_by is not None:
-        raise reject(ServicingCode.PAYMENT_ALREADY_REVERSED, f"by {target.reversed_by}")
+        raise reject(RejectionCode.PAYMENT_ALREADY_REVERSED, f"by {target.reversed_by}")
     start = loan.history.index(target)
     later = loan.history[start:]
     if any(t.kind in _BLOCKING for t in later):
-        raise reject(ServicingCode.REVERSAL_BLOCKED, "the schedule changed after the payment")
+        raise reject(RejectionCode.REVERSAL_BLOCKED, "the schedule changed after the payment")
     undone = [t for t in later if t.kind in _REVERSIBLE and t.reversed_by is None]
     loan, entries = catch_up(loan, product, event.as_of, event.event_id)
     loan = _undo(loan, undone, event.event_id)
@@ -248,7 +248,7 @@ def _reverse_payment(loan: Loan, product: LoanProduct, event: ReversePayment) ->
         replayed_principal += replay.principal_repaid
     loan = settle_status(attrs.evolve(loan, history=tuple(history)))
     if loan.credit < 0:
-        raise reject(ServicingCode.CREDIT_INSUFFICIENT, "credit from the payment was refunded")
+        raise reject(RejectionCode.CREDIT_INSUFFICIENT, "credit from the payment was refunded")
     net = replayed_principal - sum(t.principal_repaid for t in undone)
     effects: tuple[QuotaEffect, ...] = restore_effects(loan, event, net)
     if net < 0:

@@ -7,6 +7,7 @@ from fractions import Fraction
 
 import attrs
 
+from loancore.errors import RejectionCode
 from loancore.money import Money, round_ratio
 from loancore.servicing.accrual import catch_up
 from loancore.servicing.common import (
@@ -25,7 +26,6 @@ from loancore.servicing.common import (
     restore_effects,
     settle_status,
 )
-from loancore.servicing.errors import ServicingCode
 from loancore.servicing.events import (
     Outcome,
     PayOff,
@@ -55,10 +55,10 @@ __all__ = ["payoff_amount"]
 def _prepay_allowed(loan: Loan, product: LoanProduct, as_of: date) -> None:
     rules = product.prepayment
     if not rules.allowed:
-        raise reject(ServicingCode.PREPAYMENT_NOT_ALLOWED, "the product forbids prepayment")
+        raise reject(RejectionCode.PREPAYMENT_NOT_ALLOWED, "the product forbids prepayment")
     if as_of < loan.terms.start_date + timedelta(days=rules.lock_in_days):
         raise reject(
-            ServicingCode.PREPAYMENT_NOT_ALLOWED, f"within {rules.lock_in_days} lock-in days"
+            RejectionCode.PREPAYMENT_NOT_ALLOWED, f"within {rules.lock_in_days} lock-in days"
         )
 
 
@@ -77,7 +77,7 @@ def _prepay(loan: Loan, product: LoanProduct, event: Prepay) -> Outcome:
         fee = leftover - prepaid
         if prepaid >= future_principal(loan, event.as_of):
             raise reject(
-                ServicingCode.PREPAYMENT_EXCEEDS_BALANCE,
+                RejectionCode.PREPAYMENT_EXCEEDS_BALANCE,
                 f"{loan.money(prepaid)} repays all principal not yet due: pay off instead",
             )
         how = event.reamortization or product.prepayment.reamortization
@@ -128,7 +128,7 @@ def _pay_off(loan: Loan, product: LoanProduct, event: PayOff) -> Outcome:
     loan, entries, fee = _payoff_state(loan, product, event.as_of, event.event_id)
     quote = loan.total_outstanding() + fee
     if event.amount.minor_units != quote:
-        raise reject(ServicingCode.PAYOFF_AMOUNT_MISMATCH, f"the payoff is {loan.money(quote)}")
+        raise reject(RejectionCode.PAYOFF_AMOUNT_MISMATCH, f"the payoff is {loan.money(quote)}")
     raw = [
         (inst.number, component, inst.part(component).outstanding)
         for inst in loan.installments

@@ -7,6 +7,7 @@ from fractions import Fraction
 
 import attrs
 
+from loancore.errors import RejectionCode
 from loancore.money import round_ratio
 from loancore.postings import (
     DiscountTreatment,
@@ -24,7 +25,6 @@ from loancore.servicing.common import (
     release_adjustment,
     waiver_entries,
 )
-from loancore.servicing.errors import ServicingCode
 from loancore.servicing.events import (
     MerchantRefund,
     Outcome,
@@ -48,12 +48,12 @@ from loancore.servicing.restructure import future_principal, reamortized, trunca
 
 def _merchant_refund(loan: Loan, product: LoanProduct, event: MerchantRefund) -> Outcome:
     if loan.payee is not Payee.MERCHANT:
-        raise reject(ServicingCode.REFUND_NOT_MERCHANT_LOAN, "the loan was paid to a card")
+        raise reject(RejectionCode.REFUND_NOT_MERCHANT_LOAN, "the loan was paid to a card")
     refund = event.amount.minor_units
     outstanding = loan.principal_outstanding()
     if refund > outstanding:
         raise reject(
-            ServicingCode.REFUND_EXCEEDS_PRINCIPAL,
+            RejectionCode.REFUND_EXCEEDS_PRINCIPAL,
             f"principal outstanding {loan.money(outstanding)}",
         )
     loan, entries = catch_up(loan, product, event.as_of, event.event_id)
@@ -62,7 +62,7 @@ def _merchant_refund(loan: Loan, product: LoanProduct, event: MerchantRefund) ->
         future = future_principal(loan, event.as_of)
         if refund >= future:
             raise reject(
-                ServicingCode.REFUND_EXCEEDS_PRINCIPAL,
+                RejectionCode.REFUND_EXCEEDS_PRINCIPAL,
                 f"a partial refund reduces the principal not yet due, {loan.money(future)}",
             )
         loan, moved = reamortized(loan, product, event.as_of, refund, product.refund.reamortization)

@@ -20,9 +20,8 @@ from datetime import date
 import attrs
 
 from loancore.amortization import LoanTerms, Reamortization, amortize, reamortize
-from loancore.errors import InvalidInput
+from loancore.errors import InvalidInput, RejectionCode, ServicingRejected
 from loancore.money import round_ratio
-from loancore.servicing.errors import ServicingCode, ServicingRejected
 from loancore.servicing.loan import Installment, Loan, Part
 from loancore.servicing.product import LoanProduct
 
@@ -58,7 +57,7 @@ def _new_tail(
             mode=how,
         )
     except InvalidInput as error:
-        raise ServicingRejected(ServicingCode.REAMORTIZATION_UNSUPPORTED, str(error)) from None
+        raise ServicingRejected(RejectionCode.REAMORTIZATION_UNSUPPORTED, str(error)) from None
     return schedule.principal_minor, schedule.interest_minor
 
 
