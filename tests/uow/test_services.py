@@ -3,13 +3,15 @@ refusal raised by the store (the refusal convention: refusals are raised, batche
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
+import pytest
 from uow_kit import DAY, LATER, cny, draw_entry
 
 from loancore.adapters.memory.ledger import MemoryLedgerStore
 from loancore.adapters.memory.quota import MemoryQuotaStore
-from loancore.errors import Rejected, RejectionCode
+from loancore.errors import InvalidInput, Rejected, RejectionCode
 from loancore.ledger import default_chart
 from loancore.quota import Command, CreditRecord, DefaultLimitPolicy, EventKind, Grant, QuotaResult
 from loancore.services import Ledger, Refusal, run_end_of_day
@@ -66,3 +68,12 @@ def test_end_of_day_reports_a_refusal_and_goes_on() -> None:
     assert inner.line("M-b1").limit_permanent_minor == 1_000_000  # refused: unchanged
     assert inner.line("M-b2").limit_permanent_minor == 1_100_000
     assert inner.result("policy:raise:M-b1:1") is None  # not recorded: the next run retries it
+
+
+def test_the_ledger_facade_names_through_when_a_close_date_is_not_a_date() -> None:
+    ledger = Ledger(MemoryLedgerStore(default_chart()))
+    for bad in (datetime.datetime(2026, 1, 31, 0, 0), "2026-01-31", 20260131):
+        with pytest.raises(InvalidInput) as info:
+            ledger.close_period(bad)  # type: ignore[arg-type]
+        assert info.value.field == "through"
+    assert ledger.store.closed_through() is None

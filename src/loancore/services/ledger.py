@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 
+from loancore.checks import require_date
 from loancore.errors import InvariantViolation
 from loancore.ledger.entries import DimensionsLike, JournalEntry, MemoPosting, MemoRegister
 from loancore.ledger.reports import GeneralLedger, TrialBalance
@@ -122,7 +123,7 @@ class Ledger:
         Returns that trial balance (the period's closing report). An unbalanced trial balance
         means a store broke its contract: :class:`InvariantViolation`, and nothing is closed.
         """
-        report = self.store.trial_balance(as_of=through)
+        report = self.store.trial_balance(as_of=require_date("through", through))
         if not report.is_balanced():
             message = f"trial balance as of {through} does not balance; period not closed"
             raise InvariantViolation(message)
