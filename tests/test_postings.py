@@ -634,3 +634,60 @@ def test_accounting_page_lists_exactly_the_templates_subjects() -> None:
 def test_accounting_page_lists_exactly_the_default_mapping() -> None:
     expected = mapping_rows()
     assert page_rows("## The default subject mapping") == expected, "\n".join(expected)
+
+
+# -- the templates servicing books through: credit applied, prepayment fee, cancellation ---------
+
+
+@given(posting_events(), subject_mappings())
+def test_a_cancellation_nets_the_cancelled_entries_to_zero_subject_by_subject(
+    event: Event, mapping: SubjectMapping
+) -> None:
+    if isinstance(event, Cancellation):
+        event = event.cancelled
+    booked = entries_for(event, mapping)
+    back = entries_for(Cancellation.of(event, date(2026, 11, 2)), mapping)
+    assert [e.entry_id + ".back" for e in booked] == [e.entry_id for e in back]
+    net: dict[tuple[str, str], int] = {}
+    for entry in (*booked, *back):
+        for leg in entry.legs:
+            key = (leg.subject_code, leg.currency)
+            net[key] = net.get(key, 0) + leg.signed_minor
+    assert set(net.values()) <= {0}
+    assert all(e.accounting_date == date(2026, 11, 2) for e in back)
+
+
+@given(st.lists(st.integers(0, 10**9), min_size=5, max_size=5))
+def test_credit_applied_takes_from_the_credit_balance_what_the_receivables_lose(
+    parts_minor: list[int],
+) -> None:
+    names = ("principal", "interest", "penalty", "compound", "fee")
+    parts = {name: Money.from_minor(m, "CNY") for name, m in zip(names, parts_minor, strict=True)}
+    entries = entries_for(CreditApplied(**common(), **parts))
+    if not any(parts_minor):
+        assert entries == ()
+        return
+    (entry,) = entries
+    assert entry.entry_id == "credit.applied:ev-1"
+    debits = [leg for leg in entry.legs if leg.side is Side.DEBIT]
+    assert [(leg.subject_code, leg.amount.minor_units) for leg in debits] == [
+        (DEFAULT_MAPPING.code(Role.OVERPAYMENT), sum(parts_minor))
+    ]
+
+
+def test_a_prepayment_fee_is_a_fee_charged_with_its_own_kind() -> None:
+    (entry,) = entries_for(FeeCharged(**common(), fee_kind=FeeKind.PREPAYMENT, amount=cny("91.98")))
+    assert entry.entry_id == "fee.charged:ev-1"
+    assert [(leg.subject_code, leg.side) for leg in entry.legs] == [
+        ("1221", Side.DEBIT),
+        ("6021", Side.CREDIT),
+    ]
+    assert [kind.value for kind in FeeKind][-1] == "prepayment"  # persisted: appended last
+
+
+def test_a_cancellation_refuses_another_events_id_or_a_cancellation() -> None:
+    disbursed = CardDisbursement(**common(), principal=cny("1.00"))
+    with pytest.raises(InvalidInput, match="event_id"):
+        Cancellation(**common("other"), cancelled=disbursed)
+    with pytest.raises(InvalidInput, match="cancelled"):
+        Cancellation.of(Cancellation.of(disbursed, DAY), DAY)
