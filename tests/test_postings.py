@@ -36,9 +36,11 @@ from loancore.postings import (
     EVENT_ID_LENGTH_MAX,
     ROLE_KINDS,
     TEMPLATES,
+    Cancellation,
     CardDisbursement,
     ClearingSettled,
     Component,
+    CreditApplied,
     DiscountTreatment,
     Event,
     FeeCharged,
@@ -66,7 +68,7 @@ from loancore.postings import (
     repayment_received,
 )
 from loancore.services import Ledger
-from loancore.testing.strategies import currencies
+from loancore.testing.strategies import posting_events, subject_mappings
 
 CHART = default_chart()
 DAY = date(2026, 10, 30)
@@ -91,57 +93,9 @@ def common(event_id: str = "ev-1") -> dict[str, Any]:
 # -- strategies --------------------------------------------------------------------------------
 
 
-@st.composite
-def events(draw: st.DrawFn) -> Event:
-    """Any valid event of any template, amounts in one currency, zeros included."""
-    currency = draw(currencies())
-
-    def money(minor_min: int = 0) -> Money:
-        return Money.from_minor(draw(st.integers(minor_min, 10**12)), currency)
-
-    kind = draw(st.sampled_from(sorted(TEMPLATES, key=lambda t: t.__name__)))
-    base = common(draw(st.text("abc-0123", min_size=1, max_size=12)))
-    fields: dict[str, Any] = {}
-    if kind in (MerchantDisbursement, CardDisbursement):
-        fields["principal"] = money(1)
-        if kind is MerchantDisbursement:
-            fields["merchant_discount"] = Money.from_minor(
-                draw(st.integers(0, fields["principal"].minor_units)), currency
-            )
-    elif kind is MerchantSettlement:
-        fields["payable"] = money(1)
-        fields["service_fee"] = Money.from_minor(
-            draw(st.integers(0, fields["payable"].minor_units)), currency
-        )
-    elif kind is RepaymentReceived:
-        parts = {name: money() for name in _REPAYMENT_PARTS}
-        extra = money()
-        total = sum((p for p in parts.values()), extra)
-        fields.update(parts, received=total if total.is_positive() else money(1))
-    elif kind is WrittenOff:
-        fields.update({name: money() for name in ("principal", *_REPAYMENT_PARTS[1:5])})
-    else:
-        fields["amount"] = money(1 if kind is RecoveredAfterWriteOff else 0)
-    if kind is InterestAccrued:
-        fields["component"] = draw(st.sampled_from(_INTEREST_LIKE))
-    elif kind is Waiver:
-        fields["component"] = draw(st.sampled_from(list(Component)[1:]))
-    elif kind is FeeCharged:
-        fields["fee_kind"] = draw(st.sampled_from(list(FeeKind)))
-    elif kind in (ProvisionCharged, ProvisionReleased):
-        fields["stage"] = draw(st.sampled_from(list(Stage)))
-    event: Event = kind(**base, **fields)
-    return event
-
-
 _REPAYMENT_PARTS = ("principal", "interest", "penalty", "compound", "fee", "partner_share")
-_INTEREST_LIKE = [Component.INTEREST, Component.PENALTY, Component.COMPOUND]
-
-
-@st.composite
-def mappings(draw: st.DrawFn) -> SubjectMapping:
-    treatment = draw(st.sampled_from(list(DiscountTreatment)))
-    return SubjectMapping(discount_treatment=treatment)
+events = posting_events
+mappings = subject_mappings
 
 
 # -- invariants --------------------------------------------------------------------------------
@@ -174,7 +128,8 @@ def test_replaying_an_event_replays_the_same_entries_and_keys(
     first, again = entries_for(event, mapping), entries_for(event, mapping)
     assert first == again
     for entry in first:
-        assert entry.idempotency_key.endswith(f":{event.event_id}")
+        suffix = ".back" if isinstance(event, Cancellation) else ""
+        assert entry.idempotency_key.endswith(f":{event.event_id}{suffix}")
         assert entry.entry_id == entry.idempotency_key
         assert len(entry.idempotency_key) <= 200
 
@@ -549,7 +504,7 @@ DOC_SAMPLES: list[tuple[str, Event, SubjectMapping]] = [
         DEFAULT_MAPPING,
     ),
     (
-        "Fee charged (origination, 管理费 management, 滞纳金 late)",
+        "Fee charged (origination, 管理费 management, 滞纳金 late, 提前还款 prepayment)",
         FeeCharged(**common(), fee_kind=FeeKind.LATE, amount=cny("1.00")),
         DEFAULT_MAPPING,
     ),
@@ -607,6 +562,19 @@ DOC_SAMPLES: list[tuple[str, Event, SubjectMapping]] = [
         RecoveredAfterWriteOff(**common(), amount=cny("1.00")),
         DEFAULT_MAPPING,
     ),
+    (
+        "Credit balance (溢缴款) applied: principal, interest, penalty, compound, fee",
+        CreditApplied(**common(), **{k: v for k, v in _FULL.items() if k != "partner_share"}),
+        DEFAULT_MAPPING,
+    ),
+    (
+        "Cancellation (取消) of a merchant disbursement (merchant refund): every leg reversed",
+        Cancellation.of(
+            MerchantDisbursement(**common(), principal=cny("9.00"), merchant_discount=cny("1.00")),
+            DAY,
+        ),
+        DEFAULT_MAPPING,
+    ),
 ]
 
 
@@ -627,6 +595,8 @@ def template_rows() -> list[str]:
             for side in Side
         }
         template = entry.entry_id.split(":")[0]
+        if isinstance(event, Cancellation):
+            template += ":<id>.back"
         rows.append(f"| {label} | `{template}` | {sides[Side.DEBIT]} | {sides[Side.CREDIT]} |")
     return rows
 
@@ -664,3 +634,60 @@ def test_accounting_page_lists_exactly_the_templates_subjects() -> None:
 def test_accounting_page_lists_exactly_the_default_mapping() -> None:
     expected = mapping_rows()
     assert page_rows("## The default subject mapping") == expected, "\n".join(expected)
+
+
+# -- the templates servicing books through: credit applied, prepayment fee, cancellation ---------
+
+
+@given(posting_events(), subject_mappings())
+def test_a_cancellation_nets_the_cancelled_entries_to_zero_subject_by_subject(
+    event: Event, mapping: SubjectMapping
+) -> None:
+    if isinstance(event, Cancellation):
+        event = event.cancelled
+    booked = entries_for(event, mapping)
+    back = entries_for(Cancellation.of(event, date(2026, 11, 2)), mapping)
+    assert [e.entry_id + ".back" for e in booked] == [e.entry_id for e in back]
+    net: dict[tuple[str, str], int] = {}
+    for entry in (*booked, *back):
+        for leg in entry.legs:
+            key = (leg.subject_code, leg.currency)
+            net[key] = net.get(key, 0) + leg.signed_minor
+    assert set(net.values()) <= {0}
+    assert all(e.accounting_date == date(2026, 11, 2) for e in back)
+
+
+@given(st.lists(st.integers(0, 10**9), min_size=5, max_size=5))
+def test_credit_applied_takes_from_the_credit_balance_what_the_receivables_lose(
+    parts_minor: list[int],
+) -> None:
+    names = ("principal", "interest", "penalty", "compound", "fee")
+    parts = {name: Money.from_minor(m, "CNY") for name, m in zip(names, parts_minor, strict=True)}
+    entries = entries_for(CreditApplied(**common(), **parts))
+    if not any(parts_minor):
+        assert entries == ()
+        return
+    (entry,) = entries
+    assert entry.entry_id == "credit.applied:ev-1"
+    debits = [leg for leg in entry.legs if leg.side is Side.DEBIT]
+    assert [(leg.subject_code, leg.amount.minor_units) for leg in debits] == [
+        (DEFAULT_MAPPING.code(Role.OVERPAYMENT), sum(parts_minor))
+    ]
+
+
+def test_a_prepayment_fee_is_a_fee_charged_with_its_own_kind() -> None:
+    (entry,) = entries_for(FeeCharged(**common(), fee_kind=FeeKind.PREPAYMENT, amount=cny("91.98")))
+    assert entry.entry_id == "fee.charged:ev-1"
+    assert [(leg.subject_code, leg.side) for leg in entry.legs] == [
+        ("1221", Side.DEBIT),
+        ("6021", Side.CREDIT),
+    ]
+    assert [kind.value for kind in FeeKind][-1] == "prepayment"  # persisted: appended last
+
+
+def test_a_cancellation_refuses_another_events_id_or_a_cancellation() -> None:
+    disbursed = CardDisbursement(**common(), principal=cny("1.00"))
+    with pytest.raises(InvalidInput, match="event_id"):
+        Cancellation(**common("other"), cancelled=disbursed)
+    with pytest.raises(InvalidInput, match="cancelled"):
+        Cancellation.of(Cancellation.of(disbursed, DAY), DAY)

@@ -186,7 +186,7 @@ def test_paid_off_in_month_four_with_fee() -> None:
             ("1132", "debit", "73.58"),
             ("1303.03", "credit", "73.58"),
         ],
-        "fee.prepayment:off": [("1221", "debit", "91.98"), ("6021", "credit", "91.98")],
+        "fee.charged:off": [("1221", "debit", "91.98"), ("6021", "credit", "91.98")],
         "repayment:off": [
             ("3001", "debit", "9363.47"),
             ("1303.01", "credit", "9197.91"),

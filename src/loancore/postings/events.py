@@ -29,8 +29,10 @@ from loancore.postings.mapping import Component, Stage
 
 __all__ = [
     "EVENT_ID_LENGTH_MAX",
+    "Cancellation",
     "CardDisbursement",
     "ClearingSettled",
+    "CreditApplied",
     "Event",
     "FeeCharged",
     "FeeKind",
@@ -61,6 +63,7 @@ class FeeKind(str, enum.Enum):
     ORIGINATION = "origination"
     MANAGEMENT = "management"  # 管理费
     LATE = "late"  # 滞纳金
+    PREPAYMENT = "prepayment"  # 提前还款手续费
 
 
 def _enum(kind: type[E], field: str, value: object) -> E:
@@ -258,7 +261,8 @@ class InterestAdjustmentAmortized(Event):
 
 @attrs.frozen(kw_only=True)
 class FeeCharged(Event):
-    """A fee the borrower owes: origination, management (管理费) or late fee (滞纳金)."""
+    """A fee the borrower owes: origination, management (管理费), late fee (滞纳金) or
+    prepayment fee (提前还款手续费)."""
 
     fee_kind: FeeKind = attrs.field(converter=_fee_kind)
     amount: Money = attrs.field(validator=_money, metadata=_MONEY)
@@ -375,3 +379,56 @@ class RecoveredAfterWriteOff(Event):
     POSITIVE = ("amount",)
 
     amount: Money = attrs.field(validator=_money, metadata=_MONEY)
+
+
+@attrs.frozen(kw_only=True)
+class CreditApplied(Event):
+    """The borrower's credit balance (溢缴款) used to pay what is owed, component by component."""
+
+    principal: Money = attrs.field(validator=_money, metadata=_MONEY)
+    interest: Money = attrs.field(default=_LIKE_PRINCIPAL, validator=_money, metadata=_MONEY)
+    penalty: Money = attrs.field(default=_LIKE_PRINCIPAL, validator=_money, metadata=_MONEY)
+    compound: Money = attrs.field(default=_LIKE_PRINCIPAL, validator=_money, metadata=_MONEY)
+    fee: Money = attrs.field(default=_LIKE_PRINCIPAL, validator=_money, metadata=_MONEY)
+
+
+def _cancelled(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, Event) or isinstance(value, Cancellation):
+        raise InvalidInput(attribute.name, value, "an event other than a Cancellation")
+
+
+@attrs.frozen(kw_only=True)
+class Cancellation(Event):
+    """A booked movement that never happened as booked, taken back (取消): the ``cancelled``
+    event's own entries with every leg on the other side (a merchant refund takes back its
+    disbursement; a refund cancels interest adjustment already amortized).
+
+    ``event_id`` and ``dimensions`` are the cancelled event's (built by :meth:`of`); the
+    ``accounting_date`` is the day of the cancellation. A correction of an entry booked in error
+    is a reversal instead (:func:`loancore.ledger.entries.reversal_of`).
+    """
+
+    REQUIRED_DIMENSIONS = ()
+
+    cancelled: Event = attrs.field(validator=_cancelled)
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        if self.event_id != self.cancelled.event_id:
+            raise InvalidInput("event_id", self.event_id, "the cancelled event's id")
+        if self.dimensions != self.cancelled.dimensions:
+            raise InvalidInput("dimensions", self.dimensions, "the cancelled event's dimensions")
+
+    @classmethod
+    def of(cls, cancelled: Event, accounting_date: date) -> Cancellation:
+        """The cancellation of ``cancelled`` booked on ``accounting_date``."""
+        return cls(
+            event_id=cancelled.event_id,
+            accounting_date=accounting_date,
+            dimensions=cancelled.dimensions,
+            cancelled=cancelled,
+        )
+
+    def amounts(self) -> tuple[tuple[str, Money], ...]:
+        """The cancelled event's amounts."""
+        return self.cancelled.amounts()

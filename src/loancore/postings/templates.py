@@ -23,8 +23,10 @@ from loancore.ledger.entries import JournalEntry, Leg, MemoDirection, MemoPostin
 from loancore.ledger.subjects import Side
 from loancore.money import Money
 from loancore.postings.events import (
+    Cancellation,
     CardDisbursement,
     ClearingSettled,
+    CreditApplied,
     Event,
     FeeCharged,
     InterestAccrued,
@@ -56,8 +58,10 @@ from loancore.postings.mapping import (
 __all__ = [
     "TEMPLATES",
     "Line",
+    "cancellation",
     "card_disbursement",
     "clearing_settled",
+    "credit_applied",
     "entries_for",
     "fee_charged",
     "interest_accrued",
@@ -361,6 +365,35 @@ def recovered_after_write_off(
     )
 
 
+def credit_applied(event: CreditApplied, mapping: SubjectMapping = DEFAULT_MAPPING) -> Entries:
+    """溢缴款抵扣: Dr overpayment (the total); Cr each component's receivable."""
+    parts = tuple((c, getattr(event, c.value)) for c in _WRITTEN_OFF_PARTS)
+    total = sum((amount for _c, amount in parts), Money.zero(event.currency))
+    return _book(
+        "credit.applied",
+        event,
+        mapping,
+        "溢缴款抵扣 credit balance applied",
+        _dr(Role.OVERPAYMENT, total),
+        *(_cr(RECEIVABLE_ROLE[c], amount) for c, amount in parts),
+    )
+
+
+def cancellation(event: Cancellation, mapping: SubjectMapping = DEFAULT_MAPPING) -> Entries:
+    """取消: the cancelled event's entries with every leg on the other side, on the
+    cancellation's date; ids and keys are the cancelled entries' with ``.back`` appended."""
+    return tuple(
+        JournalEntry(
+            entry_id=f"{entry.entry_id}.back",
+            idempotency_key=f"{entry.idempotency_key}.back",
+            accounting_date=event.accounting_date,
+            legs=tuple(leg.mirrored() for leg in entry.legs),
+            memo=f"取消 cancelled: {entry.memo}",
+        )
+        for entry in entries_for(event.cancelled, mapping)
+    )
+
+
 TEMPLATES: Mapping[type[Event], Callable[[Any, SubjectMapping], Entries]] = {
     MerchantDisbursement: merchant_disbursement,
     CardDisbursement: card_disbursement,
@@ -378,6 +411,8 @@ TEMPLATES: Mapping[type[Event], Callable[[Any, SubjectMapping], Entries]] = {
     ProvisionReleased: provision_released,
     WrittenOff: written_off,
     RecoveredAfterWriteOff: recovered_after_write_off,
+    CreditApplied: credit_applied,
+    Cancellation: cancellation,
 }
 """Each event type with its template, in the order docs/accounting.md lists them."""
 

@@ -14,6 +14,7 @@ from loancore.ledger.entries import Dimensions, JournalEntry
 from loancore.money import Money
 from loancore.postings import Component as PostingComponent
 from loancore.postings import (
+    CreditApplied,
     DiscountTreatment,
     FeeCharged,
     FeeKind,
@@ -248,9 +249,32 @@ def principal_of(lines: Sequence[Line]) -> int:
 def charge_paid_fee(loan: Loan, product: LoanProduct, event: ServicingEvent, fee: int) -> Entries:
     if not fee:
         return ()
-    return books.prepayment_fee(
-        event.event_id, event.as_of, loan.dimensions, product.mapping, loan.money(fee)
+    charged = FeeCharged(
+        event_id=event.event_id,
+        accounting_date=event.as_of,
+        dimensions=loan.dimensions,
+        fee_kind=FeeKind.PREPAYMENT,
+        amount=loan.money(fee),
     )
+    return entries_for(charged, product.mapping)
+
+
+def credit_applied(
+    event_id: str, as_of: date, loan: Loan, product: LoanProduct, paid: dict[Component, Money]
+) -> Entries:
+    """The credit balance (溢缴款) applied to ``paid``, booked by the CreditApplied template."""
+    zero = loan.money(0)
+    applied = CreditApplied(
+        event_id=event_id,
+        accounting_date=as_of,
+        dimensions=loan.dimensions,
+        principal=paid.get(Component.PRINCIPAL, zero),
+        interest=paid.get(Component.INTEREST, zero),
+        penalty=paid.get(Component.PENALTY, zero),
+        compound=paid.get(Component.COMPOUND, zero),
+        fee=paid.get(Component.FEE, zero),
+    )
+    return entries_for(applied, product.mapping)
 
 
 def add_paid_fee(loan: Loan, as_of: date, fee: int) -> Loan:

@@ -15,11 +15,11 @@ from loancore.postings import (
     OverpaymentRefunded,
     entries_for,
 )
-from loancore.servicing import books
 from loancore.servicing.accrual import catch_up
 from loancore.servicing.common import (
     Entries,
     allocate_cash,
+    credit_applied,
     done,
     forward_entries,
     line_totals,
@@ -93,12 +93,8 @@ def _apply_credit(loan: Loan, product: LoanProduct, event: ApplyCredit) -> Outco
     used = loan.credit - paid.leftover
     loan = settle_status(attrs.evolve(paid.loan, credit=paid.leftover))
     if used:
-        entries += books.credit_applied(
-            event.event_id,
-            event.as_of,
-            loan.dimensions,
-            product.mapping,
-            line_totals(loan, paid.lines),
+        entries += credit_applied(
+            event.event_id, event.as_of, loan, product, line_totals(loan, paid.lines)
         )
     principal = principal_of(paid.lines)
     return done(
@@ -286,9 +282,7 @@ def _undo(loan: Loan, undone: Sequence[Transaction], reversal_id: str) -> Loan:
 def _original_entries(loan: Loan, product: LoanProduct, txn: Transaction) -> Entries:
     if txn.kind is TransactionKind.REPAYMENT:
         return repayment_entries(loan, product, txn.event_id, txn.as_of, txn.amount, txn.lines)
-    return books.credit_applied(
-        txn.event_id, txn.as_of, loan.dimensions, product.mapping, line_totals(loan, txn.lines)
-    )
+    return credit_applied(txn.event_id, txn.as_of, loan, product, line_totals(loan, txn.lines))
 
 
 def _reversal_entries(
@@ -327,12 +321,8 @@ def _replay(
         loan = attrs.evolve(paid.loan, credit=loan.credit - amount)
         entries = forward_entries(loan, product, replay_id, event.as_of, paid.forward)
         if amount:
-            entries += books.credit_applied(
-                replay_id,
-                event.as_of,
-                loan.dimensions,
-                product.mapping,
-                line_totals(loan, paid.lines),
+            entries += credit_applied(
+                replay_id, event.as_of, loan, product, line_totals(loan, paid.lines)
             )
     replay = Transaction(
         event_id=replay_id,

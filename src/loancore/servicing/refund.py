@@ -10,12 +10,12 @@ import attrs
 from loancore.errors import RejectionCode
 from loancore.money import round_ratio
 from loancore.postings import (
+    Cancellation,
     DiscountTreatment,
     InterestAdjustmentAmortized,
     MerchantDisbursement,
     entries_for,
 )
-from loancore.servicing import books
 from loancore.servicing.accrual import catch_up, post_due
 from loancore.servicing.common import (
     Entries,
@@ -134,17 +134,14 @@ def _return_disbursement(
         else:
             exact = Fraction(loan.merchant_discount * refund, loan.principal_disbursed)
             returned = round_ratio(exact.numerator, exact.denominator, rounding=product.rounding)
-    back = entries_for(
-        MerchantDisbursement(
-            event_id=f"{event.event_id}.refund",
-            accounting_date=event.as_of,
-            dimensions=loan.dimensions,
-            principal=loan.money(refund),
-            merchant_discount=loan.money(returned),
-        ),
-        product.mapping,
+    disbursed = MerchantDisbursement(
+        event_id=f"{event.event_id}.refund",
+        accounting_date=event.as_of,
+        dimensions=loan.dimensions,
+        principal=loan.money(refund),
+        merchant_discount=loan.money(returned),
     )
-    entries = books.mirrored(back, ".back", "商户退货 merchant refund takes back the loan")
+    entries = entries_for(Cancellation.of(disbursed, event.as_of), product.mapping)
     loan = attrs.evolve(loan, discount_returned=loan.discount_returned + returned)
     if product.mapping.discount_treatment is DiscountTreatment.INTEREST_ADJUSTMENT:
         balance = loan.merchant_discount - loan.adjustment_released
@@ -153,18 +150,13 @@ def _return_disbursement(
             loan, adjustment_released=loan.adjustment_released + returned - from_income
         )
         if from_income:
-            income = entries_for(
-                InterestAdjustmentAmortized(
-                    event_id=f"{event.event_id}.refund.income",
-                    accounting_date=event.as_of,
-                    dimensions=loan.dimensions,
-                    amount=loan.money(from_income),
-                ),
-                product.mapping,
+            amortized = InterestAdjustmentAmortized(
+                event_id=f"{event.event_id}.refund.income",
+                accounting_date=event.as_of,
+                dimensions=loan.dimensions,
+                amount=loan.money(from_income),
             )
-            entries += books.mirrored(
-                income, ".back", "退货冲回已摊销贴息 amortized discount returned"
-            )
+            entries += entries_for(Cancellation.of(amortized, event.as_of), product.mapping)
         if full:
             loan, rest = release_adjustment(loan, product, event)
             entries += rest

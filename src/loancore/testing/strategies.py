@@ -27,6 +27,7 @@ from loancore.testing.ledger import (
     unbalanced_entries,
 )
 from loancore.testing.money import amounts, currencies, moneys, ratio_lists
+from loancore.testing.postings import posting_events, subject_mappings
 from loancore.testing.quota import grants, minor_amounts
 from loancore.testing.waterfall import (
     allocation_rules,
@@ -52,10 +53,12 @@ __all__ = [
     "minor_amounts",
     "moneys",
     "outstanding_items",
+    "posting_events",
     "principals",
     "ratio_lists",
     "roll_conventions",
     "start_dates",
+    "subject_mappings",
     "subjects",
     "unbalanced_entries",
     "waterfall_payments",
