@@ -143,12 +143,23 @@ def _insert_rows(
     flat = list(chain.from_iterable(rows))
     step = size * width
     full = len(rows) - len(rows) % size
+    cursor = _driver_cursor(connection)
     if full:
-        groups = [tuple(flat[i : i + step]) for i in range(0, full * width, step)]
-        connection.exec_driver_sql(_insert_sql(table, columns, size), groups)
+        groups = [flat[i : i + step] for i in range(0, full * width, step)]
+        cursor.executemany(_insert_sql(table, columns, size), groups)
     if full < len(rows):
-        rest = tuple(flat[full * width :])
-        connection.exec_driver_sql(_insert_sql(table, columns, len(rows) - full), rest)
+        cursor.execute(_insert_sql(table, columns, len(rows) - full), flat[full * width :])
+
+
+def _driver_cursor(connection: Connection) -> Any:
+    """A DB-API cursor of ``connection``'s driver connection, inside the open transaction.
+
+    The SQLite inserts of a post run on it rather than through ``exec_driver_sql``: SQLAlchemy's
+    execution context (events, result wrapping, parameter processing) is skipped, the statement is
+    the same text and runs in the same transaction and savepoint."""
+    raw = connection.connection.driver_connection
+    assert raw is not None, "an open connection has a driver connection"
+    return raw.cursor()
 
 
 def _day_param(connection: Connection) -> Any:
