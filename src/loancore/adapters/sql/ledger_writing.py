@@ -143,23 +143,12 @@ def _insert_rows(
     flat = list(chain.from_iterable(rows))
     step = size * width
     full = len(rows) - len(rows) % size
-    cursor = _driver_cursor(connection)
     if full:
-        groups = [flat[i : i + step] for i in range(0, full * width, step)]
-        cursor.executemany(_insert_sql(table, columns, size), groups)
+        groups = [tuple(flat[i : i + step]) for i in range(0, full * width, step)]
+        connection.exec_driver_sql(_insert_sql(table, columns, size), groups)
     if full < len(rows):
-        cursor.execute(_insert_sql(table, columns, len(rows) - full), flat[full * width :])
-
-
-def _driver_cursor(connection: Connection) -> Any:
-    """A DB-API cursor of ``connection``'s driver connection, inside the open transaction.
-
-    The SQLite inserts of a post run on it rather than through ``exec_driver_sql``: SQLAlchemy's
-    execution context (events, result wrapping, parameter processing) is skipped, the statement is
-    the same text and runs in the same transaction and savepoint."""
-    raw = connection.connection.driver_connection
-    assert raw is not None, "an open connection has a driver connection"
-    return raw.cursor()
+        rest = tuple(flat[full * width :])
+        connection.exec_driver_sql(_insert_sql(table, columns, len(rows) - full), rest)
 
 
 def _day_param(connection: Connection) -> Any:
@@ -232,6 +221,7 @@ def _leg_rows(
     segments: _Totals = {}
     position = _DIMENSION_POSITION
     product_at, partner_at = position["product"], position["partner"]
+    blank = (NO_DIMENSION,) * len(DIMENSION_KEYS)
     for seq, entry in enumerate(entries, start=first):
         accounting = entry.accounting_date
         day = days[accounting]
@@ -242,16 +232,21 @@ def _leg_rows(
             # The rules refused zero and negative amounts, so the sign of signed_minor is the side.
             credit = minor < 0
             amount = -minor if credit else minor
-            columns = [NO_DIMENSION] * len(DIMENSION_KEYS)
-            for key, value in leg.dimensions:
-                columns[position[key]] = value
-            append((seq, leg_no, code, _SIDE_VALUES[credit], amount, currency, day, *columns))
+            row = (seq, leg_no, code, _SIDE_VALUES[credit], amount, currency, day)
+            if leg.dimensions:
+                columns = list(blank)
+                for key, value in leg.dimensions:
+                    columns[position[key]] = value
+                append((*row, *columns))
+                product, partner = columns[product_at], columns[partner_at]
+            else:
+                append(row + blank)
+                product = partner = NO_DIMENSION
             totals_key = (code, currency, accounting)
             totals = daily.get(totals_key)
             if totals is None:
                 totals = daily[totals_key] = [0, 0]
             totals[credit] += amount
-            product, partner = columns[product_at], columns[partner_at]
             if product or partner:
                 segment_key = (code, currency, product, partner, accounting)
                 totals = segments.get(segment_key)
