@@ -168,11 +168,17 @@ class SqlLedgerStore:
     # -- state and chart ------------------------------------------------------------------------
 
     def _state(self, connection: Connection, *, lock: bool) -> _State:
-        query = sa.select(STATE.c.closed_through, STATE.c.chart_version).where(STATE.c.id == 1)
-        if lock:
-            query = query.with_for_update()
-        row = connection.execute(query).one()
-        return _State(row.closed_through, row.chart_version)
+        # Driver-level SQL: it runs once a post, and the Core statement cost ~0.3 ms a batch on
+        # SQLite. SQLite keeps the date as SQLAlchemy's ISO text; ``FOR UPDATE`` is PostgreSQL's
+        # (SQLite's BEGIN IMMEDIATE already serializes writers).
+        postgres = connection.dialect.name == "postgresql"
+        sql = f"SELECT closed_through, chart_version FROM {STATE.name} WHERE id = 1"
+        closed, version = connection.exec_driver_sql(
+            f"{sql} FOR UPDATE" if lock and postgres else sql
+        ).one()
+        if isinstance(closed, str):
+            closed = date.fromisoformat(closed)
+        return _State(closed, int(version))
 
     def _chart(self, connection: Connection, state: _State) -> Chart:
         cached = self._cache.entry

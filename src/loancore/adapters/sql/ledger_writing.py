@@ -221,6 +221,7 @@ def _leg_rows(
     segments: _Totals = {}
     position = _DIMENSION_POSITION
     product_at, partner_at = position["product"], position["partner"]
+    blank = (NO_DIMENSION,) * len(DIMENSION_KEYS)
     for seq, entry in enumerate(entries, start=first):
         accounting = entry.accounting_date
         day = days[accounting]
@@ -231,16 +232,21 @@ def _leg_rows(
             # The rules refused zero and negative amounts, so the sign of signed_minor is the side.
             credit = minor < 0
             amount = -minor if credit else minor
-            columns = [NO_DIMENSION] * len(DIMENSION_KEYS)
-            for key, value in leg.dimensions:
-                columns[position[key]] = value
-            append((seq, leg_no, code, _SIDE_VALUES[credit], amount, currency, day, *columns))
+            row = (seq, leg_no, code, _SIDE_VALUES[credit], amount, currency, day)
+            if leg.dimensions:
+                columns = list(blank)
+                for key, value in leg.dimensions:
+                    columns[position[key]] = value
+                append((*row, *columns))
+                product, partner = columns[product_at], columns[partner_at]
+            else:
+                append(row + blank)
+                product = partner = NO_DIMENSION
             totals_key = (code, currency, accounting)
             totals = daily.get(totals_key)
             if totals is None:
                 totals = daily[totals_key] = [0, 0]
             totals[credit] += amount
-            product, partner = columns[product_at], columns[partner_at]
             if product or partner:
                 segment_key = (code, currency, product, partner, accounting)
                 totals = segments.get(segment_key)
