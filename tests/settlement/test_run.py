@@ -21,6 +21,7 @@ from loancore.settlement import (
     Deduction,
     DeductionKind,
     MerchantTerms,
+    SettlementRun,
     SettlementSchedule,
     run_settlement,
 )
@@ -208,8 +209,8 @@ def run_inputs(draw: st.DrawFn) -> dict[str, object]:
     }
 
 
-def _run(cn: BusinessCalendar, inputs: dict[str, object], day: datetime.date = D(2025, 10, 14)):  # type: ignore[no-untyped-def]
-    return run_settlement(day, channel="c", calendar=cn, **inputs)  # type: ignore[arg-type]
+def _run(cn: BusinessCalendar, inputs: dict[str, object]) -> SettlementRun:
+    return run_settlement(D(2025, 10, 14), channel="c", calendar=cn, **inputs)  # type: ignore[arg-type]
 
 
 @given(inputs=run_inputs(), order=st.randoms(use_true_random=False))
