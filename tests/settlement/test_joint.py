@@ -136,7 +136,7 @@ FUNDERS = {
         limit=cny(10**9),
         outstanding=cny(0),
         loan_amount_max=cny(500_000),
-    ),  # fmt: skip
+    ),
 }
 
 
