@@ -9,6 +9,7 @@ merchant statements, joint-lending splits and funding routing.
 - :mod:`~loancore.settlement.reconcile`: :func:`reconcile`, a result file against a batch;
 - :mod:`~loancore.settlement.statement`: :func:`merchant_statement`;
 - :mod:`~loancore.settlement.joint`: :class:`JointLoan`, :class:`ShareRule`, :func:`route_funding`;
+- :mod:`~loancore.settlement.facilitation`: a traffic platform's commission (助贷);
 - :mod:`~loancore.settlement.codes`: :class:`SettlementCode` (5xx), :class:`SettlementRejected`.
 
 The business calendar comes in as an argument; nothing here reads a clock, a file or a store.
@@ -23,6 +24,18 @@ from loancore.settlement.booking import (
 from loancore.settlement.codes import (
     SettlementCode,
     SettlementRejected,
+)
+from loancore.settlement.facilitation import (
+    ACTIVITIES_MAX,
+    CommissionAccrual,
+    CommissionBasis,
+    CommissionState,
+    CommissionStatement,
+    CommissionTerms,
+    LoanActivity,
+    LoanActivityKind,
+    accrue_commissions,
+    commission_statement,
 )
 from loancore.settlement.files import (
     PAYOUT_COLUMNS,
@@ -84,6 +97,7 @@ from loancore.settlement.terms import (
 )
 
 __all__ = [
+    "ACTIVITIES_MAX",
     "BUSINESS_DAY_NTH_MAX",
     "CHANNEL_LENGTH_MAX",
     "FUNDERS_MAX",
@@ -97,6 +111,11 @@ __all__ = [
     "Capture",
     "CarryForward",
     "ChannelFileError",
+    "CommissionAccrual",
+    "CommissionBasis",
+    "CommissionState",
+    "CommissionStatement",
+    "CommissionTerms",
     "Deduction",
     "DeductionKind",
     "Funder",
@@ -105,6 +124,8 @@ __all__ = [
     "FundingRejected",
     "FundingShare",
     "JointLoan",
+    "LoanActivity",
+    "LoanActivityKind",
     "MerchantStatement",
     "MerchantTerms",
     "Mismatch",
@@ -123,6 +144,8 @@ __all__ = [
     "SettlementRun",
     "SettlementSchedule",
     "ShareRule",
+    "accrue_commissions",
+    "commission_statement",
     "confirmed_entries",
     "effective_date",
     "failed_entries",
