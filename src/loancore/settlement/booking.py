@@ -18,6 +18,7 @@ dedicated templates, only this module changes.
 from __future__ import annotations
 
 import datetime
+import functools
 
 import attrs
 
@@ -38,6 +39,12 @@ __all__ = ["confirmed_entries", "failed_entries", "instruction_entries"]
 Entries = tuple[JournalEntry, ...]
 
 
+@functools.lru_cache(maxsize=32)
+def _shaped(mapping: SubjectMapping, **roles: str) -> SubjectMapping:
+    """``mapping`` with some roles pointed elsewhere (cached: one per run, not one per line)."""
+    return attrs.evolve(mapping, **roles)
+
+
 def instruction_entries(
     line: SettlementLine, run_date: datetime.date, mapping: SubjectMapping = DEFAULT_MAPPING
 ) -> Entries:
@@ -52,7 +59,7 @@ def instruction_entries(
         payable=payable,
         service_fee=line.fees,
     )
-    to_clearing = attrs.evolve(mapping, bank=mapping.clearing)
+    to_clearing = _shaped(mapping, bank=mapping.clearing)
     entries = merchant_settlement(event, to_clearing)
     return tuple(attrs.evolve(e, memo="商户结算指令 payout instructed, fee kept") for e in entries)
 
@@ -68,7 +75,7 @@ def _move(
         amount=amount,
     )
     # clearing_settled books Dr bank, Cr clearing: point those roles at the step's subjects.
-    shaped = attrs.evolve(mapping, bank=debit, clearing=credit)
+    shaped = _shaped(mapping, bank=debit, clearing=credit)
     return tuple(attrs.evolve(e, memo=memo) for e in clearing_settled(event, shaped))
 
 

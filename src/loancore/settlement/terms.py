@@ -81,7 +81,7 @@ def effective_date(captured_at: datetime.datetime, cutoff: datetime.time | None)
     return day
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, cache_hash=True)
 class SettlementSchedule:
     """When captures settle; build one with :meth:`t_plus`, :meth:`d_plus`, :meth:`weekly` or
     :meth:`monthly`. ``lag_days`` is N of T+N / D+N, ``weekday`` the weekly pay day (Monday 0),
@@ -161,6 +161,7 @@ class ServiceFee:
     fee_min: Money = attrs.field(validator=_check_money)
     fee_max: Money | None = None
     _ratio: tuple[int, int] = attrs.field(init=False, eq=False, repr=False)
+    _bounds: tuple[int, int | None] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if self.fee_max is not None:
@@ -168,6 +169,8 @@ class ServiceFee:
             if self.fee_max.currency != self.fee_min.currency or self.fee_max < self.fee_min:
                 raise InvalidInput("fee_max", self.fee_max, f"must be >= fee_min {self.fee_min}")
         object.__setattr__(self, "_ratio", self.rate.as_integer_ratio())
+        fee_max = None if self.fee_max is None else self.fee_max.minor_units
+        object.__setattr__(self, "_bounds", (self.fee_min.minor_units, fee_max))
 
     @property
     def currency(self) -> str:
@@ -177,9 +180,10 @@ class ServiceFee:
         """The fee of an order of ``amount_minor`` minor units (>= 0), in minor units."""
         numerator, denominator = self._ratio
         fee = round_ratio(amount_minor * numerator, denominator, rounding=self.rounding)
-        fee = max(fee, self.fee_min.minor_units)
-        if self.fee_max is not None:
-            fee = min(fee, self.fee_max.minor_units)
+        fee_min, fee_max = self._bounds
+        fee = max(fee, fee_min)
+        if fee_max is not None:
+            fee = min(fee, fee_max)
         return min(fee, amount_minor)
 
     def of(self, amount: Money) -> Money:
