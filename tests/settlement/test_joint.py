@@ -183,3 +183,13 @@ def test_router_refusal_lists_every_options_reason() -> None:
         ("B50", SettlementCode.FUNDER_LOAN_LIMIT_EXCEEDED),
         ("B20", SettlementCode.JOINT_SHARE_BELOW_MINIMUM),
     ]
+
+
+def test_unknown_component_names_the_field() -> None:
+    loan = JointLoan.disburse("L1", cny(100), [LENDER_70, BANK_30])
+    with pytest.raises(InvalidInput) as raised:
+        loan.collect("tip", cny(1))
+    assert raised.value.field == "component"
+    with pytest.raises(InvalidInput) as raised:
+        loan.collect("interest", cny(-1))
+    assert raised.value.field == "amount"

@@ -256,3 +256,18 @@ def test_a_run_conserves_every_fen_and_never_pays_a_negative_amount(
     carried = {c.merchant_id: c.balance.minor_units for c in run.carry_forward}
     for merchant in MERCHANTS:
         assert payable[merchant] == -carried.get(merchant, 0)
+
+
+def test_terms_filed_under_another_merchant_are_refused(cn: BusinessCalendar) -> None:
+    orders = [capture("O1", "M1", 100, at(2025, 10, 9))]
+    with pytest.raises(InvalidInput) as raised:
+        run_settlement(
+            D(2025, 10, 10), channel="c", calendar=cn, terms={"M1": t1("M2")}, captures=orders
+        )
+    assert raised.value.field == "terms['M1']"
+
+
+def test_merchant_ids_longer_than_the_derived_ids_allow_are_refused() -> None:
+    with pytest.raises(InvalidInput) as raised:
+        t1("M" * 101)
+    assert raised.value.field == "merchant_id"

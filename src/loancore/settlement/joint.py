@@ -119,6 +119,15 @@ def _cost_rate(value: Any) -> Decimal:
     return to_rate(value, field="cost_rate")
 
 
+def _component(value: Any) -> Component:
+    try:
+        return Component(value)
+    except ValueError:
+        raise InvalidInput(
+            "component", value, f"expected one of {[c.value for c in Component]}"
+        ) from None
+
+
 def _streams(value: Any) -> tuple[tuple[str, CumulativeSplit], ...]:
     return tuple(sorted(value, key=lambda pair: pair[0]))
 
@@ -189,7 +198,7 @@ class JointLoan:
     ) -> tuple[tuple[Money, ...], JointLoan]:
         """Split an amount collected on ``component`` (principal, interest, penalty, compound,
         fee) among the funders; parts sum exactly to ``amount``."""
-        part = Component(component)
+        part = _component(component)
         stream = _PRINCIPAL_STREAM if part is Component.PRINCIPAL else part.value
         return self._split(stream, amount, "amount")
 
@@ -198,7 +207,7 @@ class JointLoan:
     ) -> tuple[tuple[Money, ...], JointLoan]:
         """Split a loss written off on ``component``; principal losses share the principal
         stream with principal collected, so lent = repaid + lost for every funder."""
-        part = Component(component)
+        part = _component(component)
         stream = _PRINCIPAL_STREAM if part is Component.PRINCIPAL else f"loss.{part.value}"
         return self._split(stream, amount, "amount")
 

@@ -108,6 +108,10 @@ def _terms_for(
     found = terms.get(merchant_id)
     if found is None:
         raise InvalidInput(field, merchant_id, "no settlement terms for this merchant")
+    if not isinstance(found, MerchantTerms) or found.merchant_id != merchant_id:
+        raise InvalidInput(
+            f"terms[{merchant_id!r}]", found, "expected this merchant's MerchantTerms"
+        )
     if found.currency != currency:
         raise InvalidInput(field, merchant_id, f"terms are in {found.currency}, not {currency}")
     return found

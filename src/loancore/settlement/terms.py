@@ -31,6 +31,7 @@ from loancore.calendar import BusinessCalendar, Roll
 from loancore.checks import require_date, require_id
 from loancore.errors import InvalidInput
 from loancore.money import Money, Rounding, round_ratio, to_rate
+from loancore.settlement.model import MERCHANT_ID_LENGTH_MAX, check_id
 
 __all__ = [
     "BUSINESS_DAY_NTH_MAX",
@@ -199,6 +200,10 @@ def _id(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     require_id(attribute.name, value)
 
 
+def _merchant(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    check_id(attribute.name, value, MERCHANT_ID_LENGTH_MAX)
+
+
 def _cutoff(_instance: Any, _attribute: Any, value: Any) -> None:
     if value is not None and (not isinstance(value, datetime.time) or value.tzinfo is not None):
         raise InvalidInput("cutoff", value, "expected a naive datetime.time or None")
@@ -209,7 +214,7 @@ class MerchantTerms:
     """One merchant's settlement terms with the channel: schedule, cut-off, service fee, and the
     account the channel pays (``payee_account``, carried into the payout file)."""
 
-    merchant_id: str = attrs.field(validator=_id)
+    merchant_id: str = attrs.field(validator=_merchant)
     schedule: SettlementSchedule = attrs.field(
         validator=attrs.validators.instance_of(SettlementSchedule)
     )
