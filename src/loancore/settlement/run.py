@@ -42,7 +42,7 @@ from loancore.settlement.model import (
     SettlementLine,
     check_id,
 )
-from loancore.settlement.terms import MerchantTerms, SettlementSchedule
+from loancore.settlement.terms import MerchantTerms, SettlementSchedule, effective_date_unchecked
 
 __all__ = ["ITEMS_MAX", "SettlementRun", "run_settlement"]
 
@@ -92,9 +92,7 @@ class _Dates:
         self.cache: dict[tuple[SettlementSchedule, datetime.date], datetime.date] = {}
 
     def of(self, terms: MerchantTerms, at: datetime.datetime) -> datetime.date:
-        day = at.date()
-        if terms.cutoff is not None and at.time() >= terms.cutoff:
-            day += datetime.timedelta(days=1)
+        day = effective_date_unchecked(at, terms.cutoff)
         key = (terms.schedule, day)
         paid = self.cache.get(key)
         if paid is None:

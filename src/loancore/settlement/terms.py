@@ -76,7 +76,16 @@ def effective_date(captured_at: datetime.datetime, cutoff: datetime.time | None)
     """The day a capture counts for: its local date, or the next day at or after ``cutoff``."""
     if not isinstance(captured_at, datetime.datetime) or captured_at.tzinfo is not None:
         raise InvalidInput("captured_at", captured_at, "expected a naive local datetime")
-    day = require_date("captured_at", captured_at.date())
+    require_date("captured_at", captured_at.date())
+    return effective_date_unchecked(captured_at, cutoff)
+
+
+def effective_date_unchecked(
+    captured_at: datetime.datetime, cutoff: datetime.time | None
+) -> datetime.date:
+    """:func:`effective_date` of a value already checked (a validated Capture's): the one copy
+    of the cut-off rule, without the per-call checks a million-order run cannot afford."""
+    day = captured_at.date()
     if cutoff is not None and captured_at.time() >= cutoff:
         return day + datetime.timedelta(days=1)
     return day
