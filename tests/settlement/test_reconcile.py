@@ -141,3 +141,19 @@ def test_result_file_accepts_bom_blank_lines_any_column_order_and_extra_columns(
 def test_result_file_must_be_text() -> None:
     with pytest.raises(ValueError, match="text"):
         parse_result_csv(b"batch_id")  # type: ignore[arg-type]
+
+
+def test_a_line_settled_by_an_earlier_file_is_a_mismatch_and_posts_nothing(
+    cn: BusinessCalendar,
+) -> None:
+    run = first_run(cn)
+    text = HEADER + "up:2025-10-09,up:2025-10-09:M1,994.00,FAILED,R9,late bounce\n"
+    result = reconcile(
+        run.batch, parse_result_csv(text), booked_on=D(2025, 10, 12),
+        settled=["up:2025-10-09:M1", "up:2025-10-09:M2"],
+    )  # fmt: skip
+    assert [(m.kind, m.line_id) for m in result.mismatches] == [
+        (MismatchKind.ALREADY_SETTLED, "up:2025-10-09:M1")
+    ]
+    assert result.entries == () and result.retries == ()
+    assert [i.merchant_id for i in result.outstanding] == ["M3"]

@@ -8,6 +8,8 @@ Each row is matched to the batch's payment instruction by batch id and line id:
 - a **mismatch** is reported and books nothing: another batch's id, a line id not in the batch
   (or with nothing to pay), an amount other than the instruction's, or a line id in more than
   one row (every row of that line is a mismatch: which one the channel meant is unknown);
+- a row for a line the caller says an earlier file already settled (``settled``) is a
+  mismatch too: a line confirmed once and failed later (or the reverse) needs a person;
 - an instruction without a row stays **outstanding** (a later file may settle it).
 
 Entry ids and keys derive from the line id, so importing the same file twice books once.
@@ -39,6 +41,7 @@ class MismatchKind(str, enum.Enum):
     UNKNOWN_LINE = "unknown_line"
     AMOUNT = "amount"
     DUPLICATE_LINE = "duplicate_line"
+    ALREADY_SETTLED = "already_settled"
 
 
 @attrs.frozen(kw_only=True)
@@ -69,6 +72,7 @@ def _mismatch(
     batch: SettlementBatch,
     counts: Counter[str],
     instruction: PaymentInstruction | None,
+    settled: frozenset[str],
 ) -> Mismatch | None:
     kind: MismatchKind | None = None
     if row.batch_id != batch.batch_id:
@@ -79,6 +83,8 @@ def _mismatch(
         kind, detail = MismatchKind.UNKNOWN_LINE, "no payment instruction with this line id"
     elif row.amount != instruction.amount:
         kind, detail = MismatchKind.AMOUNT, f"{row.amount}, instructed {instruction.amount}"
+    elif row.line_id in settled:
+        kind, detail = MismatchKind.ALREADY_SETTLED, f"{row.status.value} for a settled line"
     if kind is None:
         return None
     return Mismatch(kind=kind, line_number=row.line_number, line_id=row.line_id, detail=detail)
@@ -89,11 +95,14 @@ def reconcile(
     rows: Iterable[ResultRow],
     *,
     booked_on: datetime.date,
+    settled: Iterable[str] = (),
     mapping: SubjectMapping = DEFAULT_MAPPING,
 ) -> Reconciliation:
     """Match ``rows`` (from :func:`~loancore.settlement.files.parse_result_csv`) to ``batch``;
-    confirmed and failed lines are booked on ``booked_on`` (module docstring)."""
+    confirmed and failed lines are booked on ``booked_on``; ``settled`` holds the line ids that
+    earlier files confirmed or failed (module docstring)."""
     require_date("booked_on", booked_on)
+    done = frozenset(settled)
     items = tuple(rows)
     by_line = {i.line_id: i for i in batch.instructions}
     counts = Counter(row.line_id for row in items if row.batch_id == batch.batch_id)
@@ -102,13 +111,15 @@ def reconcile(
     mismatches: list[Mismatch] = []
     for row in items:  # bounded by the parsed file (RESULT_ROWS_MAX)
         instruction = by_line.get(row.line_id)
-        problem = _mismatch(row, batch, counts, instruction)
+        problem = _mismatch(row, batch, counts, instruction, done)
         if problem is not None:
             mismatches.append(problem)
         elif instruction is not None:
             (confirmed if row.status is PayoutStatus.SUCCESS else failed).append(instruction)
     answered = {row.line_id for row in items if row.batch_id == batch.batch_id}
-    outstanding = tuple(i for i in batch.instructions if i.line_id not in answered)
+    outstanding = tuple(
+        i for i in batch.instructions if i.line_id not in answered and i.line_id not in done
+    )
     entries = [
         e
         for i in sorted(confirmed, key=lambda i: i.line_id)
