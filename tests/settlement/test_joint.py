@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import ROUND_FLOOR, Decimal
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from loancore.errors import InvalidInput, Rejected
-from loancore.postings import Component
+from loancore.postings import DEFAULT_MAPPING, Component
 from loancore.settlement import (
     Funder,
     FunderKind,
@@ -20,6 +21,7 @@ from loancore.settlement import (
     SettlementCode,
     SettlementRejected,
     ShareRule,
+    partner_payout_entries,
     route_funding,
 )
 from loancore.testing.settlement import cny, joint_shares
@@ -193,3 +195,17 @@ def test_unknown_component_names_the_field() -> None:
     with pytest.raises(InvalidInput) as raised:
         loan.collect("interest", cny(-1))
     assert raised.value.field == "amount"
+
+
+def test_partner_share_and_its_payout_entry() -> None:
+    loan = JointLoan.disburse("L1", cny(100_000), [LENDER_70, BANK_30])
+    parts, loan = loan.collect("interest", cny(1_001))
+    assert loan.partner_share(parts) == cny(300)
+    (entry,) = partner_payout_entries("pp:bank:2025-10", "bank", cny(300), date(2025, 10, 31))
+    assert entry.idempotency_key == "partner.paid:pp:bank:2025-10"
+    assert [(leg.subject_code, leg.signed_minor) for leg in entry.legs] == [
+        (DEFAULT_MAPPING.partner_payable, 300),
+        (DEFAULT_MAPPING.bank, -300),
+    ]
+    with pytest.raises(InvalidInput, match="parts"):
+        loan.partner_share(parts[:1])

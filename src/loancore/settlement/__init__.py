@@ -57,6 +57,7 @@ from loancore.settlement.joint import (
     JointLoan,
     RoutedFunding,
     ShareRule,
+    partner_payout_entries,
     route_funding,
 )
 from loancore.settlement.model import (
@@ -152,6 +153,7 @@ __all__ = [
     "instruction_entries",
     "merchant_statement",
     "parse_result_csv",
+    "partner_payout_entries",
     "payout_csv",
     "reconcile",
     "route_funding",

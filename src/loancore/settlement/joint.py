@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import datetime
 import enum
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -27,8 +28,9 @@ import attrs
 
 from loancore.checks import require_id
 from loancore.errors import InvalidInput
+from loancore.ledger.entries import JournalEntry
 from loancore.money import CumulativeSplit, Money, allocate, to_rate
-from loancore.postings import Component
+from loancore.postings import DEFAULT_MAPPING, Component, PartnerPaid, SubjectMapping, partner_paid
 from loancore.settlement.codes import SettlementCode, SettlementRejected
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "JointLoan",
     "RoutedFunding",
     "ShareRule",
+    "partner_payout_entries",
     "route_funding",
 ]
 
@@ -211,6 +214,16 @@ class JointLoan:
         stream = _PRINCIPAL_STREAM if part is Component.PRINCIPAL else f"loss.{part.value}"
         return self._split(stream, amount, "amount")
 
+    def partner_share(self, parts: Sequence[Money]) -> Money:
+        """The partners' part of a split (``parts`` in ``shares`` order): what the lender holds
+        for them, the ``partner_share`` of servicing's ``RepaymentReceived``."""
+        if len(parts) != len(self.shares):
+            raise InvalidInput("parts", parts, f"expected {len(self.shares)} parts")
+        chosen = (
+            p for s, p in zip(self.shares, parts, strict=True) if s.kind is FunderKind.PARTNER
+        )
+        return sum(chosen, Money.zero(self.currency))
+
     def totals(self, stream: str) -> tuple[Money, ...]:
         """Each funder's running total of ``stream`` (``principal``, ``interest``, ...,
         ``loss.interest``, ...)."""
@@ -260,6 +273,18 @@ class FundingRejected(SettlementRejected):
         self.reasons = reasons
         shown = "; ".join(f"{o}: {c.name} {d}" for o, c, d in reasons[:5])
         super().__init__(SettlementCode.NO_FUNDING_ROUTE, shown or "no funding option given")
+
+
+def partner_payout_entries(
+    payout_id: str, partner_id: str, amount: Money, on: datetime.date,
+    mapping: SubjectMapping = DEFAULT_MAPPING,
+) -> tuple[JournalEntry, ...]:  # fmt: skip
+    """The partner's collected shares paid over (划付): Dr partner payable, Cr bank, through the
+    ``partner_paid`` template; the id and key derive from ``payout_id``."""
+    event = PartnerPaid(
+        event_id=payout_id, accounting_date=on, dimensions={"partner": partner_id}, amount=amount
+    )
+    return partner_paid(event, mapping)
 
 
 def _refusal(
