@@ -77,13 +77,19 @@ def _moments(day: datetime.date) -> st.SearchStrategy[datetime.datetime]:
 
 @st.composite
 def captures(
-    draw: st.DrawFn, merchant_ids: list[str], day: datetime.date, *, size_max: int = 30
+    draw: st.DrawFn,
+    merchant_ids: list[str],
+    day: datetime.date,
+    *,
+    size_max: int = 30,
+    id_prefix: str = "",
 ) -> list[Capture]:
-    """Captures on ``day`` (any time) spread over ``merchant_ids``, unique order ids."""
+    """Captures on ``day`` (any time) spread over ``merchant_ids``, unique order ids
+    (``<id_prefix>O<n>``)."""
     count = draw(st.integers(0, size_max))
     return [
         Capture(
-            order_id=f"O{i}",
+            order_id=f"{id_prefix}O{i}",
             merchant_id=draw(st.sampled_from(merchant_ids)),
             amount=cny(draw(st.integers(1, 5_000_000))),
             captured_at=draw(_moments(day)),
@@ -94,13 +100,19 @@ def captures(
 
 @st.composite
 def deductions(
-    draw: st.DrawFn, merchant_ids: list[str], day: datetime.date, *, size_max: int = 10
+    draw: st.DrawFn,
+    merchant_ids: list[str],
+    day: datetime.date,
+    *,
+    size_max: int = 10,
+    id_prefix: str = "",
 ) -> list[Deduction]:
-    """Refunds and chargebacks on ``day`` spread over ``merchant_ids``, unique ids."""
+    """Refunds and chargebacks on ``day`` spread over ``merchant_ids``, unique ids
+    (``<id_prefix>D<n>``)."""
     count = draw(st.integers(0, size_max))
     return [
         Deduction(
-            deduction_id=f"D{i}",
+            deduction_id=f"{id_prefix}D{i}",
             kind=draw(st.sampled_from(list(DeductionKind))),
             merchant_id=draw(st.sampled_from(merchant_ids)),
             order_id=f"O{i}",
