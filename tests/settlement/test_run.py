@@ -271,3 +271,37 @@ def test_merchant_ids_longer_than_the_derived_ids_allow_are_refused() -> None:
     with pytest.raises(InvalidInput) as raised:
         t1("M" * 101)
     assert raised.value.field == "merchant_id"
+
+
+def test_an_owed_balance_of_a_merchant_without_terms_is_refused(cn: BusinessCalendar) -> None:
+    carried = [
+        CarryForward(merchant_id="M1", balance=cny(-5)),
+        CarryForward(merchant_id="MX", balance=cny(5)),
+    ]
+    with pytest.raises(InvalidInput) as raised:
+        run_settlement(
+            D(2025, 10, 10), channel="c", calendar=cn, terms={"M1": t1("M1")}, captures=(),
+            carry_forward=carried,
+        )  # fmt: skip
+    assert raised.value.field == "carry_forward[1].merchant_id"
+
+
+def test_an_owed_balance_alone_is_paid_in_the_next_run(cn: BusinessCalendar) -> None:
+    carried = [CarryForward(merchant_id="M1", balance=cny(700))]
+    run = run_settlement(
+        D(2025, 10, 10), channel="c", calendar=cn, terms={"M1": t1("M1")}, captures=(),
+        carry_forward=carried,
+    )  # fmt: skip
+    assert run.instructions[0].amount == cny(700) and run.carry_forward == ()
+
+
+def test_something_else_than_a_capture_is_refused(cn: BusinessCalendar) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        run_settlement(
+            D(2025, 10, 10),
+            channel="c",
+            calendar=cn,
+            terms={"M1": t1("M1")},
+            captures=["O1"],  # type: ignore[list-item]
+        )
+    assert raised.value.field == "captures[0]"

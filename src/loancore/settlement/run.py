@@ -101,18 +101,25 @@ class _Dates:
 
 
 def _terms_for(
-    terms: Mapping[str, MerchantTerms], merchant_id: str, field: str, currency: str
+    terms: Mapping[str, MerchantTerms], merchant_id: str, currency: str, where: str, i: int
 ) -> MerchantTerms:
+    """The terms of ``merchant_id`` (the hot path: one dict look-up and two compares); on a
+    problem, InvalidInput naming ``<where>[i].merchant_id`` or the terms' key."""
     found = terms.get(merchant_id)
+    if (
+        type(found) is MerchantTerms
+        and found.merchant_id == merchant_id
+        and found.fee.currency == currency
+    ):
+        return found
+    field = f"{where}[{i}].merchant_id"
     if found is None:
         raise InvalidInput(field, merchant_id, "no settlement terms for this merchant")
     if not isinstance(found, MerchantTerms) or found.merchant_id != merchant_id:
         raise InvalidInput(
             f"terms[{merchant_id!r}]", found, "expected this merchant's MerchantTerms"
         )
-    if found.currency != currency:
-        raise InvalidInput(field, merchant_id, f"terms are in {found.currency}, not {currency}")
-    return found
+    raise InvalidInput(field, merchant_id, f"terms are in {found.currency}, not {currency}")
 
 
 def _tally(
@@ -128,7 +135,9 @@ def _tally(
     for i, capture in enumerate(captures):
         if i >= ITEMS_MAX:
             raise InvalidInput("captures", i, f"more than {ITEMS_MAX} captures in one run")
-        merchant = _terms_for(terms, capture.merchant_id, f"captures[{i}].merchant_id", currency)
+        if type(capture) is not Capture:
+            raise InvalidInput(f"captures[{i}]", capture, "expected a Capture")
+        merchant = _terms_for(terms, capture.merchant_id, currency, "captures", i)
         if capture.amount.currency != currency:
             raise InvalidInput(f"captures[{i}].amount", capture.amount, f"expected {currency}")
         if capture.order_id in seen:
@@ -159,7 +168,9 @@ def _tally_deductions(
     for i, item in enumerate(deductions):
         if i >= ITEMS_MAX:
             raise InvalidInput("deductions", i, f"more than {ITEMS_MAX} deductions in one run")
-        merchant = _terms_for(terms, item.merchant_id, f"deductions[{i}].merchant_id", currency)
+        if type(item) is not Deduction:
+            raise InvalidInput(f"deductions[{i}]", item, "expected a Deduction")
+        merchant = _terms_for(terms, item.merchant_id, currency, "deductions", i)
         if item.amount.currency != currency:
             raise InvalidInput(f"deductions[{i}].amount", item.amount, f"expected {currency}")
         if item.deduction_id in seen:
@@ -187,7 +198,7 @@ def _tally_retries(
             raise InvalidInput("retries", i, f"more than {ITEMS_MAX} retries in one run")
         if not isinstance(retry, Retry):
             raise InvalidInput(f"retries[{i}]", retry, "expected a Retry")
-        _terms_for(terms, retry.merchant_id, f"retries[{i}].merchant_id", currency)
+        _terms_for(terms, retry.merchant_id, currency, "retries", i)
         if retry.amount.currency != currency:
             raise InvalidInput(f"retries[{i}].amount", retry.amount, f"expected {currency}")
         if retry.line_id in seen:
@@ -262,9 +273,9 @@ def run_settlement(
     carried = _carried(carry_forward, currency)
     tallies = _tally(run_date, _Dates(calendar), terms, captures, deductions, currency)
     _tally_retries(retries, terms, currency, tallies)
-    for merchant_id, balance in carried.items():
+    for i, (merchant_id, balance) in enumerate(carried.items()):  # in the input's order
         if balance > 0 and merchant_id not in tallies:  # owed and not yet paid
-            _terms_for(terms, merchant_id, "carry_forward.merchant_id", currency)
+            _terms_for(terms, merchant_id, currency, "carry_forward", i)
             tallies[merchant_id] = _Tally()
     batch_id = f"{channel}:{run_date.isoformat()}"
     lines = tuple(
