@@ -14,11 +14,13 @@ from loancore.calendar import BusinessCalendar, Roll
 from loancore.errors import CalendarOutOfRange, FloatNotAllowed, InvalidInput
 from loancore.money import Rounding
 from loancore.settlement import (
+    Cadence,
     MerchantTerms,
     ServiceFee,
     SettlementSchedule,
     effective_date,
 )
+from loancore.testing.calendars import business_calendars
 from loancore.testing.settlement import cny, service_fees
 
 D = datetime.date
@@ -150,3 +152,38 @@ def test_fee_respects_minimum_maximum_and_order(fee: ServiceFee, minor: int) -> 
 def test_terms_currency_is_the_fees() -> None:
     terms = MerchantTerms(merchant_id="M", schedule=SettlementSchedule.t_plus(0), fee=fee_0_6pct())
     assert terms.currency == "CNY"
+
+
+@given(
+    st.data(),
+    business_calendars(first_year=2020, years_max=3, holidays_max=40),
+    st.sampled_from(
+        [
+            SettlementSchedule.t_plus(0),
+            SettlementSchedule.t_plus(1),
+            SettlementSchedule.t_plus(3),
+            SettlementSchedule.d_plus(2),
+            SettlementSchedule.weekly(2),
+            SettlementSchedule.monthly(2),
+        ]
+    ),
+)
+def test_every_schedule_settles_on_a_business_day_not_before_the_capture(
+    data: st.DataObject, calendar: BusinessCalendar, schedule: SettlementSchedule
+) -> None:
+    day = data.draw(st.dates(D(2020, 1, 1), D(2020, 10, 31)))
+    try:
+        paid = schedule.settlement_date(day, calendar)
+    except (CalendarOutOfRange, InvalidInput):
+        return  # past the generated years, or a month with too few business days
+    assert calendar.is_business_day(paid)
+    assert paid >= day
+    if schedule.cadence is Cadence.T_PLUS and schedule.lag_days > 0:
+        assert calendar.business_days_between(day, paid) == schedule.lag_days
+    if schedule.cadence is Cadence.D_PLUS:  # rolled following: never before D+N
+        assert paid >= day + datetime.timedelta(days=schedule.lag_days)
+    if schedule.cadence in (Cadence.WEEKLY, Cadence.MONTHLY):  # paid for a period that ended
+        assert (paid.isocalendar()[:2] > day.isocalendar()[:2]) or (paid.year, paid.month) > (
+            day.year,
+            day.month,
+        )
