@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime
 
+import pytest
 from settlement_support import at, t1
 
 from loancore.adapters.memory.ledger import MemoryLedgerStore
 from loancore.calendar import BusinessCalendar
+from loancore.errors import IdempotencyConflict
 from loancore.ledger import default_chart
 from loancore.ledger.entries import JournalEntry, Leg
 from loancore.postings import DEFAULT_MAPPING, MerchantDisbursement, entries_for
@@ -102,3 +104,16 @@ def test_settlement_cycle_in_the_ledger(cn: BusinessCalendar) -> None:
     assert ledger.balance(M.bank, "CNY", as_of=end).minor_units == -29_220
     assert ledger.balance(M.fee_income, "CNY", as_of=end).minor_units == 600 + 180
     assert ledger.audit() == []
+
+
+def test_a_second_run_of_a_date_with_other_inputs_is_refused_by_the_ledger(
+    cn: BusinessCalendar,
+) -> None:
+    ledger = Ledger(MemoryLedgerStore(default_chart()))
+    o1 = Capture(order_id="O1", merchant_id="M1", amount=cny(100_000), captured_at=at(2025, 10, 13))
+    o2 = Capture(order_id="O2", merchant_id="M1", amount=cny(5_000), captured_at=at(2025, 10, 13))
+    day = D(2025, 10, 14)
+    ledger.post(*run_settlement(day, channel="c", calendar=cn, terms=TERMS, captures=[o1]).entries)
+    other = run_settlement(day, channel="c", calendar=cn, terms=TERMS, captures=[o1, o2])
+    with pytest.raises(IdempotencyConflict):
+        ledger.post(*other.entries)

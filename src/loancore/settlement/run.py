@@ -13,7 +13,9 @@ nothing is paid (never a negative payment). Failed payouts come back as :class:`
 merchant's other dues, or alone. Ids derive from the channel, the date
 and the merchant (``<channel>:<YYYY-MM-DD>`` and ``<batch id>:<merchant id>``), and the output
 does not depend on the inputs' order, so re-running a date with the same inputs gives the same
-values, ids and idempotency keys.
+values, ids and idempotency keys. One run per channel and date: a second run of the date with
+other inputs derives the same entry ids and keys with other amounts, which the ledger refuses
+(``IdempotencyConflict``) rather than paying twice.
 """
 
 from __future__ import annotations
@@ -268,6 +270,7 @@ def run_settlement(
     without terms, in another currency, or an id given twice raises InvalidInput."""
     require_date("run_date", run_date)
     check_id("channel", channel, CHANNEL_LENGTH_MAX)
+    Money.zero(currency)  # an unknown currency raises UnknownCurrency naming it
     if not isinstance(calendar, BusinessCalendar):
         raise InvalidInput("calendar", calendar, "expected a loancore.calendar.BusinessCalendar")
     carried = _carried(carry_forward, currency)
