@@ -126,7 +126,12 @@ def test_merchant_statement_sums_captures_refunds_fees_and_payouts(cn: BusinessC
     )  # fmt: skip
     run1 = run_settlement(D(2025, 10, 14), channel="c", calendar=cn, terms=terms, captures=orders)
     run2 = run_settlement(
-        D(2025, 10, 15), channel="c", calendar=cn, terms=terms, captures=orders, deductions=[refund]
+        D(2025, 10, 15),
+        channel="c",
+        calendar=cn,
+        terms=terms,
+        captures=orders[1:],
+        deductions=[refund],
     )
     file1 = "batch_id,line_id,amount,status\nc:2025-10-14,c:2025-10-14:M1,994.00,SUCCESS\n"
     file2 = "batch_id,line_id,amount,status\nc:2025-10-15,c:2025-10-15:M1,297.00,FAILED\n"

@@ -110,11 +110,12 @@ def test_refund_after_payout_is_netted_into_the_next_batch(cn: BusinessCalendar)
     first = [capture("O1", "M1", 100_000, at(2025, 10, 13))]
     paid = run_settlement(D(2025, 10, 14), channel="c", calendar=cn, terms=terms, captures=first)
     assert paid.instructions[0].amount == cny(99_400)
-    # O1 refunded on Tue 14 after it was paid; O2 captured the same day.
+    # O1 refunded on Tue 14 after it was paid; O2 captured the same day. The store hands the
+    # run only what no batch settled yet: O2 and the refund.
     later = [capture("O2", "M1", 300_000, at(2025, 10, 14))]
     refunds = [refund("R1", "M1", 100_000, at(2025, 10, 14, 15))]
     run = run_settlement(
-        D(2025, 10, 15), channel="c", calendar=cn, terms=terms, captures=first + later,
+        D(2025, 10, 15), channel="c", calendar=cn, terms=terms, captures=later,
         deductions=refunds,
     )  # fmt: skip
     (line,) = run.batch.lines
@@ -305,3 +306,16 @@ def test_something_else_than_a_capture_is_refused(cn: BusinessCalendar) -> None:
             captures=["O1"],  # type: ignore[list-item]
         )
     assert raised.value.field == "captures[0]"
+
+
+def test_a_day_without_a_run_is_caught_up_by_the_next_run(cn: BusinessCalendar) -> None:
+    orders = [
+        capture("O1", "M1", 10_000, at(2025, 10, 13)),  # due Tue 14 Oct: no run that day
+        capture("O2", "M1", 20_000, at(2025, 10, 14)),  # due Wed 15 Oct
+        capture("O3", "M1", 40_000, at(2025, 10, 15)),  # due Thu 16 Oct: left for its day
+    ]
+    run = run_settlement(
+        D(2025, 10, 15), channel="c", calendar=cn, terms={"M1": t1("M1")}, captures=orders
+    )
+    (line,) = run.batch.lines
+    assert line.order_ids == ("O1", "O2") and line.payment == cny(30_000 - 180)

@@ -1,12 +1,14 @@
 """A settlement run for one date: what each merchant is paid, netted, batched and booked.
 
 :func:`run_settlement` is pure. In: the run date, the channel and its calendar, every merchant's
-terms, the captured orders and the deductions (refunds, chargebacks) the caller has (a superset
-is fine: only those whose settlement date is the run date count), and the carry-forward per
-merchant. Out: a :class:`SettlementRun` holding the batch (one line per merchant with activity),
+terms, the captures and deductions (refunds, chargebacks) **not yet settled** (the store hands
+those no earlier batch lists: each line names its order and deduction ids), the carry-forward
+per merchant and the retries of failed payouts. Those due on or before the run date are settled
+(so a day without a run is caught up by the next one); those due later are left for their day. Out: a :class:`SettlementRun` holding the batch (one line per merchant with activity),
 the payment instructions, the journal entries, and the new carry-forward.
 
-Netting per merchant: ``net = captured - fees - refunded - charged_back + carried_in``. A
+Netting per merchant: ``net = captured - fees - refunded - charged_back + carried_in +
+retried``. A
 positive net is paid; a negative one is carried forward as a receivable from the merchant and
 nothing is paid (never a negative payment). Failed payouts come back as :class:`Retry` values
 (from :func:`~loancore.settlement.reconcile.reconcile`) and are paid in the next run with the
@@ -145,7 +147,7 @@ def _tally(
         if capture.order_id in seen:
             raise InvalidInput(f"captures[{i}].order_id", capture.order_id, "captured twice")
         seen.add(capture.order_id)
-        if dates.of(merchant, capture.captured_at) != run_date:
+        if dates.of(merchant, capture.captured_at) > run_date:  # due later: left for its day
             continue
         tally = tallies.get(capture.merchant_id) or tallies.setdefault(
             capture.merchant_id, _Tally()
@@ -178,7 +180,7 @@ def _tally_deductions(
         if item.deduction_id in seen:
             raise InvalidInput(f"deductions[{i}].deduction_id", item.deduction_id, "given twice")
         seen.add(item.deduction_id)
-        if dates.of(merchant, item.occurred_at) != run_date:
+        if dates.of(merchant, item.occurred_at) > run_date:
             continue
         tally = tallies.get(item.merchant_id) or tallies.setdefault(item.merchant_id, _Tally())
         if item.kind is DeductionKind.REFUND:
