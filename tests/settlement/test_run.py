@@ -6,13 +6,14 @@ import datetime
 from collections import defaultdict
 from collections.abc import Iterable
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from settlement_support import at, t1
 
 from loancore.calendar import BusinessCalendar
-from loancore.errors import InvalidInput
+from loancore.errors import InvalidInput, InvariantViolation
 from loancore.ledger.entries import JournalEntry
 from loancore.postings import DEFAULT_MAPPING
 from loancore.settlement import (
@@ -319,3 +320,13 @@ def test_a_day_without_a_run_is_caught_up_by_the_next_run(cn: BusinessCalendar) 
     )
     (line,) = run.batch.lines
     assert line.order_ids == ("O1", "O2") and line.payment == cny(30_000 - 180)
+
+
+def test_a_line_whose_payment_does_not_split_its_net_cannot_be_built(cn: BusinessCalendar) -> None:
+    run = run_settlement(
+        D(2025, 10, 9), channel="c", calendar=cn, terms={"M1": t1("M1")},
+        captures=[capture("O1", "M1", 10_000, at(2025, 9, 30))],
+    )  # fmt: skip
+    (line,) = run.batch.lines
+    with pytest.raises(InvariantViolation):
+        attrs.evolve(line, payment=line.payment + cny(1))

@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 
 from loancore.checks import require_date, require_id
-from loancore.errors import InvalidInput
+from loancore.errors import InvalidInput, InvariantViolation
 from loancore.money import Money
 
 __all__ = [
@@ -146,6 +146,19 @@ class SettlementLine:
     retried_line_ids: tuple[str, ...] = attrs.field(converter=_tuple_of_ids)
     payment: Money = attrs.field(validator=_money)
     carried_out: Money = attrs.field(validator=_money)
+
+    def __attrs_post_init__(self) -> None:
+        net = self.net
+        if (
+            self.payment.is_negative()
+            or self.carried_out.is_positive()
+            or self.payment + self.carried_out != net
+            or (self.payment.is_positive() and self.carried_out.is_negative())
+        ):
+            raise InvariantViolation(
+                f"line {self.line_id}: payment {self.payment} and carried_out "
+                f"{self.carried_out} do not split net {net}"
+            )
 
     @property
     def net(self) -> Money:
