@@ -1,0 +1,161 @@
+"""Settlement (pure core): merchant T+N settlement, netting, payout files and reconciliation,
+merchant statements, joint-lending splits and funding routing.
+
+- :mod:`~loancore.settlement.terms`: :class:`MerchantTerms` (schedule, cut-off, service fee);
+- :mod:`~loancore.settlement.model`: captures, deductions, carry-forward, retries, lines, batches;
+- :mod:`~loancore.settlement.run`: :func:`run_settlement`, one date's batch, instructions, entries;
+- :mod:`~loancore.settlement.booking`: the entries of each step, through the posting templates;
+- :mod:`~loancore.settlement.files`: the payout CSV out, the channel's result CSV in;
+- :mod:`~loancore.settlement.reconcile`: :func:`reconcile`, a result file against a batch;
+- :mod:`~loancore.settlement.statement`: :func:`merchant_statement`;
+- :mod:`~loancore.settlement.joint`: :class:`JointLoan`, :class:`ShareRule`, :func:`route_funding`;
+- :mod:`~loancore.settlement.facilitation`: a traffic platform's commission (助贷);
+- :mod:`~loancore.settlement.codes`: :class:`SettlementCode` (5xx), :class:`SettlementRejected`.
+
+The business calendar comes in as an argument; nothing here reads a clock, a file or a store.
+docs/settlement.md explains the rules and the entries.
+"""
+
+from loancore.settlement.booking import (
+    confirmed_entries,
+    failed_entries,
+    instruction_entries,
+)
+from loancore.settlement.codes import (
+    SettlementCode,
+    SettlementRejected,
+)
+from loancore.settlement.facilitation import (
+    ACTIVITIES_MAX,
+    CommissionAccrual,
+    CommissionBasis,
+    CommissionState,
+    CommissionStatement,
+    CommissionTerms,
+    LoanActivity,
+    LoanActivityKind,
+    accrue_commissions,
+    commission_statement,
+)
+from loancore.settlement.files import (
+    PAYOUT_COLUMNS,
+    RESULT_COLUMNS_REQUIRED,
+    RESULT_ROWS_MAX,
+    ChannelFileError,
+    PayoutStatus,
+    ResultRow,
+    parse_result_csv,
+    payout_csv,
+)
+from loancore.settlement.joint import (
+    FUNDERS_MAX,
+    Funder,
+    FunderKind,
+    FundingOption,
+    FundingRejected,
+    FundingShare,
+    JointLoan,
+    RoutedFunding,
+    ShareRule,
+    partner_payout_entries,
+    route_funding,
+)
+from loancore.settlement.model import (
+    CHANNEL_LENGTH_MAX,
+    MERCHANT_ID_LENGTH_MAX,
+    Capture,
+    CarryForward,
+    Deduction,
+    DeductionKind,
+    PaymentInstruction,
+    Retry,
+    SettlementBatch,
+    SettlementLine,
+)
+from loancore.settlement.reconcile import (
+    Mismatch,
+    MismatchKind,
+    Reconciliation,
+    reconcile,
+)
+from loancore.settlement.run import (
+    ITEMS_MAX,
+    SettlementRun,
+    run_settlement,
+)
+from loancore.settlement.statement import (
+    MerchantStatement,
+    merchant_statement,
+)
+from loancore.settlement.terms import (
+    BUSINESS_DAY_NTH_MAX,
+    LAG_DAYS_MAX,
+    Cadence,
+    MerchantTerms,
+    ServiceFee,
+    SettlementSchedule,
+    effective_date,
+)
+
+__all__ = [
+    "ACTIVITIES_MAX",
+    "BUSINESS_DAY_NTH_MAX",
+    "CHANNEL_LENGTH_MAX",
+    "FUNDERS_MAX",
+    "ITEMS_MAX",
+    "LAG_DAYS_MAX",
+    "MERCHANT_ID_LENGTH_MAX",
+    "PAYOUT_COLUMNS",
+    "RESULT_COLUMNS_REQUIRED",
+    "RESULT_ROWS_MAX",
+    "Cadence",
+    "Capture",
+    "CarryForward",
+    "ChannelFileError",
+    "CommissionAccrual",
+    "CommissionBasis",
+    "CommissionState",
+    "CommissionStatement",
+    "CommissionTerms",
+    "Deduction",
+    "DeductionKind",
+    "Funder",
+    "FunderKind",
+    "FundingOption",
+    "FundingRejected",
+    "FundingShare",
+    "JointLoan",
+    "LoanActivity",
+    "LoanActivityKind",
+    "MerchantStatement",
+    "MerchantTerms",
+    "Mismatch",
+    "MismatchKind",
+    "PaymentInstruction",
+    "PayoutStatus",
+    "Reconciliation",
+    "ResultRow",
+    "Retry",
+    "RoutedFunding",
+    "ServiceFee",
+    "SettlementBatch",
+    "SettlementCode",
+    "SettlementLine",
+    "SettlementRejected",
+    "SettlementRun",
+    "SettlementSchedule",
+    "ShareRule",
+    "accrue_commissions",
+    "commission_statement",
+    "confirmed_entries",
+    "effective_date",
+    "failed_entries",
+    "instruction_entries",
+    "merchant_statement",
+    "parse_result_csv",
+    "partner_payout_entries",
+    "payout_csv",
+    "reconcile",
+    "route_funding",
+    "run_settlement",
+]
