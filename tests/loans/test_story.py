@@ -12,8 +12,8 @@ from loans_kit import DAY, assert_clean, cny, state
 from loancore.errors import QuotaRejected, ServicingRejected
 from loancore.money import Money
 from loancore.ports import UnitOfWork
-from loancore.servicing import LoanStatus, MerchantRefund, Prepay, Repay
 from loancore.services import Applied, apply_event, book_order
+from loancore.servicing import LoanStatus, MerchantRefund, Prepay, Repay
 
 
 def book(uow: UnitOfWork, loan_id: str = "L1", principal: str = "6000.00") -> Applied:
