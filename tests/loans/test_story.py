@@ -12,7 +12,7 @@ from loans_kit import DAY, assert_clean, cny, state
 from loancore.errors import QuotaRejected, ServicingRejected
 from loancore.money import Money
 from loancore.ports import UnitOfWork
-from loancore.services import Applied, apply_event, book_order
+from loancore.services import Applied, apply_batch, apply_event, book_order
 from loancore.servicing import LoanStatus, MerchantRefund, Prepay, Repay
 
 
@@ -98,3 +98,27 @@ def test_booking_refused_by_quota_stores_no_loan(uow: UnitOfWork) -> None:
     with pytest.raises(QuotaRejected):
         book(uow, principal="60000.00")
     assert state(uow) == before
+
+
+def test_batch_applies_in_one_unit_of_work_and_skips_refused_and_replayed(
+    uow: UnitOfWork,
+) -> None:
+    book(uow, "L1")
+    book(uow, "L2")
+    first = Repay(event_id="a1", as_of=date(2026, 2, 15), amount=cny("100.00"))
+    apply_event(uow, "L1", first)
+    items = [
+        ("L1", first),  # replayed
+        ("L1", Repay(event_id="a2", as_of=date(2026, 2, 16), amount=cny("50.00"))),
+        ("L2", Repay(event_id="b1", as_of=date(2026, 2, 15), amount=cny("70.00"))),
+        ("L1", Repay(event_id="a3", as_of=date(2026, 2, 1), amount=cny("1.00"))),  # back-dated
+        ("L1", Repay(event_id="a4", as_of=date(2026, 2, 20), amount=cny("30.00"))),
+    ]
+    result = apply_batch(uow, items)
+    assert result.applied == ("a2", "b1", "a4")
+    assert result.replayed == ("a1",)
+    assert [event_id for event_id, _ in result.refused] == ["a3"]
+    assert_clean(uow)
+    before = state(uow)
+    again = apply_batch(uow, items)
+    assert again.applied == () and state(uow) == before

@@ -7,6 +7,7 @@
   turn the quota effects into quota commands, post the entries and memo postings, commit. A
   refusal raises and changes nothing. An event id the loan already recorded is a replay: the
   stored loan comes back (``replayed``) and nothing is posted again.
+- :func:`apply_batch`: many events (a repayment file's chunk) in one unit of work.
 - :func:`reconcile`: the trial balance balances, each loan's figures equal the ledger's balances
   filtered by the loan (:func:`loancore.servicing.reconcile`) and each quota line's used amount
   equals the outstanding principal of the loans drawn on it.
@@ -21,13 +22,13 @@ principal as used again (and is refused, undoing the reversal, if the line canno
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 import attrs
 
 from loancore.checks import DATE_MAX, require_id
-from loancore.errors import ConcurrentUpdate, InvalidInput, NotFound
+from loancore.errors import ConcurrentUpdate, InvalidInput, NotFound, ServicingRejected
 from loancore.ledger.subjects import Side
 from loancore.money import Money
 from loancore.ports import UnitOfWork
@@ -61,8 +62,10 @@ from loancore.servicing import reconcile as reconcile_loan
 __all__ = [
     "ATTEMPTS_MAX",
     "Applied",
+    "BatchResult",
     "LineCheck",
     "Reconciliation",
+    "apply_batch",
     "apply_event",
     "book_order",
     "quota_command",
@@ -71,6 +74,9 @@ __all__ = [
 
 ATTEMPTS_MAX = 5
 """How many times :func:`apply_event` tries by default before letting ConcurrentUpdate out."""
+
+BATCH_MAX = 10_000
+"""The most events :func:`apply_batch` takes in one unit of work."""
 
 _LOANS_BATCH = 1000
 _LOANS_MAX = 10_000_000
@@ -217,6 +223,79 @@ def apply_event(
     for attempt in range(1, attempts_max + 1):
         try:
             return _apply_once(uow, loan_id, event, attempt)
+        except ConcurrentUpdate:
+            if attempt == attempts_max:
+                raise
+    raise InvalidInput("attempts_max", attempts_max, "no attempt made")  # unreachable: bound >= 1
+
+
+@attrs.frozen
+class BatchResult:
+    """What :func:`apply_batch` did: the event ids applied, replayed and refused (with the
+    refusal), in input order."""
+
+    applied: tuple[str, ...]
+    replayed: tuple[str, ...]
+    refused: tuple[tuple[str, ServicingRejected], ...]
+
+
+def _batch_once(uow: UnitOfWork, items: Sequence[tuple[str, ServicingEvent]]) -> BatchResult:
+    applied: list[str] = []
+    replayed: list[str] = []
+    refused: list[tuple[str, ServicingRejected]] = []
+    with uow:
+        loaded: dict[str, int] = {}  # loan id -> the version loaded
+        current: dict[str, Loan] = {}
+        outcomes: list[Outcome] = []
+        for loan_id, event in items:  # decide everything first: writes go loans, quota, ledger
+            loan = current.get(loan_id)
+            if loan is None:
+                loan = current[loan_id] = uow.loans.load(loan_id)
+                loaded[loan_id] = loan.version
+            if _replayed(loan, event):
+                replayed.append(event.event_id)
+                continue
+            product = uow.loans.product(loan.product_id, loan.product_version)
+            try:
+                outcome = apply(loan, product, event)
+            except ServicingRejected as refusal:
+                refused.append((event.event_id, refusal))
+                continue
+            current[loan_id] = outcome.loan
+            outcomes.append(outcome)
+            applied.append(event.event_id)
+        for loan_id, loan in current.items():
+            if loan.version != loaded[loan_id]:
+                uow.loans.update(loan, expected_version=loaded[loan_id])
+        as_of = max((event.as_of for _loan_id, event in items), default=DATE_MAX)
+        _persist_effects(uow, tuple(outcomes), as_of)
+        uow.commit()
+    return BatchResult(tuple(applied), tuple(replayed), tuple(refused))
+
+
+def apply_batch(
+    uow: UnitOfWork,
+    items: Sequence[tuple[str, ServicingEvent]],
+    *,
+    attempts_max: int = ATTEMPTS_MAX,
+) -> BatchResult:
+    """Many ``(loan_id, event)`` pairs (an auto-debit result file's chunk) in ONE unit of work.
+
+    Every event is decided first, in order, on the loan as the earlier events of the batch left
+    it; a refused event (:class:`~loancore.errors.ServicingRejected`) is reported and skipped
+    (nothing was written for it), a replayed event id reported and skipped. Then the loans are
+    saved, the quota commands applied and all entries posted at once (the lock order). Anything
+    else raised (a quota refusal, a posting refusal) undoes the whole batch. A ConcurrentUpdate
+    reruns the batch from fresh loads, up to ``attempts_max`` attempts in all.
+    """
+    if isinstance(attempts_max, bool) or not isinstance(attempts_max, int) or attempts_max < 1:
+        raise InvalidInput("attempts_max", attempts_max, "expected an int >= 1")
+    batch = list(items)
+    if len(batch) > BATCH_MAX:
+        raise InvalidInput("items", len(batch), f"at most {BATCH_MAX} events a batch")
+    for attempt in range(1, attempts_max + 1):
+        try:
+            return _batch_once(uow, batch)
         except ConcurrentUpdate:
             if attempt == attempts_max:
                 raise
