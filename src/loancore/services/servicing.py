@@ -47,6 +47,7 @@ from loancore.quota import (
 from loancore.servicing import (
     Disburse,
     Loan,
+    LoanProduct,
     LoanStatus,
     Outcome,
     QuotaEffect,
@@ -246,6 +247,7 @@ def _batch_once(uow: UnitOfWork, items: Sequence[tuple[str, ServicingEvent]]) ->
     with uow:
         loaded: dict[str, int] = {}  # loan id -> the version loaded
         current: dict[str, Loan] = {}
+        products: dict[tuple[str, int], LoanProduct] = {}
         outcomes: list[Outcome] = []
         for loan_id, event in items:  # decide everything first: writes go loans, quota, ledger
             loan = current.get(loan_id)
@@ -255,7 +257,10 @@ def _batch_once(uow: UnitOfWork, items: Sequence[tuple[str, ServicingEvent]]) ->
             if _replayed(loan, event):
                 replayed.append(event.event_id)
                 continue
-            product = uow.loans.product(loan.product_id, loan.product_version)
+            ref = (loan.product_id, loan.product_version)
+            product = products.get(ref)
+            if product is None:
+                product = products[ref] = uow.loans.product(*ref)
             try:
                 outcome = apply(loan, product, event)
             except ServicingRejected as refusal:
