@@ -10,8 +10,8 @@ A use case is one :class:`UnitOfWork` (cosmicpython's pattern)::
         uow.ledger.post([entry])
         uow.commit()
 
-- ``with uow:`` opens ONE transaction and hands out every store (``uow.quota``, ``uow.ledger``;
-  loans and settlement join them the same way) bound to it.
+- ``with uow:`` opens ONE transaction and hands out every store (``uow.loans``, ``uow.quota``,
+  ``uow.ledger``; settlement joins them the same way) bound to it.
 - ``uow.commit()`` makes all of it durable at once. Leaving the block without it (an exception, a
   :class:`~loancore.errors.Rejected` refusal raised by a store, a ``return``) leaves every store
   exactly as it was before ``with``. ``uow.rollback()`` undoes explicitly. After either, the
