@@ -29,6 +29,7 @@ from typing import Any
 
 __all__ = [
     "CalendarOutOfRange",
+    "ConcurrentUpdate",
     "CurrencyMismatch",
     "FloatNotAllowed",
     "IdempotencyConflict",
@@ -156,6 +157,23 @@ class IdempotencyConflict(LoancoreError, ValueError):
         super().__init__(
             f"idempotency key {shown(key)} was already used with different content{suffix}"
         )
+
+
+class ConcurrentUpdate(LoancoreError, RuntimeError):
+    """Another unit of work changed the object since it was loaded (optimistic concurrency):
+    the caller loads it again and retries."""
+
+    def __init__(self, kind: str, key: Any, expected_version: int) -> None:
+        self.kind = kind
+        self.key = key
+        self.expected_version = expected_version
+        super().__init__(
+            f"{kind} {shown(key)} is no longer at version {expected_version}: "
+            "updated concurrently; load it again and retry"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.kind, self.key, self.expected_version))
 
 
 class InvariantViolation(LoancoreError, RuntimeError):

@@ -10,8 +10,8 @@ A use case is one :class:`UnitOfWork` (cosmicpython's pattern)::
         uow.ledger.post([entry])
         uow.commit()
 
-- ``with uow:`` opens ONE transaction and hands out every store (``uow.quota``, ``uow.ledger``;
-  loans and settlement join them the same way) bound to it.
+- ``with uow:`` opens ONE transaction and hands out every store (``uow.loans``, ``uow.quota``,
+  ``uow.ledger``; settlement joins them the same way) bound to it.
 - ``uow.commit()`` makes all of it durable at once. Leaving the block without it (an exception, a
   :class:`~loancore.errors.Rejected` refusal raised by a store, a ``return``) leaves every store
   exactly as it was before ``with``. ``uow.rollback()`` undoes explicitly. After either, the
@@ -105,8 +105,9 @@ from loancore.quota import (
     QuotaResult,
     QuotaSnapshot,
 )
+from loancore.servicing import Loan, LoanProduct
 
-__all__ = ["LOCK_ORDER", "LedgerStore", "QuotaStore", "UnitOfWork"]
+__all__ = ["LOCK_ORDER", "LedgerStore", "LoanStore", "QuotaStore", "UnitOfWork"]
 
 LOCK_ORDER: tuple[str, ...] = ("loans", "quota", "ledger")
 """The order in which a unit of work may write (and so lock) its stores: loan rows, then quota
@@ -315,6 +316,54 @@ class QuotaStore(Protocol):
 
 
 @runtime_checkable
+class LoanStore(Protocol):
+    """Loans and the product versions they were booked under (docs/storage.md, "Loans").
+
+    Implemented by :class:`~loancore.adapters.memory.loans.MemoryLoanStore` and
+    :class:`~loancore.adapters.sql.loans.SqlLoanStore`; ``tests/loans/`` runs one suite on both.
+    A loan is stored whole and comes back equal (``load(save(loan)) == loan``).
+
+    Optimistic concurrency: :meth:`update` writes ``loan`` only if the stored loan is still at
+    ``expected_version`` (the version the caller loaded); otherwise it raises
+    :class:`~loancore.errors.ConcurrentUpdate` and changes nothing, and the caller loads again and
+    retries. Writes are ``save_product``, ``add`` and ``update`` (:data:`LOCK_ORDER`: first).
+    """
+
+    def save_product(self, toml_text: str) -> LoanProduct:
+        """Store the product the TOML text describes (:func:`loancore.servicing.product_from_toml`)
+        under its ``(product_id, version)``; the same version again with the same content is a
+        no-op, with other content :class:`~loancore.errors.IdempotencyConflict` (a version, once
+        loans are booked under it, never changes)."""
+        ...
+
+    def product(self, product_id: str, version: int) -> LoanProduct:
+        """The stored product version; NotFound if there is none."""
+        ...
+
+    def add(self, loan: Loan, *, customer_id: str) -> None:
+        """Store a new loan of ``customer_id``; an existing loan id raises IdempotencyConflict
+        unless the stored loan is equal (a replayed booking)."""
+        ...
+
+    def load(self, loan_id: str) -> Loan:
+        """The stored loan; NotFound if there is none."""
+        ...
+
+    def update(self, loan: Loan, *, expected_version: int) -> None:
+        """Replace the stored loan (same id) if it is still at ``expected_version``; else
+        ConcurrentUpdate. NotFound if there is no such loan."""
+        ...
+
+    def customer_loans(self, customer_id: str) -> tuple[str, ...]:
+        """The ids of ``customer_id``'s loans, in id order."""
+        ...
+
+    def loan_ids(self, *, after: str = "", limit: int = 1000) -> tuple[str, ...]:
+        """Up to ``limit`` loan ids greater than ``after``, in id order (for batches)."""
+        ...
+
+
+@runtime_checkable
 class UnitOfWork(Protocol):
     """One transaction across every store (module docstring, "UnitOfWork contract").
 
@@ -331,6 +380,11 @@ class UnitOfWork(Protocol):
     @property
     def quota(self) -> QuotaStore:
         """The quota store bound to this unit of work's transaction."""
+        ...
+
+    @property
+    def loans(self) -> LoanStore:
+        """The loan store bound to this unit of work's transaction."""
         ...
 
     def __enter__(self) -> Self:

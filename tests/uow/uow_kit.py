@@ -113,10 +113,11 @@ def unbalanced_entry(n: int | str) -> JournalEntry:
 
 
 def state(uow: UnitOfWork) -> tuple[object, ...]:
-    """Everything both stores hold, read through a unit of work that is then left (rolled back)."""
+    """Everything the stores hold, read through a unit of work that is then left (rolled back)."""
     with uow:
-        quota, ledger = uow.quota, uow.ledger
+        quota, ledger, loans = uow.quota, uow.ledger, uow.loans
         return (
+            tuple(loans.load(loan_id) for loan_id in loans.loan_ids(limit=100_000)),
             quota.snapshot(),
             tuple(quota.journal()),
             tuple(ledger.entries()),

@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Any, Generic, Self, TypeVar, overload
 
 from loancore.errors import InvariantViolation
-from loancore.ports import LOCK_ORDER, LedgerStore, QuotaStore
+from loancore.ports import LOCK_ORDER, LedgerStore, LoanStore, QuotaStore
 
 __all__ = ["WRITE_METHODS", "BaseUnitOfWork", "StoreSlot"]
 
@@ -33,6 +33,7 @@ T = TypeVar("T")
 WRITE_METHODS: Mapping[str, frozenset[str]] = {
     "ledger": frozenset({"post", "reverse", "post_memo", "close_period", "save_chart"}),
     "quota": frozenset({"apply"}),
+    "loans": frozenset({"save_product", "add", "update"}),
 }
 """Per store name, the methods that write (and so lock). Every other method only reads."""
 
@@ -131,6 +132,7 @@ class BaseUnitOfWork:
 
     ledger = StoreSlot[LedgerStore]()
     quota = StoreSlot[QuotaStore]()
+    loans = StoreSlot[LoanStore]()
 
     _builders: Mapping[str, Callable[[Any], object]]
 

@@ -8,9 +8,33 @@ docs/architecture.md has the layers, the unit of work contract and the lock orde
 - :class:`Ledger`: the facade over a :class:`~loancore.ports.LedgerStore` (moved from
   ``loancore.ledger``), with :func:`audit`, the validation passes over a whole store.
 - :func:`run_end_of_day`: the quota end-of-day batch (moved from ``loancore.quota``).
+- :func:`book_order`, :func:`apply_event`, :func:`apply_batch`, :func:`reconcile`: servicing over the loans, quota and
+  ledger stores, one unit of work per call (:mod:`loancore.services.servicing`).
 """
 
 from loancore.services.ledger import Ledger, audit
 from loancore.services.quota import EndOfDayReport, Refusal, run_end_of_day
+from loancore.services.servicing import (
+    Applied,
+    BatchResult,
+    Reconciliation,
+    apply_batch,
+    apply_event,
+    book_order,
+    reconcile,
+)
 
-__all__ = ["EndOfDayReport", "Ledger", "Refusal", "audit", "run_end_of_day"]
+__all__ = [
+    "Applied",
+    "BatchResult",
+    "EndOfDayReport",
+    "Ledger",
+    "Reconciliation",
+    "Refusal",
+    "apply_batch",
+    "apply_event",
+    "audit",
+    "book_order",
+    "reconcile",
+    "run_end_of_day",
+]

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from loancore.adapters.memory.ledger import MemoryLedgerStore
+from loancore.adapters.memory.loans import MemoryLoanStore
 from loancore.adapters.memory.quota import MemoryQuotaStore
 from loancore.adapters.unit_of_work import BaseUnitOfWork
 from loancore.errors import InvalidInput, InvariantViolation
@@ -87,9 +88,10 @@ class _Handle:
 
 
 class MemoryUnitOfWork(BaseUnitOfWork):
-    """``MemoryUnitOfWork(ledger=..., quota=...)``: one unit of work over memory stores.
+    """``MemoryUnitOfWork(ledger=..., quota=..., loans=...)``: one unit of work over memory stores.
 
-    Stores not given are created empty (``MemoryLedgerStore()``, ``MemoryQuotaStore()``). The
+    Stores not given are created empty (``MemoryLedgerStore()``, ``MemoryQuotaStore()``,
+    ``MemoryLoanStore()``). The
     object may be kept and shared by threads: each ``with uow:`` waits for the stores' units of
     work locks. ``uow.stores`` gives the raw stores (for reads after commit, and tests).
     """
@@ -99,11 +101,13 @@ class MemoryUnitOfWork(BaseUnitOfWork):
         *,
         ledger: MemoryLedgerStore | None = None,
         quota: MemoryQuotaStore | None = None,
+        loans: MemoryLoanStore | None = None,
     ) -> None:
         super().__init__()
         stores: dict[str, _Checkpointed] = {
             "ledger": MemoryLedgerStore() if ledger is None else ledger,
             "quota": MemoryQuotaStore() if quota is None else quota,
+            "loans": MemoryLoanStore() if loans is None else loans,
         }
         for name, store in stores.items():
             if not callable(getattr(store, "_checkpoint", None)):

@@ -1,4 +1,4 @@
-"""SqlUnitOfWork: one database transaction across the ledger and quota stores (SQLite, PostgreSQL).
+"""SqlUnitOfWork: one database transaction across the loan, quota and ledger stores (SQLite, PostgreSQL).
 
 ``with uow:`` opens a connection and ONE transaction (``BEGIN IMMEDIATE`` on SQLite, READ
 COMMITTED on PostgreSQL) and builds every store bound to that connection; each store operation
@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine, Transaction
 
 from loancore.adapters.sql.base import Bind, check_bind
 from loancore.adapters.sql.ledger import SqlLedgerStore
+from loancore.adapters.sql.loans import SqlLoanStore
 from loancore.adapters.sql.quota import SqlQuotaStore
 from loancore.adapters.unit_of_work import BaseUnitOfWork
 from loancore.errors import InvalidInput
@@ -41,6 +42,7 @@ class _EngineState:
     def __init__(self, engine: Engine) -> None:
         self.ledger = SqlLedgerStore(engine)  # creates or checks the ledger schema
         SqlQuotaStore(engine)  # creates or checks the quota schema
+        SqlLoanStore(engine)  # creates or checks the loans schema
         self.ledger.load_chart()  # warms the chart cache
 
 
@@ -101,10 +103,12 @@ class SqlUnitOfWork(BaseUnitOfWork):
             else:  # inside the application's transaction; not remembered (it may roll back)
                 ledger_root = SqlLedgerStore(bind)
                 SqlQuotaStore(bind, config)
+                SqlLoanStore(bind)
         self._ledger_root = ledger_root
         self._builders: Mapping[str, Callable[[Any], object]] = {
             "ledger": lambda handle: ledger_root.using(handle.connection),
             "quota": lambda handle: SqlQuotaStore(handle.connection, config, create_schema=False),
+            "loans": lambda handle: SqlLoanStore(handle.connection, create_schema=False),
         }
 
     @property

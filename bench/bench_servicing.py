@@ -1,0 +1,235 @@
+"""Servicing through the services and the unit of work (loans, quota, ledger in one transaction).
+
+    servicing_repayment_file_per_s     an auto-debit result file of REPAYMENTS repayments (one per
+                                       loan and due date, installments 1..5 of LOANS 12-installment
+                                       loans) applied with ``apply_batch``, one unit of work per
+                                       1,000, on a SQLite file (synchronous=FULL)
+    servicing_ledger_post_per_s        the same entries posted straight into a fresh SQLite ledger,
+                                       one unit of work per 1,000 repayments' entries
+    servicing_vs_ledger_ratio          servicing time / ledger posting time of the same entries
+    servicing_event_p99_ms             one repayment (``apply_event``) on a loan with 24
+                                       installments and 20 past events, one unit of work, on
+                                       PostgreSQL (LOANCORE_TEST_POSTGRES_URL); ``..._p50_ms`` too
+
+Run alone with ``python bench/bench_servicing.py``; no test asserts these figures.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from loancore.adapters.sql import create_engine
+from loancore.adapters.sql.uow import SqlUnitOfWork
+from loancore.ledger import JournalEntry, default_chart
+from loancore.money import Money
+from loancore.quota import Grant, Hold
+from loancore.services import apply_batch, apply_event
+from loancore.services.servicing import quota_command
+from loancore.servicing import Disburse, Outcome, Repay, ServicingEvent, apply, book_loan
+
+CLINIC_TOML = """
+product_id = "clinic-12"
+version = 1
+currency = "CNY"
+
+[terms]
+method = "equal_installment"
+annual_rate = "0.18"
+rounding = "HALF_UP"
+day_count = "ACT/360"
+
+[interest]
+recognition = "daily"
+grace_days = 3
+compound = true
+
+[interest.penalty]
+multiple = "1.5"
+
+[charges.late_fee]
+rate = "0.05"
+cap = "50.00"
+
+[prepayment]
+fee_rate = "0.01"
+reamortization = "keep_term"
+
+[merchant]
+discount_rate = "0.05"
+"""
+
+LOANS = 4_000
+REPAYMENTS = 20_000  # LOANS x 5 installments
+CHUNK = 1_000
+START = datetime.date(2026, 1, 15)
+LINES = 100
+P99_LOANS = 200
+
+
+def _set_up(uow: Any, lines: int) -> None:
+    with uow:
+        uow.loans.save_product(CLINIC_TOML)
+        for n in range(lines):
+            grant = Grant(
+                key=f"grant-{n}",
+                line_id=f"LINE-{n}",
+                borrower_id=f"B{n}",
+                limit=Money(Decimal("200000.00"), "CNY"),
+                starts_on=datetime.date(2025, 1, 1),
+                expires_on=datetime.date(2031, 1, 1),
+            )
+            uow.quota.apply(grant, as_of=START)
+        uow.ledger.save_chart(default_chart())
+        uow.commit()
+
+
+def _book_many(uow: Any, loan_ids: Sequence[str], installments: int, lines: int) -> None:
+    """Set-up only: loans booked and disbursed, ``CHUNK`` a unit of work (book_order's steps)."""
+    for first in range(0, len(loan_ids), CHUNK):
+        with uow:
+            product = uow.loans.product("clinic-12", 1)
+            outcomes: list[tuple[str, Outcome, Outcome]] = []
+            for n, loan_id in enumerate(loan_ids[first : first + CHUNK], start=first):
+                booked = book_loan(
+                    product,
+                    event_id=f"o-{loan_id}",
+                    loan_id=loan_id,
+                    hold_id=f"{loan_id}-hold",
+                    principal=Money(Decimal("3000.00"), "CNY"),
+                    installments=installments,
+                    start_date=START,
+                    payee="merchant",
+                    dimensions={"merchant": "M1", "customer": f"B{n % lines}"},
+                )
+                paid = apply(booked.loan, product, Disburse(event_id=f"d-{loan_id}", as_of=START))
+                outcomes.append((f"LINE-{n % lines}", booked, paid))
+                uow.loans.add(paid.loan, customer_id=f"B{n % lines}")
+            for line_id, booked, paid in outcomes:
+                hold = Hold(
+                    key=booked.loan.hold_id,
+                    line_id=line_id,
+                    amount=Money(Decimal("3000.00"), "CNY"),
+                    expires_on=START,
+                )
+                uow.quota.apply(hold, as_of=START)
+                for effect in booked.quota_effects + paid.quota_effects:
+                    uow.quota.apply(quota_command(uow, effect), as_of=START)
+            uow.ledger.post([e for _l, b, p in outcomes for e in b.entries + p.entries])
+            uow.commit()
+
+
+def _file(uow: Any, loan_ids: Sequence[str]) -> list[list[tuple[str, ServicingEvent]]]:
+    """The repayment file, in chunks: each loan's installments 1..5 paid on their due dates."""
+    with uow:
+        loan = uow.loans.load(loan_ids[0])
+    items: list[tuple[str, ServicingEvent]] = []
+    for inst in loan.installments[:5]:
+        amount = loan.money(inst.outstanding())
+        for loan_id in loan_ids:
+            event = Repay(event_id=f"p{inst.number}-{loan_id}", as_of=inst.due_date, amount=amount)
+            items.append((loan_id, event))
+    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+
+
+def _entries_posted(engine: sa.Engine, after: int) -> list[JournalEntry]:
+    uow = SqlUnitOfWork(engine)
+    with uow:
+        return list(uow.ledger.entries())[after:]
+
+
+def repayment_file(directory: Path) -> dict[str, float]:
+    engine = create_engine(directory / "servicing.sqlite")
+    uow = SqlUnitOfWork(engine)
+    _set_up(uow, LINES)
+    loan_ids = [f"L{n:06d}" for n in range(LOANS)]
+    _book_many(uow, loan_ids, 12, LINES)
+    booked_entries = len(_entries_posted(engine, 0))
+    chunks = _file(uow, loan_ids)
+    started = time.perf_counter()
+    applied = 0
+    for chunk in chunks:
+        applied += len(apply_batch(uow, chunk).applied)
+    servicing_s = time.perf_counter() - started
+    assert applied == REPAYMENTS, applied
+    entries = _entries_posted(engine, booked_entries)
+    engine.dispose()
+
+    ledger_engine = create_engine(directory / "ledger.sqlite")
+    ledger_uow = SqlUnitOfWork(ledger_engine)
+    _set_up(ledger_uow, 0)
+    per_chunk = max(1, len(entries) * CHUNK // REPAYMENTS)
+    started = time.perf_counter()
+    for first in range(0, len(entries), per_chunk):
+        with ledger_uow:
+            ledger_uow.ledger.post(entries[first : first + per_chunk])
+            ledger_uow.commit()
+    ledger_s = time.perf_counter() - started
+    ledger_engine.dispose()
+    return {
+        "servicing_repayment_file_per_s": REPAYMENTS / servicing_s,
+        "servicing_ledger_post_per_s": REPAYMENTS / ledger_s,
+        "servicing_vs_ledger_ratio": servicing_s / ledger_s,
+    }
+
+
+def event_latency(url: str) -> dict[str, float]:
+    schema = f"bench_servicing_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        uow = SqlUnitOfWork(engine)
+        _set_up(uow, 4)
+        loan_ids = [f"P{n:04d}" for n in range(P99_LOANS)]
+        _book_many(uow, loan_ids, 24, 4)
+        cent = Money(Decimal("1.00"), "CNY")
+        for k in range(20):  # 20 past events a loan
+            day = START + datetime.timedelta(days=k)
+            items: list[tuple[str, ServicingEvent]] = [
+                (i, Repay(event_id=f"h{k}-{i}", as_of=day, amount=cent)) for i in loan_ids
+            ]
+            apply_batch(uow, items)
+        timings: list[float] = []
+        day = START + datetime.timedelta(days=25)
+        for loan_id in loan_ids:
+            event = Repay(event_id=f"m-{loan_id}", as_of=day, amount=cent)
+            started = time.perf_counter()
+            apply_event(uow, loan_id, event)
+            timings.append((time.perf_counter() - started) * 1000)
+        timings.sort()
+        return {
+            "servicing_event_p50_ms": statistics.median(timings),
+            "servicing_event_p99_ms": timings[int(len(timings) * 0.99) - 1],
+        }
+    finally:
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def run() -> dict[str, float]:
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as directory:
+        figures.update(repayment_file(Path(directory)))
+    url = os.environ.get("LOANCORE_TEST_POSTGRES_URL")
+    if url:
+        figures.update(event_latency(url))
+    return figures
+
+
+if __name__ == "__main__":
+    for key, value in run().items():
+        print(f"{key:40s} {value:>14,.3f}")

@@ -1,0 +1,127 @@
+"""MemoryLoanStore: the plain reference :class:`~loancore.ports.LoanStore`.
+
+Loans are immutable values, so the store keeps them as they are; a checkpoint is a shallow copy
+of its dicts (``_checkpoint`` / ``_restore`` serve :class:`~loancore.adapters.memory.uow.
+MemoryUnitOfWork`). Every method checks all it needs before changing anything.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from loancore.checks import require_id
+from loancore.errors import ConcurrentUpdate, IdempotencyConflict, InvalidInput, NotFound
+from loancore.servicing import Loan, LoanProduct, product_from_toml
+
+__all__ = ["MemoryLoanStore"]
+
+_LIMIT_MAX = 100_000
+
+
+class _State:
+    __slots__ = ("customers", "loans", "products")
+
+    def __init__(
+        self,
+        products: dict[tuple[str, int], LoanProduct],
+        loans: dict[str, Loan],
+        customers: dict[str, str],
+    ) -> None:
+        self.products = products
+        self.loans = loans
+        self.customers = customers  # loan id -> customer id
+
+    def copy(self) -> _State:
+        return _State(dict(self.products), dict(self.loans), dict(self.customers))
+
+
+def check_loan(loan: object) -> Loan:
+    if not isinstance(loan, Loan):
+        raise InvalidInput("loan", loan, "expected a Loan")
+    return loan
+
+
+def check_limit(after: object, limit: object) -> None:
+    if not isinstance(after, str):
+        raise InvalidInput("after", after, "expected a str")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _LIMIT_MAX:
+        raise InvalidInput("limit", limit, f"expected an int from 1 to {_LIMIT_MAX}")
+
+
+class MemoryLoanStore:
+    """Loans and products in dicts (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._state = _State({}, {}, {})
+        self._lock = threading.Lock()
+
+    # -- products ---------------------------------------------------------------------------------
+
+    def save_product(self, toml_text: str) -> LoanProduct:
+        product = product_from_toml(toml_text)
+        with self._lock:
+            stored = self._state.products.get(product.ref)
+            if stored is not None:
+                if stored != product:
+                    raise IdempotencyConflict(
+                        f"{product.product_id}@{product.version}", "product version changed"
+                    )
+                return stored
+            self._state.products[product.ref] = product
+        return product
+
+    def product(self, product_id: str, version: int) -> LoanProduct:
+        found = self._state.products.get((product_id, version))
+        if found is None:
+            raise NotFound("product", f"{product_id}@{version}")
+        return found
+
+    # -- loans ------------------------------------------------------------------------------------
+
+    def add(self, loan: Loan, *, customer_id: str) -> None:
+        check_loan(loan)
+        require_id("customer_id", customer_id)
+        with self._lock:
+            stored = self._state.loans.get(loan.loan_id)
+            if stored is not None:
+                if stored != loan or self._state.customers[loan.loan_id] != customer_id:
+                    raise IdempotencyConflict(loan.loan_id, "a different loan has this id")
+                return
+            self._state.loans[loan.loan_id] = loan
+            self._state.customers[loan.loan_id] = customer_id
+
+    def load(self, loan_id: str) -> Loan:
+        found = self._state.loans.get(loan_id)
+        if found is None:
+            raise NotFound("loan", loan_id)
+        return found
+
+    def update(self, loan: Loan, *, expected_version: int) -> None:
+        check_loan(loan)
+        with self._lock:
+            stored = self._state.loans.get(loan.loan_id)
+            if stored is None:
+                raise NotFound("loan", loan.loan_id)
+            if stored.version != expected_version:
+                raise ConcurrentUpdate("loan", loan.loan_id, expected_version)
+            self._state.loans[loan.loan_id] = loan
+
+    def customer_loans(self, customer_id: str) -> tuple[str, ...]:
+        customers = self._state.customers
+        return tuple(sorted(i for i, c in customers.items() if c == customer_id))
+
+    def loan_ids(self, *, after: str = "", limit: int = 1000) -> tuple[str, ...]:
+        check_limit(after, limit)
+        return tuple(sorted(i for i in self._state.loans if i > after)[:limit])
+
+    # -- memory unit of work ----------------------------------------------------------------------
+
+    def _checkpoint(self) -> object:
+        with self._lock:
+            return self._state.copy()
+
+    def _restore(self, checkpoint: object) -> None:
+        if not isinstance(checkpoint, _State):
+            raise InvalidInput("checkpoint", checkpoint, "expected a MemoryLoanStore checkpoint")
+        with self._lock:
+            self._state = checkpoint.copy()

@@ -1,0 +1,220 @@
+"""SqlLoanStore: loans and products on SQLite and PostgreSQL (component ``loans``).
+
+Tables (version :data:`LOANS_SCHEMA_VERSION`; docs/storage.md, "Loans"):
+
+``loans_products``  one row per ``(product_id, version)``: the product's TOML text, as given
+``loans_loans``     one row per loan: the columns a query selects or locks on (customer, product,
+                    status, version) and ``document``, the whole loan as canonical JSON
+                    (:mod:`loancore.adapters.sql.loans_codec`, integer minor units)
+
+``update`` is one ``UPDATE ... WHERE loan_id = :id AND version = :expected``: on PostgreSQL the
+row lock makes a second writer wait and then find the version moved (no row updated ->
+:class:`~loancore.errors.ConcurrentUpdate`); on SQLite writers are serialised by ``BEGIN
+IMMEDIATE``. Each write runs in a SAVEPOINT when the store is given a Connection (a unit of work).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from loancore.adapters.memory.loans import check_limit, check_loan
+from loancore.adapters.sql.base import (
+    METADATA,
+    Bind,
+    MigrationStep,
+    binary_text,
+    check_bind,
+    currency_column,
+    ensure_schema,
+    read_connection,
+    write_transaction,
+)
+from loancore.adapters.sql.loans_codec import decode_loan, encode_loan
+from loancore.checks import require_id
+from loancore.errors import ConcurrentUpdate, IdempotencyConflict, NotFound
+from loancore.servicing import Loan, LoanProduct, product_from_toml
+
+__all__ = [
+    "LOANS",
+    "LOANS_COMPONENT",
+    "LOANS_MIGRATIONS",
+    "LOANS_SCHEMA_VERSION",
+    "LOANS_TABLES",
+    "PRODUCTS",
+    "SqlLoanStore",
+]
+
+LOANS_COMPONENT = "loans"
+LOANS_SCHEMA_VERSION = 1
+LOANS_MIGRATIONS: dict[int, MigrationStep] = {}
+
+TEXT_ID = binary_text()
+
+PRODUCTS = sa.Table(
+    "loans_products",
+    METADATA,
+    sa.Column("product_id", TEXT_ID, primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("toml", sa.Text, nullable=False),
+)
+
+LOANS = sa.Table(
+    "loans_loans",
+    METADATA,
+    sa.Column("loan_id", TEXT_ID, primary_key=True),
+    sa.Column("customer_id", TEXT_ID, nullable=False, index=True),
+    sa.Column("product_id", TEXT_ID, nullable=False),
+    sa.Column("product_version", sa.Integer, nullable=False),
+    currency_column(),
+    sa.Column("status", TEXT_ID, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+)
+
+LOANS_TABLES = (PRODUCTS, LOANS)
+
+_UPDATE = (
+    LOANS.update()
+    .where(LOANS.c.loan_id == sa.bindparam("id"), LOANS.c.version == sa.bindparam("expected"))
+    .values(
+        status=sa.bindparam("new_status"),
+        version=sa.bindparam("new_version"),
+        document=sa.bindparam("new_document"),
+    )
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(toml_text: str) -> LoanProduct:
+    return product_from_toml(toml_text)
+
+
+class SqlLoanStore:
+    """``SqlLoanStore(bind)``: the loans component on an Engine or a Connection (module
+    docstring). ``create_schema=False`` skips the schema check (the unit of work did it once)."""
+
+    def __init__(self, bind: Bind, *, create_schema: bool = True) -> None:
+        check_bind(bind)
+        self._bind = bind
+        if create_schema:
+            ensure_schema(
+                bind,
+                LOANS_COMPONENT,
+                LOANS_SCHEMA_VERSION,
+                LOANS_TABLES,
+                migrations=LOANS_MIGRATIONS,
+            )
+
+    # -- products ---------------------------------------------------------------------------------
+
+    def save_product(self, toml_text: str) -> LoanProduct:
+        product = _parsed(toml_text) if isinstance(toml_text, str) else product_from_toml(toml_text)
+        with write_transaction(self._bind) as connection:
+            stored = self._product_text(connection, product.product_id, product.version)
+            if stored is not None:
+                if _parsed(stored) != product:
+                    raise IdempotencyConflict(
+                        f"{product.product_id}@{product.version}", "product version changed"
+                    )
+                return _parsed(stored)
+            connection.execute(
+                PRODUCTS.insert().values(
+                    product_id=product.product_id, version=product.version, toml=toml_text
+                )
+            )
+        return product
+
+    def product(self, product_id: str, version: int) -> LoanProduct:
+        with read_connection(self._bind) as connection:
+            text = self._product_text(connection, product_id, version)
+        if text is None:
+            raise NotFound("product", f"{product_id}@{version}")
+        return _parsed(text)
+
+    @staticmethod
+    def _product_text(connection: Connection, product_id: str, version: int) -> str | None:
+        query = sa.select(PRODUCTS.c.toml).where(
+            PRODUCTS.c.product_id == product_id, PRODUCTS.c.version == version
+        )
+        text: str | None = connection.execute(query).scalar_one_or_none()
+        return text
+
+    # -- loans ------------------------------------------------------------------------------------
+
+    def add(self, loan: Loan, *, customer_id: str) -> None:
+        check_loan(loan)
+        require_id("customer_id", customer_id)
+        document = encode_loan(loan)
+        with write_transaction(self._bind) as connection:
+            query = sa.select(LOANS.c.customer_id, LOANS.c.document).where(
+                LOANS.c.loan_id == loan.loan_id
+            )
+            row = connection.execute(query).one_or_none()
+            if row is not None:
+                if row.document != document or row.customer_id != customer_id:
+                    raise IdempotencyConflict(loan.loan_id, "a different loan has this id")
+                return
+            connection.execute(
+                LOANS.insert().values(
+                    loan_id=loan.loan_id,
+                    customer_id=customer_id,
+                    product_id=loan.product_id,
+                    product_version=loan.product_version,
+                    currency=loan.currency,
+                    status=loan.status.value,
+                    version=loan.version,
+                    document=document,
+                )
+            )
+
+    def load(self, loan_id: str) -> Loan:
+        with read_connection(self._bind) as connection:
+            query = sa.select(LOANS.c.document).where(LOANS.c.loan_id == loan_id)
+            document: str | None = connection.execute(query).scalar_one_or_none()
+        if document is None:
+            raise NotFound("loan", loan_id)
+        return decode_loan(document)
+
+    def update(self, loan: Loan, *, expected_version: int) -> None:
+        check_loan(loan)
+        document = encode_loan(loan)
+        with write_transaction(self._bind) as connection:
+            result = connection.execute(
+                _UPDATE,
+                {
+                    "id": loan.loan_id,
+                    "expected": expected_version,
+                    "new_status": loan.status.value,
+                    "new_version": loan.version,
+                    "new_document": document,
+                },
+            )
+            if result.rowcount == 1:
+                return
+            query = sa.select(LOANS.c.version).where(LOANS.c.loan_id == loan.loan_id)
+            if connection.execute(query).scalar_one_or_none() is None:
+                raise NotFound("loan", loan.loan_id)
+            raise ConcurrentUpdate("loan", loan.loan_id, expected_version)
+
+    def customer_loans(self, customer_id: str) -> tuple[str, ...]:
+        query = (
+            sa.select(LOANS.c.loan_id)
+            .where(LOANS.c.customer_id == customer_id)
+            .order_by(LOANS.c.loan_id)
+        )
+        with read_connection(self._bind) as connection:
+            return tuple(connection.execute(query).scalars())
+
+    def loan_ids(self, *, after: str = "", limit: int = 1000) -> tuple[str, ...]:
+        check_limit(after, limit)
+        query = (
+            sa.select(LOANS.c.loan_id)
+            .where(LOANS.c.loan_id > after)
+            .order_by(LOANS.c.loan_id)
+            .limit(limit)
+        )
+        with read_connection(self._bind) as connection:
+            return tuple(connection.execute(query).scalars())
