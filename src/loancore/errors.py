@@ -44,6 +44,7 @@ __all__ = [
     "RejectionCode",
     "SchemaVersionMismatch",
     "ServicingRejected",
+    "SettlementRejected",
     "UnknownCurrency",
     "shown",
 ]
@@ -264,6 +265,13 @@ class RejectionCode(enum.IntEnum):
     REAMORTIZATION_UNSUPPORTED = 414  # the repayment method cannot be re-amortized
     PRODUCT_MISMATCH = 415  # the product given is not the version the loan was booked under
 
+    # 5xx settlement
+    JOINT_SHARE_BELOW_MINIMUM = 500  # a partner's share is under the share rule's minimum
+    FUNDER_NO_ROOM = 501  # a funder's room (limit less outstanding) is below its share
+    FUNDER_LOAN_LIMIT_EXCEEDED = 502  # a funder's share is above its per-loan maximum
+    NO_FUNDING_ROUTE = 503  # no funding option can take the loan (each option's reason listed)
+    COMMISSION_ALREADY_CLAWED_BACK = 504  # a loan's commission was already clawed back
+
 
 class Rejected(LoancoreError):
     """An expected business refusal (quota exceeded, period closed, loan already settled).
@@ -301,6 +309,11 @@ class PostingRejected(Rejected, ValueError):
 class ServicingRejected(Rejected, ValueError):
     """A servicing event was refused (``code`` is one of the 4xx servicing codes); the loan is
     unchanged and nothing was booked."""
+
+
+class SettlementRejected(Rejected, ValueError):
+    """A settlement, funding or commission request was refused (``code`` is one of the 5xx
+    settlement codes); nothing was booked."""
 
 
 class QuotaRejected(Rejected, ValueError):

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from settlement_support import at, t1
 
 from loancore.calendar import BusinessCalendar
-from loancore.errors import InvalidInput
+from loancore.errors import InvalidInput, RejectionCode, SettlementRejected
 from loancore.money import Rounding
 from loancore.settlement import (
     Capture,
@@ -20,8 +20,6 @@ from loancore.settlement import (
     Deduction,
     LoanActivity,
     LoanActivityKind,
-    SettlementCode,
-    SettlementRejected,
     accrue_commissions,
     commission_statement,
     merchant_statement,
@@ -75,7 +73,7 @@ def test_refund_claws_back_everything_and_stops_accruing() -> None:
     assert [a.amount for a in accruals] == [cny(12_000), cny(-12_000)]
     with pytest.raises(SettlementRejected) as raised:
         accrue_commissions(terms, [activity(3, "L1", LoanActivityKind.DISBURSED, 1)], state)
-    assert raised.value.code is SettlementCode.COMMISSION_ALREADY_CLAWED_BACK
+    assert raised.value.code is RejectionCode.COMMISSION_ALREADY_CLAWED_BACK
 
 
 def test_statement_pays_a_positive_net_and_carries_a_negative_one() -> None:

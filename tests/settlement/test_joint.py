@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loancore.errors import InvalidInput, Rejected
+from loancore.errors import InvalidInput, Rejected, RejectionCode, SettlementRejected
 from loancore.postings import DEFAULT_MAPPING, Component
 from loancore.settlement import (
     Funder,
@@ -18,8 +18,6 @@ from loancore.settlement import (
     FundingRejected,
     FundingShare,
     JointLoan,
-    SettlementCode,
-    SettlementRejected,
     ShareRule,
     partner_payout_entries,
     route_funding,
@@ -56,7 +54,7 @@ def test_share_rule_refuses_a_partner_under_thirty_percent() -> None:
     big = FundingShare(funder_id="lender", kind=FunderKind.LENDER, ratio="0.71")
     with pytest.raises(SettlementRejected) as raised:
         JointLoan.disburse("L1", cny(100), [big, small])
-    assert raised.value.code is SettlementCode.JOINT_SHARE_BELOW_MINIMUM
+    assert raised.value.code is RejectionCode.JOINT_SHARE_BELOW_MINIMUM
     assert isinstance(raised.value, Rejected) and "bank" in raised.value.detail
     # A configured rule (20%) accepts it.
     JointLoan.disburse("L1", cny(100), [big, small], rule=ShareRule(share_min="0.2"))
@@ -179,11 +177,11 @@ def test_router_refusal_lists_every_options_reason() -> None:
     ]
     with pytest.raises(FundingRejected) as raised:
         route_funding(cny(2_000_000), options, FUNDERS)
-    assert raised.value.code is SettlementCode.NO_FUNDING_ROUTE
+    assert raised.value.code is RejectionCode.NO_FUNDING_ROUTE
     assert [(o, c) for o, c, _d in raised.value.reasons] == [
-        ("A70", SettlementCode.FUNDER_NO_ROOM),
-        ("B50", SettlementCode.FUNDER_LOAN_LIMIT_EXCEEDED),
-        ("B20", SettlementCode.JOINT_SHARE_BELOW_MINIMUM),
+        ("A70", RejectionCode.FUNDER_NO_ROOM),
+        ("B50", RejectionCode.FUNDER_LOAN_LIMIT_EXCEEDED),
+        ("B20", RejectionCode.JOINT_SHARE_BELOW_MINIMUM),
     ]
 
 

@@ -10,7 +10,7 @@ merchant statements, joint-lending splits and funding routing.
 - :mod:`~loancore.settlement.statement`: :func:`merchant_statement`;
 - :mod:`~loancore.settlement.joint`: :class:`JointLoan`, :class:`ShareRule`, :func:`route_funding`;
 - :mod:`~loancore.settlement.facilitation`: a traffic platform's commission (助贷);
-- :mod:`~loancore.settlement.codes`: :class:`SettlementCode` (5xx), :class:`SettlementRejected`.
+- refusals: :class:`loancore.errors.SettlementRejected` with the 5xx :class:`~loancore.errors.RejectionCode` values.
 
 The business calendar comes in as an argument; nothing here reads a clock, a file or a store.
 docs/settlement.md explains the rules and the entries.
@@ -20,10 +20,6 @@ from loancore.settlement.booking import (
     confirmed_entries,
     failed_entries,
     instruction_entries,
-)
-from loancore.settlement.codes import (
-    SettlementCode,
-    SettlementRejected,
 )
 from loancore.settlement.facilitation import (
     ACTIVITIES_MAX,
@@ -139,9 +135,7 @@ __all__ = [
     "RoutedFunding",
     "ServiceFee",
     "SettlementBatch",
-    "SettlementCode",
     "SettlementLine",
-    "SettlementRejected",
     "SettlementRun",
     "SettlementSchedule",
     "ShareRule",

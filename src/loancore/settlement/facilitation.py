@@ -33,9 +33,8 @@ from typing import Any
 import attrs
 
 from loancore.checks import require_date, require_id
-from loancore.errors import InvalidInput
+from loancore.errors import InvalidInput, RejectionCode, SettlementRejected
 from loancore.money import Money, Rounding, round_ratio, to_rate
-from loancore.settlement.codes import SettlementCode, SettlementRejected
 
 __all__ = [
     "ACTIVITIES_MAX",
@@ -166,7 +165,7 @@ def _accrue_one(
 ) -> tuple[int, _LoanCommission]:
     if loan.clawed_back:
         raise SettlementRejected(
-            SettlementCode.COMMISSION_ALREADY_CLAWED_BACK,
+            RejectionCode.COMMISSION_ALREADY_CLAWED_BACK,
             f"loan {activity.loan_id!r} was refunded; {activity.activity_id!r} accrues nothing",
         )
     if activity.kind is LoanActivityKind.REFUNDED:

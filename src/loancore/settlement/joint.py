@@ -2,7 +2,7 @@
 
 - :class:`ShareRule`: each partner's share must be at least ``share_min`` (30% by default: the
   CBIRC's 2021 notice on banks' internet loans asks a bank partner to fund at least 30% of each
-  joint loan); refusals are :class:`~loancore.settlement.codes.SettlementRejected` with
+  joint loan); refusals are :class:`~loancore.errors.SettlementRejected` with
   ``JOINT_SHARE_BELOW_MINIMUM``.
 - :class:`JointLoan`: the disbursement is split once by ratio (largest remainder, exact). Every
   later amount is split through a :class:`~loancore.money.CumulativeSplit` per stream, so over
@@ -27,11 +27,10 @@ from typing import Any
 import attrs
 
 from loancore.checks import require_id
-from loancore.errors import InvalidInput
+from loancore.errors import InvalidInput, RejectionCode, SettlementRejected
 from loancore.ledger.entries import JournalEntry
 from loancore.money import CumulativeSplit, Money, allocate, to_rate
 from loancore.postings import DEFAULT_MAPPING, Component, PartnerPaid, SubjectMapping, partner_paid
-from loancore.settlement.codes import SettlementCode, SettlementRejected
 
 __all__ = [
     "FUNDERS_MAX",
@@ -109,7 +108,7 @@ class ShareRule:
         for share in shares:  # bounded by FUNDERS_MAX
             if share.kind in self.applies_to and share.ratio < self.share_min:
                 raise SettlementRejected(
-                    SettlementCode.JOINT_SHARE_BELOW_MINIMUM,
+                    RejectionCode.JOINT_SHARE_BELOW_MINIMUM,
                     f"funder {share.funder_id!r} funds {share.ratio}, under {self.share_min}",
                 )
 
@@ -269,10 +268,10 @@ class RoutedFunding:
 class FundingRejected(SettlementRejected):
     """No option could fund the loan: ``reasons`` holds ``(option_id, code, detail)`` for each."""
 
-    def __init__(self, reasons: tuple[tuple[str, SettlementCode, str], ...]) -> None:
+    def __init__(self, reasons: tuple[tuple[str, RejectionCode, str], ...]) -> None:
         self.reasons = reasons
         shown = "; ".join(f"{o}: {c.name} {d}" for o, c, d in reasons[:5])
-        super().__init__(SettlementCode.NO_FUNDING_ROUTE, shown or "no funding option given")
+        super().__init__(RejectionCode.NO_FUNDING_ROUTE, shown or "no funding option given")
 
 
 def partner_payout_entries(
@@ -289,21 +288,21 @@ def partner_payout_entries(
 
 def _refusal(
     option: FundingOption, amount: Money, funders: Mapping[str, Funder], rule: ShareRule
-) -> tuple[SettlementCode, str] | None:
+) -> tuple[RejectionCode, str] | None:
     try:
         rule.check(option.shares)
     except SettlementRejected as refused:
-        return SettlementCode.JOINT_SHARE_BELOW_MINIMUM, refused.detail
+        return RejectionCode.JOINT_SHARE_BELOW_MINIMUM, refused.detail
     parts = amount.allocate([share.ratio for share in option.shares])
     for share, part in zip(option.shares, parts, strict=True):
         funder = funders.get(share.funder_id)
         if funder is None:
             raise InvalidInput("funders", share.funder_id, "unknown funder in a funding option")
         if part > funder.room:
-            return SettlementCode.FUNDER_NO_ROOM, f"{share.funder_id} room {funder.room} < {part}"
+            return RejectionCode.FUNDER_NO_ROOM, f"{share.funder_id} room {funder.room} < {part}"
         if funder.loan_amount_max is not None and part > funder.loan_amount_max:
             detail = f"{share.funder_id} part {part} > per-loan maximum {funder.loan_amount_max}"
-            return SettlementCode.FUNDER_LOAN_LIMIT_EXCEEDED, detail
+            return RejectionCode.FUNDER_LOAN_LIMIT_EXCEEDED, detail
     return None
 
 
@@ -323,7 +322,7 @@ def route_funding(
         raise InvalidInput("options", len(options), f"at most {OPTIONS_MAX} options")
     checked_rule = rule or ShareRule()
     feasible: list[tuple[Decimal, str, FundingOption]] = []
-    reasons: list[tuple[str, SettlementCode, str]] = []
+    reasons: list[tuple[str, RejectionCode, str]] = []
     for option in options:
         refusal = _refusal(option, amount, funders, checked_rule)
         if refusal is not None:
