@@ -37,37 +37,7 @@ from loancore.quota import Grant, Hold
 from loancore.services import apply_batch, apply_event
 from loancore.services.servicing import quota_command
 from loancore.servicing import Disburse, Outcome, Repay, ServicingEvent, apply, book_loan
-
-CLINIC_TOML = """
-product_id = "clinic-12"
-version = 1
-currency = "CNY"
-
-[terms]
-method = "equal_installment"
-annual_rate = "0.18"
-rounding = "HALF_UP"
-day_count = "ACT/360"
-
-[interest]
-recognition = "daily"
-grace_days = 3
-compound = true
-
-[interest.penalty]
-multiple = "1.5"
-
-[charges.late_fee]
-rate = "0.05"
-cap = "50.00"
-
-[prepayment]
-fee_rate = "0.01"
-reamortization = "keep_term"
-
-[merchant]
-discount_rate = "0.05"
-"""
+from loancore.testing.servicing import CLINIC_PRODUCT_TOML
 
 LOANS = 4_000
 REPAYMENTS = 20_000  # LOANS x 5 installments
@@ -79,7 +49,7 @@ P99_LOANS = 200
 
 def _set_up(uow: Any, lines: int) -> None:
     with uow:
-        uow.loans.save_product(CLINIC_TOML)
+        uow.loans.save_product(CLINIC_PRODUCT_TOML)
         for n in range(lines):
             grant = Grant(
                 key=f"grant-{n}",

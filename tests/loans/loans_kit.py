@@ -24,41 +24,11 @@ from loancore.money import Money
 from loancore.ports import UnitOfWork
 from loancore.quota import Grant
 from loancore.services import Reconciliation, reconcile
+from loancore.testing.servicing import CLINIC_PRODUCT_TOML
 
 DAY = date(2026, 1, 15)
 LATER = date(2031, 1, 1)
 _counter = itertools.count()
-
-CLINIC_TOML = """
-product_id = "clinic-12"
-version = 1
-currency = "CNY"
-
-[terms]
-method = "equal_installment"
-annual_rate = "0.18"
-rounding = "HALF_UP"
-day_count = "ACT/360"
-
-[interest]
-recognition = "daily"
-grace_days = 3
-compound = true
-
-[interest.penalty]
-multiple = "1.5"
-
-[charges.late_fee]
-rate = "0.05"
-cap = "50.00"
-
-[prepayment]
-fee_rate = "0.01"
-reamortization = "keep_term"
-
-[merchant]
-discount_rate = "0.05"
-"""
 
 
 def cny(amount: str) -> Money:
@@ -91,7 +61,7 @@ def make_uow(kind: str, tmp_path: Path, postgres_url: str | None, **kwargs: Any)
 
 def set_up(uow: UnitOfWork, lines: tuple[str, ...] = ("LINE",)) -> None:
     with uow:  # loans, quota, ledger: the lock order
-        uow.loans.save_product(CLINIC_TOML)
+        uow.loans.save_product(CLINIC_PRODUCT_TOML)
         for line_id in lines:
             uow.quota.apply(
                 Grant(

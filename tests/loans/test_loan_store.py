@@ -12,7 +12,7 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from loans_kit import CLINIC_TOML, DAY, cny, state
+from loans_kit import DAY, cny, state
 
 from loancore.adapters.memory.loans import MemoryLoanStore
 from loancore.adapters.sql import create_engine
@@ -42,7 +42,7 @@ from loancore.servicing import (
     apply,
     book_loan,
 )
-from loancore.testing.servicing import loan_products
+from loancore.testing.servicing import CLINIC_PRODUCT_TOML, loan_products
 
 
 @st.composite
@@ -113,7 +113,7 @@ def test_sqlite_load_of_saved_loan_is_equal(tmp_path: Path, loan: Loan) -> None:
 
 
 def _booked() -> Loan:
-    product = MemoryLoanStore().save_product(CLINIC_TOML)
+    product = MemoryLoanStore().save_product(CLINIC_PRODUCT_TOML)
     return book_loan(
         product,
         event_id="book",
@@ -134,10 +134,12 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> LoanStore:
 
 def test_store_contract(store: LoanStore) -> None:
     assert isinstance(store, LoanStore)
-    product = store.save_product(CLINIC_TOML)
-    assert store.save_product(CLINIC_TOML + "\n# same content\n") == product
+    product = store.save_product(CLINIC_PRODUCT_TOML)
+    assert store.save_product(CLINIC_PRODUCT_TOML + "\n# same content\n") == product
     with pytest.raises(IdempotencyConflict):
-        store.save_product(CLINIC_TOML.replace('annual_rate = "0.18"', 'annual_rate = "0.2"'))
+        store.save_product(
+            CLINIC_PRODUCT_TOML.replace('annual_rate = "0.18"', 'annual_rate = "0.2"')
+        )
     assert store.product("clinic-12", 1) == product
     with pytest.raises(NotFound):
         store.product("clinic-12", 2)

@@ -18,6 +18,7 @@ so each thread has its own transaction (SQL) or waits for the units of work lock
 
 from __future__ import annotations
 
+import abc
 import threading
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -122,7 +123,7 @@ class StoreSlot(Generic[T]):
         return store
 
 
-class BaseUnitOfWork:
+class BaseUnitOfWork(abc.ABC):
     """The :class:`~loancore.ports.UnitOfWork` contract over an adapter's five hooks.
 
     ``_builders`` (set by the adapter) maps each store name to a function of the handle ``_begin``
@@ -215,20 +216,20 @@ class BaseUnitOfWork:
 
     # -- adapter hooks ----------------------------------------------------------------------------
 
+    @abc.abstractmethod
     def _begin(self) -> object:
         """Open the transaction; return the handle the builders and the other hooks receive."""
-        raise NotImplementedError
 
     def _before_first_write(self, handle: object, name: str) -> None:
         """Called once per store, right before its first write in this unit of work."""
 
+    @abc.abstractmethod
     def _commit(self, handle: object, written: frozenset[tuple[str, str]]) -> None:
         """Make the transaction durable; ``written`` holds every (store, write method) called."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _rollback(self, handle: object) -> None:
         """Undo the transaction."""
-        raise NotImplementedError
 
     def _end(self, handle: object) -> None:
         """Release what ``_begin`` took (a connection, the memory locks); after commit/rollback."""

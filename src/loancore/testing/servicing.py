@@ -56,12 +56,47 @@ from loancore.servicing.events import PayOff
 from loancore.waterfall import PRESETS, Component
 
 __all__ = [
+    "CLINIC_PRODUCT_TOML",
     "Harness",
     "ServicingMachine",
     "clinic_product",
     "ledger_net_debits",
     "loan_products",
 ]
+
+
+CLINIC_PRODUCT_TOML = """
+product_id = "clinic-12"
+version = 1
+currency = "CNY"
+
+[terms]
+method = "equal_installment"
+annual_rate = "0.18"
+rounding = "HALF_UP"
+day_count = "ACT/360"
+
+[interest]
+recognition = "daily"
+grace_days = 3
+compound = true
+
+[interest.penalty]
+multiple = "1.5"
+
+[charges.late_fee]
+rate = "0.05"
+cap = "50.00"
+
+[prepayment]
+fee_rate = "0.01"
+reamortization = "keep_term"
+
+[merchant]
+discount_rate = "0.05"
+"""
+"""The stories' clinic product as TOML (12 installments at 18%, penalty 1.5x, late fee, prepayment fee,
+merchant discount), for stores, benchmarks and users' own suites that save products as text."""
 
 
 def clinic_product(**overrides: Any) -> LoanProduct:
