@@ -162,6 +162,10 @@ _COUNTERS = (
 )
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+"""The one encoder of loan documents (sorted keys, fixed separators), built once."""
+
+
 def encode_loan(loan: Loan) -> str:
     """``loan`` as canonical JSON text (format :data:`LOAN_FORMAT`)."""
     data: dict[str, Any] = {name: getattr(loan, name) for name in _COUNTERS}
@@ -179,7 +183,7 @@ def encode_loan(loan: Loan) -> str:
         installments=[_installment(inst) for inst in loan.installments],
         history=[_transaction(txn) for txn in loan.history],
     )
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(data)
 
 
 def decode_loan(text: str) -> Loan:
