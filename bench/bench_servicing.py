@@ -1,8 +1,8 @@
 """Servicing through the services and the unit of work (loans, quota, ledger in one transaction).
 
-    servicing_repayment_file_per_s     an auto-debit result file of REPAYMENTS repayments (one per
-                                       loan and due date, installments 1..5 of LOANS 12-installment
-                                       loans) applied with ``apply_batch``, one unit of work per
+    servicing_repayment_file_per_s     an auto-debit result file of REPAYMENTS (100,000) repayments
+                                       (one per loan and due date, installments 1..5 of LOANS
+                                       12-installment loans) applied with ``apply_batch``, one unit of work per
                                        1,000, on a SQLite file (synchronous=FULL)
     servicing_ledger_post_per_s        the same entries posted straight into a fresh SQLite ledger,
                                        one unit of work per 1,000 repayments' entries
@@ -39,11 +39,11 @@ from loancore.services.servicing import quota_command
 from loancore.servicing import Disburse, Outcome, Repay, ServicingEvent, apply, book_loan
 from loancore.testing.servicing import CLINIC_PRODUCT_TOML
 
-LOANS = 4_000
-REPAYMENTS = 20_000  # LOANS x 5 installments
+LOANS = 20_000
+REPAYMENTS = 100_000  # LOANS x 5 installments (issue 11's file size)
 CHUNK = 1_000
 START = datetime.date(2026, 1, 15)
-LINES = 100
+LINES = 400  # 50 loans of 3,000.00 a 200,000.00 line
 P99_LOANS = 200
 
 

@@ -326,7 +326,8 @@ class LoanStore(Protocol):
     Optimistic concurrency: :meth:`update` writes ``loan`` only if the stored loan is still at
     ``expected_version`` (the version the caller loaded); otherwise it raises
     :class:`~loancore.errors.ConcurrentUpdate` and changes nothing, and the caller loads again and
-    retries. Writes are ``save_product``, ``add`` and ``update`` (:data:`LOCK_ORDER`: first).
+    retries. Writes are ``save_product``, ``add``, ``update`` and ``update_many``
+    (:data:`LOCK_ORDER`: first).
     """
 
     def save_product(self, toml_text: str) -> LoanProduct:
@@ -352,6 +353,18 @@ class LoanStore(Protocol):
     def update(self, loan: Loan, *, expected_version: int) -> None:
         """Replace the stored loan (same id) if it is still at ``expected_version``; else
         ConcurrentUpdate. NotFound if there is no such loan."""
+        ...
+
+    def load_many(self, loan_ids: Sequence[str]) -> dict[str, Loan]:
+        """The stored loans of ``loan_ids`` (at most 10,000; duplicates allowed) by id, read at
+        once (a batch's loans); NotFound for the first id in order that has none."""
+        ...
+
+    def update_many(self, updates: Sequence[tuple[Loan, int]]) -> None:
+        """:meth:`update` of each ``(loan, expected_version)`` (at most 10,000, one per loan
+        id), written at once and all or nothing: the first loan in order that is not
+        stored raises NotFound, or is no longer at its expected version ConcurrentUpdate, and
+        then nothing is written."""
         ...
 
     def customer_loans(self, customer_id: str) -> tuple[str, ...]:

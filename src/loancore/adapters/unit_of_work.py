@@ -34,7 +34,7 @@ T = TypeVar("T")
 WRITE_METHODS: Mapping[str, frozenset[str]] = {
     "ledger": frozenset({"post", "reverse", "post_memo", "close_period", "save_chart"}),
     "quota": frozenset({"apply"}),
-    "loans": frozenset({"save_product", "add", "update"}),
+    "loans": frozenset({"save_product", "add", "update", "update_many"}),
 }
 """Per store name, the methods that write (and so lock). Every other method only reads."""
 

@@ -245,15 +245,12 @@ def _batch_once(uow: UnitOfWork, items: Sequence[tuple[str, ServicingEvent]]) ->
     replayed: list[str] = []
     refused: list[tuple[str, ServicingRejected]] = []
     with uow:
-        loaded: dict[str, int] = {}  # loan id -> the version loaded
-        current: dict[str, Loan] = {}
+        current = uow.loans.load_many([loan_id for loan_id, _event in items])  # one read
+        loaded = {loan_id: loan.version for loan_id, loan in current.items()}
         products: dict[tuple[str, int], LoanProduct] = {}
         outcomes: list[Outcome] = []
         for loan_id, event in items:  # decide everything first: writes go loans, quota, ledger
-            loan = current.get(loan_id)
-            if loan is None:
-                loan = current[loan_id] = uow.loans.load(loan_id)
-                loaded[loan_id] = loan.version
+            loan = current[loan_id]
             if _replayed(loan, event):
                 replayed.append(event.event_id)
                 continue
@@ -269,9 +266,8 @@ def _batch_once(uow: UnitOfWork, items: Sequence[tuple[str, ServicingEvent]]) ->
             current[loan_id] = outcome.loan
             outcomes.append(outcome)
             applied.append(event.event_id)
-        for loan_id, loan in current.items():
-            if loan.version != loaded[loan_id]:
-                uow.loans.update(loan, expected_version=loaded[loan_id])
+        changed = [(loan, loaded[i]) for i, loan in current.items() if loan.version != loaded[i]]
+        uow.loans.update_many(changed)  # one write
         as_of = max((event.as_of for _loan_id, event in items), default=DATE_MAX)
         _persist_effects(uow, tuple(outcomes), as_of)
         uow.commit()
@@ -286,12 +282,13 @@ def apply_batch(
 ) -> BatchResult:
     """Many ``(loan_id, event)`` pairs (an auto-debit result file's chunk) in ONE unit of work.
 
-    Every event is decided first, in order, on the loan as the earlier events of the batch left
-    it; a refused event (:class:`~loancore.errors.ServicingRejected`) is reported and skipped
-    (nothing was written for it), a replayed event id reported and skipped. Then the loans are
-    saved, the quota commands applied and all entries posted at once (the lock order). Anything
-    else raised (a quota refusal, a posting refusal) undoes the whole batch. A ConcurrentUpdate
-    reruns the batch from fresh loads, up to ``attempts_max`` attempts in all.
+    The batch's loans are read at once (``load_many``). Every event is decided first, in order,
+    on the loan as the earlier events of the batch left it; a refused event
+    (:class:`~loancore.errors.ServicingRejected`) is reported and skipped (nothing was written
+    for it), a replayed event id reported and skipped. Then the changed loans are saved at once
+    (``update_many``), the quota commands applied and all entries posted at once (the lock
+    order). Anything else raised (a quota refusal, a posting refusal) undoes the whole batch. A
+    ConcurrentUpdate reruns the batch from fresh loads, up to ``attempts_max`` attempts in all.
     """
     if isinstance(attempts_max, bool) or not isinstance(attempts_max, int) or attempts_max < 1:
         raise InvalidInput("attempts_max", attempts_max, "expected an int >= 1")

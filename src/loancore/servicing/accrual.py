@@ -24,6 +24,7 @@ The amounts of one catch-up are summed into one entry per kind, ids ``<kind>:<ev
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from fractions import Fraction
 from typing import Any
@@ -32,7 +33,7 @@ import attrs
 
 from loancore.daycount import year_fraction_ratio
 from loancore.ledger.entries import JournalEntry
-from loancore.money import round_ratio
+from loancore.money import Money, round_ratio
 from loancore.postings import (
     Component as PostingComponent,
 )
@@ -75,38 +76,39 @@ def post_due(inst: Installment) -> tuple[Installment, int, int, int]:
     accrued = interest.due - inst.interest_accrued
     moved = interest.due - interest.booked
     charged = fee.due - fee.booked
-    return (
-        attrs.evolve(
-            inst,
-            interest=attrs.evolve(interest, booked=interest.due),
-            interest_accrued=interest.due,
-            fee=attrs.evolve(fee, booked=fee.due),
-        ),
-        accrued,
-        moved,
-        charged,
-    )
+    if moved:
+        interest = Part(
+            interest.due, interest.due, interest.paid, interest.waived, interest.written_off
+        )
+    if charged:
+        fee = Part(fee.due, fee.due, fee.paid, fee.waived, fee.written_off)
+    posted = attrs.evolve(inst, interest=interest, interest_accrued=interest.due, fee=fee)
+    return posted, accrued, moved, charged
 
 
 def _penalty(
     inst: Installment, product: LoanProduct, loan: Loan, as_of: date
 ) -> tuple[Installment, int, int, int]:
-    """Penalty, compound interest and late fee of ``inst`` through ``as_of``."""
+    """Penalty, compound interest and late fee of ``inst`` through ``as_of`` (``inst`` itself when
+    nothing changes: within the grace days, or already run through ``as_of`` and charged)."""
     if (as_of - inst.due_date).days <= product.grace_days:
         return inst, 0, 0, 0
     start = inst.penalty_through or inst.due_date
+    unpaid = inst.principal.outstanding + inst.interest.outstanding
+    if start >= as_of and inst.penalty_through == as_of and (inst.late_fee_charged or not unpaid):
+        return inst, 0, 0, 0
     penalty = compound = 0
-    if start < as_of:
+    receivable = inst.interest.receivable if product.penalty.compound else 0
+    if start < as_of and (inst.principal.outstanding or receivable):
         rate = Fraction(product.penalty.rate_for(loan.terms.annual_rate))
         factor = rate * year_fraction_ratio(start, as_of, product.day_count)
         mode = product.rounding
         base = factor * inst.principal.outstanding
         penalty = round_ratio(base.numerator, base.denominator, rounding=mode)
-        if product.penalty.compound:
-            over = factor * inst.interest.receivable
+        if receivable:
+            over = factor * receivable
             compound = round_ratio(over.numerator, over.denominator, rounding=mode)
     late = 0
-    unpaid = inst.principal.outstanding + inst.interest.outstanding
     if not inst.late_fee_charged and unpaid:
         late = _late_fee(product, unpaid, loan.currency)
     inst = attrs.evolve(
@@ -139,87 +141,96 @@ def _grow(part: Part, amount: int) -> Part:
     return attrs.evolve(part, due=part.due + amount, booked=part.booked + amount)
 
 
-def _adjustment_share(loan: Loan, product: LoanProduct, installments: list[Installment]) -> int:
-    if product.mapping.discount_treatment is not DiscountTreatment.INTEREST_ADJUSTMENT:
-        return 0
-    remaining = loan.merchant_discount - loan.adjustment_released
-    left = sum(1 for i in installments if not i.adjustment_amortized)
-    return remaining // left if left > 1 else remaining
+def _posted(inst: Installment) -> bool:
+    """Whether :func:`post_due` has nothing left to do on ``inst``."""
+    interest = inst.interest
+    return (
+        interest.booked == interest.due
+        and inst.interest_accrued == interest.due
+        and inst.fee.booked == inst.fee.due
+    )
+
+
+_SUMS = ("accrue", "due", "mgmt", "adjust", "penalty", "compound", "late")
 
 
 def catch_up(
     loan: Loan, product: LoanProduct, as_of: date, event_id: str
 ) -> tuple[Loan, tuple[JournalEntry, ...]]:
-    """``loan`` brought to ``as_of`` and the entries that books (see the module docstring)."""
-    sums = dict.fromkeys(("accrue", "due", "mgmt", "penalty", "compound", "late", "adjust"), 0)
+    """``loan`` brought to ``as_of`` and the entries that books (see the module docstring).
+
+    An installment with nothing to do on ``as_of`` (interest already accrued to its target, due
+    date not reached or already posted, penalty already run through ``as_of``) is kept as it is;
+    a changed one is rebuilt; the loan is rebuilt once, when anything changed."""
+    sums = dict.fromkeys(_SUMS, 0)
     installments = list(loan.installments)
     released = loan.adjustment_released
-    for index, inst in enumerate(installments):  # bounded by the loan's installments
-        target = accrual_target(inst, product, as_of)
-        sums["accrue"] += target - inst.interest_accrued
-        inst = attrs.evolve(inst, interest_accrued=target)
-        if as_of >= inst.due_date:
-            inst, accrued, moved, charged = post_due(inst)
-            sums["accrue"] += accrued
-            sums["due"] += moved
-            sums["mgmt"] += charged
+    amortizing = product.mapping.discount_treatment is DiscountTreatment.INTEREST_ADJUSTMENT
+    left = sum(1 for i in installments if not i.adjustment_amortized)
+    changed = False
+    for index, before in enumerate(installments):  # bounded by the loan's installments
+        inst = before
+        if as_of < inst.due_date:
+            target = accrual_target(inst, product, as_of)
+            if target != inst.interest_accrued:
+                sums["accrue"] += target - inst.interest_accrued
+                inst = attrs.evolve(inst, interest_accrued=target)
+        else:  # on or after the due date everything is accrued: post_due books the rest
+            if not _posted(inst):
+                inst, accrued, moved, charged = post_due(inst)
+                sums["accrue"] += accrued
+                sums["due"] += moved
+                sums["mgmt"] += charged
             if not inst.adjustment_amortized:
-                share = _adjustment_share(
-                    attrs.evolve(loan, adjustment_released=released), product, installments
-                )
+                # the share of what is left in 利息调整; the last installment takes the rest
+                remaining = loan.merchant_discount - released
+                share = (remaining // left if left > 1 else remaining) if amortizing else 0
                 released += share
                 sums["adjust"] += share
+                left -= 1
                 inst = attrs.evolve(inst, adjustment_amortized=True)
         inst, penalty, compound, late = _penalty(inst, product, loan, as_of)
         sums["penalty"] += penalty
         sums["compound"] += compound
         sums["late"] += late
-        installments[index] = inst
-    loan = attrs.evolve(
-        loan, installments=tuple(installments), adjustment_released=released, last_date=as_of
-    )
+        if inst is not before:
+            installments[index] = inst
+            changed = True
+    if changed or released != loan.adjustment_released or loan.last_date != as_of:
+        loan = attrs.evolve(
+            loan, installments=tuple(installments), adjustment_released=released, last_date=as_of
+        )
     return loan, _catch_up_entries(loan, product, as_of, event_id, sums)
 
 
 def _catch_up_entries(
     loan: Loan, product: LoanProduct, as_of: date, event_id: str, sums: dict[str, int]
 ) -> tuple[JournalEntry, ...]:
-    money, dims, mapping = loan.money, loan.dimensions, product.mapping
-    base: dict[str, Any] = {"accounting_date": as_of, "dimensions": dims}
-    events = (
-        InterestAccrued(
-            event_id=f"{event_id}.accrue",
-            component=PostingComponent.INTEREST,
-            amount=money(sums["accrue"]),
-            **base,
-        ),
-        InterestDue(event_id=f"{event_id}.due", amount=money(sums["due"]), **base),
-        FeeCharged(
-            event_id=f"{event_id}.mgmt",
-            fee_kind=FeeKind.MANAGEMENT,
-            amount=money(sums["mgmt"]),
-            **base,
-        ),
-        InterestAdjustmentAmortized(
-            event_id=f"{event_id}.adjust", amount=money(sums["adjust"]), **base
-        ),
-        InterestAccrued(
-            event_id=f"{event_id}.penalty",
-            component=PostingComponent.PENALTY,
-            amount=money(sums["penalty"]),
-            **base,
-        ),
-        InterestAccrued(
-            event_id=f"{event_id}.compound",
-            component=PostingComponent.COMPOUND,
-            amount=money(sums["compound"]),
-            **base,
-        ),
-        FeeCharged(
-            event_id=f"{event_id}.late",
-            fee_kind=FeeKind.LATE,
-            amount=money(sums["late"]),
-            **base,
-        ),
-    )
-    return tuple(entry for event in events for entry in entries_for(event, mapping))
+    """One entry per non-zero sum (a zero amount books nothing, so its event is not built)."""
+    money, mapping = loan.money, product.mapping
+    base: dict[str, Any] = {"accounting_date": as_of, "dimensions": loan.dimensions}
+    entries: tuple[JournalEntry, ...] = ()
+    for kind in _SUMS:  # bounded: seven kinds
+        amount = sums[kind]
+        if amount:
+            event = _CATCH_UP_EVENTS[kind](f"{event_id}.{kind}", money(amount), base)
+            entries += entries_for(event, mapping)
+    return entries
+
+
+_CATCH_UP_EVENTS: dict[str, Callable[[str, Money, dict[str, Any]], Any]] = {
+    "accrue": lambda i, m, b: InterestAccrued(
+        event_id=i, component=PostingComponent.INTEREST, amount=m, **b
+    ),
+    "due": lambda i, m, b: InterestDue(event_id=i, amount=m, **b),
+    "mgmt": lambda i, m, b: FeeCharged(event_id=i, fee_kind=FeeKind.MANAGEMENT, amount=m, **b),
+    "adjust": lambda i, m, b: InterestAdjustmentAmortized(event_id=i, amount=m, **b),
+    "penalty": lambda i, m, b: InterestAccrued(
+        event_id=i, component=PostingComponent.PENALTY, amount=m, **b
+    ),
+    "compound": lambda i, m, b: InterestAccrued(
+        event_id=i, component=PostingComponent.COMPOUND, amount=m, **b
+    ),
+    "late": lambda i, m, b: FeeCharged(event_id=i, fee_kind=FeeKind.LATE, amount=m, **b),
+}
+"""The posting event of each catch-up sum, by its id tag."""

@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from loancore.errors import InvalidInput, RejectionCode, ServicingRejected
+from loancore.errors import InvalidInput, InvariantViolation, RejectionCode, ServicingRejected
 from loancore.ledger.entries import Dimensions, JournalEntry
 from loancore.money import Money
 from loancore.postings import Component as PostingComponent
@@ -120,17 +120,25 @@ def restore_effects(loan: Loan, event: ServicingEvent, principal: int) -> tuple[
     )
 
 
+_NAMED = tuple((component, component.value) for component in COMPONENTS)
+"""Each component and the Installment attribute holding its part."""
+
+
 def outstanding_items(loan: Loan, due_only: date | None = None) -> list[OutstandingItem]:
+    """What ``loan`` owes, one waterfall item per installment and component with something
+    outstanding (due on or before ``due_only`` when given); Money is built here, at the edge
+    of the waterfall."""
     items = []
+    currency = loan.currency
     for inst in loan.installments:  # bounded by installments x components
         if due_only is not None and inst.due_date > due_only:
             continue
-        for component in COMPONENTS:
-            left = inst.part(component).outstanding
+        for component, name in _NAMED:
+            part: Part = getattr(inst, name)
+            left = part.due - part.paid - part.waived - part.written_off
             if left:
-                items.append(
-                    OutstandingItem(inst.number, inst.due_date, component, loan.money(left))
-                )
+                money = Money.from_minor(left, currency)
+                items.append(OutstandingItem(inst.number, inst.due_date, component, money))
     return items
 
 
@@ -149,21 +157,39 @@ class Paid:
 def pay_parts(
     loan: Loan, lines: Sequence[tuple[int, Component, int]]
 ) -> tuple[Loan, tuple[int, int, int]]:
-    by_number = {inst.number: inst for inst in loan.installments}
-    forward = [0, 0, 0]
+    """``loan`` with ``lines`` paid, each installment rebuilt once. An installment whose line
+    pays more than its part's receivable (interest or a fee paid in advance) first has its
+    interest and fee booked (:func:`post_due`); returns the interest accrued, the interest moved
+    to receivable and the fee charged that way."""
+    paying: dict[int, dict[Component, int]] = {}
     for number, component, amount in lines:  # bounded by the allocation's lines
-        inst = by_number[number]
-        part = inst.part(component)
-        if part.receivable < amount:
+        by_component = paying.setdefault(number, {})
+        by_component[component] = by_component.get(component, 0) + amount
+    forward = [0, 0, 0]
+    installments = list(loan.installments)
+    for index, inst in enumerate(installments):  # bounded by the installments
+        paid = paying.pop(inst.number, None)
+        if paid is None:
+            continue
+        if any(inst.part(component).receivable < amount for component, amount in paid.items()):
             inst, accrued, moved, charged = post_due(inst)
             forward[0] += accrued
             forward[1] += moved
             forward[2] += charged
+        parts: dict[str, Part] = {}
+        for component, amount in paid.items():  # bounded by the components
             part = inst.part(component)
-        inst = inst.with_part(component, attrs.evolve(part, paid=part.paid + amount))
-        by_number[number] = inst
-    installments = tuple(by_number[i.number] for i in loan.installments)
-    return attrs.evolve(loan, installments=installments), (forward[0], forward[1], forward[2])
+            parts[component.value] = Part(
+                part.due, part.booked, part.paid + amount, part.waived, part.written_off
+            )
+        installments[index] = attrs.evolve(inst, **parts)  # type: ignore[arg-type]
+    if paying:
+        raise InvariantViolation(f"loan {loan.loan_id} has no installment {sorted(paying)}")
+    return attrs.evolve(loan, installments=tuple(installments)), (
+        forward[0],
+        forward[1],
+        forward[2],
+    )
 
 
 def allocate_cash(
@@ -189,31 +215,46 @@ def allocate_cash(
 def forward_entries(
     loan: Loan, product: LoanProduct, event_id: str, as_of: date, forward: tuple[int, int, int]
 ) -> Entries:
+    """The interest accrued, moved to receivable and the fee charged ahead of their due date by
+    a payment (a zero amount books nothing, so its event is not built)."""
+    if not any(forward):
+        return ()
     base: dict[str, Any] = {"accounting_date": as_of, "dimensions": loan.dimensions}
     accrued, moved, charged = forward
-    events: tuple[Any, ...] = (
-        InterestAccrued(
-            event_id=f"{event_id}.forward.accrue",
-            component=PostingComponent.INTEREST,
-            amount=loan.money(accrued),
-            **base,
-        ),
-        InterestDue(event_id=f"{event_id}.forward.due", amount=loan.money(moved), **base),
-        FeeCharged(
-            event_id=f"{event_id}.forward.fee",
-            fee_kind=FeeKind.MANAGEMENT,
-            amount=loan.money(charged),
-            **base,
-        ),
-    )
+    events: list[Any] = []
+    if accrued:
+        events.append(
+            InterestAccrued(
+                event_id=f"{event_id}.forward.accrue",
+                component=PostingComponent.INTEREST,
+                amount=loan.money(accrued),
+                **base,
+            )
+        )
+    if moved:
+        events.append(
+            InterestDue(event_id=f"{event_id}.forward.due", amount=loan.money(moved), **base)
+        )
+    if charged:
+        events.append(
+            FeeCharged(
+                event_id=f"{event_id}.forward.fee",
+                fee_kind=FeeKind.MANAGEMENT,
+                amount=loan.money(charged),
+                **base,
+            )
+        )
     return tuple(e for ev in events for e in entries_for(ev, product.mapping))
 
 
+_VALUES = tuple(component.value for component in COMPONENTS)
+
+
 def line_totals(loan: Loan, lines: Sequence[Line]) -> dict[Component, Money]:
-    units = dict.fromkeys(COMPONENTS, 0)
-    for _number, component, amount in lines:
-        units[Component(component)] += amount
-    return {c: loan.money(u) for c, u in units.items()}
+    units = dict.fromkeys(_VALUES, 0)
+    for _number, value, amount in lines:  # bounded by the lines
+        units[value] += amount
+    return {c: loan.money(units[c.value]) for c in COMPONENTS}
 
 
 def repayment_entries(

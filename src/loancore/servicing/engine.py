@@ -102,4 +102,6 @@ def apply(loan: Loan, product: LoanProduct, event: ServicingEvent) -> Outcome:
     if needs_active and loan.status is not LoanStatus.ACTIVE and not after_payoff:
         raise reject(RejectionCode.LOAN_NOT_ACTIVE, f"loan is {loan.status.value}")
     outcome = function(loan, product, event)
+    if outcome.loan.last_date == event.as_of:  # a dated event's catch-up set it
+        return outcome
     return attrs.evolve(outcome, loan=attrs.evolve(outcome.loan, last_date=event.as_of))

@@ -130,7 +130,11 @@ class Installment:
         return attrs.evolve(self, **{component.value: part})  # type: ignore[arg-type]
 
     def outstanding(self) -> int:
-        return sum(self.part(c).outstanding for c in COMPONENTS)
+        """What the contract still says is owed, all components."""
+        total = 0
+        for part in (self.principal, self.interest, self.fee, self.penalty, self.compound):
+            total += part.due - part.paid - part.waived - part.written_off
+        return total
 
 
 class TransactionKind(str, enum.Enum):

@@ -66,7 +66,10 @@ def _repay(loan: Loan, product: LoanProduct, event: Repay) -> Outcome:
     paid = allocate_cash(
         loan, product, event.amount.minor_units, event.as_of, TransactionType.REPAYMENT
     )
-    loan = settle_status(attrs.evolve(paid.loan, credit=paid.loan.credit + paid.leftover))
+    loan = paid.loan
+    if paid.leftover:
+        loan = attrs.evolve(loan, credit=loan.credit + paid.leftover)
+    loan = settle_status(loan)
     entries += forward_entries(loan, product, event.event_id, event.as_of, paid.forward)
     entries += repayment_entries(
         loan, product, event.event_id, event.as_of, event.amount.minor_units, paid.lines

@@ -8,14 +8,18 @@ MemoryUnitOfWork`). Every method checks all it needs before changing anything.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 from loancore.checks import require_id
 from loancore.errors import ConcurrentUpdate, IdempotencyConflict, InvalidInput, NotFound
 from loancore.servicing import Loan, LoanProduct, product_from_toml
 
-__all__ = ["MemoryLoanStore"]
+__all__ = ["LOANS_BATCH_MAX", "MemoryLoanStore"]
 
 _LIMIT_MAX = 100_000
+
+LOANS_BATCH_MAX = 10_000
+"""The most loans one ``load_many`` or ``update_many`` takes (a batch of ``apply_batch``)."""
 
 
 class _State:
@@ -39,6 +43,39 @@ def check_loan(loan: object) -> Loan:
     if not isinstance(loan, Loan):
         raise InvalidInput("loan", loan, "expected a Loan")
     return loan
+
+
+def check_ids(loan_ids: object) -> tuple[str, ...]:
+    """``loan_ids`` as a tuple of str, at most :data:`LOANS_BATCH_MAX` of them."""
+    if isinstance(loan_ids, (str, bytes)) or not isinstance(loan_ids, Sequence):
+        raise InvalidInput("loan_ids", loan_ids, "expected a sequence of loan ids")
+    if len(loan_ids) > LOANS_BATCH_MAX:
+        raise InvalidInput("loan_ids", len(loan_ids), f"at most {LOANS_BATCH_MAX} ids")
+    for index, loan_id in enumerate(loan_ids):
+        if not isinstance(loan_id, str):
+            raise InvalidInput(f"loan_ids[{index}]", loan_id, "expected a str")
+    return tuple(loan_ids)
+
+
+def check_updates(updates: object) -> tuple[tuple[Loan, int], ...]:
+    """``updates`` as ``(loan, expected_version)`` pairs, at most :data:`LOANS_BATCH_MAX`, one
+    per loan id."""
+    if not isinstance(updates, Sequence):
+        raise InvalidInput("updates", updates, "expected a sequence of (loan, expected_version)")
+    if len(updates) > LOANS_BATCH_MAX:
+        raise InvalidInput("updates", len(updates), f"at most {LOANS_BATCH_MAX} loans")
+    seen: set[str] = set()
+    for index, pair in enumerate(updates):
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            raise InvalidInput(f"updates[{index}]", pair, "expected (loan, expected_version)")
+        loan, expected = pair
+        check_loan(loan)
+        if isinstance(expected, bool) or not isinstance(expected, int):
+            raise InvalidInput(f"updates[{index}].expected_version", expected, "expected an int")
+        if loan.loan_id in seen:
+            raise InvalidInput(f"updates[{index}]", loan.loan_id, "loan given twice")
+        seen.add(loan.loan_id)
+    return tuple(updates)
 
 
 def check_limit(after: object, limit: object) -> None:
@@ -105,6 +142,29 @@ class MemoryLoanStore:
             if stored.version != expected_version:
                 raise ConcurrentUpdate("loan", loan.loan_id, expected_version)
             self._state.loans[loan.loan_id] = loan
+
+    def load_many(self, loan_ids: Sequence[str]) -> dict[str, Loan]:
+        loans = self._state.loans
+        found: dict[str, Loan] = {}
+        for loan_id in check_ids(loan_ids):  # bounded by LOANS_BATCH_MAX
+            loan = loans.get(loan_id)
+            if loan is None:
+                raise NotFound("loan", loan_id)
+            found[loan_id] = loan
+        return found
+
+    def update_many(self, updates: Sequence[tuple[Loan, int]]) -> None:
+        pairs = check_updates(updates)
+        with self._lock:
+            loans = self._state.loans
+            for loan, expected in pairs:  # everything checked before anything is written
+                stored = loans.get(loan.loan_id)
+                if stored is None:
+                    raise NotFound("loan", loan.loan_id)
+                if stored.version != expected:
+                    raise ConcurrentUpdate("loan", loan.loan_id, expected)
+            for loan, _expected in pairs:
+                loans[loan.loan_id] = loan
 
     def customer_loans(self, customer_id: str) -> tuple[str, ...]:
         customers = self._state.customers

@@ -16,11 +16,17 @@ IMMEDIATE``. Each write runs in a SAVEPOINT when the store is given a Connection
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from loancore.adapters.memory.loans import check_limit, check_loan
+from loancore.adapters.memory.loans import (
+    check_ids,
+    check_limit,
+    check_loan,
+    check_updates,
+)
 from loancore.adapters.sql.base import (
     METADATA,
     Bind,
@@ -85,6 +91,14 @@ _UPDATE = (
         document=sa.bindparam("new_document"),
     )
 )
+
+
+_IN_MAX = 500
+"""The most ids one ``SELECT ... IN`` binds (SQLite allows 32,766 parameters; PostgreSQL more)."""
+
+
+class _Stale(Exception):
+    """Raised inside ``update_many``'s savepoint to undo it when a row was not updated."""
 
 
 @functools.lru_cache(maxsize=256)
@@ -198,6 +212,69 @@ class SqlLoanStore:
             if connection.execute(query).scalar_one_or_none() is None:
                 raise NotFound("loan", loan.loan_id)
             raise ConcurrentUpdate("loan", loan.loan_id, expected_version)
+
+    def load_many(self, loan_ids: Sequence[str]) -> dict[str, Loan]:
+        ids = check_ids(loan_ids)
+        unique = list(dict.fromkeys(ids))
+        documents: dict[str, str] = {}
+        with read_connection(self._bind) as connection:
+            for first in range(0, len(unique), _IN_MAX):  # bounded by LOANS_BATCH_MAX / _IN_MAX
+                chunk = unique[first : first + _IN_MAX]
+                query = sa.select(LOANS.c.loan_id, LOANS.c.document).where(
+                    LOANS.c.loan_id.in_(chunk)
+                )
+                documents.update((row.loan_id, row.document) for row in connection.execute(query))
+        found: dict[str, Loan] = {}
+        for loan_id in unique:
+            document = documents.get(loan_id)
+            if document is None:
+                raise NotFound("loan", loan_id)
+            found[loan_id] = decode_loan(document)
+        return found
+
+    def update_many(self, updates: Sequence[tuple[Loan, int]]) -> None:
+        pairs = check_updates(updates)
+        if not pairs:
+            return
+        rows = [
+            {
+                "id": loan.loan_id,
+                "expected": expected,
+                "new_status": loan.status.value,
+                "new_version": loan.version,
+                "new_document": encode_loan(loan),
+            }
+            for loan, expected in pairs
+        ]
+        try:
+            with write_transaction(self._bind) as connection:
+                if connection.dialect.supports_sane_multi_rowcount:
+                    if connection.execute(_UPDATE, rows).rowcount != len(rows):
+                        raise _Stale
+                else:
+                    for row in rows:  # bounded by LOANS_BATCH_MAX
+                        if connection.execute(_UPDATE, row).rowcount != 1:
+                            raise _Stale
+        except _Stale:
+            self._refuse_stale(pairs)
+
+    def _refuse_stale(self, pairs: Sequence[tuple[Loan, int]]) -> None:
+        """The refusal of an ``update_many`` that found a loan missing or moved (nothing written)."""
+        ids = [loan.loan_id for loan, _expected in pairs]
+        versions: dict[str, int] = {}
+        with read_connection(self._bind) as connection:
+            for first in range(0, len(ids), _IN_MAX):  # bounded by LOANS_BATCH_MAX / _IN_MAX
+                query = sa.select(LOANS.c.loan_id, LOANS.c.version).where(
+                    LOANS.c.loan_id.in_(ids[first : first + _IN_MAX])
+                )
+                versions.update((row.loan_id, row.version) for row in connection.execute(query))
+        for loan, expected in pairs:
+            if loan.loan_id not in versions:
+                raise NotFound("loan", loan.loan_id)
+            if versions[loan.loan_id] != expected:
+                raise ConcurrentUpdate("loan", loan.loan_id, expected)
+        loan, expected = pairs[0]
+        raise ConcurrentUpdate("loan", loan.loan_id, expected)
 
     def customer_loans(self, customer_id: str) -> tuple[str, ...]:
         query = (

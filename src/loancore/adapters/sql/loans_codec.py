@@ -38,8 +38,6 @@ _DECIMAL_TERMS = frozenset(
     {"principal", "annual_rate", "installment_multiple", "fee_rate_per_period"}
 )
 _DATE_TERMS = frozenset({"start_date", "first_due_date"})
-_PART_KEYS = ("due", "booked", "paid", "waived", "written_off")
-_PARTS = ("principal", "interest", "fee", "penalty", "compound")
 
 
 def _plain(value: Any) -> Any:
@@ -70,24 +68,37 @@ def _terms_from(data: dict[str, Any]) -> LoanTerms:
     return LoanTerms(**fields)
 
 
+_ZERO_PART = Part()
+_ZERO_UNITS = [0, 0, 0, 0, 0]
+
+
 def _part(part: Part) -> list[int]:
-    return [getattr(part, key) for key in _PART_KEYS]
+    return [part.due, part.booked, part.paid, part.waived, part.written_off]
+
+
+def _part_from(units: list[int]) -> Part:
+    """The part of ``units`` (checked by Part); the many all-zero parts share one value."""
+    return _ZERO_PART if units == _ZERO_UNITS else Part(*units)
 
 
 def _installment(inst: Installment) -> dict[str, Any]:
-    data: dict[str, Any] = {name: _part(getattr(inst, name)) for name in _PARTS}
-    data.update(
-        number=inst.number,
-        due_date=inst.due_date.isoformat(),
-        period_start=inst.period_start.isoformat(),
-        interest_accrued=inst.interest_accrued,
-        accrual_from=inst.accrual_from.isoformat(),
-        accrual_base=inst.accrual_base,
-        penalty_through=None if inst.penalty_through is None else inst.penalty_through.isoformat(),
-        late_fee_charged=inst.late_fee_charged,
-        adjustment_amortized=inst.adjustment_amortized,
-    )
-    return data
+    through = inst.penalty_through
+    return {
+        "principal": _part(inst.principal),
+        "interest": _part(inst.interest),
+        "fee": _part(inst.fee),
+        "penalty": _part(inst.penalty),
+        "compound": _part(inst.compound),
+        "number": inst.number,
+        "due_date": inst.due_date.isoformat(),
+        "period_start": inst.period_start.isoformat(),
+        "interest_accrued": inst.interest_accrued,
+        "accrual_from": inst.accrual_from.isoformat(),
+        "accrual_base": inst.accrual_base,
+        "penalty_through": None if through is None else through.isoformat(),
+        "late_fee_charged": inst.late_fee_charged,
+        "adjustment_amortized": inst.adjustment_amortized,
+    }
 
 
 def _installment_from(data: dict[str, Any]) -> Installment:
@@ -102,7 +113,11 @@ def _installment_from(data: dict[str, Any]) -> Installment:
         penalty_through=None if through is None else date.fromisoformat(through),
         late_fee_charged=data["late_fee_charged"],
         adjustment_amortized=data["adjustment_amortized"],
-        **{name: Part(*data[name]) for name in _PARTS},
+        principal=_part_from(data["principal"]),
+        interest=_part_from(data["interest"]),
+        fee=_part_from(data["fee"]),
+        penalty=_part_from(data["penalty"]),
+        compound=_part_from(data["compound"]),
     )
 
 
@@ -147,6 +162,10 @@ _COUNTERS = (
 )
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+"""The one encoder of loan documents (sorted keys, fixed separators), built once."""
+
+
 def encode_loan(loan: Loan) -> str:
     """``loan`` as canonical JSON text (format :data:`LOAN_FORMAT`)."""
     data: dict[str, Any] = {name: getattr(loan, name) for name in _COUNTERS}
@@ -164,7 +183,7 @@ def encode_loan(loan: Loan) -> str:
         installments=[_installment(inst) for inst in loan.installments],
         history=[_transaction(txn) for txn in loan.history],
     )
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(data)
 
 
 def decode_loan(text: str) -> Loan:
