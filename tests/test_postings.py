@@ -24,9 +24,9 @@ from loancore.adapters.memory.ledger import MemoryLedgerStore
 from loancore.errors import FloatNotAllowed, InvalidInput
 from loancore.ledger import (
     JournalEntry,
-    Subject,
     MemoRegister,
     Side,
+    Subject,
     chart_from_csv,
     check_entry,
     default_chart,
