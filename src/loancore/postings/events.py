@@ -74,6 +74,10 @@ def _fee_kind(value: object) -> FeeKind:
     return _enum(FeeKind, "fee_kind", value)
 
 
+def _fee_kind_or_none(value: object) -> FeeKind | None:
+    return None if value is None else _fee_kind(value)
+
+
 def _stage(value: object) -> Stage:
     return _enum(Stage, "stage", value)
 
@@ -327,9 +331,7 @@ class Waiver(Event):
 
     component: Component = attrs.field(converter=_component)
     amount: Money = attrs.field(validator=_money, metadata=_MONEY)
-    fee_kind: FeeKind | None = attrs.field(
-        default=None, converter=lambda v: None if v is None else _fee_kind(v)
-    )
+    fee_kind: FeeKind | None = attrs.field(default=None, converter=_fee_kind_or_none)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
