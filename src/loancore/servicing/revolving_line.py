@@ -386,7 +386,8 @@ def _late_date(account: CreditLineAccount, product: CreditLineProduct) -> date |
 def _charge_late(
     account: CreditLineAccount, product: CreditLineProduct, as_of: date, event_id: str
 ) -> tuple[CreditLineAccount, Entries]:
-    fee = product.late_fee.amount_for(account.minimum_unpaid, rounding=product.rounding)
+    unpaid = account.minimum_unpaid
+    fee = product.late_fee.amount_for(unpaid, rounding=product.rounding) if unpaid else 0
     account = attrs.evolve(account, fees=account.fees + fee, late_charged=True)
     if not fee:
         return account, ()
