@@ -4,8 +4,10 @@ filtered by the account equals the account's own balances; quota follows princip
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import attrs
 import pytest
@@ -323,42 +325,30 @@ def test_a_bad_line_product_names_the_field(overrides: dict[str, object], field:
     assert refused.value.field == field
 
 
-LINE_TOML = """
-product_id = "cash-line"
-version = 1
-currency = "CNY"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "servicing.md"
 
-[terms]
-daily_rate = "0.0005"        # or annual_rate = "0.1825" with day_count = "ACT/365"
-rounding = "HALF_UP"
 
-[statement]
-due_days = 20
-grace_days = 3
-minimum_payment_rate = "0.10"
-minimum_payment_floor = "100.00"
-
-[charges.late_fee]
-rate = "0.05"
-cap = "50.00"
-
-[allocation]
-policy = "civil-code-561"
-"""
+def docs_line_toml() -> str:
+    """The line product of docs/servicing.md ("Revolving credit lines")."""
+    text = DOCS.read_text(encoding="utf-8")
+    section = text[text.index("## Revolving credit lines") :]
+    match = re.search(r"```toml\n(.*?)```", section, re.DOTALL)
+    assert match is not None
+    return match.group(1)
 
 
 def test_the_docs_line_product_reads_from_toml() -> None:
-    assert credit_line_product_from_toml(LINE_TOML) == line_product()
-    annual = LINE_TOML.replace(
+    assert credit_line_product_from_toml(docs_line_toml()) == line_product()
+    annual = docs_line_toml().replace(
         'daily_rate = "0.0005"', 'annual_rate = "0.1825"\nday_count = "ACT/365"'
     )
     product = credit_line_product_from_toml(annual)
     assert product.annual_rate == Decimal("0.1825") and product.daily_rate is None
     with pytest.raises(ProductConfigError) as refused:
-        credit_line_product_from_toml(LINE_TOML + "\n[statement.extra]\n")
+        credit_line_product_from_toml(docs_line_toml() + "\n[statement.extra]\n")
     assert refused.value.field == "statement.extra"
     with pytest.raises(ProductConfigError) as refused:
-        credit_line_product_from_toml(LINE_TOML.replace('"HALF_UP"', '"NEAREST"'))
+        credit_line_product_from_toml(docs_line_toml().replace('"HALF_UP"', '"NEAREST"'))
     assert refused.value.field == "terms.rounding"
 
 
