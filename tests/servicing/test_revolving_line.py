@@ -15,11 +15,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from loancore.adapters.memory.ledger import MemoryLedgerStore
+from loancore.adapters.memory.quota import MemoryQuotaStore
 from loancore.errors import InvalidInput, RejectionCode, ServicingRejected
 from loancore.ledger import Side, default_chart
 from loancore.money import Money, Rounding
 from loancore.quota import Draw as QuotaDraw
-from loancore.quota import RestoreRepaid
+from loancore.quota import Grant, RestoreRepaid
 from loancore.services import Ledger
 from loancore.servicing import (
     Accrue,
@@ -83,11 +84,26 @@ class Books:
     product: CreditLineProduct
     account: CreditLineAccount
     store: MemoryLedgerStore = attrs.field(factory=lambda: MemoryLedgerStore(CHART))
+    quota: MemoryQuotaStore = attrs.field(factory=MemoryQuotaStore)
     outcomes: list[LineOutcome] = attrs.field(factory=list)
+
+    def __attrs_post_init__(self) -> None:
+        limit = cny("200000.00")  # the default borrower cap; more than the property draws
+        grant = Grant(
+            key="grant",
+            line_id="Q1",
+            borrower_id="C1",
+            limit=limit,
+            starts_on=OPENED,
+            expires_on=date(2099, 12, 31),
+        )
+        self.quota.apply(grant, as_of=OPENED)
 
     def apply(self, event: ServicingEvent) -> LineOutcome:
         outcome = apply_line(self.account, self.product, event)
         self.store.post(outcome.entries)
+        for effect in outcome.quota_effects:  # the services would do this in the same unit of work
+            self.quota.apply(effect.command(), as_of=event.as_of)
         self.account = outcome.account
         self.outcomes.append(outcome)
         return outcome
@@ -441,7 +457,7 @@ def test_cash_is_conserved_and_the_ledger_equals_the_account(
         assert {code: books.net_debit(code) for code in expected} == expected
         income = -books.net_debit("6011") - sum(books.net_debit(f"6021.0{k}") for k in "12349")
         assert account.owed() - account.credit == drawn + income + refunded - received
-        assert used == account.principal
+        assert used == account.principal == books.quota.balance("Q1").used_minor
         assert account.minimum_unpaid <= account.owed()
         if account.statement is not None:
             bill = account.statement
