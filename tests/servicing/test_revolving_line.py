@@ -222,6 +222,48 @@ def test_a_cash_line_month_by_month_books_every_entry_to_the_fen() -> None:
     assert income == 40_00 + 75_00 + 31_76 + 49_84 + 138_44 + 27_69 + 55_38 + 50_00
 
 
+def test_penalty_interest_runs_on_the_minimum_unpaid_from_the_first_late_day() -> None:
+    """1.5 x 万分之五 a day on the unpaid minimum: 1,040.00 from 04-03 (0.78 a day), 540.00 after
+    a payment of 500.00 on 04-06 (0.405 a day), until statement 2 closes on 04-10."""
+    product = line_product(penalty_daily_rate=Decimal("0.00075"))
+    books = Books(product, opened(product))
+    books.apply(Draw(event_id="d1", as_of=date(2026, 3, 2), amount=cny("10000.00")))
+    paid = books.apply(Repay(event_id="r1", as_of=date(2026, 4, 6), amount=cny("500.00")))
+    assert legs(paid)["fee.charged:r1.s1.late"] == [
+        ("1221", "debit", "50.00"),
+        ("6021.03", "credit", "50.00"),
+    ]
+    assert legs(paid)["interest.accrued:r1.penalty"] == [
+        ("1132", "debit", "2.34"),  # 04-03 .. 04-05
+        ("6011", "credit", "2.34"),
+    ]
+    # fee 50.00, penalty 2.34, billed 40.00 and accrued 135.00 interest, then principal
+    assert legs(paid)["repayment:r1"] == [
+        ("3001", "debit", "500.00"),
+        ("1303.01", "credit", "272.66"),
+        ("1132", "credit", "177.34"),
+        ("1221", "credit", "50.00"),
+    ]
+    assert books.account.minimum_unpaid == 540_00
+    closed = books.apply(Accrue(event_id="a1", as_of=date(2026, 4, 10)))
+    assert legs(closed)["interest.accrued:a1.s2.penalty"] == [
+        ("1132", "debit", "1.62"),  # 4 days x 0.405, the spell's 3.96 rounded once
+        ("6011", "credit", "1.62"),
+    ]
+    (bill,) = closed.statements
+    # 10% of 9,727.34 (972.73) + the unpaid minimum's principal part (540.00 - 40.00) + interest
+    # 19.45 + penalty 1.62
+    assert (bill.principal, bill.interest, bill.penalty) == (
+        cny("9727.34"),
+        cny("19.45"),
+        cny("1.62"),
+    )
+    assert bill.minimum_payment == cny("1493.80")
+    assert books.account.overdue_changes == ()  # the spell ends with the statement
+    after = books.apply(Accrue(event_id="a2", as_of=date(2026, 4, 20)))
+    assert not [e for e in after.entries if e.entry_id.endswith(".penalty")]
+
+
 @pytest.mark.parametrize("late_fee", [LateFee(rate=Decimal("0.05")), LateFee(fixed=cny("30.00"))])
 def test_a_statement_that_is_paid_by_its_due_date_costs_no_late_fee(late_fee: LateFee) -> None:
     product = line_product(late_fee=late_fee)
@@ -332,6 +374,7 @@ def test_refusals_change_nothing() -> None:
         ({"due_days": 25, "grace_days": 3}, "statement.due_days"),
         ({"due_days": 0}, "statement.due_days"),
         ({"minimum_payment_rate": Decimal("1.5")}, "statement.minimum_payment_rate"),
+        ({"penalty_daily_rate": Decimal("-0.1")}, "statement.penalty_daily_rate"),
         ({"minimum_payment_floor": Money(Decimal(1), "JPY")}, "statement.minimum_payment_floor"),
     ],
 )
@@ -396,6 +439,7 @@ _PRODUCTS = st.builds(
     rounding=st.sampled_from([Rounding.HALF_UP, Rounding.DOWN, Rounding.HALF_EVEN]),
     policy=st.sampled_from([line_product().policy, CHINA_CONSUMER_FINANCE]),
     late_fee=st.sampled_from([LateFee(fixed=cny("30.00")), LateFee(rate=Decimal("0.05"))]),
+    penalty_daily_rate=st.sampled_from([None, Decimal("0.00075")]),
 )
 
 
@@ -457,6 +501,7 @@ def test_cash_is_conserved_and_the_ledger_equals_the_account(
         assert {code: books.net_debit(code) for code in expected} == expected
         income = -books.net_debit("6011") - sum(books.net_debit(f"6021.0{k}") for k in "12349")
         assert account.owed() - account.credit == drawn + income + refunded - received
+        assert account.penalty <= account.owed()
         assert used == account.principal == books.quota.balance("Q1").used_minor
         assert account.minimum_unpaid <= account.owed()
         if account.statement is not None:

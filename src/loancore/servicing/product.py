@@ -247,7 +247,9 @@ class CreditLineProduct:
     ``minimum_payment_floor`` (never more than the principal), plus the previous minimum's
     principal left unpaid, plus all interest and fees billed. A minimum still unpaid
     ``grace_days`` after the due date costs the ``late_fee`` (its ``rate`` of the minimum unpaid,
-    capped, or ``fixed``). Repayments are spread by ``policy`` (interest first).
+    capped, or ``fixed``), and with ``penalty_daily_rate`` penalty interest (罚息) on the minimum
+    still unpaid from that day until it is paid or the next statement closes. Repayments are
+    spread by ``policy`` (interest first).
     """
 
     product_id: str = attrs.field(validator=lambda _s, _a, v: require_id("product_id", v))
@@ -262,6 +264,7 @@ class CreditLineProduct:
     minimum_payment_rate: Decimal = Decimal("0.10")
     minimum_payment_floor: Money | None = None
     late_fee: LateFee = LateFee()
+    penalty_daily_rate: Decimal | None = None
     policy: Policy = CIVIL_CODE_561
     mapping: SubjectMapping = attrs.field(factory=SubjectMapping)
 
@@ -291,6 +294,8 @@ class CreditLineProduct:
             )
             raise ProductConfigError("statement.due_days", self.due_days, reason)
         _fraction("statement.minimum_payment_rate", self.minimum_payment_rate, _ONE)
+        if self.penalty_daily_rate is not None:
+            _fraction("statement.penalty_daily_rate", self.penalty_daily_rate, _ONE)
         floor = self.minimum_payment_floor
         if floor is not None and (not isinstance(floor, Money) or floor.is_negative()):
             raise ProductConfigError("statement.minimum_payment_floor", floor, "Money >= 0")
@@ -521,7 +526,7 @@ def credit_line_product_from_toml(text: str) -> CreditLineProduct:
 
     Tables ``[terms]`` (``daily_rate`` or ``annual_rate`` with ``day_count``, ``rounding``),
     ``[statement]`` (``due_days``, ``grace_days``, ``minimum_payment_rate``,
-    ``minimum_payment_floor``), ``[charges.late_fee]``, ``[allocation]`` and ``[mapping]``, as for
+    ``minimum_payment_floor``, ``penalty_daily_rate``), ``[charges.late_fee]``, ``[allocation]`` and ``[mapping]``, as for
     :func:`product_from_toml`: strings for rates and amounts, unknown keys refused, every error a
     :class:`ProductConfigError` naming the TOML key.
     """
@@ -560,6 +565,7 @@ def _credit_line_fields(root: _Table, currency: str) -> dict[str, Any]:
         "grace_days": statement.integer("grace_days", 0),
         "minimum_payment_rate": statement.decimal("minimum_payment_rate", Decimal("0.10")),
         "minimum_payment_floor": statement.money("minimum_payment_floor", currency),
+        "penalty_daily_rate": statement.decimal("penalty_daily_rate"),
         "late_fee": _late_fee(charges, currency),
         "policy": _policy(allocation),
         "mapping": _mapping(mapping),

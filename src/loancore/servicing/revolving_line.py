@@ -21,11 +21,14 @@ The rules (docs/servicing.md, "Revolving credit lines", has a worked example):
   The minimum payment is ``minimum_payment_rate`` x the principal, at least the floor (never
   above the principal), plus the previous minimum's principal part left unpaid, plus all the
   interest and fees billed and unpaid. Due ``due_days`` after the statement date.
-- **Late fee (滞纳金)**: a minimum still unpaid ``grace_days`` after the due date costs the
-  product's late fee on what is unpaid, once per statement (Dr 1221, Cr 6021.03).
+- **Late fee (滞纳金) and penalty interest (罚息)**: a minimum still unpaid ``grace_days`` after
+  the due date costs the product's late fee on what is unpaid, once per statement (Dr 1221, Cr
+  6021.03); with a ``penalty_daily_rate``, penalty interest then runs every day on the minimum
+  still unpaid until it is paid or the next statement closes (receivable at once: Dr 1132, Cr
+  6011), computed exactly over that spell and rounded once, like the cycle's interest.
 - **Repayment**: every balance of a line is payable at any time, so the product's waterfall
   policy sees them all as due on the payment date, the billed ones as installment 1 (fees,
-  interest) and the unbilled ones as installment 2 (interest accrued, principal): fees and
+  penalty, interest) and the unbilled ones as installment 2 (interest accrued, principal): fees and
   interest before principal. Accrued interest a payment reaches is first booked receivable
   (``.forward``); money beyond everything owed is the borrower's credit (溢缴款), used by the next
   draw (Dr 2241.01, Cr 1303.01). Everything paid counts toward the minimum; principal paid
@@ -33,7 +36,7 @@ The rules (docs/servicing.md, "Revolving credit lines", has a worked example):
 - **Draw**: paid to the borrower's card (Dr 1303.01, Cr 1002); it draws quota.
 
 Entries are dated the event's ``as_of``; their ids derive from the event's id: ``<id>.accrue``,
-``<id>.s<n>.accrue`` / ``.due`` / ``.late`` for statement ``n`` closed or overdue on the way,
+``<id>.penalty``, ``<id>.s<n>.accrue`` / ``.due`` / ``.late`` / ``.penalty`` for statement ``n`` closed or overdue on the way,
 ``<id>.forward``, ``<id>.credit``. The ledger dimension ``loan`` carries the account id, so the
 ledger filtered by it equals the account's own balances (:func:`expected_line_balances`).
 """
@@ -145,12 +148,13 @@ class Statement:
     due_date: date
     principal: Money
     interest: Money  # billed and unpaid, this cycle's and earlier
+    penalty: Money  # penalty interest unpaid
     fees: Money  # unpaid
     minimum_payment: Money
 
     @property
     def balance(self) -> Money:
-        return self.principal + self.interest + self.fees
+        return self.principal + self.interest + self.penalty + self.fees
 
 
 def _id(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -171,11 +175,13 @@ class CreditLineAccount:
     """A revolving line's account: balances in minor units, the cycle's history, the last bill.
 
     ``principal`` (1303.01), ``interest_accrued`` (1303.03, this cycle's, not billed),
-    ``interest_billed`` (1132), ``fees`` (1221) and ``credit`` (2241.01) are what the ledger
-    shows for the account. ``cycle_changes`` are the principal changes since ``cycle_start``
+    ``interest_billed`` (1132), ``penalty`` (1132 by default: penalty interest unpaid), ``fees``
+    (1221) and ``credit`` (2241.01) are what the ledger shows for the account. ``cycle_changes`` are the principal changes since ``cycle_start``
     (one per date, the first the balance carried in) and ``cycle_interest`` what the cycle has
     booked. ``minimum_unpaid`` is the last statement's minimum not yet paid; ``late_charged``
-    says its late fee is decided (charged, or nothing was unpaid).
+    says its late fee is decided (charged, or nothing was unpaid). ``overdue_changes`` are the
+    minimum unpaid's changes since it became late (the penalty interest's base; empty when none
+    runs) and ``overdue_interest`` the penalty interest that spell has booked.
     """
 
     account_id: str = attrs.field(validator=_id)
@@ -190,6 +196,7 @@ class CreditLineAccount:
     principal: int = 0
     interest_accrued: int = 0
     interest_billed: int = 0
+    penalty: int = 0
     fees: int = 0
     credit: int = 0
     cycle_start: date
@@ -199,6 +206,8 @@ class CreditLineAccount:
     statement: Statement | None = None
     minimum_unpaid: int = 0
     late_charged: bool = True
+    overdue_changes: tuple[tuple[date, int], ...] = ()
+    overdue_interest: int = 0
     principal_drawn: int = 0
     principal_repaid: int = 0
 
@@ -215,13 +224,14 @@ class CreditLineAccount:
 
     def owed(self) -> int:
         """Everything the borrower owes now (minor units): principal, interest, fees."""
-        return self.principal + self.interest_accrued + self.interest_billed + self.fees
+        billed = self.interest_billed + self.penalty + self.fees
+        return self.principal + self.interest_accrued + billed
 
     def check(self) -> CreditLineAccount:
         """``self`` if principal is conserved and no balance is negative; else
         :class:`InvariantViolation` (a bug here, never the caller's)."""
-        balances = (self.principal, self.interest_accrued, self.interest_billed, self.fees)
-        if min(*balances, self.credit, self.minimum_unpaid) < 0:
+        balances = (self.principal, self.interest_accrued, self.interest_billed, self.penalty)
+        if min(*balances, self.fees, self.credit, self.minimum_unpaid) < 0:
             raise InvariantViolation(f"line {self.account_id}: a negative balance {self!r}")
         if self.principal != self.principal_drawn - self.principal_repaid:
             raise InvariantViolation(
@@ -279,13 +289,23 @@ def open_line(
 # -- interest, statements, late fees ---------------------------------------------------------------
 
 
-def _interest_to(account: CreditLineAccount, product: CreditLineProduct, until: date) -> int:
-    """The cycle's interest through the day before ``until``, rounded once (minor units)."""
-    if not account.cycle_changes:
+def _interest_to(
+    account: CreditLineAccount,
+    product: CreditLineProduct,
+    until: date,
+    *,
+    penalty: bool = False,
+) -> int:
+    """The cycle's interest (or the overdue spell's penalty interest) through the day before
+    ``until``, rounded once with the product's mode (minor units)."""
+    history = account.overdue_changes if penalty else account.cycle_changes
+    if not history:
         return 0
-    changes = [(day, account.money(minor).amount) for day, minor in account.cycle_changes]
+    changes = [(day, account.money(minor).amount) for day, minor in history]
     rates: dict[str, Any] = (
-        {"daily_rate": product.daily_rate}
+        {"daily_rate": product.penalty_daily_rate}
+        if penalty
+        else {"daily_rate": product.daily_rate}
         if product.daily_rate is not None
         else {"annual_rate": product.annual_rate, "day_count": product.day_count}
     )
@@ -304,24 +324,48 @@ def _event(
 def _accrue(
     account: CreditLineAccount, product: CreditLineProduct, until: date, as_of: date, entry_id: str
 ) -> tuple[CreditLineAccount, Entries]:
-    """Interest accrued through the day before ``until``, booked on ``as_of``."""
+    """Interest (and penalty interest) accrued through the day before ``until``, booked on
+    ``as_of``."""
+    account, entries = _accrue_penalty(account, product, until, as_of, entry_id)
     target = _interest_to(account, product, until)
     delta = target - account.cycle_interest
     if delta < 0:
         raise InvariantViolation(f"line {account.account_id}: cycle interest went down")
     if not delta:
-        return account, ()
+        return account, entries
     event = _event(
         InterestAccrued,
         account,
         as_of,
-        event_id=entry_id,
+        event_id=f"{entry_id}.accrue",
         component="interest",
         amount=account.money(delta),
     )
     account = attrs.evolve(
         account, interest_accrued=account.interest_accrued + delta, cycle_interest=target
     )
+    return account, entries + entries_for(event, product.mapping)
+
+
+def _accrue_penalty(
+    account: CreditLineAccount, product: CreditLineProduct, until: date, as_of: date, entry_id: str
+) -> tuple[CreditLineAccount, Entries]:
+    """Penalty interest of the overdue spell through the day before ``until``."""
+    target = _interest_to(account, product, until, penalty=True)
+    delta = target - account.overdue_interest
+    if delta < 0:
+        raise InvariantViolation(f"line {account.account_id}: penalty interest went down")
+    if not delta:
+        return account, ()
+    event = _event(
+        InterestAccrued,
+        account,
+        as_of,
+        event_id=f"{entry_id}.penalty",
+        component="penalty",
+        amount=account.money(delta),
+    )
+    account = attrs.evolve(account, penalty=account.penalty + delta, overdue_interest=target)
     return account, entries_for(event, product.mapping)
 
 
@@ -335,7 +379,8 @@ def _minimum_principal(account: CreditLineAccount, product: CreditLineProduct) -
     part = max(part, 0 if floor is None else floor.minor_units)
     previous = account.statement
     if previous is not None:
-        billed = previous.interest.minor_units + previous.fees.minor_units
+        billed = previous.interest.minor_units + previous.penalty.minor_units
+        billed += previous.fees.minor_units
         part += max(0, account.minimum_unpaid - billed)
     return min(account.principal, part)
 
@@ -346,18 +391,19 @@ def _close(
     """Statement ``n`` closed on ``day``: interest accrued and billed, the bill and its minimum."""
     number = account.statements_closed + 1
     tag = f"{event_id}.s{number}"
-    account, entries = _accrue(account, product, day, as_of, f"{tag}.accrue")
+    account, entries = _accrue(account, product, day, as_of, tag)
     billed = account.interest_accrued
     due = _event(InterestDue, account, as_of, event_id=f"{tag}.due", amount=account.money(billed))
     entries += entries_for(due, product.mapping)
     interest = account.interest_billed + billed
-    minimum = _minimum_principal(account, product) + interest + account.fees
+    minimum = _minimum_principal(account, product) + interest + account.penalty + account.fees
     statement = Statement(
         number=number,
         closed_on=day,
         due_date=day + timedelta(days=product.due_days),
         principal=account.money(account.principal),
         interest=account.money(interest),
+        penalty=account.money(account.penalty),
         fees=account.money(account.fees),
         minimum_payment=account.money(minimum),
     )
@@ -372,6 +418,8 @@ def _close(
         statement=statement,
         minimum_unpaid=minimum,
         late_charged=not minimum,
+        overdue_changes=(),
+        overdue_interest=0,
     )
     return account, entries, statement
 
@@ -388,7 +436,13 @@ def _charge_late(
 ) -> tuple[CreditLineAccount, Entries]:
     unpaid = account.minimum_unpaid
     fee = product.late_fee.amount_for(unpaid, rounding=product.rounding) if unpaid else 0
-    account = attrs.evolve(account, fees=account.fees + fee, late_charged=True)
+    late = _late_date(account, product)
+    overdue: tuple[tuple[date, int], ...] = ()
+    if unpaid and late is not None and product.penalty_daily_rate:
+        overdue = ((late, unpaid),)  # the penalty interest's base from the first late day
+    account = attrs.evolve(
+        account, fees=account.fees + fee, late_charged=True, overdue_changes=overdue
+    )
     if not fee:
         return account, ()
     tag = f"{event_id}.s{account.statements_closed}.late"
@@ -418,7 +472,7 @@ def _catch_up(
         entries += new
     else:
         raise InvariantViolation(f"line {account.account_id}: catch-up beyond its bound")
-    account, new = _accrue(account, product, as_of, as_of, f"{event_id}.accrue")
+    account, new = _accrue(account, product, as_of, as_of, event_id)
     return attrs.evolve(account, last_date=as_of), entries + new, tuple(statements)
 
 
@@ -471,6 +525,7 @@ def _items(account: CreditLineAccount, as_of: date) -> list[OutstandingItem]:
     """What the account owes, all of it due on ``as_of`` (see the module docstring)."""
     parts = (
         (1, Component.FEE, account.fees),
+        (1, Component.PENALTY, account.penalty),
         (1, Component.INTEREST, account.interest_billed),
         (2, Component.INTEREST, account.interest_accrued),
         (2, Component.PRINCIPAL, account.principal),
@@ -482,45 +537,67 @@ def _items(account: CreditLineAccount, as_of: date) -> list[OutstandingItem]:
     ]
 
 
-def _repay(
+def _allocated(
     account: CreditLineAccount, product: CreditLineProduct, event: Repay
-) -> tuple[CreditLineAccount, Entries, tuple[LineQuotaEffect, ...]]:
+) -> tuple[dict[tuple[int, Component], int], int]:
+    """The product's waterfall over everything owed, all due on the payment date: the amount
+    paid per (installment, component) in minor units, and the leftover."""
     payment = Payment(event.amount, TransactionType.REPAYMENT, event.as_of)
     allocation = allocate(_items(account, event.as_of), payment, product.policy)
     paid: dict[tuple[int, Component], int] = {}
     for line in allocation.lines:
         item = (line.installment, line.component)
         paid[item] = paid.get(item, 0) + line.amount.minor_units
-    fee, billed = paid.get((1, Component.FEE), 0), paid.get((1, Component.INTEREST), 0)
-    forward, principal = paid.get((2, Component.INTEREST), 0), paid.get((2, Component.PRINCIPAL), 0)
-    leftover = allocation.leftover.minor_units
+    return paid, allocation.leftover.minor_units
+
+
+def _minimum_paid(account: CreditLineAccount, day: date, amount: int) -> CreditLineAccount:
+    """``amount`` paid toward the minimum on ``day``; a running penalty's base follows."""
+    paid = min(amount, account.minimum_unpaid)
+    overdue = account.overdue_changes
+    if paid and overdue:
+        last_day, last = overdue[-1]
+        overdue = (
+            (*overdue[:-1], (day, last - paid)) if last_day == day else (*overdue, (day, -paid))
+        )
+    return attrs.evolve(
+        account, minimum_unpaid=account.minimum_unpaid - paid, overdue_changes=overdue
+    )
+
+
+def _repay(
+    account: CreditLineAccount, product: CreditLineProduct, event: Repay
+) -> tuple[CreditLineAccount, Entries, tuple[LineQuotaEffect, ...]]:
+    paid, leftover = _allocated(account, product, event)
+    fee, penalty = paid.get((1, Component.FEE), 0), paid.get((1, Component.PENALTY), 0)
+    billed, forward = paid.get((1, Component.INTEREST), 0), paid.get((2, Component.INTEREST), 0)
+    principal = paid.get((2, Component.PRINCIPAL), 0)
+    as_of, money = event.as_of, account.money
     forwarded = _event(
-        InterestDue,
-        account,
-        event.as_of,
-        event_id=f"{event.event_id}.forward",
-        amount=account.money(forward),
+        InterestDue, account, as_of, event_id=f"{event.event_id}.forward", amount=money(forward)
     )
     received = _event(
         RepaymentReceived,
         account,
-        event.as_of,
+        as_of,
         event_id=event.event_id,
         received=event.amount,
-        principal=account.money(principal),
-        interest=account.money(billed + forward),
-        fee=account.money(fee),
+        principal=money(principal),
+        interest=money(billed + forward),
+        penalty=money(penalty),
+        fee=money(fee),
     )
     entries = entries_for(forwarded, product.mapping) + entries_for(received, product.mapping)
-    account = _principal_change(account, event.as_of, -principal) if principal else account
+    account = _principal_change(account, as_of, -principal) if principal else account
+    account = _minimum_paid(account, as_of, event.amount.minor_units - leftover)
     account = attrs.evolve(
         account,
         fees=account.fees - fee,
+        penalty=account.penalty - penalty,
         interest_billed=account.interest_billed - billed,
         interest_accrued=account.interest_accrued - forward,
         credit=account.credit + leftover,
         principal_repaid=account.principal_repaid + principal,
-        minimum_unpaid=max(0, account.minimum_unpaid - (event.amount.minor_units - leftover)),
     )
     if not principal:
         return account, entries, ()
@@ -608,6 +685,7 @@ def expected_line_balances(
         Role.PRINCIPAL: account.principal,
         Role.INTEREST_ACCRUED: account.interest_accrued,
         Role.INTEREST_RECEIVABLE: account.interest_billed,
+        Role.PENALTY_RECEIVABLE: account.penalty,
         Role.FEE_RECEIVABLE: account.fees,
         Role.OVERPAYMENT: -account.credit,
     }
