@@ -332,6 +332,12 @@ def test_refusals_change_nothing() -> None:
         ),
         (
             product,
+            Draw(event_id="d1", as_of=date(2026, 3, 5), amount=cny("100.00")),
+            ServicingRejected,
+            "EVENT_ALREADY_APPLIED",
+        ),
+        (
+            product,
             RefundCredit(event_id="f", as_of=date(2026, 3, 6), amount=cny("0.01")),
             ServicingRejected,
             "CREDIT_INSUFFICIENT",

@@ -182,6 +182,9 @@ class CreditLineAccount:
     says its late fee is decided (charged, or nothing was unpaid). ``overdue_changes`` are the
     minimum unpaid's changes since it became late (the penalty interest's base; empty when none
     runs) and ``overdue_interest`` the penalty interest that spell has booked.
+    ``applied_on_last_date`` are the ids of the events applied on ``last_date``: a replay of one
+    is refused (``EVENT_ALREADY_APPLIED``), and a replay of an older one is dated before
+    ``last_date`` (``EVENT_BEFORE_LAST``), so no event is applied twice.
     """
 
     account_id: str = attrs.field(validator=_id)
@@ -210,6 +213,7 @@ class CreditLineAccount:
     overdue_interest: int = 0
     principal_drawn: int = 0
     principal_repaid: int = 0
+    applied_on_last_date: tuple[str, ...] = ()
 
     def money(self, minor: int) -> Money:
         return Money.from_minor(minor, self.currency)
@@ -646,6 +650,9 @@ def _check_event(account: CreditLineAccount, product: CreditLineProduct, event: 
     if event.as_of < account.last_date:
         detail = f"{event.as_of} is before the account's last date {account.last_date}"
         raise ServicingRejected(RejectionCode.EVENT_BEFORE_LAST, detail)
+    if event.as_of == account.last_date and event.event_id in account.applied_on_last_date:
+        detail = f"event {event.event_id} already applied to line {account.account_id}"
+        raise ServicingRejected(RejectionCode.EVENT_ALREADY_APPLIED, detail)
     if isinstance(event, CloseStatement) and event.as_of != account.next_statement_date():
         expected = f"the account's next statement date, {account.next_statement_date()}"
         raise InvalidInput("as_of", event.as_of, expected)
@@ -657,10 +664,12 @@ def apply_line(
     """``event`` applied to ``account``: first brought to the event's date (statements closed,
     late fees charged, interest accrued), then the event itself. Refused with
     :class:`ServicingRejected` (``PRODUCT_MISMATCH``, ``EVENT_BEFORE_LAST``,
-    ``CREDIT_INSUFFICIENT``) or :class:`InvalidInput` (an event of another kind or currency, a
+    ``EVENT_ALREADY_APPLIED``, ``CREDIT_INSUFFICIENT``) or :class:`InvalidInput` (an event of another kind or currency, a
     :class:`CloseStatement` not on the next statement date); nothing changes then."""
     _check_event(account, product, event)
+    same_day = account.applied_on_last_date if event.as_of == account.last_date else ()
     account, entries, statements = _catch_up(account, product, event.as_of, event.event_id)
+    account = attrs.evolve(account, applied_on_last_date=(*same_day, event.event_id))
     effects: tuple[LineQuotaEffect, ...] = ()
     if isinstance(event, Draw):
         account, new, effects = _draw(account, product, event)
