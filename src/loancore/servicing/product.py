@@ -245,7 +245,7 @@ class CreditLineProduct:
     statement (账单) closes monthly on the account's statement day and is due ``due_days`` later;
     its minimum payment is ``minimum_payment_rate`` x the principal, at least
     ``minimum_payment_floor`` (never more than the principal), plus the previous minimum's
-    principal left unpaid, plus all interest and fees billed. A minimum still unpaid
+    principal left unpaid, plus all interest, penalty and fees billed. A minimum still unpaid
     ``grace_days`` after the due date costs the ``late_fee`` (its ``rate`` of the minimum unpaid,
     capped, or ``fixed``), and with ``penalty_daily_rate`` penalty interest (罚息) on the minimum
     still unpaid from that day until it is paid or the next statement closes. Repayments are

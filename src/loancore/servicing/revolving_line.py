@@ -20,7 +20,7 @@ The rules (docs/servicing.md, "Revolving credit lines", has a worked example):
   start of that day: interest through the day before is accrued and billed (Dr 1132, Cr 1303.03).
   The minimum payment is ``minimum_payment_rate`` x the principal, at least the floor (never
   above the principal), plus the previous minimum's principal part left unpaid, plus all the
-  interest and fees billed and unpaid. Due ``due_days`` after the statement date.
+  interest, penalty interest and fees billed and unpaid. Due ``due_days`` after the statement date.
 - **Late fee (滞纳金) and penalty interest (罚息)**: a minimum still unpaid ``grace_days`` after
   the due date costs the product's late fee on what is unpaid, once per statement (Dr 1221, Cr
   6021.03); with a ``penalty_daily_rate``, penalty interest then runs every day on the minimum
