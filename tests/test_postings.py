@@ -26,6 +26,7 @@ from loancore.ledger import (
     JournalEntry,
     MemoRegister,
     Side,
+    Subject,
     chart_from_csv,
     check_entry,
     default_chart,
@@ -34,6 +35,7 @@ from loancore.money import Money
 from loancore.postings import (
     DEFAULT_MAPPING,
     EVENT_ID_LENGTH_MAX,
+    FEE_INCOME_ROLE,
     ROLE_KINDS,
     TEMPLATES,
     Cancellation,
@@ -188,13 +190,13 @@ def test_merchant_settlement_keeps_the_service_fee() -> None:
     assert legs_of(merchant_settlement(event)) == [
         ("de", "2202", "12000.00"),
         ("cr", "1002", "11640.00"),
-        ("cr", "6021", "360.00"),
+        ("cr", "6021.09", "360.00"),
     ]
 
 
 @pytest.mark.parametrize(
     ("treatment", "discount_subject"),
-    [(DiscountTreatment.FEE_INCOME, "6021"), (DiscountTreatment.INTEREST_ADJUSTMENT, "1303.02")],
+    [(DiscountTreatment.FEE_INCOME, "6021.09"), (DiscountTreatment.INTEREST_ADJUSTMENT, "1303.02")],
 )
 def test_merchant_discount_is_booked_as_the_product_says(
     treatment: DiscountTreatment, discount_subject: str
@@ -280,7 +282,8 @@ def test_a_loan_lifecycle_leaves_every_subject_where_the_events_say() -> None:
     assert balance("2202") == cny("0.00")  # the clinic is paid
     assert balance("2241.01") == cny("5.00")  # 120 received, 115 applied
     assert balance("1304.03") == cny("50.00")  # the recovery, until the next provision run
-    assert balance("6011") == cny("15.00") and balance("6021") == cny("35.00")
+    assert balance("6011") == cny("15.00") and balance("6021") == cny("35.00")  # the roll-up
+    assert balance("6021.09") == cny("30.00") and balance("6021.03") == cny("5.00")
     assert balance("6702") == cny("905.00")
     assert balance("3001") == cny("50.00")  # the recovery, not yet paid into the bank
     pursued = ledger.memo_balance(
@@ -463,6 +466,12 @@ def test_clearing_needs_no_loan_and_omitted_parts_are_zero_in_the_event_currency
 # -- docs/accounting.md is generated from the templates ------------------------------------------
 
 _FULL = {name: cny("1.00") for name in _REPAYMENT_PARTS}
+_FEE_LABELS = (
+    ("origination", FeeKind.ORIGINATION),
+    ("管理费 management", FeeKind.MANAGEMENT),
+    ("滞纳金 late", FeeKind.LATE),
+    ("提前还款 prepayment", FeeKind.PREPAYMENT),
+)
 
 DOC_SAMPLES: list[tuple[str, Event, SubjectMapping]] = [
     (
@@ -503,10 +512,13 @@ DOC_SAMPLES: list[tuple[str, Event, SubjectMapping]] = [
         InterestAdjustmentAmortized(**common(), amount=cny("1.00")),
         DEFAULT_MAPPING,
     ),
-    (
-        "Fee charged (origination, 管理费 management, 滞纳金 late, 提前还款 prepayment)",
-        FeeCharged(**common(), fee_kind=FeeKind.LATE, amount=cny("1.00")),
-        DEFAULT_MAPPING,
+    *(
+        (
+            f"Fee charged: {label}",
+            FeeCharged(**common(), fee_kind=kind, amount=cny("1.00")),
+            DEFAULT_MAPPING,
+        )
+        for label, kind in _FEE_LABELS
     ),
     (
         (
@@ -533,8 +545,16 @@ DOC_SAMPLES: list[tuple[str, Event, SubjectMapping]] = [
             ("Interest", Component.INTEREST),
             ("Penalty interest", Component.PENALTY),
             ("Compound interest", Component.COMPOUND),
-            ("Fee", Component.FEE),
+            ("Fee (no kind named)", Component.FEE),
         )
+    ),
+    *(
+        (
+            f"Fee waived (减免): {label}",
+            Waiver(**common(), component=Component.FEE, fee_kind=kind, amount=cny("1.00")),
+            DEFAULT_MAPPING,
+        )
+        for label, kind in _FEE_LABELS
     ),
     *(
         (
@@ -680,9 +700,43 @@ def test_a_prepayment_fee_is_a_fee_charged_with_its_own_kind() -> None:
     assert entry.entry_id == "fee.charged:ev-1"
     assert [(leg.subject_code, leg.side) for leg in entry.legs] == [
         ("1221", Side.DEBIT),
-        ("6021", Side.CREDIT),
+        ("6021.04", Side.CREDIT),
     ]
     assert [kind.value for kind in FeeKind][-1] == "prepayment"  # persisted: appended last
+
+
+@pytest.mark.parametrize("kind", list(FeeKind))
+def test_each_fee_kind_earns_its_own_income_subject(kind: FeeKind) -> None:
+    """A fee books to its kind's role; the roles are distinct leaves under 6021 by default."""
+    (entry,) = entries_for(FeeCharged(**common(), fee_kind=kind, amount=cny("3.00")))
+    credit = next(leg for leg in entry.legs if leg.side is Side.CREDIT)
+    assert credit.subject_code == DEFAULT_MAPPING.code(FEE_INCOME_ROLE[kind])
+    assert CHART.ancestors(credit.subject_code) == ("6021",)
+    codes = {DEFAULT_MAPPING.code(role) for role in (*FEE_INCOME_ROLE.values(), Role.FEE_INCOME)}
+    assert len(codes) == len(FeeKind) + 1  # every kind and the merchant's fees apart
+    (waived,) = entries_for(Waiver(**common(), component="fee", fee_kind=kind, amount=cny("3.00")))
+    debit = next(leg for leg in waived.legs if leg.side is Side.DEBIT)
+    assert debit.subject_code == credit.subject_code  # a waiver reverses the same income
+
+
+def test_a_product_maps_a_fee_kind_to_its_own_subject() -> None:
+    chart = CHART.with_subjects(
+        Subject("6021.05", "违约金", "Late charges", "income", parent_code="6021")
+    )
+    mapping = SubjectMapping(late_fee_income="6021.05").check(chart)
+    (entry,) = entries_for(FeeCharged(**common(), fee_kind="late", amount=cny("3.00")), mapping)
+    assert [leg.subject_code for leg in entry.legs] == ["1221", "6021.05"]
+    (other,) = entries_for(
+        FeeCharged(**common(), fee_kind="management", amount=cny("3.00")), mapping
+    )
+    assert [leg.subject_code for leg in other.legs] == ["1221", "6021.02"]
+
+
+def test_a_fee_waiver_without_a_kind_reverses_the_general_fee_income() -> None:
+    (entry,) = entries_for(Waiver(**common(), component="fee", amount=cny("3.00")))
+    assert [leg.subject_code for leg in entry.legs] == ["6021.09", "1221"]
+    with pytest.raises(InvalidInput, match="fee_kind"):
+        Waiver(**common(), component="interest", fee_kind="late", amount=cny("3.00"))
 
 
 def test_a_cancellation_refuses_another_events_id_or_a_cancellation() -> None:

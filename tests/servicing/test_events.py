@@ -56,7 +56,10 @@ def test_failed_card_payout_is_retried_to_another_card_without_a_second_loan() -
             ("1303.01", "debit", "12000.00"),
             ("1002", "credit", "12000.00"),
         ],
-        "fee.charged:pay1.origination": [("1221", "debit", "120.00"), ("6021", "credit", "120.00")],
+        "fee.charged:pay1.origination": [
+            ("1221", "debit", "120.00"),
+            ("6021.01", "credit", "120.00"),
+        ],
     }
     failed = harness.apply(PayoutFailed(event_id="bounce", as_of=date(2026, 1, 16)))
     assert [(e.entry_id, e.reverses) for e in failed.entries] == [

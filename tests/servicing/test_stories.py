@@ -11,6 +11,7 @@ import pytest
 from loancore.amortization import amortize
 from loancore.errors import RejectionCode
 from loancore.money import Money
+from loancore.postings import FeeKind
 from loancore.servicing import (
     Accrue,
     ApplyCredit,
@@ -67,7 +68,7 @@ def test_booking_captures_quota_and_disbursement_pays_merchant_less_discount() -
         "disbursement.merchant:pay": [
             ("1303.01", "debit", "12000.00"),
             ("2202", "credit", "11400.00"),
-            ("6021", "credit", "600.00"),
+            ("6021.09", "credit", "600.00"),
         ]
     }
     assert harness.loan.status is LoanStatus.ACTIVE
@@ -186,7 +187,7 @@ def test_paid_off_in_month_four_with_fee() -> None:
             ("1132", "debit", "73.58"),
             ("1303.03", "credit", "73.58"),
         ],
-        "fee.charged:off": [("1221", "debit", "91.98"), ("6021", "credit", "91.98")],
+        "fee.charged:off": [("1221", "debit", "91.98"), ("6021.04", "credit", "91.98")],
         "repayment:off": [
             ("3001", "debit", "9363.47"),
             ("1303.01", "credit", "9197.91"),
@@ -212,7 +213,7 @@ def test_refunded_in_full_before_any_repayment_cancels_the_loan() -> None:
         "disbursement.merchant:rf.refund.back": [
             ("1303.01", "credit", "12000.00"),
             ("2202", "debit", "11400.00"),
-            ("6021", "debit", "600.00"),
+            ("6021.09", "debit", "600.00"),
         ],
     }
     assert outcome.merchant_clawback == cny("11400.00")
@@ -231,7 +232,7 @@ def test_partly_refunded_reduces_principal_from_the_last_installments() -> None:
     assert legs(outcome)["disbursement.merchant:rf.refund.back"] == [
         ("1303.01", "credit", "3000.00"),
         ("2202", "debit", "2850.00"),
-        ("6021", "debit", "150.00"),
+        ("6021.09", "debit", "150.00"),
     ]
     assert outcome.merchant_clawback == cny("2850.00")
     loan = harness.loan
@@ -312,13 +313,19 @@ def test_late_fee_waived() -> None:
     outcome = harness.apply(Accrue(event_id="a1", as_of=date(2026, 2, 16)))
     assert legs(outcome)["fee.charged:a1.late"] == [
         ("1221", "debit", "30.00"),
-        ("6021", "credit", "30.00"),
+        ("6021.03", "credit", "30.00"),
     ]
     waived = harness.apply(
-        Waive(event_id="w1", as_of=date(2026, 2, 17), component=Component.FEE, amount=cny("30.00"))
+        Waive(
+            event_id="w1",
+            as_of=date(2026, 2, 17),
+            component=Component.FEE,
+            amount=cny("30.00"),
+            fee_kind=FeeKind.LATE,
+        )
     )
     assert legs(waived)["waiver.fee:w1.waive.fee"] == [
-        ("6021", "debit", "30.00"),
+        ("6021.03", "debit", "30.00"),  # the late fee's own income reversed
         ("1221", "credit", "30.00"),
     ]
     assert harness.loan.outstanding(Component.FEE) == 0

@@ -37,6 +37,7 @@ from loancore.postings.events import (
 from loancore.postings.mapping import (
     ALLOWANCE_ROLE,
     DEFAULT_MAPPING,
+    FEE_INCOME_ROLE,
     INCOME_ROLE,
     RECEIVABLE_ROLE,
     ROLE_KINDS,
@@ -76,6 +77,7 @@ __all__ = [
     "ALLOWANCE_ROLE",
     "DEFAULT_MAPPING",
     "EVENT_ID_LENGTH_MAX",
+    "FEE_INCOME_ROLE",
     "INCOME_ROLE",
     "RECEIVABLE_ROLE",
     "ROLE_KINDS",

@@ -25,7 +25,7 @@ from loancore.checks import ID_LENGTH_MAX, require_date, require_id
 from loancore.errors import InvalidInput
 from loancore.ledger.entries import Dimensions, dimensions_of
 from loancore.money import Money
-from loancore.postings.mapping import Component, Stage
+from loancore.postings.mapping import Component, FeeKind, Stage
 
 __all__ = [
     "EVENT_ID_LENGTH_MAX",
@@ -57,15 +57,6 @@ EVENT_ID_LENGTH_MAX = ID_LENGTH_MAX - 40
 """Room for a template's name in front of the id, so derived keys stay within ID_LENGTH_MAX."""
 
 
-class FeeKind(str, enum.Enum):
-    """The fees a borrower may be charged; persisted by value."""
-
-    ORIGINATION = "origination"
-    MANAGEMENT = "management"  # 管理费
-    LATE = "late"  # 滞纳金
-    PREPAYMENT = "prepayment"  # 提前还款手续费
-
-
 def _enum(kind: type[E], field: str, value: object) -> E:
     """``value`` as a ``kind`` member; other values raise InvalidInput naming ``field``."""
     try:
@@ -81,6 +72,10 @@ def _component(value: object) -> Component:
 
 def _fee_kind(value: object) -> FeeKind:
     return _enum(FeeKind, "fee_kind", value)
+
+
+def _fee_kind_or_none(value: object) -> FeeKind | None:
+    return None if value is None else _fee_kind(value)
 
 
 def _stage(value: object) -> Stage:
@@ -330,15 +325,20 @@ class Waiver(Event):
     """A component the borrower owed, forgiven (减免): its income is reversed.
 
     Principal cannot be waived here: forgiving principal is a loss, booked by :class:`WrittenOff`.
+    A fee waiver may name the ``fee_kind`` it forgives, so the kind's own income is reversed;
+    without one (a loan that keeps its fees as one amount) the general fee income is.
     """
 
     component: Component = attrs.field(converter=_component)
     amount: Money = attrs.field(validator=_money, metadata=_MONEY)
+    fee_kind: FeeKind | None = attrs.field(default=None, converter=_fee_kind_or_none)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
         if self.component is Component.PRINCIPAL:
             raise InvalidInput("component", self.component.value, "principal is written off")
+        if self.fee_kind is not None and self.component is not Component.FEE:
+            raise InvalidInput("fee_kind", self.fee_kind.value, "only a fee waiver names a kind")
 
 
 @attrs.frozen(kw_only=True)

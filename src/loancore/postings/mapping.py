@@ -10,7 +10,10 @@ The default mapping uses the default chart (:func:`loancore.ledger.default_chart
 application guide's financial-enterprise numbering with 6702 信用减值损失 from CAS 22 (2017)).
 Penalty (罚息) and compound (复利) interest share 1132 应收利息 and 6011 利息收入 with contract
 interest by default, as banks book them; a product that reports them apart maps them to
-sub-accounts of its own chart.
+sub-accounts of its own chart. Each :class:`FeeKind` earns its own income subject, a sub-account
+of 6021 手续费及佣金收入 (6021.01 origination .. 6021.04 prepayment); ``fee_income`` (6021.09)
+takes the merchant's fees (a discount booked as fee income, a service fee kept at settlement) and
+a fee waiver that names no kind.
 """
 
 from __future__ import annotations
@@ -28,11 +31,13 @@ from loancore.ledger.subjects import Chart, SubjectKind
 __all__ = [
     "ALLOWANCE_ROLE",
     "DEFAULT_MAPPING",
+    "FEE_INCOME_ROLE",
     "INCOME_ROLE",
     "RECEIVABLE_ROLE",
     "ROLE_KINDS",
     "Component",
     "DiscountTreatment",
+    "FeeKind",
     "Role",
     "Stage",
     "SubjectMapping",
@@ -53,7 +58,11 @@ class Role(str, enum.Enum):
     INTEREST_INCOME = "interest_income"
     PENALTY_INCOME = "penalty_income"
     COMPOUND_INCOME = "compound_income"
-    FEE_INCOME = "fee_income"
+    FEE_INCOME = "fee_income"  # merchant discount or service fee, a waiver of no stated kind
+    ORIGINATION_FEE_INCOME = "origination_fee_income"
+    MANAGEMENT_FEE_INCOME = "management_fee_income"  # 管理费
+    LATE_FEE_INCOME = "late_fee_income"  # 滞纳金
+    PREPAYMENT_FEE_INCOME = "prepayment_fee_income"  # 提前还款手续费
     MERCHANT_PAYABLE = "merchant_payable"  # owed to the merchant until settlement (受托支付)
     BANK = "bank"
     CLEARING = "clearing"  # money received through a payment channel, not yet in the bank
@@ -73,6 +82,16 @@ class Component(str, enum.Enum):
     PENALTY = "penalty"  # 罚息: interest on overdue principal
     COMPOUND = "compound"  # 复利: interest on overdue interest
     FEE = "fee"
+
+
+class FeeKind(str, enum.Enum):
+    """The fees a borrower may be charged; persisted by value. Each earns its own income role
+    (:data:`FEE_INCOME_ROLE`)."""
+
+    ORIGINATION = "origination"
+    MANAGEMENT = "management"  # 管理费
+    LATE = "late"  # 滞纳金
+    PREPAYMENT = "prepayment"  # 提前还款手续费
 
 
 class Stage(enum.IntEnum):
@@ -111,6 +130,14 @@ INCOME_ROLE: Mapping[Component, Role] = {
 }
 """The income each component earns (principal earns none)."""
 
+FEE_INCOME_ROLE: Mapping[FeeKind, Role] = {
+    FeeKind.ORIGINATION: Role.ORIGINATION_FEE_INCOME,
+    FeeKind.MANAGEMENT: Role.MANAGEMENT_FEE_INCOME,
+    FeeKind.LATE: Role.LATE_FEE_INCOME,
+    FeeKind.PREPAYMENT: Role.PREPAYMENT_FEE_INCOME,
+}
+"""The income each kind of fee earns; a fee of no stated kind earns ``Role.FEE_INCOME``."""
+
 ALLOWANCE_ROLE: Mapping[Stage, Role] = {
     Stage.ONE: Role.ALLOWANCE_STAGE_1,
     Stage.TWO: Role.ALLOWANCE_STAGE_2,
@@ -121,6 +148,7 @@ _ASSET = frozenset({SubjectKind.ASSET})
 ROLE_KINDS: Mapping[Role, frozenset[SubjectKind]] = {
     **{role: _ASSET for role in RECEIVABLE_ROLE.values()},
     **{role: frozenset({SubjectKind.INCOME}) for role in INCOME_ROLE.values()},
+    **{role: frozenset({SubjectKind.INCOME}) for role in FEE_INCOME_ROLE.values()},
     **{role: _ASSET for role in ALLOWANCE_ROLE.values()},  # contra assets, credit normal side
     Role.INTEREST_ADJUSTMENT: _ASSET,
     Role.INTEREST_ACCRUED: _ASSET,
@@ -180,7 +208,11 @@ class SubjectMapping:
     interest_income: str = _code_field("6011")
     penalty_income: str = _code_field("6011")
     compound_income: str = _code_field("6011")
-    fee_income: str = _code_field("6021")
+    fee_income: str = _code_field("6021.09")
+    origination_fee_income: str = _code_field("6021.01")
+    management_fee_income: str = _code_field("6021.02")
+    late_fee_income: str = _code_field("6021.03")
+    prepayment_fee_income: str = _code_field("6021.04")
     merchant_payable: str = _code_field("2202")
     bank: str = _code_field("1002")
     clearing: str = _code_field("3001")

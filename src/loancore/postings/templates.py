@@ -46,6 +46,7 @@ from loancore.postings.events import (
 from loancore.postings.mapping import (
     ALLOWANCE_ROLE,
     DEFAULT_MAPPING,
+    FEE_INCOME_ROLE,
     INCOME_ROLE,
     RECEIVABLE_ROLE,
     Component,
@@ -213,14 +214,14 @@ def interest_adjustment_amortized(
 
 
 def fee_charged(event: FeeCharged, mapping: SubjectMapping = DEFAULT_MAPPING) -> Entries:
-    """A fee charged: Dr fee receivable, Cr fee income."""
+    """A fee charged: Dr fee receivable, Cr the fee kind's own income."""
     return _book(
         "fee.charged",
         event,
         mapping,
         f"收费 {event.fee_kind.value} fee charged",
         _dr(Role.FEE_RECEIVABLE, event.amount),
-        _cr(Role.FEE_INCOME, event.amount),
+        _cr(FEE_INCOME_ROLE[event.fee_kind], event.amount),
     )
 
 
@@ -284,14 +285,16 @@ def partner_paid(event: PartnerPaid, mapping: SubjectMapping = DEFAULT_MAPPING) 
 
 
 def waiver(event: Waiver, mapping: SubjectMapping = DEFAULT_MAPPING) -> Entries:
-    """减免: Dr the component's income, Cr its receivable."""
-    component = event.component
+    """减免: Dr the component's income (a fee's kind's own income when the waiver names the
+    kind), Cr its receivable."""
+    component, kind = event.component, event.fee_kind
+    income = INCOME_ROLE[component] if kind is None else FEE_INCOME_ROLE[kind]
     return _book(
         f"waiver.{component.value}",
         event,
         mapping,
-        f"减免 {component.value} waived",
-        _dr(INCOME_ROLE[component], event.amount),
+        f"减免 {component.value if kind is None else kind.value} waived",
+        _dr(income, event.amount),
         _cr(RECEIVABLE_ROLE[component], event.amount),
     )
 

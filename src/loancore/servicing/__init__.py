@@ -10,7 +10,9 @@
   :mod:`~loancore.servicing.refund`; :mod:`~loancore.servicing.accrual` moves a loan to a date,
   :mod:`~loancore.servicing.restructure` re-amortizes, :mod:`~loancore.servicing.books` builds the
   entries no posting template covers;
-- :mod:`~loancore.servicing.reconcile`: the loan against the ledger's balances.
+- :mod:`~loancore.servicing.reconcile`: the loan against the ledger's balances;
+- :mod:`~loancore.servicing.revolving_line`: a revolving credit line (:class:`CreditLineAccount`,
+  :func:`apply_line`) under a :class:`CreditLineProduct`.
 
 docs/servicing.md explains the states, every event's entries and a product's TOML.
 """
@@ -46,6 +48,7 @@ from loancore.servicing.loan import (
     TransactionKind,
 )
 from loancore.servicing.product import (
+    CreditLineProduct,
     InterestRecognition,
     LateFee,
     LoanProduct,
@@ -53,6 +56,7 @@ from loancore.servicing.product import (
     PrepaymentRules,
     ProductConfigError,
     RefundRules,
+    credit_line_product_from_toml,
     product_from_toml,
 )
 from loancore.servicing.reconcile import (
@@ -61,16 +65,35 @@ from loancore.servicing.reconcile import (
     expected_by_role,
     reconcile,
 )
+from loancore.servicing.revolving_line import (
+    CloseStatement,
+    CreditLineAccount,
+    Draw,
+    LineOutcome,
+    LineQuotaEffect,
+    LineQuotaEffectKind,
+    Statement,
+    apply_line,
+    expected_line_balances,
+    open_line,
+)
 
 __all__ = [
     "Accrue",
     "ApplyCredit",
     "Cancel",
     "ChargeFee",
+    "CloseStatement",
+    "CreditLineAccount",
+    "CreditLineProduct",
     "Disburse",
+    "Draw",
     "Installment",
     "InterestRecognition",
     "LateFee",
+    "LineOutcome",
+    "LineQuotaEffect",
+    "LineQuotaEffectKind",
     "Loan",
     "LoanProduct",
     "LoanStatus",
@@ -93,13 +116,18 @@ __all__ = [
     "ReversePayment",
     "ServicingEvent",
     "ServicingRejected",
+    "Statement",
     "Transaction",
     "TransactionKind",
     "Waive",
     "apply",
+    "apply_line",
     "book_loan",
+    "credit_line_product_from_toml",
     "expected_balances",
     "expected_by_role",
+    "expected_line_balances",
+    "open_line",
     "payoff_amount",
     "product_from_toml",
     "reconcile",

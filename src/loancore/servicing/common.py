@@ -382,6 +382,7 @@ def waiver_entries(
                 dimensions=loan.dimensions,
                 component=books.posting_component(component),
                 amount=loan.money(amount),
+                fee_kind=getattr(event, "fee_kind", None) if component is Component.FEE else None,
             ),
             product.mapping,
         )

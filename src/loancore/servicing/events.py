@@ -163,14 +163,20 @@ class ChargeFee(ServicingEvent):
 @attrs.frozen(kw_only=True)
 class Waive(ServicingEvent):
     """Forgive ``amount`` of ``component`` (not principal) booked and unpaid, spread by the
-    product's waterfall (waiver rule)."""
+    product's waterfall (waiver rule). A fee waiver may name the ``fee_kind`` forgiven, so that
+    kind's own income subject is reversed (else the general fee income is)."""
 
     component: Component = attrs.field(converter=Component)
     amount: Money = attrs.field(validator=_positive)
+    fee_kind: FeeKind | None = attrs.field(
+        default=None, converter=attrs.converters.optional(FeeKind)
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.component is Component.PRINCIPAL:
             raise InvalidInput("component", self.component.value, "principal is written off")
+        if self.fee_kind is not None and self.component is not Component.FEE:
+            raise InvalidInput("fee_kind", self.fee_kind.value, "only a fee waiver names a kind")
 
 
 @attrs.frozen(kw_only=True)

@@ -16,6 +16,11 @@ Interest-free plans (免息) the merchant subsidises: ``annual_rate = 0`` for th
 "interest_adjustment"``: the discount is credited to 利息调整 at disbursement and amortized into
 interest income on each due date, so the lender's yield shows as interest income over the loan's
 life (see docs/servicing.md).
+
+A :class:`CreditLineProduct` is the product of a revolving credit line (a cash-draw or B2B line,
+:mod:`loancore.servicing.revolving_line`): a daily rate (or an annual rate with its day count), the
+statement's due days and minimum payment, the late fee, the allocation policy and the mapping;
+:func:`credit_line_product_from_toml` reads one.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import enum
 import tomllib
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import attrs
@@ -31,12 +37,14 @@ from loancore.amortization import LoanTerms, Method, Reamortization
 from loancore.checks import require_id
 from loancore.daycount import DayCount
 from loancore.errors import InvalidInput
-from loancore.money import CURRENCY_MINOR_UNITS, Money, Rounding, at_scale
+from loancore.money import CURRENCY_MINOR_UNITS, Money, Rounding, at_scale, round_ratio
 from loancore.postings import Role, SubjectMapping
-from loancore.waterfall import CHINA_CONSUMER_FINANCE, PRESETS, Policy
+from loancore.waterfall import CHINA_CONSUMER_FINANCE, CIVIL_CODE_561, PRESETS, Policy
 
 __all__ = [
+    "DUE_DAYS_MAX",
     "GRACE_DAYS_MAX",
+    "CreditLineProduct",
     "InterestRecognition",
     "LateFee",
     "LoanProduct",
@@ -44,10 +52,14 @@ __all__ = [
     "PrepaymentRules",
     "ProductConfigError",
     "RefundRules",
+    "credit_line_product_from_toml",
     "product_from_toml",
 ]
 
 GRACE_DAYS_MAX = 90
+DUE_DAYS_MAX = 27
+"""The most days a statement's due date may lie after the statement date."""
+_LATE_DAYS_MAX = 27  # the first late day is then at most 28 days on: before the next statement
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
 
@@ -115,6 +127,17 @@ class LateFee:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, Money) or value.is_negative()):
                 raise ProductConfigError(f"charges.late_fee.{name}", value, "expected Money >= 0")
+
+    def amount_for(self, unpaid: int, *, rounding: Rounding) -> int:
+        """The fee (minor units) on ``unpaid`` minor units overdue: ``fixed``, or ``rate`` x
+        ``unpaid`` rounded once with ``rounding`` and capped at ``cap``; 0 when neither is set."""
+        if self.fixed is not None:
+            return self.fixed.minor_units
+        if self.rate is None:
+            return 0
+        exact = Fraction(self.rate) * unpaid
+        fee = round_ratio(exact.numerator, exact.denominator, rounding=rounding)
+        return fee if self.cap is None else min(fee, self.cap.minor_units)
 
 
 @attrs.frozen(kw_only=True)
@@ -205,6 +228,90 @@ class LoanProduct:
             installment_multiple=self.installment_multiple,
             fee_rate_per_period=self.management_fee_rate,
         )
+
+
+def _days(field: str, value: int, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ProductConfigError(field, value, f"expected an int in {low}..{high}")
+    return value
+
+
+@attrs.frozen(kw_only=True)
+class CreditLineProduct:
+    """A versioned revolving credit line product (随借随还; see the module docstring).
+
+    Interest runs every day on the principal drawn: ``daily_rate`` (0.0005 = 万分之五 a day, on
+    calendar days), or ``annual_rate`` with ``day_count``; exactly one of the two rates. The
+    statement (账单) closes monthly on the account's statement day and is due ``due_days`` later;
+    its minimum payment is ``minimum_payment_rate`` x the principal, at least
+    ``minimum_payment_floor`` (never more than the principal), plus the previous minimum's
+    principal left unpaid, plus all interest, penalty and fees billed. A minimum still unpaid
+    ``grace_days`` after the due date costs the ``late_fee`` (its ``rate`` of the minimum unpaid,
+    capped, or ``fixed``), and with ``penalty_daily_rate`` penalty interest (罚息) on the minimum
+    still unpaid from that day until it is paid or the next statement closes. Repayments are
+    spread by ``policy`` (interest first).
+    """
+
+    product_id: str = attrs.field(validator=lambda _s, _a, v: require_id("product_id", v))
+    version: int
+    currency: str
+    daily_rate: Decimal | None = None
+    annual_rate: Decimal | None = None
+    day_count: DayCount | None = None
+    rounding: Rounding
+    due_days: int = 20
+    grace_days: int = 0
+    minimum_payment_rate: Decimal = Decimal("0.10")
+    minimum_payment_floor: Money | None = None
+    late_fee: LateFee = LateFee()
+    penalty_daily_rate: Decimal | None = None
+    policy: Policy = CIVIL_CODE_561
+    mapping: SubjectMapping = attrs.field(factory=SubjectMapping)
+
+    def __attrs_post_init__(self) -> None:
+        if isinstance(self.version, bool) or not isinstance(self.version, int) or self.version < 1:
+            raise ProductConfigError("version", self.version, "expected an int >= 1")
+        if self.currency not in CURRENCY_MINOR_UNITS:
+            raise ProductConfigError("currency", self.currency, "unknown ISO 4217 code")
+        if (self.daily_rate is None) == (self.annual_rate is None):
+            raise ProductConfigError("terms.daily_rate", self.daily_rate, "set it or annual_rate")
+        if self.daily_rate is not None:
+            _fraction("terms.daily_rate", self.daily_rate, _ONE)
+            if self.day_count is not None:
+                reason = "a daily rate runs on calendar days; day_count goes with annual_rate"
+                raise ProductConfigError("terms.day_count", self.day_count, reason)
+        if self.annual_rate is not None:
+            _fraction("terms.annual_rate", self.annual_rate, Decimal(10))
+            if not isinstance(self.day_count, DayCount):
+                raise ProductConfigError("terms.day_count", self.day_count, "expected a DayCount")
+        if not isinstance(self.rounding, Rounding):
+            raise ProductConfigError("terms.rounding", self.rounding, "expected a Rounding")
+        _days("statement.due_days", self.due_days, 1, DUE_DAYS_MAX)
+        _days("statement.grace_days", self.grace_days, 0, GRACE_DAYS_MAX)
+        if self.due_days + self.grace_days > _LATE_DAYS_MAX:
+            reason = (
+                f"due_days + grace_days at most {_LATE_DAYS_MAX}: a late fee before the next bill"
+            )
+            raise ProductConfigError("statement.due_days", self.due_days, reason)
+        _fraction("statement.minimum_payment_rate", self.minimum_payment_rate, _ONE)
+        if self.penalty_daily_rate is not None:
+            _fraction("statement.penalty_daily_rate", self.penalty_daily_rate, _ONE)
+        floor = self.minimum_payment_floor
+        if floor is not None and (not isinstance(floor, Money) or floor.is_negative()):
+            raise ProductConfigError("statement.minimum_payment_floor", floor, "Money >= 0")
+        monies = (
+            ("statement.minimum_payment_floor", floor),
+            ("charges.late_fee.fixed", self.late_fee.fixed),
+            ("charges.late_fee.cap", self.late_fee.cap),
+        )
+        for field, money in monies:
+            if money is not None and money.currency != self.currency:
+                raise ProductConfigError(field, money, self.currency)
+
+    @property
+    def ref(self) -> tuple[str, int]:
+        """``(product_id, version)``: what an account keeps."""
+        return (self.product_id, self.version)
 
 
 # -- TOML -----------------------------------------------------------------------------------------
@@ -412,3 +519,57 @@ def product_from_toml(text: str) -> LoanProduct:
         raise
     except InvalidInput as error:
         raise ProductConfigError(error.field, error.value, error.reason) from None
+
+
+def credit_line_product_from_toml(text: str) -> CreditLineProduct:
+    """The credit line product described by TOML ``text`` (docs/servicing.md has an example).
+
+    Tables ``[terms]`` (``daily_rate`` or ``annual_rate`` with ``day_count``, ``rounding``),
+    ``[statement]`` (``due_days``, ``grace_days``, ``minimum_payment_rate``,
+    ``minimum_payment_floor``, ``penalty_daily_rate``), ``[charges.late_fee]``, ``[allocation]`` and ``[mapping]``, as for
+    :func:`product_from_toml`: strings for rates and amounts, unknown keys refused, every error a
+    :class:`ProductConfigError` naming the TOML key.
+    """
+    if not isinstance(text, str):
+        raise ProductConfigError("toml", text, "expected a str")
+    try:
+        root = _Table(tomllib.loads(text), "")
+    except tomllib.TOMLDecodeError as error:
+        raise ProductConfigError("toml", str(error), "not valid TOML") from None
+    product_id, version = root.text("product_id"), root.integer("version", 0)
+    currency = root.text("currency")
+    if currency not in CURRENCY_MINOR_UNITS:
+        raise ProductConfigError("currency", currency, "unknown ISO 4217 code")
+    try:
+        fields = _credit_line_fields(root, currency)
+        root.done()
+        return CreditLineProduct(
+            product_id=product_id, version=version, currency=currency, **fields
+        )
+    except ProductConfigError:
+        raise
+    except InvalidInput as error:
+        raise ProductConfigError(error.field, error.value, error.reason) from None
+
+
+def _credit_line_fields(root: _Table, currency: str) -> dict[str, Any]:
+    terms, statement, charges = root.table("terms"), root.table("statement"), root.table("charges")
+    allocation, mapping = root.table("allocation"), root.table("mapping")
+    day_count = terms.raw("day_count")
+    fields: dict[str, Any] = {
+        "daily_rate": terms.decimal("daily_rate"),
+        "annual_rate": terms.decimal("annual_rate"),
+        "day_count": None if day_count is None else DayCount.parse(day_count, "terms.day_count"),
+        "rounding": Rounding.parse(terms.text("rounding"), field="terms.rounding"),
+        "due_days": statement.integer("due_days", 20),
+        "grace_days": statement.integer("grace_days", 0),
+        "minimum_payment_rate": statement.decimal("minimum_payment_rate", Decimal("0.10")),
+        "minimum_payment_floor": statement.money("minimum_payment_floor", currency),
+        "penalty_daily_rate": statement.decimal("penalty_daily_rate"),
+        "late_fee": _late_fee(charges, currency),
+        "policy": _policy(allocation),
+        "mapping": _mapping(mapping),
+    }
+    for table in (terms, statement, charges, allocation, mapping):
+        table.done()
+    return fields
