@@ -189,6 +189,8 @@ class MemorySettlementStore:
         state = self._state
         for line in batch.lines:  # bounded by the batch
             merchant = line.merchant_id
+            if line.line_id in state.statuses:
+                raise InvariantViolation(f"batch line {line.line_id} is stored already")
 
             def fail(what: str, key: str, line_id: str = line.line_id) -> InvariantViolation:
                 return InvariantViolation(f"batch line {line_id}: {what} {key!r} is not pending")

@@ -180,6 +180,12 @@ class SqlSettlementStore:
                     currency=batch.currency,
                 )
             )  # fmt: skip
+            line_ids = [line.line_id for line in batch.lines]
+            for chunk in _chunks(line_ids):
+                query = sa.select(LINES.c.line_id).where(LINES.c.line_id.in_(chunk)).limit(1)
+                taken = connection.execute(query).scalar_one_or_none()
+                if taken is not None:
+                    raise InvariantViolation(f"batch line {taken} is stored already")
             if batch.lines:
                 connection.execute(LINES.insert(), [_line_row(batch, line) for line in batch.lines])
             self._settle(connection, batch)
