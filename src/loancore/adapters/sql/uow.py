@@ -113,9 +113,7 @@ class SqlUnitOfWork(BaseUnitOfWork):
             "ledger": lambda handle: ledger_root.using(handle.connection),
             "quota": lambda handle: SqlQuotaStore(handle.connection, config, create_schema=False),
             "loans": lambda handle: SqlLoanStore(handle.connection, create_schema=False),
-            "settlement": lambda handle: SqlSettlementStore(
-                handle.connection, create_schema=False
-            ),
+            "settlement": lambda handle: SqlSettlementStore(handle.connection, create_schema=False),
         }
 
     @property
