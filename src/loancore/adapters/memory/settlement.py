@@ -36,8 +36,8 @@ __all__ = [
     "check_period",
     "check_record",
     "check_terms",
-    "line_status",
     "merchant_view",
+    "new_statuses",
 ]
 
 ITEMS_PER_CALL_MAX = 50_000_000
@@ -87,10 +87,14 @@ def check_period(period_start: object, period_end: object) -> None:
         raise InvalidInput("period_end", period_end, f"must be on or after {period_start}")
 
 
-def line_status(batch: SettlementBatch, line_id: str) -> LineStatus:
-    """A new line's status: instructed when the batch pays it, else nothing to pay."""
-    paid = batch.instruction(line_id) is not None
-    return LineStatus.INSTRUCTED if paid else LineStatus.NOTHING_TO_PAY
+def new_statuses(batch: SettlementBatch) -> dict[str, LineStatus]:
+    """Each line's status when the batch is stored: instructed when the batch pays it, else
+    nothing to pay (one pass over the instructions, not one per line)."""
+    paid = {instruction.line_id for instruction in batch.instructions}
+    return {
+        line.line_id: LineStatus.INSTRUCTED if line.line_id in paid else LineStatus.NOTHING_TO_PAY
+        for line in batch.lines
+    }
 
 
 def merchant_view(batch: SettlementBatch, merchant_id: str) -> SettlementBatch | None:
@@ -171,6 +175,7 @@ class MemorySettlementStore:
                     raise IdempotencyConflict(batch.batch_id, "a different batch has this id")
                 return
             self._check_unsettled(batch)
+            state.statuses.update(new_statuses(batch))
             for line in batch.lines:
                 for order_id in line.order_ids:
                     state.settled_captures[order_id] = batch.batch_id
@@ -178,7 +183,6 @@ class MemorySettlementStore:
                     state.settled_deductions[deduction_id] = batch.batch_id
                 for retried in line.retried_line_ids:
                     state.retries[retried] = (state.retries[retried][0], batch.batch_id)
-                state.statuses[line.line_id] = line_status(batch, line.line_id)
                 if line.carried_out.is_zero():
                     state.carry.pop(line.merchant_id, None)
                 else:

@@ -27,8 +27,8 @@ from loancore.adapters.memory.settlement import (
     check_period,
     check_record,
     check_terms,
-    line_status,
     merchant_view,
+    new_statuses,
 )
 from loancore.adapters.sql.base import (
     Bind,
@@ -168,6 +168,16 @@ class SqlSettlementStore:
 
     def save_batch(self, batch: SettlementBatch) -> None:
         check_batch(batch)
+        try:
+            self._save_batch(batch)
+        except sa.exc.IntegrityError as error:  # the SAVEPOINT is rolled back by now
+            # PostgreSQL: another unit of work stored this batch id (or one of its line ids)
+            # between our read and our insert; its commit wins, this run stores nothing.
+            raise IdempotencyConflict(
+                batch.batch_id, "another run stored this batch first; run the date again"
+            ) from error
+
+    def _save_batch(self, batch: SettlementBatch) -> None:
         with write_transaction(self._bind) as connection:
             stored = self._batches(connection, BATCHES.c.batch_id == batch.batch_id)
             if stored:
@@ -187,7 +197,9 @@ class SqlSettlementStore:
                 if taken is not None:
                     raise InvariantViolation(f"batch line {taken} is stored already")
             if batch.lines:
-                connection.execute(LINES.insert(), [_line_row(batch, line) for line in batch.lines])
+                statuses = new_statuses(batch)
+                rows = [_line_row(batch, line, statuses[line.line_id]) for line in batch.lines]
+                connection.execute(LINES.insert(), rows)
             self._settle(connection, batch)
             merchants = [line.merchant_id for line in batch.lines]
             for chunk in _chunks(merchants):
@@ -438,11 +450,11 @@ _AMOUNTS = (
 )  # fmt: skip
 
 
-def _line_row(batch: SettlementBatch, line: SettlementLine) -> dict[str, Any]:
+def _line_row(batch: SettlementBatch, line: SettlementLine, status: LineStatus) -> dict[str, Any]:
     row: dict[str, Any] = {
         "line_id": line.line_id, "batch_id": batch.batch_id, "merchant_id": line.merchant_id,
         "payee_account": line.payee_account,
-        "status": line_status(batch, line.line_id).value,
+        "status": status.value,
     }  # fmt: skip
     row.update({name: getattr(line, name).minor_units for name in _AMOUNTS})
     return row
