@@ -10,6 +10,16 @@ netting per merchant, lines, instructions, journal entries and the carry-forward
                                        fewer were measured (the run is linear in the orders)
     settlement_capture_build_per_s     Capture values built per second (the caller's cost)
 
+The same orders stored in SQLite (a file, WAL, synchronous=FULL) and settled through the service
+``loancore.services.settlement.run_settlement``, one unit of work: read the pending orders back
+(``Capture`` values rebuilt from rows), run the core, store the batch, mark every order settled,
+set the carry-forward, post the 10,000 payout entries to the SQL ledger, commit:
+
+    settlement_1m_orders_sqlite_s      seconds of that service call for 1,000,000 orders (the
+                                       key names the count measured: ``..._100k_...`` for 100,000)
+    settlement_sqlite_record_orders_per_s   orders stored per second by ``record_capture``
+                                       (100,000 per unit of work), before the clock starts
+
     python bench/bench_settlement.py            # 1,000,000 orders over 10,000 merchants
     python bench/bench_settlement.py 100000     # fewer orders (same 10,000 merchants)
 """
@@ -18,10 +28,16 @@ from __future__ import annotations
 
 import datetime
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from loancore.adapters.calendars import china_calendar
+from loancore.adapters.sql import create_engine
+from loancore.adapters.sql.uow import SqlUnitOfWork
+from loancore.ledger import default_chart
 from loancore.money import Money, Rounding
+from loancore.services import settlement as services
 from loancore.settlement import (
     Capture,
     MerchantTerms,
@@ -69,7 +85,46 @@ def _captures(count: int) -> list[Capture]:
     ]
 
 
-def run(orders: int = ORDERS) -> dict[str, float]:
+def _label(orders: int) -> str:
+    if orders % 1_000_000 == 0:
+        return f"{orders // 1_000_000}m"
+    return f"{orders // 1_000}k" if orders % 1_000 == 0 else str(orders)
+
+
+def run_sqlite(orders: int = ORDERS, chunk: int = 100_000) -> dict[str, float]:
+    """Store ``orders`` captures in a SQLite file and time one settlement run through the service."""
+    calendar = china_calendar(2025, 2026)
+    terms = _terms()
+    captures = _captures(orders)
+    with tempfile.TemporaryDirectory() as folder:
+        engine = create_engine(Path(folder) / "settlement.sqlite")
+        try:
+            uow = SqlUnitOfWork(engine)
+            with uow:
+                for merchant_terms in terms.values():
+                    uow.settlement.save_terms("bench", merchant_terms)
+                uow.ledger.save_chart(default_chart())
+                uow.commit()
+            loaded = time.perf_counter()
+            for start in range(0, orders, chunk):  # bounded by orders / chunk
+                services.record_capture(uow, captures[start : start + chunk])
+            load_s = time.perf_counter() - loaded
+            del captures
+            started = time.perf_counter()
+            result = services.run_settlement(uow, "bench", RUN_DATE, calendar)
+            elapsed = time.perf_counter() - started
+        finally:
+            engine.dispose()
+    settled = sum(len(line.order_ids) for line in result.batch.lines)
+    if settled != orders or len(result.entries) != min(orders, MERCHANTS):
+        raise RuntimeError(f"benchmark run settled {settled} of {orders} orders in SQLite")
+    return {
+        f"settlement_{_label(orders)}_orders_sqlite_s": elapsed,
+        "settlement_sqlite_record_orders_per_s": orders / load_s,
+    }
+
+
+def run(orders: int = ORDERS, *, sqlite: bool = True) -> dict[str, float]:
     calendar = china_calendar(2025, 2026)
     terms = _terms()
     built = time.perf_counter()
@@ -84,11 +139,15 @@ def run(orders: int = ORDERS) -> dict[str, float]:
     settled = sum(len(line.order_ids) for line in result.batch.lines)
     if settled != orders or len(result.instructions) != min(orders, MERCHANTS):
         raise RuntimeError(f"benchmark run settled {settled} of {orders} orders")
-    return {
+    figures = {
         "settlement_orders_per_s": orders / elapsed,
         "settlement_run_1m_orders_s": elapsed * 1_000_000 / orders,
         "settlement_capture_build_per_s": orders / build_s,
     }
+    del captures, result
+    if sqlite:
+        figures.update(run_sqlite(orders))
+    return figures
 
 
 if __name__ == "__main__":

@@ -41,6 +41,9 @@ from loancore.postings import (
     Cancellation,
     CardDisbursement,
     ClearingSettled,
+    CommissionAccrued,
+    CommissionClawedBack,
+    CommissionPaid,
     Component,
     CreditApplied,
     DiscountTreatment,
@@ -54,6 +57,9 @@ from loancore.postings import (
     MerchantSettlement,
     OverpaymentRefunded,
     PartnerPaid,
+    PayoutConfirmed,
+    PayoutFailed,
+    PayoutInstructed,
     ProvisionCharged,
     ProvisionReleased,
     RecoveredAfterWriteOff,
@@ -595,6 +601,36 @@ DOC_SAMPLES: list[tuple[str, Event, SubjectMapping]] = [
         ),
         DEFAULT_MAPPING,
     ),
+    (
+        "Merchant payout instructed to the channel, service fee kept",
+        PayoutInstructed(**common(), amount=cny("9.00"), service_fee=cny("1.00")),
+        DEFAULT_MAPPING,
+    ),
+    (
+        "Merchant payout confirmed by the channel",
+        PayoutConfirmed(**common(), amount=cny("9.00")),
+        DEFAULT_MAPPING,
+    ),
+    (
+        "Merchant payout failed: owed to the merchant again",
+        PayoutFailed(**common(), amount=cny("9.00")),
+        DEFAULT_MAPPING,
+    ),
+    (
+        "Platform commission (助贷) accrued",
+        CommissionAccrued(**common(), amount=cny("1.00")),
+        DEFAULT_MAPPING,
+    ),
+    (
+        "Platform commission clawed back (refunded loan)",
+        CommissionClawedBack(**common(), amount=cny("1.00")),
+        DEFAULT_MAPPING,
+    ),
+    (
+        "Platform commission paid",
+        CommissionPaid(**common(), amount=cny("1.00")),
+        DEFAULT_MAPPING,
+    ),
 ]
 
 
@@ -745,3 +781,55 @@ def test_a_cancellation_refuses_another_events_id_or_a_cancellation() -> None:
         Cancellation(**common("other"), cancelled=disbursed)
     with pytest.raises(InvalidInput, match="cancelled"):
         Cancellation.of(Cancellation.of(disbursed, DAY), DAY)
+
+
+# -- the settlement templates: payouts and a platform's commission --------------------------------
+
+
+def test_a_payout_instructed_then_confirmed_moves_the_payable_to_the_bank_through_clearing() -> (
+    None
+):
+    instructed = PayoutInstructed(**common(), amount=cny("99.40"), service_fee=cny("0.60"))
+    confirmed = PayoutConfirmed(**common(), amount=cny("99.40"))
+    assert legs_of(entries_for(instructed)) == [
+        ("de", "2202", "100.00"), ("cr", "3001", "99.40"), ("cr", "6021.09", "0.60"),
+    ]  # fmt: skip
+    assert legs_of(entries_for(confirmed)) == [("de", "3001", "99.40"), ("cr", "1002", "99.40")]
+    assert entries_for(instructed)[0].idempotency_key == "payout.instructed:ev-1"
+
+
+def test_a_failed_payout_returns_to_the_merchant_payable() -> None:
+    failed = PayoutFailed(**common(), amount=cny("99.40"))
+    assert legs_of(entries_for(failed)) == [("de", "3001", "99.40"), ("cr", "2202", "99.40")]
+
+
+def test_a_payout_of_fees_only_books_the_fee_and_nothing_to_clearing() -> None:
+    fees_only = PayoutInstructed(**common(), amount=cny("0.00"), service_fee=cny("3.00"))
+    assert legs_of(entries_for(fees_only)) == [("de", "2202", "3.00"), ("cr", "6021.09", "3.00")]
+    assert entries_for(PayoutInstructed(**common(), amount=cny("0.00"))) == ()
+
+
+def test_commission_accrued_clawed_back_and_paid_net_the_payable_to_what_was_paid() -> None:
+    books = Ledger(MemoryLedgerStore(CHART))
+    events = [
+        CommissionAccrued(**common("a1"), amount=cny("30.00")),
+        CommissionAccrued(**common("a2"), amount=cny("20.00")),
+        CommissionClawedBack(**common("b1"), amount=cny("20.00")),
+        CommissionPaid(**common("p1"), amount=cny("30.00")),
+    ]
+    for event in events:
+        books.post(*entries_for(event))
+    partner = {"partner": "P-1"}
+    assert books.balance("6421", "CNY", as_of=DAY, dimensions=partner) == cny("30.00")
+    assert books.balance("2202", "CNY", as_of=DAY, dimensions=partner) == cny("0.00")
+
+
+def test_settlement_events_require_their_dimensions() -> None:
+    with pytest.raises(InvalidInput, match="dimensions.merchant"):
+        PayoutConfirmed(
+            event_id="e", accounting_date=DAY, dimensions={"loan": "L"}, amount=cny("1")
+        )
+    with pytest.raises(InvalidInput, match="dimensions.partner"):
+        CommissionAccrued(
+            event_id="e", accounting_date=DAY, dimensions={"loan": "L"}, amount=cny("1")
+        )

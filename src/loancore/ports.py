@@ -10,14 +10,14 @@ A use case is one :class:`UnitOfWork` (cosmicpython's pattern)::
         uow.ledger.post([entry])
         uow.commit()
 
-- ``with uow:`` opens ONE transaction and hands out every store (``uow.loans``, ``uow.quota``,
-  ``uow.ledger``; settlement joins them the same way) bound to it.
+- ``with uow:`` opens ONE transaction and hands out every store (``uow.loans``,
+  ``uow.settlement``, ``uow.quota``, ``uow.ledger``) bound to it.
 - ``uow.commit()`` makes all of it durable at once. Leaving the block without it (an exception, a
   :class:`~loancore.errors.Rejected` refusal raised by a store, a ``return``) leaves every store
   exactly as it was before ``with``. ``uow.rollback()`` undoes explicitly. After either, the
   stores refuse further use (:class:`~loancore.errors.InvariantViolation`) until the next
   ``with uow:``, which opens a new transaction.
-- Lock order: writes go loans, then quota, then the ledger (:data:`LOCK_ORDER`). A write to a
+- Lock order: writes go loans, then settlement, then quota, then the ledger (:data:`LOCK_ORDER`). A write to a
   store earlier in the order after a write to a later one raises InvariantViolation before it
   touches anything, so no two units of work can wait on each other in a cycle; the ledger's
   writer lock, taken last, is held only for the ledger step and the commit. Reads lock nothing and
@@ -85,7 +85,7 @@ Period close
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
@@ -106,12 +106,28 @@ from loancore.quota import (
     QuotaSnapshot,
 )
 from loancore.servicing import Loan, LoanProduct
+from loancore.settlement import (
+    Capture,
+    Deduction,
+    MerchantTerms,
+    SettlementBatch,
+)
+from loancore.settlement.records import ChannelFileRecord, LineStatus, SettlementInputs
 
-__all__ = ["LOCK_ORDER", "LedgerStore", "LoanStore", "QuotaStore", "UnitOfWork"]
+__all__ = [
+    "LOCK_ORDER",
+    "LedgerStore",
+    "LoanStore",
+    "QuotaStore",
+    "SettlementStore",
+    "UnitOfWork",
+]
 
-LOCK_ORDER: tuple[str, ...] = ("loans", "quota", "ledger")
-"""The order in which a unit of work may write (and so lock) its stores: loan rows, then quota
-lines, then the ledger. A store added to the unit of work takes its place here by name."""
+LOCK_ORDER: tuple[str, ...] = ("loans", "settlement", "quota", "ledger")
+"""The order in which a unit of work may write (and so lock) its stores: loan rows, then
+settlement rows (orders, batches, a merchant's carry-forward), then quota lines, then the ledger.
+A store added to the unit of work takes its place here by name (docs/architecture.md, "Lock
+order", says why each one sits where it does)."""
 
 
 @runtime_checkable
@@ -377,6 +393,86 @@ class LoanStore(Protocol):
 
 
 @runtime_checkable
+class SettlementStore(Protocol):
+    """Merchant terms, captured orders, refunds and chargebacks, settlement batches with their
+    line statuses, carry-forward, retries of failed payouts and imported channel files
+    (docs/storage.md, "Settlement"; docs/settlement.md, "Stored settlement").
+
+    Implemented by :class:`~loancore.adapters.memory.settlement.MemorySettlementStore` and
+    :class:`~loancore.adapters.sql.settlement.SqlSettlementStore`; ``tests/settlement/`` runs one
+    suite on memory, SQLite and PostgreSQL. Amounts are stored as integer minor units. Every
+    write checks all it needs before changing anything; replaying a write with the same content
+    is a no-op, with other content :class:`~loancore.errors.IdempotencyConflict`. Writes are
+    ``save_terms``, ``add_captures``, ``add_deductions``, ``save_batch`` and ``save_file``
+    (:data:`LOCK_ORDER`: after loans, before quota).
+    """
+
+    def save_terms(self, channel: str, terms: MerchantTerms) -> None:
+        """Store (or replace) the merchant's terms and the channel that pays it."""
+        ...
+
+    def add_captures(self, captures: Sequence[Capture]) -> None:
+        """Store captured orders, not yet settled; each merchant must have terms."""
+        ...
+
+    def add_deductions(self, deductions: Sequence[Deduction]) -> None:
+        """Store refunds and chargebacks, not yet settled; each merchant must have terms."""
+        ...
+
+    def save_batch(self, batch: SettlementBatch) -> None:
+        """Store a run's batch: its lines (status ``instructed`` when the line pays, else
+        ``nothing_to_pay``), each line's orders, deductions and retries marked settled by it
+        (InvariantViolation if one is unknown or already settled: nothing is stored), and each
+        merchant's carry-forward set to its line's ``carried_out``."""
+        ...
+
+    def save_file(self, record: ChannelFileRecord) -> None:
+        """Store an imported result file: its confirmed lines become ``confirmed``, its failed
+        lines ``failed`` with a pending Retry each (InvariantViolation unless each was
+        ``instructed``: nothing is stored)."""
+        ...
+
+    def channel_terms(self, channel: str) -> Mapping[str, MerchantTerms]:
+        """The terms of every merchant the channel pays, by merchant id."""
+        ...
+
+    def pending(self, channel: str) -> SettlementInputs:
+        """What a run of ``channel`` reads: its merchants' terms, their unsettled captures and
+        deductions, non-zero carry-forward and pending retries."""
+        ...
+
+    def batch(self, batch_id: str) -> SettlementBatch | None:
+        """The stored batch, equal to the one saved; None if there is none."""
+        ...
+
+    def line_statuses(self, batch_id: str) -> Mapping[str, LineStatus]:
+        """Each line of the batch with its status, by line id (empty for an unknown batch)."""
+        ...
+
+    def merchant_batches(
+        self, merchant_id: str, period_start: date, period_end: date
+    ) -> tuple[SettlementBatch, ...]:
+        """The batches run in the period (both ends included) with a line for the merchant,
+        by run date, each holding only that merchant's line and instruction."""
+        ...
+
+    def file(self, file_id: str) -> ChannelFileRecord | None:
+        """The stored record of an imported file; None if there is none."""
+        ...
+
+    def carry_forward(self, merchant_id: str, currency: str) -> Money:
+        """The merchant's carry-forward (signed: negative is a receivable from it)."""
+        ...
+
+    def merchant_payable(self, merchant_id: str, currency: str) -> Money:
+        """What the lender owes the merchant by the store (negative: the merchant owes):
+        unsettled captures - unsettled deductions + carry-forward + pending retries. Equal to
+        the merchant's merchant-payable balance in the ledger (credit positive) when every
+        capture and deduction was booked with it."""
+        ...
+
+
+@runtime_checkable
 class UnitOfWork(Protocol):
     """One transaction across every store (module docstring, "UnitOfWork contract").
 
@@ -398,6 +494,11 @@ class UnitOfWork(Protocol):
     @property
     def loans(self) -> LoanStore:
         """The loan store bound to this unit of work's transaction."""
+        ...
+
+    @property
+    def settlement(self) -> SettlementStore:
+        """The settlement store bound to this unit of work's transaction."""
         ...
 
     def __enter__(self) -> Self:

@@ -65,7 +65,7 @@ def test_confirmed_lines_post_to_bank_and_failed_lines_are_retried(cn: BusinessC
     assert [(leg.subject_code, leg.signed_minor) for leg in fail.legs] == [
         (m.clearing, 49_700), (m.merchant_payable, -49_700),
     ]  # fmt: skip
-    assert confirm.idempotency_key == "clearing.settled:payout.confirmed:up:2025-10-09:M1"
+    assert confirm.idempotency_key == "payout.confirmed:up:2025-10-09:M1"
     assert result.retries == (
         Retry(line_id="up:2025-10-09:M2", merchant_id="M2", amount=cny(49_700)),
     )

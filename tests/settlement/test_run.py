@@ -81,7 +81,7 @@ def test_national_day_orders_settle_on_9_october_one_line_per_merchant(
     assert run.batch.batch_id == "up:2025-10-09"
     assert run.carry_forward == ()
     (e1, _e2) = run.entries
-    assert e1.entry_id == e1.idempotency_key == "settlement.merchant:payout:up:2025-10-09:M1"
+    assert e1.entry_id == e1.idempotency_key == "payout.instructed:up:2025-10-09:M1"
     assert balances(run.entries)[(PAYABLE, "M1")] == 1_250_000
     assert balances(run.entries)[(CLEARING, "M1")] == -1_242_500
     assert balances(run.entries)[(FEES, "M1")] == -7_500

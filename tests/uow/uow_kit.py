@@ -118,6 +118,8 @@ def state(uow: UnitOfWork) -> tuple[object, ...]:
         quota, ledger, loans = uow.quota, uow.ledger, uow.loans
         return (
             tuple(loans.load(loan_id) for loan_id in loans.loan_ids(limit=100_000)),
+            dict(uow.settlement.channel_terms("up")),
+            uow.settlement.pending("up"),
             quota.snapshot(),
             tuple(quota.journal()),
             tuple(ledger.entries()),

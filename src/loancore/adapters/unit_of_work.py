@@ -5,7 +5,8 @@ hooks an adapter fills in (``_begin``, ``_before_first_write``, ``_commit``, ``_
 ``_end``); :class:`~loancore.adapters.memory.uow.MemoryUnitOfWork` and
 :class:`~loancore.adapters.sql.uow.SqlUnitOfWork` are the two adapters.
 
-The lock order (:data:`loancore.ports.LOCK_ORDER`: loans, then quota, then the ledger) is enforced
+The lock order (:data:`loancore.ports.LOCK_ORDER`: loans, then settlement, then quota, then the
+ledger) is enforced
 here, on the code path, for every adapter alike: each store handed out is wrapped in a
 :class:`_Guarded` proxy that, before a write method runs, checks that no store later in the order
 was written earlier in this unit of work, and raises
@@ -25,7 +26,7 @@ from types import TracebackType
 from typing import Any, Generic, Self, TypeVar, overload
 
 from loancore.errors import InvariantViolation
-from loancore.ports import LOCK_ORDER, LedgerStore, LoanStore, QuotaStore
+from loancore.ports import LOCK_ORDER, LedgerStore, LoanStore, QuotaStore, SettlementStore
 
 __all__ = ["WRITE_METHODS", "BaseUnitOfWork", "StoreSlot"]
 
@@ -35,6 +36,9 @@ WRITE_METHODS: Mapping[str, frozenset[str]] = {
     "ledger": frozenset({"post", "reverse", "post_memo", "close_period", "save_chart"}),
     "quota": frozenset({"apply"}),
     "loans": frozenset({"save_product", "add", "update", "update_many"}),
+    "settlement": frozenset(
+        {"save_terms", "add_captures", "add_deductions", "save_batch", "save_file"}
+    ),
 }
 """Per store name, the methods that write (and so lock). Every other method only reads."""
 
@@ -134,6 +138,7 @@ class BaseUnitOfWork(abc.ABC):
     ledger = StoreSlot[LedgerStore]()
     quota = StoreSlot[QuotaStore]()
     loans = StoreSlot[LoanStore]()
+    settlement = StoreSlot[SettlementStore]()
 
     _builders: Mapping[str, Callable[[Any], object]]
 

@@ -32,6 +32,9 @@ __all__ = [
     "Cancellation",
     "CardDisbursement",
     "ClearingSettled",
+    "CommissionAccrued",
+    "CommissionClawedBack",
+    "CommissionPaid",
     "CreditApplied",
     "Event",
     "FeeCharged",
@@ -43,6 +46,9 @@ __all__ = [
     "MerchantSettlement",
     "OverpaymentRefunded",
     "PartnerPaid",
+    "PayoutConfirmed",
+    "PayoutFailed",
+    "PayoutInstructed",
     "ProvisionCharged",
     "ProvisionReleased",
     "RecoveredAfterWriteOff",
@@ -432,3 +438,68 @@ class Cancellation(Event):
     def amounts(self) -> tuple[tuple[str, Money], ...]:
         """The cancelled event's amounts."""
         return self.cancelled.amounts()
+
+
+# -- settlement: payouts to merchants, a traffic platform's commission (助贷) -------------------
+
+_LIKE_AMOUNT = attrs.Factory(_zero_like("amount"), takes_self=True)
+
+
+@attrs.frozen(kw_only=True)
+class PayoutInstructed(Event):
+    """A settlement run instructs the channel to pay a merchant (受托支付结算): the payable
+    settled is ``amount`` (sent to the channel) plus ``service_fee`` (kept as income).
+
+    ``amount`` may be zero: a merchant whose refunds ate its payment still has its fees booked.
+    """
+
+    REQUIRED_DIMENSIONS = ("merchant",)
+
+    amount: Money = attrs.field(validator=_money, metadata=_MONEY)
+    service_fee: Money = attrs.field(default=_LIKE_AMOUNT, validator=_money, metadata=_MONEY)
+
+
+@attrs.frozen(kw_only=True)
+class PayoutConfirmed(Event):
+    """The channel's result file says it paid the merchant ``amount``."""
+
+    REQUIRED_DIMENSIONS = ("merchant",)
+
+    amount: Money = attrs.field(validator=_money, metadata=_MONEY)
+
+
+@attrs.frozen(kw_only=True)
+class PayoutFailed(Event):
+    """The channel's result file says the payout of ``amount`` failed: owed to the merchant
+    again, paid by a later run."""
+
+    REQUIRED_DIMENSIONS = ("merchant",)
+
+    amount: Money = attrs.field(validator=_money, metadata=_MONEY)
+
+
+@attrs.frozen(kw_only=True)
+class CommissionAccrued(Event):
+    """A traffic platform (``partner``) earned ``amount`` of commission on a loan (助贷)."""
+
+    REQUIRED_DIMENSIONS = ("loan", "partner")
+
+    amount: Money = attrs.field(validator=_money, metadata=_MONEY)
+
+
+@attrs.frozen(kw_only=True)
+class CommissionClawedBack(Event):
+    """Commission accrued on a refunded loan taken back from the platform."""
+
+    REQUIRED_DIMENSIONS = ("loan", "partner")
+
+    amount: Money = attrs.field(validator=_money, metadata=_MONEY)
+
+
+@attrs.frozen(kw_only=True)
+class CommissionPaid(Event):
+    """A platform's commission statement paid out."""
+
+    REQUIRED_DIMENSIONS = ("partner",)
+
+    amount: Money = attrs.field(validator=_money, metadata=_MONEY)

@@ -72,6 +72,8 @@ class Role(str, enum.Enum):
     ALLOWANCE_STAGE_1 = "allowance_stage_1"
     ALLOWANCE_STAGE_2 = "allowance_stage_2"
     ALLOWANCE_STAGE_3 = "allowance_stage_3"
+    COMMISSION_EXPENSE = "commission_expense"  # 助贷: a traffic platform's commission, earned
+    COMMISSION_PAYABLE = "commission_payable"  # the platform's commission owed until paid
 
 
 class Component(str, enum.Enum):
@@ -158,6 +160,8 @@ ROLE_KINDS: Mapping[Role, frozenset[SubjectKind]] = {
     Role.OVERPAYMENT: frozenset({SubjectKind.LIABILITY}),
     Role.PARTNER_PAYABLE: frozenset({SubjectKind.LIABILITY}),
     Role.IMPAIRMENT_LOSS: frozenset({SubjectKind.EXPENSE}),
+    Role.COMMISSION_EXPENSE: frozenset({SubjectKind.EXPENSE}),
+    Role.COMMISSION_PAYABLE: frozenset({SubjectKind.LIABILITY}),
 }
 """The subject kinds a role may map to: a fee income mapped to an asset is refused."""
 
@@ -222,6 +226,11 @@ class SubjectMapping:
     allowance_stage_1: str = _code_field("1304.01")
     allowance_stage_2: str = _code_field("1304.02")
     allowance_stage_3: str = _code_field("1304.03")
+    commission_expense: str = _code_field("6421")
+    # A platform's commission is a payable for a service bought: 2202 by default, told apart from
+    # merchants' payables by the ``partner`` dimension; a chart with its own sub-account (e.g.
+    # 2241.03) maps this role there.
+    commission_payable: str = _code_field("2202")
     discount_treatment: DiscountTreatment = attrs.field(
         default=DiscountTreatment.FEE_INCOME, converter=_treatment
     )

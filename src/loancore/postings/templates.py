@@ -26,6 +26,9 @@ from loancore.postings.events import (
     Cancellation,
     CardDisbursement,
     ClearingSettled,
+    CommissionAccrued,
+    CommissionClawedBack,
+    CommissionPaid,
     CreditApplied,
     Event,
     FeeCharged,
@@ -36,6 +39,9 @@ from loancore.postings.events import (
     MerchantSettlement,
     OverpaymentRefunded,
     PartnerPaid,
+    PayoutConfirmed,
+    PayoutFailed,
+    PayoutInstructed,
     ProvisionCharged,
     ProvisionReleased,
     RecoveredAfterWriteOff,
@@ -62,6 +68,9 @@ __all__ = [
     "cancellation",
     "card_disbursement",
     "clearing_settled",
+    "commission_accrued",
+    "commission_clawed_back",
+    "commission_paid",
     "credit_applied",
     "entries_for",
     "fee_charged",
@@ -73,6 +82,9 @@ __all__ = [
     "merchant_settlement",
     "overpayment_refunded",
     "partner_paid",
+    "payout_confirmed",
+    "payout_failed",
+    "payout_instructed",
     "provision_charged",
     "provision_released",
     "recovered_after_write_off",
@@ -397,6 +409,86 @@ def cancellation(event: Cancellation, mapping: SubjectMapping = DEFAULT_MAPPING)
     )
 
 
+def payout_instructed(
+    event: PayoutInstructed, mapping: SubjectMapping = DEFAULT_MAPPING
+) -> Entries:
+    """商户结算指令: Dr merchant payable (amount + fee); Cr clearing (amount, on its way through
+    the channel), Cr fee income (the service fee kept)."""
+    return _book(
+        "payout.instructed",
+        event,
+        mapping,
+        "商户结算指令 payout instructed, service fee kept",
+        _dr(Role.MERCHANT_PAYABLE, event.amount + event.service_fee),
+        _cr(Role.CLEARING, event.amount),
+        _cr(Role.FEE_INCOME, event.service_fee),
+    )
+
+
+def payout_confirmed(event: PayoutConfirmed, mapping: SubjectMapping = DEFAULT_MAPPING) -> Entries:
+    """商户结算到账: the channel paid the merchant: Dr clearing, Cr bank."""
+    return _book(
+        "payout.confirmed",
+        event,
+        mapping,
+        "商户结算到账 payout confirmed by the channel",
+        _dr(Role.CLEARING, event.amount),
+        _cr(Role.BANK, event.amount),
+    )
+
+
+def payout_failed(event: PayoutFailed, mapping: SubjectMapping = DEFAULT_MAPPING) -> Entries:
+    """商户结算失败: Dr clearing, Cr merchant payable (owed again, paid by a later run)."""
+    return _book(
+        "payout.failed",
+        event,
+        mapping,
+        "商户结算失败 payout failed, back to payable",
+        _dr(Role.CLEARING, event.amount),
+        _cr(Role.MERCHANT_PAYABLE, event.amount),
+    )
+
+
+def commission_accrued(
+    event: CommissionAccrued, mapping: SubjectMapping = DEFAULT_MAPPING
+) -> Entries:
+    """助贷佣金计提: Dr commission expense, Cr commission payable."""
+    return _book(
+        "commission.accrued",
+        event,
+        mapping,
+        "助贷佣金计提 platform commission accrued",
+        _dr(Role.COMMISSION_EXPENSE, event.amount),
+        _cr(Role.COMMISSION_PAYABLE, event.amount),
+    )
+
+
+def commission_clawed_back(
+    event: CommissionClawedBack, mapping: SubjectMapping = DEFAULT_MAPPING
+) -> Entries:
+    """助贷佣金追回: Dr commission payable, Cr commission expense (a refunded loan)."""
+    return _book(
+        "commission.clawed_back",
+        event,
+        mapping,
+        "助贷佣金追回 platform commission clawed back",
+        _dr(Role.COMMISSION_PAYABLE, event.amount),
+        _cr(Role.COMMISSION_EXPENSE, event.amount),
+    )
+
+
+def commission_paid(event: CommissionPaid, mapping: SubjectMapping = DEFAULT_MAPPING) -> Entries:
+    """助贷佣金支付: Dr commission payable, Cr bank."""
+    return _book(
+        "commission.paid",
+        event,
+        mapping,
+        "助贷佣金支付 platform commission paid",
+        _dr(Role.COMMISSION_PAYABLE, event.amount),
+        _cr(Role.BANK, event.amount),
+    )
+
+
 TEMPLATES: Mapping[type[Event], Callable[[Any, SubjectMapping], Entries]] = {
     MerchantDisbursement: merchant_disbursement,
     CardDisbursement: card_disbursement,
@@ -416,6 +508,12 @@ TEMPLATES: Mapping[type[Event], Callable[[Any, SubjectMapping], Entries]] = {
     RecoveredAfterWriteOff: recovered_after_write_off,
     CreditApplied: credit_applied,
     Cancellation: cancellation,
+    PayoutInstructed: payout_instructed,
+    PayoutConfirmed: payout_confirmed,
+    PayoutFailed: payout_failed,
+    CommissionAccrued: commission_accrued,
+    CommissionClawedBack: commission_clawed_back,
+    CommissionPaid: commission_paid,
 }
 """Each event type with its template, in the order docs/accounting.md lists them."""
 

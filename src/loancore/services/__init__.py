@@ -10,6 +10,10 @@ docs/architecture.md has the layers, the unit of work contract and the lock orde
 - :func:`run_end_of_day`: the quota end-of-day batch (moved from ``loancore.quota``).
 - :func:`book_order`, :func:`apply_event`, :func:`apply_batch`, :func:`reconcile`: servicing over the loans, quota and
   ledger stores, one unit of work per call (:mod:`loancore.services.servicing`).
+- :func:`record_capture`, :func:`record_deduction`, :func:`run_settlement`,
+  :func:`export_batch_csv`, :func:`import_channel_file`, :func:`merchant_statement`:
+  settlement over the settlement and ledger stores, one unit of work per call
+  (:mod:`loancore.services.settlement`).
 """
 
 from loancore.services.ledger import Ledger, audit
@@ -23,18 +27,40 @@ from loancore.services.servicing import (
     book_order,
     reconcile,
 )
+from loancore.services.settlement import (
+    ChannelFileImport,
+    SettlementResult,
+    export_batch_csv,
+    import_channel_file,
+    merchant_statement,
+    payable_matches_ledger,
+    record_capture,
+    record_deduction,
+    run_settlement,
+    save_merchant_terms,
+)
 
 __all__ = [
     "Applied",
     "BatchResult",
+    "ChannelFileImport",
     "EndOfDayReport",
     "Ledger",
     "Reconciliation",
     "Refusal",
+    "SettlementResult",
     "apply_batch",
     "apply_event",
     "audit",
     "book_order",
+    "export_batch_csv",
+    "import_channel_file",
+    "merchant_statement",
+    "payable_matches_ledger",
     "reconcile",
+    "record_capture",
+    "record_deduction",
     "run_end_of_day",
+    "run_settlement",
+    "save_merchant_terms",
 ]

@@ -10,6 +10,8 @@ merchant statements, joint-lending splits and funding routing.
 - :mod:`~loancore.settlement.statement`: :func:`merchant_statement`;
 - :mod:`~loancore.settlement.joint`: :class:`JointLoan`, :class:`ShareRule`, :func:`route_funding`;
 - :mod:`~loancore.settlement.facilitation`: a traffic platform's commission (助贷);
+- :mod:`~loancore.settlement.records`: what a store keeps beside them (line statuses, a run's
+  inputs, an imported file's record);
 - refusals: :class:`loancore.errors.SettlementRejected` with the 5xx :class:`~loancore.errors.RejectionCode` values.
 
 The business calendar comes in as an argument; nothing here reads a clock, a file or a store.
@@ -17,6 +19,8 @@ docs/settlement.md explains the rules and the entries.
 """
 
 from loancore.settlement.booking import (
+    commission_accrual_entries,
+    commission_paid_entries,
     confirmed_entries,
     failed_entries,
     instruction_entries,
@@ -74,6 +78,11 @@ from loancore.settlement.reconcile import (
     Reconciliation,
     reconcile,
 )
+from loancore.settlement.records import (
+    ChannelFileRecord,
+    LineStatus,
+    SettlementInputs,
+)
 from loancore.settlement.run import (
     ITEMS_MAX,
     SettlementRun,
@@ -108,6 +117,7 @@ __all__ = [
     "Capture",
     "CarryForward",
     "ChannelFileError",
+    "ChannelFileRecord",
     "CommissionAccrual",
     "CommissionBasis",
     "CommissionState",
@@ -121,6 +131,7 @@ __all__ = [
     "FundingRejected",
     "FundingShare",
     "JointLoan",
+    "LineStatus",
     "LoanActivity",
     "LoanActivityKind",
     "MerchantStatement",
@@ -135,11 +146,14 @@ __all__ = [
     "RoutedFunding",
     "ServiceFee",
     "SettlementBatch",
+    "SettlementInputs",
     "SettlementLine",
     "SettlementRun",
     "SettlementSchedule",
     "ShareRule",
     "accrue_commissions",
+    "commission_accrual_entries",
+    "commission_paid_entries",
     "commission_statement",
     "confirmed_entries",
     "effective_date",

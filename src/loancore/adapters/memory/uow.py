@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from loancore.adapters.memory.ledger import MemoryLedgerStore
 from loancore.adapters.memory.loans import MemoryLoanStore
 from loancore.adapters.memory.quota import MemoryQuotaStore
+from loancore.adapters.memory.settlement import MemorySettlementStore
 from loancore.adapters.unit_of_work import BaseUnitOfWork
 from loancore.errors import InvalidInput, InvariantViolation
 from loancore.ports import LOCK_ORDER
@@ -88,10 +89,11 @@ class _Handle:
 
 
 class MemoryUnitOfWork(BaseUnitOfWork):
-    """``MemoryUnitOfWork(ledger=..., quota=..., loans=...)``: one unit of work over memory stores.
+    """``MemoryUnitOfWork(ledger=..., quota=..., loans=..., settlement=...)``: one unit of work
+    over memory stores.
 
     Stores not given are created empty (``MemoryLedgerStore()``, ``MemoryQuotaStore()``,
-    ``MemoryLoanStore()``). The
+    ``MemoryLoanStore()``, ``MemorySettlementStore()``). The
     object may be kept and shared by threads: each ``with uow:`` waits for the stores' units of
     work locks. ``uow.stores`` gives the raw stores (for reads after commit, and tests).
     """
@@ -102,12 +104,14 @@ class MemoryUnitOfWork(BaseUnitOfWork):
         ledger: MemoryLedgerStore | None = None,
         quota: MemoryQuotaStore | None = None,
         loans: MemoryLoanStore | None = None,
+        settlement: MemorySettlementStore | None = None,
     ) -> None:
         super().__init__()
         stores: dict[str, _Checkpointed] = {
             "ledger": MemoryLedgerStore() if ledger is None else ledger,
             "quota": MemoryQuotaStore() if quota is None else quota,
             "loans": MemoryLoanStore() if loans is None else loans,
+            "settlement": MemorySettlementStore() if settlement is None else settlement,
         }
         for name, store in stores.items():
             if not callable(getattr(store, "_checkpoint", None)):

@@ -1,4 +1,5 @@
-"""SqlUnitOfWork: one database transaction across the loan, quota and ledger stores (SQLite, PostgreSQL).
+"""SqlUnitOfWork: one transaction across the loan, settlement, quota and ledger stores (SQLite,
+PostgreSQL).
 
 ``with uow:`` opens a connection and ONE transaction (``BEGIN IMMEDIATE`` on SQLite, READ
 COMMITTED on PostgreSQL) and builds every store bound to that connection; each store operation
@@ -26,6 +27,7 @@ from loancore.adapters.sql.base import Bind, check_bind
 from loancore.adapters.sql.ledger import SqlLedgerStore
 from loancore.adapters.sql.loans import SqlLoanStore
 from loancore.adapters.sql.quota import SqlQuotaStore
+from loancore.adapters.sql.settlement import SqlSettlementStore
 from loancore.adapters.unit_of_work import BaseUnitOfWork
 from loancore.errors import InvalidInput
 from loancore.quota import QuotaConfig
@@ -43,6 +45,7 @@ class _EngineState:
         self.ledger = SqlLedgerStore(engine)  # creates or checks the ledger schema
         SqlQuotaStore(engine)  # creates or checks the quota schema
         SqlLoanStore(engine)  # creates or checks the loans schema
+        SqlSettlementStore(engine)  # creates or checks the settlement schema
         self.ledger.load_chart()  # warms the chart cache
 
 
@@ -104,11 +107,13 @@ class SqlUnitOfWork(BaseUnitOfWork):
                 ledger_root = SqlLedgerStore(bind)
                 SqlQuotaStore(bind, config)
                 SqlLoanStore(bind)
+                SqlSettlementStore(bind)
         self._ledger_root = ledger_root
         self._builders: Mapping[str, Callable[[Any], object]] = {
             "ledger": lambda handle: ledger_root.using(handle.connection),
             "quota": lambda handle: SqlQuotaStore(handle.connection, config, create_schema=False),
             "loans": lambda handle: SqlLoanStore(handle.connection, create_schema=False),
+            "settlement": lambda handle: SqlSettlementStore(handle.connection, create_schema=False),
         }
 
     @property

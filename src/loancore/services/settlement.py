@@ -1,0 +1,284 @@
+"""Settlement use cases: each call is ONE unit of work over the settlement store and the ledger.
+
+- :func:`save_merchant_terms`, :func:`record_capture`, :func:`record_deduction`: store a merchant's
+  terms, a captured order (or many), a refund or chargeback, pending until a batch settles them.
+  The disbursement (Dr loan, Cr merchant payable) and the refund (its cancellation) are
+  servicing's entries; a caller that books them here passes them as ``entries`` and they are
+  posted in the same unit of work.
+- :func:`run_settlement`: gather what the store holds pending for the channel, run the pure core
+  (:func:`loancore.settlement.run_settlement`), store the batch and the carry-forward, post the
+  payout-instructed entries. One run per channel and date: running a date again returns the
+  stored batch (``replayed``) and posts nothing.
+- :func:`export_batch_csv`: the payout file of a stored batch.
+- :func:`import_channel_file`: parse the channel's result file (a malformed file raises
+  :class:`~loancore.settlement.ChannelFileError` before anything is read or written),
+  reconcile each batch it names, post confirmed and failed lines, store the outcome under the
+  file id (the text's SHA-256 unless given): importing the same file again is a replay.
+- :func:`merchant_statement`: a merchant's statement from the stored batches and line statuses.
+- :func:`payable_matches_ledger`: the store's merchant payable equals the ledger's, merchant by
+  merchant, and the trial balance balances.
+
+Lock order: the settlement store is written first, the ledger last (:data:`loancore.ports.LOCK_ORDER`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from collections.abc import Mapping, Sequence
+
+import attrs
+
+from loancore.calendar import BusinessCalendar
+from loancore.checks import require_date, require_id
+from loancore.errors import IdempotencyConflict, InvalidInput
+from loancore.ledger.entries import JournalEntry
+from loancore.money import Money
+from loancore.ports import UnitOfWork
+from loancore.postings import DEFAULT_MAPPING, SubjectMapping
+from loancore.settlement import (
+    CHANNEL_LENGTH_MAX,
+    Capture,
+    Deduction,
+    MerchantStatement,
+    MerchantTerms,
+    Mismatch,
+    MismatchKind,
+    PaymentInstruction,
+    Reconciliation,
+    ResultRow,
+    SettlementBatch,
+    parse_result_csv,
+    payout_csv,
+    reconcile,
+)
+from loancore.settlement import merchant_statement as statement_of
+from loancore.settlement import run_settlement as run_core
+from loancore.settlement.model import check_id
+from loancore.settlement.records import ChannelFileRecord, LineStatus
+
+__all__ = [
+    "ChannelFileImport",
+    "SettlementResult",
+    "export_batch_csv",
+    "import_channel_file",
+    "merchant_statement",
+    "payable_matches_ledger",
+    "record_capture",
+    "record_deduction",
+    "run_settlement",
+    "save_merchant_terms",
+]
+
+
+@attrs.frozen(kw_only=True)
+class SettlementResult:
+    """A run: the batch (stored), the entries posted now (none on a replay), ``replayed``."""
+
+    batch: SettlementBatch
+    entries: tuple[JournalEntry, ...]
+    replayed: bool
+
+
+@attrs.frozen(kw_only=True)
+class ChannelFileImport:
+    """An imported result file: what it confirmed, failed and could not book, the entries
+    posted now (none on a replay), and ``replayed`` (the file id was imported before)."""
+
+    record: ChannelFileRecord
+    entries: tuple[JournalEntry, ...]
+    replayed: bool
+
+    @property
+    def mismatches(self) -> tuple[Mismatch, ...]:
+        return self.record.mismatches
+
+
+def _post(uow: UnitOfWork, entries: Sequence[JournalEntry]) -> tuple[JournalEntry, ...]:
+    if not isinstance(entries, Sequence) or isinstance(entries, str):
+        raise InvalidInput("entries", entries, "expected a sequence of JournalEntry")
+    return uow.ledger.post(list(entries)) if entries else ()
+
+
+def save_merchant_terms(uow: UnitOfWork, channel: str, terms: MerchantTerms) -> None:
+    """Store the merchant's terms with the channel that pays it (replacing earlier terms)."""
+    with uow:
+        uow.settlement.save_terms(channel, terms)
+        uow.commit()
+
+
+def record_capture(
+    uow: UnitOfWork, captures: Capture | Sequence[Capture], *,
+    entries: Sequence[JournalEntry] = (),
+) -> None:  # fmt: skip
+    """Store captured orders (one or many), pending settlement, and post ``entries`` (their
+    disbursement, if the caller books it here) in the same unit of work."""
+    items = [captures] if isinstance(captures, Capture) else captures
+    with uow:
+        uow.settlement.add_captures(items)
+        _post(uow, entries)
+        uow.commit()
+
+
+def record_deduction(
+    uow: UnitOfWork, deductions: Deduction | Sequence[Deduction], *,
+    entries: Sequence[JournalEntry] = (),
+) -> None:  # fmt: skip
+    """Store refunds or chargebacks, netted by the run on or after their settlement date, and
+    post ``entries`` (the refund's cancellation, if the caller books it here) with them."""
+    items = [deductions] if isinstance(deductions, Deduction) else deductions
+    with uow:
+        uow.settlement.add_deductions(items)
+        _post(uow, entries)
+        uow.commit()
+
+
+def run_settlement(
+    uow: UnitOfWork, channel: str, run_date: datetime.date, calendar: BusinessCalendar, *,
+    currency: str = "CNY", mapping: SubjectMapping = DEFAULT_MAPPING,
+) -> SettlementResult:  # fmt: skip
+    """Settle ``channel`` for ``run_date`` (module docstring): the batch is stored, the
+    carry-forward updated, the payout-instructed entries posted, all in one unit of work."""
+    check_id("channel", channel, CHANNEL_LENGTH_MAX)
+    require_date("run_date", run_date)
+    with uow:
+        stored = uow.settlement.batch(f"{channel}:{run_date.isoformat()}")
+        if stored is not None:
+            return SettlementResult(batch=stored, entries=(), replayed=True)
+        inputs = uow.settlement.pending(channel)
+        run = run_core(
+            run_date, channel=channel, calendar=calendar,
+            terms={t.merchant_id: t for t in inputs.terms}, captures=inputs.captures,
+            deductions=inputs.deductions, carry_forward=inputs.carry_forward,
+            retries=inputs.retries, currency=currency, mapping=mapping,
+        )  # fmt: skip
+        uow.settlement.save_batch(run.batch)
+        posted = _post(uow, run.entries)
+        uow.commit()
+    return SettlementResult(batch=run.batch, entries=posted, replayed=False)
+
+
+def export_batch_csv(uow: UnitOfWork, channel: str, run_date: datetime.date) -> str:
+    """The payout file (:func:`loancore.settlement.payout_csv`) of the stored batch of
+    ``channel`` on ``run_date``; InvalidInput naming ``run_date`` if there is none."""
+    require_date("run_date", run_date)
+    with uow:
+        batch = uow.settlement.batch(f"{channel}:{run_date.isoformat()}")
+    if batch is None:
+        raise InvalidInput("run_date", run_date, f"no settlement batch of channel {channel!r}")
+    return payout_csv(batch)
+
+
+def _reconcile_file(
+    uow: UnitOfWork, rows: Sequence[ResultRow], booked_on: datetime.date,
+    mapping: SubjectMapping,
+) -> tuple[list[Reconciliation], list[Mismatch]]:  # fmt: skip
+    """Each batch the file names reconciled with its rows; rows of unknown batches refused."""
+    by_batch: dict[str, list[ResultRow]] = {}
+    for row in rows:  # bounded by the parsed file (RESULT_ROWS_MAX)
+        by_batch.setdefault(row.batch_id, []).append(row)
+    outcomes: list[Reconciliation] = []
+    unknown: list[Mismatch] = []
+    for batch_id, batch_rows in by_batch.items():
+        batch = uow.settlement.batch(batch_id)
+        if batch is None:
+            unknown += [
+                Mismatch(kind=MismatchKind.WRONG_BATCH, line_number=row.line_number,
+                         line_id=row.line_id, detail=f"no stored batch {batch_id!r}")
+                for row in batch_rows
+            ]  # fmt: skip
+            continue
+        statuses = uow.settlement.line_statuses(batch_id)
+        done = [k for k, s in statuses.items() if s in (LineStatus.CONFIRMED, LineStatus.FAILED)]
+        outcome = reconcile(batch, batch_rows, booked_on=booked_on, settled=done, mapping=mapping)
+        outcomes.append(outcome)
+    return outcomes, unknown
+
+
+def import_channel_file(
+    uow: UnitOfWork, text: str, *, booked_on: datetime.date, file_id: str | None = None,
+    currency: str = "CNY", mapping: SubjectMapping = DEFAULT_MAPPING,
+) -> ChannelFileImport:  # fmt: skip
+    """Import the channel's result file ``text`` (module docstring): confirmed lines post Dr
+    clearing / Cr bank, failed lines Dr clearing / Cr merchant payable and a retry for the next
+    run; mismatches are reported and book nothing. ``booked_on`` dates the entries."""
+    require_date("booked_on", booked_on)
+    rows = parse_result_csv(text, currency=currency)  # a malformed file raises here
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    key = f"sha256:{digest}" if file_id is None else require_id("file_id", file_id)
+    with uow:
+        stored = uow.settlement.file(key)
+        if stored is not None:
+            if stored.digest != digest:
+                raise IdempotencyConflict(key, "a different file was imported with this id")
+            return ChannelFileImport(record=stored, entries=(), replayed=True)
+        outcomes, unknown = _reconcile_file(uow, rows, booked_on, mapping)
+        by_line = {m.line_number: m for o in outcomes for m in o.mismatches}
+        by_line.update({m.line_number: m for m in unknown})
+        record = ChannelFileRecord(
+            file_id=key, digest=digest, booked_on=booked_on,
+            confirmed=_sorted(i for o in outcomes for i in o.confirmed),
+            failed=_sorted(i for o in outcomes for i in o.failed),
+            mismatches=[by_line[n] for n in sorted(by_line)],
+        )  # fmt: skip
+        uow.settlement.save_file(record)
+        posted = _post(uow, [e for o in outcomes for e in o.entries])
+        uow.commit()
+    return ChannelFileImport(record=record, entries=posted, replayed=False)
+
+
+def _sorted(instructions: object) -> tuple[PaymentInstruction, ...]:
+    return tuple(sorted(instructions, key=lambda i: i.line_id))  # type: ignore[call-overload]
+
+
+def merchant_statement(
+    uow: UnitOfWork, merchant_id: str, period_start: datetime.date,
+    period_end: datetime.date, *, currency: str = "CNY",
+) -> MerchantStatement:  # fmt: skip
+    """The merchant's statement (:func:`loancore.settlement.merchant_statement`) over the
+    stored batches run in the period, their lines' confirmed and failed payouts included."""
+    require_id("merchant_id", merchant_id)
+    with uow:
+        batches = uow.settlement.merchant_batches(merchant_id, period_start, period_end)
+        outcomes = [
+            _outcome(batch, uow.settlement.line_statuses(batch.batch_id)) for batch in batches
+        ]
+    return statement_of(
+        merchant_id, period_start, period_end, batches=batches, reconciliations=outcomes,
+        currency=currency,
+    )  # fmt: skip
+
+
+def _outcome(batch: SettlementBatch, statuses: Mapping[str, LineStatus]) -> Reconciliation:
+    """The batch's stored line statuses as a reconciliation (what a statement reads)."""
+
+    def having(status: LineStatus) -> tuple[PaymentInstruction, ...]:
+        return tuple(i for i in batch.instructions if statuses.get(i.line_id) is status)
+
+    return Reconciliation(
+        batch_id=batch.batch_id, confirmed=having(LineStatus.CONFIRMED),
+        failed=having(LineStatus.FAILED), mismatches=(),
+        outstanding=having(LineStatus.INSTRUCTED), entries=(), retries=(),
+    )  # fmt: skip
+
+
+def payable_matches_ledger(
+    uow: UnitOfWork, merchant_ids: Sequence[str], *, as_of: datetime.date,
+    currency: str = "CNY", mapping: SubjectMapping = DEFAULT_MAPPING,
+) -> tuple[str, ...]:  # fmt: skip
+    """The problems found (empty when all is well): an unbalanced trial balance, and each
+    merchant whose payable by the store differs from its merchant-payable balance in the
+    ledger (legs carrying its ``merchant`` dimension)."""
+    problems: list[str] = []
+    with uow:
+        if not uow.ledger.trial_balance(as_of=as_of).is_balanced():
+            problems.append(f"the trial balance as of {as_of} does not balance")
+        for merchant_id in merchant_ids:  # bounded by the caller's list
+            store = uow.settlement.merchant_payable(merchant_id, currency)
+            ledger: Money = uow.ledger.balance(
+                mapping.merchant_payable, currency, as_of=as_of,
+                dimensions={"merchant": merchant_id},
+            )  # fmt: skip
+            if store != ledger:
+                problems.append(f"merchant {merchant_id}: store {store}, ledger {ledger}")
+    return tuple(problems)

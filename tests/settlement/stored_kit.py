@@ -1,0 +1,81 @@
+"""Fresh units of work for the stored-settlement tests: memory, SQLite (a file), PostgreSQL (a
+new schema), each with the default chart saved; and the entries servicing books beside a
+capture or a refund (Dr loan / Cr merchant payable, and back)."""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import os
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from loancore.adapters.memory.uow import MemoryUnitOfWork
+from loancore.adapters.sql import create_engine
+from loancore.adapters.sql.uow import SqlUnitOfWork
+from loancore.ledger import JournalEntry, Leg, default_chart
+from loancore.ports import UnitOfWork
+from loancore.postings import MerchantDisbursement, merchant_disbursement
+from loancore.settlement import Capture, Deduction
+
+_counter = itertools.count()
+
+
+def make_engine(kind: str, tmp_path: Path, postgres_url: str | None) -> sa.Engine:
+    if kind == "sqlite":
+        return create_engine(tmp_path / f"settle-{next(_counter)}.sqlite")
+    assert postgres_url, "postgres needs the postgres_url fixture"
+    schema = f"s_{os.getpid()}_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    return create_engine(postgres_url, connect_args={"options": f"-csearch_path={schema}"})
+
+
+def make_uow(kind: str, tmp_path: Path, postgres_url: str | None) -> UnitOfWork:
+    uow: UnitOfWork
+    if kind == "memory":
+        uow = MemoryUnitOfWork()
+    else:
+        uow = SqlUnitOfWork(make_engine(kind, tmp_path, postgres_url))
+    with uow:
+        uow.ledger.save_chart(default_chart())
+        uow.commit()
+    return uow
+
+
+def dispose(uow: UnitOfWork) -> None:
+    bind = getattr(uow, "bind", None)
+    if isinstance(bind, sa.Engine):
+        bind.dispose()
+
+
+def disbursed(capture: Capture) -> tuple[JournalEntry, ...]:
+    """Servicing's entry for the order: Dr 1303.01 the loan, Cr 2202 the merchant's payable."""
+    event = MerchantDisbursement(
+        event_id=capture.order_id,
+        accounting_date=capture.captured_at.date(),
+        dimensions={"loan": f"L-{capture.order_id}", "merchant": capture.merchant_id},
+        principal=capture.amount,
+    )
+    return merchant_disbursement(event)
+
+
+def refunded(deduction: Deduction) -> tuple[JournalEntry, ...]:
+    """Servicing's entry for a refund: Dr 2202 the merchant's payable, Cr 1303.01 the loan."""
+    dimensions = {"loan": f"L-{deduction.order_id}", "merchant": deduction.merchant_id}
+    key = f"refund:{deduction.deduction_id}"
+    day: datetime.date = deduction.occurred_at.date()
+    entry = JournalEntry(
+        entry_id=key,
+        idempotency_key=key,
+        accounting_date=day,
+        legs=(
+            Leg.debit("2202", deduction.amount, dimensions),
+            Leg.credit("1303.01", deduction.amount, dimensions),
+        ),
+    )
+    return (entry,)
