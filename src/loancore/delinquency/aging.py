@@ -30,6 +30,7 @@ __all__ = [
     "BucketScheme",
     "dpd",
     "overdue_installments",
+    "require_grace_days",
 ]
 
 GRACE_DAYS_MAX = 90
@@ -39,7 +40,8 @@ BOUNDS_MAX = 100
 """The most buckets a scheme may have."""
 
 
-def _grace(grace_days: object) -> int:
+def require_grace_days(grace_days: object) -> int:
+    """``grace_days`` if it is an int from 0 to GRACE_DAYS_MAX; else InvalidInput."""
     if type(grace_days) is not int or not 0 <= grace_days <= GRACE_DAYS_MAX:
         raise InvalidInput("grace_days", grace_days, f"expected an int from 0 to {GRACE_DAYS_MAX}")
     return grace_days
@@ -49,11 +51,10 @@ def _late(inst: Installment) -> bool:
     return inst.principal.outstanding > 0 or inst.interest.outstanding > 0
 
 
-def overdue_installments(loan: Loan, as_of: date, grace_days: int) -> tuple[Installment, ...]:
+def overdue_installments(loan: Loan, as_of: date) -> tuple[Installment, ...]:
     """The installments of ``loan`` past due on ``as_of`` (due before it, principal or interest
     outstanding), oldest first; the grace days do not apply here (see :func:`dpd`)."""
     require_date("as_of", as_of)
-    _grace(grace_days)
     if as_of < loan.last_date:
         reason = f"on or after the loan's last event ({loan.last_date}); later payments are in it"
         raise InvalidInput("as_of", as_of, reason)
@@ -65,7 +66,8 @@ def overdue_installments(loan: Loan, as_of: date, grace_days: int) -> tuple[Inst
 def dpd(loan: Loan, as_of: date, grace_days: int) -> int:
     """Days past due of ``loan`` on ``as_of`` (see the module docstring): 0 when nothing is past
     due or the oldest unpaid installment is still within ``grace_days`` of its due date."""
-    overdue = overdue_installments(loan, as_of, grace_days)
+    require_grace_days(grace_days)
+    overdue = overdue_installments(loan, as_of)
     if not overdue:
         return 0
     days = (as_of - overdue[0].due_date).days

@@ -35,7 +35,7 @@ from typing import Any
 import attrs
 
 from loancore.checks import require_date, require_id
-from loancore.delinquency.aging import DEFAULT_BUCKETS, BucketScheme, _grace, dpd
+from loancore.delinquency.aging import DEFAULT_BUCKETS, BucketScheme, dpd, require_grace_days
 from loancore.delinquency.errors import DelinquencyCode, DelinquencyRejected
 from loancore.errors import InvalidInput
 from loancore.postings import Stage
@@ -183,7 +183,7 @@ class DelinquencyPolicy:
     """A product's delinquency settings: grace days, buckets, class floors, stage rules and the
     non-accrual threshold (more than ``non_accrual_days`` past due)."""
 
-    grace_days: int = attrs.field(default=0, validator=lambda _i, _a, v: _grace(v))
+    grace_days: int = attrs.field(default=0, validator=lambda _i, _a, v: require_grace_days(v))
     buckets: BucketScheme = DEFAULT_BUCKETS
     rules: ClassificationRules = RISK_2023
     stages: StageRules = IFRS9_BACKSTOPS

@@ -131,7 +131,7 @@ def overdue_by_bucket(
         days = dpd(loan, as_of, grace(loan))
         if days == 0:
             continue
-        overdue = overdue_installments(loan, as_of, grace(loan))
+        overdue = overdue_installments(loan, as_of)
         lines.append(
             OverdueLine(
                 loan_id=loan.loan_id,

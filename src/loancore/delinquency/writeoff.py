@@ -111,24 +111,25 @@ def write_off(
     first = _interest_off(
         loan, suspended=interest_suspended, as_of=as_of, event_id=event_id, mapping=mapping
     )
-    base = {"accounting_date": as_of, "dimensions": loan.dimensions}
     shortfall = principal + fees - allowance.minor_units
     events: list[ProvisionCharged | WrittenOff] = []
     if shortfall > 0:
         events.append(
             ProvisionCharged(
                 event_id=f"{event_id}.topup",
+                accounting_date=as_of,
+                dimensions=loan.dimensions,
                 stage=Stage.THREE,
                 amount=loan.money(shortfall),
-                **base,  # type: ignore[arg-type]
             )
         )
     events.append(
         WrittenOff(
             event_id=event_id,
+            accounting_date=as_of,
+            dimensions=loan.dimensions,
             principal=loan.money(principal),
             fee=loan.money(fees),
-            **base,  # type: ignore[arg-type]
         )
     )
     moved = (

@@ -100,7 +100,7 @@ def test_100_days_late_goes_non_accrual_then_is_cured_and_the_ledger_agrees_with
     assert store.balance("1303.03", "CNY", as_of=DAY_100, dimensions=LOAN) == cny("0.00")
 
     # The borrower pays every installment past due (principal, interest, penalty): 4,557.17.
-    owed = sum(i.outstanding() for i in overdue_installments(harness.loan, DAY_100, 3))
+    owed = sum(i.outstanding() for i in overdue_installments(harness.loan, DAY_100))
     assert owed == 455717
     repaid = apply(
         harness.loan, harness.product, Repay(event_id="r1", as_of=DAY_100, amount=cny("4557.17"))
