@@ -19,20 +19,28 @@ from loancore.delinquency import (
     classify,
     classify_day,
     dpd,
+    exposure,
+    interest_on_books,
     loan_provision,
     portfolio_required,
     provision_adjustment,
+    reinstate_interest,
     required_allowance,
+    suspend_interest,
+    write_off,
 )
 from loancore.ledger import default_chart
+from loancore.ledger.entries import MemoRegister
 from loancore.money import Money, Rounding
 from loancore.postings import ALLOWANCE_ROLE, DEFAULT_MAPPING, Stage, entries_for
 from loancore.servicing import Loan
 from loancore.testing.delinquency import (
     DISBURSED_ON,
+    FIRST_DUE,
     bucket_schemes,
     delinquency_policies,
     judgements,
+    post,
     provision_rates,
     unpaid_clinic_loan,
 )
@@ -180,3 +188,66 @@ def test_a_history_run_day_by_day_records_only_changes_and_reruns_change_nothing
     assert history.current == (None if not keys else history.changes[-1].classification)
     if history.current is not None:
         assert history.current.key() == classify(unpaid(), day, policy).key()
+
+
+def loan_balances(store: MemoryLedgerStore, on: date) -> dict[str, Money]:
+    codes = ("1303.01", "1303.03", "1132", "1221", "1304.03", "6011", "6702")
+    return {code: store.balance(code, "CNY", as_of=on, dimensions=DIMS) for code in codes}
+
+
+@given(late=st.integers(0, 500))
+def test_suspending_then_reinstating_interest_leaves_every_subject_where_it_was(late: int) -> None:
+    on = FIRST_DUE + timedelta(days=late)
+    harness = unpaid_clinic_loan(on)
+    before = loan_balances(harness.store, on)
+    post(harness, suspend_interest(harness.loan, as_of=on, event_id="na"))
+    suspended = loan_balances(harness.store, on)
+    assert suspended["1132"].is_zero() and suspended["1303.03"].is_zero()
+    post(harness, reinstate_interest(harness.loan, as_of=on, event_id="cure"))
+    assert loan_balances(harness.store, on) == before
+    register = MemoRegister.OFF_BALANCE_INTEREST
+    assert harness.store.memo_balance(register, "CNY", as_of=on, dimensions=DIMS).is_zero()
+    harness.check()
+
+
+@given(late=st.integers(0, 500), held=st.integers(0, 2_000_000), suspended=st.booleans())
+def test_a_write_off_clears_the_loan_and_never_overdraws_the_allowance(
+    late: int, held: int, suspended: bool
+) -> None:
+    on = FIRST_DUE + timedelta(days=late)
+    harness = unpaid_clinic_loan(on, late_fee=True)
+    if suspended:
+        post(harness, suspend_interest(harness.loan, as_of=on, event_id="na"))
+    opening = provision_adjustment(
+        Money.from_minor(held, "CNY"),
+        Money.zero("CNY"),
+        stage=Stage.THREE,
+        event_id="opening",
+        accounting_date=on,
+        dimensions=DIMS,
+    )
+    if opening is not None:
+        harness.store.post(entries_for(opening))
+    owed = exposure(harness.loan, non_accrual=False)
+    post(
+        harness,
+        write_off(
+            harness.loan,
+            allowance=allowance(harness.store, Stage.THREE, on),
+            interest_suspended=suspended,
+            as_of=on,
+            event_id="wo",
+        ),
+    )
+    after = loan_balances(harness.store, on)
+    for code in ("1303.01", "1303.03", "1132", "1221"):
+        assert after[code].is_zero(), code
+    assert after["1304.03"].minor_units == max(
+        held - (owed - interest_on_books(harness.loan).total), 0
+    )
+    pursued = harness.store.memo_balance(
+        MemoRegister.WRITTEN_OFF_LOANS, "CNY", as_of=on, dimensions=DIMS
+    )
+    assert pursued.minor_units == owed  # principal, fees and every unpaid interest
+    register = MemoRegister.OFF_BALANCE_INTEREST
+    assert harness.store.memo_balance(register, "CNY", as_of=on, dimensions=DIMS).is_zero()
