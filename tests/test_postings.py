@@ -53,6 +53,7 @@ from loancore.postings import (
     InterestAccrued,
     InterestAdjustmentAmortized,
     InterestDue,
+    LoanSold,
     MerchantDisbursement,
     MerchantSettlement,
     OverpaymentRefunded,
@@ -629,6 +630,23 @@ DOC_SAMPLES: list[tuple[str, Event, SubjectMapping]] = [
     (
         "Platform commission paid",
         CommissionPaid(**common(), amount=cny("1.00")),
+        DEFAULT_MAPPING,
+    ),
+    (
+        "Loan sold (不良资产转让) at a loss: price, allowance, loss; principal, interest, fee",
+        LoanSold(
+            **common(),
+            price=cny("3.00"),
+            allowance=cny("2.00"),
+            principal=cny("5.00"),
+            interest=cny("1.00"),
+            fee=cny("1.00"),
+        ),
+        DEFAULT_MAPPING,
+    ),
+    (
+        "Loan sold (不良资产转让) at a gain: price, allowance; principal; gain",
+        LoanSold(**common(), price=cny("3.00"), allowance=cny("8.00"), principal=cny("10.00")),
         DEFAULT_MAPPING,
     ),
 ]

@@ -31,6 +31,7 @@ __all__ = [
     "CalendarOutOfRange",
     "ConcurrentUpdate",
     "CurrencyMismatch",
+    "DelinquencyRejected",
     "FloatNotAllowed",
     "IdempotencyConflict",
     "InvalidInput",
@@ -272,6 +273,12 @@ class RejectionCode(enum.IntEnum):
     NO_FUNDING_ROUTE = 503  # no funding option can take the loan (each option's reason listed)
     COMMISSION_ALREADY_CLAWED_BACK = 504  # a loan's commission was already clawed back
 
+    # 6xx delinquency (a write-off or sale of a loan that is not active: LOAN_NOT_ACTIVE, 401)
+    CLASSIFICATION_BEFORE_LAST = 600  # a classification run dated before the history's last run
+    NOTHING_TO_WRITE_OFF = 601  # a write-off or sale of a loan with nothing left on the books
+    RECOVERY_EXCEEDS_WRITTEN_OFF = 602  # more recovered than the loan has written off and pursued
+    SALE_OF_PERFORMING_LOAN = 603  # a sale (不良资产转让) of a loan classified better than 次级
+
 
 class Rejected(LoancoreError):
     """An expected business refusal (quota exceeded, period closed, loan already settled).
@@ -314,6 +321,14 @@ class ServicingRejected(Rejected, ValueError):
 class SettlementRejected(Rejected, ValueError):
     """A settlement, funding or commission request was refused (``code`` is one of the 5xx
     settlement codes); nothing was booked."""
+
+
+class DelinquencyRejected(Rejected, ValueError):
+    """A classification, write-off, recovery or sale was refused (a 6xx delinquency code, or
+    LOAN_NOT_ACTIVE); nothing was booked."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.code, self.detail))
 
 
 class QuotaRejected(Rejected, ValueError):

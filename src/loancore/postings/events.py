@@ -42,6 +42,7 @@ __all__ = [
     "InterestAccrued",
     "InterestAdjustmentAmortized",
     "InterestDue",
+    "LoanSold",
     "MerchantDisbursement",
     "MerchantSettlement",
     "OverpaymentRefunded",
@@ -503,3 +504,37 @@ class CommissionPaid(Event):
     REQUIRED_DIMENSIONS = ("partner",)
 
     amount: Money = attrs.field(validator=_money, metadata=_MONEY)
+
+
+_LIKE_PRICE = attrs.Factory(_zero_like("price"), takes_self=True)
+
+
+@attrs.frozen(kw_only=True)
+class LoanSold(Event):
+    """A loan sold (不良资产转让) for ``price``: the loan's ``allowance`` (held in ``stage``'s
+    loan-loss allowance) and the receivables sold (each component) leave the books.
+
+    ``difference`` (``price + allowance - receivables``, signed) is the gain (positive) or loss
+    (negative) on the sale: the credit loss the allowance did not cover, or allowance not needed.
+    """
+
+    stage: Stage = attrs.field(default=Stage.THREE, converter=_stage)
+    price: Money = attrs.field(validator=_money, metadata=_MONEY)
+    allowance: Money = attrs.field(default=_LIKE_PRICE, validator=_money, metadata=_MONEY)
+    principal: Money = attrs.field(default=_LIKE_PRICE, validator=_money, metadata=_MONEY)
+    interest: Money = attrs.field(default=_LIKE_PRICE, validator=_money, metadata=_MONEY)
+    penalty: Money = attrs.field(default=_LIKE_PRICE, validator=_money, metadata=_MONEY)
+    compound: Money = attrs.field(default=_LIKE_PRICE, validator=_money, metadata=_MONEY)
+    fee: Money = attrs.field(default=_LIKE_PRICE, validator=_money, metadata=_MONEY)
+
+    difference: Money = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        sold = sum(
+            amount.minor_units
+            for name, amount in self.amounts()
+            if name not in ("price", "allowance")
+        )
+        minor = self.price.minor_units + self.allowance.minor_units - sold
+        object.__setattr__(self, "difference", Money.from_minor(minor, self.price.currency))

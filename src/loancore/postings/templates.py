@@ -35,6 +35,7 @@ from loancore.postings.events import (
     InterestAccrued,
     InterestAdjustmentAmortized,
     InterestDue,
+    LoanSold,
     MerchantDisbursement,
     MerchantSettlement,
     OverpaymentRefunded,
@@ -77,6 +78,7 @@ __all__ = [
     "interest_accrued",
     "interest_adjustment_amortized",
     "interest_due",
+    "loan_sold",
     "memo_postings_for",
     "merchant_disbursement",
     "merchant_settlement",
@@ -514,6 +516,7 @@ TEMPLATES: Mapping[type[Event], Callable[[Any, SubjectMapping], Entries]] = {
     CommissionAccrued: commission_accrued,
     CommissionClawedBack: commission_clawed_back,
     CommissionPaid: commission_paid,
+    LoanSold: lambda event, mapping: loan_sold(event, mapping),  # appended below
 }
 """Each event type with its template, in the order docs/accounting.md lists them."""
 
@@ -554,3 +557,23 @@ def memo_postings_for(event: Event) -> tuple[MemoPosting, ...]:
         memo=f"已核销贷款 {direction.value}",
     )
     return (posting,)
+
+
+def loan_sold(event: LoanSold, mapping: SubjectMapping = DEFAULT_MAPPING) -> Entries:
+    """不良资产转让: Dr bank (the price), Dr the stage's allowance (the loan's allowance); Cr each
+    component's receivable; the difference to impairment loss (a loss debited, a gain credited)."""
+    parts = tuple((c, getattr(event, c.value)) for c in _WRITTEN_OFF_PARTS)
+    difference = event.difference
+    loss = -difference if difference.is_negative() else Money.zero(event.currency)
+    gain = difference if difference.is_positive() else Money.zero(event.currency)
+    return _book(
+        "loan.sold",
+        event,
+        mapping,
+        "不良资产转让 loan sold",
+        _dr(Role.BANK, event.price),
+        _dr(ALLOWANCE_ROLE[event.stage], event.allowance),
+        _dr(Role.IMPAIRMENT_LOSS, loss),
+        *(_cr(RECEIVABLE_ROLE[c], amount) for c, amount in parts),
+        _cr(Role.IMPAIRMENT_LOSS, gain),
+    )

@@ -24,6 +24,7 @@ from loancore.postings import (
     FeeCharged,
     FeeKind,
     InterestAccrued,
+    LoanSold,
     MerchantDisbursement,
     MerchantSettlement,
     ProvisionCharged,
@@ -73,6 +74,9 @@ def _amounts(draw: st.DrawFn, kind: type[Event], currency: str) -> dict[str, Any
         fields.update(parts, received=total if total.is_positive() else money(1))
     elif kind in (WrittenOff, CreditApplied):
         fields.update({name: money() for name in _COMPONENT_PARTS})
+    elif kind is LoanSold:
+        fields.update({name: money() for name in (*_COMPONENT_PARTS, "price", "allowance")})
+        fields["stage"] = draw(st.sampled_from(list(Stage)))
     else:
         fields["amount"] = money(1 if kind is RecoveredAfterWriteOff else 0)
     if kind is InterestAccrued:
