@@ -27,7 +27,7 @@ from loancore.servicing import (
     product_from_toml,
 )
 from loancore.testing.servicing import Harness, clinic_product
-from loancore.waterfall import Component
+from loancore.waterfall import FINERACT_EARLY_REPAYMENT, Component
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "servicing.md"
 START = date(2026, 1, 15)
@@ -116,3 +116,23 @@ def test_only_a_fee_waiver_names_a_fee_kind() -> None:
             fee_kind=FeeKind.LATE,
         )
     assert refused.value.field == "fee_kind"
+
+
+def test_a_fee_booked_on_an_installment_not_yet_due_can_be_waived_under_any_policy() -> None:
+    # Fineract's early-repayment strategy pays only principal in advance; a waiver must still
+    # reach the fee booked on the installment not yet due (it used to be refused as InvalidInput).
+    harness = Harness.booked(clinic_product(policy=FINERACT_EARLY_REPAYMENT), payee="card")
+    harness.apply(Disburse(event_id="pay", as_of=START, card="card-A"))
+    harness.apply(ChargeFee(event_id="c1", as_of=date(2026, 1, 20), amount=cny("5.00")))
+    waived = harness.apply(
+        Waive(event_id="w1", as_of=date(2026, 1, 21), component=Component.FEE, amount=cny("5.00"))
+    )
+    legs = {
+        entry.entry_id: [(leg.subject_code, leg.side.value, leg.amount) for leg in entry.legs]
+        for entry in waived.entries
+    }
+    assert legs["waiver.fee:w1.waive.fee"] == [
+        ("6021.09", "debit", cny("5.00")),
+        ("1221", "credit", cny("5.00")),
+    ]
+    assert sum(i.part(Component.FEE).receivable for i in harness.loan.installments) == 0

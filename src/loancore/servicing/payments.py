@@ -51,8 +51,8 @@ from loancore.servicing.loan import (
 from loancore.servicing.product import LoanProduct
 from loancore.waterfall import (
     Component,
+    DueState,
     OutstandingItem,
-    OverflowRule,
     Payment,
     TransactionType,
     allocate,
@@ -182,7 +182,7 @@ def _waive(loan: Loan, product: LoanProduct, event: Waive) -> Outcome:
     allocation = allocate(
         items,
         Payment(event.amount, TransactionType.WAIVER, event.as_of),
-        _waiver_policy(product),
+        _waiver_policy(product, component),
         grace_days=product.grace_days,
     )
     by_number = {i.number: i for i in loan.installments}
@@ -200,13 +200,15 @@ def _waive(loan: Loan, product: LoanProduct, event: Waive) -> Outcome:
     return done(loan, event, TransactionKind.WAIVER, entries, amount=amount, lines=lines)
 
 
-def _waiver_policy(product: LoanProduct) -> Any:
-    """The product's policy: its waiver rule must reach every installment's booked amount, so a
-    rule that pays nothing in advance waives in installment order instead."""
+def _waiver_policy(product: LoanProduct, component: Component) -> Any:
+    """The product's waiver policy when its rule reaches ``component`` in every due state (a
+    waiver may take back what is booked on any installment, due or not); otherwise, for example
+    a rule that pays only principal in advance, the waiver goes in installment order instead."""
     from loancore.waterfall import CHINA_CONSUMER_FINANCE
 
     rule = product.policy.rule_for(TransactionType.WAIVER)
-    if rule.overflow in (OverflowRule.NEXT_INSTALLMENTS, OverflowRule.LAST_INSTALLMENTS):
+    reached = {(step.state, step.component) for step in rule.steps}
+    if all((state, component) in reached for state in DueState):
         return product.policy
     return CHINA_CONSUMER_FINANCE
 
