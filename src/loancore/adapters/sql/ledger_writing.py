@@ -208,6 +208,9 @@ def _book(connection: Connection, entries: Sequence[JournalEntry]) -> None:
 
 
 _Totals = dict[tuple[Any, ...], list[int]]  # key -> [debit, credit] in minor units
+# What a leg adds to: its currency, product and partner (the key beside subject and day), its
+# daily totals, and its segment totals (None without a product or partner).
+_Slot = tuple[str, str, str, list[int], list[int] | None]
 
 
 def _leg_values(
@@ -217,14 +220,17 @@ def _leg_values(
     (subject, currency, day), and those of the legs with a product or partner per (subject,
     currency, product, partner, day).
 
-    The hot loop of a post (two legs an entry): written flat, because a helper call, a tuple
-    concatenation and a ``dict`` per leg for the dimension columns cost twice the time of filling
-    a five-slot list by position, and a tuple per leg cost a fifth more than extending one list
-    (~1.2 ms for 2,000 legs, ~0.45 ms of it the totals)."""
+    The hot loop of a post (two legs an entry), written flat: filling a five-slot list by position
+    costs half of a helper building a ``dict`` per leg; one list extended row after row a fifth
+    less than a tuple per row; a counter less than ``enumerate``. The totals a leg adds to are
+    remembered per day and subject (``slots``), so a leg whose currency, product and partner are
+    those of the subject's previous leg that day adds to them without building and hashing two
+    keys (~1.0 ms for 2,000 legs, ~0.35 of it the totals, instead of ~1.6)."""
     values: list[Any] = []
     extend = values.extend
     daily: _Totals = {}
     segments: _Totals = {}
+    slots_by_day: dict[date, dict[str, _Slot]] = {}
     position = _DIMENSION_POSITION
     product_at, partner_at = position["product"], position["partner"]
     blank = (NO_DIMENSION,) * len(DIMENSION_KEYS)
@@ -232,6 +238,9 @@ def _leg_values(
     for seq, entry in enumerate(entries, start=first):
         accounting = entry.accounting_date
         day = days[accounting]
+        slots = slots_by_day.get(accounting)
+        if slots is None:
+            slots = slots_by_day[accounting] = {}
         leg_no = 0
         for leg in entry.legs:
             minor = leg.signed_minor
@@ -251,18 +260,36 @@ def _leg_values(
             else:
                 extend(blank)
                 product = partner = NO_DIMENSION
-            totals_key = (code, currency, accounting)
-            totals = daily.get(totals_key)
-            if totals is None:
-                totals = daily[totals_key] = [0, 0]
-            totals[credit] += amount
-            if product or partner:
-                segment_key = (code, currency, product, partner, accounting)
-                totals = segments.get(segment_key)
-                if totals is None:
-                    totals = segments[segment_key] = [0, 0]
-                totals[credit] += amount
+            slot = slots.get(code)
+            if slot is None or slot[0] != currency or slot[1] != product or slot[2] != partner:
+                slot = _slot(daily, segments, code, currency, product, partner, accounting)
+                slots[code] = slot
+            slot[3][credit] += amount
+            if slot[4] is not None:
+                slot[4][credit] += amount
     return values, daily, segments
+
+
+def _slot(
+    daily: _Totals,
+    segments: _Totals,
+    code: str,
+    currency: str,
+    product: str,
+    partner: str,
+    day: date,
+) -> _Slot:
+    """The daily totals (and segment totals, with a product or partner) a leg adds to, created at
+    zero if the batch has none yet."""
+    totals = daily.get((code, currency, day))
+    if totals is None:
+        totals = daily[code, currency, day] = [0, 0]
+    segment = None
+    if product or partner:
+        segment = segments.get((code, currency, product, partner, day))
+        if segment is None:
+            segment = segments[code, currency, product, partner, day] = [0, 0]
+    return (currency, product, partner, totals, segment)
 
 
 def _add_totals(connection: Connection, table: sa.Table, rows: list[tuple[Any, ...]]) -> None:
