@@ -164,11 +164,21 @@ _DIMENSION_POSITION = {key: i for i, key in enumerate(DIMENSION_KEYS)}  # column
 _SIDE_VALUES = (Side.DEBIT.value, Side.CREDIT.value)  # indexed by "is a credit"
 
 
-def _book(connection: Connection, entries: Sequence[JournalEntry]) -> None:
+def _book(connection: Connection, entries: Sequence[JournalEntry], *, claim: bool = False) -> bool:
     """Insert checked entries, their legs and the daily totals; caller holds the writers' lock.
+    True when booked.
 
     The legs are built while the entries' COPY completes, and the daily totals while the legs'
-    does (see :func:`_inserter`)."""
+    does (see :func:`_inserter`).
+
+    ``claim`` (SQLite only): the entries' INSERTs are the test of whether the batch's keys and ids
+    are free. When a UNIQUE constraint refuses one, the rows the batch's earlier INSERTs wrote are
+    deleted and False is returned, leaving the transaction as it was: SQLite undoes a refused
+    statement by itself and nothing else is written before the entries (a SAVEPOINT would do the
+    same, but SQLite copies every page the batch changes into its sub-journal for it, ~110 page
+    writes to a temporary file a 1,000-entry batch). PostgreSQL aborts the whole transaction on
+    an error, so there the caller wraps the booking in a SAVEPOINT instead."""
+    assert not claim or connection.dialect.name == "sqlite", "a claim needs SQLite's statements"
     to_param = _day_param(connection)
     days = {day: to_param(day) for day in {e.accounting_date for e in entries}}
     first = _entries_booked(connection) + 1
@@ -184,12 +194,17 @@ def _book(connection: Connection, entries: Sequence[JournalEntry]) -> None:
             add_unlinked(row)
         else:
             linked.extend((*row, e.reverses))
-    with _inserter(connection, ENTRIES, _UNLINKED_ENTRY_COLUMNS) as insert:
-        insert(unlinked)
-        leg_values, daily, segments = _leg_values(entries, first, days)
-    if linked:  # after the entries they may reverse, for the foreign key
-        with _inserter(connection, ENTRIES) as insert:
-            insert(linked)
+    refused = _refusals(connection) if claim else ()
+    try:
+        with _inserter(connection, ENTRIES, _UNLINKED_ENTRY_COLUMNS) as insert:
+            insert(unlinked)
+            leg_values, daily, segments = _leg_values(entries, first, days)
+        if linked:  # after the entries they may reverse, for the foreign key
+            with _inserter(connection, ENTRIES) as insert:
+                insert(linked)
+    except refused:
+        connection.exec_driver_sql(f"DELETE FROM {ENTRIES.name} WHERE seq >= ?", (first,))
+        return False
     with _inserter(connection, LEGS) as insert:
         insert(leg_values)
         # Sorted, so concurrent writers (were the lock ever bypassed) take row locks in one order.
@@ -205,6 +220,12 @@ def _book(connection: Connection, entries: Sequence[JournalEntry]) -> None:
     for (_code, currency, _day), (debit, _credit) in daily.items():
         debits[currency] = debits.get(currency, 0) + debit
     _add_currency_totals(connection, "journal", debits)
+    return True
+
+
+def _refusals(connection: Connection) -> tuple[type[Exception], ...]:
+    """The exceptions of a refused constraint: SQLAlchemy's, and the driver's own."""
+    return (sa.exc.IntegrityError, connection.dialect.loaded_dbapi.IntegrityError)
 
 
 _Totals = dict[tuple[Any, ...], list[int]]  # key -> [debit, credit] in minor units
