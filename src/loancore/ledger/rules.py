@@ -260,16 +260,17 @@ def check_batch(
     batch: dict[str, JournalEntry] = {}
     reversed_in_batch: set[str] = set()
     for entry in entries:
-        if entry.entry_id in batch or find_entry(entry.entry_id) is not None:
-            message = f"entry id {entry.entry_id!r} is already used"
-            issues.append(Issue(Code.ENTRY_ID_TAKEN, entry.entry_id, message))
+        entry_id = entry.entry_id
+        if entry_id in batch or find_entry(entry_id) is not None:
+            message = f"entry id {entry_id!r} is already used"
+            issues.append(Issue(Code.ENTRY_ID_TAKEN, entry_id, message))
         target = entry.reverses
         if target is not None:
             original = batch.get(target) or find_entry(target)
             already = target in reversed_in_batch or (target not in batch and is_reversed(target))
             issues.extend(check_reversal(entry, original, already_reversed=already))
             reversed_in_batch.add(target)
-        batch[entry.entry_id] = entry
+        batch[entry_id] = entry
     issues.extend(total_issues(debit_totals, batch_debits(entries), what="debits"))
     return tuple(issues)
 
