@@ -267,7 +267,7 @@ class SqlLedgerStore:
         new: tuple[JournalEntry, ...] = plan.new
         if new:
             found = {e.entry_id: e for e in booked}
-            require_no_issues(self._issues(connection, state, new, found))
+            require_no_issues(self._issues(connection, state, new, found, _targets(new)))
             _book(connection, new)
         return tuple(plan.results)
 
@@ -277,10 +277,11 @@ class SqlLedgerStore:
         state: _State,
         new: Sequence[JournalEntry],
         found: dict[str, JournalEntry],
+        targets: list[str],
     ) -> tuple[Issue, ...]:
         """The posting rules over ``new``, given the booked entries ``found`` by id (which must
-        hold every booked reversal target of ``new``); reads which of those are reversed."""
-        targets = sorted({e.reverses for e in new if e.reverses})
+        hold every booked reversal target of ``new``; ``targets`` are the ids ``new`` reverses);
+        reads which of those are reversed."""
         reversed_ids = set(_scalars_in(connection, ENTRIES.c.reverses, ENTRIES.c.reverses, targets))
         return check_batch(
             new,
@@ -313,9 +314,9 @@ class SqlLedgerStore:
             plan = plan_batch(batch, find_by_key=_NOTHING_BOOKED.get)
         except IdempotencyConflict:
             return None
-        targets = sorted({e.reverses for e in plan.new if e.reverses})
+        targets = _targets(plan.new)
         found = {e.entry_id: e for e in _entries_where(connection, ENTRIES.c.entry_id, targets)}
-        if self._issues(connection, state, plan.new, found):
+        if self._issues(connection, state, plan.new, found, targets):
             return None
         if connection.dialect.name == "sqlite":
             booked = _book(connection, plan.new, claim=True)
@@ -532,6 +533,11 @@ class SqlLedgerStore:
 
 
 # -- argument checks ----------------------------------------------------------------------------
+
+
+def _targets(entries: Sequence[JournalEntry]) -> list[str]:
+    """The ids ``entries`` reverse, sorted."""
+    return sorted({e.reverses for e in entries if e.reverses})
 
 
 _NOTHING_BOOKED: dict[str, JournalEntry] = {}
