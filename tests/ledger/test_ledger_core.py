@@ -30,6 +30,7 @@ from loancore.ledger import (
     reversal_of,
     validate,
 )
+from loancore.ledger.rules import batch_debits, entries_issues
 from loancore.ledger.validation import validate_memo
 from loancore.money import Money
 from loancore.services import Ledger
@@ -238,6 +239,33 @@ def test_generated_entries_pass_every_rule(generated: JournalEntry) -> None:
 def test_unbalanced_entries_are_caught(bad: JournalEntry) -> None:
     codes = {i.code for i in check_entry(bad, chart=default_chart(), closed_through=None)}
     assert codes == {Code.ENTRY_UNBALANCED}
+
+
+@given(st.lists(journal_entries(default_chart(), currencies=("CNY", "USD", "JPY")), max_size=6))
+def test_batch_debits_are_the_debit_legs_summed_per_currency(entries: list[JournalEntry]) -> None:
+    expected: dict[str, int] = {}
+    for leg in (leg for entry in entries for leg in entry.legs if leg.side is Side.DEBIT):
+        expected[leg.currency] = expected.get(leg.currency, 0) + leg.amount.minor_units
+    assert batch_debits(entries) == expected
+
+
+def test_a_subject_open_on_one_day_of_a_batch_is_checked_again_on_another() -> None:
+    """The rules remember the subjects found open per day: a subject closed on D2 is refused
+    there even after a leg on it passed on D1 in the same batch."""
+    chart = default_chart().with_subjects(
+        Subject("1221.01", "关", "Closed", "asset", parent_code="1221", close_date=D1)
+    )
+    amount = Money("1.00", "CNY")
+    legs = (Leg.debit("1221.01", amount), Leg.credit("1002", amount))
+    batch = [
+        JournalEntry(entry_id=f"e{n}", idempotency_key=f"k{n}", accounting_date=day, legs=legs)
+        for n, day in enumerate((D1, D2, D1, D2))
+    ]
+    found = entries_issues(batch, chart=chart, closed_through=None)
+    assert [(i.code, i.entry_id) for i in found] == [
+        (Code.SUBJECT_CLOSED, "e1"),
+        (Code.SUBJECT_CLOSED, "e3"),
+    ]
 
 
 @given(journal_entries(default_chart()))

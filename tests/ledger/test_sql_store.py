@@ -384,6 +384,23 @@ def test_replays_inside_a_batch_of_new_entries_return_the_originals_and_book_the
     assert store.balance("1303", "CNY", as_of=date(2026, 3, 1)).minor_units == 4 * 10_000
 
 
+def test_a_replay_refused_by_a_later_insert_leaves_no_entry_of_the_first_attempt(
+    store: SqlLedgerStore,
+) -> None:
+    """The entries go in 200 rows a statement on SQLite: a replay in the third statement is
+    refused after the first two wrote theirs, and those rows are undone before the full path books
+    the batch once (on PostgreSQL the first attempt is undone to its SAVEPOINT)."""
+    first = store.post([loan_entry(1)])
+    batch = [loan_entry(n) for n in range(2, 452)]
+    batch[430] = loan_entry(1)
+    results = store.post(batch)
+    assert results[430] == first[0] and results[:430] == tuple(batch[:430])
+    booked = [e.entry_id for e in store.entries()]
+    assert booked == ["e1", *[f"e{n}" for n in range(2, 452) if n != 432]]
+    assert store.balance("1303", "CNY", as_of=date(2026, 3, 1)).minor_units == 450 * 10_000
+    assert store.trial_balance(as_of=date(2026, 3, 1)).is_balanced()
+
+
 def test_a_taken_id_in_a_new_batch_is_refused_with_every_issue_and_books_nothing(
     store: SqlLedgerStore,
 ) -> None:

@@ -59,7 +59,7 @@ from loancore.adapters.sql.ledger_schema import (
     SUBJECTS,
     TOTALS,
 )
-from loancore.adapters.sql.ledger_writing import _book, _book_memos
+from loancore.adapters.sql.ledger_writing import _book, _book_memos, _refusals
 from loancore.checks import require_date, require_id
 from loancore.errors import (
     IdempotencyConflict,
@@ -267,7 +267,7 @@ class SqlLedgerStore:
         new: tuple[JournalEntry, ...] = plan.new
         if new:
             found = {e.entry_id: e for e in booked}
-            require_no_issues(self._issues(connection, state, new, found))
+            require_no_issues(self._issues(connection, state, new, found, _targets(new)))
             _book(connection, new)
         return tuple(plan.results)
 
@@ -277,10 +277,11 @@ class SqlLedgerStore:
         state: _State,
         new: Sequence[JournalEntry],
         found: dict[str, JournalEntry],
+        targets: list[str],
     ) -> tuple[Issue, ...]:
         """The posting rules over ``new``, given the booked entries ``found`` by id (which must
-        hold every booked reversal target of ``new``); reads which of those are reversed."""
-        targets = sorted({e.reverses for e in new if e.reverses})
+        hold every booked reversal target of ``new``; ``targets`` are the ids ``new`` reverses);
+        reads which of those are reversed."""
         reversed_ids = set(_scalars_in(connection, ENTRIES.c.reverses, ENTRIES.c.reverses, targets))
         return check_batch(
             new,
@@ -297,31 +298,35 @@ class SqlLedgerStore:
         """Book ``batch`` assuming none of its keys and ids is booked yet (the common case), and
         return what :meth:`_post` would; None, having changed nothing, when that may be wrong.
 
-        The UNIQUE constraints on keys and ids are the test: the batch is booked inside a SAVEPOINT
-        without first looking its 2,000 keys and ids up, and a replayed key or a taken id makes
-        the INSERT fail. Only reversal targets are read. Any refusal (an idempotency conflict
-        inside the batch, a rule, a constraint) sends the batch to the full path, which reads
-        every booked entry the batch could meet and raises exactly what it always did: this path
-        decides only successes, and a success here is one the full path would reach too (no key
-        or id was booked, and the rules saw the same reversal targets). It states no rule of its
-        own: it runs the same :func:`plan_batch` and :func:`check_batch` as the full path, and
-        only the lookup of booked keys and ids is answered by the constraints instead of a query.
+        The UNIQUE constraints on keys and ids are the test: the batch is booked without first
+        looking its 2,000 keys and ids up, and a replayed key or a taken id makes the entries'
+        INSERT fail, which is undone (SQLite: the refused statement by SQLite, the batch's earlier
+        entries by :func:`_book`'s claim; PostgreSQL: to a SAVEPOINT). Only reversal targets are
+        read. Any refusal (an idempotency conflict inside the batch, a rule, a constraint) sends
+        the batch to the full path, which reads every booked entry the batch could meet and
+        raises exactly what it always did: this path decides only successes, and a success here
+        is one the full path would reach too (no key or id was booked, and the rules saw the same
+        reversal targets). It states no rule of its own: it runs the same :func:`plan_batch` and
+        :func:`check_batch` as the full path, and only the lookup of booked keys and ids is
+        answered by the constraints instead of a query.
         """
         try:
-            plan = plan_batch(batch, find_by_key=_nothing_booked)
+            plan = plan_batch(batch, find_by_key=_NOTHING_BOOKED.get)
         except IdempotencyConflict:
             return None
-        targets = sorted({e.reverses for e in plan.new if e.reverses})
+        targets = _targets(plan.new)
         found = {e.entry_id: e for e in _entries_where(connection, ENTRIES.c.entry_id, targets)}
-        if self._issues(connection, state, plan.new, found):
+        if self._issues(connection, state, plan.new, found, targets):
             return None
-        refused = (sa.exc.IntegrityError, connection.dialect.loaded_dbapi.IntegrityError)
-        try:
-            with connection.begin_nested():
-                _book(connection, plan.new)
-        except refused:
-            return None
-        return tuple(plan.results)
+        if connection.dialect.name == "sqlite":
+            booked = _book(connection, plan.new, claim=True)
+        else:
+            try:
+                with connection.begin_nested():
+                    booked = _book(connection, plan.new)
+            except _refusals(connection):
+                return None
+        return tuple(plan.results) if booked else None
 
     def reverse(
         self,
@@ -530,8 +535,14 @@ class SqlLedgerStore:
 # -- argument checks ----------------------------------------------------------------------------
 
 
-def _nothing_booked(_key: str) -> None:
-    return None
+def _targets(entries: Sequence[JournalEntry]) -> list[str]:
+    """The ids ``entries`` reverse, sorted."""
+    return sorted({e.reverses for e in entries if e.reverses})
+
+
+_NOTHING_BOOKED: dict[str, JournalEntry] = {}
+"""Booked entries by key as :meth:`SqlLedgerStore._post_new` assumes them: none (never filled;
+its ``get`` is a C-level call, cheaper than a Python function a thousand times a batch)."""
 
 
 def _subject_row(subject: Subject) -> dict[str, Any]:
