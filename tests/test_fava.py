@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from loancore.adapters.fava import FavaServer, FavaUnavailable, fava_command, open_in_fava
+from loancore.adapters.fava import (
+    FavaServer,
+    FavaUnavailable,
+    fava_command,
+    free_port,
+    open_in_fava,
+    serve_fava,
+)
 from loancore.errors import InvalidInput
 from loancore.money import Money
 from loancore.servicing import Disburse, Repay
@@ -70,3 +77,20 @@ def test_fava_command_runs_fava_read_only_on_the_file() -> None:
     command = fava_command("book.beancount", host="127.0.0.1", port=5001)
     assert command[1:4] == ["-m", "fava.cli", "book.beancount"]
     assert command[-5:] == ["--host", "127.0.0.1", "--port", "5001", "--read-only"]
+
+
+def test_serve_fava_hands_the_balance_sheet_address_and_stops_on_interrupt(tmp_path: Path) -> None:
+    pages: list[str] = []
+
+    def look_then_interrupt(url: str) -> None:
+        pages.append(fetch(url))
+        raise KeyboardInterrupt  # what Ctrl-C does in `loancore fava`
+
+    status = serve_fava(
+        small_book().store,
+        tmp_path / "book.beancount",
+        port=free_port(),
+        on_ready=look_then_interrupt,
+    )
+    assert status == 0
+    assert "Assets:1303-Loans:Principal" in pages[0]

@@ -22,7 +22,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -154,16 +155,17 @@ def open_in_fava(
     host: str = "127.0.0.1",
     port: int | None = None,
     timeout_seconds: float = READY_TIMEOUT_SECONDS,
-    **export_options: object,
+    title: str = "loancore ledger",
+    period_ends: Sequence[date] | None = None,
 ) -> FavaServer:
     """Export ``store`` to ``beancount_file`` and start Fava on it; return once Fava answers.
 
-    ``port`` None picks a free one. ``export_options`` go to
-    :func:`~loancore.adapters.beancount_export.export_store` (``title``, ``period_ends``, ...).
-    Fava's output goes to this process's stderr.
+    ``port`` None picks a free one. ``title`` and ``period_ends`` go to
+    :func:`~loancore.adapters.beancount_export.export_store` (Fava shows the title and addresses
+    the file by it). Fava's output goes to this process's stderr.
     """
     _require_fava()
-    path = write_beancount(store, beancount_file, **export_options)
+    path = write_beancount(store, beancount_file, title=title, period_ends=period_ends)
     chosen = free_port(host) if port is None else port
     command = fava_command(path, host=host, port=chosen)
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
@@ -183,16 +185,16 @@ def serve_fava(
     host: str = "127.0.0.1",
     port: int = 5000,
     on_ready: Callable[[str], object] | None = None,
-    **export_options: object,
+    title: str = "loancore ledger",
 ) -> int:
     """The blocking form for a command line: export, start Fava, call ``on_ready`` with the
     balance sheet's address, then wait until Fava exits (its exit status is returned) or the
     caller is interrupted (Ctrl-C stops Fava and returns 0)."""
-    server = open_in_fava(store, beancount_file, host=host, port=port, **export_options)
+    server = open_in_fava(store, beancount_file, host=host, port=port, title=title)
     with server:
-        if on_ready is not None:
-            on_ready(server.page_url("balance_sheet"))
         try:
+            if on_ready is not None:
+                on_ready(server.page_url("balance_sheet"))
             return server.process.wait()
         except KeyboardInterrupt:
             return 0
