@@ -210,7 +210,8 @@ def run_portfolio(portfolio: Portfolio, *, uow: UnitOfWork | None = None) -> Por
     """Play ``portfolio`` through the services on ``uow`` (an empty :class:`MemoryUnitOfWork` by
     default): the product, chart and one quota line per customer saved, every loan financed with
     ``book_order`` at merchant ``portfolio.merchant_id``, then each borrower's payments applied
-    with ``apply_event``, loan by loan, in date order."""
+    with ``apply_event``, loan by loan, in date order. A customer's line is the sum of its loans,
+    so it must stay within the unit of work's borrower cap (200,000.00 CNY by default)."""
     product = portfolio.product
     work: UnitOfWork = MemoryUnitOfWork() if uow is None else uow
     _set_up(work, portfolio, product.currency)
