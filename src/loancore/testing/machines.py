@@ -9,30 +9,24 @@ and checks the machine's invariants after every step::
     TestMyProduct = servicing_machine(my_product).TestCase
     TestMyProduct.settings = hypothesis.settings(max_examples=50, stateful_step_count=30)
 
-=============================  ===================================================================
-Machine                        Invariants checked after every step
-=============================  ===================================================================
-:func:`ledger_machine`         your :class:`~loancore.ports.LedgerStore` against a list of booked
-                               entries: a replayed key returns the first entry, a reversal is
-                               refused twice or before its entry, a closed period refuses posts;
-                               the trial balance balances; every subject's balance (sub-accounts
-                               included) equals the model's; the store audits clean
-:func:`quota_machine`          your quota store (:class:`~loancore.testing.quota.
-                               QuotaStateMachine`): balances equal a model of plain integers, the
-                               master line binds its sub-lines, the journal rebuilds the balances,
-                               replays change nothing
-:func:`servicing_machine`      your :class:`~loancore.servicing.LoanProduct` (with its allocation
-                               policy) on one loan in the pure core
-                               (:class:`~loancore.testing.servicing.ServicingMachine`): every entry
-                               balances, the ledger filtered by the loan equals the loan, cash
-                               received equals what was allocated plus credit, principal conserved
-:func:`loan_lifecycle_machine` your product's TOML through the services on your unit of work
-                               (memory by default): ``book_order`` then random repayments,
-                               prepayments, refunds, fees, accruals and reversals with
-                               ``apply_event``; after every step ``services.reconcile`` is clean
-                               (trial balance, each loan against the ledger, quota used against
-                               principal outstanding) and a replayed event changes nothing
-=============================  ===================================================================
+What each machine checks after every step:
+
+- :func:`ledger_machine`: your :class:`~loancore.ports.LedgerStore` against a list of booked
+  entries. A replayed key returns the first entry; a reversal is refused twice or before its
+  entry; a closed period refuses posts; the trial balance balances; every root subject's balance
+  (sub-accounts included) equals the model's; the store audits clean.
+- :func:`quota_machine`: your quota store (:class:`~loancore.testing.quota.QuotaStateMachine`).
+  Balances equal a model of plain integers; the master line binds its sub-lines; the journal
+  rebuilds the balances; replays change nothing.
+- :func:`servicing_machine`: your :class:`~loancore.servicing.LoanProduct` (with its allocation
+  policy) on one loan in the pure core (:class:`~loancore.testing.servicing.ServicingMachine`).
+  Every entry balances; the ledger filtered by the loan equals the loan; cash received equals
+  what was allocated plus credit; principal is conserved.
+- :func:`loan_lifecycle_machine`: your product's TOML through the services on your unit of work
+  (memory by default): ``book_order``, then random repayments, prepayments, refunds, fees,
+  accruals and reversals with ``apply_event``. ``services.reconcile`` is clean (the trial
+  balance, each loan against the ledger, quota used against principal outstanding), and a
+  replayed event changes nothing.
 
 Requires hypothesis.
 """

@@ -1,23 +1,18 @@
 """All of loancore's hypothesis strategies in one namespace, named in the plural like
 ``hypothesis.extra.*``: ``moneys()``, ``loan_terms()``, ``journal_entries()``, ...
 
-=====================  ==========================================================================
-Area                   Strategies
-=====================  ==========================================================================
-money                  ``currencies()``, ``amounts()``, ``moneys()``, ``ratio_lists()``
-rates and terms        ``annual_rates()``, ``principals()``, ``start_dates()``, ``loan_terms()``,
-                       ``cashflows()``
-schedules              ``schedules()``: amortized :class:`~loancore.amortization.Schedule` values
-dates                  ``business_calendars()``, ``calendar_dates()``,
-                       ``day_count_conventions()``, ``roll_conventions()``
-ledger                 ``subjects()``, ``charts()``, ``dimension_sets()``,
-                       ``journal_entries(chart)``, ``unbalanced_entries(chart)``,
-                       ``posting_events()``, ``subject_mappings()``
-allocation             ``outstanding_items()``, ``waterfall_payments()``, ``allocation_rules()``,
-                       ``allocation_policies()`` (also named ``waterfall_policies()``)
-quota                  ``grants()``, ``minor_amounts()``
-products, portfolios   ``loan_products()``, ``portfolios()``, ``behaviours()``
-=====================  ==========================================================================
+- money: ``currencies()``, ``amounts()``, ``moneys()``, ``ratio_lists()``;
+- rates and terms: ``annual_rates()``, ``principals()``, ``start_dates()``, ``loan_terms()``,
+  ``cashflows()``;
+- schedules: ``schedules()``, amortized :class:`~loancore.amortization.Schedule` values;
+- dates: ``business_calendars()``, ``calendar_dates()``, ``day_count_conventions()``,
+  ``roll_conventions()``;
+- ledger: ``subjects()``, ``charts()``, ``dimension_sets()``, ``journal_entries(chart)``,
+  ``unbalanced_entries(chart)``, ``posting_events()``, ``subject_mappings()``;
+- allocation: ``outstanding_items()``, ``waterfall_payments()``, ``allocation_rules()``,
+  ``allocation_policies()`` (also named ``waterfall_policies()``);
+- quota: ``grants()``, ``minor_amounts()``;
+- products and portfolios: ``loan_products()``, ``portfolios()``, ``behaviours()``.
 
 The state machines are in :mod:`loancore.testing.machines`.
 
