@@ -1,5 +1,5 @@
 """Every notebook in examples/ runs top to bottom without an error (analysts run them as
-reference material, so a broken one is a bug). Each runs in a fresh kernel in the project's venv,
+reference material, so a broken one is a bug), and each chart it shows is drawn. Each runs in a fresh kernel in the project's venv,
 from the examples/ folder, so any file it writes lands in a temporary copy.
 """
 
@@ -42,3 +42,12 @@ def test_notebook_runs_without_errors(path: Path, tmp_path: Path) -> None:
         if output.get("output_type") == "error"
     ]
     assert not errors
+    plots = [
+        output
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if "image/png" in output.get("data", {})
+    ]
+    shows = sum(cell.source.count("plt.show()") for cell in notebook.cells)
+    assert len(plots) >= shows, "every plt.show() draws a figure"
