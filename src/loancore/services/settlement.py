@@ -17,6 +17,12 @@
 - :func:`merchant_statement`: a merchant's statement from the stored batches and line statuses.
 - :func:`payable_matches_ledger`: the store's merchant payable equals the ledger's, merchant by
   merchant, and the trial balance balances.
+- :func:`servicing_hook`: what settlement does inside servicing's units of work (called by
+  :mod:`loancore.services.servicing`): a loan disbursed to a merchant with terms becomes a
+  pending capture, a merchant refund a pending deduction, and a joint loan's collections are
+  split among its funders.
+- :func:`fund_joint_loan`, :func:`record_joint_write_off`: a loan funded by partners
+  (联合贷款), and its write-off's losses shared among them.
 
 Lock order: the settlement store is written first, the ledger last (:data:`loancore.ports.LOCK_ORDER`).
 """
@@ -32,14 +38,20 @@ import attrs
 from loancore.calendar import BusinessCalendar
 from loancore.checks import require_date, require_id
 from loancore.errors import IdempotencyConflict, InvalidInput
-from loancore.ledger.entries import JournalEntry
+from loancore.ledger.entries import JournalEntry, MemoPosting
 from loancore.money import Money
 from loancore.ports import UnitOfWork
-from loancore.postings import DEFAULT_MAPPING, SubjectMapping
+from loancore.postings import DEFAULT_MAPPING, SubjectMapping, WrittenOff
+from loancore.servicing import Loan, Outcome
+from loancore.servicing.loan import Payee, TransactionKind
 from loancore.settlement import (
     CHANNEL_LENGTH_MAX,
     Capture,
     Deduction,
+    DeductionKind,
+    FundingShare,
+    JointLoan,
+    JointSplit,
     MerchantStatement,
     MerchantTerms,
     Mismatch,
@@ -48,9 +60,14 @@ from loancore.settlement import (
     Reconciliation,
     ResultRow,
     SettlementBatch,
+    ShareRule,
+    funding_entries,
     parse_result_csv,
     payout_csv,
     reconcile,
+    replay_splits,
+    split_entries,
+    write_off_split,
 )
 from loancore.settlement import merchant_statement as statement_of
 from loancore.settlement import run_settlement as run_core
@@ -59,15 +76,19 @@ from loancore.settlement.records import ChannelFileRecord, LineStatus
 
 __all__ = [
     "ChannelFileImport",
+    "JointWriteOff",
     "SettlementResult",
     "export_batch_csv",
+    "fund_joint_loan",
     "import_channel_file",
     "merchant_statement",
     "payable_matches_ledger",
     "record_capture",
     "record_deduction",
+    "record_joint_write_off",
     "run_settlement",
     "save_merchant_terms",
+    "servicing_hook",
 ]
 
 
@@ -282,3 +303,170 @@ def payable_matches_ledger(
             if store != ledger:
                 problems.append(f"merchant {merchant_id}: store {store}, ledger {ledger}")
     return tuple(problems)
+
+
+# -- servicing's outcomes: captures, refunds, joint splits ---------------------------------------
+
+_ANY_SHARES = ShareRule(applies_to=frozenset())
+"""Rebuilding a stored joint loan checks no minimum: its shares were checked when funded."""
+
+
+def _merchant_of(loan: Loan) -> str | None:
+    return dict(loan.dimensions).get("merchant") if loan.payee is Payee.MERCHANT else None
+
+
+def _at_midnight(day: datetime.date) -> datetime.datetime:
+    return datetime.datetime.combine(day, datetime.time(0, 0))
+
+
+def _capture_of(outcome: Outcome, captured_at: datetime.datetime | None) -> Capture | None:
+    """The order a merchant disbursement of ``outcome`` captured, or None."""
+    loan = outcome.loan
+    merchant = _merchant_of(loan)
+    txn = loan.history[-1] if loan.history else None
+    if merchant is None or txn is None or txn.kind is not TransactionKind.DISBURSED:
+        return None
+    if not any(e.entry_id == f"disbursement.merchant:{txn.event_id}" for e in outcome.entries):
+        return None
+    return Capture(
+        order_id=loan.history[0].event_id, merchant_id=merchant,
+        amount=loan.money(loan.principal_disbursed - loan.merchant_discount),
+        captured_at=_at_midnight(txn.as_of) if captured_at is None else captured_at,
+    )  # fmt: skip
+
+
+def _deduction_of(outcome: Outcome) -> Deduction | None:
+    """The refund the merchant owes back for a merchant refund of ``outcome``, or None."""
+    loan, clawback = outcome.loan, outcome.merchant_clawback
+    merchant = _merchant_of(loan)
+    txn = loan.history[-1] if loan.history else None
+    if merchant is None or clawback is None or not clawback.is_positive() or txn is None:
+        return None
+    if txn.kind is not TransactionKind.MERCHANT_REFUND:
+        return None
+    return Deduction(
+        deduction_id=txn.event_id, kind=DeductionKind.REFUND, merchant_id=merchant,
+        order_id=loan.history[0].event_id, amount=clawback, occurred_at=_at_midnight(txn.as_of),
+    )  # fmt: skip
+
+
+def _joint_entries(uow: UnitOfWork, loans: Mapping[str, Loan]) -> tuple[JournalEntry, ...]:
+    """Every split of each joint loan's history, as entries (the ledger books each once)."""
+    shares = uow.settlement.joint_shares(sorted(loans)) if loans else {}
+    entries: list[JournalEntry] = []
+    for loan_id, funders in sorted(shares.items()):  # bounded by the loans given
+        loan = loans[loan_id]
+        mapping = uow.loans.product(loan.product_id, loan.product_version).mapping
+        joint = _disbursed(loan, funders)
+        splits, _after = replay_splits(joint, loan.history)
+        dimensions = dict(loan.dimensions)
+        entries += [e for split in splits for e in split_entries(joint, split, dimensions, mapping)]
+    return tuple(entries)
+
+
+def _disbursed(loan: Loan, funders: Sequence[FundingShare]) -> JointLoan:
+    principal = loan.money(loan.principal_disbursed)
+    return JointLoan.disburse(loan.loan_id, principal, funders, rule=_ANY_SHARES)
+
+
+def servicing_hook(
+    uow: UnitOfWork, outcomes: Sequence[Outcome], *,
+    captured_at: datetime.datetime | None = None,
+) -> tuple[JournalEntry, ...]:  # fmt: skip
+    """Settlement's part of a servicing unit of work (``uow`` is open; nothing is committed
+    here). Writes the settlement store (the lock order: after the loans, before quota and the
+    ledger) and returns entries for the caller to post with its own:
+
+    - a loan disbursed to a merchant whose terms are stored: its order becomes a pending
+      :class:`Capture` (id: the booking event's, the order id; amount: principal less merchant
+      discount, what servicing credited to the merchant payable; ``captured_at``, or the
+      disbursement date at 00:00, before any cut-off). A merchant without terms is settled
+      outside loancore: nothing is recorded for it;
+    - a merchant refund (``merchant_clawback``) of such a merchant: a pending refund
+      :class:`Deduction` of the clawback (id: the refund event's), netted by the next run;
+    - a joint loan (funders stored by :func:`fund_joint_loan`): the entries of every split of
+      its history (:func:`loancore.settlement.replay_splits`), each booked once by the ledger.
+    """
+    channels: dict[str, str | None] = {}
+    captures: list[Capture] = []
+    deductions: list[Deduction] = []
+    latest: dict[str, Loan] = {}
+    for outcome in outcomes:  # bounded by the caller's batch
+        latest[outcome.loan.loan_id] = outcome.loan
+        for item in (_capture_of(outcome, captured_at), _deduction_of(outcome)):
+            if item is None:
+                continue
+            if item.merchant_id not in channels:
+                channels[item.merchant_id] = uow.settlement.merchant_channel(item.merchant_id)
+            if channels[item.merchant_id] is None:
+                continue
+            (captures if isinstance(item, Capture) else deductions).append(item)  # type: ignore[arg-type]
+    if captures:
+        uow.settlement.add_captures(captures)
+    if deductions:
+        uow.settlement.add_deductions(deductions)
+    return _joint_entries(uow, latest)
+
+
+def fund_joint_loan(
+    uow: UnitOfWork, loan_id: str, shares: Sequence[FundingShare], *, on: datetime.date,
+    rule: ShareRule | None = None,
+) -> JointLoan:  # fmt: skip
+    """Loan ``loan_id`` (disbursed) is funded by ``shares`` (联合贷款), in one unit of work:
+    the share rule checked (``rule``, 30% per partner by default:
+    ``JOINT_SHARE_BELOW_MINIMUM``), the funders stored, each partner's part of the principal
+    booked as received on ``on`` (Dr bank, Cr partner funding) and the splits of what was
+    already collected posted. The same funding again is a replay; other shares for a funded
+    loan raise IdempotencyConflict. Returns the joint loan after its history."""
+    require_date("on", on)
+    with uow:
+        loan = uow.loans.load(loan_id)
+        if loan.principal_disbursed <= 0:
+            raise InvalidInput("loan_id", loan_id, "the loan is not disbursed")
+        joint = JointLoan.disburse(loan_id, loan.money(loan.principal_disbursed), shares, rule=rule)
+        uow.settlement.save_joint(loan_id, joint.shares)
+        mapping = uow.loans.product(loan.product_id, loan.product_version).mapping
+        entries = list(funding_entries(joint, on, dict(loan.dimensions), mapping))
+        entries += _joint_entries(uow, {loan_id: loan})
+        _post(uow, entries)
+        uow.commit()
+    _splits, after = replay_splits(joint, loan.history)
+    return after
+
+
+@attrs.frozen(kw_only=True)
+class JointWriteOff:
+    """A joint loan's write-off shared: the funders' parts, the entries posted now, the joint
+    loan after it."""
+
+    split: JointSplit
+    entries: tuple[JournalEntry, ...]
+    joint: JointLoan
+
+
+def record_joint_write_off(
+    uow: UnitOfWork, loan_id: str, written_off: WrittenOff, *,
+    interest_off_books: Money | None = None, entries: Sequence[JournalEntry] = (),
+    memo_postings: Sequence[MemoPosting] = (),
+) -> JointWriteOff:  # fmt: skip
+    """Share the write-off of joint loan ``loan_id`` among its funders in one unit of work:
+    :func:`loancore.settlement.write_off_split` on the loan's history (``written_off`` is the
+    ``WrittenOff`` event of :func:`loancore.delinquency.write_off`, ``interest_off_books`` the
+    interest it moved to 已核销贷款), each partner's part of the principal booked (Dr partner
+    funding, Cr credit impairment loss), posted with ``entries`` and ``memo_postings`` (the
+    write-off's own, when the caller books it here). InvalidInput if the loan has no funders."""
+    with uow:
+        loan = uow.loans.load(loan_id)
+        funders = uow.settlement.joint_shares([loan_id]).get(loan_id)
+        if funders is None:
+            raise InvalidInput("loan_id", loan_id, "not a joint loan: no funders stored")
+        mapping = uow.loans.product(loan.product_id, loan.product_version).mapping
+        joint = _disbursed(loan, funders)
+        _splits, joint = replay_splits(joint, loan.history)
+        split, joint = write_off_split(joint, written_off, interest_off_books=interest_off_books)
+        losses = split_entries(joint, split, dict(loan.dimensions), mapping)
+        posted = _post(uow, [*entries, *losses])
+        if memo_postings:
+            uow.ledger.post_memo(list(memo_postings))
+        uow.commit()
+    return JointWriteOff(split=split, entries=posted, joint=joint)

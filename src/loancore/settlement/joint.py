@@ -42,6 +42,7 @@ __all__ = [
     "JointLoan",
     "RoutedFunding",
     "ShareRule",
+    "check_shares",
     "partner_payout_entries",
     "route_funding",
 ]
@@ -79,7 +80,9 @@ class FundingShare:
     ratio: Decimal = attrs.field(converter=_ratio)
 
 
-def _shares(value: Any) -> tuple[FundingShare, ...]:
+def check_shares(value: Any) -> tuple[FundingShare, ...]:
+    """``value`` as a tuple of 1 to FUNDERS_MAX FundingShare values of distinct funders whose
+    ratios sum to 1; InvalidInput naming ``shares`` otherwise."""
     shares = tuple(value)
     if not 1 <= len(shares) <= FUNDERS_MAX:
         raise InvalidInput("shares", shares, f"expected 1 to {FUNDERS_MAX} funders")
@@ -147,7 +150,7 @@ class JointLoan:
     """
 
     loan_id: str = attrs.field(validator=_id)
-    shares: tuple[FundingShare, ...] = attrs.field(converter=_shares)
+    shares: tuple[FundingShare, ...] = attrs.field(converter=check_shares)
     disbursed: tuple[Money, ...] = attrs.field(converter=_moneys)
     streams: tuple[tuple[str, CumulativeSplit], ...] = attrs.field(converter=_streams)
 
@@ -166,7 +169,7 @@ class JointLoan:
     ) -> JointLoan:
         """Split ``principal`` by the shares' ratios (exact, largest remainder) after checking
         ``rule`` (the default :class:`ShareRule` when None)."""
-        checked = _shares(shares)
+        checked = check_shares(shares)
         (rule or ShareRule()).check(checked)
         if not isinstance(principal, Money) or not principal.is_positive():
             raise InvalidInput("principal", principal, "expected a positive Money")
@@ -213,6 +216,29 @@ class JointLoan:
         stream = _PRINCIPAL_STREAM if part is Component.PRINCIPAL else f"loss.{part.value}"
         return self._split(stream, amount, "amount")
 
+    def take_back(
+        self, component: Component | str, parts: Sequence[Money]
+    ) -> tuple[tuple[Money, ...], JointLoan]:
+        """Undo a collection on ``component`` whose split gave ``parts`` (a reversed payment):
+        each funder gives back exactly its part, so the running totals are as if it had never
+        been collected; returns the parts taken back (negative) and the new loan value."""
+        part = _component(component)
+        stream = _PRINCIPAL_STREAM if part is Component.PRINCIPAL else part.value
+        if len(parts) != len(self.shares):
+            raise InvalidInput("parts", parts, f"expected {len(self.shares)} parts")
+        for given in parts:
+            if not isinstance(given, Money) or given.currency != self.currency:
+                raise InvalidInput("parts", given, f"expected Money in {self.currency}")
+        index = [name for name, _split in self.streams].index(stream)
+        split = self.streams[index][1]
+        allocated = tuple(a - p.amount for a, p in zip(split.allocated, parts, strict=True))
+        total = split.total - sum((p.amount for p in parts), Decimal(0))
+        if total < 0 or any(a < 0 for a in allocated):
+            raise InvalidInput("parts", parts, f"more than the funders got on {stream}")
+        streams = list(self.streams)
+        streams[index] = (stream, attrs.evolve(split, total=total, allocated=allocated))
+        return tuple(-p for p in parts), attrs.evolve(self, streams=streams)
+
     def partner_share(self, parts: Sequence[Money]) -> Money:
         """The partners' part of a split (``parts`` in ``shares`` order): what the lender holds
         for them, the ``partner_share`` of servicing's ``RepaymentReceived``."""
@@ -253,7 +279,7 @@ class FundingOption:
     """A way to fund a loan: its funders and their ratios."""
 
     option_id: str = attrs.field(validator=_id)
-    shares: tuple[FundingShare, ...] = attrs.field(converter=_shares)
+    shares: tuple[FundingShare, ...] = attrs.field(converter=check_shares)
 
 
 @attrs.frozen(kw_only=True)

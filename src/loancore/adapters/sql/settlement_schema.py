@@ -34,6 +34,7 @@ __all__ = [
     "CARRY",
     "DEDUCTIONS",
     "FILES",
+    "JOINT_SHARES",
     "LINES",
     "ORDERS",
     "RETRIES",
@@ -49,8 +50,9 @@ __all__ = [
 ]
 
 SETTLEMENT_COMPONENT = "settlement"
-SETTLEMENT_SCHEMA_VERSION = 1
-SETTLEMENT_MIGRATIONS: dict[int, MigrationStep] = {}
+SETTLEMENT_SCHEMA_VERSION = 2
+"""1: terms, orders, deductions, batches, lines, carry-forward, retries, files; 2: the joint
+loans' funders (``settlement_joint_shares``)."""
 
 TEXT_ID = binary_text()
 LOCAL_DATETIME = sa.String(32)
@@ -142,7 +144,27 @@ FILES = sa.Table(
     sa.Column("document", sa.Text, nullable=False),
 )
 
-SETTLEMENT_TABLES = (TERMS, ORDERS, DEDUCTIONS, BATCHES, LINES, CARRY, RETRIES, FILES)
+JOINT_SHARES = sa.Table(
+    "settlement_joint_shares",
+    METADATA,
+    sa.Column("loan_id", TEXT_ID, primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),  # the share's place in the loan's list
+    sa.Column("funder_id", TEXT_ID, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("ratio", sa.String(40), nullable=False),  # the exact Decimal, as text
+)
+
+SETTLEMENT_TABLES = (
+    TERMS, ORDERS, DEDUCTIONS, BATCHES, LINES, CARRY, RETRIES, FILES, JOINT_SHARES,
+)  # fmt: skip
+
+
+def _add_joint_shares(connection: sa.engine.Connection) -> None:
+    """Version 1 -> 2: the joint loans' funders."""
+    METADATA.create_all(connection, tables=[JOINT_SHARES], checkfirst=True)
+
+
+SETTLEMENT_MIGRATIONS: dict[int, MigrationStep] = {1: _add_joint_shares}
 
 
 def _dump(value: Any) -> str:
