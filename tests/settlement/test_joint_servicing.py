@@ -81,12 +81,12 @@ def test_joint_loan_repaid_late_and_written_off_shares_exact_to_the_fen(uow: Uni
             for _n, value, minor in txn.lines:
                 collected[Component(value)] += minor
     assert collected[Component.PENALTY] > 0  # the late installment paid penalty interest
-    principal_back = balance(uow, "2241.02", partner="bank")
+    collected_for_bank = balance(uow, "2241.02", partner="bank")
     # The bank's payable is its part of every component collected (never a reversed one),
     # each stream within a fen of its exact 30%.
     income = sum(v for c, v in collected.items() if c is not Component.PRINCIPAL)
     exact = Decimal(collected[Component.PRINCIPAL] + income) * Decimal("0.3") / 100
-    assert abs(principal_back.amount - exact) <= Decimal("0.02")
+    assert abs(collected_for_bank.amount - exact) <= Decimal("0.02")
     repaid_part = cny("3000.00") - balance(uow, "2241.04", loan="LJ", partner="bank")
     assert (
         abs(repaid_part.amount * 100 - Decimal(collected[Component.PRINCIPAL]) * Decimal("0.3"))
@@ -119,6 +119,18 @@ def test_joint_loan_repaid_late_and_written_off_shares_exact_to_the_fen(uow: Uni
     booked = entry_count(uow)
     again = svc.record_joint_write_off(uow, "LJ", event, interest_off_books=interest)
     assert again.split == shared.split and entry_count(uow) == booked
+
+    # The partner settlement run pays the bank what was collected for it, once.
+    (payout,) = svc.pay_partner(uow, "bank", D(2026, 8, 3))
+    assert payout.legs[0].amount == collected_for_bank
+    assert svc.pay_partner(uow, "bank", D(2026, 8, 3)) == (payout,)
+    assert svc.pay_partner(uow, "bank", D(2026, 8, 4)) == ()  # nothing left to pay
+    statement = svc.partner_statement(uow, "bank", D(2026, 1, 1), D(2026, 12, 31))
+    assert statement.funded == cny("3000.00") and statement.funding_closing.is_zero()
+    assert statement.principal_collected + statement.principal_lost == cny("3000.00")
+    assert statement.principal_lost == lost[Component.PRINCIPAL]
+    assert statement.principal_collected + statement.income_collected == collected_for_bank
+    assert statement.paid == collected_for_bank and statement.payable_closing.is_zero()
 
 
 def test_funding_is_checked_stored_once_and_a_partner_under_thirty_percent_refused(

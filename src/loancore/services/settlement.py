@@ -22,7 +22,8 @@
   pending capture, a merchant refund a pending deduction, and a joint loan's collections are
   split among its funders.
 - :func:`fund_joint_loan`, :func:`record_joint_write_off`: a loan funded by partners
-  (联合贷款), and its write-off's losses shared among them.
+  (联合贷款), and its write-off's losses shared among them; :func:`pay_partner` pays a
+  partner what was collected for it, :func:`partner_statement` lists a period's movements.
 
 Lock order: the settlement store is written first, the ledger last (:data:`loancore.ports.LOCK_ORDER`).
 """
@@ -37,8 +38,10 @@ import attrs
 
 from loancore.calendar import BusinessCalendar
 from loancore.checks import require_date, require_id
-from loancore.errors import IdempotencyConflict, InvalidInput
+from loancore.errors import IdempotencyConflict, InvalidInput, InvariantViolation, NotFound
 from loancore.ledger.entries import JournalEntry, MemoPosting
+from loancore.ledger.reports import GeneralLedger
+from loancore.ledger.subjects import Side
 from loancore.money import Money
 from loancore.ports import UnitOfWork
 from loancore.postings import DEFAULT_MAPPING, SubjectMapping, WrittenOff
@@ -63,6 +66,7 @@ from loancore.settlement import (
     ShareRule,
     funding_entries,
     parse_result_csv,
+    partner_payout_entries,
     payout_csv,
     reconcile,
     replay_splits,
@@ -77,11 +81,14 @@ from loancore.settlement.records import ChannelFileRecord, LineStatus
 __all__ = [
     "ChannelFileImport",
     "JointWriteOff",
+    "PartnerStatement",
     "SettlementResult",
     "export_batch_csv",
     "fund_joint_loan",
     "import_channel_file",
     "merchant_statement",
+    "partner_statement",
+    "pay_partner",
     "payable_matches_ledger",
     "record_capture",
     "record_deduction",
@@ -470,3 +477,99 @@ def record_joint_write_off(
             uow.ledger.post_memo(list(memo_postings))
         uow.commit()
     return JointWriteOff(split=split, entries=posted, joint=joint)
+
+
+# -- a joint-lending partner's payouts and statement -----------------------------------------------
+
+
+def pay_partner(
+    uow: UnitOfWork, partner_id: str, on: datetime.date, *, currency: str = "CNY",
+    mapping: SubjectMapping = DEFAULT_MAPPING,
+) -> tuple[JournalEntry, ...]:  # fmt: skip
+    """The partner settlement run for ``on``: everything collected for ``partner_id`` and not
+    yet paid (its partner-payable balance as of ``on``) paid over in one unit of work (Dr
+    partner payable, Cr bank; id ``partner.paid:partner:<partner>:<date>``). Nothing when there
+    is nothing to pay; the same day again returns the payout booked (one payout a day)."""
+    require_id("partner_id", partner_id)
+    require_date("on", on)
+    payout_id = f"partner:{partner_id}:{on.isoformat()}"
+    with uow:
+        try:
+            return (uow.ledger.get_entry(f"partner.paid:{payout_id}"),)
+        except NotFound:
+            pass
+        owed: Money = uow.ledger.balance(
+            mapping.partner_payable, currency, as_of=on, dimensions={"partner": partner_id}
+        )
+        if not owed.is_positive():
+            return ()
+        posted = _post(uow, partner_payout_entries(payout_id, partner_id, owed, on, mapping))
+        uow.commit()
+    return posted
+
+
+@attrs.frozen(kw_only=True)
+class PartnerStatement:
+    """A joint-lending partner's period (both ends included), from the ledger: principal it
+    funded, its parts collected (principal; interest, penalty, compound and fees), net of
+    reversals, its part of principal written off, what it was paid, and its payable at the
+    start and the end (``payable_closing == payable_opening + principal_collected +
+    income_collected - paid``) and the principal still funded at the end."""
+
+    partner_id: str
+    period_start: datetime.date
+    period_end: datetime.date
+    funded: Money
+    principal_collected: Money
+    income_collected: Money
+    principal_lost: Money
+    paid: Money
+    payable_opening: Money
+    payable_closing: Money
+    funding_closing: Money
+
+    def __attrs_post_init__(self) -> None:
+        moved = self.principal_collected + self.income_collected - self.paid
+        if self.payable_opening + moved != self.payable_closing:
+            raise InvariantViolation(f"partner {self.partner_id}: statement does not add up")
+
+
+def _turnover(ledger: GeneralLedger, template: str) -> Money:
+    """The lines booked by ``template``: debits less credits."""
+    total = Money.zero(ledger.currency)
+    for line in ledger.lines:  # bounded by the period's lines
+        if line.entry_id.startswith(f"{template}:"):
+            total = total + line.amount if line.side is Side.DEBIT else total - line.amount
+    return total
+
+
+def partner_statement(
+    uow: UnitOfWork, partner_id: str, period_start: datetime.date, period_end: datetime.date,
+    *, currency: str = "CNY", mapping: SubjectMapping = DEFAULT_MAPPING,
+) -> PartnerStatement:  # fmt: skip
+    """The partner's :class:`PartnerStatement` for the period, read from the general ledger of
+    its partner funding, partner payable and funding cost (legs with its ``partner``)."""
+    require_id("partner_id", partner_id)
+    start, end = require_date("period_start", period_start), require_date("period_end", period_end)
+    if end < start:
+        raise InvalidInput("period_end", period_end, f"must be on or after {period_start}")
+    dims = {"partner": partner_id}
+    with uow:
+
+        def ledger(code: str) -> GeneralLedger:
+            return uow.ledger.general_ledger(code, currency, start=start, end=end, dimensions=dims)
+
+        funding, payable, cost = (
+            ledger(mapping.partner_funding), ledger(mapping.partner_payable),
+            ledger(mapping.partner_funding_cost),
+        )  # fmt: skip
+    return PartnerStatement(
+        partner_id=partner_id, period_start=start, period_end=end,
+        funded=-_turnover(funding, "joint.funded"),
+        principal_collected=_turnover(funding, "joint.collected"),
+        income_collected=_turnover(cost, "joint.collected"),
+        principal_lost=_turnover(funding, "joint.loss"),
+        paid=_turnover(payable, "partner.paid"),
+        payable_opening=payable.opening, payable_closing=payable.closing,
+        funding_closing=funding.closing,
+    )  # fmt: skip
