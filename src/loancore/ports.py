@@ -108,6 +108,7 @@ from loancore.quota import (
 from loancore.servicing import Loan, LoanProduct
 from loancore.settlement import (
     Capture,
+    CommissionTerms,
     Deduction,
     FundingShare,
     MerchantTerms,
@@ -483,6 +484,15 @@ class SettlementStore(Protocol):
 
     def joint_shares(self, loan_ids: Sequence[str]) -> Mapping[str, tuple[FundingShare, ...]]:
         """The funders of each of ``loan_ids`` that is a joint loan, in their stored order."""
+        ...
+
+    def save_loan_commission(self, loan_id: str, terms: CommissionTerms) -> None:
+        """Store the commission a platform earns on the loan (助贷; the same again is a no-op,
+        other terms IdempotencyConflict)."""
+        ...
+
+    def loan_commissions(self, loan_ids: Sequence[str]) -> Mapping[str, CommissionTerms]:
+        """The commission terms of each of ``loan_ids`` that has some."""
         ...
 
 

@@ -19,8 +19,9 @@
   merchant, and the trial balance balances.
 - :func:`servicing_hook`: what settlement does inside servicing's units of work (called by
   :mod:`loancore.services.servicing`): a loan disbursed to a merchant with terms becomes a
-  pending capture, a merchant refund a pending deduction, and a joint loan's collections are
-  split among its funders.
+  pending capture, a merchant refund a pending deduction, a joint loan's collections are
+  split among its funders and a platform's commission on the loan follows its history.
+- :func:`assign_commission`: the platform that brought a loan earns its commission (助贷).
 - :func:`fund_joint_loan`, :func:`record_joint_write_off`: a loan funded by partners
   (联合贷款), and its write-off's losses shared among them; :func:`pay_partner` pays a
   partner what was collected for it, :func:`partner_statement` lists a period's movements.
@@ -50,6 +51,8 @@ from loancore.servicing.loan import Payee, TransactionKind
 from loancore.settlement import (
     CHANNEL_LENGTH_MAX,
     Capture,
+    CommissionState,
+    CommissionTerms,
     Deduction,
     DeductionKind,
     FundingShare,
@@ -64,7 +67,10 @@ from loancore.settlement import (
     ResultRow,
     SettlementBatch,
     ShareRule,
+    accrue_commissions,
+    commission_accrual_entries,
     funding_entries,
+    loan_activities,
     parse_result_csv,
     partner_payout_entries,
     payout_csv,
@@ -83,6 +89,7 @@ __all__ = [
     "JointWriteOff",
     "PartnerStatement",
     "SettlementResult",
+    "assign_commission",
     "export_batch_csv",
     "fund_joint_loan",
     "import_channel_file",
@@ -412,7 +419,37 @@ def servicing_hook(
         uow.settlement.add_captures(captures)
     if deductions:
         uow.settlement.add_deductions(deductions)
-    return _joint_entries(uow, latest)
+    return _joint_entries(uow, latest) + _commission_entries(uow, latest)
+
+
+def _commission_entries(uow: UnitOfWork, loans: Mapping[str, Loan]) -> tuple[JournalEntry, ...]:
+    """Every commission accrual of each loan a platform brought, as entries (booked once)."""
+    found = uow.settlement.loan_commissions(sorted(loans)) if loans else {}
+    entries: list[JournalEntry] = []
+    for loan_id, terms in sorted(found.items()):  # bounded by the loans given
+        loan = loans[loan_id]
+        mapping = uow.loans.product(loan.product_id, loan.product_version).mapping
+        accruals, _state = accrue_commissions(terms, loan_activities(loan), CommissionState())
+        entries += [e for accrual in accruals for e in commission_accrual_entries(accrual, mapping)]
+    return tuple(entries)
+
+
+def assign_commission(
+    uow: UnitOfWork, loan_id: str, terms: CommissionTerms
+) -> tuple[JournalEntry, ...]:
+    """The platform of ``terms`` brought loan ``loan_id`` (助贷), in one unit of work: the terms
+    stored with the loan and the commission its history earned so far posted (Dr 6421, Cr
+    2241.03 by default). From then on servicing's events accrue it (:func:`servicing_hook`):
+    on the principal disbursed or a fixed fee at disbursement, on the interest collected net
+    of reversed payments; a refund that cancels the loan claws it all back. The same terms
+    again: a replay; others: IdempotencyConflict. Returns the entries posted."""
+    require_id("loan_id", loan_id)
+    with uow:
+        loan = uow.loans.load(loan_id)
+        uow.settlement.save_loan_commission(loan_id, terms)
+        posted = _post(uow, _commission_entries(uow, {loan_id: loan}))
+        uow.commit()
+    return posted
 
 
 def fund_joint_loan(

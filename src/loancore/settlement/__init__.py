@@ -12,6 +12,8 @@ merchant statements, joint-lending splits and funding routing.
 - :mod:`~loancore.settlement.joint_servicing`: a servicing loan's collections, reversals and
   write-off split among its funders (:func:`replay_splits`) and the partners' entries;
 - :mod:`~loancore.settlement.facilitation`: a traffic platform's commission (助贷);
+  :mod:`~loancore.settlement.facilitation_servicing`: a servicing loan's history as the
+  activities commission follows;
 - :mod:`~loancore.settlement.records`: what a store keeps beside them (line statuses, a run's
   inputs, an imported file's record);
 - refusals: :class:`loancore.errors.SettlementRejected` with the 5xx :class:`~loancore.errors.RejectionCode` values.
@@ -39,6 +41,7 @@ from loancore.settlement.facilitation import (
     accrue_commissions,
     commission_statement,
 )
+from loancore.settlement.facilitation_servicing import loan_activities
 from loancore.settlement.files import (
     PAYOUT_COLUMNS,
     RESULT_COLUMNS_REQUIRED,
@@ -177,6 +180,7 @@ __all__ = [
     "failed_entries",
     "funding_entries",
     "instruction_entries",
+    "loan_activities",
     "loss_entries",
     "merchant_statement",
     "parse_result_csv",

@@ -21,6 +21,7 @@ from loancore.settlement import (
     CHANNEL_LENGTH_MAX,
     Capture,
     CarryForward,
+    CommissionTerms,
     Deduction,
     FundingShare,
     MerchantTerms,
@@ -34,6 +35,7 @@ from loancore.settlement.records import ChannelFileRecord, LineStatus, Settlemen
 __all__ = [
     "MemorySettlementStore",
     "check_batch",
+    "check_commission",
     "check_items",
     "check_joint",
     "check_period",
@@ -92,6 +94,13 @@ def check_joint(loan_id: object, shares: object) -> tuple[FundingShare, ...]:
     return check_shares(shares)
 
 
+def check_commission(loan_id: object, terms: object) -> CommissionTerms:
+    require_id("loan_id", loan_id)
+    if not isinstance(terms, CommissionTerms):
+        raise InvalidInput("terms", terms, "expected a CommissionTerms")
+    return terms
+
+
 def check_period(period_start: object, period_end: object) -> None:
     start = require_date("period_start", period_start)
     end = require_date("period_end", period_end)
@@ -120,8 +129,8 @@ def merchant_view(batch: SettlementBatch, merchant_id: str) -> SettlementBatch |
 
 class _State:
     __slots__ = (
-        "batches", "captures", "carry", "deductions", "files", "joint", "retries",
-        "settled_captures", "settled_deductions", "statuses", "terms",
+        "batches", "captures", "carry", "commissions", "deductions", "files", "joint",
+        "retries", "settled_captures", "settled_deductions", "statuses", "terms",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -136,6 +145,7 @@ class _State:
         self.retries: dict[str, tuple[Retry, str | None]] = {}  # failed line -> (retry, paid by)
         self.files: dict[str, ChannelFileRecord] = {}
         self.joint: dict[str, tuple[FundingShare, ...]] = {}  # loan id -> funders
+        self.commissions: dict[str, CommissionTerms] = {}  # loan id -> platform's terms
 
     def copy(self) -> _State:
         other = _State()
@@ -261,6 +271,14 @@ class MemorySettlementStore:
                 raise IdempotencyConflict(loan_id, "the loan's funders are stored otherwise")
             self._state.joint[loan_id] = checked
 
+    def save_loan_commission(self, loan_id: str, terms: CommissionTerms) -> None:
+        check_commission(loan_id, terms)
+        with self._lock:
+            stored = self._state.commissions.get(loan_id)
+            if stored is not None and stored != terms:
+                raise IdempotencyConflict(loan_id, "the loan's commission is stored otherwise")
+            self._state.commissions[loan_id] = terms
+
     # -- reads ------------------------------------------------------------------------------------
 
     def channel_terms(self, channel: str) -> Mapping[str, MerchantTerms]:
@@ -318,6 +336,12 @@ class MemorySettlementStore:
         if not joint:
             return {}
         return {i: joint[i] for i in loan_ids if i in joint}
+
+    def loan_commissions(self, loan_ids: Sequence[str]) -> Mapping[str, CommissionTerms]:
+        commissions = self._state.commissions
+        if not commissions:
+            return {}
+        return {i: commissions[i] for i in loan_ids if i in commissions}
 
     def carry_forward(self, merchant_id: str, currency: str) -> Money:
         found = self._state.carry.get(merchant_id)

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 
 from loancore.adapters.memory.settlement import (
     check_batch,
+    check_commission,
     check_items,
     check_joint,
     check_period,
@@ -45,6 +46,7 @@ from loancore.adapters.sql.settlement_schema import (
     FILES,
     JOINT_SHARES,
     LINES,
+    LOAN_COMMISSIONS,
     ORDERS,
     RETRIES,
     SETTLEMENT_COMPONENT,
@@ -52,8 +54,10 @@ from loancore.adapters.sql.settlement_schema import (
     SETTLEMENT_SCHEMA_VERSION,
     SETTLEMENT_TABLES,
     TERMS,
+    decode_commission,
     decode_record,
     decode_terms,
+    encode_commission,
     encode_record,
     encode_terms,
 )
@@ -63,6 +67,7 @@ from loancore.money import Money
 from loancore.settlement import (
     Capture,
     CarryForward,
+    CommissionTerms,
     Deduction,
     FundingShare,
     MerchantTerms,
@@ -305,6 +310,23 @@ class SqlSettlementStore:
             ]  # fmt: skip
             connection.execute(JOINT_SHARES.insert(), rows)
 
+    def save_loan_commission(self, loan_id: str, terms: CommissionTerms) -> None:
+        check_commission(loan_id, terms)
+        document = encode_commission(terms)
+        with write_transaction(self._bind) as connection:
+            where = LOAN_COMMISSIONS.c.loan_id == loan_id
+            stored = connection.execute(sa.select(LOAN_COMMISSIONS.c.document).where(where))
+            found = stored.scalar_one_or_none()
+            if found is not None:
+                if found != document:
+                    raise IdempotencyConflict(loan_id, "the loan's commission is stored otherwise")
+                return
+            connection.execute(
+                LOAN_COMMISSIONS.insert().values(
+                    loan_id=loan_id, platform_id=terms.platform_id, document=document
+                )
+            )
+
     # -- reads ------------------------------------------------------------------------------------
 
     def channel_terms(self, channel: str) -> Mapping[str, MerchantTerms]:
@@ -441,6 +463,17 @@ class SqlSettlementStore:
                 share = FundingShare(funder_id=row.funder_id, kind=row.kind, ratio=row.ratio)
                 found.setdefault(row.loan_id, []).append(share)
         return {loan_id: tuple(shares) for loan_id, shares in found.items()}
+
+    def loan_commissions(self, loan_ids: Sequence[str]) -> Mapping[str, CommissionTerms]:
+        found: dict[str, CommissionTerms] = {}
+        with read_connection(self._bind) as connection:
+            for chunk in _chunks(sorted(set(loan_ids))):
+                query = sa.select(LOAN_COMMISSIONS.c.loan_id, LOAN_COMMISSIONS.c.document).where(
+                    LOAN_COMMISSIONS.c.loan_id.in_(chunk)
+                )
+                for row in connection.execute(query):
+                    found[row.loan_id] = decode_commission(row.document)
+        return found
 
     def carry_forward(self, merchant_id: str, currency: str) -> Money:
         query = sa.select(CARRY.c.balance).where(CARRY.c.merchant_id == merchant_id)
