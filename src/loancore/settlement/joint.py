@@ -186,10 +186,12 @@ class JointLoan:
             )
         return cls(loan_id=loan_id, shares=checked, disbursed=parts, streams=streams)
 
-    def _split(self, stream: str, amount: Money, field: str) -> tuple[tuple[Money, ...], JointLoan]:
+    def _split(
+        self, stream: str, amount: Money, field: str, *, signed: bool = False
+    ) -> tuple[tuple[Money, ...], JointLoan]:
         if not isinstance(amount, Money) or amount.currency != self.currency:
             raise InvalidInput(field, amount, f"expected Money in {self.currency}")
-        if amount.is_negative():
+        if amount.is_negative() and not signed:
             raise InvalidInput(field, amount, "must not be negative")
         index = [name for name, _split in self.streams].index(stream)
         parts, after = self.streams[index][1].add(amount.amount)
@@ -217,27 +219,21 @@ class JointLoan:
         return self._split(stream, amount, "amount")
 
     def take_back(
-        self, component: Component | str, parts: Sequence[Money]
+        self, component: Component | str, amount: Money
     ) -> tuple[tuple[Money, ...], JointLoan]:
-        """Undo a collection on ``component`` whose split gave ``parts`` (a reversed payment):
-        each funder gives back exactly its part, so the running totals are as if it had never
-        been collected; returns the parts taken back (negative) and the new loan value."""
+        """Undo ``amount`` collected on ``component`` (a reversed payment): a negative step on
+        the same stream, so every part is negative or zero, the parts sum to ``-amount`` and the
+        running totals stay within the bound of the exact shares of what is collected net of
+        reversals (the principal still closes exactly on what each funder lent)."""
         part = _component(component)
         stream = _PRINCIPAL_STREAM if part is Component.PRINCIPAL else part.value
-        if len(parts) != len(self.shares):
-            raise InvalidInput("parts", parts, f"expected {len(self.shares)} parts")
-        for given in parts:
-            if not isinstance(given, Money) or given.currency != self.currency:
-                raise InvalidInput("parts", given, f"expected Money in {self.currency}")
-        index = [name for name, _split in self.streams].index(stream)
-        split = self.streams[index][1]
-        allocated = tuple(a - p.amount for a, p in zip(split.allocated, parts, strict=True))
-        total = split.total - sum((p.amount for p in parts), Decimal(0))
-        if total < 0 or any(a < 0 for a in allocated):
-            raise InvalidInput("parts", parts, f"more than the funders got on {stream}")
-        streams = list(self.streams)
-        streams[index] = (stream, attrs.evolve(split, total=total, allocated=allocated))
-        return tuple(-p for p in parts), attrs.evolve(self, streams=streams)
+        if not isinstance(amount, Money) or amount.currency != self.currency:
+            raise InvalidInput("amount", amount, f"expected Money in {self.currency}")
+        if amount.is_negative():
+            raise InvalidInput("amount", amount, "must not be negative")
+        if amount.amount > dict(self.streams)[stream].total:
+            raise InvalidInput("amount", amount, f"more than was collected on {stream}")
+        return self._split(stream, -amount, "amount", signed=True)
 
     def partner_share(self, parts: Sequence[Money]) -> Money:
         """The partners' part of a split (``parts`` in ``shares`` order): what the lender holds

@@ -16,9 +16,11 @@ A partner's part moves out through entries of its own, built by the postings tem
 **Splits come from the loan's history**, replayed in order (:func:`replay_splits`): every
 repayment, prepayment, payoff and credit applied is split component by component (the
 transaction's allocation lines) through the :class:`JointLoan`'s cumulative streams; a merchant
-refund gives the principal refunded back like principal collected; a reversed payment takes
-back exactly the parts its payment gave (:meth:`JointLoan.take_back`) and its replays (``~``
-ids) are split anew. Replaying the same history gives the same splits, ids and keys, so the
+refund gives the principal refunded back like principal collected; a reversed payment's amounts
+are split back as negative steps on the same streams (:meth:`JointLoan.take_back`, booked as
+the cancellation of the partners' parts of ``<payment id>.reversed``) and its replays (``~``
+ids) are split anew, so each stream stays within the bound of the exact shares of what is
+collected net of reversals. Replaying the same history gives the same splits, ids and keys, so the
 services post every split of a loan after each event and the ledger books each once.
 
 **Losses**: :func:`write_off_split` splits a write-off (the ``WrittenOff`` event of
@@ -136,27 +138,23 @@ def replay_splits(
     if len(history) > HISTORY_MAX:
         raise InvalidInput("history", len(history), f"at most {HISTORY_MAX} transactions")
     splits: list[JointSplit] = []
-    by_source: dict[str, JointSplit] = {}
     for txn in history:  # bounded above
         if txn.kind in COLLECTION_KINDS or txn.kind is TransactionKind.MERCHANT_REFUND:
             split, joint = _collect(joint, txn)
-            by_source[txn.event_id] = split
             if split.parts:
                 splits.append(split)
         elif txn.kind is TransactionKind.PAYMENT_REVERSED:
             for undone in history:  # the payments this reversal undid, in their order
-                if undone.reversed_by != txn.event_id or undone.event_id not in by_source:
+                if undone.reversed_by != txn.event_id or undone.kind not in COLLECTION_KINDS:
                     continue
-                original = by_source[undone.event_id]
                 back: list[tuple[Component, tuple[Money, ...]]] = []
-                for component, parts in original.parts:
-                    taken, joint = joint.take_back(component, parts)
+                for component, amount in collected_amounts(undone, joint.currency):
+                    taken, joint = joint.take_back(component, amount)
                     back.append((component, taken))
                 if back:
+                    source = f"{undone.event_id}.reversed"
                     splits.append(
-                        JointSplit(
-                            source_id=undone.event_id, on=txn.as_of, kind="taken_back", parts=back
-                        )
+                        JointSplit(source_id=source, on=txn.as_of, kind="taken_back", parts=back)
                     )
     return tuple(splits), joint
 
@@ -223,8 +221,8 @@ def split_entries(
     joint: JointLoan, split: JointSplit, dimensions: Mapping[str, str],
     mapping: SubjectMapping = DEFAULT_MAPPING,
 ) -> tuple[JournalEntry, ...]:  # fmt: skip
-    """The partners' parts of a collection (``joint.collected``), or for parts taken back the
-    cancellation of what their collection booked (ids ``.back``); lost parts book
+    """The partners' parts of a collection (``joint.collected``), or for parts taken back (a
+    reversed payment) the cancellation of those parts (ids ``<payment>.reversed@<partner>.back``); lost parts book
     :func:`loss_entries` instead. ``dimensions`` are the loan's (``partner`` is added)."""
     if split.kind == "lost":
         return loss_entries(joint, split, dimensions, mapping)
