@@ -53,6 +53,9 @@ from loancore.postings import (
     InterestAccrued,
     InterestAdjustmentAmortized,
     InterestDue,
+    JointCollected,
+    JointFunded,
+    JointLoss,
     LoanSold,
     MerchantDisbursement,
     MerchantSettlement,
@@ -647,6 +650,21 @@ DOC_SAMPLES: list[tuple[str, Event, SubjectMapping]] = [
     (
         "Loan sold (不良资产转让) at a gain: price, allowance; principal; gain",
         LoanSold(**common(), price=cny("3.00"), allowance=cny("8.00"), principal=cny("10.00")),
+        DEFAULT_MAPPING,
+    ),
+    (
+        "Joint loan (联合贷款): a partner funds its part of the principal",
+        JointFunded(**common(), amount=cny("3.00")),
+        DEFAULT_MAPPING,
+    ),
+    (
+        "Joint loan: the partner's parts of a collection (principal; interest and fees)",
+        JointCollected(**common(), principal=cny("3.00"), income=cny("1.00")),
+        DEFAULT_MAPPING,
+    ),
+    (
+        "Joint loan: the partner's part of the principal written off",
+        JointLoss(**common(), principal=cny("3.00")),
         DEFAULT_MAPPING,
     ),
 ]

@@ -108,7 +108,9 @@ from loancore.quota import (
 from loancore.servicing import Loan, LoanProduct
 from loancore.settlement import (
     Capture,
+    CommissionTerms,
     Deduction,
+    FundingShare,
     MerchantTerms,
     SettlementBatch,
 )
@@ -469,6 +471,28 @@ class SettlementStore(Protocol):
         unsettled captures - unsettled deductions + carry-forward + pending retries. Equal to
         the merchant's merchant-payable balance in the ledger (credit positive) when every
         capture and deduction was booked with it."""
+        ...
+
+    def merchant_channel(self, merchant_id: str) -> str | None:
+        """The channel that pays the merchant; None when it has no terms (not settled here)."""
+        ...
+
+    def save_joint(self, loan_id: str, shares: Sequence[FundingShare]) -> None:
+        """Store a joint loan's funders and ratios (the same again is a no-op, others
+        IdempotencyConflict: a loan's funding does not change)."""
+        ...
+
+    def joint_shares(self, loan_ids: Sequence[str]) -> Mapping[str, tuple[FundingShare, ...]]:
+        """The funders of each of ``loan_ids`` that is a joint loan, in their stored order."""
+        ...
+
+    def save_loan_commission(self, loan_id: str, terms: CommissionTerms) -> None:
+        """Store the commission a platform earns on the loan (助贷; the same again is a no-op,
+        other terms IdempotencyConflict)."""
+        ...
+
+    def loan_commissions(self, loan_ids: Sequence[str]) -> Mapping[str, CommissionTerms]:
+        """The commission terms of each of ``loan_ids`` that has some."""
         ...
 
 

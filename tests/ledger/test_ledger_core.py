@@ -59,7 +59,12 @@ def test_default_chart_follows_the_2006_numbering_with_1303_as_loans() -> None:
     assert chart.get("1303").name_zh == "贷款"
     assert "1301" not in chart
     assert chart.subtree_codes("1303") == ("1303", "1303.01", "1303.02", "1303.03", "1303.04")
-    assert [s.name_zh for s in chart.children("2241")] == ["溢缴款", "应付合作方"]
+    assert [s.name_zh for s in chart.children("2241")] == [
+        "溢缴款",
+        "应付合作方",
+        "应付助贷服务费",
+        "合作方出资款",
+    ]
     assert (
         chart.get("1304").normal_side is Side.CREDIT and chart.get("1304").kind is SubjectKind.ASSET
     )

@@ -8,6 +8,7 @@ import datetime
 import itertools
 import os
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -16,9 +17,12 @@ from loancore.adapters.memory.uow import MemoryUnitOfWork
 from loancore.adapters.sql import create_engine
 from loancore.adapters.sql.uow import SqlUnitOfWork
 from loancore.ledger import JournalEntry, Leg, default_chart
+from loancore.money import Money
 from loancore.ports import UnitOfWork
 from loancore.postings import MerchantDisbursement, merchant_disbursement
+from loancore.quota import Grant
 from loancore.settlement import Capture, Deduction
+from loancore.testing.servicing import CLINIC_PRODUCT_TOML
 
 _counter = itertools.count()
 
@@ -79,3 +83,22 @@ def refunded(deduction: Deduction) -> tuple[JournalEntry, ...]:
         ),
     )
     return (entry,)
+
+
+def set_up_servicing(uow: UnitOfWork, limit: str = "100000.00") -> None:
+    """The clinic product (loancore.testing.servicing) and borrower C1's quota line ``LINE``, so
+    the servicing use cases can book orders in ``uow`` (which has the default chart)."""
+    with uow:  # loans, then quota: the lock order
+        uow.loans.save_product(CLINIC_PRODUCT_TOML)
+        uow.quota.apply(
+            Grant(
+                key="grant-LINE",
+                line_id="LINE",
+                borrower_id="C1",
+                limit=Money(Decimal(limit), "CNY"),
+                starts_on=datetime.date(2025, 1, 1),
+                expires_on=datetime.date(2031, 1, 1),
+            ),
+            as_of=datetime.date(2025, 1, 1),
+        )
+        uow.commit()

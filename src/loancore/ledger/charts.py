@@ -50,6 +50,8 @@ _DEFAULT: tuple[tuple[str, str, str, SubjectKind, Side, str | None], ...] = (
     ("2241", "其他应付款", "Other payables", L, CR, None),
     ("2241.01", "溢缴款", "Overpayments", L, CR, "2241"),
     ("2241.02", "应付合作方", "Payable to partners", L, CR, "2241"),
+    ("2241.03", "应付助贷服务费", "Commission payable to platforms", L, CR, "2241"),
+    ("2241.04", "合作方出资款", "Partner funding", L, CR, "2241"),
     ("3001", "清算资金往来", "Clearing funds", C, DR, None),
     ("4102", "一般风险准备", "General risk reserve", E, CR, None),
     ("4103", "本年利润", "Current year profit", E, CR, None),

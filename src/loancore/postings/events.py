@@ -42,6 +42,9 @@ __all__ = [
     "InterestAccrued",
     "InterestAdjustmentAmortized",
     "InterestDue",
+    "JointCollected",
+    "JointFunded",
+    "JointLoss",
     "LoanSold",
     "MerchantDisbursement",
     "MerchantSettlement",
@@ -538,3 +541,39 @@ class LoanSold(Event):
         )
         minor = self.price.minor_units + self.allowance.minor_units - sold
         object.__setattr__(self, "difference", Money.from_minor(minor, self.price.currency))
+
+
+# -- joint lending (联合贷款): a partner's part of a loan the lender books whole ----------------
+
+
+@attrs.frozen(kw_only=True)
+class JointFunded(Event):
+    """A joint-lending partner (``partner``) funded ``amount`` of a loan's principal. The lender
+    books the whole loan and owes the partner its part until it is collected or lost."""
+
+    REQUIRED_DIMENSIONS = ("loan", "partner")
+    POSITIVE = ("amount",)
+
+    amount: Money = attrs.field(validator=_money, metadata=_MONEY)
+
+
+@attrs.frozen(kw_only=True)
+class JointCollected(Event):
+    """The partner's parts of a collection on a joint loan, now payable to it: ``principal``
+    (its funding coming back) and ``income`` (its part of the interest, penalty, compound
+    interest and fees collected: the cost of its funds to the lender)."""
+
+    REQUIRED_DIMENSIONS = ("loan", "partner")
+
+    principal: Money = attrs.field(validator=_money, metadata=_MONEY)
+    income: Money = attrs.field(default=_LIKE_PRINCIPAL, validator=_money, metadata=_MONEY)
+
+
+@attrs.frozen(kw_only=True)
+class JointLoss(Event):
+    """The partner's part of the principal written off: it bears that loss, so the lender owes
+    it that much less and its own credit loss is that much smaller."""
+
+    REQUIRED_DIMENSIONS = ("loan", "partner")
+
+    principal: Money = attrs.field(validator=_money, metadata=_MONEY)

@@ -74,6 +74,8 @@ class Role(str, enum.Enum):
     ALLOWANCE_STAGE_3 = "allowance_stage_3"
     COMMISSION_EXPENSE = "commission_expense"  # 助贷: a traffic platform's commission, earned
     COMMISSION_PAYABLE = "commission_payable"  # the platform's commission owed until paid
+    PARTNER_FUNDING = "partner_funding"  # 联合贷款: a partner's part of the principal it funded
+    PARTNER_FUNDING_COST = "partner_funding_cost"  # the partner's part of what a loan earned
 
 
 class Component(str, enum.Enum):
@@ -162,6 +164,8 @@ ROLE_KINDS: Mapping[Role, frozenset[SubjectKind]] = {
     Role.IMPAIRMENT_LOSS: frozenset({SubjectKind.EXPENSE}),
     Role.COMMISSION_EXPENSE: frozenset({SubjectKind.EXPENSE}),
     Role.COMMISSION_PAYABLE: frozenset({SubjectKind.LIABILITY}),
+    Role.PARTNER_FUNDING: frozenset({SubjectKind.LIABILITY}),
+    Role.PARTNER_FUNDING_COST: frozenset({SubjectKind.EXPENSE}),
 }
 """The subject kinds a role may map to: a fee income mapped to an asset is refused."""
 
@@ -227,10 +231,12 @@ class SubjectMapping:
     allowance_stage_2: str = _code_field("1304.02")
     allowance_stage_3: str = _code_field("1304.03")
     commission_expense: str = _code_field("6421")
-    # A platform's commission is a payable for a service bought: 2202 by default, told apart from
-    # merchants' payables by the ``partner`` dimension; a chart with its own sub-account (e.g.
-    # 2241.03) maps this role there.
-    commission_payable: str = _code_field("2202")
+    # A platform's commission (助贷服务费) is owed outside the lender's trade with merchants: a
+    # sub-account of 2241 其他应付款, not 2202 应付账款, so 2202 holds merchants' payables only
+    # and its total equals the sum over merchants (docs/settlement.md, "The entries of each step").
+    commission_payable: str = _code_field("2241.03")
+    partner_funding: str = _code_field("2241.04")  # 合作方出资款: owed back as it is collected
+    partner_funding_cost: str = _code_field("6411")  # 利息支出: the partner's return on its funds
     discount_treatment: DiscountTreatment = attrs.field(
         default=DiscountTreatment.FEE_INCOME, converter=_treatment
     )

@@ -35,6 +35,9 @@ from loancore.postings.events import (
     InterestAccrued,
     InterestAdjustmentAmortized,
     InterestDue,
+    JointCollected,
+    JointFunded,
+    JointLoss,
     LoanSold,
     MerchantDisbursement,
     MerchantSettlement,
@@ -78,6 +81,9 @@ __all__ = [
     "interest_accrued",
     "interest_adjustment_amortized",
     "interest_due",
+    "joint_collected",
+    "joint_funded",
+    "joint_loss",
     "loan_sold",
     "memo_postings_for",
     "merchant_disbursement",
@@ -517,6 +523,9 @@ TEMPLATES: Mapping[type[Event], Callable[[Any, SubjectMapping], Entries]] = {
     CommissionClawedBack: commission_clawed_back,
     CommissionPaid: commission_paid,
     LoanSold: lambda event, mapping: loan_sold(event, mapping),  # appended below
+    JointFunded: lambda event, mapping: joint_funded(event, mapping),
+    JointCollected: lambda event, mapping: joint_collected(event, mapping),
+    JointLoss: lambda event, mapping: joint_loss(event, mapping),
 }
 """Each event type with its template, in the order docs/accounting.md lists them."""
 
@@ -576,4 +585,43 @@ def loan_sold(event: LoanSold, mapping: SubjectMapping = DEFAULT_MAPPING) -> Ent
         _dr(Role.IMPAIRMENT_LOSS, loss),
         *(_cr(RECEIVABLE_ROLE[c], amount) for c, amount in parts),
         _cr(Role.IMPAIRMENT_LOSS, gain),
+    )
+
+
+def joint_funded(event: JointFunded, mapping: SubjectMapping = DEFAULT_MAPPING) -> Entries:
+    """联合贷款出资: the partner's part of the principal received: Dr bank, Cr partner funding."""
+    return _book(
+        "joint.funded",
+        event,
+        mapping,
+        "联合贷款出资 partner funded its part",
+        _dr(Role.BANK, event.amount),
+        _cr(Role.PARTNER_FUNDING, event.amount),
+    )
+
+
+def joint_collected(event: JointCollected, mapping: SubjectMapping = DEFAULT_MAPPING) -> Entries:
+    """联合贷款分润: the partner's parts of a collection: Dr partner funding (principal), Dr the
+    partner's funding cost (its part of interest, penalty, compound, fees); Cr partner payable."""
+    return _book(
+        "joint.collected",
+        event,
+        mapping,
+        "联合贷款分润 partner's part of a collection",
+        _dr(Role.PARTNER_FUNDING, event.principal),
+        _dr(Role.PARTNER_FUNDING_COST, event.income),
+        _cr(Role.PARTNER_PAYABLE, event.principal + event.income),
+    )
+
+
+def joint_loss(event: JointLoss, mapping: SubjectMapping = DEFAULT_MAPPING) -> Entries:
+    """联合贷款损失分担: the partner's part of the principal written off: Dr partner funding,
+    Cr credit impairment loss (the lender's loss is smaller by the partner's part)."""
+    return _book(
+        "joint.loss",
+        event,
+        mapping,
+        "联合贷款损失分担 partner's part of the principal written off",
+        _dr(Role.PARTNER_FUNDING, event.principal),
+        _cr(Role.IMPAIRMENT_LOSS, event.principal),
     )

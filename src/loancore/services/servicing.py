@@ -23,12 +23,13 @@ principal as used again (and is refused, undoing the reversal, if the line canno
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 
 import attrs
 
 from loancore.checks import DATE_MAX, require_id
 from loancore.errors import ConcurrentUpdate, InvalidInput, NotFound, ServicingRejected
+from loancore.ledger.entries import JournalEntry
 from loancore.ledger.subjects import Side
 from loancore.money import Money
 from loancore.ports import UnitOfWork
@@ -44,6 +45,7 @@ from loancore.quota import (
     RestoreRepaid,
     Void,
 )
+from loancore.services.settlement import servicing_hook
 from loancore.servicing import (
     Disburse,
     Loan,
@@ -124,13 +126,23 @@ def quota_command(uow: UnitOfWork, effect: QuotaEffect) -> Command:
     raise InvalidInput("effect.kind", kind, "unknown quota effect")
 
 
-def _persist_effects(uow: UnitOfWork, outcomes: tuple[Outcome, ...], as_of: date) -> None:
-    """Quota commands, then entries and memo postings (the lock order: quota, then ledger)."""
+def _persist_effects(
+    uow: UnitOfWork,
+    outcomes: tuple[Outcome, ...],
+    as_of: date,
+    settled: Sequence[JournalEntry] | None = None,
+) -> None:
+    """Settlement's part (:func:`loancore.services.settlement.servicing_hook`, unless the
+    caller ran it: ``settled``), quota commands, then entries and memo postings (the lock order:
+    settlement, quota, then ledger)."""
+    if settled is None:
+        settled = servicing_hook(uow, outcomes)
     for outcome in outcomes:
         for effect in outcome.quota_effects:
             if effect.amount.is_positive():
                 uow.quota.apply(quota_command(uow, effect), as_of=as_of)
     entries = [entry for outcome in outcomes for entry in outcome.entries]
+    entries += settled
     memos = [memo for outcome in outcomes for memo in outcome.memo_postings]
     if entries:
         uow.ledger.post(entries)
@@ -154,11 +166,14 @@ def book_order(
     card: str | None = None,
     hold_expires_on: date | None = None,
     first_due_date: date | None = None,
+    captured_at: datetime | None = None,
 ) -> Applied:
     """An order financed in one unit of work: quota hold ``<loan_id>-hold`` on ``line_id``, the
     loan booked (event ``order_id``) and disbursed (event ``<order_id>-payout``) to the merchant
     ``merchant_id`` (受托支付) or, without one, to the borrower's ``card``; the hold captured;
-    the entries posted. A loan id already stored is a replay: the stored loan comes back."""
+    the entries posted. A merchant with settlement terms gets the order as a pending capture
+    at ``captured_at`` (default: ``start_date`` at 00:00; :func:`loancore.services.settlement.
+    servicing_hook`). A loan id already stored is a replay: the stored loan comes back."""
     require_id("customer_id", customer_id)
     hold_id = f"{loan_id}-hold"
     with uow:
@@ -185,10 +200,11 @@ def book_order(
         payout = Disburse(event_id=f"{order_id}-payout", as_of=start_date, card=card)
         disbursed = apply(booked.loan, product, payout)
         uow.loans.add(disbursed.loan, customer_id=customer_id)
+        settled = servicing_hook(uow, (booked, disbursed), captured_at=captured_at)
         expires_on = start_date if hold_expires_on is None else hold_expires_on
         hold = Hold(key=hold_id, line_id=line_id, amount=principal, expires_on=expires_on)
         uow.quota.apply(hold, as_of=start_date)
-        _persist_effects(uow, (booked, disbursed), start_date)
+        _persist_effects(uow, (booked, disbursed), start_date, settled)
         uow.commit()
     return Applied(disbursed.loan, disbursed)
 

@@ -17,6 +17,14 @@
 - :func:`merchant_statement`: a merchant's statement from the stored batches and line statuses.
 - :func:`payable_matches_ledger`: the store's merchant payable equals the ledger's, merchant by
   merchant, and the trial balance balances.
+- :func:`servicing_hook`: what settlement does inside servicing's units of work (called by
+  :mod:`loancore.services.servicing`): a loan disbursed to a merchant with terms becomes a
+  pending capture, a merchant refund a pending deduction, a joint loan's collections are
+  split among its funders and a platform's commission on the loan follows its history.
+- :func:`assign_commission`: the platform that brought a loan earns its commission (助贷).
+- :func:`fund_joint_loan`, :func:`record_joint_write_off`: a loan funded by partners
+  (联合贷款), and its write-off's losses shared among them; :func:`pay_partner` pays a
+  partner what was collected for it, :func:`partner_statement` lists a period's movements.
 
 Lock order: the settlement store is written first, the ledger last (:data:`loancore.ports.LOCK_ORDER`).
 """
@@ -31,15 +39,25 @@ import attrs
 
 from loancore.calendar import BusinessCalendar
 from loancore.checks import require_date, require_id
-from loancore.errors import IdempotencyConflict, InvalidInput
-from loancore.ledger.entries import JournalEntry
+from loancore.errors import IdempotencyConflict, InvalidInput, InvariantViolation, NotFound
+from loancore.ledger.entries import JournalEntry, MemoPosting
+from loancore.ledger.reports import GeneralLedger
+from loancore.ledger.subjects import Side
 from loancore.money import Money
 from loancore.ports import UnitOfWork
-from loancore.postings import DEFAULT_MAPPING, SubjectMapping
+from loancore.postings import DEFAULT_MAPPING, SubjectMapping, WrittenOff
+from loancore.servicing import Loan, Outcome
+from loancore.servicing.loan import Payee, TransactionKind
 from loancore.settlement import (
     CHANNEL_LENGTH_MAX,
     Capture,
+    CommissionState,
+    CommissionTerms,
     Deduction,
+    DeductionKind,
+    FundingShare,
+    JointLoan,
+    JointSplit,
     MerchantStatement,
     MerchantTerms,
     Mismatch,
@@ -48,9 +66,18 @@ from loancore.settlement import (
     Reconciliation,
     ResultRow,
     SettlementBatch,
+    ShareRule,
+    accrue_commissions,
+    commission_accrual_entries,
+    funding_entries,
+    loan_activities,
     parse_result_csv,
+    partner_payout_entries,
     payout_csv,
     reconcile,
+    replay_splits,
+    split_entries,
+    write_off_split,
 )
 from loancore.settlement import merchant_statement as statement_of
 from loancore.settlement import run_settlement as run_core
@@ -59,15 +86,23 @@ from loancore.settlement.records import ChannelFileRecord, LineStatus
 
 __all__ = [
     "ChannelFileImport",
+    "JointWriteOff",
+    "PartnerStatement",
     "SettlementResult",
+    "assign_commission",
     "export_batch_csv",
+    "fund_joint_loan",
     "import_channel_file",
     "merchant_statement",
+    "partner_statement",
+    "pay_partner",
     "payable_matches_ledger",
     "record_capture",
     "record_deduction",
+    "record_joint_write_off",
     "run_settlement",
     "save_merchant_terms",
+    "servicing_hook",
 ]
 
 
@@ -282,3 +317,296 @@ def payable_matches_ledger(
             if store != ledger:
                 problems.append(f"merchant {merchant_id}: store {store}, ledger {ledger}")
     return tuple(problems)
+
+
+# -- servicing's outcomes: captures, refunds, joint splits ---------------------------------------
+
+_ANY_SHARES = ShareRule(applies_to=frozenset())
+"""Rebuilding a stored joint loan checks no minimum: its shares were checked when funded."""
+
+
+def _merchant_of(loan: Loan) -> str | None:
+    return dict(loan.dimensions).get("merchant") if loan.payee is Payee.MERCHANT else None
+
+
+def _at_midnight(day: datetime.date) -> datetime.datetime:
+    return datetime.datetime.combine(day, datetime.time(0, 0))
+
+
+def _capture_of(outcome: Outcome, captured_at: datetime.datetime | None) -> Capture | None:
+    """The order a merchant disbursement of ``outcome`` captured, or None."""
+    loan = outcome.loan
+    merchant = _merchant_of(loan)
+    txn = loan.history[-1] if loan.history else None
+    if merchant is None or txn is None or txn.kind is not TransactionKind.DISBURSED:
+        return None
+    if not any(e.entry_id == f"disbursement.merchant:{txn.event_id}" for e in outcome.entries):
+        return None
+    return Capture(
+        order_id=loan.history[0].event_id, merchant_id=merchant,
+        amount=loan.money(loan.principal_disbursed - loan.merchant_discount),
+        captured_at=_at_midnight(txn.as_of) if captured_at is None else captured_at,
+    )  # fmt: skip
+
+
+def _deduction_of(outcome: Outcome) -> Deduction | None:
+    """The refund the merchant owes back for a merchant refund of ``outcome``, or None."""
+    loan, clawback = outcome.loan, outcome.merchant_clawback
+    merchant = _merchant_of(loan)
+    txn = loan.history[-1] if loan.history else None
+    if merchant is None or clawback is None or not clawback.is_positive() or txn is None:
+        return None
+    if txn.kind is not TransactionKind.MERCHANT_REFUND:
+        return None
+    return Deduction(
+        deduction_id=txn.event_id, kind=DeductionKind.REFUND, merchant_id=merchant,
+        order_id=loan.history[0].event_id, amount=clawback, occurred_at=_at_midnight(txn.as_of),
+    )  # fmt: skip
+
+
+def _joint_entries(uow: UnitOfWork, loans: Mapping[str, Loan]) -> tuple[JournalEntry, ...]:
+    """Every split of each joint loan's history, as entries (the ledger books each once)."""
+    shares = uow.settlement.joint_shares(sorted(loans)) if loans else {}
+    entries: list[JournalEntry] = []
+    for loan_id, funders in sorted(shares.items()):  # bounded by the loans given
+        loan = loans[loan_id]
+        mapping = uow.loans.product(loan.product_id, loan.product_version).mapping
+        joint = _disbursed(loan, funders)
+        splits, _after = replay_splits(joint, loan.history)
+        dimensions = dict(loan.dimensions)
+        entries += [e for split in splits for e in split_entries(joint, split, dimensions, mapping)]
+    return tuple(entries)
+
+
+def _disbursed(loan: Loan, funders: Sequence[FundingShare]) -> JointLoan:
+    principal = loan.money(loan.principal_disbursed)
+    return JointLoan.disburse(loan.loan_id, principal, funders, rule=_ANY_SHARES)
+
+
+def servicing_hook(
+    uow: UnitOfWork, outcomes: Sequence[Outcome], *,
+    captured_at: datetime.datetime | None = None,
+) -> tuple[JournalEntry, ...]:  # fmt: skip
+    """Settlement's part of a servicing unit of work (``uow`` is open; nothing is committed
+    here). Writes the settlement store (the lock order: after the loans, before quota and the
+    ledger) and returns entries for the caller to post with its own:
+
+    - a loan disbursed to a merchant whose terms are stored: its order becomes a pending
+      :class:`Capture` (id: the booking event's, the order id; amount: principal less merchant
+      discount, what servicing credited to the merchant payable; ``captured_at``, or the
+      disbursement date at 00:00, before any cut-off). A merchant without terms is settled
+      outside loancore: nothing is recorded for it;
+    - a merchant refund (``merchant_clawback``) of such a merchant: a pending refund
+      :class:`Deduction` of the clawback (id: the refund event's), netted by the next run;
+    - a joint loan (funders stored by :func:`fund_joint_loan`): the entries of every split of
+      its history (:func:`loancore.settlement.replay_splits`), each booked once by the ledger.
+    """
+    channels: dict[str, str | None] = {}
+    captures: list[Capture] = []
+    deductions: list[Deduction] = []
+    latest: dict[str, Loan] = {}
+    for outcome in outcomes:  # bounded by the caller's batch
+        latest[outcome.loan.loan_id] = outcome.loan
+        for item in (_capture_of(outcome, captured_at), _deduction_of(outcome)):
+            if item is None:
+                continue
+            if item.merchant_id not in channels:
+                channels[item.merchant_id] = uow.settlement.merchant_channel(item.merchant_id)
+            if channels[item.merchant_id] is None:
+                continue
+            (captures if isinstance(item, Capture) else deductions).append(item)  # type: ignore[arg-type]
+    if captures:
+        uow.settlement.add_captures(captures)
+    if deductions:
+        uow.settlement.add_deductions(deductions)
+    return _joint_entries(uow, latest) + _commission_entries(uow, latest)
+
+
+def _commission_entries(uow: UnitOfWork, loans: Mapping[str, Loan]) -> tuple[JournalEntry, ...]:
+    """Every commission accrual of each loan a platform brought, as entries (booked once)."""
+    found = uow.settlement.loan_commissions(sorted(loans)) if loans else {}
+    entries: list[JournalEntry] = []
+    for loan_id, terms in sorted(found.items()):  # bounded by the loans given
+        loan = loans[loan_id]
+        mapping = uow.loans.product(loan.product_id, loan.product_version).mapping
+        accruals, _state = accrue_commissions(terms, loan_activities(loan), CommissionState())
+        entries += [e for accrual in accruals for e in commission_accrual_entries(accrual, mapping)]
+    return tuple(entries)
+
+
+def assign_commission(
+    uow: UnitOfWork, loan_id: str, terms: CommissionTerms
+) -> tuple[JournalEntry, ...]:
+    """The platform of ``terms`` brought loan ``loan_id`` (助贷), in one unit of work: the terms
+    stored with the loan and the commission its history earned so far posted (Dr 6421, Cr
+    2241.03 by default). From then on servicing's events accrue it (:func:`servicing_hook`):
+    on the principal disbursed or a fixed fee at disbursement, on the interest collected net
+    of reversed payments; a refund that cancels the loan claws it all back. The same terms
+    again: a replay; others: IdempotencyConflict. Returns the entries posted."""
+    require_id("loan_id", loan_id)
+    with uow:
+        loan = uow.loans.load(loan_id)
+        uow.settlement.save_loan_commission(loan_id, terms)
+        posted = _post(uow, _commission_entries(uow, {loan_id: loan}))
+        uow.commit()
+    return posted
+
+
+def fund_joint_loan(
+    uow: UnitOfWork, loan_id: str, shares: Sequence[FundingShare], *, on: datetime.date,
+    rule: ShareRule | None = None,
+) -> JointLoan:  # fmt: skip
+    """Loan ``loan_id`` (disbursed) is funded by ``shares`` (联合贷款), in one unit of work:
+    the share rule checked (``rule``, 30% per partner by default:
+    ``JOINT_SHARE_BELOW_MINIMUM``), the funders stored, each partner's part of the principal
+    booked as received on ``on`` (Dr bank, Cr partner funding) and the splits of what was
+    already collected posted. The same funding again is a replay; other shares for a funded
+    loan raise IdempotencyConflict. Returns the joint loan after its history."""
+    require_date("on", on)
+    with uow:
+        loan = uow.loans.load(loan_id)
+        if loan.principal_disbursed <= 0:
+            raise InvalidInput("loan_id", loan_id, "the loan is not disbursed")
+        joint = JointLoan.disburse(loan_id, loan.money(loan.principal_disbursed), shares, rule=rule)
+        uow.settlement.save_joint(loan_id, joint.shares)
+        mapping = uow.loans.product(loan.product_id, loan.product_version).mapping
+        entries = list(funding_entries(joint, on, dict(loan.dimensions), mapping))
+        entries += _joint_entries(uow, {loan_id: loan})
+        _post(uow, entries)
+        uow.commit()
+    _splits, after = replay_splits(joint, loan.history)
+    return after
+
+
+@attrs.frozen(kw_only=True)
+class JointWriteOff:
+    """A joint loan's write-off shared: the funders' parts, the entries posted now, the joint
+    loan after it."""
+
+    split: JointSplit
+    entries: tuple[JournalEntry, ...]
+    joint: JointLoan
+
+
+def record_joint_write_off(
+    uow: UnitOfWork, loan_id: str, written_off: WrittenOff, *,
+    interest_off_books: Money | None = None, entries: Sequence[JournalEntry] = (),
+    memo_postings: Sequence[MemoPosting] = (),
+) -> JointWriteOff:  # fmt: skip
+    """Share the write-off of joint loan ``loan_id`` among its funders in one unit of work:
+    :func:`loancore.settlement.write_off_split` on the loan's history (``written_off`` is the
+    ``WrittenOff`` event of :func:`loancore.delinquency.write_off`, ``interest_off_books`` the
+    interest it moved to 已核销贷款), each partner's part of the principal booked (Dr partner
+    funding, Cr credit impairment loss), posted with ``entries`` and ``memo_postings`` (the
+    write-off's own, when the caller books it here). InvalidInput if the loan has no funders."""
+    with uow:
+        loan = uow.loans.load(loan_id)
+        funders = uow.settlement.joint_shares([loan_id]).get(loan_id)
+        if funders is None:
+            raise InvalidInput("loan_id", loan_id, "not a joint loan: no funders stored")
+        mapping = uow.loans.product(loan.product_id, loan.product_version).mapping
+        joint = _disbursed(loan, funders)
+        _splits, joint = replay_splits(joint, loan.history)
+        split, joint = write_off_split(joint, written_off, interest_off_books=interest_off_books)
+        losses = split_entries(joint, split, dict(loan.dimensions), mapping)
+        posted = _post(uow, [*entries, *losses])
+        if memo_postings:
+            uow.ledger.post_memo(list(memo_postings))
+        uow.commit()
+    return JointWriteOff(split=split, entries=posted, joint=joint)
+
+
+# -- a joint-lending partner's payouts and statement -----------------------------------------------
+
+
+def pay_partner(
+    uow: UnitOfWork, partner_id: str, on: datetime.date, *, currency: str = "CNY",
+    mapping: SubjectMapping = DEFAULT_MAPPING,
+) -> tuple[JournalEntry, ...]:  # fmt: skip
+    """The partner settlement run for ``on``: everything collected for ``partner_id`` and not
+    yet paid (its partner-payable balance as of ``on``) paid over in one unit of work (Dr
+    partner payable, Cr bank; id ``partner.paid:partner:<partner>:<date>``). Nothing when there
+    is nothing to pay; the same day again returns the payout booked (one payout a day)."""
+    require_id("partner_id", partner_id)
+    require_date("on", on)
+    payout_id = f"partner:{partner_id}:{on.isoformat()}"
+    with uow:
+        try:
+            return (uow.ledger.get_entry(f"partner.paid:{payout_id}"),)
+        except NotFound:
+            pass
+        owed: Money = uow.ledger.balance(
+            mapping.partner_payable, currency, as_of=on, dimensions={"partner": partner_id}
+        )
+        if not owed.is_positive():
+            return ()
+        posted = _post(uow, partner_payout_entries(payout_id, partner_id, owed, on, mapping))
+        uow.commit()
+    return posted
+
+
+@attrs.frozen(kw_only=True)
+class PartnerStatement:
+    """A joint-lending partner's period (both ends included), from the ledger: principal it
+    funded, its parts collected (principal; interest, penalty, compound and fees), net of
+    reversals, its part of principal written off, what it was paid, and its payable at the
+    start and the end (``payable_closing == payable_opening + principal_collected +
+    income_collected - paid``) and the principal still funded at the end."""
+
+    partner_id: str
+    period_start: datetime.date
+    period_end: datetime.date
+    funded: Money
+    principal_collected: Money
+    income_collected: Money
+    principal_lost: Money
+    paid: Money
+    payable_opening: Money
+    payable_closing: Money
+    funding_closing: Money
+
+    def __attrs_post_init__(self) -> None:
+        moved = self.principal_collected + self.income_collected - self.paid
+        if self.payable_opening + moved != self.payable_closing:
+            raise InvariantViolation(f"partner {self.partner_id}: statement does not add up")
+
+
+def _turnover(ledger: GeneralLedger, template: str) -> Money:
+    """The lines booked by ``template``: debits less credits."""
+    total = Money.zero(ledger.currency)
+    for line in ledger.lines:  # bounded by the period's lines
+        if line.entry_id.startswith(f"{template}:"):
+            total = total + line.amount if line.side is Side.DEBIT else total - line.amount
+    return total
+
+
+def partner_statement(
+    uow: UnitOfWork, partner_id: str, period_start: datetime.date, period_end: datetime.date,
+    *, currency: str = "CNY", mapping: SubjectMapping = DEFAULT_MAPPING,
+) -> PartnerStatement:  # fmt: skip
+    """The partner's :class:`PartnerStatement` for the period, read from the general ledger of
+    its partner funding, partner payable and funding cost (legs with its ``partner``)."""
+    require_id("partner_id", partner_id)
+    start, end = require_date("period_start", period_start), require_date("period_end", period_end)
+    if end < start:
+        raise InvalidInput("period_end", period_end, f"must be on or after {period_start}")
+    dims = {"partner": partner_id}
+    with uow:
+
+        def ledger(code: str) -> GeneralLedger:
+            return uow.ledger.general_ledger(code, currency, start=start, end=end, dimensions=dims)
+
+        funding, payable, cost = (
+            ledger(mapping.partner_funding), ledger(mapping.partner_payable),
+            ledger(mapping.partner_funding_cost),
+        )  # fmt: skip
+    return PartnerStatement(
+        partner_id=partner_id, period_start=start, period_end=end,
+        funded=-_turnover(funding, "joint.funded"),
+        principal_collected=_turnover(funding, "joint.collected"),
+        income_collected=_turnover(cost, "joint.collected"),
+        principal_lost=_turnover(funding, "joint.loss"),
+        paid=_turnover(payable, "partner.paid"),
+        payable_opening=payable.opening, payable_closing=payable.closing,
+        funding_closing=funding.closing,
+    )  # fmt: skip

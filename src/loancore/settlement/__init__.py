@@ -9,7 +9,11 @@ merchant statements, joint-lending splits and funding routing.
 - :mod:`~loancore.settlement.reconcile`: :func:`reconcile`, a result file against a batch;
 - :mod:`~loancore.settlement.statement`: :func:`merchant_statement`;
 - :mod:`~loancore.settlement.joint`: :class:`JointLoan`, :class:`ShareRule`, :func:`route_funding`;
+- :mod:`~loancore.settlement.joint_servicing`: a servicing loan's collections, reversals and
+  write-off split among its funders (:func:`replay_splits`) and the partners' entries;
 - :mod:`~loancore.settlement.facilitation`: a traffic platform's commission (助贷);
+  :mod:`~loancore.settlement.facilitation_servicing`: a servicing loan's history as the
+  activities commission follows;
 - :mod:`~loancore.settlement.records`: what a store keeps beside them (line statuses, a run's
   inputs, an imported file's record);
 - refusals: :class:`loancore.errors.SettlementRejected` with the 5xx :class:`~loancore.errors.RejectionCode` values.
@@ -37,6 +41,7 @@ from loancore.settlement.facilitation import (
     accrue_commissions,
     commission_statement,
 )
+from loancore.settlement.facilitation_servicing import loan_activities
 from loancore.settlement.files import (
     PAYOUT_COLUMNS,
     RESULT_COLUMNS_REQUIRED,
@@ -57,8 +62,19 @@ from loancore.settlement.joint import (
     JointLoan,
     RoutedFunding,
     ShareRule,
+    check_shares,
     partner_payout_entries,
     route_funding,
+)
+from loancore.settlement.joint_servicing import (
+    COLLECTION_KINDS,
+    JointSplit,
+    collected_amounts,
+    funding_entries,
+    loss_entries,
+    replay_splits,
+    split_entries,
+    write_off_split,
 )
 from loancore.settlement.model import (
     CHANNEL_LENGTH_MAX,
@@ -106,6 +122,7 @@ __all__ = [
     "ACTIVITIES_MAX",
     "BUSINESS_DAY_NTH_MAX",
     "CHANNEL_LENGTH_MAX",
+    "COLLECTION_KINDS",
     "FUNDERS_MAX",
     "ITEMS_MAX",
     "LAG_DAYS_MAX",
@@ -131,6 +148,7 @@ __all__ = [
     "FundingRejected",
     "FundingShare",
     "JointLoan",
+    "JointSplit",
     "LineStatus",
     "LoanActivity",
     "LoanActivityKind",
@@ -152,18 +170,26 @@ __all__ = [
     "SettlementSchedule",
     "ShareRule",
     "accrue_commissions",
+    "check_shares",
+    "collected_amounts",
     "commission_accrual_entries",
     "commission_paid_entries",
     "commission_statement",
     "confirmed_entries",
     "effective_date",
     "failed_entries",
+    "funding_entries",
     "instruction_entries",
+    "loan_activities",
+    "loss_entries",
     "merchant_statement",
     "parse_result_csv",
     "partner_payout_entries",
     "payout_csv",
     "reconcile",
+    "replay_splits",
     "route_funding",
     "run_settlement",
+    "split_entries",
+    "write_off_split",
 ]

@@ -17,9 +17,15 @@ negative accrual, and the loan accrues nothing more (``COMMISSION_ALREADY_CLAWED
 in; a positive net is payable to the platform, a negative one is carried forward (recovered from
 later commission), never a negative payment.
 
-Entries: ``loancore.postings`` has no commission roles yet (commission expense, commission
-payable); docs/settlement.md lists the templates the postings area should add. Until then the
-accruals and statements are the records a store keeps.
+A reversed payment (``INTEREST_REVERSED``) takes its interest off the running basis: the
+commission to date is computed again and the change (negative) is clawed back, so commission
+follows the interest collected net of reversals.
+
+Entries: :func:`loancore.settlement.booking.commission_accrual_entries` books an accrual (Dr
+6421 commission expense, Cr 2241.03 commission payable; a negative one the other way round)
+and :func:`~loancore.settlement.booking.commission_paid_entries` a statement paid.
+:mod:`loancore.settlement.facilitation_servicing` turns a servicing loan's history into
+activities.
 """
 
 from __future__ import annotations
@@ -67,6 +73,7 @@ class LoanActivityKind(str, enum.Enum):
     DISBURSED = "disbursed"
     INTEREST_COLLECTED = "interest_collected"
     REFUNDED = "refunded"
+    INTEREST_REVERSED = "interest_reversed"  # a payment reversed: its interest leaves the basis
 
 
 def _rate(value: Any) -> Decimal:
@@ -175,12 +182,26 @@ def _accrue_one(
         CommissionBasis.PRINCIPAL_DISBURSED: LoanActivityKind.DISBURSED,
         CommissionBasis.FIXED_PER_LOAN: LoanActivityKind.DISBURSED,
     }
+    if activity.kind is LoanActivityKind.INTEREST_REVERSED:
+        if terms.basis is not CommissionBasis.INTEREST_COLLECTED:
+            return 0, loan
+        if activity.amount.minor_units > loan.basis_minor:
+            raise InvalidInput(
+                "activity.amount", activity.amount, "more interest reversed than was collected"
+            )
+        return _earned(terms, loan, loan.basis_minor - activity.amount.minor_units)
     if activity.kind is not counts[terms.basis]:
         return 0, loan
     if terms.basis is CommissionBasis.FIXED_PER_LOAN:
         assert terms.fixed is not None  # checked by CommissionTerms
         return terms.fixed.minor_units, attrs.evolve(loan, earned_minor=terms.fixed.minor_units)
-    basis = loan.basis_minor + activity.amount.minor_units
+    return _earned(terms, loan, loan.basis_minor + activity.amount.minor_units)
+
+
+def _earned(
+    terms: CommissionTerms, loan: _LoanCommission, basis: int
+) -> tuple[int, _LoanCommission]:
+    """The commission to date on ``basis`` (rounded once) and its change since ``loan``."""
     numerator, denominator = terms.rate.as_integer_ratio()
     earned = round_ratio(basis * numerator, denominator, rounding=terms.rounding)
     return earned - loan.earned_minor, _LoanCommission(basis_minor=basis, earned_minor=earned)

@@ -42,6 +42,7 @@ __all__ = [
     "JointLoan",
     "RoutedFunding",
     "ShareRule",
+    "check_shares",
     "partner_payout_entries",
     "route_funding",
 ]
@@ -79,7 +80,9 @@ class FundingShare:
     ratio: Decimal = attrs.field(converter=_ratio)
 
 
-def _shares(value: Any) -> tuple[FundingShare, ...]:
+def check_shares(value: Any) -> tuple[FundingShare, ...]:
+    """``value`` as a tuple of 1 to FUNDERS_MAX FundingShare values of distinct funders whose
+    ratios sum to 1; InvalidInput naming ``shares`` otherwise."""
     shares = tuple(value)
     if not 1 <= len(shares) <= FUNDERS_MAX:
         raise InvalidInput("shares", shares, f"expected 1 to {FUNDERS_MAX} funders")
@@ -147,7 +150,7 @@ class JointLoan:
     """
 
     loan_id: str = attrs.field(validator=_id)
-    shares: tuple[FundingShare, ...] = attrs.field(converter=_shares)
+    shares: tuple[FundingShare, ...] = attrs.field(converter=check_shares)
     disbursed: tuple[Money, ...] = attrs.field(converter=_moneys)
     streams: tuple[tuple[str, CumulativeSplit], ...] = attrs.field(converter=_streams)
 
@@ -166,7 +169,7 @@ class JointLoan:
     ) -> JointLoan:
         """Split ``principal`` by the shares' ratios (exact, largest remainder) after checking
         ``rule`` (the default :class:`ShareRule` when None)."""
-        checked = _shares(shares)
+        checked = check_shares(shares)
         (rule or ShareRule()).check(checked)
         if not isinstance(principal, Money) or not principal.is_positive():
             raise InvalidInput("principal", principal, "expected a positive Money")
@@ -183,10 +186,12 @@ class JointLoan:
             )
         return cls(loan_id=loan_id, shares=checked, disbursed=parts, streams=streams)
 
-    def _split(self, stream: str, amount: Money, field: str) -> tuple[tuple[Money, ...], JointLoan]:
+    def _split(
+        self, stream: str, amount: Money, field: str, *, signed: bool = False
+    ) -> tuple[tuple[Money, ...], JointLoan]:
         if not isinstance(amount, Money) or amount.currency != self.currency:
             raise InvalidInput(field, amount, f"expected Money in {self.currency}")
-        if amount.is_negative():
+        if amount.is_negative() and not signed:
             raise InvalidInput(field, amount, "must not be negative")
         index = [name for name, _split in self.streams].index(stream)
         parts, after = self.streams[index][1].add(amount.amount)
@@ -212,6 +217,23 @@ class JointLoan:
         part = _component(component)
         stream = _PRINCIPAL_STREAM if part is Component.PRINCIPAL else f"loss.{part.value}"
         return self._split(stream, amount, "amount")
+
+    def take_back(
+        self, component: Component | str, amount: Money
+    ) -> tuple[tuple[Money, ...], JointLoan]:
+        """Undo ``amount`` collected on ``component`` (a reversed payment): a negative step on
+        the same stream, so every part is negative or zero, the parts sum to ``-amount`` and the
+        running totals stay within the bound of the exact shares of what is collected net of
+        reversals (the principal still closes exactly on what each funder lent)."""
+        part = _component(component)
+        stream = _PRINCIPAL_STREAM if part is Component.PRINCIPAL else part.value
+        if not isinstance(amount, Money) or amount.currency != self.currency:
+            raise InvalidInput("amount", amount, f"expected Money in {self.currency}")
+        if amount.is_negative():
+            raise InvalidInput("amount", amount, "must not be negative")
+        if amount.amount > dict(self.streams)[stream].total:
+            raise InvalidInput("amount", amount, f"more than was collected on {stream}")
+        return self._split(stream, -amount, "amount", signed=True)
 
     def partner_share(self, parts: Sequence[Money]) -> Money:
         """The partners' part of a split (``parts`` in ``shares`` order): what the lender holds
@@ -253,7 +275,7 @@ class FundingOption:
     """A way to fund a loan: its funders and their ratios."""
 
     option_id: str = attrs.field(validator=_id)
-    shares: tuple[FundingShare, ...] = attrs.field(converter=_shares)
+    shares: tuple[FundingShare, ...] = attrs.field(converter=check_shares)
 
 
 @attrs.frozen(kw_only=True)

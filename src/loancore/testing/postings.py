@@ -24,6 +24,9 @@ from loancore.postings import (
     FeeCharged,
     FeeKind,
     InterestAccrued,
+    JointCollected,
+    JointFunded,
+    JointLoss,
     LoanSold,
     MerchantDisbursement,
     MerchantSettlement,
@@ -77,8 +80,12 @@ def _amounts(draw: st.DrawFn, kind: type[Event], currency: str) -> dict[str, Any
     elif kind is LoanSold:
         fields.update({name: money() for name in (*_COMPONENT_PARTS, "price", "allowance")})
         fields["stage"] = draw(st.sampled_from(list(Stage)))
+    elif kind is JointCollected:
+        fields.update(principal=money(), income=money())
+    elif kind is JointLoss:
+        fields["principal"] = money()
     else:
-        fields["amount"] = money(1 if kind is RecoveredAfterWriteOff else 0)
+        fields["amount"] = money(1 if kind in (RecoveredAfterWriteOff, JointFunded) else 0)
     if kind is InterestAccrued:
         fields["component"] = draw(st.sampled_from(_INTEREST_LIKE))
     elif kind is Waiver:

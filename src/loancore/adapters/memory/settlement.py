@@ -21,18 +21,23 @@ from loancore.settlement import (
     CHANNEL_LENGTH_MAX,
     Capture,
     CarryForward,
+    CommissionTerms,
     Deduction,
+    FundingShare,
     MerchantTerms,
     Retry,
     SettlementBatch,
 )
+from loancore.settlement.joint import check_shares
 from loancore.settlement.model import check_id
 from loancore.settlement.records import ChannelFileRecord, LineStatus, SettlementInputs
 
 __all__ = [
     "MemorySettlementStore",
     "check_batch",
+    "check_commission",
     "check_items",
+    "check_joint",
     "check_period",
     "check_record",
     "check_terms",
@@ -80,6 +85,22 @@ def check_terms(channel: object, terms: object) -> MerchantTerms:
     return terms
 
 
+def check_joint(loan_id: object, shares: object) -> tuple[FundingShare, ...]:
+    """``shares`` of loan ``loan_id`` as a tuple: 1 to FUNDERS_MAX FundingShare values of
+    distinct funders whose ratios sum to 1 (InvalidInput naming the field otherwise)."""
+    require_id("loan_id", loan_id)
+    if not isinstance(shares, Sequence) or isinstance(shares, str):
+        raise InvalidInput("shares", shares, "expected a sequence of FundingShare")
+    return check_shares(shares)
+
+
+def check_commission(loan_id: object, terms: object) -> CommissionTerms:
+    require_id("loan_id", loan_id)
+    if not isinstance(terms, CommissionTerms):
+        raise InvalidInput("terms", terms, "expected a CommissionTerms")
+    return terms
+
+
 def check_period(period_start: object, period_end: object) -> None:
     start = require_date("period_start", period_start)
     end = require_date("period_end", period_end)
@@ -108,8 +129,8 @@ def merchant_view(batch: SettlementBatch, merchant_id: str) -> SettlementBatch |
 
 class _State:
     __slots__ = (
-        "batches", "captures", "carry", "deductions", "files", "retries", "settled_captures",
-        "settled_deductions", "statuses", "terms",
+        "batches", "captures", "carry", "commissions", "deductions", "files", "joint",
+        "retries", "settled_captures", "settled_deductions", "statuses", "terms",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -123,6 +144,8 @@ class _State:
         self.carry: dict[str, Money] = {}  # merchant -> non-zero balance
         self.retries: dict[str, tuple[Retry, str | None]] = {}  # failed line -> (retry, paid by)
         self.files: dict[str, ChannelFileRecord] = {}
+        self.joint: dict[str, tuple[FundingShare, ...]] = {}  # loan id -> funders
+        self.commissions: dict[str, CommissionTerms] = {}  # loan id -> platform's terms
 
     def copy(self) -> _State:
         other = _State()
@@ -240,6 +263,22 @@ class MemorySettlementStore:
                 state.retries[instruction.line_id] = (retry, None)
             state.files[record.file_id] = record
 
+    def save_joint(self, loan_id: str, shares: Sequence[FundingShare]) -> None:
+        checked = check_joint(loan_id, shares)
+        with self._lock:
+            stored = self._state.joint.get(loan_id)
+            if stored is not None and stored != checked:
+                raise IdempotencyConflict(loan_id, "the loan's funders are stored otherwise")
+            self._state.joint[loan_id] = checked
+
+    def save_loan_commission(self, loan_id: str, terms: CommissionTerms) -> None:
+        check_commission(loan_id, terms)
+        with self._lock:
+            stored = self._state.commissions.get(loan_id)
+            if stored is not None and stored != terms:
+                raise IdempotencyConflict(loan_id, "the loan's commission is stored otherwise")
+            self._state.commissions[loan_id] = terms
+
     # -- reads ------------------------------------------------------------------------------------
 
     def channel_terms(self, channel: str) -> Mapping[str, MerchantTerms]:
@@ -287,6 +326,22 @@ class MemorySettlementStore:
 
     def file(self, file_id: str) -> ChannelFileRecord | None:
         return self._state.files.get(file_id)
+
+    def merchant_channel(self, merchant_id: str) -> str | None:
+        found = self._state.terms.get(merchant_id)
+        return None if found is None else found[0]
+
+    def joint_shares(self, loan_ids: Sequence[str]) -> Mapping[str, tuple[FundingShare, ...]]:
+        joint = self._state.joint
+        if not joint:
+            return {}
+        return {i: joint[i] for i in loan_ids if i in joint}
+
+    def loan_commissions(self, loan_ids: Sequence[str]) -> Mapping[str, CommissionTerms]:
+        commissions = self._state.commissions
+        if not commissions:
+            return {}
+        return {i: commissions[i] for i in loan_ids if i in commissions}
 
     def carry_forward(self, merchant_id: str, currency: str) -> Money:
         found = self._state.carry.get(merchant_id)

@@ -23,7 +23,9 @@ from sqlalchemy.engine import Connection
 
 from loancore.adapters.memory.settlement import (
     check_batch,
+    check_commission,
     check_items,
+    check_joint,
     check_period,
     check_record,
     check_terms,
@@ -42,7 +44,9 @@ from loancore.adapters.sql.settlement_schema import (
     CARRY,
     DEDUCTIONS,
     FILES,
+    JOINT_SHARES,
     LINES,
+    LOAN_COMMISSIONS,
     ORDERS,
     RETRIES,
     SETTLEMENT_COMPONENT,
@@ -50,8 +54,10 @@ from loancore.adapters.sql.settlement_schema import (
     SETTLEMENT_SCHEMA_VERSION,
     SETTLEMENT_TABLES,
     TERMS,
+    decode_commission,
     decode_record,
     decode_terms,
+    encode_commission,
     encode_record,
     encode_terms,
 )
@@ -61,7 +67,9 @@ from loancore.money import Money
 from loancore.settlement import (
     Capture,
     CarryForward,
+    CommissionTerms,
     Deduction,
+    FundingShare,
     MerchantTerms,
     PaymentInstruction,
     Retry,
@@ -287,6 +295,38 @@ class SqlSettlementStore:
                 )
             )  # fmt: skip
 
+    def save_joint(self, loan_id: str, shares: Sequence[FundingShare]) -> None:
+        checked = check_joint(loan_id, shares)
+        with write_transaction(self._bind) as connection:
+            stored = self._joint(connection, [loan_id]).get(loan_id)
+            if stored is not None:
+                if stored != checked:
+                    raise IdempotencyConflict(loan_id, "the loan's funders are stored otherwise")
+                return
+            rows = [
+                {"loan_id": loan_id, "position": n, "funder_id": share.funder_id,
+                 "kind": share.kind.value, "ratio": str(share.ratio)}
+                for n, share in enumerate(checked)
+            ]  # fmt: skip
+            connection.execute(JOINT_SHARES.insert(), rows)
+
+    def save_loan_commission(self, loan_id: str, terms: CommissionTerms) -> None:
+        check_commission(loan_id, terms)
+        document = encode_commission(terms)
+        with write_transaction(self._bind) as connection:
+            where = LOAN_COMMISSIONS.c.loan_id == loan_id
+            stored = connection.execute(sa.select(LOAN_COMMISSIONS.c.document).where(where))
+            found = stored.scalar_one_or_none()
+            if found is not None:
+                if found != document:
+                    raise IdempotencyConflict(loan_id, "the loan's commission is stored otherwise")
+                return
+            connection.execute(
+                LOAN_COMMISSIONS.insert().values(
+                    loan_id=loan_id, platform_id=terms.platform_id, document=document
+                )
+            )
+
     # -- reads ------------------------------------------------------------------------------------
 
     def channel_terms(self, channel: str) -> Mapping[str, MerchantTerms]:
@@ -396,6 +436,44 @@ class SqlSettlementStore:
         if row is None:
             return None
         return decode_record(row.file_id, row.digest, row.booked_on, row.document)
+
+    def merchant_channel(self, merchant_id: str) -> str | None:
+        require_id("merchant_id", merchant_id)
+        query = sa.select(TERMS.c.channel).where(TERMS.c.merchant_id == merchant_id)
+        with read_connection(self._bind) as connection:
+            found: str | None = connection.execute(query).scalar_one_or_none()
+        return found
+
+    def joint_shares(self, loan_ids: Sequence[str]) -> Mapping[str, tuple[FundingShare, ...]]:
+        with read_connection(self._bind) as connection:
+            return self._joint(connection, sorted(set(loan_ids)))
+
+    @staticmethod
+    def _joint(
+        connection: Connection, loan_ids: Sequence[str]
+    ) -> dict[str, tuple[FundingShare, ...]]:
+        found: dict[str, list[FundingShare]] = {}
+        for chunk in _chunks(loan_ids):
+            query = (
+                sa.select(JOINT_SHARES)
+                .where(JOINT_SHARES.c.loan_id.in_(chunk))
+                .order_by(JOINT_SHARES.c.loan_id, JOINT_SHARES.c.position)
+            )
+            for row in connection.execute(query):
+                share = FundingShare(funder_id=row.funder_id, kind=row.kind, ratio=row.ratio)
+                found.setdefault(row.loan_id, []).append(share)
+        return {loan_id: tuple(shares) for loan_id, shares in found.items()}
+
+    def loan_commissions(self, loan_ids: Sequence[str]) -> Mapping[str, CommissionTerms]:
+        found: dict[str, CommissionTerms] = {}
+        with read_connection(self._bind) as connection:
+            for chunk in _chunks(sorted(set(loan_ids))):
+                query = sa.select(LOAN_COMMISSIONS.c.loan_id, LOAN_COMMISSIONS.c.document).where(
+                    LOAN_COMMISSIONS.c.loan_id.in_(chunk)
+                )
+                for row in connection.execute(query):
+                    found[row.loan_id] = decode_commission(row.document)
+        return found
 
     def carry_forward(self, merchant_id: str, currency: str) -> Money:
         query = sa.select(CARRY.c.balance).where(CARRY.c.merchant_id == merchant_id)

@@ -20,6 +20,7 @@ from loancore.adapters.sql.base import currency_column as _currency
 from loancore.calendar import Roll
 from loancore.money import Money, Rounding
 from loancore.settlement import (
+    CommissionTerms,
     MerchantTerms,
     Mismatch,
     MismatchKind,
@@ -34,7 +35,9 @@ __all__ = [
     "CARRY",
     "DEDUCTIONS",
     "FILES",
+    "JOINT_SHARES",
     "LINES",
+    "LOAN_COMMISSIONS",
     "ORDERS",
     "RETRIES",
     "SETTLEMENT_COMPONENT",
@@ -42,15 +45,19 @@ __all__ = [
     "SETTLEMENT_SCHEMA_VERSION",
     "SETTLEMENT_TABLES",
     "TERMS",
+    "decode_commission",
     "decode_record",
     "decode_terms",
+    "encode_commission",
     "encode_record",
     "encode_terms",
 ]
 
 SETTLEMENT_COMPONENT = "settlement"
-SETTLEMENT_SCHEMA_VERSION = 1
-SETTLEMENT_MIGRATIONS: dict[int, MigrationStep] = {}
+SETTLEMENT_SCHEMA_VERSION = 2
+"""1: terms, orders, deductions, batches, lines, carry-forward, retries, files; 2: the joint
+loans' funders (``settlement_joint_shares``) and the loans' platform commissions
+(``settlement_loan_commissions``)."""
 
 TEXT_ID = binary_text()
 LOCAL_DATETIME = sa.String(32)
@@ -142,11 +149,61 @@ FILES = sa.Table(
     sa.Column("document", sa.Text, nullable=False),
 )
 
-SETTLEMENT_TABLES = (TERMS, ORDERS, DEDUCTIONS, BATCHES, LINES, CARRY, RETRIES, FILES)
+JOINT_SHARES = sa.Table(
+    "settlement_joint_shares",
+    METADATA,
+    sa.Column("loan_id", TEXT_ID, primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),  # the share's place in the loan's list
+    sa.Column("funder_id", TEXT_ID, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("ratio", sa.String(40), nullable=False),  # the exact Decimal, as text
+)
+
+LOAN_COMMISSIONS = sa.Table(
+    "settlement_loan_commissions",
+    METADATA,
+    sa.Column("loan_id", TEXT_ID, primary_key=True),
+    sa.Column("platform_id", TEXT_ID, nullable=False, index=True),
+    sa.Column("document", sa.Text, nullable=False),  # encode_commission
+)
+
+SETTLEMENT_TABLES = (
+    TERMS, ORDERS, DEDUCTIONS, BATCHES, LINES, CARRY, RETRIES, FILES, JOINT_SHARES,
+    LOAN_COMMISSIONS,
+)  # fmt: skip
+
+
+def _add_joint_shares(connection: sa.engine.Connection) -> None:
+    """Version 1 -> 2: the joint loans' funders and the loans' platform commissions."""
+    METADATA.create_all(connection, tables=[JOINT_SHARES, LOAN_COMMISSIONS], checkfirst=True)
+
+
+SETTLEMENT_MIGRATIONS: dict[int, MigrationStep] = {1: _add_joint_shares}
 
 
 def _dump(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_commission(terms: CommissionTerms) -> str:
+    """Canonical JSON of a platform's commission terms (the rate as decimal text, a fixed fee
+    in minor units)."""
+    return _dump({
+        "platform_id": terms.platform_id, "basis": terms.basis.value,
+        "rounding": terms.rounding.name, "currency": terms.currency, "rate": str(terms.rate),
+        "fixed": None if terms.fixed is None else terms.fixed.minor_units,
+    })  # fmt: skip
+
+
+def decode_commission(document: str) -> CommissionTerms:
+    data = json.loads(document)
+    fixed = data["fixed"]
+    return CommissionTerms(
+        platform_id=data["platform_id"], basis=data["basis"],
+        rounding=Rounding[data["rounding"]], currency=data["currency"],
+        rate=Decimal(data["rate"]),
+        fixed=None if fixed is None else Money.from_minor(fixed, data["currency"]),
+    )  # fmt: skip
 
 
 def encode_terms(terms: MerchantTerms) -> str:
