@@ -39,9 +39,11 @@ from loancore.adapters.sql.base import (
     currency_column,
     retype_columns,
 )
+from loancore.errors import InvalidInput
 from loancore.ledger.entries import (
     DIMENSION_KEYS,
 )
+from loancore.ledger.rules import TOTAL_MINOR_MAX
 
 __all__ = [
     "CLOSES",
@@ -63,6 +65,7 @@ __all__ = [
     "TOTALS",
     "TOTALS_SLOTS",
     "slot_cap",
+    "slot_shares",
 ]
 
 LEDGER_COMPONENT = "ledger"
@@ -199,8 +202,22 @@ the slots. SQLite has one writer at a time and uses slot 0 only."""
 def slot_cap(slot: int) -> int:
     """The most a slot of a currency total (``ledger_currency_totals``) may hold: the slots' caps
     add up to exactly ``TOTAL_MINOR_MAX`` (2**63 - 1), so the slots together can never pass it."""
-    share, rest = divmod(2**63 - 1, TOTALS_SLOTS)
+    share, rest = divmod(TOTAL_MINOR_MAX, TOTALS_SLOTS)
     return share + (1 if slot < rest else 0)
+
+
+def slot_shares(total_minor: int) -> tuple[int, ...]:
+    """``total_minor`` (0 .. TOTAL_MINOR_MAX) spread over the slots, filled from slot 0 up to
+    each slot's cap: the values sum to ``total_minor`` and none passes its cap."""
+    if not 0 <= total_minor <= TOTAL_MINOR_MAX:
+        raise InvalidInput("total_minor", total_minor, f"expected 0 .. {TOTAL_MINOR_MAX}")
+    shares = []
+    left = total_minor
+    for slot in range(TOTALS_SLOTS):
+        share = min(left, slot_cap(slot))
+        shares.append(share)
+        left -= share
+    return tuple(shares)
 
 
 def _slot_column() -> sa.Column[int]:

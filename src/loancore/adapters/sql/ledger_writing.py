@@ -28,6 +28,7 @@ from loancore.adapters.sql.ledger_schema import (
     TOTALS,
     TOTALS_SLOTS,
     slot_cap,
+    slot_shares,
 )
 from loancore.errors import InvariantViolation
 from loancore.ledger.entries import (
@@ -36,6 +37,7 @@ from loancore.ledger.entries import (
     MemoDirection,
     MemoPosting,
 )
+from loancore.ledger.rules import TOTAL_MINOR_MAX
 from loancore.ledger.subjects import Side
 
 # -- booking (the hot path: driver-level executemany with precomputed tuples) -----------------
@@ -489,14 +491,10 @@ def _spread_currency_totals(connection: Connection, book: str, adding: dict[str,
     TOTAL_MINOR_MAX, which the caps add up to, so it fits."""
     for currency, minor in sorted(adding.items()):
         query = f"SELECT SUM(total_minor) FROM {TOTALS.name} WHERE book = %s AND currency = %s"
-        left = int(connection.exec_driver_sql(query, (book, currency)).scalar_one()) + minor
-        shares = []
-        for slot in range(TOTALS_SLOTS):
-            share = min(left, slot_cap(slot))
-            shares.append((share, book, currency, slot))
-            left -= share
-        if left:  # the rules refuse a total above TOTAL_MINOR_MAX before this is reached
-            raise InvariantViolation(f"{book} total in {currency} passes the slots' caps by {left}")
+        total = int(connection.exec_driver_sql(query, (book, currency)).scalar_one()) + minor
+        if total > TOTAL_MINOR_MAX:  # the rules refuse such a batch before this is reached
+            raise InvariantViolation(f"{book} total in {currency} would be {total}")
+        shares = [(share, book, currency, slot) for slot, share in enumerate(slot_shares(total))]
         connection.exec_driver_sql(
             f"UPDATE {TOTALS.name} SET total_minor = %s"
             " WHERE book = %s AND currency = %s AND slot = %s",
