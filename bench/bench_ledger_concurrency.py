@@ -13,12 +13,14 @@ into the writer's own slot, commit. On this 2-core machine shared with other job
 server processes compete for the same two cores, so neither side can scale by 4: what 4 bare
 writers reach over 1 is what concurrency can buy here at all.
 
-Two controls, measured in the same rounds:
+Controls and an alternative, measured in the same rounds:
 
 - loancore's post inside a transaction that first takes schema 4's writer lock (``SELECT ...
   FROM ledger_state FOR UPDATE``): the same code, serialized as it used to be;
 - bare writers all adding to slot 0 of the totals (one row per subject and day, schema 4's
-  layout): the hot row alone, without any lock of loancore's.
+  layout): the hot row alone, without any lock of loancore's;
+- loancore's post inside a transaction that first takes ``FOR SHARE`` on the state row: the
+  row-lock way writers could exclude a close, instead of the shared advisory lock.
 
     ledger_postgres_one_writer_entries_per_s           loancore, one writer
     ledger_postgres_concurrent_entries_per_s           loancore, 4 writers together
@@ -27,8 +29,12 @@ Two controls, measured in the same rounds:
     ledger_postgres_bare_concurrent_entries_per_s      bare psycopg, 4 writers, own slots
     ledger_postgres_bare_concurrent_vs_one_ratio       the ceiling on this machine
     ledger_postgres_concurrent_vs_bare_ratio           bare 4-writer rate / loancore's
+    ledger_postgres_concurrent_share_of_ceiling_ratio  loancore's 4-vs-1 over bare's, per round:
+                                                       1.0 = scales as far as the machine lets
     ledger_postgres_schema4_lock_concurrent_vs_one_ratio   control: the old writer lock
     ledger_postgres_bare_hot_row_concurrent_vs_one_ratio   control: one total row, bare
+    ledger_postgres_for_share_concurrent_vs_one_ratio  alternative: FOR SHARE on the state row
+    ledger_postgres_wal_bytes_per_entry                WAL written per entry, one writer
 """
 
 from __future__ import annotations
@@ -124,15 +130,19 @@ def store_client(store: SqlLedgerStore, work: list[list[JournalEntry]]) -> Calla
     return client
 
 
-def schema4_client(store: SqlLedgerStore, work: list[list[JournalEntry]]) -> Callable[[], None]:
-    """Posts as schema 4 serialized them: the ``ledger_state`` row locked first, to the commit."""
+def locking_client(
+    store: SqlLedgerStore, work: list[list[JournalEntry]], mode: str
+) -> Callable[[], None]:
+    """Posts inside a transaction that first locks the ``ledger_state`` row in ``mode``: ``FOR
+    UPDATE`` is how schema 4 serialized writers; ``FOR SHARE`` is the row-lock alternative to
+    the shared advisory lock (each sharer marks the row: a MultiXact when several hold it)."""
     engine = store.bind
     assert isinstance(engine, sa.Engine)
 
     def client() -> None:
         for batch in work:
             with engine.connect() as connection:
-                connection.exec_driver_sql("SELECT 1 FROM ledger_state WHERE id = 1 FOR UPDATE")
+                connection.exec_driver_sql(f"SELECT 1 FROM ledger_state WHERE id = 1 {mode}")
                 store.using(connection).post(batch)
                 connection.commit()
 
@@ -246,10 +256,12 @@ def one_round(store: SqlLedgerStore, bares: list[BareWriter], round_no: int) -> 
     rates["one"] = entries_one / together([store_client(store, work[0])])
     work = [posts(f"{tag}-many", w) for w in range(WRITERS)]
     rates["many"] = entries_many / together([store_client(store, w) for w in work])
-    work = [posts(f"{tag}-old1", 0)]
-    rates["old_one"] = entries_one / together([schema4_client(store, work[0])])
-    work = [posts(f"{tag}-old", w) for w in range(WRITERS)]
-    rates["old_many"] = entries_many / together([schema4_client(store, w) for w in work])
+    for label, mode in (("old", "FOR UPDATE"), ("share", "FOR SHARE")):
+        work = [posts(f"{tag}-{label}1", 0)]
+        rates[f"{label}_one"] = entries_one / together([locking_client(store, work[0], mode)])
+        work = [posts(f"{tag}-{label}", w) for w in range(WRITERS)]
+        clients = [locking_client(store, w, mode) for w in work]
+        rates[f"{label}_many"] = entries_many / together(clients)
 
     def bare_rates(label: str, slots: list[int]) -> float:
         # Sequence numbers far above loancore's own: each writer its own range.
@@ -281,6 +293,7 @@ def run() -> dict[str, float]:
         try:
             one_round(store, bares, -1)  # warm-up
             rounds = [one_round(store, bares, r) for r in range(ROUNDS)]
+            wal = wal_bytes_per_entry(store)
         finally:
             for bare in bares:
                 bare.close()
@@ -299,9 +312,30 @@ def run() -> dict[str, float]:
         "ledger_postgres_bare_concurrent_entries_per_s": median("bare_many"),
         "ledger_postgres_bare_concurrent_vs_one_ratio": ratio("bare_many", "bare_one"),
         "ledger_postgres_concurrent_vs_bare_ratio": ratio("bare_many", "many"),
+        "ledger_postgres_concurrent_share_of_ceiling_ratio": statistics.median(
+            (r["many"] / r["one"]) / (r["bare_many"] / r["bare_one"]) for r in rounds
+        ),
         "ledger_postgres_schema4_lock_concurrent_vs_one_ratio": ratio("old_many", "old_one"),
         "ledger_postgres_bare_hot_row_concurrent_vs_one_ratio": ratio("bare_hot", "bare_one"),
+        "ledger_postgres_for_share_concurrent_vs_one_ratio": ratio("share_many", "share_one"),
+        "ledger_postgres_wal_bytes_per_entry": wal,
     }
+
+
+def wal_bytes_per_entry(store: SqlLedgerStore) -> float:
+    """WAL the server writes per entry for one writer's posts (the WAL's write rate is a limit of
+    a single PostgreSQL primary; docs/scaling.md)."""
+    engine = store.bind
+    assert isinstance(engine, sa.Engine)
+    lsn = "SELECT pg_current_wal_lsn()::text"
+    with engine.connect() as connection:
+        before = connection.exec_driver_sql(lsn).scalar_one()
+    store_client(store, posts(f"wal-{uuid.uuid4().hex[:6]}", 0))()
+    with engine.connect() as connection:
+        after = connection.exec_driver_sql(lsn).scalar_one()
+        sql = "SELECT pg_wal_lsn_diff(%s::pg_lsn, %s::pg_lsn)"
+        written = connection.exec_driver_sql(sql, (after, before)).scalar_one()
+    return float(written) / (POSTS * ENTRIES_PER_POST)
 
 
 if __name__ == "__main__":
