@@ -299,6 +299,43 @@ def test_a_close_waits_for_open_writers_and_writers_arriving_meanwhile_are_refus
     assert store.period_closes() == ((DAY, 1),)
 
 
+def test_a_steady_stream_of_writers_does_not_starve_a_close(store: SqlLedgerStore) -> None:
+    """Three writers in a loop, staggered so that one always holds the shared lock (each keeps
+    its transaction open 60 ms after posting, as an application might). The close queues for
+    the exclusive lock, and writers arriving after it queue behind it, so it is granted once the
+    transactions in flight commit: within its 3 s lock_timeout. (With ``FOR SHARE`` on the state
+    row instead, new sharers join the holders and a ``FOR UPDATE`` waited until the stream
+    stopped: docs/scaling.md.)"""
+    later = date(2026, 3, 9)  # the writers post after the closing day, so they keep booking
+    stop = threading.Event()
+    counter = iter(range(10**6))
+    booked: list[int] = []
+
+    def writer(offset_s: float) -> None:
+        time.sleep(offset_s)
+        while not stop.is_set():
+            n = next(counter)
+            with store.bind.connect() as connection:
+                store.using(connection).post([_on(repayment(n), later)])
+                time.sleep(0.06)
+                connection.commit()
+            booked.append(n)
+
+    writers = [threading.Thread(target=writer, args=(i * 0.02,)) for i in range(3)]
+    for thread in writers:
+        thread.start()
+    try:
+        time.sleep(0.3)
+        bounded(store, lambda s: s.close_period(DAY))
+    finally:
+        stop.set()
+        for thread in writers:
+            thread.join(WAIT_S)
+    assert store.closed_through() == DAY
+    assert len(list(store.entries())) == len(booked)
+    assert store.period_closes()[0][1] <= len(booked)
+
+
 def test_the_close_log_counts_entries_although_numbers_have_gaps(store: SqlLedgerStore) -> None:
     """A replayed batch draws numbers before its keys are found booked (then rolls them back), so
     PostgreSQL's numbers have gaps; each close still counts the entries booked."""
