@@ -168,8 +168,9 @@ def bare_rows(batch: list[JournalEntry], first_seq: int, day: object) -> dict[st
     return {
         "entries": entries,
         "legs": legs,
-        "daily": [(*k, *t) for k, t in sorted(daily.items())],
-        "segments": [(*k, *t) for k, t in sorted(segments.items())],
+        # Slot 0 of each total (schema 5): a single writer's, as the store's first writer takes.
+        "daily": [(*k, 0, *t) for k, t in sorted(daily.items())],
+        "segments": [(*k, 0, *t) for k, t in sorted(segments.items())],
     }
 
 
@@ -316,7 +317,9 @@ def fill_million(engine: sa.Engine, count: int) -> None:
         _FILL.format(count=count, table="ledger_legs")
         + f"SELECT i, 1, '2202', 'credit', {amount}, 'CNY', {day}, '', '', 'M' || (i % 500), '', '' FROM n",
         (
-            "INSERT INTO ledger_daily_balances SELECT subject_code, currency, accounting_date,"
+            "INSERT INTO ledger_daily_balances"
+            " (subject_code, currency, day, debit_minor, credit_minor)"
+            " SELECT subject_code, currency, accounting_date,"
             " SUM(CASE side WHEN 'debit' THEN amount_minor ELSE 0 END),"
             " SUM(CASE side WHEN 'credit' THEN amount_minor ELSE 0 END)"
             " FROM ledger_legs GROUP BY subject_code, currency, accounting_date"
@@ -407,7 +410,7 @@ def sqlite_run(directory: Path, run_no: int) -> tuple[float, float]:
 
 _PG_ARRAY_TYPES = {
     "subject_code": "text", "currency": "char(3)", "product": "text", "partner": "text",
-    "day": "date", "debit_minor": "bigint", "credit_minor": "bigint",
+    "day": "date", "debit_minor": "bigint", "credit_minor": "bigint", "slot": "smallint",
 }  # fmt: skip
 
 

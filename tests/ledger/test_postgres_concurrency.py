@@ -1,8 +1,9 @@
 """Real concurrent writers on PostgreSQL: nothing lost, nothing doubled, the books stay balanced.
 
-Each thread posts through its own pooled connection of one engine, so the database (row lock on
-``ledger_state``, UNIQUE constraints), not Python, is what keeps the writers apart. Threads start
-together behind a barrier.
+Each thread posts through its own pooled connection of one engine, so the database (the ledger's
+advisory lock, shared by posts and exclusive for a close; the UNIQUE constraints), not Python, is
+what keeps the writers apart. Threads start together behind a barrier. Writers that must not
+wait for each other are tested in test_postgres_parallel_writers.py.
 """
 
 from __future__ import annotations

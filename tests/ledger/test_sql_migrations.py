@@ -104,7 +104,7 @@ def _ledger_at_version_2(target: sa.Engine, source: SqlLedgerStore) -> None:
     the legs and had no segment totals."""
     metadata = sa.MetaData(naming_convention=METADATA.naming_convention)
     since_3 = (SEGMENTS, TOTALS)
-    tables = [table.to_metadata(metadata) for table in LEDGER_TABLES if table not in since_3]
+    tables = _before_5(metadata, [table for table in LEDGER_TABLES if table not in since_3])
     old = {table.name: table for table in tables}
     for name in ("ledger_legs", "ledger_memo_postings"):
         for key in DIMENSION_KEYS:
@@ -125,18 +125,55 @@ def _ledger_at_version_2(target: sa.Engine, source: SqlLedgerStore) -> None:
             sqlite_where=where,
             postgresql_where=where,
         )
+    _copy_ledger(source, target, metadata, tables, version=2, null_dimensions=True)
+
+
+def _before_5(metadata: sa.MetaData, tables: list[sa.Table]) -> list[sa.Table]:
+    """``tables`` copied into ``metadata`` as schema 4 and earlier declared them: the totals
+    without ``slot`` (nor it in their primary keys), the close log without ``last_seq``."""
+    copies = [table.to_metadata(metadata) for table in tables]
+    for table in copies:
+        for name in ("slot", "last_seq"):
+            if name in table.c:
+                column = table.c[name]
+                table._columns.remove(column)
+                if name in table.primary_key.columns:
+                    table.primary_key._columns.remove(column)
+    return copies
+
+
+def _copy_ledger(
+    source: SqlLedgerStore,
+    target: sa.Engine,
+    metadata: sa.MetaData,
+    tables: list[sa.Table],
+    *,
+    version: int,
+    null_dimensions: bool,
+) -> None:
+    """Create ``metadata``'s tables on ``target``, copy ``source``'s rows into them (absent
+    dimensions as NULL when ``null_dimensions``) and record ``version``."""
     with source.bind.connect() as reading, target.begin() as writing:
         metadata.create_all(writing)
         SCHEMA_TABLE.create(writing, checkfirst=True)
-        writing.execute(SCHEMA_TABLE.insert().values(component="ledger", version=2))
+        writing.execute(SCHEMA_TABLE.insert().values(component="ledger", version=version))
         for table in tables:
             rows = [dict(row._mapping) for row in reading.execute(sa.select(table))]
             for row in rows:
-                for key in DIMENSION_KEYS:
+                for key in DIMENSION_KEYS if null_dimensions else ():
                     if row.get(key) == NO_DIMENSION:
                         row[key] = None
             if rows:
                 writing.execute(table.insert(), rows)
+
+
+def _ledger_at_version_4(target: sa.Engine, source: SqlLedgerStore) -> None:
+    """The ledger tables on ``target`` as schema 4 declared them (one row per total, no slots;
+    no ``last_seq`` in the close log; no entry sequence), with ``source``'s rows."""
+    metadata = sa.MetaData(naming_convention=METADATA.naming_convention)
+    tables = _before_5(metadata, list(LEDGER_TABLES))
+    metadata.tables["ledger_entries"].c.seq.default = None  # no sequence before schema 5
+    _copy_ledger(source, target, metadata, tables, version=4, null_dimensions=False)
 
 
 def _back_to_version_1(engine: sa.Engine) -> None:
@@ -254,7 +291,7 @@ def _rows(engine: sa.Engine, table: sa.Table) -> list[tuple[Any, ...]]:
 def _assert_upgraded(engine: sa.Engine, fresh: sa.Engine, source: SqlLedgerStore) -> None:
     migrated = SqlLedgerStore(engine)
     SqlLedgerStore(fresh)
-    assert schema_version(engine, "ledger") == LEDGER_SCHEMA_VERSION == 4
+    assert schema_version(engine, "ledger") == LEDGER_SCHEMA_VERSION == 5
     assert _schema(engine) == _schema(fresh)
     assert _null_dimensions(engine) == 0
     assert (
@@ -344,4 +381,38 @@ def test_a_version_3_ledger_gets_its_currency_totals_from_the_books(
     assert TOTALS.name not in sa.inspect(engine).get_table_names()
 
     _assert_upgraded(engine, fresh, source)
+    source.bind.dispose()
+
+
+def test_a_version_4_ledger_gets_slotted_totals_and_its_entries_continue_from_the_last(
+    engines: tuple[sa.Engine, sa.Engine], tmp_path: Path
+) -> None:
+    """Schema 4 -> 5: the daily, segment and currency totals take a ``slot`` in their primary key
+    (0 for every row), the close log a ``last_seq`` (its count: numbers were dense); on
+    PostgreSQL the entry sequence starts after the largest number booked, so the next post
+    continues the journal."""
+    engine, fresh = engines
+    source = _written_ledger(tmp_path)
+    _ledger_at_version_4(engine, source)
+    columns = [c["name"] for c in sa.inspect(engine).get_columns("ledger_daily_balances")]
+    assert "slot" not in columns  # the old format really is there
+
+    _assert_upgraded(engine, fresh, source)
+    with engine.connect() as connection:
+        closes = connection.exec_driver_sql(
+            "SELECT entries_booked, last_seq FROM ledger_period_closes"
+        ).all()
+        slots = (
+            connection.exec_driver_sql("SELECT DISTINCT slot FROM ledger_daily_balances")
+            .scalars()
+            .all()
+        )
+        seqs = (
+            connection.exec_driver_sql("SELECT seq FROM ledger_entries ORDER BY seq")
+            .scalars()
+            .all()
+        )
+    assert closes and all(booked == last for booked, last in closes)
+    assert slots == [0]
+    assert seqs == list(range(1, len(seqs) + 1))  # the post after the upgrade took the next one
     source.bind.dispose()

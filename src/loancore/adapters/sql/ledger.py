@@ -6,17 +6,21 @@ migrations; the table list is there and in ``docs/storage.md``),
 :mod:`~loancore.adapters.sql.ledger_reading` (entries, sums, detail). This module is the store:
 transactions, locking, and the calls into the pure rules.
 
-Every write runs the pure posting rules of :mod:`loancore.ledger.rules` inside one transaction
-after locking the ``ledger_state`` row (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's
-``BEGIN IMMEDIATE`` already serializes writers), so checks and booking see the same data and
-period close cannot interleave with a post. The UNIQUE constraints back the checks: two writers
-that bypassed the lock still could not book one key or one entry id twice.
+Every write runs the pure posting rules of :mod:`loancore.ledger.rules` inside one transaction.
+SQLite's ``BEGIN IMMEDIATE`` serializes writers. On PostgreSQL (schema 5) writers on different
+loans run in parallel (docs/scaling.md): a post takes the ledger's advisory lock in *shared* mode
+and a slot of the running totals of its own; period close and chart changes take the lock in
+*exclusive* mode, so they wait for every post in flight and later posts wait for them. Entry
+numbers come from a sequence; idempotency keys, entry ids and reversal targets are decided by
+their UNIQUE constraints (a writer that loses a race reads what the winner booked and answers as
+a replay would); memo postings, whose rules read register balances, also take an exclusive memo
+lock, so memo writers are serialized among themselves but not with journal writers.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from typing import Any
 
@@ -31,9 +35,9 @@ from loancore.adapters.sql.base import (
     write_transaction,
 )
 from loancore.adapters.sql.ledger_reading import (
-    _entries_booked,
     _entries_where,
     _entries_with_seqs,
+    _last_seq,
     _ledger_postings,
     _load_entries,
     _memo_from_row,
@@ -58,12 +62,21 @@ from loancore.adapters.sql.ledger_schema import (
     STATE,
     SUBJECTS,
     TOTALS,
+    TOTALS_SLOTS,
 )
-from loancore.adapters.sql.ledger_writing import _book, _book_memos, _refusals
+from loancore.adapters.sql.ledger_writing import (
+    SlotFull,
+    _book,
+    _book_memos,
+    _database_errors,
+    _lock_total_slots,
+    _lost_race,
+)
 from loancore.checks import require_date, require_id
 from loancore.errors import (
     IdempotencyConflict,
     InvalidInput,
+    InvariantViolation,
     NotFound,
     PostingRejected,
     RejectionCode,
@@ -116,6 +129,32 @@ _READ_CHUNK = 2_000  # entries per page when streaming the journal
 class _State:
     closed_through: date | None
     chart_version: int
+    slot: int = 0  # the writer's slot of the running totals (PostgreSQL; SQLite uses 0)
+
+
+# How a transaction locks the ledger before reading its state (PostgreSQL advisory locks, held
+# to the end of the transaction; SQLite's BEGIN IMMEDIATE has already serialized writers).
+_READ, _SHARED, _EXCLUSIVE, _MEMO = "read", "shared", "exclusive", "memo"
+_LOCK_CLASS = 0x4C43_0000  # "LC": loancore's advisory-lock space, keyed by the state table's OID
+_MEMO_LOCK_CLASS = _LOCK_CLASS + 1
+_SLOT_LOCK_CLASS = _LOCK_CLASS + 0x100  # + the slot number
+_OID = "'ledger_state'::regclass::oid::int"  # per schema: ledgers in two schemas never meet
+_CLAIM_SLOT = (
+    f"COALESCE((SELECT s FROM generate_series(0, {TOTALS_SLOTS - 1}) AS s"
+    f" WHERE pg_try_advisory_xact_lock({_SLOT_LOCK_CLASS} + s, {_OID}) LIMIT 1),"
+    f" mod(pg_backend_pid(), {TOTALS_SLOTS}))"
+)
+_LOCK_SQL = {
+    # A writer: the shared lock, and the first totals slot no other transaction holds (when all
+    # are taken, one by its backend id: it may then wait for another writer's row locks).
+    _SHARED: f"SELECT pg_advisory_xact_lock_shared({_LOCK_CLASS}, {_OID})::text, {_CLAIM_SLOT}",
+    _EXCLUSIVE: f"SELECT pg_advisory_xact_lock({_LOCK_CLASS}, {_OID})::text, 0",
+    _MEMO: (
+        f"SELECT pg_advisory_xact_lock_shared({_LOCK_CLASS}, {_OID})::text,"
+        f" pg_advisory_xact_lock({_MEMO_LOCK_CLASS}, {_OID})::text, 0"
+    ),
+}
+_ATTEMPTS_MAX = 5  # full-path bookings of one post that lost a race to a concurrent writer
 
 
 class _ChartCache:
@@ -135,8 +174,8 @@ class SqlLedgerStore:
     component, which refuses a database from a newer loancore. :meth:`using` returns a store bound
     to another Connection without checking the schema again (one per request, say).
 
-    Writers lock the ``ledger_state`` row, so on PostgreSQL an application transaction that posted
-    holds the ledger's write lock until it commits or rolls back.
+    On PostgreSQL an application transaction that posted holds the ledger's shared lock (and
+    its totals slot) until it commits or rolls back: other posts go on, a period close waits.
     """
 
     def __init__(self, bind: Bind, *, create_schema: bool = True) -> None:
@@ -167,18 +206,22 @@ class SqlLedgerStore:
 
     # -- state and chart ------------------------------------------------------------------------
 
-    def _state(self, connection: Connection, *, lock: bool) -> _State:
-        # Driver-level SQL: it runs once a post, and the Core statement cost ~0.3 ms a batch on
-        # SQLite. SQLite keeps the date as SQLAlchemy's ISO text; ``FOR UPDATE`` is PostgreSQL's
-        # (SQLite's BEGIN IMMEDIATE already serializes writers).
-        postgres = connection.dialect.name == "postgresql"
+    def _state(self, connection: Connection, *, lock: str) -> _State:
+        """The ledger's state, read after taking ``lock`` (``_READ``: none).
+
+        PostgreSQL: the lock is its own statement, so the state is read with a snapshot taken
+        after the lock was granted (READ COMMITTED): a post that waited for a period close sees
+        the new closed-through date. Driver-level SQL: it runs once a post, and the Core
+        statement cost ~0.3 ms a batch on SQLite. SQLite keeps the date as SQLAlchemy's ISO text.
+        """
+        slot = 0
+        if lock != _READ and connection.dialect.name == "postgresql":
+            slot = int(connection.exec_driver_sql(_LOCK_SQL[lock]).one()[-1])
         sql = f"SELECT closed_through, chart_version FROM {STATE.name} WHERE id = 1"
-        closed, version = connection.exec_driver_sql(
-            f"{sql} FOR UPDATE" if lock and postgres else sql
-        ).one()
+        closed, version = connection.exec_driver_sql(sql).one()
         if isinstance(closed, str):
             closed = date.fromisoformat(closed)
-        return _State(closed, int(version))
+        return _State(closed, int(version), slot)
 
     def _chart(self, connection: Connection, state: _State) -> Chart:
         cached = self._cache.entry
@@ -207,13 +250,13 @@ class SqlLedgerStore:
 
     def load_chart(self) -> Chart:
         with read_connection(self._bind) as connection:
-            return self._chart(connection, self._state(connection, lock=False))
+            return self._chart(connection, self._state(connection, lock=_READ))
 
     def save_chart(self, chart: Chart) -> None:
         if not isinstance(chart, Chart):
             raise InvalidInput("chart", chart, "expected a Chart")
         with write_transaction(self._bind) as connection:
-            state = self._state(connection, lock=True)
+            state = self._state(connection, lock=_EXCLUSIVE)
             check_chart_change(self._chart(connection, state), chart, _posted_days(connection))
             stored = set(connection.execute(sa.select(SUBJECTS.c.code)).scalars())
             removed = sorted(stored - {s.code for s in chart})
@@ -246,10 +289,26 @@ class SqlLedgerStore:
     def _post(
         self, connection: Connection, batch: Sequence[JournalEntry]
     ) -> tuple[JournalEntry, ...]:
-        state = self._state(connection, lock=True)
+        state = self._state(connection, lock=_SHARED)
         booked_now = self._post_new(connection, state, batch)
         if booked_now is not None:
             return booked_now
+        # Bounded: each retry follows a concurrent writer booking one of the batch's keys or ids
+        # after this one read them; the next read sees it (a replay, a conflict or a refusal).
+        for attempt in range(_ATTEMPTS_MAX):
+            last = attempt == _ATTEMPTS_MAX - 1
+            result = self._post_checked(connection, state, batch, last=last)
+            if result is not None:
+                return result
+        raise InvariantViolation("the last booking attempt neither booked nor raised")
+
+    def _post_checked(
+        self, connection: Connection, state: _State, batch: Sequence[JournalEntry], *, last: bool
+    ) -> tuple[JournalEntry, ...] | None:
+        """The full path: every booked entry the batch could meet is read, the rules decide, the
+        new entries are booked. None when a concurrent writer booked one of the batch's keys or
+        ids after the read (PostgreSQL; the caller reads again), except on the ``last`` attempt,
+        which raises the database's error."""
         # One query finds every booked entry the batch could meet: by its idempotency keys
         # (replays) and by its entry ids and reversed ids (taken ids, reversal targets).
         keys = [e.idempotency_key for e in batch]
@@ -267,8 +326,16 @@ class SqlLedgerStore:
         new: tuple[JournalEntry, ...] = plan.new
         if new:
             found = {e.entry_id: e for e in booked}
-            require_no_issues(self._issues(connection, state, new, found, _targets(new)))
-            _book(connection, new)
+
+            def check() -> bool:
+                require_no_issues(self._issues(connection, state, new, found, _targets(new)))
+                return True
+
+            check()
+            if connection.dialect.name == "sqlite":
+                _book(connection, new)
+            elif not self._book_postgres(connection, state, new, check, raise_lost=last):
+                return None
         return tuple(plan.results)
 
     def _issues(
@@ -316,17 +383,53 @@ class SqlLedgerStore:
             return None
         targets = _targets(plan.new)
         found = {e.entry_id: e for e in _entries_where(connection, ENTRIES.c.entry_id, targets)}
-        if self._issues(connection, state, plan.new, found, targets):
+
+        def check() -> bool:
+            return not self._issues(connection, state, plan.new, found, targets)
+
+        if not check():
             return None
         if connection.dialect.name == "sqlite":
             booked = _book(connection, plan.new, claim=True)
         else:
+            booked = self._book_postgres(connection, state, plan.new, check, raise_lost=False)
+        return tuple(plan.results) if booked else None
+
+    def _book_postgres(
+        self,
+        connection: Connection,
+        state: _State,
+        new: Sequence[JournalEntry],
+        check: Callable[[], bool],
+        *,
+        raise_lost: bool,
+    ) -> bool:
+        """Book ``new`` (checked) inside a SAVEPOINT; False, having changed nothing, when a
+        concurrent writer won a race for one of its keys or ids (raised instead when
+        ``raise_lost``).
+
+        When the writer's slot of a currency total is full (:class:`SlotFull`: the total nears
+        TOTAL_MINOR_MAX, which concurrent writers' checks cannot see exactly), every slot of those
+        currencies is locked, the rules run ``check`` again on the now exact totals (False, or
+        its exception, when they refuse), and the batch is booked with the totals spread over the
+        slots."""
+        spread = False
+        for _ in range(2):  # the writer's own slot, then every slot locked
             try:
                 with connection.begin_nested():
-                    booked = _book(connection, plan.new)
-            except _refusals(connection):
-                return None
-        return tuple(plan.results) if booked else None
+                    return _book(connection, new, slot=state.slot, spread=spread)
+            except SlotFull as full:
+                if spread:
+                    raise InvariantViolation("a spread booking found a slot full") from full
+                _lock_total_slots(connection, "journal", full.currencies)
+                if not check():
+                    return False
+                spread = True
+            except _database_errors(connection) as error:
+                if raise_lost or not _lost_race(connection, error):
+                    raise
+                return False
+        raise InvariantViolation("booking neither finished nor failed")
 
     def reverse(
         self,
@@ -340,7 +443,6 @@ class SqlLedgerStore:
         require_id("entry_id", entry_id)
         require_date("accounting_date", accounting_date)
         with write_transaction(self._bind) as connection:
-            self._state(connection, lock=True)  # lock before reading the original
             originals = _entries_where(connection, ENTRIES.c.entry_id, [entry_id])
             if not originals:
                 message = f"entry {reversal_id!r} reverses unknown entry {entry_id!r}"
@@ -380,7 +482,7 @@ class SqlLedgerStore:
         """Every entry in posting order, read in pages (entries booked while iterating that are
         beyond the last sequence number seen at the start are not included)."""
         with read_connection(self._bind) as connection:
-            last = _entries_booked(connection)
+            last = _last_seq(connection)
             for start in range(0, last, _READ_CHUNK):  # bounded by the journal's size at the start
                 low, high = start + 1, min(start + _READ_CHUNK, last)
                 entry_where = ENTRIES.c.seq.between(low, high)
@@ -396,7 +498,7 @@ class SqlLedgerStore:
         minor_units_of(currency)
         wanted = dimensions_of(dimensions)
         with read_connection(self._bind) as connection:
-            chart = self._chart(connection, self._state(connection, lock=False))
+            chart = self._chart(connection, self._state(connection, lock=_READ))
             subject = chart.get(subject_code)
             codes = chart.subtree_codes(subject_code)
             net = _net(connection, codes, currency, wanted, lambda day: day <= as_of)
@@ -434,7 +536,7 @@ class SqlLedgerStore:
         minor_units_of(currency)
         wanted = dimensions_of(dimensions)
         with read_connection(self._bind) as connection:
-            chart = self._chart(connection, self._state(connection, lock=False))
+            chart = self._chart(connection, self._state(connection, lock=_READ))
             subject = chart.get(subject_code)
             codes = chart.subtree_codes(subject_code)
             opening = _net(connection, codes, currency, wanted, lambda day: day < start)
@@ -452,14 +554,15 @@ class SqlLedgerStore:
 
     def closed_through(self) -> date | None:
         with read_connection(self._bind) as connection:
-            return self._state(connection, lock=False).closed_through
+            return self._state(connection, lock=_READ).closed_through
 
     def close_period(self, through: date) -> None:
         require_date("through", through)
         with write_transaction(self._bind) as connection:
-            # FOR UPDATE waits for every in-flight post (they hold the same row lock) and makes
-            # later posts wait for this close, so none can land in the period being closed.
-            current = self._state(connection, lock=True).closed_through
+            # The exclusive lock waits for every post in flight (each holds the shared lock to its
+            # commit) and makes later posts wait for this close, so none can land in the period
+            # being closed.
+            current = self._state(connection, lock=_EXCLUSIVE).closed_through
             target = next_closed_through(current, through)
             if target == current:
                 return
@@ -468,7 +571,7 @@ class SqlLedgerStore:
                 CLOSES.insert().values(
                     closed_through=target,
                     previous_closed_through=current,
-                    entries_booked=_entries_booked(connection),
+                    **_entries_at_close(connection),
                 )
             )
 
@@ -485,7 +588,7 @@ class SqlLedgerStore:
         if not batch:
             return ()
         with write_transaction(self._bind) as connection:
-            state = self._state(connection, lock=True)
+            state = self._state(connection, lock=_MEMO)
             keys = [p.idempotency_key for p in batch]
             known = _memos_where(connection, MEMO.c.idempotency_key, keys)
             plan = plan_memo_batch(batch, find_by_key={p.idempotency_key: p for p in known}.get)
@@ -567,8 +670,28 @@ def _posted_days(connection: Connection) -> dict[str, tuple[date, date]]:
 
 
 def _currency_totals(connection: Connection, book: str) -> dict[str, int]:
-    """Currency -> the running total of ``book`` (``journal`` debits or ``memo`` increases)."""
+    """Currency -> the running total of ``book`` (``journal`` debits or ``memo`` increases): the
+    sum of its slots, as committed when read (exact on SQLite, and on PostgreSQL under the
+    exclusive lock or with the slots locked; see :func:`_add_currency_totals`)."""
     # Driver-level SQL: this runs once per posted batch (compiling the Core statement costs more).
-    mark = "%s" if connection.dialect.name == "postgresql" else "?"
-    sql = f"SELECT currency, total_minor FROM {TOTALS.name} WHERE book = {mark}"
+    if connection.dialect.name == "postgresql":
+        sql = f"SELECT currency, SUM(total_minor) FROM {TOTALS.name} WHERE book = %s"
+        sql += " GROUP BY currency"
+    else:  # one slot
+        sql = f"SELECT currency, total_minor FROM {TOTALS.name} WHERE book = ?"
     return {currency: int(total) for currency, total in connection.exec_driver_sql(sql, (book,))}
+
+
+def _entries_at_close(connection: Connection) -> dict[str, int]:
+    """The close log's counts, under the exclusive lock: ``entries_booked`` (how many entries are
+    booked) and ``last_seq`` (the largest number). Counted from the previous close: the entries
+    above its ``last_seq`` (every number drawn after it is larger, and none below it is still
+    in flight), so a close reads one period's entries, not the whole journal."""
+    previous = connection.execute(
+        sa.select(CLOSES.c.entries_booked, CLOSES.c.last_seq).order_by(CLOSES.c.seq.desc()).limit(1)
+    ).first()
+    booked_before, after = (0, 0) if previous is None else (int(previous[0]), int(previous[1]))
+    last = _last_seq(connection)
+    since = sa.select(sa.func.count()).select_from(ENTRIES).where(ENTRIES.c.seq > after)
+    counted = int(connection.execute(since).scalar_one())
+    return {"entries_booked": booked_before + counted, "last_seq": max(last, after)}

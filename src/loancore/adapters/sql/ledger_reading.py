@@ -310,9 +310,10 @@ def _memo_net(
     return int(connection.execute(query).scalar_one())
 
 
-def _entries_booked(connection: Connection) -> int:
-    """How many entries are booked: sequence numbers are 1, 2, ... with no gap (assigned under the
-    writers' lock, never deleted), so the largest is the count, read from the primary key."""
+def _last_seq(connection: Connection) -> int:
+    """The largest entry sequence number booked (0 for none), read from the primary key. On
+    SQLite numbers are 1, 2, ... with no gap (assigned by the one writer, never deleted), so it is
+    also the count; PostgreSQL's come from a sequence and may have gaps."""
     return _max_seq(connection, ENTRIES)
 
 

@@ -39,9 +39,11 @@ from loancore.adapters.sql.base import (
     currency_column,
     retype_columns,
 )
+from loancore.errors import InvalidInput
 from loancore.ledger.entries import (
     DIMENSION_KEYS,
 )
+from loancore.ledger.rules import TOTAL_MINOR_MAX
 
 __all__ = [
     "CLOSES",
@@ -61,10 +63,13 @@ __all__ = [
     "STATE",
     "SUBJECTS",
     "TOTALS",
+    "TOTALS_SLOTS",
+    "slot_cap",
+    "slot_shares",
 ]
 
 LEDGER_COMPONENT = "ledger"
-LEDGER_SCHEMA_VERSION = 4
+LEDGER_SCHEMA_VERSION = 5
 
 # Identifiers, keys, codes and dimension values are text without a column length: the values
 # themselves check theirs (``loancore.checks.require_id``: at most 200 characters, no NUL, no lone
@@ -108,10 +113,15 @@ SUBJECTS = sa.Table(
     sa.Column("close_date", sa.Date, nullable=True),
 )
 
+ENTRY_SEQUENCE = sa.Sequence("ledger_entry_seqs", start=1)
+"""PostgreSQL: where writers draw entry sequence numbers (schema 5), so that no writer waits for
+another to learn the next number. Numbers increase but may have gaps (a rolled-back batch keeps
+the ones it drew). SQLite ignores it: its writers are serialized and number from ``MAX(seq)``."""
+
 ENTRIES = sa.Table(
     "ledger_entries",
     METADATA,
-    sa.Column("seq", ID, primary_key=True, autoincrement=False),
+    sa.Column("seq", ID, ENTRY_SEQUENCE, primary_key=True, autoincrement=False),
     sa.Column("entry_id", TEXT_ID, nullable=False, unique=True),
     sa.Column("idempotency_key", KEY, nullable=False, unique=True),
     sa.Column("accounting_date", sa.Date, nullable=False),
@@ -128,6 +138,11 @@ sa.Index(
     sqlite_where=ENTRIES.c.reverses.isnot(None),
     postgresql_where=ENTRIES.c.reverses.isnot(None),
 )
+
+# The sequence belongs to the column, so dropping or truncating (RESTART IDENTITY) the table
+# drops or resets it too.
+_OWN_SEQUENCE = sa.DDL(f"ALTER SEQUENCE {ENTRY_SEQUENCE.name} OWNED BY ledger_entries.seq")  # type: ignore[no-untyped-call]
+sa.event.listen(ENTRIES, "after_create", _OWN_SEQUENCE.execute_if(dialect="postgresql"))
 
 _UNLINKED_ENTRY_COLUMNS = tuple(c for c in ENTRIES.columns if c is not ENTRIES.c.reverses)
 
@@ -177,12 +192,47 @@ DIMENSION_INDEXES: tuple[sa.Index, ...] = tuple(
     for _key in INDEXED_DIMENSIONS
 )
 
+TOTALS_SLOTS = 16
+"""How many rows (slots) a running total may be split into on PostgreSQL (schema 5): each
+concurrent writer adds to its own slot of the daily, segment and currency totals, so writers on
+different loans never wait for each other's row locks on a shared subject's total; readers sum
+the slots. SQLite has one writer at a time and uses slot 0 only."""
+
+
+def slot_cap(slot: int) -> int:
+    """The most a slot of a currency total (``ledger_currency_totals``) may hold: the slots' caps
+    add up to exactly ``TOTAL_MINOR_MAX`` (2**63 - 1), so the slots together can never pass it."""
+    share, rest = divmod(TOTAL_MINOR_MAX, TOTALS_SLOTS)
+    return share + (1 if slot < rest else 0)
+
+
+def slot_shares(total_minor: int) -> tuple[int, ...]:
+    """``total_minor`` (0 .. TOTAL_MINOR_MAX) spread over the slots, filled from slot 0 up to
+    each slot's cap: the values sum to ``total_minor`` and none passes its cap."""
+    if not 0 <= total_minor <= TOTAL_MINOR_MAX:
+        raise InvalidInput("total_minor", total_minor, f"expected 0 .. {TOTAL_MINOR_MAX}")
+    shares = []
+    left = total_minor
+    for slot in range(TOTALS_SLOTS):
+        share = min(left, slot_cap(slot))
+        shares.append(share)
+        left -= share
+    return tuple(shares)
+
+
+def _slot_column() -> sa.Column[int]:
+    # Right after the other key columns: SQLite 3.40's integrity_check misreports NOT NULL
+    # columns of a WITHOUT ROWID table whose primary key columns do not come first.
+    return sa.Column("slot", sa.SmallInteger, primary_key=True, nullable=False, server_default="0")
+
+
 DAILY = sa.Table(
     "ledger_daily_balances",
     METADATA,
     sa.Column("subject_code", CODE, primary_key=True),
     sa.Column("currency", sa.CHAR(3), primary_key=True),
     sa.Column("day", sa.Date, primary_key=True),
+    _slot_column(),
     amount_column("debit_minor"),
     amount_column("credit_minor"),
     sqlite_with_rowid=False,
@@ -196,6 +246,7 @@ SEGMENTS = sa.Table(
     sa.Column("product", TEXT_ID, primary_key=True),
     sa.Column("partner", TEXT_ID, primary_key=True),
     sa.Column("day", sa.Date, primary_key=True),
+    _slot_column(),
     amount_column("debit_minor"),
     amount_column("credit_minor"),
     sqlite_with_rowid=False,
@@ -233,6 +284,9 @@ CLOSES = sa.Table(
     sa.Column(
         "closed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
+    # The largest entry sequence number at the close (schema 5): the next close counts the
+    # entries above it, since PostgreSQL's numbers may have gaps and MAX(seq) is no count.
+    sa.Column("last_seq", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 TOTALS = sa.Table(
@@ -240,6 +294,7 @@ TOTALS = sa.Table(
     METADATA,
     sa.Column("book", sa.String(8), primary_key=True),
     sa.Column("currency", sa.CHAR(3), primary_key=True),
+    _slot_column(),
     amount_column("total_minor"),
     sa.CheckConstraint("book IN ('journal', 'memo')", name="book_known"),
     sa.CheckConstraint("total_minor >= 0", name="total_not_negative"),
@@ -338,6 +393,23 @@ def _rebuild_sqlite_table(connection: Connection, table: sa.Table, sources: dict
     connection.exec_driver_sql(f"DROP TABLE {old}")
 
 
+def _rebuild_postgres_table(
+    connection: Connection, table: sa.Table, sources: dict[str, str]
+) -> None:
+    """:func:`_rebuild_sqlite_table` on PostgreSQL: the old table and its primary key (whose
+    index name is schema-wide) are renamed out of the way first."""
+    old = f"{table.name}_before_migration"
+    connection.exec_driver_sql(f"ALTER TABLE {table.name} RENAME TO {old}")
+    connection.exec_driver_sql(f"ALTER TABLE {old} RENAME CONSTRAINT pk_{table.name} TO pk_{old}")
+    table.create(connection)
+    names = [c.name for c in table.columns]
+    expressions = ", ".join(sources.get(name, name) for name in names)
+    connection.exec_driver_sql(
+        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {expressions} FROM {old}"
+    )
+    connection.exec_driver_sql(f"DROP TABLE {old}")
+
+
 _SEGMENTS_FROM_LEGS = (
     "INSERT INTO ledger_daily_segment_balances"
     " (subject_code, currency, product, partner, day, debit_minor, credit_minor)"
@@ -370,5 +442,43 @@ _TOTALS_FROM_BOOKS = (
 """The running totals computed from the books (the migration fills the table with it; the bench's
 bulk loader uses it too)."""
 
-LEDGER_MIGRATIONS: dict[int, MigrationStep] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+
+def _v4_to_v5(connection: Connection) -> None:
+    """Schema 4 -> 5, for concurrent writers: the daily, segment and currency totals get a
+    ``slot`` column (0 for every existing row) in their primary key, after the other key
+    columns; the close log gets ``last_seq`` (equal to ``entries_booked``: numbers had no gaps
+    before); PostgreSQL gets the ``ledger_entry_seqs`` sequence, starting after the largest
+    number booked. Both backends rebuild the three totals tables (few rows: one per subject, currency and day). In the migration's transaction."""
+    postgres = connection.dialect.name == "postgresql"
+    for table in (DAILY, SEGMENTS, TOTALS):
+        if _has_column(connection, table, "slot"):
+            continue  # created by an earlier step of this upgrade from the current declaration
+        if postgres:
+            _rebuild_postgres_table(connection, table, {"slot": "0"})
+        else:
+            _rebuild_sqlite_table(connection, table, {"slot": "0"})
+    if not _has_column(connection, CLOSES, "last_seq"):
+        connection.exec_driver_sql(
+            f"ALTER TABLE {CLOSES.name} ADD COLUMN last_seq BIGINT DEFAULT '0' NOT NULL"
+        )
+    connection.exec_driver_sql(f"UPDATE {CLOSES.name} SET last_seq = entries_booked")
+    if postgres:
+        name = ENTRY_SEQUENCE.name
+        connection.exec_driver_sql(f"CREATE SEQUENCE IF NOT EXISTS {name}")
+        connection.exec_driver_sql(f"ALTER SEQUENCE {name} OWNED BY {ENTRIES.name}.seq")
+        connection.exec_driver_sql(
+            f"SELECT setval('{name}', COALESCE(MAX(seq), 0) + 1, false) FROM {ENTRIES.name}"
+        )
+
+
+def _has_column(connection: Connection, table: sa.Table, name: str) -> bool:
+    return any(c["name"] == name for c in sa.inspect(connection).get_columns(table.name))
+
+
+LEDGER_MIGRATIONS: dict[int, MigrationStep] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+    3: _v3_to_v4,
+    4: _v4_to_v5,
+}
 """The ledger schema's upgrade steps: ``LEDGER_MIGRATIONS[v]`` takes version ``v`` to ``v + 1``."""

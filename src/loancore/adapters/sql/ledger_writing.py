@@ -15,23 +15,29 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from loancore.adapters.sql.ledger_reading import _chunks, _entries_booked, _max_seq
+from loancore.adapters.sql.ledger_reading import _chunks, _last_seq, _max_seq
 from loancore.adapters.sql.ledger_schema import (
     _UNLINKED_ENTRY_COLUMNS,
     DAILY,
     ENTRIES,
+    ENTRY_SEQUENCE,
     LEGS,
     MEMO,
     NO_DIMENSION,
     SEGMENTS,
     TOTALS,
+    TOTALS_SLOTS,
+    slot_cap,
+    slot_shares,
 )
+from loancore.errors import InvariantViolation
 from loancore.ledger.entries import (
     DIMENSION_KEYS,
     JournalEntry,
     MemoDirection,
     MemoPosting,
 )
+from loancore.ledger.rules import TOTAL_MINOR_MAX
 from loancore.ledger.subjects import Side
 
 # -- booking (the hot path: driver-level executemany with precomputed tuples) -----------------
@@ -164,9 +170,42 @@ _DIMENSION_POSITION = {key: i for i, key in enumerate(DIMENSION_KEYS)}  # column
 _SIDE_VALUES = (Side.DEBIT.value, Side.CREDIT.value)  # indexed by "is a credit"
 
 
-def _book(connection: Connection, entries: Sequence[JournalEntry], *, claim: bool = False) -> bool:
-    """Insert checked entries, their legs and the daily totals; caller holds the writers' lock.
-    True when booked.
+class SlotFull(Exception):
+    """A currency total's slot would pass its cap (:func:`slot_cap`): the batch must be booked with
+    every slot of those currencies locked (:func:`_lock_total_slots`, then ``spread``)."""
+
+    def __init__(self, currencies: Sequence[str]) -> None:
+        super().__init__(f"a currency total's slot is full: {', '.join(currencies)}")
+        self.currencies = tuple(currencies)
+
+
+def _entry_seqs(connection: Connection, count: int) -> Sequence[int]:
+    """``count`` new entry sequence numbers, increasing. SQLite: the numbers after ``MAX(seq)``
+    (its writers are serialized, so they stay dense); PostgreSQL: drawn from the
+    ``ledger_entry_seqs`` sequence, which never makes a writer wait (usually consecutive; a
+    concurrent writer's draws may interleave, a rolled-back batch leaves a gap)."""
+    if connection.dialect.name != "postgresql":
+        first = _last_seq(connection) + 1
+        return range(first, first + count)
+    sql = f"SELECT nextval('{ENTRY_SEQUENCE.name}') FROM generate_series(1, %s)"
+    return [row[0] for row in connection.exec_driver_sql(sql, (count,))]
+
+
+def _book(
+    connection: Connection,
+    entries: Sequence[JournalEntry],
+    *,
+    claim: bool = False,
+    slot: int = 0,
+    spread: bool = False,
+) -> bool:
+    """Insert checked entries, their legs and the daily totals; caller holds the writers' lock
+    (shared on PostgreSQL). True when booked.
+
+    ``slot`` is the writer's slot of the running totals (0 on SQLite); ``spread`` (PostgreSQL,
+    with every slot of the batch's currencies locked) writes the currency totals spread over the
+    slots instead of adding to ``slot``'s, which raises :class:`SlotFull` when it would pass its
+    cap.
 
     The legs are built while the entries' COPY completes, and the daily totals while the legs'
     does (see :func:`_inserter`).
@@ -181,38 +220,36 @@ def _book(connection: Connection, entries: Sequence[JournalEntry], *, claim: boo
     assert not claim or connection.dialect.name == "sqlite", "a claim needs SQLite's statements"
     to_param = _day_param(connection)
     days = {day: to_param(day) for day in {e.accounting_date for e in entries}}
-    first = _entries_booked(connection) + 1
+    seqs = _entry_seqs(connection, len(entries))
     # Reversals apart: the other entries' rows leave out ``reverses`` (NULL by default), because
     # the sqlite3 driver binds None slowly (see NO_DIMENSION).
     unlinked: list[Any] = []
     linked: list[Any] = []
     add_unlinked = unlinked.extend
-    seq = first
-    for e in entries:
+    for e, seq in zip(entries, seqs):  # zip reuses its tuple: as cheap as a counter
         value_day = days.get(e.value_date) or to_param(e.value_date)
         row = (seq, e.entry_id, e.idempotency_key, days[e.accounting_date], value_day, e.memo)
         if e.reverses is None:
             add_unlinked(row)
         else:
             linked.extend((*row, e.reverses))
-        seq += 1  # a counter: cheaper than enumerate's tuple an entry
     refused = _refusals(connection) if claim else ()
     try:
         with _inserter(connection, ENTRIES, _UNLINKED_ENTRY_COLUMNS) as insert:
             insert(unlinked)
-            leg_values, daily, segments = _leg_values(entries, first, days)
+            leg_values, daily, segments = _leg_values(entries, seqs, days)
         if linked:  # after the entries they may reverse, for the foreign key
             with _inserter(connection, ENTRIES) as insert:
                 insert(linked)
     except refused:
-        connection.exec_driver_sql(f"DELETE FROM {ENTRIES.name} WHERE seq >= ?", (first,))
+        connection.exec_driver_sql(f"DELETE FROM {ENTRIES.name} WHERE seq >= ?", (seqs[0],))
         return False
     with _inserter(connection, LEGS) as insert:
         insert(leg_values)
         # Sorted, so concurrent writers (were the lock ever bypassed) take row locks in one order.
-        daily_rows = [(s, c, days[d], t[0], t[1]) for (s, c, d), t in sorted(daily.items())]
+        daily_rows = [(s, c, days[d], slot, t[0], t[1]) for (s, c, d), t in sorted(daily.items())]
         segment_rows = [
-            (s, c, product, partner, days[d], t[0], t[1])
+            (s, c, product, partner, days[d], slot, t[0], t[1])
             for (s, c, product, partner, d), t in sorted(segments.items())
         ]
     _add_totals(connection, DAILY, daily_rows)
@@ -221,13 +258,36 @@ def _book(connection: Connection, entries: Sequence[JournalEntry], *, claim: boo
     debits: dict[str, int] = {}
     for (_code, currency, _day), (debit, _credit) in daily.items():
         debits[currency] = debits.get(currency, 0) + debit
-    _add_currency_totals(connection, "journal", debits)
+    if spread:
+        _spread_currency_totals(connection, "journal", debits)
+    else:
+        _add_currency_totals(connection, "journal", debits, slot)
     return True
 
 
 def _refusals(connection: Connection) -> tuple[type[Exception], ...]:
     """The exceptions of a refused constraint: SQLAlchemy's, and the driver's own."""
     return (sa.exc.IntegrityError, connection.dialect.loaded_dbapi.IntegrityError)
+
+
+def _database_errors(connection: Connection) -> tuple[type[Exception], ...]:
+    """Every exception a statement can raise: SQLAlchemy's, and the driver's own (COPY runs on
+    the driver's cursor)."""
+    return (sa.exc.DBAPIError, connection.dialect.loaded_dbapi.Error)
+
+
+_DEADLOCK = "40P01"  # PostgreSQL's SQLSTATE for "deadlock detected"
+
+
+def _lost_race(connection: Connection, error: Exception) -> bool:
+    """True when ``error`` says a concurrent writer got there first: a UNIQUE key or id it booked
+    (or is booking), or a deadlock between two writers waiting on each other's keys (two batches
+    holding the same keys in different orders). Booking again after reading what it booked
+    decides (a replay, a conflict, or success)."""
+    if isinstance(error, _refusals(connection)):
+        return True
+    cause = getattr(error, "orig", error)
+    return getattr(cause, "sqlstate", None) == _DEADLOCK
 
 
 _Totals = dict[tuple[Any, ...], list[int]]  # key -> [debit, credit] in minor units
@@ -237,9 +297,10 @@ _Slot = tuple[str, str, str, list[int]]
 
 
 def _leg_values(
-    entries: Sequence[JournalEntry], first: int, days: dict[date, Any]
+    entries: Sequence[JournalEntry], seqs: Sequence[int], days: dict[date, Any]
 ) -> tuple[list[Any], _Totals, _Totals]:
-    """The legs' rows (flat, in ``LEGS``' column order), the batch's debit and credit totals per
+    """The legs' rows (flat, in ``LEGS``' column order; entry ``i`` numbered ``seqs[i]``), the
+    batch's debit and credit totals per
     (subject, currency, day), and those of the legs with a product or partner per (subject,
     currency, product, partner, day).
 
@@ -259,8 +320,7 @@ def _leg_values(
     product_at, partner_at = position["product"], position["partner"]
     blank = (NO_DIMENSION,) * len(DIMENSION_KEYS)
     sides = _SIDE_VALUES
-    seq = first
-    for entry in entries:
+    for entry, seq in zip(entries, seqs):
         accounting = entry.accounting_date
         day = days[accounting]
         slots = slots_by_day.get(accounting)
@@ -294,7 +354,6 @@ def _leg_values(
                     found = totals[totals_key] = [0, 0]
                 slot = slots[code] = (currency, product, partner, found)
             slot[3][credit] += amount
-        seq += 1  # a counter: cheaper than enumerate's tuple an entry
     return (values, *_daily_and_segments(totals))
 
 
@@ -315,8 +374,9 @@ def _daily_and_segments(totals: _Totals) -> tuple[_Totals, _Totals]:
 
 
 def _add_totals(connection: Connection, table: sa.Table, rows: list[tuple[Any, ...]]) -> None:
-    """Add the batch's totals (rows in ``table``'s column order, ``debit_minor`` and
-    ``credit_minor`` last) to ``table``: insert the key's row or add to it."""
+    """Add the batch's totals (rows in ``table``'s column order: the key with the writer's
+    ``slot``, then ``debit_minor`` and ``credit_minor``) to ``table``: insert the key's row or add
+    to it."""
     keys = [c.name for c in table.primary_key.columns]
     names = [c.name for c in table.columns]
     head = f"INSERT INTO {table.name} ({', '.join(names)}) "
@@ -343,6 +403,7 @@ _ARRAY_TYPES = {  # PostgreSQL element types of the totals tables' columns, for 
     "day": "date",
     "debit_minor": "bigint",
     "credit_minor": "bigint",
+    "slot": "smallint",
 }
 
 
@@ -366,19 +427,76 @@ def _book_memos(connection: Connection, postings: Sequence[MemoPosting]) -> None
             increases[p.amount.currency] = (
                 increases.get(p.amount.currency, 0) + p.amount.minor_units
             )
-    _add_currency_totals(connection, "memo", increases)
+    # Memo writers are serialized (the store's memo lock), so the memo totals keep one slot and
+    # the rules' check of them is exact.
+    _add_currency_totals(connection, "memo", increases, 0, capped=False)
 
 
-def _add_currency_totals(connection: Connection, book: str, adding: dict[str, int]) -> None:
-    """Add ``adding`` (currency -> minor units) to ``book``'s running totals (the posting rules
-    checked that none passes TOTAL_MINOR_MAX)."""
+def _add_currency_totals(
+    connection: Connection, book: str, adding: dict[str, int], slot: int, *, capped: bool = True
+) -> None:
+    """Add ``adding`` (currency -> minor units) to ``slot`` of ``book``'s running totals (the
+    posting rules checked that no total passes TOTAL_MINOR_MAX as far as this transaction sees).
+
+    PostgreSQL, ``capped``: concurrent writers may each have seen the others' additions missing,
+    so the rules' check alone could let the total pass TOTAL_MINOR_MAX. Each writer adds to its
+    own slot and every slot has a cap (:func:`slot_cap`, together exactly TOTAL_MINOR_MAX): a slot
+    that would pass it raises :class:`SlotFull`, and the store books the batch again with every
+    slot locked (exact). SQLite's single writer sees every addition: one slot, no cap needed."""
     if not adding:
         return
-    mark = "%s" if connection.dialect.name == "postgresql" else "?"
+    postgres = connection.dialect.name == "postgresql"
+    mark = "%s" if postgres else "?"
     sql = (
-        f"INSERT INTO {TOTALS.name} (book, currency, total_minor) VALUES ({mark}, {mark}, {mark})"
-        f" ON CONFLICT (book, currency) DO UPDATE"
+        f"INSERT INTO {TOTALS.name} (book, currency, total_minor, slot)"
+        f" VALUES ({mark}, {mark}, {mark}, {mark})"
+        f" ON CONFLICT (book, currency, slot) DO UPDATE"
         f" SET total_minor = {TOTALS.name}.total_minor + excluded.total_minor"
     )
-    rows = [(book, currency, minor) for currency, minor in sorted(adding.items())]
-    connection.exec_driver_sql(sql, rows if len(rows) > 1 else rows[0])
+    rows = [(book, currency, minor, slot) for currency, minor in sorted(adding.items())]
+    if not (postgres and capped):
+        connection.exec_driver_sql(sql, rows if len(rows) > 1 else rows[0])
+        return
+    full = []
+    for row in rows:  # a currency or two a batch
+        total = connection.exec_driver_sql(f"{sql} RETURNING total_minor", row).scalar_one()
+        if total > slot_cap(slot):
+            full.append(row[1])
+    if full:
+        raise SlotFull(full)
+
+
+def _lock_total_slots(connection: Connection, book: str, currencies: Sequence[str]) -> None:
+    """PostgreSQL: create every slot row of ``book``'s totals in ``currencies`` (0 where missing)
+    and lock them all, in (currency, slot) order. Writers adding to a slot then wait for this
+    transaction, and a read of the totals after this is exact until it ends."""
+    wanted = sorted(set(currencies))
+    connection.exec_driver_sql(
+        f"INSERT INTO {TOTALS.name} (book, currency, total_minor, slot)"
+        f" SELECT %s, c, 0, s FROM unnest(%s::char(3)[]) AS c,"
+        f" generate_series(0, {TOTALS_SLOTS - 1}) AS s ORDER BY c, s ON CONFLICT DO NOTHING",
+        (book, wanted),
+    )
+    connection.exec_driver_sql(
+        f"SELECT slot FROM {TOTALS.name} WHERE book = %s AND currency = ANY(%s::char(3)[])"
+        " ORDER BY currency, slot FOR UPDATE",
+        (book, wanted),
+    ).all()
+
+
+def _spread_currency_totals(connection: Connection, book: str, adding: dict[str, int]) -> None:
+    """PostgreSQL, with every slot of ``adding``'s currencies locked (:func:`_lock_total_slots`):
+    add ``adding`` to ``book``'s totals, rewriting each currency's slots so that slot ``i`` holds
+    at most its cap (filled from slot 0). The rules checked the exact total against
+    TOTAL_MINOR_MAX, which the caps add up to, so it fits."""
+    for currency, minor in sorted(adding.items()):
+        query = f"SELECT SUM(total_minor) FROM {TOTALS.name} WHERE book = %s AND currency = %s"
+        total = int(connection.exec_driver_sql(query, (book, currency)).scalar_one()) + minor
+        if total > TOTAL_MINOR_MAX:  # the rules refuse such a batch before this is reached
+            raise InvariantViolation(f"{book} total in {currency} would be {total}")
+        shares = [(share, book, currency, slot) for slot, share in enumerate(slot_shares(total))]
+        connection.exec_driver_sql(
+            f"UPDATE {TOTALS.name} SET total_minor = %s"
+            " WHERE book = %s AND currency = %s AND slot = %s",
+            shares,
+        )
