@@ -5,8 +5,10 @@
 - :func:`apply_event`: load the loan, :func:`loancore.servicing.apply` the event, save the loan
   (optimistic: :class:`~loancore.errors.ConcurrentUpdate` retried up to ``attempts_max`` times),
   turn the quota effects into quota commands, post the entries and memo postings, commit. A
-  refusal raises and changes nothing. An event id the loan already recorded is a replay: the
-  stored loan comes back (``replayed``) and nothing is posted again.
+  refusal raises and changes nothing. An event id the loan already recorded is a replay: nothing
+  is done or posted again, and the call returns the stored loan with the FIRST call's outcome as
+  the loan's history recorded it (:class:`EventRecord`: the entry ids, the quota effects, the
+  allocation, the clawback), the same record the first call returned.
 - :func:`apply_batch`: many events (a repayment file's chunk) in one unit of work.
 - :func:`reconcile`: the trial balance balances, each loan's figures equal the ledger's balances
   filtered by the loan (:func:`loancore.servicing.reconcile`) and each quota line's used amount
@@ -54,6 +56,7 @@ from loancore.servicing import (
     QuotaEffectKind,
     ReconciliationLine,
     ServicingEvent,
+    TransactionKind,
     apply,
     book_loan,
     expected_balances,
@@ -64,6 +67,7 @@ __all__ = [
     "ATTEMPTS_MAX",
     "Applied",
     "BatchResult",
+    "EventRecord",
     "LineCheck",
     "Reconciliation",
     "apply_batch",
@@ -83,15 +87,62 @@ _LOANS_BATCH = 1000
 _LOANS_MAX = 10_000_000
 
 
+@attrs.frozen(kw_only=True)
+class EventRecord:
+    """What an applied event did, as the loan's history keeps it: the kind, the cash amount, the
+    allocation lines ``(installment, component, minor units)`` in the order applied, the change
+    in borrower credit, the principal repaid, the ids of the journal entries booked, the quota
+    effects and what the merchant must give back (None unless a refund). A replay of the event
+    returns this record, equal to the one the first call returned."""
+
+    event_id: str
+    as_of: date
+    kind: TransactionKind
+    amount: Money
+    allocation: tuple[tuple[int, str, int], ...]
+    credit_change: Money
+    principal_repaid: Money
+    entry_ids: tuple[str, ...]
+    quota_effects: tuple[QuotaEffect, ...]
+    merchant_clawback: Money | None
+
+    @classmethod
+    def from_history(cls, loan: Loan, event_id: str) -> EventRecord:
+        """The record of ``event_id`` in ``loan``'s history; NotFound if it has none."""
+        txn = loan.transaction(event_id)
+        if txn is None:
+            raise NotFound("event", f"{loan.loan_id}/{event_id}")
+        money = loan.money
+        effects = tuple(
+            QuotaEffect(kind=QuotaEffectKind(kind), hold_id=loan.hold_id, amount=money(a), key=k)
+            for kind, a, k in txn.quota_effects
+        )
+        return cls(
+            event_id=txn.event_id,
+            as_of=txn.as_of,
+            kind=txn.kind,
+            amount=money(txn.amount),
+            allocation=txn.lines,
+            credit_change=money(txn.credit_change),
+            principal_repaid=money(txn.principal_repaid),
+            entry_ids=txn.entry_ids,
+            quota_effects=effects,
+            merchant_clawback=None if txn.clawback is None else money(txn.clawback),
+        )
+
+
 @attrs.frozen
 class Applied:
     """What a servicing call did: the loan as stored after it, the core's outcome (None for a
-    replay: nothing was done again), whether it was a replay and how many attempts it took."""
+    replay: nothing was done again), whether it was a replay, how many attempts it took, and the
+    event's :class:`EventRecord` (the first call's, for a replay; None for an event the history
+    does not keep, an ``Accrue``)."""
 
     loan: Loan
     outcome: Outcome | None
     replayed: bool = False
     attempts: int = 1
+    record: EventRecord | None = None
 
 
 def quota_command(uow: UnitOfWork, effect: QuotaEffect) -> Command:
@@ -204,13 +255,20 @@ def _apply_once(uow: UnitOfWork, loan_id: str, event: ServicingEvent, attempt: i
     with uow:
         loan = uow.loans.load(loan_id)
         if _replayed(loan, event):
-            return Applied(loan, None, replayed=True, attempts=attempt)
+            record = EventRecord.from_history(loan, event.event_id)
+            return Applied(loan, None, replayed=True, attempts=attempt, record=record)
         product = uow.loans.product(loan.product_id, loan.product_version)
         outcome = apply(loan, product, event)
         uow.loans.update(outcome.loan, expected_version=loan.version)
         _persist_effects(uow, (outcome,), event.as_of)
         uow.commit()
-    return Applied(outcome.loan, outcome, attempts=attempt)
+    return Applied(outcome.loan, outcome, attempts=attempt, record=_record(outcome.loan, event))
+
+
+def _record(loan: Loan, event: ServicingEvent) -> EventRecord | None:
+    if loan.transaction(event.event_id) is None:
+        return None  # an event the history does not keep (Accrue)
+    return EventRecord.from_history(loan, event.event_id)
 
 
 def apply_event(
@@ -233,17 +291,28 @@ def apply_event(
 @attrs.frozen
 class BatchResult:
     """What :func:`apply_batch` did: the event ids applied, replayed and refused (with the
-    refusal), in input order."""
+    refusal), in input order; :meth:`record` gives an applied or replayed event's
+    :class:`EventRecord` (a replayed one's is its first application's)."""
 
     applied: tuple[str, ...]
     replayed: tuple[str, ...]
     refused: tuple[tuple[str, ServicingRejected], ...]
+    loans: Mapping[str, Loan] = attrs.field(factory=dict, repr=False)
+    """Each applied or replayed event id's loan as the batch left it."""
+
+    def record(self, event_id: str) -> EventRecord:
+        """The record of an applied or replayed event of the batch; NotFound otherwise."""
+        loan = self.loans.get(event_id)
+        if loan is None:
+            raise NotFound("event", event_id)
+        return EventRecord.from_history(loan, event_id)
 
 
 def _batch_once(uow: UnitOfWork, items: Sequence[tuple[str, ServicingEvent]]) -> BatchResult:
     applied: list[str] = []
     replayed: list[str] = []
     refused: list[tuple[str, ServicingRejected]] = []
+    loan_of: dict[str, str] = {}  # event id -> loan id, applied and replayed
     with uow:
         current = uow.loans.load_many([loan_id for loan_id, _event in items])  # one read
         loaded = {loan_id: loan.version for loan_id, loan in current.items()}
@@ -253,6 +322,7 @@ def _batch_once(uow: UnitOfWork, items: Sequence[tuple[str, ServicingEvent]]) ->
             loan = current[loan_id]
             if _replayed(loan, event):
                 replayed.append(event.event_id)
+                loan_of[event.event_id] = loan_id
                 continue
             ref = (loan.product_id, loan.product_version)
             product = products.get(ref)
@@ -266,12 +336,14 @@ def _batch_once(uow: UnitOfWork, items: Sequence[tuple[str, ServicingEvent]]) ->
             current[loan_id] = outcome.loan
             outcomes.append(outcome)
             applied.append(event.event_id)
+            loan_of[event.event_id] = loan_id
         changed = [(loan, loaded[i]) for i, loan in current.items() if loan.version != loaded[i]]
         uow.loans.update_many(changed)  # one write
         as_of = max((event.as_of for _loan_id, event in items), default=DATE_MAX)
         _persist_effects(uow, tuple(outcomes), as_of)
         uow.commit()
-    return BatchResult(tuple(applied), tuple(replayed), tuple(refused))
+    loans = {event_id: current[loan_id] for event_id, loan_id in loan_of.items()}
+    return BatchResult(tuple(applied), tuple(replayed), tuple(refused), loans)
 
 
 def apply_batch(

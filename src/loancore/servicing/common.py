@@ -89,6 +89,9 @@ def done(
             lines=tuple(lines),
             credit_change=credit_change,
             principal_repaid=principal_repaid,
+            entry_ids=tuple(entry.entry_id for entry in entries),
+            quota_effects=tuple((e.kind.value, e.amount.minor_units, e.key) for e in effects),
+            clawback=None if clawback is None else clawback.minor_units,
         )
         history = (*history, txn)
     loan = attrs.evolve(loan, version=loan.version + 1, history=history).check()

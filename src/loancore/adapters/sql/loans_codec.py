@@ -78,6 +78,9 @@ TRANSACTION_FIELDS = (
     "principal_repaid",
     "reversed_by",
     "reference",
+    "entry_ids",
+    "quota_effects",
+    "clawback",
 )
 """The positions of a history line's array in format 2."""
 
@@ -264,11 +267,15 @@ def _transaction_row(txn: Transaction) -> list[Any]:
         txn.principal_repaid,
         txn.reversed_by,
         txn.reference,
+        list(txn.entry_ids),
+        [list(effect) for effect in txn.quota_effects],
+        txn.clawback,
     ]
 
 
 def _transaction_of_row(row: list[Any]) -> Transaction:
-    event_id, as_of, kind, amount, lines, credit, principal, reversed_by, reference = row
+    event_id, as_of, kind, amount, lines, credit, principal, reversed_by, reference = row[:9]
+    entry_ids, effects, clawback = row[9:]
     return Transaction(
         event_id=event_id,
         as_of=_fromiso(as_of),
@@ -279,6 +286,9 @@ def _transaction_of_row(row: list[Any]) -> Transaction:
         principal_repaid=principal,
         reversed_by=reversed_by,
         reference=reference,
+        entry_ids=tuple(entry_ids),
+        quota_effects=tuple((k, a, key) for k, a, key in effects),
+        clawback=clawback,
     )
 
 
