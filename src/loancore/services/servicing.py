@@ -24,14 +24,14 @@ principal as used again (and is refused, undoing the reversal, if the line canno
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 
 import attrs
 
 from loancore.checks import DATE_MAX, require_id
 from loancore.errors import ConcurrentUpdate, InvalidInput, NotFound, ServicingRejected
-from loancore.ledger.subjects import Side
+from loancore.ledger.subjects import Chart, Side
 from loancore.money import Money
 from loancore.ports import UnitOfWork
 from loancore.quota import (
@@ -417,8 +417,7 @@ class Reconciliation:
         return found
 
 
-def _net_debits(uow: UnitOfWork, loan: Loan, codes: list[str]) -> dict[str, int]:
-    chart = uow.ledger.load_chart()
+def _net_debits(uow: UnitOfWork, chart: Chart, loan: Loan, codes: list[str]) -> dict[str, int]:
     result: dict[str, int] = {}
     for code in codes:
         balance = uow.ledger.balance(
@@ -428,43 +427,98 @@ def _net_debits(uow: UnitOfWork, loan: Loan, codes: list[str]) -> dict[str, int]
     return result
 
 
-def _all_loan_ids(uow: UnitOfWork) -> list[str]:
-    ids: list[str] = []
+def _loan_id_chunks(uow: UnitOfWork) -> Iterator[tuple[str, ...]]:
+    """Every loan id, :data:`_LOANS_BATCH` at a time in id order."""
     after = ""
     for _ in range(_LOANS_MAX // _LOANS_BATCH):  # bounded: at most _LOANS_MAX loans
         batch = uow.loans.loan_ids(after=after, limit=_LOANS_BATCH)
-        ids.extend(batch)
+        if batch:
+            yield batch
         if len(batch) < _LOANS_BATCH:
-            break
+            return
         after = batch[-1]
-    return ids
+
+
+class _Book:
+    """What a reconciliation keeps while it walks loans: the products and chart read once, each
+    loan's result, and the principal drawn per quota line."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.chart = uow.ledger.load_chart()
+        self.products: dict[tuple[str, int], LoanProduct] = {}
+        self.results: dict[str, tuple[ReconciliationLine, ...]] = {}
+        self.drawn: dict[str, int] = {}
+
+    def line_of(self, loan: Loan) -> str:
+        return self.uow.quota.hold(loan.hold_id).line_id
+
+    def check(self, loan: Loan) -> None:
+        ref = (loan.product_id, loan.product_version)
+        product = self.products.get(ref)
+        if product is None:
+            product = self.products[ref] = self.uow.loans.product(*ref)
+        codes = sorted(expected_balances(loan, product))
+        net = _net_debits(self.uow, self.chart, loan, codes)
+        self.results[loan.loan_id] = reconcile_loan(loan, product, net)
+
+    def draw(self, line_id: str, loans: Iterable[Loan]) -> None:
+        """Count the principal of ``loans`` drawn on ``line_id`` (others are skipped)."""
+        for loan in loans:
+            if self.line_of(loan) == line_id:
+                self.drawn[line_id] = self.drawn.get(line_id, 0) + _principal_drawn(loan)
+
+    def checks(self) -> tuple[LineCheck, ...]:
+        return tuple(
+            LineCheck(line_id, self.uow.quota.balance(line_id).used_minor, self.drawn[line_id])
+            for line_id in sorted(self.drawn)
+        )
+
+
+def _reconcile_one(book: _Book, loan_id: str) -> None:
+    """One loan, and its quota line against the loans of the line's borrower and of the loan's
+    customer (``customer_loans``), not the whole book."""
+    uow = book.uow
+    loan = uow.loans.load(loan_id)
+    book.check(loan)
+    line_id = book.line_of(loan)
+    book.drawn[line_id] = 0
+    customers = {uow.quota.line(line_id).borrower_id, *_customers(loan)}
+    ids = sorted({i for customer in customers for i in uow.loans.customer_loans(customer)})
+    for first in range(0, len(ids), _LOANS_BATCH):  # bounded by the customers' loans
+        book.draw(line_id, uow.loans.load_many(ids[first : first + _LOANS_BATCH]).values())
+
+
+def _customers(loan: Loan) -> list[str]:
+    return [value for key, value in loan.dimensions if key == "customer"]
+
+
+def _reconcile_all(book: _Book) -> None:
+    """Every loan, :data:`_LOANS_BATCH` loans in memory at a time."""
+    for ids in _loan_id_chunks(book.uow):
+        for loan in book.uow.loans.load_many(ids).values():
+            book.check(loan)
+            line_id = book.line_of(loan)
+            book.drawn[line_id] = book.drawn.get(line_id, 0) + _principal_drawn(loan)
 
 
 def reconcile(uow: UnitOfWork, loan_id: str | None = None) -> Reconciliation:
-    """Reconcile one loan (and its quota line), or every loan and line with ``loan_id`` None, in
-    one (read-only) unit of work; see the module docstring."""
+    """Reconcile one loan and its quota line, or every loan and line with ``loan_id`` None, in
+    one (read-only) unit of work; see the module docstring.
+
+    One loan reads that loan and the loans of its line's borrower and of its own customer (the
+    ``customer`` dimension) to total the principal drawn on the line; a loan booked on the line
+    for another customer is not found there, and the line check reports the difference. The
+    whole book is walked in id order, :data:`_LOANS_BATCH` loans at a time."""
     with uow:
         trial = uow.ledger.trial_balance(as_of=DATE_MAX)
-        loans: dict[str, Loan] = {i: uow.loans.load(i) for i in _all_loan_ids(uow)}
-        line_of = {i: uow.quota.hold(loan.hold_id).line_id for i, loan in loans.items()}
-        wanted = sorted(loans) if loan_id is None else [loan_id]
-        results: dict[str, tuple[ReconciliationLine, ...]] = {}
-        for one in wanted:
-            loan = loans.get(one)
-            if loan is None:
-                raise NotFound("loan", one)
-            product = uow.loans.product(loan.product_id, loan.product_version)
-            codes = sorted(expected_balances(loan, product))
-            results[one] = reconcile_loan(loan, product, _net_debits(uow, loan, codes))
-        line_ids = sorted({line_of[one] for one in wanted})
-        checks = []
-        for line_id in line_ids:
-            outstanding = sum(
-                _principal_drawn(loan) for i, loan in loans.items() if line_of[i] == line_id
-            )
-            used = uow.quota.balance(line_id).used_minor
-            checks.append(LineCheck(line_id, used, outstanding))
-    return Reconciliation(trial.is_balanced(), results, tuple(checks))
+        book = _Book(uow)
+        if loan_id is None:
+            _reconcile_all(book)
+        else:
+            _reconcile_one(book, loan_id)
+        checks = book.checks()
+    return Reconciliation(trial.is_balanced(), book.results, checks)
 
 
 def _principal_drawn(loan: Loan) -> int:
