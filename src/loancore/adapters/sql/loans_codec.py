@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -334,6 +335,8 @@ def decode_loan(text: str) -> Loan:
     :class:`InvariantViolation` on an unknown format."""
     data = json.loads(text)
     version = data.get("format")
+    installment: Callable[[Any], Installment]
+    transaction: Callable[[Any], Transaction]
     if version == LOAN_FORMAT:
         installment, transaction = _installment_of_row, _transaction_of_row
     elif version == 1:
