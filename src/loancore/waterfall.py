@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import datetime
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -76,7 +76,9 @@ __all__ = [
     "Processing",
     "Step",
     "TransactionType",
+    "UnitsLine",
     "allocate",
+    "allocate_units",
     "due_state",
     "steps",
 ]
@@ -465,23 +467,74 @@ def _book(items: Sequence[OutstandingItem], currency: str) -> _Book:
 
 
 def _visits(
-    book: _Book, rule: AllocationRule, states: Mapping[int, DueState]
-) -> list[tuple[int, Step]]:
-    """The (installment, step) pairs the rule pays, in order. What is due first (installments
+    installments: Sequence[tuple[int, datetime.date]],
+    rule: AllocationRule,
+    states: Mapping[int, DueState],
+) -> Iterator[tuple[int, Step]]:
+    """The (installment, step) pairs the rule pays, in order, produced as the payment walks them
+    (it stops at the first visit that finds no money left). What is due first (installments
     oldest first), then the not-yet-due part, nearest first or last first by the overflow rule.
     Horizontal: installment by installment, steps inside; vertical: step by step, installments
     inside."""
-    visits: list[tuple[int, Step]] = []
     for in_advance in (False, True):
         part = [s for s in rule.steps if (s.state is DueState.NOT_YET_DUE) is in_advance]
-        numbers = [n for n, _ in book.installments]
+        numbers = [n for n, _ in installments]
         if in_advance and rule.overflow is OverflowRule.LAST_INSTALLMENTS:
             numbers.reverse()
         if rule.processing is Processing.HORIZONTAL:
-            visits.extend((n, s) for n in numbers for s in part if s.state is states[n])
+            yield from ((n, s) for n in numbers for s in part if s.state is states[n])
         else:
-            visits.extend((n, s) for s in part for n in numbers if s.state is states[n])
-    return visits
+            yield from ((n, s) for s in part for n in numbers if s.state is states[n])
+
+
+UnitsLine = tuple[int, Component, DueState, int]
+"""A line of :func:`allocate_units`: (installment, component, due state, minor units > 0)."""
+
+
+def allocate_units(
+    units: Mapping[tuple[int, Component], int],
+    installments: Sequence[tuple[int, datetime.date]],
+    amount_minor: int,
+    transaction_type: TransactionType,
+    as_of: datetime.date,
+    policy: Policy,
+    *,
+    grace_days: int = 0,
+    currency: str,
+) -> tuple[list[UnitsLine], int, OverflowRule | None]:
+    """The waterfall itself, in integer minor units: :func:`allocate` checks its arguments and
+    calls this; servicing, which keeps its amounts as integers, calls it directly.
+
+    ``units`` is the outstanding minor units per (installment, component) (a missing key owes
+    nothing); ``installments`` the (number, due date) pairs in paying order (due date, then
+    number). Returns the lines in the order applied, the minor units left over and the overflow
+    decision (see :class:`Allocation`). A waiver larger than its rule may waive is refused
+    (``currency`` names the amounts in that message)."""
+    rule = policy.rule_for(transaction_type)
+    states = {n: due_state(day, as_of, grace_days=grace_days) for n, day in installments}
+    remaining = amount_minor
+    lines: list[UnitsLine] = []
+    overflow: OverflowRule | None = None
+    if remaining:
+        for number, step in _visits(installments, rule, states):  # bounded: installments x steps
+            if step.state is DueState.NOT_YET_DUE and overflow is None:
+                overflow = rule.overflow  # the due part is over and money is left
+            paid = min(remaining, units.get((number, step.component), 0))
+            if paid:
+                remaining -= paid
+                lines.append((number, step.component, step.state, paid))
+                if not remaining:
+                    break
+    if remaining and overflow is None:
+        overflow = rule.overflow
+    if remaining and transaction_type is TransactionType.WAIVER:
+        raise InvalidInput(
+            "payment.amount",
+            Money.from_minor(amount_minor, currency),
+            f"a waiver cannot exceed what its rule may waive "
+            f"({Money.from_minor(amount_minor - remaining, currency)})",
+        )
+    return lines, remaining, overflow
 
 
 def allocate(
@@ -497,7 +550,8 @@ def allocate(
     that many days after its due date. Refused with InvalidInput naming the field: items that are
     not OutstandingItem, more than ITEMS_MAX of them, an item in another currency than the
     payment, the same (installment, component) twice, one installment with two due dates, and a
-    waiver larger than what its rule may waive. See the module docstring for the order.
+    waiver larger than what its rule may waive. See the module docstring for the order; the
+    allocation itself is :func:`allocate_units`.
     """
     if not isinstance(payment, Payment):
         raise InvalidInput("payment", payment, "expected a Payment")
@@ -505,37 +559,26 @@ def allocate(
         raise InvalidInput("policy", policy, "expected a Policy")
     _int_in("grace_days", grace_days, 0, GRACE_DAYS_MAX)
     book = _book(items, payment.amount.currency)
-    rule = policy.rule_for(payment.transaction_type)
-    states = {
-        n: due_state(day, payment.as_of, grace_days=grace_days) for n, day in book.installments
-    }
-    remaining = payment.amount.minor_units
-    lines: list[AllocationLine] = []
-    overflow: OverflowRule | None = None
-    for number, step in _visits(book, rule, states):  # bounded: installments x steps
-        if not remaining:
-            break
-        if step.state is DueState.NOT_YET_DUE and overflow is None:
-            overflow = rule.overflow  # the due part is over and money is left
-        paid = min(remaining, book.units.get((number, step.component), 0))
-        if paid:
-            remaining -= paid
-            amount = Money.from_minor(paid, book.currency)
-            lines.append(AllocationLine(number, step.component, step.state, amount))
-    if remaining and overflow is None:
-        overflow = rule.overflow
-    if remaining and payment.transaction_type is TransactionType.WAIVER:
-        raise InvalidInput(
-            "payment.amount",
-            payment.amount,
-            f"a waiver cannot exceed what its rule may waive "
-            f"({Money.from_minor(payment.amount.minor_units - remaining, book.currency)})",
-        )
+    currency = book.currency
+    raw, remaining, overflow = allocate_units(
+        book.units,
+        book.installments,
+        payment.amount.minor_units,
+        payment.transaction_type,
+        payment.as_of,
+        policy,
+        grace_days=grace_days,
+        currency=currency,
+    )
+    lines = [
+        AllocationLine(number, component, state, Money.from_minor(paid, currency))
+        for number, component, state, paid in raw
+    ]
     return Allocation(
         payment=payment,
         policy=policy.name,
         lines=lines,
-        leftover=Money.from_minor(remaining, book.currency),
+        leftover=Money.from_minor(remaining, currency),
         overflow=overflow,
     )
 

@@ -17,7 +17,12 @@ from loans_kit import DAY, cny, state
 from loancore.adapters.memory.loans import MemoryLoanStore
 from loancore.adapters.sql import create_engine
 from loancore.adapters.sql.loans import SqlLoanStore
-from loancore.adapters.sql.loans_codec import decode_loan, encode_loan
+from loancore.adapters.sql.loans_codec import (
+    LOAN_FORMAT,
+    decode_loan,
+    encode_loan,
+    encode_loan_v1,
+)
 from loancore.errors import (
     ConcurrentUpdate,
     IdempotencyConflict,
@@ -93,6 +98,24 @@ def test_encoding_round_trips_exactly_and_canonically(loan: Loan) -> None:
     assert decode_loan(text) == loan
     assert encode_loan(decode_loan(text)) == text
     json.loads(text, parse_float=_no_float)  # amounts and counters are integers
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(loans())
+def test_format_1_documents_still_read_and_are_rewritten_as_the_current_format(loan: Loan) -> None:
+    old = encode_loan_v1(loan)
+    assert json.loads(old)["format"] == 1
+    unrecorded = tuple(  # format 1 kept no outcome records
+        attrs.evolve(txn, entry_ids=(), quota_effects=(), clawback=None) for txn in loan.history
+    )
+    assert decode_loan(old) == attrs.evolve(loan, history=unrecorded)
+    assert json.loads(encode_loan(decode_loan(old)))["format"] == LOAN_FORMAT == 2
+
+
+def test_unknown_document_format_is_refused() -> None:
+    text = encode_loan(_booked()).replace('"format":2', '"format":3')
+    with pytest.raises(InvariantViolation, match="format 3"):
+        decode_loan(text)
 
 
 def _sqlite_store(tmp_path: Path) -> SqlLoanStore:

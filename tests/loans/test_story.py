@@ -84,6 +84,57 @@ def test_replayed_event_returns_the_stored_loan_and_posts_nothing_twice(uow: Uni
     assert replayed_booking.replayed and state(uow) == before
 
 
+def test_replayed_event_returns_the_first_outcome_even_after_later_events(
+    uow: UnitOfWork,
+) -> None:
+    book(uow)
+    event = Repay(event_id="late-1", as_of=date(2026, 2, 25), amount=cny("700.00"))
+    first = apply_event(uow, "L1", event)
+    assert first.outcome is not None and first.record is not None
+    record = first.record
+    assert record.entry_ids == tuple(e.entry_id for e in first.outcome.entries)
+    assert record.quota_effects == first.outcome.quota_effects
+    assert record.allocation == first.loan.history[-1].lines != ()
+    assert record.amount == cny("700.00") and record.merchant_clawback is None
+    apply_event(uow, "L1", Repay(event_id="next", as_of=date(2026, 3, 20), amount=cny("900.00")))
+    before = state(uow)
+    again = apply_event(uow, "L1", event)
+    assert again.replayed and again.record == record  # the first outcome, not the loan's now
+    assert state(uow) == before
+    with uow:
+        posted = [uow.ledger.get_entry(entry_id) for entry_id in record.entry_ids]
+    assert posted == list(first.outcome.entries)
+
+
+def test_replayed_refund_returns_its_clawback_and_quota_effects(uow: UnitOfWork) -> None:
+    book(uow)
+    refund = MerchantRefund(event_id="refund-1", as_of=date(2026, 2, 1), amount=cny("500.00"))
+    first = apply_event(uow, "L1", refund)
+    assert first.record is not None and first.outcome is not None
+    assert first.record.merchant_clawback == first.outcome.merchant_clawback is not None
+    assert first.record.quota_effects == first.outcome.quota_effects != ()
+    again = apply_event(uow, "L1", refund)
+    assert again.replayed and again.record == first.record
+
+
+def test_batch_reports_each_event_record_and_a_replay_its_first_one(uow: UnitOfWork) -> None:
+    book(uow, "L1")
+    book(uow, "L2")
+    items = [
+        ("L1", Repay(event_id="a1", as_of=date(2026, 2, 15), amount=cny("100.00"))),
+        ("L2", Repay(event_id="b1", as_of=date(2026, 2, 15), amount=cny("70.00"))),
+        ("L1", Repay(event_id="a2", as_of=date(2026, 2, 16), amount=cny("50.00"))),
+    ]
+    result = apply_batch(uow, items)
+    records = {event_id: result.record(event_id) for event_id in result.applied}
+    assert records["a2"].amount == cny("50.00") and records["b1"].entry_ids
+    single = apply_event(uow, "L1", items[0][1])
+    assert single.replayed and single.record == records["a1"]
+    again = apply_batch(uow, items)
+    assert again.replayed == ("a1", "b1", "a2")
+    assert {event_id: again.record(event_id) for event_id in again.replayed} == records
+
+
 def test_refused_event_changes_nothing(uow: UnitOfWork) -> None:
     book(uow)
     apply_event(uow, "L1", Repay(event_id="repay-1", as_of=date(2026, 2, 15), amount=cny("10.00")))

@@ -5,8 +5,10 @@
 - :func:`apply_event`: load the loan, :func:`loancore.servicing.apply` the event, save the loan
   (optimistic: :class:`~loancore.errors.ConcurrentUpdate` retried up to ``attempts_max`` times),
   turn the quota effects into quota commands, post the entries and memo postings, commit. A
-  refusal raises and changes nothing. An event id the loan already recorded is a replay: the
-  stored loan comes back (``replayed``) and nothing is posted again.
+  refusal raises and changes nothing. An event id the loan already recorded is a replay: nothing
+  is done or posted again, and the call returns the stored loan with the FIRST call's outcome as
+  the loan's history recorded it (:class:`EventRecord`: the entry ids, the quota effects, the
+  allocation, the clawback), the same record the first call returned.
 - :func:`apply_batch`: many events (a repayment file's chunk) in one unit of work.
 - :func:`reconcile`: the trial balance balances, each loan's figures equal the ledger's balances
   filtered by the loan (:func:`loancore.servicing.reconcile`) and each quota line's used amount
@@ -22,7 +24,7 @@ principal as used again (and is refused, undoing the reversal, if the line canno
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 
 import attrs
@@ -30,7 +32,7 @@ import attrs
 from loancore.checks import DATE_MAX, require_id
 from loancore.errors import ConcurrentUpdate, InvalidInput, NotFound, ServicingRejected
 from loancore.ledger.entries import JournalEntry
-from loancore.ledger.subjects import Side
+from loancore.ledger.subjects import Chart, Side
 from loancore.money import Money
 from loancore.ports import UnitOfWork
 from loancore.quota import (
@@ -56,6 +58,7 @@ from loancore.servicing import (
     QuotaEffectKind,
     ReconciliationLine,
     ServicingEvent,
+    TransactionKind,
     apply,
     book_loan,
     expected_balances,
@@ -66,6 +69,7 @@ __all__ = [
     "ATTEMPTS_MAX",
     "Applied",
     "BatchResult",
+    "EventRecord",
     "LineCheck",
     "Reconciliation",
     "apply_batch",
@@ -85,15 +89,62 @@ _LOANS_BATCH = 1000
 _LOANS_MAX = 10_000_000
 
 
+@attrs.frozen(kw_only=True)
+class EventRecord:
+    """What an applied event did, as the loan's history keeps it: the kind, the cash amount, the
+    allocation lines ``(installment, component, minor units)`` in the order applied, the change
+    in borrower credit, the principal repaid, the ids of the journal entries booked, the quota
+    effects and what the merchant must give back (None unless a refund). A replay of the event
+    returns this record, equal to the one the first call returned."""
+
+    event_id: str
+    as_of: date
+    kind: TransactionKind
+    amount: Money
+    allocation: tuple[tuple[int, str, int], ...]
+    credit_change: Money
+    principal_repaid: Money
+    entry_ids: tuple[str, ...]
+    quota_effects: tuple[QuotaEffect, ...]
+    merchant_clawback: Money | None
+
+    @classmethod
+    def from_history(cls, loan: Loan, event_id: str) -> EventRecord:
+        """The record of ``event_id`` in ``loan``'s history; NotFound if it has none."""
+        txn = loan.transaction(event_id)
+        if txn is None:
+            raise NotFound("event", f"{loan.loan_id}/{event_id}")
+        money = loan.money
+        effects = tuple(
+            QuotaEffect(kind=QuotaEffectKind(kind), hold_id=loan.hold_id, amount=money(a), key=k)
+            for kind, a, k in txn.quota_effects
+        )
+        return cls(
+            event_id=txn.event_id,
+            as_of=txn.as_of,
+            kind=txn.kind,
+            amount=money(txn.amount),
+            allocation=txn.lines,
+            credit_change=money(txn.credit_change),
+            principal_repaid=money(txn.principal_repaid),
+            entry_ids=txn.entry_ids,
+            quota_effects=effects,
+            merchant_clawback=None if txn.clawback is None else money(txn.clawback),
+        )
+
+
 @attrs.frozen
 class Applied:
     """What a servicing call did: the loan as stored after it, the core's outcome (None for a
-    replay: nothing was done again), whether it was a replay and how many attempts it took."""
+    replay: nothing was done again), whether it was a replay, how many attempts it took, and the
+    event's :class:`EventRecord` (the first call's, for a replay; None for an event the history
+    does not keep, an ``Accrue``)."""
 
     loan: Loan
     outcome: Outcome | None
     replayed: bool = False
     attempts: int = 1
+    record: EventRecord | None = None
 
 
 def quota_command(uow: UnitOfWork, effect: QuotaEffect) -> Command:
@@ -220,13 +271,20 @@ def _apply_once(uow: UnitOfWork, loan_id: str, event: ServicingEvent, attempt: i
     with uow:
         loan = uow.loans.load(loan_id)
         if _replayed(loan, event):
-            return Applied(loan, None, replayed=True, attempts=attempt)
+            record = EventRecord.from_history(loan, event.event_id)
+            return Applied(loan, None, replayed=True, attempts=attempt, record=record)
         product = uow.loans.product(loan.product_id, loan.product_version)
         outcome = apply(loan, product, event)
         uow.loans.update(outcome.loan, expected_version=loan.version)
         _persist_effects(uow, (outcome,), event.as_of)
         uow.commit()
-    return Applied(outcome.loan, outcome, attempts=attempt)
+    return Applied(outcome.loan, outcome, attempts=attempt, record=_record(outcome.loan, event))
+
+
+def _record(loan: Loan, event: ServicingEvent) -> EventRecord | None:
+    if loan.transaction(event.event_id) is None:
+        return None  # an event the history does not keep (Accrue)
+    return EventRecord.from_history(loan, event.event_id)
 
 
 def apply_event(
@@ -249,17 +307,28 @@ def apply_event(
 @attrs.frozen
 class BatchResult:
     """What :func:`apply_batch` did: the event ids applied, replayed and refused (with the
-    refusal), in input order."""
+    refusal), in input order; :meth:`record` gives an applied or replayed event's
+    :class:`EventRecord` (a replayed one's is its first application's)."""
 
     applied: tuple[str, ...]
     replayed: tuple[str, ...]
     refused: tuple[tuple[str, ServicingRejected], ...]
+    loans: Mapping[str, Loan] = attrs.field(factory=dict, repr=False)
+    """Each applied or replayed event id's loan as the batch left it."""
+
+    def record(self, event_id: str) -> EventRecord:
+        """The record of an applied or replayed event of the batch; NotFound otherwise."""
+        loan = self.loans.get(event_id)
+        if loan is None:
+            raise NotFound("event", event_id)
+        return EventRecord.from_history(loan, event_id)
 
 
 def _batch_once(uow: UnitOfWork, items: Sequence[tuple[str, ServicingEvent]]) -> BatchResult:
     applied: list[str] = []
     replayed: list[str] = []
     refused: list[tuple[str, ServicingRejected]] = []
+    loan_of: dict[str, str] = {}  # event id -> loan id, applied and replayed
     with uow:
         current = uow.loans.load_many([loan_id for loan_id, _event in items])  # one read
         loaded = {loan_id: loan.version for loan_id, loan in current.items()}
@@ -269,6 +338,7 @@ def _batch_once(uow: UnitOfWork, items: Sequence[tuple[str, ServicingEvent]]) ->
             loan = current[loan_id]
             if _replayed(loan, event):
                 replayed.append(event.event_id)
+                loan_of[event.event_id] = loan_id
                 continue
             ref = (loan.product_id, loan.product_version)
             product = products.get(ref)
@@ -282,12 +352,14 @@ def _batch_once(uow: UnitOfWork, items: Sequence[tuple[str, ServicingEvent]]) ->
             current[loan_id] = outcome.loan
             outcomes.append(outcome)
             applied.append(event.event_id)
+            loan_of[event.event_id] = loan_id
         changed = [(loan, loaded[i]) for i, loan in current.items() if loan.version != loaded[i]]
         uow.loans.update_many(changed)  # one write
         as_of = max((event.as_of for _loan_id, event in items), default=DATE_MAX)
         _persist_effects(uow, tuple(outcomes), as_of)
         uow.commit()
-    return BatchResult(tuple(applied), tuple(replayed), tuple(refused))
+    loans = {event_id: current[loan_id] for event_id, loan_id in loan_of.items()}
+    return BatchResult(tuple(applied), tuple(replayed), tuple(refused), loans)
 
 
 def apply_batch(
@@ -361,8 +433,7 @@ class Reconciliation:
         return found
 
 
-def _net_debits(uow: UnitOfWork, loan: Loan, codes: list[str]) -> dict[str, int]:
-    chart = uow.ledger.load_chart()
+def _net_debits(uow: UnitOfWork, chart: Chart, loan: Loan, codes: list[str]) -> dict[str, int]:
     result: dict[str, int] = {}
     for code in codes:
         balance = uow.ledger.balance(
@@ -372,43 +443,98 @@ def _net_debits(uow: UnitOfWork, loan: Loan, codes: list[str]) -> dict[str, int]
     return result
 
 
-def _all_loan_ids(uow: UnitOfWork) -> list[str]:
-    ids: list[str] = []
+def _loan_id_chunks(uow: UnitOfWork) -> Iterator[tuple[str, ...]]:
+    """Every loan id, :data:`_LOANS_BATCH` at a time in id order."""
     after = ""
     for _ in range(_LOANS_MAX // _LOANS_BATCH):  # bounded: at most _LOANS_MAX loans
         batch = uow.loans.loan_ids(after=after, limit=_LOANS_BATCH)
-        ids.extend(batch)
+        if batch:
+            yield batch
         if len(batch) < _LOANS_BATCH:
-            break
+            return
         after = batch[-1]
-    return ids
+
+
+class _Book:
+    """What a reconciliation keeps while it walks loans: the products and chart read once, each
+    loan's result, and the principal drawn per quota line."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.chart = uow.ledger.load_chart()
+        self.products: dict[tuple[str, int], LoanProduct] = {}
+        self.results: dict[str, tuple[ReconciliationLine, ...]] = {}
+        self.drawn: dict[str, int] = {}
+
+    def line_of(self, loan: Loan) -> str:
+        return self.uow.quota.hold(loan.hold_id).line_id
+
+    def check(self, loan: Loan) -> None:
+        ref = (loan.product_id, loan.product_version)
+        product = self.products.get(ref)
+        if product is None:
+            product = self.products[ref] = self.uow.loans.product(*ref)
+        codes = sorted(expected_balances(loan, product))
+        net = _net_debits(self.uow, self.chart, loan, codes)
+        self.results[loan.loan_id] = reconcile_loan(loan, product, net)
+
+    def draw(self, line_id: str, loans: Iterable[Loan]) -> None:
+        """Count the principal of ``loans`` drawn on ``line_id`` (others are skipped)."""
+        for loan in loans:
+            if self.line_of(loan) == line_id:
+                self.drawn[line_id] = self.drawn.get(line_id, 0) + _principal_drawn(loan)
+
+    def checks(self) -> tuple[LineCheck, ...]:
+        return tuple(
+            LineCheck(line_id, self.uow.quota.balance(line_id).used_minor, self.drawn[line_id])
+            for line_id in sorted(self.drawn)
+        )
+
+
+def _reconcile_one(book: _Book, loan_id: str) -> None:
+    """One loan, and its quota line against the loans of the line's borrower and of the loan's
+    customer (``customer_loans``), not the whole book."""
+    uow = book.uow
+    loan = uow.loans.load(loan_id)
+    book.check(loan)
+    line_id = book.line_of(loan)
+    book.drawn[line_id] = 0
+    customers = {uow.quota.line(line_id).borrower_id, *_customers(loan)}
+    ids = sorted({i for customer in customers for i in uow.loans.customer_loans(customer)})
+    for first in range(0, len(ids), _LOANS_BATCH):  # bounded by the customers' loans
+        book.draw(line_id, uow.loans.load_many(ids[first : first + _LOANS_BATCH]).values())
+
+
+def _customers(loan: Loan) -> list[str]:
+    return [value for key, value in loan.dimensions if key == "customer"]
+
+
+def _reconcile_all(book: _Book) -> None:
+    """Every loan, :data:`_LOANS_BATCH` loans in memory at a time."""
+    for ids in _loan_id_chunks(book.uow):
+        for loan in book.uow.loans.load_many(ids).values():
+            book.check(loan)
+            line_id = book.line_of(loan)
+            book.drawn[line_id] = book.drawn.get(line_id, 0) + _principal_drawn(loan)
 
 
 def reconcile(uow: UnitOfWork, loan_id: str | None = None) -> Reconciliation:
-    """Reconcile one loan (and its quota line), or every loan and line with ``loan_id`` None, in
-    one (read-only) unit of work; see the module docstring."""
+    """Reconcile one loan and its quota line, or every loan and line with ``loan_id`` None, in
+    one (read-only) unit of work; see the module docstring.
+
+    One loan reads that loan and the loans of its line's borrower and of its own customer (the
+    ``customer`` dimension) to total the principal drawn on the line; a loan booked on the line
+    for another customer is not found there, and the line check reports the difference. The
+    whole book is walked in id order, :data:`_LOANS_BATCH` loans at a time."""
     with uow:
         trial = uow.ledger.trial_balance(as_of=DATE_MAX)
-        loans: dict[str, Loan] = {i: uow.loans.load(i) for i in _all_loan_ids(uow)}
-        line_of = {i: uow.quota.hold(loan.hold_id).line_id for i, loan in loans.items()}
-        wanted = sorted(loans) if loan_id is None else [loan_id]
-        results: dict[str, tuple[ReconciliationLine, ...]] = {}
-        for one in wanted:
-            loan = loans.get(one)
-            if loan is None:
-                raise NotFound("loan", one)
-            product = uow.loans.product(loan.product_id, loan.product_version)
-            codes = sorted(expected_balances(loan, product))
-            results[one] = reconcile_loan(loan, product, _net_debits(uow, loan, codes))
-        line_ids = sorted({line_of[one] for one in wanted})
-        checks = []
-        for line_id in line_ids:
-            outstanding = sum(
-                _principal_drawn(loan) for i, loan in loans.items() if line_of[i] == line_id
-            )
-            used = uow.quota.balance(line_id).used_minor
-            checks.append(LineCheck(line_id, used, outstanding))
-    return Reconciliation(trial.is_balanced(), results, tuple(checks))
+        book = _Book(uow)
+        if loan_id is None:
+            _reconcile_all(book)
+        else:
+            _reconcile_one(book, loan_id)
+        checks = book.checks()
+    return Reconciliation(trial.is_balanced(), book.results, checks)
 
 
 def _principal_drawn(loan: Loan) -> int:

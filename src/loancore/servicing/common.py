@@ -45,11 +45,9 @@ from loancore.servicing.loan import (
 from loancore.servicing.product import LoanProduct
 from loancore.waterfall import (
     Component,
-    OutstandingItem,
     OverflowRule,
-    Payment,
     TransactionType,
-    allocate,
+    allocate_units,
 )
 
 Entries = tuple[JournalEntry, ...]
@@ -91,6 +89,9 @@ def done(
             lines=tuple(lines),
             credit_change=credit_change,
             principal_repaid=principal_repaid,
+            entry_ids=tuple(entry.entry_id for entry in entries),
+            quota_effects=tuple((e.kind.value, e.amount.minor_units, e.key) for e in effects),
+            clawback=None if clawback is None else clawback.minor_units,
         )
         history = (*history, txn)
     loan = attrs.evolve(loan, version=loan.version + 1, history=history).check()
@@ -124,22 +125,28 @@ _NAMED = tuple((component, component.value) for component in COMPONENTS)
 """Each component and the Installment attribute holding its part."""
 
 
-def outstanding_items(loan: Loan, due_only: date | None = None) -> list[OutstandingItem]:
-    """What ``loan`` owes, one waterfall item per installment and component with something
-    outstanding (due on or before ``due_only`` when given); Money is built here, at the edge
-    of the waterfall."""
-    items = []
-    currency = loan.currency
+def outstanding_units(
+    loan: Loan, due_only: date | None = None
+) -> tuple[dict[tuple[int, Component], int], list[tuple[int, date]]]:
+    """What ``loan`` owes in minor units per (installment, component) with something
+    outstanding (due on or before ``due_only`` when given), and those installments' (number, due
+    date) in paying order: the arguments of :func:`loancore.waterfall.allocate_units`."""
+    units: dict[tuple[int, Component], int] = {}
+    dates: list[tuple[int, date]] = []
     for inst in loan.installments:  # bounded by installments x components
         if due_only is not None and inst.due_date > due_only:
             continue
+        owes = False
         for component, name in _NAMED:
             part: Part = getattr(inst, name)
             left = part.due - part.paid - part.waived - part.written_off
             if left:
-                money = Money.from_minor(left, currency)
-                items.append(OutstandingItem(inst.number, inst.due_date, component, money))
-    return items
+                units[(inst.number, component)] = left
+                owes = True
+        if owes:
+            dates.append((inst.number, inst.due_date))
+    dates.sort(key=lambda pair: (pair[1], pair[0]))
+    return units, dates
 
 
 @attrs.frozen
@@ -201,15 +208,23 @@ def allocate_cash(
     *,
     due_only: bool = False,
 ) -> Paid:
-    items = outstanding_items(loan, as_of if due_only else None)
-    payment = Payment(loan.money(amount), kind, as_of)
-    if not items:
+    units, installments = outstanding_units(loan, as_of if due_only else None)
+    if not installments:
         return Paid(loan, (), amount, None, (0, 0, 0))
-    allocation = allocate(items, payment, product.policy, grace_days=product.grace_days)
-    raw = [(ln.installment, ln.component, ln.amount.minor_units) for ln in allocation.lines]
-    loan, forward = pay_parts(loan, raw)
-    lines = tuple((n, c.value, a) for n, c, a in raw)
-    return Paid(loan, lines, allocation.leftover.minor_units, allocation.overflow, forward)
+    raw, leftover, overflow = allocate_units(
+        units,
+        installments,
+        amount,
+        kind,
+        as_of,
+        product.policy,
+        grace_days=product.grace_days,
+        currency=loan.currency,
+    )
+    paying = [(number, component, paid) for number, component, _state, paid in raw]
+    loan, forward = pay_parts(loan, paying)
+    lines = tuple((n, c.value, a) for n, c, a in paying)
+    return Paid(loan, lines, leftover, overflow, forward)
 
 
 def forward_entries(

@@ -30,6 +30,7 @@ from loancore.waterfall import Component
 __all__ = [
     "COMPONENTS",
     "HISTORY_MAX",
+    "EffectLine",
     "Installment",
     "Loan",
     "LoanStatus",
@@ -159,6 +160,9 @@ class TransactionKind(str, enum.Enum):
 Line = tuple[int, str, int]
 """An allocation line kept in history: (installment, component value, minor units)."""
 
+EffectLine = tuple[str, int, str]
+"""A quota effect kept in history: (QuotaEffectKind value, minor units, key)."""
+
 
 def _lines(value: Any) -> tuple[Line, ...]:
     return tuple(value)
@@ -172,11 +176,21 @@ def _history(value: Any) -> tuple[Transaction, ...]:
     return tuple(value)
 
 
+def _ids(value: Any) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _effect_lines(value: Any) -> tuple[EffectLine, ...]:
+    return tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class Transaction:
     """One applied event: its id, date, kind, cash amount, allocation lines (in the order
     applied), the change in borrower credit and the principal it repaid. ``reversed_by`` names
-    the reversal that undid a payment."""
+    the reversal that undid a payment. ``entry_ids``, ``quota_effects`` and ``clawback`` keep the
+    rest of the event's outcome (the journal entries it booked, the quota effects, what the
+    merchant must give back), so a replay of the event can return what it first did."""
 
     event_id: str
     as_of: date
@@ -187,6 +201,9 @@ class Transaction:
     principal_repaid: int = 0
     reversed_by: str | None = None
     reference: str = ""  # the card a payout went to
+    entry_ids: tuple[str, ...] = attrs.field(default=(), converter=_ids)
+    quota_effects: tuple[EffectLine, ...] = attrs.field(default=(), converter=_effect_lines)
+    clawback: int | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -5,12 +5,19 @@ Amounts are the loan's own integer minor units (never floats); rates and the ter
 decimal strings; dates ISO 8601; enums by value. Keys are sorted and separators fixed, so one loan
 has exactly one encoding (``encode(decode(text)) == text``). ``format`` names the encoding's
 version: a reader refuses a format it does not know rather than guess.
+
+Format 2 (written now) keeps the top level and the terms as objects but writes each installment
+and each history line as a positional array (the field orders :data:`INSTALLMENT_FIELDS` and
+:data:`TRANSACTION_FIELDS`; a part is ``[due, booked, paid, waived, written_off]``): the keys of
+format 1 repeated in every installment were two thirds of the text and of the time to read and
+write it. Format 1 documents are still read (and written back as format 2 by the next update).
 """
 
 from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -29,10 +36,54 @@ from loancore.servicing.loan import (
     TransactionKind,
 )
 
-__all__ = ["LOAN_FORMAT", "decode_loan", "encode_loan"]
+__all__ = [
+    "INSTALLMENT_FIELDS",
+    "LOAN_FORMAT",
+    "LOAN_FORMATS_READ",
+    "TRANSACTION_FIELDS",
+    "decode_loan",
+    "encode_loan",
+]
 
-LOAN_FORMAT = 1
+LOAN_FORMAT = 2
 """The version of the encoding written by :func:`encode_loan`."""
+
+LOAN_FORMATS_READ = (1, 2)
+"""The versions :func:`decode_loan` reads."""
+
+INSTALLMENT_FIELDS = (
+    "number",
+    "due_date",
+    "period_start",
+    "interest_accrued",
+    "accrual_from",
+    "accrual_base",
+    "penalty_through",
+    "late_fee_charged",
+    "adjustment_amortized",
+    "principal",
+    "interest",
+    "fee",
+    "penalty",
+    "compound",
+)
+"""The positions of an installment's array in format 2."""
+
+TRANSACTION_FIELDS = (
+    "event_id",
+    "as_of",
+    "kind",
+    "amount",
+    "lines",
+    "credit_change",
+    "principal_repaid",
+    "reversed_by",
+    "reference",
+    "entry_ids",
+    "quota_effects",
+    "clawback",
+)
+"""The positions of a history line's array in format 2."""
 
 _DECIMAL_TERMS = frozenset(
     {"principal", "annual_rate", "installment_multiple", "fee_rate_per_period"}
@@ -68,8 +119,12 @@ def _terms_from(data: dict[str, Any]) -> LoanTerms:
     return LoanTerms(**fields)
 
 
-_ZERO_PART = Part()
-_ZERO_UNITS = [0, 0, 0, 0, 0]
+_PARTS: dict[tuple[int, ...], Part] = {}
+"""Parts already built, by their units: a Part is an immutable value, and the same units recur
+(the zero parts, and a schedule's parts across loans of one product and amount), so reading a
+document builds each distinct part once. Emptied when it reaches :data:`_PARTS_MAX`."""
+
+_PARTS_MAX = 100_000
 
 
 def _part(part: Part) -> list[int]:
@@ -77,8 +132,14 @@ def _part(part: Part) -> list[int]:
 
 
 def _part_from(units: list[int]) -> Part:
-    """The part of ``units`` (checked by Part); the many all-zero parts share one value."""
-    return _ZERO_PART if units == _ZERO_UNITS else Part(*units)
+    """The part of ``units`` (checked by Part when first built)."""
+    key = tuple(units)
+    part = _PARTS.get(key)
+    if part is None:
+        if len(_PARTS) >= _PARTS_MAX:
+            _PARTS.clear()
+        part = _PARTS[key] = Part(*key)
+    return part
 
 
 def _installment(inst: Installment) -> dict[str, Any]:
@@ -149,6 +210,89 @@ def _transaction_from(data: dict[str, Any]) -> Transaction:
     )
 
 
+def _installment_row(inst: Installment) -> list[Any]:
+    """Format 2: the installment in :data:`INSTALLMENT_FIELDS` order."""
+    through = inst.penalty_through
+    p, i, f, n, c = inst.principal, inst.interest, inst.fee, inst.penalty, inst.compound
+    return [
+        inst.number,
+        inst.due_date.isoformat(),
+        inst.period_start.isoformat(),
+        inst.interest_accrued,
+        inst.accrual_from.isoformat(),
+        inst.accrual_base,
+        None if through is None else through.isoformat(),
+        inst.late_fee_charged,
+        inst.adjustment_amortized,
+        [p.due, p.booked, p.paid, p.waived, p.written_off],
+        [i.due, i.booked, i.paid, i.waived, i.written_off],
+        [f.due, f.booked, f.paid, f.waived, f.written_off],
+        [n.due, n.booked, n.paid, n.waived, n.written_off],
+        [c.due, c.booked, c.paid, c.waived, c.written_off],
+    ]
+
+
+_fromiso = date.fromisoformat
+
+
+def _installment_of_row(row: list[Any]) -> Installment:
+    (number, due, start, accrued, accrual_from, base, through, late, amortized) = row[:9]
+    principal, interest, fee, penalty, compound = row[9:]
+    return Installment(
+        number=number,
+        due_date=_fromiso(due),
+        period_start=_fromiso(start),
+        interest_accrued=accrued,
+        accrual_from=_fromiso(accrual_from),
+        accrual_base=base,
+        penalty_through=None if through is None else _fromiso(through),
+        late_fee_charged=late,
+        adjustment_amortized=amortized,
+        principal=_part_from(principal),
+        interest=_part_from(interest),
+        fee=_part_from(fee),
+        penalty=_part_from(penalty),
+        compound=_part_from(compound),
+    )
+
+
+def _transaction_row(txn: Transaction) -> list[Any]:
+    """Format 2: the history line in :data:`TRANSACTION_FIELDS` order."""
+    return [
+        txn.event_id,
+        txn.as_of.isoformat(),
+        txn.kind.value,
+        txn.amount,
+        [list(line) for line in txn.lines],
+        txn.credit_change,
+        txn.principal_repaid,
+        txn.reversed_by,
+        txn.reference,
+        list(txn.entry_ids),
+        [list(effect) for effect in txn.quota_effects],
+        txn.clawback,
+    ]
+
+
+def _transaction_of_row(row: list[Any]) -> Transaction:
+    event_id, as_of, kind, amount, lines, credit, principal, reversed_by, reference = row[:9]
+    entry_ids, effects, clawback = row[9:]
+    return Transaction(
+        event_id=event_id,
+        as_of=_fromiso(as_of),
+        kind=TransactionKind(kind),
+        amount=amount,
+        lines=tuple((n, c, a) for n, c, a in lines),
+        credit_change=credit,
+        principal_repaid=principal,
+        reversed_by=reversed_by,
+        reference=reference,
+        entry_ids=tuple(entry_ids),
+        quota_effects=tuple((k, a, key) for k, a, key in effects),
+        clawback=clawback,
+    )
+
+
 _COUNTERS = (
     "principal_disbursed",
     "principal_prepaid",
@@ -180,19 +324,27 @@ def encode_loan(loan: Loan) -> str:
         payee=loan.payee.value,
         hold_id=loan.hold_id,
         last_date=loan.last_date.isoformat(),
-        installments=[_installment(inst) for inst in loan.installments],
-        history=[_transaction(txn) for txn in loan.history],
+        installments=[_installment_row(inst) for inst in loan.installments],
+        history=[_transaction_row(txn) for txn in loan.history],
     )
     return _ENCODER.encode(data)
 
 
 def decode_loan(text: str) -> Loan:
-    """The loan :func:`encode_loan` wrote; :class:`InvariantViolation` on an unknown format."""
+    """The loan :func:`encode_loan` wrote (any of :data:`LOAN_FORMATS_READ`);
+    :class:`InvariantViolation` on an unknown format."""
     data = json.loads(text)
-    if data.get("format") != LOAN_FORMAT:
+    version = data.get("format")
+    installment: Callable[[Any], Installment]
+    transaction: Callable[[Any], Transaction]
+    if version == LOAN_FORMAT:
+        installment, transaction = _installment_of_row, _transaction_of_row
+    elif version == 1:
+        installment, transaction = _installment_from, _transaction_from
+    else:
         raise InvariantViolation(
-            f"stored loan document has format {data.get('format')!r}; this code reads "
-            f"{LOAN_FORMAT} (upgrade loancore)"
+            f"stored loan document has format {version!r}; this code reads "
+            f"{LOAN_FORMATS_READ} (upgrade loancore)"
         )
     return Loan(
         loan_id=data["loan_id"],
@@ -203,8 +355,29 @@ def decode_loan(text: str) -> Loan:
         status=LoanStatus(data["status"]),
         payee=Payee(data["payee"]),
         hold_id=data["hold_id"],
-        last_date=date.fromisoformat(data["last_date"]),
-        installments=tuple(_installment_from(item) for item in data["installments"]),
-        history=tuple(_transaction_from(item) for item in data["history"]),
+        last_date=_fromiso(data["last_date"]),
+        installments=tuple(installment(item) for item in data["installments"]),
+        history=tuple(transaction(item) for item in data["history"]),
         **{name: data[name] for name in _COUNTERS},
     )
+
+
+def encode_loan_v1(loan: Loan) -> str:
+    """``loan`` in format 1 (what loancore wrote before format 2): kept so tests prove that old
+    documents still read."""
+    data: dict[str, Any] = {name: getattr(loan, name) for name in _COUNTERS}
+    data.update(
+        format=1,
+        loan_id=loan.loan_id,
+        product_id=loan.product_id,
+        currency=loan.currency,
+        terms=_terms(loan.terms),
+        dimensions=[list(pair) for pair in loan.dimensions],
+        status=loan.status.value,
+        payee=loan.payee.value,
+        hold_id=loan.hold_id,
+        last_date=loan.last_date.isoformat(),
+        installments=[_installment(inst) for inst in loan.installments],
+        history=[_transaction(txn) for txn in loan.history],
+    )
+    return _ENCODER.encode(data)
