@@ -44,6 +44,7 @@ from loancore.quota import (
     RestoreRepaid,
     Void,
 )
+from loancore.services.end_of_day import RulesLike, current_outcome
 from loancore.servicing import (
     Disburse,
     Loan,
@@ -200,30 +201,42 @@ def _replayed(loan: Loan, event: ServicingEvent) -> bool:
     )
 
 
-def _apply_once(uow: UnitOfWork, loan_id: str, event: ServicingEvent, attempt: int) -> Applied:
+def _apply_once(
+    uow: UnitOfWork, loan_id: str, event: ServicingEvent, attempt: int, rules: RulesLike
+) -> Applied:
     with uow:
         loan = uow.loans.load(loan_id)
         if _replayed(loan, event):
             return Applied(loan, None, replayed=True, attempts=attempt)
         product = uow.loans.product(loan.product_id, loan.product_version)
-        outcome = apply(loan, product, event)
+        outcome, standing = current_outcome(uow, loan, product, event, rules)  # inline catch-up
         uow.loans.update(outcome.loan, expected_version=loan.version)
+        if standing is not None:
+            uow.loans.save_standings([standing])
         _persist_effects(uow, (outcome,), event.as_of)
         uow.commit()
     return Applied(outcome.loan, outcome, attempts=attempt)
 
 
 def apply_event(
-    uow: UnitOfWork, loan_id: str, event: ServicingEvent, *, attempts_max: int = ATTEMPTS_MAX
+    uow: UnitOfWork,
+    loan_id: str,
+    event: ServicingEvent,
+    *,
+    attempts_max: int = ATTEMPTS_MAX,
+    rules: RulesLike = None,
 ) -> Applied:
-    """``event`` applied to the stored loan in one unit of work (module docstring). A
+    """``event`` applied to the stored loan in one unit of work (module docstring). A loan the
+    end-of-day batch keeps a standing for is brought up to date first (the days before the
+    event's date closed under ``rules``, the batch's own) and stays off the books while
+    non-accrual (:func:`loancore.services.end_of_day.current_outcome`). A
     :class:`~loancore.errors.ConcurrentUpdate` (another unit of work saved the loan after this one
     loaded it) is retried with a fresh load, up to ``attempts_max`` attempts in all, then raised."""
     if isinstance(attempts_max, bool) or not isinstance(attempts_max, int) or attempts_max < 1:
         raise InvalidInput("attempts_max", attempts_max, "expected an int >= 1")
     for attempt in range(1, attempts_max + 1):
         try:
-            return _apply_once(uow, loan_id, event, attempt)
+            return _apply_once(uow, loan_id, event, attempt, rules)
         except ConcurrentUpdate:
             if attempt == attempts_max:
                 raise
@@ -383,7 +396,10 @@ def reconcile(uow: UnitOfWork, loan_id: str | None = None) -> Reconciliation:
                 raise NotFound("loan", one)
             product = uow.loans.product(loan.product_id, loan.product_version)
             codes = sorted(expected_balances(loan, product))
-            results[one] = reconcile_loan(loan, product, _net_debits(uow, loan, codes))
+            standing = uow.loans.load_standings([one]).get(one)
+            off_books = standing is not None and standing.interest_suspended
+            net = _net_debits(uow, loan, codes)
+            results[one] = reconcile_loan(loan, product, net, interest_off_books=off_books)
         line_ids = sorted({line_of[one] for one in wanted})
         checks = []
         for line_id in line_ids:
@@ -399,4 +415,6 @@ def _principal_drawn(loan: Loan) -> int:
     """The principal a loan keeps drawn on its quota line."""
     if loan.status is LoanStatus.CANCELLED:
         return 0
+    if loan.status in (LoanStatus.WRITTEN_OFF, LoanStatus.SOLD):
+        return loan.principal_written_off()  # the line is closed, the debt still used
     return loan.principal_outstanding()
