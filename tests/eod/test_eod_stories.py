@@ -172,7 +172,9 @@ def test_written_off_then_partly_recovered(uow: UnitOfWork) -> None:
     for code in ("1304.01", "1304.02", "1304.03", "1303.01", "1303.03", "1132"):
         assert balance(uow, code, "L1") == cny("0.00"), code
     register = standing(uow).written_off
-    assert memo(uow, MemoRegister.WRITTEN_OFF_LOANS) == str(cny("0").from_minor(register, "CNY").amount)
+    assert memo(uow, MemoRegister.WRITTEN_OFF_LOANS) == str(
+        cny("0").from_minor(register, "CNY").amount
+    )
     assert register == 1_000_000 + off_balance
     assert_clean(uow)
     # the written-off loan is not closed again by the batch, and the write-off is not repeated

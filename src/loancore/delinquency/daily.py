@@ -38,7 +38,7 @@ from loancore.delinquency.classification import (
     ClassificationHistory,
     DelinquencyPolicy,
     classify,
-    classify_day,
+    record_day,
 )
 from loancore.delinquency.nonaccrual import (
     income_on_receipt,
@@ -264,7 +264,7 @@ def close_day(
     loan, booking = _accrue(loan, product, standing, day, event_id)
     policy = rules.policy_for(product)
     today = classify(loan, day, policy)
-    history = classify_day(standing.history, loan, day, policy)
+    history = record_day(standing.history, today)
     suspended = standing.interest_suspended
     if today.non_accrual and not suspended:
         booking += suspend_interest(loan, as_of=day, event_id=event_id, mapping=product.mapping)
