@@ -26,6 +26,7 @@ are the loan's own state after a write-off or a sale.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import date
 
@@ -119,9 +120,11 @@ class LoanStanding:
             raise InvalidInput("allowance", self.allowance, "three amounts >= 0")
 
     def allowance_by_stage(self, currency: str) -> dict[Stage, Money]:
+        """The allowance booked per stage; a stage with none is left out (zero)."""
         return {
             stage: Money.from_minor(minor, currency)
             for stage, minor in zip(Stage, self.allowance, strict=True)
+            if minor
         }
 
 
@@ -142,7 +145,13 @@ class DailyRules:
     def policy_for(self, product: LoanProduct) -> DelinquencyPolicy:
         if self.policy is not None:
             return self.policy
-        return DelinquencyPolicy(grace_days=product.grace_days)
+        return _default_policy(product.grace_days)
+
+
+@functools.lru_cache(maxsize=128)
+def _default_policy(grace_days: int) -> DelinquencyPolicy:
+    """The default policy with the product's grace days (built once per grace, not per loan)."""
+    return DelinquencyPolicy(grace_days=grace_days)
 
 
 @attrs.frozen

@@ -518,7 +518,9 @@ def write_off_loan(
         ):
             return stored
         prepared = _prepare(uow, loan_id, as_of, event_id, rules)
-        allowance = prepared.standing.allowance_by_stage(prepared.loan.currency)[Stage.THREE]
+        allowance = prepared.standing.allowance_by_stage(prepared.loan.currency).get(
+            Stage.THREE, Money.zero(prepared.loan.currency)
+        )
         booking = write_off(
             prepared.loan,
             allowance=allowance,
@@ -617,7 +619,9 @@ def sell_loan(
             prepared.loan,
             price,
             risk_class=risk_class,
-            allowance=prepared.standing.allowance_by_stage(prepared.loan.currency)[stage],
+            allowance=prepared.standing.allowance_by_stage(prepared.loan.currency).get(
+                stage, Money.zero(prepared.loan.currency)
+            ),
             allowance_stage=stage,
             interest_suspended=prepared.standing.interest_suspended,
             as_of=as_of,
