@@ -278,6 +278,8 @@ class RejectionCode(enum.IntEnum):
     NOTHING_TO_WRITE_OFF = 601  # a write-off or sale of a loan with nothing left on the books
     RECOVERY_EXCEEDS_WRITTEN_OFF = 602  # more recovered than the loan has written off and pursued
     SALE_OF_PERFORMING_LOAN = 603  # a sale (不良资产转让) of a loan classified better than 次级
+    NON_ACCRUAL_EVENT_REFUSED = 604  # a waiver or payment reversal on a non-accrual loan
+    LOAN_CLOSE_FAILED = 605  # an end-of-day step of a loan raised (its error named in the detail)
 
 
 class Rejected(LoancoreError):

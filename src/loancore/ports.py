@@ -90,6 +90,7 @@ from datetime import date
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
+from loancore.delinquency.daily import LoanStanding
 from loancore.ledger.entries import DimensionsLike, JournalEntry, MemoPosting, MemoRegister
 from loancore.ledger.reports import GeneralLedger, TrialBalance
 from loancore.ledger.subjects import Chart
@@ -391,6 +392,27 @@ class LoanStore(Protocol):
 
     def loan_ids(self, *, after: str = "", limit: int = 1000) -> tuple[str, ...]:
         """Up to ``limit`` loan ids greater than ``after``, in id order (for batches)."""
+        ...
+
+    def load_standings(self, loan_ids: Sequence[str]) -> dict[str, LoanStanding]:
+        """The end-of-day standings stored for ``loan_ids`` (at most 10,000) by loan id; a loan
+        without one is left out (it was never closed)."""
+        ...
+
+    def save_standings(self, standings: Sequence[LoanStanding]) -> None:
+        """Store each standing (at most 10,000, one per loan), replacing the loan's previous one;
+        NotFound (nothing written) if a loan is not stored."""
+        ...
+
+    def loans_to_close(
+        self, through: date, *, after: str = "", limit: int = 1000
+    ) -> tuple[str, ...]:
+        """Up to ``limit`` ids greater than ``after``, in id order, of active loans whose
+        standing is missing or closed before ``through`` (the end-of-day batch's work)."""
+        ...
+
+    def standings(self, *, after: str = "", limit: int = 1000) -> tuple[LoanStanding, ...]:
+        """Up to ``limit`` stored standings of loan ids greater than ``after``, in id order."""
         ...
 
 

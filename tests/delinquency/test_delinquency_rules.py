@@ -212,6 +212,8 @@ def test_delinquency_codes_keep_their_numbers() -> None:
         "NOTHING_TO_WRITE_OFF": 601,
         "RECOVERY_EXCEEDS_WRITTEN_OFF": 602,
         "SALE_OF_PERFORMING_LOAN": 603,
+        "NON_ACCRUAL_EVENT_REFUSED": 604,
+        "LOAN_CLOSE_FAILED": 605,
     }
 
 

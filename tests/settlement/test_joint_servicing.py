@@ -17,9 +17,9 @@ from loancore.errors import IdempotencyConflict, RejectionCode, SettlementReject
 from loancore.money import Money
 from loancore.ports import UnitOfWork
 from loancore.postings import Component, WrittenOff
-from loancore.services import apply_event, book_order
+from loancore.services import apply_event, book_order, write_off_loan
 from loancore.services import settlement as svc
-from loancore.servicing import Accrue, Repay, ReversePayment
+from loancore.servicing import Accrue, LoanStatus, Repay, ReversePayment
 from loancore.settlement import FunderKind, FundingShare
 
 D = datetime.date
@@ -156,3 +156,23 @@ def test_funding_is_checked_stored_once_and_a_partner_under_thirty_percent_refus
     assert entry_count(uow) == booked
     with uow:
         assert uow.settlement.joint_shares(["LJ", "nope"]) == {"LJ": tuple(SHARES)}
+
+
+def test_the_batch_write_off_of_a_joint_loan_shares_the_loss_in_the_same_unit_of_work(
+    uow: UnitOfWork,
+) -> None:
+    """``write_off_loan`` (the end-of-day path, not the settlement helper) books each partner's
+    part of the loss with the write-off: the bank's funding account closes, its 30% of the
+    principal lands on 6702 under its name, and a replay posts nothing more."""
+    book_joint(uow)
+    apply_event(uow, "LJ", Repay(event_id="r1", as_of=D(2026, 2, 15), amount=due(uow, 1)))
+    repaid = cny("3000.00") - balance(uow, "2241.04", loan="LJ", partner="bank")
+    gone = write_off_loan(uow, "LJ", as_of=D(2026, 8, 1), event_id="wo-LJ")
+    assert gone.status is LoanStatus.WRITTEN_OFF
+    assert balance(uow, "2241.04", loan="LJ", partner="bank").is_zero()
+    assert balance(uow, "6702", loan="LJ", partner="bank") == -(cny("3000.00") - repaid)
+    with uow:
+        assert uow.ledger.trial_balance(as_of=FAR).is_balanced()
+    booked = entry_count(uow)
+    write_off_loan(uow, "LJ", as_of=D(2026, 8, 1), event_id="wo-LJ")
+    assert entry_count(uow) == booked

@@ -55,6 +55,7 @@ __all__ = [
     "StageRules",
     "classify",
     "classify_day",
+    "record_day",
 ]
 
 CHANGES_MAX = 10_000
@@ -335,10 +336,22 @@ def classify_day(
     require_date("as_of", as_of)
     if history.loan_id != loan.loan_id:
         raise InvalidInput("loan", loan.loan_id, f"the history's loan {history.loan_id}")
+    _require_not_before(history, as_of)
+    return record_day(history, classify(loan, as_of, policy, judgement))
+
+
+def _require_not_before(history: ClassificationHistory, as_of: date) -> None:
     if history.through is not None and as_of < history.through:
         detail = f"{as_of} is before {history.through}, the last day classified"
         raise DelinquencyRejected(RejectionCode.CLASSIFICATION_BEFORE_LAST, detail)
-    today = classify(loan, as_of, policy, judgement)
+
+
+def record_day(history: ClassificationHistory, today: Classification) -> ClassificationHistory:
+    """``history`` with ``today`` (a :func:`classify` result for the history's loan) recorded as
+    :func:`classify_day` records it; a day before ``history.through`` is refused
+    (``CLASSIFICATION_BEFORE_LAST``). For a caller that already classified the day."""
+    as_of = today.as_of
+    _require_not_before(history, as_of)
     changes = list(history.changes)
     if changes and changes[-1].as_of == as_of:
         changes.pop()  # classified again the same day: the day's change is decided afresh

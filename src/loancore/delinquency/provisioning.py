@@ -208,9 +208,15 @@ def loan_provision(
         rounding=rounding,
     )
     events = []
-    for stage in Stage:
-        booked = current.get(stage, Money.zero(loan.currency))
-        target = loan.money(required if stage is classification.stage else 0)
+    for stage in Stage:  # bounded: three stages
+        target_minor = required if stage is classification.stage else 0
+        found = current.get(stage)
+        if found is None and target_minor == 0:
+            continue  # nothing booked, nothing required: the common case, no Money built
+        booked = Money.zero(loan.currency) if found is None else found
+        if booked.minor_units == target_minor and booked.currency == loan.currency:
+            continue  # provision_adjustment would return None
+        target = loan.money(target_minor)
         event = provision_adjustment(
             target,
             booked,

@@ -8,6 +8,9 @@ docs/architecture.md has the layers, the unit of work contract and the lock orde
 - :class:`Ledger`: the facade over a :class:`~loancore.ports.LedgerStore` (moved from
   ``loancore.ledger``), with :func:`audit`, the validation passes over a whole store.
 - :func:`run_end_of_day`: the quota end-of-day batch (moved from ``loancore.quota``).
+- :func:`close_business_day`: the end-of-day batch over the whole book (accrual, delinquency,
+  provisions, then the quota batch); :func:`write_off_loan`, :func:`recover_loan`,
+  :func:`sell_loan` (:mod:`loancore.services.end_of_day`).
 - :func:`book_order`, :func:`apply_event`, :func:`apply_batch`, :func:`reconcile`: servicing over the loans, quota and
   ledger stores, one unit of work per call (:mod:`loancore.services.servicing`).
 - :func:`record_capture`, :func:`record_deduction`, :func:`run_settlement`,
@@ -16,6 +19,14 @@ docs/architecture.md has the layers, the unit of work contract and the lock orde
   (:mod:`loancore.services.settlement`).
 """
 
+from loancore.services.end_of_day import (
+    BusinessDayReport,
+    ChunkProgress,
+    close_business_day,
+    recover_loan,
+    sell_loan,
+    write_off_loan,
+)
 from loancore.services.ledger import Ledger, audit
 from loancore.services.quota import EndOfDayReport, Refusal, run_end_of_day
 from loancore.services.servicing import (
@@ -43,7 +54,9 @@ from loancore.services.settlement import (
 __all__ = [
     "Applied",
     "BatchResult",
+    "BusinessDayReport",
     "ChannelFileImport",
+    "ChunkProgress",
     "EndOfDayReport",
     "Ledger",
     "Reconciliation",
@@ -53,6 +66,7 @@ __all__ = [
     "apply_event",
     "audit",
     "book_order",
+    "close_business_day",
     "export_batch_csv",
     "import_channel_file",
     "merchant_statement",
@@ -60,7 +74,10 @@ __all__ = [
     "reconcile",
     "record_capture",
     "record_deduction",
+    "recover_loan",
     "run_end_of_day",
     "run_settlement",
     "save_merchant_terms",
+    "sell_loan",
+    "write_off_loan",
 ]

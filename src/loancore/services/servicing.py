@@ -30,6 +30,7 @@ from datetime import date, datetime
 import attrs
 
 from loancore.checks import DATE_MAX, require_id
+from loancore.delinquency.daily import LoanStanding
 from loancore.errors import ConcurrentUpdate, InvalidInput, NotFound, ServicingRejected
 from loancore.ledger.entries import JournalEntry
 from loancore.ledger.subjects import Chart, Side
@@ -47,6 +48,7 @@ from loancore.quota import (
     RestoreRepaid,
     Void,
 )
+from loancore.services.end_of_day import RulesLike, current_outcome, outcome_with_standing
 from loancore.services.settlement import servicing_hook
 from loancore.servicing import (
     Disburse,
@@ -267,15 +269,19 @@ def _replayed(loan: Loan, event: ServicingEvent) -> bool:
     )
 
 
-def _apply_once(uow: UnitOfWork, loan_id: str, event: ServicingEvent, attempt: int) -> Applied:
+def _apply_once(
+    uow: UnitOfWork, loan_id: str, event: ServicingEvent, attempt: int, rules: RulesLike
+) -> Applied:
     with uow:
         loan = uow.loans.load(loan_id)
         if _replayed(loan, event):
             record = EventRecord.from_history(loan, event.event_id)
             return Applied(loan, None, replayed=True, attempts=attempt, record=record)
         product = uow.loans.product(loan.product_id, loan.product_version)
-        outcome = apply(loan, product, event)
+        outcome, standing = current_outcome(uow, loan, product, event, rules)  # inline catch-up
         uow.loans.update(outcome.loan, expected_version=loan.version)
+        if standing is not None:
+            uow.loans.save_standings([standing])
         _persist_effects(uow, (outcome,), event.as_of)
         uow.commit()
     return Applied(outcome.loan, outcome, attempts=attempt, record=_record(outcome.loan, event))
@@ -288,16 +294,24 @@ def _record(loan: Loan, event: ServicingEvent) -> EventRecord | None:
 
 
 def apply_event(
-    uow: UnitOfWork, loan_id: str, event: ServicingEvent, *, attempts_max: int = ATTEMPTS_MAX
+    uow: UnitOfWork,
+    loan_id: str,
+    event: ServicingEvent,
+    *,
+    attempts_max: int = ATTEMPTS_MAX,
+    rules: RulesLike = None,
 ) -> Applied:
-    """``event`` applied to the stored loan in one unit of work (module docstring). A
+    """``event`` applied to the stored loan in one unit of work (module docstring). A loan the
+    end-of-day batch keeps a standing for is brought up to date first (the days before the
+    event's date closed under ``rules``, the batch's own) and stays off the books while
+    non-accrual (:func:`loancore.services.end_of_day.current_outcome`). A
     :class:`~loancore.errors.ConcurrentUpdate` (another unit of work saved the loan after this one
     loaded it) is retried with a fresh load, up to ``attempts_max`` attempts in all, then raised."""
     if isinstance(attempts_max, bool) or not isinstance(attempts_max, int) or attempts_max < 1:
         raise InvalidInput("attempts_max", attempts_max, "expected an int >= 1")
     for attempt in range(1, attempts_max + 1):
         try:
-            return _apply_once(uow, loan_id, event, attempt)
+            return _apply_once(uow, loan_id, event, attempt, rules)
         except ConcurrentUpdate:
             if attempt == attempts_max:
                 raise
@@ -324,7 +338,9 @@ class BatchResult:
         return EventRecord.from_history(loan, event_id)
 
 
-def _batch_once(uow: UnitOfWork, items: Sequence[tuple[str, ServicingEvent]]) -> BatchResult:
+def _batch_once(
+    uow: UnitOfWork, items: Sequence[tuple[str, ServicingEvent]], rules: RulesLike
+) -> BatchResult:
     applied: list[str] = []
     replayed: list[str] = []
     refused: list[tuple[str, ServicingRejected]] = []
@@ -332,6 +348,8 @@ def _batch_once(uow: UnitOfWork, items: Sequence[tuple[str, ServicingEvent]]) ->
     with uow:
         current = uow.loans.load_many([loan_id for loan_id, _event in items])  # one read
         loaded = {loan_id: loan.version for loan_id, loan in current.items()}
+        standings = uow.loans.load_standings(list(current))  # the batch's, for inline catch-up
+        moved: dict[str, LoanStanding] = {}
         products: dict[tuple[str, int], LoanProduct] = {}
         outcomes: list[Outcome] = []
         for loan_id, event in items:  # decide everything first: writes go loans, quota, ledger
@@ -345,16 +363,22 @@ def _batch_once(uow: UnitOfWork, items: Sequence[tuple[str, ServicingEvent]]) ->
             if product is None:
                 product = products[ref] = uow.loans.product(*ref)
             try:
-                outcome = apply(loan, product, event)
+                outcome, standing = outcome_with_standing(
+                    loan, product, standings.get(loan_id), event, rules
+                )
             except ServicingRejected as refusal:
                 refused.append((event.event_id, refusal))
                 continue
+            if standing is not None:
+                standings[loan_id] = moved[loan_id] = standing
             current[loan_id] = outcome.loan
             outcomes.append(outcome)
             applied.append(event.event_id)
             loan_of[event.event_id] = loan_id
         changed = [(loan, loaded[i]) for i, loan in current.items() if loan.version != loaded[i]]
         uow.loans.update_many(changed)  # one write
+        if moved:
+            uow.loans.save_standings(list(moved.values()))
         as_of = max((event.as_of for _loan_id, event in items), default=DATE_MAX)
         _persist_effects(uow, tuple(outcomes), as_of)
         uow.commit()
@@ -367,6 +391,7 @@ def apply_batch(
     items: Sequence[tuple[str, ServicingEvent]],
     *,
     attempts_max: int = ATTEMPTS_MAX,
+    rules: RulesLike = None,
 ) -> BatchResult:
     """Many ``(loan_id, event)`` pairs (an auto-debit result file's chunk) in ONE unit of work.
 
@@ -377,6 +402,8 @@ def apply_batch(
     (``update_many``), the quota commands applied and all entries posted at once (the lock
     order). Anything else raised (a quota refusal, a posting refusal) undoes the whole batch. A
     ConcurrentUpdate reruns the batch from fresh loads, up to ``attempts_max`` attempts in all.
+    A loan the end-of-day batch keeps a standing for is brought up to date under ``rules`` before
+    its first event, as :func:`apply_event` does (the standings are read at once too).
     """
     if isinstance(attempts_max, bool) or not isinstance(attempts_max, int) or attempts_max < 1:
         raise InvalidInput("attempts_max", attempts_max, "expected an int >= 1")
@@ -385,7 +412,7 @@ def apply_batch(
         raise InvalidInput("items", len(batch), f"at most {BATCH_MAX} events a batch")
     for attempt in range(1, attempts_max + 1):
         try:
-            return _batch_once(uow, batch)
+            return _batch_once(uow, batch, rules)
         except ConcurrentUpdate:
             if attempt == attempts_max:
                 raise
@@ -469,14 +496,19 @@ class _Book:
     def line_of(self, loan: Loan) -> str:
         return self.uow.quota.hold(loan.hold_id).line_id
 
-    def check(self, loan: Loan) -> None:
+    def check(self, loan: Loan, standing: LoanStanding | None) -> None:
+        """``loan`` against its ledger balances; a loan whose ``standing`` has interest suspended
+        (non-accrual) keeps its unpaid interest off the books, in the memo register."""
         ref = (loan.product_id, loan.product_version)
         product = self.products.get(ref)
         if product is None:
             product = self.products[ref] = self.uow.loans.product(*ref)
         codes = sorted(expected_balances(loan, product))
         net = _net_debits(self.uow, self.chart, loan, codes)
-        self.results[loan.loan_id] = reconcile_loan(loan, product, net)
+        off_books = standing is not None and standing.interest_suspended
+        self.results[loan.loan_id] = reconcile_loan(
+            loan, product, net, interest_off_books=off_books
+        )
 
     def draw(self, line_id: str, loans: Iterable[Loan]) -> None:
         """Count the principal of ``loans`` drawn on ``line_id`` (others are skipped)."""
@@ -496,7 +528,7 @@ def _reconcile_one(book: _Book, loan_id: str) -> None:
     customer (``customer_loans``), not the whole book."""
     uow = book.uow
     loan = uow.loans.load(loan_id)
-    book.check(loan)
+    book.check(loan, uow.loans.load_standings([loan_id]).get(loan_id))
     line_id = book.line_of(loan)
     book.drawn[line_id] = 0
     customers = {uow.quota.line(line_id).borrower_id, *_customers(loan)}
@@ -512,8 +544,9 @@ def _customers(loan: Loan) -> list[str]:
 def _reconcile_all(book: _Book) -> None:
     """Every loan, :data:`_LOANS_BATCH` loans in memory at a time."""
     for ids in _loan_id_chunks(book.uow):
+        standings = book.uow.loans.load_standings(ids)
         for loan in book.uow.loans.load_many(ids).values():
-            book.check(loan)
+            book.check(loan, standings.get(loan.loan_id))
             line_id = book.line_of(loan)
             book.drawn[line_id] = book.drawn.get(line_id, 0) + _principal_drawn(loan)
 
@@ -541,4 +574,6 @@ def _principal_drawn(loan: Loan) -> int:
     """The principal a loan keeps drawn on its quota line."""
     if loan.status is LoanStatus.CANCELLED:
         return 0
+    if loan.status in (LoanStatus.WRITTEN_OFF, LoanStatus.SOLD):
+        return loan.principal_written_off()  # the line is closed, the debt still used
     return loan.principal_outstanding()

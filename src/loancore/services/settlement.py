@@ -93,6 +93,7 @@ __all__ = [
     "export_batch_csv",
     "fund_joint_loan",
     "import_channel_file",
+    "joint_write_off_losses",
     "merchant_statement",
     "partner_statement",
     "pay_partner",
@@ -501,19 +502,34 @@ def record_joint_write_off(
     write-off's own, when the caller books it here). InvalidInput if the loan has no funders."""
     with uow:
         loan = uow.loans.load(loan_id)
-        funders = uow.settlement.joint_shares([loan_id]).get(loan_id)
-        if funders is None:
+        shared = joint_write_off_losses(
+            uow, loan, written_off, interest_off_books=interest_off_books
+        )
+        if shared is None:
             raise InvalidInput("loan_id", loan_id, "not a joint loan: no funders stored")
-        mapping = uow.loans.product(loan.product_id, loan.product_version).mapping
-        joint = _disbursed(loan, funders)
-        _splits, joint = replay_splits(joint, loan.history)
-        split, joint = write_off_split(joint, written_off, interest_off_books=interest_off_books)
-        losses = split_entries(joint, split, dict(loan.dimensions), mapping)
-        posted = _post(uow, [*entries, *losses])
+        posted = _post(uow, [*entries, *shared.entries])
         if memo_postings:
             uow.ledger.post_memo(list(memo_postings))
         uow.commit()
-    return JointWriteOff(split=split, entries=posted, joint=joint)
+    return attrs.evolve(shared, entries=posted)
+
+
+def joint_write_off_losses(
+    uow: UnitOfWork, loan: Loan, written_off: WrittenOff, *,
+    interest_off_books: Money | None = None,
+) -> JointWriteOff | None:  # fmt: skip
+    """The partners' losses on ``loan``'s write-off, inside the caller's unit of work and not
+    posted (``entries`` are the loss entries to post); None when the loan has no funders stored.
+    :func:`loancore.services.write_off_loan` books them with the write-off itself."""
+    funders = uow.settlement.joint_shares([loan.loan_id]).get(loan.loan_id)
+    if funders is None:
+        return None
+    mapping = uow.loans.product(loan.product_id, loan.product_version).mapping
+    joint = _disbursed(loan, funders)
+    _splits, joint = replay_splits(joint, loan.history)
+    split, joint = write_off_split(joint, written_off, interest_off_books=interest_off_books)
+    losses = split_entries(joint, split, dict(loan.dimensions), mapping)
+    return JointWriteOff(split=split, entries=tuple(losses), joint=joint)
 
 
 # -- a joint-lending partner's payouts and statement -----------------------------------------------

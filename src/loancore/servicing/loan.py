@@ -59,6 +59,8 @@ class LoanStatus(str, enum.Enum):
     ACTIVE = "active"
     PAID_OFF = "paid_off"
     CANCELLED = "cancelled"
+    WRITTEN_OFF = "written_off"  # 核销: every receivable part written off (loancore.delinquency)
+    SOLD = "sold"  # 不良资产转让: derecognised, sold to a buyer (loancore.delinquency)
 
 
 class Payee(str, enum.Enum):

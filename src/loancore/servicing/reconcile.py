@@ -20,8 +20,26 @@ from loancore.servicing.product import LoanProduct
 __all__ = ["ReconciliationLine", "expected_balances", "expected_by_role", "reconcile"]
 
 
-def expected_by_role(loan: Loan, product: LoanProduct) -> dict[Role, int]:
-    """The net debit each role should carry for ``loan`` (minor units)."""
+_INTEREST_ROLES = (
+    Role.INTEREST_ACCRUED,
+    Role.INTEREST_RECEIVABLE,
+    Role.PENALTY_RECEIVABLE,
+    Role.COMPOUND_RECEIVABLE,
+)
+
+
+def expected_by_role(
+    loan: Loan, product: LoanProduct, *, interest_off_books: bool = False
+) -> dict[Role, int]:
+    """The net debit each role should carry for ``loan`` (minor units). A non-accrual loan
+    (``interest_off_books``) keeps its interest in 表外应收未收利息, so its interest roles carry 0."""
+    result = _by_role(loan, product)
+    if interest_off_books:
+        result.update(dict.fromkeys(_INTEREST_ROLES, 0))
+    return result
+
+
+def _by_role(loan: Loan, product: LoanProduct) -> dict[Role, int]:
     insts = loan.installments
     adjustment = 0
     if product.mapping.discount_treatment is DiscountTreatment.INTEREST_ADJUSTMENT:
@@ -38,10 +56,13 @@ def expected_by_role(loan: Loan, product: LoanProduct) -> dict[Role, int]:
     }
 
 
-def expected_balances(loan: Loan, product: LoanProduct) -> dict[str, int]:
+def expected_balances(
+    loan: Loan, product: LoanProduct, *, interest_off_books: bool = False
+) -> dict[str, int]:
     """:func:`expected_by_role` summed per subject code of the product's mapping."""
     result: dict[str, int] = {}
-    for role, amount in expected_by_role(loan, product).items():
+    roles = expected_by_role(loan, product, interest_off_books=interest_off_books)
+    for role, amount in roles.items():
         code = product.mapping.code(role)
         result[code] = result.get(code, 0) + amount
     return result
@@ -62,15 +83,20 @@ class ReconciliationLine:
 
 
 def reconcile(
-    loan: Loan, product: LoanProduct, ledger_net_debits: Mapping[str, int]
+    loan: Loan,
+    product: LoanProduct,
+    ledger_net_debits: Mapping[str, int],
+    *,
+    interest_off_books: bool = False,
 ) -> tuple[ReconciliationLine, ...]:
     """Every subject the loan's balances live on, with the loan's and the ledger's net debit
     (minor units; a subject the ledger does not list counts as zero). The loan reconciles when
-    every line ``agrees``."""
+    every line ``agrees``. ``interest_off_books``: the loan is non-accrual (see
+    :func:`expected_by_role`)."""
     roles: dict[str, list[Role]] = {}
     for role in expected_by_role(loan, product):
         roles.setdefault(product.mapping.code(role), []).append(role)
-    expected = expected_balances(loan, product)
+    expected = expected_balances(loan, product, interest_off_books=interest_off_books)
     return tuple(
         ReconciliationLine(code, tuple(roles[code]), expected[code], ledger_net_debits.get(code, 0))
         for code in sorted(expected)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from datetime import date
 
-from loancore.checks import require_id
+from loancore.checks import require_date, require_id
+from loancore.delinquency.daily import LoanStanding
 from loancore.errors import ConcurrentUpdate, IdempotencyConflict, InvalidInput, NotFound
-from loancore.servicing import Loan, LoanProduct, product_from_toml
+from loancore.servicing import Loan, LoanProduct, LoanStatus, product_from_toml
 
-__all__ = ["LOANS_BATCH_MAX", "MemoryLoanStore"]
+__all__ = ["LOANS_BATCH_MAX", "MemoryLoanStore", "check_standings"]
 
 _LIMIT_MAX = 100_000
 
@@ -23,20 +25,24 @@ LOANS_BATCH_MAX = 10_000
 
 
 class _State:
-    __slots__ = ("customers", "loans", "products")
+    __slots__ = ("customers", "loans", "products", "standings")
 
     def __init__(
         self,
         products: dict[tuple[str, int], LoanProduct],
         loans: dict[str, Loan],
         customers: dict[str, str],
+        standings: dict[str, LoanStanding] | None = None,
     ) -> None:
         self.products = products
         self.loans = loans
         self.customers = customers  # loan id -> customer id
+        self.standings = {} if standings is None else standings  # the end-of-day batch's
 
     def copy(self) -> _State:
-        return _State(dict(self.products), dict(self.loans), dict(self.customers))
+        return _State(
+            dict(self.products), dict(self.loans), dict(self.customers), dict(self.standings)
+        )
 
 
 def check_loan(loan: object) -> Loan:
@@ -83,6 +89,22 @@ def check_limit(after: object, limit: object) -> None:
         raise InvalidInput("after", after, "expected a str")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _LIMIT_MAX:
         raise InvalidInput("limit", limit, f"expected an int from 1 to {_LIMIT_MAX}")
+
+
+def check_standings(standings: object) -> tuple[LoanStanding, ...]:
+    """``standings`` as a tuple of LoanStanding, at most :data:`LOANS_BATCH_MAX`, one per loan."""
+    if not isinstance(standings, Sequence):
+        raise InvalidInput("standings", standings, "expected a sequence of LoanStanding")
+    if len(standings) > LOANS_BATCH_MAX:
+        raise InvalidInput("standings", len(standings), f"at most {LOANS_BATCH_MAX}")
+    seen: set[str] = set()
+    for index, standing in enumerate(standings):
+        if not isinstance(standing, LoanStanding):
+            raise InvalidInput(f"standings[{index}]", standing, "expected a LoanStanding")
+        if standing.loan_id in seen:
+            raise InvalidInput(f"standings[{index}]", standing.loan_id, "loan given twice")
+        seen.add(standing.loan_id)
+    return tuple(standings)
 
 
 class MemoryLoanStore:
@@ -173,6 +195,41 @@ class MemoryLoanStore:
     def loan_ids(self, *, after: str = "", limit: int = 1000) -> tuple[str, ...]:
         check_limit(after, limit)
         return tuple(sorted(i for i in self._state.loans if i > after)[:limit])
+
+    # -- end-of-day standings ---------------------------------------------------------------------
+
+    def load_standings(self, loan_ids: Sequence[str]) -> dict[str, LoanStanding]:
+        standings = self._state.standings
+        found = (standings.get(loan_id) for loan_id in check_ids(loan_ids))
+        return {s.loan_id: s for s in found if s is not None}
+
+    def save_standings(self, standings: Sequence[LoanStanding]) -> None:
+        checked = check_standings(standings)
+        with self._lock:
+            loans = self._state.loans
+            for standing in checked:  # everything checked before anything is written
+                if standing.loan_id not in loans:
+                    raise NotFound("loan", standing.loan_id)
+            self._state.standings.update((s.loan_id, s) for s in checked)
+
+    def loans_to_close(
+        self, through: date, *, after: str = "", limit: int = 1000
+    ) -> tuple[str, ...]:
+        require_date("through", through)
+        check_limit(after, limit)
+        standings, active = self._state.standings, LoanStatus.ACTIVE
+        wanted = []
+        for loan_id, loan in self._state.loans.items():  # bounded by the loans stored
+            standing = standings.get(loan_id)
+            closed = None if standing is None else standing.closed_through
+            if loan_id > after and loan.status is active and (closed is None or closed < through):
+                wanted.append(loan_id)
+        return tuple(sorted(wanted)[:limit])
+
+    def standings(self, *, after: str = "", limit: int = 1000) -> tuple[LoanStanding, ...]:
+        check_limit(after, limit)
+        ids = sorted(i for i in self._state.standings if i > after)[:limit]
+        return tuple(self._state.standings[i] for i in ids)
 
     # -- memory unit of work ----------------------------------------------------------------------
 

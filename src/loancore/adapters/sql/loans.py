@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -26,6 +27,7 @@ from loancore.adapters.memory.loans import (
     check_ids,
     check_limit,
     check_loan,
+    check_standings,
     check_updates,
 )
 from loancore.adapters.sql.base import (
@@ -40,7 +42,17 @@ from loancore.adapters.sql.base import (
     write_transaction,
 )
 from loancore.adapters.sql.loans_codec import decode_loan, encode_loan
-from loancore.checks import require_id
+from loancore.adapters.sql.standing import (
+    STANDING,
+    STANDING_COMPONENT,
+    STANDING_SCHEMA_VERSION,
+    decode_standing,
+    loans_to_close_query,
+    read_standings,
+    write_standings,
+)
+from loancore.checks import require_date, require_id
+from loancore.delinquency.daily import LoanStanding
 from loancore.errors import ConcurrentUpdate, IdempotencyConflict, NotFound
 from loancore.servicing import Loan, LoanProduct, product_from_toml
 
@@ -122,6 +134,7 @@ class SqlLoanStore:
                 LOANS_TABLES,
                 migrations=LOANS_MIGRATIONS,
             )
+            ensure_schema(bind, STANDING_COMPONENT, STANDING_SCHEMA_VERSION, (STANDING,))
 
     # -- products ---------------------------------------------------------------------------------
 
@@ -304,3 +317,48 @@ class SqlLoanStore:
         )
         with read_connection(self._bind) as connection:
             return tuple(connection.execute(query).scalars())
+
+    # -- end-of-day standings (loancore.adapters.sql.standing) ------------------------------------
+
+    def load_standings(self, loan_ids: Sequence[str]) -> dict[str, LoanStanding]:
+        ids = check_ids(loan_ids)
+        with read_connection(self._bind) as connection:
+            return read_standings(connection, ids)
+
+    def save_standings(self, standings: Sequence[LoanStanding]) -> None:
+        checked = check_standings(standings)
+        if not checked:
+            return
+        ids = [s.loan_id for s in checked]
+        with write_transaction(self._bind) as connection:
+            known: set[str] = set()
+            for first in range(0, len(ids), _IN_MAX):  # bounded by LOANS_BATCH_MAX / _IN_MAX
+                query = sa.select(LOANS.c.loan_id).where(
+                    LOANS.c.loan_id.in_(ids[first : first + _IN_MAX])
+                )
+                known.update(connection.execute(query).scalars())
+            for loan_id in ids:
+                if loan_id not in known:
+                    raise NotFound("loan", loan_id)
+            write_standings(connection, checked)
+
+    def loans_to_close(
+        self, through: date, *, after: str = "", limit: int = 1000
+    ) -> tuple[str, ...]:
+        require_date("through", through)
+        check_limit(after, limit)
+        with read_connection(self._bind) as connection:
+            return tuple(
+                connection.execute(loans_to_close_query(LOANS, through, after, limit)).scalars()
+            )
+
+    def standings(self, *, after: str = "", limit: int = 1000) -> tuple[LoanStanding, ...]:
+        check_limit(after, limit)
+        query = (
+            sa.select(STANDING.c.document)
+            .where(STANDING.c.loan_id > after)
+            .order_by(STANDING.c.loan_id)
+            .limit(limit)
+        )
+        with read_connection(self._bind) as connection:
+            return tuple(decode_standing(d) for d in connection.execute(query).scalars())

@@ -1,0 +1,149 @@
+"""The end-of-day batch on SQLite: an ordinary day of a book of active loans.
+
+    eod_sqlite_loans_per_s    LOANS (100,000; ``LOANCORE_BENCH_EOD_LOANS`` to run fewer) active
+                              12-installment loans, each closed through the day before, closed
+                              for one ordinary day (accrual, classification, provision: two
+                              entries a loan) by ``close_business_day`` in chunks of CHUNK, on a
+                              SQLite file (synchronous=FULL)
+    eod_ledger_post_per_s     the same day's entries posted straight into a fresh SQLite ledger,
+                              one unit of work per CHUNK loans' entries (loans a second)
+    eod_vs_ledger_ratio       end-of-day time / ledger posting time of the same entries
+    eod_1m_loans_s            the time 1,000,000 loans would take at the measured rate
+
+Run alone with ``python bench/bench_eod.py``; no test asserts these figures.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from loancore.adapters.sql import create_engine
+from loancore.adapters.sql.uow import SqlUnitOfWork
+from loancore.ledger import JournalEntry, default_chart
+from loancore.money import Money
+from loancore.quota import Grant, Hold
+from loancore.services import close_business_day
+from loancore.services.servicing import quota_command
+from loancore.servicing import Disburse, Outcome, apply, book_loan
+from loancore.testing.servicing import CLINIC_PRODUCT_TOML
+
+LOANS = int(os.environ.get("LOANCORE_BENCH_EOD_LOANS", "100000"))
+CHUNK = 1_000
+START = datetime.date(2026, 1, 15)
+LINES = 2000  # at 100,000 loans 50 loans of 3,000.00 a line of 200,000.00
+
+
+def _set_up(uow: Any, lines: int) -> None:
+    with uow:
+        uow.loans.save_product(CLINIC_PRODUCT_TOML)
+        for n in range(lines):
+            grant = Grant(
+                key=f"grant-{n}",
+                line_id=f"LINE-{n}",
+                borrower_id=f"B{n}",
+                limit=Money(Decimal("200000.00"), "CNY"),
+                starts_on=datetime.date(2025, 1, 1),
+                expires_on=datetime.date(2031, 1, 1),
+            )
+            uow.quota.apply(grant, as_of=START)
+        uow.ledger.save_chart(default_chart())
+        uow.commit()
+
+
+def _book_many(uow: Any, loan_ids: Sequence[str]) -> None:
+    """Set-up only: loans booked and disbursed, CHUNK a unit of work (book_order's steps)."""
+    for first in range(0, len(loan_ids), CHUNK):
+        with uow:
+            product = uow.loans.product("clinic-12", 1)
+            outcomes: list[tuple[str, Outcome, Outcome]] = []
+            for n, loan_id in enumerate(loan_ids[first : first + CHUNK], start=first):
+                booked = book_loan(
+                    product,
+                    event_id=f"o-{loan_id}",
+                    loan_id=loan_id,
+                    hold_id=f"{loan_id}-hold",
+                    principal=Money(Decimal("3000.00"), "CNY"),
+                    installments=12,
+                    start_date=START,
+                    payee="merchant",
+                    dimensions={"merchant": "M1", "customer": f"B{n % LINES}"},
+                )
+                paid = apply(booked.loan, product, Disburse(event_id=f"d-{loan_id}", as_of=START))
+                outcomes.append((f"LINE-{n % LINES}", booked, paid))
+                uow.loans.add(paid.loan, customer_id=f"B{n % LINES}")
+            for line_id, booked, paid in outcomes:
+                hold = Hold(
+                    key=booked.loan.hold_id,
+                    line_id=line_id,
+                    amount=Money(Decimal("3000.00"), "CNY"),
+                    expires_on=START,
+                )
+                uow.quota.apply(hold, as_of=START)
+                for effect in booked.quota_effects + paid.quota_effects:
+                    uow.quota.apply(quota_command(uow, effect), as_of=START)
+            uow.ledger.post([e for _l, b, p in outcomes for e in b.entries + p.entries])
+            uow.commit()
+
+
+def _entries_of_day(uow: Any, day: datetime.date) -> list[JournalEntry]:
+    with uow:
+        return [e for e in uow.ledger.entries() if e.accounting_date == day]
+
+
+def ordinary_day(directory: Path, loans: int) -> dict[str, float]:
+    engine = create_engine(directory / "eod.sqlite")
+    uow = SqlUnitOfWork(engine)
+    _set_up(uow, LINES)
+    _book_many(uow, [f"L{n:07d}" for n in range(loans)])
+    close_business_day(uow, START, chunk_size=CHUNK)  # the day before: every loan current
+    day = START + datetime.timedelta(days=1)
+    started = time.perf_counter()
+    report = close_business_day(uow, day, chunk_size=CHUNK)
+    eod_s = time.perf_counter() - started
+    assert report.loans_closed == loans and not report.failed, report.failed[:3]
+    entries = _entries_of_day(uow, day)
+    engine.dispose()
+
+    ledger_engine = create_engine(directory / "ledger.sqlite")
+    ledger_uow = SqlUnitOfWork(ledger_engine)
+    _set_up(ledger_uow, 0)
+    per_chunk = max(1, len(entries) * CHUNK // loans)
+    started = time.perf_counter()
+    for first in range(0, len(entries), per_chunk):
+        with ledger_uow:
+            ledger_uow.ledger.post(entries[first : first + per_chunk])
+            ledger_uow.commit()
+    ledger_s = time.perf_counter() - started
+    ledger_engine.dispose()
+    rate = loans / eod_s
+    print(
+        f"   {loans:,} loans: end of day {eod_s:.1f} s ({rate:,.0f} loans/s, "
+        f"{len(entries):,} entries); 1,000,000 loans at this rate: {1_000_000 / rate:,.0f} s",
+        flush=True,
+    )
+    return {
+        "eod_sqlite_loans_per_s": rate,
+        "eod_ledger_post_per_s": loans / ledger_s,
+        "eod_vs_ledger_ratio": eod_s / ledger_s,
+        "eod_1m_loans_s": 1_000_000 / rate,
+    }
+
+
+def run() -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as directory:
+        return ordinary_day(Path(directory), LOANS)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1:
+        LOANS = int(sys.argv[1])
+    for key, value in run().items():
+        print(f"{key:40s} {value:>14,.3f}")

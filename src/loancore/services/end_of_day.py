@@ -1,0 +1,676 @@
+"""The end-of-day batch over the whole book, and the delinquency events of a loan (write-off,
+recovery, sale), each in units of work over the loans, quota and ledger stores.
+
+:func:`close_business_day` closes ``business_date`` for every active loan: the loans whose
+watermark (:attr:`~loancore.delinquency.daily.LoanStanding.closed_through`) is before it are read
+in chunks (``chunk_size`` loans, one unit of work each); each loan is brought day by day from the
+day after its watermark to ``business_date`` by :func:`~loancore.delinquency.daily.close_day`
+(accrual, classification, non-accrual, provision); the chunk's loans, standings and entries are
+written and committed together. Then the quota's own end-of-day batch
+(:func:`loancore.services.quota.run_end_of_day`: hold expiry, temporary limits, the limit policy
+fed with each borrower's :class:`~loancore.quota.CreditRecord`) runs in one more unit of work.
+
+- **Idempotent**: a loan closed through the date is not selected again, and every entry's
+  idempotency key derives from the loan and the day, so running a date twice posts nothing.
+- **Restartable**: a chunk commits whole or not at all; a batch killed half-way leaves some
+  chunks committed, and the rerun picks up exactly the loans whose watermark did not move.
+- **Failures**: a loan whose close raises a :class:`~loancore.errors.LoancoreError` is reported
+  (:class:`~loancore.services.quota.Refusal`: loan id, code, detail), left as it was, and tried
+  again by the next run; the rest of its chunk commits. If writing the chunk fails, its loans
+  are closed one unit of work each, so only the loan at fault is left out.
+
+:func:`current_outcome` is what :func:`loancore.services.apply_event` does with a loan the batch
+keeps a standing for: days left unclosed before the event's date are closed first (inline
+catch-up), then the event is applied off the books if the loan is non-accrual.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+import attrs
+
+from loancore.checks import require_date
+from loancore.delinquency import (
+    Booking,
+    RiskClass,
+    classify,
+    interest_on_books,
+    loan_provision,
+    recover,
+    sell,
+    write_off,
+)
+from loancore.delinquency.daily import (
+    DailyRules,
+    DayClose,
+    LoanStanding,
+    apply_with_standing,
+    close_day,
+    sold_loan,
+    standing_of,
+    written_off_loan,
+)
+from loancore.errors import InvalidInput, LoancoreError, Rejected, RejectionCode
+from loancore.ledger.entries import JournalEntry, MemoPosting, MemoRegister
+from loancore.money import Money
+from loancore.ports import UnitOfWork
+from loancore.postings import LoanSold, ProvisionCharged, Stage, WrittenOff
+from loancore.quota import Close, CreditRecord, LimitPolicy, LineStatus
+from loancore.services.quota import EndOfDayReport, Refusal, run_end_of_day
+from loancore.services.settlement import joint_write_off_losses
+from loancore.servicing import Accrue, Loan, LoanProduct, LoanStatus, Outcome, ServicingEvent, apply
+
+__all__ = [
+    "CATCH_UP_DAYS_MAX",
+    "CHUNK_SIZE",
+    "BusinessDayReport",
+    "ChunkProgress",
+    "RulesLike",
+    "close_business_day",
+    "credit_records",
+    "current_outcome",
+    "recover_loan",
+    "sell_loan",
+    "write_off_loan",
+]
+
+CHUNK_SIZE = 500
+"""Loans per unit of work by default."""
+
+CHUNK_SIZE_MAX = 10_000
+"""The most loans one chunk takes (the loans store's batch limit)."""
+
+CATCH_UP_DAYS_MAX = 3660
+"""The most days one loan is brought forward in one go (ten years)."""
+
+_CHUNKS_MAX = 10_000_000
+_STANDINGS_PAGE = 5000
+
+RulesLike = DailyRules | Mapping[str, DailyRules] | None
+"""The end-of-day rules: one for every product, or by product id (a product not named gets
+``DailyRules()``), or None (``DailyRules()`` for all)."""
+
+
+def _rules_for(rules: RulesLike, product: LoanProduct) -> DailyRules:
+    if rules is None:
+        return _DEFAULT_RULES
+    if isinstance(rules, DailyRules):
+        return rules
+    return rules.get(product.product_id, _DEFAULT_RULES)
+
+
+_DEFAULT_RULES = DailyRules()
+
+
+@attrs.frozen
+class ChunkProgress:
+    """Reported after every chunk: the chunk's number (from 1), the loans it held, the loans
+    closed so far in this run and the loans that failed so far."""
+
+    business_date: datetime.date
+    chunk: int
+    chunk_loans: int
+    loans_closed: int
+    loans_failed: int
+
+
+@attrs.frozen
+class BusinessDayReport:
+    """What :func:`close_business_day` did: loans brought to the date, loan-days closed, entries
+    and memo postings sent to the ledger, the loans that failed (retried by the next run) and the
+    quota batch's report."""
+
+    business_date: datetime.date
+    loans_closed: int
+    days_closed: int
+    entries: int
+    memo_postings: int
+    failed: tuple[Refusal, ...]
+    quota: EndOfDayReport
+
+
+@attrs.frozen
+class _Closed:
+    loan: Loan
+    standing: LoanStanding
+    days: int
+    entries: tuple[JournalEntry, ...]
+    memo_postings: tuple[MemoPosting, ...]
+
+
+def _first_day(loan: Loan, standing: LoanStanding) -> datetime.date:
+    if standing.closed_through is None:
+        return loan.last_date
+    return standing.closed_through + datetime.timedelta(days=1)
+
+
+def _catch_up(
+    loan: Loan,
+    product: LoanProduct,
+    standing: LoanStanding,
+    rules: DailyRules,
+    through: datetime.date,
+) -> _Closed:
+    """``loan`` closed day by day from the day after its watermark through ``through``."""
+    day = _first_day(loan, standing)
+    days = (through - day).days + 1
+    if days > CATCH_UP_DAYS_MAX:
+        raise InvalidInput(
+            "business_date", through, f"{days} days to close, at most {CATCH_UP_DAYS_MAX}"
+        )
+    entries: list[JournalEntry] = []
+    memos: list[MemoPosting] = []
+    for _ in range(max(days, 0)):  # bounded by CATCH_UP_DAYS_MAX
+        closed: DayClose = close_day(loan, product, standing, rules, day)
+        loan, standing = closed.loan, closed.standing
+        entries.extend(closed.entries)
+        memos.extend(closed.memo_postings)
+        day += datetime.timedelta(days=1)
+    return _Closed(loan, standing, max(days, 0), tuple(entries), tuple(memos))
+
+
+def _refusal(loan_id: str, error: LoancoreError) -> Refusal:
+    if isinstance(error, Rejected):
+        return Refusal(loan_id, error.code, error.detail)
+    return Refusal(loan_id, RejectionCode.LOAN_CLOSE_FAILED, f"{type(error).__name__}: {error}")
+
+
+@attrs.frozen
+class _ChunkResult:
+    closed: int
+    days: int
+    entries: int
+    memos: int
+    failed: tuple[Refusal, ...]
+
+
+def _close_chunk(
+    uow: UnitOfWork, ids: Sequence[str], business_date: datetime.date, rules: RulesLike
+) -> _ChunkResult:
+    """One unit of work: the chunk's loans closed through ``business_date``; a loan whose close
+    raises is reported and left out, the others are written and committed together."""
+    failed: list[Refusal] = []
+    done: list[tuple[int, _Closed]] = []
+    with uow:
+        loans = uow.loans.load_many(ids)
+        standings = uow.loans.load_standings(ids)
+        products: dict[tuple[str, int], LoanProduct] = {}
+        for loan_id in ids:  # bounded by CHUNK_SIZE_MAX
+            loan = loans[loan_id]
+            try:
+                ref = (loan.product_id, loan.product_version)
+                product = products.get(ref)
+                if product is None:
+                    product = products[ref] = uow.loans.product(*ref)
+                standing = standings.get(loan_id) or standing_of(loan)
+                closed = _catch_up(
+                    loan, product, standing, _rules_for(rules, product), business_date
+                )
+            except LoancoreError as error:
+                failed.append(_refusal(loan_id, error))
+                continue
+            done.append((loan.version, closed))
+        _write(uow, done)
+        uow.commit()
+    return _ChunkResult(
+        closed=len(done),
+        days=sum(c.days for _v, c in done),
+        entries=sum(len(c.entries) for _v, c in done),
+        memos=sum(len(c.memo_postings) for _v, c in done),
+        failed=tuple(failed),
+    )
+
+
+def _write(uow: UnitOfWork, done: Sequence[tuple[int, _Closed]]) -> None:
+    """Loans, then standings, then the ledger (the lock order)."""
+    changed = [(c.loan, version) for version, c in done if c.loan.version != version]
+    if changed:
+        uow.loans.update_many(changed)
+    if done:
+        uow.loans.save_standings([c.standing for _v, c in done])
+    entries = [e for _v, c in done for e in c.entries]
+    memos = [m for _v, c in done for m in c.memo_postings]
+    if entries:
+        uow.ledger.post(entries)
+    if memos:
+        uow.ledger.post_memo(memos)
+
+
+def _close_chunk_safely(
+    uow: UnitOfWork, ids: Sequence[str], business_date: datetime.date, rules: RulesLike
+) -> _ChunkResult:
+    """:func:`_close_chunk`; if writing the chunk fails, its loans one unit of work each."""
+    try:
+        return _close_chunk(uow, ids, business_date, rules)
+    except LoancoreError:
+        pass
+    results: list[_ChunkResult] = []
+    for loan_id in ids:  # bounded by CHUNK_SIZE_MAX
+        try:
+            results.append(_close_chunk(uow, [loan_id], business_date, rules))
+        except LoancoreError as error:
+            results.append(_ChunkResult(0, 0, 0, 0, (_refusal(loan_id, error),)))
+    return _ChunkResult(
+        closed=sum(r.closed for r in results),
+        days=sum(r.days for r in results),
+        entries=sum(r.entries for r in results),
+        memos=sum(r.memos for r in results),
+        failed=tuple(f for r in results for f in r.failed),
+    )
+
+
+def _ids_to_close(
+    uow: UnitOfWork, business_date: datetime.date, after: str, limit: int
+) -> tuple[str, ...]:
+    with uow:
+        return uow.loans.loans_to_close(business_date, after=after, limit=limit)
+
+
+def close_business_day(
+    uow: UnitOfWork,
+    business_date: datetime.date,
+    *,
+    rules: RulesLike = None,
+    limit_policy: LimitPolicy | None = None,
+    chunk_size: int = CHUNK_SIZE,
+    progress: Callable[[ChunkProgress], None] | None = None,
+) -> BusinessDayReport:
+    """Close ``business_date`` over the whole book (module docstring): every active loan caught
+    up to it in chunks of ``chunk_size`` loans, ``progress`` called after each chunk, then the
+    quota batch (``limit_policy`` None: hold expiry and temporary limits only). The quota keys
+    are ``eod-<yyyymmdd>:...``."""
+    require_date("business_date", business_date)
+    if (
+        isinstance(chunk_size, bool)
+        or not isinstance(chunk_size, int)
+        or not 1 <= chunk_size <= CHUNK_SIZE_MAX
+    ):
+        raise InvalidInput("chunk_size", chunk_size, f"expected an int from 1 to {CHUNK_SIZE_MAX}")
+    closed = days = entries = memos = 0
+    failed: list[Refusal] = []
+    after = ""
+    for chunk in range(1, _CHUNKS_MAX + 1):  # bounded: each chunk moves ``after`` forward
+        ids = _ids_to_close(uow, business_date, after, chunk_size)
+        if not ids:
+            break
+        result = _close_chunk_safely(uow, ids, business_date, rules)
+        closed, days = closed + result.closed, days + result.days
+        entries, memos = entries + result.entries, memos + result.memos
+        failed.extend(result.failed)
+        after = ids[-1]
+        if progress is not None:
+            progress(ChunkProgress(business_date, chunk, len(ids), closed, len(failed)))
+    quota = _quota_batch(uow, business_date, limit_policy, {f.key for f in failed})
+    return BusinessDayReport(business_date, closed, days, entries, memos, tuple(failed), quota)
+
+
+class _NoPolicy:
+    """The policy of a batch without one: no command."""
+
+    def review(self, *_args: object, **_kwargs: object) -> tuple[()]:
+        return ()
+
+
+def credit_records(
+    standings: Iterable[LoanStanding], *, excluded: Iterable[str] = ()
+) -> dict[str, CreditRecord]:
+    """Each borrower's :class:`CreditRecord` from the standings of their loans: on-time
+    repayments summed, the worst DPD, written off if any loan is. A borrower with a loan in
+    ``excluded`` (failed this run) gets no record: the policy never acts on half the facts."""
+    skip = set(excluded)
+    gathered: dict[str, list[LoanStanding]] = {}
+    barred: set[str] = set()
+    for standing in standings:  # bounded by the standings stored
+        if not standing.borrower_id:
+            continue
+        if standing.loan_id in skip:
+            barred.add(standing.borrower_id)
+        gathered.setdefault(standing.borrower_id, []).append(standing)
+    return {
+        borrower: CreditRecord(
+            borrower_id=borrower,
+            on_time_repayments=sum(s.on_time_repayments for s in loans),
+            days_past_due=max(s.dpd for s in loans),
+            written_off=any(s.written_off > 0 for s in loans),
+        )
+        for borrower, loans in gathered.items()
+        if borrower not in barred
+    }
+
+
+def _all_standings(uow: UnitOfWork) -> list[LoanStanding]:
+    found: list[LoanStanding] = []
+    after = ""
+    for _ in range(_CHUNKS_MAX):  # bounded: each page moves ``after`` forward
+        page = uow.loans.standings(after=after, limit=_STANDINGS_PAGE)
+        found.extend(page)
+        if len(page) < _STANDINGS_PAGE:
+            break
+        after = page[-1].loan_id
+    return found
+
+
+def _quota_batch(
+    uow: UnitOfWork, business_date: datetime.date, policy: LimitPolicy | None, failed: set[str]
+) -> EndOfDayReport:
+    with uow:
+        records = {} if policy is None else credit_records(_all_standings(uow), excluded=failed)
+        report = run_end_of_day(
+            uow.quota,
+            records,
+            _NoPolicy() if policy is None else policy,
+            as_of=business_date,
+            key=f"eod-{business_date:%Y%m%d}",
+        )
+        uow.commit()
+    return report
+
+
+# -- events on a loan with a standing --------------------------------------------------------------
+
+
+def _release_if_gone(
+    loan: Loan,
+    product: LoanProduct,
+    standing: LoanStanding,
+    rules: DailyRules,
+    as_of: datetime.date,
+    event_id: str,
+) -> tuple[LoanStanding, Booking]:
+    """A loan that left the book (paid off, cancelled, written off, sold): its allowance
+    released (exposure 0), its interest no longer suspended."""
+    if loan.status is LoanStatus.ACTIVE or not any(standing.allowance):
+        return standing, Booking()
+    today = classify(loan, max(as_of, loan.last_date), rules.policy_for(product))
+    booking = loan_provision(
+        loan,
+        today,
+        current=standing.allowance_by_stage(loan.currency),
+        rates=rules.rates,
+        rounding=rules.rounding,
+        event_id=f"{event_id}.release",
+        mapping=product.mapping,
+    )
+    return attrs.evolve(standing, allowance=(0, 0, 0), interest_suspended=False), booking
+
+
+def _bring_current(
+    loan: Loan, product: LoanProduct, standing: LoanStanding, rules: DailyRules, day: datetime.date
+) -> _Closed:
+    """The days before ``day`` not closed yet, closed (inline catch-up)."""
+    if loan.status is not LoanStatus.ACTIVE:
+        return _Closed(loan, standing, 0, (), ())
+    return _catch_up(loan, product, standing, rules, day - datetime.timedelta(days=1))
+
+
+def current_outcome(
+    uow: UnitOfWork,
+    loan: Loan,
+    product: LoanProduct,
+    event: ServicingEvent,
+    rules: RulesLike = None,
+) -> tuple[Outcome, LoanStanding | None]:
+    """``event`` applied to ``loan`` as the batch would see it (module docstring): a loan without
+    a standing is applied as it is (never closed by the batch); otherwise the days before the
+    event's date not yet closed are closed first, the event applied off the books if the loan is
+    non-accrual, and a loan leaving the book has its allowance released. Returns the outcome
+    (its entries and memo postings include the days closed) and the new standing."""
+    standing = uow.loans.load_standings([loan.loan_id]).get(loan.loan_id)
+    return outcome_with_standing(loan, product, standing, event, rules)
+
+
+def outcome_with_standing(
+    loan: Loan,
+    product: LoanProduct,
+    standing: LoanStanding | None,
+    event: ServicingEvent,
+    rules: RulesLike = None,
+) -> tuple[Outcome, LoanStanding | None]:
+    """:func:`current_outcome` with the loan's ``standing`` given (None: the batch keeps none),
+    for a caller that read the standings of many loans at once (``apply_batch``)."""
+    if standing is None:
+        return apply(loan, product, event), None
+    chosen = _rules_for(rules, product)
+    closed = _bring_current(loan, product, standing, chosen, event.as_of)
+    outcome = apply_with_standing(closed.loan, product, closed.standing, event)
+    after, release = _release_if_gone(
+        outcome.loan, product, closed.standing, chosen, event.as_of, event.event_id
+    )
+    merged = attrs.evolve(
+        outcome,
+        entries=closed.entries + outcome.entries + release.entries,
+        memo_postings=closed.memo_postings + outcome.memo_postings,
+    )
+    return merged, after
+
+
+@attrs.frozen
+class _Prepared:
+    loan: Loan
+    product: LoanProduct
+    standing: LoanStanding
+    rules: DailyRules
+    version: int
+    entries: tuple[JournalEntry, ...]
+    memo_postings: tuple[MemoPosting, ...]
+
+
+def _prepare(
+    uow: UnitOfWork, loan_id: str, as_of: datetime.date, event_id: str, rules: RulesLike
+) -> _Prepared:
+    """The loan brought to ``as_of`` (days before it closed, the day itself accrued) for a
+    write-off or a sale."""
+    loan = uow.loans.load(loan_id)
+    product = uow.loans.product(loan.product_id, loan.product_version)
+    chosen = _rules_for(rules, product)
+    standing = uow.loans.load_standings([loan_id]).get(loan_id) or standing_of(loan)
+    closed = _bring_current(loan, product, standing, chosen, as_of)
+    entries, memos = closed.entries, closed.memo_postings
+    current = closed.loan
+    if current.status is LoanStatus.ACTIVE:
+        accrued = apply_with_standing(
+            current, product, closed.standing, Accrue(event_id=event_id, as_of=as_of)
+        )
+        current = accrued.loan
+        entries, memos = entries + accrued.entries, memos + accrued.memo_postings
+    return _Prepared(current, product, closed.standing, chosen, loan.version, entries, memos)
+
+
+def _allowance_left(standing: LoanStanding, booking: Booking) -> tuple[int, int, int]:
+    """The allowance per stage after a write-off or sale ``booking``: top-ups added, what the
+    write-off or sale took out of its stage taken away."""
+    left = list(standing.allowance)
+    for event in booking.events:  # bounded: a handful of events
+        if isinstance(event, ProvisionCharged):
+            left[int(event.stage) - 1] += event.amount.minor_units
+        elif isinstance(event, WrittenOff):
+            left[2] -= event.principal.minor_units + event.fee.minor_units
+        elif isinstance(event, LoanSold):
+            left[int(event.stage) - 1] -= event.allowance.minor_units
+    return (left[0], left[1], left[2])
+
+
+def _finish(
+    uow: UnitOfWork,
+    prepared: _Prepared,
+    gone: Loan,
+    standing: LoanStanding,
+    booking: Booking,
+    as_of: datetime.date,
+    event_id: str,
+) -> None:
+    """Release what allowance is left, then write loan, standing and ledger (lock order)."""
+    standing, release = _release_if_gone(
+        gone, prepared.product, standing, prepared.rules, as_of, event_id
+    )
+    standing = attrs.evolve(standing, closed_through=max(as_of, standing.closed_through or as_of))
+    uow.loans.update(gone, expected_version=prepared.version)
+    uow.loans.save_standings([standing])
+    entries = prepared.entries + booking.entries + release.entries
+    memos = prepared.memo_postings + booking.memo_postings
+    if entries:
+        uow.ledger.post(entries)
+    if memos:
+        uow.ledger.post_memo(memos)
+
+
+def _joint_losses(uow: UnitOfWork, loan: Loan, booking: Booking) -> Booking:
+    """The partners' part of a joint loan's write-off (Dr 2241.04 partner funding, Cr 6702 for
+    each partner's principal; :func:`loancore.services.settlement.joint_write_off_losses`);
+    nothing for a loan the lender funds alone."""
+    (written,) = [event for event in booking.events if isinstance(event, WrittenOff)]
+    interest = loan.money(interest_on_books(loan).total)
+    shared = joint_write_off_losses(uow, loan, written, interest_off_books=interest)
+    return Booking() if shared is None else Booking(entries=shared.entries)
+
+
+def write_off_loan(
+    uow: UnitOfWork, loan_id: str, *, as_of: datetime.date, event_id: str, rules: RulesLike = None
+) -> Loan:
+    """核销 ``loan_id`` on ``as_of`` in one unit of work: the loan brought to the date, its
+    interest taken off the books if still accrued, principal and fees written off against the
+    stage-3 allowance (topped up if short), the loan's parts marked written off and its status
+    ``written_off`` (:func:`~loancore.delinquency.daily.written_off_loan`), what allowance is left
+    released, 已核销贷款 holding everything still pursued; a joint loan's partners take their
+    part of the loss in the same unit of work (:func:`_joint_losses`). A replay (the loan already
+    written off by ``event_id``) returns the stored loan."""
+    with uow:
+        stored = uow.loans.load(loan_id)
+        if stored.status is LoanStatus.WRITTEN_OFF and uow.ledger.find_by_key(
+            f"write_off:{event_id}"
+        ):
+            return stored
+        prepared = _prepare(uow, loan_id, as_of, event_id, rules)
+        allowance = prepared.standing.allowance_by_stage(prepared.loan.currency).get(
+            Stage.THREE, Money.zero(prepared.loan.currency)
+        )
+        booking = write_off(
+            prepared.loan,
+            allowance=allowance,
+            interest_suspended=prepared.standing.interest_suspended,
+            as_of=as_of,
+            event_id=event_id,
+            mapping=prepared.product.mapping,
+        )
+        booking = booking + _joint_losses(uow, prepared.loan, booking)
+        gone = written_off_loan(prepared.loan, as_of=as_of)
+        registered = sum(
+            m.amount.minor_units
+            for m in booking.memo_postings
+            if m.register is MemoRegister.WRITTEN_OFF_LOANS
+        )
+        standing = attrs.evolve(
+            prepared.standing,
+            allowance=_allowance_left(prepared.standing, booking),
+            interest_suspended=False,
+            written_off=prepared.standing.written_off + registered,
+        )
+        _finish(uow, prepared, gone, standing, booking, as_of, event_id)
+        uow.commit()
+    return gone
+
+
+def recover_loan(
+    uow: UnitOfWork,
+    loan_id: str,
+    amount: Money,
+    *,
+    as_of: datetime.date,
+    event_id: str,
+    rules: RulesLike = None,
+) -> LoanStanding:
+    """核销后收回 ``amount`` on a written-off loan in one unit of work: Dr 3001 Cr 1304.03, the
+    allowance so restored released at once (Dr 1304.03 Cr 6702: the loan has no exposure left),
+    已核销贷款 reduced. More than the register holds for the loan is refused
+    (``RECOVERY_EXCEEDS_WRITTEN_OFF``). A replayed ``event_id`` changes nothing."""
+    with uow:
+        loan = uow.loans.load(loan_id)
+        standing = uow.loans.load_standings([loan_id]).get(loan_id) or standing_of(loan)
+        if uow.ledger.find_by_key(f"recovery:{event_id}") is not None:
+            return standing
+        product = uow.loans.product(loan.product_id, loan.product_version)
+        booking = recover(
+            loan,
+            amount,
+            written_off_balance=loan.money(standing.written_off),
+            as_of=as_of,
+            event_id=event_id,
+            mapping=product.mapping,
+        )
+        restored = attrs.evolve(
+            standing,
+            allowance=(
+                standing.allowance[0],
+                standing.allowance[1],
+                standing.allowance[2] + amount.minor_units,
+            ),
+            written_off=standing.written_off - amount.minor_units,
+        )
+        after, release = _release_if_gone(
+            loan, product, restored, _rules_for(rules, product), as_of, event_id
+        )
+        uow.loans.save_standings([after])
+        uow.ledger.post(booking.entries + release.entries)
+        if booking.memo_postings:
+            uow.ledger.post_memo(booking.memo_postings)
+        uow.commit()
+    return after
+
+
+def sell_loan(
+    uow: UnitOfWork,
+    loan_id: str,
+    price: Money,
+    *,
+    as_of: datetime.date,
+    event_id: str,
+    rules: RulesLike = None,
+) -> Loan:
+    """不良资产转让: ``loan_id`` sold for ``price`` on ``as_of`` in one unit of work: brought to the
+    date, interest off the books, derecognised against its allowance with the gain or loss to
+    6702 (:func:`~loancore.delinquency.sell`), the loan's parts marked written off and its status
+    ``sold``, its quota line closed (key ``<event_id>:close``). A loan better than 次级 (by its
+    last classification) is refused (``SALE_OF_PERFORMING_LOAN``)."""
+    with uow:
+        stored = uow.loans.load(loan_id)
+        if stored.status is LoanStatus.SOLD and uow.ledger.find_by_key(f"loan.sold:{event_id}"):
+            return stored
+        prepared = _prepare(uow, loan_id, as_of, event_id, rules)
+        current = prepared.standing.history.current
+        risk_class = RiskClass.NORMAL if current is None else current.risk_class
+        stage = Stage.ONE if current is None else current.stage
+        booking = sell(
+            prepared.loan,
+            price,
+            risk_class=risk_class,
+            allowance=prepared.standing.allowance_by_stage(prepared.loan.currency).get(
+                stage, Money.zero(prepared.loan.currency)
+            ),
+            allowance_stage=stage,
+            interest_suspended=prepared.standing.interest_suspended,
+            as_of=as_of,
+            event_id=event_id,
+            mapping=prepared.product.mapping,
+        )
+        gone = sold_loan(prepared.loan, as_of=as_of)
+        standing = attrs.evolve(
+            prepared.standing,
+            allowance=_allowance_left(prepared.standing, booking),
+            interest_suspended=False,
+        )
+        standing, release = _release_if_gone(
+            gone, prepared.product, standing, prepared.rules, as_of, event_id
+        )
+        uow.loans.update(gone, expected_version=prepared.version)
+        uow.loans.save_standings([attrs.evolve(standing, closed_through=as_of)])
+        line_id = uow.quota.hold(gone.hold_id).line_id
+        if uow.quota.line(line_id).status is not LineStatus.CLOSED:
+            uow.quota.apply(Close(key=f"{event_id}:close", line_id=line_id), as_of=as_of)
+        uow.ledger.post(prepared.entries + booking.entries + release.entries)
+        memos = prepared.memo_postings + booking.memo_postings
+        if memos:
+            uow.ledger.post_memo(memos)
+        uow.commit()
+    return gone
