@@ -113,7 +113,7 @@ def booked_template(url: str) -> str:
     """A database holding the set-up and the booked book, with no connection left open (so it
     can serve as a template); its URL."""
     template = create_database(url)
-    engine = create_engine(template, poolclass=sa.pool.NullPool)
+    engine = create_engine(template)  # pooled while booking; disposed: no connection left
     uow = SqlUnitOfWork(engine)
     set_up(uow)
     book(uow)

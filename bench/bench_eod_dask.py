@@ -1,0 +1,241 @@
+"""The end of day on Dask distributed over a book on PostgreSQL: one worker, then two.
+
+    eod_postgres_loans_per_s        LOANS active loans brought to the business date (an Accrue
+                                    each: interest accrued, one due date passed) by
+                                    ``end_of_day_on_dask`` on a LocalCluster of ONE worker
+                                    process (one thread), the book on PostgreSQL
+                                    (LOANCORE_TEST_POSTGRES_URL), best of ROUNDS
+    eod_postgres_2_workers_ratio    the one-worker time / the two-worker time, the same day on
+                                    a copy of the same book (goal >= 1.6 on 2 cores), best of
+                                    ROUNDS each
+    eod_postgres_worker_cpu_share   during the two-worker run: the workers' CPU seconds / (2 x
+                                    the wall time): 1.0 would mean both workers never waited
+    eod_postgres_lock_wait_share    during the two-worker run: the share of samples of the
+                                    workers' PostgreSQL sessions waiting on a lock
+                                    (pg_stat_activity, wait_event_type 'Lock')
+
+The book is booked once into a template database; every run gets its own copy (``CREATE DATABASE
+... TEMPLATE``), so both runs start from the same ledger. The cluster start is not timed; the
+partitioning (reading the ids) is. The driver process, the workers and PostgreSQL share the
+machine's cores. Prints where the two-worker run's sessions waited. Run alone with
+``python bench/bench_eod_dask.py`` under scripts/with-postgres; no test asserts these figures.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime
+import os
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, Self
+
+import sqlalchemy as sa
+from distributed import Client, LocalCluster
+
+from loancore.adapters.dask_batch import end_of_day_on_dask
+from loancore.adapters.sql import create_engine
+from loancore.adapters.sql.uow import SqlUnitOfWork
+from loancore.ledger import default_chart
+from loancore.money import Money
+from loancore.quota import Grant, Hold
+from loancore.services.servicing import quota_command
+from loancore.servicing import Disburse, Outcome, apply, book_loan
+from loancore.testing.servicing import CLINIC_PRODUCT_TOML
+
+LOANS = 20_000
+CHUNK = 1_000
+LINES = 400  # 50 loans of 3,000.00 on a 200,000.00 line
+START = datetime.date(2026, 1, 15)
+BUSINESS_DATE = datetime.date(2026, 3, 1)  # the first due date (Feb 15) passed, interest accrues
+ROUNDS = 2
+SAMPLE_S = 0.02
+
+
+def _set_up(uow: Any) -> None:
+    with uow:
+        uow.loans.save_product(CLINIC_PRODUCT_TOML)
+        for n in range(LINES):
+            grant = Grant(
+                key=f"grant-{n}",
+                line_id=f"LINE-{n}",
+                borrower_id=f"B{n}",
+                limit=Money(Decimal("200000.00"), "CNY"),
+                starts_on=datetime.date(2025, 1, 1),
+                expires_on=datetime.date(2031, 1, 1),
+            )
+            uow.quota.apply(grant, as_of=START)
+        uow.ledger.save_chart(default_chart())
+        uow.commit()
+
+
+def _book_chunk(uow: Any, loan_ids: Sequence[str], first: int) -> None:
+    """Set-up only: loans booked and disbursed in one unit of work (book_order's steps)."""
+    with uow:
+        product = uow.loans.product("clinic-12", 1)
+        outcomes: list[tuple[str, Outcome, Outcome]] = []
+        for n, loan_id in enumerate(loan_ids, start=first):
+            booked = book_loan(
+                product,
+                event_id=f"o-{loan_id}",
+                loan_id=loan_id,
+                hold_id=f"{loan_id}-hold",
+                principal=Money(Decimal("3000.00"), "CNY"),
+                installments=12,
+                start_date=START,
+                payee="merchant",
+                dimensions={"merchant": "M1", "customer": f"B{n % LINES}"},
+            )
+            paid = apply(booked.loan, product, Disburse(event_id=f"d-{loan_id}", as_of=START))
+            outcomes.append((f"LINE-{n % LINES}", booked, paid))
+            uow.loans.add(paid.loan, customer_id=f"B{n % LINES}")
+        for line_id, booked, paid in outcomes:
+            amount = Money(Decimal("3000.00"), "CNY")
+            hold = Hold(key=booked.loan.hold_id, line_id=line_id, amount=amount, expires_on=START)
+            uow.quota.apply(hold, as_of=START)
+            for effect in booked.quota_effects + paid.quota_effects:
+                uow.quota.apply(quota_command(uow, effect), as_of=START)
+        uow.ledger.post([e for _l, b, p in outcomes for e in b.entries + p.entries])
+        uow.commit()
+
+
+def _admin(url: str) -> sa.Engine:
+    return sa.create_engine(url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
+
+
+def _create(url: str, template: str | None = None) -> str:
+    name = f"bench_eod_{uuid.uuid4().hex[:12]}"
+    admin = _admin(url)
+    with admin.connect() as connection:
+        suffix = f' TEMPLATE "{template}"' if template else ""
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"{suffix}'))
+    admin.dispose()
+    return name
+
+
+def _drop(url: str, name: str) -> None:
+    admin = _admin(url)
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _url(url: str, name: str) -> str:
+    return sa.make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def _book(url: str) -> str:
+    name = _create(url)
+    engine = create_engine(_url(url, name))
+    uow = SqlUnitOfWork(engine)
+    _set_up(uow)
+    loan_ids = [f"L{n:06d}" for n in range(LOANS)]
+    for first in range(0, LOANS, CHUNK):
+        _book_chunk(uow, loan_ids[first : first + CHUNK], first)
+    engine.dispose()
+    return name
+
+
+class _Sampler:
+    """pg_stat_activity of one database, sampled every SAMPLE_S seconds in a thread: how often
+    the active sessions were running or waiting, and on what."""
+
+    def __init__(self, url: str, database: str) -> None:
+        self.engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        self.database = database
+        self.waits: collections.Counter[str] = collections.Counter()
+        self.samples = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        query = sa.text(
+            "SELECT coalesce(wait_event_type || ':' || wait_event, 'running') FROM pg_stat_activity"
+            " WHERE datname = :db AND state = 'active' AND pid <> pg_backend_pid()"
+        )
+        with self.engine.connect() as connection:
+            while not self.stop.is_set():
+                rows = connection.execute(query, {"db": self.database}).scalars().all()
+                connection.commit()
+                self.samples += 1
+                self.waits.update(rows)
+                time.sleep(SAMPLE_S)
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.engine.dispose()
+
+
+def _run_day(client: Client, url: str, template: str) -> tuple[float, float, _Sampler]:
+    """The day on a fresh copy of the book: wall seconds, the workers' CPU seconds, the sampler."""
+    name = _create(url, template)
+    try:
+        cpu_before = sum(client.run(time.process_time).values())
+        with _Sampler(url, name) as sampler:
+            started = time.perf_counter()
+            report = end_of_day_on_dask(client, _url(url, name), BUSINESS_DATE)
+            elapsed = time.perf_counter() - started
+        cpu = sum(client.run(time.process_time).values()) - cpu_before
+        assert report.complete and report.loans_brought == LOANS, report.failed
+        return elapsed, cpu, sampler
+    finally:
+        _drop(url, name)
+
+
+def _cluster(workers: int) -> tuple[LocalCluster, Client]:
+    cluster = LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    return cluster, Client(cluster)
+
+
+def _best(url: str, template: str, workers: int) -> tuple[float, float, _Sampler]:
+    cluster, client = _cluster(workers)
+    try:
+        runs = [_run_day(client, url, template) for _ in range(ROUNDS)]
+    finally:
+        client.close()
+        cluster.close()
+    return min(runs, key=lambda run: run[0])
+
+
+def _print_waits(label: str, sampler: _Sampler) -> None:
+    total = sum(sampler.waits.values()) or 1
+    shares = ", ".join(f"{k} {v / total:.0%}" for k, v in sampler.waits.most_common(6))
+    print(f"   {label}: {sampler.samples} samples of the active sessions: {shares}", flush=True)
+
+
+def run() -> dict[str, float]:
+    url = os.environ.get("LOANCORE_TEST_POSTGRES_URL")
+    if not url:
+        return {}
+    template = _book(url)
+    try:
+        one_s, _one_cpu, one_sampler = _best(url, template, 1)
+        two_s, two_cpu, two_sampler = _best(url, template, 2)
+    finally:
+        _drop(url, template)
+    _print_waits("1 worker", one_sampler)
+    _print_waits("2 workers", two_sampler)
+    print(f"   1 worker {one_s:.2f} s, 2 workers {two_s:.2f} s (workers' CPU {two_cpu:.2f} s)")
+    waits = two_sampler.waits
+    lock = sum(v for k, v in waits.items() if k.startswith("Lock:"))
+    return {
+        "eod_postgres_loans_per_s": LOANS / one_s,
+        "eod_postgres_2_workers_ratio": one_s / two_s,
+        "eod_postgres_worker_cpu_share": two_cpu / (2 * two_s),
+        "eod_postgres_lock_wait_share": lock / (sum(waits.values()) or 1),
+    }
+
+
+if __name__ == "__main__":
+    for key, value in run().items():
+        print(f"{key:48s} {value:>16,.3f}")
