@@ -10,6 +10,11 @@
                                     ROUNDS each
     eod_postgres_worker_cpu_share   during the two-worker run: the workers' CPU seconds / (2 x
                                     the wall time): 1.0 would mean both workers never waited
+    eod_postgres_cores_busy_1_worker  CPU seconds of the worker(s) and of every PostgreSQL process
+    eod_postgres_cores_busy_2_workers over the wall time (/proc): how many of the machine's cores
+                                    the run kept busy (2.0: the machine is full)
+    eod_postgres_machine_busy_cores_2_workers  the whole machine's busy cores during the
+                                    two-worker run (/proc/stat), this run's and everyone else's
     eod_postgres_lock_wait_share    during the two-worker run: the share of samples of the
                                     workers' PostgreSQL sessions waiting on a lock
                                     (pg_stat_activity, wait_event_type 'Lock')
@@ -31,8 +36,10 @@ import time
 import uuid
 from collections.abc import Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Self
 
+import attrs
 import sqlalchemy as sa
 from distributed import Client, LocalCluster
 
@@ -174,18 +181,54 @@ class _Sampler:
         self.engine.dispose()
 
 
-def _run_day(client: Client, url: str, template: str) -> tuple[float, float, _Sampler]:
-    """The day on a fresh copy of the book: wall seconds, the workers' CPU seconds, the sampler."""
+def _postgres_cpu_seconds() -> float:
+    """CPU seconds (user + system) of every ``postgres`` process on this machine (/proc)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        name, rest = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :]
+        if name == "postgres":
+            fields = rest.split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_busy_ticks() -> int:
+    """Clock ticks every CPU of the machine spent busy (/proc/stat: all but idle and iowait);
+    other sessions' processes on the same machine count too."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields) - fields[3] - fields[4]
+
+
+@attrs.frozen
+class _Day:
+    seconds: float
+    worker_cpu_s: float
+    postgres_cpu_s: float
+    machine_busy_s: float
+    sampler: _Sampler
+
+
+def _run_day(client: Client, url: str, template: str) -> _Day:
+    """The day on a fresh copy of the book: wall seconds, the CPU seconds of the workers and of
+    PostgreSQL, the wait sampler."""
     name = _create(url, template)
     try:
         cpu_before = sum(client.run(time.process_time).values())
+        pg_before = _postgres_cpu_seconds()
+        busy_before = _machine_busy_ticks()
         with _Sampler(url, name) as sampler:
             started = time.perf_counter()
             report = end_of_day_on_dask(client, _url(url, name), BUSINESS_DATE)
             elapsed = time.perf_counter() - started
+        pg = _postgres_cpu_seconds() - pg_before
+        busy = (_machine_busy_ticks() - busy_before) / os.sysconf("SC_CLK_TCK")
         cpu = sum(client.run(time.process_time).values()) - cpu_before
         assert report.complete and report.loans_brought == LOANS, report.failed
-        return elapsed, cpu, sampler
+        return _Day(elapsed, cpu, pg, busy, sampler)
     finally:
         _drop(url, name)
 
@@ -197,20 +240,28 @@ def _cluster(workers: int) -> tuple[LocalCluster, Client]:
     return cluster, Client(cluster)
 
 
-def _best(url: str, template: str, workers: int) -> tuple[float, float, _Sampler]:
+def _best(url: str, template: str, workers: int) -> _Day:
     cluster, client = _cluster(workers)
     try:
         runs = [_run_day(client, url, template) for _ in range(ROUNDS)]
     finally:
         client.close()
         cluster.close()
-    return min(runs, key=lambda run: run[0])
+    return min(runs, key=lambda run: run.seconds)
 
 
-def _print_waits(label: str, sampler: _Sampler) -> None:
-    total = sum(sampler.waits.values()) or 1
-    shares = ", ".join(f"{k} {v / total:.0%}" for k, v in sampler.waits.most_common(6))
-    print(f"   {label}: {sampler.samples} samples of the active sessions: {shares}", flush=True)
+def _print_day(label: str, day: _Day) -> None:
+    waits = day.sampler.waits
+    total = sum(waits.values()) or 1
+    shares = ", ".join(f"{k} {v / total:.0%}" for k, v in waits.most_common(6))
+    cores = (day.worker_cpu_s + day.postgres_cpu_s) / day.seconds
+    print(
+        f"   {label}: {day.seconds:.2f} s; CPU: workers {day.worker_cpu_s:.1f} s, PostgreSQL"
+        f" {day.postgres_cpu_s:.1f} s = {cores:.2f} of {os.cpu_count()} cores busy with this run;"
+        f" the machine: {day.machine_busy_s / day.seconds:.2f} cores busy (other sessions too)",
+        flush=True,
+    )
+    print(f"   {label}: {day.sampler.samples} samples of the active sessions: {shares}", flush=True)
 
 
 def run() -> dict[str, float]:
@@ -219,19 +270,21 @@ def run() -> dict[str, float]:
         return {}
     template = _book(url)
     try:
-        one_s, _one_cpu, one_sampler = _best(url, template, 1)
-        two_s, two_cpu, two_sampler = _best(url, template, 2)
+        one = _best(url, template, 1)
+        two = _best(url, template, 2)
     finally:
         _drop(url, template)
-    _print_waits("1 worker", one_sampler)
-    _print_waits("2 workers", two_sampler)
-    print(f"   1 worker {one_s:.2f} s, 2 workers {two_s:.2f} s (workers' CPU {two_cpu:.2f} s)")
-    waits = two_sampler.waits
+    _print_day("1 worker", one)
+    _print_day("2 workers", two)
+    waits = two.sampler.waits
     lock = sum(v for k, v in waits.items() if k.startswith("Lock:"))
     return {
-        "eod_postgres_loans_per_s": LOANS / one_s,
-        "eod_postgres_2_workers_ratio": one_s / two_s,
-        "eod_postgres_worker_cpu_share": two_cpu / (2 * two_s),
+        "eod_postgres_loans_per_s": LOANS / one.seconds,
+        "eod_postgres_2_workers_ratio": one.seconds / two.seconds,
+        "eod_postgres_worker_cpu_share": two.worker_cpu_s / (2 * two.seconds),
+        "eod_postgres_cores_busy_1_worker": (one.worker_cpu_s + one.postgres_cpu_s) / one.seconds,
+        "eod_postgres_cores_busy_2_workers": (two.worker_cpu_s + two.postgres_cpu_s) / two.seconds,
+        "eod_postgres_machine_busy_cores_2_workers": two.machine_busy_s / two.seconds,
         "eod_postgres_lock_wait_share": lock / (sum(waits.values()) or 1),
     }
 
