@@ -7,14 +7,14 @@
                                     (LOANCORE_TEST_POSTGRES_URL), best of ROUNDS
     eod_postgres_2_workers_ratio    the one-worker time / the two-worker time, the same day on
                                     a copy of the same book (goal >= 1.6 on 2 cores), best of
-                                    ROUNDS each
+                                    ROUNDS each, the runs alternating
     eod_postgres_worker_cpu_share   during the two-worker run: the workers' CPU seconds / (2 x
                                     the wall time): 1.0 would mean both workers never waited
     eod_postgres_cores_busy_1_worker  CPU seconds of the worker(s) and of every PostgreSQL process
     eod_postgres_cores_busy_2_workers over the wall time (/proc): how many of the machine's cores
                                     the run kept busy (2.0: the machine is full)
-    eod_postgres_machine_busy_cores_2_workers  the whole machine's busy cores during the
-                                    two-worker run (/proc/stat), this run's and everyone else's
+    eod_postgres_machine_busy_cores_1_worker   the whole machine's busy cores during the
+    eod_postgres_machine_busy_cores_2_workers  run (/proc/stat), this run's and everyone else's
     eod_postgres_lock_wait_share    during the two-worker run: the share of samples of the
                                     workers' PostgreSQL sessions waiting on a lock
                                     (pg_stat_activity, wait_event_type 'Lock')
@@ -240,14 +240,21 @@ def _cluster(workers: int) -> tuple[LocalCluster, Client]:
     return cluster, Client(cluster)
 
 
-def _best(url: str, template: str, workers: int) -> _Day:
-    cluster, client = _cluster(workers)
+def _best_of_rounds(url: str, template: str) -> tuple[_Day, _Day]:
+    """The best of ROUNDS days on one worker and on two, the runs alternating (1, 2, 1, 2) so
+    that other load on the machine falls on both alike."""
+    clusters = {workers: _cluster(workers) for workers in (1, 2)}
+    runs: dict[int, list[_Day]] = {1: [], 2: []}
     try:
-        runs = [_run_day(client, url, template) for _ in range(ROUNDS)]
+        for _ in range(ROUNDS):
+            for workers, (_cluster_, client) in clusters.items():
+                runs[workers].append(_run_day(client, url, template))
     finally:
-        client.close()
-        cluster.close()
-    return min(runs, key=lambda run: run.seconds)
+        for cluster, client in clusters.values():
+            client.close()
+            cluster.close()
+    one, two = (min(runs[w], key=lambda day: day.seconds) for w in (1, 2))
+    return one, two
 
 
 def _print_day(label: str, day: _Day) -> None:
@@ -270,8 +277,7 @@ def run() -> dict[str, float]:
         return {}
     template = _book(url)
     try:
-        one = _best(url, template, 1)
-        two = _best(url, template, 2)
+        one, two = _best_of_rounds(url, template)
     finally:
         _drop(url, template)
     _print_day("1 worker", one)
@@ -284,6 +290,7 @@ def run() -> dict[str, float]:
         "eod_postgres_worker_cpu_share": two.worker_cpu_s / (2 * two.seconds),
         "eod_postgres_cores_busy_1_worker": (one.worker_cpu_s + one.postgres_cpu_s) / one.seconds,
         "eod_postgres_cores_busy_2_workers": (two.worker_cpu_s + two.postgres_cpu_s) / two.seconds,
+        "eod_postgres_machine_busy_cores_1_worker": one.machine_busy_s / one.seconds,
         "eod_postgres_machine_busy_cores_2_workers": two.machine_busy_s / two.seconds,
         "eod_postgres_lock_wait_share": lock / (sum(waits.values()) or 1),
     }
