@@ -235,7 +235,7 @@ def _run_day(client: Client, url: str, template: str) -> _Day:
 
 def _cluster(workers: int) -> tuple[LocalCluster, Client]:
     cluster = LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
     return cluster, Client(cluster)
 

@@ -41,7 +41,7 @@ cloudpickle.register_pickle_by_value(faults)
 @pytest.fixture(scope="module")
 def client() -> Iterator[Client]:
     cluster = LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
     with Client(cluster) as opened:
         yield opened
