@@ -9,7 +9,8 @@ docs/architecture.md has the layers, the unit of work contract and the lock orde
   ``loancore.ledger``), with :func:`audit`, the validation passes over a whole store.
 - :func:`run_end_of_day`: the quota end-of-day batch (moved from ``loancore.quota``).
 - :func:`close_business_day`: the end-of-day batch over the whole book (accrual, delinquency,
-  provisions, then the quota batch); :func:`write_off_loan`, :func:`recover_loan`,
+  provisions, then the quota batch), made of :func:`close_loans` (one id range; a distributed
+  run calls it per range) and :func:`close_quota_day`; :func:`write_off_loan`, :func:`recover_loan`,
   :func:`sell_loan` (:mod:`loancore.services.end_of_day`).
 - :func:`book_order`, :func:`apply_event`, :func:`apply_batch`, :func:`reconcile`: servicing over the loans, quota and
   ledger stores, one unit of work per call (:mod:`loancore.services.servicing`).
@@ -22,7 +23,10 @@ docs/architecture.md has the layers, the unit of work contract and the lock orde
 from loancore.services.end_of_day import (
     BusinessDayReport,
     ChunkProgress,
+    LoansClosed,
     close_business_day,
+    close_loans,
+    close_quota_day,
     recover_loan,
     sell_loan,
     write_off_loan,
@@ -59,6 +63,7 @@ __all__ = [
     "ChunkProgress",
     "EndOfDayReport",
     "Ledger",
+    "LoansClosed",
     "Reconciliation",
     "Refusal",
     "SettlementResult",
@@ -67,6 +72,8 @@ __all__ = [
     "audit",
     "book_order",
     "close_business_day",
+    "close_loans",
+    "close_quota_day",
     "export_batch_csv",
     "import_channel_file",
     "merchant_statement",

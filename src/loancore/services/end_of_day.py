@@ -67,10 +67,14 @@ __all__ = [
     "CHUNK_SIZE",
     "BusinessDayReport",
     "ChunkProgress",
+    "LoansClosed",
     "RulesLike",
     "close_business_day",
+    "close_loans",
+    "close_quota_day",
     "credit_records",
     "current_outcome",
+    "outcome_with_standing",
     "recover_loan",
     "sell_loan",
     "write_off_loan",
@@ -268,6 +272,81 @@ def _ids_to_close(
         return uow.loans.loans_to_close(business_date, after=after, limit=limit)
 
 
+@attrs.frozen
+class LoansClosed:
+    """What :func:`close_loans` did over its id range: chunks (units of work) run, loans brought
+    to the date, loan-days closed, entries and memo postings sent to the ledger, and the loans
+    that failed (each a :class:`Refusal` keyed by its loan id; retried by the next run)."""
+
+    business_date: datetime.date
+    chunks: int
+    loans_closed: int
+    days_closed: int
+    entries: int
+    memo_postings: int
+    failed: tuple[Refusal, ...]
+
+
+def _check_chunk_size(chunk_size: object) -> int:
+    if (
+        isinstance(chunk_size, bool)
+        or not isinstance(chunk_size, int)
+        or not 1 <= chunk_size <= CHUNK_SIZE_MAX
+    ):
+        raise InvalidInput("chunk_size", chunk_size, f"expected an int from 1 to {CHUNK_SIZE_MAX}")
+    return chunk_size
+
+
+def close_loans(
+    uow: UnitOfWork,
+    business_date: datetime.date,
+    *,
+    after: str = "",
+    through: str | None = None,
+    rules: RulesLike = None,
+    chunk_size: int = CHUNK_SIZE,
+    progress: Callable[[ChunkProgress], None] | None = None,
+) -> LoansClosed:
+    """The loan part of :func:`close_business_day` over the ids ``after < loan_id <= through``
+    (``through`` None: no upper bound): every loan behind ``business_date`` caught up to it,
+    ``chunk_size`` loans a unit of work, ``progress`` called after each chunk. A distributed end
+    of day runs it once per range (:func:`loancore.services.partition.close_range`)."""
+    require_date("business_date", business_date)
+    _check_chunk_size(chunk_size)
+    chunks = closed = days = entries = memos = 0
+    failed: list[Refusal] = []
+    for chunk in range(1, _CHUNKS_MAX + 1):  # bounded: each chunk moves ``after`` forward
+        found = _ids_to_close(uow, business_date, after, chunk_size)
+        ids = found if through is None else tuple(i for i in found if i <= through)
+        if not ids:
+            break
+        result = _close_chunk_safely(uow, ids, business_date, rules)
+        chunks, closed, days = chunk, closed + result.closed, days + result.days
+        entries, memos = entries + result.entries, memos + result.memos
+        failed.extend(result.failed)
+        after = ids[-1]
+        if progress is not None:
+            progress(ChunkProgress(business_date, chunk, len(ids), closed, len(failed)))
+        if len(ids) < len(found):
+            break  # the next id is past ``through``
+    return LoansClosed(business_date, chunks, closed, days, entries, memos, tuple(failed))
+
+
+def close_quota_day(
+    uow: UnitOfWork,
+    business_date: datetime.date,
+    *,
+    limit_policy: LimitPolicy | None = None,
+    excluded: Iterable[str] = (),
+) -> EndOfDayReport:
+    """The quota part of :func:`close_business_day`, in one unit of work: hold expiry, temporary
+    limits and (with ``limit_policy``) each borrower's limit reviewed on the standings of their
+    loans, except a borrower with a loan in ``excluded`` (failed this run). Keys
+    ``eod-<yyyymmdd>:...``: a rerun applies nothing twice."""
+    require_date("business_date", business_date)
+    return _quota_batch(uow, business_date, limit_policy, set(excluded))
+
+
 def close_business_day(
     uow: UnitOfWork,
     business_date: datetime.date,
@@ -278,32 +357,21 @@ def close_business_day(
     progress: Callable[[ChunkProgress], None] | None = None,
 ) -> BusinessDayReport:
     """Close ``business_date`` over the whole book (module docstring): every active loan caught
-    up to it in chunks of ``chunk_size`` loans, ``progress`` called after each chunk, then the
-    quota batch (``limit_policy`` None: hold expiry and temporary limits only). The quota keys
-    are ``eod-<yyyymmdd>:...``."""
-    require_date("business_date", business_date)
-    if (
-        isinstance(chunk_size, bool)
-        or not isinstance(chunk_size, int)
-        or not 1 <= chunk_size <= CHUNK_SIZE_MAX
-    ):
-        raise InvalidInput("chunk_size", chunk_size, f"expected an int from 1 to {CHUNK_SIZE_MAX}")
-    closed = days = entries = memos = 0
-    failed: list[Refusal] = []
-    after = ""
-    for chunk in range(1, _CHUNKS_MAX + 1):  # bounded: each chunk moves ``after`` forward
-        ids = _ids_to_close(uow, business_date, after, chunk_size)
-        if not ids:
-            break
-        result = _close_chunk_safely(uow, ids, business_date, rules)
-        closed, days = closed + result.closed, days + result.days
-        entries, memos = entries + result.entries, memos + result.memos
-        failed.extend(result.failed)
-        after = ids[-1]
-        if progress is not None:
-            progress(ChunkProgress(business_date, chunk, len(ids), closed, len(failed)))
-    quota = _quota_batch(uow, business_date, limit_policy, {f.key for f in failed})
-    return BusinessDayReport(business_date, closed, days, entries, memos, tuple(failed), quota)
+    up to it in chunks of ``chunk_size`` loans, ``progress`` called after each chunk
+    (:func:`close_loans`), then the quota batch (:func:`close_quota_day`; ``limit_policy`` None:
+    hold expiry and temporary limits only). The quota keys are ``eod-<yyyymmdd>:...``."""
+    loans = close_loans(uow, business_date, rules=rules, chunk_size=chunk_size, progress=progress)
+    excluded = {f.key for f in loans.failed}
+    quota = close_quota_day(uow, business_date, limit_policy=limit_policy, excluded=excluded)
+    return BusinessDayReport(
+        business_date,
+        loans.loans_closed,
+        loans.days_closed,
+        loans.entries,
+        loans.memo_postings,
+        loans.failed,
+        quota,
+    )
 
 
 class _NoPolicy:

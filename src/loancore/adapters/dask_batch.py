@@ -1,0 +1,211 @@
+"""The end of day spread over a Dask distributed cluster: one task per loan-id range.
+
+Needs the ``dask`` extra (``pip install 'loancore[dask]'``) and a shared database that every
+worker reaches (PostgreSQL; a SQLite file only on one machine). The driver splits the book into
+ranges (:func:`loancore.services.partition.partition_book`) and submits one :func:`run_range` task
+per range with ``client.submit(..., retries=retries, pure=False)``. A task builds its own SQL
+Engine from the database URL (once per worker process, kept for the worker's later tasks), wraps
+it in a :class:`~loancore.adapters.sql.uow.SqlUnitOfWork` and calls the range function, which
+opens its own units of work (one per chunk of loans): a range never holds one transaction across
+its loans, so a failure undoes only the chunk it happened in.
+
+A task that raises is rerun by Dask up to ``retries`` more times (on any worker); the range
+function must therefore be idempotent per loan (:func:`~loancore.services.partition.accrue_range`
+skips loans already at the date). A range that still fails after its retries is reported in
+:attr:`DistributedReport.failed` with its error, and every other range completes and commits. Its
+loans stay behind the date: the next run (or a rerun of the same date) picks them up.
+
+The cluster is the caller's: pass a :class:`distributed.Client` (a ``LocalCluster``'s in tests)
+or a scheduler address (``"tcp://scheduler:8786"``), for which a client is opened and closed
+around the run. The database URL travels to the workers in the task (with its password, if it
+has one): on a real cluster use a URL without one and give the workers ``PGPASSFILE`` or peer
+authentication instead.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Sequence
+from datetime import date
+
+import attrs
+from distributed import Client, wait
+from sqlalchemy.engine import Engine
+
+from loancore.adapters.sql.base import create_engine
+from loancore.adapters.sql.uow import SqlUnitOfWork
+from loancore.checks import require_date
+from loancore.errors import InvalidInput
+from loancore.services.partition import (
+    PARTS_MAX,
+    LoanRange,
+    RangeFunction,
+    RangeReport,
+    RefusedLoan,
+    accrue_range,
+    partition_book,
+)
+
+__all__ = [
+    "PARTS_PER_THREAD",
+    "RETRIES",
+    "DistributedReport",
+    "FailedRange",
+    "end_of_day_on_dask",
+    "run_range",
+    "run_ranges_on_dask",
+    "worker_engine",
+]
+
+RETRIES = 2
+"""How many times Dask reruns a failed range task by default (three attempts in all)."""
+
+PARTS_PER_THREAD = 4
+"""Ranges per worker thread when the caller names no count: more ranges than threads even out
+ranges of unequal cost and make a retry redo less."""
+
+_ENGINES: dict[str, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def worker_engine(url: str) -> Engine:
+    """This process's Engine for ``url``, created on first use and kept (a worker runs many
+    ranges; each would otherwise open a new connection pool and check the schemas again)."""
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(url)
+        if engine is None:
+            engine = _ENGINES[url] = create_engine(url)
+        return engine
+
+
+def run_range(
+    url: str,
+    business_date: date,
+    loan_range: LoanRange,
+    function: RangeFunction = accrue_range,
+) -> RangeReport:
+    """THE task a worker runs: ``function(SqlUnitOfWork(worker_engine(url)), business_date,
+    loan_range)``. Every argument pickles (the URL a string, the range an attrs value, the
+    function a module-level name), and so does the report."""
+    return function(SqlUnitOfWork(worker_engine(url)), business_date, loan_range)
+
+
+@attrs.frozen
+class FailedRange:
+    """A range whose task still raised after its retries: the exception's type name and message
+    (plain values). Nothing of the chunk it failed in was committed; earlier chunks were."""
+
+    loan_range: LoanRange
+    error_type: str
+    message: str
+
+
+@attrs.frozen
+class DistributedReport:
+    """A distributed run: the report of every range that completed (in range order) and the
+    ranges that failed after their retries."""
+
+    business_date: date
+    reports: tuple[RangeReport, ...]
+    failed: tuple[FailedRange, ...]
+
+    @property
+    def complete(self) -> bool:
+        """Every range completed (refused loans aside)."""
+        return not self.failed
+
+    @property
+    def loans_brought(self) -> int:
+        return sum(report.loans_brought for report in self.reports)
+
+    @property
+    def entries_posted(self) -> int:
+        return sum(report.entries_posted for report in self.reports)
+
+    @property
+    def refused(self) -> tuple[RefusedLoan, ...]:
+        return tuple(loan for report in self.reports for loan in report.refused)
+
+
+def _check_retries(retries: object) -> int:
+    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 100:
+        raise InvalidInput("retries", retries, "expected an int in 0..100")
+    return retries
+
+
+def run_ranges_on_dask(
+    client: Client | str,
+    url: str,
+    business_date: date,
+    ranges: Sequence[LoanRange],
+    *,
+    function: RangeFunction = accrue_range,
+    retries: int = RETRIES,
+) -> DistributedReport:
+    """:func:`run_range` for each of ``ranges`` on the cluster (module docstring), waited for;
+    ``client`` a Client or a scheduler address. A range failing after ``retries`` reruns is
+    reported, the others complete."""
+    require_date("business_date", business_date)
+    _check_retries(retries)
+    if isinstance(client, str):
+        with Client(client) as opened:  # type: ignore[no-untyped-call]
+            return run_ranges_on_dask(
+                opened, url, business_date, ranges, function=function, retries=retries
+            )
+    run = uuid.uuid4().hex[:12]
+    futures = [
+        client.submit(
+            run_range,
+            url,
+            business_date,
+            loan_range,
+            function,
+            retries=retries,
+            pure=False,
+            key=f"loancore-range-{business_date:%Y%m%d}-{loan_range.index}-{run}",
+        )
+        for loan_range in ranges
+    ]
+    wait(futures)  # type: ignore[no-untyped-call]
+    reports: list[RangeReport] = []
+    failed: list[FailedRange] = []
+    for loan_range, future in zip(ranges, futures, strict=True):
+        if future.status == "finished":
+            reports.append(future.result())
+        elif future.status == "error":  # raised after its retries: the range's own error
+            error = future.exception()  # type: ignore[no-untyped-call]
+            failed.append(FailedRange(loan_range, type(error).__name__, str(error)))
+        else:  # cancelled (the cluster went away, or a worker died too often running it)
+            failed.append(FailedRange(loan_range, "Cancelled", f"task {future.status}"))
+        future.release()  # type: ignore[no-untyped-call]
+    return DistributedReport(business_date, tuple(reports), tuple(failed))
+
+
+def end_of_day_on_dask(
+    client: Client | str,
+    url: str,
+    business_date: date,
+    *,
+    parts: int | None = None,
+    function: RangeFunction = accrue_range,
+    retries: int = RETRIES,
+) -> DistributedReport:
+    """The book on ``url`` split into ``parts`` ranges (default :data:`PARTS_PER_THREAD` per
+    worker thread of the cluster) and run on the cluster (:func:`run_ranges_on_dask`)."""
+    if isinstance(client, str):
+        with Client(client) as opened:  # type: ignore[no-untyped-call]
+            return end_of_day_on_dask(
+                opened, url, business_date, parts=parts, function=function, retries=retries
+            )
+    if parts is None:
+        threads = sum(client.nthreads().values())  # type: ignore[no-untyped-call]
+        parts = min(PARTS_MAX, max(1, threads) * PARTS_PER_THREAD)
+    engine = create_engine(url)
+    try:
+        ranges = partition_book(SqlUnitOfWork(engine), parts)
+    finally:
+        engine.dispose()
+    return run_ranges_on_dask(
+        client, url, business_date, ranges, function=function, retries=retries
+    )
