@@ -27,17 +27,18 @@ class MerchantTotals:
 
 
 def settlement_summary(batches: Iterable[SettlementBatch]) -> tuple[MerchantTotals, ...]:
-    """Per merchant (by id), totals over ``batches`` (each batch counted once by its id)."""
+    """Per merchant (by id), totals over ``batches``; a line seen twice (the same batch read
+    once per merchant, as a store's ``merchant_batches`` gives it) counts once."""
     seen: set[str] = set()
     totals: dict[str, list[int]] = {}
     latest: dict[str, tuple[object, int]] = {}
     currencies: set[str] = set()
     for batch in batches:
-        if batch.batch_id in seen:
-            continue
-        seen.add(batch.batch_id)
         currencies.add(batch.currency)
         for line in batch.lines:
+            if line.line_id in seen:
+                continue
+            seen.add(line.line_id)
             row = totals.setdefault(line.merchant_id, [0] * 6)
             row[0] += 1
             row[1] += line.captured.minor_units
