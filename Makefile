@@ -30,7 +30,7 @@ test: lint
 	bash scripts/with-postgres $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: $(STAMP)
-	$(BIN)/python -m loancore.demo
+	$(BIN)/loancore demo
 
 bench: $(STAMP)
 	LOANCORE_PG_DURABLE=1 bash scripts/with-postgres $(BIN)/python bench/run.py

@@ -59,7 +59,6 @@ def close_day(
 ) -> DayClose:
     """Close ``as_of`` (module docstring). Safe to run again for the same day: the accrual of a
     loan already at the day books nothing more, the quota batch skips what it already did."""
-    event_id = f"accrue-{as_of:%Y%m%d}"
     skipped: Counter[str] = Counter()
     buckets: Counter[str] = Counter()
     classes: Counter[str] = Counter()
@@ -72,13 +71,14 @@ def close_day(
             loans = uow.loans.load_many(chunk)
         active = [i for i in chunk if loans[i].status is LoanStatus.ACTIVE]
         skipped["not active"] += len(chunk) - len(active)
-        result = apply_batch(uow, [(i, Accrue(event_id=event_id, as_of=as_of)) for i in active])
+        # entry keys derive from the event id alone: one id per loan and day
+        events = [(i, Accrue(event_id=f"accrue:{i}:{as_of:%Y%m%d}", as_of=as_of)) for i in active]
+        result = apply_batch(uow, events)
         accrued += len(result.applied)
         for _loan_id, refusal in result.refused:
             skipped[refusal.code.name] += 1
-        with uow:
-            loans = uow.loans.load_many(active)
-        for loan in loans.values():
+        for loan_id in active:  # accrual pays nothing: the standing is read off the loan loaded
+            loan = loans[loan_id]
             if loan.last_date > as_of:
                 continue  # an event after the day: its standing is the later day's
             standing = classify(loan, as_of, delinquency)

@@ -319,7 +319,8 @@ class Lender:
                 installments=order.installments, start_date=as_of,
                 merchant_id=order.merchant_id, hold_expires_on=placed.hold_expires_on,
             )  # fmt: skip
-            payable = records.merchant_payable(uow, booked.loan)
+            product = self.product(order.product_id, order.product_version)
+            payable = records.merchant_payable(booked, product)
             if payable.is_positive():
                 captured_at = datetime.datetime.combine(as_of, datetime.time(CAPTURE_HOUR))
                 capture = Capture(
@@ -417,7 +418,8 @@ class Lender:
         return close_day(self.uow, require_date("as_of", as_of), delinquency=self.delinquency)
 
     def settle(self, as_of: date) -> SettlementResult:
-        """The merchants' settlement run of ``as_of`` on the facade's channel (again: replay)."""
+        """The merchants' settlement run of ``as_of`` on the facade's channel (again: replay).
+        Run it every business day of the channel's calendar."""
         return run_settlement(self.uow, self.channel, require_date("as_of", as_of), self.calendar)
 
     # -- reading ----------------------------------------------------------------------------------

@@ -10,13 +10,12 @@ from sqlalchemy.engine import Connection
 
 from loancore.app.schema import APPLICATIONS, ORDERS
 from loancore.app.values import ApplicationRecord, OrderRecord, OrderRequest, OrderStatus
-from loancore.checks import DATE_MAX
 from loancore.credit import CreditApplication, Decision, Outcome
 from loancore.errors import IdempotencyConflict, NotFound
+from loancore.ledger import Side
 from loancore.money import Money
-from loancore.ports import UnitOfWork
-from loancore.postings import DEFAULT_MAPPING
-from loancore.servicing import Loan
+from loancore.services import Applied
+from loancore.servicing import LoanProduct
 
 __all__ = [
     "CANCELLED",
@@ -214,13 +213,16 @@ def merchants(connection: Connection) -> list[str]:
     return [str(value) for value in connection.execute(query).scalars()]
 
 
-def merchant_payable(uow: UnitOfWork, loan: Loan) -> Money:
-    """What the loan's booking left payable to the merchant (principal less any discount): the
-    merchant-payable balance of the entries carrying the loan's dimension."""
-    with uow:
-        return uow.ledger.balance(
-            DEFAULT_MAPPING.merchant_payable,
-            loan.currency,
-            as_of=DATE_MAX,
-            dimensions={"loan": loan.loan_id},
-        )
+def merchant_payable(booked: Applied, product: LoanProduct) -> Money:
+    """What the booking left payable to the merchant (principal less any discount): the net
+    credit of the disbursement's entries to the product's merchant-payable subject."""
+    code = product.mapping.merchant_payable
+    total = 0
+    entries = () if booked.outcome is None else booked.outcome.entries
+    for entry in entries:
+        for leg in entry.legs:
+            if leg.subject_code == code or leg.subject_code.startswith(f"{code}."):
+                total += (
+                    leg.amount.minor_units if leg.side is Side.CREDIT else -leg.amount.minor_units
+                )
+    return Money.from_minor(total, booked.loan.currency)
