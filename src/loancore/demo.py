@@ -24,7 +24,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import date, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -450,7 +449,3 @@ def simulate(
         settlement_runs=counts.get("settlement runs", 0),
     )
 
-
-def rate_text(rate: Decimal) -> str:
-    """A fraction as a percentage with one decimal (``0.1234`` -> ``12.3%``)."""
-    return f"{(rate * 100).quantize(Decimal('0.1'))}%"
