@@ -374,3 +374,25 @@ def test_a_percentage_rate_gives_the_same_schedule_as_its_fraction() -> None:
     as_percent = schedule(*with_option("--rate", "18%"), "--format", "json").stdout
     assert json.loads(as_percent)["installments"] == json.loads(as_fraction)["installments"]
     assert "annual_rate" in schedule(*with_option("--rate", "abc%")).stderr
+
+
+def test_portfolio_html_is_one_self_contained_page_with_its_charts(
+    demo_book: tuple[Path, str], tmp_path: Path
+) -> None:
+    db, _out = demo_book
+    page = tmp_path / "report.html"
+    result = RUNNER.invoke(app, ["report", "portfolio", "--db", str(db), "--html", str(page)])
+    assert result.exit_code == 0, result.output
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and text.count("<svg") == 3
+    for heading in ("Balance by bucket over time", "Vintage curves", "Roll rates",
+                    "Income statement", "Merchant settlement", "loans due within 3 days"):  # fmt: skip
+        assert heading in text, heading
+    # nothing fetched from elsewhere (XML namespaces are names, not resources)
+    assert 'href="http' not in text and "src=" not in text and "<script" not in text
+
+
+def test_html_is_refused_for_any_report_but_the_portfolio(demo_book: tuple[Path, str]) -> None:
+    db, _out = demo_book
+    result = RUNNER.invoke(app, ["report", "aging", "--db", str(db), "--html", "x.html"])
+    assert result.exit_code == 2 and "html" in result.stderr

@@ -94,11 +94,27 @@ def _print_one(console: Console, name: ReportName, lender: Lender, as_of: dateti
         console.print(tables.settlement_table(summary, CURRENCY))
 
 
+def _write_html(console: Console, lender: Lender, as_of: datetime.date, path: Path) -> None:
+    try:
+        from loancore.app.html_report import write_portfolio_html
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] != "matplotlib":
+            raise
+        raise InvalidInput(
+            "html", str(path), "needs the reports extra: pip install 'loancore[reports]'"
+        ) from None
+    written = write_portfolio_html(lender, as_of, path)
+    console.print(f"HTML report written to {written}")
+
+
 def report(
     name: Annotated[str, typer.Argument(help=f"One of: {choices(ReportName)}.")],
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
     customer: Annotated[str | None, typer.Option(help="The customer of a bill.")] = None,
+    html: Annotated[
+        Path | None, typer.Option(help="portfolio: also write a one-page HTML report here.")
+    ] = None,
 ) -> None:
     """Print a report of the book: portfolio (all of them), bill --customer ID, trial-balance,
     balance-sheet, income, aging, classification, vintage, roll-rates, settlement."""
@@ -106,6 +122,8 @@ def report(
     assert isinstance(chosen, ReportName)
     if chosen is ReportName.BILL and not customer:
         raise InvalidInput("customer", customer, "a bill needs --customer ID")
+    if html is not None and chosen is not ReportName.PORTFOLIO:
+        raise InvalidInput("html", str(html), "only the portfolio report is written as HTML")
     day = None if as_of is None else parse_date("as_of", as_of)
     console = Console()
     lender = open_book(db)
@@ -114,6 +132,8 @@ def report(
             when = last_day(lender) if day is None else day
             if chosen is ReportName.PORTFOLIO:
                 print_portfolio(console, lender, when)
+                if html is not None:
+                    _write_html(console, lender, when, html)
             elif chosen is ReportName.BILL:
                 assert customer is not None
                 bill = customer_bill(customer, lender.customer_loans(customer), when)
