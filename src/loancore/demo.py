@@ -448,4 +448,3 @@ def simulate(
         refunded=counts.get("refunded", 0),
         settlement_runs=counts.get("settlement runs", 0),
     )
-
