@@ -30,7 +30,7 @@ test: lint
 	bash scripts/with-postgres $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: $(STAMP)
-	$(BIN)/python -m loancore.demo
+	$(BIN)/loancore demo
 
 # The documentation site (mkdocs-material, API reference from the docstrings) into site/.
 docs: $(STAMP)

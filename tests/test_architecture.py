@@ -1,6 +1,6 @@
 """The layers hold: the core is pure, it never reaches for the shell, and no import cycles.
 
-"Core" is every module of ``loancore`` except the shell (``adapters/``, ``services/``, ``cli/``,
+"Core" is every module of ``loancore`` except the shell (``adapters/``, ``app/``, ``services/``, ``cli/``,
 ``testing/``, ``demo.py``) and the ports (``ports.py``). The core imports only the standard
 library, attrs and dateutil, never reads the clock, the environment, files or a database (dates
 come in as ``as_of``), and never imports ``loancore.ports`` or ``loancore.services``, not even
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "loancore"
-SHELL = {"adapters", "cli", "cli.py", "services", "testing", "demo.py", "__main__.py"}
+SHELL = {"adapters", "app", "cli", "cli.py", "services", "testing", "demo.py", "__main__.py"}
 PORTS = {"ports.py"}
 OUTWARD = ("loancore.ports", "loancore.services")  # what the core may never import
 THIRD_PARTY_ALLOWED = {"attrs", "attr", "dateutil"}

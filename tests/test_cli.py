@@ -195,20 +195,106 @@ def test_main_returns_the_status_instead_of_exiting(capsys: pytest.CaptureFixtur
     )
 
 
-def test_demo_writes_its_books_into_the_folder_given(tmp_path: Path) -> None:
+def test_story_writes_its_books_into_the_folder_given(tmp_path: Path) -> None:
     out = tmp_path / "books"
-    result = RUNNER.invoke(app, ["demo", "--out", str(out)])
+    result = RUNNER.invoke(app, ["story", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert (out / "books.sqlite").exists() and (out / "books.beancount").exists()
     assert "balanced: True" in result.stdout and "0 error(s)" in result.stdout
 
 
-def test_demo_into_a_file_is_one_error_line(tmp_path: Path) -> None:
+def test_story_into_a_file_is_one_error_line(tmp_path: Path) -> None:
     a_file = tmp_path / "taken"
     a_file.write_text("")
-    result = RUNNER.invoke(app, ["demo", "--out", str(a_file)])
+    result = RUNNER.invoke(app, ["story", "--out", str(a_file)])
     assert result.exit_code != 0
     assert len(result.stderr.splitlines()) == 1 and "is a file" in result.stderr
+
+
+# -- the demo portfolio and the commands over its book -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_book(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    db = tmp_path_factory.mktemp("demo") / "demo.sqlite"
+    args = ["demo", "--customers", "30", "--merchants", "3", "--months", "4", "--seed", "5"]
+    result = RUNNER.invoke(app, [*args, "--db", str(db)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    return db, result.stdout
+
+
+def test_demo_prints_every_report_and_a_clean_beancount_export(demo_book: tuple[Path, str]) -> None:
+    db, out = demo_book
+    for title in ("Trial balance", "Balance sheet", "Income statement", "Portfolio aging",
+                  "Five-level classification", "Vintage", "Roll rates", "Merchant settlement"):  # fmt: skip
+        assert title in out, title
+    assert "assets = liabilities + equity: True" in out
+    assert "0 error(s) when beancount's loader re-checks it" in out
+    assert db.with_suffix(".beancount").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "shown"),
+    [
+        (["report", "trial-balance"], "balanced"),
+        (["report", "aging", "--as-of", "2025-04-30"], "Aging on 2025-04-30"),
+        (["report", "bill", "--customer", "C00001"], "Bill of C00001"),
+        (["report", "settlement"], "Merchant settlement"),
+        (["eod", "--date", "2025-04-30"], "closed 2025-04-30"),
+        (["settle", "--date", "2025-04-30"], "settlement up:2025-04-30"),
+    ],
+)
+def test_commands_over_the_demo_book(
+    demo_book: tuple[Path, str], args: list[str], shown: str
+) -> None:
+    db, _out = demo_book
+    result = RUNNER.invoke(app, [*args, "--db", str(db)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert shown in result.stdout
+
+
+def test_export_beancount_writes_a_file_beancount_accepts(
+    demo_book: tuple[Path, str], tmp_path: Path
+) -> None:
+    db, _out = demo_book
+    target = tmp_path / "book.beancount"
+    result = RUNNER.invoke(app, ["export", "beancount", "--db", str(db), "--out", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "0 error(s)" in result.stdout and target.exists()
+
+
+def bad_db_cases(tmp_path: Path) -> list[tuple[list[str], str]]:
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database at all\n" * 100)
+    empty = tmp_path / "empty.sqlite"
+    import sqlite3
+
+    sqlite3.connect(empty).execute("CREATE TABLE t (x)").connection.close()
+    return [
+        (["report", "portfolio", "--db", str(tmp_path / "missing.sqlite")], "no such file"),
+        (["report", "portfolio", "--db", str(text)], "db"),
+        (["report", "portfolio", "--db", str(empty)], "not a loancore database"),
+        (["report", "portfolio", "--db", str(tmp_path)], "is a directory"),
+        (["eod", "--date", "2025-02-30", "--db", str(empty)], "date"),
+        (["export", "csv", "--db", str(empty)], "format"),
+        (["report", "nonsense", "--db", str(empty)], "name"),
+        (["report", "bill", "--db", str(empty)], "customer"),
+        (["demo", "--customers", "abc"], "customers"),
+        (["demo", "--months", "99"], "months"),
+        (["demo", "--db", str(tmp_path)], "is a directory"),
+        (["report", "portfolio", "--db", "postgresql+psycopg://nobody@127.0.0.1:1/none"], "db"),
+    ]
+
+
+def test_bad_options_or_a_bad_database_are_one_error_line_never_a_traceback(tmp_path: Path) -> None:
+    for args, named in bad_db_cases(tmp_path):
+        result = RUNNER.invoke(app, args)
+        assert result.exit_code != 0, args
+        assert result.exception is None or isinstance(result.exception, SystemExit), args
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("loancore: error:"), (args, result.stderr)
+        assert named in lines[0], (args, lines[0])
+        assert "Traceback" not in result.output
 
 
 def test_without_the_cli_extra_main_names_the_extra(
@@ -288,3 +374,25 @@ def test_a_percentage_rate_gives_the_same_schedule_as_its_fraction() -> None:
     as_percent = schedule(*with_option("--rate", "18%"), "--format", "json").stdout
     assert json.loads(as_percent)["installments"] == json.loads(as_fraction)["installments"]
     assert "annual_rate" in schedule(*with_option("--rate", "abc%")).stderr
+
+
+def test_portfolio_html_is_one_self_contained_page_with_its_charts(
+    demo_book: tuple[Path, str], tmp_path: Path
+) -> None:
+    db, _out = demo_book
+    page = tmp_path / "report.html"
+    result = RUNNER.invoke(app, ["report", "portfolio", "--db", str(db), "--html", str(page)])
+    assert result.exit_code == 0, result.output
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and text.count("<svg") == 3
+    for heading in ("Balance by bucket over time", "Vintage curves", "Roll rates",
+                    "Income statement", "Merchant settlement", "loans due within 3 days"):  # fmt: skip
+        assert heading in text, heading
+    # nothing fetched from elsewhere (XML namespaces are names, not resources)
+    assert 'href="http' not in text and "src=" not in text and "<script" not in text
+
+
+def test_html_is_refused_for_any_report_but_the_portfolio(demo_book: tuple[Path, str]) -> None:
+    db, _out = demo_book
+    result = RUNNER.invoke(app, ["report", "aging", "--db", str(db), "--html", "x.html"])
+    assert result.exit_code == 2 and "html" in result.stderr

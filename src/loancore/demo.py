@@ -1,296 +1,450 @@
-"""``make demo``: one medical-aesthetics installment loan through every part of loancore.
+"""``loancore demo``: a living consumer-credit portfolio on a SQLite file, through the facade.
 
-A patient buys a 12,000 CNY treatment at a clinic on 2026-09-30 and pays in 12 monthly
-installments out of a revolving credit quota. The demo:
+About 2,000 patients of 50 clinics over 18 months (``DemoConfig``): each applies for credit
+(the reference policy decides; a few are blacklisted, a few white-listed, the review band goes
+to an analyst who approves most), then finances one or two treatments in 3, 6, 12 or 24
+installments under one of four products (等额本息 18%, 等额本金 15%, a 分期手续费-style
+monthly management fee, and an interest-free plan the clinic subsidises). Most pay on time; some
+pay late (days to weeks); some prepay in full; some orders are refunded by the clinic; some
+borrowers stop paying and age through the buckets to 损失 (loss). Clinics are settled T+1 on
+China's business calendar. Quarter ends and the last day are closed (accrual, classification, the quota end of day,
+which freezes the lines of borrowers past due).
 
-1. grants the patient a quota (a master line and a medical-aesthetics sub-line), holds the
-   order's amount while the clinic confirms, and captures it when the loan is booked;
-2. builds the 等额本息 schedule and discloses the annualized rate (IRR, Regulation Z, EU), checked
-   against the caps;
-3. books the events through the posting templates (``loancore.postings``) in a SQLite ledger of
-   accounting subjects: the loan and the payable to the clinic (entrusted payment), the T+1
-   payment to the clinic net of a 3% service fee (T+1 on China's business-day calendar: the
-   National Day holiday pushes it to 2026-10-08), the first installment's interest accrued and
-   falling due, its repayment through the payment channel's clearing subject, and the channel
-   paying into the bank; restores the quota by the principal repaid only;
-4. prints the trial balance, runs the audit, exports the books to beancount and has beancount's
-   own loader re-check them to the fen.
+Everything is drawn from one ``random.Random(seed)``: the same seed gives the same book, to the
+fen. Defaulted loans stay on the books, classified 损失 and aged M7+: writing them off needs a
+servicing write-off event (the end-of-day batch's work) so that the loan and the ledger keep
+reconciling; the demo does not book the write-off on the ledger alone.
 
-Files land in ``demo-output/`` (or the folder given as the first argument).
+The SQLite file is opened with ``synchronous=NORMAL`` (WAL): a crash may lose the last
+transactions of this throwaway book, never corrupt it; the library's default stays FULL.
 """
 
 from __future__ import annotations
 
-import sys
+import random
+from collections.abc import Callable
 from datetime import date, timedelta
-from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-from loancore import apr
-from loancore.adapters.beancount_export import write_beancount
-from loancore.adapters.calendars import china_calendar
-from loancore.adapters.memory.quota import MemoryQuotaStore
+import attrs
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
 from loancore.adapters.sql import create_engine
-from loancore.adapters.sql.ledger import SqlLedgerStore
-from loancore.amortization import LoanTerms, Schedule, amortize
-from loancore.ledger import Side, default_chart
+from loancore.app import Lender, OrderRequest, Payment
+from loancore.credit import CreditApplication, Outcome, ReferencePolicy
+from loancore.errors import InvalidInput, Rejected
 from loancore.money import Money, Rounding
-from loancore.postings import (
-    DEFAULT_MAPPING,
-    ClearingSettled,
-    Component,
-    Event,
-    InterestAccrued,
-    InterestDue,
-    MerchantDisbursement,
-    MerchantSettlement,
-    RepaymentReceived,
-    entries_for,
-)
-from loancore.quota import Capture, Grant, Hold, RepaymentParts, RestoreRepaid
-from loancore.services import Ledger
+from loancore.servicing import Accrue, Loan, LoanStatus, apply
+from loancore.settlement import MerchantTerms, ServiceFee, SettlementSchedule
 
-__all__ = ["main", "run"]
+__all__ = ["PRODUCTS", "DemoConfig", "DemoResult", "open_demo_engine", "simulate"]
 
-ORDER_DAY = date(2026, 9, 30)
-PRINCIPAL = Money("12000.00", "CNY")
-SERVICE_FEE_RATE = Decimal("0.03")  # charged to the clinic, deducted from its settlement
-SETTLEMENT_LAG_DAYS = 1  # T+1 business days
-LOAN = {
-    "loan": "L-2026-0001",
-    "customer": "C-0042",
-    "merchant": "clinic-7",
-    "product": "med-aesthetic",
+CUSTOMERS_MAX = 100_000
+MERCHANTS_MAX = 999
+MONTHS_MAX = 20  # China's published calendar ends in 2026; the demo starts in January 2025
+START = date(2025, 1, 1)
+CURRENCY = "CNY"
+
+PRODUCTS = {
+    "ei-18": """
+product_id = "ei-18"
+version = 1
+currency = "CNY"
+[terms]
+method = "equal_installment"
+annual_rate = "0.18"
+rounding = "HALF_UP"
+day_count = "ACT/360"
+[interest]
+recognition = "daily"
+grace_days = 3
+[interest.penalty]
+multiple = "1.5"
+[charges.late_fee]
+rate = "0.05"
+cap = "50.00"
+[prepayment]
+fee_rate = "0.01"
+reamortization = "keep_term"
+""",
+    "ep-15": """
+product_id = "ep-15"
+version = 1
+currency = "CNY"
+[terms]
+method = "equal_principal"
+annual_rate = "0.15"
+rounding = "HALF_UP"
+day_count = "ACT/360"
+[interest]
+recognition = "daily"
+grace_days = 3
+[interest.penalty]
+multiple = "1.5"
+[prepayment]
+fee_rate = "0"
+reamortization = "keep_term"
+""",
+    "fee-06": """
+product_id = "fee-06"
+version = 1
+currency = "CNY"
+[terms]
+method = "equal_installment"
+annual_rate = "0"
+management_fee_rate = "0.006"
+rounding = "HALF_UP"
+day_count = "ACT/360"
+[interest]
+recognition = "on_due_date"
+grace_days = 3
+[interest.penalty]
+rate_annual = "0.18"
+[prepayment]
+fee_rate = "0"
+reamortization = "keep_term"
+""",
+    "free-06": """
+product_id = "free-06"
+version = 1
+currency = "CNY"
+[terms]
+method = "equal_installment"
+annual_rate = "0"
+rounding = "HALF_UP"
+day_count = "ACT/360"
+[interest]
+recognition = "daily"
+grace_days = 3
+[interest.penalty]
+rate_annual = "0.18"
+[prepayment]
+fee_rate = "0"
+reamortization = "keep_term"
+[merchant]
+discount_rate = "0.06"
+[mapping]
+discount_treatment = "interest_adjustment"
+""",
 }
+"""The demo's four products (loancore.servicing TOML)."""
+
+PLANS = (
+    ("ei-18", 3), ("ei-18", 6), ("ei-18", 12), ("ei-18", 24),
+    ("ep-15", 6), ("ep-15", 12), ("ep-15", 24),
+    ("fee-06", 3), ("fee-06", 6), ("fee-06", 12),
+    ("free-06", 3), ("free-06", 6),
+)  # fmt: skip
+"""(product, installments) an order picks from, uniformly."""
+
+BEHAVIOURS = (("on_time", 74), ("late", 12), ("prepay", 5), ("refund", 4), ("default", 5))
+"""Borrower behaviours and their weights (per cent)."""
 
 
-def _say(text: str = "") -> None:
-    print(text)
+def _int_in(low: int, high: int) -> Any:
+    def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if type(value) is not int or not low <= value <= high:
+            raise InvalidInput(attribute.name, value, f"expected an int from {low} to {high}")
+
+    return check
 
 
-def _used(quota: MemoryQuotaStore, line_id: str) -> Money:
-    return quota.line(line_id).money(quota.balance(line_id).used_minor)
+@attrs.frozen(kw_only=True)
+class DemoConfig:
+    customers: int = attrs.field(default=2000, validator=_int_in(1, CUSTOMERS_MAX))
+    merchants: int = attrs.field(default=50, validator=_int_in(1, MERCHANTS_MAX))
+    months: int = attrs.field(default=18, validator=_int_in(2, MONTHS_MAX))
+    seed: int = attrs.field(default=2025, validator=_int_in(0, 2**31 - 1))
+
+    @property
+    def start(self) -> date:
+        return START
+
+    @property
+    def end(self) -> date:
+        return START + relativedelta(months=self.months) - timedelta(days=1)
 
 
-def _quota_story(quota: MemoryQuotaStore) -> None:
-    _say("1. Credit quota (授信额度)")
-    quota.apply(
-        Grant(
-            key="grant-master",
-            line_id="C-0042",
-            borrower_id="C-0042",
-            limit=Money("50000.00", "CNY"),
-            starts_on=date(2026, 1, 1),
-            expires_on=date(2027, 12, 31),
-        ),
-        as_of=ORDER_DAY,
+@attrs.frozen(kw_only=True)
+class DemoResult:
+    """Counts of what happened (for the summary and the tests)."""
+
+    end: date
+    applications: dict[str, int]
+    orders: int
+    orders_refused: int
+    payments: int
+    payments_refused: int
+    prepaid: int
+    refunded: int
+    settlement_runs: int
+
+
+def open_demo_engine(path: Path) -> Engine:
+    """A fresh SQLite file at ``path`` (an older one and its WAL files removed first), WAL with
+    ``synchronous=NORMAL`` (module docstring)."""
+    for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if stale.is_file():
+            stale.unlink()
+    engine = create_engine(path)
+
+    @event.listens_for(engine, "connect")
+    def _normal(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    return engine
+
+
+def _money(minor: int) -> Money:
+    return Money.from_minor(minor, CURRENCY)
+
+
+def _merchant_terms(index: int) -> MerchantTerms:
+    rate = "0.006" if index % 3 else "0.008"
+    return MerchantTerms(
+        merchant_id=f"M{index:03d}",
+        schedule=SettlementSchedule.t_plus(1),
+        fee=ServiceFee(rate=rate, rounding=Rounding.HALF_UP, fee_min=_money(0)),
+        payee_account=f"6222000{index:03d}",
     )
-    quota.apply(
-        Grant(
-            key="grant-med",
-            line_id="C-0042/med",
-            borrower_id="C-0042",
-            limit=Money("30000.00", "CNY"),
-            starts_on=date(2026, 1, 1),
-            expires_on=date(2027, 12, 31),
-            product="med-aesthetic",
-            master_id="C-0042",
-        ),
-        as_of=ORDER_DAY,
-    )
-    held = quota.apply(
-        Hold(
-            key="order-9001",
-            line_id="C-0042/med",
-            amount=PRINCIPAL,
-            expires_on=ORDER_DAY + timedelta(days=3),
-        ),
-        as_of=ORDER_DAY,
-    )
-    _say(
-        f"   hold for the order: {held.events[0].kind.name}; available on the sub-line "
-        f"{quota.available('C-0042/med', as_of=ORDER_DAY)}"
-    )
-    captured = quota.apply(Capture(key="capture-9001", hold_id="order-9001"), as_of=ORDER_DAY)
-    _say(
-        f"   captured at booking: {captured.events[0].kind.name}; used {_used(quota, 'C-0042/med')}, "
-        f"available {quota.available('C-0042/med', as_of=ORDER_DAY)}"
-    )
-    replay = quota.apply(Capture(key="capture-9001", hold_id="order-9001"), as_of=ORDER_DAY)
-    _say(
-        f"   the same capture replayed returns the first result (replayed={replay.replayed}); used still {_used(quota, 'C-0042/med')}"
-    )
 
 
-def _schedule_story() -> Schedule:
-    _say()
-    _say("2. Schedule (等额本息, 18% a year, HALF_UP, residue on the last installment)")
-    terms = LoanTerms(
-        principal=PRINCIPAL.amount,
-        currency="CNY",
-        annual_rate=Decimal("0.18"),
-        installments=12,
-        method="equal_installment",
-        start_date=ORDER_DAY,
-        rounding=Rounding.HALF_UP,
+@attrs.define
+class _World:
+    """The simulation's mutable state: what happens on which day."""
+
+    config: DemoConfig
+    rng: random.Random
+    lender: Lender = attrs.field(default=None)
+    agenda: dict[date, list[tuple[str, str, Any]]] = attrs.field(factory=dict)
+    behaviour: dict[str, str] = attrs.field(factory=dict)
+    counts: dict[str, int] = attrs.field(factory=dict)
+
+    def at(self, day: date, kind: str, subject: str, detail: Any = None) -> None:
+        if day <= self.config.end:
+            self.agenda.setdefault(day, []).append((kind, subject, detail))
+
+    def count(self, name: str, by: int = 1) -> None:
+        self.counts[name] = self.counts.get(name, 0) + by
+
+
+def _plan_customers(world: _World) -> ReferencePolicy:
+    """Each customer's application day and score; returns the policy with its lists."""
+    rng, config = world.rng, world.config
+    days = (config.end - START).days
+    window = max(1, days - 120)  # the last applications leave time for an order and a payment
+    blacklist, whitelist = set(), set()
+    for number in range(1, config.customers + 1):
+        customer = f"C{number:05d}"
+        draw = rng.random()
+        if draw < 0.02:
+            blacklist.add(customer)
+        elif draw < 0.07:
+            whitelist.add(customer)
+        score = max(300, min(950, int(rng.gauss(680, 70))))
+        limit = rng.choice((5_000, 10_000, 20_000, 30_000, 50_000))
+        applied_on = START + timedelta(days=rng.randrange(window))
+        world.at(applied_on, "apply", customer, (score, limit))
+    return ReferencePolicy(blacklist=blacklist, whitelist=whitelist)
+
+
+def _apply(world: _World, customer: str, detail: tuple[int, int], day: date) -> None:
+    score, limit = detail
+    application = CreditApplication(
+        application_id=f"A-{customer}",
+        customer_id=customer,
+        requested_limit=_money(limit * 100),
+        score=score,
+        applied_on=day,
     )
-    schedule = amortize(terms)
-    _say(f"   {'#':>2} {'due':10} {'principal':>10} {'interest':>9} {'total':>9} {'balance':>10}")
-    for i in schedule:
-        _say(
-            f"   {i.number:>2} {i.due_date.isoformat():10} {i.principal:>10} {i.interest:>9} "
-            f"{i.total:>9} {i.balance_after:>10}"
+    record = world.lender.apply_for_credit(application)
+    world.count(f"application {record.decision.outcome.value}")
+    if record.decision.outcome is Outcome.REVIEW:
+        world.at(day + timedelta(days=1 + world.rng.randrange(2)), "review", customer)
+    elif record.decision.limit is not None:
+        _plan_orders(world, customer, record.decision.limit.minor_units, day)
+
+
+def _review(world: _World, customer: str, day: date) -> None:
+    approve = world.rng.random() < 0.6
+    record = world.lender.review(
+        f"A-{customer}", approve=approve, reviewer="analyst", decided_on=day
+    )
+    world.count("reviewed approved" if approve else "reviewed declined")
+    if record.decision.limit is not None:
+        _plan_orders(world, customer, record.decision.limit.minor_units, day)
+
+
+def _plan_orders(world: _World, customer: str, limit_minor: int, day: date) -> None:
+    rng = world.rng
+    orders = 2 if rng.random() < 0.25 else 1
+    when = day
+    for k in range(orders):
+        when = when + timedelta(days=rng.randrange(1, 25 if k == 0 else 120))
+        amount = min(rng.randrange(5, 200) * 10_000, limit_minor // orders // 10_000 * 10_000)
+        if amount <= 0:
+            return
+        product, installments = rng.choice(PLANS)
+        merchant = f"M{rng.randrange(1, world.config.merchants + 1):03d}"
+        world.at(
+            when,
+            "order",
+            f"{customer}-{k + 1}",
+            (customer, merchant, amount, product, installments),
         )
-    _say(
-        f"   total interest {schedule.total_interest}; principal parts sum to "
-        f"{sum(schedule.principal)}"
-    )
-    rate = apr.irr_annualized(schedule)
-    _say(
-        f"   APR: IRR x 12 {apr.round_percent(rate.nominal, 2)}%, effective "
-        f"{apr.round_percent(rate.effective, 2)}%, Reg Z {apr.round_percent(apr.us_actuarial(schedule), 2)}%, "
-        f"EU {apr.round_percent(apr.eu(schedule), 2)}%"
-    )
-    caps = [apr.RateCap.fixed("24%", "0.24"), apr.RateCap.multiple_of("4 x 1Y LPR", "0.030", 4)]
-    check = apr.check_caps(rate.nominal, caps)
-    _say(f"   caps exceeded: {', '.join(c.name for c in check.exceeded) or 'none'}")
-    return schedule
 
 
-_SIDE = {Side.DEBIT: "Dr", Side.CREDIT: "Cr"}
+def _order(world: _World, order_id: str, detail: tuple[str, str, int, str, int], day: date) -> None:
+    customer, merchant, amount, product, installments = detail
+    request = OrderRequest(
+        order_id=f"O-{order_id}", customer_id=customer, merchant_id=merchant,
+        amount=_money(amount), product_id=product, installments=installments, placed_on=day,
+    )  # fmt: skip
+    try:
+        world.lender.place_order(request)
+    except Rejected:
+        world.count("orders refused")  # a frozen or full line
+        return
+    booked = world.lender.confirm_order(request.order_id, day)
+    world.count("orders")
+    _plan_loan(world, booked.loan)
 
 
-def _ledger_events(
-    pay_day: date, fee: Money, due: date, principal_1: Money, interest_1: Money
-) -> tuple[Event, ...]:
-    """The loan's events so far; the posting templates turn each into its journal entry."""
-    installment = f"{LOAN['loan']}-1"
-    return (
-        MerchantDisbursement(
-            event_id=LOAN["loan"], accounting_date=ORDER_DAY, dimensions=LOAN, principal=PRINCIPAL
-        ),
-        MerchantSettlement(
-            event_id=f"{LOAN['merchant']}-{pay_day:%Y%m%d}",
-            accounting_date=pay_day,
-            dimensions=LOAN,
-            payable=PRINCIPAL,
-            service_fee=fee,
-        ),
-        InterestAccrued(
-            event_id=installment,
-            accounting_date=due,
-            dimensions=LOAN,
-            component=Component.INTEREST,
-            amount=interest_1,
-        ),
-        InterestDue(event_id=installment, accounting_date=due, dimensions=LOAN, amount=interest_1),
-        RepaymentReceived(
-            event_id=installment,
-            accounting_date=due,
-            dimensions=LOAN,
-            received=principal_1 + interest_1,
-            principal=principal_1,
-            interest=interest_1,
-        ),
-        ClearingSettled(
-            event_id=f"channel-{due:%Y%m%d}",
-            accounting_date=due,
-            dimensions=LOAN,
-            amount=principal_1 + interest_1,
-        ),
-    )
+def _pick(rng: random.Random) -> str:
+    draw = rng.randrange(100)
+    for name, weight in BEHAVIOURS:
+        if draw < weight:
+            return name
+        draw -= weight
+    return BEHAVIOURS[0][0]
 
 
-def _ledger_story(ledger: Ledger, quota: MemoryQuotaStore, schedule: Schedule) -> date:
-    _say()
-    _say("3. Ledger (会计科目, SQLite), booked through the posting templates")
-    calendar = china_calendar()
-    pay_day = calendar.add_business_days(ORDER_DAY, SETTLEMENT_LAG_DAYS)
-    fee = PRINCIPAL.multiply(SERVICE_FEE_RATE, rounding=Rounding.HALF_UP)
-    first = schedule.installments[0]
-    principal_1 = Money(first.principal, "CNY")
-    interest_1 = Money(first.interest, "CNY")
-    mapping = DEFAULT_MAPPING.check(ledger.chart)
-    events = _ledger_events(pay_day, fee, first.due_date, principal_1, interest_1)
-    entries = [entry for event in events for entry in entries_for(event, mapping)]
-    ledger.post(*entries)
-    replayed = [entry for event in events for entry in entries_for(event, mapping)]
-    ledger.post(*replayed)  # replaying the events replays their keys: nothing is booked twice
-    _say(
-        f"   order day {ORDER_DAY}, clinic paid T+{SETTLEMENT_LAG_DAYS} on {pay_day} "
-        f"(China's calendar: National Day), {PRINCIPAL - fee} after a {fee} fee"
-    )
-    for entry in entries:
-        legs = ", ".join(
-            f"{_SIDE[leg.side]} {leg.subject_code} {leg.amount.amount}" for leg in entry.legs
+def _plan_loan(world: _World, loan: Loan) -> None:
+    """The loan's future: its payments (and prepayment, refund or default) put on the agenda."""
+    rng = world.rng
+    behaviour = _pick(rng)
+    world.behaviour[loan.loan_id] = behaviour
+    dues = [inst.due_date for inst in loan.installments]
+    if behaviour == "refund":
+        full = rng.random() < 0.5
+        world.at(
+            loan.last_date + timedelta(days=rng.randrange(5, 25)), "refund", loan.loan_id, full
         )
-        _say(f"   {entry.accounting_date} {entry.entry_id:38s} {legs}")
-    restored = quota.apply(
-        RestoreRepaid(
-            key="restore-L-2026-0001-1",
-            line_id="C-0042/med",
-            repaid=RepaymentParts(principal=principal_1, interest=interest_1),
-        ),
-        as_of=first.due_date,
+    stop = len(dues)
+    if behaviour == "default":
+        stop = rng.randrange(0, min(3, len(dues)))
+    if behaviour == "prepay" and len(dues) > 1:
+        stop = rng.randrange(1, len(dues))
+        world.at(dues[stop - 1] + timedelta(days=10), "payoff", loan.loan_id)
+    for due in dues[:stop]:
+        delay = rng.randrange(3, 46) if behaviour == "late" and rng.random() < 0.5 else 0
+        world.at(due + timedelta(days=delay), "pay", loan.loan_id)
+
+
+def _due_now(world: _World, loan: Loan, day: date) -> int:
+    """Everything due on or before ``day`` (the loan brought to the day in memory, so penalty
+    interest to date is included), in minor units."""
+    if loan.status is not LoanStatus.ACTIVE:
+        return 0
+    product = world.lender.product(loan.product_id, loan.product_version)
+    current = apply(loan, product, Accrue(event_id=f"quote-{day:%Y%m%d}", as_of=day)).loan
+    return sum(inst.outstanding() for inst in current.installments if inst.due_date <= day)
+
+
+def _payments(world: _World, loan_ids: list[str], day: date) -> None:
+    loans = world.lender.loans(sorted(set(loan_ids)))
+    payments = []
+    for loan in loans:
+        if loan.last_date > day:
+            continue
+        due = _due_now(world, loan, day)
+        if due > 0:
+            payment_id = f"P-{loan.loan_id}-{day:%Y%m%d}"
+            payments.append(Payment(loan_id=loan.loan_id, payment_id=payment_id,
+                                    amount=_money(due), paid_on=day))  # fmt: skip
+    if payments:
+        result = world.lender.repay_many(payments)
+        world.count("payments", len(result.applied))
+        world.count("payments refused", len(result.refused))
+
+
+def _special(world: _World, kind: str, loan_id: str, detail: Any, day: date) -> None:
+    loan = world.lender.loan(loan_id)
+    if loan.status is not LoanStatus.ACTIVE or loan.last_date > day:
+        return
+    if kind == "payoff":
+        world.lender.pay_off(loan_id, f"PO-{loan_id}", day)
+        world.count("prepaid")
+        return
+    outstanding = loan.principal_outstanding()
+    amount = outstanding if detail else outstanding * 3 // 10
+    if amount > 0:
+        world.lender.refund(loan_id, f"R-{loan_id}", _money(amount), day)
+        world.count("refunded")
+
+
+def _day(world: _World, day: date) -> None:
+    items = world.agenda.pop(day, [])
+    paying: list[str] = []
+    for kind, subject, detail in items:  # in the order planned: deterministic
+        if kind == "apply":
+            _apply(world, subject, detail, day)
+        elif kind == "review":
+            _review(world, subject, day)
+        elif kind == "order":
+            _order(world, subject, detail, day)
+        elif kind == "pay":
+            paying.append(subject)
+        else:
+            _special(world, kind, subject, detail, day)
+    if paying:
+        _payments(world, paying, day)
+    if world.lender.calendar.is_business_day(day):
+        world.lender.settle(day)
+        world.count("settlement runs")
+    tomorrow = day + timedelta(days=1)
+    if (tomorrow.day == 1 and tomorrow.month in (1, 4, 7, 10)) or day == world.config.end:
+        world.lender.close_day(day)  # quarter ends and the last day
+
+
+def simulate(
+    engine: Engine, config: DemoConfig, *, progress: Callable[[date], None] | None = None
+) -> tuple[Lender, DemoResult]:
+    """Run the portfolio on ``engine`` (a fresh database, see :func:`open_demo_engine`) day by
+    day from 2025-01-01 through ``config.end``; ``progress`` is called after each day. Returns
+    the lender (open on the engine) and the counts."""
+    rng = random.Random(config.seed)
+    world = _World(config=config, rng=rng)
+    lender = Lender.open(engine, policy=_plan_customers(world))
+    world.lender = lender
+    for text in PRODUCTS.values():
+        lender.add_product(text)
+    for index in range(1, config.merchants + 1):
+        lender.add_merchant(_merchant_terms(index))
+    day = START
+    for _ in range((config.end - START).days + 1):  # bounded by the calendar days of the run
+        _day(world, day)
+        if progress is not None:
+            progress(day)
+        day += timedelta(days=1)
+    counts = world.counts
+    return lender, DemoResult(
+        end=config.end,
+        applications={
+            k.removeprefix("application "): v
+            for k, v in sorted(counts.items())
+            if k.startswith(("application ", "reviewed "))
+        },
+        orders=counts.get("orders", 0),
+        orders_refused=counts.get("orders refused", 0),
+        payments=counts.get("payments", 0),
+        payments_refused=counts.get("payments refused", 0),
+        prepaid=counts.get("prepaid", 0),
+        refunded=counts.get("refunded", 0),
+        settlement_runs=counts.get("settlement runs", 0),
     )
-    _say(
-        f"   quota restored by principal only: {restored.events[0].kind.name}, used now "
-        f"{_used(quota, 'C-0042/med')}"
-    )
-    return first.due_date
-
-
-def _report_story(ledger: Ledger, store: SqlLedgerStore, as_of: date, out: Path) -> None:
-    _say()
-    _say(f"4. Trial balance as of {as_of}")
-    chart = ledger.chart
-    trial = ledger.trial_balance(as_of=as_of)
-    for line in trial.lines:
-        subject = chart.find(line.subject_code)
-        name = subject.name_en if subject is not None else ""
-        _say(
-            f"   {line.subject_code:8s} {name:36s} Dr {line.debit_total.amount:>10} Cr {line.credit_total.amount:>10}"
-        )
-    debit, credit = trial.totals("CNY")
-    _say(
-        f"   {'total':45s} Dr {debit.amount:>10} Cr {credit.amount:>10}  balanced: {trial.is_balanced()}"
-    )
-    _say(
-        f"   loan principal outstanding (1303, loan {LOAN['loan']}): "
-        f"{ledger.balance('1303', 'CNY', as_of=as_of, dimensions={'loan': LOAN['loan']})}"
-    )
-    issues = ledger.audit()
-    _say(f"   audit: {len(issues)} issue(s)")
-    path = write_beancount(store, out / "books.beancount")
-    from beancount import loader  # the adapter's peer, imported only here
-
-    _entries, errors, _options = loader.load_file(str(path))
-    _say(f"   beancount export {path}: {len(errors)} error(s) when beancount re-checks it")
-
-
-def run(out: Path) -> int:
-    """Run the whole story, writing ``books.sqlite`` and ``books.beancount`` under ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    database = out / "books.sqlite"
-    for stale in out.glob("books.sqlite*"):
-        stale.unlink()
-    quota = MemoryQuotaStore()
-    _quota_story(quota)
-    schedule = _schedule_story()
-    store = SqlLedgerStore(create_engine(database))
-    store.save_chart(default_chart())
-    ledger = Ledger(store)
-    as_of = _ledger_story(ledger, quota, schedule)
-    _report_story(ledger, store, as_of, out)
-    issues = quota.check()
-    _say(f"   quota journal rebuild matches stored balances: {not issues}")
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    return run(Path(args[0]) if args else Path("demo-output"))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -36,6 +36,7 @@ __all__ = [
     "IdempotencyConflict",
     "InvalidInput",
     "InvariantViolation",
+    "LenderRejected",
     "LoancoreError",
     "NoSolution",
     "NotFound",
@@ -205,7 +206,8 @@ class RejectionCode(enum.IntEnum):
     """Stable codes for expected business outcomes.
 
     Append-only: a value, once released, keeps its number and meaning forever. Ranges group the
-    areas: 0 accepted, 1xx general, 2xx ledger, 3xx quota, 4xx servicing, 5xx settlement.
+    areas: 0 accepted, 1xx general, 2xx ledger, 3xx quota, 4xx servicing, 5xx settlement,
+    6xx delinquency, 7xx the lender facade.
     """
 
     OK = 0
@@ -281,6 +283,11 @@ class RejectionCode(enum.IntEnum):
     NON_ACCRUAL_EVENT_REFUSED = 604  # a waiver or payment reversal on a non-accrual loan
     LOAN_CLOSE_FAILED = 605  # an end-of-day step of a loan raised (its error named in the detail)
 
+    # 7xx the lender facade (loancore.app): credit applications and orders
+    APPLICATION_NOT_IN_REVIEW = 700  # a manual decision on an application not waiting for review
+    CREDIT_NOT_APPROVED = 701  # an order by a customer without an approved credit application
+    ORDER_NOT_HELD = 702  # confirming or cancelling an order that is no longer held
+
 
 class Rejected(LoancoreError):
     """An expected business refusal (quota exceeded, period closed, loan already settled).
@@ -331,6 +338,10 @@ class DelinquencyRejected(Rejected, ValueError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.code, self.detail))
+
+
+class LenderRejected(Rejected, ValueError):
+    """The lender facade (:mod:`loancore.app`) refused a request (a 7xx code); nothing changed."""
 
 
 class QuotaRejected(Rejected, ValueError):

@@ -23,7 +23,7 @@ import typer
 from typer.core import TyperGroup
 
 from loancore import __version__
-from loancore.cli import demo, schedule
+from loancore.cli import book_commands, demo, schedule
 from loancore.cli.output import PROG_NAME, error_line
 from loancore.errors import InvalidInput, LoancoreError
 
@@ -101,7 +101,7 @@ def _show_version(value: bool) -> None:
 app = typer.Typer(
     cls=LoancoreGroup,
     name=PROG_NAME,
-    help="loancore: exact loan calculators, a double-entry ledger and revolving quota.",
+    help="loancore: a lending core: calculators, a double-entry ledger, quota, servicing, settlement.",
     invoke_without_command=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -126,6 +126,11 @@ def _options(
 # The commands, one module each; a new command is a module and one line here.
 app.command("schedule")(schedule.schedule)
 app.command("demo")(demo.demo)
+app.command("story")(demo.story)
+app.command("report")(book_commands.report)
+app.command("eod")(book_commands.eod)
+app.command("settle")(book_commands.settle)
+app.command("export")(book_commands.export)
 
 
 def run(argv: Sequence[str] | None = None) -> int:

@@ -1,15 +1,22 @@
-"""``loancore demo``: one installment loan through every part of loancore (``loancore.demo``)."""
+"""``loancore demo`` (a living portfolio, :mod:`loancore.demo`) and ``loancore story`` (one loan
+through every part of loancore, :mod:`loancore.app.story`)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from loancore.cli.book import CURRENCY, database_errors, print_portfolio
+from loancore.cli.options import parse_int
 from loancore.cli.output import error_line
+from loancore.errors import InvalidInput
 
-__all__ = ["demo"]
+__all__ = ["demo", "story"]
 
 EXIT_MISSING_EXTRA = 1
 
@@ -21,7 +28,99 @@ _EXTRA_OF_MODULE = {
 }
 
 
+def _missing_extra(error: ModuleNotFoundError) -> None:
+    root = (error.name or "").split(".")[0]
+    if root not in _EXTRA_OF_MODULE:
+        raise error
+    error_line(
+        f"the demo needs the {_EXTRA_OF_MODULE[root]} extra ({root} is missing):"
+        " pip install 'loancore[cli,sqlite,calendars,beancount]'"
+    )
+    raise typer.Exit(EXIT_MISSING_EXTRA) from None
+
+
+def _database_path(db: Path) -> Path:
+    if db.is_dir():
+        raise InvalidInput("db", str(db), "is a directory, expected a SQLite file path")
+    if db.parent.exists() and not db.parent.is_dir():
+        raise InvalidInput("db", str(db), f"{db.parent} is a file, not a folder")
+    db.parent.mkdir(parents=True, exist_ok=True)
+    return db
+
+
+def _export(console: Console, lender: object, path: Path) -> None:
+    from beancount import loader  # the export's peer: beancount re-checks what was written
+
+    from loancore.adapters.beancount_export import write_beancount
+    from loancore.adapters.sql.ledger import SqlLedgerStore
+
+    engine = getattr(lender, "engine")  # noqa: B009 -- typed Lender kept out of the signature
+    written = write_beancount(SqlLedgerStore(engine), path)
+    _entries, errors, _options = loader.load_file(str(written))
+    console.print(
+        f"beancount export {written}: {len(errors)} error(s) when beancount's loader re-checks it"
+    )
+    for error in errors[:5]:
+        console.print(f"  {getattr(error, 'message', error)}")
+
+
 def demo(
+    customers: Annotated[str, typer.Option(help="How many customers apply for credit.")] = "2000",
+    merchants: Annotated[str, typer.Option(help="How many clinics sell on installments.")] = "50",
+    months: Annotated[str, typer.Option(help="Months simulated from 2025-01-01 (2 to 20).")] = "18",
+    seed: Annotated[
+        str, typer.Option(help="The random seed: the same seed, the same book.")
+    ] = "2025",
+    db: Annotated[
+        Path,
+        typer.Option(help="The SQLite file to write (replaced); the beancount file beside it."),
+    ] = Path("demo-output/demo.sqlite"),
+) -> None:
+    """Simulate a portfolio (applications, orders, repayments, refunds, defaults, settlement) on
+    a SQLite file, then print its books and portfolio reports and export it to beancount."""
+    try:
+        from loancore.demo import DemoConfig, open_demo_engine, simulate
+    except ModuleNotFoundError as error:
+        _missing_extra(error)
+    config = DemoConfig(
+        customers=parse_int("customers", customers),
+        merchants=parse_int("merchants", merchants),
+        months=parse_int("months", months),
+        seed=parse_int("seed", seed),
+    )
+    path = _database_path(db)
+    console = Console()
+    started = time.perf_counter()
+    with database_errors(path):
+        days = (config.end - config.start).days + 1
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} days"),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=console, transient=False) as progress:
+            task = progress.add_task("simulating", total=days)
+            lender, result = simulate(
+                open_demo_engine(path),
+                config,
+                progress=lambda day: progress.update(task, advance=1, description=f"{day}"),
+            )
+        simulated = time.perf_counter() - started
+        console.print(
+            f"{config.customers} customers, {config.merchants} clinics, {config.months} months to "
+            f"{result.end}: applications {result.applications}; {result.orders} loans booked "
+            f"({result.orders_refused} orders refused by the quota), {result.payments} payments, "
+            f"{result.prepaid} paid off early, {result.refunded} refunds, "
+            f"{result.settlement_runs} settlement runs; simulated in {simulated:.1f} s"
+        )
+        print_portfolio(console, lender, result.end)
+        _export(console, lender, path.with_suffix(".beancount"))
+        lender.close()
+    console.print(f"database {path}; done in {time.perf_counter() - started:.1f} s ({CURRENCY})")
+
+
+def story(
     out: Annotated[
         Path,
         typer.Option(
@@ -30,20 +129,14 @@ def demo(
             file_okay=False,
             dir_okay=True,
         ),
-    ] = Path("demo-output"),
+    ] = Path("story-output"),
 ) -> None:
-    """Run the demo: quota, schedule and APR, ledger postings, trial balance, beancount export."""
+    """One installment loan through every part of loancore: quota, schedule and APR, ledger
+    postings, trial balance, beancount export."""
     try:
-        from loancore.demo import run
+        from loancore.app.story import run
     except ModuleNotFoundError as error:
-        root = (error.name or "").split(".")[0]
-        if root not in _EXTRA_OF_MODULE:
-            raise
-        error_line(
-            f"the demo needs the {_EXTRA_OF_MODULE[root]} extra ({root} is missing):"
-            " pip install 'loancore[cli,sqlite,calendars,beancount]'"
-        )
-        raise typer.Exit(EXIT_MISSING_EXTRA) from None
+        _missing_extra(error)
     status = run(out)
     if status:
         raise typer.Exit(status)
