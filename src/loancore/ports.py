@@ -20,7 +20,8 @@ A use case is one :class:`UnitOfWork` (cosmicpython's pattern)::
 - Lock order: writes go loans, then settlement, then quota, then the ledger (:data:`LOCK_ORDER`). A write to a
   store earlier in the order after a write to a later one raises InvariantViolation before it
   touches anything, so no two units of work can wait on each other in a cycle; the ledger's
-  writer lock, taken last, is held only for the ledger step and the commit. Reads lock nothing and
+  writer lock (shared among posts on PostgreSQL), taken last, is held only for the ledger step
+  and the commit. Reads lock nothing and
   may come in any order.
 - A store operation that raises inside the block undoes only itself (a SQL SAVEPOINT, the memory
   stores' own all-or-nothing checks): a batch that catches a ``Rejected`` per item may go on and
@@ -43,9 +44,11 @@ Atomicity
     connection) and relies on the database for crash safety; the memory store validates
     everything before touching its state.
 
-What a store checks inside its transaction (in this order, under a lock that serialises writers,
-e.g. ``SELECT ... FOR UPDATE`` of a one-row ledger-state table on PostgreSQL or ``BEGIN
-IMMEDIATE`` on SQLite):
+What a store checks inside its transaction (in this order, under the ledger's writer lock: on
+SQLite ``BEGIN IMMEDIATE``, which serialises writers; on PostgreSQL, since ledger schema 5, a
+transaction-level advisory lock taken in SHARED mode by posts, so writers run side by side while
+the idempotency keys are UNIQUE and the running totals spread over per-writer slots, and in
+EXCLUSIVE mode by a period close or a chart change; docs/storage.md, docs/scaling.md):
 
 1. Idempotency: :func:`loancore.ledger.rules.plan_batch` with ``find_by_key`` reading the store.
    Same key + same content (:meth:`JournalEntry.content`: everything but the entry id) -> the
