@@ -49,7 +49,7 @@ LOANS = 240
 LINES = 30
 CLOSED_THROUGH = date(2026, 3, 27)
 BUSINESS_DATE = date(2026, 3, 31)
-ANCIENT = "L0100"
+ANCIENT = "L0010"
 POLICY = DefaultLimitPolicy()
 """The limit policy of the tested day: freeze at 1 day past due, raise after 6 on-time
 repayments."""
