@@ -191,3 +191,15 @@ def test_the_range_task_checks_its_inputs(booked: MemoryUnitOfWork) -> None:
     with pytest.raises(InvalidInput, match="business_date"):
         close_range(booked, "2026-03-31", whole)  # type: ignore[arg-type]
     assert attrs.evolve(whole, count=5) != whole
+
+
+def test_a_refused_loan_never_closed_keeps_its_borrower_out_of_the_review() -> None:
+    uow = _booked()
+    reports = _split_day(uow, 3, 500)
+    assert [loan.loan_id for r in reports for loan in r.refused] == [ANCIENT]  # no standing
+    with uow:
+        lines = {line.line_id: line for line in uow.quota.lines()}
+        standings = {s.loan_id: s for s in uow.loans.standings(limit=1000)}
+    assert ANCIENT not in standings and standings["L0040"].dpd > 90  # B10's other loan
+    assert standings["L0034"].dpd > 90 and lines["LINE-4"].frozen_whole  # B4, reviewed
+    assert not lines["LINE-10"].frozen_whole  # B10: one of its loans failed, not reviewed
