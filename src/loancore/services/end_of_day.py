@@ -52,7 +52,7 @@ from loancore.delinquency.daily import (
     standing_of,
     written_off_loan,
 )
-from loancore.errors import InvalidInput, LoancoreError, Rejected, RejectionCode
+from loancore.errors import InvalidInput, LoancoreError, NotFound, Rejected, RejectionCode
 from loancore.ledger.entries import JournalEntry, MemoPosting, MemoRegister
 from loancore.money import Money
 from loancore.ports import UnitOfWork
@@ -420,11 +420,27 @@ def _all_standings(uow: UnitOfWork) -> list[LoanStanding]:
     return found
 
 
+def _unclosed_standings(uow: UnitOfWork, loan_ids: set[str]) -> list[LoanStanding]:
+    """The first standings of failed loans never closed (none stored), so that their borrowers
+    are barred from the review all the same; an id the book does not hold is ignored."""
+    found: list[LoanStanding] = []
+    for loan_id in sorted(loan_ids):  # bounded by the loans that failed (few)
+        try:
+            found.append(standing_of(uow.loans.load(loan_id)))
+        except NotFound:
+            continue
+    return found
+
+
 def _quota_batch(
     uow: UnitOfWork, business_date: datetime.date, policy: LimitPolicy | None, failed: set[str]
 ) -> EndOfDayReport:
     with uow:
-        records = {} if policy is None else credit_records(_all_standings(uow), excluded=failed)
+        records = {}
+        if policy is not None:
+            standings = _all_standings(uow)
+            standings.extend(_unclosed_standings(uow, failed - {s.loan_id for s in standings}))
+            records = credit_records(standings, excluded=failed)
         report = run_end_of_day(
             uow.quota,
             records,
