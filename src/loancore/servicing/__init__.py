@@ -49,6 +49,7 @@ from loancore.servicing.loan import (
 )
 from loancore.servicing.product import (
     CreditLineProduct,
+    GlGranularity,
     InterestRecognition,
     LateFee,
     LoanProduct,
@@ -89,6 +90,7 @@ __all__ = [
     "Disburse",
     "Draw",
     "Installment",
+    "GlGranularity",
     "InterestRecognition",
     "LateFee",
     "LineOutcome",
