@@ -9,6 +9,15 @@
                               one unit of work per CHUNK loans' entries (loans a second)
     eod_vs_ledger_ratio       end-of-day time / ledger posting time of the same entries
     eod_1m_loans_s            the time 1,000,000 loans would take at the measured rate
+    eod_sqlite_entries_per_s  the entries that day posted, a second of end of day
+
+    eod_sqlite_summary_loans_per_s    the same day of the same book, its product posting
+                                      summaries (``gl_granularity = "summary"``): one entry per
+                                      product, day and event kind per chunk
+    eod_sqlite_summary_entries_per_s  the summary entries posted, a second
+    eod_sqlite_summary_loan_entries_per_s   the loan-level entries they sum, a second
+    eod_sqlite_summary_entries_ratio  summary entries / loan-level entries of the day
+    eod_sqlite_summary_vs_loan_ratio  summary loans a second / loan-level loans a second
 
 Run alone with ``python bench/bench_eod.py``; no test asserts these figures.
 """
@@ -41,9 +50,14 @@ START = datetime.date(2026, 1, 15)
 LINES = 2000  # at 100,000 loans 50 loans of 3,000.00 a line of 200,000.00
 
 
-def _set_up(uow: Any, lines: int) -> None:
+def _product_toml(granularity: str) -> str:
+    head, sep, tail = CLINIC_PRODUCT_TOML.partition('currency = "CNY"\n')
+    return f'{head}{sep}gl_granularity = "{granularity}"\n{tail}'
+
+
+def _set_up(uow: Any, lines: int, granularity: str = "loan") -> None:
     with uow:
-        uow.loans.save_product(CLINIC_PRODUCT_TOML)
+        uow.loans.save_product(_product_toml(granularity))
         for n in range(lines):
             grant = Grant(
                 key=f"grant-{n}",
@@ -98,10 +112,12 @@ def _entries_of_day(uow: Any, day: datetime.date) -> list[JournalEntry]:
         return [e for e in uow.ledger.entries() if e.accounting_date == day]
 
 
-def ordinary_day(directory: Path, loans: int) -> dict[str, float]:
-    engine = create_engine(directory / "eod.sqlite")
+def _closed_day(path: Path, loans: int, granularity: str) -> tuple[float, list[JournalEntry]]:
+    """The book of ``loans`` set up and closed through START, then the next day closed: its
+    time and the entries it posted."""
+    engine = create_engine(path)
     uow = SqlUnitOfWork(engine)
-    _set_up(uow, LINES)
+    _set_up(uow, LINES, granularity)
     _book_many(uow, [f"L{n:07d}" for n in range(loans)])
     close_business_day(uow, START, chunk_size=CHUNK)  # the day before: every loan current
     day = START + datetime.timedelta(days=1)
@@ -110,8 +126,13 @@ def ordinary_day(directory: Path, loans: int) -> dict[str, float]:
     eod_s = time.perf_counter() - started
     assert report.loans_closed == loans and not report.failed, report.failed[:3]
     entries = _entries_of_day(uow, day)
+    assert report.entries == len(entries), (report.entries, len(entries))
     engine.dispose()
+    return eod_s, entries
 
+
+def ordinary_day(directory: Path, loans: int) -> dict[str, float]:
+    eod_s, entries = _closed_day(directory / "eod.sqlite", loans, "loan")
     ledger_engine = create_engine(directory / "ledger.sqlite")
     ledger_uow = SqlUnitOfWork(ledger_engine)
     _set_up(ledger_uow, 0)
@@ -131,15 +152,39 @@ def ordinary_day(directory: Path, loans: int) -> dict[str, float]:
     )
     return {
         "eod_sqlite_loans_per_s": rate,
+        "eod_sqlite_entries_per_s": len(entries) / eod_s,
         "eod_ledger_post_per_s": loans / ledger_s,
         "eod_vs_ledger_ratio": eod_s / ledger_s,
         "eod_1m_loans_s": 1_000_000 / rate,
     }
 
 
+def summary_day(directory: Path, loans: int, loan_level: dict[str, float]) -> dict[str, float]:
+    """The same day with the product posting summaries; compared with ``loan_level``."""
+    eod_s, entries = _closed_day(directory / "summary.sqlite", loans, "summary")
+    loan_entries = (
+        loan_level["eod_sqlite_entries_per_s"] * loans / loan_level["eod_sqlite_loans_per_s"]
+    )
+    rate = loans / eod_s
+    print(
+        f"   {loans:,} loans, summary: end of day {eod_s:.1f} s ({rate:,.0f} loans/s, "
+        f"{len(entries):,} entries for {loan_entries:,.0f} loan-level ones)",
+        flush=True,
+    )
+    return {
+        "eod_sqlite_summary_loans_per_s": rate,
+        "eod_sqlite_summary_entries_per_s": len(entries) / eod_s,
+        "eod_sqlite_summary_loan_entries_per_s": loan_entries / eod_s,
+        "eod_sqlite_summary_entries_ratio": len(entries) / loan_entries,
+        "eod_sqlite_summary_vs_loan_ratio": rate / loan_level["eod_sqlite_loans_per_s"],
+    }
+
+
 def run() -> dict[str, float]:
     with tempfile.TemporaryDirectory() as directory:
-        return ordinary_day(Path(directory), LOANS)
+        figures = ordinary_day(Path(directory), LOANS)
+        figures.update(summary_day(Path(directory), LOANS, figures))
+        return figures
 
 
 if __name__ == "__main__":
