@@ -50,9 +50,10 @@ def with_granularity(toml_text: str, granularity: str) -> str:
     return f'{head}{sep}gl_granularity = "{granularity}"\n{tail}'
 
 
-def set_up(uow: UnitOfWork, granularity: str) -> None:
+def set_up(uow: UnitOfWork, granularity: str, clinic: str | None = None) -> None:
+    """Both products with ``granularity``, or clinic-12 with ``clinic`` when given."""
     with uow:
-        uow.loans.save_product(with_granularity(CLINIC_PRODUCT_TOML, granularity))
+        uow.loans.save_product(with_granularity(CLINIC_PRODUCT_TOML, clinic or granularity))
         uow.loans.save_product(with_granularity(STORY_PRODUCT_TOML, granularity))
         for n in (1, 2):
             grant = Grant(
@@ -133,7 +134,7 @@ def loans_and_standings(uow: UnitOfWork) -> tuple[Any, Any]:
         return uow.loans.load_many(ids), uow.loans.load_standings(ids)
 
 
-Make = Callable[[str, str], UnitOfWork]
+Make = Callable[..., UnitOfWork]
 
 
 @pytest.fixture
@@ -141,7 +142,7 @@ def make(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Make]:
     """``make(kind, granularity)``: a book of ``kind`` whose two products have ``granularity``."""
     made: list[UnitOfWork] = []
 
-    def build(kind: str, granularity: str) -> UnitOfWork:
+    def build(kind: str, granularity: str, clinic: str | None = None) -> UnitOfWork:
         uow: UnitOfWork
         if kind == "memory":
             uow = MemoryUnitOfWork()
@@ -149,7 +150,7 @@ def make(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Make]:
             url = request.getfixturevalue("postgres_url") if kind == "postgres" else None
             uow = SqlUnitOfWork(make_engine(kind, tmp_path, url))
         made.append(uow)
-        set_up(uow, granularity)
+        set_up(uow, granularity, clinic)
         book_loans(uow)
         return uow
 
@@ -182,6 +183,28 @@ def test_summary_book_moves_every_subject_as_the_loan_book_with_far_fewer_entrie
     assert set(reconcile(summary).products) == set(PRODUCTS)
     assert not reconcile(summary).loans and len(reconcile(by_loan).loans) == LOANS
     assert not reconcile(by_loan).products
+
+
+def test_a_book_mixing_both_granularities_in_one_chunk_moves_and_reconciles_alike(
+    make: Make,
+) -> None:
+    by_loan, mixed = make("sqlite", "loan"), make("sqlite", "summary", clinic="loan")
+    for uow in (by_loan, mixed):
+        run_book(uow, last=START + timedelta(days=100), chunk_size=7)
+    assert trial_lines(mixed) == trial_lines(by_loan)
+    assert product_balances(mixed) == product_balances(by_loan)
+    result = reconcile(mixed)
+    assert result.clean, result.problems()
+    assert set(result.products) == {"story@1"}
+    assert set(result.loans) == {f"L{n:03d}" for n in range(0, LOANS, 2)}  # clinic-12's
+    with mixed:
+        summed = {
+            leg.dimension("product")
+            for entry in mixed.ledger.entries()
+            if entry.entry_id.startswith(f"{SUMMARY_KEY_PREFIX}:")
+            for leg in entry.legs
+        }
+    assert summed == {"story@1"}
 
 
 def test_a_summary_entry_holds_one_product_day_and_kind_with_the_product_dimension_only(
