@@ -137,7 +137,7 @@ def _parsed(toml_text: str) -> CreditLineProduct:
     return credit_line_product_from_toml(toml_text)
 
 
-def _stored(row: sa.Row[Any]) -> StoredLine:
+def _stored(row: Any) -> StoredLine:
     return StoredLine(
         account=decode_line(row.document), version=row.version, customer_id=row.customer_id
     )
