@@ -57,7 +57,9 @@ def test_two_events_at_once_are_both_applied_or_one_refused_to_retry(
             Repay(event_id=f"r{round_}", as_of=day, amount=cny("7.00")),
         ]
         results = _race(uow, events, attempts_max=1)
-        refused = [e for e, r in zip(events, results, strict=True) if isinstance(r, ConcurrentUpdate)]
+        refused = [
+            e for e, r in zip(events, results, strict=True) if isinstance(r, ConcurrentUpdate)
+        ]
         conflicts += len(refused)
         assert len(refused) < len(events)  # one of them always gets through
         for event in refused:  # the caller retries a conflict
@@ -65,7 +67,9 @@ def test_two_events_at_once_are_both_applied_or_one_refused_to_retry(
         assert_clean(uow, "A1")
     with uow:
         stored = uow.loans.load_line("A1")
-        recorded = [uow.loans.line_record("A1", e) for r in range(ROUNDS) for e in (f"d{r}", f"r{r}")]
+        recorded = [
+            uow.loans.line_record("A1", e) for r in range(ROUNDS) for e in (f"d{r}", f"r{r}")
+        ]
     assert all(record is not None for record in recorded)
     assert stored.version == 2 + 2 * ROUNDS  # opened, d-open, then one version per event
     assert stored.account.principal_drawn == 500_000 + ROUNDS * 1_000

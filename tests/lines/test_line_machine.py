@@ -113,7 +113,9 @@ class LineMachine(RuleBasedStateMachine):
                 for leg in entry.legs
                 if leg.subject_code in ("6011", "6021.03")
             )
-        assert account.owed() - account.credit == self.drawn + income - self.received + self.refunded
+        assert (
+            account.owed() - account.credit == self.drawn + income - self.received + self.refunded
+        )
 
 
 @pytest.mark.parametrize(("kind", "examples"), [("memory", 30), ("sqlite", 8)])

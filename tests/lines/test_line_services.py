@@ -29,7 +29,18 @@ from loancore.services import (
     open_credit_line,
 )
 from loancore.services import credit_line as credit_line_module
-from loancore.servicing import Accrue, CloseStatement, Draw, RefundCredit, Repay
+from loancore.servicing import (
+    Accrue,
+    CloseStatement,
+    CreditLineAccount,
+    CreditLineProduct,
+    Draw,
+    LineOutcome,
+    RefundCredit,
+    Repay,
+    ServicingEvent,
+    apply_line,
+)
 
 
 class Boom(RuntimeError):
@@ -159,9 +170,11 @@ def test_the_day_close_reports_and_skips_a_failing_account(
         open_a1(uow, account_id=account_id)
         draw = Draw(event_id=f"d-{account_id}", as_of=date(2026, 3, 2), amount=cny("1000.00"))
         apply_line_event(uow, account_id, draw)
-    real = credit_line_module.apply_line
+    real = apply_line
 
-    def failing(account, product, event):  # type: ignore[no-untyped-def]
+    def failing(
+        account: CreditLineAccount, product: CreditLineProduct, event: ServicingEvent
+    ) -> LineOutcome:
         if account.account_id == "A2":
             raise InvariantViolation("A2 is broken")
         return real(account, product, event)

@@ -54,7 +54,9 @@ def used(uow: UnitOfWork) -> int:
 
 def balance(uow: UnitOfWork, code: str) -> str:
     with uow:
-        return str(uow.ledger.balance(code, "CNY", as_of=DATE_MAX, dimensions={"loan": "A1"}).amount)
+        return str(
+            uow.ledger.balance(code, "CNY", as_of=DATE_MAX, dimensions={"loan": "A1"}).amount
+        )
 
 
 def test_a_cash_line_from_draws_to_refund_books_every_entry_to_the_fen(uow: UnitOfWork) -> None:
@@ -141,7 +143,11 @@ def test_a_cash_line_from_draws_to_refund_books_every_entry_to_the_fen(uow: Unit
     assert [(e.kind, e.amount) for e in r1.record.quota_effects] == [
         (LineQuotaEffectKind.RESTORE_REPAID, cny("985.20"))
     ]
-    assert (r1.account.principal, r1.account.minimum_unpaid, r1.account.penalty) == (1_101_480, 0, 0)
+    assert (r1.account.principal, r1.account.minimum_unpaid, r1.account.penalty) == (
+        1_101_480,
+        0,
+        0,
+    )
     assert used(uow) == 1_101_480
 
     # statement 2 on 04-10: 4 days x 11,014.80 x 0.0005 = 22.0296; the cycle's 184.0296 rounds
