@@ -387,7 +387,7 @@ class LoanStore(Protocol):
     ``expected_version`` (the version the caller loaded); otherwise it raises
     :class:`~loancore.errors.ConcurrentUpdate` and changes nothing, and the caller loads again and
     retries. Writes are ``save_product``, ``add``, ``update``, ``update_many``,
-    ``save_standings``, ``save_line_product``, ``add_line`` and ``update_line``
+    ``save_standings``, ``save_line_product``, ``add_line``, ``update_line`` and ``update_lines``
     (:data:`LOCK_ORDER`: first).
 
     Revolving credit-line accounts (:class:`~loancore.servicing.CreditLineAccount`) and their
@@ -500,6 +500,15 @@ class LoanStore(Protocol):
         the event closed, all or nothing. ConcurrentUpdate if the version moved, NotFound if
         there is no such account, IdempotencyConflict if the record's event id or a statement
         number is already stored for the account."""
+        ...
+
+    def update_lines(
+        self, updates: Sequence[tuple[CreditLineAccount, int, LineRecord, Sequence[Statement]]]
+    ) -> None:
+        """:meth:`update_line` of each ``(account, expected_version, record, statements)`` (at
+        most 10,000, one per account id), written at once (a day close's chunk) and all or
+        nothing: the first refusal in order (NotFound, ConcurrentUpdate, IdempotencyConflict)
+        is raised and nothing is written."""
         ...
 
     def line_record(self, account_id: str, event_id: str) -> LineRecord | None:

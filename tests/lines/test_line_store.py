@@ -77,3 +77,29 @@ def test_a_line_write_after_a_quota_write_breaks_the_lock_order(uow: UnitOfWork)
     with uow:
         assert uow.loans.load_line("A1").version == 1
         assert uow.quota.balance("Q1").used_minor == 0  # the unit of work was left: rolled back
+
+
+def test_a_batch_of_line_updates_is_written_all_or_nothing(uow: UnitOfWork) -> None:
+    first = open_a1(uow)
+    second = open_a1(uow, account_id="A2")
+    day = date(2026, 3, 3)
+    moved = [attrs.evolve(a, last_date=day) for a in (first, second)]
+    with uow:
+        uow.loans.update_line(moved[1], expected_version=1, record=_record("x0", 2))
+        uow.commit()
+    for bad in (
+        [(moved[0], 1, _record("x1", 2), ()), (moved[1], 1, _record("x1", 2), ())],  # stale
+        [(moved[0], 1, _record("x1", 2), ()), (moved[1], 2, _record("x0", 3), ())],  # recorded
+    ):
+        with uow:
+            with pytest.raises((ConcurrentUpdate, IdempotencyConflict)):
+                uow.loans.update_lines(bad)
+            assert uow.loans.load_line("A1").version == 1  # the first update was undone too
+            assert uow.loans.line_record("A1", "x1") is None
+    with uow:
+        uow.loans.update_lines(
+            [(moved[0], 1, _record("x1", 2), ()), (moved[1], 2, _record("x2", 3), ())]
+        )
+        uow.commit()
+    with uow:
+        assert [uow.loans.load_line(i).version for i in ("A1", "A2")] == [2, 3]

@@ -38,7 +38,12 @@ WRITE_METHODS: Mapping[str, frozenset[str]] = {
     "loans": frozenset(
         {
             *("save_product", "add", "update", "update_many", "save_standings"),
-            *("save_line_product", "add_line", "update_line"),  # revolving credit lines
+            *(
+                "save_line_product",
+                "add_line",
+                "update_line",
+                "update_lines",
+            ),  # revolving credit lines
         }
     ),
     "settlement": frozenset(

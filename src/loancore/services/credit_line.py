@@ -423,14 +423,12 @@ def _decide(
 def _close_chunk(uow: UnitOfWork, ids: Sequence[str], business_date: date) -> _ChunkResult:
     with uow:
         decided, failed = _decide(uow, uow.loans.load_lines(ids), business_date)
-        for line, event, outcome in decided:  # loans first, then quota, then the ledger
-            record = _record(line, event, outcome)
-            uow.loans.update_line(
-                outcome.account,
-                expected_version=line.version,
-                record=record,
-                statements=outcome.statements,
-            )
+        uow.loans.update_lines(  # one write for the chunk; loans first, then quota, then ledger
+            [
+                (outcome.account, line.version, _record(line, event, outcome), outcome.statements)
+                for line, event, outcome in decided
+            ]
+        )
         for _line, event, outcome in decided:
             for effect in outcome.quota_effects:
                 uow.quota.apply(effect.command(), as_of=event.as_of)

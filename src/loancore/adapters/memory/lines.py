@@ -25,11 +25,13 @@ from loancore.servicing import (
 __all__ = [
     "LINES_BATCH_MAX",
     "LineState",
+    "LineUpdate",
     "MemoryLines",
     "check_account",
     "check_account_ids",
     "check_line_limit",
     "check_line_update",
+    "check_line_updates",
 ]
 
 LINES_BATCH_MAX = 10_000
@@ -88,6 +90,30 @@ def check_line_update(
             raise InvalidInput(f"statements[{index}]", statement.number, "number given twice")
         numbers.add(statement.number)
     return checked, expected_version, record, tuple(statements)
+
+
+LineUpdate = tuple[CreditLineAccount, int, LineRecord, tuple[Statement, ...]]
+
+
+def check_line_updates(updates: object) -> tuple[LineUpdate, ...]:
+    """``update_lines``' argument checked: at most :data:`LINES_BATCH_MAX` updates, each as
+    :func:`check_line_update` checks it, one per account id."""
+    if isinstance(updates, (str, bytes)) or not isinstance(updates, Sequence):
+        raise InvalidInput("updates", updates, "expected a sequence of updates")
+    if len(updates) > LINES_BATCH_MAX:
+        raise InvalidInput("updates", len(updates), f"at most {LINES_BATCH_MAX} accounts")
+    checked: list[LineUpdate] = []
+    seen: set[str] = set()
+    for index, update in enumerate(updates):
+        if not isinstance(update, tuple) or len(update) != 4:
+            expected = "expected (account, expected_version, record, statements)"
+            raise InvalidInput(f"updates[{index}]", update, expected)
+        one = check_line_update(*update)
+        if one[0].account_id in seen:
+            raise InvalidInput(f"updates[{index}]", one[0].account_id, "account given twice")
+        seen.add(one[0].account_id)
+        checked.append(one)
+    return tuple(checked)
 
 
 class LineState:
@@ -177,34 +203,29 @@ class MemoryLines:
         record: LineRecord,
         statements: Sequence[Statement] = (),
     ) -> None:
-        account, expected, record, closed = check_line_update(
-            account, expected_version, record, statements
-        )
-        account_id = account.account_id
+        self.update_lines([(account, expected_version, record, tuple(statements))])
+
+    def update_lines(
+        self, updates: Sequence[tuple[CreditLineAccount, int, LineRecord, Sequence[Statement]]]
+    ) -> None:
+        checked = check_line_updates(updates)
         with self._lock:
             lines = self._lines()
-            stored = lines.accounts.get(account_id)
-            if stored is None:
-                raise NotFound("line", account_id)
-            if stored.version != expected:
-                raise ConcurrentUpdate("line", account_id, expected)
-            records = lines.records.get(account_id, {})
-            if record.event_id in records:
-                raise IdempotencyConflict(f"{account_id}/{record.event_id}", "event recorded")
-            kept = lines.statements.get(account_id, ())
-            numbers = {s.number for s in kept}
-            for statement in closed:  # everything checked before anything is written
-                if statement.number in numbers:
-                    key = f"{account_id}/statement {statement.number}"
-                    raise IdempotencyConflict(key, "statement stored")
-            lines.accounts[account_id] = StoredLine(
-                account=account, version=expected + 1, customer_id=stored.customer_id
-            )
-            lines.records[account_id] = {**records, record.event_id: record}
-            if closed:
-                lines.statements[account_id] = tuple(
-                    sorted((*kept, *closed), key=lambda s: s.number)
+            for account, expected, record, closed in checked:  # all checked before any write
+                _check_write(lines, account.account_id, expected, record, closed)
+            for account, expected, record, closed in checked:
+                account_id = account.account_id
+                customer_id = lines.accounts[account_id].customer_id
+                lines.accounts[account_id] = StoredLine(
+                    account=account, version=expected + 1, customer_id=customer_id
                 )
+                records = lines.records.get(account_id, {})
+                lines.records[account_id] = {**records, record.event_id: record}
+                if closed:
+                    kept = lines.statements.get(account_id, ())
+                    lines.statements[account_id] = tuple(
+                        sorted((*kept, *closed), key=lambda s: s.number)
+                    )
 
     def line_record(self, account_id: str, event_id: str) -> LineRecord | None:
         return self._lines().records.get(account_id, {}).get(event_id)
@@ -228,3 +249,23 @@ class MemoryLines:
     def quota_line_accounts(self, line_id: str) -> tuple[str, ...]:
         accounts = self._lines().accounts
         return tuple(sorted(i for i, s in accounts.items() if s.account.line_id == line_id))
+
+
+def _check_write(
+    lines: LineState,
+    account_id: str,
+    expected: int,
+    record: LineRecord,
+    closed: tuple[Statement, ...],
+) -> None:
+    stored = lines.accounts.get(account_id)
+    if stored is None:
+        raise NotFound("line", account_id)
+    if stored.version != expected:
+        raise ConcurrentUpdate("line", account_id, expected)
+    if record.event_id in lines.records.get(account_id, {}):
+        raise IdempotencyConflict(f"{account_id}/{record.event_id}", "event recorded")
+    numbers = {s.number for s in lines.statements.get(account_id, ())}
+    for statement in closed:  # bounded by LINES_BATCH_MAX
+        if statement.number in numbers:
+            raise IdempotencyConflict(f"{account_id}/statement {statement.number}", "stored")

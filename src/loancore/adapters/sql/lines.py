@@ -29,10 +29,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from loancore.adapters.memory.lines import (
+    LineUpdate,
     check_account,
     check_account_ids,
     check_line_limit,
-    check_line_update,
+    check_line_updates,
 )
 from loancore.adapters.sql.base import (
     METADATA,
@@ -241,25 +242,75 @@ class SqlLines:
         record: LineRecord,
         statements: Sequence[Statement] = (),
     ) -> None:
-        account, expected, record, closed = check_line_update(
-            account, expected_version, record, statements
-        )
-        account_id = account.account_id
-        values = {
-            "id": account_id,
-            "expected": expected,
-            "new_last_date": account.last_date,
-            "new_version": expected + 1,
-            "new_document": encode_line(account),
-        }
-        with write_transaction(self._bind) as connection:
-            if connection.execute(_UPDATE, values).rowcount != 1:
+        self.update_lines([(account, expected_version, record, tuple(statements))])
+
+    def update_lines(
+        self, updates: Sequence[tuple[CreditLineAccount, int, LineRecord, Sequence[Statement]]]
+    ) -> None:
+        checked = check_line_updates(updates)
+        if not checked:
+            return
+        accounts = [
+            {
+                "id": account.account_id,
+                "expected": expected,
+                "new_last_date": account.last_date,
+                "new_version": expected + 1,
+                "new_document": encode_line(account),
+            }
+            for account, expected, _record, _closed in checked
+        ]
+        records = [
+            {
+                "account_id": account.account_id,
+                "event_id": record.event_id,
+                "version": record.version,
+                "document": encode_line_record(record),
+            }
+            for account, _expected, record, _closed in checked
+        ]
+        statements = [
+            {"account_id": account.account_id, "number": s.number, "document": encode_statement(s)}
+            for account, _expected, _record, closed in checked
+            for s in closed
+        ]
+        try:
+            with write_transaction(self._bind) as connection:
+                _update_accounts(connection, accounts)
+                connection.execute(LINE_EVENTS.insert(), records)
+                if statements:
+                    connection.execute(LINE_STATEMENTS.insert(), statements)
+        except (_Stale, sa.exc.IntegrityError):
+            self._refuse(checked)
+
+    def _refuse(self, checked: Sequence[LineUpdate]) -> None:
+        """The refusal of an ``update_lines`` that wrote nothing: the first update in order
+        whose account is missing, moved, or whose event or statement is stored."""
+        with read_connection(self._bind) as connection:
+            for account, expected, record, closed in checked:  # bounded by LINES_BATCH_MAX
+                account_id = account.account_id
                 query = sa.select(LINES.c.version).where(LINES.c.account_id == account_id)
-                if connection.execute(query).scalar_one_or_none() is None:
+                version = connection.execute(query).scalar_one_or_none()
+                if version is None:
                     raise NotFound("line", account_id)
-                raise ConcurrentUpdate("line", account_id, expected)
-            _insert_record(connection, account_id, record)
-            _insert_statements(connection, account_id, closed)
+                if version != expected:
+                    raise ConcurrentUpdate("line", account_id, expected)
+                query = sa.select(LINE_EVENTS.c.version).where(
+                    LINE_EVENTS.c.account_id == account_id,
+                    LINE_EVENTS.c.event_id == record.event_id,
+                )
+                if connection.execute(query).first() is not None:
+                    raise IdempotencyConflict(f"{account_id}/{record.event_id}", "event recorded")
+                numbers = [s.number for s in closed]
+                query = sa.select(LINE_STATEMENTS.c.number).where(
+                    LINE_STATEMENTS.c.account_id == account_id,
+                    LINE_STATEMENTS.c.number.in_(numbers),
+                )
+                taken = connection.execute(query).scalars().first()
+                if taken is not None:
+                    raise IdempotencyConflict(f"{account_id}/statement {taken}", "stored")
+        account = checked[0][0]
+        raise ConcurrentUpdate("line", account.account_id, checked[0][1])
 
     def line_record(self, account_id: str, event_id: str) -> LineRecord | None:
         query = sa.select(LINE_EVENTS.c.document).where(
@@ -313,38 +364,15 @@ class SqlLines:
             return tuple(connection.execute(query).scalars())
 
 
-def _insert_record(connection: Connection, account_id: str, record: LineRecord) -> None:
-    query = sa.select(LINE_EVENTS.c.version).where(
-        LINE_EVENTS.c.account_id == account_id, LINE_EVENTS.c.event_id == record.event_id
-    )
-    if connection.execute(query).scalar_one_or_none() is not None:
-        raise IdempotencyConflict(f"{account_id}/{record.event_id}", "event recorded")
-    connection.execute(
-        LINE_EVENTS.insert().values(
-            account_id=account_id,
-            event_id=record.event_id,
-            version=record.version,
-            document=encode_line_record(record),
-        )
-    )
+class _Stale(Exception):
+    """Raised inside ``update_lines``' savepoint to undo it when an account was not updated."""
 
 
-def _insert_statements(
-    connection: Connection, account_id: str, statements: tuple[Statement, ...]
-) -> None:
-    if not statements:
+def _update_accounts(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    if connection.dialect.supports_sane_multi_rowcount or len(rows) == 1:
+        if connection.execute(_UPDATE, rows if len(rows) > 1 else rows[0]).rowcount != len(rows):
+            raise _Stale
         return
-    numbers = [s.number for s in statements]
-    query = sa.select(LINE_STATEMENTS.c.number).where(
-        LINE_STATEMENTS.c.account_id == account_id, LINE_STATEMENTS.c.number.in_(numbers)
-    )
-    taken = connection.execute(query).scalars().first()
-    if taken is not None:
-        raise IdempotencyConflict(f"{account_id}/statement {taken}", "statement stored")
-    connection.execute(
-        LINE_STATEMENTS.insert(),
-        [
-            {"account_id": account_id, "number": s.number, "document": encode_statement(s)}
-            for s in statements
-        ],
-    )
+    for row in rows:  # bounded by LINES_BATCH_MAX
+        if connection.execute(_UPDATE, row).rowcount != 1:
+            raise _Stale
