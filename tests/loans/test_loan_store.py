@@ -118,6 +118,25 @@ def test_unknown_document_format_is_refused() -> None:
         decode_loan(text)
 
 
+def test_documents_sharing_terms_and_installments_read_each_their_own_and_stay_checked() -> None:
+    # The codec keeps terms and installments it built (loans of one schedule share them): a
+    # document differing in one field reads that field, and a bad one is refused, not served.
+    product = MemoryLoanStore().save_product(CLINIC_PRODUCT_TOML)
+    loan = apply(_booked(), product, Disburse(event_id="pay", as_of=DAY)).loan
+    text = encode_loan(loan)
+    assert decode_loan(text) == decode_loan(text) == loan
+    data = json.loads(text)
+    data["installments"][0][3] = 1  # interest accrued 0.01 on the first installment
+    data["terms"]["annual_rate"] = "0.2"
+    other = decode_loan(json.dumps(data))
+    assert other.installments[0].interest_accrued == 1
+    assert other.installments[1:] == loan.installments[1:]
+    assert str(other.terms.annual_rate) == "0.2"
+    data["installments"][0][3] = 10**9  # accrued above the interest due: Installment refuses it
+    with pytest.raises(InvariantViolation):
+        decode_loan(json.dumps(data))
+
+
 def _sqlite_store(tmp_path: Path) -> SqlLoanStore:
     return SqlLoanStore(create_engine(tmp_path / "store.sqlite"))
 
