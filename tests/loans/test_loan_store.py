@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from decimal import Decimal as D
 from pathlib import Path
 
 import attrs
@@ -135,6 +136,12 @@ def test_documents_sharing_terms_and_installments_read_each_their_own_and_stay_c
     data["installments"][0][3] = 10**9  # accrued above the interest due: Installment refuses it
     with pytest.raises(InvariantViolation):
         decode_loan(json.dumps(data))
+    # Equal terms written in another form keep their own text (the codec's terms are by identity).
+    rate = loan.terms.annual_rate
+    wider = attrs.evolve(loan, terms=attrs.evolve(loan.terms, annual_rate=rate.quantize(D("1e-6"))))
+    assert wider.terms == loan.terms
+    assert encode_loan(loan) == text
+    assert json.loads(encode_loan(wider))["terms"]["annual_rate"] == str(rate.quantize(D("1e-6")))
 
 
 def _sqlite_store(tmp_path: Path) -> SqlLoanStore:

@@ -104,8 +104,24 @@ def _plain(value: Any) -> Any:
     raise InvariantViolation(f"cannot encode terms value {value!r}")
 
 
+_TERMS_FIELDS = tuple(f.name for f in attrs.fields(LoanTerms) if f.init)
+
+_TERMS_DATA: dict[int, tuple[LoanTerms, dict[str, Any]]] = {}
+"""The stored form of terms objects already written (the terms read through :data:`_TERMS` are
+shared), by identity, not equality: equal terms may differ in form (``0.18`` and ``0.180`` are
+equal Decimals), and the text must be the terms' own. An entry holds its terms, so the id is not
+reused while the entry lives. Emptied when it reaches :data:`_TERMS_MAX`."""
+
+
 def _terms(terms: LoanTerms) -> dict[str, Any]:
-    return {f.name: _plain(getattr(terms, f.name)) for f in attrs.fields(LoanTerms) if f.init}
+    known = _TERMS_DATA.get(id(terms))
+    if known is not None and known[0] is terms:
+        return known[1]
+    if len(_TERMS_DATA) >= _TERMS_MAX:
+        _TERMS_DATA.clear()
+    data = {name: _plain(getattr(terms, name)) for name in _TERMS_FIELDS}
+    _TERMS_DATA[id(terms)] = (terms, data)
+    return data
 
 
 _TERMS: dict[tuple[tuple[str, Any], ...], LoanTerms] = {}
