@@ -486,13 +486,20 @@ def _terms_of_line(text: str) -> LoanTerms:
     return terms
 
 
-def _installment_of_line(text: str) -> Installment:
-    inst = _INSTALLMENT_LINES.get(text)
-    if inst is None:
-        if len(_INSTALLMENT_LINES) >= _INSTALLMENTS_MAX:
-            _INSTALLMENT_LINES.clear()
-        inst = _INSTALLMENT_LINES[text] = _installment_built(_loads(text))
-    return inst
+def _installments_of_lines(lines: list[str]) -> tuple[Installment, ...]:
+    """The installments of ``lines``: each known line from :data:`_INSTALLMENT_LINES`, the
+    others parsed together (one parse) and built (checked by Installment)."""
+    known = _INSTALLMENT_LINES
+    missing = [line for line in lines if line not in known]
+    if missing:
+        rows = _loads(f"[{','.join(missing)}]")
+        if len(rows) != len(missing):
+            raise InvariantViolation(f"stored installments do not parse one a line: {missing!r}")
+        if len(known) + len(missing) > _INSTALLMENTS_MAX:
+            known.clear()
+        for line, row in zip(missing, rows, strict=True):  # bounded by the loan's installments
+            known[line] = _installment_built(row)
+    return tuple([known[line] for line in lines])
 
 
 def _unknown(version: object) -> InvariantViolation:
@@ -521,7 +528,7 @@ def decode_loan(text: str, memo: LineMemo | None = None) -> Loan:
             f"says {2 + count + length}"
         )
     installment_lines, history_lines = lines[1 : 1 + count], lines[1 + count :]
-    installments = tuple([_installment_of_line(line) for line in installment_lines])
+    installments = _installments_of_lines(installment_lines)
     rows = _loads(f"[{','.join(history_lines)}]") if history_lines else []  # one parse
     history = tuple([_transaction_of_row(row) for row in rows])
     if len(history) != length:
