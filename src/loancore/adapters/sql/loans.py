@@ -13,6 +13,10 @@ row lock makes a second writer wait and then find the version moved (no row upda
 :class:`~loancore.errors.ConcurrentUpdate`); on SQLite writers are serialised by ``BEGIN
 IMMEDIATE``. Each write of more than one statement runs in a SAVEPOINT when the store is given a
 Connection (a unit of work); ``update``, one statement, runs without one (two round trips fewer).
+
+The store keeps a :class:`~loancore.adapters.sql.loans_codec.LineMemo` of the loans it read (a
+``load_many`` replaces it, a ``load`` adds to it, an update writes through it and empties it), so
+writing a loan back encodes only the lines its event changed.
 """
 
 from __future__ import annotations
@@ -256,6 +260,7 @@ class SqlLoanStore(SqlLines):
                 )
                 documents.update((row.loan_id, row.document) for row in connection.execute(query))
         found: dict[str, Loan] = {}
+        self._memo.clear()  # a batch read replaces the lines of the batch before
         for loan_id in unique:
             document = documents.get(loan_id)
             if document is None:
