@@ -2,8 +2,9 @@
 
     servicing_repayment_file_per_s     an auto-debit result file of REPAYMENTS (100,000) repayments
                                        (one per loan and due date, installments 1..5 of LOANS
-                                       12-installment loans) applied with ``apply_batch``, one unit of work per
-                                       1,000, on a SQLite file (synchronous=FULL)
+                                       (20,000; ``LOANCORE_BENCH_SERVICING_LOANS`` to run fewer)
+                                       12-installment loans) applied with ``apply_batch``, one
+                                       unit of work per 1,000, on a SQLite file (synchronous=FULL)
     servicing_ledger_post_per_s        the same entries posted straight into a fresh SQLite ledger,
                                        one unit of work per 1,000 repayments' entries
     servicing_vs_ledger_ratio          servicing time / ledger posting time of the same entries
@@ -39,8 +40,8 @@ from loancore.services.servicing import quota_command
 from loancore.servicing import Disburse, Outcome, Repay, ServicingEvent, apply, book_loan
 from loancore.testing.servicing import CLINIC_PRODUCT_TOML
 
-LOANS = 20_000
-REPAYMENTS = 100_000  # LOANS x 5 installments (issue 11's file size)
+LOANS = int(os.environ.get("LOANCORE_BENCH_SERVICING_LOANS", "20000"))
+REPAYMENTS = LOANS * 5  # 100,000 at 20,000 loans x 5 installments (issue 11's file size)
 CHUNK = 1_000
 START = datetime.date(2026, 1, 15)
 LINES = 400  # 50 loans of 3,000.00 a 200,000.00 line

@@ -8,21 +8,25 @@ import json
 from datetime import date, timedelta
 from decimal import Decimal as D
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from loans_kit import DAY, cny, state
 
 from loancore.adapters.memory.loans import MemoryLoanStore
-from loancore.adapters.sql import create_engine
-from loancore.adapters.sql.loans import SqlLoanStore
+from loancore.adapters.sql import create_engine, loans_codec
+from loancore.adapters.sql.loans import LOANS, SqlLoanStore
 from loancore.adapters.sql.loans_codec import (
     LOAN_FORMAT,
+    LineMemo,
     decode_loan,
     encode_loan,
     encode_loan_v1,
+    encode_loan_v2,
 )
 from loancore.errors import (
     ConcurrentUpdate,
@@ -48,6 +52,7 @@ from loancore.servicing import (
     apply,
     book_loan,
 )
+from loancore.servicing.loan import Transaction, TransactionKind
 from loancore.testing.servicing import CLINIC_PRODUCT_TOML, loan_products
 
 
@@ -92,13 +97,61 @@ def _no_float(text: str) -> None:
     raise AssertionError(f"a float in the loan document: {text}")
 
 
+def _lines(text: str) -> list[object]:
+    """A format 3 document's lines, each parsed (floats refused)."""
+    return [json.loads(line, parse_float=_no_float) for line in text.split("\n")]
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(loans())
 def test_encoding_round_trips_exactly_and_canonically(loan: Loan) -> None:
     text = encode_loan(loan)
     assert decode_loan(text) == loan
     assert encode_loan(decode_loan(text)) == text
-    json.loads(text, parse_float=_no_float)  # amounts and counters are integers
+    header, terms, *rest = _lines(text)  # amounts and counters are integers
+    assert isinstance(header, dict) and isinstance(terms, dict)
+    assert header["format"] == LOAN_FORMAT == 3
+    assert len(rest) == header["installments"] + header["history"]
+    assert len(loan.installments) == header["installments"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(loans(), st.data())
+def test_writing_through_the_memo_of_a_read_gives_the_same_text(loan: Loan, data: Any) -> None:
+    # The memo names the lines of the objects read; a loan changed after the read (one
+    # installment replaced, a history line added) is written exactly as without the memo.
+    memo = LineMemo()
+    read = decode_loan(encode_loan(loan), memo)
+    assert len(memo) == len(loan.installments) + len(loan.history)
+    assert encode_loan(read, memo) == encode_loan(read)
+    installments = list(read.installments)
+    if installments:
+        n = data.draw(st.integers(0, len(installments) - 1))
+        installments[n] = attrs.evolve(
+            installments[n], late_fee_charged=not installments[n].late_fee_charged
+        )
+    changed = attrs.evolve(
+        read,
+        installments=tuple(installments),
+        history=(
+            *read.history,
+            Transaction(event_id="new", as_of=read.last_date, kind=TransactionKind.ACCRUED),
+        ),
+        version=read.version + 1,
+    )
+    assert encode_loan(changed, memo) == encode_loan(changed)
+    assert decode_loan(encode_loan(changed, memo)) == changed
+
+
+def test_a_memo_full_starts_again_and_still_writes_the_same_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(loans_codec, "LINE_MEMO_MAX", 5)
+    memo = LineMemo()
+    loan = _booked()
+    read = decode_loan(encode_loan(loan), memo)
+    assert len(memo) <= 5
+    assert encode_loan(read, memo) == encode_loan(loan)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -110,13 +163,31 @@ def test_format_1_documents_still_read_and_are_rewritten_as_the_current_format(l
         attrs.evolve(txn, entry_ids=(), quota_effects=(), clawback=None) for txn in loan.history
     )
     assert decode_loan(old) == attrs.evolve(loan, history=unrecorded)
-    assert json.loads(encode_loan(decode_loan(old)))["format"] == LOAN_FORMAT == 2
+    assert json.loads(encode_loan(decode_loan(old)).partition("\n")[0])["format"] == 3
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(loans())
+def test_format_2_documents_still_read_and_are_rewritten_as_the_current_format(loan: Loan) -> None:
+    old = encode_loan_v2(loan)
+    assert json.loads(old)["format"] == 2
+    assert "\n" not in old
+    assert decode_loan(old) == loan
+    assert encode_loan(decode_loan(old)) == encode_loan(loan)
 
 
 def test_unknown_document_format_is_refused() -> None:
-    text = encode_loan(_booked()).replace('"format":2', '"format":3')
-    with pytest.raises(InvariantViolation, match="format 3"):
+    text = encode_loan(_booked()).replace('"format":3', '"format":9')
+    with pytest.raises(InvariantViolation, match="format 9"):
         decode_loan(text)
+    with pytest.raises(InvariantViolation, match="format 2"):  # a format 2 text is one line
+        decode_loan(encode_loan_v2(_booked()) + "\n[]")
+
+
+def test_document_cut_short_is_refused() -> None:
+    text = encode_loan(_booked())
+    with pytest.raises(InvariantViolation, match="lines"):
+        decode_loan(text.rpartition("\n")[0])
 
 
 def test_documents_sharing_terms_and_installments_read_each_their_own_and_stay_checked() -> None:
@@ -126,22 +197,27 @@ def test_documents_sharing_terms_and_installments_read_each_their_own_and_stay_c
     loan = apply(_booked(), product, Disburse(event_id="pay", as_of=DAY)).loan
     text = encode_loan(loan)
     assert decode_loan(text) == decode_loan(text) == loan
-    data = json.loads(text)
-    data["installments"][0][3] = 1  # interest accrued 0.01 on the first installment
-    data["terms"]["annual_rate"] = "0.2"
-    other = decode_loan(json.dumps(data))
+    header, terms, first, *rest = text.split("\n")
+    row = json.loads(first)
+    row[3] = 1  # interest accrued 0.01 on the first installment
+    data = json.loads(terms)
+    data["annual_rate"] = "0.2"
+    canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    other_text = "\n".join([header, canonical.encode(data), canonical.encode(row), *rest])
+    other = decode_loan(other_text)
     assert other.installments[0].interest_accrued == 1
     assert other.installments[1:] == loan.installments[1:]
     assert str(other.terms.annual_rate) == "0.2"
-    data["installments"][0][3] = 10**9  # accrued above the interest due: Installment refuses it
+    row[3] = 10**9  # accrued above the interest due: Installment refuses it
     with pytest.raises(InvariantViolation):
-        decode_loan(json.dumps(data))
+        decode_loan("\n".join([header, terms, canonical.encode(row), *rest]))
     # Equal terms written in another form keep their own text (the codec's terms are by identity).
     rate = loan.terms.annual_rate
     wider = attrs.evolve(loan, terms=attrs.evolve(loan.terms, annual_rate=rate.quantize(D("1e-6"))))
     assert wider.terms == loan.terms
     assert encode_loan(loan) == text
-    assert json.loads(encode_loan(wider))["terms"]["annual_rate"] == str(rate.quantize(D("1e-6")))
+    wider_terms = json.loads(encode_loan(wider).split("\n")[1])
+    assert wider_terms["annual_rate"] == str(rate.quantize(D("1e-6")))
 
 
 def _sqlite_store(tmp_path: Path) -> SqlLoanStore:
@@ -174,6 +250,35 @@ def _booked() -> Loan:
         payee="merchant",
         dimensions={"merchant": "M1"},
     ).loan
+
+
+@pytest.mark.parametrize("old_encoding", [encode_loan_v1, encode_loan_v2])
+def test_loans_stored_in_an_older_format_load_replay_and_update_in_place(
+    tmp_path: Path, old_encoding: Any
+) -> None:
+    # A database written before format 3: its documents load, a replayed booking is not a
+    # conflict (same loan, other text), and the next update writes format 3 in place.
+    product = MemoryLoanStore().save_product(CLINIC_PRODUCT_TOML)
+    loan = apply(_booked(), product, Disburse(event_id="pay", as_of=DAY)).loan
+    engine = create_engine(tmp_path / "old.sqlite")
+    store = SqlLoanStore(engine)
+    store.add(loan, customer_id="C1")
+    old = old_encoding(loan)
+    with engine.begin() as connection:
+        connection.execute(sa.update(LOANS).values(document=old))
+    expected = decode_loan(old)  # format 1 kept no outcome records
+    assert store.load("L1") == expected
+    assert store.load_many(["L1"]) == {"L1": expected}
+    store.add(expected, customer_id="C1")  # a replayed booking of the loan stored
+    with pytest.raises(IdempotencyConflict):
+        store.add(attrs.evolve(expected, credit=1), customer_id="C1")
+    paid = apply(expected, product, Repay(event_id="r1", as_of=DAY, amount=cny("10.00"))).loan
+    store.update_many([(paid, expected.version)])
+    with engine.connect() as connection:
+        stored = connection.execute(sa.select(LOANS.c.document)).scalar_one()
+    assert stored == encode_loan(paid)
+    assert json.loads(stored.partition("\n")[0])["format"] == LOAN_FORMAT
+    assert SqlLoanStore(engine).load("L1") == paid
 
 
 @pytest.fixture(params=["memory", "sqlite"])

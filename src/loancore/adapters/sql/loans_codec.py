@@ -6,11 +6,18 @@ decimal strings; dates ISO 8601; enums by value. Keys are sorted and separators 
 has exactly one encoding (``encode(decode(text)) == text``). ``format`` names the encoding's
 version: a reader refuses a format it does not know rather than guess.
 
-Format 2 (written now) keeps the top level and the terms as objects but writes each installment
-and each history line as a positional array (the field orders :data:`INSTALLMENT_FIELDS` and
-:data:`TRANSACTION_FIELDS`; a part is ``[due, booked, paid, waived, written_off]``): the keys of
-format 1 repeated in every installment were two thirds of the text and of the time to read and
-write it. Format 1 documents are still read (and written back as format 2 by the next update).
+Format 3 (written now) is lines of canonical JSON joined by ``"\\n"`` (the encoder escapes a
+newline inside a string, so none occurs inside a line): a header object (the loan's own fields,
+``format`` and the number of installment and history lines), the terms object, then each
+installment and each history line as a positional array (the field orders
+:data:`INSTALLMENT_FIELDS` and :data:`TRANSACTION_FIELDS`; a part is ``[due, booked, paid,
+waived, written_off]``). Lines let the codec skip the work an event did not make: a line read or
+written is kept by its object's identity, so writing a loan encodes only the installments and
+history lines the event changed or added; and an installment or terms line already read is
+built once (loans of one schedule share them).
+
+Format 2 (one JSON object with the same positional arrays) and format 1 (keyed objects) are
+still read, and written back as format 3 by the loan's next update.
 """
 
 from __future__ import annotations
@@ -38,17 +45,19 @@ from loancore.servicing.loan import (
 
 __all__ = [
     "INSTALLMENT_FIELDS",
+    "LINE_MEMO_MAX",
     "LOAN_FORMAT",
     "LOAN_FORMATS_READ",
     "TRANSACTION_FIELDS",
+    "LineMemo",
     "decode_loan",
     "encode_loan",
 ]
 
-LOAN_FORMAT = 2
+LOAN_FORMAT = 3
 """The version of the encoding written by :func:`encode_loan`."""
 
-LOAN_FORMATS_READ = (1, 2)
+LOAN_FORMATS_READ = (1, 2, 3)
 """The versions :func:`decode_loan` reads."""
 
 INSTALLMENT_FIELDS = (
@@ -106,22 +115,9 @@ def _plain(value: Any) -> Any:
 
 _TERMS_FIELDS = tuple(f.name for f in attrs.fields(LoanTerms) if f.init)
 
-_TERMS_DATA: dict[int, tuple[LoanTerms, dict[str, Any]]] = {}
-"""The stored form of terms objects already written (the terms read through :data:`_TERMS` are
-shared), by identity, not equality: equal terms may differ in form (``0.18`` and ``0.180`` are
-equal Decimals), and the text must be the terms' own. An entry holds its terms, so the id is not
-reused while the entry lives. Emptied when it reaches :data:`_TERMS_MAX`."""
-
 
 def _terms(terms: LoanTerms) -> dict[str, Any]:
-    known = _TERMS_DATA.get(id(terms))
-    if known is not None and known[0] is terms:
-        return known[1]
-    if len(_TERMS_DATA) >= _TERMS_MAX:
-        _TERMS_DATA.clear()
-    data = {name: _plain(getattr(terms, name)) for name in _TERMS_FIELDS}
-    _TERMS_DATA[id(terms)] = (terms, data)
-    return data
+    return {name: _plain(getattr(terms, name)) for name in _TERMS_FIELDS}
 
 
 _TERMS: dict[tuple[tuple[str, Any], ...], LoanTerms] = {}
@@ -330,21 +326,24 @@ def _transaction_row(txn: Transaction) -> list[Any]:
     ]
 
 
+_KINDS = {kind.value: kind for kind in TransactionKind}
+
+
 def _transaction_of_row(row: list[Any]) -> Transaction:
-    event_id, as_of, kind, amount, lines, credit, principal, reversed_by, reference = row[:9]
+    (event_id, as_of, kind, amount, lines, credit, principal, reversed_by, reference) = row[:9]
     entry_ids, effects, clawback = row[9:]
     return Transaction(
         event_id=event_id,
         as_of=_fromiso(as_of),
-        kind=TransactionKind(kind),
+        kind=_KINDS.get(kind) or TransactionKind(kind),
         amount=amount,
-        lines=tuple((n, c, a) for n, c, a in lines),
+        lines=tuple([(n, c, a) for n, c, a in lines]) if lines else (),
         credit_change=credit,
         principal_repaid=principal,
         reversed_by=reversed_by,
         reference=reference,
         entry_ids=tuple(entry_ids),
-        quota_effects=tuple((k, a, key) for k, a, key in effects),
+        quota_effects=tuple([(k, a, key) for k, a, key in effects]) if effects else (),
         clawback=clawback,
     )
 
@@ -365,12 +364,225 @@ _COUNTERS = (
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 """The one encoder of loan documents (sorted keys, fixed separators), built once."""
 
+_encoded = _ENCODER.encode
+_loads = json.loads
 
-def encode_loan(loan: Loan) -> str:
-    """``loan`` as canonical JSON text (format :data:`LOAN_FORMAT`)."""
+LINE_MEMO_MAX = 100_000
+"""The most objects a :class:`LineMemo` keeps before it starts again (a batch of 1,000 loans
+with 20 history lines each is ~20,000 history lines and their distinct installments)."""
+
+
+class LineMemo:
+    """The lines (format 3) of the terms, installments and history lines of the loans one store
+    read, by the identity of their objects. Servicing carries the objects an event does not
+    change from the loan it read to the loan it returns (an event changes one or two
+    installments and appends a history line), so writing that loan back encodes only the lines
+    the event changed or added. The memo holds each object it names (its id is not reused while
+    the memo lives); a store keeps one for the unit of work and drops it after writing, so the
+    objects live no longer than the batch that read them. A miss only encodes the line again."""
+
+    __slots__ = ("_held", "_lines")
+
+    def __init__(self) -> None:
+        self._lines: dict[int, str] = {}
+        self._held: list[object] = []
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def remember(self, value: object, text: str) -> None:
+        """``text`` is the line of ``value``."""
+        key = id(value)
+        if key in self._lines:  # the same object (installments are shared across loans)
+            return
+        if len(self._lines) >= LINE_MEMO_MAX:
+            self.clear()
+        self._lines[key] = text
+        self._held.append(value)
+
+    def line(self, value: object, row: Callable[[Any], Any]) -> str:
+        """The line of ``value`` (``row`` gives its JSON form when the memo does not know it)."""
+        text = self._lines.get(id(value))
+        return _encoded(row(value)) if text is None else text
+
+    def clear(self) -> None:
+        self._lines.clear()
+        self._held.clear()
+
+
+_TERMS_TEXT: dict[int, tuple[LoanTerms, str]] = {}
+"""The line of a terms object already written or read, by identity, not equality: equal terms
+may differ in form (``0.18`` and ``0.180`` are equal Decimals), and the text must be the terms'
+own. An entry holds its terms, so the id is not reused while the entry lives. Emptied when it
+reaches :data:`_TERMS_MAX`."""
+
+_TERMS_LINES: dict[str, LoanTerms] = {}
+"""Terms already built, by their line (format 3; loans of one product, amount and start date
+share it). Emptied when it reaches :data:`_TERMS_MAX`."""
+
+_INSTALLMENT_LINES: dict[str, Installment] = {}
+"""Installments already built, by their line (format 3): the installments a payment has not
+touched are the same across loans of one schedule, so a batch's read builds each distinct one
+once. Emptied when it reaches :data:`_INSTALLMENTS_MAX`."""
+
+
+def _terms_line(terms: LoanTerms) -> str:
+    known = _TERMS_TEXT.get(id(terms))
+    if known is not None and known[0] is terms:
+        return known[1]
+    text = _encoded(_terms(terms))
+    _remember_terms(terms, text)
+    return text
+
+
+def _remember_terms(terms: LoanTerms, text: str) -> None:
+    if len(_TERMS_TEXT) >= _TERMS_MAX:
+        _TERMS_TEXT.clear()
+    _TERMS_TEXT[id(terms)] = (terms, text)
+
+
+def _header(loan: Loan) -> dict[str, Any]:
+    """Format 3's first line: the loan's own fields, and how many installment and history lines
+    follow the terms line."""
     data: dict[str, Any] = {name: getattr(loan, name) for name in _COUNTERS}
     data.update(
         format=LOAN_FORMAT,
+        loan_id=loan.loan_id,
+        product_id=loan.product_id,
+        currency=loan.currency,
+        dimensions=[list(pair) for pair in loan.dimensions],
+        status=loan.status.value,
+        payee=loan.payee.value,
+        hold_id=loan.hold_id,
+        last_date=loan.last_date.isoformat(),
+        installments=len(loan.installments),
+        history=len(loan.history),
+    )
+    return data
+
+
+def encode_loan(loan: Loan, memo: LineMemo | None = None) -> str:
+    """``loan`` as canonical text (format :data:`LOAN_FORMAT`): lines of canonical JSON, the
+    header, the terms, each installment, each history line (module docstring). ``memo``: the
+    lines of the objects already read (:class:`LineMemo`), not encoded again."""
+    lines = [_encoded(_header(loan)), _terms_line(loan.terms)]
+    if memo is None:
+        lines.extend(_encoded(_installment_row(inst)) for inst in loan.installments)
+        lines.extend(_encoded(_transaction_row(txn)) for txn in loan.history)
+    else:
+        line = memo.line
+        lines.extend(line(inst, _installment_row) for inst in loan.installments)
+        lines.extend(line(txn, _transaction_row) for txn in loan.history)
+    return "\n".join(lines)
+
+
+def _terms_of_line(text: str) -> LoanTerms:
+    terms = _TERMS_LINES.get(text)
+    if terms is None:
+        if len(_TERMS_LINES) >= _TERMS_MAX:
+            _TERMS_LINES.clear()
+        terms = _TERMS_LINES[text] = _terms_built(_loads(text))
+        _remember_terms(terms, text)
+    return terms
+
+
+def _installments_of_lines(lines: list[str]) -> tuple[Installment, ...]:
+    """The installments of ``lines``: each known line from :data:`_INSTALLMENT_LINES`, the
+    others parsed together (one parse) and built (checked by Installment)."""
+    known = _INSTALLMENT_LINES
+    missing = [line for line in lines if line not in known]
+    if missing:
+        rows = _loads(f"[{','.join(missing)}]")
+        if len(rows) != len(missing):
+            raise InvariantViolation(f"stored installments do not parse one a line: {missing!r}")
+        if len(known) + len(missing) > _INSTALLMENTS_MAX:
+            known.clear()
+        for line, row in zip(missing, rows, strict=True):  # bounded by the loan's installments
+            known[line] = _installment_built(row)
+    return tuple([known[line] for line in lines])
+
+
+def _unknown(version: object) -> InvariantViolation:
+    return InvariantViolation(
+        f"stored loan document has format {version!r}; this code reads "
+        f"{LOAN_FORMATS_READ} (upgrade loancore)"
+    )
+
+
+def decode_loan(text: str, memo: LineMemo | None = None) -> Loan:
+    """The loan :func:`encode_loan` wrote (any of :data:`LOAN_FORMATS_READ`);
+    :class:`InvariantViolation` on an unknown format or a document cut short. ``memo`` learns
+    the lines of the installments and history lines read (format 3)."""
+    head, _newline, rest = text.partition("\n")
+    data = _loads(head)
+    version = data.get("format")
+    if version != LOAN_FORMAT:
+        if version in LOAN_FORMATS_READ and not rest:
+            return _decode_one_object(data, version)
+        raise _unknown(version)
+    lines = rest.split("\n")
+    count, length = data["installments"], data["history"]
+    if 1 + count + length != len(lines):
+        raise InvariantViolation(
+            f"stored loan document of {data['loan_id']!r} has {len(lines) + 1} lines, its header "
+            f"says {2 + count + length}"
+        )
+    installment_lines, history_lines = lines[1 : 1 + count], lines[1 + count :]
+    installments = _installments_of_lines(installment_lines)
+    rows = _loads(f"[{','.join(history_lines)}]") if history_lines else []  # one parse
+    history = tuple([_transaction_of_row(row) for row in rows])
+    if len(history) != length:
+        raise InvariantViolation(f"stored loan document of {data['loan_id']!r}: bad history")
+    if memo is not None:
+        for value, line in zip(installments + history, installment_lines + history_lines):
+            memo.remember(value, line)
+    return _loan(data, _terms_of_line(lines[0]), installments, history)
+
+
+def _decode_one_object(data: dict[str, Any], version: int) -> Loan:
+    """A format 1 or 2 document (one JSON object)."""
+    installment: Callable[[Any], Installment]
+    transaction: Callable[[Any], Transaction]
+    if version == 2:
+        installment, transaction = _installment_of_row, _transaction_of_row
+    else:
+        installment, transaction = _installment_from, _transaction_from
+    return _loan(
+        data,
+        _terms_from(data["terms"]),
+        tuple(installment(item) for item in data["installments"]),
+        tuple(transaction(item) for item in data["history"]),
+    )
+
+
+def _loan(
+    data: dict[str, Any],
+    terms: LoanTerms,
+    installments: tuple[Installment, ...],
+    history: tuple[Transaction, ...],
+) -> Loan:
+    return Loan(
+        loan_id=data["loan_id"],
+        product_id=data["product_id"],
+        currency=data["currency"],
+        terms=terms,
+        dimensions=tuple((key, value) for key, value in data["dimensions"]),
+        status=LoanStatus(data["status"]),
+        payee=Payee(data["payee"]),
+        hold_id=data["hold_id"],
+        last_date=_fromiso(data["last_date"]),
+        installments=installments,
+        history=history,
+        **{name: data[name] for name in _COUNTERS},
+    )
+
+
+def encode_loan_v2(loan: Loan) -> str:
+    """``loan`` in format 2 (what loancore wrote before format 3): kept so tests prove that
+    those documents still read."""
+    data: dict[str, Any] = {name: getattr(loan, name) for name in _COUNTERS}
+    data.update(
+        format=2,
         loan_id=loan.loan_id,
         product_id=loan.product_id,
         currency=loan.currency,
@@ -384,38 +596,6 @@ def encode_loan(loan: Loan) -> str:
         history=[_transaction_row(txn) for txn in loan.history],
     )
     return _ENCODER.encode(data)
-
-
-def decode_loan(text: str) -> Loan:
-    """The loan :func:`encode_loan` wrote (any of :data:`LOAN_FORMATS_READ`);
-    :class:`InvariantViolation` on an unknown format."""
-    data = json.loads(text)
-    version = data.get("format")
-    installment: Callable[[Any], Installment]
-    transaction: Callable[[Any], Transaction]
-    if version == LOAN_FORMAT:
-        installment, transaction = _installment_of_row, _transaction_of_row
-    elif version == 1:
-        installment, transaction = _installment_from, _transaction_from
-    else:
-        raise InvariantViolation(
-            f"stored loan document has format {version!r}; this code reads "
-            f"{LOAN_FORMATS_READ} (upgrade loancore)"
-        )
-    return Loan(
-        loan_id=data["loan_id"],
-        product_id=data["product_id"],
-        currency=data["currency"],
-        terms=_terms_from(data["terms"]),
-        dimensions=tuple((key, value) for key, value in data["dimensions"]),
-        status=LoanStatus(data["status"]),
-        payee=Payee(data["payee"]),
-        hold_id=data["hold_id"],
-        last_date=_fromiso(data["last_date"]),
-        installments=tuple(installment(item) for item in data["installments"]),
-        history=tuple(transaction(item) for item in data["history"]),
-        **{name: data[name] for name in _COUNTERS},
-    )
 
 
 def encode_loan_v1(loan: Loan) -> str:

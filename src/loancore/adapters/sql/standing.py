@@ -82,6 +82,10 @@ def _classification_from(data: dict[str, Any]) -> Classification:
     )
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+"""The one encoder of standings (sorted keys, fixed separators), built once."""
+
+
 def encode_standing(standing: LoanStanding) -> str:
     """``standing`` as canonical JSON (sorted keys, no spaces)."""
     history = standing.history
@@ -102,7 +106,7 @@ def encode_standing(standing: LoanStanding) -> str:
             for change in history.changes
         ],
     }
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(data)
 
 
 def _date(text: str | None) -> datetime.date | None:
