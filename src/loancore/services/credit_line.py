@@ -21,7 +21,7 @@ the quota and the ledger.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 import attrs
@@ -37,10 +37,10 @@ from loancore.errors import (
     RejectionCode,
 )
 from loancore.ledger.entries import DimensionsLike, JournalEntry, dimensions_of
-from loancore.ledger.subjects import Side
 from loancore.ports import LineRecord, StoredLine, UnitOfWork
+from loancore.services.line_book import LineBalanceCheck, LineBook, LineCheck
 from loancore.services.quota import Refusal
-from loancore.services.servicing import ATTEMPTS_MAX, LineCheck
+from loancore.services.servicing import ATTEMPTS_MAX
 from loancore.servicing import (
     Accrue,
     CloseStatement,
@@ -53,7 +53,6 @@ from loancore.servicing import (
     ServicingEvent,
     Statement,
     apply_line,
-    expected_line_balances,
     open_line,
 )
 
@@ -76,8 +75,6 @@ LINES_CHUNK_SIZE = 500
 
 _CHUNK_SIZE_MAX = 10_000  # the loans store's batch limit
 _CHUNKS_MAX = 10_000_000
-_ACCOUNTS_BATCH = 1000
-_ACCOUNTS_MAX = 10_000_000
 
 _KINDS: tuple[tuple[type[ServicingEvent], str], ...] = (
     (Draw, "draw"),
@@ -252,21 +249,6 @@ def line_statements(uow: UnitOfWork, account_id: str) -> tuple[Statement, ...]:
 
 
 @attrs.frozen
-class LineBalanceCheck:
-    """One subject of one account: the net debit the account expects (minor units, debit
-    positive) and the ledger's, filtered by ``loan = account_id``."""
-
-    account_id: str
-    subject_code: str
-    expected_minor: int
-    ledger_minor: int
-
-    @property
-    def agrees(self) -> bool:
-        return self.expected_minor == self.ledger_minor
-
-
-@attrs.frozen
 class LineReconciliation:
     """The result of :func:`reconcile_line`; ``clean`` when everything agrees."""
 
@@ -290,51 +272,6 @@ class LineReconciliation:
         return found
 
 
-class _Lines:
-    """What a line reconciliation keeps while it walks accounts."""
-
-    def __init__(self, uow: UnitOfWork) -> None:
-        self.uow = uow
-        self.chart = uow.ledger.load_chart()
-        self.products: dict[tuple[str, int], CreditLineProduct] = {}
-        self.balances: list[LineBalanceCheck] = []
-        self.principal: dict[str, int] = {}  # quota line -> principal of its accounts
-
-    def check(self, account: CreditLineAccount) -> None:
-        ref = (account.product_id, account.product_version)
-        product = self.products.get(ref)
-        if product is None:
-            product = self.products[ref] = self.uow.loans.line_product(*ref)
-        for code, expected in sorted(expected_line_balances(account, product).items()):
-            balance = self.uow.ledger.balance(
-                code, account.currency, as_of=DATE_MAX, dimensions={"loan": account.account_id}
-            ).minor_units
-            net = balance if self.chart.get(code).normal_side is Side.DEBIT else -balance
-            self.balances.append(LineBalanceCheck(account.account_id, code, expected, net))
-
-    def count(self, accounts: Sequence[CreditLineAccount]) -> None:
-        for account in accounts:  # bounded by the caller's batch
-            line_id = account.line_id
-            self.principal[line_id] = self.principal.get(line_id, 0) + account.principal
-
-    def quota_checks(self) -> tuple[LineCheck, ...]:
-        return tuple(
-            LineCheck(line_id, self.uow.quota.balance(line_id).used_minor, self.principal[line_id])
-            for line_id in sorted(self.principal)
-        )
-
-
-def _account_id_chunks(uow: UnitOfWork) -> Iterator[tuple[str, ...]]:
-    after = ""
-    for _ in range(_ACCOUNTS_MAX // _ACCOUNTS_BATCH):  # bounded: at most _ACCOUNTS_MAX accounts
-        batch = uow.loans.line_ids(after=after, limit=_ACCOUNTS_BATCH)
-        if batch:
-            yield batch
-        if len(batch) < _ACCOUNTS_BATCH:
-            return
-        after = batch[-1]
-
-
 def reconcile_line(uow: UnitOfWork, account_id: str | None = None) -> LineReconciliation:
     """Reconcile one account and its quota line, or every account and the quota lines they draw
     on with ``account_id`` None, in one read-only unit of work (module docstring). The quota
@@ -344,21 +281,17 @@ def reconcile_line(uow: UnitOfWork, account_id: str | None = None) -> LineReconc
     line a quota line of its own."""
     with uow:
         trial = uow.ledger.trial_balance(as_of=DATE_MAX)
-        book = _Lines(uow)
+        book = LineBook(uow)
         if account_id is None:
-            for ids in _account_id_chunks(uow):
-                accounts = [s.account for s in uow.loans.load_lines(ids).values()]
-                for account in accounts:
-                    book.check(account)
-                book.count(accounts)
+            book.walk_all()
         else:
             account = uow.loans.load_line(account_id).account
             book.check(account)
-            ids = uow.loans.quota_line_accounts(account.line_id)
-            for first in range(0, len(ids), _ACCOUNTS_BATCH):  # bounded by the line's accounts
-                chunk = ids[first : first + _ACCOUNTS_BATCH]
-                book.count([s.account for s in uow.loans.load_lines(chunk).values()])
-        checks = book.quota_checks()
+            book.count_line(account.line_id)
+        checks = tuple(
+            LineCheck(line_id, uow.quota.balance(line_id).used_minor, principal)
+            for line_id, principal in sorted(book.principal.items())
+        )
     return LineReconciliation(trial.is_balanced(), tuple(book.balances), checks)
 
 

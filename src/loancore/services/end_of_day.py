@@ -60,6 +60,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -111,6 +112,9 @@ from loancore.servicing import (
     ServicingEvent,
     apply,
 )
+
+if TYPE_CHECKING:
+    from loancore.services.credit_line import LinesClosed
 
 __all__ = [
     "CATCH_UP_DAYS_MAX",
@@ -180,8 +184,9 @@ class ChunkProgress:
 @attrs.frozen
 class BusinessDayReport:
     """What :func:`close_business_day` did: loans brought to the date, loan-days closed, entries
-    and memo postings sent to the ledger, the loans that failed (retried by the next run) and the
-    quota batch's report."""
+    and memo postings sent to the ledger, the loans that failed (retried by the next run), the
+    quota batch's report and what the revolving credit lines' day close did
+    (:class:`~loancore.services.credit_line.LinesClosed`)."""
 
     business_date: datetime.date
     loans_closed: int
@@ -190,6 +195,7 @@ class BusinessDayReport:
     memo_postings: int
     failed: tuple[Refusal, ...]
     quota: EndOfDayReport
+    lines: LinesClosed | None = None  # the credit lines' day close (None: not run)
 
 
 @attrs.frozen
@@ -520,9 +526,15 @@ def close_business_day(
 ) -> BusinessDayReport:
     """Close ``business_date`` over the whole book (module docstring): every active loan caught
     up to it in chunks of ``chunk_size`` loans, ``progress`` called after each chunk
-    (:func:`close_loans`), then the quota batch (:func:`close_quota_day`; ``limit_policy`` None:
+    (:func:`close_loans`), then every revolving credit-line account
+    (:func:`~loancore.services.credit_line.close_lines_day`: statements, late fees, penalty
+    interest, delinquency), then the quota batch (:func:`close_quota_day`; ``limit_policy`` None:
     hold expiry and temporary limits only). The quota keys are ``eod-<yyyymmdd>:...``."""
+    # imported here: credit_line imports services.servicing, which imports this module
+    from loancore.services.credit_line import close_lines_day
+
     loans = close_loans(uow, business_date, rules=rules, chunk_size=chunk_size, progress=progress)
+    lines = close_lines_day(uow, business_date)  # lock order: loans store, quota, ledger
     excluded = {f.key for f in loans.failed}
     quota = close_quota_day(uow, business_date, limit_policy=limit_policy, excluded=excluded)
     return BusinessDayReport(
@@ -533,6 +545,7 @@ def close_business_day(
         loans.memo_postings,
         loans.failed,
         quota,
+        lines,
     )
 
 
