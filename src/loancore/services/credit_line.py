@@ -50,8 +50,10 @@ from loancore.servicing import (
     LineOutcome,
     RefundCredit,
     Repay,
+    ReversePayment,
     ServicingEvent,
     Statement,
+    Waive,
     apply_line,
     open_line,
 )
@@ -82,16 +84,16 @@ _KINDS: tuple[tuple[type[ServicingEvent], str], ...] = (
     (Accrue, "accrue"),
     (RefundCredit, "refund_credit"),
     (CloseStatement, "close_statement"),
+    (Waive, "waive"),
+    (ReversePayment, "reverse_payment"),
 )
 
 
 def _kind(event: ServicingEvent) -> str:
-    for cls, name in _KINDS:  # bounded: five kinds
+    for cls, name in _KINDS:  # bounded: seven kinds
         if type(event) is cls:
             return name
-    raise InvalidInput(
-        "event", event, "expected Draw, Repay, Accrue, RefundCredit or CloseStatement"
-    )
+    raise InvalidInput("event", event, f"expected one of {[cls.__name__ for cls, _ in _KINDS]}")
 
 
 def open_credit_line(

@@ -21,6 +21,7 @@ from loancore.servicing import (
     CreditLineAccount,
     LineQuotaEffect,
     LineQuotaEffectKind,
+    LineTransaction,
     Statement,
 )
 
@@ -34,8 +35,11 @@ __all__ = [
     "encode_statement",
 ]
 
-LINE_FORMAT = 1
-"""The version of the encodings written here (account, statement, record)."""
+LINE_FORMAT = 2
+"""The version of the encodings written here (account, statement, record). Format 2 added the
+account's ``history`` (its money events); a format 1 document is read with an empty history."""
+
+_FORMATS_READ = (1, 2)
 
 _INTS = (
     "product_version",
@@ -64,9 +68,9 @@ def _dump(value: Any) -> str:
 
 def _load(text: str, what: str) -> dict[str, Any]:
     data = json.loads(text, parse_float=_no_float)
-    if not isinstance(data, dict) or data.get("format") != LINE_FORMAT:
+    if not isinstance(data, dict) or data.get("format") not in _FORMATS_READ:
         found = data.get("format") if isinstance(data, dict) else None
-        raise InvariantViolation(f"{what} document of format {found!r}; reads {LINE_FORMAT}")
+        raise InvariantViolation(f"{what} document of format {found!r}; reads {_FORMATS_READ}")
     return data
 
 
@@ -114,6 +118,31 @@ def decode_statement(text: str) -> Statement:
     return _statement_of(_load(text, "statement"))
 
 
+def _transaction_data(txn: LineTransaction) -> list[Any]:
+    return [
+        txn.event_id,
+        txn.as_of.isoformat(),
+        txn.kind.value,
+        txn.amount,
+        None if txn.component is None else txn.component.value,
+        None if txn.fee_kind is None else txn.fee_kind.value,
+        txn.reversed_by,
+    ]
+
+
+def _transaction_of(data: list[Any]) -> LineTransaction:
+    event_id, as_of, kind, amount, component, fee_kind, reversed_by = data
+    return LineTransaction(
+        event_id=event_id,
+        as_of=date.fromisoformat(as_of),
+        kind=kind,
+        amount=int(amount),
+        component=component,
+        fee_kind=fee_kind,
+        reversed_by=reversed_by,
+    )
+
+
 def encode_line(account: CreditLineAccount) -> str:
     """The account's one canonical JSON text."""
     data: dict[str, Any] = {"format": LINE_FORMAT}
@@ -126,6 +155,7 @@ def encode_line(account: CreditLineAccount) -> str:
         late_charged=account.late_charged,
         applied_on_last_date=list(account.applied_on_last_date),
         statement=None if account.statement is None else _statement_data(account.statement),
+        history=[_transaction_data(txn) for txn in account.history],
     )
     return _dump(data)
 
@@ -143,6 +173,7 @@ def decode_line(text: str) -> CreditLineAccount:
         late_charged=bool(data["late_charged"]),
         applied_on_last_date=tuple(data["applied_on_last_date"]),
         statement=None if statement is None else _statement_of(statement),
+        history=tuple(_transaction_of(txn) for txn in data.get("history", ())),
     )
 
 
