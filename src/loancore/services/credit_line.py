@@ -27,6 +27,8 @@ from datetime import date
 import attrs
 
 from loancore.checks import DATE_MAX, require_date, require_id
+from loancore.delinquency import close_line_day, line_standing_of, write_off_line
+from loancore.delinquency.daily import DailyRules, LoanStanding
 from loancore.errors import (
     ConcurrentUpdate,
     IdempotencyConflict,
@@ -70,6 +72,7 @@ __all__ = [
     "line_statements",
     "open_credit_line",
     "reconcile_line",
+    "write_off_credit_line",
 ]
 
 LINES_CHUNK_SIZE = 500
@@ -334,58 +337,109 @@ def _refusal(account_id: str, error: LoancoreError) -> Refusal:
     return Refusal(account_id, RejectionCode.LOAN_CLOSE_FAILED, f"{type(error).__name__}: {error}")
 
 
+RulesLike = DailyRules | Mapping[str, DailyRules] | None
+"""The lines' delinquency rules: one for every product, or by line product id (a product not
+named gets ``DailyRules()``), or None (``DailyRules()`` for all), as the loans' end of day."""
+
+
+def _rules_for(rules: RulesLike, product: CreditLineProduct) -> DailyRules:
+    if rules is None:
+        return DailyRules()
+    if isinstance(rules, DailyRules):
+        return rules
+    return rules.get(product.product_id, DailyRules())
+
+
+@attrs.frozen
+class _Decided:
+    line: StoredLine
+    event: Accrue
+    outcome: LineOutcome | None  # None: the account was brought to the date already
+    standing: LoanStanding
+    entries: tuple[JournalEntry, ...]
+
+
+def _decide_one(
+    uow: UnitOfWork,
+    line: StoredLine,
+    standing: LoanStanding,
+    business_date: date,
+    rules: RulesLike,
+    products: dict[tuple[str, int], CreditLineProduct],
+) -> _Decided:
+    account = line.account
+    event_id = line_day_event_id(account.account_id, business_date)
+    event = Accrue(event_id=event_id, as_of=business_date)
+    ref = (account.product_id, account.product_version)
+    product = products.get(ref)
+    if product is None:
+        product = products[ref] = uow.loans.line_product(*ref)
+    outcome: LineOutcome | None = None
+    if account.last_date != business_date or event_id not in account.applied_on_last_date:
+        outcome = apply_line(account, product, event)
+        account = outcome.account
+    chosen = _rules_for(rules, product)
+    closed = close_line_day(account, product, standing, chosen, business_date, event_id)
+    entries = (() if outcome is None else outcome.entries) + closed.booking.entries
+    return _Decided(line, event, outcome, closed.standing, entries)
+
+
 def _decide(
-    uow: UnitOfWork, stored: Mapping[str, StoredLine], business_date: date
-) -> tuple[list[tuple[StoredLine, Accrue, LineOutcome]], list[Refusal]]:
-    """Every account of the chunk brought to the date in memory; the ones that raise left out."""
+    uow: UnitOfWork, ids: Sequence[str], business_date: date, rules: RulesLike
+) -> tuple[list[_Decided], list[Refusal]]:
+    """Every account of the chunk brought to the date and classified in memory; the ones that
+    raise left out."""
+    stored = uow.loans.load_lines(ids)
+    standings = uow.loans.load_standings(list(stored))
     products: dict[tuple[str, int], CreditLineProduct] = {}
-    decided: list[tuple[StoredLine, Accrue, LineOutcome]] = []
+    decided: list[_Decided] = []
     failed: list[Refusal] = []
     for account_id, line in stored.items():  # bounded by the chunk size
-        account = line.account
-        event = Accrue(event_id=line_day_event_id(account_id, business_date), as_of=business_date)
+        standing = standings.get(account_id) or line_standing_of(line.account)
         try:
-            ref = (account.product_id, account.product_version)
-            product = products.get(ref)
-            if product is None:
-                product = products[ref] = uow.loans.line_product(*ref)
-            decided.append((line, event, apply_line(account, product, event)))
+            decided.append(_decide_one(uow, line, standing, business_date, rules, products))
         except LoancoreError as error:
             failed.append(_refusal(account_id, error))
     return decided, failed
 
 
-def _close_chunk(uow: UnitOfWork, ids: Sequence[str], business_date: date) -> _ChunkResult:
+def _close_chunk(
+    uow: UnitOfWork, ids: Sequence[str], business_date: date, rules: RulesLike
+) -> _ChunkResult:
     with uow:
-        decided, failed = _decide(uow, uow.loans.load_lines(ids), business_date)
+        decided, failed = _decide(uow, ids, business_date, rules)
+        moved = [(d, d.outcome) for d in decided if d.outcome is not None]
         uow.loans.update_lines(  # one write for the chunk; loans first, then quota, then ledger
             [
-                (outcome.account, line.version, _record(line, event, outcome), outcome.statements)
-                for line, event, outcome in decided
+                (out.account, d.line.version, _record(d.line, d.event, out), out.statements)
+                for d, out in moved
             ]
         )
-        for _line, event, outcome in decided:
-            for effect in outcome.quota_effects:
-                uow.quota.apply(effect.command(), as_of=event.as_of)
-        entries: list[JournalEntry] = [e for _l, _e, outcome in decided for e in outcome.entries]
+        uow.loans.save_standings([d.standing for d in decided])
+        for d, out in moved:
+            for effect in out.quota_effects:
+                uow.quota.apply(effect.command(), as_of=d.event.as_of)
+        entries: list[JournalEntry] = [e for d in decided for e in d.entries]
         if entries:
             uow.ledger.post(entries)
         uow.commit()
-    statements = sum(len(outcome.statements) for _l, _e, outcome in decided)
+    statements = sum(len(out.statements) for _d, out in moved)
     return _ChunkResult(len(decided), len(entries), statements, tuple(failed))
 
 
-def _close_chunk_safely(uow: UnitOfWork, ids: Sequence[str], business_date: date) -> _ChunkResult:
+def _close_chunk_safely(
+    uow: UnitOfWork, ids: Sequence[str], business_date: date, rules: RulesLike
+) -> _ChunkResult:
     """:func:`_close_chunk`; if writing the chunk fails, its accounts one unit of work each, so
     only the account at fault is left out."""
     try:
-        return _close_chunk(uow, ids, business_date)
+        return _close_chunk(uow, ids, business_date, rules)
     except LoancoreError:
         pass
     results: list[_ChunkResult] = []
     for account_id in ids:  # bounded by the chunk size
         try:
-            results.append(_close_chunk(uow, [account_id], business_date))
+            results.append(_close_chunk(uow, [account_id], business_date, rules))
         except LoancoreError as error:
             results.append(_ChunkResult(0, 0, 0, (_refusal(account_id, error),)))
     return _ChunkResult(
@@ -397,15 +451,22 @@ def _close_chunk_safely(uow: UnitOfWork, ids: Sequence[str], business_date: date
 
 
 def close_lines_day(
-    uow: UnitOfWork, business_date: date, *, chunk_size: int = LINES_CHUNK_SIZE
+    uow: UnitOfWork,
+    business_date: date,
+    *,
+    rules: RulesLike = None,
+    chunk_size: int = LINES_CHUNK_SIZE,
 ) -> LinesClosed:
-    """Bring every credit-line account whose last date is before ``business_date`` to it with an
-    ``Accrue`` (event id :func:`line_day_event_id`): interest accrued, and on the way each
-    statement closed, late fee and penalty interest charged on its day. ``chunk_size`` accounts
-    a unit of work, in account id order.
+    """Close ``business_date`` for every credit-line account behind it (its last date, or its
+    standing's watermark, before the date): brought to the date with an ``Accrue`` (event id
+    :func:`line_day_event_id`: interest accrued, and on the way each statement closed, late fee
+    and penalty interest charged on its day), then classified and provided for through the
+    loans' rules (:func:`loancore.delinquency.close_line_day`; ``rules`` as for
+    :func:`~loancore.services.close_business_day`), its standing saved in the same unit of work.
+    ``chunk_size`` accounts a unit of work, in account id order.
 
-    Idempotent: an account at the date (closed already, or an event applied on that day) is not
-    selected again, so a second run posts nothing. An account whose close raises a
+    Idempotent: an account closed through the date is not selected again, so a second run posts
+    nothing. An account whose close raises a
     :class:`~loancore.errors.LoancoreError` is reported in ``failed`` and left as it was (the
     rest of its chunk commits; if writing the chunk fails, its accounts go one unit of work
     each); the next run tries it again."""
@@ -422,7 +483,7 @@ def close_lines_day(
             ids = uow.loans.lines_to_close(business_date, after=after, limit=chunk_size)
         if not ids:
             break
-        result = _close_chunk_safely(uow, ids, business_date)
+        result = _close_chunk_safely(uow, ids, business_date, rules)
         chunks, closed = chunk, closed + result.closed
         entries, statements = entries + result.entries, statements + result.statements
         failed.extend(result.failed)
@@ -430,3 +491,58 @@ def close_lines_day(
         if len(ids) < chunk_size:
             break
     return LinesClosed(business_date, chunks, closed, entries, statements, tuple(failed))
+
+
+# -- write-off ------------------------------------------------------------------------------------
+
+
+def write_off_credit_line(
+    uow: UnitOfWork,
+    account_id: str,
+    *,
+    as_of: date,
+    event_id: str,
+    rules: RulesLike = None,
+) -> CreditLineAccount:
+    """核销 the account on ``as_of`` in one unit of work: brought to the date (an ``Accrue`` of
+    id ``event_id``), everything it owes written off against the stage-3 allowance (topped up
+    if short) with the ``WrittenOff`` template, 已核销贷款 registering it, the allowance left
+    released (:func:`loancore.delinquency.write_off_line`); the account then takes no more
+    money events and its principal stays used on the quota line. A replay of ``event_id``
+    returns the stored account. Refused: ``LOAN_NOT_ACTIVE`` (written off already),
+    ``NOTHING_TO_WRITE_OFF``."""
+    with uow:
+        stored = uow.loans.load_line(account_id)
+        if uow.loans.line_record(account_id, event_id) is not None:
+            return stored.account
+        account = stored.account
+        product = uow.loans.line_product(account.product_id, account.product_version)
+        event = Accrue(event_id=event_id, as_of=as_of)
+        brought = apply_line(account, product, event)
+        standing = uow.loans.load_standings([account_id]).get(account_id)
+        done = write_off_line(
+            brought.account,
+            product,
+            standing or line_standing_of(account),
+            _rules_for(rules, product),
+            as_of=as_of,
+            event_id=event_id,
+        )
+        outcome = attrs.evolve(
+            brought, account=done.account, entries=brought.entries + done.booking.entries
+        )
+        record = attrs.evolve(_record(stored, event, outcome), kind="write_off")
+        uow.loans.update_line(
+            done.account,
+            expected_version=stored.version,
+            record=record,
+            statements=brought.statements,
+        )
+        uow.loans.save_standings([done.standing])
+        for effect in brought.quota_effects:
+            uow.quota.apply(effect.command(), as_of=as_of)
+        uow.ledger.post(list(outcome.entries))
+        if done.booking.memo_postings:
+            uow.ledger.post_memo(list(done.booking.memo_postings))
+        uow.commit()
+    return done.account

@@ -534,7 +534,7 @@ def close_business_day(
     from loancore.services.credit_line import close_lines_day
 
     loans = close_loans(uow, business_date, rules=rules, chunk_size=chunk_size, progress=progress)
-    lines = close_lines_day(uow, business_date)  # lock order: loans store, quota, ledger
+    lines = close_lines_day(uow, business_date, rules=rules)  # lock order: loans, quota, ledger
     excluded = {f.key for f in loans.failed}
     quota = close_quota_day(uow, business_date, limit_policy=limit_policy, excluded=excluded)
     return BusinessDayReport(

@@ -84,10 +84,11 @@ class LineBook:
             self.balances.append(LineBalanceCheck(account.account_id, code, expected, net))
 
     def count(self, accounts: Iterable[CreditLineAccount]) -> None:
-        """Add the principal of ``accounts`` to their quota lines."""
+        """Add the principal of ``accounts`` to their quota lines (a written-off account's
+        principal written off: the debt stays used on the line, as a written-off loan's)."""
         for account in accounts:  # bounded by the caller's batch
-            line_id = account.line_id
-            self.principal[line_id] = self.principal.get(line_id, 0) + account.principal
+            line_id, drawn = account.line_id, account.principal + account.principal_written_off
+            self.principal[line_id] = self.principal.get(line_id, 0) + drawn
 
     def count_line(self, line_id: str) -> None:
         """Add the principal of every account drawing on quota line ``line_id``."""

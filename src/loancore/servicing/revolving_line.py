@@ -276,6 +276,9 @@ class CreditLineAccount:
     principal_repaid: int = 0
     applied_on_last_date: tuple[str, ...] = ()
     history: tuple[LineTransaction, ...] = attrs.field(default=(), validator=_history)
+    minimums: tuple[tuple[date, int], ...] = ()
+    principal_written_off: int = 0
+    written_off_on: date | None = None
 
     def money(self, minor: int) -> Money:
         return Money.from_minor(minor, self.currency)
@@ -288,6 +291,10 @@ class CreditLineAccount:
         result: date = anchor + relativedelta(months=self.statements_closed)
         return result
 
+    def oldest_unpaid_due(self) -> date | None:
+        """The due date of the oldest statement whose minimum is not fully paid (None: none)."""
+        return self.minimums[0][0] if self.minimums else None
+
     def owed(self) -> int:
         """Everything the borrower owes now (minor units): principal, interest, fees."""
         billed = self.interest_billed + self.penalty + self.fees
@@ -299,11 +306,15 @@ class CreditLineAccount:
         balances = (self.principal, self.interest_accrued, self.interest_billed, self.penalty)
         if min(*balances, self.fees, self.credit, self.minimum_unpaid) < 0:
             raise InvariantViolation(f"line {self.account_id}: a negative balance {self!r}")
-        if self.principal != self.principal_drawn - self.principal_repaid:
+        gone = self.principal_repaid + self.principal_written_off
+        if self.principal != self.principal_drawn - gone:
             raise InvariantViolation(
                 f"line {self.account_id}: principal {self.principal} != drawn "
-                f"{self.principal_drawn} - repaid {self.principal_repaid}"
+                f"{self.principal_drawn} - repaid {self.principal_repaid} - written off "
+                f"{self.principal_written_off}"
             )
+        if sum(minor for _day, minor in self.minimums) != self.minimum_unpaid:
+            raise InvariantViolation(f"line {self.account_id}: minimums {self.minimums!r}")
         if self.credit and self.owed():
             raise InvariantViolation(f"line {self.account_id}: credit kept while owing")
         return self
@@ -473,8 +484,13 @@ def _close(
         fees=account.money(account.fees),
         minimum_payment=account.money(minimum),
     )
+    carried = min(account.minimum_unpaid, minimum)
+    minimums = _take(account.minimums, carried)[0]
+    if minimum > carried:
+        minimums = (*minimums, (statement.due_date, minimum - carried))
     account = attrs.evolve(
         account,
+        minimums=minimums,
         interest_accrued=0,
         interest_billed=interest,
         cycle_start=day,
@@ -627,8 +643,30 @@ def _minimum_paid(account: CreditLineAccount, day: date, amount: int) -> CreditL
             (*overdue[:-1], (day, last - paid)) if last_day == day else (*overdue, (day, -paid))
         )
     return attrs.evolve(
-        account, minimum_unpaid=account.minimum_unpaid - paid, overdue_changes=overdue
+        account,
+        minimum_unpaid=account.minimum_unpaid - paid,
+        minimums=_take(account.minimums, paid)[1],
+        overdue_changes=overdue,
     )
+
+
+def _take(
+    parts: tuple[tuple[date, int], ...], amount: int
+) -> tuple[tuple[tuple[date, int], ...], tuple[tuple[date, int], ...]]:
+    """``parts`` (amounts by due date, oldest first) cut in two: the first ``amount`` and the
+    rest. A payment keeps the rest (it pays the oldest first); a minimum carried into the next
+    statement keeps the first part (its oldest due dates)."""
+    head: list[tuple[date, int]] = []
+    tail: list[tuple[date, int]] = []
+    left = amount
+    for day, minor in parts:  # bounded by the statements still unpaid
+        taken = min(left, minor)
+        left -= taken
+        if taken:
+            head.append((day, taken))
+        if minor - taken:
+            tail.append((day, minor - taken))
+    return tuple(head), tuple(tail)
 
 
 def _repay(
@@ -921,10 +959,19 @@ def apply_line(
     ``EVENT_ALREADY_APPLIED``, ``CREDIT_INSUFFICIENT``, ``WAIVER_EXCEEDS_OUTSTANDING``,
     ``PAYMENT_UNKNOWN``, ``PAYMENT_ALREADY_REVERSED``) or :class:`InvalidInput` (an event of
     another kind or currency, a :class:`CloseStatement` not on the next statement date); nothing
-    changes then. Draws, repayments, credit refunds and waivers are kept in the account's
-    ``history``; a :class:`~loancore.servicing.ReversePayment` replays it (:func:`_reverse`)."""
+    changes then. A written-off account refuses every money event (``LOAN_NOT_ACTIVE``); an
+    accrual only moves its date. Draws, repayments, credit refunds and waivers are kept in the
+    account's ``history``; a :class:`~loancore.servicing.ReversePayment` replays it."""
     _check_event(account, product, event)
     same_day = account.applied_on_last_date if event.as_of == account.last_date else ()
+    if account.written_off_on is not None:
+        if not isinstance(event, (Accrue, CloseStatement)):
+            detail = f"line {account.account_id} was written off on {account.written_off_on}"
+            raise ServicingRejected(RejectionCode.LOAN_NOT_ACTIVE, detail)
+        account = attrs.evolve(  # nothing accrues on a written-off account: the date moves
+            account, last_date=event.as_of, applied_on_last_date=(*same_day, event.event_id)
+        )
+        return LineOutcome(account=account, entries=())
     account, entries, statements = _catch_up(account, product, event.as_of, event.event_id)
     account = attrs.evolve(account, applied_on_last_date=(*same_day, event.event_id))
     effects: tuple[LineQuotaEffect, ...] = ()

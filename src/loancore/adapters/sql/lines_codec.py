@@ -37,7 +37,9 @@ __all__ = [
 
 LINE_FORMAT = 2
 """The version of the encodings written here (account, statement, record). Format 2 added the
-account's ``history`` (its money events); a format 1 document is read with an empty history."""
+account's ``history`` (its money events), ``minimums`` (the minimum unpaid by due date) and the
+write-off (``principal_written_off``, ``written_off_on``); a format 1 document is read with an
+empty history, its minimum unpaid due on its last statement's due date, and no write-off."""
 
 _FORMATS_READ = (1, 2)
 
@@ -57,6 +59,7 @@ _INTS = (
     "principal_drawn",
     "principal_repaid",
 )
+_INTS_2 = ("principal_written_off",)  # format 2
 _TEXTS = ("account_id", "line_id", "product_id", "currency")
 _DATES = ("opened_on", "last_date", "cycle_start")
 _STATEMENT_AMOUNTS = ("principal", "interest", "penalty", "fees", "minimum_payment")
@@ -156,6 +159,11 @@ def encode_line(account: CreditLineAccount) -> str:
         applied_on_last_date=list(account.applied_on_last_date),
         statement=None if account.statement is None else _statement_data(account.statement),
         history=[_transaction_data(txn) for txn in account.history],
+        minimums=_changes(account.minimums),
+        principal_written_off=account.principal_written_off,
+        written_off_on=None
+        if account.written_off_on is None
+        else account.written_off_on.isoformat(),
     )
     return _dump(data)
 
@@ -165,6 +173,16 @@ def decode_line(text: str) -> CreditLineAccount:
     fields: dict[str, Any] = {name: data[name] for name in (*_INTS, *_TEXTS)}
     fields.update((name, date.fromisoformat(data[name])) for name in _DATES)
     statement = data["statement"]
+    if data["format"] == 1:
+        unpaid = data["minimum_unpaid"]
+        due = statement["due_date"] if statement is not None else None
+        data.update(
+            history=[],
+            minimums=[[due, unpaid]] if unpaid and due is not None else [],
+            principal_written_off=0,
+            written_off_on=None,
+        )
+    written_off_on = data["written_off_on"]
     return CreditLineAccount(
         **fields,
         dimensions=tuple((key, value) for key, value in data["dimensions"]),
@@ -173,7 +191,10 @@ def decode_line(text: str) -> CreditLineAccount:
         late_charged=bool(data["late_charged"]),
         applied_on_last_date=tuple(data["applied_on_last_date"]),
         statement=None if statement is None else _statement_of(statement),
-        history=tuple(_transaction_of(txn) for txn in data.get("history", ())),
+        history=tuple(_transaction_of(txn) for txn in data["history"]),
+        minimums=_changes_of(data["minimums"]),
+        principal_written_off=data["principal_written_off"],
+        written_off_on=None if written_off_on is None else date.fromisoformat(written_off_on),
     )
 
 
