@@ -16,7 +16,12 @@ the quota and the ledger.
   quota line's used amount equals the principal of the accounts drawing on it.
 - :func:`close_lines_day`: the day close of the lines: every account behind the business date
   brought to it by an ``Accrue`` (statements closed, late fees and penalty interest charged on
-  the way), ``chunk_size`` accounts a unit of work; a failed account is reported and skipped.
+  the way) and classified and provided for through the loans' rules
+  (:mod:`loancore.delinquency.lines`), ``chunk_size`` accounts a unit of work; a failed account
+  is reported and skipped. :func:`loancore.services.close_business_day` runs it.
+- :func:`write_off_credit_line`: 核销 of an account against its allowance.
+
+``Waive`` and ``ReversePayment`` go through :func:`apply_line_event` like the other events.
 """
 
 from __future__ import annotations
@@ -281,9 +286,8 @@ def reconcile_line(uow: UnitOfWork, account_id: str | None = None) -> LineReconc
     """Reconcile one account and its quota line, or every account and the quota lines they draw
     on with ``account_id`` None, in one read-only unit of work (module docstring). The quota
     line's used amount is compared with the principal of every account on it
-    (``quota_line_accounts``); a quota line that installment loans draw on as well is
-    :func:`loancore.services.reconcile`'s, whose total leaves the accounts out, so give a credit
-    line a quota line of its own."""
+    (``quota_line_accounts``); for a quota line that installment loans draw on as well, use
+    :func:`loancore.services.reconcile`, which counts both."""
     with uow:
         trial = uow.ledger.trial_balance(as_of=DATE_MAX)
         book = LineBook(uow)
