@@ -45,9 +45,8 @@ from loancore.errors import (
 )
 from loancore.ledger.entries import DimensionsLike, JournalEntry, dimensions_of
 from loancore.ports import LineRecord, StoredLine, UnitOfWork
-from loancore.services.line_book import LineBalanceCheck, LineBook, LineCheck
 from loancore.services.quota import Refusal
-from loancore.services.servicing import ATTEMPTS_MAX
+from loancore.services.shared import ATTEMPTS_MAX, LineBalanceCheck, LineBook, LineCheck
 from loancore.servicing import (
     Accrue,
     CloseStatement,

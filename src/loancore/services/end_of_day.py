@@ -60,7 +60,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
 
 import attrs
 
@@ -100,6 +99,7 @@ from loancore.money import Money
 from loancore.ports import UnitOfWork
 from loancore.postings import LoanSold, ProvisionCharged, Stage, WrittenOff
 from loancore.quota import Close, CreditRecord, LimitPolicy, LineStatus
+from loancore.services.credit_line import LinesClosed, close_lines_day
 from loancore.services.quota import EndOfDayReport, Refusal, run_end_of_day
 from loancore.services.settlement import joint_write_off_losses
 from loancore.servicing import (
@@ -112,9 +112,6 @@ from loancore.servicing import (
     ServicingEvent,
     apply,
 )
-
-if TYPE_CHECKING:
-    from loancore.services.credit_line import LinesClosed
 
 __all__ = [
     "CATCH_UP_DAYS_MAX",
@@ -530,9 +527,6 @@ def close_business_day(
     (:func:`~loancore.services.credit_line.close_lines_day`: statements, late fees, penalty
     interest, delinquency), then the quota batch (:func:`close_quota_day`; ``limit_policy`` None:
     hold expiry and temporary limits only). The quota keys are ``eod-<yyyymmdd>:...``."""
-    # imported here: credit_line imports services.servicing, which imports this module
-    from loancore.services.credit_line import close_lines_day
-
     loans = close_loans(uow, business_date, rules=rules, chunk_size=chunk_size, progress=progress)
     lines = close_lines_day(uow, business_date, rules=rules)  # lock order: loans, quota, ledger
     excluded = {f.key for f in loans.failed}

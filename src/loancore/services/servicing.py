@@ -58,8 +58,8 @@ from loancore.services.end_of_day import (
     outcome_with_standing,
     product_dimension,
 )
-from loancore.services.line_book import LineBalanceCheck, LineBook, LineCheck
 from loancore.services.settlement import servicing_hook
+from loancore.services.shared import ATTEMPTS_MAX, LineBalanceCheck, LineBook, LineCheck
 from loancore.servicing import (
     Disburse,
     GlGranularity,
@@ -92,9 +92,6 @@ __all__ = [
     "quota_command",
     "reconcile",
 ]
-
-ATTEMPTS_MAX = 5
-"""How many times :func:`apply_event` tries by default before letting ConcurrentUpdate out."""
 
 BATCH_MAX = 10_000
 """The most events :func:`apply_batch` takes in one unit of work."""
@@ -646,7 +643,7 @@ def reconcile(uow: UnitOfWork, loan_id: str | None = None) -> Reconciliation:
     loan of a ``summary`` product is checked by its product's totals (:attr:`Reconciliation.
     products`), which reads every loan of the book to find the product's. The whole book is
     walked in id order, :data:`_LOANS_BATCH` loans at a time, then every revolving credit-line
-    account (:class:`~loancore.services.line_book.LineBook`): its balances against the ledger
+    account (:class:`~loancore.services.shared.LineBook`): its balances against the ledger
     filtered by the account, its principal added to its quota line's; one loan adds the
     principal of the accounts on the loan's quota line."""
     with uow:

@@ -1,5 +1,8 @@
-"""The credit-line half of a reconciliation, shared by :func:`loancore.services.reconcile` (the
-whole book: loans and lines) and :func:`loancore.services.reconcile_line` (lines only).
+"""What the services share without importing each other (an import cycle otherwise: the end of
+day runs the lines' day close, the servicing services use the end of day): the retry bound of
+the optimistic units of work, and the credit-line half of a reconciliation, used by
+:func:`loancore.services.reconcile` (the whole book: loans and lines) and
+:func:`loancore.services.reconcile_line` (lines only).
 
 :class:`LineBook` walks accounts inside the caller's unit of work: each account's expected
 balances (:func:`~loancore.servicing.expected_line_balances`) against the ledger filtered by
@@ -20,7 +23,11 @@ from loancore.ledger.subjects import Side
 from loancore.ports import UnitOfWork
 from loancore.servicing import CreditLineAccount, CreditLineProduct, expected_line_balances
 
-__all__ = ["LineBalanceCheck", "LineBook", "LineCheck", "account_id_chunks"]
+__all__ = ["ATTEMPTS_MAX", "LineBalanceCheck", "LineBook", "LineCheck", "account_id_chunks"]
+
+ATTEMPTS_MAX = 5
+"""How many times :func:`~loancore.services.apply_event` and
+:func:`~loancore.services.apply_line_event` try by default before letting ConcurrentUpdate out."""
 
 _ACCOUNTS_BATCH = 1000
 _ACCOUNTS_MAX = 10_000_000
