@@ -136,6 +136,9 @@ def test_a_line_102_days_late_is_written_off_against_its_allowance(uow: UnitOfWo
     assert state(uow) == before
     closed = close_lines_day(uow, date(2026, 9, 30))  # nothing accrues, nothing fails
     assert (closed.lines_closed, closed.entries, closed.failed) == (1, 0, ())
+    with uow:  # no record a day for a written-off account: its standing alone moves
+        assert uow.loans.load_line("A1").account == gone
+        assert uow.loans.load_standings(["A1"])["A1"].closed_through == date(2026, 9, 30)
     _assert_clean(uow)
 
 

@@ -378,7 +378,8 @@ def _decide_one(
     if product is None:
         product = products[ref] = uow.loans.line_product(*ref)
     outcome: LineOutcome | None = None
-    if account.last_date != business_date or event_id not in account.applied_on_last_date:
+    at_date = account.last_date == business_date and event_id in account.applied_on_last_date
+    if account.written_off_on is None and not at_date:  # a written-off account: standing only
         outcome = apply_line(account, product, event)
         account = outcome.account
     chosen = _rules_for(rules, product)
