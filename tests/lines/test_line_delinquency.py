@@ -19,10 +19,12 @@ from loancore.ports import UnitOfWork
 from loancore.postings import Stage
 from loancore.services import (
     apply_line_event,
+    close_business_day,
     close_lines_day,
     reconcile,
     write_off_credit_line,
 )
+from loancore.services.end_of_day import credit_records
 from loancore.servicing import Draw, Repay
 
 
@@ -149,3 +151,13 @@ def test_a_line_owing_nothing_is_not_written_off(uow: UnitOfWork) -> None:
         write_off_credit_line(uow, "A1", as_of=date(2026, 3, 5), event_id="wo1")
     assert refused.value.code is RejectionCode.NOTHING_TO_WRITE_OFF
     assert state(uow) == before
+
+
+def test_a_line_s_standing_reaches_the_quota_policy_s_credit_record(uow: UnitOfWork) -> None:
+    _late_line(uow)
+    close_business_day(uow, date(2026, 4, 10))
+    with uow:
+        standings = uow.loans.standings()
+    assert [s.loan_id for s in standings] == ["A1"]
+    record = credit_records(standings)["C1"]
+    assert (record.days_past_due, record.written_off) == (11, False)

@@ -529,7 +529,7 @@ def close_business_day(
     hold expiry and temporary limits only). The quota keys are ``eod-<yyyymmdd>:...``."""
     loans = close_loans(uow, business_date, rules=rules, chunk_size=chunk_size, progress=progress)
     lines = close_lines_day(uow, business_date, rules=rules)  # lock order: loans, quota, ledger
-    excluded = {f.key for f in loans.failed}
+    excluded = {f.key for f in (*loans.failed, *lines.failed)}
     quota = close_quota_day(uow, business_date, limit_policy=limit_policy, excluded=excluded)
     return BusinessDayReport(
         business_date,
