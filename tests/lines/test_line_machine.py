@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from lines_kit import OPENED, assert_clean, dispose, make_uow, open_a1
 
+from loancore.checks import DATE_MAX
 from loancore.errors import QuotaRejected, ServicingRejected
 from loancore.money import Money
 from loancore.ports import UnitOfWork
@@ -140,6 +141,15 @@ class LineMachine(RuleBasedStateMachine):
             account = self.uow.loans.load_line("A1").account
             assert self.uow.quota.balance("Q1").used_minor == account.principal
         assert account.principal_drawn == self.drawn
+        with self.uow:  # the allowance booked per stage is the standing's (day closes only)
+            standing = self.uow.loans.load_standings(["A1"]).get("A1")
+            booked = tuple(  # on the allowance's normal (credit) side
+                self.uow.ledger.balance(
+                    code, "CNY", as_of=DATE_MAX, dimensions={"loan": "A1"}
+                ).minor_units
+                for code in ("1304.01", "1304.02", "1304.03")
+            )
+        assert booked == ((0, 0, 0) if standing is None else standing.allowance)
         # cash: what is owed less the credit = drawn + income - received + refunded
         with self.uow:
             income = sum(
