@@ -161,7 +161,8 @@ class StoredLine:
 class LineRecord:
     """What one event did to a credit-line account, as the store keeps it (a replayed event id
     returns it): the event's id, date and kind (``draw``, ``repay``, ``accrue``,
-    ``refund_credit``, ``close_statement``), the account ``version`` the event produced, the ids
+    ``refund_credit``, ``close_statement``, ``waive``, ``reverse_payment``, ``write_off``), the
+    account ``version`` the event produced, the ids
     of the journal entries posted, the quota effects applied and the numbers of the statements
     the event closed on its way."""
 
@@ -446,8 +447,9 @@ class LoanStore(Protocol):
         ...
 
     def save_standings(self, standings: Sequence[LoanStanding]) -> None:
-        """Store each standing (at most 10,000, one per loan), replacing the loan's previous one;
-        NotFound (nothing written) if a loan is not stored."""
+        """Store each standing (at most 10,000, one per loan or credit-line account, by id),
+        replacing the previous one; NotFound (nothing written) if no loan or account has the
+        id."""
         ...
 
     def loans_to_close(
@@ -527,7 +529,8 @@ class LoanStore(Protocol):
         self, through: date, *, after: str = "", limit: int = 1000
     ) -> tuple[str, ...]:
         """Up to ``limit`` ids greater than ``after``, in id order, of the accounts whose last
-        date is before ``through`` (the line day close's work)."""
+        date is before ``through``, or whose standing is missing or closed before it (the line
+        day close's work)."""
         ...
 
     def quota_line_accounts(self, line_id: str) -> tuple[str, ...]:

@@ -1,4 +1,4 @@
-"""Random draws, repayments, refunds, replays and day closes through the credit-line services
+"""Random draws, repayments, refunds, waivers, payment reversals, replays and day closes through the credit-line services
 on memory and SQLite, with the reconciliation (trial balance; the ledger filtered by the account
 equals its own balances; quota used equals principal) and a simple model after every step."""
 
@@ -14,11 +14,19 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from lines_kit import OPENED, assert_clean, dispose, make_uow, open_a1
 
+from loancore.checks import DATE_MAX
 from loancore.errors import QuotaRejected, ServicingRejected
 from loancore.money import Money
 from loancore.ports import UnitOfWork
 from loancore.services import LineApplied, apply_line_event, close_lines_day
-from loancore.servicing import Draw, RefundCredit, Repay, ServicingEvent
+from loancore.servicing import (
+    Draw,
+    RefundCredit,
+    Repay,
+    ReversePayment,
+    ServicingEvent,
+    Waive,
+)
 
 AMOUNTS = st.integers(1, 2_000_000).map(lambda minor: Money.from_minor(minor, "CNY"))
 DAYS = st.integers(0, 40)
@@ -82,6 +90,34 @@ class LineMachine(RuleBasedStateMachine):
             assert self._apply(RefundCredit(event_id=event_id, as_of=self.day, amount=amount))
             self.refunded += credit
 
+    @rule(days=DAYS, component=st.sampled_from(["fee", "penalty", "interest"]), data=st.data())
+    def waive(self, days: int, component: str, data: st.DataObject) -> None:
+        event_id = self._next(days)
+        with self.uow:
+            account = self.uow.loans.load_line("A1").account
+        owed = {
+            "fee": account.fees,
+            "penalty": account.penalty,
+            "interest": account.interest_billed + account.interest_accrued,
+        }[component]
+        if owed:  # accrued to the waiver's date first, so at least this much is owed then
+            amount = Money.from_minor(data.draw(st.integers(1, owed)), "CNY")
+            event = Waive(event_id=event_id, as_of=self.day, component=component, amount=amount)
+            assert self._apply(event)
+
+    @rule(days=DAYS, data=st.data())
+    def reverse(self, days: int, data: st.DataObject) -> None:
+        with self.uow:
+            history = self.uow.loans.load_line("A1").account.history
+        payments = [t for t in history if t.kind.value == "repay" and t.reversed_by is None]
+        if not payments:
+            return
+        target = data.draw(st.sampled_from(payments))
+        event_id = self._next(days)
+        event = ReversePayment(event_id=event_id, as_of=self.day, payment_id=target.event_id)
+        if self._apply(event):  # refused: its credit was refunded, or the quota cannot take it
+            self.received -= target.amount
+
     @rule(days=st.integers(1, 40))
     def close_day(self, days: int) -> None:
         self.day += timedelta(days=days)
@@ -105,6 +141,15 @@ class LineMachine(RuleBasedStateMachine):
             account = self.uow.loans.load_line("A1").account
             assert self.uow.quota.balance("Q1").used_minor == account.principal
         assert account.principal_drawn == self.drawn
+        with self.uow:  # the allowance booked per stage is the standing's (day closes only)
+            standing = self.uow.loans.load_standings(["A1"]).get("A1")
+            booked = tuple(  # on the allowance's normal (credit) side
+                self.uow.ledger.balance(
+                    code, "CNY", as_of=DATE_MAX, dimensions={"loan": "A1"}
+                ).minor_units
+                for code in ("1304.01", "1304.02", "1304.03")
+            )
+        assert booked == ((0, 0, 0) if standing is None else standing.allowance)
         # cash: what is owed less the credit = drawn + income - received + refunded
         with self.uow:
             income = sum(

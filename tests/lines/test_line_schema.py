@@ -4,16 +4,19 @@ on SQLite and PostgreSQL, its loans and products intact; the documents round-tri
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+import attrs
 import pytest
 import sqlalchemy as sa
 from lines_kit import cny, dispose, make_engine, open_a1, set_up
 
 from loancore.adapters.sql.base import ensure_schema, schema_version
 from loancore.adapters.sql.lines_codec import (
+    LINE_FORMAT,
     decode_line,
     decode_line_record,
     decode_statement,
@@ -33,8 +36,16 @@ from loancore.errors import InvariantViolation
 from loancore.money import Money
 from loancore.ports import UnitOfWork
 from loancore.services import apply_line_event, close_lines_day, line_statements
-from loancore.servicing import Draw, Repay, book_loan, product_from_toml
+from loancore.servicing import (
+    Draw,
+    Repay,
+    ReversePayment,
+    Waive,
+    book_loan,
+    product_from_toml,
+)
 from loancore.testing.servicing import CLINIC_PRODUCT_TOML
+from loancore.waterfall import Component
 
 KINDS = [
     pytest.param("sqlite", id="sqlite"),
@@ -118,6 +129,32 @@ def test_line_documents_round_trip_exactly(make: Callable[..., UnitOfWork]) -> N
     for statement in line_statements(uow, "A1"):
         assert decode_statement(encode_statement(statement)) == statement
     with pytest.raises(InvariantViolation):
-        decode_line(text.replace('"format":1', '"format":9'))
+        decode_line(text.replace(f'"format":{LINE_FORMAT}', '"format":9'))
     with pytest.raises(InvariantViolation):
         decode_line(text.replace('"principal":', '"principal":1.5,"x":'))
+
+
+def test_a_history_round_trips_and_a_format_1_document_reads_with_an_empty_one(
+    make: Callable[..., UnitOfWork],
+) -> None:
+    uow = make("memory")
+    open_a1(uow)
+    for event in (
+        Draw(event_id="d1", as_of=date(2026, 3, 2), amount=cny("900.00")),
+        Repay(event_id="r1", as_of=date(2026, 3, 3), amount=cny("100.00")),
+        Waive(event_id="w1", as_of=date(2026, 3, 4), component="interest", amount=cny("0.10")),
+        ReversePayment(event_id="v1", as_of=date(2026, 3, 5), payment_id="r1"),
+    ):
+        account = apply_line_event(uow, "A1", event).account
+    assert [(t.kind.value, t.component, t.reversed_by) for t in account.history] == [
+        ("draw", None, None),
+        ("repay", None, "v1"),
+        ("waive", Component.INTEREST, None),
+    ]
+    text = encode_line(account)
+    assert decode_line(text) == account and encode_line(decode_line(text)) == text
+    old = json.loads(text)
+    for name in ("history", "minimums", "principal_written_off", "written_off_on"):
+        del old[name]
+    old["format"] = 1
+    assert decode_line(json.dumps(old)) == attrs.evolve(account, history=())

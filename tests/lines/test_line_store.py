@@ -10,6 +10,7 @@ import attrs
 import pytest
 from lines_kit import LINE_PRODUCT_TOML, OPENED, open_a1
 
+from loancore.delinquency.daily import LoanStanding
 from loancore.errors import (
     ConcurrentUpdate,
     IdempotencyConflict,
@@ -54,8 +55,12 @@ def test_a_stale_or_recorded_write_changes_nothing(uow: UnitOfWork) -> None:
         assert (stored.account, stored.version, stored.customer_id) == (moved, 2, "C1")
         assert uow.loans.line_record("A1", "x1") == _record("x1", 2)
         assert uow.loans.line_record("A1", "x2") is None
+        assert uow.loans.lines_to_close(date(2026, 3, 3)) == ("A1",)  # never classified
+        uow.loans.save_standings([LoanStanding(loan_id="A1", closed_through=date(2026, 3, 3))])
         assert uow.loans.lines_to_close(date(2026, 3, 3)) == ()
         assert uow.loans.lines_to_close(date(2026, 3, 4)) == ("A1",)
+        with pytest.raises(NotFound):
+            uow.loans.save_standings([LoanStanding(loan_id="A9")])
         assert uow.loans.load_lines(["A1", "A1"]) == {"A1": stored}
         with pytest.raises(NotFound):
             uow.loans.load_lines(["A1", "A9"])

@@ -82,9 +82,10 @@ def test_a_cash_line_from_draws_to_refund_books_every_entry_to_the_fen(uow: Unit
     assert used(uow) == 1_200_000
 
     # statement 1 on 03-10: 15.00 + 5 days x 12,000.00 x 0.0005 = 45.00 billed;
-    # minimum 10% of 12,000.00 + 45.00 = 1,245.00, due 03-30, late from 04-03
+    # minimum 10% of 12,000.00 + 45.00 = 1,245.00, due 03-30, late from 04-03; the account is
+    # 正常 (1% of the exposure 12,045.00 provided: 120.45)
     closed = close_lines_day(uow, date(2026, 3, 10))
-    assert (closed.lines_closed, closed.entries, closed.statements, closed.failed) == (1, 2, 1, ())
+    assert (closed.lines_closed, closed.entries, closed.statements, closed.failed) == (1, 3, 1, ())
     assert entries_of_day(uow, "eod20260310-A1") == {
         "interest.accrued:eod20260310-A1.s1.accrue": [
             ("1303.03", "debit", "30.00"),
@@ -93,6 +94,10 @@ def test_a_cash_line_from_draws_to_refund_books_every_entry_to_the_fen(uow: Unit
         "interest.due:eod20260310-A1.s1.due": [
             ("1132", "debit", "45.00"),
             ("1303.03", "credit", "45.00"),
+        ],
+        "provision.charged:eod20260310-A1.stage1": [
+            ("6702", "debit", "120.45"),
+            ("1304.01", "credit", "120.45"),
         ],
     }
     (bill,) = line_statements(uow, "A1")
@@ -106,9 +111,10 @@ def test_a_cash_line_from_draws_to_refund_books_every_entry_to_the_fen(uow: Unit
 
     # the minimum unpaid on 04-03: late fee 5% of 1,245.00 = 62.25, capped at 50.00; penalty
     # interest from 04-03 on 1,245.00 at 0.00075 a day: 2 days = 1.8675 -> 1.87; interest
-    # 26 days x 6.00 = 156.00 (all booked on 04-05, the day close's date)
+    # 26 days x 6.00 = 156.00 (all booked on 04-05, the day close's date); 6 days past due:
+    # 关注, 2% of 12,252.87 = 245.0574 -> 245.06 required, 124.61 more
     closed = close_lines_day(uow, date(2026, 4, 5))
-    assert (closed.lines_closed, closed.entries, closed.statements) == (1, 3, 0)
+    assert (closed.lines_closed, closed.entries, closed.statements) == (1, 4, 0)
     assert entries_of_day(uow, "eod20260405-A1") == {
         "fee.charged:eod20260405-A1.s1.late": [
             ("1221", "debit", "50.00"),
@@ -121,6 +127,10 @@ def test_a_cash_line_from_draws_to_refund_books_every_entry_to_the_fen(uow: Unit
         "interest.accrued:eod20260405-A1.accrue": [
             ("1303.03", "debit", "156.00"),
             ("6011", "credit", "156.00"),
+        ],
+        "provision.charged:eod20260405-A1.stage1": [
+            ("6702", "debit", "124.61"),
+            ("1304.01", "credit", "124.61"),
         ],
     }
     assert_clean(uow, "A1")

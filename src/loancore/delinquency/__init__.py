@@ -10,6 +10,7 @@ entries and memo postings) for the services layer to store and post in one unit 
 - :mod:`~loancore.delinquency.nonaccrual`: interest to and from 表外应收未收利息;
 - :mod:`~loancore.delinquency.provisioning`: required allowance and the adjustment event;
 - :mod:`~loancore.delinquency.writeoff`: :func:`write_off`, :func:`recover`, :func:`sell`;
+- :mod:`~loancore.delinquency.lines`: the same rules for revolving credit lines;
 - :mod:`~loancore.delinquency.collection`: reminder and overdue lists, CSV.
 
 docs/delinquency.md has the rules, their sources and every entry.
@@ -19,6 +20,7 @@ from loancore.delinquency.aging import (
     DEFAULT_BUCKETS,
     Bucket,
     BucketScheme,
+    days_past_due,
     dpd,
     overdue_installments,
 )
@@ -37,6 +39,7 @@ from loancore.delinquency.classification import (
     StageRules,
     classify,
     classify_day,
+    classify_dpd,
 )
 from loancore.delinquency.collection import (
     REMINDER_DAYS,
@@ -47,6 +50,16 @@ from loancore.delinquency.collection import (
     due_within,
     overdue_by_bucket,
     render_csv,
+)
+from loancore.delinquency.lines import (
+    LineDayClose,
+    LineWriteOff,
+    close_line_day,
+    line_dpd,
+    line_exposure,
+    line_standing_of,
+    write_off_line,
+    written_off_line,
 )
 from loancore.delinquency.nonaccrual import (
     InterestOnBooks,
@@ -66,6 +79,7 @@ from loancore.delinquency.provisioning import (
     loan_provision,
     portfolio_required,
     provision_adjustment,
+    provision_for,
     required_allowance,
 )
 from loancore.delinquency.writeoff import recover, sell, write_off
@@ -90,6 +104,8 @@ __all__ = [
     "DueLine",
     "InterestOnBooks",
     "Judgement",
+    "LineDayClose",
+    "LineWriteOff",
     "OverdueLine",
     "ProvisionBasis",
     "ProvisionRates",
@@ -98,18 +114,25 @@ __all__ = [
     "bucket_totals",
     "classify",
     "classify_day",
+    "classify_dpd",
+    "close_line_day",
+    "days_past_due",
     "dpd",
     "due_within",
     "exposure",
     "income_on_receipt",
     "interest_on_books",
     "interest_paid_by",
+    "line_dpd",
+    "line_exposure",
+    "line_standing_of",
     "loan_provision",
     "non_accrual_move",
     "overdue_by_bucket",
     "overdue_installments",
     "portfolio_required",
     "provision_adjustment",
+    "provision_for",
     "recover",
     "reinstate_interest",
     "render_csv",
@@ -117,4 +140,6 @@ __all__ = [
     "sell",
     "suspend_interest",
     "write_off",
+    "write_off_line",
+    "written_off_line",
 ]

@@ -28,6 +28,7 @@ __all__ = [
     "GRACE_DAYS_MAX",
     "Bucket",
     "BucketScheme",
+    "days_past_due",
     "dpd",
     "overdue_installments",
     "require_grace_days",
@@ -66,11 +67,18 @@ def overdue_installments(loan: Loan, as_of: date) -> tuple[Installment, ...]:
 def dpd(loan: Loan, as_of: date, grace_days: int) -> int:
     """Days past due of ``loan`` on ``as_of`` (see the module docstring): 0 when nothing is past
     due or the oldest unpaid installment is still within ``grace_days`` of its due date."""
-    require_grace_days(grace_days)
     overdue = overdue_installments(loan, as_of)
-    if not overdue:
+    return days_past_due(overdue[0].due_date if overdue else None, as_of, grace_days)
+
+
+def days_past_due(oldest_due: date | None, as_of: date, grace_days: int) -> int:
+    """THE days-past-due rule, for a loan (:func:`dpd`) and a credit line (its oldest unpaid
+    minimum): days from ``oldest_due`` (the oldest amount due and not fully paid; None: nothing)
+    to ``as_of``, 0 while still within ``grace_days`` of it."""
+    require_grace_days(grace_days)
+    if oldest_due is None:
         return 0
-    days = (as_of - overdue[0].due_date).days
+    days = (as_of - oldest_due).days
     return days if days > grace_days else 0
 
 

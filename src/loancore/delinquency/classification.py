@@ -55,6 +55,7 @@ __all__ = [
     "StageRules",
     "classify",
     "classify_day",
+    "classify_dpd",
     "record_day",
 ]
 
@@ -238,7 +239,14 @@ def classify(
     loan: Loan, as_of: date, policy: DelinquencyPolicy, judgement: Judgement = Judgement()
 ) -> Classification:
     """``loan``'s DPD, bucket, class, stage and non-accrual on ``as_of`` under ``policy``."""
-    days = dpd(loan, as_of, policy.grace_days)
+    return classify_dpd(dpd(loan, as_of, policy.grace_days), as_of, policy, judgement)
+
+
+def classify_dpd(
+    days: int, as_of: date, policy: DelinquencyPolicy, judgement: Judgement = Judgement()
+) -> Classification:
+    """THE classification rule (:func:`classify` of a loan; a credit line's close of day):
+    bucket, class, stage and non-accrual of ``days`` past due on ``as_of`` under ``policy``."""
     floor, bound = policy.rules.floor(days)
     risk_class = max(floor, judgement.assessed)
     reasons = [f"dpd {days}"]

@@ -55,7 +55,7 @@ from loancore.postings import ProvisionCharged, ProvisionReleased, Stage
 from loancore.servicing.engine import apply
 from loancore.servicing.events import Accrue, Outcome, ReversePayment, ServicingEvent, Waive
 from loancore.servicing.loan import Loan, LoanStatus, TransactionKind
-from loancore.servicing.product import LoanProduct
+from loancore.servicing.product import CreditLineProduct, LoanProduct
 
 __all__ = [
     "DailyRules",
@@ -142,7 +142,7 @@ class DailyRules:
     rates: ProvisionRates = CLASS_RATES_2002
     rounding: Rounding = attrs.field(default=Rounding.HALF_UP, converter=Rounding)
 
-    def policy_for(self, product: LoanProduct) -> DelinquencyPolicy:
+    def policy_for(self, product: LoanProduct | CreditLineProduct) -> DelinquencyPolicy:
         if self.policy is not None:
             return self.policy
         return _default_policy(product.grace_days)

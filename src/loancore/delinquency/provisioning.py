@@ -51,6 +51,7 @@ __all__ = [
     "loan_provision",
     "portfolio_required",
     "provision_adjustment",
+    "provision_for",
     "required_allowance",
 ]
 
@@ -202,28 +203,52 @@ def loan_provision(
     """One loan's provision run on ``classification.as_of``: its stage's account brought to the
     required allowance, the other stages' accounts (``current`` by stage; missing is zero) to
     zero. Event ids ``<event_id>.stage<n>``."""
-    required = required_allowance(
+    return provision_for(
         exposure(loan, non_accrual=classification.non_accrual),
-        rates.rate_for(classification),
+        classification,
+        currency=loan.currency,
+        dimensions=loan.dimensions,
+        current=current,
+        rates=rates,
         rounding=rounding,
+        event_id=event_id,
+        mapping=mapping,
     )
+
+
+def provision_for(
+    exposure_minor: int,
+    classification: Classification,
+    *,
+    currency: str,
+    dimensions: DimensionsLike,
+    current: Mapping[Stage, Money],
+    rates: ProvisionRates,
+    rounding: Rounding | str,
+    event_id: str,
+    mapping: SubjectMapping = DEFAULT_MAPPING,
+) -> Booking:
+    """THE provision run (:func:`loan_provision` of a loan; a credit line's close of day): the
+    allowance of an exposure of ``exposure_minor`` classified ``classification`` in the stage's
+    account, the other stages' accounts to zero, each leg with ``dimensions``."""
+    required = required_allowance(exposure_minor, rates.rate_for(classification), rounding=rounding)
     events = []
     for stage in Stage:  # bounded: three stages
         target_minor = required if stage is classification.stage else 0
         found = current.get(stage)
         if found is None and target_minor == 0:
             continue  # nothing booked, nothing required: the common case, no Money built
-        booked = Money.zero(loan.currency) if found is None else found
-        if booked.minor_units == target_minor and booked.currency == loan.currency:
+        booked = Money.zero(currency) if found is None else found
+        if booked.minor_units == target_minor and booked.currency == currency:
             continue  # provision_adjustment would return None
-        target = loan.money(target_minor)
+        target = Money.from_minor(target_minor, currency)
         event = provision_adjustment(
             target,
             booked,
             stage=stage,
             event_id=f"{event_id}.stage{int(stage)}",
             accounting_date=classification.as_of,
-            dimensions=loan.dimensions,
+            dimensions=dimensions,
         )
         if event is not None:
             events.append(event)

@@ -16,17 +16,24 @@ the quota and the ledger.
   quota line's used amount equals the principal of the accounts drawing on it.
 - :func:`close_lines_day`: the day close of the lines: every account behind the business date
   brought to it by an ``Accrue`` (statements closed, late fees and penalty interest charged on
-  the way), ``chunk_size`` accounts a unit of work; a failed account is reported and skipped.
+  the way) and classified and provided for through the loans' rules
+  (:mod:`loancore.delinquency.lines`), ``chunk_size`` accounts a unit of work; a failed account
+  is reported and skipped. :func:`loancore.services.close_business_day` runs it.
+- :func:`write_off_credit_line`: 核销 of an account against its allowance.
+
+``Waive`` and ``ReversePayment`` go through :func:`apply_line_event` like the other events.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 import attrs
 
 from loancore.checks import DATE_MAX, require_date, require_id
+from loancore.delinquency import close_line_day, line_standing_of, write_off_line
+from loancore.delinquency.daily import DailyRules, LoanStanding
 from loancore.errors import (
     ConcurrentUpdate,
     IdempotencyConflict,
@@ -37,10 +44,9 @@ from loancore.errors import (
     RejectionCode,
 )
 from loancore.ledger.entries import DimensionsLike, JournalEntry, dimensions_of
-from loancore.ledger.subjects import Side
 from loancore.ports import LineRecord, StoredLine, UnitOfWork
 from loancore.services.quota import Refusal
-from loancore.services.servicing import ATTEMPTS_MAX, LineCheck
+from loancore.services.shared import ATTEMPTS_MAX, LineBalanceCheck, LineBook, LineCheck
 from loancore.servicing import (
     Accrue,
     CloseStatement,
@@ -50,10 +56,11 @@ from loancore.servicing import (
     LineOutcome,
     RefundCredit,
     Repay,
+    ReversePayment,
     ServicingEvent,
     Statement,
+    Waive,
     apply_line,
-    expected_line_balances,
     open_line,
 )
 
@@ -69,6 +76,7 @@ __all__ = [
     "line_statements",
     "open_credit_line",
     "reconcile_line",
+    "write_off_credit_line",
 ]
 
 LINES_CHUNK_SIZE = 500
@@ -76,8 +84,6 @@ LINES_CHUNK_SIZE = 500
 
 _CHUNK_SIZE_MAX = 10_000  # the loans store's batch limit
 _CHUNKS_MAX = 10_000_000
-_ACCOUNTS_BATCH = 1000
-_ACCOUNTS_MAX = 10_000_000
 
 _KINDS: tuple[tuple[type[ServicingEvent], str], ...] = (
     (Draw, "draw"),
@@ -85,16 +91,16 @@ _KINDS: tuple[tuple[type[ServicingEvent], str], ...] = (
     (Accrue, "accrue"),
     (RefundCredit, "refund_credit"),
     (CloseStatement, "close_statement"),
+    (Waive, "waive"),
+    (ReversePayment, "reverse_payment"),
 )
 
 
 def _kind(event: ServicingEvent) -> str:
-    for cls, name in _KINDS:  # bounded: five kinds
+    for cls, name in _KINDS:  # bounded: seven kinds
         if type(event) is cls:
             return name
-    raise InvalidInput(
-        "event", event, "expected Draw, Repay, Accrue, RefundCredit or CloseStatement"
-    )
+    raise InvalidInput("event", event, f"expected one of {[cls.__name__ for cls, _ in _KINDS]}")
 
 
 def open_credit_line(
@@ -252,21 +258,6 @@ def line_statements(uow: UnitOfWork, account_id: str) -> tuple[Statement, ...]:
 
 
 @attrs.frozen
-class LineBalanceCheck:
-    """One subject of one account: the net debit the account expects (minor units, debit
-    positive) and the ledger's, filtered by ``loan = account_id``."""
-
-    account_id: str
-    subject_code: str
-    expected_minor: int
-    ledger_minor: int
-
-    @property
-    def agrees(self) -> bool:
-        return self.expected_minor == self.ledger_minor
-
-
-@attrs.frozen
 class LineReconciliation:
     """The result of :func:`reconcile_line`; ``clean`` when everything agrees."""
 
@@ -290,75 +281,25 @@ class LineReconciliation:
         return found
 
 
-class _Lines:
-    """What a line reconciliation keeps while it walks accounts."""
-
-    def __init__(self, uow: UnitOfWork) -> None:
-        self.uow = uow
-        self.chart = uow.ledger.load_chart()
-        self.products: dict[tuple[str, int], CreditLineProduct] = {}
-        self.balances: list[LineBalanceCheck] = []
-        self.principal: dict[str, int] = {}  # quota line -> principal of its accounts
-
-    def check(self, account: CreditLineAccount) -> None:
-        ref = (account.product_id, account.product_version)
-        product = self.products.get(ref)
-        if product is None:
-            product = self.products[ref] = self.uow.loans.line_product(*ref)
-        for code, expected in sorted(expected_line_balances(account, product).items()):
-            balance = self.uow.ledger.balance(
-                code, account.currency, as_of=DATE_MAX, dimensions={"loan": account.account_id}
-            ).minor_units
-            net = balance if self.chart.get(code).normal_side is Side.DEBIT else -balance
-            self.balances.append(LineBalanceCheck(account.account_id, code, expected, net))
-
-    def count(self, accounts: Sequence[CreditLineAccount]) -> None:
-        for account in accounts:  # bounded by the caller's batch
-            line_id = account.line_id
-            self.principal[line_id] = self.principal.get(line_id, 0) + account.principal
-
-    def quota_checks(self) -> tuple[LineCheck, ...]:
-        return tuple(
-            LineCheck(line_id, self.uow.quota.balance(line_id).used_minor, self.principal[line_id])
-            for line_id in sorted(self.principal)
-        )
-
-
-def _account_id_chunks(uow: UnitOfWork) -> Iterator[tuple[str, ...]]:
-    after = ""
-    for _ in range(_ACCOUNTS_MAX // _ACCOUNTS_BATCH):  # bounded: at most _ACCOUNTS_MAX accounts
-        batch = uow.loans.line_ids(after=after, limit=_ACCOUNTS_BATCH)
-        if batch:
-            yield batch
-        if len(batch) < _ACCOUNTS_BATCH:
-            return
-        after = batch[-1]
-
-
 def reconcile_line(uow: UnitOfWork, account_id: str | None = None) -> LineReconciliation:
     """Reconcile one account and its quota line, or every account and the quota lines they draw
     on with ``account_id`` None, in one read-only unit of work (module docstring). The quota
     line's used amount is compared with the principal of every account on it
-    (``quota_line_accounts``); a quota line that installment loans draw on as well is
-    :func:`loancore.services.reconcile`'s, whose total leaves the accounts out, so give a credit
-    line a quota line of its own."""
+    (``quota_line_accounts``); for a quota line that installment loans draw on as well, use
+    :func:`loancore.services.reconcile`, which counts both."""
     with uow:
         trial = uow.ledger.trial_balance(as_of=DATE_MAX)
-        book = _Lines(uow)
+        book = LineBook(uow)
         if account_id is None:
-            for ids in _account_id_chunks(uow):
-                accounts = [s.account for s in uow.loans.load_lines(ids).values()]
-                for account in accounts:
-                    book.check(account)
-                book.count(accounts)
+            book.walk_all()
         else:
             account = uow.loans.load_line(account_id).account
             book.check(account)
-            ids = uow.loans.quota_line_accounts(account.line_id)
-            for first in range(0, len(ids), _ACCOUNTS_BATCH):  # bounded by the line's accounts
-                chunk = ids[first : first + _ACCOUNTS_BATCH]
-                book.count([s.account for s in uow.loans.load_lines(chunk).values()])
-        checks = book.quota_checks()
+            book.count_line(account.line_id)
+        checks = tuple(
+            LineCheck(line_id, uow.quota.balance(line_id).used_minor, principal)
+            for line_id, principal in sorted(book.principal.items())
+        )
     return LineReconciliation(trial.is_balanced(), tuple(book.balances), checks)
 
 
@@ -399,58 +340,110 @@ def _refusal(account_id: str, error: LoancoreError) -> Refusal:
     return Refusal(account_id, RejectionCode.LOAN_CLOSE_FAILED, f"{type(error).__name__}: {error}")
 
 
+RulesLike = DailyRules | Mapping[str, DailyRules] | None
+"""The lines' delinquency rules: one for every product, or by line product id (a product not
+named gets ``DailyRules()``), or None (``DailyRules()`` for all), as the loans' end of day."""
+
+
+def _rules_for(rules: RulesLike, product: CreditLineProduct) -> DailyRules:
+    if rules is None:
+        return DailyRules()
+    if isinstance(rules, DailyRules):
+        return rules
+    return rules.get(product.product_id, DailyRules())
+
+
+@attrs.frozen
+class _Decided:
+    line: StoredLine
+    event: Accrue
+    outcome: LineOutcome | None  # None: the account was brought to the date already
+    standing: LoanStanding
+    entries: tuple[JournalEntry, ...]
+
+
+def _decide_one(
+    uow: UnitOfWork,
+    line: StoredLine,
+    standing: LoanStanding,
+    business_date: date,
+    rules: RulesLike,
+    products: dict[tuple[str, int], CreditLineProduct],
+) -> _Decided:
+    account = line.account
+    event_id = line_day_event_id(account.account_id, business_date)
+    event = Accrue(event_id=event_id, as_of=business_date)
+    ref = (account.product_id, account.product_version)
+    product = products.get(ref)
+    if product is None:
+        product = products[ref] = uow.loans.line_product(*ref)
+    outcome: LineOutcome | None = None
+    at_date = account.last_date == business_date and event_id in account.applied_on_last_date
+    if account.written_off_on is None and not at_date:  # a written-off account: standing only
+        outcome = apply_line(account, product, event)
+        account = outcome.account
+    chosen = _rules_for(rules, product)
+    closed = close_line_day(account, product, standing, chosen, business_date, event_id)
+    entries = (() if outcome is None else outcome.entries) + closed.booking.entries
+    return _Decided(line, event, outcome, closed.standing, entries)
+
+
 def _decide(
-    uow: UnitOfWork, stored: Mapping[str, StoredLine], business_date: date
-) -> tuple[list[tuple[StoredLine, Accrue, LineOutcome]], list[Refusal]]:
-    """Every account of the chunk brought to the date in memory; the ones that raise left out."""
+    uow: UnitOfWork, ids: Sequence[str], business_date: date, rules: RulesLike
+) -> tuple[list[_Decided], list[Refusal]]:
+    """Every account of the chunk brought to the date and classified in memory; the ones that
+    raise left out."""
+    stored = uow.loans.load_lines(ids)
+    standings = uow.loans.load_standings(list(stored))
     products: dict[tuple[str, int], CreditLineProduct] = {}
-    decided: list[tuple[StoredLine, Accrue, LineOutcome]] = []
+    decided: list[_Decided] = []
     failed: list[Refusal] = []
     for account_id, line in stored.items():  # bounded by the chunk size
-        account = line.account
-        event = Accrue(event_id=line_day_event_id(account_id, business_date), as_of=business_date)
+        standing = standings.get(account_id) or line_standing_of(line.account)
         try:
-            ref = (account.product_id, account.product_version)
-            product = products.get(ref)
-            if product is None:
-                product = products[ref] = uow.loans.line_product(*ref)
-            decided.append((line, event, apply_line(account, product, event)))
+            decided.append(_decide_one(uow, line, standing, business_date, rules, products))
         except LoancoreError as error:
             failed.append(_refusal(account_id, error))
     return decided, failed
 
 
-def _close_chunk(uow: UnitOfWork, ids: Sequence[str], business_date: date) -> _ChunkResult:
+def _close_chunk(
+    uow: UnitOfWork, ids: Sequence[str], business_date: date, rules: RulesLike
+) -> _ChunkResult:
     with uow:
-        decided, failed = _decide(uow, uow.loans.load_lines(ids), business_date)
+        decided, failed = _decide(uow, ids, business_date, rules)
+        moved = [(d, d.outcome) for d in decided if d.outcome is not None]
         uow.loans.update_lines(  # one write for the chunk; loans first, then quota, then ledger
             [
-                (outcome.account, line.version, _record(line, event, outcome), outcome.statements)
-                for line, event, outcome in decided
+                (out.account, d.line.version, _record(d.line, d.event, out), out.statements)
+                for d, out in moved
             ]
         )
-        for _line, event, outcome in decided:
-            for effect in outcome.quota_effects:
-                uow.quota.apply(effect.command(), as_of=event.as_of)
-        entries: list[JournalEntry] = [e for _l, _e, outcome in decided for e in outcome.entries]
+        uow.loans.save_standings([d.standing for d in decided])
+        for d, out in moved:
+            for effect in out.quota_effects:
+                uow.quota.apply(effect.command(), as_of=d.event.as_of)
+        entries: list[JournalEntry] = [e for d in decided for e in d.entries]
         if entries:
             uow.ledger.post(entries)
         uow.commit()
-    statements = sum(len(outcome.statements) for _l, _e, outcome in decided)
+    statements = sum(len(out.statements) for _d, out in moved)
     return _ChunkResult(len(decided), len(entries), statements, tuple(failed))
 
 
-def _close_chunk_safely(uow: UnitOfWork, ids: Sequence[str], business_date: date) -> _ChunkResult:
+def _close_chunk_safely(
+    uow: UnitOfWork, ids: Sequence[str], business_date: date, rules: RulesLike
+) -> _ChunkResult:
     """:func:`_close_chunk`; if writing the chunk fails, its accounts one unit of work each, so
     only the account at fault is left out."""
     try:
-        return _close_chunk(uow, ids, business_date)
+        return _close_chunk(uow, ids, business_date, rules)
     except LoancoreError:
         pass
     results: list[_ChunkResult] = []
     for account_id in ids:  # bounded by the chunk size
         try:
-            results.append(_close_chunk(uow, [account_id], business_date))
+            results.append(_close_chunk(uow, [account_id], business_date, rules))
         except LoancoreError as error:
             results.append(_ChunkResult(0, 0, 0, (_refusal(account_id, error),)))
     return _ChunkResult(
@@ -462,15 +455,22 @@ def _close_chunk_safely(uow: UnitOfWork, ids: Sequence[str], business_date: date
 
 
 def close_lines_day(
-    uow: UnitOfWork, business_date: date, *, chunk_size: int = LINES_CHUNK_SIZE
+    uow: UnitOfWork,
+    business_date: date,
+    *,
+    rules: RulesLike = None,
+    chunk_size: int = LINES_CHUNK_SIZE,
 ) -> LinesClosed:
-    """Bring every credit-line account whose last date is before ``business_date`` to it with an
-    ``Accrue`` (event id :func:`line_day_event_id`): interest accrued, and on the way each
-    statement closed, late fee and penalty interest charged on its day. ``chunk_size`` accounts
-    a unit of work, in account id order.
+    """Close ``business_date`` for every credit-line account behind it (its last date, or its
+    standing's watermark, before the date): brought to the date with an ``Accrue`` (event id
+    :func:`line_day_event_id`: interest accrued, and on the way each statement closed, late fee
+    and penalty interest charged on its day), then classified and provided for through the
+    loans' rules (:func:`loancore.delinquency.close_line_day`; ``rules`` as for
+    :func:`~loancore.services.close_business_day`), its standing saved in the same unit of work.
+    ``chunk_size`` accounts a unit of work, in account id order.
 
-    Idempotent: an account at the date (closed already, or an event applied on that day) is not
-    selected again, so a second run posts nothing. An account whose close raises a
+    Idempotent: an account closed through the date is not selected again, so a second run posts
+    nothing. An account whose close raises a
     :class:`~loancore.errors.LoancoreError` is reported in ``failed`` and left as it was (the
     rest of its chunk commits; if writing the chunk fails, its accounts go one unit of work
     each); the next run tries it again."""
@@ -487,7 +487,7 @@ def close_lines_day(
             ids = uow.loans.lines_to_close(business_date, after=after, limit=chunk_size)
         if not ids:
             break
-        result = _close_chunk_safely(uow, ids, business_date)
+        result = _close_chunk_safely(uow, ids, business_date, rules)
         chunks, closed = chunk, closed + result.closed
         entries, statements = entries + result.entries, statements + result.statements
         failed.extend(result.failed)
@@ -495,3 +495,58 @@ def close_lines_day(
         if len(ids) < chunk_size:
             break
     return LinesClosed(business_date, chunks, closed, entries, statements, tuple(failed))
+
+
+# -- write-off ------------------------------------------------------------------------------------
+
+
+def write_off_credit_line(
+    uow: UnitOfWork,
+    account_id: str,
+    *,
+    as_of: date,
+    event_id: str,
+    rules: RulesLike = None,
+) -> CreditLineAccount:
+    """核销 the account on ``as_of`` in one unit of work: brought to the date (an ``Accrue`` of
+    id ``event_id``), everything it owes written off against the stage-3 allowance (topped up
+    if short) with the ``WrittenOff`` template, 已核销贷款 registering it, the allowance left
+    released (:func:`loancore.delinquency.write_off_line`); the account then takes no more
+    money events and its principal stays used on the quota line. A replay of ``event_id``
+    returns the stored account. Refused: ``LOAN_NOT_ACTIVE`` (written off already),
+    ``NOTHING_TO_WRITE_OFF``."""
+    with uow:
+        stored = uow.loans.load_line(account_id)
+        if uow.loans.line_record(account_id, event_id) is not None:
+            return stored.account
+        account = stored.account
+        product = uow.loans.line_product(account.product_id, account.product_version)
+        event = Accrue(event_id=event_id, as_of=as_of)
+        brought = apply_line(account, product, event)
+        standing = uow.loans.load_standings([account_id]).get(account_id)
+        done = write_off_line(
+            brought.account,
+            product,
+            standing or line_standing_of(account),
+            _rules_for(rules, product),
+            as_of=as_of,
+            event_id=event_id,
+        )
+        outcome = attrs.evolve(
+            brought, account=done.account, entries=brought.entries + done.booking.entries
+        )
+        record = attrs.evolve(_record(stored, event, outcome), kind="write_off")
+        uow.loans.update_line(
+            done.account,
+            expected_version=stored.version,
+            record=record,
+            statements=brought.statements,
+        )
+        uow.loans.save_standings([done.standing])
+        for effect in brought.quota_effects:
+            uow.quota.apply(effect.command(), as_of=as_of)
+        uow.ledger.post(list(outcome.entries))
+        if done.booking.memo_postings:
+            uow.ledger.post_memo(list(done.booking.memo_postings))
+        uow.commit()
+    return done.account

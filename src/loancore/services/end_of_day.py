@@ -99,6 +99,7 @@ from loancore.money import Money
 from loancore.ports import UnitOfWork
 from loancore.postings import LoanSold, ProvisionCharged, Stage, WrittenOff
 from loancore.quota import Close, CreditRecord, LimitPolicy, LineStatus
+from loancore.services.credit_line import LinesClosed, close_lines_day
 from loancore.services.quota import EndOfDayReport, Refusal, run_end_of_day
 from loancore.services.settlement import joint_write_off_losses
 from loancore.servicing import (
@@ -180,8 +181,9 @@ class ChunkProgress:
 @attrs.frozen
 class BusinessDayReport:
     """What :func:`close_business_day` did: loans brought to the date, loan-days closed, entries
-    and memo postings sent to the ledger, the loans that failed (retried by the next run) and the
-    quota batch's report."""
+    and memo postings sent to the ledger, the loans that failed (retried by the next run), the
+    quota batch's report and what the revolving credit lines' day close did
+    (:class:`~loancore.services.credit_line.LinesClosed`)."""
 
     business_date: datetime.date
     loans_closed: int
@@ -190,6 +192,7 @@ class BusinessDayReport:
     memo_postings: int
     failed: tuple[Refusal, ...]
     quota: EndOfDayReport
+    lines: LinesClosed | None = None  # the credit lines' day close (None: not run)
 
 
 @attrs.frozen
@@ -520,10 +523,13 @@ def close_business_day(
 ) -> BusinessDayReport:
     """Close ``business_date`` over the whole book (module docstring): every active loan caught
     up to it in chunks of ``chunk_size`` loans, ``progress`` called after each chunk
-    (:func:`close_loans`), then the quota batch (:func:`close_quota_day`; ``limit_policy`` None:
+    (:func:`close_loans`), then every revolving credit-line account
+    (:func:`~loancore.services.credit_line.close_lines_day`: statements, late fees, penalty
+    interest, delinquency), then the quota batch (:func:`close_quota_day`; ``limit_policy`` None:
     hold expiry and temporary limits only). The quota keys are ``eod-<yyyymmdd>:...``."""
     loans = close_loans(uow, business_date, rules=rules, chunk_size=chunk_size, progress=progress)
-    excluded = {f.key for f in loans.failed}
+    lines = close_lines_day(uow, business_date, rules=rules)  # lock order: loans, quota, ledger
+    excluded = {f.key for f in (*loans.failed, *lines.failed)}
     quota = close_quota_day(uow, business_date, limit_policy=limit_policy, excluded=excluded)
     return BusinessDayReport(
         business_date,
@@ -533,6 +539,7 @@ def close_business_day(
         loans.memo_postings,
         loans.failed,
         quota,
+        lines,
     )
 
 

@@ -59,6 +59,7 @@ from loancore.services.end_of_day import (
     product_dimension,
 )
 from loancore.services.settlement import servicing_hook
+from loancore.services.shared import ATTEMPTS_MAX, LineBalanceCheck, LineBook, LineCheck
 from loancore.servicing import (
     Disburse,
     GlGranularity,
@@ -91,9 +92,6 @@ __all__ = [
     "quota_command",
     "reconcile",
 ]
-
-ATTEMPTS_MAX = 5
-"""How many times :func:`apply_event` tries by default before letting ConcurrentUpdate out."""
 
 BATCH_MAX = 10_000
 """The most events :func:`apply_batch` takes in one unit of work."""
@@ -434,30 +432,20 @@ def apply_batch(
 
 
 @attrs.frozen
-class LineCheck:
-    """A quota line: its used amount and the outstanding principal of the loans drawn on it."""
-
-    line_id: str
-    used_minor: int
-    principal_outstanding: int
-
-    @property
-    def agrees(self) -> bool:
-        return self.used_minor == self.principal_outstanding
-
-
-@attrs.frozen
 class Reconciliation:
     """The result of :func:`reconcile`; ``clean`` when everything agrees. ``loans``: each loan
     of a ``loan``-granularity product against the ledger filtered by the loan; ``products``: each
     ``summary`` product version (``<id>@<version>``) against the ledger filtered by the product,
     its loans' figures summed (those loans are not in ``loans``: their day-close entries carry
-    no loan dimension, so the loan's own balances cannot be compared)."""
+    no loan dimension, so the loan's own balances cannot be compared); ``credit_lines``: each
+    revolving credit-line account's balances against the ledger filtered by the account; ``lines``:
+    each quota line's used amount against the principal of the loans AND accounts on it."""
 
     trial_balanced: bool
     loans: Mapping[str, tuple[ReconciliationLine, ...]]
     lines: tuple[LineCheck, ...]
     products: Mapping[str, tuple[ReconciliationLine, ...]] = attrs.field(factory=dict)
+    credit_lines: tuple[LineBalanceCheck, ...] = ()
 
     @property
     def clean(self) -> bool:
@@ -466,6 +454,7 @@ class Reconciliation:
             and all(line.agrees for lines in self.loans.values() for line in lines)
             and all(line.agrees for lines in self.products.values() for line in lines)
             and all(check.agrees for check in self.lines)
+            and all(check.agrees for check in self.credit_lines)
         )
 
     def problems(self) -> list[str]:
@@ -475,6 +464,7 @@ class Reconciliation:
             found.extend(f"loan {loan_id}: {line}" for line in lines if not line.agrees)
         for product, lines in self.products.items():
             found.extend(f"product {product}: {line}" for line in lines if not line.agrees)
+        found.extend(f"credit line {check}" for check in self.credit_lines if not check.agrees)
         found.extend(f"quota {check}" for check in self.lines if not check.agrees)
         return found
 
@@ -583,10 +573,15 @@ class _Book:
             if self.line_of(loan) == line_id:
                 self.drawn[line_id] = self.drawn.get(line_id, 0) + _principal_drawn(loan)
 
-    def checks(self) -> tuple[LineCheck, ...]:
+    def checks(self, accounts: LineBook) -> tuple[LineCheck, ...]:
+        """Each quota line's used amount against the principal of the loans and of the
+        credit-line accounts (``accounts``) drawn on it."""
+        drawn = dict(self.drawn)
+        for line_id, principal in accounts.principal.items():  # bounded by the quota lines
+            drawn[line_id] = drawn.get(line_id, 0) + principal
         return tuple(
-            LineCheck(line_id, self.uow.quota.balance(line_id).used_minor, self.drawn[line_id])
-            for line_id in sorted(self.drawn)
+            LineCheck(line_id, self.uow.quota.balance(line_id).used_minor, drawn[line_id])
+            for line_id in sorted(drawn)
         )
 
 
@@ -647,17 +642,26 @@ def reconcile(uow: UnitOfWork, loan_id: str | None = None) -> Reconciliation:
     for another customer is not found there, and the line check reports the difference. One
     loan of a ``summary`` product is checked by its product's totals (:attr:`Reconciliation.
     products`), which reads every loan of the book to find the product's. The whole book is
-    walked in id order, :data:`_LOANS_BATCH` loans at a time."""
+    walked in id order, :data:`_LOANS_BATCH` loans at a time, then every revolving credit-line
+    account (:class:`~loancore.services.shared.LineBook`): its balances against the ledger
+    filtered by the account, its principal added to its quota line's; one loan adds the
+    principal of the accounts on the loan's quota line."""
     with uow:
         trial = uow.ledger.trial_balance(as_of=DATE_MAX)
         book = _Book(uow)
+        accounts = LineBook(uow)
         if loan_id is None:
             _reconcile_all(book)
+            accounts.walk_all()
         else:
             _reconcile_one(book, loan_id)
-        checks = book.checks()
+            for line_id in list(book.drawn):  # one line: the loan's
+                accounts.count_line(line_id)
+        checks = book.checks(accounts)
         products = book.product_results()
-    return Reconciliation(trial.is_balanced(), book.results, checks, products)
+    return Reconciliation(
+        trial.is_balanced(), book.results, checks, products, tuple(accounts.balances)
+    )
 
 
 def _principal_drawn(loan: Loan) -> int:

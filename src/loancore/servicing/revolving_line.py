@@ -54,7 +54,8 @@ from dateutil.relativedelta import relativedelta
 
 from loancore.checks import require_date, require_id
 from loancore.errors import InvalidInput, InvariantViolation, RejectionCode, ServicingRejected
-from loancore.ledger.entries import Dimensions, DimensionsLike, JournalEntry, dimensions_of
+from loancore.ledger.entries import Dimensions, DimensionsLike, JournalEntry, Leg, dimensions_of
+from loancore.ledger.subjects import Side
 from loancore.money import Money, round_ratio
 from loancore.postings import (
     CardDisbursement,
@@ -67,16 +68,26 @@ from loancore.postings import (
     OverpaymentRefunded,
     RepaymentReceived,
     Role,
+    Waiver,
     entries_for,
 )
+from loancore.postings import Component as PostingComponent
 from loancore.quota import Draw as QuotaDraw
 from loancore.quota import RepaymentParts, RestoreRepaid
 from loancore.revolving import interest_for_balances
-from loancore.servicing.events import Accrue, RefundCredit, Repay, ServicingEvent
+from loancore.servicing.events import (
+    Accrue,
+    RefundCredit,
+    Repay,
+    ReversePayment,
+    ServicingEvent,
+    Waive,
+)
 from loancore.servicing.product import CreditLineProduct
 from loancore.waterfall import Component, OutstandingItem, Payment, TransactionType, allocate
 
 __all__ = [
+    "LINE_HISTORY_MAX",
     "STATEMENT_DAY_MAX",
     "CloseStatement",
     "CreditLineAccount",
@@ -84,6 +95,8 @@ __all__ = [
     "LineOutcome",
     "LineQuotaEffect",
     "LineQuotaEffectKind",
+    "LineTransaction",
+    "LineTransactionKind",
     "Statement",
     "apply_line",
     "expected_line_balances",
@@ -92,6 +105,10 @@ __all__ = [
 
 STATEMENT_DAY_MAX = 28
 """The latest statement day: every month has it, so the bill never moves."""
+
+LINE_HISTORY_MAX = 10_000
+"""The most money events (draws, repayments, refunds, waivers) one account's history keeps: a
+payment reversal replays them from the opening."""
 
 Entries = tuple[JournalEntry, ...]
 
@@ -161,6 +178,50 @@ def _id(_instance: object, attribute: attrs.Attribute[Any], value: object) -> No
     require_id(attribute.name, value)
 
 
+class LineTransactionKind(str, enum.Enum):
+    """A money event an account's history keeps (what a reversal replays); persisted by value."""
+
+    DRAW = "draw"
+    REPAY = "repay"
+    REFUND_CREDIT = "refund_credit"
+    WAIVE = "waive"
+
+
+@attrs.frozen(kw_only=True)
+class LineTransaction:
+    """One money event applied to the account: its id, date, kind and amount (minor units), a
+    waiver's component and fee kind, and the reversal that undid it (a repayment only)."""
+
+    event_id: str = attrs.field(validator=_id)
+    as_of: date
+    kind: LineTransactionKind = attrs.field(converter=LineTransactionKind)
+    amount: int
+    component: Component | None = attrs.field(
+        default=None, converter=attrs.converters.optional(Component)
+    )
+    fee_kind: FeeKind | None = attrs.field(
+        default=None, converter=attrs.converters.optional(FeeKind)
+    )
+    reversed_by: str | None = None
+
+    def event(self, currency: str) -> ServicingEvent:
+        """The event again, to replay it."""
+        amount = Money.from_minor(self.amount, currency)
+        base: dict[str, Any] = {"event_id": self.event_id, "as_of": self.as_of, "amount": amount}
+        if self.kind is LineTransactionKind.DRAW:
+            return Draw(**base)
+        if self.kind is LineTransactionKind.REPAY:
+            return Repay(**base)
+        if self.kind is LineTransactionKind.REFUND_CREDIT:
+            return RefundCredit(**base)
+        return Waive(**base, component=self.component, fee_kind=self.fee_kind)
+
+
+def _history(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, tuple) or len(value) > LINE_HISTORY_MAX:
+        raise InvalidInput(attribute.name, value, f"at most {LINE_HISTORY_MAX} transactions")
+
+
 def _date(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     require_date(attribute.name, value)
 
@@ -214,6 +275,10 @@ class CreditLineAccount:
     principal_drawn: int = 0
     principal_repaid: int = 0
     applied_on_last_date: tuple[str, ...] = ()
+    history: tuple[LineTransaction, ...] = attrs.field(default=(), validator=_history)
+    minimums: tuple[tuple[date, int], ...] = ()
+    principal_written_off: int = 0
+    written_off_on: date | None = None
 
     def money(self, minor: int) -> Money:
         return Money.from_minor(minor, self.currency)
@@ -226,6 +291,10 @@ class CreditLineAccount:
         result: date = anchor + relativedelta(months=self.statements_closed)
         return result
 
+    def oldest_unpaid_due(self) -> date | None:
+        """The due date of the oldest statement whose minimum is not fully paid (None: none)."""
+        return self.minimums[0][0] if self.minimums else None
+
     def owed(self) -> int:
         """Everything the borrower owes now (minor units): principal, interest, fees."""
         billed = self.interest_billed + self.penalty + self.fees
@@ -237,11 +306,15 @@ class CreditLineAccount:
         balances = (self.principal, self.interest_accrued, self.interest_billed, self.penalty)
         if min(*balances, self.fees, self.credit, self.minimum_unpaid) < 0:
             raise InvariantViolation(f"line {self.account_id}: a negative balance {self!r}")
-        if self.principal != self.principal_drawn - self.principal_repaid:
+        gone = self.principal_repaid + self.principal_written_off
+        if self.principal != self.principal_drawn - gone:
             raise InvariantViolation(
                 f"line {self.account_id}: principal {self.principal} != drawn "
-                f"{self.principal_drawn} - repaid {self.principal_repaid}"
+                f"{self.principal_drawn} - repaid {self.principal_repaid} - written off "
+                f"{self.principal_written_off}"
             )
+        if sum(minor for _day, minor in self.minimums) != self.minimum_unpaid:
+            raise InvariantViolation(f"line {self.account_id}: minimums {self.minimums!r}")
         if self.credit and self.owed():
             raise InvariantViolation(f"line {self.account_id}: credit kept while owing")
         return self
@@ -411,8 +484,13 @@ def _close(
         fees=account.money(account.fees),
         minimum_payment=account.money(minimum),
     )
+    carried = min(account.minimum_unpaid, minimum)
+    minimums = _take(account.minimums, carried)[0]
+    if minimum > carried:
+        minimums = (*minimums, (statement.due_date, minimum - carried))
     account = attrs.evolve(
         account,
+        minimums=minimums,
         interest_accrued=0,
         interest_billed=interest,
         cycle_start=day,
@@ -565,8 +643,30 @@ def _minimum_paid(account: CreditLineAccount, day: date, amount: int) -> CreditL
             (*overdue[:-1], (day, last - paid)) if last_day == day else (*overdue, (day, -paid))
         )
     return attrs.evolve(
-        account, minimum_unpaid=account.minimum_unpaid - paid, overdue_changes=overdue
+        account,
+        minimum_unpaid=account.minimum_unpaid - paid,
+        minimums=_take(account.minimums, paid)[1],
+        overdue_changes=overdue,
     )
+
+
+def _take(
+    parts: tuple[tuple[date, int], ...], amount: int
+) -> tuple[tuple[tuple[date, int], ...], tuple[tuple[date, int], ...]]:
+    """``parts`` (amounts by due date, oldest first) cut in two: the first ``amount`` and the
+    rest. A payment keeps the rest (it pays the oldest first); a minimum carried into the next
+    statement keeps the first part (its oldest due dates)."""
+    head: list[tuple[date, int]] = []
+    tail: list[tuple[date, int]] = []
+    left = amount
+    for day, minor in parts:  # bounded by the statements still unpaid
+        taken = min(left, minor)
+        left -= taken
+        if taken:
+            head.append((day, taken))
+        if minor - taken:
+            tail.append((day, minor - taken))
+    return tuple(head), tuple(tail)
 
 
 def _repay(
@@ -623,10 +723,204 @@ def _refund_credit(
     return account, entries_for(refunded, product.mapping), ()
 
 
+# -- waivers and payment reversal -----------------------------------------------------------------
+
+_WAIVABLE = {Component.FEE: "fees", Component.PENALTY: "penalty"}
+
+
+def _waive(
+    account: CreditLineAccount, product: CreditLineProduct, event: Waive
+) -> tuple[CreditLineAccount, Entries, tuple[LineQuotaEffect, ...]]:
+    """减免 of a fee (the late fee: a line charges no other), penalty interest or interest
+    (billed first, then accrued, which is first booked receivable: ``.forward``); booked to the
+    component's income and receivable, never to cash. A waiver is no payment: the minimum
+    unpaid stays, but never above what the borrower still owes (the cardholder agreements'
+    "credits do not satisfy the minimum payment")."""
+    component, amount = event.component, event.amount.minor_units
+    if event.fee_kind not in (None, FeeKind.LATE):
+        raise InvalidInput("fee_kind", event.fee_kind.value, "a line charges only the late fee")
+    billed = getattr(account, _WAIVABLE[component]) if component in _WAIVABLE else 0
+    accrued = 0
+    if component is Component.INTEREST:
+        billed, accrued = account.interest_billed, account.interest_accrued
+    if amount > billed + accrued:
+        detail = f"{component.value} booked and unpaid is {account.money(billed + accrued)}"
+        raise ServicingRejected(RejectionCode.WAIVER_EXCEEDS_OUTSTANDING, detail)
+    forward = max(0, amount - billed)
+    as_of, money = event.as_of, account.money
+    forwarded = _event(
+        InterestDue, account, as_of, event_id=f"{event.event_id}.forward", amount=money(forward)
+    )
+    waived = _event(
+        Waiver,
+        account,
+        as_of,
+        event_id=f"{event.event_id}.waive.{component.value}",
+        component=PostingComponent(component.value),
+        amount=event.amount,
+        fee_kind=FeeKind.LATE if component is Component.FEE else None,
+    )
+    entries = entries_for(forwarded, product.mapping) + entries_for(waived, product.mapping)
+    if component is Component.INTEREST:
+        account = attrs.evolve(
+            account,
+            interest_billed=account.interest_billed - (amount - forward),
+            interest_accrued=account.interest_accrued - forward,
+        )
+    else:
+        name = _WAIVABLE[component]
+        account = attrs.evolve(account, **{name: getattr(account, name) - amount})
+    account = _minimum_paid(account, as_of, max(0, account.minimum_unpaid - account.owed()))
+    return account, entries, ()
+
+
+def _opened(account: CreditLineAccount) -> CreditLineAccount:
+    """``account`` as it was opened: nothing drawn, nothing closed, no history."""
+    return CreditLineAccount(
+        account_id=account.account_id,
+        line_id=account.line_id,
+        product_id=account.product_id,
+        product_version=account.product_version,
+        currency=account.currency,
+        dimensions=account.dimensions,
+        opened_on=account.opened_on,
+        statement_day=account.statement_day,
+        last_date=account.opened_on,
+        cycle_start=account.opened_on,
+    )
+
+
+def _replay(
+    account: CreditLineAccount,
+    product: CreditLineProduct,
+    transactions: list[LineTransaction],
+    until: date,
+    event_id: str,
+) -> tuple[CreditLineAccount, dict[str, int]]:
+    """``transactions`` applied again from the opening, then the account accrued to ``until``:
+    the account and the net debit (minor units, debit positive) its entries put on each
+    subject. The account's figures do not depend on how often it was accrued in between (one
+    rounding per cycle and per overdue spell), so this is what the account would be had only
+    ``transactions`` happened."""
+    state = _opened(account)
+    net: dict[str, int] = {}
+    events = [txn.event(account.currency) for txn in transactions]
+    for event in (*events, Accrue(event_id=event_id, as_of=until)):
+        outcome = apply_line(state, product, event)  # bounded by LINE_HISTORY_MAX
+        state = outcome.account
+        for entry in outcome.entries:
+            for leg in entry.legs:
+                net[leg.subject_code] = net.get(leg.subject_code, 0) + leg.signed_minor
+    return state, net
+
+
+_FIGURES = (
+    "principal",
+    "interest_accrued",
+    "interest_billed",
+    "penalty",
+    "fees",
+    "credit",
+    "principal_drawn",
+    "principal_repaid",
+)
+
+
+def _net_entry(
+    account: CreditLineAccount, old: dict[str, int], new: dict[str, int], event: ReversePayment
+) -> Entries:
+    """ONE entry moving each subject from what the history with the payment booked (``old``)
+    to what the history without it books (``new``)."""
+    legs = []
+    for code in sorted({*old, *new}):  # bounded by the product's subjects
+        change = new.get(code, 0) - old.get(code, 0)
+        if change:
+            side = Side.DEBIT if change > 0 else Side.CREDIT
+            legs.append(Leg(code, side, account.money(abs(change)), account.dimensions))
+    if not legs:
+        return ()
+    entry_id = f"payment.reversed:{event.event_id}"
+    memo = f"冲正 payment {event.payment_id} reversed, later events replayed, net"
+    entry = JournalEntry(
+        entry_id=entry_id,
+        idempotency_key=entry_id,
+        accounting_date=event.as_of,
+        legs=tuple(legs),
+        memo=memo,
+    )
+    return (entry,)
+
+
+def _reverse(
+    account: CreditLineAccount, product: CreditLineProduct, event: ReversePayment
+) -> tuple[CreditLineAccount, Entries, tuple[LineQuotaEffect, ...]]:
+    """冲正 of repayment ``payment_id`` (a bounced auto-debit): the account's money events
+    replayed from the opening with and without it (every later event applied again in order,
+    on its own date); the difference posted as one net entry, and the quota used again by the
+    principal the payment had restored (less what the later payments now repay). Refused if
+    the history without the payment cannot stand (a refund of credit the payment had made)."""
+    target = next((t for t in account.history if t.event_id == event.payment_id), None)
+    if target is None or target.kind is not LineTransactionKind.REPAY:
+        detail = f"no repayment {event.payment_id!r} on line {account.account_id}"
+        raise ServicingRejected(RejectionCode.PAYMENT_UNKNOWN, detail)
+    if target.reversed_by is not None:
+        raise ServicingRejected(RejectionCode.PAYMENT_ALREADY_REVERSED, f"by {target.reversed_by}")
+    kept = [t for t in account.history if t.reversed_by is None]
+    old, old_net = _replay(account, product, kept, event.as_of, event.event_id)
+    if any(getattr(old, name) != getattr(account, name) for name in _FIGURES):
+        raise InvariantViolation(f"line {account.account_id}: its history does not replay")
+    without = [t for t in kept if t is not target]
+    new, new_net = _replay(account, product, without, event.as_of, event.event_id)
+    history = tuple(
+        attrs.evolve(t, reversed_by=event.event_id) if t is target else t for t in account.history
+    )
+    result = attrs.evolve(
+        new,
+        history=history,
+        applied_on_last_date=account.applied_on_last_date,
+    )
+    change = new.principal_repaid - account.principal_repaid
+    effects: tuple[LineQuotaEffect, ...] = ()
+    if change < 0:
+        effects = (_effect(account, LineQuotaEffectKind.DRAW, -change, f"{event.event_id}-reuse"),)
+    elif change > 0:
+        kind = LineQuotaEffectKind.RESTORE_REPAID
+        effects = (_effect(account, kind, change, f"{event.event_id}-repaid"),)
+    return result, _net_entry(account, old_net, new_net, event), effects
+
+
+def _recorded(account: CreditLineAccount, event: ServicingEvent) -> CreditLineAccount:
+    """``account`` with a money event added to its history."""
+    kinds = (
+        (Draw, LineTransactionKind.DRAW),
+        (Repay, LineTransactionKind.REPAY),
+        (RefundCredit, LineTransactionKind.REFUND_CREDIT),
+        (Waive, LineTransactionKind.WAIVE),
+    )
+    if not isinstance(event, (Draw, Repay, RefundCredit, Waive)):
+        return account
+    kind = next(k for cls, k in kinds if isinstance(event, cls))
+    if len(account.history) >= LINE_HISTORY_MAX:
+        detail = f"line {account.account_id} keeps {LINE_HISTORY_MAX} transactions at most"
+        raise InvalidInput("history", len(account.history), detail)
+    txn = LineTransaction(
+        event_id=event.event_id,
+        as_of=event.as_of,
+        kind=kind,
+        amount=event.amount.minor_units,
+        component=getattr(event, "component", None),
+        fee_kind=getattr(event, "fee_kind", None),
+    )
+    return attrs.evolve(account, history=(*account.history, txn))
+
+
 def _effect(
     account: CreditLineAccount, kind: LineQuotaEffectKind, minor: int, key: str
 ) -> LineQuotaEffect:
     return LineQuotaEffect(kind=kind, line_id=account.line_id, amount=account.money(minor), key=key)
+
+
+_EVENTS = (Draw, Repay, RefundCredit, Waive, ReversePayment, Accrue, CloseStatement)
 
 
 def _check_event(account: CreditLineAccount, product: CreditLineProduct, event: object) -> None:
@@ -634,10 +928,8 @@ def _check_event(account: CreditLineAccount, product: CreditLineProduct, event: 
         raise InvalidInput("account", account, "expected a CreditLineAccount")
     if not isinstance(product, CreditLineProduct):
         raise InvalidInput("product", product, "expected a CreditLineProduct")
-    if not isinstance(event, (Draw, Repay, RefundCredit, Accrue, CloseStatement)):
-        raise InvalidInput(
-            "event", event, "expected Draw, Repay, RefundCredit, Accrue or CloseStatement"
-        )
+    if not isinstance(event, _EVENTS):
+        raise InvalidInput("event", event, f"expected one of {[c.__name__ for c in _EVENTS]}")
     if product.ref != (account.product_id, account.product_version):
         detail = (
             f"account opened under {account.product_id}@{account.product_version}, "
@@ -664,10 +956,22 @@ def apply_line(
     """``event`` applied to ``account``: first brought to the event's date (statements closed,
     late fees charged, interest accrued), then the event itself. Refused with
     :class:`ServicingRejected` (``PRODUCT_MISMATCH``, ``EVENT_BEFORE_LAST``,
-    ``EVENT_ALREADY_APPLIED``, ``CREDIT_INSUFFICIENT``) or :class:`InvalidInput` (an event of another kind or currency, a
-    :class:`CloseStatement` not on the next statement date); nothing changes then."""
+    ``EVENT_ALREADY_APPLIED``, ``CREDIT_INSUFFICIENT``, ``WAIVER_EXCEEDS_OUTSTANDING``,
+    ``PAYMENT_UNKNOWN``, ``PAYMENT_ALREADY_REVERSED``) or :class:`InvalidInput` (an event of
+    another kind or currency, a :class:`CloseStatement` not on the next statement date); nothing
+    changes then. A written-off account refuses every money event (``LOAN_NOT_ACTIVE``); an
+    accrual only moves its date. Draws, repayments, credit refunds and waivers are kept in the
+    account's ``history``; a :class:`~loancore.servicing.ReversePayment` replays it."""
     _check_event(account, product, event)
     same_day = account.applied_on_last_date if event.as_of == account.last_date else ()
+    if account.written_off_on is not None:
+        if not isinstance(event, (Accrue, CloseStatement)):
+            detail = f"line {account.account_id} was written off on {account.written_off_on}"
+            raise ServicingRejected(RejectionCode.LOAN_NOT_ACTIVE, detail)
+        account = attrs.evolve(  # nothing accrues on a written-off account: the date moves
+            account, last_date=event.as_of, applied_on_last_date=(*same_day, event.event_id)
+        )
+        return LineOutcome(account=account, entries=())
     account, entries, statements = _catch_up(account, product, event.as_of, event.event_id)
     account = attrs.evolve(account, applied_on_last_date=(*same_day, event.event_id))
     effects: tuple[LineQuotaEffect, ...] = ()
@@ -680,6 +984,13 @@ def apply_line(
     elif isinstance(event, RefundCredit):
         account, new, effects = _refund_credit(account, product, event)
         entries += new
+    elif isinstance(event, Waive):
+        account, new, effects = _waive(account, product, event)
+        entries += new
+    elif isinstance(event, ReversePayment):
+        account, new, effects = _reverse(account, product, event)
+        entries += new
+    account = _recorded(account, event)
     return LineOutcome(
         account=account.check(), entries=entries, quota_effects=effects, statements=statements
     )

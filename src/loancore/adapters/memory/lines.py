@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from loancore.checks import require_date, require_id
+from loancore.delinquency.daily import LoanStanding
 from loancore.errors import ConcurrentUpdate, IdempotencyConflict, InvalidInput, NotFound
 from loancore.ports import LineRecord, StoredLine
 from loancore.servicing import (
@@ -243,7 +244,14 @@ class MemoryLines:
         require_date("through", through)
         check_line_limit(after, limit)
         accounts = self._lines().accounts
-        wanted = [i for i, s in accounts.items() if i > after and s.account.last_date < through]
+        standings: dict[str, LoanStanding] = self._state.standings  # type: ignore[attr-defined]
+        wanted = []
+        for account_id, stored in accounts.items():  # bounded by the accounts stored
+            standing = standings.get(account_id)
+            closed = None if standing is None else standing.closed_through
+            behind = closed is None or closed < through or stored.account.last_date < through
+            if account_id > after and behind:
+                wanted.append(account_id)
         return tuple(sorted(wanted)[:limit])
 
     def quota_line_accounts(self, line_id: str) -> tuple[str, ...]:

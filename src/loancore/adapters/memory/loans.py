@@ -215,8 +215,9 @@ class MemoryLoanStore(MemoryLines):
         checked = check_standings(standings)
         with self._lock:
             loans = self._state.loans
+            accounts = self._lines().accounts  # a credit line's standing is kept here too
             for standing in checked:  # everything checked before anything is written
-                if standing.loan_id not in loans:
+                if standing.loan_id not in loans and standing.loan_id not in accounts:
                     raise NotFound("loan", standing.loan_id)
             self._state.standings.update((s.loan_id, s) for s in checked)
 

@@ -51,6 +51,7 @@ from loancore.adapters.sql.lines_codec import (
     encode_line_record,
     encode_statement,
 )
+from loancore.adapters.sql.standing import STANDING
 from loancore.checks import require_date, require_id
 from loancore.errors import ConcurrentUpdate, IdempotencyConflict, NotFound
 from loancore.ports import LineRecord, StoredLine
@@ -345,9 +346,16 @@ class SqlLines:
     ) -> tuple[str, ...]:
         require_date("through", through)
         check_line_limit(after, limit)
+        joined = LINES.outerjoin(STANDING, STANDING.c.loan_id == LINES.c.account_id)
+        behind = sa.or_(
+            LINES.c.last_date < through,
+            STANDING.c.closed_through.is_(None),
+            STANDING.c.closed_through < through,
+        )
         query = (
             sa.select(LINES.c.account_id)
-            .where(LINES.c.account_id > after, LINES.c.last_date < through)
+            .select_from(joined)
+            .where(LINES.c.account_id > after, behind)
             .order_by(LINES.c.account_id)
             .limit(limit)
         )

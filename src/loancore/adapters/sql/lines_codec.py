@@ -21,6 +21,7 @@ from loancore.servicing import (
     CreditLineAccount,
     LineQuotaEffect,
     LineQuotaEffectKind,
+    LineTransaction,
     Statement,
 )
 
@@ -34,8 +35,13 @@ __all__ = [
     "encode_statement",
 ]
 
-LINE_FORMAT = 1
-"""The version of the encodings written here (account, statement, record)."""
+LINE_FORMAT = 2
+"""The version of the encodings written here (account, statement, record). Format 2 added the
+account's ``history`` (its money events), ``minimums`` (the minimum unpaid by due date) and the
+write-off (``principal_written_off``, ``written_off_on``); a format 1 document is read with an
+empty history, its minimum unpaid due on its last statement's due date, and no write-off."""
+
+_FORMATS_READ = (1, 2)
 
 _INTS = (
     "product_version",
@@ -53,6 +59,7 @@ _INTS = (
     "principal_drawn",
     "principal_repaid",
 )
+_INTS_2 = ("principal_written_off",)  # format 2
 _TEXTS = ("account_id", "line_id", "product_id", "currency")
 _DATES = ("opened_on", "last_date", "cycle_start")
 _STATEMENT_AMOUNTS = ("principal", "interest", "penalty", "fees", "minimum_payment")
@@ -64,9 +71,9 @@ def _dump(value: Any) -> str:
 
 def _load(text: str, what: str) -> dict[str, Any]:
     data = json.loads(text, parse_float=_no_float)
-    if not isinstance(data, dict) or data.get("format") != LINE_FORMAT:
+    if not isinstance(data, dict) or data.get("format") not in _FORMATS_READ:
         found = data.get("format") if isinstance(data, dict) else None
-        raise InvariantViolation(f"{what} document of format {found!r}; reads {LINE_FORMAT}")
+        raise InvariantViolation(f"{what} document of format {found!r}; reads {_FORMATS_READ}")
     return data
 
 
@@ -114,6 +121,31 @@ def decode_statement(text: str) -> Statement:
     return _statement_of(_load(text, "statement"))
 
 
+def _transaction_data(txn: LineTransaction) -> list[Any]:
+    return [
+        txn.event_id,
+        txn.as_of.isoformat(),
+        txn.kind.value,
+        txn.amount,
+        None if txn.component is None else txn.component.value,
+        None if txn.fee_kind is None else txn.fee_kind.value,
+        txn.reversed_by,
+    ]
+
+
+def _transaction_of(data: list[Any]) -> LineTransaction:
+    event_id, as_of, kind, amount, component, fee_kind, reversed_by = data
+    return LineTransaction(
+        event_id=event_id,
+        as_of=date.fromisoformat(as_of),
+        kind=kind,
+        amount=int(amount),
+        component=component,
+        fee_kind=fee_kind,
+        reversed_by=reversed_by,
+    )
+
+
 def encode_line(account: CreditLineAccount) -> str:
     """The account's one canonical JSON text."""
     data: dict[str, Any] = {"format": LINE_FORMAT}
@@ -126,6 +158,12 @@ def encode_line(account: CreditLineAccount) -> str:
         late_charged=account.late_charged,
         applied_on_last_date=list(account.applied_on_last_date),
         statement=None if account.statement is None else _statement_data(account.statement),
+        history=[_transaction_data(txn) for txn in account.history],
+        minimums=_changes(account.minimums),
+        principal_written_off=account.principal_written_off,
+        written_off_on=None
+        if account.written_off_on is None
+        else account.written_off_on.isoformat(),
     )
     return _dump(data)
 
@@ -135,6 +173,16 @@ def decode_line(text: str) -> CreditLineAccount:
     fields: dict[str, Any] = {name: data[name] for name in (*_INTS, *_TEXTS)}
     fields.update((name, date.fromisoformat(data[name])) for name in _DATES)
     statement = data["statement"]
+    if data["format"] == 1:
+        unpaid = data["minimum_unpaid"]
+        due = statement["due_date"] if statement is not None else None
+        data.update(
+            history=[],
+            minimums=[[due, unpaid]] if unpaid and due is not None else [],
+            principal_written_off=0,
+            written_off_on=None,
+        )
+    written_off_on = data["written_off_on"]
     return CreditLineAccount(
         **fields,
         dimensions=tuple((key, value) for key, value in data["dimensions"]),
@@ -143,6 +191,10 @@ def decode_line(text: str) -> CreditLineAccount:
         late_charged=bool(data["late_charged"]),
         applied_on_last_date=tuple(data["applied_on_last_date"]),
         statement=None if statement is None else _statement_of(statement),
+        history=tuple(_transaction_of(txn) for txn in data["history"]),
+        minimums=_changes_of(data["minimums"]),
+        principal_written_off=data["principal_written_off"],
+        written_off_on=None if written_off_on is None else date.fromisoformat(written_off_on),
     )
 
 

@@ -46,7 +46,7 @@ from loancore.adapters.sql.base import (
     read_connection,
     write_transaction,
 )
-from loancore.adapters.sql.lines import LINE_TABLES, SqlLines, add_line_tables
+from loancore.adapters.sql.lines import LINE_TABLES, LINES, SqlLines, add_line_tables
 from loancore.adapters.sql.loans_codec import LineMemo, decode_loan, encode_loan
 from loancore.adapters.sql.standing import (
     STANDING,
@@ -348,10 +348,12 @@ class SqlLoanStore(SqlLines):
         with write_transaction(self._bind) as connection:
             known: set[str] = set()
             for first in range(0, len(ids), _IN_MAX):  # bounded by LOANS_BATCH_MAX / _IN_MAX
-                query = sa.select(LOANS.c.loan_id).where(
-                    LOANS.c.loan_id.in_(ids[first : first + _IN_MAX])
-                )
+                some = ids[first : first + _IN_MAX]
+                query = sa.select(LOANS.c.loan_id).where(LOANS.c.loan_id.in_(some))
                 known.update(connection.execute(query).scalars())
+                if len(known) < first + len(some):  # a credit line's standing is kept here too
+                    lines = sa.select(LINES.c.account_id).where(LINES.c.account_id.in_(some))
+                    known.update(connection.execute(lines).scalars())
             for loan_id in ids:
                 if loan_id not in known:
                     raise NotFound("loan", loan_id)
