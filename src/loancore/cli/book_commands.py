@@ -148,7 +148,8 @@ def report(
 def eod(
     db: Db = DEFAULT_DB, date: Annotated[str, typer.Option(help="The day to close.")] = ""
 ) -> None:
-    """Close a day: accrual, classification and the quota end of day (safe to run again)."""
+    """Close a day with the end-of-day batch: accrual, days past due, penalty, classification,
+    provisions and the quota end of day (safe to run again)."""
     day = parse_date("date", date)
     lender = open_book(db)
     try:
@@ -158,7 +159,8 @@ def eod(
         lender.close()
     buckets = ", ".join(f"{k} {v}" for k, v in sorted(closed.buckets.items()))
     typer.echo(
-        f"closed {closed.as_of}: {closed.accrued} loans accrued, skipped {dict(closed.skipped)}, "
+        f"closed {closed.as_of}: {closed.accrued} loans brought to the day "
+        f"({closed.days_closed} loan-days), failed {dict(closed.skipped)}, "
         f"{closed.quota_changes} quota changes; buckets: {buckets or 'none'}"
     )
 
