@@ -10,7 +10,9 @@ import pytest
 
 from loancore.demo import DemoConfig, open_demo_engine, simulate
 from loancore.errors import InvalidInput
-from loancore.services import payable_matches_ledger
+from loancore.reports import written_off_register
+from loancore.services import payable_matches_ledger, reconcile
+from loancore.servicing import LoanStatus
 
 SMALL = DemoConfig(customers=40, merchants=4, months=5, seed=11)
 
@@ -56,3 +58,31 @@ def test_another_seed_gives_another_book(tmp_path: Path) -> None:
 def test_out_of_range_settings_are_refused_naming_the_field(field: str, value: int) -> None:
     with pytest.raises(InvalidInput, match=field):
         DemoConfig(**{field: value})
+
+
+LONG = DemoConfig(customers=150, merchants=4, months=14, seed=7)
+"""Long enough for defaulted loans to pass 180 days overdue and leave the books."""
+
+
+def test_defaulted_loans_are_written_off_or_sold_and_the_books_still_reconcile(
+    tmp_path: Path,
+) -> None:
+    lender, result = run(tmp_path, "long.sqlite", LONG)
+    try:
+        assert result.written_off > 0 and result.sold > 0
+        loans = lender.loans()
+        gone = [loan for loan in loans if loan.status in (LoanStatus.WRITTEN_OFF, LoanStatus.SOLD)]
+        assert len(gone) == result.written_off + result.sold
+        assert all(loan.principal_written_off() > 0 for loan in gone)
+        trial = lender.trial_balance(result.end)
+        assert trial.is_balanced()
+        reconciliation = reconcile(lender.uow)
+        assert reconciliation.clean, reconciliation.problems()
+        register = written_off_register(loans, lender.written_off_memos())
+        assert register.written_off_loans == result.written_off
+        assert register.register_booked_minor >= register.written_off_principal_minor
+        assert (register.register_recovered_minor > 0) == (result.recovered > 0)
+        standings = lender.standings([loan.loan_id for loan in gone])
+        assert all(standings[loan.loan_id].allowance == (0, 0, 0) for loan in gone)
+    finally:
+        lender.close()

@@ -7,13 +7,17 @@ installments under one of four products (等额本息 18%, 等额本金 15%, a �
 monthly management fee, and an interest-free plan the clinic subsidises). Most pay on time; some
 pay late (days to weeks); some prepay in full; some orders are refunded by the clinic; some
 borrowers stop paying and age through the buckets to 损失 (loss). Clinics are settled T+1 on
-China's business calendar. Quarter ends and the last day are closed (accrual, classification, the quota end of day,
-which freezes the lines of borrowers past due).
+China's business calendar. Month ends and the last day are closed with the end-of-day batch
+(accrual, days past due, penalty, classification, provisions, the quota end of day, which
+freezes the lines of borrowers past due); a payment in between first catches its loan up.
 
 Everything is drawn from one ``random.Random(seed)``: the same seed gives the same book, to the
-fen. Defaulted loans stay on the books, classified 损失 and aged M7+: writing them off needs a
-servicing write-off event (the end-of-day batch's work) so that the loan and the ledger keep
-reconciling; the demo does not book the write-off on the ledger alone.
+fen. A defaulted loan ages through the buckets (its provision growing with its class) until,
+past 180 days overdue, the lender writes it off against the allowance (核销, 60%; a few of those
+later recover part of the debt) or sells it to a debt buyer for 10-30% of its principal
+(不良资产转让, 40%); both leave the books through the end-of-day batch's own services
+(:func:`loancore.services.write_off_loan`, :func:`~loancore.services.sell_loan`,
+:func:`~loancore.services.recover_loan`), so the loans and the ledger keep reconciling.
 
 The SQLite file is opened with ``synchronous=NORMAL`` (WAL): a crash may lose the last
 transactions of this throwaway book, never corrupt it; the library's default stays FULL.
@@ -181,6 +185,9 @@ class DemoResult:
     prepaid: int
     refunded: int
     settlement_runs: int
+    written_off: int
+    sold: int
+    recovered: int
 
 
 def open_demo_engine(path: Path) -> Engine:
@@ -338,12 +345,48 @@ def _plan_loan(world: _World, loan: Loan) -> None:
     stop = len(dues)
     if behaviour == "default":
         stop = rng.randrange(0, min(3, len(dues)))
+        _plan_default(world, loan.loan_id, dues[stop])
     if behaviour == "prepay" and len(dues) > 1:
         stop = rng.randrange(1, len(dues))
         world.at(dues[stop - 1] + timedelta(days=10), "payoff", loan.loan_id)
     for due in dues[:stop]:
         delay = rng.randrange(3, 46) if behaviour == "late" and rng.random() < 0.5 else 0
         world.at(due + timedelta(days=delay), "pay", loan.loan_id)
+
+
+WRITE_OFF_SHARE = 0.6
+"""Of the defaulted loans, the share written off; the others are sold."""
+RECOVERY_SHARE = 0.3
+"""Of the loans written off, the share that later recovers part of the debt."""
+DEFAULT_DAYS_MIN = 181
+"""A defaulted loan leaves the books this many days or more after its first missed due date."""
+
+
+def _plan_default(world: _World, loan_id: str, missed: date) -> None:
+    """A defaulted loan's end: written off or sold once more than 180 days past due."""
+    rng = world.rng
+    day = missed + timedelta(days=DEFAULT_DAYS_MIN + rng.randrange(0, 45))
+    if rng.random() < WRITE_OFF_SHARE:
+        world.at(day, "write_off", loan_id, rng.random() < RECOVERY_SHARE)
+    else:
+        world.at(day, "sell", loan_id, rng.randrange(10, 31))
+
+
+def _derecognise(world: _World, kind: str, loan: Loan, detail: Any, day: date) -> None:
+    """Write off (and plan a recovery, ``detail`` True) or sell (``detail``: price, per cent of
+    the principal outstanding) a defaulted loan."""
+    lender, rng = world.lender, world.rng
+    if kind == "sell":
+        price = loan.principal_outstanding() * detail // 100
+        lender.sell(loan.loan_id, f"S-{loan.loan_id}", _money(max(price, 1)), day)
+        world.count("sold")
+        return
+    gone = lender.write_off(loan.loan_id, f"W-{loan.loan_id}", day)
+    world.count("written off")
+    if detail:
+        share = rng.randrange(10, 41)
+        amount = gone.principal_written_off() * share // 100
+        world.at(day + timedelta(days=rng.randrange(30, 121)), "recover", loan.loan_id, amount)
 
 
 def _due_now(world: _World, loan: Loan, day: date) -> int:
@@ -375,7 +418,15 @@ def _payments(world: _World, loan_ids: list[str], day: date) -> None:
 
 def _special(world: _World, kind: str, loan_id: str, detail: Any, day: date) -> None:
     loan = world.lender.loan(loan_id)
+    if kind == "recover":
+        if loan.status is LoanStatus.WRITTEN_OFF and detail > 0:
+            world.lender.recover(loan_id, f"RC-{loan_id}", _money(detail), day)
+            world.count("recovered")
+        return
     if loan.status is not LoanStatus.ACTIVE or loan.last_date > day:
+        return
+    if kind in ("write_off", "sell"):
+        _derecognise(world, kind, loan, detail, day)
         return
     if kind == "payoff":
         world.lender.pay_off(loan_id, f"PO-{loan_id}", day)
@@ -408,8 +459,8 @@ def _day(world: _World, day: date) -> None:
         world.lender.settle(day)
         world.count("settlement runs")
     tomorrow = day + timedelta(days=1)
-    if (tomorrow.day == 1 and tomorrow.month in (1, 4, 7, 10)) or day == world.config.end:
-        world.lender.close_day(day)  # quarter ends and the last day
+    if tomorrow.day == 1 or day == world.config.end:
+        world.lender.close_day(day)  # month ends and the last day
 
 
 def simulate(
@@ -447,4 +498,7 @@ def simulate(
         prepaid=counts.get("prepaid", 0),
         refunded=counts.get("refunded", 0),
         settlement_runs=counts.get("settlement runs", 0),
+        written_off=counts.get("written off", 0),
+        sold=counts.get("sold", 0),
+        recovered=counts.get("recovered", 0),
     )

@@ -13,6 +13,7 @@
                                                   # the capture recorded for settlement
     lender.close_day(as_of)                       # the end-of-day batch, then the quota's
     lender.repay(Payment(...))                    # or repay_many, prepay, pay_off, refund
+    lender.write_off(loan_id, id, as_of)          # or sell(loan_id, id, price, as_of); recover(...)
     lender.settle(as_of)                          # merchants' T+N settlement run
     lender.trial_balance(as_of), lender.loans(), lender.bill(customer_id, as_of)  # reports
 
@@ -51,9 +52,10 @@ from loancore.calendar import BusinessCalendar
 from loancore.checks import require_date, require_id
 from loancore.credit import CreditApplication, CreditDecision, ReferencePolicy, manual_decision
 from loancore.delinquency import DelinquencyPolicy
-from loancore.delinquency.daily import DailyRules
+from loancore.delinquency.daily import DailyRules, LoanStanding
 from loancore.errors import InvalidInput, LenderRejected, RejectionCode
 from loancore.ledger import Chart, TrialBalance, default_chart
+from loancore.ledger.entries import MemoPosting, MemoRegister
 from loancore.money import Money
 from loancore.quota import Grant, Hold, Void
 from loancore.services import (
@@ -65,8 +67,11 @@ from loancore.services import (
     apply_event,
     book_order,
     reconcile,
+    recover_loan,
     run_settlement,
     save_merchant_terms,
+    sell_loan,
+    write_off_loan,
 )
 from loancore.servicing import Loan, LoanProduct, MerchantRefund, PayOff, Prepay, Repay
 from loancore.servicing import payoff_amount as quote_payoff
@@ -404,6 +409,57 @@ class Lender:
         return close_day(
             self.uow, require_date("as_of", as_of), delinquency=self.delinquency, rules=self.rules
         )
+
+    def write_off(self, loan_id: str, write_off_id: str, as_of: date) -> Loan:
+        """核销 a bad loan on ``as_of`` against its allowance
+        (:func:`loancore.services.write_off_loan`; ``write_off_id`` is the idempotency key)."""
+        with self._work() as (_connection, uow):
+            return write_off_loan(
+                uow,
+                require_id("loan_id", loan_id),
+                as_of=require_date("as_of", as_of),
+                event_id=require_id("write_off_id", write_off_id),
+                rules=self.rules,
+            )
+
+    def recover(self, loan_id: str, recovery_id: str, amount: Money, as_of: date) -> LoanStanding:
+        """Cash recovered on a written-off loan (:func:`loancore.services.recover_loan`)."""
+        with self._work() as (_connection, uow):
+            return recover_loan(
+                uow,
+                require_id("loan_id", loan_id),
+                amount,
+                as_of=require_date("as_of", as_of),
+                event_id=require_id("recovery_id", recovery_id),
+                rules=self.rules,
+            )
+
+    def sell(self, loan_id: str, sale_id: str, price: Money, as_of: date) -> Loan:
+        """不良资产转让: a bad loan sold for ``price`` (:func:`loancore.services.sell_loan`; its
+        quota line closed)."""
+        with self._work() as (_connection, uow):
+            return sell_loan(
+                uow,
+                require_id("loan_id", loan_id),
+                price,
+                as_of=require_date("as_of", as_of),
+                event_id=require_id("sale_id", sale_id),
+                rules=self.rules,
+            )
+
+    def standings(self, ids: Sequence[str]) -> dict[str, LoanStanding]:
+        """The end-of-day standings of ``ids`` (a loan never closed has none)."""
+        with self._read() as (_connection, uow), uow:
+            return uow.loans.load_standings(list(ids))
+
+    def written_off_memos(self) -> list[MemoPosting]:
+        """Every posting to the 已核销贷款 register (written-off loans still pursued)."""
+        with self._read() as (_connection, uow), uow:
+            return [
+                memo
+                for memo in uow.ledger.memo_postings()
+                if memo.register is MemoRegister.WRITTEN_OFF_LOANS
+            ]
 
     def settle(self, as_of: date) -> SettlementResult:
         """The merchants' settlement run of ``as_of`` on the facade's channel (again: replay).

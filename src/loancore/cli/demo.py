@@ -112,6 +112,8 @@ def demo(
             f"{result.end}: applications {result.applications}; {result.orders} loans booked "
             f"({result.orders_refused} orders refused by the quota), {result.payments} payments, "
             f"{result.prepaid} paid off early, {result.refunded} refunds, "
+            f"{result.written_off} written off ({result.recovered} recovered in part), "
+            f"{result.sold} sold, "
             f"{result.settlement_runs} settlement runs; simulated in {simulated:.1f} s"
         )
         print_portfolio(console, lender, result.end)
