@@ -233,7 +233,8 @@ def demo_book(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 def test_demo_prints_every_report_and_a_clean_beancount_export(demo_book: tuple[Path, str]) -> None:
     db, out = demo_book
     for title in ("Trial balance", "Balance sheet", "Income statement", "Portfolio aging",
-                  "Five-level classification", "Vintage", "Roll rates", "Merchant settlement"):  # fmt: skip
+                  "Five-level classification", "Written off and sold", "Vintage", "Roll rates",
+                  "Merchant settlement"):  # fmt: skip
         assert title in out, title
     assert "assets = liabilities + equity: True" in out
     assert "0 error(s) when beancount's loader re-checks it" in out
@@ -247,6 +248,7 @@ def test_demo_prints_every_report_and_a_clean_beancount_export(demo_book: tuple[
         (["report", "aging", "--as-of", "2025-04-30"], "Aging on 2025-04-30"),
         (["report", "bill", "--customer", "C00001"], "Bill of C00001"),
         (["report", "settlement"], "Merchant settlement"),
+        (["report", "written-off"], "Written off and sold"),
         (["eod", "--date", "2025-04-30"], "closed 2025-04-30"),
         (["settle", "--date", "2025-04-30"], "settlement up:2025-04-30"),
     ],

@@ -29,6 +29,7 @@ from loancore.reports import (
     roll_rates,
     settlement_summary,
     vintage,
+    written_off_register,
 )
 
 __all__ = ["ExportFormat", "ReportName", "eod", "export", "report", "settle"]
@@ -52,6 +53,7 @@ class ReportName(str, enum.Enum):
     VINTAGE = "vintage"
     ROLL_RATES = "roll-rates"
     SETTLEMENT = "settlement"
+    WRITTEN_OFF = "written-off"
 
 
 class ExportFormat(str, enum.Enum):
@@ -89,6 +91,9 @@ def _print_one(console: Console, name: ReportName, lender: Lender, as_of: dateti
         console.print(tables.vintage_table(vintage(loans, as_of), CURRENCY))
     elif name is ReportName.ROLL_RATES:
         console.print(tables.roll_rate_table(roll_rates(loans, month_ends(first, as_of))))
+    elif name is ReportName.WRITTEN_OFF:
+        register = written_off_register(loans, lender.written_off_memos())
+        console.print(tables.written_off_table(register, CURRENCY))
     else:
         summary = settlement_summary(lender.settlement_batches(first, as_of))
         console.print(tables.settlement_table(summary, CURRENCY))
