@@ -24,7 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from loancore import __version__, apr
 from loancore.amortization import LoanTerms, Method, amortize
@@ -52,7 +52,7 @@ def with_option_in(base: list[str], name: str, value: str) -> list[str]:
     return [*args, name, value]
 
 
-def schedule(*args: str):
+def schedule(*args: str) -> Result:
     return RUNNER.invoke(app, ["schedule", *args])
 
 
@@ -357,7 +357,7 @@ def test_terms_from_options_refuses_unknown_fields_and_missing_required_ones() -
     from loancore.cli.schedule import terms_from_options
     from loancore.errors import InvalidInput
 
-    given = {"principal": "100", "currency": "cny", "annual_rate": "0.1", "installments": "3",
+    given: dict[str, str | None] = {"principal": "100", "currency": "cny", "annual_rate": "0.1", "installments": "3",
              "method": "flat", "start_date": "2026-01-31", "rounding": "HALF_UP"}  # fmt: skip
     assert terms_from_options(given).currency == "CNY"
     with pytest.raises(InvalidInput, match="^options: not LoanTerms fields"):

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from loancore.demo import DemoConfig, open_demo_engine, simulate
+from loancore.app import Lender
+from loancore.demo import DemoConfig, DemoResult, open_demo_engine, simulate
 from loancore.errors import InvalidInput
 from loancore.reports import written_off_register
 from loancore.services import payable_matches_ledger, reconcile
@@ -17,7 +18,7 @@ from loancore.servicing import LoanStatus
 SMALL = DemoConfig(customers=40, merchants=4, months=5, seed=11)
 
 
-def run(tmp_path: Path, name: str, config: DemoConfig = SMALL):
+def run(tmp_path: Path, name: str, config: DemoConfig = SMALL) -> tuple[Lender, DemoResult]:
     return simulate(open_demo_engine(tmp_path / name), config)
 
 

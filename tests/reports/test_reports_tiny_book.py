@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from loancore.delinquency import DelinquencyPolicy, RiskClass, dpd
 from loancore.delinquency.daily import sold_loan, written_off_loan
-from loancore.ledger import default_chart
+from loancore.ledger import TrialBalance, default_chart
 from loancore.ledger.entries import MemoDirection, MemoPosting, MemoRegister
 from loancore.ledger.reports import trial_balance_of
 from loancore.money import Money
@@ -40,7 +40,7 @@ START = date(2026, 1, 15)
 AS_OF = date(2026, 4, 1)
 
 
-def trial(as_of: date = date(2026, 3, 31)):
+def trial(as_of: date = date(2026, 3, 31)) -> TrialBalance:
     return trial_balance_of(
         as_of,
         [
@@ -130,8 +130,8 @@ def test_classification_counts_loans_by_class() -> None:
     assert rows[RiskClass.SPECIAL_MENTION] == (2, a.principal_outstanding() + 1_200_000)
     assert rows[RiskClass.NORMAL] == (0, 0)
     lenient = DelinquencyPolicy(grace_days=20)
-    rows = {r.risk_class: r.count for r in classification([a, b], AS_OF, lenient)}
-    assert rows[RiskClass.NORMAL] == 1  # A's 17 days are within the grace
+    counts = {r.risk_class: r.count for r in classification([a, b], AS_OF, lenient)}
+    assert counts[RiskClass.NORMAL] == 1  # A's 17 days are within the grace
 
 
 def test_vintage_is_the_share_of_the_cohort_past_30_days_by_month_on_book() -> None:
@@ -167,7 +167,9 @@ def test_bill_shows_overdue_next_due_and_history() -> None:
     assert [h.kind for h in bill.history] == ["booked", "disbursed", "repayment"]
 
 
-def memo(posting_id: str, register: MemoRegister, direction: MemoDirection, text: str):
+def memo(
+    posting_id: str, register: MemoRegister, direction: MemoDirection, text: str
+) -> MemoPosting:
     return MemoPosting(
         posting_id=posting_id, idempotency_key=posting_id, register=register,
         accounting_date=date(2026, 9, 1), direction=direction, amount=cny(text),
