@@ -1,9 +1,12 @@
-"""The end of day on Dask distributed over a book on PostgreSQL: one worker, then two.
+"""THE end of day on Dask distributed over a book on PostgreSQL: one worker, then two.
 
-    eod_postgres_loans_per_s        LOANS active loans brought to the business date (an Accrue
-                                    each: interest accrued, one due date passed) by
-                                    ``end_of_day_on_dask`` on a LocalCluster of ONE worker
-                                    process (one thread), the book on PostgreSQL
+    eod_postgres_loans_per_s        LOANS active 12-installment loans, each closed through the
+                                    day before, closed for one ordinary day (accrual,
+                                    classification, provision: two entries a loan, as in
+                                    bench_eod.py) by ``end_of_day_on_dask``: ``close_range`` on
+                                    each range (chunks of CHUNK loans), then the quota batch on
+                                    the driver; a LocalCluster of ONE worker process (one
+                                    thread), the book on PostgreSQL
                                     (LOANCORE_TEST_POSTGRES_URL), best of ROUNDS
     eod_postgres_2_workers_ratio    the one-worker time / the two-worker time, the same day on
                                     a copy of the same book (goal >= 1.6 on 2 cores), best of
@@ -19,8 +22,9 @@
                                     workers' PostgreSQL sessions waiting on a lock
                                     (pg_stat_activity, wait_event_type 'Lock')
 
-The book is booked once into a template database; every run gets its own copy (``CREATE DATABASE
-... TEMPLATE``), so both runs start from the same ledger. The cluster start is not timed; the
+The book is booked and its previous night closed (``close_business_day`` through START) once into
+a template database; every run gets its own copy (``CREATE DATABASE ... TEMPLATE``), so both runs
+start from the same book. The cluster start is not timed; the
 partitioning (reading the ids) is. The driver process, the workers and PostgreSQL share the
 machine's cores. Prints where the two-worker run's sessions waited. Run alone with
 ``python bench/bench_eod_dask.py`` under scripts/with-postgres; no test asserts these figures.
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import collections
 import datetime
+import functools
 import os
 import threading
 import time
@@ -49,6 +54,8 @@ from loancore.adapters.sql.uow import SqlUnitOfWork
 from loancore.ledger import default_chart
 from loancore.money import Money
 from loancore.quota import Grant, Hold
+from loancore.services.end_of_day import close_business_day
+from loancore.services.partition import close_range
 from loancore.services.servicing import quota_command
 from loancore.servicing import Disburse, Outcome, apply, book_loan
 from loancore.testing.servicing import CLINIC_PRODUCT_TOML
@@ -57,8 +64,9 @@ LOANS = 20_000
 CHUNK = 1_000
 LINES = 400  # 50 loans of 3,000.00 on a 200,000.00 line
 START = datetime.date(2026, 1, 15)
-BUSINESS_DATE = datetime.date(2026, 3, 1)  # the first due date (Feb 15) passed, interest accrues
+BUSINESS_DATE = START + datetime.timedelta(days=1)  # an ordinary day: every loan one day behind
 ROUNDS = 2
+RANGE = functools.partial(close_range, chunk_size=CHUNK)
 SAMPLE_S = 0.02
 
 
@@ -142,6 +150,8 @@ def _book(url: str) -> str:
     loan_ids = [f"L{n:06d}" for n in range(LOANS)]
     for first in range(0, LOANS, CHUNK):
         _book_chunk(uow, loan_ids[first : first + CHUNK], first)
+    closed = close_business_day(uow, START, chunk_size=CHUNK)  # the night before
+    assert closed.loans_closed == LOANS and not closed.failed, closed.failed[:3]
     engine.dispose()
     return name
 
@@ -222,12 +232,13 @@ def _run_day(client: Client, url: str, template: str) -> _Day:
         busy_before = _machine_busy_ticks()
         with _Sampler(url, name) as sampler:
             started = time.perf_counter()
-            report = end_of_day_on_dask(client, _url(url, name), BUSINESS_DATE)
+            report = end_of_day_on_dask(client, _url(url, name), BUSINESS_DATE, function=RANGE)
             elapsed = time.perf_counter() - started
         pg = _postgres_cpu_seconds() - pg_before
         busy = (_machine_busy_ticks() - busy_before) / os.sysconf("SC_CLK_TCK")
         cpu = sum(client.run(time.process_time).values()) - cpu_before
-        assert report.complete and report.loans_brought == LOANS, report.failed
+        assert report.complete and report.quota is not None, report.failed
+        assert report.loans_closed == LOANS and not report.refused, report.refused[:3]
         return _Day(elapsed, cpu, pg, busy, sampler)
     finally:
         _drop(url, name)

@@ -2,8 +2,8 @@
 
 The use case measured is a draw: ``with uow:`` hold 1.00 CNY of quota on a sub-line, post the
 loan's journal entry (two legs), commit. The ledger's writer lock is taken by the post (SQLite:
-the database's write lock is already held since ``BEGIN IMMEDIATE``; PostgreSQL: ``SELECT ... FOR
-UPDATE`` of the ledger_state row) and released by the commit, so "ledger lock to commit" is timed
+the database's write lock is already held since ``BEGIN IMMEDIATE``; PostgreSQL: the ledger's
+advisory lock in shared mode, ledger schema 5) and released by the commit, so "ledger lock to commit" is timed
 from just before ``uow.ledger.post`` to the return of ``uow.commit()``: the post's own work plus
 the commit (on SQLite and a durable PostgreSQL, the commit's fsync).
 

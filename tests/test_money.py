@@ -98,6 +98,16 @@ def test_minor_units_round_trip_for_storage() -> None:
         Money.from_minor(True, "CNY")
 
 
+@given(st.integers(min_value=-(10**15), max_value=10**15), currencies())
+def test_from_minor_twice_gives_the_same_value_at_the_currency_scale(minor: int, code: str) -> None:
+    # from_minor keeps the values it built: a second call must equal a fresh Money.
+    first, again = Money.from_minor(minor, code), Money.from_minor(minor, code)
+    assert first == again == Money(from_minor_units(minor, minor_units_of(code)), code)
+    assert again.minor_units == minor and again.currency == code
+    with pytest.raises(UnknownCurrency):
+        Money.from_minor(minor, code.lower() + "X")
+
+
 @given(moneys())
 def test_minor_units_round_trip_is_exact(money: Money) -> None:
     assert Money.from_minor(money.minor_units, money.currency) == money

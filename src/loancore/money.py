@@ -370,6 +370,13 @@ def round_ratio(numerator: int, denominator: int, *, rounding: Rounding | str) -
 _EXACT = decimal.Context(prec=_ARITH.prec, traps=[decimal.Inexact, decimal.InvalidOperation])
 
 
+_FROM_MINOR: dict[tuple[int, str], Money] = {}
+"""The values :meth:`Money.from_minor` built, by (minor units, currency); emptied when it
+reaches :data:`_FROM_MINOR_MAX`."""
+
+_FROM_MINOR_MAX = 10_000
+
+
 def _amount_converter(value: Any) -> Decimal:
     return to_decimal(value, field="amount")
 
@@ -408,10 +415,23 @@ class Money:
 
     @classmethod
     def from_minor(cls, minor: int, currency: str) -> Money:
-        """Build from integer minor units, as stored: ``Money.from_minor(1230, "CNY")`` is 12.30."""
+        """Build from integer minor units, as stored: ``Money.from_minor(1230, "CNY")`` is 12.30.
+
+        A Money is an immutable value and stored amounts recur (zero, a schedule's installment
+        amounts), so the values built here are kept (bounded) and an amount built before is
+        returned as it is, not checked again."""
+        if type(minor) is int and type(currency) is str and cls is Money:
+            known = _FROM_MINOR.get((minor, currency))
+            if known is not None:
+                return known
         if isinstance(minor, bool) or not isinstance(minor, int):
             raise InvalidInput("minor", minor, "expected an int number of minor units")
-        return cls(from_minor_units(minor, minor_units_of(currency)), currency)
+        money = cls(from_minor_units(minor, minor_units_of(currency)), currency)
+        if type(minor) is int and type(currency) is str and cls is Money:
+            if len(_FROM_MINOR) >= _FROM_MINOR_MAX:
+                _FROM_MINOR.clear()
+            _FROM_MINOR[(minor, currency)] = money
+        return money
 
     # -- views ----------------------------------------------------------------------------------
 

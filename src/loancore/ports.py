@@ -20,7 +20,8 @@ A use case is one :class:`UnitOfWork` (cosmicpython's pattern)::
 - Lock order: writes go loans, then settlement, then quota, then the ledger (:data:`LOCK_ORDER`). A write to a
   store earlier in the order after a write to a later one raises InvariantViolation before it
   touches anything, so no two units of work can wait on each other in a cycle; the ledger's
-  writer lock, taken last, is held only for the ledger step and the commit. Reads lock nothing and
+  writer lock (shared among posts on PostgreSQL), taken last, is held only for the ledger step
+  and the commit. Reads lock nothing and
   may come in any order.
 - A store operation that raises inside the block undoes only itself (a SQL SAVEPOINT, the memory
   stores' own all-or-nothing checks): a batch that catches a ``Rejected`` per item may go on and
@@ -43,9 +44,11 @@ Atomicity
     connection) and relies on the database for crash safety; the memory store validates
     everything before touching its state.
 
-What a store checks inside its transaction (in this order, under a lock that serialises writers,
-e.g. ``SELECT ... FOR UPDATE`` of a one-row ledger-state table on PostgreSQL or ``BEGIN
-IMMEDIATE`` on SQLite):
+What a store checks inside its transaction (in this order, under the ledger's writer lock: on
+SQLite ``BEGIN IMMEDIATE``, which serialises writers; on PostgreSQL, since ledger schema 5, a
+transaction-level advisory lock taken in SHARED mode by posts, so writers run side by side while
+the idempotency keys are UNIQUE and the running totals spread over per-writer slots, and in
+EXCLUSIVE mode by a period close or a chart change; docs/storage.md, docs/scaling.md):
 
 1. Idempotency: :func:`loancore.ledger.rules.plan_batch` with ``find_by_key`` reading the store.
    Same key + same content (:meth:`JournalEntry.content`: everything but the entry id) -> the
@@ -90,6 +93,8 @@ from datetime import date
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
+import attrs
+
 from loancore.delinquency.daily import LoanStanding
 from loancore.ledger.entries import DimensionsLike, JournalEntry, MemoPosting, MemoRegister
 from loancore.ledger.reports import GeneralLedger, TrialBalance
@@ -106,7 +111,14 @@ from loancore.quota import (
     QuotaResult,
     QuotaSnapshot,
 )
-from loancore.servicing import Loan, LoanProduct
+from loancore.servicing import (
+    CreditLineAccount,
+    CreditLineProduct,
+    LineQuotaEffect,
+    Loan,
+    LoanProduct,
+    Statement,
+)
 from loancore.settlement import (
     Capture,
     CommissionTerms,
@@ -120,9 +132,11 @@ from loancore.settlement.records import ChannelFileRecord, LineStatus, Settlemen
 __all__ = [
     "LOCK_ORDER",
     "LedgerStore",
+    "LineRecord",
     "LoanStore",
     "QuotaStore",
     "SettlementStore",
+    "StoredLine",
     "UnitOfWork",
 ]
 
@@ -131,6 +145,33 @@ LOCK_ORDER: tuple[str, ...] = ("loans", "settlement", "quota", "ledger")
 settlement rows (orders, batches, a merchant's carry-forward), then quota lines, then the ledger.
 A store added to the unit of work takes its place here by name (docs/architecture.md, "Lock
 order", says why each one sits where it does)."""
+
+
+@attrs.frozen(kw_only=True)
+class StoredLine:
+    """A credit-line account as a :class:`LoanStore` keeps it: the account, its optimistic
+    ``version`` (1 when added, one more per event) and the customer it belongs to."""
+
+    account: CreditLineAccount
+    version: int
+    customer_id: str
+
+
+@attrs.frozen(kw_only=True)
+class LineRecord:
+    """What one event did to a credit-line account, as the store keeps it (a replayed event id
+    returns it): the event's id, date and kind (``draw``, ``repay``, ``accrue``,
+    ``refund_credit``, ``close_statement``), the account ``version`` the event produced, the ids
+    of the journal entries posted, the quota effects applied and the numbers of the statements
+    the event closed on its way."""
+
+    event_id: str
+    as_of: date
+    kind: str
+    version: int
+    entry_ids: tuple[str, ...]
+    quota_effects: tuple[LineQuotaEffect, ...]
+    statements: tuple[int, ...]
 
 
 @runtime_checkable
@@ -345,8 +386,13 @@ class LoanStore(Protocol):
     Optimistic concurrency: :meth:`update` writes ``loan`` only if the stored loan is still at
     ``expected_version`` (the version the caller loaded); otherwise it raises
     :class:`~loancore.errors.ConcurrentUpdate` and changes nothing, and the caller loads again and
-    retries. Writes are ``save_product``, ``add``, ``update`` and ``update_many``
+    retries. Writes are ``save_product``, ``add``, ``update``, ``update_many``,
+    ``save_standings``, ``save_line_product``, ``add_line``, ``update_line`` and ``update_lines``
     (:data:`LOCK_ORDER`: first).
+
+    Revolving credit-line accounts (:class:`~loancore.servicing.CreditLineAccount`) and their
+    products live here too, under the same lock position, with the same optimistic versions
+    (:class:`StoredLine`), a :class:`LineRecord` per event applied and the statements closed.
     """
 
     def save_product(self, toml_text: str) -> LoanProduct:
@@ -413,6 +459,79 @@ class LoanStore(Protocol):
 
     def standings(self, *, after: str = "", limit: int = 1000) -> tuple[LoanStanding, ...]:
         """Up to ``limit`` stored standings of loan ids greater than ``after``, in id order."""
+        ...
+
+    # -- revolving credit lines (docs/servicing.md, "Stored credit lines") ----------------------
+
+    def save_line_product(self, toml_text: str) -> CreditLineProduct:
+        """Store the credit-line product the TOML describes
+        (:func:`loancore.servicing.credit_line_product_from_toml`) under its ``(product_id,
+        version)``; the same content again is a no-op, other content IdempotencyConflict."""
+        ...
+
+    def line_product(self, product_id: str, version: int) -> CreditLineProduct:
+        """The stored credit-line product version; NotFound if there is none."""
+        ...
+
+    def add_line(self, account: CreditLineAccount, *, customer_id: str) -> None:
+        """Store a new credit-line account of ``customer_id`` at version 1; an existing account
+        id raises IdempotencyConflict unless the stored account and customer are equal."""
+        ...
+
+    def load_line(self, account_id: str) -> StoredLine:
+        """The stored account with its version; NotFound if there is none."""
+        ...
+
+    def load_lines(self, account_ids: Sequence[str]) -> dict[str, StoredLine]:
+        """The stored accounts of ``account_ids`` (at most 10,000) by id, read at once;
+        NotFound for the first id in order that has none."""
+        ...
+
+    def update_line(
+        self,
+        account: CreditLineAccount,
+        *,
+        expected_version: int,
+        record: LineRecord,
+        statements: Sequence[Statement] = (),
+    ) -> None:
+        """Replace the stored account (same id) if it is still at ``expected_version``, with
+        ``record`` (its ``version`` must be ``expected_version + 1``) and the ``statements``
+        the event closed, all or nothing. ConcurrentUpdate if the version moved, NotFound if
+        there is no such account, IdempotencyConflict if the record's event id or a statement
+        number is already stored for the account."""
+        ...
+
+    def update_lines(
+        self, updates: Sequence[tuple[CreditLineAccount, int, LineRecord, Sequence[Statement]]]
+    ) -> None:
+        """:meth:`update_line` of each ``(account, expected_version, record, statements)`` (at
+        most 10,000, one per account id), written at once (a day close's chunk) and all or
+        nothing: the first refusal in order (NotFound, ConcurrentUpdate, IdempotencyConflict)
+        is raised and nothing is written."""
+        ...
+
+    def line_record(self, account_id: str, event_id: str) -> LineRecord | None:
+        """The record of ``event_id`` applied to the account, or None."""
+        ...
+
+    def line_statements(self, account_id: str) -> tuple[Statement, ...]:
+        """Every statement closed on the account, by number (empty for an unknown account)."""
+        ...
+
+    def line_ids(self, *, after: str = "", limit: int = 1000) -> tuple[str, ...]:
+        """Up to ``limit`` account ids greater than ``after``, in id order."""
+        ...
+
+    def lines_to_close(
+        self, through: date, *, after: str = "", limit: int = 1000
+    ) -> tuple[str, ...]:
+        """Up to ``limit`` ids greater than ``after``, in id order, of the accounts whose last
+        date is before ``through`` (the line day close's work)."""
+        ...
+
+    def quota_line_accounts(self, line_id: str) -> tuple[str, ...]:
+        """The ids of the accounts drawing on quota line ``line_id``, in id order."""
         ...
 
 

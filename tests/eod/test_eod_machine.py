@@ -1,144 +1,78 @@
-"""A hypothesis state machine interleaving servicing events, end-of-day runs (some days skipped),
-write-offs and recoveries on a memory book, checking after every step that the books reconcile:
+"""The end-of-day state machine of ``loancore.testing`` (``end_of_day_machine``) on our own
+products: servicing events, end-of-day runs (some days skipped, each day closed twice),
+write-offs, recoveries and sales on a small book, checking after every step that the books
+reconcile, that the off-balance and written-off registers and the allowance agree with each
+loan's standing, and that no loan is closed beyond the last day run.
 
-- ``reconcile`` is clean: the trial balance balances, every loan's figures equal the ledger's
-  (a non-accrual loan's interest is off the books), every quota line's use equals its loans';
-- per loan, 表外应收未收利息 holds the loan's interest exactly while it is non-accrual (else 0),
-  已核销贷款 holds what the standing says, and the allowance in 1304.01-03 equals the standing's;
-- no loan is closed twice: every standing's watermark is the last business date run (or the
-  day the loan left the book).
+The memory book runs many examples; the SQLite book runs a few to prove the batch's stored path
+keeps the same invariants (its own stories and the SIGKILL test cover the rest).
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import itertools
+from datetime import date
+from pathlib import Path
 
-from eod_kit import START, cny, set_up
+import pytest
+from eod_kit import STORY_PRODUCT_TOML, cny
 from hypothesis import settings
-from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from loancore.adapters.memory.uow import MemoryUnitOfWork
-from loancore.delinquency import interest_on_books
-from loancore.errors import Rejected
-from loancore.ledger.entries import MemoRegister
-from loancore.services import (
-    apply_event,
-    book_order,
-    close_business_day,
-    reconcile,
-    recover_loan,
-    write_off_loan,
-)
-from loancore.servicing import LoanStatus, Repay
+from loancore.adapters.sql import create_engine
+from loancore.adapters.sql.uow import SqlUnitOfWork
+from loancore.errors import InvalidInput, InvariantViolation
+from loancore.ledger import JournalEntry
+from loancore.ledger.entries import Leg
+from loancore.ledger.subjects import Side
+from loancore.testing.machines import EndOfDayMachine, end_of_day_machine
+from loancore.testing.servicing import CLINIC_PRODUCT_TOML
 
-LATER = date(2031, 1, 1)
-LOANS_MAX = 3
+TestEndOfDayMachine = end_of_day_machine((STORY_PRODUCT_TOML, CLINIC_PRODUCT_TOML)).TestCase
+TestEndOfDayMachine.settings = settings(max_examples=25, stateful_step_count=30, deadline=None)
 
 
-class EndOfDayMachine(RuleBasedStateMachine):
-    def __init__(self) -> None:
-        super().__init__()
-        self.uow = MemoryUnitOfWork()
-        set_up(self.uow)
-        self.today = START  # the business day open; everything before it is closed
-        self.loans: list[str] = []
-        self.events = 0
-
-    def _id(self, prefix: str) -> str:
-        self.events += 1
-        return f"{prefix}{self.events}"
-
-    @precondition(lambda self: len(self.loans) < LOANS_MAX)
-    @rule(principal=st.sampled_from(["1000.00", "2400.00", "12000.00"]))
-    def book(self, principal: str) -> None:
-        loan_id = f"L{len(self.loans)}"
-        book_order(
-            self.uow,
-            order_id=f"order-{loan_id}",
-            loan_id=loan_id,
-            customer_id="C1",
-            line_id="LINE1",
-            product_id="story" if len(self.loans) % 2 == 0 else "clinic-12",
-            product_version=1,
-            principal=cny(principal),
-            installments=12,
-            start_date=self.today,
-            merchant_id="M1",
-        )
-        self.loans.append(loan_id)
-
-    @rule(skipped=st.sampled_from([0, 0, 0, 2, 9, 29, 60]))
-    def close_day(self, skipped: int) -> None:
-        """Close today (after ``skipped`` days no batch ran), open the next day."""
-        self.today += timedelta(days=skipped)
-        report = close_business_day(self.uow, self.today, chunk_size=2)
-        assert report.failed == ()
-        self.today += timedelta(days=1)
-
-    @precondition(lambda self: self.loans)
-    @rule(
-        which=st.integers(0, LOANS_MAX - 1), amount=st.sampled_from(["50.00", "400.00", "3000.00"])
+def test_the_machine_runs_on_a_sqlite_book(tmp_path: Path) -> None:
+    files = itertools.count()
+    machine = end_of_day_machine(
+        (STORY_PRODUCT_TOML,),
+        make_uow=lambda: SqlUnitOfWork(create_engine(tmp_path / f"book-{next(files)}.sqlite")),
+        principals=(cny("2400.00"),),
+        installments=6,
     )
-    def repay(self, which: int, amount: str) -> None:
-        loan_id = self.loans[which % len(self.loans)]
-        try:
-            apply_event(
-                self.uow,
-                loan_id,
-                Repay(event_id=self._id("r"), as_of=self.today, amount=cny(amount)),
-            )
-        except Rejected:
-            pass  # paid off or written off: refused, nothing changed
-
-    @precondition(lambda self: self.loans)
-    @rule(which=st.integers(0, LOANS_MAX - 1))
-    def write_off(self, which: int) -> None:
-        loan_id = self.loans[which % len(self.loans)]
-        try:
-            write_off_loan(self.uow, loan_id, as_of=self.today, event_id=self._id("wo"))
-        except Rejected:
-            pass
-
-    @precondition(lambda self: self.loans)
-    @rule(which=st.integers(0, LOANS_MAX - 1), amount=st.sampled_from(["10.00", "500.00"]))
-    def recover(self, which: int, amount: str) -> None:
-        loan_id = self.loans[which % len(self.loans)]
-        try:
-            recover_loan(self.uow, loan_id, cny(amount), as_of=self.today, event_id=self._id("rc"))
-        except Rejected:
-            pass
-
-    @invariant()
-    def books_reconcile(self) -> None:
-        result = reconcile(self.uow)
-        assert result.clean, result.problems()
-
-    @invariant()
-    def registers_and_allowances_agree_with_the_standings(self) -> None:
-        with self.uow:
-            loans = self.uow.loans.load_many(self.loans)
-            standings = self.uow.loans.load_standings(self.loans)
-            for loan_id, standing in standings.items():
-                loan = loans[loan_id]
-                dims = {"loan": loan_id}
-                off = self.uow.ledger.memo_balance(
-                    MemoRegister.OFF_BALANCE_INTEREST, "CNY", as_of=LATER, dimensions=dims
-                ).minor_units
-                wanted = interest_on_books(loan).total if standing.interest_suspended else 0
-                assert off == wanted, (loan_id, off, wanted)
-                written = self.uow.ledger.memo_balance(
-                    MemoRegister.WRITTEN_OFF_LOANS, "CNY", as_of=LATER, dimensions=dims
-                ).minor_units
-                assert written == standing.written_off
-                allowance = tuple(
-                    self.uow.ledger.balance(code, "CNY", as_of=LATER, dimensions=dims).minor_units
-                    for code in ("1304.01", "1304.02", "1304.03")
-                )
-                assert allowance == standing.allowance, (loan_id, allowance, standing.allowance)
-                if loan.status is LoanStatus.ACTIVE and standing.closed_through is not None:
-                    assert standing.closed_through < self.today
+    case = machine.TestCase
+    case.settings = settings(max_examples=3, stateful_step_count=8, deadline=None)
+    case("runTest").runTest()
+    assert next(files) >= 3  # every example ran on its own database
 
 
-TestEndOfDayMachine = EndOfDayMachine.TestCase
-TestEndOfDayMachine.settings = settings(max_examples=25, stateful_step_count=20, deadline=None)
+def test_a_book_that_does_not_reconcile_is_caught() -> None:
+    """The invariants can fail: a ledger entry outside the services breaks reconciliation."""
+    machine = end_of_day_machine((STORY_PRODUCT_TOML,))()
+    machine.book(0)
+    stray = JournalEntry(
+        entry_id="stray",
+        idempotency_key="stray",
+        accounting_date=date(2026, 1, 15),
+        value_date=date(2026, 1, 15),
+        legs=(
+            Leg("1303.01", Side.DEBIT, cny("1.00"), {"loan": "L1"}),
+            Leg("1002", Side.CREDIT, cny("1.00")),
+        ),
+        memo="posted around the services",
+    )
+    with machine.uow:
+        machine.uow.ledger.post([stray])
+        machine.uow.commit()
+    with pytest.raises(InvariantViolation, match="reconciliation"):
+        machine.books_reconcile()
+
+
+def test_products_in_two_currencies_are_refused() -> None:
+    usd = CLINIC_PRODUCT_TOML.replace('currency = "CNY"', 'currency = "USD"').replace(
+        'product_id = "clinic-12"', 'product_id = "clinic-usd"'
+    )
+    with pytest.raises(InvalidInput, match="product_tomls"):
+        end_of_day_machine((CLINIC_PRODUCT_TOML, usd))
+    with pytest.raises(InvalidInput, match="principals"):
+        end_of_day_machine((CLINIC_PRODUCT_TOML,), principals=(cny("-1.00"),))
+    assert issubclass(end_of_day_machine(), EndOfDayMachine)

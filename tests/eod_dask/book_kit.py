@@ -1,9 +1,25 @@
 """A small book of loans for the distributed end-of-day tests, and PostgreSQL databases to hold it.
 
-The book: ``LOANS`` clinic loans of varied principal, term and start date, so that on the business
-date some are mid-period (interest accrues), some past due dates (due moves, penalties, late fees)
-and some paid off (skipped: not active). It is booked once into a template database; every test
-gets its own copy (``CREATE DATABASE ... TEMPLATE``), so every run starts from the same state.
+The book: ``LOANS`` clinic loans (penalty, compound interest, late fee) on ``LINES`` borrowers'
+lines, in six kinds by ``n % 6`` (so each borrower's loans are all of one kind: 30 is a
+multiple of 6), chosen so that the business date has every kind of end-of-day work:
+
+- 0 current: started in March, nothing due yet (accrual only);
+- 1 on time: started in November, every installment repaid on its due date (on-time
+  repayments, which the limit policy rewards);
+- 2 M1: started late January, unpaid: 5-35 days past due (penalty, late fee, 关注, stage 2);
+- 3 M2-M3: started late November, unpaid: 55-95 days past due, some crossing 90 on the
+  business date's nights (non-accrual: interest reversed into the off-balance register, 次级);
+- 4 deeply late: started in September, unpaid: past 90 days (memo postings every night);
+- 5 paid off (every other one, five days after its start) or repaid 100.00 ten days after it.
+
+Loan ``ANCIENT`` was booked in 2016: more days behind than one close may take, so every run
+refuses it and its borrower is left out of the limit review. The book's previous nights are
+closed: every loan but those with ``n % 8 == 7`` is closed through ``CLOSED_THROUGH`` (loans only,
+as :func:`~loancore.services.end_of_day.close_loans` does); those are booked afterwards and caught
+up from their booking by the tested day, so every range has loans several days behind and loans
+a few months behind. It is booked once into a template database; every test gets its own copy
+(``CREATE DATABASE ... TEMPLATE``), so every run starts from the same state.
 """
 
 from __future__ import annotations
@@ -20,15 +36,32 @@ from loancore.checks import DATE_MAX
 from loancore.ledger import default_chart
 from loancore.money import Money
 from loancore.ports import UnitOfWork
-from loancore.quota import Grant
+from loancore.quota import DefaultLimitPolicy, Grant
 from loancore.services import apply_event, book_order
+from loancore.services.end_of_day import close_loans
 from loancore.servicing import PayOff, Repay, payoff_amount
 from loancore.testing.servicing import CLINIC_PRODUCT_TOML
+from loancore.waterfall import Component
 
-LOANS = 300
+PRINCIPAL, INTEREST, FEE = Component.PRINCIPAL, Component.INTEREST, Component.FEE
+
+LOANS = 240
 LINES = 30
-START = date(2026, 1, 5)
+CLOSED_THROUGH = date(2026, 3, 27)
 BUSINESS_DATE = date(2026, 3, 31)
+ANCIENT = "L0010"
+POLICY = DefaultLimitPolicy()
+"""The limit policy of the tested day: freeze at 1 day past due, raise after 6 on-time
+repayments."""
+
+_STARTS = {
+    0: date(2026, 3, 1),
+    1: date(2025, 11, 3),
+    2: date(2026, 1, 26),
+    3: date(2025, 11, 25),
+    4: date(2025, 9, 1),
+    5: date(2026, 1, 5),
+}
 
 
 def cny(amount: str | Decimal) -> Money:
@@ -43,43 +76,76 @@ def set_up(uow: UnitOfWork) -> None:
                 key=f"grant-{n}",
                 line_id=f"LINE-{n}",
                 borrower_id=f"B{n}",
-                limit=cny("200000.00"),
-                starts_on=date(2025, 1, 1),
+                limit=cny("40000.00"),
+                starts_on=date(2015, 1, 1),
                 expires_on=date(2030, 1, 1),
             )
-            uow.quota.apply(grant, as_of=START)
+            uow.quota.apply(grant, as_of=date(2015, 1, 1))
         uow.ledger.save_chart(default_chart())
         uow.commit()
 
 
+def start_of(n: int) -> date:
+    if f"L{n:04d}" == ANCIENT:
+        return date(2016, 1, 4)
+    return _STARTS[n % 6] + timedelta(days=n % 20 if n % 6 in (0, 1) else n % 40)
+
+
+def _repay_on_time(uow: UnitOfWork, loan_id: str) -> None:
+    """Every installment due by ``CLOSED_THROUGH`` repaid on its due date, in full."""
+    with uow:
+        installments = uow.loans.load(loan_id).installments
+    for installment in installments:  # bounded by the term
+        if installment.due_date > CLOSED_THROUGH:
+            break
+        with uow:
+            loan = uow.loans.load(loan_id)
+        (current,) = [i for i in loan.installments if i.number == installment.number]
+        owed = sum(current.part(c).outstanding for c in (PRINCIPAL, INTEREST, FEE))
+        amount = cny(Decimal(owed) / 100)
+        event_id = f"r{installment.number}-{loan_id}"
+        event = Repay(event_id=event_id, as_of=installment.due_date, amount=amount)
+        apply_event(uow, loan_id, event)
+
+
+def _book_one(uow: UnitOfWork, n: int) -> None:
+    loan_id, start = f"L{n:04d}", start_of(n)
+    book_order(
+        uow,
+        order_id=f"o-{loan_id}",
+        loan_id=loan_id,
+        customer_id=f"B{n % LINES}",
+        line_id=f"LINE-{n % LINES}",
+        product_id="clinic-12",
+        product_version=1,
+        principal=cny(Decimal(1000) + Decimal(n * 731) / 100),
+        installments=(3, 6, 12)[n % 4 % 3],
+        start_date=start,
+        merchant_id="M1",
+    )
+    if n % 6 == 1:
+        _repay_on_time(uow, loan_id)
+    elif n % 12 == 5:
+        day = start + timedelta(days=5)
+        with uow:
+            loan = uow.loans.load(loan_id)
+            quote = payoff_amount(loan, uow.loans.product("clinic-12", 1), day)
+        apply_event(uow, loan_id, PayOff(event_id=f"off-{loan_id}", as_of=day, amount=quote))
+    elif n % 6 == 5:
+        day = start + timedelta(days=10)
+        apply_event(uow, loan_id, Repay(event_id=f"r-{loan_id}", as_of=day, amount=cny("100")))
+
+
 def book(uow: UnitOfWork, loans: int = LOANS) -> None:
-    """Loans ``L0000``...: every 10th paid off 5 days after its start, every 7th repaid 100.00
-    ten days after it; the rest untouched since booking."""
+    """Loans ``L0000``... (module docstring): those with ``n % 8 != 7`` booked and closed through
+    ``CLOSED_THROUGH``, then the others booked."""
     for n in range(loans):  # bounded by ``loans``
-        loan_id = f"L{n:04d}"
-        start = START + timedelta(days=n % 40)
-        book_order(
-            uow,
-            order_id=f"o-{loan_id}",
-            loan_id=loan_id,
-            customer_id=f"B{n % LINES}",
-            line_id=f"LINE-{n % LINES}",
-            product_id="clinic-12",
-            product_version=1,
-            principal=cny(Decimal(1000) + Decimal(n * 731) / 100),
-            installments=(3, 6, 12)[n % 3],
-            start_date=start,
-            merchant_id="M1",
-        )
-        if n % 10 == 9:
-            day = start + timedelta(days=5)
-            with uow:
-                loan = uow.loans.load(loan_id)
-                quote = payoff_amount(loan, uow.loans.product("clinic-12", 1), day)
-            apply_event(uow, loan_id, PayOff(event_id=f"off-{loan_id}", as_of=day, amount=quote))
-        elif n % 7 == 3:
-            day = start + timedelta(days=10)
-            apply_event(uow, loan_id, Repay(event_id=f"r-{loan_id}", as_of=day, amount=cny("100")))
+        if n % 8 != 7:
+            _book_one(uow, n)
+    close_loans(uow, CLOSED_THROUGH)
+    for n in range(loans):  # bounded by ``loans``
+        if n % 8 == 7:
+            _book_one(uow, n)
 
 
 def database_url(url: str, name: str) -> str:
@@ -121,16 +187,31 @@ def booked_template(url: str) -> str:
     return template
 
 
-def ledger_state(url: str) -> tuple[object, ...]:
-    """Every entry (id, key, dates, legs, memo), sorted by id, the trial balance and every loan."""
+def uow_state(uow: UnitOfWork) -> dict[str, object]:
+    """What an end of day leaves, part by part: every entry (id, key, dates, legs, memo) and
+    memo posting, sorted by id; the trial balance; every loan and every standing (watermark,
+    DPD, classification history, allowance); the quota's lines, balances, holds and journal."""
+    with uow:
+        ids = uow.loans.loan_ids(limit=10_000)
+        loans = uow.loans.load_many(ids)
+        quota = uow.quota.snapshot()
+        return {
+            "entries": tuple(sorted(uow.ledger.entries(), key=lambda e: e.entry_id)),
+            "memo_postings": tuple(sorted(uow.ledger.memo_postings(), key=lambda m: m.posting_id)),
+            "trial_balance": uow.ledger.trial_balance(as_of=DATE_MAX),
+            "loans": tuple(loans[i] for i in ids),
+            "standings": uow.loans.standings(limit=10_000),
+            "quota": (dict(quota.lines), dict(quota.balances), dict(quota.holds)),
+            "quota_journal": tuple(
+                sorted(uow.quota.journal(), key=lambda event: (event.key, event.seq))
+            ),
+        }
+
+
+def book_state(url: str) -> dict[str, object]:
+    """:func:`uow_state` of the database at ``url``."""
     engine = create_engine(url, poolclass=sa.pool.NullPool)
-    uow = SqlUnitOfWork(engine)
     try:
-        with uow:
-            entries = sorted(uow.ledger.entries(), key=lambda entry: entry.entry_id)
-            trial = uow.ledger.trial_balance(as_of=DATE_MAX)
-            ids = uow.loans.loan_ids(limit=10_000)
-            loans = uow.loans.load_many(ids)
-            return (tuple(entries), trial, tuple(loans[i] for i in ids))
+        return uow_state(SqlUnitOfWork(engine))
     finally:
         engine.dispose()

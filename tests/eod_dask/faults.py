@@ -1,4 +1,6 @@
-"""Range functions that fail on purpose, for the distributed tests.
+"""Range functions that fail on purpose, for the distributed tests: each runs THE range task
+(:func:`~loancore.services.partition.close_range`, ``CHUNK`` loans a unit of work) except where
+it fails.
 
 Dask pickles a function by reference (its module's name), and the workers cannot import this
 test module by name: the test registers it with ``cloudpickle.register_pickle_by_value`` so these
@@ -13,7 +15,7 @@ from pathlib import Path
 import attrs
 
 from loancore.ports import UnitOfWork
-from loancore.services.partition import LoanRange, RangeReport, accrue_range, range_loan_ids
+from loancore.services.partition import LoanRange, RangeReport, close_range, range_loan_ids
 
 CHUNK = 20
 
@@ -23,9 +25,9 @@ class InjectedFailure(RuntimeError):
 
 
 class FailsOnceMidway:
-    """Range ``index``: the first attempt (no ``marker`` file yet) creates the marker, commits
-    the first half of the range's loans (chunks of ``CHUNK``) and raises; later attempts run
-    the whole range. Every other range runs normally."""
+    """Range ``index``: the first attempt (no ``marker`` file yet) creates the marker, closes and
+    commits the first half of the range's loans (chunks of ``CHUNK``) and raises; later attempts
+    run the whole range. Every other range runs normally."""
 
     def __init__(self, index: int, marker: Path) -> None:
         self.index = index
@@ -37,9 +39,9 @@ class FailsOnceMidway:
             with uow:
                 half = range_loan_ids(uow.loans, loan_range, limit=max(1, loan_range.count // 2))
             first_half = attrs.evolve(loan_range, through=half[-1])
-            accrue_range(uow, business_date, first_half, chunk_size=CHUNK)
+            close_range(uow, business_date, first_half, chunk_size=CHUNK)
             raise InjectedFailure(f"{loan_range.describe()} fails once, after its first half")
-        return accrue_range(uow, business_date, loan_range, chunk_size=CHUNK)
+        return close_range(uow, business_date, loan_range, chunk_size=CHUNK)
 
 
 class AlwaysFails:
@@ -55,4 +57,4 @@ class AlwaysFails:
             attempt = len(list(self.directory.iterdir())) + 1
             (self.directory / f"attempt-{attempt}").write_text("")
             raise InjectedFailure(f"{loan_range.describe()} always fails")
-        return accrue_range(uow, business_date, loan_range, chunk_size=CHUNK)
+        return close_range(uow, business_date, loan_range, chunk_size=CHUNK)

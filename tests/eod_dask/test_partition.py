@@ -1,22 +1,27 @@
-"""The book split into loan-id ranges (pure), and the range task on memory stores."""
+"""The book split into loan-id ranges (pure), and THE range task (``close_range``) on memory
+stores against ``close_business_day``."""
 
 from __future__ import annotations
 
 import itertools
+import pickle
 from datetime import date
 
 import attrs
 import pytest
-from book_kit import BUSINESS_DATE, book, set_up
+from book_kit import ANCIENT, BUSINESS_DATE, POLICY, book, set_up, uow_state
 from hypothesis import given
 from hypothesis import strategies as st
 
 from loancore.adapters.memory.uow import MemoryUnitOfWork
-from loancore.errors import InvalidInput
+from loancore.errors import InvalidInput, RejectionCode
+from loancore.services.end_of_day import close_business_day, close_quota_day
 from loancore.services.partition import (
     LoanRange,
-    accrue_range,
+    RangeReport,
+    RefusedLoan,
     book_loan_ids,
+    close_range,
     partition_book,
     range_loan_ids,
     run_ranges,
@@ -75,20 +80,21 @@ def test_no_loans_is_one_empty_range_over_everything() -> None:
     assert split_ids([], 4) == (LoanRange(index=0, after="", through=None, count=0),)
 
 
+BOOKED = 60
+
+
+def _booked() -> MemoryUnitOfWork:
+    """book_kit's book, ``BOOKED`` loans, on memory stores (each test changes its own)."""
+    uow = MemoryUnitOfWork()
+    set_up(uow)
+    book(uow, BOOKED)
+    return uow
+
+
 @pytest.fixture(scope="module")
 def booked() -> MemoryUnitOfWork:
-    uow = MemoryUnitOfWork()
-    set_up(uow)
-    book(uow, 60)
-    return uow
-
-
-def _copy(_booked: MemoryUnitOfWork) -> MemoryUnitOfWork:
-    """The same book, booked afresh (each test changes its own; memory stores do not copy)."""
-    uow = MemoryUnitOfWork()
-    set_up(uow)
-    book(uow, 60)
-    return uow
+    """A book that tests only read."""
+    return _booked()
 
 
 def test_partition_book_pages_through_every_loan(booked: MemoryUnitOfWork) -> None:
@@ -107,58 +113,93 @@ def test_range_paging_stays_inside_the_range(booked: MemoryUnitOfWork) -> None:
     assert done == ()
 
 
-def _ledger(uow: MemoryUnitOfWork) -> tuple[object, ...]:
-    with uow:
-        entries = sorted(uow.ledger.entries(), key=lambda entry: entry.entry_id)
-        ids = uow.loans.loan_ids(limit=1000)
-        return tuple(entries), tuple(uow.loans.load_many(ids).values())
-
-
-def test_ranges_in_any_split_and_chunking_leave_the_whole_book_run(
-    booked: MemoryUnitOfWork,
-) -> None:
-    whole, split = _copy(booked), _copy(booked)
-    (report,) = run_ranges(whole, BUSINESS_DATE, partition_book(whole, 1))
+def _split_day(uow: MemoryUnitOfWork, parts: int, chunk_size: int) -> list[RangeReport]:
+    """The day as a driver runs it: every range's ``close_range``, then the quota batch once
+    with the refused loans left out."""
     reports = [
-        accrue_range(split, BUSINESS_DATE, loan_range, chunk_size=4)
-        for loan_range in partition_book(split, 5)
+        close_range(uow, BUSINESS_DATE, loan_range, chunk_size=chunk_size)
+        for loan_range in partition_book(uow, parts)
     ]
-    assert _ledger(whole) == _ledger(split)
-    assert report.loans_seen == 60 == sum(r.loans_seen for r in reports)
-    assert report.loans_inactive == 6  # every 10th was paid off
-    assert report.loans_brought == 54 and report.refused == ()
-    assert report.entries_posted == sum(r.entries_posted for r in reports) > 0
-    assert sum(r.units_of_work for r in reports) >= 5
+    refused = {loan.loan_id for report in reports for loan in report.refused}
+    close_quota_day(uow, BUSINESS_DATE, limit_policy=POLICY, excluded=refused)
+    return reports
 
 
-def test_entries_posted_counts_what_the_ledger_gained(booked: MemoryUnitOfWork) -> None:
-    uow = _copy(booked)
-    before = len(_ledger(uow)[0])
+@pytest.mark.parametrize(("parts", "chunk_size"), [(1, 500), (5, 4), (60, 1)])
+def test_ranges_in_any_split_and_chunking_leave_the_business_day_book(
+    parts: int, chunk_size: int
+) -> None:
+    whole, split = _booked(), _booked()
+    single = close_business_day(whole, BUSINESS_DATE, limit_policy=POLICY)
+    reports = _split_day(split, parts, chunk_size)
+    assert uow_state(split) == uow_state(whole)
+    assert sum(r.loans_closed for r in reports) == single.loans_closed > 0
+    assert sum(r.days_closed for r in reports) == single.days_closed
+    assert sum(r.entries_posted for r in reports) == single.entries > 0
+    assert sum(r.memo_postings for r in reports) == single.memo_postings > 0
+    refused = [loan for r in reports for loan in r.refused]
+    assert refused == [RefusedLoan.from_refusal(f) for f in single.failed]
+    assert [loan.loan_id for loan in refused] == [ANCIENT]
+    for r in reports:  # a unit of work per chunk of the range's loans to close
+        assert r.units_of_work == -(-(r.loans_closed + len(r.refused)) // chunk_size)
+
+
+def test_the_counts_are_what_the_ledger_gained() -> None:
+    uow = _booked()
+    before = uow_state(uow)
     (report,) = run_ranges(uow, BUSINESS_DATE, partition_book(uow, 1))
-    assert len(_ledger(uow)[0]) - before == report.entries_posted
+    after = uow_state(uow)
+    assert len(after["entries"]) - len(before["entries"]) == report.entries_posted > 0
+    gained = len(after["memo_postings"]) - len(before["memo_postings"])
+    assert gained == report.memo_postings > 0
+    closed = [s for s in after["standings"] if s.closed_through == BUSINESS_DATE]
+    assert len(closed) == report.loans_closed
 
 
-def test_a_day_run_twice_posts_nothing_the_second_time(booked: MemoryUnitOfWork) -> None:
-    uow = _copy(booked)
+def test_a_day_run_twice_posts_nothing_the_second_time() -> None:
+    uow = _booked()
     run_ranges(uow, BUSINESS_DATE, partition_book(uow, 3))
-    after_first = _ledger(uow)
+    after_first = uow_state(uow)
     again = run_ranges(uow, BUSINESS_DATE, partition_book(uow, 3))
-    assert _ledger(uow) == after_first
-    assert sum(r.entries_posted for r in again) == 0 == sum(r.units_of_work for r in again)
-    assert sum(r.loans_current for r in again) == 54
+    assert uow_state(uow) == after_first
+    assert sum(r.entries_posted + r.memo_postings + r.loans_closed for r in again) == 0
+    assert [loan.loan_id for r in again for loan in r.refused] == [ANCIENT]  # refused again
 
 
-def test_a_loan_past_the_date_is_skipped_not_refused(booked: MemoryUnitOfWork) -> None:
-    uow = _copy(booked)
+def test_an_earlier_date_closes_nothing_more() -> None:
+    uow = _booked()
     run_ranges(uow, BUSINESS_DATE, partition_book(uow, 1))
-    (earlier,) = run_ranges(uow, date(2026, 3, 1), partition_book(uow, 1))
-    assert earlier.loans_current == 54 and earlier.entries_posted == 0
+    after = uow_state(uow)
+    (earlier,) = run_ranges(uow, date(2026, 3, 29), partition_book(uow, 1))
+    assert (earlier.loans_closed, earlier.entries_posted) == (0, 0)
+    assert uow_state(uow) == after
+
+
+def test_a_range_report_is_plain_values_that_pickle() -> None:
+    uow = _booked()
+    (report,) = run_ranges(uow, BUSINESS_DATE, partition_book(uow, 1))
+    (refused,) = report.refused
+    assert type(refused.code) is int and refused.code == RejectionCode.LOAN_CLOSE_FAILED
+    assert "days to close" in refused.reason
+    assert pickle.loads(pickle.dumps(report)) == report
 
 
 def test_the_range_task_checks_its_inputs(booked: MemoryUnitOfWork) -> None:
     whole = partition_book(booked, 1)[0]
     with pytest.raises(InvalidInput, match="chunk_size"):
-        accrue_range(booked, BUSINESS_DATE, whole, chunk_size=0)
+        close_range(booked, BUSINESS_DATE, whole, chunk_size=0)
     with pytest.raises(InvalidInput, match="business_date"):
-        accrue_range(booked, "2026-03-31", whole)  # type: ignore[arg-type]
+        close_range(booked, "2026-03-31", whole)  # type: ignore[arg-type]
     assert attrs.evolve(whole, count=5) != whole
+
+
+def test_a_refused_loan_never_closed_keeps_its_borrower_out_of_the_review() -> None:
+    uow = _booked()
+    reports = _split_day(uow, 3, 500)
+    assert [loan.loan_id for r in reports for loan in r.refused] == [ANCIENT]  # no standing
+    with uow:
+        lines = {line.line_id: line for line in uow.quota.lines()}
+        standings = {s.loan_id: s for s in uow.loans.standings(limit=1000)}
+    assert ANCIENT not in standings and standings["L0040"].dpd > 90  # B10's other loan
+    assert standings["L0034"].dpd > 90 and lines["LINE-4"].frozen_whole  # B4, reviewed
+    assert not lines["LINE-10"].frozen_whole  # B10: one of its loans failed, not reviewed

@@ -221,6 +221,17 @@ def test_dimensions_are_sorted_pairs_from_the_known_keys() -> None:
             dimensions_of(bad)
 
 
+def test_dimension_tuples_checked_once_answer_like_the_full_check() -> None:
+    # dimensions_of keeps tuples it accepted: a second call gives the same pairs, and a tuple
+    # that differs in one value (or holds an unhashable pair) still gets the full check.
+    pairs = (("product", "P"), ("loan", "L"))
+    assert dimensions_of(pairs) == dimensions_of(pairs) == (("loan", "L"), ("product", "P"))
+    for bad in ((("product", "P"), ("loan", "")), (("loan", "L"), ["product", "P"])):
+        with pytest.raises(InvalidInput):
+            dimensions_of(bad)  # type: ignore[arg-type]
+    assert dimensions_of((("loan", "L"),), field="x") == (("loan", "L"),)
+
+
 def test_entries_refuse_malformed_fields() -> None:
     leg = Leg.debit("1002", cny("1.00"))
     with pytest.raises(InvalidInput):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from decimal import Decimal as D
 from pathlib import Path
 
 import attrs
@@ -116,6 +117,31 @@ def test_unknown_document_format_is_refused() -> None:
     text = encode_loan(_booked()).replace('"format":2', '"format":3')
     with pytest.raises(InvariantViolation, match="format 3"):
         decode_loan(text)
+
+
+def test_documents_sharing_terms_and_installments_read_each_their_own_and_stay_checked() -> None:
+    # The codec keeps terms and installments it built (loans of one schedule share them): a
+    # document differing in one field reads that field, and a bad one is refused, not served.
+    product = MemoryLoanStore().save_product(CLINIC_PRODUCT_TOML)
+    loan = apply(_booked(), product, Disburse(event_id="pay", as_of=DAY)).loan
+    text = encode_loan(loan)
+    assert decode_loan(text) == decode_loan(text) == loan
+    data = json.loads(text)
+    data["installments"][0][3] = 1  # interest accrued 0.01 on the first installment
+    data["terms"]["annual_rate"] = "0.2"
+    other = decode_loan(json.dumps(data))
+    assert other.installments[0].interest_accrued == 1
+    assert other.installments[1:] == loan.installments[1:]
+    assert str(other.terms.annual_rate) == "0.2"
+    data["installments"][0][3] = 10**9  # accrued above the interest due: Installment refuses it
+    with pytest.raises(InvariantViolation):
+        decode_loan(json.dumps(data))
+    # Equal terms written in another form keep their own text (the codec's terms are by identity).
+    rate = loan.terms.annual_rate
+    wider = attrs.evolve(loan, terms=attrs.evolve(loan.terms, annual_rate=rate.quantize(D("1e-6"))))
+    assert wider.terms == loan.terms
+    assert encode_loan(loan) == text
+    assert json.loads(encode_loan(wider))["terms"]["annual_rate"] == str(rate.quantize(D("1e-6")))
 
 
 def _sqlite_store(tmp_path: Path) -> SqlLoanStore:

@@ -9,11 +9,21 @@ it in a :class:`~loancore.adapters.sql.uow.SqlUnitOfWork` and calls the range fu
 opens its own units of work (one per chunk of loans): a range never holds one transaction across
 its loans, so a failure undoes only the chunk it happened in.
 
+The range function is :func:`~loancore.services.partition.close_range` by default: the loan part
+of THE end-of-day batch (:func:`~loancore.services.end_of_day.close_loans`) over the range. When
+every range has completed, :func:`end_of_day_on_dask` runs the quota part
+(:func:`~loancore.services.end_of_day.close_quota_day`: hold expiry, temporary limits, the limit
+policy) once, on the driver, with the refused loans' ids excluded, exactly as
+:func:`~loancore.services.end_of_day.close_business_day` does after its loans; so the distributed
+day leaves the book the single-process day leaves.
+
 A task that raises is rerun by Dask up to ``retries`` more times (on any worker); the range
-function must therefore be idempotent per loan (:func:`~loancore.services.partition.accrue_range`
-skips loans already at the date). A range that still fails after its retries is reported in
+function must therefore be idempotent per loan (``close_range`` skips loans already closed
+through the date). A range that still fails after its retries is reported in
 :attr:`DistributedReport.failed` with its error, and every other range completes and commits. Its
-loans stay behind the date: the next run (or a rerun of the same date) picks them up.
+loans stay behind the date, and the quota batch is NOT run (it would review borrowers on half
+the facts): :attr:`DistributedReport.quota` is None. The next run (or a rerun of the same date)
+picks the loans up and runs the quota batch.
 
 The cluster is the caller's: pass a :class:`distributed.Client` (a ``LocalCluster``'s in tests)
 or a scheduler address (``"tcp://scheduler:8786"``), for which a client is opened and closed
@@ -37,15 +47,18 @@ from loancore.adapters.sql.base import create_engine
 from loancore.adapters.sql.uow import SqlUnitOfWork
 from loancore.checks import require_date
 from loancore.errors import InvalidInput
+from loancore.quota import LimitPolicy
+from loancore.services.end_of_day import close_quota_day
 from loancore.services.partition import (
     PARTS_MAX,
     LoanRange,
     RangeFunction,
     RangeReport,
     RefusedLoan,
-    accrue_range,
+    close_range,
     partition_book,
 )
+from loancore.services.quota import EndOfDayReport
 
 __all__ = [
     "PARTS_PER_THREAD",
@@ -83,7 +96,7 @@ def run_range(
     url: str,
     business_date: date,
     loan_range: LoanRange,
-    function: RangeFunction = accrue_range,
+    function: RangeFunction = close_range,
 ) -> RangeReport:
     """THE task a worker runs: ``function(SqlUnitOfWork(worker_engine(url)), business_date,
     loan_range)``. Every argument pickles (the URL a string, the range an attrs value, the
@@ -103,12 +116,15 @@ class FailedRange:
 
 @attrs.frozen
 class DistributedReport:
-    """A distributed run: the report of every range that completed (in range order) and the
-    ranges that failed after their retries."""
+    """A distributed run: the report of every range that completed (in range order), the ranges
+    that failed after their retries, and the quota batch's report: None when it did not run
+    (:func:`run_ranges_on_dask` never runs it; :func:`end_of_day_on_dask` skips it when a range
+    failed)."""
 
     business_date: date
     reports: tuple[RangeReport, ...]
     failed: tuple[FailedRange, ...]
+    quota: EndOfDayReport | None = None
 
     @property
     def complete(self) -> bool:
@@ -116,12 +132,20 @@ class DistributedReport:
         return not self.failed
 
     @property
-    def loans_brought(self) -> int:
-        return sum(report.loans_brought for report in self.reports)
+    def loans_closed(self) -> int:
+        return sum(report.loans_closed for report in self.reports)
+
+    @property
+    def days_closed(self) -> int:
+        return sum(report.days_closed for report in self.reports)
 
     @property
     def entries_posted(self) -> int:
         return sum(report.entries_posted for report in self.reports)
+
+    @property
+    def memo_postings(self) -> int:
+        return sum(report.memo_postings for report in self.reports)
 
     @property
     def refused(self) -> tuple[RefusedLoan, ...]:
@@ -140,7 +164,7 @@ def run_ranges_on_dask(
     business_date: date,
     ranges: Sequence[LoanRange],
     *,
-    function: RangeFunction = accrue_range,
+    function: RangeFunction = close_range,
     retries: int = RETRIES,
 ) -> DistributedReport:
     """:func:`run_range` for each of ``ranges`` on the cluster (module docstring), waited for;
@@ -182,21 +206,46 @@ def run_ranges_on_dask(
     return DistributedReport(business_date, tuple(reports), tuple(failed))
 
 
+def _quota_on_driver(
+    url: str, business_date: date, limit_policy: LimitPolicy | None, excluded: set[str]
+) -> EndOfDayReport:
+    """:func:`~loancore.services.end_of_day.close_quota_day` in this process, on its own Engine."""
+    engine = create_engine(url)
+    try:
+        return close_quota_day(
+            SqlUnitOfWork(engine), business_date, limit_policy=limit_policy, excluded=excluded
+        )
+    finally:
+        engine.dispose()
+
+
 def end_of_day_on_dask(
     client: Client | str,
     url: str,
     business_date: date,
     *,
     parts: int | None = None,
-    function: RangeFunction = accrue_range,
+    function: RangeFunction = close_range,
     retries: int = RETRIES,
+    limit_policy: LimitPolicy | None = None,
 ) -> DistributedReport:
-    """The book on ``url`` split into ``parts`` ranges (default :data:`PARTS_PER_THREAD` per
-    worker thread of the cluster) and run on the cluster (:func:`run_ranges_on_dask`)."""
+    """THE end of day of the book on ``url`` on the cluster: the book split into ``parts`` ranges
+    (default :data:`PARTS_PER_THREAD` per worker thread of the cluster), ``function`` run on each
+    (:func:`run_ranges_on_dask`), then, only if every range completed, the quota batch on the
+    driver with ``limit_policy`` (None: hold expiry and temporary limits only) and the refused
+    loans' borrowers left out of the review (module docstring)."""
+    require_date("business_date", business_date)
+    _check_retries(retries)
     if isinstance(client, str):
         with Client(client) as opened:  # type: ignore[no-untyped-call]
             return end_of_day_on_dask(
-                opened, url, business_date, parts=parts, function=function, retries=retries
+                opened,
+                url,
+                business_date,
+                parts=parts,
+                function=function,
+                retries=retries,
+                limit_policy=limit_policy,
             )
     if parts is None:
         threads = sum(client.nthreads().values())  # type: ignore[no-untyped-call]
@@ -206,6 +255,9 @@ def end_of_day_on_dask(
         ranges = partition_book(SqlUnitOfWork(engine), parts)
     finally:
         engine.dispose()
-    return run_ranges_on_dask(
-        client, url, business_date, ranges, function=function, retries=retries
-    )
+    ran = run_ranges_on_dask(client, url, business_date, ranges, function=function, retries=retries)
+    if not ran.complete:
+        return ran  # quota None: the quota batch would act on half the facts
+    excluded = {loan.loan_id for loan in ran.refused}
+    quota = _quota_on_driver(url, business_date, limit_policy, excluded)
+    return attrs.evolve(ran, quota=quota)

@@ -35,7 +35,17 @@ T = TypeVar("T")
 WRITE_METHODS: Mapping[str, frozenset[str]] = {
     "ledger": frozenset({"post", "reverse", "post_memo", "close_period", "save_chart"}),
     "quota": frozenset({"apply"}),
-    "loans": frozenset({"save_product", "add", "update", "update_many", "save_standings"}),
+    "loans": frozenset(
+        {
+            *("save_product", "add", "update", "update_many", "save_standings"),
+            *(
+                "save_line_product",
+                "add_line",
+                "update_line",
+                "update_lines",
+            ),  # revolving credit lines
+        }
+    ),
     "settlement": frozenset(
         {"save_terms", "add_captures", "add_deductions", "save_batch", "save_file"}
     ),

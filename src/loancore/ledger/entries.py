@@ -47,6 +47,15 @@ Dimensions = tuple[tuple[str, str], ...]
 DimensionsLike = Mapping[str, str] | Iterable[tuple[str, str]] | None
 
 
+_NORMALISED: dict[Dimensions, Dimensions] = {}
+"""Pairs already checked, by themselves: an entry's legs and its posting event carry the same
+dimensions, so a template checks them once per event, not once per leg. Only tuples the full
+check below accepted are kept (a hit returns the same normalised pairs the check would: the
+check depends on nothing but the pairs' values). Emptied when it reaches :data:`_NORMALISED_MAX`."""
+
+_NORMALISED_MAX = 4_096
+
+
 def dimensions_of(value: DimensionsLike, *, field: str = "dimensions") -> Dimensions:
     """Normalise a mapping or pairs to sorted ``(key, value)`` pairs; keys from DIMENSION_KEYS.
 
@@ -54,10 +63,27 @@ def dimensions_of(value: DimensionsLike, *, field: str = "dimensions") -> Dimens
     """
     if not value:
         return ()
+    if type(value) is tuple:
+        try:
+            known = _NORMALISED.get(value)
+        except TypeError:  # an unhashable pair: the check below refuses it
+            known = None
+        if known is not None:
+            return known
+        pairs = _checked_pairs(value, field)
+        if len(_NORMALISED) >= _NORMALISED_MAX:
+            _NORMALISED.clear()
+        _NORMALISED[value] = pairs
+        return pairs
     if type(value) is dict and len(value) == 1:  # the common case, one dimension
         ((key, item),) = value.items()
         if key in _KEYS:
             return ((key, require_id(f"{field}.{key}", item)),)
+    return _checked_pairs(value, field)
+
+
+def _checked_pairs(value: DimensionsLike, field: str) -> Dimensions:
+    """The full check of :func:`dimensions_of` (``value`` not empty)."""
     if isinstance(value, str | bytes) or not isinstance(value, Iterable):
         raise InvalidInput(field, value, "expected a mapping or (key, value) pairs")
     pairs = tuple(value.items()) if isinstance(value, Mapping) else tuple(value)

@@ -160,8 +160,7 @@ class Event:
     dimensions: Dimensions = attrs.field(default=(), converter=_dimensions)
 
     def __attrs_post_init__(self) -> None:
-        for key, value in self.dimensions:  # every store must keep them (no NUL, <= 200 chars)
-            require_id(f"dimensions.{key}", value)
+        # The converter (dimensions_of) already checked each value is an id every store keeps.
         given = {key for key, _value in self.dimensions}
         for key in self.REQUIRED_DIMENSIONS:
             if key not in given:

@@ -14,12 +14,27 @@ docs/architecture.md has the layers, the unit of work contract and the lock orde
   :func:`sell_loan` (:mod:`loancore.services.end_of_day`).
 - :func:`book_order`, :func:`apply_event`, :func:`apply_batch`, :func:`reconcile`: servicing over the loans, quota and
   ledger stores, one unit of work per call (:mod:`loancore.services.servicing`).
+- :func:`open_credit_line`, :func:`apply_line_event`, :func:`line_statements`,
+  :func:`reconcile_line`, :func:`close_lines_day`: revolving credit lines (随借随还) over the
+  loans, quota and ledger stores, one unit of work per call, chunks for the day close
+  (:mod:`loancore.services.credit_line`).
 - :func:`record_capture`, :func:`record_deduction`, :func:`run_settlement`,
   :func:`export_batch_csv`, :func:`import_channel_file`, :func:`merchant_statement`:
   settlement over the settlement and ledger stores, one unit of work per call
   (:mod:`loancore.services.settlement`).
 """
 
+from loancore.services.credit_line import (
+    LineApplied,
+    LineBalanceCheck,
+    LineReconciliation,
+    LinesClosed,
+    apply_line_event,
+    close_lines_day,
+    line_statements,
+    open_credit_line,
+    reconcile_line,
+)
 from loancore.services.end_of_day import (
     BusinessDayReport,
     ChunkProgress,
@@ -63,22 +78,31 @@ __all__ = [
     "ChunkProgress",
     "EndOfDayReport",
     "Ledger",
+    "LineApplied",
+    "LineBalanceCheck",
+    "LineReconciliation",
+    "LinesClosed",
     "LoansClosed",
     "Reconciliation",
     "Refusal",
     "SettlementResult",
     "apply_batch",
     "apply_event",
+    "apply_line_event",
     "audit",
     "book_order",
     "close_business_day",
+    "close_lines_day",
     "close_loans",
     "close_quota_day",
     "export_batch_csv",
     "import_channel_file",
+    "line_statements",
     "merchant_statement",
+    "open_credit_line",
     "payable_matches_ledger",
     "reconcile",
+    "reconcile_line",
     "record_capture",
     "record_deduction",
     "recover_loan",

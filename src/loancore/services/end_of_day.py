@@ -19,6 +19,37 @@ fed with each borrower's :class:`~loancore.quota.CreditRecord`) runs in one more
   again by the next run; the rest of its chunk commits. If writing the chunk fails, its loans
   are closed one unit of work each, so only the loan at fault is left out.
 
+**GL granularity** (the product version's :class:`~loancore.servicing.GlGranularity`): a
+``loan`` product's day-close entries are posted as they are, one entry per loan per event with
+the loan's dimensions. A ``summary`` product's are summed (:func:`summarise_day_entries`): per
+unit of work, ONE entry per (product, accounting day, event kind), its legs the per-subject and
+side sums of the loans' entries, carrying only the ``product`` dimension (``<id>@<version>``,
+:func:`product_dimension`). The loan-level detail stays in the loan sub-ledger: the loan
+document (installments, history) and its standing, which the batch saves in the same unit of
+work. Reconciliation (:func:`loancore.services.reconcile`) then compares the ledger's balances
+for the product with the sum of its loans' figures.
+
+- **Event kind**: the template and the tag of the day's event id
+  (``interest.accrued:eod20260116-L1.penalty`` -> ``interest.accrued.penalty``), so each summary
+  entry keeps the shape of the loan entries it sums (accrual, penalty, compound, due move, late
+  fee, provision per stage, suspension and reinstatement each on its own).
+- **Idempotency key**: ``eodsum:<yyyymmdd>:<kind>:<digest>``, the digest a SHA-256 of the product
+  and the sorted ids of the loans summed. A loan's entry of one kind on one day is closed by
+  exactly one committed unit of work (the watermark moves in the same transaction, and
+  ``loans_to_close`` never selects a loan closed through the date again), so no two summaries
+  ever share a key, and the key depends on what is summed, not on the chunk boundaries, which
+  a rerun after a crash may draw differently: the rerun only sees the loans whose chunk did not
+  commit and posts their summaries once. A chunk boundary key (first and last id) would be
+  unique too, but would not name its content; the content digest also makes a replay of the
+  very same unit of work (same loans) an idempotent repeat rather than a conflict.
+- **Memo postings** (表外应收未收利息) stay per loan: a memo register is single-entry and its
+  floor is checked for the posting's own dimensions, so a later per-loan decrease (interest paid
+  by a non-accrual loan, a write-off) needs the loan's increases under the loan's dimensions;
+  they are few (non-accrual loans only).
+- Everything outside the batch stays per loan: repayments and other servicing events, the days
+  an event closes by inline catch-up, write-off, recovery and sale. Those entries carry the
+  ``product`` dimension as well, so the product's balances hold both.
+
 :func:`current_outcome` is what :func:`loancore.services.apply_event` does with a loan the batch
 keeps a standing for: days left unclosed before the event's date are closed first (inline
 catch-up), then the event is applied off the books if the loan is non-accrual.
@@ -27,7 +58,8 @@ catch-up), then the event is applied off the books if the loan is non-accrual.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import hashlib
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 import attrs
 
@@ -48,23 +80,42 @@ from loancore.delinquency.daily import (
     LoanStanding,
     apply_with_standing,
     close_day,
+    day_event_id,
     sold_loan,
     standing_of,
     written_off_loan,
 )
-from loancore.errors import InvalidInput, LoancoreError, Rejected, RejectionCode
-from loancore.ledger.entries import JournalEntry, MemoPosting, MemoRegister
+from loancore.errors import (
+    InvalidInput,
+    InvariantViolation,
+    LoancoreError,
+    NotFound,
+    Rejected,
+    RejectionCode,
+)
+from loancore.ledger.entries import JournalEntry, Leg, MemoPosting, MemoRegister
+from loancore.ledger.subjects import Side
 from loancore.money import Money
 from loancore.ports import UnitOfWork
 from loancore.postings import LoanSold, ProvisionCharged, Stage, WrittenOff
 from loancore.quota import Close, CreditRecord, LimitPolicy, LineStatus
 from loancore.services.quota import EndOfDayReport, Refusal, run_end_of_day
 from loancore.services.settlement import joint_write_off_losses
-from loancore.servicing import Accrue, Loan, LoanProduct, LoanStatus, Outcome, ServicingEvent, apply
+from loancore.servicing import (
+    Accrue,
+    GlGranularity,
+    Loan,
+    LoanProduct,
+    LoanStatus,
+    Outcome,
+    ServicingEvent,
+    apply,
+)
 
 __all__ = [
     "CATCH_UP_DAYS_MAX",
     "CHUNK_SIZE",
+    "SUMMARY_KEY_PREFIX",
     "BusinessDayReport",
     "ChunkProgress",
     "LoansClosed",
@@ -75,8 +126,10 @@ __all__ = [
     "credit_records",
     "current_outcome",
     "outcome_with_standing",
+    "product_dimension",
     "recover_loan",
     "sell_loan",
+    "summarise_day_entries",
     "write_off_loan",
 ]
 
@@ -88,6 +141,10 @@ CHUNK_SIZE_MAX = 10_000
 
 CATCH_UP_DAYS_MAX = 3660
 """The most days one loan is brought forward in one go (ten years)."""
+
+SUMMARY_KEY_PREFIX = "eodsum"
+"""The idempotency keys (and entry ids) of summary entries: ``eodsum:<yyyymmdd>:<kind>:<digest>``
+(module docstring)."""
 
 _CHUNKS_MAX = 10_000_000
 _STANDINGS_PAGE = 5000
@@ -216,30 +273,135 @@ def _close_chunk(
                 failed.append(_refusal(loan_id, error))
                 continue
             done.append((loan.version, closed))
-        _write(uow, done)
+        summarised = {
+            ref for ref, p in products.items() if p.gl_granularity is GlGranularity.SUMMARY
+        }
+        posted = _write(uow, done, summarised)
         uow.commit()
     return _ChunkResult(
         closed=len(done),
         days=sum(c.days for _v, c in done),
-        entries=sum(len(c.entries) for _v, c in done),
+        entries=posted,
         memos=sum(len(c.memo_postings) for _v, c in done),
         failed=tuple(failed),
     )
 
 
-def _write(uow: UnitOfWork, done: Sequence[tuple[int, _Closed]]) -> None:
-    """Loans, then standings, then the ledger (the lock order)."""
+def product_dimension(product_id: str, version: int) -> str:
+    """The ``product`` dimension of a product version's legs, ``<product_id>@<version>``: what
+    :func:`loancore.servicing.book_loan` puts on every loan of it and what a summary entry
+    carries."""
+    return f"{product_id}@{version}"
+
+
+def _event_kind(entry: JournalEntry, loan_id: str) -> str:
+    """``interest.accrued:eod20260116-L1.penalty`` -> ``interest.accrued.penalty``: the template
+    and the tag after the loan's day event id (just the template for any other id)."""
+    template, _sep, rest = entry.entry_id.partition(":")
+    prefix = day_event_id(loan_id, entry.accounting_date)
+    return template + rest[len(prefix) :] if rest.startswith(prefix) else template
+
+
+@attrs.define
+class _Group:
+    """One summary being gathered: minor units per (subject, side, currency), the loans summed."""
+
+    totals: dict[tuple[str, Side, str], int] = attrs.field(factory=dict)
+    loans: set[str] = attrs.field(factory=set)
+
+
+def _summary_entry(product: str, day: datetime.date, kind: str, group: _Group) -> JournalEntry:
+    digest = hashlib.sha256("\n".join([product, *sorted(group.loans)]).encode()).hexdigest()
+    key = f"{SUMMARY_KEY_PREFIX}:{day:%Y%m%d}:{kind}:{digest[:40]}"
+    legs = tuple(
+        Leg(code, side, Money.from_minor(minor, currency), {"product": product})
+        for (code, side, currency), minor in sorted(
+            group.totals.items(), key=lambda item: (item[0][1] is Side.CREDIT, item[0])
+        )
+        if minor
+    )
+    return JournalEntry(
+        entry_id=key,
+        idempotency_key=key,
+        accounting_date=day,
+        legs=legs,
+        memo=f"end of day summary {kind}: {len(group.loans)} loans of {product}",
+    )
+
+
+def summarise_day_entries(
+    closed: Iterable[tuple[str, str, Sequence[JournalEntry]]],
+) -> tuple[JournalEntry, ...]:
+    """The summary entries of ``closed``, ``(loan_id, product dimension, the loan's day-close
+    entries)`` per loan: ONE entry per (product, accounting date, event kind), each leg the sum of
+    the loans' legs on one subject and side, dimension ``product`` only (module docstring). An
+    entry that reverses another (``reverses`` set) names one loan's entry and is kept as it is.
+    Every subject's debits and credits are conserved: the summaries move each subject exactly as
+    the loans' entries do."""
+    groups: dict[tuple[str, datetime.date, str], _Group] = {}
+    kept: list[JournalEntry] = []
+    for loan_id, product, entries in closed:  # bounded by the chunk's loans
+        for entry in entries:  # bounded by the loan's days and events
+            if entry.reverses is not None:
+                kept.append(entry)
+                continue
+            key = (product, entry.accounting_date, _event_kind(entry, loan_id))
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = _Group()
+            group.loans.add(loan_id)
+            for leg in entry.legs:
+                total = (leg.subject_code, leg.side, leg.currency)
+                group.totals[total] = group.totals.get(total, 0) + leg.amount.minor_units
+    summaries = [
+        _summary_entry(product, day, kind, group)
+        for (product, day, kind), group in sorted(groups.items())
+        if any(group.totals.values())
+    ]
+    for summary in summaries:  # a template bug must never reach the ledger as a half entry
+        for currency in summary.currencies():
+            if sum(leg.signed_minor for leg in summary.legs if leg.currency == currency):
+                raise InvariantViolation(f"summary {summary.entry_id} does not balance")
+    return (*summaries, *kept)
+
+
+def _ledger_entries(
+    done: Sequence[tuple[int, _Closed]], summarised: Collection[tuple[str, int]]
+) -> list[JournalEntry]:
+    """The chunk's entries as posted: a ``loan`` product's as they are, a ``summary`` product's
+    summed (:func:`summarise_day_entries`)."""
+    entries: list[JournalEntry] = []
+    summary: list[tuple[str, str, Sequence[JournalEntry]]] = []
+    for _v, c in done:  # bounded by CHUNK_SIZE_MAX
+        ref = (c.loan.product_id, c.loan.product_version)
+        if ref in summarised:
+            summary.append((c.loan.loan_id, product_dimension(*ref), c.entries))
+        else:
+            entries.extend(c.entries)
+    if summary:
+        entries.extend(summarise_day_entries(summary))
+    return entries
+
+
+def _write(
+    uow: UnitOfWork,
+    done: Sequence[tuple[int, _Closed]],
+    summarised: Collection[tuple[str, int]] = (),
+) -> int:
+    """Loans, then standings, then the ledger (the lock order); ``summarised``: the product
+    versions whose entries are summed. Returns the number of entries posted."""
     changed = [(c.loan, version) for version, c in done if c.loan.version != version]
     if changed:
         uow.loans.update_many(changed)
     if done:
         uow.loans.save_standings([c.standing for _v, c in done])
-    entries = [e for _v, c in done for e in c.entries]
+    entries = _ledger_entries(done, summarised)
     memos = [m for _v, c in done for m in c.memo_postings]
     if entries:
         uow.ledger.post(entries)
     if memos:
         uow.ledger.post_memo(memos)
+    return len(entries)
 
 
 def _close_chunk_safely(
@@ -420,11 +582,27 @@ def _all_standings(uow: UnitOfWork) -> list[LoanStanding]:
     return found
 
 
+def _unclosed_standings(uow: UnitOfWork, loan_ids: set[str]) -> list[LoanStanding]:
+    """The first standings of failed loans never closed (none stored), so that their borrowers
+    are barred from the review all the same; an id the book does not hold is ignored."""
+    found: list[LoanStanding] = []
+    for loan_id in sorted(loan_ids):  # bounded by the loans that failed (few)
+        try:
+            found.append(standing_of(uow.loans.load(loan_id)))
+        except NotFound:
+            continue
+    return found
+
+
 def _quota_batch(
     uow: UnitOfWork, business_date: datetime.date, policy: LimitPolicy | None, failed: set[str]
 ) -> EndOfDayReport:
     with uow:
-        records = {} if policy is None else credit_records(_all_standings(uow), excluded=failed)
+        records = {}
+        if policy is not None:
+            standings = _all_standings(uow)
+            standings.extend(_unclosed_standings(uow, failed - {s.loan_id for s in standings}))
+            records = credit_records(standings, excluded=failed)
         report = run_end_of_day(
             uow.quota,
             records,

@@ -12,30 +12,29 @@ id, even one booked after the split, falls in exactly one range. :func:`split_id
 balances by count (sizes differ by at most one). :func:`partition_book` reads the ids with the
 store's keyset paging (``uow.loans.loan_ids(after=, limit=)``) and splits them.
 
-:func:`accrue_range` is the range task made of what servicing has today: every ACTIVE loan of the
-range whose last date is before the business date gets an
-:class:`~loancore.servicing.events.Accrue` (event id ``eod-<YYYYMMDD>-<loan_id>``) through
-:func:`~loancore.services.servicing.apply_batch`, ``chunk_size`` loans a unit of work. A loan
-already at the date is skipped (the watermark is ``Loan.last_date``), so running a day twice
+THE range task is :func:`close_range`: the loan part of the end-of-day batch
+(:func:`~loancore.services.end_of_day.close_loans`) over the range's ids, ``chunk_size`` loans a
+unit of work; every active loan behind the date is caught up day by day (accrual, due moves, DPD,
+penalties, classification, non-accrual, provisions). A loan's watermark (its standing's
+``closed_through``) makes a loan already closed through the date a no-op, so running a day twice
 posts nothing the second time and a retried range redoes only the chunks that did not commit.
-Any function with the :data:`RangeFunction` signature can take its place (the end-of-day batch).
+The quota part of the batch (:func:`~loancore.services.end_of_day.close_quota_day`) reads every
+borrower's loans, so it is not a range task: the driver runs it once, after every range
+completed. :func:`run_ranges` is the in-process executor.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date
-from types import TracebackType
-from typing import Any, Self
 
 import attrs
 
-from loancore.checks import require_date
 from loancore.errors import InvalidInput
-from loancore.ledger.entries import JournalEntry
-from loancore.ports import LedgerStore, LoanStore, QuotaStore, SettlementStore, UnitOfWork
-from loancore.services.servicing import BATCH_MAX, apply_batch
-from loancore.servicing import Accrue, LoanStatus, ServicingEvent
+from loancore.ports import LoanStore, UnitOfWork
+from loancore.services.end_of_day import CHUNK_SIZE, RulesLike, close_loans
+from loancore.services.quota import Refusal
+from loancore.services.servicing import BATCH_MAX
 
 __all__ = [
     "CHUNK_SIZE",
@@ -46,8 +45,8 @@ __all__ = [
     "RangeFunction",
     "RangeReport",
     "RefusedLoan",
-    "accrue_range",
     "book_loan_ids",
+    "close_range",
     "partition_book",
     "range_loan_ids",
     "run_ranges",
@@ -62,9 +61,6 @@ LOANS_MAX = 10_000_000
 
 PARTS_MAX = 100_000
 """The most ranges :func:`split_ids` makes."""
-
-CHUNK_SIZE = 500
-"""Loans a unit of work in :func:`accrue_range` by default."""
 
 
 def _positive(field: str, value: object, upper: int) -> int:
@@ -160,177 +156,76 @@ def range_loan_ids(
 
 @attrs.frozen
 class RefusedLoan:
-    """A loan the range task could not bring to the date: ``code`` is the
-    :class:`~loancore.errors.RejectionCode` value, ``reason`` the refusal's message (plain values,
-    so a report crosses process boundaries)."""
+    """A loan the batch could not close: its id, the :class:`~loancore.errors.RejectionCode`
+    value (``LOAN_CLOSE_FAILED`` for an error that is not a refusal) and the reason (plain
+    values, so a report crosses process boundaries). It is left as it was and tried again by the
+    next run."""
 
     loan_id: str
-    event_id: str
     code: int
     reason: str
+
+    @classmethod
+    def from_refusal(cls, refusal: Refusal) -> RefusedLoan:
+        """From the batch's :class:`~loancore.services.quota.Refusal` (keyed by loan id)."""
+        return cls(loan_id=refusal.key, code=int(refusal.code), reason=refusal.detail)
 
 
 @attrs.frozen
 class RangeReport:
-    """What a range task did on ``business_date``: loans seen in the range; brought to the date;
-    already at (or past) it, skipped; not active, skipped; refused (with the refusal); entries
-    posted in committed units of work; units of work committed."""
+    """What a range task did on ``business_date``: loans brought to the date (closed through
+    it), loan-days closed, entries and memo postings sent to the ledger in committed units of
+    work, the loans refused (left behind, retried by the next run) and the units of work (chunks)
+    run."""
 
     loan_range: LoanRange
     business_date: date
-    loans_seen: int
-    loans_brought: int
-    loans_current: int
-    loans_inactive: int
-    refused: tuple[RefusedLoan, ...]
+    loans_closed: int
+    days_closed: int
     entries_posted: int
+    memo_postings: int
+    refused: tuple[RefusedLoan, ...]
     units_of_work: int
 
 
 RangeFunction = Callable[[UnitOfWork, date, LoanRange], RangeReport]
 """A range task: ``(uow, business_date, loan_range) -> RangeReport``. It opens its own units of
 work on ``uow`` (never one across the whole range), may be rerun after a failure (so it must be
-idempotent per loan), and must be a module-level function (Dask pickles it by reference)."""
+idempotent per loan), and must pickle (a module-level function, or a ``functools.partial`` of one
+with picklable arguments: Dask pickles it)."""
 
 
-class _CountingLedger:
-    """A ledger store seen through :class:`_CountingUnitOfWork`: ``post`` counts its entries."""
-
-    def __init__(self, store: LedgerStore, owner: _CountingUnitOfWork) -> None:
-        self._store = store
-        self._owner = owner
-
-    def post(self, entries: Sequence[JournalEntry]) -> tuple[JournalEntry, ...]:
-        posted = self._store.post(entries)
-        self._owner.pending += len(posted)
-        return posted
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-
-class _CountingUnitOfWork:
-    """``uow`` unchanged, except that the entries posted in units of work that commit are
-    counted in ``entries_posted`` and the commits in ``commits``."""
-
-    def __init__(self, uow: UnitOfWork) -> None:
-        self._uow = uow
-        self.pending = 0
-        self.entries_posted = 0
-        self.commits = 0
-
-    @property
-    def ledger(self) -> LedgerStore:
-        return _CountingLedger(self._uow.ledger, self)
-
-    @property
-    def quota(self) -> QuotaStore:
-        return self._uow.quota
-
-    @property
-    def loans(self) -> LoanStore:
-        return self._uow.loans
-
-    @property
-    def settlement(self) -> SettlementStore:
-        return self._uow.settlement
-
-    def __enter__(self) -> Self:
-        self._uow.__enter__()
-        self.pending = 0
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._uow.__exit__(exc_type, exc, traceback)
-
-    def commit(self) -> None:
-        self._uow.commit()
-        self.entries_posted += self.pending
-        self.commits += 1
-        self.pending = 0
-
-    def rollback(self) -> None:
-        self._uow.rollback()
-        self.pending = 0
-
-
-@attrs.define
-class _Tally:
-    seen: int = 0
-    current: int = 0
-    inactive: int = 0
-    brought: int = 0
-    refused: list[RefusedLoan] = attrs.Factory(list)
-
-
-def _accrue_chunk(
-    uow: _CountingUnitOfWork,
+def close_range(
+    uow: UnitOfWork,
     business_date: date,
     loan_range: LoanRange,
-    after: str,
-    chunk_size: int,
-    tally: _Tally,
-) -> str | None:
-    """One chunk: the range's next ``chunk_size`` ids after ``after`` and their loans read in one
-    unit of work, then those behind the date accrued in one ``apply_batch``. The chunk's last id
-    (None: the range is done)."""
-    with uow:
-        loan_ids = range_loan_ids(uow.loans, loan_range, after=after, limit=chunk_size)
-        loans = uow.loans.load_many(loan_ids) if loan_ids else {}
-    if not loan_ids:
-        return None
-    items: list[tuple[str, ServicingEvent]] = []
-    for loan_id in loan_ids:  # bounded by the chunk
-        loan = loans[loan_id]
-        if loan.status is not LoanStatus.ACTIVE:
-            tally.inactive += 1
-        elif loan.last_date >= business_date:
-            tally.current += 1
-        else:
-            event_id = f"eod-{business_date:%Y%m%d}-{loan_id}"
-            items.append((loan_id, Accrue(event_id=event_id, as_of=business_date)))
-    tally.seen += len(loan_ids)
-    if items:
-        result = apply_batch(uow, items)
-        loan_of = {event.event_id: loan_id for loan_id, event in items}
-        tally.brought += len(result.applied)
-        tally.current += len(result.replayed)
-        for event_id, no in result.refused:
-            tally.refused.append(RefusedLoan(loan_of[event_id], event_id, int(no.code), str(no)))
-    return loan_ids[-1]
-
-
-def accrue_range(
-    uow: UnitOfWork, business_date: date, loan_range: LoanRange, *, chunk_size: int = CHUNK_SIZE
+    *,
+    chunk_size: int = CHUNK_SIZE,
+    rules: RulesLike = None,
 ) -> RangeReport:
-    """Every active loan of ``loan_range`` brought to ``business_date`` with an ``Accrue``,
-    ``chunk_size`` loans a unit of work (module docstring); a :data:`RangeFunction`. A refused
-    loan is reported and the rest go on; anything else raised stops the range, leaving the chunks
-    already committed (a rerun skips them: they are at the date)."""
-    require_date("business_date", business_date)
-    _positive("chunk_size", chunk_size, BATCH_MAX)
-    counting = _CountingUnitOfWork(uow)
-    tally = _Tally()
-    after: str | None = loan_range.after
-    for _ in range(LOANS_MAX // chunk_size + 1):  # bounded: LOANS_MAX loans
-        if after is None:
-            break
-        after = _accrue_chunk(counting, business_date, loan_range, after, chunk_size, tally)
+    """The loan part of the end-of-day batch over ``loan_range``: every active loan of the range
+    behind ``business_date`` caught up to it by
+    :func:`~loancore.services.end_of_day.close_loans` (``after=loan_range.after,
+    through=loan_range.through``), ``chunk_size`` loans a unit of work, ``rules`` as there; a
+    :data:`RangeFunction`. The quota part (:func:`~loancore.services.end_of_day.close_quota_day`)
+    is not run: it reads every borrower's loans, so it runs once, after every range."""
+    closed = close_loans(
+        uow,
+        business_date,
+        after=loan_range.after,
+        through=loan_range.through,
+        rules=rules,
+        chunk_size=chunk_size,
+    )
     return RangeReport(
         loan_range=loan_range,
         business_date=business_date,
-        loans_seen=tally.seen,
-        loans_brought=tally.brought,
-        loans_current=tally.current,
-        loans_inactive=tally.inactive,
-        refused=tuple(tally.refused),
-        entries_posted=counting.entries_posted,
-        units_of_work=counting.commits,
+        loans_closed=closed.loans_closed,
+        days_closed=closed.days_closed,
+        entries_posted=closed.entries,
+        memo_postings=closed.memo_postings,
+        refused=tuple(RefusedLoan.from_refusal(f) for f in closed.failed),
+        units_of_work=closed.chunks,
     )
 
 
@@ -338,7 +233,7 @@ def run_ranges(
     uow: UnitOfWork,
     business_date: date,
     ranges: Sequence[LoanRange],
-    function: RangeFunction = accrue_range,
+    function: RangeFunction = close_range,
 ) -> tuple[RangeReport, ...]:
     """The plain in-process executor: ``function`` over each range in turn, in this process
     (the single-process run the distributed one must equal)."""

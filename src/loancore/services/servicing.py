@@ -12,7 +12,10 @@
 - :func:`apply_batch`: many events (a repayment file's chunk) in one unit of work.
 - :func:`reconcile`: the trial balance balances, each loan's figures equal the ledger's balances
   filtered by the loan (:func:`loancore.servicing.reconcile`) and each quota line's used amount
-  equals the outstanding principal of the loans drawn on it.
+  equals the outstanding principal of the loans drawn on it. The loans of a product whose end of
+  day posts summaries (``gl_granularity = "summary"``) are reconciled by product: the ledger's
+  balance per subject filtered by ``product = <id>@<version>`` equals the sum of what each of
+  the product's loans says (:attr:`Reconciliation.products`).
 
 Quota effects become commands (:func:`quota_command`): ``capture`` -> ``Capture``; ``release`` ->
 ``Void`` of an open hold, or ``RestoreRefunded`` (reason cancellation) of a captured one;
@@ -36,6 +39,7 @@ from loancore.ledger.entries import JournalEntry
 from loancore.ledger.subjects import Chart, Side
 from loancore.money import Money
 from loancore.ports import UnitOfWork
+from loancore.postings import Role
 from loancore.quota import (
     Capture,
     Command,
@@ -48,10 +52,16 @@ from loancore.quota import (
     RestoreRepaid,
     Void,
 )
-from loancore.services.end_of_day import RulesLike, current_outcome, outcome_with_standing
+from loancore.services.end_of_day import (
+    RulesLike,
+    current_outcome,
+    outcome_with_standing,
+    product_dimension,
+)
 from loancore.services.settlement import servicing_hook
 from loancore.servicing import (
     Disburse,
+    GlGranularity,
     Loan,
     LoanProduct,
     LoanStatus,
@@ -64,6 +74,7 @@ from loancore.servicing import (
     apply,
     book_loan,
     expected_balances,
+    expected_by_role,
 )
 from loancore.servicing import reconcile as reconcile_loan
 
@@ -437,17 +448,23 @@ class LineCheck:
 
 @attrs.frozen
 class Reconciliation:
-    """The result of :func:`reconcile`; ``clean`` when everything agrees."""
+    """The result of :func:`reconcile`; ``clean`` when everything agrees. ``loans``: each loan
+    of a ``loan``-granularity product against the ledger filtered by the loan; ``products``: each
+    ``summary`` product version (``<id>@<version>``) against the ledger filtered by the product,
+    its loans' figures summed (those loans are not in ``loans``: their day-close entries carry
+    no loan dimension, so the loan's own balances cannot be compared)."""
 
     trial_balanced: bool
     loans: Mapping[str, tuple[ReconciliationLine, ...]]
     lines: tuple[LineCheck, ...]
+    products: Mapping[str, tuple[ReconciliationLine, ...]] = attrs.field(factory=dict)
 
     @property
     def clean(self) -> bool:
         return (
             self.trial_balanced
             and all(line.agrees for lines in self.loans.values() for line in lines)
+            and all(line.agrees for lines in self.products.values() for line in lines)
             and all(check.agrees for check in self.lines)
         )
 
@@ -456,15 +473,19 @@ class Reconciliation:
         found = [] if self.trial_balanced else ["trial balance does not balance"]
         for loan_id, lines in self.loans.items():
             found.extend(f"loan {loan_id}: {line}" for line in lines if not line.agrees)
+        for product, lines in self.products.items():
+            found.extend(f"product {product}: {line}" for line in lines if not line.agrees)
         found.extend(f"quota {check}" for check in self.lines if not check.agrees)
         return found
 
 
-def _net_debits(uow: UnitOfWork, chart: Chart, loan: Loan, codes: list[str]) -> dict[str, int]:
+def _net_debits(
+    uow: UnitOfWork, chart: Chart, currency: str, dimensions: Mapping[str, str], codes: list[str]
+) -> dict[str, int]:
     result: dict[str, int] = {}
     for code in codes:
         balance = uow.ledger.balance(
-            code, loan.currency, as_of=DATE_MAX, dimensions={"loan": loan.loan_id}
+            code, currency, as_of=DATE_MAX, dimensions=dimensions
         ).minor_units
         result[code] = balance if chart.get(code).normal_side is Side.DEBIT else -balance
     return result
@@ -482,33 +503,79 @@ def _loan_id_chunks(uow: UnitOfWork) -> Iterator[tuple[str, ...]]:
         after = batch[-1]
 
 
+@attrs.define
+class _ProductTotals:
+    """A ``summary`` product's loans summed: the net debit each subject should carry, the roles
+    on each subject, the currency."""
+
+    currency: str
+    expected: dict[str, int] = attrs.field(factory=dict)
+    roles: dict[str, list[Role]] = attrs.field(factory=dict)
+
+
 class _Book:
     """What a reconciliation keeps while it walks loans: the products and chart read once, each
-    loan's result, and the principal drawn per quota line."""
+    loan's result, each ``summary`` product's totals and the principal drawn per quota line."""
 
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
         self.chart = uow.ledger.load_chart()
         self.products: dict[tuple[str, int], LoanProduct] = {}
         self.results: dict[str, tuple[ReconciliationLine, ...]] = {}
+        self.summaries: dict[str, _ProductTotals] = {}
         self.drawn: dict[str, int] = {}
 
     def line_of(self, loan: Loan) -> str:
         return self.uow.quota.hold(loan.hold_id).line_id
 
-    def check(self, loan: Loan, standing: LoanStanding | None) -> None:
-        """``loan`` against its ledger balances; a loan whose ``standing`` has interest suspended
-        (non-accrual) keeps its unpaid interest off the books, in the memo register."""
+    def product_of(self, loan: Loan) -> LoanProduct:
         ref = (loan.product_id, loan.product_version)
         product = self.products.get(ref)
         if product is None:
             product = self.products[ref] = self.uow.loans.product(*ref)
-        codes = sorted(expected_balances(loan, product))
-        net = _net_debits(self.uow, self.chart, loan, codes)
+        return product
+
+    def check(self, loan: Loan, standing: LoanStanding | None) -> None:
+        """``loan`` against its ledger balances, or added to its product's totals for a
+        ``summary`` product; a loan whose ``standing`` has interest suspended (non-accrual)
+        keeps its unpaid interest off the books, in the memo register."""
+        product = self.product_of(loan)
         off_books = standing is not None and standing.interest_suspended
+        if product.gl_granularity is GlGranularity.SUMMARY:
+            self._add(loan, product, off_books)
+            return
+        codes = sorted(expected_balances(loan, product))
+        net = _net_debits(self.uow, self.chart, loan.currency, {"loan": loan.loan_id}, codes)
         self.results[loan.loan_id] = reconcile_loan(
             loan, product, net, interest_off_books=off_books
         )
+
+    def _add(self, loan: Loan, product: LoanProduct, off_books: bool) -> None:
+        key = product_dimension(loan.product_id, loan.product_version)
+        totals = self.summaries.get(key)
+        if totals is None:
+            totals = self.summaries[key] = _ProductTotals(loan.currency)
+        for role in expected_by_role(loan, product):
+            roles = totals.roles.setdefault(product.mapping.code(role), [])
+            if role not in roles:
+                roles.append(role)
+        expected = expected_balances(loan, product, interest_off_books=off_books)
+        for code, amount in expected.items():
+            totals.expected[code] = totals.expected.get(code, 0) + amount
+
+    def product_results(self) -> dict[str, tuple[ReconciliationLine, ...]]:
+        """Each ``summary`` product's totals against the ledger filtered by the product."""
+        results: dict[str, tuple[ReconciliationLine, ...]] = {}
+        for key, totals in sorted(self.summaries.items()):
+            codes = sorted(totals.expected)
+            net = _net_debits(self.uow, self.chart, totals.currency, {"product": key}, codes)
+            results[key] = tuple(
+                ReconciliationLine(
+                    code, tuple(totals.roles[code]), totals.expected[code], net[code]
+                )
+                for code in codes
+            )
+        return results
 
     def draw(self, line_id: str, loans: Iterable[Loan]) -> None:
         """Count the principal of ``loans`` drawn on ``line_id`` (others are skipped)."""
@@ -523,12 +590,32 @@ class _Book:
         )
 
 
+def _reconcile_product(book: _Book, product_id: str, version: int) -> None:
+    """Every loan of one ``summary`` product version added to its totals: the loans store keeps
+    no index by product, so the book is walked in id order, :data:`_LOANS_BATCH` at a time."""
+    for ids in _loan_id_chunks(book.uow):
+        loans = [
+            loan
+            for loan in book.uow.loans.load_many(ids).values()
+            if (loan.product_id, loan.product_version) == (product_id, version)
+        ]
+        if not loans:
+            continue
+        standings = book.uow.loans.load_standings([loan.loan_id for loan in loans])
+        for loan in loans:  # bounded by _LOANS_BATCH
+            book.check(loan, standings.get(loan.loan_id))
+
+
 def _reconcile_one(book: _Book, loan_id: str) -> None:
     """One loan, and its quota line against the loans of the line's borrower and of the loan's
-    customer (``customer_loans``), not the whole book."""
+    customer (``customer_loans``), not the whole book. A loan of a ``summary`` product is
+    checked through its product's totals (every loan of the product version)."""
     uow = book.uow
     loan = uow.loans.load(loan_id)
-    book.check(loan, uow.loans.load_standings([loan_id]).get(loan_id))
+    if book.product_of(loan).gl_granularity is GlGranularity.SUMMARY:
+        _reconcile_product(book, loan.product_id, loan.product_version)
+    else:
+        book.check(loan, uow.loans.load_standings([loan_id]).get(loan_id))
     line_id = book.line_of(loan)
     book.drawn[line_id] = 0
     customers = {uow.quota.line(line_id).borrower_id, *_customers(loan)}
@@ -557,8 +644,10 @@ def reconcile(uow: UnitOfWork, loan_id: str | None = None) -> Reconciliation:
 
     One loan reads that loan and the loans of its line's borrower and of its own customer (the
     ``customer`` dimension) to total the principal drawn on the line; a loan booked on the line
-    for another customer is not found there, and the line check reports the difference. The
-    whole book is walked in id order, :data:`_LOANS_BATCH` loans at a time."""
+    for another customer is not found there, and the line check reports the difference. One
+    loan of a ``summary`` product is checked by its product's totals (:attr:`Reconciliation.
+    products`), which reads every loan of the book to find the product's. The whole book is
+    walked in id order, :data:`_LOANS_BATCH` loans at a time."""
     with uow:
         trial = uow.ledger.trial_balance(as_of=DATE_MAX)
         book = _Book(uow)
@@ -567,7 +656,8 @@ def reconcile(uow: UnitOfWork, loan_id: str | None = None) -> Reconciliation:
         else:
             _reconcile_one(book, loan_id)
         checks = book.checks()
-    return Reconciliation(trial.is_balanced(), book.results, checks)
+        products = book.product_results()
+    return Reconciliation(trial.is_balanced(), book.results, checks, products)
 
 
 def _principal_drawn(loan: Loan) -> int:

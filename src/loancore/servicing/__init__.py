@@ -49,6 +49,7 @@ from loancore.servicing.loan import (
 )
 from loancore.servicing.product import (
     CreditLineProduct,
+    GlGranularity,
     InterestRecognition,
     LateFee,
     LoanProduct,
@@ -88,6 +89,7 @@ __all__ = [
     "CreditLineProduct",
     "Disburse",
     "Draw",
+    "GlGranularity",
     "Installment",
     "InterestRecognition",
     "LateFee",

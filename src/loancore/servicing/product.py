@@ -5,7 +5,9 @@ A :class:`LoanProduct` holds what every loan of the product shares: the calculat
 interest is recognised (daily accrual or on the due date), penalty interest (罚息) and compound
 interest (复利), grace days, charges (origination fee, late fee 滞纳金), the allocation
 :class:`~loancore.waterfall.Policy`, prepayment and merchant-refund rules, the merchant discount
-rate and the :class:`~loancore.postings.SubjectMapping` (which carries the discount treatment).
+rate, the :class:`~loancore.postings.SubjectMapping` (which carries the discount treatment) and
+the :class:`GlGranularity` of its end-of-day postings (``gl_granularity = "loan"`` or
+``"summary"``; a product version is immutable, so changing it takes a new version).
 
 Products are versioned: ``(product_id, version)`` names one immutable value and a loan keeps the
 version it was booked under. :func:`product_from_toml` reads one from TOML text; a bad value
@@ -45,6 +47,7 @@ __all__ = [
     "DUE_DAYS_MAX",
     "GRACE_DAYS_MAX",
     "CreditLineProduct",
+    "GlGranularity",
     "InterestRecognition",
     "LateFee",
     "LoanProduct",
@@ -73,6 +76,24 @@ class InterestRecognition(str, enum.Enum):
 
     DAILY = "daily"
     ON_DUE_DATE = "on_due_date"
+
+
+class GlGranularity(str, enum.Enum):
+    """How the end-of-day batch posts a product's day-close entries to the general ledger
+    (TOML ``gl_granularity``): ``loan``, one entry per loan per event with a ``loan`` dimension;
+    ``summary``, one entry per product, day and event kind per unit of work, its legs the
+    per-subject sums, the loan-level detail kept in the loan sub-ledger (docs/end-of-day.md)."""
+
+    LOAN = "loan"
+    SUMMARY = "summary"
+
+
+def _granularity(value: object) -> GlGranularity:
+    try:
+        return GlGranularity(value)
+    except ValueError:
+        allowed = [m.value for m in GlGranularity]
+        raise ProductConfigError("gl_granularity", value, f"expected one of {allowed}") from None
 
 
 def _fraction(field: str, value: Decimal, high: Decimal) -> Decimal:
@@ -191,6 +212,7 @@ class LoanProduct:
     refund: RefundRules = RefundRules()
     merchant_discount_rate: Decimal = _ZERO
     mapping: SubjectMapping = attrs.field(factory=SubjectMapping)
+    gl_granularity: GlGranularity = attrs.field(default=GlGranularity.LOAN, converter=_granularity)
 
     def __attrs_post_init__(self) -> None:
         if isinstance(self.version, bool) or not isinstance(self.version, int) or self.version < 1:
@@ -512,6 +534,7 @@ def product_from_toml(text: str) -> LoanProduct:
     if currency not in CURRENCY_MINOR_UNITS:
         raise ProductConfigError("currency", currency, "unknown ISO 4217 code")
     fields = _sections(root, currency)
+    fields["gl_granularity"] = root.choice("gl_granularity", GlGranularity, GlGranularity.LOAN)
     root.done()
     try:
         return LoanProduct(product_id=product_id, version=version, currency=currency, **fields)

@@ -27,6 +27,13 @@ What each machine checks after every step:
   accruals and reversals with ``apply_event``. ``services.reconcile`` is clean (the trial
   balance, each loan against the ledger, quota used against principal outstanding), and a
   replayed event changes nothing.
+- :func:`end_of_day_machine`: your products' TOMLs on your unit of work: a small book (up to
+  three loans, one customer), business days closed by ``close_business_day`` with gaps of up to
+  two months (the watermark's catch-up), repayments, write-offs, recoveries and sales between
+  them. ``services.reconcile`` is clean; per loan, 表外应收未收利息 holds the loan's interest
+  exactly while it is non-accrual, 已核销贷款 what the standing says, the allowance subjects
+  what the standing says; no active loan is closed beyond the last day run; closing a day again
+  posts nothing.
 
 Requires hypothesis.
 """
@@ -42,23 +49,36 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, multip
 
 from loancore.adapters.memory.ledger import MemoryLedgerStore
 from loancore.adapters.memory.uow import MemoryUnitOfWork
+from loancore.delinquency import interest_on_books
 from loancore.errors import (
     InvalidInput,
     InvariantViolation,
     PostingRejected,
     QuotaRejected,
+    Rejected,
     ServicingRejected,
 )
 from loancore.ledger import Chart, JournalEntry, default_chart, reversal_of
+from loancore.ledger.entries import MemoRegister
 from loancore.ledger.subjects import Side
 from loancore.money import Money
 from loancore.ports import LedgerStore, UnitOfWork
 from loancore.quota import Grant
-from loancore.services import apply_event, audit, book_order, reconcile
+from loancore.services import (
+    apply_event,
+    audit,
+    book_order,
+    close_business_day,
+    reconcile,
+    recover_loan,
+    sell_loan,
+    write_off_loan,
+)
 from loancore.servicing import (
     Accrue,
     ChargeFee,
     LoanProduct,
+    LoanStatus,
     MerchantRefund,
     Prepay,
     Repay,
@@ -71,8 +91,10 @@ from loancore.testing.quota import QuotaStateMachine
 from loancore.testing.servicing import CLINIC_PRODUCT_TOML, ServicingMachine
 
 __all__ = [
+    "EndOfDayMachine",
     "LedgerMachine",
     "LoanLifecycleMachine",
+    "end_of_day_machine",
     "ledger_machine",
     "loan_lifecycle_machine",
     "quota_machine",
@@ -390,3 +412,210 @@ def loan_lifecycle_machine(
 
         namespace["make_uow"] = made
     return type("CustomLoanLifecycleMachine", (LoanLifecycleMachine,), namespace)
+
+
+_BOOK_LOANS_MAX = 3
+_ALLOWANCE_SUBJECTS = ("1304.01", "1304.02", "1304.03")
+_FAR = datetime.date(2999, 12, 31)
+
+
+class EndOfDayMachine(RuleBasedStateMachine):
+    """A small book through the end-of-day batch and the events between its runs (module
+    docstring). Override :attr:`product_tomls` and :meth:`make_uow` (or use
+    :func:`end_of_day_machine`); the loans take the products in turn."""
+
+    product_tomls: tuple[str, ...] = (CLINIC_PRODUCT_TOML,)
+    principals_minor: tuple[int, ...] = (100_000, 240_000, 1_200_000)
+    installments: int = 12
+
+    def make_uow(self) -> UnitOfWork:
+        """An empty unit of work (no product, chart or quota yet); called once per run."""
+        return MemoryUnitOfWork()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.products = tuple(product_from_toml(t) for t in self.product_tomls)
+        self.currency = self.products[0].currency
+        self.uow = self.make_uow()
+        limit = Money.from_minor(sum(self.principals_minor) * _BOOK_LOANS_MAX, self.currency)
+        with self.uow:  # loans, quota, ledger: the lock order
+            for toml in self.product_tomls:
+                self.uow.loans.save_product(toml)
+            self.uow.quota.apply(
+                Grant(
+                    key="grant-C1",
+                    line_id="LINE-C1",
+                    borrower_id="C1",
+                    limit=limit,
+                    starts_on=_START,
+                    expires_on=datetime.date(2031, 1, 1),
+                ),
+                as_of=_START,
+            )
+            self.uow.ledger.save_chart(default_chart())
+            self.uow.commit()
+        self.today = _START  # the business day open; every day before it is closed
+        self.loans: list[str] = []
+        self.count = 0
+
+    def _id(self, prefix: str) -> str:
+        self.count += 1
+        return f"{prefix}{self.count}"
+
+    def _money(self, minor: int) -> Money:
+        return Money.from_minor(minor, self.currency)
+
+    @rule(which=st.integers(0, 2))
+    def book(self, which: int) -> None:
+        if len(self.loans) >= _BOOK_LOANS_MAX:
+            return
+        loan_id = f"L{len(self.loans) + 1}"
+        product = self.products[len(self.loans) % len(self.products)]
+        book_order(
+            self.uow,
+            order_id=f"order-{loan_id}",
+            loan_id=loan_id,
+            customer_id="C1",
+            line_id="LINE-C1",
+            product_id=product.product_id,
+            product_version=product.version,
+            principal=self._money(self.principals_minor[which % len(self.principals_minor)]),
+            installments=self.installments,
+            start_date=self.today,
+            merchant_id="M1",
+        )
+        self.loans.append(loan_id)
+
+    @rule(skipped=st.sampled_from([0, 0, 0, 2, 9, 29, 60]))
+    def close_day(self, skipped: int) -> None:
+        """Close today after ``skipped`` days no batch ran, then open the next day."""
+        self.today += datetime.timedelta(days=skipped)
+        report = close_business_day(self.uow, self.today, chunk_size=2)
+        if report.failed:
+            raise InvariantViolation(f"end of day {self.today} failed: {report.failed[:3]}")
+        again = close_business_day(self.uow, self.today, chunk_size=2)
+        if again.entries or again.loans_closed:
+            raise InvariantViolation(f"closing {self.today} again posted {again.entries} entries")
+        self.today += datetime.timedelta(days=1)
+
+    @rule(
+        which=st.integers(0, _BOOK_LOANS_MAX - 1), minor=st.sampled_from([5_000, 40_000, 300_000])
+    )
+    def repay(self, which: int, minor: int) -> None:
+        if self.loans:
+            loan_id = self.loans[which % len(self.loans)]
+            event = Repay(event_id=self._id("r"), as_of=self.today, amount=self._money(minor))
+            self._refusable(lambda: apply_event(self.uow, loan_id, event))
+
+    @rule(which=st.integers(0, _BOOK_LOANS_MAX - 1))
+    def write_off(self, which: int) -> None:
+        if self.loans:
+            loan_id = self.loans[which % len(self.loans)]
+            event_id = self._id("wo")
+            self._refusable(
+                lambda: write_off_loan(self.uow, loan_id, as_of=self.today, event_id=event_id)
+            )
+
+    @rule(which=st.integers(0, _BOOK_LOANS_MAX - 1), minor=st.sampled_from([1_000, 50_000]))
+    def recover(self, which: int, minor: int) -> None:
+        if self.loans:
+            loan_id = self.loans[which % len(self.loans)]
+            event_id = self._id("rc")
+            amount = self._money(minor)
+            self._refusable(
+                lambda: recover_loan(self.uow, loan_id, amount, as_of=self.today, event_id=event_id)
+            )
+
+    @rule(which=st.integers(0, _BOOK_LOANS_MAX - 1), minor=st.sampled_from([0, 30_000]))
+    def sell(self, which: int, minor: int) -> None:
+        if self.loans:
+            loan_id = self.loans[which % len(self.loans)]
+            event_id = self._id("s")
+            price = self._money(minor)
+            self._refusable(
+                lambda: sell_loan(self.uow, loan_id, price, as_of=self.today, event_id=event_id)
+            )
+
+    @staticmethod
+    def _refusable(call: Callable[[], object]) -> None:
+        try:
+            call()
+        except Rejected:
+            pass  # paid off, written off or sold: refused with a code, nothing changed
+
+    @invariant()
+    def books_reconcile(self) -> None:
+        result = reconcile(self.uow)
+        if not result.clean:
+            raise InvariantViolation(f"reconciliation: {result.problems()[:3]}")
+
+    @invariant()
+    def registers_and_allowances_agree_with_the_standings(self) -> None:
+        with self.uow:
+            loans = self.uow.loans.load_many(self.loans)
+            standings = self.uow.loans.load_standings(self.loans)
+            for loan_id, standing in standings.items():
+                loan = loans[loan_id]
+                dims = {"loan": loan_id}
+                off = self.uow.ledger.memo_balance(
+                    MemoRegister.OFF_BALANCE_INTEREST, self.currency, as_of=_FAR, dimensions=dims
+                ).minor_units
+                wanted = interest_on_books(loan).total if standing.interest_suspended else 0
+                written = self.uow.ledger.memo_balance(
+                    MemoRegister.WRITTEN_OFF_LOANS, self.currency, as_of=_FAR, dimensions=dims
+                ).minor_units
+                allowance = tuple(
+                    self.uow.ledger.balance(
+                        code, self.currency, as_of=_FAR, dimensions=dims
+                    ).minor_units
+                    for code in _ALLOWANCE_SUBJECTS
+                )
+                if (off, written, allowance) != (wanted, standing.written_off, standing.allowance):
+                    raise InvariantViolation(
+                        f"{loan_id}: off-balance {off} (wanted {wanted}), written off {written}"
+                        f" (standing {standing.written_off}), allowance {allowance} (standing"
+                        f" {standing.allowance})"
+                    )
+                behind = (
+                    standing.closed_through is not None and standing.closed_through >= self.today
+                )
+                if loan.status is LoanStatus.ACTIVE and behind:
+                    raise InvariantViolation(f"{loan_id} closed through {standing.closed_through}")
+
+
+def end_of_day_machine(
+    product_tomls: tuple[str, ...] = (CLINIC_PRODUCT_TOML,),
+    *,
+    make_uow: Callable[[], UnitOfWork] | None = None,
+    principals: tuple[Money, ...] | None = None,
+    installments: int = 12,
+) -> type[EndOfDayMachine]:
+    """An :class:`EndOfDayMachine` for your products (their TOMLs, one currency; the book's
+    loans take them in turn), on the unit of work ``make_uow()`` returns (an empty memory one
+    by default), loans of the ``principals`` given (1,000.00, 2,400.00 and 12,000.00 by
+    default) in ``installments``."""
+    if not product_tomls:
+        raise InvalidInput("product_tomls", product_tomls, "expected at least one product")
+    currencies = {product_from_toml(t).currency for t in product_tomls}
+    if len(currencies) != 1:
+        raise InvalidInput("product_tomls", sorted(currencies), "expected one currency")
+    namespace: dict[str, Any] = {
+        "product_tomls": tuple(product_tomls),
+        "installments": installments,
+    }
+    if principals is not None:
+        if not principals or any(
+            p.currency not in currencies or p.minor_units <= 0 for p in principals
+        ):
+            raise InvalidInput(
+                "principals", principals, f"expected positive amounts in {currencies.pop()}"
+            )
+        namespace["principals_minor"] = tuple(p.minor_units for p in principals)
+    if make_uow is not None:
+        factory = make_uow
+
+        def made(self: EndOfDayMachine) -> UnitOfWork:
+            return factory()
+
+        namespace["make_uow"] = made
+    return type("CustomEndOfDayMachine", (EndOfDayMachine,), namespace)

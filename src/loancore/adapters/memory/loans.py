@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 from datetime import date
 
+from loancore.adapters.memory.lines import LineState, MemoryLines
 from loancore.checks import require_date, require_id
 from loancore.delinquency.daily import LoanStanding
 from loancore.errors import ConcurrentUpdate, IdempotencyConflict, InvalidInput, NotFound
@@ -25,7 +26,7 @@ LOANS_BATCH_MAX = 10_000
 
 
 class _State:
-    __slots__ = ("customers", "loans", "products", "standings")
+    __slots__ = ("customers", "lines", "loans", "products", "standings")
 
     def __init__(
         self,
@@ -33,15 +34,21 @@ class _State:
         loans: dict[str, Loan],
         customers: dict[str, str],
         standings: dict[str, LoanStanding] | None = None,
+        lines: LineState | None = None,
     ) -> None:
         self.products = products
         self.loans = loans
         self.customers = customers  # loan id -> customer id
         self.standings = {} if standings is None else standings  # the end-of-day batch's
+        self.lines = LineState() if lines is None else lines  # revolving credit lines
 
     def copy(self) -> _State:
         return _State(
-            dict(self.products), dict(self.loans), dict(self.customers), dict(self.standings)
+            dict(self.products),
+            dict(self.loans),
+            dict(self.customers),
+            dict(self.standings),
+            self.lines.copy(),
         )
 
 
@@ -107,8 +114,9 @@ def check_standings(standings: object) -> tuple[LoanStanding, ...]:
     return tuple(standings)
 
 
-class MemoryLoanStore:
-    """Loans and products in dicts (see the module docstring)."""
+class MemoryLoanStore(MemoryLines):
+    """Loans and products in dicts (see the module docstring); revolving credit-line accounts
+    and their products too (:class:`~loancore.adapters.memory.lines.MemoryLines`)."""
 
     def __init__(self) -> None:
         self._state = _State({}, {}, {})

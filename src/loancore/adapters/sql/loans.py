@@ -1,6 +1,7 @@
 """SqlLoanStore: loans and products on SQLite and PostgreSQL (component ``loans``).
 
-Tables (version :data:`LOANS_SCHEMA_VERSION`; docs/storage.md, "Loans"):
+Tables (version :data:`LOANS_SCHEMA_VERSION`; docs/storage.md, "Loans"; since version 2 also
+the revolving credit lines' tables, :mod:`loancore.adapters.sql.lines`):
 
 ``loans_products``  one row per ``(product_id, version)``: the product's TOML text, as given
 ``loans_loans``     one row per loan: the columns a query selects or locks on (customer, product,
@@ -41,6 +42,7 @@ from loancore.adapters.sql.base import (
     read_connection,
     write_transaction,
 )
+from loancore.adapters.sql.lines import LINE_TABLES, SqlLines, add_line_tables
 from loancore.adapters.sql.loans_codec import decode_loan, encode_loan
 from loancore.adapters.sql.standing import (
     STANDING,
@@ -67,8 +69,10 @@ __all__ = [
 ]
 
 LOANS_COMPONENT = "loans"
-LOANS_SCHEMA_VERSION = 1
-LOANS_MIGRATIONS: dict[int, MigrationStep] = {}
+LOANS_SCHEMA_VERSION = 2
+LOANS_MIGRATIONS: dict[int, MigrationStep] = {1: add_line_tables}
+"""The loans schema's upgrade steps: ``LOANS_MIGRATIONS[v]`` takes version ``v`` to ``v + 1``
+(1 -> 2: the revolving credit lines' tables, :mod:`loancore.adapters.sql.lines`)."""
 
 TEXT_ID = binary_text()
 
@@ -93,7 +97,7 @@ LOANS = sa.Table(
     sa.Column("document", sa.Text, nullable=False),
 )
 
-LOANS_TABLES = (PRODUCTS, LOANS)
+LOANS_TABLES = (PRODUCTS, LOANS, *LINE_TABLES)
 
 _UPDATE = (
     LOANS.update()
@@ -119,9 +123,10 @@ def _parsed(toml_text: str) -> LoanProduct:
     return product_from_toml(toml_text)
 
 
-class SqlLoanStore:
+class SqlLoanStore(SqlLines):
     """``SqlLoanStore(bind)``: the loans component on an Engine or a Connection (module
-    docstring). ``create_schema=False`` skips the schema check (the unit of work did it once)."""
+    docstring); revolving credit-line accounts too (:class:`~loancore.adapters.sql.lines.
+    SqlLines`). ``create_schema=False`` skips the schema check (the unit of work did it once)."""
 
     def __init__(self, bind: Bind, *, create_schema: bool = True) -> None:
         check_bind(bind)

@@ -104,11 +104,46 @@ def _plain(value: Any) -> Any:
     raise InvariantViolation(f"cannot encode terms value {value!r}")
 
 
+_TERMS_FIELDS = tuple(f.name for f in attrs.fields(LoanTerms) if f.init)
+
+_TERMS_DATA: dict[int, tuple[LoanTerms, dict[str, Any]]] = {}
+"""The stored form of terms objects already written (the terms read through :data:`_TERMS` are
+shared), by identity, not equality: equal terms may differ in form (``0.18`` and ``0.180`` are
+equal Decimals), and the text must be the terms' own. An entry holds its terms, so the id is not
+reused while the entry lives. Emptied when it reaches :data:`_TERMS_MAX`."""
+
+
 def _terms(terms: LoanTerms) -> dict[str, Any]:
-    return {f.name: _plain(getattr(terms, f.name)) for f in attrs.fields(LoanTerms) if f.init}
+    known = _TERMS_DATA.get(id(terms))
+    if known is not None and known[0] is terms:
+        return known[1]
+    if len(_TERMS_DATA) >= _TERMS_MAX:
+        _TERMS_DATA.clear()
+    data = {name: _plain(getattr(terms, name)) for name in _TERMS_FIELDS}
+    _TERMS_DATA[id(terms)] = (terms, data)
+    return data
+
+
+_TERMS: dict[tuple[tuple[str, Any], ...], LoanTerms] = {}
+"""Terms already built, by their stored fields: loans of one product, amount and start date
+share their terms, so reading a batch of them checks those terms once (LoanTerms' validators
+are most of a terms' read). Emptied when it reaches :data:`_TERMS_MAX`."""
+
+_TERMS_MAX = 10_000
 
 
 def _terms_from(data: dict[str, Any]) -> LoanTerms:
+    """The terms of ``data`` (checked by LoanTerms when first built)."""
+    key = tuple(data.items())  # str, int, bool or None values: hashable
+    terms = _TERMS.get(key)
+    if terms is None:
+        if len(_TERMS) >= _TERMS_MAX:
+            _TERMS.clear()
+        terms = _TERMS[key] = _terms_built(data)
+    return terms
+
+
+def _terms_built(data: dict[str, Any]) -> LoanTerms:
     fields: dict[str, Any] = {}
     for name, value in data.items():
         if value is not None and name in _DECIMAL_TERMS:
@@ -235,7 +270,28 @@ def _installment_row(inst: Installment) -> list[Any]:
 _fromiso = date.fromisoformat
 
 
+_INSTALLMENTS: dict[tuple[Any, ...], Installment] = {}
+"""Installments already built, by their stored fields (format 2): the installments a payment
+has not touched are the same across loans of one schedule (and a loan's future installments
+stay as booked until their due date), so a batch's read builds each distinct one once.
+Emptied when it reaches :data:`_INSTALLMENTS_MAX`."""
+
+_INSTALLMENTS_MAX = 100_000
+
+
 def _installment_of_row(row: list[Any]) -> Installment:
+    """The installment of a format 2 row (checked by Installment when first built)."""
+    p, i, f, n, c = row[9:]
+    key = (*row[:9], *p, *i, *f, *n, *c)  # dates as text, ints, None, bools: hashable
+    inst = _INSTALLMENTS.get(key)
+    if inst is None:
+        if len(_INSTALLMENTS) >= _INSTALLMENTS_MAX:
+            _INSTALLMENTS.clear()
+        inst = _INSTALLMENTS[key] = _installment_built(row)
+    return inst
+
+
+def _installment_built(row: list[Any]) -> Installment:
     (number, due, start, accrued, accrual_from, base, through, late, amortized) = row[:9]
     principal, interest, fee, penalty, compound = row[9:]
     return Installment(
