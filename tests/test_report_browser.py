@@ -2,8 +2,8 @@
 its charts are drawn (inline SVG with a size on screen), it asks the network for nothing (one
 self-contained file) and the browser reports no console error.
 
-Chromium is the machine's (Debian's ``chromium`` package: ``apt-get install chromium``; or the
-path in ``LOANCORE_CHROMIUM``), driven by Playwright (the ``dev`` extra) through
+Chromium is the machine's (Debian's ``chromium`` package, which ``make test`` installs first when
+it is missing, scripts/install-chromium; or the path in ``LOANCORE_CHROMIUM``), driven by Playwright (the ``dev`` extra) through
 ``executable_path``: Playwright's own browser download needs a network this machine does not
 have. The convention of the PostgreSQL tests (tests/conftest.py) holds: without a Chromium the
 test is skipped with the reason shown by ``-ra`` off CI, and fails on CI.
