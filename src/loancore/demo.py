@@ -39,12 +39,14 @@ from sqlalchemy.engine import Engine
 from loancore.adapters.sql import create_engine
 from loancore.app import Lender, OrderRequest, Payment
 from loancore.credit import CreditApplication, Outcome, ReferencePolicy
+from loancore.delinquency.daily import LoanStanding
 from loancore.errors import InvalidInput, Rejected
 from loancore.money import Money, Rounding
-from loancore.servicing import Accrue, Loan, LoanStatus, apply
+from loancore.services.end_of_day import outcome_with_standing
+from loancore.servicing import Accrue, Loan, LoanStatus
 from loancore.settlement import MerchantTerms, ServiceFee, SettlementSchedule
 
-__all__ = ["PRODUCTS", "DemoConfig", "DemoResult", "open_demo_engine", "simulate"]
+__all__ = ["CADENCES", "PRODUCTS", "DemoConfig", "DemoResult", "open_demo_engine", "simulate"]
 
 CUSTOMERS_MAX = 100_000
 MERCHANTS_MAX = 999
@@ -56,6 +58,7 @@ PRODUCTS = {
     "ei-18": """
 product_id = "ei-18"
 version = 1
+gl_granularity = "summary"
 currency = "CNY"
 [terms]
 method = "equal_installment"
@@ -77,6 +80,7 @@ reamortization = "keep_term"
     "ep-15": """
 product_id = "ep-15"
 version = 1
+gl_granularity = "summary"
 currency = "CNY"
 [terms]
 method = "equal_principal"
@@ -95,6 +99,7 @@ reamortization = "keep_term"
     "fee-06": """
 product_id = "fee-06"
 version = 1
+gl_granularity = "summary"
 currency = "CNY"
 [terms]
 method = "equal_installment"
@@ -156,12 +161,33 @@ def _int_in(low: int, high: int) -> Any:
     return check
 
 
+CADENCES = ("day", "week", "month")
+"""How often the demo runs the end-of-day batch (``DemoConfig.close_every``): every calendar
+day, every Sunday, or every month end; the last day is always closed. Between two closes a
+servicing event first closes its loan's days up to the event (the inline catch-up, the same
+:func:`~loancore.delinquency.daily.close_day` per day), and the next batch closes every loan's
+remaining days one by one in memory and writes it once: the loans and their balances are the
+same at any cadence (tests/test_demo.py). What the cadence does change is when the quota's end
+of day runs (a borrower past due has the line frozen at the next close), so a later order may
+be refused sooner under ``day``. The default ``month`` is the fastest: each loan is read and
+written once a month by the batch instead of every day."""
+
+
+def _one_of(choices: tuple[str, ...]) -> Any:
+    def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value not in choices:
+            raise InvalidInput(attribute.name, value, f"expected one of {', '.join(choices)}")
+
+    return check
+
+
 @attrs.frozen(kw_only=True)
 class DemoConfig:
     customers: int = attrs.field(default=2000, validator=_int_in(1, CUSTOMERS_MAX))
     merchants: int = attrs.field(default=50, validator=_int_in(1, MERCHANTS_MAX))
     months: int = attrs.field(default=18, validator=_int_in(2, MONTHS_MAX))
     seed: int = attrs.field(default=2025, validator=_int_in(0, 2**31 - 1))
+    close_every: str = attrs.field(default="month", validator=_one_of(CADENCES))
 
     @property
     def start(self) -> date:
@@ -389,23 +415,30 @@ def _derecognise(world: _World, kind: str, loan: Loan, detail: Any, day: date) -
         world.at(day + timedelta(days=rng.randrange(30, 121)), "recover", loan.loan_id, amount)
 
 
-def _due_now(world: _World, loan: Loan, day: date) -> int:
-    """Everything due on or before ``day`` (the loan brought to the day in memory, so penalty
-    interest to date is included), in minor units."""
+def _due_now(world: _World, loan: Loan, standing: LoanStanding | None, day: date) -> int:
+    """Everything due on or before ``day`` in minor units, quoted as the payment will see the
+    loan: the days its standing has not closed yet closed one by one (the inline catch-up,
+    :func:`loancore.services.outcome_with_standing`), then the day accrued, so penalty interest
+    to date is included to the fen whatever the close cadence (one Accrue over several days
+    would round penalty interest differently)."""
     if loan.status is not LoanStatus.ACTIVE:
         return 0
-    product = world.lender.product(loan.product_id, loan.product_version)
-    current = apply(loan, product, Accrue(event_id=f"quote-{day:%Y%m%d}", as_of=day)).loan
+    lender = world.lender
+    product = lender.product(loan.product_id, loan.product_version)
+    quote = Accrue(event_id=f"quote-{day:%Y%m%d}", as_of=day)
+    current = outcome_with_standing(loan, product, standing, quote, lender.rules)[0].loan
     return sum(inst.outstanding() for inst in current.installments if inst.due_date <= day)
 
 
 def _payments(world: _World, loan_ids: list[str], day: date) -> None:
-    loans = world.lender.loans(sorted(set(loan_ids)))
+    ids = sorted(set(loan_ids))
+    loans = world.lender.loans(ids)
+    standings = world.lender.standings(ids)
     payments = []
     for loan in loans:
         if loan.last_date > day:
             continue
-        due = _due_now(world, loan, day)
+        due = _due_now(world, loan, standings.get(loan.loan_id), day)
         if due > 0:
             payment_id = f"P-{loan.loan_id}-{day:%Y%m%d}"
             payments.append(Payment(loan_id=loan.loan_id, payment_id=payment_id,
@@ -458,9 +491,17 @@ def _day(world: _World, day: date) -> None:
     if world.lender.calendar.is_business_day(day):
         world.lender.settle(day)
         world.count("settlement runs")
-    tomorrow = day + timedelta(days=1)
-    if tomorrow.day == 1 or day == world.config.end:
-        world.lender.close_day(day)  # month ends and the last day
+    if _closes(world.config, day):
+        world.lender.close_day(day)
+
+
+def _closes(config: DemoConfig, day: date) -> bool:
+    """Whether the end-of-day batch runs on ``day`` (``CADENCES``): the last day always."""
+    if day == config.end or config.close_every == "day":
+        return True
+    if config.close_every == "week":
+        return day.isoweekday() == 7
+    return (day + timedelta(days=1)).day == 1
 
 
 def simulate(

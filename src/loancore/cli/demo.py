@@ -71,6 +71,10 @@ def demo(
     seed: Annotated[
         str, typer.Option(help="The random seed: the same seed, the same book.")
     ] = "2025",
+    close_every: Annotated[
+        str,
+        typer.Option(help="How often the end-of-day batch runs: day, week or month (ends)."),
+    ] = "month",
     db: Annotated[
         Path,
         typer.Option(help="The SQLite file to write (replaced); the beancount file beside it."),
@@ -87,6 +91,7 @@ def demo(
         merchants=parse_int("merchants", merchants),
         months=parse_int("months", months),
         seed=parse_int("seed", seed),
+        close_every=close_every,
     )
     path = _database_path(db)
     console = Console()
