@@ -14,15 +14,15 @@ after the close: one copy of the rules, the batch's.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 
 from loancore.app.values import DayClose
+from loancore.checks import DATE_MAX
 from loancore.delinquency import DelinquencyPolicy, RiskClass
 from loancore.delinquency.daily import DailyRules
 from loancore.ports import UnitOfWork
 from loancore.quota import DefaultLimitPolicy, LimitPolicy
 from loancore.services import close_business_day
-from loancore.servicing import LoanStatus
 
 __all__ = ["CHUNK", "LOANS_MAX", "close_day", "loan_ids", "standing_counts"]
 
@@ -48,26 +48,28 @@ def loan_ids(uow: UnitOfWork) -> list[str]:
     return ids
 
 
-def standing_counts(uow: UnitOfWork) -> tuple[dict[str, int], dict[str, int]]:
-    """The active loans by aging bucket and by five-level class (name), from their stored
-    standings; a loan with no classification change yet counts as M0 and 正常 (NORMAL)."""
+def standing_counts(uow: UnitOfWork, as_of: date) -> tuple[dict[str, int], dict[str, int]]:
+    """The loans active after closing ``as_of`` by aging bucket and by five-level class (name),
+    from their stored standings; a loan with no classification change yet (or no standing)
+    counts as M0 and 正常 (NORMAL). The active loans are the ones the next day's batch would
+    select (``loans_to_close`` of the day after), so no loan document is read."""
     buckets: Counter[str] = Counter()
     classes: Counter[str] = Counter()
+    following = min(as_of + timedelta(days=1), DATE_MAX)
     after = ""
     for _ in range(LOANS_MAX // CHUNK):  # bounded: at most LOANS_MAX loans
         with uow:
-            page = uow.loans.standings(after=after, limit=CHUNK)
-            loans = uow.loans.load_many([s.loan_id for s in page])
-        for standing in page:
-            if loans[standing.loan_id].status is not LoanStatus.ACTIVE:
-                continue
-            current = standing.history.current
+            ids = uow.loans.loans_to_close(following, after=after, limit=CHUNK)
+            standings = uow.loans.load_standings(ids)
+        for loan_id in ids:
+            standing = standings.get(loan_id)
+            current = None if standing is None else standing.history.current
             buckets[_NORMAL_BUCKET if current is None else current.bucket] += 1
             risk = RiskClass.NORMAL if current is None else current.risk_class
             classes[risk.name] += 1
-        if len(page) < CHUNK:
+        if len(ids) < CHUNK:
             break
-        after = page[-1].loan_id
+        after = ids[-1]
     return dict(buckets), dict(classes)
 
 
@@ -87,7 +89,7 @@ def close_day(
     policy = DefaultLimitPolicy() if limits is None else limits
     report = close_business_day(uow, as_of, rules=chosen, limit_policy=policy, chunk_size=CHUNK)
     skipped = Counter(refusal.code.name for refusal in report.failed)
-    buckets, classes = standing_counts(uow)
+    buckets, classes = standing_counts(uow, as_of)
     return DayClose(
         as_of=as_of,
         accrued=report.loans_closed,
