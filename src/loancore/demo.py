@@ -7,9 +7,10 @@ installments under one of four products (等额本息 18%, 等额本金 15%, a �
 monthly management fee, and an interest-free plan the clinic subsidises). Most pay on time; some
 pay late (days to weeks); some prepay in full; some orders are refunded by the clinic; some
 borrowers stop paying and age through the buckets to 损失 (loss). Clinics are settled T+1 on
-China's business calendar. Month ends and the last day are closed with the end-of-day batch
-(accrual, days past due, penalty, classification, provisions, the quota end of day, which
-freezes the lines of borrowers past due); a payment in between first catches its loan up.
+China's business calendar. Every Sunday (``DemoConfig.close_every``, see CADENCES) and the last
+day are closed with the end-of-day batch (accrual, days past due, penalty, classification,
+provisions, the quota end of day, which freezes the lines of borrowers past due); a payment in
+between first catches its loan up.
 
 Everything is drawn from one ``random.Random(seed)``: the same seed gives the same book, to the
 fen. A defaulted loan ages through the buckets (its provision growing with its class) until,
@@ -169,8 +170,11 @@ servicing event first closes its loan's days up to the event (the inline catch-u
 remaining days one by one in memory and writes it once: the loans and their balances are the
 same at any cadence (tests/test_demo.py). What the cadence does change is when the quota's end
 of day runs (a borrower past due has the line frozen at the next close), so a later order may
-be refused sooner under ``day``. The default ``month`` is the fastest: each loan is read and
-written once a month by the batch instead of every day."""
+be refused sooner under ``day``. The default ``week`` is the fastest: each loan is read and
+written by the batch once a week instead of every day, and most of its days are closed by the
+batch (summarised for a ``summary`` product) rather than inline before a payment (posted per
+loan), so the ledger and its beancount export stay small (about 110,000 entries for the default
+demo, against 623,000 with every entry at loan level)."""
 
 
 def _one_of(choices: tuple[str, ...]) -> Any:
@@ -187,7 +191,7 @@ class DemoConfig:
     merchants: int = attrs.field(default=50, validator=_int_in(1, MERCHANTS_MAX))
     months: int = attrs.field(default=18, validator=_int_in(2, MONTHS_MAX))
     seed: int = attrs.field(default=2025, validator=_int_in(0, 2**31 - 1))
-    close_every: str = attrs.field(default="month", validator=_one_of(CADENCES))
+    close_every: str = attrs.field(default="week", validator=_one_of(CADENCES))
 
     @property
     def start(self) -> date:

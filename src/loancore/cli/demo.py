@@ -73,8 +73,10 @@ def demo(
     ] = "2025",
     close_every: Annotated[
         str,
-        typer.Option(help="How often the end-of-day batch runs: day, week or month (ends)."),
-    ] = "month",
+        typer.Option(
+            help="How often the end-of-day batch runs: day, week (Sundays) or month (ends)."
+        ),
+    ] = "week",
     db: Annotated[
         Path,
         typer.Option(help="The SQLite file to write (replaced); the beancount file beside it."),
