@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install lint test demo docs bench clean
+.PHONY: install lint browser test demo docs bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,9 +24,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy --strict src
 
-# The static checks, then: starts a throwaway PostgreSQL on 127.0.0.1 for the session (unless
+# The browser test's Chromium (Debian's package, installed as root when missing; a no-op when
+# one is there): CI's fresh machine has none until this runs.
+browser:
+	bash scripts/install-chromium
+
+# The static checks and the browser, then: starts a throwaway PostgreSQL on 127.0.0.1 for the session (unless
 # LOANCORE_TEST_POSTGRES_URL is already set), runs every test, and stops the server.
-test: lint
+test: lint browser
 	bash scripts/with-postgres $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: $(STAMP)

@@ -10,14 +10,21 @@ from __future__ import annotations
 import csv
 import io
 import json
+import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from loancore import __version__, apr
 from loancore.amortization import LoanTerms, Method, amortize
@@ -45,7 +52,7 @@ def with_option_in(base: list[str], name: str, value: str) -> list[str]:
     return [*args, name, value]
 
 
-def schedule(*args: str):
+def schedule(*args: str) -> Result:
     return RUNNER.invoke(app, ["schedule", *args])
 
 
@@ -226,7 +233,8 @@ def demo_book(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 def test_demo_prints_every_report_and_a_clean_beancount_export(demo_book: tuple[Path, str]) -> None:
     db, out = demo_book
     for title in ("Trial balance", "Balance sheet", "Income statement", "Portfolio aging",
-                  "Five-level classification", "Vintage", "Roll rates", "Merchant settlement"):  # fmt: skip
+                  "Five-level classification", "Written off and sold", "Vintage", "Roll rates",
+                  "Merchant settlement"):  # fmt: skip
         assert title in out, title
     assert "assets = liabilities + equity: True" in out
     assert "0 error(s) when beancount's loader re-checks it" in out
@@ -240,6 +248,7 @@ def test_demo_prints_every_report_and_a_clean_beancount_export(demo_book: tuple[
         (["report", "aging", "--as-of", "2025-04-30"], "Aging on 2025-04-30"),
         (["report", "bill", "--customer", "C00001"], "Bill of C00001"),
         (["report", "settlement"], "Merchant settlement"),
+        (["report", "written-off"], "Written off and sold"),
         (["eod", "--date", "2025-04-30"], "closed 2025-04-30"),
         (["settle", "--date", "2025-04-30"], "settlement up:2025-04-30"),
     ],
@@ -283,6 +292,10 @@ def bad_db_cases(tmp_path: Path) -> list[tuple[list[str], str]]:
         (["demo", "--months", "99"], "months"),
         (["demo", "--db", str(tmp_path)], "is a directory"),
         (["report", "portfolio", "--db", "postgresql+psycopg://nobody@127.0.0.1:1/none"], "db"),
+        (["fava", "--db", str(tmp_path / "missing.sqlite"), "--no-browser"], "no such file"),
+        (["fava", "--db", str(empty), "--no-browser"], "not a loancore database"),
+        (["fava", "--db", str(empty), "--port", "70000"], "port"),
+        (["fava", "--db", str(empty), "--host", " "], "host"),
     ]
 
 
@@ -344,7 +357,7 @@ def test_terms_from_options_refuses_unknown_fields_and_missing_required_ones() -
     from loancore.cli.schedule import terms_from_options
     from loancore.errors import InvalidInput
 
-    given = {"principal": "100", "currency": "cny", "annual_rate": "0.1", "installments": "3",
+    given: dict[str, str | None] = {"principal": "100", "currency": "cny", "annual_rate": "0.1", "installments": "3",
              "method": "flat", "start_date": "2026-01-31", "rounding": "HALF_UP"}  # fmt: skip
     assert terms_from_options(given).currency == "CNY"
     with pytest.raises(InvalidInput, match="^options: not LoanTerms fields"):
@@ -396,3 +409,66 @@ def test_html_is_refused_for_any_report_but_the_portfolio(demo_book: tuple[Path,
     db, _out = demo_book
     result = RUNNER.invoke(app, ["report", "aging", "--db", str(db), "--html", "x.html"])
     assert result.exit_code == 2 and "html" in result.stderr
+
+
+# -- loancore fava ---------------------------------------------------------------------------------
+
+
+def interrupt_after_fetching(url: str, pages: list[str], failures: list[BaseException]) -> None:
+    """Poll ``url`` until Fava answers, keep its balance sheet page, then press Ctrl-C in the main thread (a
+    real SIGINT to the thread running the command, which waits on Fava)."""
+    slug = ""
+    try:
+        for _ in range(600):  # bounded: 60 s for Fava to load the book
+            try:
+                with urllib.request.urlopen(url, timeout=10) as response:
+                    slug = urllib.parse.urlsplit(response.geturl()).path.strip("/").split("/")[0]
+                break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.1)
+        with urllib.request.urlopen(f"{url}{slug}/balance_sheet/", timeout=30) as response:
+            pages.append(response.read().decode("utf-8"))
+        time.sleep(0.5)  # the command is past on_ready, waiting on Fava
+    except (OSError, ValueError) as error:  # reported by the test, never lost in the thread
+        failures.append(error)
+    finally:
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+
+def test_fava_serves_the_books_balance_sheet_until_ctrl_c(
+    demo_book: tuple[Path, str], tmp_path: Path
+) -> None:
+    from loancore.adapters.fava import free_port
+
+    db, _out = demo_book
+    port = free_port()
+    pages: list[str] = []
+    failures: list[BaseException] = []
+    target = tmp_path / "fava.beancount"
+    url = f"http://127.0.0.1:{port}/"
+    helper = threading.Thread(target=interrupt_after_fetching, args=(url, pages, failures))
+    helper.start()
+    args = ["fava", "--db", str(db), "--port", str(port), "--no-browser", "--out", str(target)]
+    result = RUNNER.invoke(app, args)
+    helper.join()
+    assert not failures, failures
+    assert result.exit_code == 0, result.output
+    assert f"at http://127.0.0.1:{port}/" in result.stdout and "balance_sheet" in result.stdout
+    assert "Assets:1303-Loans:Principal" in pages[0]  # Fava shows the book's loan principal
+    assert target.exists()
+    with pytest.raises(urllib.error.URLError):  # stopped with the command
+        urllib.request.urlopen(url, timeout=5)
+
+
+def test_fava_on_a_port_taken_is_one_error_line(
+    demo_book: tuple[Path, str], tmp_path: Path
+) -> None:
+    db, _out = demo_book
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))  # bound, not listening: Fava cannot bind it and exits
+        port = taken.getsockname()[1]
+        args = ["fava", "--db", str(db), "--port", str(port), "--no-browser"]
+        result = RUNNER.invoke(app, [*args, "--out", str(tmp_path / "b.beancount")])
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "Fava exited" in lines[0], result.stderr

@@ -7,13 +7,18 @@ installments under one of four products (等额本息 18%, 等额本金 15%, a �
 monthly management fee, and an interest-free plan the clinic subsidises). Most pay on time; some
 pay late (days to weeks); some prepay in full; some orders are refunded by the clinic; some
 borrowers stop paying and age through the buckets to 损失 (loss). Clinics are settled T+1 on
-China's business calendar. Quarter ends and the last day are closed (accrual, classification, the quota end of day,
-which freezes the lines of borrowers past due).
+China's business calendar. Every Sunday (``DemoConfig.close_every``, see CADENCES) and the last
+day are closed with the end-of-day batch (accrual, days past due, penalty, classification,
+provisions, the quota end of day, which freezes the lines of borrowers past due); a payment in
+between first catches its loan up.
 
 Everything is drawn from one ``random.Random(seed)``: the same seed gives the same book, to the
-fen. Defaulted loans stay on the books, classified 损失 and aged M7+: writing them off needs a
-servicing write-off event (the end-of-day batch's work) so that the loan and the ledger keep
-reconciling; the demo does not book the write-off on the ledger alone.
+fen. A defaulted loan ages through the buckets (its provision growing with its class) until,
+past 180 days overdue, the lender writes it off against the allowance (核销, 60%; a few of those
+later recover part of the debt) or sells it to a debt buyer for 10-30% of its principal
+(不良资产转让, 40%); both leave the books through the end-of-day batch's own services
+(:func:`loancore.services.write_off_loan`, :func:`~loancore.services.sell_loan`,
+:func:`~loancore.services.recover_loan`), so the loans and the ledger keep reconciling.
 
 The SQLite file is opened with ``synchronous=NORMAL`` (WAL): a crash may lose the last
 transactions of this throwaway book, never corrupt it; the library's default stays FULL.
@@ -35,12 +40,14 @@ from sqlalchemy.engine import Engine
 from loancore.adapters.sql import create_engine
 from loancore.app import Lender, OrderRequest, Payment
 from loancore.credit import CreditApplication, Outcome, ReferencePolicy
+from loancore.delinquency.daily import LoanStanding
 from loancore.errors import InvalidInput, Rejected
 from loancore.money import Money, Rounding
-from loancore.servicing import Accrue, Loan, LoanStatus, apply
+from loancore.services.end_of_day import outcome_with_standing
+from loancore.servicing import Accrue, Loan, LoanStatus
 from loancore.settlement import MerchantTerms, ServiceFee, SettlementSchedule
 
-__all__ = ["PRODUCTS", "DemoConfig", "DemoResult", "open_demo_engine", "simulate"]
+__all__ = ["CADENCES", "PRODUCTS", "DemoConfig", "DemoResult", "open_demo_engine", "simulate"]
 
 CUSTOMERS_MAX = 100_000
 MERCHANTS_MAX = 999
@@ -52,6 +59,7 @@ PRODUCTS = {
     "ei-18": """
 product_id = "ei-18"
 version = 1
+gl_granularity = "summary"
 currency = "CNY"
 [terms]
 method = "equal_installment"
@@ -73,6 +81,7 @@ reamortization = "keep_term"
     "ep-15": """
 product_id = "ep-15"
 version = 1
+gl_granularity = "summary"
 currency = "CNY"
 [terms]
 method = "equal_principal"
@@ -91,6 +100,7 @@ reamortization = "keep_term"
     "fee-06": """
 product_id = "fee-06"
 version = 1
+gl_granularity = "summary"
 currency = "CNY"
 [terms]
 method = "equal_installment"
@@ -152,12 +162,36 @@ def _int_in(low: int, high: int) -> Any:
     return check
 
 
+CADENCES = ("day", "week", "month")
+"""How often the demo runs the end-of-day batch (``DemoConfig.close_every``): every calendar
+day, every Sunday, or every month end; the last day is always closed. Between two closes a
+servicing event first closes its loan's days up to the event (the inline catch-up, the same
+:func:`~loancore.delinquency.daily.close_day` per day), and the next batch closes every loan's
+remaining days one by one in memory and writes it once: the loans and their balances are the
+same at any cadence (tests/test_demo.py). What the cadence does change is when the quota's end
+of day runs (a borrower past due has the line frozen at the next close), so a later order may
+be refused sooner under ``day``. The default ``week`` is the fastest: each loan is read and
+written by the batch once a week instead of every day, and most of its days are closed by the
+batch (summarised for a ``summary`` product) rather than inline before a payment (posted per
+loan), so the ledger and its beancount export stay small (about 110,000 entries for the default
+demo, against 623,000 with every entry at loan level)."""
+
+
+def _one_of(choices: tuple[str, ...]) -> Any:
+    def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value not in choices:
+            raise InvalidInput(attribute.name, value, f"expected one of {', '.join(choices)}")
+
+    return check
+
+
 @attrs.frozen(kw_only=True)
 class DemoConfig:
     customers: int = attrs.field(default=2000, validator=_int_in(1, CUSTOMERS_MAX))
     merchants: int = attrs.field(default=50, validator=_int_in(1, MERCHANTS_MAX))
     months: int = attrs.field(default=18, validator=_int_in(2, MONTHS_MAX))
     seed: int = attrs.field(default=2025, validator=_int_in(0, 2**31 - 1))
+    close_every: str = attrs.field(default="week", validator=_one_of(CADENCES))
 
     @property
     def start(self) -> date:
@@ -181,6 +215,9 @@ class DemoResult:
     prepaid: int
     refunded: int
     settlement_runs: int
+    written_off: int
+    sold: int
+    recovered: int
 
 
 def open_demo_engine(path: Path) -> Engine:
@@ -338,6 +375,7 @@ def _plan_loan(world: _World, loan: Loan) -> None:
     stop = len(dues)
     if behaviour == "default":
         stop = rng.randrange(0, min(3, len(dues)))
+        _plan_default(world, loan.loan_id, dues[stop])
     if behaviour == "prepay" and len(dues) > 1:
         stop = rng.randrange(1, len(dues))
         world.at(dues[stop - 1] + timedelta(days=10), "payoff", loan.loan_id)
@@ -346,23 +384,65 @@ def _plan_loan(world: _World, loan: Loan) -> None:
         world.at(due + timedelta(days=delay), "pay", loan.loan_id)
 
 
-def _due_now(world: _World, loan: Loan, day: date) -> int:
-    """Everything due on or before ``day`` (the loan brought to the day in memory, so penalty
-    interest to date is included), in minor units."""
+WRITE_OFF_SHARE = 0.6
+"""Of the defaulted loans, the share written off; the others are sold."""
+RECOVERY_SHARE = 0.3
+"""Of the loans written off, the share that later recovers part of the debt."""
+DEFAULT_DAYS_MIN = 181
+"""A defaulted loan leaves the books this many days or more after its first missed due date."""
+
+
+def _plan_default(world: _World, loan_id: str, missed: date) -> None:
+    """A defaulted loan's end: written off or sold once more than 180 days past due."""
+    rng = world.rng
+    day = missed + timedelta(days=DEFAULT_DAYS_MIN + rng.randrange(0, 45))
+    if rng.random() < WRITE_OFF_SHARE:
+        world.at(day, "write_off", loan_id, rng.random() < RECOVERY_SHARE)
+    else:
+        world.at(day, "sell", loan_id, rng.randrange(10, 31))
+
+
+def _derecognise(world: _World, kind: str, loan: Loan, detail: Any, day: date) -> None:
+    """Write off (and plan a recovery, ``detail`` True) or sell (``detail``: price, per cent of
+    the principal outstanding) a defaulted loan."""
+    lender, rng = world.lender, world.rng
+    if kind == "sell":
+        price = loan.principal_outstanding() * detail // 100
+        lender.sell(loan.loan_id, f"S-{loan.loan_id}", _money(max(price, 1)), day)
+        world.count("sold")
+        return
+    gone = lender.write_off(loan.loan_id, f"W-{loan.loan_id}", day)
+    world.count("written off")
+    if detail:
+        share = rng.randrange(10, 41)
+        amount = gone.principal_written_off() * share // 100
+        world.at(day + timedelta(days=rng.randrange(30, 121)), "recover", loan.loan_id, amount)
+
+
+def _due_now(world: _World, loan: Loan, standing: LoanStanding | None, day: date) -> int:
+    """Everything due on or before ``day`` in minor units, quoted as the payment will see the
+    loan: the days its standing has not closed yet closed one by one (the inline catch-up,
+    :func:`loancore.services.outcome_with_standing`), then the day accrued, so penalty interest
+    to date is included to the fen whatever the close cadence (one Accrue over several days
+    would round penalty interest differently)."""
     if loan.status is not LoanStatus.ACTIVE:
         return 0
-    product = world.lender.product(loan.product_id, loan.product_version)
-    current = apply(loan, product, Accrue(event_id=f"quote-{day:%Y%m%d}", as_of=day)).loan
+    lender = world.lender
+    product = lender.product(loan.product_id, loan.product_version)
+    quote = Accrue(event_id=f"quote-{day:%Y%m%d}", as_of=day)
+    current = outcome_with_standing(loan, product, standing, quote, lender.rules)[0].loan
     return sum(inst.outstanding() for inst in current.installments if inst.due_date <= day)
 
 
 def _payments(world: _World, loan_ids: list[str], day: date) -> None:
-    loans = world.lender.loans(sorted(set(loan_ids)))
+    ids = sorted(set(loan_ids))
+    loans = world.lender.loans(ids)
+    standings = world.lender.standings(ids)
     payments = []
     for loan in loans:
         if loan.last_date > day:
             continue
-        due = _due_now(world, loan, day)
+        due = _due_now(world, loan, standings.get(loan.loan_id), day)
         if due > 0:
             payment_id = f"P-{loan.loan_id}-{day:%Y%m%d}"
             payments.append(Payment(loan_id=loan.loan_id, payment_id=payment_id,
@@ -375,7 +455,15 @@ def _payments(world: _World, loan_ids: list[str], day: date) -> None:
 
 def _special(world: _World, kind: str, loan_id: str, detail: Any, day: date) -> None:
     loan = world.lender.loan(loan_id)
+    if kind == "recover":
+        if loan.status is LoanStatus.WRITTEN_OFF and detail > 0:
+            world.lender.recover(loan_id, f"RC-{loan_id}", _money(detail), day)
+            world.count("recovered")
+        return
     if loan.status is not LoanStatus.ACTIVE or loan.last_date > day:
+        return
+    if kind in ("write_off", "sell"):
+        _derecognise(world, kind, loan, detail, day)
         return
     if kind == "payoff":
         world.lender.pay_off(loan_id, f"PO-{loan_id}", day)
@@ -407,9 +495,17 @@ def _day(world: _World, day: date) -> None:
     if world.lender.calendar.is_business_day(day):
         world.lender.settle(day)
         world.count("settlement runs")
-    tomorrow = day + timedelta(days=1)
-    if (tomorrow.day == 1 and tomorrow.month in (1, 4, 7, 10)) or day == world.config.end:
-        world.lender.close_day(day)  # quarter ends and the last day
+    if _closes(world.config, day):
+        world.lender.close_day(day)
+
+
+def _closes(config: DemoConfig, day: date) -> bool:
+    """Whether the end-of-day batch runs on ``day`` (``CADENCES``): the last day always."""
+    if day == config.end or config.close_every == "day":
+        return True
+    if config.close_every == "week":
+        return day.isoweekday() == 7
+    return (day + timedelta(days=1)).day == 1
 
 
 def simulate(
@@ -447,4 +543,7 @@ def simulate(
         prepaid=counts.get("prepaid", 0),
         refunded=counts.get("refunded", 0),
         settlement_runs=counts.get("settlement runs", 0),
+        written_off=counts.get("written off", 0),
+        sold=counts.get("sold", 0),
+        recovered=counts.get("recovered", 0),
     )

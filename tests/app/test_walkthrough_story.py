@@ -6,12 +6,16 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from loancore.app.story import run
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "accounting.md"
 
 
-def test_demo_runs_end_to_end_and_its_books_are_clean(tmp_path: Path, capsys) -> None:
+def test_demo_runs_end_to_end_and_its_books_are_clean(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run(tmp_path) == 0
     out = capsys.readouterr().out
     assert "clinic paid T+1 on 2026-10-08" in out  # National Day on China's calendar
@@ -27,7 +31,9 @@ def test_demo_runs_end_to_end_and_its_books_are_clean(tmp_path: Path, capsys) ->
     assert (tmp_path / "books.sqlite").exists() and (tmp_path / "books.beancount").exists()
 
 
-def test_demo_can_run_twice_in_the_same_folder(tmp_path: Path, capsys) -> None:
+def test_demo_can_run_twice_in_the_same_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run(tmp_path) == 0
     assert run(tmp_path) == 0
     assert capsys.readouterr().out.count("balanced: True") == 2
@@ -37,7 +43,9 @@ def _money_text(amount: str) -> str:
     return f"{Decimal(amount):,.2f}"
 
 
-def test_accounting_page_shows_the_demo_trial_balance(tmp_path: Path, capsys) -> None:
+def test_accounting_page_shows_the_demo_trial_balance(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """docs/accounting.md's worked figures are the demo's: every subject's totals and the sum."""
     assert run(tmp_path) == 0
     out = capsys.readouterr().out

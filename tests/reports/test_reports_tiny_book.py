@@ -14,7 +14,9 @@ from datetime import date
 from decimal import Decimal
 
 from loancore.delinquency import DelinquencyPolicy, RiskClass, dpd
-from loancore.ledger import default_chart
+from loancore.delinquency.daily import sold_loan, written_off_loan
+from loancore.ledger import TrialBalance, default_chart
+from loancore.ledger.entries import MemoDirection, MemoPosting, MemoRegister
 from loancore.ledger.reports import trial_balance_of
 from loancore.money import Money
 from loancore.reports import (
@@ -27,6 +29,7 @@ from loancore.reports import (
     position_on,
     roll_rates,
     vintage,
+    written_off_register,
 )
 from loancore.servicing import Disburse, Loan, Repay, apply, book_loan
 from loancore.testing.servicing import clinic_product
@@ -37,7 +40,7 @@ START = date(2026, 1, 15)
 AS_OF = date(2026, 4, 1)
 
 
-def trial(as_of: date = date(2026, 3, 31)):
+def trial(as_of: date = date(2026, 3, 31)) -> TrialBalance:
     return trial_balance_of(
         as_of,
         [
@@ -127,8 +130,8 @@ def test_classification_counts_loans_by_class() -> None:
     assert rows[RiskClass.SPECIAL_MENTION] == (2, a.principal_outstanding() + 1_200_000)
     assert rows[RiskClass.NORMAL] == (0, 0)
     lenient = DelinquencyPolicy(grace_days=20)
-    rows = {r.risk_class: r.count for r in classification([a, b], AS_OF, lenient)}
-    assert rows[RiskClass.NORMAL] == 1  # A's 17 days are within the grace
+    counts = {r.risk_class: r.count for r in classification([a, b], AS_OF, lenient)}
+    assert counts[RiskClass.NORMAL] == 1  # A's 17 days are within the grace
 
 
 def test_vintage_is_the_share_of_the_cohort_past_30_days_by_month_on_book() -> None:
@@ -162,3 +165,32 @@ def test_bill_shows_overdue_next_due_and_history() -> None:
     assert (line.next_due, line.next_due_minor) == (third.due_date, third.outstanding())
     assert bill.due_minor == second.outstanding() + third.outstanding()
     assert [h.kind for h in bill.history] == ["booked", "disbursed", "repayment"]
+
+
+def memo(
+    posting_id: str, register: MemoRegister, direction: MemoDirection, text: str
+) -> MemoPosting:
+    return MemoPosting(
+        posting_id=posting_id, idempotency_key=posting_id, register=register,
+        accounting_date=date(2026, 9, 1), direction=direction, amount=cny(text),
+    )  # fmt: skip
+
+
+def test_written_off_register_counts_each_kind_and_sums_the_register_alone() -> None:
+    a, b = book()
+    gone_a = written_off_loan(a, as_of=date(2026, 9, 1))
+    sold_b = sold_loan(b, as_of=date(2026, 9, 1))
+    memos = [
+        memo("w", MemoRegister.WRITTEN_OFF_LOANS, MemoDirection.INCREASE, "11500.00"),
+        memo("r", MemoRegister.WRITTEN_OFF_LOANS, MemoDirection.DECREASE, "1000.00"),
+        memo("i", MemoRegister.OFF_BALANCE_INTEREST, MemoDirection.INCREASE, "99.00"),
+    ]
+    register = written_off_register([gone_a, sold_b, booked("C", "C3")], memos)
+    assert (register.written_off_loans, register.sold_loans) == (1, 1)
+    assert register.written_off_principal_minor == a.principal_outstanding()
+    assert register.sold_principal_minor == 1_200_000
+    assert (register.register_booked_minor, register.register_recovered_minor) == (
+        1_150_000,
+        100_000,
+    )
+    assert register.register_balance_minor == 1_050_000

@@ -1,35 +1,37 @@
-"""Closing a day (日终) through what exists today: the ONE function the lender facade calls.
+"""Closing a day (日终): the ONE function the lender facade calls.
 
-:func:`close_day` brings every active loan to the day with the servicing ``Accrue`` event
-(:func:`loancore.services.apply_batch`, chunks of ``CHUNK`` loans, one unit of work each),
-classifies each loan with the pure delinquency core (:func:`loancore.delinquency.classify`),
-and runs the quota end-of-day batch (:func:`loancore.services.run_end_of_day`: expired holds
-released, temporary limits ended, the limit policy fed with each borrower's days past due, so a
-borrower past due has the line frozen).
+:func:`close_day` runs the end-of-day batch, :func:`loancore.services.close_business_day`: every
+active loan behind the day is caught up to it day by day (accrual, due moves, days past due,
+penalty interest, classification, non-accrual, provisions), ``CHUNK`` loans a unit of work, then
+the quota's end of day (expired holds released, temporary limits ended, the limit policy fed
+with each borrower's record from the standings, so a borrower past due has the line frozen).
 
-When the end-of-day batch with delinquency (``services.end_of_day``) lands, this function is the
-one place to switch to it; the facade and the demo call nothing else to close a day.
+The buckets and classes it returns are read from the stored standings (the batch's own
+classification, :class:`~loancore.delinquency.daily.LoanStanding`) of the loans still active
+after the close: one copy of the rules, the batch's.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 
 from loancore.app.values import DayClose
-from loancore.delinquency import DelinquencyPolicy, classify
+from loancore.checks import DATE_MAX
+from loancore.delinquency import DelinquencyPolicy, RiskClass
+from loancore.delinquency.daily import DailyRules
 from loancore.ports import UnitOfWork
-from loancore.quota import CreditRecord, DefaultLimitPolicy, LimitPolicy
-from loancore.services import apply_batch, run_end_of_day
-from loancore.servicing import Accrue, Loan, LoanStatus
+from loancore.quota import DefaultLimitPolicy, LimitPolicy
+from loancore.services import close_business_day
 
-__all__ = ["CHUNK", "LOANS_MAX", "close_day", "loan_ids"]
+__all__ = ["CHUNK", "LOANS_MAX", "close_day", "loan_ids", "standing_counts"]
 
-CHUNK = 1000
-"""Loans per unit of work while closing a day."""
+CHUNK = 2000
+"""Loans per unit of work while closing a day (and per page when reading ids or standings)."""
 
 LOANS_MAX = 10_000_000
+
+_NORMAL_BUCKET = "M0"
 
 
 def loan_ids(uow: UnitOfWork) -> list[str]:
@@ -46,8 +48,29 @@ def loan_ids(uow: UnitOfWork) -> list[str]:
     return ids
 
 
-def _customer(loan: Loan) -> str:
-    return dict(loan.dimensions).get("customer", loan.loan_id)
+def standing_counts(uow: UnitOfWork, as_of: date) -> tuple[dict[str, int], dict[str, int]]:
+    """The loans active after closing ``as_of`` by aging bucket and by five-level class (name),
+    from their stored standings; a loan with no classification change yet (or no standing)
+    counts as M0 and 正常 (NORMAL). The active loans are the ones the next day's batch would
+    select (``loans_to_close`` of the day after), so no loan document is read."""
+    buckets: Counter[str] = Counter()
+    classes: Counter[str] = Counter()
+    following = min(as_of + timedelta(days=1), DATE_MAX)
+    after = ""
+    for _ in range(LOANS_MAX // CHUNK):  # bounded: at most LOANS_MAX loans
+        with uow:
+            ids = uow.loans.loans_to_close(following, after=after, limit=CHUNK)
+            standings = uow.loans.load_standings(ids)
+        for loan_id in ids:
+            standing = standings.get(loan_id)
+            current = None if standing is None else standing.history.current
+            buckets[_NORMAL_BUCKET if current is None else current.bucket] += 1
+            risk = RiskClass.NORMAL if current is None else current.risk_class
+            classes[risk.name] += 1
+        if len(ids) < CHUNK:
+            break
+        after = ids[-1]
+    return dict(buckets), dict(classes)
 
 
 def close_day(
@@ -56,50 +79,23 @@ def close_day(
     *,
     delinquency: DelinquencyPolicy,
     limits: LimitPolicy | None = None,
+    rules: DailyRules | None = None,
 ) -> DayClose:
-    """Close ``as_of`` (module docstring). Safe to run again for the same day: the accrual of a
-    loan already at the day books nothing more, the quota batch skips what it already did."""
-    skipped: Counter[str] = Counter()
-    buckets: Counter[str] = Counter()
-    classes: Counter[str] = Counter()
-    worst: dict[str, int] = {}
-    accrued = 0
-    ids = loan_ids(uow)
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        with uow:
-            loans = uow.loans.load_many(chunk)
-        active = [i for i in chunk if loans[i].status is LoanStatus.ACTIVE]
-        skipped["not active"] += len(chunk) - len(active)
-        # entry keys derive from the event id alone: one id per loan and day
-        events = [(i, Accrue(event_id=f"accrue:{i}:{as_of:%Y%m%d}", as_of=as_of)) for i in active]
-        result = apply_batch(uow, events)
-        accrued += len(result.applied)
-        for _loan_id, refusal in result.refused:
-            skipped[refusal.code.name] += 1
-        for loan_id in active:  # accrual pays nothing: the standing is read off the loan loaded
-            loan = loans[loan_id]
-            if loan.last_date > as_of:
-                continue  # an event after the day: its standing is the later day's
-            standing = classify(loan, as_of, delinquency)
-            buckets[standing.bucket] += 1
-            classes[standing.risk_class.name] += 1
-            customer = _customer(loan)
-            worst[customer] = max(worst.get(customer, 0), standing.dpd)
-    records: Mapping[str, CreditRecord] = {
-        customer: CreditRecord(borrower_id=customer, days_past_due=days)
-        for customer, days in worst.items()
-    }
+    """Close ``as_of`` (module docstring) under ``rules`` (None: ``DailyRules(policy=
+    delinquency)``) and the limit policy ``limits`` (None: :class:`DefaultLimitPolicy`). Safe to
+    run again for the same day: a loan closed through the day is not selected again and the
+    quota batch's keys derive from the day."""
+    chosen = DailyRules(policy=delinquency) if rules is None else rules
     policy = DefaultLimitPolicy() if limits is None else limits
-    with uow:
-        quota = uow.quota
-        report = run_end_of_day(quota, records, policy, as_of=as_of, key=f"eod:{as_of}")
-        uow.commit()
+    report = close_business_day(uow, as_of, rules=chosen, limit_policy=policy, chunk_size=CHUNK)
+    skipped = Counter(refusal.code.name for refusal in report.failed)
+    buckets, classes = standing_counts(uow, as_of)
     return DayClose(
         as_of=as_of,
-        accrued=accrued,
+        accrued=report.loans_closed,
         skipped=dict(skipped),
-        quota_changes=len(report.applied),
-        buckets=dict(buckets),
-        classes=dict(classes),
+        quota_changes=len(report.quota.applied),
+        buckets=buckets,
+        classes=classes,
+        days_closed=report.days_closed,
     )

@@ -3,7 +3,8 @@
 The page holds a dashboard of the figures a lender's managers watch (disbursed, principal
 outstanding, income, overdue share by stage, loans due within 3 days), the principal by aging
 bucket month by month (stacked), the vintage curves (DPD30+ by month on book), the roll-rate
-matrix as a heat map, the income statement and the merchant settlement totals. Charts are drawn
+matrix as a heat map, the income statement, the loans written off and sold with the
+已核销贷款 register, and the merchant settlement totals. Charts are drawn
 with matplotlib (the ``reports`` extra) as SVG written inline: the file needs no network, no
 script and no other file. Every figure comes from :mod:`loancore.reports`.
 """
@@ -22,12 +23,14 @@ from loancore.money import Money
 from loancore.reports import (
     IncomeStatement,
     MerchantTotals,
+    WrittenOffRegister,
     aging,
     income_statement,
     month_ends,
     roll_rates,
     settlement_summary,
     vintage,
+    written_off_register,
 )
 from loancore.servicing import Loan, LoanStatus
 
@@ -163,6 +166,22 @@ def _settlement_table(totals: tuple[MerchantTotals, ...]) -> str:
     return f"<table>{head}{rows}</table>"
 
 
+def _written_off_table(register: WrittenOffRegister) -> str:
+    rows = (
+        (f"written off (核销): {register.written_off_loans} loans, principal",
+         register.written_off_principal_minor),
+        (f"sold (不良资产转让): {register.sold_loans} loans, principal",
+         register.sold_principal_minor),
+        ("已核销贷款 register: booked", register.register_booked_minor),
+        ("recovered after write-off", register.register_recovered_minor),
+        ("still pursued", register.register_balance_minor),
+    )  # fmt: skip
+    cells = "".join(
+        f"<tr><td>{html.escape(a)}</td><td class=n>{_amount(b)}</td></tr>" for a, b in rows
+    )
+    return f"<table>{cells}</table>"
+
+
 def portfolio_html(lender: Lender, as_of: date) -> str:
     """The page (module docstring) of ``lender``'s book on ``as_of``."""
     loans = [loan for loan in lender.loans() if loan.last_date <= as_of]
@@ -171,6 +190,7 @@ def portfolio_html(lender: Lender, as_of: date) -> str:
     first = min((loan.terms.start_date for loan in loans), default=as_of)
     ends = month_ends(first, as_of)
     totals = settlement_summary(lender.settlement_batches(first, as_of))
+    register = written_off_register(loans, lender.written_off_memos())
     sections = [
         f"<h1>Portfolio on {as_of}</h1>",
         f'<div class="cards">{_dashboard(loans, statement, as_of)}</div>',
@@ -178,6 +198,7 @@ def portfolio_html(lender: Lender, as_of: date) -> str:
         "<h2>Vintage curves</h2>", _vintage_chart(loans, as_of),
         "<h2>Roll rates</h2>", _roll_chart(loans, ends),
         f"<h2>Income statement to {as_of} ({CURRENCY})</h2>", _statement_table(statement),
+        f"<h2>Written off and sold ({CURRENCY})</h2>", _written_off_table(register),
         f"<h2>Merchant settlement ({CURRENCY})</h2>", _settlement_table(totals),
     ]  # fmt: skip
     body = "\n".join(sections)

@@ -11,8 +11,9 @@
     lender.place_order(OrderRequest(...))         # the quota hold
     lender.confirm_order(order_id, as_of)         # capture, loan booked, disbursed to the merchant,
                                                   # the capture recorded for settlement
-    lender.close_day(as_of)                       # accrual, classification, quota end of day
+    lender.close_day(as_of)                       # the end-of-day batch, then the quota's
     lender.repay(Payment(...))                    # or repay_many, prepay, pay_off, refund
+    lender.write_off(loan_id, id, as_of)          # or sell(loan_id, id, price, as_of); recover(...)
     lender.settle(as_of)                          # merchants' T+N settlement run
     lender.trial_balance(as_of), lender.loans(), lender.bill(customer_id, as_of)  # reports
 
@@ -51,8 +52,10 @@ from loancore.calendar import BusinessCalendar
 from loancore.checks import require_date, require_id
 from loancore.credit import CreditApplication, CreditDecision, ReferencePolicy, manual_decision
 from loancore.delinquency import DelinquencyPolicy
+from loancore.delinquency.daily import DailyRules, LoanStanding
 from loancore.errors import InvalidInput, LenderRejected, RejectionCode
 from loancore.ledger import Chart, TrialBalance, default_chart
+from loancore.ledger.entries import MemoPosting, MemoRegister
 from loancore.money import Money
 from loancore.quota import Grant, Hold, Void
 from loancore.services import (
@@ -64,8 +67,11 @@ from loancore.services import (
     apply_event,
     book_order,
     reconcile,
+    recover_loan,
     run_settlement,
     save_merchant_terms,
+    sell_loan,
+    write_off_loan,
 )
 from loancore.servicing import Loan, LoanProduct, MerchantRefund, PayOff, Prepay, Repay
 from loancore.servicing import payoff_amount as quote_payoff
@@ -114,6 +120,8 @@ class Lender:
         self.calendar = calendar
         self.channel = require_id("channel", channel)
         self.delinquency = DelinquencyPolicy() if delinquency is None else delinquency
+        self.rules = DailyRules(policy=self.delinquency)
+        """The end-of-day rules: the close of a day and the inline catch-up of every event."""
         self.uow = SqlUnitOfWork(engine)  # creates or checks loancore's schemas once
         ensure_app_schema(engine)
         self._products: dict[tuple[str, int], LoanProduct] = {}
@@ -346,7 +354,7 @@ class Lender:
         """The borrower pays; allocated by the product's waterfall (key: ``payment_id``)."""
         event = Repay(event_id=payment.payment_id, as_of=payment.paid_on, amount=payment.amount)
         with self._work() as (_connection, uow):
-            return apply_event(uow, payment.loan_id, event)
+            return apply_event(uow, payment.loan_id, event, rules=self.rules)
 
     def repay_many(self, payments: Sequence[Payment]) -> BatchResult:
         """Many payments (an auto-debit file) in one transaction; refused ones are reported."""
@@ -355,13 +363,13 @@ class Lender:
             for p in payments
         ]
         with self._work() as (_connection, uow):
-            return apply_batch(uow, items)
+            return apply_batch(uow, items, rules=self.rules)
 
     def prepay(self, payment: Payment) -> Applied:
         """A partial prepayment (the product's re-amortization)."""
         event = Prepay(event_id=payment.payment_id, as_of=payment.paid_on, amount=payment.amount)
         with self._work() as (_connection, uow):
-            return apply_event(uow, payment.loan_id, event)
+            return apply_event(uow, payment.loan_id, event, rules=self.rules)
 
     def payoff_amount(self, loan_id: str, as_of: date) -> Money:
         """What paying ``loan_id`` off on ``as_of`` costs (everything, the prepayment fee too)."""
@@ -378,7 +386,10 @@ class Lender:
                 return Applied(loan, None, replayed=True)
             amount = quote_payoff(loan, product, as_of)
             return apply_event(
-                uow, loan_id, PayOff(event_id=payment_id, as_of=as_of, amount=amount)
+                uow,
+                loan_id,
+                PayOff(event_id=payment_id, as_of=as_of, amount=amount),
+                rules=self.rules,
             )
 
     def refund(self, loan_id: str, refund_id: str, amount: Money, as_of: date) -> Applied:
@@ -386,14 +397,69 @@ class Lender:
         and what the merchant gives back is deducted from its next settlement."""
         event = MerchantRefund(event_id=refund_id, as_of=as_of, amount=amount)
         with self._work() as (_connection, uow):
-            return apply_event(uow, loan_id, event)  # the deduction: the settlement hook
+            # the deduction: the settlement hook
+            return apply_event(uow, loan_id, event, rules=self.rules)
 
     # -- end of day and settlement ----------------------------------------------------------------
 
     def close_day(self, as_of: date) -> DayClose:
-        """Close the day: accrual, classification, the quota end-of-day batch (see
-        :func:`loancore.app.day_close.close_day`, the one function to switch to the EOD batch)."""
-        return close_day(self.uow, require_date("as_of", as_of), delinquency=self.delinquency)
+        """Close the day with the end-of-day batch: every active loan caught up to it (accrual,
+        days past due, penalty, classification, non-accrual, provisions), then the quota's end of
+        day (:func:`loancore.app.day_close.close_day`)."""
+        return close_day(
+            self.uow, require_date("as_of", as_of), delinquency=self.delinquency, rules=self.rules
+        )
+
+    def write_off(self, loan_id: str, write_off_id: str, as_of: date) -> Loan:
+        """核销 a bad loan on ``as_of`` against its allowance
+        (:func:`loancore.services.write_off_loan`; ``write_off_id`` is the idempotency key)."""
+        with self._work() as (_connection, uow):
+            return write_off_loan(
+                uow,
+                require_id("loan_id", loan_id),
+                as_of=require_date("as_of", as_of),
+                event_id=require_id("write_off_id", write_off_id),
+                rules=self.rules,
+            )
+
+    def recover(self, loan_id: str, recovery_id: str, amount: Money, as_of: date) -> LoanStanding:
+        """Cash recovered on a written-off loan (:func:`loancore.services.recover_loan`)."""
+        with self._work() as (_connection, uow):
+            return recover_loan(
+                uow,
+                require_id("loan_id", loan_id),
+                amount,
+                as_of=require_date("as_of", as_of),
+                event_id=require_id("recovery_id", recovery_id),
+                rules=self.rules,
+            )
+
+    def sell(self, loan_id: str, sale_id: str, price: Money, as_of: date) -> Loan:
+        """不良资产转让: a bad loan sold for ``price`` (:func:`loancore.services.sell_loan`; its
+        quota line closed)."""
+        with self._work() as (_connection, uow):
+            return sell_loan(
+                uow,
+                require_id("loan_id", loan_id),
+                price,
+                as_of=require_date("as_of", as_of),
+                event_id=require_id("sale_id", sale_id),
+                rules=self.rules,
+            )
+
+    def standings(self, ids: Sequence[str]) -> dict[str, LoanStanding]:
+        """The end-of-day standings of ``ids`` (a loan never closed has none)."""
+        with self._read() as (_connection, uow), uow:
+            return uow.loans.load_standings(list(ids))
+
+    def written_off_memos(self) -> list[MemoPosting]:
+        """Every posting to the 已核销贷款 register (written-off loans still pursued)."""
+        with self._read() as (_connection, uow), uow:
+            return [
+                memo
+                for memo in uow.ledger.memo_postings()
+                if memo.register is MemoRegister.WRITTEN_OFF_LOANS
+            ]
 
     def settle(self, as_of: date) -> SettlementResult:
         """The merchants' settlement run of ``as_of`` on the facade's channel (again: replay).

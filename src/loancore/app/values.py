@@ -111,9 +111,10 @@ class Payment:
 
 @attrs.frozen(kw_only=True)
 class DayClose:
-    """What closing a day did: loans brought to the day (accrued), loans it skipped (not active,
-    or a refusal, by code name), quota lines the limit policy changed, and the active loans by
-    aging bucket and by five-level class after the close."""
+    """What closing a day did: loans the end-of-day batch brought to the day (``accrued``),
+    loans that failed and are retried by the next run (by rejection code name), quota lines the
+    limit policy changed, the active loans by aging bucket and by five-level class after the
+    close (from their standings), and the loan-days closed (a loan days behind counts each)."""
 
     as_of: date
     accrued: int
@@ -121,3 +122,4 @@ class DayClose:
     quota_changes: int
     buckets: Mapping[str, int]
     classes: Mapping[str, int]
+    days_closed: int = 0

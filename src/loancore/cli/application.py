@@ -23,7 +23,7 @@ import typer
 from typer.core import TyperGroup
 
 from loancore import __version__
-from loancore.cli import book_commands, demo, schedule
+from loancore.cli import book_commands, demo, fava, schedule
 from loancore.cli.output import PROG_NAME, error_line
 from loancore.errors import InvalidInput, LoancoreError
 
@@ -131,6 +131,7 @@ app.command("report")(book_commands.report)
 app.command("eod")(book_commands.eod)
 app.command("settle")(book_commands.settle)
 app.command("export")(book_commands.export)
+app.command("fava")(fava.fava)
 
 
 def run(argv: Sequence[str] | None = None) -> int:

@@ -28,6 +28,7 @@ from loancore.reports import (
     roll_rates,
     settlement_summary,
     vintage,
+    written_off_register,
 )
 
 __all__ = ["CURRENCY", "database_errors", "last_day", "open_book", "print_portfolio"]
@@ -71,7 +72,8 @@ def last_day(lender: Lender) -> date:
 
 def print_portfolio(console: Console, lender: Lender, as_of: date) -> None:
     """Every report of the book on ``as_of``: trial balance, balance sheet, income statement,
-    aging, classification, vintage, roll rates, merchant settlement."""
+    aging, classification, loans written off and sold, vintage, roll rates, merchant
+    settlement."""
     chart = lender.chart()
     trial = lender.trial_balance(as_of)
     console.print(tables.trial_balance_table(trial, chart, CURRENCY))
@@ -82,6 +84,8 @@ def print_portfolio(console: Console, lender: Lender, as_of: date) -> None:
     console.print(tables.aging_table(aging(loans, as_of), CURRENCY, f"Portfolio aging on {as_of}"))
     title = f"Five-level classification (五级分类) on {as_of}"
     console.print(tables.classification_table(classification(loans, as_of), CURRENCY, title))
+    register = written_off_register(loans, lender.written_off_memos())
+    console.print(tables.written_off_table(register, CURRENCY))
     console.print(tables.vintage_table(vintage(loans, as_of), CURRENCY))
     if loans:
         first = min(loan.terms.start_date for loan in loans)

@@ -29,6 +29,7 @@ from loancore.reports import (
     roll_rates,
     settlement_summary,
     vintage,
+    written_off_register,
 )
 
 __all__ = ["ExportFormat", "ReportName", "eod", "export", "report", "settle"]
@@ -52,6 +53,7 @@ class ReportName(str, enum.Enum):
     VINTAGE = "vintage"
     ROLL_RATES = "roll-rates"
     SETTLEMENT = "settlement"
+    WRITTEN_OFF = "written-off"
 
 
 class ExportFormat(str, enum.Enum):
@@ -89,6 +91,9 @@ def _print_one(console: Console, name: ReportName, lender: Lender, as_of: dateti
         console.print(tables.vintage_table(vintage(loans, as_of), CURRENCY))
     elif name is ReportName.ROLL_RATES:
         console.print(tables.roll_rate_table(roll_rates(loans, month_ends(first, as_of))))
+    elif name is ReportName.WRITTEN_OFF:
+        register = written_off_register(loans, lender.written_off_memos())
+        console.print(tables.written_off_table(register, CURRENCY))
     else:
         summary = settlement_summary(lender.settlement_batches(first, as_of))
         console.print(tables.settlement_table(summary, CURRENCY))
@@ -148,7 +153,8 @@ def report(
 def eod(
     db: Db = DEFAULT_DB, date: Annotated[str, typer.Option(help="The day to close.")] = ""
 ) -> None:
-    """Close a day: accrual, classification and the quota end of day (safe to run again)."""
+    """Close a day with the end-of-day batch: accrual, days past due, penalty, classification,
+    provisions and the quota end of day (safe to run again)."""
     day = parse_date("date", date)
     lender = open_book(db)
     try:
@@ -158,7 +164,8 @@ def eod(
         lender.close()
     buckets = ", ".join(f"{k} {v}" for k, v in sorted(closed.buckets.items()))
     typer.echo(
-        f"closed {closed.as_of}: {closed.accrued} loans accrued, skipped {dict(closed.skipped)}, "
+        f"closed {closed.as_of}: {closed.accrued} loans brought to the day "
+        f"({closed.days_closed} loan-days), failed {dict(closed.skipped)}, "
         f"{closed.quota_changes} quota changes; buckets: {buckets or 'none'}"
     )
 

@@ -71,6 +71,12 @@ def demo(
     seed: Annotated[
         str, typer.Option(help="The random seed: the same seed, the same book.")
     ] = "2025",
+    close_every: Annotated[
+        str,
+        typer.Option(
+            help="How often the end-of-day batch runs: day, week (Sundays) or month (ends)."
+        ),
+    ] = "week",
     db: Annotated[
         Path,
         typer.Option(help="The SQLite file to write (replaced); the beancount file beside it."),
@@ -87,6 +93,7 @@ def demo(
         merchants=parse_int("merchants", merchants),
         months=parse_int("months", months),
         seed=parse_int("seed", seed),
+        close_every=close_every,
     )
     path = _database_path(db)
     console = Console()
@@ -112,6 +119,8 @@ def demo(
             f"{result.end}: applications {result.applications}; {result.orders} loans booked "
             f"({result.orders_refused} orders refused by the quota), {result.payments} payments, "
             f"{result.prepaid} paid off early, {result.refunded} refunds, "
+            f"{result.written_off} written off ({result.recovered} recovered in part), "
+            f"{result.sold} sold, "
             f"{result.settlement_runs} settlement runs; simulated in {simulated:.1f} s"
         )
         print_portfolio(console, lender, result.end)

@@ -19,6 +19,7 @@ from loancore.reports import (
     RollRates,
     StatementLine,
     Vintage,
+    WrittenOffRegister,
 )
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "settlement_table",
     "trial_balance_table",
     "vintage_table",
+    "written_off_table",
 ]
 
 VINTAGE_COLUMNS_MAX = 18
@@ -152,6 +154,25 @@ def classification_table(rows: Sequence[ClassRow], currency: str, title: str) ->
             label, str(row.count), money_text(row.principal_minor, currency),
             _share(row.principal_minor, total),
         )  # fmt: skip
+    return table
+
+
+def written_off_table(register: WrittenOffRegister, currency: str) -> Table:
+    """Loans written off (核销) and sold (不良资产转让), and the 已核销贷款 register."""
+    table = Table(title="Written off and sold (核销 / 不良资产转让)")
+    table.add_column("")
+    table.add_column("loans", justify="right")
+    table.add_column("amount", justify="right")
+    rows = (
+        ("written off: principal", str(register.written_off_loans),
+         register.written_off_principal_minor),
+        ("sold: principal", str(register.sold_loans), register.sold_principal_minor),
+        ("已核销贷款 register: booked", "", register.register_booked_minor),
+        ("  recovered after write-off", "", register.register_recovered_minor),
+        ("  still pursued", "", register.register_balance_minor),
+    )  # fmt: skip
+    for label, count, minor in rows:
+        table.add_row(label, count, money_text(minor, currency))
     return table
 
 

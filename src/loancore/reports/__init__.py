@@ -7,7 +7,9 @@ store, a file or the clock).
   :func:`vintage` (DPD30+ by cohort and month on book), :func:`roll_rates`, and
   :func:`position_on`, a loan's standing on a past day rebuilt from its history;
 - :mod:`~loancore.reports.bill`: :func:`customer_bill`, a borrower's bill across loans;
-- :mod:`~loancore.reports.settlement`: :func:`settlement_summary` per merchant.
+- :mod:`~loancore.reports.settlement`: :func:`settlement_summary` per merchant;
+- :mod:`~loancore.reports.written_off`: :func:`written_off_register`, the loans written off
+  (核销) and sold, and the 已核销贷款 register.
 """
 
 from loancore.reports.bill import Bill, BillLine, HistoryLine, customer_bill
@@ -35,6 +37,7 @@ from loancore.reports.portfolio import (
     vintage,
 )
 from loancore.reports.settlement import MerchantTotals, settlement_summary
+from loancore.reports.written_off import WrittenOffRegister, written_off_register
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -51,6 +54,7 @@ __all__ = [
     "StatementLine",
     "Vintage",
     "VintageRow",
+    "WrittenOffRegister",
     "aging",
     "balance_sheet",
     "classification",
@@ -62,4 +66,5 @@ __all__ = [
     "roll_rates",
     "settlement_summary",
     "vintage",
+    "written_off_register",
 ]
