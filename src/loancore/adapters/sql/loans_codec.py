@@ -580,30 +580,26 @@ def _loan(
 def encode_loan_v2(loan: Loan) -> str:
     """``loan`` in format 2 (what loancore wrote before format 3): kept so tests prove that
     those documents still read."""
-    data: dict[str, Any] = {name: getattr(loan, name) for name in _COUNTERS}
-    data.update(
-        format=2,
-        loan_id=loan.loan_id,
-        product_id=loan.product_id,
-        currency=loan.currency,
-        terms=_terms(loan.terms),
-        dimensions=[list(pair) for pair in loan.dimensions],
-        status=loan.status.value,
-        payee=loan.payee.value,
-        hold_id=loan.hold_id,
-        last_date=loan.last_date.isoformat(),
-        installments=[_installment_row(inst) for inst in loan.installments],
-        history=[_transaction_row(txn) for txn in loan.history],
-    )
-    return _ENCODER.encode(data)
+    return _encode_whole(loan, 2, _installment_row, _transaction_row)
 
 
 def encode_loan_v1(loan: Loan) -> str:
     """``loan`` in format 1 (what loancore wrote before format 2): kept so tests prove that old
     documents still read."""
+    return _encode_whole(loan, 1, _installment, _transaction)
+
+
+def _encode_whole(
+    loan: Loan,
+    version: int,
+    installment: Callable[[Installment], Any],
+    transaction: Callable[[Transaction], Any],
+) -> str:
+    """``loan`` as one JSON object (formats 1 and 2: they differ only in how an installment
+    and a transaction are written)."""
     data: dict[str, Any] = {name: getattr(loan, name) for name in _COUNTERS}
     data.update(
-        format=1,
+        format=version,
         loan_id=loan.loan_id,
         product_id=loan.product_id,
         currency=loan.currency,
@@ -613,7 +609,7 @@ def encode_loan_v1(loan: Loan) -> str:
         payee=loan.payee.value,
         hold_id=loan.hold_id,
         last_date=loan.last_date.isoformat(),
-        installments=[_installment(inst) for inst in loan.installments],
-        history=[_transaction(txn) for txn in loan.history],
+        installments=[installment(inst) for inst in loan.installments],
+        history=[transaction(txn) for txn in loan.history],
     )
     return _ENCODER.encode(data)
