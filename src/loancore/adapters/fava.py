@@ -99,6 +99,7 @@ class FavaServer:
         slug = require_text("report", report, length_max=100).strip("/")
         return f"{self.ledger_url}{slug}/"
 
+    # float-ok: a timeout in seconds, not money
     def wait_ready(self, timeout_seconds: float = READY_TIMEOUT_SECONDS) -> None:
         """Return once Fava answers an HTTP request; raise :class:`FavaUnavailable` if it exits
         first or does not answer within ``timeout_seconds``."""
@@ -154,7 +155,7 @@ def open_in_fava(
     *,
     host: str = "127.0.0.1",
     port: int | None = None,
-    timeout_seconds: float = READY_TIMEOUT_SECONDS,
+    timeout_seconds: float = READY_TIMEOUT_SECONDS,  # float-ok: seconds
     title: str = "loancore ledger",
     period_ends: Sequence[date] | None = None,
 ) -> FavaServer:

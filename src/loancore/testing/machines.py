@@ -267,6 +267,38 @@ _START = datetime.date(2026, 1, 15)
 _REFUSALS = (ServicingRejected, QuotaRejected)
 
 
+def _open_book(uow: UnitOfWork, product_tomls: tuple[str, ...], limit: Money) -> None:
+    """The products, customer C1's quota line ``LINE-C1`` of ``limit`` and the default chart, in
+    one unit of work (loans, quota, ledger: the lock order)."""
+    with uow:
+        for toml in product_tomls:
+            uow.loans.save_product(toml)
+        uow.quota.apply(
+            Grant(
+                key="grant-C1",
+                line_id="LINE-C1",
+                borrower_id="C1",
+                limit=limit,
+                starts_on=_START,
+                expires_on=datetime.date(2031, 1, 1),
+            ),
+            as_of=_START,
+        )
+        uow.ledger.save_chart(default_chart())
+        uow.commit()
+
+
+def _uow_factory(namespace: dict[str, Any], make_uow: Callable[[], UnitOfWork] | None) -> None:
+    """Put a ``make_uow`` method calling ``make_uow()`` into a machine class's ``namespace``."""
+    if make_uow is not None:
+        factory = make_uow
+
+        def made(self: object) -> UnitOfWork:
+            return factory()
+
+        namespace["make_uow"] = made
+
+
 class LoanLifecycleMachine(RuleBasedStateMachine):
     """One order financed through the services on a unit of work, then random events through
     ``apply_event``; ``services.reconcile`` clean after every step (module docstring).
@@ -288,21 +320,7 @@ class LoanLifecycleMachine(RuleBasedStateMachine):
         self.currency = product.currency
         self.uow = self.make_uow()
         principal = Money.from_minor(self.principal_minor, self.currency)
-        with self.uow:  # loans, quota, ledger: the lock order
-            self.uow.loans.save_product(self.product_toml)
-            self.uow.quota.apply(
-                Grant(
-                    key="grant-C1",
-                    line_id="LINE-C1",
-                    borrower_id="C1",
-                    limit=principal,
-                    starts_on=_START,
-                    expires_on=datetime.date(2031, 1, 1),
-                ),
-                as_of=_START,
-            )
-            self.uow.ledger.save_chart(default_chart())
-            self.uow.commit()
+        _open_book(self.uow, (self.product_toml,), principal)
         book_order(
             self.uow,
             order_id="order-1",
@@ -404,13 +422,7 @@ def loan_lifecycle_machine(
         if principal.currency != product.currency:
             raise InvalidInput("principal", principal, f"expected an amount in {product.currency}")
         namespace["principal_minor"] = principal.minor_units
-    if make_uow is not None:
-        factory = make_uow
-
-        def made(self: LoanLifecycleMachine) -> UnitOfWork:
-            return factory()
-
-        namespace["make_uow"] = made
+    _uow_factory(namespace, make_uow)
     return type("CustomLoanLifecycleMachine", (LoanLifecycleMachine,), namespace)
 
 
@@ -438,22 +450,7 @@ class EndOfDayMachine(RuleBasedStateMachine):
         self.currency = self.products[0].currency
         self.uow = self.make_uow()
         limit = Money.from_minor(sum(self.principals_minor) * _BOOK_LOANS_MAX, self.currency)
-        with self.uow:  # loans, quota, ledger: the lock order
-            for toml in self.product_tomls:
-                self.uow.loans.save_product(toml)
-            self.uow.quota.apply(
-                Grant(
-                    key="grant-C1",
-                    line_id="LINE-C1",
-                    borrower_id="C1",
-                    limit=limit,
-                    starts_on=_START,
-                    expires_on=datetime.date(2031, 1, 1),
-                ),
-                as_of=_START,
-            )
-            self.uow.ledger.save_chart(default_chart())
-            self.uow.commit()
+        _open_book(self.uow, self.product_tomls, limit)
         self.today = _START  # the business day open; every day before it is closed
         self.loans: list[str] = []
         self.count = 0
@@ -611,11 +608,5 @@ def end_of_day_machine(
                 "principals", principals, f"expected positive amounts in {currencies.pop()}"
             )
         namespace["principals_minor"] = tuple(p.minor_units for p in principals)
-    if make_uow is not None:
-        factory = make_uow
-
-        def made(self: EndOfDayMachine) -> UnitOfWork:
-            return factory()
-
-        namespace["make_uow"] = made
+    _uow_factory(namespace, make_uow)
     return type("CustomEndOfDayMachine", (EndOfDayMachine,), namespace)
