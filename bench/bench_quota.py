@@ -18,6 +18,10 @@ like with like on a shared machine.
     quota_sqlite_vs_bare_ratio                loancore time / bare time per pair (goal <= 2.0)
     quota_sqlite_batched_pairs_per_s          1,000 pairs inside one application transaction
                                               (store.using(connection)): no fsync, the code's cost
+    quota_sqlite_restores_one_per_s           principal restores (RestoreRepaid) on 400 lines, 1,000
+                                              an application transaction, ``apply`` each
+    quota_sqlite_restores_many_per_s          the same restores, ``apply_many`` per 1,000
+    quota_sqlite_many_vs_one_ratio            apply_many time / apply time (same rounds)
     quota_postgres_hold_capture_pairs_per_s   the same on PostgreSQL (LOANCORE_TEST_POSTGRES_URL)
     quota_postgres_bare_pairs_per_s           plain psycopg, the same reads, locks and writes
     quota_postgres_vs_bare_ratio              loancore time / bare time per pair (goal <= 2.0)
@@ -45,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from loancore.money import Money
-from loancore.quota import Capture, Grant, Hold, RepaymentParts, RestoreRepaid
+from loancore.quota import Capture, Draw, Grant, Hold, RepaymentParts, RestoreRepaid
 
 DAY = datetime.date(2026, 3, 1)
 LATER = datetime.date(2027, 3, 1)
@@ -274,6 +278,54 @@ def _sql_batched(path: Path, pairs: int) -> float:
         engine.dispose()
 
 
+RESTORE_LINES = 400
+RESTORES = 10_000
+
+
+def _restores(directory: Path) -> dict[str, float]:
+    """Restores as a repayment file sends them (servicing's ``_persist_effects``): ``apply``
+    one by one against ``apply_many`` per unit of work, alternating rounds on fresh stores."""
+    from loancore.adapters.sql import create_engine
+    from loancore.adapters.sql.quota import SqlQuotaStore
+
+    parts = RepaymentParts(Money(Decimal("10.00"), "CNY"))
+    commands = [
+        RestoreRepaid(key=f"r{n}", line_id=f"M{n % RESTORE_LINES}", repaid=parts)
+        for n in range(RESTORES)
+    ]
+
+    def timed(round_: int, many: bool) -> float:
+        engine = create_engine(directory / f"restores-{round_}-{many}.sqlite")
+        try:
+            store = SqlQuotaStore(engine)
+            with engine.begin() as connection:
+                mine = store.using(connection)
+                for n in range(RESTORE_LINES):
+                    _prepare(mine, str(n))
+                    used = Money(Decimal("5000.00"), "CNY")
+                    mine.apply(Draw(key=f"d{n}", line_id=f"M{n}", amount=used), as_of=DAY)
+            started = time.perf_counter()
+            for first in range(0, RESTORES, 1_000):
+                with engine.begin() as connection:
+                    mine = store.using(connection)
+                    chunk = commands[first : first + 1_000]
+                    if many:
+                        mine.apply_many(chunk, as_of=DAY)
+                    else:
+                        for command in chunk:
+                            mine.apply(command, as_of=DAY)
+            return time.perf_counter() - started
+        finally:
+            engine.dispose()
+
+    one, many, ratio = _alternate(lambda r: timed(r, False), lambda r: timed(r, True))
+    return {
+        "quota_sqlite_restores_one_per_s": RESTORES / one,
+        "quota_sqlite_restores_many_per_s": RESTORES / many,
+        "quota_sqlite_many_vs_one_ratio": 1 / ratio,
+    }
+
+
 def _postgres(url: str, pairs: int) -> dict[str, float]:
     import psycopg
     import sqlalchemy as sa
@@ -381,6 +433,7 @@ def run() -> dict[str, float]:
         figures["quota_sqlite_batched_pairs_per_s"] = _sql_batched(
             Path(directory) / "quota-batched.sqlite", 1_000
         )
+        figures.update(_restores(Path(directory)))
     url = os.environ.get("LOANCORE_TEST_POSTGRES_URL")
     if url:
         figures.update(_postgres(url, PAIRS))

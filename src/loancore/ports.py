@@ -331,6 +331,11 @@ class QuotaStore(Protocol):
         or raise :class:`~loancore.errors.QuotaRejected`."""
         ...
 
+    def apply_many(self, commands: Sequence[Command], *, as_of: date) -> tuple[QuotaResult, ...]:
+        """Apply ``commands`` in order as one atomic step: the results ``apply`` would return
+        one after the other, or the first refusal (or error) raised and nothing changed."""
+        ...
+
     def result(self, key: str) -> QuotaResult | None:
         """The result stored under idempotency key ``key``, or None."""
         ...

@@ -34,7 +34,7 @@ T = TypeVar("T")
 
 WRITE_METHODS: Mapping[str, frozenset[str]] = {
     "ledger": frozenset({"post", "reverse", "post_memo", "close_period", "save_chart"}),
-    "quota": frozenset({"apply"}),
+    "quota": frozenset({"apply", "apply_many"}),
     "loans": frozenset(
         {
             *("save_product", "add", "update", "update_many", "save_standings"),

@@ -350,13 +350,21 @@ def command_fingerprint(command: Command) -> str:
     return json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
+_FIELDS: dict[type, tuple[tuple[str, Any], ...]] = {}
+"""Each attrs class's (field name, default) pairs, read from ``attrs.fields`` once."""
+
+
 def _canonical_fields(value: Any) -> dict[str, Any]:
+    kind = type(value)
+    fields = _FIELDS.get(kind)
+    if fields is None:
+        fields = _FIELDS[kind] = tuple((f.name, f.default) for f in attrs.fields(kind))
     out: dict[str, Any] = {}
-    for field in attrs.fields(type(value)):
-        item = getattr(value, field.name)
-        if field.default is not attrs.NOTHING and item == field.default:
+    for name, default in fields:
+        item = getattr(value, name)
+        if default is not attrs.NOTHING and item == default:
             continue
-        out[field.name] = _canonical(item)
+        out[name] = _canonical(item)
     return out
 
 

@@ -199,10 +199,17 @@ def _persist_effects(
     settlement, quota, then ledger)."""
     if settled is None:
         settled = servicing_hook(uow, outcomes)
+    commands: list[Command] = []
     for outcome in outcomes:
         for effect in outcome.quota_effects:
             if effect.amount.is_positive():
-                uow.quota.apply(quota_command(uow, effect), as_of=as_of)
+                if effect.kind is QuotaEffectKind.RELEASE and commands:
+                    # A release reads its hold's status: the commands before it apply first.
+                    uow.quota.apply_many(commands, as_of=as_of)
+                    commands = []
+                commands.append(quota_command(uow, effect))
+    if commands:
+        uow.quota.apply_many(commands, as_of=as_of)
     entries = [entry for outcome in outcomes for entry in outcome.entries]
     entries += settled
     memos = [memo for outcome in outcomes for memo in outcome.memo_postings]

@@ -117,6 +117,20 @@ class MemoryQuotaStore:
             self._applied[command.key] = (command, result)
             return result
 
+    def apply_many(
+        self, commands: Iterable[Command], *, as_of: datetime.date
+    ) -> tuple[QuotaResult, ...]:
+        """Apply ``commands`` in order as one step: each one's :meth:`apply` result, or, when
+        one raises, that error and the store as it was before the first."""
+        commands = tuple(commands)
+        with self._lock:
+            checkpoint = self._checkpoint()
+            try:
+                return tuple(self.apply(command, as_of=as_of) for command in commands)
+            except BaseException:
+                self._restore(checkpoint)
+                raise
+
     def _store(self, decision: Decision) -> None:
         """Write an accepted decision's new values and events (lock held; cannot fail)."""
         for line in decision.lines:

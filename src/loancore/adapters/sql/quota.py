@@ -61,8 +61,10 @@ from loancore.errors import (
 )
 from loancore.money import Money
 from loancore.quota import (
+    Capture,
     Command,
     Decision,
+    Draw,
     EventKind,
     HoldStatus,
     LineBalance,
@@ -75,7 +77,10 @@ from loancore.quota import (
     QuotaResult,
     QuotaSnapshot,
     QuotaView,
+    RestoreRefunded,
+    RestoreRepaid,
     TemporaryLimit,
+    Void,
     available_minor,
     check_as_of,
     check_command,
@@ -261,6 +266,7 @@ _PAIR = (
     )
     .order_by(LINES.c.master_id.is_not(None))
 )
+_KEYS_PER_READ = 64
 _STATEMENTS: dict[str, Any] = {
     "pair": _PAIR,
     "pair_for_update": _PAIR.with_for_update(of=LINES),
@@ -287,6 +293,10 @@ _STATEMENTS: dict[str, Any] = {
     .order_by(TEMPORARY.c.position),
     "borrower_lock": sa.select(sa.func.pg_advisory_xact_lock(_p("lock_key"))),
     "operation": sa.select(OPERATIONS.c.command).where(OPERATIONS.c.key == _p("key")),
+    # apply_many's look-up of the keys already taken, _KEYS_PER_READ at a time (padded).
+    "operations_in": sa.select(OPERATIONS.c.key, OPERATIONS.c.command).where(
+        OPERATIONS.c.key.in_([_p(f"k{n}") for n in range(_KEYS_PER_READ)])
+    ),
     "events_of": sa.select(*_EVENTS).where(EVENTS.c.key == _p("key")).order_by(EVENTS.c.seq),
     "update_balance": LINES.update()
     .where(LINES.c.line_id == _p("line_id"))
@@ -580,6 +590,93 @@ class SqlQuotaStore:
         _persist(raw, view, decision)
         return QuotaResult(command.key, decision.events)
 
+    def apply_many(
+        self, commands: Sequence[Command], *, as_of: datetime.date
+    ) -> tuple[QuotaResult, ...]:
+        """Apply ``commands`` in order, as one step: the results :meth:`apply` would give one
+        after the other, or, when one is refused (or raises), that error and no change at all.
+
+        Captures, voids, draws and restores (the commands servicing sends) are decided in
+        memory against the rows read once per line and hold, then written together: a
+        statement per kind of row for the whole list instead of five or six per command. Any
+        other command, or a key a concurrent twin claimed in the meantime, goes through
+        :meth:`apply`'s own steps, one command at a time (same rules, same result).
+        """
+        check_as_of(as_of)
+        commands = tuple(commands)
+        for command in commands:
+            check_command(command)
+        fingerprints = [command_fingerprint(command) for command in commands]
+        try:
+            with _write(self._bind) as raw:
+                if commands and all(type(c) in _BATCHED for c in commands):
+                    raw.run(f"SAVEPOINT {_BATCH_SAVEPOINT}")
+                    try:
+                        results = self._apply_batched(raw, commands, fingerprints, as_of)
+                    except _OneByOne:
+                        raw.run(f"ROLLBACK TO SAVEPOINT {_BATCH_SAVEPOINT}")
+                    else:
+                        raw.run(f"RELEASE SAVEPOINT {_BATCH_SAVEPOINT}")
+                        return results
+                return tuple(
+                    self._apply(raw, command, fingerprint, as_of)
+                    for command, fingerprint in zip(commands, fingerprints, strict=True)
+                )
+        except self._integrity_errors as error:
+            detail = f"quota write of {len(commands)} commands broke a constraint: {error}"
+            raise InvariantViolation(detail) from error
+
+    def _apply_batched(
+        self,
+        raw: _Raw,
+        commands: tuple[Command, ...],
+        fingerprints: list[str],
+        as_of: datetime.date,
+    ) -> tuple[QuotaResult, ...]:
+        """:meth:`apply_many` for commands of :data:`_BATCHED` (raises :class:`_OneByOne` when
+        the rows cannot be written together)."""
+        stored = _stored_commands(raw, [command.key for command in commands])
+        source = _Batch(raw)
+        results: list[QuotaResult] = []
+        decided: dict[str, tuple[str, QuotaResult]] = {}  # key -> fingerprint, first result
+        events: list[QuotaEvent] = []
+        for command, fingerprint in zip(commands, fingerprints, strict=True):
+            key = command.key
+            first = decided.get(key)
+            if first is None and key in stored:
+                # Locked like apply: the line first, then the stored result.
+                load_view(command, source, as_of=as_of)
+                done = _result(raw, key)
+                if done is None:
+                    raise InvariantViolation(f"quota key {key!r} is taken but not stored")
+                first = (done[0], done[1])
+                decided[key] = first
+            if first is not None:
+                if not _same_command(first[0], fingerprint, command):
+                    raise IdempotencyConflict(key, f"first applied as {first[0]}")
+                results.append(attrs.evolve(first[1], replayed=True))
+                continue
+            view = load_view(command, source, as_of=as_of)
+            decision = decide(command, view, as_of=as_of, config=self.config)
+            source.absorb(decision)
+            result = QuotaResult(key, decision.events)
+            decided[key] = (fingerprint, result)
+            events.extend(decision.events)
+            results.append(result)
+        claims = [
+            {"key": key, "command": fingerprint, "code": int(RejectionCode.OK)}
+            for key, (fingerprint, _result_) in decided.items()
+            if key not in stored
+        ]
+        if claims:
+            raw.execute_many("claim_operation", claims)
+            if raw.cursor.rowcount != len(claims):  # a twin claimed one since: one by one
+                raise _OneByOne
+        source.write()
+        if events:
+            raw.execute_many("insert_event", [_event_row(event) for event in events])
+        return tuple(results)
+
     # -- reading --------------------------------------------------------------------------------
 
     def result(self, key: str) -> QuotaResult | None:
@@ -708,6 +805,150 @@ class _snapshot_transaction:
 
     def __exit__(self, *_exc: object) -> None:
         return None
+
+
+# -- apply_many -----------------------------------------------------------------------------------
+
+_BATCHED: frozenset[type] = frozenset({Capture, Void, Draw, RestoreRepaid, RestoreRefunded})
+"""The commands :meth:`SqlQuotaStore.apply_many` decides together: their view is a line pair,
+a hold and (a restore on a master) the sub-lines' use, and they change balances and holds only."""
+
+_BATCH_SAVEPOINT = "loancore_quota_batch"
+
+
+class _OneByOne(Exception):
+    """The batch cannot be written together; apply_many rolls it back and goes one by one."""
+
+
+def _stored_commands(raw: _Raw, keys: Sequence[str]) -> dict[str, str]:
+    """The command text stored under each of ``keys`` that is taken (one read per
+    :data:`_KEYS_PER_READ` keys, the last read padded with its last key)."""
+    found: dict[str, str] = {}
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), _KEYS_PER_READ):
+        chunk = unique[start : start + _KEYS_PER_READ]
+        chunk += [chunk[-1]] * (_KEYS_PER_READ - len(chunk))
+        values = {f"k{n}": key for n, key in enumerate(chunk)}
+        for key, command in raw.rows("operations_in", values):
+            found[key] = command
+    return found
+
+
+def _event_row(event: QuotaEvent) -> dict[str, Any]:
+    return {name: getattr(event, name) for name in _EVENT_FIELDS} | {"kind": int(event.kind)}
+
+
+class _Batch:
+    """The :class:`loancore.quota.ViewSource` of :meth:`SqlQuotaStore.apply_many`: rows are read
+    (and on PostgreSQL locked) the first time a command needs them, then served as the commands
+    decided so far left them; :meth:`write` writes what changed, once per row."""
+
+    def __init__(self, raw: _Raw) -> None:
+        self._raw = raw
+        self._source = _Source(raw, lock=True)
+        self._lines: dict[str, QuotaLine] = {}
+        self._balances: dict[str, LineBalance] = {}
+        self._sub_lines_used: dict[str, int] = {}  # per master, as read
+        self._sub_lines_moved: dict[str, int] = {}  # per master, its sub-lines' change of used
+        self._holds: dict[str, QuotaHold | None] = {}
+        self._stored_holds: set[str] = set()
+        self._changed_lines: set[str] = set()
+        self._changed_holds: set[str] = set()
+
+    def line_pair(
+        self, line_id: str
+    ) -> tuple[QuotaLine | None, LineBalance | None, QuotaLine | None, LineBalance | None]:
+        line = self._lines.get(line_id)
+        if line is None or (line.master_id is not None and line.master_id not in self._lines):
+            self._keep(self._source.line_pair(line_id))
+            line = self._lines.get(line_id)
+            if line is None:
+                return None, None, None, None
+        balance = self._balances[line_id]
+        if line.master_id is None:
+            return line, balance, None, None
+        return line, balance, self._lines[line.master_id], self._balances[line.master_id]
+
+    def _keep(
+        self,
+        pair: tuple[QuotaLine | None, LineBalance | None, QuotaLine | None, LineBalance | None],
+    ) -> None:
+        # Rows already kept stay as the batch left them: the database has not seen its changes.
+        line, balance, master, master_balance = pair
+        for kept, kept_balance in ((line, balance), (master, master_balance)):
+            if kept is None or kept_balance is None or kept.line_id in self._lines:
+                continue
+            self._lines[kept.line_id] = kept
+            self._balances[kept.line_id] = kept_balance
+
+    def hold(self, hold_id: str) -> QuotaHold | None:
+        if hold_id not in self._holds:
+            hold = self._source.hold(hold_id)
+            self._holds[hold_id] = hold
+            if hold is not None:
+                self._stored_holds.add(hold_id)
+        return self._holds[hold_id]
+
+    def open_holds(self, line_id: str) -> tuple[QuotaHold, ...]:
+        raise _OneByOne  # not asked by the commands of _BATCHED
+
+    def sub_lines_used_minor(self, master_id: str) -> int:
+        # Read once: a sub-line changes only under its master's lock, which the batch holds.
+        stored = self._sub_lines_used.get(master_id)
+        if stored is None:
+            stored = self._sub_lines_used[master_id] = self._source.sub_lines_used_minor(master_id)
+        return stored + self._sub_lines_moved.get(master_id, 0)
+
+    def borrower_exposure_minor(
+        self, borrower_id: str, *, exclude_line_id: str, as_of: datetime.date
+    ) -> int:
+        raise _OneByOne  # not asked by the commands of _BATCHED
+
+    def absorb(self, decision: Decision) -> None:
+        """Serve what ``decision`` changed from now on."""
+        if decision.lines:
+            raise _OneByOne  # terms changed: apply's own writer handles them
+        for line_id, balance in decision.balances:
+            master_id = self._lines[line_id].master_id
+            if master_id is not None:
+                moved = balance.used_minor - self._balances[line_id].used_minor
+                self._sub_lines_moved[master_id] = self._sub_lines_moved.get(master_id, 0) + moved
+            self._balances[line_id] = balance
+            self._changed_lines.add(line_id)
+        for hold in decision.holds:
+            self._holds[hold.hold_id] = hold
+            self._changed_holds.add(hold.hold_id)
+
+    def write(self) -> None:
+        """Write the balances and holds the batch changed: one statement per kind of row."""
+        raw = self._raw
+        balances = [
+            {"line_id": line_id, "used_minor": balance.used_minor,
+             "held_minor": balance.held_minor, "frozen_minor": balance.frozen_minor}
+            for line_id in sorted(self._changed_lines)
+            for balance in (self._balances[line_id],)
+        ]  # fmt: skip
+        if balances:
+            raw.execute_many("update_balance", balances)
+        updated: list[dict[str, Any]] = []
+        inserted: list[dict[str, Any]] = []
+        for hold_id in sorted(self._changed_holds):
+            hold = self._holds[hold_id]
+            assert hold is not None, hold_id
+            values = {"hold_id": hold_id, "status": int(hold.status)}
+            values["captured_minor"] = hold.captured_minor
+            if hold_id in self._stored_holds:
+                updated.append(values)
+            else:
+                values.update(
+                    line_id=hold.line_id, currency=hold.currency,
+                    amount_minor=hold.amount_minor, expires_on=hold.expires_on,
+                )  # fmt: skip
+                inserted.append(values)
+        if updated:
+            raw.execute_many("update_hold", updated)
+        if inserted:
+            raw.execute_many("insert_hold", inserted)
 
 
 # -- reading rows ---------------------------------------------------------------------------------
@@ -876,10 +1117,7 @@ def _persist(raw: _Raw, view: QuotaView, decision: Decision) -> None:
                 expires_on=hold.expires_on,
             )  # fmt: skip
             raw.execute("insert_hold", values)
-    rows = [
-        {name: getattr(e, name) for name in _EVENT_FIELDS} | {"kind": int(e.kind)}
-        for e in decision.events
-    ]
+    rows = [_event_row(event) for event in decision.events]
     if len(rows) == 1:
         raw.execute("insert_event", rows[0])
     elif rows:
