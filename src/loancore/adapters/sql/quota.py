@@ -598,9 +598,10 @@ class SqlQuotaStore:
 
         Captures, voids, draws and restores (the commands servicing sends) are decided in
         memory against the rows read once per line and hold, then written together: a
-        statement per kind of row for the whole list instead of five or six per command. Any
-        other command, or a key a concurrent twin claimed in the meantime, goes through
-        :meth:`apply`'s own steps, one command at a time (same rules, same result).
+        statement per kind of row for the whole list instead of five or six per command. A
+        list of one, a list with any other command, or a key a concurrent twin claimed in the
+        meantime goes through :meth:`apply`'s own steps, one command at a time (same rules,
+        same result).
         """
         check_as_of(as_of)
         commands = tuple(commands)
@@ -609,7 +610,8 @@ class SqlQuotaStore:
         fingerprints = [command_fingerprint(command) for command in commands]
         try:
             with _write(self._bind) as raw:
-                if commands and all(type(c) in _BATCHED for c in commands):
+                # One command: apply's own steps take fewer statements than the batch's.
+                if len(commands) > 1 and all(type(c) in _BATCHED for c in commands):
                     raw.run(f"SAVEPOINT {_BATCH_SAVEPOINT}")
                     try:
                         results = self._apply_batched(raw, commands, fingerprints, as_of)
