@@ -11,6 +11,10 @@
     servicing_event_p99_ms             one repayment (``apply_event``) on a loan with 24
                                        installments and 20 past events, one unit of work, on
                                        PostgreSQL (LOANCORE_TEST_POSTGRES_URL); ``..._p50_ms`` too
+    servicing_bare_commit_p99_ms       the floor in the same run: a bare one-row INSERT and
+                                       COMMIT on the same server after each event (fsync);
+                                       ``..._p50_ms`` too
+    servicing_event_vs_bare_commit_p99_ratio   the event's p99 / the bare commit's p99
 
 Run alone with ``python bench/bench_servicing.py``; no test asserts these figures.
 """
@@ -173,16 +177,32 @@ def event_latency(url: str) -> dict[str, float]:
             ]
             apply_batch(uow, items)
         timings: list[float] = []
+        bare: list[float] = []
         day = START + datetime.timedelta(days=25)
-        for loan_id in loan_ids:
-            event = Repay(event_id=f"m-{loan_id}", as_of=day, amount=cent)
-            started = time.perf_counter()
-            apply_event(uow, loan_id, event)
-            timings.append((time.perf_counter() - started) * 1000)
+        with engine.connect() as connection:
+            # The floor under one event: a bare one-row INSERT and COMMIT on the same server,
+            # timed right after each event (the disk's fsync latency of the moment).
+            cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            cursor.execute("CREATE TABLE bench_commit (id integer primary key)")
+            connection.connection.dbapi_connection.commit()  # type: ignore[union-attr]
+            for n, loan_id in enumerate(loan_ids):
+                event = Repay(event_id=f"m-{loan_id}", as_of=day, amount=cent)
+                started = time.perf_counter()
+                apply_event(uow, loan_id, event)
+                timings.append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                cursor.execute("INSERT INTO bench_commit VALUES (%s)", (n,))
+                connection.connection.dbapi_connection.commit()  # type: ignore[union-attr]
+                bare.append((time.perf_counter() - started) * 1000)
         timings.sort()
+        bare.sort()
+        p99 = int(len(timings) * 0.99) - 1
         return {
             "servicing_event_p50_ms": statistics.median(timings),
-            "servicing_event_p99_ms": timings[int(len(timings) * 0.99) - 1],
+            "servicing_event_p99_ms": timings[p99],
+            "servicing_bare_commit_p50_ms": statistics.median(bare),
+            "servicing_bare_commit_p99_ms": bare[p99],
+            "servicing_event_vs_bare_commit_p99_ratio": timings[p99] / bare[p99],
         }
     finally:
         engine.dispose()
