@@ -414,25 +414,36 @@ def test_html_is_refused_for_any_report_but_the_portfolio(demo_book: tuple[Path,
 # -- loancore fava ---------------------------------------------------------------------------------
 
 
-def interrupt_after_fetching(url: str, pages: list[str], failures: list[BaseException]) -> None:
-    """Poll ``url`` until Fava answers, keep its balance sheet page, then press Ctrl-C in the main thread (a
-    real SIGINT to the thread running the command, which waits on Fava)."""
+FAVA_WAIT_SECONDS = 120  # bounded: Fava loads the book; a loaded machine is slow
+
+
+def interrupt_after_fetching(
+    url: str, pages: list[str], failures: list[BaseException], done: threading.Event
+) -> None:
+    """Poll ``url`` until Fava answers, keep its balance sheet page, then press Ctrl-C in the main
+    thread (a real SIGINT to the thread running the command, which waits on Fava), unless the
+    command has already ended (``done``): a late Ctrl-C would interrupt the test run itself."""
+    deadline = time.monotonic() + FAVA_WAIT_SECONDS
     slug = ""
     try:
-        for _ in range(600):  # bounded: 60 s for Fava to load the book
+        while not done.is_set():
             try:
                 with urllib.request.urlopen(url, timeout=10) as response:
                     slug = urllib.parse.urlsplit(response.geturl()).path.strip("/").split("/")[0]
                 break
             except (urllib.error.URLError, ConnectionError, TimeoutError):
+                if time.monotonic() > deadline:
+                    raise
                 time.sleep(0.1)
-        with urllib.request.urlopen(f"{url}{slug}/balance_sheet/", timeout=30) as response:
-            pages.append(response.read().decode("utf-8"))
-        time.sleep(0.5)  # the command is past on_ready, waiting on Fava
+        if not done.is_set():
+            with urllib.request.urlopen(f"{url}{slug}/balance_sheet/", timeout=60) as response:
+                pages.append(response.read().decode("utf-8"))
+            time.sleep(0.5)  # the command is past on_ready, waiting on Fava
     except (OSError, ValueError) as error:  # reported by the test, never lost in the thread
         failures.append(error)
     finally:
-        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+        if not done.is_set():
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
 
 def test_fava_serves_the_books_balance_sheet_until_ctrl_c(
@@ -444,13 +455,21 @@ def test_fava_serves_the_books_balance_sheet_until_ctrl_c(
     port = free_port()
     pages: list[str] = []
     failures: list[BaseException] = []
+    done = threading.Event()
     target = tmp_path / "fava.beancount"
     url = f"http://127.0.0.1:{port}/"
-    helper = threading.Thread(target=interrupt_after_fetching, args=(url, pages, failures))
+    helper = threading.Thread(target=interrupt_after_fetching, args=(url, pages, failures, done))
     helper.start()
     args = ["fava", "--db", str(db), "--port", str(port), "--no-browser", "--out", str(target)]
-    result = RUNNER.invoke(app, args)
-    helper.join()
+    try:
+        result = RUNNER.invoke(app, args)
+    finally:
+        # The command ended (by the helper's Ctrl-C, or on its own): a Ctrl-C the helper was
+        # about to send must not reach the test run.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        done.set()
+        helper.join()
+        signal.signal(signal.SIGINT, previous)
     assert not failures, failures
     assert result.exit_code == 0, result.output
     assert f"at http://127.0.0.1:{port}/" in result.stdout and "balance_sheet" in result.stdout
