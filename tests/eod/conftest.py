@@ -1,42 +1,8 @@
-"""``uow`` / ``make``: end-of-day books of every kind (memory, SQLite, PostgreSQL)."""
+"""``make`` / ``kind`` / ``uow``: end-of-day books of every kind (memory, SQLite, PostgreSQL);
+see eod_kit.py and tests/store_kit.py."""
 
-from __future__ import annotations
+from eod_kit import make_uow
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from store_kit import uow_fixtures
 
-import pytest
-from eod_kit import dispose, make_uow
-
-from loancore.ports import UnitOfWork
-
-KINDS = [
-    pytest.param("memory", id="memory"),
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-]
-
-
-@pytest.fixture
-def make(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., UnitOfWork]]:
-    made: list[UnitOfWork] = []
-
-    def build(kind: str, **kwargs: Any) -> UnitOfWork:
-        url = request.getfixturevalue("postgres_url") if kind == "postgres" else None
-        made.append(make_uow(kind, tmp_path, url, **kwargs))
-        return made[-1]
-
-    yield build
-    for uow in made:
-        dispose(uow)
-
-
-@pytest.fixture(params=KINDS)
-def kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def uow(kind: str, make: Callable[..., UnitOfWork]) -> UnitOfWork:
-    return make(kind)
+make, kind, uow = uow_fixtures(make_uow)

@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(1, str(Path(__file__).parents[1]))  # tests/: store_kit, which eod_kit uses
 
 from eod_kit import book, set_up
 

@@ -3,9 +3,6 @@ default chart, two products and quota lines, and helpers to book loans and read 
 
 from __future__ import annotations
 
-import itertools
-import os
-import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -13,19 +10,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from loancore.adapters.memory.uow import MemoryUnitOfWork
-from loancore.adapters.sql import create_engine
-from loancore.adapters.sql.uow import SqlUnitOfWork
 from loancore.ledger import default_chart
 from loancore.money import Money
 from loancore.ports import UnitOfWork
 from loancore.quota import Grant
 from loancore.services import Applied, book_order, reconcile
 from loancore.testing.servicing import CLINIC_PRODUCT_TOML
+from store_kit import empty_engine, fresh_uow
 
 START = date(2026, 1, 15)
 LATER = date(2031, 1, 1)
-_counter = itertools.count()
 
 STORY_PRODUCT_TOML = """
 product_id = "story"
@@ -55,23 +49,11 @@ def cny(amount: str) -> Money:
 
 
 def make_engine(kind: str, tmp_path: Path, postgres_url: str | None) -> sa.Engine:
-    if kind == "sqlite":
-        return create_engine(tmp_path / f"eod-{next(_counter)}.sqlite")
-    assert postgres_url, "postgres needs the postgres_url fixture"
-    schema = f"e_{os.getpid()}_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    admin.dispose()
-    return create_engine(postgres_url, connect_args={"options": f"-csearch_path={schema}"})
+    return empty_engine(kind, tmp_path, postgres_url, prefix="e")
 
 
 def make_uow(kind: str, tmp_path: Path, postgres_url: str | None, lines: int = 1) -> UnitOfWork:
-    uow: UnitOfWork
-    if kind == "memory":
-        uow = MemoryUnitOfWork()
-    else:
-        uow = SqlUnitOfWork(make_engine(kind, tmp_path, postgres_url))
+    uow = fresh_uow(kind, tmp_path, postgres_url, prefix="e")
     set_up(uow, lines)
     return uow
 
@@ -161,9 +143,3 @@ def balance(uow: UnitOfWork, code: str, loan_id: str, on: date = LATER) -> Money
 def assert_clean(uow: UnitOfWork) -> None:
     result = reconcile(uow)
     assert result.clean, result.problems()
-
-
-def dispose(uow: UnitOfWork) -> None:
-    bind = getattr(uow, "bind", None)
-    if isinstance(bind, sa.Engine):
-        bind.dispose()

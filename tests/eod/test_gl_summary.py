@@ -20,7 +20,6 @@ from eod_kit import (
     book,
     cny,
     days,
-    dispose,
     entries_of,
     make_engine,
     memos_of,
@@ -37,6 +36,7 @@ from loancore.services import ChunkProgress, apply_event, close_business_day, re
 from loancore.services.end_of_day import SUMMARY_KEY_PREFIX
 from loancore.servicing import GlGranularity, ProductConfigError, Repay, product_from_toml
 from loancore.testing.servicing import CLINIC_PRODUCT_TOML
+from store_kit import dispose
 
 PRODUCTS = ("story@1", "clinic-12@1")
 LOANS = 12

@@ -6,55 +6,29 @@ borrower's quota line ``LINE`` of 50,000.00 CNY.
 
 from __future__ import annotations
 
-import itertools
-import os
-import uuid
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
-from loancore.adapters.memory.uow import MemoryUnitOfWork
-from loancore.adapters.sql import create_engine
-from loancore.adapters.sql.uow import SqlUnitOfWork
 from loancore.ledger import default_chart
 from loancore.money import Money
 from loancore.ports import UnitOfWork
 from loancore.quota import Grant
 from loancore.services import Reconciliation, reconcile
 from loancore.testing.servicing import CLINIC_PRODUCT_TOML
+from store_kit import fresh_uow
 
 DAY = date(2026, 1, 15)
 LATER = date(2031, 1, 1)
-_counter = itertools.count()
 
 
 def cny(amount: str) -> Money:
     return Money(Decimal(amount), "CNY")
 
 
-def make_engine(kind: str, tmp_path: Path, postgres_url: str | None, **kwargs: Any) -> sa.Engine:
-    """An empty database: a SQLite file, or a new schema on ``postgres_url`` (search_path)."""
-    if kind == "sqlite":
-        return create_engine(tmp_path / f"loans-{next(_counter)}.sqlite")
-    assert postgres_url, "postgres needs the postgres_url fixture"
-    schema = f"l_{os.getpid()}_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    admin.dispose()
-    options = {"options": f"-csearch_path={schema}"}
-    return create_engine(postgres_url, connect_args=options, **kwargs)
-
-
 def make_uow(kind: str, tmp_path: Path, postgres_url: str | None, **kwargs: Any) -> UnitOfWork:
-    uow: UnitOfWork
-    if kind == "memory":
-        uow = MemoryUnitOfWork()
-    else:
-        uow = SqlUnitOfWork(make_engine(kind, tmp_path, postgres_url, **kwargs))
+    uow = fresh_uow(kind, tmp_path, postgres_url, prefix="l", **kwargs)
     set_up(uow)
     return uow
 
@@ -95,9 +69,3 @@ def state(uow: UnitOfWork) -> tuple[object, ...]:
             tuple(uow.ledger.entries()),
             tuple(uow.ledger.memo_postings()),
         )
-
-
-def dispose(uow: UnitOfWork) -> None:
-    bind = getattr(uow, "bind", None)
-    if isinstance(bind, sa.Engine):
-        bind.dispose()

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
-from loans_kit import DAY, assert_clean, dispose, make_uow
+from loans_kit import DAY, assert_clean, make_uow
 from test_story import book
 
 from loancore.errors import QuotaRejected
@@ -30,6 +30,7 @@ from loancore.servicing import (
     ServicingEvent,
     ServicingRejected,
 )
+from store_kit import dispose
 
 AMOUNTS = st.integers(1, 200_000).map(lambda minor: Money.from_minor(minor, "CNY"))
 DAYS = st.integers(0, 45)

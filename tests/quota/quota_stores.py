@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
-import os
-import uuid
 from pathlib import Path
 from typing import Any
 
 __all__ = ["make_quota_engine"]
-
-_counter = itertools.count()
 
 
 def make_quota_engine(
@@ -18,17 +13,8 @@ def make_quota_engine(
 ) -> Any:
     """A fresh, empty SQL database: a SQLite file, or a new PostgreSQL schema on ``postgres_url``
     (selected through the connection's ``search_path``, so tests never see each other's rows)."""
-    import sqlalchemy as sa
-
-    from loancore.adapters.sql import create_engine
+    from store_kit import empty_engine
 
     if kind == "sqlite":
-        return create_engine(tmp_path / f"quota-{next(_counter)}.sqlite")
-    assert postgres_url, "postgres needs the postgres_url fixture"
-    schema = f"q_{os.getpid()}_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    admin.dispose()
-    options = {"options": f"-csearch_path={schema}"}
-    return create_engine(postgres_url, connect_args=options, pool_size=pool_size)
+        return empty_engine(kind, tmp_path, postgres_url, prefix="quota")
+    return empty_engine(kind, tmp_path, postgres_url, prefix="q", pool_size=pool_size)

@@ -12,6 +12,7 @@ import stored_kit
 from loancore.adapters.calendars import china_calendar
 from loancore.calendar import BusinessCalendar
 from loancore.ports import UnitOfWork
+from store_kit import KINDS, dispose
 
 
 @pytest.fixture(scope="session")
@@ -25,13 +26,6 @@ def closed_makeup(cn: BusinessCalendar) -> BusinessCalendar:
     return BusinessCalendar.from_lists(
         "CN-no-makeup", holidays=cn.holidays, workdays=(), first_year=2024, last_year=2026
     )
-
-
-KINDS = [
-    pytest.param("memory", id="memory"),
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-]
 
 
 @pytest.fixture
@@ -48,7 +42,7 @@ def make_uow(
 
     yield build
     for uow in made:
-        stored_kit.dispose(uow)
+        dispose(uow)
 
 
 @pytest.fixture(params=KINDS)

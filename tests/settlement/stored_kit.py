@@ -5,17 +5,11 @@ capture or a refund (Dr loan / Cr merchant payable, and back)."""
 from __future__ import annotations
 
 import datetime
-import itertools
-import os
-import uuid
 from decimal import Decimal
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from loancore.adapters.memory.uow import MemoryUnitOfWork
-from loancore.adapters.sql import create_engine
-from loancore.adapters.sql.uow import SqlUnitOfWork
 from loancore.ledger import JournalEntry, Leg, default_chart
 from loancore.money import Money
 from loancore.ports import UnitOfWork
@@ -23,38 +17,19 @@ from loancore.postings import MerchantDisbursement, merchant_disbursement
 from loancore.quota import Grant
 from loancore.settlement import Capture, Deduction
 from loancore.testing.servicing import CLINIC_PRODUCT_TOML
-
-_counter = itertools.count()
+from store_kit import empty_engine, fresh_uow
 
 
 def make_engine(kind: str, tmp_path: Path, postgres_url: str | None) -> sa.Engine:
-    if kind == "sqlite":
-        return create_engine(tmp_path / f"settle-{next(_counter)}.sqlite")
-    assert postgres_url, "postgres needs the postgres_url fixture"
-    schema = f"s_{os.getpid()}_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    admin.dispose()
-    return create_engine(postgres_url, connect_args={"options": f"-csearch_path={schema}"})
+    return empty_engine(kind, tmp_path, postgres_url, prefix="s")
 
 
 def make_uow(kind: str, tmp_path: Path, postgres_url: str | None) -> UnitOfWork:
-    uow: UnitOfWork
-    if kind == "memory":
-        uow = MemoryUnitOfWork()
-    else:
-        uow = SqlUnitOfWork(make_engine(kind, tmp_path, postgres_url))
+    uow = fresh_uow(kind, tmp_path, postgres_url, prefix="s")
     with uow:
         uow.ledger.save_chart(default_chart())
         uow.commit()
     return uow
-
-
-def dispose(uow: UnitOfWork) -> None:
-    bind = getattr(uow, "bind", None)
-    if isinstance(bind, sa.Engine):
-        bind.dispose()
 
 
 def disbursed(capture: Capture) -> tuple[JournalEntry, ...]:

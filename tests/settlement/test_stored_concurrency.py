@@ -18,6 +18,7 @@ from loancore.errors import IdempotencyConflict
 from loancore.money import Money
 from loancore.services import settlement as svc
 from loancore.settlement import Capture
+from store_kit import dispose
 
 pytestmark = pytest.mark.postgres
 
@@ -66,4 +67,4 @@ def test_two_runs_of_one_date_settle_the_orders_once(
         end = datetime.date(2025, 12, 31)
         assert svc.payable_matches_ledger(uow, ("M1", "M2"), as_of=end) == ()
     finally:
-        stored_kit.dispose(uow)
+        dispose(uow)

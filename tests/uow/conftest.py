@@ -1,40 +1,14 @@
-"""``uow``: a set-up unit of work of every kind (memory, SQLite, PostgreSQL); see uow_kit.py."""
+"""``make`` / ``kind`` / ``uow``: set-up units of work of every kind (memory, SQLite,
+PostgreSQL), see uow_kit.py and tests/store_kit.py; ``sql_kind``: the SQL kinds only."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
-
 import pytest
-from uow_kit import dispose, make_uow
+from uow_kit import make_uow
 
-from loancore.ports import UnitOfWork
+from store_kit import SQL_KINDS, uow_fixtures
 
-KINDS = [
-    pytest.param("memory", id="memory"),
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-]
-SQL_KINDS = KINDS[1:]
-
-
-@pytest.fixture
-def make(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[str], UnitOfWork]]:
-    made: list[UnitOfWork] = []
-
-    def build(kind: str) -> UnitOfWork:
-        url = request.getfixturevalue("postgres_url") if kind == "postgres" else None
-        made.append(make_uow(kind, tmp_path, url))
-        return made[-1]
-
-    yield build
-    for uow in made:
-        dispose(uow)
-
-
-@pytest.fixture(params=KINDS)
-def uow(request: pytest.FixtureRequest, make: Callable[[str], UnitOfWork]) -> UnitOfWork:
-    return make(request.param)
+make, kind, uow = uow_fixtures(make_uow)
 
 
 @pytest.fixture(params=SQL_KINDS)

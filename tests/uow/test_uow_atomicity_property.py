@@ -10,12 +10,13 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from uow_kit import DAY, LATER, cny, dispose, draw_entry, make_uow, unbalanced_entry
+from uow_kit import DAY, LATER, cny, draw_entry, make_uow, unbalanced_entry
 
 from loancore.errors import PostingRejected
 from loancore.ports import UnitOfWork
 from loancore.quota import Grant, Hold
 from loancore.services import audit
+from store_kit import dispose
 
 FATES = ("commit", "crash", "refused", "left")
 _examples = itertools.count()

@@ -6,9 +6,6 @@ master ``M`` and sub-line ``S``, 10,000.00 CNY each.
 
 from __future__ import annotations
 
-import itertools
-import os
-import uuid
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -16,19 +13,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from loancore.adapters.memory.ledger import MemoryLedgerStore
-from loancore.adapters.memory.quota import MemoryQuotaStore
-from loancore.adapters.memory.uow import MemoryUnitOfWork
-from loancore.adapters.sql import create_engine
-from loancore.adapters.sql.uow import SqlUnitOfWork
 from loancore.ledger import JournalEntry, Leg, default_chart
 from loancore.money import Money
 from loancore.ports import UnitOfWork
 from loancore.quota import Grant
+from store_kit import empty_engine, fresh_uow
 
 DAY = date(2026, 3, 2)
 LATER = date(2027, 3, 1)
-_counter = itertools.count()
 
 
 def cny(amount: str) -> Money:
@@ -37,25 +29,12 @@ def cny(amount: str) -> Money:
 
 def make_engine(kind: str, tmp_path: Path, postgres_url: str | None, **kwargs: Any) -> sa.Engine:
     """An empty database: a SQLite file, or a new schema on ``postgres_url`` (search_path)."""
-    if kind == "sqlite":
-        return create_engine(tmp_path / f"uow-{next(_counter)}.sqlite")
-    assert postgres_url, "postgres needs the postgres_url fixture"
-    schema = f"u_{os.getpid()}_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    admin.dispose()
-    options = {"options": f"-csearch_path={schema}"}
-    return create_engine(postgres_url, connect_args=options, **kwargs)
+    return empty_engine(kind, tmp_path, postgres_url, prefix="u", **kwargs)
 
 
 def make_uow(kind: str, tmp_path: Path, postgres_url: str | None) -> UnitOfWork:
     """A unit of work of ``kind`` over fresh stores, set up (chart, lines M and S)."""
-    uow: UnitOfWork
-    if kind == "memory":
-        uow = MemoryUnitOfWork(ledger=MemoryLedgerStore(), quota=MemoryQuotaStore())
-    else:
-        uow = SqlUnitOfWork(make_engine(kind, tmp_path, postgres_url))
+    uow = fresh_uow(kind, tmp_path, postgres_url, prefix="u")
     set_up(uow)
     return uow
 
@@ -129,9 +108,3 @@ def state(uow: UnitOfWork) -> tuple[object, ...]:
             ledger.period_closes(),
             ledger.load_chart(),
         )
-
-
-def dispose(uow: UnitOfWork) -> None:
-    bind = getattr(uow, "bind", None)
-    if isinstance(bind, sa.Engine):
-        bind.dispose()
