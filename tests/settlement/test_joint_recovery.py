@@ -283,3 +283,31 @@ def test_a_sale_through_the_services_closes_the_banks_funding_and_shares_the_pri
     booked = entry_count(uow)
     sell_loan(uow, "LJ", cny("1800.00"), as_of=D(2026, 5, 26), event_id="sale-LJ")  # a replay
     assert entry_count(uow) == booked
+
+
+def test_the_loss_rebuilt_for_recoveries_is_the_one_the_write_off_booked(uow: UnitOfWork) -> None:
+    """Written off 100 days late (interest, penalty and late fees written off too), then all of
+    it recovered in three steps: the bank gets back its principal lost (``joint.loss``) plus its
+    part of the interest and fees lost, exactly what the write-off's split gave it."""
+    book_6000_left(uow)
+    day = D(2026, 1, 16)
+    while day <= D(2026, 5, 26):
+        assert close_business_day(uow, day).failed == ()
+        day += datetime.timedelta(days=1)
+    write_off_loan(uow, "LJ", as_of=D(2026, 5, 26), event_id="wo-LJ")
+    with uow:
+        loan = uow.loans.load("LJ")
+        register = loan.money(uow.loans.load_standings(["LJ"])["LJ"].written_off)
+    fee = loan.money(sum(i.fee.written_off for i in loan.installments))
+    interest = register - cny("6000.00") - fee
+    assert fee.is_positive() and interest.is_positive()
+    fresh = JointLoan.disburse("LJ", cny("10000.00"), SHARES)
+    (_l1, bank_interest), fresh = fresh.write_off(Component.INTEREST, interest)
+    (_l2, bank_fee), _fresh = fresh.write_off(Component.FEE, fee)
+    for n, amount in enumerate((cny("1000.00"), cny("333.33"))):
+        recover_loan(uow, "LJ", amount, as_of=D(2026, 6, 1 + n), event_id=f"rc{n}")
+    rest = register - cny("1333.33")
+    recover_loan(uow, "LJ", rest, as_of=D(2026, 6, 5), event_id="rc-rest")
+    statement = svc.partner_statement(uow, "bank", D(2026, 1, 1), D(2026, 12, 31))
+    assert statement.principal_lost == cny("4200.00")
+    assert statement.recovered == cny("4200.00") + bank_interest + bank_fee
