@@ -56,6 +56,7 @@ from loancore.postings import (
     JointCollected,
     JointFunded,
     JointLoss,
+    JointRecovered,
     LoanSold,
     MerchantDisbursement,
     MerchantSettlement,
@@ -665,6 +666,11 @@ DOC_SAMPLES: list[tuple[str, Event, SubjectMapping]] = [
     (
         "Joint loan: the partner's part of the principal written off",
         JointLoss(**common(), principal=cny("3.00")),
+        DEFAULT_MAPPING,
+    ),
+    (
+        "Joint loan: the partner's part of cash recovered on a loss (after write-off, or a sale)",
+        JointRecovered(**common(), amount=cny("3.00")),
         DEFAULT_MAPPING,
     ),
 ]

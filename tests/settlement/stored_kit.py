@@ -5,6 +5,7 @@ capture or a refund (Dr loan / Cr merchant payable, and back)."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,7 +16,9 @@ from loancore.money import Money
 from loancore.ports import UnitOfWork
 from loancore.postings import MerchantDisbursement, merchant_disbursement
 from loancore.quota import Grant
-from loancore.settlement import Capture, Deduction
+from loancore.services import book_order
+from loancore.services.settlement import fund_joint_loan
+from loancore.settlement import Capture, Deduction, FundingShare
 from loancore.testing.servicing import CLINIC_PRODUCT_TOML
 from store_kit import empty_engine, fresh_uow
 
@@ -77,3 +80,30 @@ def set_up_servicing(uow: UnitOfWork, limit: str = "100000.00") -> None:
             as_of=datetime.date(2025, 1, 1),
         )
         uow.commit()
+
+
+FAR = datetime.date(2030, 12, 31)
+
+
+def balance(uow: UnitOfWork, code: str, **dimensions: str) -> Money:
+    """``code``'s CNY balance as of 2030-12-31 on legs carrying ``dimensions``."""
+    with uow:
+        return uow.ledger.balance(code, "CNY", as_of=FAR, dimensions=dimensions)
+
+
+def entry_count(uow: UnitOfWork) -> int:
+    """How many journal entries the ledger holds."""
+    with uow:
+        return sum(1 for _entry in uow.ledger.entries())
+
+
+def book_joint(uow: UnitOfWork, shares: Sequence[FundingShare]) -> None:
+    """Loan ``LJ``: 10,000.00 CNY of the clinic product in 12 installments, booked to C1's card
+    on 2026-01-15 and funded by ``shares`` the same day."""
+    set_up_servicing(uow)
+    book_order(
+        uow, order_id="order-LJ", loan_id="LJ", customer_id="C1", line_id="LINE",
+        product_id="clinic-12", product_version=1, principal=Money(Decimal("10000.00"), "CNY"),
+        installments=12, start_date=datetime.date(2026, 1, 15), card="6222-card",
+    )  # fmt: skip
+    fund_joint_loan(uow, "LJ", shares, on=datetime.date(2026, 1, 15))

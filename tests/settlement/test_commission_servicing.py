@@ -12,6 +12,7 @@ import pytest
 import stored_kit
 from hypothesis import given
 from hypothesis import strategies as st
+from stored_kit import entry_count
 
 from loancore.errors import IdempotencyConflict
 from loancore.money import Money, Rounding
@@ -47,11 +48,6 @@ def book(uow: UnitOfWork, loan_id: str, **payee: str) -> None:
 def payable(uow: UnitOfWork, platform: str) -> Money:
     with uow:
         return uow.ledger.balance("2241.03", "CNY", as_of=FAR, dimensions={"partner": platform})
-
-
-def entry_count(uow: UnitOfWork) -> int:
-    with uow:
-        return sum(1 for _entry in uow.ledger.entries())
 
 
 def interest_collected(uow: UnitOfWork, loan_id: str) -> Decimal:

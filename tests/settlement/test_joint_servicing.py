@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 import stored_kit
+from stored_kit import balance, entry_count
 
 from loancore.delinquency import write_off
 from loancore.delinquency.nonaccrual import interest_on_books
@@ -17,7 +18,7 @@ from loancore.errors import IdempotencyConflict, RejectionCode, SettlementReject
 from loancore.money import Money
 from loancore.ports import UnitOfWork
 from loancore.postings import Component, WrittenOff
-from loancore.services import apply_event, book_order, write_off_loan
+from loancore.services import apply_event, write_off_loan
 from loancore.services import settlement as svc
 from loancore.servicing import Accrue, LoanStatus, Repay, ReversePayment
 from loancore.settlement import FunderKind, FundingShare
@@ -34,16 +35,6 @@ def cny(amount: str) -> Money:
     return Money(Decimal(amount), "CNY")
 
 
-def balance(uow: UnitOfWork, code: str, **dimensions: str) -> Money:
-    with uow:
-        return uow.ledger.balance(code, "CNY", as_of=FAR, dimensions=dimensions)
-
-
-def entry_count(uow: UnitOfWork) -> int:
-    with uow:
-        return sum(1 for _entry in uow.ledger.entries())
-
-
 def due(uow: UnitOfWork, number: int) -> Money:
     with uow:
         loan = uow.loans.load("LJ")
@@ -51,13 +42,7 @@ def due(uow: UnitOfWork, number: int) -> Money:
 
 
 def book_joint(uow: UnitOfWork) -> None:
-    stored_kit.set_up_servicing(uow)
-    book_order(
-        uow, order_id="order-LJ", loan_id="LJ", customer_id="C1", line_id="LINE",
-        product_id="clinic-12", product_version=1, principal=cny("10000.00"), installments=12,
-        start_date=D(2026, 1, 15), card="6222-card",
-    )  # fmt: skip
-    svc.fund_joint_loan(uow, "LJ", SHARES, on=D(2026, 1, 15))
+    stored_kit.book_joint(uow, SHARES)
 
 
 def test_joint_loan_repaid_late_and_written_off_shares_exact_to_the_fen(uow: UnitOfWork) -> None:

@@ -45,6 +45,7 @@ __all__ = [
     "JointCollected",
     "JointFunded",
     "JointLoss",
+    "JointRecovered",
     "LoanSold",
     "MerchantDisbursement",
     "MerchantSettlement",
@@ -576,3 +577,14 @@ class JointLoss(Event):
     REQUIRED_DIMENSIONS = ("loan", "partner")
 
     principal: Money = attrs.field(validator=_money, metadata=_MONEY)
+
+
+@attrs.frozen(kw_only=True)
+class JointRecovered(Event):
+    """The partner's part of cash recovered on a joint loan's loss (核销后收回, or the price a
+    bad loan was sold for): the lender's recovery reached its credit loss (6702) whole, so the
+    partner's part leaves it again and is owed to the partner, undoing that much of its loss."""
+
+    REQUIRED_DIMENSIONS = ("loan", "partner")
+
+    amount: Money = attrs.field(validator=_money, metadata=_MONEY)

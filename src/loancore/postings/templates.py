@@ -38,6 +38,7 @@ from loancore.postings.events import (
     JointCollected,
     JointFunded,
     JointLoss,
+    JointRecovered,
     LoanSold,
     MerchantDisbursement,
     MerchantSettlement,
@@ -84,6 +85,7 @@ __all__ = [
     "joint_collected",
     "joint_funded",
     "joint_loss",
+    "joint_recovered",
     "loan_sold",
     "memo_postings_for",
     "merchant_disbursement",
@@ -526,6 +528,7 @@ TEMPLATES: Mapping[type[Event], Callable[[Any, SubjectMapping], Entries]] = {
     JointFunded: lambda event, mapping: joint_funded(event, mapping),
     JointCollected: lambda event, mapping: joint_collected(event, mapping),
     JointLoss: lambda event, mapping: joint_loss(event, mapping),
+    JointRecovered: lambda event, mapping: joint_recovered(event, mapping),
 }
 """Each event type with its template, in the order docs/accounting.md lists them."""
 
@@ -624,4 +627,18 @@ def joint_loss(event: JointLoss, mapping: SubjectMapping = DEFAULT_MAPPING) -> E
         "联合贷款损失分担 partner's part of the principal written off",
         _dr(Role.PARTNER_FUNDING, event.principal),
         _cr(Role.IMPAIRMENT_LOSS, event.principal),
+    )
+
+
+def joint_recovered(event: JointRecovered, mapping: SubjectMapping = DEFAULT_MAPPING) -> Entries:
+    """联合贷款核销后收回分担: the partner's part of cash recovered on a loss (a recovery after
+    write-off, or a bad loan's sale price): Dr credit impairment loss (the lender's recovery
+    reached 6702 whole: Cr 1304.03, then released), Cr partner payable (owed to the partner)."""
+    return _book(
+        "joint.recovered",
+        event,
+        mapping,
+        "联合贷款收回分担 partner's part of a recovery",
+        _dr(Role.IMPAIRMENT_LOSS, event.amount),
+        _cr(Role.PARTNER_PAYABLE, event.amount),
     )

@@ -97,11 +97,21 @@ from loancore.ledger.entries import JournalEntry, Leg, MemoPosting, MemoRegister
 from loancore.ledger.subjects import Side
 from loancore.money import Money
 from loancore.ports import UnitOfWork
-from loancore.postings import LoanSold, ProvisionCharged, Stage, WrittenOff
+from loancore.postings import (
+    LoanSold,
+    ProvisionCharged,
+    RecoveredAfterWriteOff,
+    Stage,
+    WrittenOff,
+)
 from loancore.quota import Close, CreditRecord, LimitPolicy, LineStatus
 from loancore.services.credit_line import LinesClosed, close_lines_day
 from loancore.services.quota import EndOfDayReport, Refusal, run_end_of_day
-from loancore.services.settlement import joint_write_off_losses
+from loancore.services.settlement import (
+    joint_recovery_entries,
+    joint_sale_entries,
+    joint_write_off_losses,
+)
 from loancore.servicing import (
     Accrue,
     GlGranularity,
@@ -779,6 +789,15 @@ def _joint_losses(uow: UnitOfWork, loan: Loan, booking: Booking) -> Booking:
     return Booking() if shared is None else Booking(entries=shared.entries)
 
 
+def _joint_sale(uow: UnitOfWork, loan: Loan, booking: Booking) -> Booking:
+    """The partners' part of a joint loan's sale: its loss, and the price in the shares of it
+    (:func:`loancore.services.settlement.joint_sale_entries`); nothing for a loan the lender
+    funds alone."""
+    (sold,) = [event for event in booking.events if isinstance(event, LoanSold)]
+    interest = loan.money(interest_on_books(loan).total)
+    return Booking(entries=joint_sale_entries(uow, loan, sold, interest_off_books=interest))
+
+
 def write_off_loan(
     uow: UnitOfWork, loan_id: str, *, as_of: datetime.date, event_id: str, rules: RulesLike = None
 ) -> Loan:
@@ -837,7 +856,9 @@ def recover_loan(
     """核销后收回 ``amount`` on a written-off loan in one unit of work: Dr 3001 Cr 1304.03, the
     allowance so restored released at once (Dr 1304.03 Cr 6702: the loan has no exposure left),
     已核销贷款 reduced. More than the register holds for the loan is refused
-    (``RECOVERY_EXCEEDS_WRITTEN_OFF``). A replayed ``event_id`` changes nothing."""
+    (``RECOVERY_EXCEEDS_WRITTEN_OFF``). A joint loan's partners get their parts in the shares of
+    the loss (:func:`loancore.services.settlement.joint_recovery_entries`). A replayed
+    ``event_id`` changes nothing."""
     with uow:
         loan = uow.loans.load(loan_id)
         standing = uow.loans.load_standings([loan_id]).get(loan_id) or standing_of(loan)
@@ -864,8 +885,12 @@ def recover_loan(
         after, release = _release_if_gone(
             loan, product, restored, _rules_for(rules, product), as_of, event_id
         )
+        (event,) = [e for e in booking.events if isinstance(e, RecoveredAfterWriteOff)]
+        shared = joint_recovery_entries(
+            uow, loan, event, written_off=loan.money(standing.written_off)
+        )
         uow.loans.save_standings([after])
-        uow.ledger.post(booking.entries + release.entries)
+        uow.ledger.post(booking.entries + release.entries + shared)
         if booking.memo_postings:
             uow.ledger.post_memo(booking.memo_postings)
         uow.commit()
@@ -885,7 +910,8 @@ def sell_loan(
     date, interest off the books, derecognised against its allowance with the gain or loss to
     6702 (:func:`~loancore.delinquency.sell`), the loan's parts marked written off and its status
     ``sold``, its quota line closed (key ``<event_id>:close``). A loan better than 次级 (by its
-    last classification) is refused (``SALE_OF_PERFORMING_LOAN``)."""
+    last classification) is refused (``SALE_OF_PERFORMING_LOAN``). A joint loan's partners take
+    their part of the loss and of the price (:func:`_joint_sale`)."""
     with uow:
         stored = uow.loans.load(loan_id)
         if stored.status is LoanStatus.SOLD and uow.ledger.find_by_key(f"loan.sold:{event_id}"):
@@ -907,6 +933,7 @@ def sell_loan(
             event_id=event_id,
             mapping=prepared.product.mapping,
         )
+        booking = booking + _joint_sale(uow, prepared.loan, booking)
         gone = sold_loan(prepared.loan, as_of=as_of)
         standing = attrs.evolve(
             prepared.standing,

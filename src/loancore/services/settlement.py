@@ -23,7 +23,9 @@
   split among its funders and a platform's commission on the loan follows its history.
 - :func:`assign_commission`: the platform that brought a loan earns its commission (助贷).
 - :func:`fund_joint_loan`, :func:`record_joint_write_off`: a loan funded by partners
-  (联合贷款), and its write-off's losses shared among them; :func:`pay_partner` pays a
+  (联合贷款), and its write-off's losses shared among them; :func:`joint_recovery_entries` and
+  :func:`joint_sale_entries` share a recovery after write-off and a sale in the shares of the
+  loss (called by :mod:`loancore.services.end_of_day`); :func:`pay_partner` pays a
   partner what was collected for it, :func:`partner_statement` lists a period's movements.
 
 Lock order: the settlement store is written first, the ledger last (:data:`loancore.ports.LOCK_ORDER`).
@@ -38,18 +40,27 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 from loancore.calendar import BusinessCalendar
-from loancore.checks import require_date, require_id
+from loancore.checks import DATE_MAX, require_date, require_id
 from loancore.errors import IdempotencyConflict, InvalidInput, InvariantViolation, NotFound
 from loancore.ledger.entries import JournalEntry, MemoPosting
 from loancore.ledger.reports import GeneralLedger
 from loancore.ledger.subjects import Side
 from loancore.money import Money
 from loancore.ports import UnitOfWork
-from loancore.postings import DEFAULT_MAPPING, SubjectMapping, WrittenOff
+from loancore.postings import (
+    ALLOWANCE_ROLE,
+    DEFAULT_MAPPING,
+    LoanSold,
+    RecoveredAfterWriteOff,
+    Stage,
+    SubjectMapping,
+    WrittenOff,
+)
 from loancore.servicing import Loan, Outcome
 from loancore.servicing.loan import Payee, TransactionKind
 from loancore.settlement import (
     CHANNEL_LENGTH_MAX,
+    RECOVERIES_MAX,
     Capture,
     CommissionState,
     CommissionTerms,
@@ -75,9 +86,13 @@ from loancore.settlement import (
     partner_payout_entries,
     payout_csv,
     reconcile,
+    recovery_entries,
+    recovery_split,
     replay_splits,
+    sale_splits,
     split_entries,
     write_off_split,
+    written_off_of,
 )
 from loancore.settlement import merchant_statement as statement_of
 from loancore.settlement import run_settlement as run_core
@@ -93,6 +108,8 @@ __all__ = [
     "export_batch_csv",
     "fund_joint_loan",
     "import_channel_file",
+    "joint_recovery_entries",
+    "joint_sale_entries",
     "joint_write_off_losses",
     "merchant_statement",
     "partner_statement",
@@ -532,6 +549,74 @@ def joint_write_off_losses(
     return JointWriteOff(split=split, entries=tuple(losses), joint=joint)
 
 
+def _recovered_before(uow: UnitOfWork, loan: Loan, mapping: SubjectMapping) -> list[Money]:
+    """The recoveries already booked on ``loan`` (``recovery:`` credits of its stage-3
+    allowance), in accounting-date then posting order."""
+    start = loan.history[0].as_of if loan.history else loan.last_date
+    ledger = uow.ledger.general_ledger(
+        mapping.code(ALLOWANCE_ROLE[Stage.THREE]), loan.currency, start=start,
+        end=DATE_MAX, dimensions={"loan": loan.loan_id},
+    )  # fmt: skip
+    found = [
+        line.amount
+        for line in ledger.lines  # bounded by the loan's allowance movements
+        if line.entry_id.startswith("recovery:") and line.side is Side.CREDIT
+    ]
+    if len(found) >= RECOVERIES_MAX:
+        raise InvalidInput("loan_id", loan.loan_id, f"{RECOVERIES_MAX} recoveries or more")
+    return found
+
+
+def joint_recovery_entries(
+    uow: UnitOfWork, loan: Loan, recovery: RecoveredAfterWriteOff, *, written_off: Money
+) -> tuple[JournalEntry, ...]:
+    """The partners' parts of ``recovery`` (核销后收回) on the written-off joint ``loan``, inside
+    the caller's unit of work and not posted (``joint.recovered``: Dr 6702, Cr 2241.02); none
+    for a loan with no funders stored. ``written_off`` is what 已核销贷款 holds for the loan
+    before this recovery. The write-off is rebuilt from the loan and the register
+    (:func:`loancore.settlement.written_off_of`), the recoveries booked before are replayed in
+    date then posting order, and this one is split last, so each recovery's parts continue the
+    cumulative stream of the earlier ones: :func:`loancore.services.recover_loan` posts them
+    with the recovery (a replayed recovery posts nothing)."""
+    funders = uow.settlement.joint_shares([loan.loan_id]).get(loan.loan_id)
+    if funders is None:
+        return ()
+    mapping = uow.loans.product(loan.product_id, loan.product_version).mapping
+    earlier = _recovered_before(uow, loan, mapping)
+    registered = sum(earlier, written_off)
+    written, interest = written_off_of(loan, registered)
+    joint = _disbursed(loan, funders)
+    _splits, joint = replay_splits(joint, loan.history)
+    _lost, joint = write_off_split(joint, written, interest_off_books=interest)
+    for amount in earlier:  # bounded by RECOVERIES_MAX
+        _parts, joint = joint.recover(amount)
+    split, joint = recovery_split(
+        joint, recovery.event_id, recovery.accounting_date, recovery.amount
+    )
+    return recovery_entries(joint, split, dict(loan.dimensions), mapping)
+
+
+def joint_sale_entries(
+    uow: UnitOfWork, loan: Loan, sold: LoanSold, *, interest_off_books: Money
+) -> tuple[JournalEntry, ...]:
+    """The partners' parts of joint ``loan``'s sale (不良资产转让), inside the caller's unit of
+    work and not posted: everything it carried lost (``joint.loss``: Dr 2241.04, Cr 6702 for
+    each partner's principal) and the price recovered in the shares of that loss
+    (``joint.recovered``: Dr 6702, Cr 2241.02), by :func:`loancore.settlement.sale_splits`;
+    none for a loan with no funders stored. ``interest_off_books`` is the off-balance interest
+    the buyer took. :func:`loancore.services.sell_loan` posts them with the sale."""
+    funders = uow.settlement.joint_shares([loan.loan_id]).get(loan.loan_id)
+    if funders is None:
+        return ()
+    mapping = uow.loans.product(loan.product_id, loan.product_version).mapping
+    _splits, joint = replay_splits(_disbursed(loan, funders), loan.history)
+    lost, recovered, joint = sale_splits(joint, sold, interest_off_books=interest_off_books)
+    dimensions = dict(loan.dimensions)
+    return split_entries(joint, lost, dimensions, mapping) + recovery_entries(
+        joint, recovered, dimensions, mapping
+    )
+
+
 # -- a joint-lending partner's payouts and statement -----------------------------------------------
 
 
@@ -565,9 +650,10 @@ def pay_partner(
 class PartnerStatement:
     """A joint-lending partner's period (both ends included), from the ledger: principal it
     funded, its parts collected (principal; interest, penalty, compound and fees), net of
-    reversals, its part of principal written off, what it was paid, and its payable at the
-    start and the end (``payable_closing == payable_opening + principal_collected +
-    income_collected - paid``) and the principal still funded at the end."""
+    reversals, its part of principal written off, its part of what was recovered on losses
+    (after write-off, or a sale's price), what it was paid, and its payable at the start and
+    the end (``payable_closing == payable_opening + principal_collected + income_collected +
+    recovered - paid``) and the principal still funded at the end."""
 
     partner_id: str
     period_start: datetime.date
@@ -576,13 +662,14 @@ class PartnerStatement:
     principal_collected: Money
     income_collected: Money
     principal_lost: Money
+    recovered: Money
     paid: Money
     payable_opening: Money
     payable_closing: Money
     funding_closing: Money
 
     def __attrs_post_init__(self) -> None:
-        moved = self.principal_collected + self.income_collected - self.paid
+        moved = self.principal_collected + self.income_collected + self.recovered - self.paid
         if self.payable_opening + moved != self.payable_closing:
             raise InvariantViolation(f"partner {self.partner_id}: statement does not add up")
 
@@ -622,6 +709,7 @@ def partner_statement(
         principal_collected=_turnover(funding, "joint.collected"),
         income_collected=_turnover(cost, "joint.collected"),
         principal_lost=_turnover(funding, "joint.loss"),
+        recovered=-_turnover(payable, "joint.recovered"),
         paid=_turnover(payable, "partner.paid"),
         payable_opening=payable.opening, payable_closing=payable.closing,
         funding_closing=funding.closing,

@@ -10,7 +10,8 @@ merchant statements, joint-lending splits and funding routing.
 - :mod:`~loancore.settlement.statement`: :func:`merchant_statement`;
 - :mod:`~loancore.settlement.joint`: :class:`JointLoan`, :class:`ShareRule`, :func:`route_funding`;
 - :mod:`~loancore.settlement.joint_servicing`: a servicing loan's collections, reversals and
-  write-off split among its funders (:func:`replay_splits`) and the partners' entries;
+  write-off split among its funders (:func:`replay_splits`), recoveries and sales shared in the
+  shares of the loss (:func:`recovery_split`, :func:`sale_splits`) and the partners' entries;
 - :mod:`~loancore.settlement.facilitation`: a traffic platform's commission (助贷);
   :mod:`~loancore.settlement.facilitation_servicing`: a servicing loan's history as the
   activities commission follows;
@@ -68,13 +69,19 @@ from loancore.settlement.joint import (
 )
 from loancore.settlement.joint_servicing import (
     COLLECTION_KINDS,
+    RECOVERIES_MAX,
+    JointRecovery,
     JointSplit,
     collected_amounts,
     funding_entries,
     loss_entries,
+    recovery_entries,
+    recovery_split,
     replay_splits,
+    sale_splits,
     split_entries,
     write_off_split,
+    written_off_of,
 )
 from loancore.settlement.model import (
     CHANNEL_LENGTH_MAX,
@@ -128,6 +135,7 @@ __all__ = [
     "LAG_DAYS_MAX",
     "MERCHANT_ID_LENGTH_MAX",
     "PAYOUT_COLUMNS",
+    "RECOVERIES_MAX",
     "RESULT_COLUMNS_REQUIRED",
     "RESULT_ROWS_MAX",
     "Cadence",
@@ -148,6 +156,7 @@ __all__ = [
     "FundingRejected",
     "FundingShare",
     "JointLoan",
+    "JointRecovery",
     "JointSplit",
     "LineStatus",
     "LoanActivity",
@@ -187,9 +196,13 @@ __all__ = [
     "partner_payout_entries",
     "payout_csv",
     "reconcile",
+    "recovery_entries",
+    "recovery_split",
     "replay_splits",
     "route_funding",
     "run_settlement",
+    "sale_splits",
     "split_entries",
     "write_off_split",
+    "written_off_of",
 ]

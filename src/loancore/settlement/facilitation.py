@@ -13,6 +13,17 @@ small collections never drift from the rate (no fen lost or gained per collectio
 Clawback: when a loan is refunded (cancelled), everything accrued on it is reversed by one
 negative accrual, and the loan accrues nothing more (``COMMISSION_ALREADY_CLAWED_BACK``).
 
+A partial refund (``PRINCIPAL_REFUNDED`` of ``amount`` principal) claws back in proportion: the
+basis earned so far shrinks by ``amount / (principal disbursed - principal refunded before)``
+(exact fractions, the part of the loan still standing that the refund takes away), and the
+commission to date is computed again on it, rounded once as above; the change is the
+(negative) accrual. Refunds in a row multiply: the basis falls to ``(disbursed - refunded) /
+disbursed`` of itself, however the refunds are cut, so several partial refunds claw back what
+one refund of their sum does, and partial refunds of the whole principal claw back exactly what
+a full refund does (the commission to date becomes zero). Interest collected after a partial
+refund was earned on the principal left, so it enters the basis whole and only later refunds
+shrink it (a payment collected before a refund cannot be reversed: servicing refuses it).
+
 :func:`commission_statement` settles a period: earned less clawed back plus what was carried
 in; a positive net is payable to the platform, a negative one is carried forward (recovered from
 later commission), never a negative payment.
@@ -34,6 +45,7 @@ import datetime
 import enum
 from collections.abc import Iterable
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import attrs
@@ -74,6 +86,7 @@ class LoanActivityKind(str, enum.Enum):
     INTEREST_COLLECTED = "interest_collected"
     REFUNDED = "refunded"
     INTEREST_REVERSED = "interest_reversed"  # a payment reversed: its interest leaves the basis
+    PRINCIPAL_REFUNDED = "principal_refunded"  # a partial refund of ``amount`` principal
 
 
 def _rate(value: Any) -> Decimal:
@@ -128,8 +141,9 @@ class CommissionTerms:
 
 @attrs.frozen(kw_only=True)
 class LoanActivity:
-    """A loan event: ``amount`` is the principal disbursed, the interest collected, or (for a
-    refund) ignored; ``activity_id`` keys the accrual it causes."""
+    """A loan event: ``amount`` is the principal disbursed, the interest collected (or
+    reversed), the principal a partial refund took back, or (for a refund that cancelled the
+    loan) ignored; ``activity_id`` keys the accrual it causes."""
 
     activity_id: str = attrs.field(validator=_id)
     loan_id: str = attrs.field(validator=_id)
@@ -151,9 +165,14 @@ class CommissionAccrual:
 
 @attrs.frozen(kw_only=True)
 class _LoanCommission:
-    basis_minor: int = 0
+    """``basis``: what the commission is a rate of (minor units, exact: partial refunds shrink
+    it by fractions); ``principal_minor`` disbursed and ``refunded_minor`` by partial refunds."""
+
+    basis: Fraction = Fraction(0)
     earned_minor: int = 0
     clawed_back: bool = False
+    principal_minor: int = 0
+    refunded_minor: int = 0
 
 
 @attrs.frozen(kw_only=True)
@@ -167,6 +186,13 @@ class CommissionState:
         return Money.from_minor(found.earned_minor, currency)
 
 
+_COUNTED = {
+    CommissionBasis.INTEREST_COLLECTED: LoanActivityKind.INTEREST_COLLECTED,
+    CommissionBasis.PRINCIPAL_DISBURSED: LoanActivityKind.DISBURSED,
+    CommissionBasis.FIXED_PER_LOAN: LoanActivityKind.DISBURSED,
+}
+
+
 def _accrue_one(
     terms: CommissionTerms, activity: LoanActivity, loan: _LoanCommission
 ) -> tuple[int, _LoanCommission]:
@@ -175,36 +201,54 @@ def _accrue_one(
             RejectionCode.COMMISSION_ALREADY_CLAWED_BACK,
             f"loan {activity.loan_id!r} was refunded; {activity.activity_id!r} accrues nothing",
         )
+    minor = activity.amount.minor_units
     if activity.kind is LoanActivityKind.REFUNDED:
         return -loan.earned_minor, attrs.evolve(loan, earned_minor=0, clawed_back=True)
-    counts = {
-        CommissionBasis.INTEREST_COLLECTED: LoanActivityKind.INTEREST_COLLECTED,
-        CommissionBasis.PRINCIPAL_DISBURSED: LoanActivityKind.DISBURSED,
-        CommissionBasis.FIXED_PER_LOAN: LoanActivityKind.DISBURSED,
-    }
+    if activity.kind is LoanActivityKind.PRINCIPAL_REFUNDED:
+        return _refunded(terms, activity, loan)
+    if activity.kind is LoanActivityKind.DISBURSED:
+        loan = attrs.evolve(loan, principal_minor=minor)
     if activity.kind is LoanActivityKind.INTEREST_REVERSED:
         if terms.basis is not CommissionBasis.INTEREST_COLLECTED:
             return 0, loan
-        if activity.amount.minor_units > loan.basis_minor:
+        if minor > loan.basis:
             raise InvalidInput(
                 "activity.amount", activity.amount, "more interest reversed than was collected"
             )
-        return _earned(terms, loan, loan.basis_minor - activity.amount.minor_units)
-    if activity.kind is not counts[terms.basis]:
+        return _earned(terms, loan, loan.basis - minor)
+    if activity.kind is not _COUNTED[terms.basis]:
         return 0, loan
     if terms.basis is CommissionBasis.FIXED_PER_LOAN:
         assert terms.fixed is not None  # checked by CommissionTerms
-        return terms.fixed.minor_units, attrs.evolve(loan, earned_minor=terms.fixed.minor_units)
-    return _earned(terms, loan, loan.basis_minor + activity.amount.minor_units)
+        return _earned(terms, loan, Fraction(terms.fixed.minor_units))
+    return _earned(terms, loan, loan.basis + minor)
+
+
+def _refunded(
+    terms: CommissionTerms, activity: LoanActivity, loan: _LoanCommission
+) -> tuple[int, _LoanCommission]:
+    """A partial refund: the basis shrinks by the share of the standing principal refunded."""
+    standing = loan.principal_minor - loan.refunded_minor
+    refunded = activity.amount.minor_units
+    if refunded > standing:
+        raise InvalidInput(
+            "activity.amount", activity.amount, f"more than the {standing} minor units not refunded"
+        )
+    if not refunded:
+        return 0, loan
+    loan = attrs.evolve(loan, refunded_minor=loan.refunded_minor + refunded)
+    return _earned(terms, loan, loan.basis * Fraction(standing - refunded, standing))
 
 
 def _earned(
-    terms: CommissionTerms, loan: _LoanCommission, basis: int
+    terms: CommissionTerms, loan: _LoanCommission, basis: Fraction
 ) -> tuple[int, _LoanCommission]:
-    """The commission to date on ``basis`` (rounded once) and its change since ``loan``."""
-    numerator, denominator = terms.rate.as_integer_ratio()
-    earned = round_ratio(basis * numerator, denominator, rounding=terms.rounding)
-    return earned - loan.earned_minor, _LoanCommission(basis_minor=basis, earned_minor=earned)
+    """The commission to date on ``basis`` (rounded once) and its change since ``loan``; a
+    fixed fee is its basis (a rate of 1)."""
+    rate = Fraction(1) if terms.basis is CommissionBasis.FIXED_PER_LOAN else Fraction(terms.rate)
+    exact = rate * basis
+    earned = round_ratio(exact.numerator, exact.denominator, rounding=terms.rounding)
+    return earned - loan.earned_minor, attrs.evolve(loan, basis=basis, earned_minor=earned)
 
 
 def accrue_commissions(

@@ -8,8 +8,10 @@
   interest the platform earns on);
 - a payment reversed: ``INTEREST_REVERSED`` of the interest it had paid (its replays, ``~``
   ids, are collections of their own);
-- a merchant refund that cancelled the loan: ``REFUNDED``, which claws back everything accrued.
-  A partial refund leaves the commission as it is.
+- a merchant refund that cancelled the loan (the loan's last refund, the loan cancelled):
+  ``REFUNDED``, which claws back everything accrued;
+- any other merchant refund: ``PRINCIPAL_REFUNDED`` of the principal it took back, which claws
+  back in proportion (:mod:`loancore.settlement.facilitation`).
 
 Activity ids are ``<loan id>:<servicing event id>`` (``.reversed`` for a reversal), so the
 accruals of :func:`~loancore.settlement.facilitation.accrue_commissions` over the same history
@@ -52,6 +54,7 @@ def loan_activities(loan: Loan) -> tuple[LoanActivity, ...]:
         return ()
     activities: list[LoanActivity] = []
     disbursed = False
+    refunds = [t for t in history if t.kind is TransactionKind.MERCHANT_REFUND]
     for txn in history:  # bounded above
         if txn.kind is TransactionKind.DISBURSED and not disbursed:
             disbursed = True
@@ -67,12 +70,9 @@ def loan_activities(loan: Loan) -> tuple[LoanActivity, ...]:
                 for undone in history  # the payments it undid, in their order
                 if undone.reversed_by == txn.event_id and _interest(undone)
             ]
-        elif (
-            txn.kind is TransactionKind.MERCHANT_REFUND
-            and loan.status is LoanStatus.CANCELLED
-            and txn is history[-1]
-        ):
-            activities.append(
-                _activity(loan, txn.event_id, txn.as_of, LoanActivityKind.REFUNDED, 0)
-            )
+        elif txn.kind is TransactionKind.MERCHANT_REFUND:
+            cancelled = loan.status is LoanStatus.CANCELLED and txn is refunds[-1]
+            kind = LoanActivityKind.REFUNDED if cancelled else LoanActivityKind.PRINCIPAL_REFUNDED
+            minor = 0 if cancelled else txn.amount
+            activities.append(_activity(loan, txn.event_id, txn.as_of, kind, minor))
     return tuple(activities)

@@ -12,6 +12,11 @@
   stream whose ratios are the disbursed parts, so at the end every funder has got back, or
   lost, exactly what it lent. Interest, penalty, compound interest and fees collected each have
   a stream; losses written off on them another each.
+- Cash recovered on the losses (核销后收回, or a bad loan's sale price) is split on one more
+  stream, ``recovered``, whose ratios are each funder's total loss (:attr:`JointLoan.lost`, all
+  components): each funder gets back in the shares it lost, its running total within
+  ``funders - 1`` fen of its exact share of what is recovered, and a recovery of everything
+  written off gives every funder back exactly what it lost (exactly so with two funders).
 - :func:`route_funding`: picks the funding option (a lender alone, lender + bank 70/30, ...)
   for a new loan among those whose funders have room, cheapest weighted cost first.
 """
@@ -139,6 +144,7 @@ def _streams(value: Any) -> tuple[tuple[str, CumulativeSplit], ...]:
 
 _COLLECTED = (Component.INTEREST, Component.PENALTY, Component.COMPOUND, Component.FEE)
 _PRINCIPAL_STREAM = "principal"
+_RECOVERED_STREAM = "recovered"
 
 
 @attrs.frozen(kw_only=True)
@@ -153,6 +159,15 @@ class JointLoan:
     shares: tuple[FundingShare, ...] = attrs.field(converter=check_shares)
     disbursed: tuple[Money, ...] = attrs.field(converter=_moneys)
     streams: tuple[tuple[str, CumulativeSplit], ...] = attrs.field(converter=_streams)
+    lost: tuple[Money, ...] = attrs.field(converter=_moneys, default=())
+    """Each funder's running total written off (every component), in ``shares`` order: the
+    ratios of the ``recovered`` stream. Empty when given empty: zero for every funder."""
+
+    def __attrs_post_init__(self) -> None:
+        if not self.lost:
+            object.__setattr__(self, "lost", tuple(Money.zero(self.currency) for _ in self.shares))
+        if len(self.lost) != len(self.shares):
+            raise InvalidInput("lost", self.lost, f"expected {len(self.shares)} amounts")
 
     @property
     def currency(self) -> str:
@@ -216,7 +231,25 @@ class JointLoan:
         stream with principal collected, so lent = repaid + lost for every funder."""
         part = _component(component)
         stream = _PRINCIPAL_STREAM if part is Component.PRINCIPAL else f"loss.{part.value}"
-        return self._split(stream, amount, "amount")
+        if _RECOVERED_STREAM in dict(self.streams):
+            raise InvalidInput("amount", amount, "a loss written off after recoveries began")
+        parts, new = self._split(stream, amount, "amount")
+        lost = tuple(a + p for a, p in zip(self.lost, parts, strict=True))
+        return parts, attrs.evolve(new, lost=lost)
+
+    def recover(self, amount: Money) -> tuple[tuple[Money, ...], JointLoan]:
+        """Split cash recovered on the losses (a recovery after write-off, a sale's price) on
+        the ``recovered`` stream, whose ratios are :attr:`lost` as of the first recovery (after
+        which no loss may be added); parts sum exactly to ``amount``. InvalidInput naming
+        ``amount`` when nothing was written off."""
+        joint = self
+        if _RECOVERED_STREAM not in dict(self.streams):
+            if not any(part.is_positive() for part in self.lost):
+                raise InvalidInput("amount", amount, "nothing was written off to recover")
+            ratios = [part.amount for part in self.lost]
+            started = CumulativeSplit.start(ratios, currency=self.currency)
+            joint = attrs.evolve(self, streams=[*self.streams, (_RECOVERED_STREAM, started)])
+        return joint._split(_RECOVERED_STREAM, amount, "amount")
 
     def take_back(
         self, component: Component | str, amount: Money
@@ -247,7 +280,7 @@ class JointLoan:
 
     def totals(self, stream: str) -> tuple[Money, ...]:
         """Each funder's running total of ``stream`` (``principal``, ``interest``, ...,
-        ``loss.interest``, ...)."""
+        ``loss.interest``, ..., and ``recovered`` once something was recovered)."""
         found = dict(self.streams).get(stream)
         if found is None:
             raise InvalidInput("stream", stream, f"expected one of {[n for n, _ in self.streams]}")

@@ -11,6 +11,7 @@ A partner's part moves out through entries of its own, built by the postings tem
 | collected: interest, penalty, compound, fee parts | ``joint.collected`` | 6411 利息支出 | 2241.02 |
 | a collection reversed | its ``joint.collected`` cancelled (``.back``) | the other way round | |
 | principal written off | ``joint.loss`` | 2241.04 partner funding | 6702 credit impairment loss |
+| recovered after write-off, or a bad loan's sale price: the partner's part | ``joint.recovered`` | 6702 | 2241.02 |
 | the partner paid over | ``partner.paid`` | 2241.02 | 1002 |
 
 **Splits come from the loan's history**, replayed in order (:func:`replay_splits`): every
@@ -29,6 +30,18 @@ services post every split of a loan after each event and the ledger books each o
 or lost exactly what it lent). Only the principal part moves the books (``joint.loss``): a
 partner's part of interest is booked only as it is collected, so the interest it never gets
 needs no entry; its loss parts are kept for its statement.
+
+**Recoveries**: cash recovered later is split in the shares of the loss
+(:func:`recovery_split`, :meth:`JointLoan.recover`: one cumulative stream whose ratios are each
+funder's total loss), so that once everything written off is recovered each funder has got
+back exactly what it lost. The lender books the recovery whole (Dr 3001, Cr 1304.03, the
+allowance then released to 6702), so the partner's part leaves 6702 again and is owed to it
+(``joint.recovered``: Dr 6702, Cr 2241.02): its loss is undone by that much, and the lender's
+credit loss is what it lost less what it got back. A bad loan sold (不良资产转让) is both at
+once (:func:`sale_splits`): everything it carried is lost as at a write-off (the partner's
+principal off 2241.04 by ``joint.loss``), and the price is recovered on it.
+:func:`written_off_of` rebuilds, from a written-off loan and what 已核销贷款 took for it, the
+write-off the recoveries are shared against, so the services need to store nothing more.
 """
 
 from __future__ import annotations
@@ -50,23 +63,34 @@ from loancore.postings import (
     JointCollected,
     JointFunded,
     JointLoss,
+    JointRecovered,
+    LoanSold,
     SubjectMapping,
     WrittenOff,
     entries_for,
 )
-from loancore.servicing.loan import HISTORY_MAX, Transaction, TransactionKind
+from loancore.servicing.loan import HISTORY_MAX, Loan, Transaction, TransactionKind
 from loancore.settlement.joint import FunderKind, JointLoan
 
 __all__ = [
     "COLLECTION_KINDS",
+    "RECOVERIES_MAX",
+    "JointRecovery",
     "JointSplit",
     "collected_amounts",
     "funding_entries",
     "loss_entries",
+    "recovery_entries",
+    "recovery_split",
     "replay_splits",
+    "sale_splits",
     "split_entries",
     "write_off_split",
+    "written_off_of",
 ]
+
+RECOVERIES_MAX = 10_000
+"""Most recoveries of one written-off loan the services replay."""
 
 COLLECTION_KINDS = frozenset(
     {
@@ -258,3 +282,84 @@ def loss_entries(
         )  # fmt: skip
         entries += entries_for(event, mapping)
     return tuple(entries)
+
+
+def _moneys(value: Iterable[Money]) -> tuple[Money, ...]:
+    return tuple(value)
+
+
+@attrs.frozen(kw_only=True)
+class JointRecovery:
+    """Cash recovered on a joint loan's loss: ``source_id`` (the recovery or the sale event),
+    its date ``on`` and each funder's part in the loan's ``shares`` order."""
+
+    source_id: str
+    on: datetime.date
+    parts: tuple[Money, ...] = attrs.field(converter=_moneys)
+
+
+def recovery_split(
+    joint: JointLoan, source_id: str, on: datetime.date, amount: Money
+) -> tuple[JointRecovery, JointLoan]:
+    """The funders' parts of ``amount`` recovered (:meth:`JointLoan.recover`: in the shares of
+    the loss, cumulatively) and the joint loan after it."""
+    parts, joint = joint.recover(amount)
+    return JointRecovery(source_id=source_id, on=on, parts=parts), joint
+
+
+def recovery_entries(
+    joint: JointLoan, recovery: JointRecovery, dimensions: Mapping[str, str],
+    mapping: SubjectMapping = DEFAULT_MAPPING,
+) -> tuple[JournalEntry, ...]:  # fmt: skip
+    """Each partner's part of a recovery (``joint.recovered``: Dr credit impairment loss, Cr
+    partner payable), ids ``joint.recovered:<recovery or sale event id>@<partner>``; a zero
+    part books nothing."""
+    entries: list[JournalEntry] = []
+    for i, funder_id in _partners(joint):
+        event = JointRecovered(
+            event_id=_event_id(recovery.source_id, funder_id), accounting_date=recovery.on,
+            dimensions=_dimensions(dimensions, funder_id), amount=recovery.parts[i],
+        )  # fmt: skip
+        entries += entries_for(event, mapping)
+    return tuple(entries)
+
+
+def sale_splits(
+    joint: JointLoan, sold: LoanSold, *, interest_off_books: Money | None = None
+) -> tuple[JointSplit, JointRecovery, JointLoan]:
+    """A joint loan sold (不良资产转让): what it carried (``sold``'s principal, interest,
+    penalty, compound and fee, and ``interest_off_books``, the off-balance interest the buyer
+    took) lost as by :func:`write_off_split`, then the price recovered on it
+    (:func:`recovery_split`); both keyed by the sale's event id."""
+    if not isinstance(sold, LoanSold):
+        raise InvalidInput("sold", sold, "expected a loancore.postings.LoanSold")
+    amounts = {c.value: getattr(sold, c.value) for c in _ORDER}
+    written = WrittenOff(
+        event_id=sold.event_id, accounting_date=sold.accounting_date,
+        dimensions=sold.dimensions, **amounts,
+    )  # fmt: skip
+    lost, joint = write_off_split(joint, written, interest_off_books=interest_off_books)
+    recovered, joint = recovery_split(joint, sold.event_id, sold.accounting_date, sold.price)
+    return lost, recovered, joint
+
+
+def written_off_of(loan: Loan, registered: Money) -> tuple[WrittenOff, Money]:
+    """The write-off of the written-off ``loan`` as :func:`loancore.delinquency.write_off`
+    booked it, and the interest it moved to 已核销贷款 (the arguments of
+    :func:`write_off_split`): principal and fees are the loan's parts marked written off;
+    ``registered`` is everything 已核销贷款 took for the loan, so the interest is the rest.
+    The event's id and date are placeholders (``<loan id>.written_off``, the loan's last date):
+    the split is rebuilt to share recoveries, not booked again."""
+    if not isinstance(registered, Money) or registered.currency != loan.currency:
+        raise InvalidInput("registered", registered, f"expected Money in {loan.currency}")
+    principal = loan.principal_written_off()
+    fee = sum(i.fee.written_off for i in loan.installments)
+    interest = registered.minor_units - principal - fee
+    if interest < 0:
+        detail = f"less than the principal and fees written off, {loan.money(principal + fee)}"
+        raise InvalidInput("registered", registered, detail)
+    written = WrittenOff(
+        event_id=f"{loan.loan_id}.written_off", accounting_date=loan.last_date,
+        dimensions=loan.dimensions, principal=loan.money(principal), fee=loan.money(fee),
+    )  # fmt: skip
+    return written, loan.money(interest)
