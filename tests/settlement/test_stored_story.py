@@ -167,6 +167,27 @@ def test_national_day_story_end_to_end(uow: UnitOfWork, cn: BusinessCalendar) ->
         cny(1_390_400), cny(994_000), cny(396_400),
     )  # fmt: skip
     assert statement.closing_carried == cny(0)
+    # Each merchant's view of the batches: its line only, with what each batch settled.
+    with uow:
+        m1_batches = uow.settlement.merchant_batches("M1", D(2025, 10, 1), D(2025, 10, 31))
+        m2_batches = uow.settlement.merchant_batches("M2", D(2025, 10, 1), D(2025, 10, 31))
+    assert [
+        (b.run_date, line.order_ids, line.deduction_ids, line.retried_line_ids)
+        for b in m1_batches
+        for line in b.lines
+    ] == [
+        (D(2025, 10, 9), ("O1",), (), ()),
+        (D(2025, 10, 11), ("O3",), ("R1",), ()),
+        (D(2025, 10, 14), ("O4",), (), ()),
+    ]
+    assert [
+        (b.run_date, line.order_ids, line.retried_line_ids, [i.merchant_id for i in b.instructions])
+        for b in m2_batches
+        for line in b.lines
+    ] == [
+        (D(2025, 10, 9), ("O2",), (), ["M2"]),
+        (D(2025, 10, 11), (), ("up:2025-10-09:M2",), ["M2"]),
+    ]
 
 
 def test_a_mismatched_file_books_nothing_and_a_malformed_file_is_refused_whole(

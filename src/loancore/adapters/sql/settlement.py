@@ -409,19 +409,27 @@ class SqlSettlementStore:
     def _batches(
         self, connection: Connection, where: Any, *, merchant_id: str | None = None
     ) -> list[SettlementBatch]:
-        """The batches matching ``where`` by run date (only ``merchant_id``'s lines if given)."""
+        """The batches matching ``where`` by run date (only ``merchant_id``'s lines if given):
+        four reads whatever the number of batches (heads, lines, then the members by batch)."""
         heads = connection.execute(
             sa.select(BATCHES).where(where).order_by(BATCHES.c.run_date, BATCHES.c.batch_id)
         ).all()
+        if not heads:
+            return []
+        chosen = sa.select(BATCHES.c.batch_id).where(where)
+        query = sa.select(LINES).where(LINES.c.batch_id.in_(chosen))
+        if merchant_id is not None:
+            query = query.where(LINES.c.merchant_id == merchant_id)
+        rows_by_batch: dict[str, list[Any]] = {}
+        for row in connection.execute(query):  # bounded by the batches' lines
+            rows_by_batch.setdefault(row.batch_id, []).append(row)
+        members = _members(connection, chosen, merchant_id)
         batches = []
         for head in heads:  # bounded by the batches in the period
-            lines_where = [LINES.c.batch_id == head.batch_id]
-            if merchant_id is not None:
-                lines_where.append(LINES.c.merchant_id == merchant_id)
-            rows = connection.execute(sa.select(LINES).where(*lines_where)).all()
-            members = _members(connection, head.batch_id, merchant_id)
+            mine = members.get(head.batch_id, {})
             lines = sorted(
-                (_line(row, head.currency, members) for row in rows), key=lambda x: x.merchant_id
+                (_line(row, head.currency, mine) for row in rows_by_batch.get(head.batch_id, ())),
+                key=lambda x: x.merchant_id,
             )
             batches.append(_batch(head, lines))
         return batches
@@ -541,9 +549,10 @@ def _line_row(batch: SettlementBatch, line: SettlementLine, status: LineStatus) 
 Members = dict[str, dict[str, list[str]]]  # merchant -> {"order_ids": [...], ...}
 
 
-def _members(connection: Connection, batch_id: str, merchant_id: str | None) -> Members:
-    """Per merchant, the ids of the orders, deductions and retries the batch settled."""
-    members: Members = {}
+def _members(connection: Connection, batch_ids: Any, merchant_id: str | None) -> dict[str, Members]:
+    """Per batch of ``batch_ids`` (a sub-query), per merchant, the ids of the orders,
+    deductions and retries the batch settled."""
+    members: dict[str, Members] = {}
     sources = (
         ("order_ids", ORDERS.c.order_id, ORDERS.c.merchant_id, ORDERS.c.settled_by),
         ("deduction_ids", DEDUCTIONS.c.deduction_id, DEDUCTIONS.c.merchant_id,
@@ -551,11 +560,12 @@ def _members(connection: Connection, batch_id: str, merchant_id: str | None) -> 
         ("retried_line_ids", RETRIES.c.line_id, RETRIES.c.merchant_id, RETRIES.c.paid_by),
     )  # fmt: skip
     for name, key, merchant, by in sources:
-        query = sa.select(merchant, key).where(by == batch_id)
+        query = sa.select(by, merchant, key).where(by.in_(batch_ids))
         if merchant_id is not None:
             query = query.where(merchant == merchant_id)
-        for owner, item in connection.execute(query):  # bounded by the batch
-            members.setdefault(owner, {}).setdefault(name, []).append(item)
+        for batch_id, owner, item in connection.execute(query):  # bounded by the batches
+            batch = members.setdefault(batch_id, {})
+            batch.setdefault(owner, {}).setdefault(name, []).append(item)
     return members
 
 
