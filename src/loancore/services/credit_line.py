@@ -458,6 +458,8 @@ def close_lines_day(
     uow: UnitOfWork,
     business_date: date,
     *,
+    after: str = "",
+    through: str | None = None,
     rules: RulesLike = None,
     chunk_size: int = LINES_CHUNK_SIZE,
 ) -> LinesClosed:
@@ -467,7 +469,10 @@ def close_lines_day(
     and penalty interest charged on its day), then classified and provided for through the
     loans' rules (:func:`loancore.delinquency.close_line_day`; ``rules`` as for
     :func:`~loancore.services.close_business_day`), its standing saved in the same unit of work.
-    ``chunk_size`` accounts a unit of work, in account id order.
+    ``chunk_size`` accounts a unit of work, in account id order, over the ids ``after <
+    account_id <= through`` (``through`` None: no upper bound; a distributed end of day closes
+    each loan-id range's accounts in its range task,
+    :func:`loancore.services.partition.close_range`).
 
     Idempotent: an account closed through the date is not selected again, so a second run posts
     nothing. An account whose close raises a
@@ -481,10 +486,10 @@ def close_lines_day(
         raise InvalidInput("chunk_size", chunk_size, f"expected an int from 1 to {_CHUNK_SIZE_MAX}")
     chunks = closed = entries = statements = 0
     failed: list[Refusal] = []
-    after = ""
     for chunk in range(1, _CHUNKS_MAX + 1):  # bounded: each chunk moves ``after`` forward
         with uow:
-            ids = uow.loans.lines_to_close(business_date, after=after, limit=chunk_size)
+            found = uow.loans.lines_to_close(business_date, after=after, limit=chunk_size)
+        ids = found if through is None else tuple(i for i in found if i <= through)
         if not ids:
             break
         result = _close_chunk_safely(uow, ids, business_date, rules)
@@ -492,8 +497,8 @@ def close_lines_day(
         entries, statements = entries + result.entries, statements + result.statements
         failed.extend(result.failed)
         after = ids[-1]
-        if len(ids) < chunk_size:
-            break
+        if len(found) < chunk_size or len(ids) < len(found):
+            break  # the book is done, or the next id is past ``through``
     return LinesClosed(business_date, chunks, closed, entries, statements, tuple(failed))
 
 
