@@ -251,7 +251,8 @@ def _with_standing(
         return apply_line(stored.account, product, event), ()
     caught = _days_closed(stored, product, standing, rules, event.as_of - timedelta(days=1))
     outcome, memos = apply_line_with_standing(caught.account, product, caught.standing, event)
-    uow.loans.save_standings([caught.standing])
+    if caught.standing != standing:  # days were closed: their standing is written
+        uow.loans.save_standings([caught.standing])
     outcome = attrs.evolve(
         outcome,
         entries=caught.entries + outcome.entries,
