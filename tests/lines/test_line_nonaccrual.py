@@ -7,11 +7,14 @@ closes its days first."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import date, timedelta
 
 import pytest
-from lines_kit import cny
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lines_kit import cny, make_uow
 from test_line_delinquency import _late_line, _standing
 from test_line_story import entries_of_day
 
@@ -248,3 +251,37 @@ def test_a_repayment_for_a_line_3_days_behind_closes_those_days_first(uow: UnitO
     closed = close_lines_day(uow, date(2026, 4, 6))  # the event's own day is the batch's
     assert (closed.lines_closed, closed.days_closed) == (1, 1)
     _assert_clean(uow)
+
+
+_FIRST, _LAST = date(2026, 3, 3), date(2026, 7, 15)
+_DAYS = [_FIRST + timedelta(days=n) for n in range((_LAST - _FIRST).days + 1)]
+
+
+def _closed_on(days: list[date]) -> tuple[object, ...]:
+    """``_late_line`` with 1,100.00 repaid on 05-06, its days closed by runs on ``days`` (and on
+    ``_FIRST``, so the batch knows the account before the repayment, and ``_LAST``), in memory:
+    the book."""
+    uow = make_uow("memory", None, None)
+    _late_line(uow)
+    repaid = False
+    for day in sorted({*days, _FIRST, _LAST}):
+        if not repaid and day >= date(2026, 5, 6):
+            repay = Repay(event_id="r1", as_of=date(2026, 5, 6), amount=cny("1100.00"))
+            apply_line_event(uow, "A1", repay)
+            repaid = True
+        close_lines_day(uow, day)
+    return _book(uow)
+
+
+@functools.lru_cache(maxsize=1)
+def _daily() -> tuple[object, ...]:
+    return _closed_on(_DAYS)
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.lists(st.sampled_from(_DAYS), max_size=8))
+def test_any_cadence_of_day_closes_leaves_the_book_of_daily_closes(days: list[date]) -> None:
+    """Whatever days the batch runs on (a repayment in between brings the line up to date
+    first), the line ends with the entries, memo postings, account and standing of a close every
+    day: through 90 days past due, non-accrual from 06-29 and on."""
+    assert _closed_on(days) == _daily()
