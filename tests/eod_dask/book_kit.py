@@ -13,6 +13,12 @@ multiple of 6), chosen so that the business date has every kind of end-of-day wo
 - 4 deeply late: started in September, unpaid: past 90 days (memo postings every night);
 - 5 paid off (every other one, five days after its start) or repaid 100.00 ten days after it.
 
+Revolving credit-line accounts (``LINE_ACCOUNTS``, :func:`line_account_id`) sit between the
+loans' ids and before and after all of them, so every range closes some: by ``n % 4`` current,
+about 60 days past due, crossing 90 days past due on the tested nights, and long past 90; those
+with ``n % 3 == 2`` are opened after the previous nights' close (several months behind), the
+others closed through ``CLOSED_THROUGH`` with the loans.
+
 Loan ``ANCIENT`` was booked in 2016: more days behind than one close may take, so every run
 refuses it and its borrower is left out of the limit review. The book's previous nights are
 closed: every loan but those with ``n % 8 == 7`` is closed through ``CLOSED_THROUGH`` (loans only,
@@ -37,16 +43,18 @@ from loancore.ledger import default_chart
 from loancore.money import Money
 from loancore.ports import UnitOfWork
 from loancore.quota import DefaultLimitPolicy, Grant
-from loancore.services import apply_event, book_order
+from loancore.services import apply_event, apply_line_event, book_order, open_credit_line
+from loancore.services.credit_line import close_lines_day
 from loancore.services.end_of_day import close_loans
-from loancore.servicing import PayOff, Repay, payoff_amount
-from loancore.testing.servicing import CLINIC_PRODUCT_TOML
+from loancore.servicing import Draw, PayOff, Repay, payoff_amount
+from loancore.testing.servicing import CASH_LINE_PRODUCT_TOML, CLINIC_PRODUCT_TOML
 from loancore.waterfall import Component
 
 PRINCIPAL, INTEREST, FEE = Component.PRINCIPAL, Component.INTEREST, Component.FEE
 
 LOANS = 240
 LINES = 30
+LINE_ACCOUNTS = 12
 CLOSED_THROUGH = date(2026, 3, 27)
 BUSINESS_DATE = date(2026, 3, 31)
 ANCIENT = "L0010"
@@ -71,6 +79,7 @@ def cny(amount: str | Decimal) -> Money:
 def set_up(uow: UnitOfWork) -> None:
     with uow:  # loans, then quota, then the ledger: the lock order
         uow.loans.save_product(CLINIC_PRODUCT_TOML)
+        uow.loans.save_line_product(CASH_LINE_PRODUCT_TOML)
         for n in range(LINES):
             grant = Grant(
                 key=f"grant-{n}",
@@ -136,16 +145,63 @@ def _book_one(uow: UnitOfWork, n: int) -> None:
         apply_event(uow, loan_id, Repay(event_id=f"r-{loan_id}", as_of=day, amount=cny("100")))
 
 
+_LINE_OPENINGS = {
+    0: (date(2026, 3, 2), 20),  # current: first statement after the tested day
+    1: (date(2026, 1, 5), 10),  # due 2026-01-30, about 60 days past due
+    2: (date(2025, 12, 5), 9),  # due 2025-12-29: past 90 days on the tested nights
+    3: (date(2025, 10, 1), 5),  # due 2025-10-25: long past 90 days
+}
+
+
+def line_account_id(n: int) -> str:
+    """Credit-line account ``n``: ``A-CL`` before every loan id, ``Z-CL`` after, the others just
+    after loan ``L<20n+3>``."""
+    if n == 0:
+        return "A-CL"
+    if n == LINE_ACCOUNTS - 1:
+        return "Z-CL"
+    return f"L{n * 20 + 3:04d}-CL"
+
+
+def _open_line_account(uow: UnitOfWork, n: int) -> None:
+    account_id, (opened, statement_day) = line_account_id(n), _LINE_OPENINGS[n % 4]
+    borrower = n * 7 % LINES
+    open_credit_line(
+        uow,
+        account_id=account_id,
+        customer_id=f"B{borrower}",
+        line_id=f"LINE-{borrower}",
+        product_id="cash-line",
+        product_version=1,
+        opened_on=opened,
+        statement_day=statement_day,
+    )
+    amount = cny(Decimal(1500 + 100 * n))
+    draw = Draw(event_id=f"d-{account_id}", as_of=opened + timedelta(days=1), amount=amount)
+    apply_line_event(uow, account_id, draw)
+    if n % 4 == 1:  # part of the first minimum paid
+        repay = Repay(event_id=f"r-{account_id}", as_of=date(2026, 1, 20), amount=cny("60.00"))
+        apply_line_event(uow, account_id, repay)
+
+
 def book(uow: UnitOfWork, loans: int = LOANS) -> None:
-    """Loans ``L0000``... (module docstring): those with ``n % 8 != 7`` booked and closed through
-    ``CLOSED_THROUGH``, then the others booked."""
+    """Loans ``L0000``... and the credit-line accounts (module docstring): loans with ``n % 8 !=
+    7`` and accounts with ``n % 3 != 2`` booked and closed through ``CLOSED_THROUGH``, then the
+    others booked."""
     for n in range(loans):  # bounded by ``loans``
         if n % 8 != 7:
             _book_one(uow, n)
+    for n in range(LINE_ACCOUNTS):  # bounded
+        if n % 3 != 2:
+            _open_line_account(uow, n)
     close_loans(uow, CLOSED_THROUGH)
+    close_lines_day(uow, CLOSED_THROUGH)
     for n in range(loans):  # bounded by ``loans``
         if n % 8 == 7:
             _book_one(uow, n)
+    for n in range(LINE_ACCOUNTS):  # bounded
+        if n % 3 == 2:
+            _open_line_account(uow, n)
 
 
 def database_url(url: str, name: str) -> str:
@@ -190,10 +246,12 @@ def booked_template(url: str) -> str:
 def uow_state(uow: UnitOfWork) -> dict[str, object]:
     """What an end of day leaves, part by part: every entry (id, key, dates, legs, memo) and
     memo posting, sorted by id; the trial balance; every loan and every standing (watermark,
-    DPD, classification history, allowance); the quota's lines, balances, holds and journal."""
+    DPD, classification history, allowance); every credit-line account (stored with its version)
+    and its statements; the quota's lines, balances, holds and journal."""
     with uow:
         ids = uow.loans.loan_ids(limit=10_000)
         loans = uow.loans.load_many(ids)
+        line_ids = uow.loans.line_ids(limit=10_000)
         quota = uow.quota.snapshot()
         return {
             "entries": tuple(sorted(uow.ledger.entries(), key=lambda e: e.entry_id)),
@@ -201,6 +259,8 @@ def uow_state(uow: UnitOfWork) -> dict[str, object]:
             "trial_balance": uow.ledger.trial_balance(as_of=DATE_MAX),
             "loans": tuple(loans[i] for i in ids),
             "standings": uow.loans.standings(limit=10_000),
+            "lines": tuple(uow.loans.load_line(i) for i in line_ids),
+            "line_statements": tuple(uow.loans.line_statements(i) for i in line_ids),
             "quota": (dict(quota.lines), dict(quota.balances), dict(quota.holds)),
             "quota_journal": tuple(
                 sorted(uow.quota.journal(), key=lambda event: (event.key, event.seq))

@@ -21,6 +21,7 @@ import pytest
 from book_kit import (
     ANCIENT,
     BUSINESS_DATE,
+    LINE_ACCOUNTS,
     POLICY,
     book_state,
     booked_template,
@@ -108,6 +109,14 @@ def test_the_reference_day_has_every_kind_of_end_of_day_work(reference) -> None:
     assert any(key.startswith("policy:freeze:") for key in applied)
     assert any(key.startswith("policy:raise:") for key in applied)
     assert not any("LINE-10:" in key for key in applied)  # ANCIENT's borrower is not reviewed
+    assert report.lines is not None and report.lines.lines_closed == LINE_ACCOUNTS
+    assert report.lines.entries > 0 and report.lines.failed == ()
+    lines = state["lines"]
+    assert len(lines) == LINE_ACCOUNTS
+    assert all(stored.account.last_date == BUSINESS_DATE for stored in lines)
+    by_id = {s.loan_id: s for s in standings}
+    assert {by_id[stored.account.account_id].closed_through for stored in lines} == {BUSINESS_DATE}
+    assert max(by_id[stored.account.account_id].dpd for stored in lines) > 90
 
 
 def test_the_distributed_day_leaves_the_single_process_book(
@@ -124,6 +133,18 @@ def test_the_distributed_day_leaves_the_single_process_book(
     assert report.refused[0].code == RejectionCode.LOAN_CLOSE_FAILED
     assert (report.loans_closed, report.days_closed) == (single.loans_closed, single.days_closed)
     assert (report.entries_posted, report.memo_postings) == (single.entries, single.memo_postings)
+    assert single.lines is not None
+    assert (report.lines_closed, report.line_entries) == (
+        single.lines.lines_closed,
+        single.lines.entries,
+    )
+    assert {r.loan_range.index for r in report.reports if r.lines and r.lines.lines_closed} == {
+        0,
+        1,
+        2,
+        3,
+        4,
+    }  # every range closed some of the accounts
     assert report.quota == single.quota
     assert book_state(url) == expected
 

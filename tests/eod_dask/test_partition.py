@@ -137,11 +137,19 @@ def test_ranges_in_any_split_and_chunking_leave_the_business_day_book(
     assert sum(r.days_closed for r in reports) == single.days_closed
     assert sum(r.entries_posted for r in reports) == single.entries > 0
     assert sum(r.memo_postings for r in reports) == single.memo_postings > 0
+    assert single.lines is not None
+    lines = [r.lines for r in reports if r.lines is not None]
+    assert sum(x.lines_closed for x in lines) == single.lines.lines_closed > 0
+    assert sum(x.entries for x in lines) == single.lines.entries > 0
+    assert sum(x.statements for x in lines) == single.lines.statements
     refused = [loan for r in reports for loan in r.refused]
-    assert refused == [RefusedLoan.from_refusal(f) for f in single.failed]
+    assert refused == [RefusedLoan.from_refusal(f) for f in (*single.failed, *single.lines.failed)]
     assert [loan.loan_id for loan in refused] == [ANCIENT]
-    for r in reports:  # a unit of work per chunk of the range's loans to close
-        assert r.units_of_work == -(-(r.loans_closed + len(r.refused)) // chunk_size)
+    for r in reports:  # a unit of work per chunk of the range's loans, then of its accounts
+        assert r.lines is not None
+        loans = -(-(r.loans_closed + len(r.refused)) // chunk_size)
+        accounts = -(-r.lines.lines_closed // chunk_size)
+        assert r.units_of_work == loans + accounts == r.lines.chunks + loans
 
 
 def test_the_counts_are_what_the_ledger_gained() -> None:
@@ -149,11 +157,14 @@ def test_the_counts_are_what_the_ledger_gained() -> None:
     before = uow_state(uow)
     (report,) = run_ranges(uow, BUSINESS_DATE, partition_book(uow, 1))
     after = uow_state(uow)
-    assert len(after["entries"]) - len(before["entries"]) == report.entries_posted > 0
+    assert report.lines is not None and report.lines.entries > 0
+    lines = report.lines
+    gained = len(after["entries"]) - len(before["entries"])
+    assert gained == report.entries_posted + lines.entries > lines.entries
     gained = len(after["memo_postings"]) - len(before["memo_postings"])
-    assert gained == report.memo_postings > 0
+    assert gained == report.memo_postings + lines.memo_postings > lines.memo_postings > 0
     closed = [s for s in after["standings"] if s.closed_through == BUSINESS_DATE]
-    assert len(closed) == report.loans_closed
+    assert len(closed) == report.loans_closed + lines.lines_closed
 
 
 def test_a_day_run_twice_posts_nothing_the_second_time() -> None:

@@ -25,34 +25,13 @@ from loancore.ports import UnitOfWork
 from loancore.quota import Grant
 from loancore.services import LineReconciliation, open_credit_line, reconcile_line
 from loancore.servicing import CreditLineAccount
+from loancore.testing.servicing import CASH_LINE_PRODUCT_TOML
 
 OPENED = date(2026, 3, 1)
 LATER = date(2031, 1, 1)
 _counter = itertools.count()
 
-LINE_PRODUCT_TOML = """
-product_id = "cash-line"
-version = 1
-currency = "CNY"
-
-[terms]
-daily_rate = "0.0005"
-rounding = "HALF_UP"
-
-[statement]
-due_days = 20
-grace_days = 3
-minimum_payment_rate = "0.10"
-minimum_payment_floor = "100.00"
-penalty_daily_rate = "0.00075"
-
-[charges.late_fee]
-rate = "0.05"
-cap = "50.00"
-
-[allocation]
-policy = "civil-code-561"
-"""
+LINE_PRODUCT_TOML = CASH_LINE_PRODUCT_TOML
 
 
 def cny(amount: str) -> Money:

@@ -95,27 +95,35 @@ def test_a_line_102_days_late_is_written_off_against_its_allowance(uow: UnitOfWo
     current = standing.history.current
     assert current is not None
     assert (standing.dpd, current.risk_class, current.stage) == (102, RiskClass.SUBSTANDARD, 3)
-    assert standing.allowance == (0, 0, 249_505)  # 25% of 9,980.20
+    assert standing.interest_suspended  # past 90 days: non-accrual since 07-30
+    assert standing.allowance == (0, 0, 237_096)  # 25% of 9,333.84 + 150.00 (interest off books)
 
     gone = write_off_credit_line(uow, "A1", as_of=date(2026, 8, 11), event_id="wo1")
     with uow:
         ids = tuple(e.entry_id for e in uow.ledger.entries() if "wo1" in e.entry_id)
-        memos = [(m.posting_id, m.register, m.amount) for m in uow.ledger.memo_postings()]
-    assert posted(uow, ids) == {
-        "interest.accrued:wo1.accrue": [("1303.03", "debit", "4.67"), ("6011", "credit", "4.67")],
-        "interest.due:wo1.forward": [("1132", "debit", "4.67"), ("1303.03", "credit", "4.67")],
+        memos = [
+            (m.posting_id, m.register, m.amount)
+            for m in uow.ledger.memo_postings()
+            if "wo1" in m.posting_id
+        ]
+    assert posted(uow, ids) == {  # the day's interest stays off the books, as a loan's
         "provision.charged:wo1.topup": [
-            ("6702", "debit", "7489.82"),
-            ("1304.03", "credit", "7489.82"),
+            ("6702", "debit", "7112.88"),
+            ("1304.03", "credit", "7112.88"),
         ],
         "write_off:wo1": [
-            ("1304.03", "debit", "9984.87"),
+            ("1304.03", "debit", "9483.84"),
             ("1303.01", "credit", "9333.84"),
-            ("1132", "credit", "501.03"),
             ("1221", "credit", "150.00"),
         ],
     }
-    assert memos == [("memo.write_off:wo1", MemoRegister.WRITTEN_OFF_LOANS, cny("9984.87"))]
+    off, written = MemoRegister.OFF_BALANCE_INTEREST, MemoRegister.WRITTEN_OFF_LOANS
+    assert memos == [
+        ("memo.interest.accrued:wo1", off, cny("4.67")),
+        ("memo.write_off:wo1", written, cny("9483.84")),
+        ("memo.write_off.interest:wo1", off, cny("501.03")),  # the interest pursued moves
+        ("memo.write_off.interest:wo1.in", written, cny("501.03")),
+    ]
     assert (gone.owed(), gone.principal_written_off, gone.written_off_on) == (
         0,
         933_384,

@@ -15,7 +15,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from lines_kit import OPENED, assert_clean, dispose, make_uow, open_a1
 
 from loancore.checks import DATE_MAX
-from loancore.errors import QuotaRejected, ServicingRejected
+from loancore.delinquency import line_interest
+from loancore.errors import DelinquencyRejected, QuotaRejected, RejectionCode, ServicingRejected
 from loancore.money import Money
 from loancore.ports import UnitOfWork
 from loancore.services import LineApplied, apply_line_event, close_lines_day
@@ -48,6 +49,7 @@ class LineMachine(RuleBasedStateMachine):
         self.drawn = 0
         self.received = 0
         self.refunded = 0
+        self.non_accrual_refusals = 0
         self.applied: dict[str, tuple[ServicingEvent, LineApplied]] = {}
 
     def teardown(self) -> None:
@@ -63,6 +65,10 @@ class LineMachine(RuleBasedStateMachine):
         try:
             applied = apply_line_event(self.uow, "A1", event)
         except (ServicingRejected, QuotaRejected):
+            return False
+        except DelinquencyRejected as refused:  # a waiver or reversal while non-accrual
+            assert refused.code is RejectionCode.NON_ACCRUAL_EVENT_REFUSED
+            self.non_accrual_refusals += 1
             return False
         assert not applied.replayed
         self.applied[event.event_id] = (event, applied)
@@ -103,7 +109,8 @@ class LineMachine(RuleBasedStateMachine):
         if owed:  # accrued to the waiver's date first, so at least this much is owed then
             amount = Money.from_minor(data.draw(st.integers(1, owed)), "CNY")
             event = Waive(event_id=event_id, as_of=self.day, component=component, amount=amount)
-            assert self._apply(event)
+            refusals = self.non_accrual_refusals  # non-accrual by the event's date: refused
+            assert self._apply(event) or self.non_accrual_refusals == refusals + 1
 
     @rule(days=DAYS, data=st.data())
     def reverse(self, days: int, data: st.DataObject) -> None:
@@ -134,6 +141,11 @@ class LineMachine(RuleBasedStateMachine):
         again = apply_line_event(self.uow, "A1", event)
         assert again.replayed and again.record == first.record
 
+    def _suspended(self) -> bool:
+        with self.uow:
+            standing = self.uow.loans.load_standings(["A1"]).get("A1")
+        return standing is not None and standing.interest_suspended
+
     @invariant()
     def reconciles(self) -> None:
         assert_clean(self.uow)
@@ -158,8 +170,10 @@ class LineMachine(RuleBasedStateMachine):
                 for leg in entry.legs
                 if leg.subject_code in ("6011", "6021.03")
             )
+        off = line_interest(account).total if self._suspended() else 0  # 表外: no income
         assert (
-            account.owed() - account.credit == self.drawn + income - self.received + self.refunded
+            account.owed() - off - account.credit
+            == self.drawn + income - self.received + self.refunded
         )
 
 

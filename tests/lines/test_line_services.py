@@ -12,6 +12,7 @@ from lines_kit import assert_clean, cny, open_a1, set_up, state
 
 from loancore.adapters.memory.ledger import MemoryLedgerStore
 from loancore.adapters.sql.ledger import SqlLedgerStore
+from loancore.delinquency import lines as delinquency_lines
 from loancore.errors import (
     IdempotencyConflict,
     InvalidInput,
@@ -28,7 +29,6 @@ from loancore.services import (
     line_statements,
     open_credit_line,
 )
-from loancore.services import credit_line as credit_line_module
 from loancore.servicing import (
     Accrue,
     CloseStatement,
@@ -182,7 +182,7 @@ def test_the_day_close_reports_and_skips_a_failing_account(
 
     with uow:
         a2 = uow.loans.load_line("A2")
-    monkeypatch.setattr(credit_line_module, "apply_line", failing)
+    monkeypatch.setattr(delinquency_lines, "apply_line", failing)
     closed = close_lines_day(uow, date(2026, 3, 20))
     assert closed.lines_closed == 2
     ((refusal),) = closed.failed
@@ -191,7 +191,7 @@ def test_the_day_close_reports_and_skips_a_failing_account(
     with uow:
         assert uow.loans.load_line("A2") == a2
         assert uow.loans.lines_to_close(date(2026, 3, 20)) == ("A2",)
-    monkeypatch.setattr(credit_line_module, "apply_line", real)
+    monkeypatch.setattr(delinquency_lines, "apply_line", real)
     retried = close_lines_day(uow, date(2026, 3, 20))
     assert (retried.lines_closed, retried.failed) == (1, ())
     assert_clean(uow)

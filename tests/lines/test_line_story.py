@@ -81,23 +81,31 @@ def test_a_cash_line_from_draws_to_refund_books_every_entry_to_the_fen(uow: Unit
     }
     assert used(uow) == 1_200_000
 
-    # statement 1 on 03-10: 15.00 + 5 days x 12,000.00 x 0.0005 = 45.00 billed;
-    # minimum 10% of 12,000.00 + 45.00 = 1,245.00, due 03-30, late from 04-03; the account is
-    # 正常 (1% of the exposure 12,045.00 provided: 120.45)
+    # closed day by day from 03-05 (the last event's date): 03-05 only provides (正常: 1% of
+    # 12,015.00 = 120.15), each later day accrues 6.00 and tops the allowance up by 0.06;
+    # statement 1 on 03-10: 15.00 + 5 days x 12,000.00 x 0.0005 = 45.00 billed; minimum 10% of
+    # 12,000.00 + 45.00 = 1,245.00, due 03-30, late from 04-03 (1% of 12,045.00: 120.45 in all)
     closed = close_lines_day(uow, date(2026, 3, 10))
-    assert (closed.lines_closed, closed.entries, closed.statements, closed.failed) == (1, 3, 1, ())
+    assert (closed.lines_closed, closed.days_closed, closed.statements) == (1, 6, 1)
+    assert (closed.entries, closed.failed) == (1 + 4 * 2 + 3, ())
+    assert entries_of_day(uow, "eod20260305-A1") == {
+        "provision.charged:eod20260305-A1.stage1": [
+            ("6702", "debit", "120.15"),
+            ("1304.01", "credit", "120.15"),
+        ],
+    }
     assert entries_of_day(uow, "eod20260310-A1") == {
         "interest.accrued:eod20260310-A1.s1.accrue": [
-            ("1303.03", "debit", "30.00"),
-            ("6011", "credit", "30.00"),
+            ("1303.03", "debit", "6.00"),
+            ("6011", "credit", "6.00"),
         ],
         "interest.due:eod20260310-A1.s1.due": [
             ("1132", "debit", "45.00"),
             ("1303.03", "credit", "45.00"),
         ],
         "provision.charged:eod20260310-A1.stage1": [
-            ("6702", "debit", "120.45"),
-            ("1304.01", "credit", "120.45"),
+            ("6702", "debit", "0.06"),
+            ("1304.01", "credit", "0.06"),
         ],
     }
     (bill,) = line_statements(uow, "A1")
@@ -109,30 +117,41 @@ def test_a_cash_line_from_draws_to_refund_books_every_entry_to_the_fen(uow: Unit
     )
     assert_clean(uow, "A1")
 
-    # the minimum unpaid on 04-03: late fee 5% of 1,245.00 = 62.25, capped at 50.00; penalty
-    # interest from 04-03 on 1,245.00 at 0.00075 a day: 2 days = 1.8675 -> 1.87; interest
-    # 26 days x 6.00 = 156.00 (all booked on 04-05, the day close's date); 6 days past due:
-    # 关注, 2% of 12,252.87 = 245.0574 -> 245.06 required, 124.61 more
+    # the minimum unpaid on 04-03: late fee 5% of 1,245.00 = 62.25, capped at 50.00, charged
+    # on 04-03; penalty interest from 04-03 on 1,245.00 at 0.00075 a day: 1 day = 0.93375 ->
+    # 0.93 on 04-04, 2 days = 1.8675 -> 1.87 (0.94 more) on 04-05; interest 6.00 a day; from
+    # 04-03 past due: 关注, 2% of the exposure (245.06 required on 04-05)
     closed = close_lines_day(uow, date(2026, 4, 5))
-    assert (closed.lines_closed, closed.entries, closed.statements) == (1, 4, 0)
-    assert entries_of_day(uow, "eod20260405-A1") == {
-        "fee.charged:eod20260405-A1.s1.late": [
+    assert (closed.lines_closed, closed.days_closed, closed.statements) == (1, 26, 0)
+    assert entries_of_day(uow, "eod20260403-A1") == {
+        "fee.charged:eod20260403-A1.s1.late": [
             ("1221", "debit", "50.00"),
             ("6021.03", "credit", "50.00"),
         ],
-        "interest.accrued:eod20260405-A1.penalty": [
-            ("1132", "debit", "1.87"),
-            ("6011", "credit", "1.87"),
+        "interest.accrued:eod20260403-A1.accrue": [
+            ("1303.03", "debit", "6.00"),
+            ("6011", "credit", "6.00"),
         ],
-        "interest.accrued:eod20260405-A1.accrue": [
-            ("1303.03", "debit", "156.00"),
-            ("6011", "credit", "156.00"),
-        ],
-        "provision.charged:eod20260405-A1.stage1": [
-            ("6702", "debit", "124.61"),
-            ("1304.01", "credit", "124.61"),
+        "provision.charged:eod20260403-A1.stage1": [
+            ("6702", "debit", "122.95"),
+            ("1304.01", "credit", "122.95"),
         ],
     }
+    assert entries_of_day(uow, "eod20260405-A1") == {
+        "interest.accrued:eod20260405-A1.penalty": [
+            ("1132", "debit", "0.94"),
+            ("6011", "credit", "0.94"),
+        ],
+        "interest.accrued:eod20260405-A1.accrue": [
+            ("1303.03", "debit", "6.00"),
+            ("6011", "credit", "6.00"),
+        ],
+        "provision.charged:eod20260405-A1.stage1": [
+            ("6702", "debit", "0.14"),
+            ("1304.01", "credit", "0.14"),
+        ],
+    }
+    assert balance(uow, "1304.01") == "245.06"
     assert_clean(uow, "A1")
 
     # the minimum paid late on 04-06: penalty to 3 days = 2.80125 -> 2.80 (0.93 more), interest
@@ -171,10 +190,17 @@ def test_a_cash_line_from_draws_to_refund_books_every_entry_to_the_fen(uow: Unit
         cny("1123.51"),
     )
 
-    # repaid in full on 04-15 with 12,000.00: 5 days' interest 27.537 -> 27.54; 935.63 left over
+    # repaid in full on 04-15 with 12,000.00: 5 days' interest 27.537 -> 27.54, the days 04-11 to
+    # 04-14 closed first (inline catch-up: 5.51, 5.50, 5.51, 5.51, the cycle rounded once to
+    # date each day, and their provisions), 5.51 on the payment's day; 935.63 left over
     r2, legs = apply(uow, Repay(event_id="r2", as_of=date(2026, 4, 15), amount=cny("12000.00")))
+    caught_up = {key: value for key, value in legs.items() if ":eod202604" in key}
+    accrued = [v[0][2] for k, v in caught_up.items() if k.startswith("interest.accrued:")]
+    assert accrued == ["5.51", "5.50", "5.51", "5.51"]
+    assert len(caught_up) == 8  # an accrual and a provision a day
+    legs = {key: value for key, value in legs.items() if key not in caught_up}
     assert legs == {
-        "interest.accrued:r2.accrue": [("1303.03", "debit", "27.54"), ("6011", "credit", "27.54")],
+        "interest.accrued:r2.accrue": [("1303.03", "debit", "5.51"), ("6011", "credit", "5.51")],
         "interest.due:r2.forward": [("1132", "debit", "27.54"), ("1303.03", "credit", "27.54")],
         "repayment:r2": [
             ("3001", "debit", "12000.00"),
@@ -189,11 +215,15 @@ def test_a_cash_line_from_draws_to_refund_books_every_entry_to_the_fen(uow: Unit
     refund, legs = apply(
         uow, RefundCredit(event_id="f1", as_of=date(2026, 4, 16), amount=cny("935.63"))
     )
-    assert legs == {
-        "overpayment.refunded:f1": [("2241.01", "debit", "935.63"), ("1002", "credit", "935.63")]
+    assert legs == {  # 04-15 closed first: nothing owed, the allowance released
+        "provision.released:eod20260415-A1.stage1": [
+            ("1304.01", "debit", "110.59"),
+            ("6702", "credit", "110.59"),
+        ],
+        "overpayment.refunded:f1": [("2241.01", "debit", "935.63"), ("1002", "credit", "935.63")],
     }
     assert refund.account.credit == 0
-    for code in ("1303.01", "1303.03", "1132", "1221", "2241.01"):
+    for code in ("1303.01", "1303.03", "1132", "1221", "2241.01", "1304.01"):
         assert balance(uow, code) == "0.00", code
     # income: 15.00 + 30.00 + 1.87 + 156.00 + 0.93 + 6.00 + 22.03 + 27.54 interest and
     # penalty, 50.00 late fee = cash in 13,245.00 - out 12,000.00 - 935.63 refunded

@@ -10,7 +10,10 @@ opens its own units of work (one per chunk of loans): a range never holds one tr
 its loans, so a failure undoes only the chunk it happened in.
 
 The range function is :func:`~loancore.services.partition.close_range` by default: the loan part
-of THE end-of-day batch (:func:`~loancore.services.end_of_day.close_loans`) over the range. When
+of THE end-of-day batch (:func:`~loancore.services.end_of_day.close_loans`) over the range, then
+the revolving credit-line accounts whose ids fall in the range
+(:func:`~loancore.services.credit_line.close_lines_day`; the ranges cover the whole id space, so
+each account is closed by exactly one range). When
 every range has completed, :func:`end_of_day_on_dask` runs the quota part
 (:func:`~loancore.services.end_of_day.close_quota_day`: hold expiry, temporary limits, the limit
 policy) once, on the driver, with the refused loans' ids excluded, exactly as
@@ -146,6 +149,16 @@ class DistributedReport:
     @property
     def memo_postings(self) -> int:
         return sum(report.memo_postings for report in self.reports)
+
+    @property
+    def lines_closed(self) -> int:
+        """Credit-line accounts brought to the date (their ranges' ``lines``)."""
+        return sum(r.lines.lines_closed for r in self.reports if r.lines is not None)
+
+    @property
+    def line_entries(self) -> int:
+        """Entries the credit-line accounts' day close posted."""
+        return sum(r.lines.entries for r in self.reports if r.lines is not None)
 
     @property
     def refused(self) -> tuple[RefusedLoan, ...]:

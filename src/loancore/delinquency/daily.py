@@ -33,7 +33,7 @@ from datetime import date
 import attrs
 
 from loancore.checks import require_id
-from loancore.delinquency.booking import Booking, memo_posting
+from loancore.delinquency.booking import Booking
 from loancore.delinquency.classification import (
     Classification,
     ClassificationHistory,
@@ -42,6 +42,7 @@ from loancore.delinquency.classification import (
     record_day,
 )
 from loancore.delinquency.nonaccrual import (
+    entries_off_books,
     income_on_receipt,
     interest_paid_by,
     reinstate_interest,
@@ -49,7 +50,7 @@ from loancore.delinquency.nonaccrual import (
 )
 from loancore.delinquency.provisioning import CLASS_RATES_2002, ProvisionRates, loan_provision
 from loancore.errors import DelinquencyRejected, InvalidInput, RejectionCode
-from loancore.ledger.entries import JournalEntry, MemoDirection, MemoPosting, MemoRegister
+from loancore.ledger.entries import JournalEntry, MemoPosting
 from loancore.money import Money, Rounding
 from loancore.postings import ProvisionCharged, ProvisionReleased, Stage
 from loancore.servicing.engine import apply
@@ -179,25 +180,14 @@ def keep_off_books(
     entries (see ``_OFF_BOOKS``) dropped, their interest registered in 表外应收未收利息 (memo id
     ``memo.interest.accrued:<event_id>``). Returns the entries kept and the memo postings."""
     dropped = {f"{template}:{event_id}.{tag}": tag for template, tag in _OFF_BOOKS}
-    kept: list[JournalEntry] = []
-    interest = 0
-    for entry in entries:  # bounded by the outcome's entries
-        tag = dropped.get(entry.entry_id)
-        if tag is None:
-            kept.append(entry)
-        elif tag != "due":
-            interest += sum(leg.signed_minor for leg in entry.legs if leg.signed_minor > 0)
-    memos = memo_posting(
-        MemoRegister.OFF_BALANCE_INTEREST,
-        MemoDirection.INCREASE,
-        loan.money(interest),
-        kind="interest.accrued",
-        event_id=event_id,
-        accounting_date=as_of,
+    return entries_off_books(
+        entries,
+        dropped,
+        currency=loan.currency,
         dimensions=loan.dimensions,
-        memo="表外应收未收利息 interest.accrued",
+        event_id=event_id,
+        as_of=as_of,
     )
-    return tuple(kept), memos
 
 
 def on_time_repayments(loan: Loan) -> int:

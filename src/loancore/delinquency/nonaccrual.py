@@ -12,17 +12,31 @@ interest still owed comes back onto the books (:func:`reinstate_interest`), the 
 by the same amount.
 
 Fees (1221) stay on the books: they are provided for, not suspended.
+
+Each rule is written once over the amounts (:class:`InterestOnBooks`) and the currency and
+dimensions of whatever holds them: :func:`suspend_booked`, :func:`reinstate_booked`,
+:func:`income_booked` and :func:`entries_off_books`. The loan functions read a loan's amounts
+(:func:`interest_on_books`) and call them; a revolving credit line
+(:mod:`loancore.delinquency.lines`) calls them with its own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 
 import attrs
 
 from loancore.delinquency.booking import Booking, memo_posting
 from loancore.delinquency.classification import Classification
-from loancore.ledger.entries import MemoDirection, MemoPosting, MemoRegister
+from loancore.ledger.entries import (
+    Dimensions,
+    JournalEntry,
+    MemoDirection,
+    MemoPosting,
+    MemoRegister,
+)
+from loancore.money import Money
 from loancore.postings import (
     DEFAULT_MAPPING,
     Cancellation,
@@ -36,11 +50,15 @@ from loancore.servicing.loan import Loan, Transaction
 
 __all__ = [
     "InterestOnBooks",
+    "entries_off_books",
+    "income_booked",
     "income_on_receipt",
     "interest_on_books",
     "interest_paid_by",
     "non_accrual_move",
+    "reinstate_booked",
     "reinstate_interest",
+    "suspend_booked",
     "suspend_interest",
 ]
 
@@ -83,11 +101,13 @@ def interest_paid_by(transaction: Transaction) -> InterestOnBooks:
 
 
 def _accruals(
-    amounts: InterestOnBooks, loan: Loan, event_id: str, as_of: date
+    amounts: InterestOnBooks, currency: str, dims: Dimensions, event_id: str, as_of: date
 ) -> tuple[Event, ...]:
     """The events that book ``amounts`` as the accrual flow does: contract interest accrued, the
     part that fell due moved to receivable, penalty and compound accrued."""
-    money, dims = loan.money, loan.dimensions
+
+    def money(minor: int) -> Money:
+        return Money.from_minor(minor, currency)
 
     def accrued(tag: str, component: Component, minor: int) -> InterestAccrued:
         return InterestAccrued(
@@ -113,47 +133,174 @@ def _accruals(
 
 
 def _register(
-    direction: MemoDirection, minor: int, kind: str, event_id: str, as_of: date, loan: Loan
+    direction: MemoDirection,
+    minor: int,
+    kind: str,
+    event_id: str,
+    as_of: date,
+    currency: str,
+    dims: Dimensions,
 ) -> tuple[MemoPosting, ...]:
     return memo_posting(
         MemoRegister.OFF_BALANCE_INTEREST,
         direction,
-        loan.money(minor),
+        Money.from_minor(minor, currency),
         kind=kind,
         event_id=event_id,
         accounting_date=as_of,
-        dimensions=loan.dimensions,
+        dimensions=dims,
         memo=f"表外应收未收利息 {kind}",
+    )
+
+
+def suspend_booked(
+    amounts: InterestOnBooks,
+    *,
+    currency: str,
+    dimensions: Dimensions,
+    as_of: date,
+    event_id: str,
+    mapping: SubjectMapping = DEFAULT_MAPPING,
+) -> Booking:
+    """转入表外 of ``amounts`` (interest on the books of a loan or line): each accrual cancelled,
+    latest step first (the part due back from 1132 to 1303.03, then the accruals out of income),
+    the total registered in 表外应收未收利息 (id ``memo.interest.suspended:<event_id>``). Entry ids
+    ``<template>:<event_id>.<part>.back``."""
+    accruals = _accruals(amounts, currency, dimensions, event_id, as_of)
+    due_back = Cancellation.of(accruals[1], as_of)  # 1132 back to 1303.03 first
+    rest = tuple(Cancellation.of(e, as_of) for e in (accruals[0], *accruals[2:]))
+    memos = _register(
+        MemoDirection.INCREASE,
+        amounts.total,
+        "interest.suspended",
+        event_id,
+        as_of,
+        currency,
+        dimensions,
+    )
+    return Booking.of((due_back, *rest), mapping, memos)
+
+
+def _booked_again(
+    kind: str,
+    amounts: InterestOnBooks,
+    currency: str,
+    dimensions: Dimensions,
+    as_of: date,
+    event_id: str,
+    mapping: SubjectMapping,
+) -> Booking:
+    """``amounts`` booked as the accrual flow books them, taken off 表外应收未收利息 (id
+    ``memo.<kind>:<event_id>``)."""
+    memos = _register(
+        MemoDirection.DECREASE, amounts.total, kind, event_id, as_of, currency, dimensions
+    )
+    accruals = _accruals(amounts, currency, dimensions, event_id, as_of)
+    return Booking.of(accruals, mapping, memos)
+
+
+def reinstate_booked(
+    amounts: InterestOnBooks,
+    *,
+    currency: str,
+    dimensions: Dimensions,
+    as_of: date,
+    event_id: str,
+    mapping: SubjectMapping = DEFAULT_MAPPING,
+) -> Booking:
+    """回表 of ``amounts`` (interest still owed, kept off the books): booked again as the accrual
+    flow books it and taken off 表外应收未收利息 (id ``memo.interest.reinstated:<event_id>``)."""
+    kind = "interest.reinstated"
+    return _booked_again(kind, amounts, currency, dimensions, as_of, event_id, mapping)
+
+
+def income_booked(
+    paid: InterestOnBooks,
+    *,
+    currency: str,
+    dimensions: Dimensions,
+    as_of: date,
+    event_id: str,
+    mapping: SubjectMapping = DEFAULT_MAPPING,
+) -> Booking:
+    """Cash for interest kept off the books is income when received: the ``paid`` amounts booked
+    as accrued and receivable (Dr 1303.03 / 1132, Cr 6011) just before servicing's own repayment
+    entry credits the receivables (net: Dr cash, Cr 6011), and taken off 表外应收未收利息 (id
+    ``memo.interest.received:<event_id>``)."""
+    kind = "interest.received"
+    return _booked_again(kind, paid, currency, dimensions, as_of, event_id, mapping)
+
+
+def entries_off_books(
+    entries: Iterable[JournalEntry],
+    dropped: Mapping[str, str],
+    *,
+    currency: str,
+    dimensions: Dimensions,
+    event_id: str,
+    as_of: date,
+) -> tuple[tuple[JournalEntry, ...], tuple[MemoPosting, ...]]:
+    """``entries`` of a catch-up (event ``event_id``) on something non-accrual: the entries whose
+    id ``dropped`` names left out, their interest (the debit side; none for a tag ``due``, which
+    only moves interest between two receivables) registered in 表外应收未收利息 (memo id
+    ``memo.interest.accrued:<event_id>``). Returns the entries kept and the memo postings."""
+    kept: list[JournalEntry] = []
+    interest = 0
+    for entry in entries:  # bounded by the outcome's entries
+        tag = dropped.get(entry.entry_id)
+        if tag is None:
+            kept.append(entry)
+        elif tag != "due":
+            interest += sum(leg.signed_minor for leg in entry.legs if leg.signed_minor > 0)
+    memos = memo_posting(
+        MemoRegister.OFF_BALANCE_INTEREST,
+        MemoDirection.INCREASE,
+        Money.from_minor(interest, currency),
+        kind="interest.accrued",
+        event_id=event_id,
+        accounting_date=as_of,
+        dimensions=dimensions,
+        memo="表外应收未收利息 interest.accrued",
+    )
+    return tuple(kept), memos
+
+
+_Rule = Callable[..., Booking]
+
+
+def _for_loan(
+    rule: _Rule,
+    loan: Loan,
+    amounts: InterestOnBooks,
+    as_of: date,
+    event_id: str,
+    mapping: SubjectMapping,
+) -> Booking:
+    """``rule`` (one of the ``*_booked`` rules) over ``amounts`` of ``loan``."""
+    return rule(
+        amounts,
+        currency=loan.currency,
+        dimensions=loan.dimensions,
+        as_of=as_of,
+        event_id=event_id,
+        mapping=mapping,
     )
 
 
 def suspend_interest(
     loan: Loan, *, as_of: date, event_id: str, mapping: SubjectMapping = DEFAULT_MAPPING
 ) -> Booking:
-    """转入表外: the interest ``loan`` has on the books reversed out of income (each accrual
-    cancelled, latest step first) and registered in 表外应收未收利息 (id
-    ``memo.interest.suspended:<event_id>``). Entry ids ``<template>:<event_id>.<part>.back``."""
-    amounts = interest_on_books(loan)
-    accruals = _accruals(amounts, loan, event_id, as_of)
-    due_back = Cancellation.of(accruals[1], as_of)  # 1132 back to 1303.03 first
-    rest = tuple(Cancellation.of(e, as_of) for e in (accruals[0], *accruals[2:]))
-    memos = _register(
-        MemoDirection.INCREASE, amounts.total, "interest.suspended", event_id, as_of, loan
-    )
-    return Booking.of((due_back, *rest), mapping, memos)
+    """转入表外: the interest ``loan`` has on the books (:func:`interest_on_books`) reversed out of
+    income and registered in 表外应收未收利息 (:func:`suspend_booked`)."""
+    return _for_loan(suspend_booked, loan, interest_on_books(loan), as_of, event_id, mapping)
 
 
 def reinstate_interest(
     loan: Loan, *, as_of: date, event_id: str, mapping: SubjectMapping = DEFAULT_MAPPING
 ) -> Booking:
     """回表 (cure): the interest ``loan`` still owes (kept off the books while non-accrual) booked
-    again as the accrual flow books it, and taken off 表外应收未收利息 (id
-    ``memo.interest.reinstated:<event_id>``)."""
-    amounts = interest_on_books(loan)
-    memos = _register(
-        MemoDirection.DECREASE, amounts.total, "interest.reinstated", event_id, as_of, loan
-    )
-    return Booking.of(_accruals(amounts, loan, event_id, as_of), mapping, memos)
+    again and taken off 表外应收未收利息 (:func:`reinstate_booked`)."""
+    return _for_loan(reinstate_booked, loan, interest_on_books(loan), as_of, event_id, mapping)
 
 
 def income_on_receipt(
@@ -164,14 +311,8 @@ def income_on_receipt(
     event_id: str,
     mapping: SubjectMapping = DEFAULT_MAPPING,
 ) -> Booking:
-    """Cash for interest on a non-accrual loan is income when received: the ``paid`` amounts
-    booked as accrued and receivable (Dr 1303.03 / 1132, Cr 6011) just before servicing's own
-    repayment entry credits the receivables (net: Dr 3001 cash, Cr 6011), and taken off
-    表外应收未收利息 (id ``memo.interest.received:<event_id>``)."""
-    memos = _register(
-        MemoDirection.DECREASE, paid.total, "interest.received", event_id, as_of, loan
-    )
-    return Booking.of(_accruals(paid, loan, event_id, as_of), mapping, memos)
+    """Cash for interest on a non-accrual loan is income when received (:func:`income_booked`)."""
+    return _for_loan(income_booked, loan, paid, as_of, event_id, mapping)
 
 
 def non_accrual_move(

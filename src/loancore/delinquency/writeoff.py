@@ -22,11 +22,13 @@ from __future__ import annotations
 
 from datetime import date
 
+import attrs
+
 from loancore.delinquency.booking import Booking, memo_posting
 from loancore.delinquency.classification import RiskClass
 from loancore.delinquency.nonaccrual import interest_on_books, suspend_interest
 from loancore.errors import DelinquencyRejected, InvalidInput, RejectionCode
-from loancore.ledger.entries import MemoDirection, MemoPosting, MemoRegister
+from loancore.ledger.entries import Dimensions, MemoDirection, MemoPosting, MemoRegister
 from loancore.money import Money
 from loancore.postings import (
     DEFAULT_MAPPING,
@@ -39,7 +41,16 @@ from loancore.postings import (
 )
 from loancore.servicing.loan import Loan, LoanStatus
 
-__all__ = ["recover", "sell", "write_off"]
+__all__ = [
+    "OnBooks",
+    "interest_written_off",
+    "recover",
+    "recover_amount",
+    "require_nonperforming",
+    "sell",
+    "sell_exposure",
+    "write_off",
+]
 
 
 def _money(field: str, value: object, currency: str) -> Money:
@@ -80,17 +91,41 @@ def _memo(
     kind: str,
     event_id: str,
     as_of: date,
-    loan: Loan,
+    currency: str,
+    dimensions: Dimensions,
 ) -> tuple[MemoPosting, ...]:
     return memo_posting(
         register,
         direction,
-        loan.money(minor),
+        Money.from_minor(minor, currency),
         kind=kind,
         event_id=event_id,
         accounting_date=as_of,
-        dimensions=loan.dimensions,
+        dimensions=dimensions,
         memo=f"{kind} {register.value} {direction.value}",
+    )
+
+
+def interest_written_off(
+    minor: int, *, currency: str, dimensions: Dimensions, as_of: date, event_id: str
+) -> tuple[MemoPosting, ...]:
+    """The off-balance interest of something written off (a loan, a line) moved from
+    表外应收未收利息 to 已核销贷款: the lender still pursues it (ids
+    ``memo.write_off.interest:<event_id>`` and ``...:<event_id>.in``)."""
+    kind = "write_off.interest"
+    off, written = MemoRegister.OFF_BALANCE_INTEREST, MemoRegister.WRITTEN_OFF_LOANS
+    return (
+        *_memo(off, MemoDirection.DECREASE, minor, kind, event_id, as_of, currency, dimensions),
+        *_memo(
+            written,
+            MemoDirection.INCREASE,
+            minor,
+            kind,
+            f"{event_id}.in",
+            as_of,
+            currency,
+            dimensions,
+        ),
     )
 
 
@@ -131,27 +166,42 @@ def write_off(
             fee=loan.money(fees),
         )
     )
-    moved = (
-        *_memo(
-            MemoRegister.OFF_BALANCE_INTEREST,
-            MemoDirection.DECREASE,
-            interest,
-            "write_off.interest",
-            event_id,
-            as_of,
-            loan,
-        ),
-        *_memo(
-            MemoRegister.WRITTEN_OFF_LOANS,
-            MemoDirection.INCREASE,
-            interest,
-            "write_off.interest",
-            f"{event_id}.in",
-            as_of,
-            loan,
-        ),
+    moved = interest_written_off(
+        interest,
+        currency=loan.currency,
+        dimensions=loan.dimensions,
+        as_of=as_of,
+        event_id=event_id,
     )
     return first + Booking.of(events, mapping, moved)
+
+
+def recover_amount(
+    amount: Money,
+    *,
+    written_off_balance: Money,
+    currency: str,
+    dimensions: Dimensions,
+    owner: str,
+    as_of: date,
+    event_id: str,
+    mapping: SubjectMapping = DEFAULT_MAPPING,
+) -> Booking:
+    """核销后收回 ``amount`` on something written off (``owner`` names it: ``loan L1``, ``line
+    A1``); ``written_off_balance`` is what 已核销贷款 holds for it. Cash restores the allowance
+    (``RecoveredAfterWriteOff``: Dr 3001, Cr 1304.03) and leaves 已核销贷款; more than the register
+    holds is refused (``RECOVERY_EXCEEDS_WRITTEN_OFF``)."""
+    amount = _money("amount", amount, currency)
+    balance = _money("written_off_balance", written_off_balance, currency)
+    if not amount.is_positive():
+        raise InvalidInput("amount", amount, "must be positive")
+    if amount > balance:
+        detail = f"{amount} recovered, {owner} has {balance} written off and pursued"
+        raise DelinquencyRejected(RejectionCode.RECOVERY_EXCEEDS_WRITTEN_OFF, detail)
+    event = RecoveredAfterWriteOff(
+        event_id=event_id, accounting_date=as_of, dimensions=dimensions, amount=amount
+    )
+    return Booking.of((event,), mapping)
 
 
 def recover(
@@ -163,19 +213,76 @@ def recover(
     event_id: str,
     mapping: SubjectMapping = DEFAULT_MAPPING,
 ) -> Booking:
-    """核销后收回 ``amount`` on ``loan``; ``written_off_balance`` is what 已核销贷款 holds for it.
-    More than that is refused (``RECOVERY_EXCEEDS_WRITTEN_OFF``)."""
-    amount = _money("amount", amount, loan.currency)
-    balance = _money("written_off_balance", written_off_balance, loan.currency)
-    if not amount.is_positive():
-        raise InvalidInput("amount", amount, "must be positive")
-    if amount > balance:
-        detail = f"{amount} recovered, loan {loan.loan_id} has {balance} written off and pursued"
-        raise DelinquencyRejected(RejectionCode.RECOVERY_EXCEEDS_WRITTEN_OFF, detail)
-    event = RecoveredAfterWriteOff(
-        event_id=event_id, accounting_date=as_of, dimensions=loan.dimensions, amount=amount
+    """核销后收回 ``amount`` on ``loan`` (:func:`recover_amount`); ``written_off_balance`` is what
+    已核销贷款 holds for it."""
+    return recover_amount(
+        amount,
+        written_off_balance=written_off_balance,
+        currency=loan.currency,
+        dimensions=loan.dimensions,
+        owner=f"loan {loan.loan_id}",
+        as_of=as_of,
+        event_id=event_id,
+        mapping=mapping,
     )
-    return Booking.of((event,), mapping)
+
+
+def require_nonperforming(risk_class: RiskClass, owner: str) -> None:
+    """Only 次级 or worse is sold: a better class is refused (``SALE_OF_PERFORMING_LOAN``)."""
+    if not risk_class.nonperforming:
+        detail = f"{owner} is {risk_class.name_zh}; only 次级 or worse is sold"
+        raise DelinquencyRejected(RejectionCode.SALE_OF_PERFORMING_LOAN, detail)
+
+
+@attrs.frozen(kw_only=True)
+class OnBooks:
+    """What a sale derecognises (minor units): ``principal`` outstanding and ``fees``
+    receivable, and the ``interest`` owed that is (or is first taken) off the books."""
+
+    principal: int
+    fees: int
+    interest: int
+
+
+def sell_exposure(
+    on_books: OnBooks,
+    price: Money,
+    *,
+    allowance: Money,
+    allowance_stage: Stage,
+    currency: str,
+    dimensions: Dimensions,
+    as_of: date,
+    event_id: str,
+    mapping: SubjectMapping = DEFAULT_MAPPING,
+) -> Booking:
+    """不良资产转让 of ``on_books`` for ``price`` (its interest already off the books): the
+    ``LoanSold`` template (Dr 1002 the price, Dr the allowance of ``allowance_stage``, Cr principal
+    and fees, the difference to 6702) and 表外应收未收利息 falling by the interest (the buyer takes
+    it)."""
+    price = _money("price", price, currency)
+    allowance = _money("allowance", allowance, currency)
+    event = LoanSold(
+        event_id=event_id,
+        accounting_date=as_of,
+        dimensions=dimensions,
+        stage=allowance_stage,
+        price=price,
+        allowance=allowance,
+        principal=Money.from_minor(on_books.principal, currency),
+        fee=Money.from_minor(on_books.fees, currency),
+    )
+    gone = _memo(
+        MemoRegister.OFF_BALANCE_INTEREST,
+        MemoDirection.DECREASE,
+        on_books.interest,
+        "loan.sold.interest",
+        event_id,
+        as_of,
+        currency,
+        dimensions,
+    )
+    return Booking.of((event,), mapping, gone)
 
 
 def sell(
@@ -193,32 +300,21 @@ def sell(
     """不良资产转让: ``loan`` sold for ``price`` (see the module docstring). ``allowance`` is the
     loan's allowance booked in ``allowance_stage``'s account. A loan better than 次级 is refused
     (``SALE_OF_PERFORMING_LOAN``)."""
-    if not risk_class.nonperforming:
-        detail = f"loan {loan.loan_id} is {risk_class.name_zh}; only 次级 or worse is sold"
-        raise DelinquencyRejected(RejectionCode.SALE_OF_PERFORMING_LOAN, detail)
+    require_nonperforming(risk_class, f"loan {loan.loan_id}")
     principal, fees, interest = _on_books(loan, "sold")
-    price = _money("price", price, loan.currency)
-    allowance = _money("allowance", allowance, loan.currency)
+    _money("price", price, loan.currency)
+    _money("allowance", allowance, loan.currency)
     first = _interest_off(
         loan, suspended=interest_suspended, as_of=as_of, event_id=event_id, mapping=mapping
     )
-    event = LoanSold(
-        event_id=event_id,
-        accounting_date=as_of,
-        dimensions=loan.dimensions,
-        stage=allowance_stage,
-        price=price,
+    return first + sell_exposure(
+        OnBooks(principal=principal, fees=fees, interest=interest),
+        price,
         allowance=allowance,
-        principal=loan.money(principal),
-        fee=loan.money(fees),
+        allowance_stage=allowance_stage,
+        currency=loan.currency,
+        dimensions=loan.dimensions,
+        as_of=as_of,
+        event_id=event_id,
+        mapping=mapping,
     )
-    gone = _memo(
-        MemoRegister.OFF_BALANCE_INTEREST,
-        MemoDirection.DECREASE,
-        interest,
-        "loan.sold.interest",
-        event_id,
-        as_of,
-        loan,
-    )
-    return first + Booking.of((event,), mapping, gone)

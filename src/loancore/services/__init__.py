@@ -15,8 +15,9 @@ docs/architecture.md has the layers, the unit of work contract and the lock orde
 - :func:`book_order`, :func:`apply_event`, :func:`apply_batch`, :func:`reconcile`: servicing over the loans, quota and
   ledger stores, one unit of work per call (:mod:`loancore.services.servicing`).
 - :func:`open_credit_line`, :func:`apply_line_event`, :func:`line_statements`,
-  :func:`reconcile_line`, :func:`close_lines_day`, :func:`write_off_credit_line`: revolving
-  credit lines (随借随还) over the loans, quota and ledger stores, one unit of work per call,
+  :func:`reconcile_line`, :func:`close_lines_day`, :func:`write_off_credit_line`,
+  :func:`recover_credit_line`, :func:`sell_credit_line`: revolving credit lines (随借随还) over the
+  loans, quota and ledger stores, one unit of work per call,
   chunks for the day close (:mod:`loancore.services.credit_line`).
 - :func:`record_capture`, :func:`record_deduction`, :func:`run_settlement`,
   :func:`export_batch_csv`, :func:`import_channel_file`, :func:`merchant_statement`:
@@ -34,6 +35,8 @@ from loancore.services.credit_line import (
     line_statements,
     open_credit_line,
     reconcile_line,
+    recover_credit_line,
+    sell_credit_line,
     write_off_credit_line,
 )
 from loancore.services.end_of_day import (
@@ -106,10 +109,12 @@ __all__ = [
     "reconcile_line",
     "record_capture",
     "record_deduction",
+    "recover_credit_line",
     "recover_loan",
     "run_end_of_day",
     "run_settlement",
     "save_merchant_terms",
+    "sell_credit_line",
     "sell_loan",
     "write_off_credit_line",
     "write_off_loan",

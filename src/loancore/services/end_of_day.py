@@ -112,6 +112,7 @@ from loancore.services.settlement import (
     joint_sale_entries,
     joint_write_off_losses,
 )
+from loancore.services.shared import CATCH_UP_DAYS_MAX
 from loancore.servicing import (
     Accrue,
     GlGranularity,
@@ -150,8 +151,6 @@ CHUNK_SIZE = 500
 CHUNK_SIZE_MAX = 10_000
 """The most loans one chunk takes (the loans store's batch limit)."""
 
-CATCH_UP_DAYS_MAX = 3660
-"""The most days one loan is brought forward in one go (ten years)."""
 
 SUMMARY_KEY_PREFIX = "eodsum"
 """The idempotency keys (and entry ids) of summary entries: ``eodsum:<yyyymmdd>:<kind>:<digest>``

@@ -15,7 +15,12 @@ store's keyset paging (``uow.loans.loan_ids(after=, limit=)``) and splits them.
 THE range task is :func:`close_range`: the loan part of the end-of-day batch
 (:func:`~loancore.services.end_of_day.close_loans`) over the range's ids, ``chunk_size`` loans a
 unit of work; every active loan behind the date is caught up day by day (accrual, due moves, DPD,
-penalties, classification, non-accrual, provisions). A loan's watermark (its standing's
+penalties, classification, non-accrual, provisions); then the revolving credit-line accounts whose
+ids fall in the range (:func:`~loancore.services.credit_line.close_lines_day` with the range's
+bounds). The ranges cover the whole id space, so every account is closed by exactly one range,
+whatever ids the loans have; an account touches only its own rows, its quota line (an accrual
+moves no quota) and the ledger, as a loan does, so ranges closing accounts side by side never
+write the same row. A loan's watermark (its standing's
 ``closed_through``) makes a loan already closed through the date a no-op, so running a day twice
 posts nothing the second time and a retried range redoes only the chunks that did not commit.
 The quota part of the batch (:func:`~loancore.services.end_of_day.close_quota_day`) reads every
@@ -32,6 +37,7 @@ import attrs
 
 from loancore.errors import InvalidInput
 from loancore.ports import LoanStore, UnitOfWork
+from loancore.services.credit_line import LinesClosed, close_lines_day
 from loancore.services.end_of_day import CHUNK_SIZE, RulesLike, close_loans
 from loancore.services.quota import Refusal
 from loancore.services.servicing import BATCH_MAX
@@ -176,7 +182,8 @@ class RangeReport:
     """What a range task did on ``business_date``: loans brought to the date (closed through
     it), loan-days closed, entries and memo postings sent to the ledger in committed units of
     work, the loans refused (left behind, retried by the next run) and the units of work (chunks)
-    run."""
+    run; ``lines`` what the range's credit-line accounts did (None: a range function that closes
+    none). ``refused`` holds the refused accounts too (a refusal is keyed by its id)."""
 
     loan_range: LoanRange
     business_date: date
@@ -186,6 +193,7 @@ class RangeReport:
     memo_postings: int
     refused: tuple[RefusedLoan, ...]
     units_of_work: int
+    lines: LinesClosed | None = None
 
 
 RangeFunction = Callable[[UnitOfWork, date, LoanRange], RangeReport]
@@ -203,13 +211,24 @@ def close_range(
     chunk_size: int = CHUNK_SIZE,
     rules: RulesLike = None,
 ) -> RangeReport:
-    """The loan part of the end-of-day batch over ``loan_range``: every active loan of the range
-    behind ``business_date`` caught up to it by
+    """The loan and line part of the end-of-day batch over ``loan_range``: every active loan of
+    the range behind ``business_date`` caught up to it by
     :func:`~loancore.services.end_of_day.close_loans` (``after=loan_range.after,
-    through=loan_range.through``), ``chunk_size`` loans a unit of work, ``rules`` as there; a
-    :data:`RangeFunction`. The quota part (:func:`~loancore.services.end_of_day.close_quota_day`)
-    is not run: it reads every borrower's loans, so it runs once, after every range."""
+    through=loan_range.through``), ``chunk_size`` loans a unit of work, ``rules`` as there, then
+    the range's credit-line accounts by :func:`~loancore.services.credit_line.close_lines_day`
+    (same bounds, chunk size and rules), in the order
+    :func:`~loancore.services.end_of_day.close_business_day` takes; a :data:`RangeFunction`. The
+    quota part (:func:`~loancore.services.end_of_day.close_quota_day`) is not run: it reads
+    every borrower's loans and lines, so it runs once, after every range."""
     closed = close_loans(
+        uow,
+        business_date,
+        after=loan_range.after,
+        through=loan_range.through,
+        rules=rules,
+        chunk_size=chunk_size,
+    )
+    lines = close_lines_day(
         uow,
         business_date,
         after=loan_range.after,
@@ -224,8 +243,9 @@ def close_range(
         days_closed=closed.days_closed,
         entries_posted=closed.entries,
         memo_postings=closed.memo_postings,
-        refused=tuple(RefusedLoan.from_refusal(f) for f in closed.failed),
-        units_of_work=closed.chunks,
+        refused=tuple(RefusedLoan.from_refusal(f) for f in (*closed.failed, *lines.failed)),
+        units_of_work=closed.chunks + lines.chunks,
+        lines=lines,
     )
 
 

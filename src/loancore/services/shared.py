@@ -23,11 +23,21 @@ from loancore.ledger.subjects import Side
 from loancore.ports import UnitOfWork
 from loancore.servicing import CreditLineAccount, CreditLineProduct, expected_line_balances
 
-__all__ = ["ATTEMPTS_MAX", "LineBalanceCheck", "LineBook", "LineCheck", "account_id_chunks"]
+__all__ = [
+    "ATTEMPTS_MAX",
+    "CATCH_UP_DAYS_MAX",
+    "LineBalanceCheck",
+    "LineBook",
+    "LineCheck",
+    "account_id_chunks",
+]
 
 ATTEMPTS_MAX = 5
 """How many times :func:`~loancore.services.apply_event` and
 :func:`~loancore.services.apply_line_event` try by default before letting ConcurrentUpdate out."""
+
+CATCH_UP_DAYS_MAX = 3660
+"""The most days one loan or credit-line account is brought forward in one go (ten years)."""
 
 _ACCOUNTS_BATCH = 1000
 _ACCOUNTS_MAX = 10_000_000
@@ -80,10 +90,14 @@ class LineBook:
             product = self.products[ref] = self.uow.loans.line_product(*ref)
         return product
 
-    def check(self, account: CreditLineAccount) -> None:
-        """``account``'s expected balances against the ledger filtered by its id."""
+    def check(self, account: CreditLineAccount, *, interest_off_books: bool = False) -> None:
+        """``account``'s expected balances against the ledger filtered by its id (its interest
+        off the books while its standing says non-accrual)."""
         product = self.product_of(account)
-        for code, expected in sorted(expected_line_balances(account, product).items()):
+        expected_balances = expected_line_balances(
+            account, product, interest_off_books=interest_off_books
+        )
+        for code, expected in sorted(expected_balances.items()):
             balance = self.uow.ledger.balance(
                 code, account.currency, as_of=DATE_MAX, dimensions={"loan": account.account_id}
             ).minor_units
@@ -109,8 +123,11 @@ class LineBook:
         """Every account of the book checked and counted, a batch of accounts at a time."""
         for ids in account_id_chunks(self.uow):
             accounts = [stored.account for stored in self.uow.loans.load_lines(ids).values()]
+            standings = self.uow.loans.load_standings(ids)
             for account in accounts:  # bounded by the batch
-                self.check(account)
+                standing = standings.get(account.account_id)
+                suspended = standing is not None and standing.interest_suspended
+                self.check(account, interest_off_books=suspended)
             self.count(accounts)
 
 

@@ -997,15 +997,18 @@ def apply_line(
 
 
 def expected_line_balances(
-    account: CreditLineAccount, product: CreditLineProduct
+    account: CreditLineAccount, product: CreditLineProduct, *, interest_off_books: bool = False
 ) -> dict[str, int]:
     """The net debit (minor units, debit positive) each subject of the product's mapping should
-    carry for ``account``: what the ledger filtered by ``loan = account_id`` must show."""
+    carry for ``account``: what the ledger filtered by ``loan = account_id`` must show. With
+    ``interest_off_books`` (a non-accrual account) its interest (accrued, billed, penalty) is in
+    the off-balance register instead, so none of it is on these subjects."""
+    on = 0 if interest_off_books else 1
     by_role = {
         Role.PRINCIPAL: account.principal,
-        Role.INTEREST_ACCRUED: account.interest_accrued,
-        Role.INTEREST_RECEIVABLE: account.interest_billed,
-        Role.PENALTY_RECEIVABLE: account.penalty,
+        Role.INTEREST_ACCRUED: account.interest_accrued * on,
+        Role.INTEREST_RECEIVABLE: account.interest_billed * on,
+        Role.PENALTY_RECEIVABLE: account.penalty * on,
         Role.FEE_RECEIVABLE: account.fees,
         Role.OVERPAYMENT: -account.credit,
     }

@@ -56,6 +56,7 @@ from loancore.servicing.events import PayOff
 from loancore.waterfall import PRESETS, Component
 
 __all__ = [
+    "CASH_LINE_PRODUCT_TOML",
     "CLINIC_PRODUCT_TOML",
     "Harness",
     "ServicingMachine",
@@ -63,6 +64,34 @@ __all__ = [
     "ledger_net_debits",
     "loan_products",
 ]
+
+
+CASH_LINE_PRODUCT_TOML = """
+product_id = "cash-line"
+version = 1
+currency = "CNY"
+
+[terms]
+daily_rate = "0.0005"
+rounding = "HALF_UP"
+
+[statement]
+due_days = 20
+grace_days = 3
+minimum_payment_rate = "0.10"
+minimum_payment_floor = "100.00"
+penalty_daily_rate = "0.00075"
+
+[charges.late_fee]
+rate = "0.05"
+cap = "50.00"
+
+[allocation]
+policy = "civil-code-561"
+"""
+"""A revolving credit line (``cash-line`` version 1): 0.05% a day, statement bills due in 20 days
+with 3 grace days, a 10% minimum (at least 100.00), penalty interest and a 5% late fee capped at
+50.00; the lines tests and the distributed end-of-day book open their accounts on it."""
 
 
 CLINIC_PRODUCT_TOML = """

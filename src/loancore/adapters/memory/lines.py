@@ -12,6 +12,12 @@ import threading
 from collections.abc import Sequence
 from datetime import date
 
+from loancore.adapters.memory.documents import (
+    check_id_batch,
+    check_page,
+    find_product,
+    keep_product,
+)
 from loancore.checks import require_date, require_id
 from loancore.delinquency.daily import LoanStanding
 from loancore.errors import ConcurrentUpdate, IdempotencyConflict, InvalidInput, NotFound
@@ -28,6 +34,7 @@ __all__ = [
     "LineState",
     "LineUpdate",
     "MemoryLines",
+    "OneLineUpdate",
     "check_account",
     "check_account_ids",
     "check_line_limit",
@@ -38,26 +45,14 @@ __all__ = [
 LINES_BATCH_MAX = 10_000
 """The most accounts one ``load_lines`` reads, and statements one ``update_line`` stores."""
 
-_LIMIT_MAX = 100_000
-
 
 def check_account_ids(account_ids: object) -> tuple[str, ...]:
     """``account_ids`` as a tuple of str, at most :data:`LINES_BATCH_MAX` of them."""
-    if isinstance(account_ids, (str, bytes)) or not isinstance(account_ids, Sequence):
-        raise InvalidInput("account_ids", account_ids, "expected a sequence of account ids")
-    if len(account_ids) > LINES_BATCH_MAX:
-        raise InvalidInput("account_ids", len(account_ids), f"at most {LINES_BATCH_MAX} ids")
-    for index, account_id in enumerate(account_ids):
-        if not isinstance(account_id, str):
-            raise InvalidInput(f"account_ids[{index}]", account_id, "expected a str")
-    return tuple(account_ids)
+    return check_id_batch("account_ids", account_ids, LINES_BATCH_MAX, "account")
 
 
-def check_line_limit(after: object, limit: object) -> None:
-    if not isinstance(after, str):
-        raise InvalidInput("after", after, "expected a str")
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _LIMIT_MAX:
-        raise InvalidInput("limit", limit, f"expected an int from 1 to {_LIMIT_MAX}")
+check_line_limit = check_page
+"""A page's ``after`` and ``limit`` checked (:func:`~loancore.adapters.memory.documents.check_page`)."""
 
 
 def check_account(account: object) -> CreditLineAccount:
@@ -137,7 +132,27 @@ class LineState:
         return other
 
 
-class MemoryLines:
+class OneLineUpdate:
+    """``update_line`` as one ``update_lines`` of a single update: the memory and SQL line stores
+    share it (a mixin over the store's ``update_lines``)."""
+
+    def update_lines(
+        self, updates: Sequence[tuple[CreditLineAccount, int, LineRecord, Sequence[Statement]]]
+    ) -> None:
+        raise NotImplementedError  # the store's own
+
+    def update_line(
+        self,
+        account: CreditLineAccount,
+        *,
+        expected_version: int,
+        record: LineRecord,
+        statements: Sequence[Statement] = (),
+    ) -> None:
+        self.update_lines([(account, expected_version, record, tuple(statements))])
+
+
+class MemoryLines(OneLineUpdate):
     """The credit-line methods of the memory loan store (a mixin: the store holds ``_lock``
     and a ``_state`` whose ``lines`` is a :class:`LineState`)."""
 
@@ -151,20 +166,14 @@ class MemoryLines:
         product = credit_line_product_from_toml(toml_text)
         with self._lock:
             products = self._lines().products
-            stored = products.get(product.ref)
-            if stored is not None:
-                if stored != product:
-                    ref = f"{product.product_id}@{product.version}"
-                    raise IdempotencyConflict(ref, "line product version changed")
-                return stored
-            products[product.ref] = product
-        return product
+            kept = products[product.ref] = keep_product(
+                products.get(product.ref), product, "line product"
+            )
+        return kept
 
     def line_product(self, product_id: str, version: int) -> CreditLineProduct:
         found = self._lines().products.get((product_id, version))
-        if found is None:
-            raise NotFound("line product", f"{product_id}@{version}")
-        return found
+        return find_product(found, product_id, version, "line product")
 
     def add_line(self, account: CreditLineAccount, *, customer_id: str) -> None:
         check_account(account)
@@ -195,16 +204,6 @@ class MemoryLines:
                 raise NotFound("line", account_id)
             found[account_id] = stored
         return found
-
-    def update_line(
-        self,
-        account: CreditLineAccount,
-        *,
-        expected_version: int,
-        record: LineRecord,
-        statements: Sequence[Statement] = (),
-    ) -> None:
-        self.update_lines([(account, expected_version, record, tuple(statements))])
 
     def update_lines(
         self, updates: Sequence[tuple[CreditLineAccount, int, LineRecord, Sequence[Statement]]]

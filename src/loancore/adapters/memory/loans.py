@@ -11,6 +11,12 @@ import threading
 from collections.abc import Sequence
 from datetime import date
 
+from loancore.adapters.memory.documents import (
+    check_id_batch,
+    check_page,
+    find_product,
+    keep_product,
+)
 from loancore.adapters.memory.lines import LineState, MemoryLines
 from loancore.checks import require_date, require_id
 from loancore.delinquency.daily import LoanStanding
@@ -18,8 +24,6 @@ from loancore.errors import ConcurrentUpdate, IdempotencyConflict, InvalidInput,
 from loancore.servicing import Loan, LoanProduct, LoanStatus, product_from_toml
 
 __all__ = ["LOANS_BATCH_MAX", "MemoryLoanStore", "check_standings"]
-
-_LIMIT_MAX = 100_000
 
 LOANS_BATCH_MAX = 10_000
 """The most loans one ``load_many`` or ``update_many`` takes (a batch of ``apply_batch``)."""
@@ -60,14 +64,7 @@ def check_loan(loan: object) -> Loan:
 
 def check_ids(loan_ids: object) -> tuple[str, ...]:
     """``loan_ids`` as a tuple of str, at most :data:`LOANS_BATCH_MAX` of them."""
-    if isinstance(loan_ids, (str, bytes)) or not isinstance(loan_ids, Sequence):
-        raise InvalidInput("loan_ids", loan_ids, "expected a sequence of loan ids")
-    if len(loan_ids) > LOANS_BATCH_MAX:
-        raise InvalidInput("loan_ids", len(loan_ids), f"at most {LOANS_BATCH_MAX} ids")
-    for index, loan_id in enumerate(loan_ids):
-        if not isinstance(loan_id, str):
-            raise InvalidInput(f"loan_ids[{index}]", loan_id, "expected a str")
-    return tuple(loan_ids)
+    return check_id_batch("loan_ids", loan_ids, LOANS_BATCH_MAX, "loan")
 
 
 def check_updates(updates: object) -> tuple[tuple[Loan, int], ...]:
@@ -91,11 +88,8 @@ def check_updates(updates: object) -> tuple[tuple[Loan, int], ...]:
     return tuple(updates)
 
 
-def check_limit(after: object, limit: object) -> None:
-    if not isinstance(after, str):
-        raise InvalidInput("after", after, "expected a str")
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _LIMIT_MAX:
-        raise InvalidInput("limit", limit, f"expected an int from 1 to {_LIMIT_MAX}")
+check_limit = check_page
+"""A page's ``after`` and ``limit`` checked (:func:`~loancore.adapters.memory.documents.check_page`)."""
 
 
 def check_standings(standings: object) -> tuple[LoanStanding, ...]:
@@ -127,21 +121,15 @@ class MemoryLoanStore(MemoryLines):
     def save_product(self, toml_text: str) -> LoanProduct:
         product = product_from_toml(toml_text)
         with self._lock:
-            stored = self._state.products.get(product.ref)
-            if stored is not None:
-                if stored != product:
-                    raise IdempotencyConflict(
-                        f"{product.product_id}@{product.version}", "product version changed"
-                    )
-                return stored
-            self._state.products[product.ref] = product
-        return product
+            products = self._state.products
+            kept = products[product.ref] = keep_product(
+                products.get(product.ref), product, "product"
+            )
+        return kept
 
     def product(self, product_id: str, version: int) -> LoanProduct:
         found = self._state.products.get((product_id, version))
-        if found is None:
-            raise NotFound("product", f"{product_id}@{version}")
-        return found
+        return find_product(found, product_id, version, "product")
 
     # -- loans ------------------------------------------------------------------------------------
 

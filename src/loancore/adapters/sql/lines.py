@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection
 
 from loancore.adapters.memory.lines import (
     LineUpdate,
+    OneLineUpdate,
     check_account,
     check_account_ids,
     check_line_limit,
@@ -39,9 +40,20 @@ from loancore.adapters.sql.base import (
     METADATA,
     Bind,
     binary_text,
-    currency_column,
     read_connection,
     write_transaction,
+)
+from loancore.adapters.sql.documents import (
+    document_table,
+    ids_page,
+    ids_where,
+    insert_once,
+    load_product,
+    product_table,
+    rows_by_id,
+    save_product,
+    update_all,
+    versioned_update,
 )
 from loancore.adapters.sql.lines_codec import (
     decode_line,
@@ -74,26 +86,13 @@ __all__ = [
 
 TEXT_ID = binary_text()
 
-LINE_PRODUCTS = sa.Table(
-    "loans_line_products",
-    METADATA,
-    sa.Column("product_id", TEXT_ID, primary_key=True),
-    sa.Column("version", sa.Integer, primary_key=True),
-    sa.Column("toml", sa.Text, nullable=False),
-)
+LINE_PRODUCTS = product_table("loans_line_products")
 
-LINES = sa.Table(
+LINES = document_table(
     "loans_lines",
-    METADATA,
-    sa.Column("account_id", TEXT_ID, primary_key=True),
-    sa.Column("customer_id", TEXT_ID, nullable=False, index=True),
-    sa.Column("line_id", TEXT_ID, nullable=False, index=True),  # the quota line
-    sa.Column("product_id", TEXT_ID, nullable=False),
-    sa.Column("product_version", sa.Integer, nullable=False),
-    currency_column(),
-    sa.Column("last_date", sa.Date, nullable=False, index=True),
-    sa.Column("version", sa.BigInteger, nullable=False),
-    sa.Column("document", sa.Text, nullable=False),
+    "account_id",
+    before=(sa.Column("line_id", TEXT_ID, nullable=False, index=True),),  # the quota line
+    after=(sa.Column("last_date", sa.Date, nullable=False, index=True),),
 )
 
 LINE_EVENTS = sa.Table(
@@ -121,21 +120,18 @@ def add_line_tables(connection: Connection) -> None:
     METADATA.create_all(connection, tables=list(LINE_TABLES), checkfirst=True)
 
 
-_UPDATE = (
-    LINES.update()
-    .where(LINES.c.account_id == sa.bindparam("id"), LINES.c.version == sa.bindparam("expected"))
-    .values(
-        last_date=sa.bindparam("new_last_date"),
-        version=sa.bindparam("new_version"),
-        document=sa.bindparam("new_document"),
-    )
-)
-
-_IN_MAX = 500
+_UPDATE = versioned_update(LINES, "account_id", "last_date")
 
 
 @functools.lru_cache(maxsize=256)
 def _parsed(toml_text: str) -> CreditLineProduct:
+    return credit_line_product_from_toml(toml_text)
+
+
+def _read(toml_text: str) -> CreditLineProduct:
+    """A line product's TOML text parsed (once per text); anything else refused by the parser."""
+    if isinstance(toml_text, str):
+        return _parsed(toml_text)
     return credit_line_product_from_toml(toml_text)
 
 
@@ -145,71 +141,35 @@ def _stored(row: Any) -> StoredLine:
     )
 
 
-class SqlLines:
+class SqlLines(OneLineUpdate):
     """The credit-line methods of the SQL loan store (a mixin over the store's ``_bind``)."""
 
     _bind: Bind
 
     def save_line_product(self, toml_text: str) -> CreditLineProduct:
-        product = (
-            _parsed(toml_text)
-            if isinstance(toml_text, str)
-            else credit_line_product_from_toml(toml_text)
-        )
-        with write_transaction(self._bind) as connection:
-            query = sa.select(LINE_PRODUCTS.c.toml).where(
-                LINE_PRODUCTS.c.product_id == product.product_id,
-                LINE_PRODUCTS.c.version == product.version,
-            )
-            stored: str | None = connection.execute(query).scalar_one_or_none()
-            if stored is not None:
-                if _parsed(stored) != product:
-                    ref = f"{product.product_id}@{product.version}"
-                    raise IdempotencyConflict(ref, "line product version changed")
-                return _parsed(stored)
-            connection.execute(
-                LINE_PRODUCTS.insert().values(
-                    product_id=product.product_id, version=product.version, toml=toml_text
-                )
-            )
+        noun = "line product"
+        product: CreditLineProduct = save_product(self._bind, LINE_PRODUCTS, toml_text, _read, noun)
         return product
 
     def line_product(self, product_id: str, version: int) -> CreditLineProduct:
-        query = sa.select(LINE_PRODUCTS.c.toml).where(
-            LINE_PRODUCTS.c.product_id == product_id, LINE_PRODUCTS.c.version == version
-        )
-        with read_connection(self._bind) as connection:
-            text: str | None = connection.execute(query).scalar_one_or_none()
-        if text is None:
-            raise NotFound("line product", f"{product_id}@{version}")
-        return _parsed(text)
+        return load_product(self._bind, LINE_PRODUCTS, product_id, version, _read, "line product")
 
     def add_line(self, account: CreditLineAccount, *, customer_id: str) -> None:
         check_account(account)
         require_id("customer_id", customer_id)
         document = encode_line(account)
-        with write_transaction(self._bind) as connection:
-            query = sa.select(LINES.c.customer_id, LINES.c.document).where(
-                LINES.c.account_id == account.account_id
-            )
-            row = connection.execute(query).one_or_none()
-            if row is not None:
-                if row.document != document or row.customer_id != customer_id:
-                    raise IdempotencyConflict(account.account_id, "a different line has this id")
-                return
-            connection.execute(
-                LINES.insert().values(
-                    account_id=account.account_id,
-                    customer_id=customer_id,
-                    line_id=account.line_id,
-                    product_id=account.product_id,
-                    product_version=account.product_version,
-                    currency=account.currency,
-                    last_date=account.last_date,
-                    version=1,
-                    document=document,
-                )
-            )
+        row = {
+            "account_id": account.account_id,
+            "customer_id": customer_id,
+            "line_id": account.line_id,
+            "product_id": account.product_id,
+            "product_version": account.product_version,
+            "currency": account.currency,
+            "last_date": account.last_date,
+            "version": 1,
+            "document": document,
+        }
+        insert_once(self._bind, LINES, LINES.c.account_id, row, document.__eq__, "line")
 
     def load_line(self, account_id: str) -> StoredLine:
         query = sa.select(LINES.c.customer_id, LINES.c.version, LINES.c.document).where(
@@ -223,27 +183,14 @@ class SqlLines:
 
     def load_lines(self, account_ids: Sequence[str]) -> dict[str, StoredLine]:
         unique = list(dict.fromkeys(check_account_ids(account_ids)))
-        rows: dict[str, StoredLine] = {}
         columns = (LINES.c.account_id, LINES.c.customer_id, LINES.c.version, LINES.c.document)
         with read_connection(self._bind) as connection:
-            for first in range(0, len(unique), _IN_MAX):  # bounded by LINES_BATCH_MAX / _IN_MAX
-                chunk = unique[first : first + _IN_MAX]
-                query = sa.select(*columns).where(LINES.c.account_id.in_(chunk))
-                rows.update((row.account_id, _stored(row)) for row in connection.execute(query))
+            found = rows_by_id(connection, LINES.c.account_id, columns, unique)
+            rows = {row.account_id: _stored(row) for row in found}
         for account_id in unique:
             if account_id not in rows:
                 raise NotFound("line", account_id)
         return {account_id: rows[account_id] for account_id in unique}
-
-    def update_line(
-        self,
-        account: CreditLineAccount,
-        *,
-        expected_version: int,
-        record: LineRecord,
-        statements: Sequence[Statement] = (),
-    ) -> None:
-        self.update_lines([(account, expected_version, record, tuple(statements))])
 
     def update_lines(
         self, updates: Sequence[tuple[CreditLineAccount, int, LineRecord, Sequence[Statement]]]
@@ -277,7 +224,8 @@ class SqlLines:
         ]
         try:
             with write_transaction(self._bind) as connection:
-                _update_accounts(connection, accounts)
+                if not update_all(connection, _UPDATE, accounts):
+                    raise _Stale
                 connection.execute(LINE_EVENTS.insert(), records)
                 if statements:
                     connection.execute(LINE_STATEMENTS.insert(), statements)
@@ -332,14 +280,7 @@ class SqlLines:
 
     def line_ids(self, *, after: str = "", limit: int = 1000) -> tuple[str, ...]:
         check_line_limit(after, limit)
-        query = (
-            sa.select(LINES.c.account_id)
-            .where(LINES.c.account_id > after)
-            .order_by(LINES.c.account_id)
-            .limit(limit)
-        )
-        with read_connection(self._bind) as connection:
-            return tuple(connection.execute(query).scalars())
+        return ids_page(self._bind, LINES.c.account_id, after, limit)
 
     def lines_to_close(
         self, through: date, *, after: str = "", limit: int = 1000
@@ -363,24 +304,8 @@ class SqlLines:
             return tuple(connection.execute(query).scalars())
 
     def quota_line_accounts(self, line_id: str) -> tuple[str, ...]:
-        query = (
-            sa.select(LINES.c.account_id)
-            .where(LINES.c.line_id == line_id)
-            .order_by(LINES.c.account_id)
-        )
-        with read_connection(self._bind) as connection:
-            return tuple(connection.execute(query).scalars())
+        return ids_where(self._bind, LINES.c.account_id, LINES.c.line_id == line_id)
 
 
 class _Stale(Exception):
     """Raised inside ``update_lines``' savepoint to undo it when an account was not updated."""
-
-
-def _update_accounts(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    if connection.dialect.supports_sane_multi_rowcount or len(rows) == 1:
-        if connection.execute(_UPDATE, rows if len(rows) > 1 else rows[0]).rowcount != len(rows):
-            raise _Stale
-        return
-    for row in rows:  # bounded by LINES_BATCH_MAX
-        if connection.execute(_UPDATE, row).rowcount != 1:
-            raise _Stale

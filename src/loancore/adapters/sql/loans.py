@@ -36,15 +36,26 @@ from loancore.adapters.memory.loans import (
     check_updates,
 )
 from loancore.adapters.sql.base import (
-    METADATA,
     Bind,
     MigrationStep,
     binary_text,
     check_bind,
-    currency_column,
     ensure_schema,
     read_connection,
     write_transaction,
+)
+from loancore.adapters.sql.documents import (
+    IN_MAX,
+    document_table,
+    ids_page,
+    ids_where,
+    insert_once,
+    load_product,
+    product_table,
+    rows_by_id,
+    save_product,
+    update_all,
+    versioned_update,
 )
 from loancore.adapters.sql.lines import LINE_TABLES, LINES, SqlLines, add_line_tables
 from loancore.adapters.sql.loans_codec import LineMemo, decode_loan, encode_loan
@@ -59,7 +70,7 @@ from loancore.adapters.sql.standing import (
 )
 from loancore.checks import require_date, require_id
 from loancore.delinquency.daily import LoanStanding
-from loancore.errors import ConcurrentUpdate, IdempotencyConflict, NotFound
+from loancore.errors import ConcurrentUpdate, NotFound
 from loancore.servicing import Loan, LoanProduct, product_from_toml
 
 __all__ = [
@@ -80,42 +91,15 @@ LOANS_MIGRATIONS: dict[int, MigrationStep] = {1: add_line_tables}
 
 TEXT_ID = binary_text()
 
-PRODUCTS = sa.Table(
-    "loans_products",
-    METADATA,
-    sa.Column("product_id", TEXT_ID, primary_key=True),
-    sa.Column("version", sa.Integer, primary_key=True),
-    sa.Column("toml", sa.Text, nullable=False),
-)
+PRODUCTS = product_table("loans_products")
 
-LOANS = sa.Table(
-    "loans_loans",
-    METADATA,
-    sa.Column("loan_id", TEXT_ID, primary_key=True),
-    sa.Column("customer_id", TEXT_ID, nullable=False, index=True),
-    sa.Column("product_id", TEXT_ID, nullable=False),
-    sa.Column("product_version", sa.Integer, nullable=False),
-    currency_column(),
-    sa.Column("status", TEXT_ID, nullable=False),
-    sa.Column("version", sa.BigInteger, nullable=False),
-    sa.Column("document", sa.Text, nullable=False),
+LOANS = document_table(
+    "loans_loans", "loan_id", after=(sa.Column("status", TEXT_ID, nullable=False),)
 )
 
 LOANS_TABLES = (PRODUCTS, LOANS, *LINE_TABLES)
 
-_UPDATE = (
-    LOANS.update()
-    .where(LOANS.c.loan_id == sa.bindparam("id"), LOANS.c.version == sa.bindparam("expected"))
-    .values(
-        status=sa.bindparam("new_status"),
-        version=sa.bindparam("new_version"),
-        document=sa.bindparam("new_document"),
-    )
-)
-
-
-_IN_MAX = 500
-"""The most ids one ``SELECT ... IN`` binds (SQLite allows 32,766 parameters; PostgreSQL more)."""
+_UPDATE = versioned_update(LOANS, "loan_id", "status")
 
 
 class _Stale(Exception):
@@ -125,6 +109,11 @@ class _Stale(Exception):
 @functools.lru_cache(maxsize=256)
 def _parsed(toml_text: str) -> LoanProduct:
     return product_from_toml(toml_text)
+
+
+def _read(toml_text: str) -> LoanProduct:
+    """A product's TOML text parsed (once per text); anything else refused by the parser."""
+    return _parsed(toml_text) if isinstance(toml_text, str) else product_from_toml(toml_text)
 
 
 class SqlLoanStore(SqlLines):
@@ -149,36 +138,11 @@ class SqlLoanStore(SqlLines):
     # -- products ---------------------------------------------------------------------------------
 
     def save_product(self, toml_text: str) -> LoanProduct:
-        product = _parsed(toml_text) if isinstance(toml_text, str) else product_from_toml(toml_text)
-        with write_transaction(self._bind) as connection:
-            stored = self._product_text(connection, product.product_id, product.version)
-            if stored is not None:
-                if _parsed(stored) != product:
-                    raise IdempotencyConflict(
-                        f"{product.product_id}@{product.version}", "product version changed"
-                    )
-                return _parsed(stored)
-            connection.execute(
-                PRODUCTS.insert().values(
-                    product_id=product.product_id, version=product.version, toml=toml_text
-                )
-            )
+        product: LoanProduct = save_product(self._bind, PRODUCTS, toml_text, _read, "product")
         return product
 
     def product(self, product_id: str, version: int) -> LoanProduct:
-        with read_connection(self._bind) as connection:
-            text = self._product_text(connection, product_id, version)
-        if text is None:
-            raise NotFound("product", f"{product_id}@{version}")
-        return _parsed(text)
-
-    @staticmethod
-    def _product_text(connection: Connection, product_id: str, version: int) -> str | None:
-        query = sa.select(PRODUCTS.c.toml).where(
-            PRODUCTS.c.product_id == product_id, PRODUCTS.c.version == version
-        )
-        text: str | None = connection.execute(query).scalar_one_or_none()
-        return text
+        return load_product(self._bind, PRODUCTS, product_id, version, _read, "product")
 
     # -- loans ------------------------------------------------------------------------------------
 
@@ -186,29 +150,21 @@ class SqlLoanStore(SqlLines):
         check_loan(loan)
         require_id("customer_id", customer_id)
         document = encode_loan(loan)
-        with write_transaction(self._bind) as connection:
-            query = sa.select(LOANS.c.customer_id, LOANS.c.document).where(
-                LOANS.c.loan_id == loan.loan_id
-            )
-            row = connection.execute(query).one_or_none()
-            if row is not None:
-                # a loan stored in an older format has another text for the same value
-                same = row.document == document or decode_loan(row.document) == loan
-                if not same or row.customer_id != customer_id:
-                    raise IdempotencyConflict(loan.loan_id, "a different loan has this id")
-                return
-            connection.execute(
-                LOANS.insert().values(
-                    loan_id=loan.loan_id,
-                    customer_id=customer_id,
-                    product_id=loan.product_id,
-                    product_version=loan.product_version,
-                    currency=loan.currency,
-                    status=loan.status.value,
-                    version=loan.version,
-                    document=document,
-                )
-            )
+
+        def same(stored: str) -> bool:  # a loan stored in an older format has another text
+            return stored == document or decode_loan(stored) == loan
+
+        row = {
+            "loan_id": loan.loan_id,
+            "customer_id": customer_id,
+            "product_id": loan.product_id,
+            "product_version": loan.product_version,
+            "currency": loan.currency,
+            "status": loan.status.value,
+            "version": loan.version,
+            "document": document,
+        }
+        insert_once(self._bind, LOANS, LOANS.c.loan_id, row, same, "loan")
 
     def load(self, loan_id: str) -> Loan:
         with read_connection(self._bind) as connection:
@@ -251,14 +207,10 @@ class SqlLoanStore(SqlLines):
     def load_many(self, loan_ids: Sequence[str]) -> dict[str, Loan]:
         ids = check_ids(loan_ids)
         unique = list(dict.fromkeys(ids))
-        documents: dict[str, str] = {}
+        columns = (LOANS.c.loan_id, LOANS.c.document)
         with read_connection(self._bind) as connection:
-            for first in range(0, len(unique), _IN_MAX):  # bounded by LOANS_BATCH_MAX / _IN_MAX
-                chunk = unique[first : first + _IN_MAX]
-                query = sa.select(LOANS.c.loan_id, LOANS.c.document).where(
-                    LOANS.c.loan_id.in_(chunk)
-                )
-                documents.update((row.loan_id, row.document) for row in connection.execute(query))
+            rows = rows_by_id(connection, LOANS.c.loan_id, columns, unique)
+            documents = {row.loan_id: row.document for row in rows}
         found: dict[str, Loan] = {}
         self._memo.clear()  # a batch read replaces the lines of the batch before
         for loan_id in unique:
@@ -285,26 +237,18 @@ class SqlLoanStore(SqlLines):
         self._memo.clear()  # the objects read live no longer than their write
         try:
             with write_transaction(self._bind) as connection:
-                if connection.dialect.supports_sane_multi_rowcount:
-                    if connection.execute(_UPDATE, rows).rowcount != len(rows):
-                        raise _Stale
-                else:
-                    for row in rows:  # bounded by LOANS_BATCH_MAX
-                        if connection.execute(_UPDATE, row).rowcount != 1:
-                            raise _Stale
+                if not update_all(connection, _UPDATE, rows):
+                    raise _Stale
         except _Stale:
             self._refuse_stale(pairs)
 
     def _refuse_stale(self, pairs: Sequence[tuple[Loan, int]]) -> None:
         """The refusal of an ``update_many`` that found a loan missing or moved (nothing written)."""
         ids = [loan.loan_id for loan, _expected in pairs]
-        versions: dict[str, int] = {}
+        columns = (LOANS.c.loan_id, LOANS.c.version)
         with read_connection(self._bind) as connection:
-            for first in range(0, len(ids), _IN_MAX):  # bounded by LOANS_BATCH_MAX / _IN_MAX
-                query = sa.select(LOANS.c.loan_id, LOANS.c.version).where(
-                    LOANS.c.loan_id.in_(ids[first : first + _IN_MAX])
-                )
-                versions.update((row.loan_id, row.version) for row in connection.execute(query))
+            rows = rows_by_id(connection, LOANS.c.loan_id, columns, ids)
+            versions = {row.loan_id: row.version for row in rows}
         for loan, expected in pairs:
             if loan.loan_id not in versions:
                 raise NotFound("loan", loan.loan_id)
@@ -314,24 +258,11 @@ class SqlLoanStore(SqlLines):
         raise ConcurrentUpdate("loan", loan.loan_id, expected)
 
     def customer_loans(self, customer_id: str) -> tuple[str, ...]:
-        query = (
-            sa.select(LOANS.c.loan_id)
-            .where(LOANS.c.customer_id == customer_id)
-            .order_by(LOANS.c.loan_id)
-        )
-        with read_connection(self._bind) as connection:
-            return tuple(connection.execute(query).scalars())
+        return ids_where(self._bind, LOANS.c.loan_id, LOANS.c.customer_id == customer_id)
 
     def loan_ids(self, *, after: str = "", limit: int = 1000) -> tuple[str, ...]:
         check_limit(after, limit)
-        query = (
-            sa.select(LOANS.c.loan_id)
-            .where(LOANS.c.loan_id > after)
-            .order_by(LOANS.c.loan_id)
-            .limit(limit)
-        )
-        with read_connection(self._bind) as connection:
-            return tuple(connection.execute(query).scalars())
+        return ids_page(self._bind, LOANS.c.loan_id, after, limit)
 
     # -- end-of-day standings (loancore.adapters.sql.standing) ------------------------------------
 
@@ -347,8 +278,8 @@ class SqlLoanStore(SqlLines):
         ids = [s.loan_id for s in checked]
         with write_transaction(self._bind) as connection:
             known: set[str] = set()
-            for first in range(0, len(ids), _IN_MAX):  # bounded by LOANS_BATCH_MAX / _IN_MAX
-                some = ids[first : first + _IN_MAX]
+            for first in range(0, len(ids), IN_MAX):  # bounded by LOANS_BATCH_MAX / IN_MAX
+                some = ids[first : first + IN_MAX]
                 query = sa.select(LOANS.c.loan_id).where(LOANS.c.loan_id.in_(some))
                 known.update(connection.execute(query).scalars())
                 if len(known) < first + len(some):  # a credit line's standing is kept here too
