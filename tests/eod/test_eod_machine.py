@@ -76,3 +76,17 @@ def test_products_in_two_currencies_are_refused() -> None:
     with pytest.raises(InvalidInput, match="principals"):
         end_of_day_machine((CLINIC_PRODUCT_TOML,), principals=(cny("-1.00"),))
     assert issubclass(end_of_day_machine(), EndOfDayMachine)
+
+
+def test_a_book_refused_on_a_quota_line_a_sale_closed_is_not_a_loan() -> None:
+    """Found by the machine: selling a loan closes the customer's quota line, so the next order
+    is refused (QUOTA_LINE_CLOSED) and books nothing; the machine must not count it as a loan."""
+    machine = end_of_day_machine((STORY_PRODUCT_TOML, CLINIC_PRODUCT_TOML))()
+    machine.book(0)
+    for skipped in (0, 60, 60):
+        machine.close_day(skipped)
+    machine.sell(0, 0)
+    machine.book(0)
+    assert machine.loans == ["L1"]
+    machine.books_reconcile()
+    machine.registers_and_allowances_agree_with_the_standings()
