@@ -1,37 +1,8 @@
-"""``uow``: a set-up credit-line unit of work of every kind (memory, SQLite, PostgreSQL)."""
+"""``make`` / ``kind`` / ``uow``: set-up credit-line units of work of every kind (memory,
+SQLite, PostgreSQL); see lines_kit.py and tests/store_kit.py."""
 
-from __future__ import annotations
+from lines_kit import make_uow
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from store_kit import uow_fixtures
 
-import pytest
-from lines_kit import dispose, make_uow
-
-from loancore.ports import UnitOfWork
-
-KINDS = [
-    pytest.param("memory", id="memory"),
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-]
-
-
-@pytest.fixture
-def make(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., UnitOfWork]]:
-    made: list[UnitOfWork] = []
-
-    def build(kind: str, **kwargs: Any) -> UnitOfWork:
-        url = request.getfixturevalue("postgres_url") if kind == "postgres" else None
-        made.append(make_uow(kind, tmp_path, url, **kwargs))
-        return made[-1]
-
-    yield build
-    for uow in made:
-        dispose(uow)
-
-
-@pytest.fixture(params=KINDS)
-def uow(request: pytest.FixtureRequest, make: Callable[..., UnitOfWork]) -> UnitOfWork:
-    return make(request.param)
+make, kind, uow = uow_fixtures(make_uow)

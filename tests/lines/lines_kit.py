@@ -6,9 +6,6 @@ penalty interest) and the borrower ``C1``'s quota line ``Q1`` of 50,000.00 CNY.
 
 from __future__ import annotations
 
-import itertools
-import os
-import uuid
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -16,9 +13,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from loancore.adapters.memory.uow import MemoryUnitOfWork
-from loancore.adapters.sql import create_engine
-from loancore.adapters.sql.uow import SqlUnitOfWork
 from loancore.ledger import default_chart
 from loancore.money import Money
 from loancore.ports import UnitOfWork
@@ -26,10 +20,10 @@ from loancore.quota import Grant
 from loancore.services import LineReconciliation, open_credit_line, reconcile_line
 from loancore.servicing import CreditLineAccount
 from loancore.testing.servicing import CASH_LINE_PRODUCT_TOML
+from store_kit import empty_engine, fresh_uow
 
 OPENED = date(2026, 3, 1)
 LATER = date(2031, 1, 1)
-_counter = itertools.count()
 
 LINE_PRODUCT_TOML = CASH_LINE_PRODUCT_TOML
 
@@ -40,24 +34,11 @@ def cny(amount: str) -> Money:
 
 def make_engine(kind: str, tmp_path: Path, postgres_url: str | None, **kwargs: Any) -> sa.Engine:
     """An empty database: a SQLite file, or a new schema on ``postgres_url`` (search_path)."""
-    if kind == "sqlite":
-        return create_engine(tmp_path / f"lines-{next(_counter)}.sqlite")
-    assert postgres_url, "postgres needs the postgres_url fixture"
-    schema = f"cl_{os.getpid()}_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    admin.dispose()
-    options = {"options": f"-csearch_path={schema}"}
-    return create_engine(postgres_url, connect_args=options, **kwargs)
+    return empty_engine(kind, tmp_path, postgres_url, prefix="cl", **kwargs)
 
 
 def make_uow(kind: str, tmp_path: Path, postgres_url: str | None, **kwargs: Any) -> UnitOfWork:
-    uow: UnitOfWork
-    if kind == "memory":
-        uow = MemoryUnitOfWork()
-    else:
-        uow = SqlUnitOfWork(make_engine(kind, tmp_path, postgres_url, **kwargs))
+    uow = fresh_uow(kind, tmp_path, postgres_url, prefix="cl", **kwargs)
     set_up(uow)
     return uow
 
@@ -109,9 +90,3 @@ def state(uow: UnitOfWork) -> tuple[object, ...]:
             tuple(uow.quota.journal()),
             tuple(uow.ledger.entries()),
         )
-
-
-def dispose(uow: UnitOfWork) -> None:
-    bind = getattr(uow, "bind", None)
-    if isinstance(bind, sa.Engine):
-        bind.dispose()

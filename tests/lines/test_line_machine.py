@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
-from lines_kit import OPENED, assert_clean, dispose, make_uow, open_a1
+from lines_kit import OPENED, assert_clean, make_uow, open_a1
 
 from loancore.checks import DATE_MAX
 from loancore.delinquency import line_interest
@@ -28,6 +28,7 @@ from loancore.servicing import (
     ServicingEvent,
     Waive,
 )
+from store_kit import dispose
 
 AMOUNTS = st.integers(1, 2_000_000).map(lambda minor: Money.from_minor(minor, "CNY"))
 DAYS = st.integers(0, 40)

@@ -12,7 +12,7 @@ from pathlib import Path
 import attrs
 import pytest
 import sqlalchemy as sa
-from lines_kit import cny, dispose, make_engine, open_a1, set_up
+from lines_kit import cny, make_engine, open_a1, set_up
 
 from loancore.adapters.sql.base import ensure_schema, schema_version
 from loancore.adapters.sql.lines_codec import (
@@ -46,6 +46,7 @@ from loancore.servicing import (
 )
 from loancore.testing.servicing import CLINIC_PRODUCT_TOML
 from loancore.waterfall import Component
+from store_kit import dispose
 
 KINDS = [
     pytest.param("sqlite", id="sqlite"),
