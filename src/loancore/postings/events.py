@@ -167,9 +167,9 @@ class Event:
             if key not in given:
                 raise InvalidInput(f"dimensions.{key}", None, "required for this event")
         amounts = self.amounts()
+        currency = amounts[0][1].currency if amounts else ""
         for name, amount in amounts:
-            if amount.currency != amounts[0][1].currency:
-                currency = amounts[0][1].currency
+            if amount.currency != currency:
                 raise InvalidInput(name, amount, f"expected {currency} like the other amounts")
         for name in self.POSITIVE:
             amount = getattr(self, name)
@@ -178,7 +178,7 @@ class Event:
 
     def amounts(self) -> tuple[tuple[str, Money], ...]:
         """Every Money field with its name, in field order."""
-        return tuple((name, getattr(self, name)) for name in _money_names(type(self)))
+        return tuple([(name, getattr(self, name)) for name in _money_names(type(self))])
 
     @property
     def currency(self) -> str:
@@ -297,7 +297,9 @@ class RepaymentReceived(Event):
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
         received = self.received.minor_units
-        applied = sum(a.minor_units for name, a in self.amounts() if name != "received")
+        applied = sum(
+            a.minor_units for name, a in self.amounts() if name != "received" and not a.is_zero()
+        )
         if applied > received:
             shown = Money.from_minor(applied, self.received.currency)
             raise InvalidInput("received", self.received, f"components sum to {shown}, more")

@@ -3,6 +3,7 @@ repayment, status, quota effects, the outcome."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -121,8 +122,8 @@ def restore_effects(loan: Loan, event: ServicingEvent, principal: int) -> tuple[
     )
 
 
-_NAMED = tuple((component, component.value) for component in COMPONENTS)
-"""Each component and the Installment attribute holding its part."""
+_PARTS = operator.attrgetter(*(component.value for component in COMPONENTS))
+"""An installment's parts in :data:`COMPONENTS` order (the attributes are named by value)."""
 
 
 def outstanding_units(
@@ -136,15 +137,15 @@ def outstanding_units(
     for inst in loan.installments:  # bounded by installments x components
         if due_only is not None and inst.due_date > due_only:
             continue
+        number = inst.number
         owes = False
-        for component, name in _NAMED:
-            part: Part = getattr(inst, name)
+        for component, part in zip(COMPONENTS, _PARTS(inst), strict=True):
             left = part.due - part.paid - part.waived - part.written_off
             if left:
-                units[(inst.number, component)] = left
+                units[(number, component)] = left
                 owes = True
         if owes:
-            dates.append((inst.number, inst.due_date))
+            dates.append((number, inst.due_date))
     dates.sort(key=lambda pair: (pair[1], pair[0]))
     return units, dates
 
