@@ -161,6 +161,11 @@ class Event:
     dimensions: Dimensions = attrs.field(default=(), converter=_dimensions)
 
     def __attrs_post_init__(self) -> None:
+        self._checked_amounts()
+
+    def _checked_amounts(self) -> tuple[tuple[str, Money], ...]:
+        """The checks every event makes (the dimensions it requires, one currency, the positive
+        amounts); returns :meth:`amounts`, for a subclass's own checks."""
         # The converter (dimensions_of) already checked each value is an id every store keeps.
         given = {key for key, _value in self.dimensions}
         for key in self.REQUIRED_DIMENSIONS:
@@ -175,6 +180,7 @@ class Event:
             amount = getattr(self, name)
             if not amount.is_positive():
                 raise InvalidInput(name, amount, "must be positive")
+        return amounts
 
     def amounts(self) -> tuple[tuple[str, Money], ...]:
         """Every Money field with its name, in field order."""
@@ -295,10 +301,10 @@ class RepaymentReceived(Event):
     overpayment: Money = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        super().__attrs_post_init__()
+        amounts = self._checked_amounts()
         received = self.received.minor_units
         applied = sum(
-            a.minor_units for name, a in self.amounts() if name != "received" and not a.is_zero()
+            a.minor_units for name, a in amounts if name != "received" and not a.is_zero()
         )
         if applied > received:
             shown = Money.from_minor(applied, self.received.currency)
