@@ -3,7 +3,6 @@ repayment, status, quota effects, the outcome."""
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -122,8 +121,8 @@ def restore_effects(loan: Loan, event: ServicingEvent, principal: int) -> tuple[
     )
 
 
-_PARTS = operator.attrgetter(*(component.value for component in COMPONENTS))
-"""An installment's parts in :data:`COMPONENTS` order (the attributes are named by value)."""
+_NAMED = tuple((component, component.value) for component in COMPONENTS)
+"""Each component and the Installment attribute holding its part."""
 
 
 def outstanding_units(
@@ -137,15 +136,15 @@ def outstanding_units(
     for inst in loan.installments:  # bounded by installments x components
         if due_only is not None and inst.due_date > due_only:
             continue
-        number = inst.number
         owes = False
-        for component, part in zip(COMPONENTS, _PARTS(inst), strict=True):
+        for component, name in _NAMED:
+            part: Part = getattr(inst, name)
             left = part.due - part.paid - part.waived - part.written_off
             if left:
-                units[(number, component)] = left
+                units[(inst.number, component)] = left
                 owes = True
         if owes:
-            dates.append((number, inst.due_date))
+            dates.append((inst.number, inst.due_date))
     dates.sort(key=lambda pair: (pair[1], pair[0]))
     return units, dates
 
