@@ -24,6 +24,7 @@ from loancore.adapters.memory.ledger import MemoryLedgerStore
 from loancore.errors import FloatNotAllowed, InvalidInput
 from loancore.ledger import (
     JournalEntry,
+    Leg,
     MemoRegister,
     Side,
     Subject,
@@ -145,6 +146,30 @@ def test_replaying_an_event_replays_the_same_entries_and_keys(
         assert entry.idempotency_key.endswith(f":{event.event_id}{suffix}")
         assert entry.entry_id == entry.idempotency_key
         assert len(entry.idempotency_key) <= 200
+
+
+@given(events(), mappings())
+def test_template_entries_equal_the_ones_the_checked_constructors_build(
+    event: Event, mapping: SubjectMapping
+) -> None:
+    """The templates build legs and entries from values already checked, without checking them
+    again: what they build is what the public constructors, checks and all, build."""
+    for entry in entries_for(event, mapping):
+        legs = tuple(
+            Leg(leg.subject_code, leg.side, leg.amount, leg.dimensions) for leg in entry.legs
+        )
+        checked = JournalEntry(
+            entry_id=entry.entry_id,
+            idempotency_key=entry.idempotency_key,
+            accounting_date=entry.accounting_date,
+            legs=legs,
+            memo=entry.memo,
+        )
+        assert entry == checked
+        assert entry.value_date == checked.value_date
+        assert entry.reverses is checked.reverses
+        assert [leg.signed_minor for leg in entry.legs] == [leg.signed_minor for leg in legs]
+        assert [type(leg.side) for leg in entry.legs] == [Side] * len(legs)
 
 
 @given(events())

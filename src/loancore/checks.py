@@ -22,6 +22,7 @@ Text
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 
 from loancore.errors import InvalidInput
 
@@ -32,6 +33,7 @@ __all__ = [
     "TEXT_LENGTH_MAX",
     "require_date",
     "require_id",
+    "require_ids",
     "require_text",
 ]
 
@@ -75,3 +77,13 @@ def require_id(field: str, value: object) -> str:
     if not text:
         raise InvalidInput(field, value, "expected a non-empty identifier")
     return text
+
+
+def require_ids(field: str, values: object, *, count_max: int) -> tuple[str, ...]:
+    """``values`` as a tuple of identifiers (each as :func:`require_id` says, named
+    ``field[i]``), at most ``count_max`` of them; else InvalidInput naming ``field``."""
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+        raise InvalidInput(field, values, "expected a sequence of identifiers")
+    if len(values) > count_max:
+        raise InvalidInput(field, len(values), f"at most {count_max} identifiers")
+    return tuple([require_id(f"{field}[{index}]", value) for index, value in enumerate(values)])

@@ -411,7 +411,8 @@ class Money:
 
     @classmethod
     def zero(cls, currency: str) -> Money:
-        return cls(Decimal(0), currency)
+        """Zero in ``currency`` (the one :meth:`from_minor` keeps, built once per currency)."""
+        return cls.from_minor(0, currency)
 
     @classmethod
     def from_minor(cls, minor: int, currency: str) -> Money:

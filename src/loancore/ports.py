@@ -352,6 +352,12 @@ class QuotaStore(Protocol):
         """The hold placed by the Hold with key ``hold_id``; NotFound if there is none."""
         ...
 
+    def holds(self, hold_ids: Sequence[str]) -> dict[str, QuotaHold]:
+        """The holds of ``hold_ids`` (at most :data:`~loancore.quota.HOLDS_READ_MAX`) by key,
+        read at once: what :meth:`hold` returns for each key, in the order given; a key that
+        placed no hold is left out (not an error: :meth:`hold` says NotFound)."""
+        ...
+
     def available(self, line_id: str, *, as_of: date) -> Money:
         """Available on the line as of ``as_of``, bound by its master's."""
         ...

@@ -37,3 +37,22 @@ def test_quota_effects_map_to_their_commands(make: Callable[..., UnitOfWork]) ->
         assert isinstance(refunded, RestoreRefunded) and refunded.reason is RefundReason.REFUND
         reuse = quota_command(uow, _effect(QuotaEffectKind.REUSE))
         assert reuse == Draw(key="k-reuse", line_id="LINE", amount=cny("10.00"))
+
+
+def test_holds_read_before_give_the_same_commands_and_a_release_reads_afresh(
+    make: Callable[..., UnitOfWork],
+) -> None:
+    """``holds`` read before the capture (the hold still open): the restores and the reuse take
+    their line from it and come out as without it; the release reads the captured hold."""
+    uow = make("memory")
+    with uow:
+        uow.quota.apply(
+            Hold(key="H1", line_id="LINE", amount=cny("10.00"), expires_on=DAY), as_of=DAY
+        )
+        before = uow.quota.holds(["H1"])
+        uow.quota.apply(quota_command(uow, _effect(QuotaEffectKind.CAPTURE)), as_of=DAY)
+        for kind in QuotaEffectKind:
+            effect = _effect(kind)
+            assert quota_command(uow, effect, holds=before) == quota_command(uow, effect)
+        released = quota_command(uow, _effect(QuotaEffectKind.RELEASE), holds=before)
+        assert isinstance(released, RestoreRefunded)

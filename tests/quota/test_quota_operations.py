@@ -12,12 +12,14 @@ from loancore.errors import (
     CurrencyMismatch,
     IdempotencyConflict,
     InvalidInput,
+    NotFound,
     QuotaRejected,
     Rejected,
     RejectionCode,
 )
 from loancore.money import Money
 from loancore.quota import (
+    HOLDS_READ_MAX,
     AddTemporaryLimit,
     AdjustLimit,
     Capture,
@@ -108,6 +110,33 @@ def test_partial_capture_uses_part_and_releases_the_rest(quota_store: Any) -> No
     assert quota_store.hold("h1").status is HoldStatus.CAPTURED
     assert quota_store.available("S0", as_of=DAY) == cny("7679.50")
     assert quota_store.check() == ()
+
+
+def test_holds_reads_at_once_what_hold_reads_one_by_one(quota_store: Any) -> None:
+    """A key given twice comes back once, in the order given; a key that placed no hold is
+    left out (hold() says NotFound for it)."""
+    open_lines(quota_store)
+    for key, line_id in (("h1", "S0"), ("h2", "S1"), ("h3", "S0")):
+        hold = Hold(key=key, line_id=line_id, amount=cny("100.00"), expires_on=DAY)
+        quota_store.apply(hold, as_of=DAY)
+    quota_store.apply(Capture(key="c1", hold_id="h2", amount=cny("40.00")), as_of=DAY)
+    found = quota_store.holds(["h3", "none", "h2", "h3"])
+    assert list(found) == ["h3", "h2"]
+    assert found == {"h3": quota_store.hold("h3"), "h2": quota_store.hold("h2")}
+    assert found["h2"].status is HoldStatus.CAPTURED
+    assert found["h3"].line_id == "S0"
+    assert quota_store.holds([]) == {}
+    with pytest.raises(NotFound):
+        quota_store.hold("none")
+
+
+def test_holds_refuses_what_is_not_a_list_of_ids_naming_it(quota_store: Any) -> None:
+    with pytest.raises(InvalidInput, match="hold_ids"):
+        quota_store.holds("h1")
+    with pytest.raises(InvalidInput, match=r"hold_ids\[1\]"):
+        quota_store.holds(["h1", "a\x00b"])
+    with pytest.raises(InvalidInput, match=f"at most {HOLDS_READ_MAX}"):
+        quota_store.holds(["h1"] * (HOLDS_READ_MAX + 1))
 
 
 def test_master_binds_sub_lines_that_add_up_to_more(quota_store: Any) -> None:
@@ -583,6 +612,7 @@ def test_reads_refuse_ids_no_store_could_keep(quota_store: Any, bad: Any) -> Non
         lambda: quota_store.line(bad),
         lambda: quota_store.balance(bad),
         lambda: quota_store.hold(bad),
+        lambda: quota_store.holds([bad]),
         lambda: quota_store.result(bad),
         lambda: quota_store.open_holds(bad),
         lambda: quota_store.available(bad, as_of=DAY),

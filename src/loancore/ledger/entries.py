@@ -11,7 +11,7 @@ import enum
 from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -125,6 +125,25 @@ def _check_money(_instance: object, attribute: attrs.Attribute[Any], value: obje
 _MINOR_FACTORS = {code: Decimal(10) ** units for code, units in CURRENCY_MINOR_UNITS.items()}
 
 
+_T = TypeVar("_T")
+
+
+def _unchecked(cls: type[_T], **values: Any) -> _T:
+    """An instance of the frozen class ``cls`` holding ``values`` (every field), its
+    validators and converters not run: for values the caller holds already checked."""
+    value = object.__new__(cls)
+    for name, item in values.items():  # bounded by the class's fields
+        object.__setattr__(value, name, item)
+    return value
+
+
+def _signed_minor(side: Side, amount: Money) -> int:
+    """``amount`` in integer minor units, positive on the debit side, negative on the credit."""
+    # Money is always at its currency's scale, so this product is an exact integer.
+    minor = int(amount.amount * _MINOR_FACTORS[amount.currency])
+    return minor if side is Side.DEBIT else -minor
+
+
 def _side(value: object) -> Side:
     return value if type(value) is Side else enum_value(Side, "side", value)
 
@@ -153,9 +172,24 @@ class Leg:
     signed_minor: int = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        # Money is always at its currency's scale, so this product is an exact integer.
-        minor = int(self.amount.amount * _MINOR_FACTORS[self.amount.currency])
-        object.__setattr__(self, "signed_minor", minor if self.side is Side.DEBIT else -minor)
+        object.__setattr__(self, "signed_minor", _signed_minor(self.side, self.amount))
+
+    @classmethod
+    def _of_checked(
+        cls, subject_code: str, side: Side, amount: Money, dimensions: Dimensions
+    ) -> Leg:
+        """A leg of values the caller already holds checked, so not checked again: a code of a
+        :class:`~loancore.postings.mapping.SubjectMapping` (checked when it was built), a
+        ``Side`` member, a Money and dimensions :func:`dimensions_of` returned (an event's).
+        Equal to ``Leg(subject_code, side, amount, dimensions)``; for the posting templates."""
+        return _unchecked(
+            cls,
+            subject_code=subject_code,
+            side=side,
+            amount=amount,
+            dimensions=dimensions,
+            signed_minor=_signed_minor(side, amount),
+        )
 
     @classmethod
     def debit(cls, subject_code: str, amount: Money, dimensions: DimensionsLike = None) -> Leg:
@@ -223,6 +257,27 @@ class JournalEntry:
             require_id("reverses", self.reverses)
         if self.reverses == self.entry_id:
             raise InvalidInput("reverses", self.reverses, "an entry cannot reverse itself")
+
+    @classmethod
+    def _of_checked(
+        cls, entry_id: str, accounting_date: date, legs: tuple[Leg, ...], memo: str
+    ) -> JournalEntry:
+        """An entry of values the caller already holds checked, so not checked again: an id that
+        is its own idempotency key, a date :func:`~loancore.checks.require_date` accepted (an
+        event's), one to :data:`LEGS_MAX` Leg values, a memo :func:`~loancore.checks.
+        require_text` accepts. Equal to ``JournalEntry(entry_id=entry_id, idempotency_key=
+        entry_id, accounting_date=accounting_date, legs=legs, memo=memo)``; for the posting
+        templates."""
+        return _unchecked(
+            cls,
+            entry_id=entry_id,
+            idempotency_key=entry_id,
+            accounting_date=accounting_date,
+            legs=legs,
+            value_date=accounting_date,
+            memo=memo,
+            reverses=None,
+        )
 
     def content(self) -> tuple[Any, ...]:
         """What idempotency compares: everything but ``entry_id`` and the key itself.

@@ -161,24 +161,30 @@ class Event:
     dimensions: Dimensions = attrs.field(default=(), converter=_dimensions)
 
     def __attrs_post_init__(self) -> None:
+        self._checked_amounts()
+
+    def _checked_amounts(self) -> tuple[tuple[str, Money], ...]:
+        """The checks every event makes (the dimensions it requires, one currency, the positive
+        amounts); returns :meth:`amounts`, for a subclass's own checks."""
         # The converter (dimensions_of) already checked each value is an id every store keeps.
         given = {key for key, _value in self.dimensions}
         for key in self.REQUIRED_DIMENSIONS:
             if key not in given:
                 raise InvalidInput(f"dimensions.{key}", None, "required for this event")
         amounts = self.amounts()
+        currency = amounts[0][1].currency if amounts else ""
         for name, amount in amounts:
-            if amount.currency != amounts[0][1].currency:
-                currency = amounts[0][1].currency
+            if amount.currency != currency:
                 raise InvalidInput(name, amount, f"expected {currency} like the other amounts")
         for name in self.POSITIVE:
             amount = getattr(self, name)
             if not amount.is_positive():
                 raise InvalidInput(name, amount, "must be positive")
+        return amounts
 
     def amounts(self) -> tuple[tuple[str, Money], ...]:
         """Every Money field with its name, in field order."""
-        return tuple((name, getattr(self, name)) for name in _money_names(type(self)))
+        return tuple([(name, getattr(self, name)) for name in _money_names(type(self))])
 
     @property
     def currency(self) -> str:
@@ -295,9 +301,11 @@ class RepaymentReceived(Event):
     overpayment: Money = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        super().__attrs_post_init__()
+        amounts = self._checked_amounts()
         received = self.received.minor_units
-        applied = sum(a.minor_units for name, a in self.amounts() if name != "received")
+        applied = sum(
+            a.minor_units for name, a in amounts if name != "received" and not a.is_zero()
+        )
         if applied > received:
             shown = Money.from_minor(applied, self.received.currency)
             raise InvalidInput("received", self.received, f"components sum to {shown}, more")

@@ -117,14 +117,43 @@ def _cr(role: Role, amount: Money) -> Line:
     return (role, Side.CREDIT, amount)
 
 
+_CODES: dict[int, tuple[SubjectMapping, dict[Role, str]]] = {}
+"""Each mapping's code per role (:meth:`SubjectMapping.code`), by the mapping's identity: a
+product's mapping books every event of its loans. An entry holds its mapping, so the id is not
+reused while the entry lives. Emptied when it reaches :data:`_CODES_MAX`."""
+
+_CODES_MAX = 1_024
+
+
+def _codes(mapping: SubjectMapping) -> dict[Role, str]:
+    known = _CODES.get(id(mapping))
+    if known is not None and known[0] is mapping:
+        return known[1]
+    codes = {role: mapping.code(role) for role in Role}
+    if len(_CODES) >= _CODES_MAX:
+        _CODES.clear()
+    _CODES[id(mapping)] = (mapping, codes)
+    return codes
+
+
 def _book(template: str, event: Event, mapping: SubjectMapping, memo: str, *lines: Line) -> Entries:
-    """The one builder of template entries (see the module docstring)."""
+    """The one builder of template entries (see the module docstring).
+
+    The legs and the entry are built from values already checked (the mapping's codes, the
+    event's id, date, dimensions and Money amounts, the template's own name and memo), so they
+    are not checked again (:meth:`Leg._of_checked`, :meth:`JournalEntry._of_checked`)."""
+    codes = _codes(mapping)
     merged: dict[tuple[str, Side], Money] = {}
     for role, side, amount in lines:
-        key = (mapping.code(role), side)
-        merged[key] = merged[key] + amount if key in merged else amount
+        key = (codes[role], side)
+        known = merged.get(key)
+        if known is None or known.is_zero():
+            merged[key] = amount
+        elif not amount.is_zero():  # adding zero leaves the amount as it is
+            merged[key] = known + amount
+    dimensions = event.dimensions
     legs = tuple(
-        Leg(code, side, amount, event.dimensions)
+        Leg._of_checked(code, side, amount, dimensions)
         for (code, side), amount in merged.items()
         if amount.is_positive()
     )
@@ -133,13 +162,8 @@ def _book(template: str, event: Event, mapping: SubjectMapping, memo: str, *line
     for currency in {leg.currency for leg in legs}:
         if sum(leg.signed_minor for leg in legs if leg.currency == currency) != 0:
             raise InvariantViolation(f"template {template} built an unbalanced entry: {legs}")
-    derived = f"{template}:{event.event_id}"
-    entry = JournalEntry(
-        entry_id=derived,
-        idempotency_key=derived,
-        accounting_date=event.accounting_date,
-        legs=legs,
-        memo=memo,
+    entry = JournalEntry._of_checked(
+        f"{template}:{event.event_id}", event.accounting_date, legs, memo
     )
     return (entry,)
 

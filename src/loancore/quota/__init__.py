@@ -30,12 +30,14 @@ from loancore.quota.commands import (
     command_fingerprint,
 )
 from loancore.quota.core import (
+    HOLDS_READ_MAX,
     Decision,
     QuotaView,
     ViewSource,
     available_minor,
     check_as_of,
     check_command,
+    check_hold_ids,
     decide,
     line_code,
     load_view,
@@ -67,6 +69,7 @@ from loancore.quota.policy import (
 __all__ = [
     "DEFAULT_BORROWER_CAP",
     "FINGERPRINT_VERSION",
+    "HOLDS_READ_MAX",
     "AddTemporaryLimit",
     "AdjustLimit",
     "Capture",
@@ -106,6 +109,7 @@ __all__ = [
     "available_minor",
     "check_as_of",
     "check_command",
+    "check_hold_ids",
     "check_rebuild",
     "command_fingerprint",
     "decide",

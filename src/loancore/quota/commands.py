@@ -347,7 +347,12 @@ def command_fingerprint(command: Command) -> str:
         "command": type(command).__name__,
         "fields": _canonical_fields(command),
     }
-    return json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return _FINGERPRINT_ENCODER.encode(document)
+
+
+_FINGERPRINT_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+"""The encoder of :func:`command_fingerprint`, built once (``json.dumps`` with these options
+builds one a call): the same text."""
 
 
 _FIELDS: dict[type, tuple[tuple[str, Any], ...]] = {}

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from loancore.checks import require_date
+from loancore.checks import require_date, require_ids
 from loancore.errors import (
     CurrencyMismatch,
     InvalidInput,
@@ -87,6 +87,17 @@ def check_command(command: object) -> None:
     """Refuse anything that is not one of the quota commands (before its key is even read)."""
     if type(command) not in _RULES:
         raise InvalidInput("command", command, "expected a quota command (loancore.quota.Command)")
+
+
+HOLDS_READ_MAX = 10_000
+"""The most hold ids one :meth:`~loancore.ports.QuotaStore.holds` read takes (an
+``apply_batch`` of its most events restores quota on at most that many holds)."""
+
+
+def check_hold_ids(hold_ids: object) -> tuple[str, ...]:
+    """``hold_ids`` as a tuple of ids, at most :data:`HOLDS_READ_MAX`; else InvalidInput
+    naming ``hold_ids`` (or the bad one, ``hold_ids[i]``)."""
+    return require_ids("hold_ids", hold_ids, count_max=HOLDS_READ_MAX)
 
 
 def check_as_of(as_of: object) -> datetime.date:

@@ -46,6 +46,7 @@ from loancore.quota import (
     Draw,
     Hold,
     HoldStatus,
+    QuotaHold,
     RefundReason,
     RepaymentParts,
     RestoreRefunded,
@@ -158,12 +159,24 @@ class Applied:
     record: EventRecord | None = None
 
 
-def quota_command(uow: UnitOfWork, effect: QuotaEffect) -> Command:
-    """The quota command for ``effect`` (module docstring); reads the hold's line."""
+_LINE_ONLY = frozenset(
+    {QuotaEffectKind.RESTORE_REPAID, QuotaEffectKind.RESTORE_REFUNDED, QuotaEffectKind.REUSE}
+)
+"""The effects whose command needs only the hold's line, which a hold never changes."""
+
+
+def quota_command(
+    uow: UnitOfWork, effect: QuotaEffect, *, holds: Mapping[str, QuotaHold] | None = None
+) -> Command:
+    """The quota command for ``effect`` (module docstring); reads the hold's line. ``holds``:
+    holds already read, by key (``uow.quota.holds``); an effect that needs only the hold's line
+    takes its hold from there when it has it. A release always reads the store: it needs the
+    hold's status as the commands before it left it."""
     kind = effect.kind
     if kind is QuotaEffectKind.CAPTURE:
         return Capture(key=effect.key, hold_id=effect.hold_id, amount=effect.amount)
-    hold = uow.quota.hold(effect.hold_id)
+    known = holds.get(effect.hold_id) if holds is not None and kind in _LINE_ONLY else None
+    hold = uow.quota.hold(effect.hold_id) if known is None else known
     if kind is QuotaEffectKind.RELEASE:
         if hold.status is HoldStatus.OPEN:
             return Void(key=effect.key, hold_id=effect.hold_id)
@@ -199,15 +212,16 @@ def _persist_effects(
     settlement, quota, then ledger)."""
     if settled is None:
         settled = servicing_hook(uow, outcomes)
+    effects = [e for o in outcomes for e in o.quota_effects if e.amount.is_positive()]
+    lines = list(dict.fromkeys(e.hold_id for e in effects if e.kind in _LINE_ONLY))
+    holds = uow.quota.holds(lines) if lines else None  # one read for the batch's restores
     commands: list[Command] = []
-    for outcome in outcomes:
-        for effect in outcome.quota_effects:
-            if effect.amount.is_positive():
-                if effect.kind is QuotaEffectKind.RELEASE and commands:
-                    # A release reads its hold's status: the commands before it apply first.
-                    uow.quota.apply_many(commands, as_of=as_of)
-                    commands = []
-                commands.append(quota_command(uow, effect))
+    for effect in effects:  # bounded by the outcomes' effects
+        if effect.kind is QuotaEffectKind.RELEASE and commands:
+            # A release reads its hold's status: the commands before it apply first.
+            uow.quota.apply_many(commands, as_of=as_of)
+            commands = []
+        commands.append(quota_command(uow, effect, holds=holds))
     if commands:
         uow.quota.apply_many(commands, as_of=as_of)
     entries = [entry for outcome in outcomes for entry in outcome.entries]

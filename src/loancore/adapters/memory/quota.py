@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 import attrs
 
@@ -39,6 +39,7 @@ from loancore.quota import (
     available_minor,
     check_as_of,
     check_command,
+    check_hold_ids,
     check_rebuild,
     decide,
     load_view,
@@ -216,6 +217,11 @@ class MemoryQuotaStore:
         if hold is None:
             raise NotFound("quota hold", hold_id)
         return hold
+
+    def holds(self, hold_ids: Sequence[str]) -> dict[str, QuotaHold]:
+        ids = check_hold_ids(hold_ids)
+        with self._lock:
+            return {hold_id: self._holds[hold_id] for hold_id in ids if hold_id in self._holds}
 
     def available(self, line_id: str, *, as_of: datetime.date) -> Money:
         """What can be held or drawn on ``line_id`` now: its own available bound by its master's."""

@@ -327,6 +327,8 @@ def _transaction_row(txn: Transaction) -> list[Any]:
 
 
 _KINDS = {kind.value: kind for kind in TransactionKind}
+_STATUSES = {status.value: status for status in LoanStatus}
+_PAYEES = {payee.value: payee for payee in Payee}
 
 
 def _transaction_of_row(row: list[Any]) -> Transaction:
@@ -567,8 +569,8 @@ def _loan(
         currency=data["currency"],
         terms=terms,
         dimensions=tuple((key, value) for key, value in data["dimensions"]),
-        status=LoanStatus(data["status"]),
-        payee=Payee(data["payee"]),
+        status=_STATUSES.get(data["status"]) or LoanStatus(data["status"]),
+        payee=_PAYEES.get(data["payee"]) or Payee(data["payee"]),
         hold_id=data["hold_id"],
         last_date=_fromiso(data["last_date"]),
         installments=installments,

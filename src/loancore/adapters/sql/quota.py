@@ -84,6 +84,7 @@ from loancore.quota import (
     available_minor,
     check_as_of,
     check_command,
+    check_hold_ids,
     check_rebuild,
     command_fingerprint,
     decide,
@@ -712,6 +713,17 @@ class SqlQuotaStore:
             raise NotFound("quota hold", hold_id)
         return hold
 
+    def holds(self, hold_ids: Sequence[str]) -> dict[str, QuotaHold]:
+        ids = check_hold_ids(hold_ids)
+        unique = list(dict.fromkeys(ids))
+        found: dict[str, QuotaHold] = {}
+        with read_connection(self._bind) as connection:
+            for first in range(0, len(unique), _IN_MAX):  # bounded: HOLDS_READ_MAX / _IN_MAX
+                chunk = unique[first : first + _IN_MAX]
+                query = sa.select(*_HOLDS).where(HOLDS.c.hold_id.in_(chunk))
+                found.update((row[0], _hold_of(row)) for row in connection.execute(query))
+        return {hold_id: found[hold_id] for hold_id in unique if hold_id in found}
+
     def available(self, line_id: str, *, as_of: datetime.date) -> Money:
         """What can be held or drawn on ``line_id`` now: its own available bound by its master's."""
         require_id("line_id", line_id)
@@ -1061,6 +1073,10 @@ def _line_of(row: Sequence[Any], temporary: tuple[TemporaryLimit, ...]) -> Quota
         row[0], row[1], row[2], row[3], row[4], row[5], _day(row[6]), _day(row[7]),
         LineStatus(row[8]), bool(row[9]), temporary,
     )  # fmt: skip
+
+
+_IN_MAX = 500
+"""The most ids one ``IN (...)`` list binds (well under every driver's parameter limit)."""
 
 
 def _hold_of(row: Sequence[Any]) -> QuotaHold:
