@@ -111,6 +111,8 @@ def _penalty(
     late = 0
     if not inst.late_fee_charged and unpaid:
         late = _late_fee(product, unpaid, loan.currency)
+    elif not (penalty or compound):  # the common case, a settled installment: only the date moves
+        return attrs.evolve(inst, penalty_through=as_of), 0, 0, 0
     inst = attrs.evolve(
         inst,
         penalty=_grow(inst.penalty, penalty),
@@ -168,7 +170,7 @@ def catch_up(
     installments = list(loan.installments)
     released = loan.adjustment_released
     amortizing = product.mapping.discount_treatment is DiscountTreatment.INTEREST_ADJUSTMENT
-    left = sum(1 for i in installments if not i.adjustment_amortized)
+    left = -1  # installments not amortized yet: counted when the first one is reached
     changed = False
     for index, before in enumerate(installments):  # bounded by the loan's installments
         if as_of < before.due_date:
@@ -186,6 +188,8 @@ def catch_up(
             sums["mgmt"] += charged
         if not inst.adjustment_amortized:
             # the share of what is left in 利息调整; the last installment takes the rest
+            if left < 0:
+                left = sum(1 for i in installments if not i.adjustment_amortized)
             remaining = loan.merchant_discount - released
             share = (remaining // left if left > 1 else remaining) if amortizing else 0
             released += share
