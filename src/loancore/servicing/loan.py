@@ -270,7 +270,7 @@ class Loan:
         if self.status is not LoanStatus.PENDING_DISBURSEMENT:
             # outstanding + repaid + written off + refunded, in one pass over the installments
             total = self.principal_prepaid + self.principal_refunded
-            for inst in self.installments:
+            for inst in self.installments:  # bounded by the loan's installments
                 part = inst.principal
                 total += part.outstanding + part.paid + part.written_off
             if total != self.principal_disbursed:
