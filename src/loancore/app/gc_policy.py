@@ -5,9 +5,10 @@ objects and, every 100 of those, a pass over every tracked object of the process
 end-of-day close, ``loancore demo``, a bench) builds and drops millions of small frozen values
 (installments, events, journal entries) that reference counting frees on its own, while the
 long-lived objects it set up first (modules, products, the SQLAlchemy engine and its caches,
-the demo's agenda) are scanned again at every full pass: 15-20% of the CPU of these paths
-(measured: a repayment 547 us, 454 us with the collector off, 488 us with ``gc.freeze()``
-after start-up).
+the demo's agenda) are scanned again at every full pass: 15-20% of the CPU of the repayment
+path (547 us a repayment, 454 us with the collector off, 488 us with ``gc.freeze()`` after
+start-up), 6% of the default demo's simulation (7.8 of 129.6 s; 1.8 s inside
+:func:`batch_gc`; docs/end-of-day.md).
 
 :func:`batch_gc` is the policy. The batch entry points apply it (``loancore demo``,
 ``loancore eod``, bench/bench_eod.py, bench/bench_demo.py); importing loancore never does, so
