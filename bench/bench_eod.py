@@ -20,6 +20,9 @@
     eod_sqlite_summary_entries_ratio  summary entries / loan-level entries of the day
     eod_sqlite_summary_vs_loan_ratio  summary loans a second / loan-level loans a second
 
+Both the end of day and the ledger posting it is compared with run under the batch entry
+points' collector policy (:func:`loancore.app.gc_policy.batch_gc`), as ``loancore eod`` does.
+
 Run alone with ``python bench/bench_eod.py``; no test asserts these figures.
 """
 
@@ -37,6 +40,7 @@ from typing import Any
 
 from loancore.adapters.sql import create_engine
 from loancore.adapters.sql.uow import SqlUnitOfWork
+from loancore.app.gc_policy import batch_gc
 from loancore.ledger import JournalEntry, default_chart
 from loancore.money import Money
 from loancore.quota import Grant, Hold
@@ -125,7 +129,8 @@ def _book_of(path: Path, loans: int, granularity: str) -> Any:
 def _close_day(uow: Any, loans: int, day: datetime.date) -> tuple[float, list[JournalEntry]]:
     """``day`` closed over the book: its time and the entries it posted."""
     started = time.perf_counter()
-    report = close_business_day(uow, day, chunk_size=CHUNK)
+    with batch_gc():  # the batch entry points' collector policy (loancore.app.gc_policy)
+        report = close_business_day(uow, day, chunk_size=CHUNK)
     eod_s = time.perf_counter() - started
     assert report.loans_closed == loans and not report.failed, report.failed[:3]
     entries = _entries_of_day(uow, day)
@@ -157,10 +162,11 @@ def ordinary_day(
     _set_up(ledger_uow, 0)
     per_chunk = max(1, len(entries) * CHUNK // loans)
     started = time.perf_counter()
-    for first in range(0, len(entries), per_chunk):
-        with ledger_uow:
-            ledger_uow.ledger.post(entries[first : first + per_chunk])
-            ledger_uow.commit()
+    with batch_gc():  # the same collector policy as the end of day it is compared with
+        for first in range(0, len(entries), per_chunk):
+            with ledger_uow:
+                ledger_uow.ledger.post(entries[first : first + per_chunk])
+                ledger_uow.commit()
     ledger_s = time.perf_counter() - started
     ledger_engine.dispose()
     rate = loans / eod_s

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import decimal
 import functools
 import itertools
 from datetime import date, timedelta
+from decimal import Decimal
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -32,7 +34,14 @@ from loancore.delinquency import (
 from loancore.ledger import default_chart
 from loancore.ledger.entries import MemoRegister
 from loancore.money import Money, Rounding
-from loancore.postings import ALLOWANCE_ROLE, DEFAULT_MAPPING, Stage, entries_for
+from loancore.postings import (
+    ALLOWANCE_ROLE,
+    DEFAULT_MAPPING,
+    ProvisionCharged,
+    ProvisionReleased,
+    Stage,
+    entries_for,
+)
 from loancore.servicing import Loan
 from loancore.testing.delinquency import (
     DISBURSED_ON,
@@ -170,6 +179,48 @@ def test_a_pool_rounded_once_is_within_half_a_unit_a_loan_of_the_loans_rounded_e
     pool = portfolio_required(pairs, rounding=Rounding.HALF_UP)
     each = sum(required_allowance(m, r, rounding=Rounding.HALF_UP) for m, r in pairs)
     assert 2 * abs(pool - each) <= len(pairs)
+
+
+@given(
+    exposure=st.integers(0, 10**13),
+    rate=st.decimals(min_value=0, max_value=1, places=6),
+    rounding=st.sampled_from(list(Rounding)),
+)
+def test_the_requirement_is_the_exact_product_rounded_once_in_decimal_too(
+    exposure: int, rate: Decimal, rounding: Rounding
+) -> None:
+    # The requirement is worked in integers (the rate's ratio kept per rate); decimal, with
+    # room for every digit, rounds the same product to the same minor unit in every mode.
+    exact = decimal.Context(prec=60).multiply(Decimal(exposure), rate)
+    expected = int(exact.quantize(Decimal(1), rounding=rounding.value))
+    assert required_allowance(exposure, rate, rounding=rounding) == expected
+    assert portfolio_required([(exposure, rate)], rounding=rounding) == expected
+
+
+@given(
+    required=st.integers(0, 10**9),
+    current=st.integers(0, 10**9),
+    stage=st.sampled_from(list(Stage)),
+)
+def test_an_adjustment_moves_the_allowance_by_the_difference_and_only_then(
+    required: int, current: int, stage: Stage
+) -> None:
+    event = provision_adjustment(
+        Money.from_minor(required, "CNY"),
+        Money.from_minor(current, "CNY"),
+        stage=stage,
+        event_id="p",
+        accounting_date=DISBURSED_ON,
+        dimensions={"loan": "L1"},
+    )
+    if required == current:
+        assert event is None
+        return
+    assert event is not None
+    kind = ProvisionCharged if required > current else ProvisionReleased
+    assert type(event) is kind
+    assert event.amount == Money.from_minor(abs(required - current), "CNY")
+    assert event.stage is stage
 
 
 @given(steps=st.lists(st.integers(0, 40), min_size=1, max_size=30))

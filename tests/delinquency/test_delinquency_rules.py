@@ -32,7 +32,7 @@ from loancore.delinquency import (
     sell,
     write_off,
 )
-from loancore.errors import DelinquencyRejected, InvalidInput, RejectionCode
+from loancore.errors import CurrencyMismatch, DelinquencyRejected, InvalidInput, RejectionCode
 from loancore.money import Money, Rounding
 from loancore.postings import LoanSold, Stage, entries_for
 from loancore.servicing import LoanStatus
@@ -149,6 +149,28 @@ def test_the_requirement_is_rounded_once_with_the_mode_named() -> None:
     assert required_allowance(12345, Decimal("0.25"), rounding=Rounding.DOWN) == 3086
     assert required_allowance(12346, Decimal("0.25"), rounding=Rounding.HALF_EVEN) == 3086
     assert required_allowance(12346, Decimal("0.25"), rounding=Rounding.HALF_UP) == 3087
+
+
+def test_a_float_rate_is_refused_even_after_an_equal_decimal_rate_was_used() -> None:
+    # The exact ratio of a Decimal rate is kept; 1.0 == Decimal(1) and hashes alike, so the
+    # kept ratio must never answer for a float.
+    assert required_allowance(300, Decimal(1), rounding=Rounding.HALF_UP) == 300
+    with pytest.raises(TypeError):
+        required_allowance(300, 1.0, rounding=Rounding.HALF_UP)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput):
+        required_allowance(300, Decimal("0." + "1" * 29), rounding=Rounding.HALF_UP)
+
+
+def test_a_provision_adjustment_across_currencies_is_refused() -> None:
+    with pytest.raises(CurrencyMismatch):
+        provision_adjustment(
+            cny("1.00"),
+            Money("1.00", "USD"),
+            stage=Stage.ONE,
+            event_id="p",
+            accounting_date=DAY_100,
+            dimensions={"loan": "L1"},
+        )
 
 
 def test_a_provision_adjustment_refuses_a_negative_balance_naming_it() -> None:

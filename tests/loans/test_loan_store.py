@@ -154,6 +154,28 @@ def test_a_memo_full_starts_again_and_still_writes_the_same_text(
     assert encode_loan(read, memo) == encode_loan(loan)
 
 
+def test_a_full_installment_cache_starts_again_and_still_reads_the_whole_loan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The codec's installments cache is emptied when a document's new lines would overfill it:
+    # the lines of that document it already knew must still be read (they were lost: KeyError).
+    monkeypatch.setattr(loans_codec, "_INSTALLMENTS_MAX", 12)
+    monkeypatch.setattr(loans_codec, "_INSTALLMENT_LINES", {})
+    product = MemoryLoanStore().save_product(CLINIC_PRODUCT_TOML)
+    loan = apply(_booked(), product, Disburse(event_id="pay", as_of=DAY)).loan
+    assert len(loan.installments) == 12
+    text = encode_loan(loan)
+    assert decode_loan(text) == loan  # its 12 lines fill the cache
+    header, terms, first, *rest = text.split("\n")
+    row = json.loads(first)
+    row[3] = 1  # one line not known: 12 known + 1 new is more than the cache holds
+    canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    changed = decode_loan("\n".join([header, terms, canonical.encode(row), *rest]))
+    assert changed.installments[0].interest_accrued == 1
+    assert changed.installments[1:] == loan.installments[1:]
+    assert decode_loan(text) == loan
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(loans())
 def test_format_1_documents_still_read_and_are_rewritten_as_the_current_format(loan: Loan) -> None:

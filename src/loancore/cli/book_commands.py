@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from loancore.app import Lender
+from loancore.app.gc_policy import batch_gc
 from loancore.cli import tables
 from loancore.cli.book import CURRENCY, database_errors, last_day, open_book, print_portfolio
 from loancore.cli.options import choices, parse_date
@@ -158,7 +159,7 @@ def eod(
     day = parse_date("date", date)
     lender = open_book(db)
     try:
-        with database_errors(db):
+        with database_errors(db), batch_gc():  # a batch: loancore.app.gc_policy
             closed = lender.close_day(day)
     finally:
         lender.close()

@@ -13,6 +13,7 @@ The loan value holds what was paid up to its last event, so DPD is told for ``as
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
@@ -122,13 +123,7 @@ class BucketScheme:
 
     def buckets(self) -> tuple[Bucket, ...]:
         """Every bucket, M0 first."""
-        count = len(self.bounds)
-        result = [Bucket(0, "M0", 0, 0)]
-        for index in range(1, count):
-            low, high = self.bounds[index - 1] + 1, self.bounds[index]
-            result.append(Bucket(index, f"M{index}", low, high))
-        result.append(Bucket(count, f"M{count}+", self.bounds[-1] + 1, None))
-        return tuple(result)
+        return _buckets(self.bounds)
 
     def bucket_of(self, days: int) -> Bucket:
         """The bucket holding DPD ``days`` (an int >= 0)."""
@@ -138,6 +133,19 @@ class BucketScheme:
             if bucket.holds(days):
                 return bucket
         raise AssertionError("the last bucket has no upper end")  # pragma: no cover
+
+
+@functools.lru_cache(maxsize=64)
+def _buckets(bounds: tuple[int, ...]) -> tuple[Bucket, ...]:
+    """The buckets of ``bounds`` (checked by BucketScheme), built once per scheme: every loan's
+    close of day asks for its bucket."""
+    count = len(bounds)
+    result = [Bucket(0, "M0", 0, 0)]
+    for index in range(1, count):
+        low, high = bounds[index - 1] + 1, bounds[index]
+        result.append(Bucket(index, f"M{index}", low, high))
+    result.append(Bucket(count, f"M{count}+", bounds[-1] + 1, None))
+    return tuple(result)
 
 
 DEFAULT_BUCKETS = BucketScheme((0, 30, 60, 90, 120, 150, 180))

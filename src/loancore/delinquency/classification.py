@@ -314,7 +314,7 @@ class ClassificationHistory:
 
 
 def _describe(before: Classification | None, after: Classification) -> str:
-    old = ("M0", RiskClass.NORMAL, Stage.ONE, False) if before is None else before.key()
+    old = _UNCLASSIFIED if before is None else before.key()
     parts = []
     if old[0] != after.bucket:
         parts.append(f"bucket {old[0]} -> {after.bucket}")
@@ -360,12 +360,19 @@ def record_day(history: ClassificationHistory, today: Classification) -> Classif
     (``CLASSIFICATION_BEFORE_LAST``). For a caller that already classified the day."""
     as_of = today.as_of
     _require_not_before(history, as_of)
-    changes = list(history.changes)
+    changes = history.changes
     if changes and changes[-1].as_of == as_of:
-        changes.pop()  # classified again the same day: the day's change is decided afresh
+        changes = changes[:-1]  # classified again the same day: the day's change is decided afresh
     before = changes[-1].classification if changes else None
-    unchanged = before.key() if before is not None else ("M0", RiskClass.NORMAL, Stage.ONE, False)
+    unchanged = before.key() if before is not None else _UNCLASSIFIED
     if today.key() != unchanged:
-        changes.append(ClassificationChange(classification=today, reason=_describe(before, today)))
-    result = attrs.evolve(history, changes=tuple(changes), through=as_of)
+        change = ClassificationChange(classification=today, reason=_describe(before, today))
+        changes = (*changes, change)
+    if changes is history.changes and history.through == as_of:
+        return history  # the same day again, nothing changed in between
+    result = attrs.evolve(history, changes=changes, through=as_of)
     return history if result == history else result
+
+
+_UNCLASSIFIED = ("M0", RiskClass.NORMAL, Stage.ONE, False)
+"""The key of a loan with no change yet: 正常, stage 1, M0, accruing."""

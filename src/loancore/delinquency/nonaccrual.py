@@ -81,13 +81,13 @@ class InterestOnBooks:
 def interest_on_books(loan: Loan) -> InterestOnBooks:
     """What ``loan`` holds as interest booked and not settled (a non-accrual loan: what the
     register 表外应收未收利息 holds for it, if servicing keeps its interest off the books)."""
-    installments = loan.installments
-    return InterestOnBooks(
-        accrued=sum(i.interest_accrued - i.interest.booked for i in installments),
-        interest=sum(i.interest.receivable for i in installments),
-        penalty=sum(i.penalty.receivable for i in installments),
-        compound=sum(i.compound.receivable for i in installments),
-    )
+    accrued = interest = penalty = compound = 0
+    for inst in loan.installments:  # bounded by the loan's installments; one pass
+        accrued += inst.interest_accrued - inst.interest.booked
+        interest += inst.interest.receivable
+        penalty += inst.penalty.receivable
+        compound += inst.compound.receivable
+    return InterestOnBooks(accrued=accrued, interest=interest, penalty=penalty, compound=compound)
 
 
 def interest_paid_by(transaction: Transaction) -> InterestOnBooks:

@@ -18,6 +18,7 @@ run the allowance equals the requirement to the fen, and running again books not
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal
@@ -29,7 +30,7 @@ import attrs
 from loancore.delinquency.booking import Booking
 from loancore.delinquency.classification import Classification, RiskClass
 from loancore.delinquency.nonaccrual import interest_on_books
-from loancore.errors import InvalidInput
+from loancore.errors import CurrencyMismatch, InvalidInput
 from loancore.ledger.entries import DimensionsLike, dimensions_of
 from loancore.money import Money, Rounding, round_ratio, to_rate
 from loancore.postings import (
@@ -100,12 +101,15 @@ class ProvisionRates:
         return cls(ProvisionBasis.STAGE, rates)
 
     def rate_for(self, classification: Classification) -> Decimal:
-        key = (
+        key = int(
             classification.risk_class
             if self.basis is ProvisionBasis.CLASS
             else classification.stage
         )
-        return dict(self.rates)[int(key)]
+        for rated, rate in self.rates:  # bounded: one rate per class or stage
+            if rated == key:
+                return rate
+        raise AssertionError(f"no rate for {key}: the rates name every class or stage")
 
 
 CLASS_RATES_2002 = ProvisionRates.by_class(
@@ -128,26 +132,42 @@ STAGE_RATES = ProvisionRates.by_stage(
 
 def exposure(loan: Loan, *, non_accrual: bool) -> int:
     """``loan``'s exposure in minor units (see the module docstring)."""
-    on_books = sum(i.principal.outstanding + i.fee.receivable for i in loan.installments)
+    on_books = 0
+    for inst in loan.installments:  # bounded by the loan's installments
+        on_books += inst.principal.outstanding + inst.fee.receivable
     if not non_accrual:
         on_books += interest_on_books(loan).total
     return on_books
 
 
-def _rounded(exact: Fraction, rounding: Rounding | str) -> int:
+def _rounded(numerator: int, denominator: int, rounding: Rounding | str) -> int:
     """THE rounding point of provisioning: an exact requirement to whole minor units."""
-    return round_ratio(exact.numerator, exact.denominator, rounding=rounding)
+    return round_ratio(numerator, denominator, rounding=rounding)
 
 
-def _product(minor: int, rate: Decimal) -> Fraction:
+def _rate_ratio(rate: Decimal) -> tuple[int, int]:
+    """``rate`` (checked) as an exact ratio ``(numerator, denominator)``."""
+    exact = Fraction(to_rate(rate, field="rate"))
+    return exact.numerator, exact.denominator
+
+
+_known_rate_ratio = functools.lru_cache(maxsize=256)(_rate_ratio)
+""":func:`_rate_ratio` of a finite Decimal, kept: every loan's close of day asks for one of a
+product's few rates (a float or another type always goes through the check)."""
+
+
+def _product(minor: int, rate: Decimal) -> tuple[int, int]:
+    """``minor`` x ``rate`` exactly, as ``(numerator, denominator)``."""
     if type(minor) is not int or minor < 0:
         raise InvalidInput("exposure", minor, "expected an int >= 0 (minor units)")
-    return Fraction(minor) * Fraction(to_rate(rate, field="rate"))
+    known = type(rate) is Decimal and rate.is_finite()
+    numerator, denominator = _known_rate_ratio(rate) if known else _rate_ratio(rate)
+    return minor * numerator, denominator
 
 
 def required_allowance(exposure_minor: int, rate: Decimal, *, rounding: Rounding | str) -> int:
     """The allowance one loan requires: ``exposure_minor`` x ``rate``, rounded once."""
-    return _rounded(_product(exposure_minor, rate), rounding)
+    return _rounded(*_product(exposure_minor, rate), rounding)
 
 
 def portfolio_required(lines: Iterable[tuple[int, Decimal]], *, rounding: Rounding | str) -> int:
@@ -157,8 +177,8 @@ def portfolio_required(lines: Iterable[tuple[int, Decimal]], *, rounding: Roundi
     for count, (minor, rate) in enumerate(lines, start=1):
         if count > LINES_MAX:
             raise InvalidInput("lines", f"<more than {LINES_MAX}>", f"at most {LINES_MAX} lines")
-        total += _product(minor, rate)
-    return _rounded(total, rounding)
+        total += Fraction(*_product(minor, rate))
+    return _rounded(total.numerator, total.denominator, rounding)
 
 
 def provision_adjustment(
@@ -176,18 +196,22 @@ def provision_adjustment(
     for name, amount in (("required", required), ("current", current)):
         if not isinstance(amount, Money) or amount.is_negative():
             raise InvalidInput(name, amount, "expected Money >= 0")
-    difference = required - current  # CurrencyMismatch across currencies
+    if required.currency != current.currency:
+        raise CurrencyMismatch("subtract", required.currency, current.currency)
+    difference = required.minor_units - current.minor_units  # in minor units: exact
+    if not difference:
+        return None
     base: dict[str, Any] = {
         "event_id": event_id,
         "accounting_date": accounting_date,
         "dimensions": dimensions_of(dimensions),
         "stage": stage,
+        "amount": Money.from_minor(abs(difference), required.currency),
     }
-    if difference.is_positive():
-        return ProvisionCharged(amount=difference, **base)
-    if difference.is_negative():
-        return ProvisionReleased(amount=-difference, **base)
-    return None
+    return ProvisionCharged(**base) if difference > 0 else ProvisionReleased(**base)
+
+
+_STAGES = tuple(Stage)
 
 
 def loan_provision(
@@ -233,7 +257,7 @@ def provision_for(
     account, the other stages' accounts to zero, each leg with ``dimensions``."""
     required = required_allowance(exposure_minor, rates.rate_for(classification), rounding=rounding)
     events = []
-    for stage in Stage:  # bounded: three stages
+    for stage in _STAGES:  # bounded: three stages
         target_minor = required if stage is classification.stage else 0
         found = current.get(stage)
         if found is None and target_minor == 0:

@@ -111,6 +111,8 @@ def _penalty(
     late = 0
     if not inst.late_fee_charged and unpaid:
         late = _late_fee(product, unpaid, loan.currency)
+    elif not (penalty or compound):  # the common case, a settled installment: only the date moves
+        return attrs.evolve(inst, penalty_through=as_of), 0, 0, 0
     inst = attrs.evolve(
         inst,
         penalty=_grow(inst.penalty, penalty),
@@ -161,34 +163,39 @@ def catch_up(
 
     An installment with nothing to do on ``as_of`` (interest already accrued to its target, due
     date not reached or already posted, penalty already run through ``as_of``) is kept as it is;
-    a changed one is rebuilt; the loan is rebuilt once, when anything changed."""
+    a changed one is rebuilt; the loan is rebuilt once, when anything changed. Before its due
+    date an installment only accrues: penalty interest starts after the due date and its grace
+    days (:func:`_penalty` would return it unchanged), so it is not asked."""
     sums = dict.fromkeys(_SUMS, 0)
     installments = list(loan.installments)
     released = loan.adjustment_released
     amortizing = product.mapping.discount_treatment is DiscountTreatment.INTEREST_ADJUSTMENT
-    left = sum(1 for i in installments if not i.adjustment_amortized)
+    left = -1  # installments not amortized yet: counted when the first one is reached
     changed = False
     for index, before in enumerate(installments):  # bounded by the loan's installments
-        inst = before
-        if as_of < inst.due_date:
-            target = accrual_target(inst, product, as_of)
-            if target != inst.interest_accrued:
-                sums["accrue"] += target - inst.interest_accrued
-                inst = attrs.evolve(inst, interest_accrued=target)
-        else:  # on or after the due date everything is accrued: post_due books the rest
-            if not _posted(inst):
-                inst, accrued, moved, charged = post_due(inst)
-                sums["accrue"] += accrued
-                sums["due"] += moved
-                sums["mgmt"] += charged
-            if not inst.adjustment_amortized:
-                # the share of what is left in 利息调整; the last installment takes the rest
-                remaining = loan.merchant_discount - released
-                share = (remaining // left if left > 1 else remaining) if amortizing else 0
-                released += share
-                sums["adjust"] += share
-                left -= 1
-                inst = attrs.evolve(inst, adjustment_amortized=True)
+        if as_of < before.due_date:
+            target = accrual_target(before, product, as_of)
+            if target != before.interest_accrued:
+                sums["accrue"] += target - before.interest_accrued
+                installments[index] = attrs.evolve(before, interest_accrued=target)
+                changed = True
+            continue
+        inst = before  # on or after the due date everything is accrued: post_due books the rest
+        if not _posted(inst):
+            inst, accrued, moved, charged = post_due(inst)
+            sums["accrue"] += accrued
+            sums["due"] += moved
+            sums["mgmt"] += charged
+        if not inst.adjustment_amortized:
+            # the share of what is left in 利息调整; the last installment takes the rest
+            if left < 0:
+                left = sum(1 for i in installments if not i.adjustment_amortized)
+            remaining = loan.merchant_discount - released
+            share = (remaining // left if left > 1 else remaining) if amortizing else 0
+            released += share
+            sums["adjust"] += share
+            left -= 1
+            inst = attrs.evolve(inst, adjustment_amortized=True)
         inst, penalty, compound, late = _penalty(inst, product, loan, as_of)
         sums["penalty"] += penalty
         sums["compound"] += compound

@@ -83,6 +83,16 @@ _HANDLERS: dict[type[ServicingEvent], tuple[Callable[[Loan, LoanProduct, Any], O
 """Each event type, its handler, and whether it needs an active loan."""
 
 
+def _applied(loan: Loan, event_id: str) -> bool:
+    """Whether ``event_id`` (or a part of it, ``<event_id>~...``) is in the loan's history: one
+    pass over it, the history being read for every event (the daily accrual too)."""
+    parts = f"{event_id}~"
+    for txn in loan.history:  # bounded by HISTORY_MAX
+        if txn.event_id == event_id or txn.event_id.startswith(parts):
+            return True
+    return False
+
+
 def apply(loan: Loan, product: LoanProduct, event: ServicingEvent) -> Outcome:
     """``event`` applied to ``loan`` under ``product`` (see the module docstring)."""
     if not isinstance(loan, Loan):
@@ -91,9 +101,7 @@ def apply(loan: Loan, product: LoanProduct, event: ServicingEvent) -> Outcome:
     if handler is None:
         raise InvalidInput("event", event, "not a servicing event")
     check_product(loan, product)
-    if loan.transaction(event.event_id) is not None or any(
-        t.event_id.startswith(f"{event.event_id}~") for t in loan.history
-    ):
+    if _applied(loan, event.event_id):
         raise reject(RejectionCode.EVENT_ALREADY_APPLIED, event.event_id)
     if event.as_of < loan.last_date:
         raise reject(RejectionCode.EVENT_BEFORE_LAST, f"{event.as_of} is before {loan.last_date}")

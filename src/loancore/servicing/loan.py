@@ -268,12 +268,11 @@ class Loan:
         """``self`` if principal is conserved and credit is not negative; else
         :class:`InvariantViolation` (a servicing bug)."""
         if self.status is not LoanStatus.PENDING_DISBURSEMENT:
-            total = (
-                self.principal_outstanding()
-                + self.principal_repaid()
-                + self.principal_written_off()
-                + self.principal_refunded
-            )
+            # outstanding + repaid + written off + refunded, in one pass over the installments
+            total = self.principal_prepaid + self.principal_refunded
+            for inst in self.installments:  # bounded by the loan's installments
+                part = inst.principal
+                total += part.outstanding + part.paid + part.written_off
             if total != self.principal_disbursed:
                 raise InvariantViolation(
                     f"loan {self.loan_id}: principal {total} accounted, "

@@ -493,15 +493,17 @@ def _installments_of_lines(lines: list[str]) -> tuple[Installment, ...]:
     others parsed together (one parse) and built (checked by Installment)."""
     known = _INSTALLMENT_LINES
     missing = [line for line in lines if line not in known]
-    if missing:
-        rows = _loads(f"[{','.join(missing)}]")
-        if len(rows) != len(missing):
-            raise InvariantViolation(f"stored installments do not parse one a line: {missing!r}")
-        if len(known) + len(missing) > _INSTALLMENTS_MAX:
-            known.clear()
-        for line, row in zip(missing, rows, strict=True):  # bounded by the loan's installments
-            known[line] = _installment_built(row)
-    return tuple([known[line] for line in lines])
+    if not missing:
+        return tuple([known[line] for line in lines])
+    rows = _loads(f"[{','.join(missing)}]")
+    if len(rows) != len(missing):
+        raise InvariantViolation(f"stored installments do not parse one a line: {missing!r}")
+    built = {line: _installment_built(row) for line, row in zip(missing, rows, strict=True)}
+    result = tuple([built[line] if line in built else known[line] for line in lines])
+    if len(known) + len(built) > _INSTALLMENTS_MAX:
+        known.clear()  # after the result is taken: the loan's known lines are not lost with it
+    known.update(built)
+    return result
 
 
 def _unknown(version: object) -> InvariantViolation:
