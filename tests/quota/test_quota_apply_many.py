@@ -32,6 +32,7 @@ from loancore.quota import (
     RestoreRepaid,
     Void,
 )
+from store_kit import SQL_KINDS
 
 DAY = datetime.date(2026, 3, 1)
 LATER = datetime.date(2027, 3, 1)
@@ -210,6 +211,7 @@ def test_commands_the_sql_store_does_not_batch_go_one_by_one(quota_store: Any) -
     assert quota_store.check() == ()
 
 
+@pytest.mark.parametrize("store_kind", SQL_KINDS)
 def test_a_key_a_twin_claimed_meanwhile_is_applied_one_by_one(
     make_quota_store: Callable[..., Any], store_kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -217,8 +219,6 @@ def test_a_key_a_twin_claimed_meanwhile_is_applied_one_by_one(
     claimed in between (by a twin committing on another connection) makes the claim write fewer
     rows than asked, and the list is rolled back and applied one command at a time. The race is
     staged by hiding a stored key from the first read."""
-    if store_kind == "memory":
-        pytest.skip("the memory store applies one by one already")
     from loancore.adapters.sql import quota as sql_quota
 
     store = make_quota_store(store_kind)
@@ -238,13 +238,12 @@ def test_a_key_a_twin_claimed_meanwhile_is_applied_one_by_one(
     assert store.check() == ()
 
 
+@pytest.mark.parametrize("store_kind", SQL_KINDS)
 def test_the_sql_store_decides_a_list_of_restores_together(
     make_quota_store: Callable[..., Any], store_kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Captures, voids, draws and restores never take apply's one-command path (the reason
     apply_many exists): that path is made to fail and the list still applies."""
-    if store_kind == "memory":
-        pytest.skip("the memory store applies one by one")
     from loancore.adapters.sql.quota import SqlQuotaStore
 
     store = make_quota_store(store_kind)
