@@ -34,19 +34,16 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from book_kit import book_many, open_book
 
 from loancore.adapters.sql import create_engine
 from loancore.adapters.sql.uow import SqlUnitOfWork
 from loancore.app.gc_policy import batch_gc
-from loancore.ledger import JournalEntry, default_chart
-from loancore.money import Money
-from loancore.quota import Grant, Hold
+from loancore.ledger import JournalEntry
 from loancore.services import close_business_day
-from loancore.services.servicing import quota_command
-from loancore.servicing import Disburse, Outcome, apply, book_loan
 from loancore.testing.servicing import CLINIC_PRODUCT_TOML
 
 LOANS = int(os.environ.get("LOANCORE_BENCH_EOD_LOANS", "100000"))
@@ -61,55 +58,12 @@ def _product_toml(granularity: str) -> str:
 
 
 def _set_up(uow: Any, lines: int, granularity: str = "loan") -> None:
-    with uow:
-        uow.loans.save_product(_product_toml(granularity))
-        for n in range(lines):
-            grant = Grant(
-                key=f"grant-{n}",
-                line_id=f"LINE-{n}",
-                borrower_id=f"B{n}",
-                limit=Money(Decimal("200000.00"), "CNY"),
-                starts_on=datetime.date(2025, 1, 1),
-                expires_on=datetime.date(2031, 1, 1),
-            )
-            uow.quota.apply(grant, as_of=START)
-        uow.ledger.save_chart(default_chart())
-        uow.commit()
+    open_book(uow, _product_toml(granularity), lines, START)
 
 
 def _book_many(uow: Any, loan_ids: Sequence[str]) -> None:
     """Set-up only: loans booked and disbursed, CHUNK a unit of work (book_order's steps)."""
-    for first in range(0, len(loan_ids), CHUNK):
-        with uow:
-            product = uow.loans.product("clinic-12", 1)
-            outcomes: list[tuple[str, Outcome, Outcome]] = []
-            for n, loan_id in enumerate(loan_ids[first : first + CHUNK], start=first):
-                booked = book_loan(
-                    product,
-                    event_id=f"o-{loan_id}",
-                    loan_id=loan_id,
-                    hold_id=f"{loan_id}-hold",
-                    principal=Money(Decimal("3000.00"), "CNY"),
-                    installments=12,
-                    start_date=START,
-                    payee="merchant",
-                    dimensions={"merchant": "M1", "customer": f"B{n % LINES}"},
-                )
-                paid = apply(booked.loan, product, Disburse(event_id=f"d-{loan_id}", as_of=START))
-                outcomes.append((f"LINE-{n % LINES}", booked, paid))
-                uow.loans.add(paid.loan, customer_id=f"B{n % LINES}")
-            for line_id, booked, paid in outcomes:
-                hold = Hold(
-                    key=booked.loan.hold_id,
-                    line_id=line_id,
-                    amount=Money(Decimal("3000.00"), "CNY"),
-                    expires_on=START,
-                )
-                uow.quota.apply(hold, as_of=START)
-                for effect in booked.quota_effects + paid.quota_effects:
-                    uow.quota.apply(quota_command(uow, effect), as_of=START)
-            uow.ledger.post([e for _l, b, p in outcomes for e in b.entries + p.entries])
-            uow.commit()
+    book_many(uow, loan_ids, lines=LINES, start=START, chunk=CHUNK)
 
 
 def _entries_of_day(uow: Any, day: datetime.date) -> list[JournalEntry]:

@@ -40,24 +40,19 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Self
 
 import attrs
 import sqlalchemy as sa
+from book_kit import book_chunk, open_book
 from distributed import Client, LocalCluster
 
 from loancore.adapters.dask_batch import end_of_day_on_dask
 from loancore.adapters.sql import create_engine
 from loancore.adapters.sql.uow import SqlUnitOfWork
-from loancore.ledger import default_chart
-from loancore.money import Money
-from loancore.quota import Grant, Hold
 from loancore.services.end_of_day import close_business_day
 from loancore.services.partition import close_range
-from loancore.services.servicing import quota_command
-from loancore.servicing import Disburse, Outcome, apply, book_loan
 from loancore.testing.servicing import CLINIC_PRODUCT_TOML
 
 LOANS = 20_000
@@ -71,50 +66,12 @@ SAMPLE_S = 0.02
 
 
 def _set_up(uow: Any) -> None:
-    with uow:
-        uow.loans.save_product(CLINIC_PRODUCT_TOML)
-        for n in range(LINES):
-            grant = Grant(
-                key=f"grant-{n}",
-                line_id=f"LINE-{n}",
-                borrower_id=f"B{n}",
-                limit=Money(Decimal("200000.00"), "CNY"),
-                starts_on=datetime.date(2025, 1, 1),
-                expires_on=datetime.date(2031, 1, 1),
-            )
-            uow.quota.apply(grant, as_of=START)
-        uow.ledger.save_chart(default_chart())
-        uow.commit()
+    open_book(uow, CLINIC_PRODUCT_TOML, LINES, START)
 
 
 def _book_chunk(uow: Any, loan_ids: Sequence[str], first: int) -> None:
     """Set-up only: loans booked and disbursed in one unit of work (book_order's steps)."""
-    with uow:
-        product = uow.loans.product("clinic-12", 1)
-        outcomes: list[tuple[str, Outcome, Outcome]] = []
-        for n, loan_id in enumerate(loan_ids, start=first):
-            booked = book_loan(
-                product,
-                event_id=f"o-{loan_id}",
-                loan_id=loan_id,
-                hold_id=f"{loan_id}-hold",
-                principal=Money(Decimal("3000.00"), "CNY"),
-                installments=12,
-                start_date=START,
-                payee="merchant",
-                dimensions={"merchant": "M1", "customer": f"B{n % LINES}"},
-            )
-            paid = apply(booked.loan, product, Disburse(event_id=f"d-{loan_id}", as_of=START))
-            outcomes.append((f"LINE-{n % LINES}", booked, paid))
-            uow.loans.add(paid.loan, customer_id=f"B{n % LINES}")
-        for line_id, booked, paid in outcomes:
-            amount = Money(Decimal("3000.00"), "CNY")
-            hold = Hold(key=booked.loan.hold_id, line_id=line_id, amount=amount, expires_on=START)
-            uow.quota.apply(hold, as_of=START)
-            for effect in booked.quota_effects + paid.quota_effects:
-                uow.quota.apply(quota_command(uow, effect), as_of=START)
-        uow.ledger.post([e for _l, b, p in outcomes for e in b.entries + p.entries])
-        uow.commit()
+    book_chunk(uow, loan_ids, first=first, lines=LINES, start=START)
 
 
 def _admin(url: str) -> sa.Engine:

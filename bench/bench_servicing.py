@@ -33,15 +33,14 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from book_kit import book_many, open_book
 
 from loancore.adapters.sql import create_engine
 from loancore.adapters.sql.uow import SqlUnitOfWork
-from loancore.ledger import JournalEntry, default_chart
+from loancore.ledger import JournalEntry
 from loancore.money import Money
-from loancore.quota import Grant, Hold
 from loancore.services import apply_batch, apply_event
-from loancore.services.servicing import quota_command
-from loancore.servicing import Disburse, Outcome, Repay, ServicingEvent, apply, book_loan
+from loancore.servicing import Repay, ServicingEvent
 from loancore.testing.servicing import CLINIC_PRODUCT_TOML
 
 LOANS = int(os.environ.get("LOANCORE_BENCH_SERVICING_LOANS", "20000"))
@@ -53,55 +52,12 @@ P99_LOANS = 200
 
 
 def _set_up(uow: Any, lines: int) -> None:
-    with uow:
-        uow.loans.save_product(CLINIC_PRODUCT_TOML)
-        for n in range(lines):
-            grant = Grant(
-                key=f"grant-{n}",
-                line_id=f"LINE-{n}",
-                borrower_id=f"B{n}",
-                limit=Money(Decimal("200000.00"), "CNY"),
-                starts_on=datetime.date(2025, 1, 1),
-                expires_on=datetime.date(2031, 1, 1),
-            )
-            uow.quota.apply(grant, as_of=START)
-        uow.ledger.save_chart(default_chart())
-        uow.commit()
+    open_book(uow, CLINIC_PRODUCT_TOML, lines, START)
 
 
 def _book_many(uow: Any, loan_ids: Sequence[str], installments: int, lines: int) -> None:
     """Set-up only: loans booked and disbursed, ``CHUNK`` a unit of work (book_order's steps)."""
-    for first in range(0, len(loan_ids), CHUNK):
-        with uow:
-            product = uow.loans.product("clinic-12", 1)
-            outcomes: list[tuple[str, Outcome, Outcome]] = []
-            for n, loan_id in enumerate(loan_ids[first : first + CHUNK], start=first):
-                booked = book_loan(
-                    product,
-                    event_id=f"o-{loan_id}",
-                    loan_id=loan_id,
-                    hold_id=f"{loan_id}-hold",
-                    principal=Money(Decimal("3000.00"), "CNY"),
-                    installments=installments,
-                    start_date=START,
-                    payee="merchant",
-                    dimensions={"merchant": "M1", "customer": f"B{n % lines}"},
-                )
-                paid = apply(booked.loan, product, Disburse(event_id=f"d-{loan_id}", as_of=START))
-                outcomes.append((f"LINE-{n % lines}", booked, paid))
-                uow.loans.add(paid.loan, customer_id=f"B{n % lines}")
-            for line_id, booked, paid in outcomes:
-                hold = Hold(
-                    key=booked.loan.hold_id,
-                    line_id=line_id,
-                    amount=Money(Decimal("3000.00"), "CNY"),
-                    expires_on=START,
-                )
-                uow.quota.apply(hold, as_of=START)
-                for effect in booked.quota_effects + paid.quota_effects:
-                    uow.quota.apply(quota_command(uow, effect), as_of=START)
-            uow.ledger.post([e for _l, b, p in outcomes for e in b.entries + p.entries])
-            uow.commit()
+    book_many(uow, loan_ids, lines=lines, start=START, chunk=CHUNK, installments=installments)
 
 
 def _file(uow: Any, loan_ids: Sequence[str]) -> list[list[tuple[str, ServicingEvent]]]:
