@@ -38,13 +38,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from loancore.adapters.sql import create_engine
-from loancore.app import Lender, OrderRequest, Payment
+from loancore.app import DueCollection, Lender, OrderRequest
 from loancore.credit import CreditApplication, Outcome, ReferencePolicy
-from loancore.delinquency.daily import LoanStanding
-from loancore.errors import InvalidInput, Rejected
+from loancore.errors import InvalidInput, Rejected, RejectionCode
 from loancore.money import Money, Rounding
-from loancore.services.end_of_day import outcome_with_standing
-from loancore.servicing import Accrue, Loan, LoanStatus
+from loancore.servicing import Loan, LoanStatus
 from loancore.settlement import MerchantTerms, ServiceFee, SettlementSchedule
 
 __all__ = ["CADENCES", "PRODUCTS", "DemoConfig", "DemoResult", "open_demo_engine", "simulate"]
@@ -419,38 +417,23 @@ def _derecognise(world: _World, kind: str, loan: Loan, detail: Any, day: date) -
         world.at(day + timedelta(days=rng.randrange(30, 121)), "recover", loan.loan_id, amount)
 
 
-def _due_now(world: _World, loan: Loan, standing: LoanStanding | None, day: date) -> int:
-    """Everything due on or before ``day`` in minor units, quoted as the payment will see the
-    loan: the days its standing has not closed yet closed one by one (the inline catch-up,
-    :func:`loancore.services.outcome_with_standing`), then the day accrued, so penalty interest
-    to date is included to the fen whatever the close cadence (one Accrue over several days
-    would round penalty interest differently)."""
-    if loan.status is not LoanStatus.ACTIVE:
-        return 0
-    lender = world.lender
-    product = lender.product(loan.product_id, loan.product_version)
-    quote = Accrue(event_id=f"quote-{day:%Y%m%d}", as_of=day)
-    current = outcome_with_standing(loan, product, standing, quote, lender.rules)[0].loan
-    return sum(inst.outstanding() for inst in current.installments if inst.due_date <= day)
-
-
 def _payments(world: _World, loan_ids: list[str], day: date) -> None:
+    """The day's auto-debit run: everything due collected from each active loan planned to pay
+    (:meth:`~loancore.app.Lender.collect_due`, the amount found when the payment is applied, as
+    the payment sees the loan: penalty interest to date included to the fen whatever the close
+    cadence); a loan with nothing due is refused with ``NOTHING_DUE`` and is not a payment."""
     ids = sorted(set(loan_ids))
-    loans = world.lender.loans(ids)
-    standings = world.lender.standings(ids)
-    payments = []
-    for loan in loans:
-        if loan.last_date > day:
-            continue
-        due = _due_now(world, loan, standings.get(loan.loan_id), day)
-        if due > 0:
-            payment_id = f"P-{loan.loan_id}-{day:%Y%m%d}"
-            payments.append(Payment(loan_id=loan.loan_id, payment_id=payment_id,
-                                    amount=_money(due), paid_on=day))  # fmt: skip
-    if payments:
-        result = world.lender.repay_many(payments)
+    collections = [
+        DueCollection(loan_id=loan.loan_id, payment_id=f"P-{loan.loan_id}-{day:%Y%m%d}",
+                      paid_on=day)
+        for loan in world.lender.loans(ids)
+        if loan.status is LoanStatus.ACTIVE and loan.last_date <= day
+    ]  # fmt: skip
+    if collections:
+        result = world.lender.collect_due(collections)
+        refused = [r for _id, r in result.refused if r.code is not RejectionCode.NOTHING_DUE]
         world.count("payments", len(result.applied))
-        world.count("payments refused", len(result.refused))
+        world.count("payments refused", len(refused))
 
 
 def _special(world: _World, kind: str, loan_id: str, detail: Any, day: date) -> None:

@@ -267,6 +267,7 @@ class RejectionCode(enum.IntEnum):
     REVERSAL_BLOCKED = 413  # a prepayment or refund after the payment changed the schedule
     REAMORTIZATION_UNSUPPORTED = 414  # the repayment method cannot be re-amortized
     PRODUCT_MISMATCH = 415  # the product given is not the version the loan was booked under
+    NOTHING_DUE = 416  # an auto-debit of what is due (RepayDue) on a day nothing is due
 
     # 5xx settlement
     JOINT_SHARE_BELOW_MINIMUM = 500  # a partner's share is under the share rule's minimum

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from loancore.app import Lender, OrderRequest, OrderStatus, Payment
+from loancore.app import DueCollection, Lender, OrderRequest, OrderStatus, Payment
 from loancore.credit import CreditApplication, Outcome
 from loancore.errors import IdempotencyConflict, InvalidInput, LenderRejected, RejectionCode
 from loancore.money import Money
@@ -112,6 +112,30 @@ def test_order_to_settlement_balances_and_reconciles(lender: Lender) -> None:
     assert payable_matches_ledger(lender.uow, ["M1"], as_of=date(2026, 12, 31)) == ()
     bill = lender.customer_loans("C-WHITE")
     assert [loan.loan_id for loan in bill] == ["L-O1"]
+
+
+def test_an_auto_debit_run_collects_what_is_due_and_refuses_a_loan_with_nothing_due(
+    lender: Lender,
+) -> None:
+    lender.apply_for_credit(application("A1", "C-WHITE", 300))
+    for order_id in ("O1", "O2"):
+        lender.place_order(order(order_id, "C-WHITE", "3000.00"))
+        lender.confirm_order(order_id, DAY)
+    first = lender.loan("L-O1").installments[0]
+    owed = lender.loan("L-O2").money(first.principal.due + first.interest.due)
+    lender.repay(Payment(loan_id="L-O2", payment_id="paid", amount=owed, paid_on=first.due_date))
+    run = [
+        DueCollection(loan_id=loan_id, payment_id=f"AD-{loan_id}", paid_on=first.due_date)
+        for loan_id in ("L-O1", "L-O2")
+    ]
+    result = lender.collect_due(run)
+    assert result.applied == ("AD-L-O1",)
+    ((refused_id, refusal),) = result.refused
+    assert refused_id == "AD-L-O2" and refusal.code is RejectionCode.NOTHING_DUE
+    assert lender.loan("L-O1").installments[0].outstanding() == 0
+    again = lender.collect_due(run[:1])
+    assert again.replayed == ("AD-L-O1",) and again.applied == ()
+    assert lender.reconcile().clean
 
 
 def test_bad_input_is_refused_with_the_field_named(lender: Lender) -> None:

@@ -12,6 +12,7 @@ from loancore.app.lender import DEFAULT_CHANNEL, DEFAULT_DATABASE, Lender
 from loancore.app.values import (
     ApplicationRecord,
     DayClose,
+    DueCollection,
     OrderRecord,
     OrderRequest,
     OrderStatus,
@@ -23,6 +24,7 @@ __all__ = [
     "DEFAULT_DATABASE",
     "ApplicationRecord",
     "DayClose",
+    "DueCollection",
     "Lender",
     "OrderRecord",
     "OrderRequest",

@@ -47,7 +47,14 @@ from loancore.adapters.sql.uow import SqlUnitOfWork
 from loancore.app import records
 from loancore.app.day_close import close_day, loan_ids
 from loancore.app.schema import ensure_app_schema
-from loancore.app.values import ApplicationRecord, DayClose, OrderRecord, OrderRequest, Payment
+from loancore.app.values import (
+    ApplicationRecord,
+    DayClose,
+    DueCollection,
+    OrderRecord,
+    OrderRequest,
+    Payment,
+)
 from loancore.calendar import BusinessCalendar
 from loancore.checks import require_date, require_id
 from loancore.credit import CreditApplication, CreditDecision, ReferencePolicy, manual_decision
@@ -73,7 +80,15 @@ from loancore.services import (
     sell_loan,
     write_off_loan,
 )
-from loancore.servicing import Loan, LoanProduct, MerchantRefund, PayOff, Prepay, Repay
+from loancore.servicing import (
+    Loan,
+    LoanProduct,
+    MerchantRefund,
+    PayOff,
+    Prepay,
+    Repay,
+    RepayDue,
+)
 from loancore.servicing import payoff_amount as quote_payoff
 from loancore.settlement import (
     MerchantTerms,
@@ -362,6 +377,14 @@ class Lender:
             (p.loan_id, Repay(event_id=p.payment_id, as_of=p.paid_on, amount=p.amount))
             for p in payments
         ]
+        with self._work() as (_connection, uow):
+            return apply_batch(uow, items, rules=self.rules)
+
+    def collect_due(self, collections: Sequence[DueCollection]) -> BatchResult:
+        """Auto-debits of what is due (an auto-debit run), in one transaction: each loan caught
+        up to its day, then everything due by then received (:class:`~loancore.servicing.
+        RepayDue`); a loan with nothing due is refused with ``NOTHING_DUE``, the others go on."""
+        items = [(c.loan_id, RepayDue(event_id=c.payment_id, as_of=c.paid_on)) for c in collections]
         with self._work() as (_connection, uow):
             return apply_batch(uow, items, rules=self.rules)
 

@@ -19,6 +19,7 @@ __all__ = [
     "INSTALLMENTS_MAX",
     "ApplicationRecord",
     "DayClose",
+    "DueCollection",
     "OrderRecord",
     "OrderRequest",
     "OrderStatus",
@@ -106,6 +107,17 @@ class Payment:
     loan_id: str = attrs.field(validator=_id)
     payment_id: str = attrs.field(validator=_id)
     amount: Money = attrs.field(validator=_positive)
+    paid_on: date = attrs.field(validator=_day)
+
+
+@attrs.frozen(kw_only=True)
+class DueCollection:
+    """An auto-debit on ``loan_id`` of everything due on ``paid_on`` (代扣当期应还): the amount
+    is what the loan owes for its installments due by then, found when it is applied
+    (:class:`loancore.servicing.RepayDue`); ``payment_id`` is its idempotency key."""
+
+    loan_id: str = attrs.field(validator=_id)
+    payment_id: str = attrs.field(validator=_id)
     paid_on: date = attrs.field(validator=_day)
 
 

@@ -32,6 +32,7 @@ from loancore.servicing.events import (
     Prepay,
     RefundCredit,
     Repay,
+    RepayDue,
     ReversePayment,
     ServicingEvent,
     Waive,
@@ -47,6 +48,7 @@ from loancore.servicing.payments import (
     _charge_fee,
     _refund_credit,
     _repay,
+    _repay_due,
     _reverse_payment,
     _waive,
 )
@@ -71,6 +73,7 @@ _HANDLERS: dict[type[ServicingEvent], tuple[Callable[[Loan, LoanProduct, Any], O
     Cancel: (_cancel, False),
     Accrue: (_accrue, True),
     Repay: (_repay, True),
+    RepayDue: (_repay_due, True),
     ApplyCredit: (_apply_credit, True),
     RefundCredit: (_refund_credit, False),
     Prepay: (_prepay, True),

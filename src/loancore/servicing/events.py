@@ -38,6 +38,7 @@ __all__ = [
     "QuotaEffectKind",
     "RefundCredit",
     "Repay",
+    "RepayDue",
     "ReversePayment",
     "ServicingEvent",
     "Waive",
@@ -110,6 +111,15 @@ class Repay(ServicingEvent):
     """Cash received from the borrower, allocated by the product's waterfall."""
 
     amount: Money = attrs.field(validator=_positive)
+
+
+@attrs.frozen(kw_only=True)
+class RepayDue(ServicingEvent):
+    """An auto-debit of everything due on ``as_of`` (代扣当期应还): after the day's accrual, the
+    outstanding of every installment due on or before ``as_of`` (its penalty, compound interest
+    and fees included) is received and allocated as a :class:`Repay` of that amount would be.
+    Refused with ``NOTHING_DUE`` when nothing is due. The borrower's credit balance is not netted
+    (:class:`ApplyCredit` uses it)."""
 
 
 @attrs.frozen(kw_only=True)

@@ -39,6 +39,7 @@ from loancore.servicing.events import (
     QuotaEffectKind,
     RefundCredit,
     Repay,
+    RepayDue,
     ReversePayment,
     Waive,
 )
@@ -63,24 +64,36 @@ from loancore.waterfall import (
 
 def _repay(loan: Loan, product: LoanProduct, event: Repay) -> Outcome:
     loan, entries = catch_up(loan, product, event.as_of, event.event_id)
-    paid = allocate_cash(
-        loan, product, event.amount.minor_units, event.as_of, TransactionType.REPAYMENT
-    )
+    return _received(loan, product, event, entries, event.amount.minor_units)
+
+
+def _repay_due(loan: Loan, product: LoanProduct, event: RepayDue) -> Outcome:
+    loan, entries = catch_up(loan, product, event.as_of, event.event_id)
+    due = sum(inst.outstanding() for inst in loan.installments if inst.due_date <= event.as_of)
+    if due <= 0:
+        raise reject(RejectionCode.NOTHING_DUE, f"nothing is due on {event.as_of}")
+    return _received(loan, product, event, entries, due)
+
+
+def _received(
+    loan: Loan, product: LoanProduct, event: Repay | RepayDue, entries: Entries, amount: int
+) -> Outcome:
+    """Cash of ``amount`` minor units received by ``event`` on the caught-up ``loan`` (with the
+    catch-up's ``entries``): allocated by the waterfall, what is left to the credit balance."""
+    paid = allocate_cash(loan, product, amount, event.as_of, TransactionType.REPAYMENT)
     loan = paid.loan
     if paid.leftover:
         loan = attrs.evolve(loan, credit=loan.credit + paid.leftover)
     loan = settle_status(loan)
     entries += forward_entries(loan, product, event.event_id, event.as_of, paid.forward)
-    entries += repayment_entries(
-        loan, product, event.event_id, event.as_of, event.amount.minor_units, paid.lines
-    )
+    entries += repayment_entries(loan, product, event.event_id, event.as_of, amount, paid.lines)
     principal = principal_of(paid.lines)
     return done(
         loan,
         event,
         TransactionKind.REPAYMENT,
         entries,
-        amount=event.amount.minor_units,
+        amount=amount,
         lines=paid.lines,
         credit_change=paid.leftover,
         principal_repaid=principal,
