@@ -60,7 +60,13 @@ from loancore.services.end_of_day import (
     product_dimension,
 )
 from loancore.services.settlement import servicing_hook
-from loancore.services.shared import ATTEMPTS_MAX, LineBalanceCheck, LineBook, LineCheck
+from loancore.services.shared import (
+    ATTEMPTS_MAX,
+    LineBalanceCheck,
+    LineBook,
+    LineCheck,
+    id_chunks,
+)
 from loancore.servicing import (
     Disburse,
     GlGranularity,
@@ -504,14 +510,7 @@ def _net_debits(
 
 def _loan_id_chunks(uow: UnitOfWork) -> Iterator[tuple[str, ...]]:
     """Every loan id, :data:`_LOANS_BATCH` at a time in id order."""
-    after = ""
-    for _ in range(_LOANS_MAX // _LOANS_BATCH):  # bounded: at most _LOANS_MAX loans
-        batch = uow.loans.loan_ids(after=after, limit=_LOANS_BATCH)
-        if batch:
-            yield batch
-        if len(batch) < _LOANS_BATCH:
-            return
-        after = batch[-1]
+    return id_chunks(uow.loans.loan_ids, batch=_LOANS_BATCH, most=_LOANS_MAX)
 
 
 @attrs.define

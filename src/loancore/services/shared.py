@@ -14,7 +14,7 @@ it without importing each other.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import attrs
 
@@ -30,6 +30,7 @@ __all__ = [
     "LineBook",
     "LineCheck",
     "account_id_chunks",
+    "id_chunks",
 ]
 
 ATTEMPTS_MAX = 5
@@ -131,13 +132,21 @@ class LineBook:
             self.count(accounts)
 
 
+def id_chunks(
+    page: Callable[..., tuple[str, ...]], *, batch: int = _ACCOUNTS_BATCH, most: int = _ACCOUNTS_MAX
+) -> Iterator[tuple[str, ...]]:
+    """Every id ``page(after=, limit=)`` pages through (a store's ``loan_ids`` or ``line_ids``),
+    in id order, ``batch`` at a time; at most ``most`` ids."""
+    after = ""
+    for _ in range(most // batch):  # bounded: at most ``most`` ids
+        ids = page(after=after, limit=batch)
+        if ids:
+            yield ids
+        if len(ids) < batch:
+            return
+        after = ids[-1]
+
+
 def account_id_chunks(uow: UnitOfWork) -> Iterator[tuple[str, ...]]:
     """Every credit-line account id, in id order, a batch at a time."""
-    after = ""
-    for _ in range(_ACCOUNTS_MAX // _ACCOUNTS_BATCH):  # bounded: at most _ACCOUNTS_MAX accounts
-        batch = uow.loans.line_ids(after=after, limit=_ACCOUNTS_BATCH)
-        if batch:
-            yield batch
-        if len(batch) < _ACCOUNTS_BATCH:
-            return
-        after = batch[-1]
+    return id_chunks(uow.loans.line_ids)
