@@ -8,6 +8,7 @@ of work's checkpoint is a shallow copy of the dicts (:meth:`LineState.copy`).
 
 from __future__ import annotations
 
+import abc
 import threading
 from collections.abc import Sequence
 from datetime import date
@@ -132,14 +133,15 @@ class LineState:
         return other
 
 
-class OneLineUpdate:
+class OneLineUpdate(abc.ABC):
     """``update_line`` as one ``update_lines`` of a single update: the memory and SQL line stores
-    share it (a mixin over the store's ``update_lines``)."""
+    share it (a mixin over the store's ``update_lines``, which each store must define)."""
 
+    @abc.abstractmethod
     def update_lines(
         self, updates: Sequence[tuple[CreditLineAccount, int, LineRecord, Sequence[Statement]]]
     ) -> None:
-        raise NotImplementedError  # the store's own
+        """The store's batch of versioned updates (:meth:`loancore.ports.LoanStore.update_lines`)."""
 
     def update_line(
         self,
