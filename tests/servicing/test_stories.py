@@ -277,6 +277,38 @@ def test_bounced_payment_reversed_and_replayed_across_two_later_payments() -> No
     assert net[0][0] is QuotaEffectKind.REUSE
 
 
+def test_bounced_payment_penalty_runs_from_the_reversal_not_from_the_due_date() -> None:
+    # Paid on its due date, so installment 1 stood settled for 23 days: the reversal un-settles
+    # it and penalty runs on from the reversal (3-10), not from the due date (2-15) or from the
+    # last day penalty ran. 10 days on 920.16 at 1.5 x 18% ACT/360 is 6.90 (module docstring).
+    harness = disbursed()
+    harness.apply(Repay(event_id="r1", as_of=date(2026, 2, 15), amount=cny("1100.16")))
+    harness.apply(Accrue(event_id="a0", as_of=date(2026, 3, 1)))
+    assert harness.loan.installments[0].penalty_through is None  # settled: no date to move
+    harness.apply(ReversePayment(event_id="bounce", as_of=date(2026, 3, 10), payment_id="r1"))
+    assert harness.loan.installments[0].penalty_through == date(2026, 3, 10)
+    assert harness.loan.installments[1].penalty_through is None  # not due yet
+    harness.apply(Accrue(event_id="a1", as_of=date(2026, 3, 20)))
+    first = harness.loan.installments[0]
+    assert (first.penalty.due, first.penalty_through) == (690, date(2026, 3, 20))
+
+
+def test_late_payment_bounced_charges_the_late_days_once_then_runs_from_the_reversal() -> None:
+    harness = disbursed()
+    harness.apply(Repay(event_id="r1", as_of=date(2026, 2, 25), amount=cny("1107.06")))
+    paid = harness.loan.installments[0]
+    assert (paid.outstanding(), paid.penalty.due, paid.penalty_through) == (
+        0,
+        690,  # 2-15 to 2-25: 10 days on 920.16
+        date(2026, 2, 25),
+    )
+    harness.apply(Accrue(event_id="a0", as_of=date(2026, 3, 5)))
+    assert harness.loan.installments[0].penalty_through == date(2026, 2, 25)  # settled: kept
+    harness.apply(ReversePayment(event_id="bounce", as_of=date(2026, 3, 10), payment_id="r1"))
+    harness.apply(Accrue(event_id="a1", as_of=date(2026, 3, 20)))
+    assert harness.loan.installments[0].penalty.due == 690 + 690  # and 3-10 to 3-20, not 2-25 on
+
+
 def test_overpayment_kept_as_credit_then_used_and_refunded() -> None:
     harness = disbursed(policy=CIVIL_CODE_561)
     outcome = harness.apply(Repay(event_id="r1", as_of=date(2026, 2, 15), amount=cny("1500.00")))

@@ -17,7 +17,10 @@ Per installment, on ``as_of``:
 3. **After the grace days**, penalty interest (罚息) runs from the due date on the unpaid
    principal at the product's penalty rate and day count, rounded per catch-up; compound
    interest (复利) the same on unpaid receivable interest, when the product charges it; the late
-   fee (滞纳金) is charged once.
+   fee (滞纳金) is charged once. ``penalty_through`` records the date penalty last ran; a settled
+   installment (no principal or interest outstanding) has nothing to run on and keeps its date.
+   A payment reversal un-settles installments: :func:`penalty_restarts` then moves their date to
+   the reversal's, so penalty runs on from the reversal (docs/servicing.md, "Reversal").
 
 The amounts of one catch-up are summed into one entry per kind, ids ``<kind>:<event id>.<tag>``.
 """
@@ -49,7 +52,7 @@ from loancore.postings import (
 from loancore.servicing.loan import Installment, Loan, Part
 from loancore.servicing.product import InterestRecognition, LoanProduct
 
-__all__ = ["accrual_target", "catch_up", "post_due"]
+__all__ = ["accrual_target", "catch_up", "penalty_restarts", "post_due"]
 
 
 def accrual_target(inst: Installment, product: LoanProduct, as_of: date) -> int:
@@ -91,11 +94,13 @@ def _penalty(
 ) -> tuple[Installment, int, int, int]:
     """Penalty, compound interest and late fee of ``inst`` through ``as_of`` (``inst`` itself when
     nothing changes: within the grace days, or already run through ``as_of`` and charged)."""
-    if (as_of - inst.due_date).days <= product.grace_days:
+    if not _past_grace(inst, product, as_of):
+        return inst, 0, 0, 0
+    unpaid = inst.principal.outstanding + inst.interest.outstanding
+    if not unpaid:  # settled: nothing to charge on, and its date stays (penalty_restarts)
         return inst, 0, 0, 0
     start = inst.penalty_through or inst.due_date
-    unpaid = inst.principal.outstanding + inst.interest.outstanding
-    if start >= as_of and inst.penalty_through == as_of and (inst.late_fee_charged or not unpaid):
+    if start >= as_of and inst.penalty_through == as_of and inst.late_fee_charged:
         return inst, 0, 0, 0
     penalty = compound = 0
     receivable = inst.interest.receivable if product.penalty.compound else 0
@@ -109,9 +114,9 @@ def _penalty(
             over = factor * receivable
             compound = round_ratio(over.numerator, over.denominator, rounding=mode)
     late = 0
-    if not inst.late_fee_charged and unpaid:
+    if not inst.late_fee_charged:
         late = _late_fee(product, unpaid, loan.currency)
-    elif not (penalty or compound):  # the common case, a settled installment: only the date moves
+    elif not (penalty or compound):  # nothing charged today: only the date moves
         return attrs.evolve(inst, penalty_through=as_of), 0, 0, 0
     inst = attrs.evolve(
         inst,
@@ -119,9 +124,31 @@ def _penalty(
         compound=_grow(inst.compound, compound),
         fee=_grow(inst.fee, late),
         penalty_through=as_of,
-        late_fee_charged=inst.late_fee_charged or bool(unpaid),
+        late_fee_charged=True,
     )
     return inst, penalty, compound, late
+
+
+def _past_grace(inst: Installment, product: LoanProduct, as_of: date) -> bool:
+    """Whether penalty runs on ``inst`` on ``as_of`` (after its due date and the grace days)."""
+    return (as_of - inst.due_date).days > product.grace_days
+
+
+def penalty_restarts(loan: Loan, product: LoanProduct, as_of: date) -> Loan:
+    """``loan`` (caught up to ``as_of``) with penalty run through ``as_of`` on every installment
+    past its grace days: a settled installment keeps the date its penalty last ran, so one that
+    a payment reversal un-settles would otherwise be charged for the days it stood paid. Penalty
+    runs on from the reversal (docs/servicing.md, "Reversal")."""
+    installments = tuple(
+        attrs.evolve(inst, penalty_through=as_of)
+        if _past_grace(inst, product, as_of)
+        and (inst.penalty_through is None or inst.penalty_through < as_of)
+        else inst
+        for inst in loan.installments
+    )
+    if all(a is b for a, b in zip(installments, loan.installments, strict=True)):
+        return loan
+    return attrs.evolve(loan, installments=installments)
 
 
 def _late_fee(product: LoanProduct, unpaid: int, currency: str) -> int:

@@ -15,7 +15,7 @@ from loancore.postings import (
     OverpaymentRefunded,
     entries_for,
 )
-from loancore.servicing.accrual import catch_up
+from loancore.servicing.accrual import catch_up, penalty_restarts
 from loancore.servicing.common import (
     Entries,
     allocate_cash,
@@ -250,7 +250,7 @@ def _reverse_payment(loan: Loan, product: LoanProduct, event: ReversePayment) ->
         raise reject(RejectionCode.REVERSAL_BLOCKED, "the schedule changed after the payment")
     undone = [t for t in later if t.kind in _REVERSIBLE and t.reversed_by is None]
     loan, entries = catch_up(loan, product, event.as_of, event.event_id)
-    loan = _undo(loan, undone, event.event_id)
+    loan = penalty_restarts(_undo(loan, undone, event.event_id), product, event.as_of)
     for txn in undone:
         entries += _reversal_entries(loan, product, txn, event)
     history = list(loan.history)
