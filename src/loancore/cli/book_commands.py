@@ -18,6 +18,7 @@ from loancore.app import Lender
 from loancore.app.gc_policy import batch_gc
 from loancore.cli import tables
 from loancore.cli.book import CURRENCY, database_errors, last_day, open_book, print_portfolio
+from loancore.cli.exporting import export_checked
 from loancore.cli.options import choices, parse_date
 from loancore.errors import InvalidInput
 from loancore.reports import (
@@ -199,19 +200,14 @@ def export(
 ) -> None:
     """Export the book's ledger (beancount), and check it with beancount's own loader."""
     _name(ExportFormat, "format", format)
-    lender = open_book(db)
-    try:
-        with database_errors(db):
-            from beancount import loader
-
-            from loancore.adapters.beancount_export import write_beancount
-            from loancore.adapters.sql.ledger import SqlLedgerStore
-
-            target = out if out is not None else Path(db).with_suffix(".beancount")
-            written = write_beancount(SqlLedgerStore(lender.engine), target)
-            _entries, errors, _options = loader.load_file(str(written))
-    finally:
-        lender.close()
-    typer.echo(f"beancount export {written}: {len(errors)} error(s) when beancount re-checks it")
-    if errors:
+    open_book(db).close()  # a database loancore made, or one error line
+    target = out if out is not None else Path(db).with_suffix(".beancount")
+    with database_errors(db):
+        check = export_checked(db, target)
+    typer.echo(
+        f"beancount export {check.written}: {check.errors} error(s) when beancount re-checks it"
+    )
+    for message in check.messages:
+        typer.echo(f"  {message}")
+    if check.errors:
         raise typer.Exit(1)

@@ -3,7 +3,6 @@ through every part of loancore, :mod:`loancore.app.story`)."""
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from loancore.app.gc_policy import batch_gc
 from loancore.cli.book import CURRENCY, database_errors, print_portfolio
+from loancore.cli.exporting import ExportCheck, export_checked_aside
 from loancore.cli.options import parse_int
 from loancore.cli.output import error_line
 from loancore.errors import InvalidInput
@@ -50,27 +50,13 @@ def _database_path(db: Path) -> Path:
     return db
 
 
-def _export(console: Console, lender: object, path: Path) -> None:
-    from beancount import loader  # the export's peer: beancount re-checks what was written
-
-    from loancore.adapters.beancount_export import write_beancount
-    from loancore.adapters.sql.ledger import SqlLedgerStore
-
-    engine = getattr(lender, "engine")  # noqa: B009 -- typed Lender kept out of the signature
-    written = write_beancount(SqlLedgerStore(engine), path)
-    # The demo writes its file anew on every run, so beancount's pickle cache beside it is always
-    # stale: reading it and pickling a new one cost seconds for nothing. Without the cache the
-    # loader parses, books and validates the file exactly as before (and removes a stale cache).
-    loader.initialize(use_cache=False)
-    try:
-        _entries, errors, _options = loader.load_file(str(written))
-    finally:  # beancount's own default again (its module sets it so on import)
-        loader.initialize(os.getenv("BEANCOUNT_DISABLE_LOAD_CACHE") is None)
+def _print_export(console: Console, check: ExportCheck) -> None:
     console.print(
-        f"beancount export {written}: {len(errors)} error(s) when beancount's loader re-checks it"
+        f"beancount export {check.written}: {check.errors} error(s) when beancount's loader "
+        "re-checks it"
     )
-    for error in errors[:5]:
-        console.print(f"  {getattr(error, 'message', error)}")
+    for message in check.messages:
+        console.print(f"  {message}")
 
 
 def demo(
@@ -132,8 +118,11 @@ def demo(
             f"{result.sold} sold, "
             f"{result.settlement_runs} settlement runs; simulated in {simulated:.1f} s"
         )
-        print_portfolio(console, lender, result.end)
-        _export(console, lender, path.with_suffix(".beancount"))
+        # Every write is committed: a second process exports and checks the book meanwhile.
+        executor, exported = export_checked_aside(str(path), path.with_suffix(".beancount"))
+        with executor:
+            print_portfolio(console, lender, result.end)
+            _print_export(console, exported.result())
         lender.close()
     console.print(f"database {path}; done in {time.perf_counter() - started:.1f} s ({CURRENCY})")
 
