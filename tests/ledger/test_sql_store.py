@@ -26,6 +26,7 @@ from loancore.adapters.sql.ledger import LEDGER_SCHEMA_VERSION, SqlLedgerStore
 from loancore.errors import (
     IdempotencyConflict,
     InvalidInput,
+    InvariantViolation,
     PostingRejected,
     RejectionCode,
     SchemaVersionMismatch,
@@ -458,6 +459,48 @@ def test_a_plain_leg_without_dimensions_round_trips(store: SqlLedgerStore) -> No
     store.post([entry])
     assert store.get_entry("plain") == entry
     assert store.find_by_key("plain") == entry
+
+
+def test_every_field_of_a_stored_entry_reads_back_on_every_read_path(
+    store: SqlLedgerStore,
+) -> None:
+    # Reads build entries from stored rows without checking them again (JournalEntry._of_stored,
+    # Leg._of_checked): what they build must equal what the checked constructors built.
+    amount = Money("12.34", "CNY")
+    dims = {"product": "P1", "loan": "L1", "customer": "C1", "partner": "B1", "merchant": "M1"}
+    original = JournalEntry(
+        entry_id="orig",
+        idempotency_key="k-orig",
+        accounting_date=date(2026, 3, 2),
+        legs=(Leg.debit("1303.01", amount, dims), Leg.credit("2202", amount, {"loan": "L1"})),
+        memo="放款 disbursed",
+    )
+    reversal = JournalEntry(
+        entry_id="rev",
+        idempotency_key="k-rev",
+        accounting_date=date(2026, 3, 5),
+        value_date=date(2026, 3, 4),
+        legs=tuple(leg.mirrored() for leg in original.legs),
+        memo="冲正",
+        reverses="orig",
+    )
+    store.post([original, reversal])
+    assert list(store.entries()) == [original, reversal]
+    assert store.get_entry("rev") == reversal
+    assert store.find_by_key("k-orig") == original
+    read = store.get_entry("orig")
+    assert [leg.signed_minor for leg in read.legs] == [1234, -1234]
+    assert read.legs[0].dimensions == tuple(sorted(dims.items()))
+
+
+def test_a_stored_entry_without_legs_is_reported_as_a_damaged_store(
+    engine: sa.Engine, store: SqlLedgerStore
+) -> None:
+    store.post([loan_entry(1)])
+    with engine.begin() as connection:  # legs have no foreign key: only damage removes them
+        connection.exec_driver_sql("DELETE FROM ledger_legs")
+    with pytest.raises(InvariantViolation, match="no legs"):
+        store.get_entry("e1")
 
 
 def test_long_identifiers_and_dimension_values_round_trip_on_every_backend(

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import attrs
 
 from loancore.checks import require_date, require_id, require_text
-from loancore.errors import InvalidInput
+from loancore.errors import InvalidInput, InvariantViolation
 from loancore.ledger.subjects import Side, enum_value
 from loancore.money import CURRENCY_MINOR_UNITS, Money
 
@@ -277,6 +277,35 @@ class JournalEntry:
             value_date=accounting_date,
             memo=memo,
             reverses=None,
+        )
+
+    @classmethod
+    def _of_stored(
+        cls,
+        *,
+        entry_id: str,
+        idempotency_key: str,
+        accounting_date: date,
+        value_date: date,
+        legs: tuple[Leg, ...],
+        memo: str,
+        reverses: str | None,
+    ) -> JournalEntry:
+        """An entry read back from the store that booked it: every value was checked when it
+        was posted, so it is not checked again (the stores' readers; equal to the checked
+        constructor's result, which the store contract tests compare). An entry without legs
+        can only come from a damaged store: :class:`InvariantViolation`."""
+        if not legs:
+            raise InvariantViolation(f"stored entry {entry_id!r} has no legs")
+        return _unchecked(
+            cls,
+            entry_id=entry_id,
+            idempotency_key=idempotency_key,
+            accounting_date=accounting_date,
+            legs=legs,
+            value_date=value_date,
+            memo=memo,
+            reverses=reverses,
         )
 
     def content(self) -> tuple[Any, ...]:

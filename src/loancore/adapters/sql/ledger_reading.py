@@ -24,6 +24,7 @@ from loancore.adapters.sql.ledger_schema import (
     SEGMENT_DIMENSIONS,
     SEGMENTS,
 )
+from loancore.errors import InvariantViolation
 from loancore.ledger.entries import (
     DIMENSION_KEYS,
     Dimensions,
@@ -129,36 +130,56 @@ def _entries_with_seqs(connection: Connection, seqs: Sequence[int]) -> list[Jour
 
 def _load_entries(connection: Connection, entry_where: Any, leg_where: Any) -> list[JournalEntry]:
     legs: dict[int, list[Leg]] = {}
-    leg_query = sa.select(LEGS).where(leg_where).order_by(LEGS.c.entry_seq, LEGS.c.leg_no)
-    for row in connection.execute(leg_query):
-        legs.setdefault(row.entry_seq, []).append(_leg_from_row(row))
+    leg_query = sa.select(*_LEG_COLUMNS).where(leg_where).order_by(LEGS.c.entry_seq, LEGS.c.leg_no)
+    for row in connection.execute(leg_query).all():  # a chunk's rows at once, not one by one
+        legs.setdefault(row[0], []).append(_leg_of(row))
     entry_query = sa.select(ENTRIES).where(entry_where).order_by(ENTRIES.c.seq)
+    # Rows the store booked: checked when posted, not checked again (JournalEntry._of_stored).
     return [
-        JournalEntry(
+        JournalEntry._of_stored(
             entry_id=row.entry_id,
             idempotency_key=row.idempotency_key,
             accounting_date=row.accounting_date,
             value_date=row.value_date,
-            legs=legs.get(row.seq, ()),
+            legs=tuple(legs.get(row.seq, ())),
             memo=row.memo,
             reverses=row.reverses,
         )
-        for row in connection.execute(entry_query)
+        for row in connection.execute(entry_query).all()
     ]
 
 
 def _dimensions_from_row(row: Any) -> tuple[tuple[str, str], ...]:
+    """The row's dimensions in DIMENSION_KEYS order, which is sorted: the form dimensions_of
+    gives."""
     mapping = row._mapping
     return tuple((k, mapping[k]) for k in DIMENSION_KEYS if mapping[k])
 
 
-def _leg_from_row(row: Any) -> Leg:
-    return Leg(
-        row.subject_code,
-        Side(row.side),
-        Money.from_minor(row.amount_minor, row.currency),
-        _dimensions_from_row(row),
-    )
+_SIDES = {side.value: side for side in Side}
+
+_LEG_COLUMNS = (
+    LEGS.c.entry_seq,
+    LEGS.c.subject_code,
+    LEGS.c.side,
+    LEGS.c.amount_minor,
+    LEGS.c.currency,
+    *(LEGS.c[key] for key in DIMENSION_KEYS),
+)
+"""What :func:`_leg_of` reads, by position: the entry, the leg, then each dimension."""
+
+_DIMENSION_AT = tuple(enumerate(DIMENSION_KEYS, start=5))
+
+
+def _leg_of(row: Any) -> Leg:
+    """A stored leg from a row of :data:`_LEG_COLUMNS` (checked when its entry was posted, so
+    not checked again: :meth:`Leg._of_checked`). Dimensions in DIMENSION_KEYS order, which is
+    sorted: the form dimensions_of gives."""
+    side = _SIDES.get(row[2])
+    if side is None:
+        raise InvariantViolation(f"stored leg has side {row[2]!r}")
+    dimensions = tuple([(key, row[i]) for i, key in _DIMENSION_AT if row[i]])
+    return Leg._of_checked(row[1], side, Money.from_minor(row[3], row[4]), dimensions)
 
 
 def _memo_from_row(row: Any) -> MemoPosting:
