@@ -149,11 +149,15 @@ def _load_entries(connection: Connection, entry_where: Any, leg_where: Any) -> l
     ]
 
 
-def _dimensions_from_row(row: Any) -> tuple[tuple[str, str], ...]:
-    """The row's dimensions in DIMENSION_KEYS order, which is sorted: the form dimensions_of
-    gives."""
+def _dimensions_of(values: Iterable[str | None]) -> Dimensions:
+    """The stored dimension columns' ``values``, in DIMENSION_KEYS order, as dimensions: the
+    keys with a value, in that order, which is sorted (the form ``dimensions_of`` gives)."""
+    return tuple([(key, value) for key, value in zip(DIMENSION_KEYS, values) if value])
+
+
+def _dimensions_from_row(row: Any) -> Dimensions:
     mapping = row._mapping
-    return tuple((k, mapping[k]) for k in DIMENSION_KEYS if mapping[k])
+    return _dimensions_of([mapping[key] for key in DIMENSION_KEYS])
 
 
 _SIDES = {side.value: side for side in Side}
@@ -168,18 +172,14 @@ _LEG_COLUMNS = (
 )
 """What :func:`_leg_of` reads, by position: the entry, the leg, then each dimension."""
 
-_DIMENSION_AT = tuple(enumerate(DIMENSION_KEYS, start=5))
-
 
 def _leg_of(row: Any) -> Leg:
     """A stored leg from a row of :data:`_LEG_COLUMNS` (checked when its entry was posted, so
-    not checked again: :meth:`Leg._of_checked`). Dimensions in DIMENSION_KEYS order, which is
-    sorted: the form dimensions_of gives."""
+    not checked again: :meth:`Leg._of_checked`)."""
     side = _SIDES.get(row[2])
     if side is None:
         raise InvariantViolation(f"stored leg has side {row[2]!r}")
-    dimensions = tuple([(key, row[i]) for i, key in _DIMENSION_AT if row[i]])
-    return Leg._of_checked(row[1], side, Money.from_minor(row[3], row[4]), dimensions)
+    return Leg._of_checked(row[1], side, Money.from_minor(row[3], row[4]), _dimensions_of(row[5:]))
 
 
 def _memo_from_row(row: Any) -> MemoPosting:
