@@ -31,6 +31,7 @@ __all__ = [
     "DATE_MIN",
     "ID_LENGTH_MAX",
     "TEXT_LENGTH_MAX",
+    "parse_iso_date",
     "require_date",
     "require_id",
     "require_ids",
@@ -51,6 +52,25 @@ def require_date(field: str, value: object) -> datetime.date:
     if not DATE_MIN <= value <= DATE_MAX:
         raise InvalidInput(field, value, f"expected a date from {DATE_MIN} to {DATE_MAX}")
     return value
+
+
+def parse_iso_date(field: str, text: str) -> datetime.date:
+    """``text`` (surrounding spaces aside) as an ISO calendar date ``YYYY-MM-DD`` in
+    DATE_MIN..DATE_MAX: ASCII digits only (``date.fromisoformat`` also takes ``20260402`` and
+    week dates such as ``2026-W14-4``); else InvalidInput naming ``field``."""
+    stripped = text.strip() if isinstance(text, str) else ""
+    digits = stripped[:4] + stripped[5:7] + stripped[8:]
+    shaped = len(stripped) == 10 and stripped[4] == "-" and stripped[7] == "-"
+    if not (shaped and digits.isascii() and digits.isdigit()):
+        raise InvalidInput(field, text, "expected an ISO date YYYY-MM-DD")
+    try:
+        day = datetime.date.fromisoformat(stripped)
+    except ValueError:
+        raise InvalidInput(field, text, "expected an ISO date YYYY-MM-DD") from None
+    try:
+        return require_date(field, day)
+    except InvalidInput as error:  # the message shows the text given, not the date made of it
+        raise InvalidInput(field, text, error.reason) from None
 
 
 def require_text(field: str, value: object, *, length_max: int = TEXT_LENGTH_MAX) -> str:

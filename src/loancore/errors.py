@@ -288,6 +288,7 @@ class RejectionCode(enum.IntEnum):
     APPLICATION_NOT_IN_REVIEW = 700  # a manual decision on an application not waiting for review
     CREDIT_NOT_APPROVED = 701  # an order by a customer without an approved credit application
     ORDER_NOT_HELD = 702  # confirming or cancelling an order that is no longer held
+    LOAN_UNKNOWN = 703  # a payment of a repayment file names no stored loan
 
 
 class Rejected(LoancoreError):

@@ -9,6 +9,14 @@ decision is a port (:class:`loancore.credit.CreditDecision`) with a reference po
 
 from loancore.app.day_close import close_day
 from loancore.app.lender import DEFAULT_CHANNEL, DEFAULT_DATABASE, Lender
+from loancore.app.repayment_file import (
+    DebitStatus,
+    FileRow,
+    RefusedPayment,
+    RepaymentFile,
+    RepaymentImport,
+    parse_repayment_file,
+)
 from loancore.app.values import (
     ApplicationRecord,
     DayClose,
@@ -24,11 +32,17 @@ __all__ = [
     "DEFAULT_DATABASE",
     "ApplicationRecord",
     "DayClose",
+    "DebitStatus",
     "DueCollection",
+    "FileRow",
     "Lender",
     "OrderRecord",
     "OrderRequest",
     "OrderStatus",
     "Payment",
+    "RefusedPayment",
+    "RepaymentFile",
+    "RepaymentImport",
     "close_day",
+    "parse_repayment_file",
 ]

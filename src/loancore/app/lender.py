@@ -13,6 +13,7 @@
                                                   # the capture recorded for settlement
     lender.close_day(as_of)                       # the end-of-day batch, then the quota's
     lender.repay(Payment(...))                    # or repay_many, prepay, pay_off, refund
+    lender.import_repayments(csv_text)            # a bank's auto-debit result file, in chunks
     lender.write_off(loan_id, id, as_of)          # or sell(loan_id, id, price, as_of); recover(...)
     lender.settle(as_of)                          # merchants' T+N settlement run
     lender.trial_balance(as_of), lender.loans(), lender.bill(customer_id, as_of)  # reports
@@ -35,7 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -43,9 +44,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from loancore.adapters.sql import create_engine, read_connection, write_transaction
+from loancore.adapters.sql.documents import rows_by_id
+from loancore.adapters.sql.loans import LOANS
 from loancore.adapters.sql.uow import SqlUnitOfWork
 from loancore.app import records
 from loancore.app.day_close import close_day, loan_ids
+from loancore.app.repayment_file import (
+    CHUNK_SIZE,
+    RepaymentFile,
+    RepaymentImport,
+    parse_repayment_file,
+    tally_import,
+)
 from loancore.app.schema import ensure_app_schema
 from loancore.app.values import (
     ApplicationRecord,
@@ -56,7 +66,7 @@ from loancore.app.values import (
     Payment,
 )
 from loancore.calendar import BusinessCalendar
-from loancore.checks import require_date, require_id
+from loancore.checks import require_date, require_id, require_ids
 from loancore.credit import CreditApplication, CreditDecision, ReferencePolicy, manual_decision
 from loancore.delinquency import DelinquencyPolicy
 from loancore.delinquency.daily import DailyRules, LoanStanding
@@ -80,6 +90,7 @@ from loancore.services import (
     sell_loan,
     write_off_loan,
 )
+from loancore.services.servicing import BATCH_MAX
 from loancore.servicing import (
     Loan,
     LoanProduct,
@@ -380,6 +391,43 @@ class Lender:
         with self._work() as (_connection, uow):
             return apply_batch(uow, items, rules=self.rules)
 
+    def import_repayments(
+        self,
+        source: str | Iterable[str] | RepaymentFile,
+        *,
+        chunk_size: int = CHUNK_SIZE,
+        currency: str = "CNY",
+    ) -> RepaymentImport:
+        """A bank's auto-debit result file (:mod:`loancore.app.repayment_file`): ``source`` is its
+        text, its lines or the parsed file. The whole file is checked first (a bad row raises
+        InvalidInput naming it and nothing is applied); then its successful debits are applied
+        in file order, ``chunk_size`` payments a unit of work (one :meth:`repay_many` each).
+        A payment on a loan that is not stored is refused with ``LOAN_UNKNOWN`` (its chunk goes
+        on without it), one servicing refuses with its code; a payment id booked before is
+        replayed and posts nothing, so importing the same file again books nothing. An error
+        that is not a refusal (the database gone) stops the import: the chunks before it stay
+        booked, and importing the file again replays them and goes on."""
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
+            raise InvalidInput("chunk_size", chunk_size, "expected an int")
+        if not 1 <= chunk_size <= BATCH_MAX:
+            raise InvalidInput("chunk_size", chunk_size, f"expected 1 to {BATCH_MAX}")
+        file = (
+            source
+            if isinstance(source, RepaymentFile)
+            else parse_repayment_file(source, currency=currency)
+        )
+        payments = file.payments
+        known: set[str] = set()
+        results: list[BatchResult] = []
+        for start in range(0, len(payments), chunk_size):  # bounded: ROWS_MAX rows a file
+            chunk = payments[start : start + chunk_size]
+            found = self.known_loans([p.loan_id for p in chunk])
+            known |= found
+            stored = [p for p in chunk if p.loan_id in found]
+            if stored:
+                results.append(self.repay_many(stored))
+        return tally_import(file, frozenset(known), results)
+
     def collect_due(self, collections: Sequence[DueCollection]) -> BatchResult:
         """Auto-debits of what is due (an auto-debit run), in one transaction: each loan caught
         up to its day, then everything due by then received (:class:`~loancore.servicing.
@@ -504,6 +552,14 @@ class Lender:
                 chunk = uow.loans.load_many(wanted[start : start + 1000])
             found.extend(chunk[i] for i in wanted[start : start + 1000])
         return found
+
+    def known_loans(self, ids: Sequence[str]) -> frozenset[str]:
+        """Those of ``ids`` (at most BATCH_MAX) that are stored loans: one read of the loan ids,
+        no loan document decoded (a batch's load raises NotFound on the first missing one)."""
+        wanted = sorted(set(require_ids("ids", ids, count_max=BATCH_MAX)))
+        with self._read() as (connection, _uow):
+            rows = rows_by_id(connection, LOANS.c.loan_id, (LOANS.c.loan_id,), wanted)
+            return frozenset(str(row.loan_id) for row in rows)
 
     def customer_loans(self, customer_id: str) -> list[Loan]:
         with self._read() as (_connection, uow), uow:

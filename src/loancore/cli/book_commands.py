@@ -1,4 +1,4 @@
-"""Commands over an existing book: ``report``, ``eod``, ``settle`` and ``export``.
+"""Commands over an existing book: ``report``, ``eod``, ``repay``, ``settle`` and ``export``.
 
 Each opens the database given by ``--db`` (a SQLite file, which must exist, or a database
 URL), runs one facade call or reads, and prints; a bad name, date or database is one error line.
@@ -16,10 +16,11 @@ from rich.console import Console
 
 from loancore.app import Lender
 from loancore.app.gc_policy import batch_gc
+from loancore.app.repayment_file import CHUNK_SIZE, parse_repayment_file, refused_csv
 from loancore.cli import tables
 from loancore.cli.book import CURRENCY, database_errors, last_day, open_book, print_portfolio
 from loancore.cli.exporting import export_checked
-from loancore.cli.options import choices, parse_date
+from loancore.cli.options import choices, parse_date, parse_int
 from loancore.errors import InvalidInput
 from loancore.reports import (
     aging,
@@ -34,7 +35,7 @@ from loancore.reports import (
     written_off_register,
 )
 
-__all__ = ["ExportFormat", "ReportName", "eod", "export", "report", "settle"]
+__all__ = ["ExportFormat", "ReportName", "eod", "export", "repay", "report", "settle"]
 
 DEFAULT_DB = "demo-output/demo.sqlite"
 
@@ -170,6 +171,39 @@ def eod(
         f"({closed.days_closed} loan-days), failed {dict(closed.skipped)}, "
         f"{closed.quota_changes} quota changes; buckets: {buckets or 'none'}"
     )
+
+
+def _read_text(path: Path) -> str:
+    """The file as UTF-8 text (a spreadsheet's byte-order mark dropped); OSError as it comes."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InvalidInput("file", str(path), f"not UTF-8 text ({error.reason})") from None
+
+
+def repay(
+    file: Annotated[Path, typer.Argument(help="The auto-debit result file (CSV).")],
+    db: Db = DEFAULT_DB,
+    chunk_size: Annotated[str, typer.Option("--chunk-size", help="Payments a unit of work.")] = str(
+        CHUNK_SIZE
+    ),
+    refused: Annotated[
+        Path | None, typer.Option(help="Write the refused payments here (CSV, code and detail).")
+    ] = None,
+) -> None:
+    """Import a bank's auto-debit result file (代扣结果文件): the whole file checked first (a bad
+    row applies nothing), then applied in chunks; a payment id booked before is replayed."""
+    size = parse_int("chunk_size", chunk_size)
+    checked = parse_repayment_file(_read_text(file), currency=CURRENCY)
+    lender = open_book(db)
+    try:
+        with database_errors(db), batch_gc():  # a batch: loancore.app.gc_policy
+            result = lender.import_repayments(checked, chunk_size=size)
+    finally:
+        lender.close()
+    if refused is not None:
+        refused.write_text(refused_csv(result), encoding="utf-8")
+    typer.echo(f"repayment file {file}: {result.summary()}")
 
 
 def settle(

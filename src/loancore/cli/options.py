@@ -7,11 +7,10 @@ field and the value) a library caller gets, and the command line shows it as one
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 from decimal import Decimal
 
-from loancore.checks import require_date
+from loancore.checks import parse_iso_date as parse_date
 from loancore.errors import InvalidInput
 from loancore.money import to_decimal
 
@@ -43,18 +42,6 @@ def parse_int(field: str, text: str) -> int:
             field, text, f"expected a whole number of at most {INT_DIGITS_MAX} digits"
         )
     return int(text.strip())
-
-
-def parse_date(field: str, text: str) -> dt.date:
-    """``text`` as an ISO date ``YYYY-MM-DD`` within loancore's date range."""
-    stripped = text.strip()
-    if len(stripped) != len("YYYY-MM-DD"):
-        raise InvalidInput(field, text, "expected an ISO date YYYY-MM-DD")
-    try:
-        day = dt.date.fromisoformat(stripped)
-    except ValueError:
-        raise InvalidInput(field, text, "expected an ISO date YYYY-MM-DD") from None
-    return require_date(field, day)
 
 
 def choices(members: type[enum.Enum]) -> str:
