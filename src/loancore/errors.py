@@ -289,6 +289,7 @@ class RejectionCode(enum.IntEnum):
     CREDIT_NOT_APPROVED = 701  # an order by a customer without an approved credit application
     ORDER_NOT_HELD = 702  # confirming or cancelling an order that is no longer held
     LOAN_UNKNOWN = 703  # a payment of a repayment file names no stored loan
+    PAYMENT_ID_TAKEN = 704  # a repayment file's payment id is already booked by another loan
 
 
 class Rejected(LoancoreError):

@@ -212,3 +212,29 @@ def test_repay_errors_are_one_line_and_apply_nothing(
         assert lender.loan("L-O1").transaction("BANK-1") is None  # the bad file applied nothing
     finally:
         lender.close()
+
+
+def test_a_payment_id_booked_by_another_loan_is_refused_alone_and_the_rest_is_booked(
+    lender: Lender, make_lender: Callable[[str], Lender]
+) -> None:
+    reference = make_lender(kind_of(lender))
+    first = book(lender)
+    book(reference)
+    text = (
+        "loan_id,payment_id,paid_on,amount\n"
+        f"L-O1,BANK-1,2026-04-02,{first['L-O1'].amount}\n"
+        "L-O1,BANK-0,2026-04-02,5.00\n"  # BANK-0 is L-O2's payment: the ledger's key is taken
+        "L-O2,BANK-6,2026-04-03,300.00\n"
+    )
+
+    result = lender.import_repayments(text)
+
+    assert result.applied == ("BANK-1", "BANK-6") and result.replayed == ()
+    (refused,) = result.refused
+    assert (refused.row, refused.code) == (3, RejectionCode.PAYMENT_ID_TAKEN)
+    assert refused.detail.startswith("payment id BANK-0 is booked by another loan (")
+    assert result.chunks == 2  # the chunk raised; halved: [BANK-1] booked, [BANK-6] booked
+    good = [p for p in parse_repayment_file(text).payments if p.payment_id != "BANK-0"]
+    reference.repay_many(good)
+    assert lender.trial_balance(LATER) == reference.trial_balance(LATER)
+    assert lender.loans() == reference.loans()

@@ -70,7 +70,13 @@ from loancore.checks import require_date, require_id, require_ids
 from loancore.credit import CreditApplication, CreditDecision, ReferencePolicy, manual_decision
 from loancore.delinquency import DelinquencyPolicy
 from loancore.delinquency.daily import DailyRules, LoanStanding
-from loancore.errors import InvalidInput, LenderRejected, RejectionCode
+from loancore.errors import (
+    IdempotencyConflict,
+    InvalidInput,
+    LenderRejected,
+    Rejected,
+    RejectionCode,
+)
 from loancore.ledger import Chart, TrialBalance, default_chart
 from loancore.ledger.entries import MemoPosting, MemoRegister
 from loancore.money import Money
@@ -419,14 +425,41 @@ class Lender:
         payments = file.payments
         known: set[str] = set()
         results: list[BatchResult] = []
+        apart: dict[str, tuple[RejectionCode, str]] = {}
         for start in range(0, len(payments), chunk_size):  # bounded: ROWS_MAX rows a file
             chunk = payments[start : start + chunk_size]
             found = self.known_loans([p.loan_id for p in chunk])
             known |= found
-            stored = [p for p in chunk if p.loan_id in found]
-            if stored:
-                results.append(self.repay_many(stored))
-        return tally_import(file, frozenset(known), results)
+            self._repay_isolating([p for p in chunk if p.loan_id in found], results, apart)
+        return tally_import(file, frozenset(known), results, apart)
+
+    def _repay_isolating(
+        self,
+        payments: Sequence[Payment],
+        results: list[BatchResult],
+        apart: dict[str, tuple[RejectionCode, str]],
+    ) -> None:
+        """:meth:`repay_many` of ``payments``, appending to ``results``. A batch that raises a
+        refusal servicing does not report (the quota's, the ledger's) or an idempotency conflict
+        (a payment id booked before by another loan) is undone whole; it is halved, the halves
+        applied in order, until the one payment is found: recorded in ``apart`` with its code
+        (the conflict: ``PAYMENT_ID_TAKEN``), while the others are booked. At most
+        ``2 * len(payments)`` batches."""
+        pending = [list(payments)] if payments else []
+        for _ in range(2 * len(payments)):  # bounded: halving n payments makes < 2n parts
+            if not pending:
+                return
+            part = pending.pop()
+            try:
+                results.append(self.repay_many(part))
+            except (Rejected, IdempotencyConflict) as error:
+                if len(part) > 1:  # the first half is popped first: file order kept
+                    pending.extend((part[len(part) // 2 :], part[: len(part) // 2]))
+                elif isinstance(error, Rejected):
+                    apart[part[0].payment_id] = (error.code, error.detail)
+                else:
+                    taken = f"payment id {part[0].payment_id} is booked by another loan ({error})"
+                    apart[part[0].payment_id] = (RejectionCode.PAYMENT_ID_TAKEN, taken)
 
     def collect_due(self, collections: Sequence[DueCollection]) -> BatchResult:
         """Auto-debits of what is due (an auto-debit run), in one transaction: each loan caught

@@ -117,7 +117,7 @@ class RepaymentImport:
     """What importing a file did: payment ids ``applied`` (booked now) and ``replayed`` (booked
     before, by an earlier import or call with the same payment id: nothing posted), the
     ``refused`` debits, the ``failed`` rows of the file, ``amount_applied`` (the sum of the
-    applied payments) and the units of work run (``chunks``)."""
+    applied payments) and the units of work committed (``chunks``)."""
 
     applied: tuple[str, ...]
     replayed: tuple[str, ...]
@@ -225,10 +225,13 @@ def tally_import(
     file: RepaymentFile,
     known_loans: frozenset[str],
     results: Sequence[BatchResult],
+    refused_apart: Mapping[str, tuple[RejectionCode, str]] | None = None,
 ) -> RepaymentImport:
-    """The import's result from the file, the loan ids found stored and the batches run on the
-    payments of those loans (pure: the counting half of
+    """The import's result from the file, the loan ids found stored, the batches run on the
+    payments of those loans and the payments refused on their own (payment id -> code and
+    detail: a batch raised for them) (pure: the counting half of
     :meth:`~loancore.app.Lender.import_repayments`)."""
+    apart = {} if refused_apart is None else refused_apart
     applied = {event_id for result in results for event_id in result.applied}
     replayed = {event_id for result in results for event_id in result.replayed}
     refusals = {event_id: why for result in results for event_id, why in result.refused}
@@ -242,6 +245,9 @@ def tally_import(
             detail = f"loan {payment.loan_id} not found"
             refused.append(RefusedPayment(row=row.row, payment=payment,
                                           code=RejectionCode.LOAN_UNKNOWN, detail=detail))  # fmt: skip
+        elif payment.payment_id in apart:
+            code, detail = apart[payment.payment_id]
+            refused.append(RefusedPayment(row=row.row, payment=payment, code=code, detail=detail))
         elif payment.payment_id in refusals:
             why = refusals[payment.payment_id]
             refused.append(RefusedPayment(row=row.row, payment=payment, code=why.code,
