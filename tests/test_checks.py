@@ -12,6 +12,7 @@ from loancore.checks import (
     DATE_MAX,
     DATE_MIN,
     ID_LENGTH_MAX,
+    parse_iso_date,
     require_date,
     require_id,
     require_text,
@@ -80,3 +81,30 @@ def test_error_messages_stay_short_whatever_the_value() -> None:
             raise RuntimeError("boom")
 
     assert "repr failed" in shown(Broken())
+
+
+@given(st.dates(min_value=DATE_MIN, max_value=DATE_MAX))
+def test_an_iso_date_parses_back_to_the_date(day: datetime.date) -> None:
+    assert parse_iso_date("paid_on", day.isoformat()) == day
+    assert parse_iso_date("paid_on", f" {day.isoformat()}\n") == day  # spaces around: trimmed
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("20260402", "YYYY-MM-DD"),
+        ("2026-W14-4", "YYYY-MM-DD"),  # date.fromisoformat takes week dates
+        ("2026-04-0\u0662", "YYYY-MM-DD"),  # an Arabic-Indic digit: str.isdigit says yes
+        ("2026/04/02", "YYYY-MM-DD"),
+        ("2026-02-29", "YYYY-MM-DD"),
+        ("", "YYYY-MM-DD"),
+        ("1899-12-31", "expected a date from 1900-01-01 to 2999-12-31"),
+    ],
+)
+def test_other_spellings_and_dates_out_of_range_are_refused_with_the_text(
+    text: str, reason: str
+) -> None:
+    with pytest.raises(InvalidInput) as error:
+        parse_iso_date("paid_on", text)
+    assert error.value.field == "paid_on" and error.value.value == text
+    assert reason in error.value.reason
