@@ -238,3 +238,13 @@ def test_a_payment_id_booked_by_another_loan_is_refused_alone_and_the_rest_is_bo
     reference.repay_many(good)
     assert lender.trial_balance(LATER) == reference.trial_balance(LATER)
     assert lender.loans() == reference.loans()
+
+
+def test_the_facade_codes_keep_their_numbers() -> None:
+    assert {c.name: int(c) for c in RejectionCode if 700 <= c < 800} == {
+        "APPLICATION_NOT_IN_REVIEW": 700,
+        "CREDIT_NOT_APPROVED": 701,
+        "ORDER_NOT_HELD": 702,
+        "LOAN_UNKNOWN": 703,
+        "PAYMENT_ID_TAKEN": 704,
+    }
