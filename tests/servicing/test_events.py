@@ -8,12 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loancore.errors import RejectionCode
+from loancore.errors import InvalidInput, RejectionCode
 from loancore.money import Money
 from loancore.postings import DiscountTreatment, SubjectMapping
 from loancore.servicing import (
     Accrue,
     Cancel,
+    ChargeFee,
     Disburse,
     InterestRecognition,
     LoanStatus,
@@ -25,9 +26,11 @@ from loancore.servicing import (
     Prepay,
     PrepaymentRules,
     QuotaEffectKind,
+    RefundCredit,
     Repay,
     ReversePayment,
     ServicingRejected,
+    Waive,
     apply,
     payoff_amount,
     reconcile,
@@ -127,6 +130,31 @@ def test_recognition_on_due_date_books_no_interest_before_it() -> None:
         ],
         "interest.due:a2.due": [("1132", "debit", "180.00"), ("1303.03", "credit", "180.00")],
     }
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda usd: Repay(event_id="x", as_of=START, amount=usd),
+        lambda usd: Prepay(event_id="x", as_of=START, amount=usd),
+        lambda usd: PayOff(event_id="x", as_of=START, amount=usd),
+        lambda usd: MerchantRefund(event_id="x", as_of=START, amount=usd),
+        lambda usd: RefundCredit(event_id="x", as_of=START, amount=usd),
+        lambda usd: ChargeFee(event_id="x", as_of=START, amount=usd),
+        lambda usd: Waive(event_id="x", as_of=START, component="interest", amount=usd),
+    ],
+    ids=["repay", "prepay", "payoff", "refund", "refund_credit", "charge_fee", "waive"],
+)
+def test_an_amount_in_another_currency_is_refused_naming_the_amount(make) -> None:
+    # A USD 10.00 payment on a CNY loan was booked as 10.00 CNY: now refused, nothing changes.
+    harness = Harness.booked(clinic_product())
+    harness.apply(Disburse(event_id="pay", as_of=START))
+    before = harness.loan
+    usd = Money(Decimal("10.00"), "USD")
+    with pytest.raises(InvalidInput, match="expected CNY") as refused:
+        apply(before, harness.product, make(usd))
+    assert refused.value.field == "amount"
+    assert harness.loan == before
 
 
 def test_accrual_to_a_date_already_accrued_books_nothing() -> None:

@@ -104,6 +104,9 @@ def apply(loan: Loan, product: LoanProduct, event: ServicingEvent) -> Outcome:
     if handler is None:
         raise InvalidInput("event", event, "not a servicing event")
     check_product(loan, product)
+    amount = getattr(event, "amount", None)
+    if amount is not None and amount.currency != loan.currency:
+        raise InvalidInput("amount", amount, f"expected {loan.currency}, the loan's currency")
     if _applied(loan, event.event_id):
         raise reject(RejectionCode.EVENT_ALREADY_APPLIED, event.event_id)
     if event.as_of < loan.last_date:
