@@ -101,6 +101,25 @@ def test_an_import_books_exactly_what_repay_many_books_and_reports_each_row(
     assert imported.reconcile().clean
 
 
+def test_a_file_of_several_days_is_applied_in_date_order(lender: Lender) -> None:
+    # The file lists L-O1's debit of 04-05 before its debit of 04-02: in file order the earlier
+    # one would be refused (EVENT_BEFORE_LAST, servicing never back-dates); in date order both
+    # are booked, and a day's debits keep the file's order.
+    first = book(lender)
+    text = (
+        "loan_id,payment_id,paid_on,amount\n"
+        "L-O1,LATE,2026-04-05,100.00\n"
+        f"L-O1,ON-TIME,2026-04-02,{first['L-O1'].amount}\n"
+        "L-O2,SAME-DAY-1,2026-04-05,10.00\n"
+        "L-O2,SAME-DAY-2,2026-04-05,20.00\n"
+    )
+    result = lender.import_repayments(text, chunk_size=2)
+    assert result.applied == ("LATE", "ON-TIME", "SAME-DAY-1", "SAME-DAY-2")  # the file's rows
+    assert result.refused == ()
+    assert [t.event_id for t in lender.loan("L-O1").history][-2:] == ["ON-TIME", "LATE"]
+    assert [t.event_id for t in lender.loan("L-O2").history][-2:] == ["SAME-DAY-1", "SAME-DAY-2"]
+
+
 def test_importing_the_same_file_again_replays_everything_and_books_nothing(lender: Lender) -> None:
     text = file_text(book(lender))
     lender.import_repayments(text)

@@ -135,6 +135,10 @@ def _engine(database: str | Path | Engine) -> Engine:
     raise InvalidInput("database", database, "expected a file path, a URL or an Engine")
 
 
+def _paid_on(payment: Payment) -> date:
+    return payment.paid_on
+
+
 class Lender:
     """The facade (module docstring). Build with :meth:`open`; close with :meth:`close`."""
 
@@ -407,7 +411,9 @@ class Lender:
         """A bank's auto-debit result file (:mod:`loancore.app.repayment_file`): ``source`` is its
         text, its lines or the parsed file. The whole file is checked first (a bad row raises
         InvalidInput naming it and nothing is applied); then its successful debits are applied
-        in file order, ``chunk_size`` payments a unit of work (one :meth:`repay_many` each).
+        in date order (a day's in file order: a file of several days that lists a later debit
+        of a loan before an earlier one books both), ``chunk_size`` payments a unit of work (one
+        :meth:`repay_many` each).
         A payment on a loan that is not stored is refused with ``LOAN_UNKNOWN`` (its chunk goes
         on without it), one servicing refuses with its code; a payment id booked before is
         replayed and posts nothing, so importing the same file again books nothing. An error
@@ -422,7 +428,7 @@ class Lender:
             if isinstance(source, RepaymentFile)
             else parse_repayment_file(source, currency=currency)
         )
-        payments = file.payments
+        payments = sorted(file.payments, key=_paid_on)  # stable: a day keeps the file's order
         known: set[str] = set()
         results: list[BatchResult] = []
         apart: dict[str, tuple[RejectionCode, str]] = {}
