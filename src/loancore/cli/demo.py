@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from loancore.app.gc_policy import batch_gc
 from loancore.cli.book import CURRENCY, database_errors, print_portfolio
-from loancore.cli.exporting import ExportCheck, export_checked_aside
+from loancore.cli.exporting import ExportCheck, export_checked
 from loancore.cli.options import parse_int
 from loancore.cli.output import error_line
 from loancore.errors import InvalidInput
@@ -118,12 +118,9 @@ def demo(
             f"{result.sold} sold, "
             f"{result.settlement_runs} settlement runs; simulated in {simulated:.1f} s"
         )
-        # Every write is committed: a second process exports and checks the book meanwhile.
-        executor, exported = export_checked_aside(str(path), path.with_suffix(".beancount"))
-        with executor:
-            print_portfolio(console, lender, result.end)
-            _print_export(console, exported.result())
+        print_portfolio(console, lender, result.end)
         lender.close()
+        _print_export(console, export_checked(str(path), path.with_suffix(".beancount")))
     console.print(f"database {path}; done in {time.perf_counter() - started:.1f} s ({CURRENCY})")
 
 

@@ -1,22 +1,15 @@
-"""The beancount export of a book, checked by beancount's own loader: ``loancore export
-beancount`` runs it in the command's process, ``loancore demo`` in a second process while the
-first prints the portfolio report (the two read the same committed SQLite file; the demo's wall
-time loses the export's ~10 s on a machine with a second core).
-
-:func:`export_checked` opens its own engine, so it can run in a fresh (``spawn``) process: it
-takes and returns plain values only.
-"""
+"""The beancount export of a book, checked by beancount's own loader: what ``loancore export
+beancount`` and ``loancore demo`` both run. :func:`export_checked` opens its own engine on the
+book and returns plain values."""
 
 from __future__ import annotations
 
 import os
-from concurrent.futures import Future, ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 import attrs
 
-__all__ = ["ExportCheck", "export_checked", "export_checked_aside"]
+__all__ = ["ExportCheck", "export_checked"]
 
 MESSAGES_KEPT = 5
 """The loader's first messages an :class:`ExportCheck` keeps (the count covers them all)."""
@@ -54,11 +47,3 @@ def export_checked(db: str, target: Path) -> ExportCheck:
         loader.initialize(os.getenv("BEANCOUNT_DISABLE_LOAD_CACHE") is None)
     messages = tuple(str(getattr(e, "message", e)) for e in errors[:MESSAGES_KEPT])
     return ExportCheck(written, len(errors), messages)
-
-
-def export_checked_aside(db: str, target: Path) -> tuple[ProcessPoolExecutor, Future[ExportCheck]]:
-    """:func:`export_checked` started in a second (spawned) process; the caller takes the
-    result and shuts the executor down (``with executor:``). A failure there is raised again by
-    ``future.result()``, as if it had run here."""
-    executor = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
-    return executor, executor.submit(export_checked, db, target)
