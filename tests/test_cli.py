@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 import signal
 import socket
 import subprocess
@@ -262,6 +263,31 @@ def test_commands_over_the_demo_book(
     assert shown in result.stdout
 
 
+def test_eod_on_worker_processes_closes_what_one_process_closes(
+    demo_book: tuple[Path, str], tmp_path: Path
+) -> None:
+    """``loancore eod --workers 2`` on one copy of the demo book, plain ``eod`` on another: the
+    same loans brought to the day, the same buckets, the same trial balance."""
+    db, _out = demo_book
+    copies = [tmp_path / "workers.sqlite", tmp_path / "alone.sqlite"]
+    for copy in copies:
+        shutil.copy(db, copy)
+    outputs = []
+    for copy, workers in zip(copies, ("2", "0"), strict=True):
+        args = ["eod", "--date", "2025-05-06", "--workers", workers, "--db", str(copy)]
+        result = RUNNER.invoke(app, args, env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+        outputs.append(result.stdout)
+    assert "closed 2025-05-06" in outputs[0] and outputs[0] == outputs[1]
+    assert " 0 loans brought" not in outputs[0]
+    balances = []
+    for copy in copies:
+        result = RUNNER.invoke(app, ["report", "trial-balance", "--db", str(copy)])
+        assert result.exit_code == 0, result.output
+        balances.append(result.stdout)
+    assert balances[0] == balances[1]
+
+
 def test_export_beancount_writes_a_file_beancount_accepts(
     demo_book: tuple[Path, str], tmp_path: Path
 ) -> None:
@@ -285,6 +311,9 @@ def bad_db_cases(tmp_path: Path) -> list[tuple[list[str], str]]:
         (["report", "portfolio", "--db", str(empty)], "not a loancore database"),
         (["report", "portfolio", "--db", str(tmp_path)], "is a directory"),
         (["eod", "--date", "2025-02-30", "--db", str(empty)], "date"),
+        (["eod", "--date", "2025-02-03", "--workers", "-1", "--db", str(empty)], "workers"),
+        (["eod", "--date", "2025-02-03", "--workers", "2", "--db", "sqlite://"], "workers"),
+        (["demo", "--workers", "many"], "workers"),
         (["export", "csv", "--db", str(empty)], "format"),
         (["report", "nonsense", "--db", str(empty)], "name"),
         (["report", "bill", "--db", str(empty)], "customer"),

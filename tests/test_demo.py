@@ -4,16 +4,19 @@ payable agrees between the settlement store and the ledger)."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import attrs
 import pytest
 
+from loancore.adapters.process_batch import ProcessEndOfDay
 from loancore.app import Lender
-from loancore.demo import DemoConfig, DemoResult, open_demo_engine, simulate
+from loancore.demo import DemoConfig, DemoResult, open_demo_engine, reopen_demo_engine, simulate
 from loancore.errors import InvalidInput
 from loancore.reports import written_off_register
 from loancore.services import payable_matches_ledger, reconcile
+from loancore.services.end_of_day import SUMMARY_KEY_PREFIX
 from loancore.servicing import LoanStatus
 
 SMALL = DemoConfig(customers=40, merchants=4, months=5, seed=11)
@@ -151,3 +154,40 @@ def test_closing_at_a_cadence_gives_the_same_book_as_closing_every_day(
 def test_an_unknown_cadence_is_refused_naming_the_field() -> None:
     with pytest.raises(InvalidInput, match="close_every"):
         DemoConfig(close_every="fortnight")
+
+
+def _posted(lender: Lender) -> tuple[list[object], dict[tuple[object, ...], object]]:
+    """The loan-level entries, and what the summary entries posted: each day's amount by
+    subject, side and dimensions (a summary entry sums one chunk's loans, so how many there are
+    depends on the chunks; what they post does not)."""
+    with lender.uow:
+        entries = sorted(lender.uow.ledger.entries(), key=lambda entry: entry.entry_id)
+    summed: dict[tuple[object, ...], object] = {}
+    for entry in entries:
+        if entry.entry_id.startswith(SUMMARY_KEY_PREFIX):
+            for leg in entry.legs:
+                key = (entry.accounting_date, leg.subject_code, leg.side, leg.dimensions)
+                summed[key] = summed[key] + leg.amount if key in summed else leg.amount
+    loan_level = [e for e in entries if not e.entry_id.startswith(SUMMARY_KEY_PREFIX)]
+    return loan_level, summed
+
+
+def test_worker_processes_close_the_days_into_the_same_book(tmp_path: Path) -> None:
+    """The demo's days closed by two worker processes (ProcessEndOfDay, as ``loancore demo``
+    does on a machine of two cores or more): the book of the days closed in this process, entry
+    for entry at loan level, to the fen by day, subject and product in the summary entries."""
+    alone, result = run(tmp_path, "alone.sqlite")
+    path = tmp_path / "workers.sqlite"
+    with ProcessEndOfDay(functools.partial(reopen_demo_engine, path), workers=2) as processes:
+        workers, again = simulate(open_demo_engine(path), SMALL, processes=processes)
+    try:
+        assert result == again
+        loan_level, summed = _posted(workers)
+        assert summed and (loan_level, summed) == _posted(alone)
+        assert workers.trial_balance(result.end) == alone.trial_balance(result.end)
+        assert _loan_figures(workers) == _loan_figures(alone)
+        assert _standing_figures(workers) == _standing_figures(alone)
+        assert workers.reconcile().clean
+    finally:
+        alone.close()
+        workers.close()

@@ -37,6 +37,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from loancore.adapters.process_batch import ProcessEndOfDay
 from loancore.adapters.sql import create_engine
 from loancore.app import DueCollection, Lender, OrderRequest
 from loancore.credit import CreditApplication, Outcome, ReferencePolicy
@@ -45,7 +46,15 @@ from loancore.money import Money, Rounding
 from loancore.servicing import Loan, LoanStatus
 from loancore.settlement import MerchantTerms, ServiceFee, SettlementSchedule
 
-__all__ = ["CADENCES", "PRODUCTS", "DemoConfig", "DemoResult", "open_demo_engine", "simulate"]
+__all__ = [
+    "CADENCES",
+    "PRODUCTS",
+    "DemoConfig",
+    "DemoResult",
+    "open_demo_engine",
+    "reopen_demo_engine",
+    "simulate",
+]
 
 CUSTOMERS_MAX = 100_000
 MERCHANTS_MAX = 999
@@ -224,6 +233,13 @@ def open_demo_engine(path: Path) -> Engine:
     for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         if stale.is_file():
             stale.unlink()
+    return reopen_demo_engine(path)
+
+
+def reopen_demo_engine(path: Path) -> Engine:
+    """The demo's SQLite file at ``path`` as it is, with the demo's settings (WAL,
+    ``synchronous=NORMAL``): how a worker process of the end of day opens it
+    (:class:`~loancore.adapters.process_batch.ProcessEndOfDay`)."""
     engine = create_engine(path)
 
     @event.listens_for(engine, "connect")
@@ -492,14 +508,18 @@ def _closes(config: DemoConfig, day: date) -> bool:
 
 
 def simulate(
-    engine: Engine, config: DemoConfig, *, progress: Callable[[date], None] | None = None
+    engine: Engine,
+    config: DemoConfig,
+    *,
+    progress: Callable[[date], None] | None = None,
+    processes: ProcessEndOfDay | None = None,
 ) -> tuple[Lender, DemoResult]:
     """Run the portfolio on ``engine`` (a fresh database, see :func:`open_demo_engine`) day by
     day from 2025-01-01 through ``config.end``; ``progress`` is called after each day. Returns
     the lender (open on the engine) and the counts."""
     rng = random.Random(config.seed)
     world = _World(config=config, rng=rng)
-    lender = Lender.open(engine, policy=_plan_customers(world))
+    lender = Lender.open(engine, policy=_plan_customers(world), processes=processes)
     world.lender = lender
     for text in PRODUCTS.values():
         lender.add_product(text)

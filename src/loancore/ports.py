@@ -437,6 +437,12 @@ class LoanStore(Protocol):
         once (a batch's loans); NotFound for the first id in order that has none."""
         ...
 
+    def versions(self, loan_ids: Sequence[str]) -> dict[str, int]:
+        """The stored version of each loan of ``loan_ids`` (at most 10,000; duplicates
+        allowed) by id, without reading the loans (a check that what was decided on is still
+        current); NotFound for the first id in order that has none."""
+        ...
+
     def update_many(self, updates: Sequence[tuple[Loan, int]]) -> None:
         """:meth:`update` of each ``(loan, expected_version)`` (at most 10,000, one per loan
         id), written at once and all or nothing: the first loan in order that is not

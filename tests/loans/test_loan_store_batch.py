@@ -53,6 +53,22 @@ def test_load_many_reads_more_loans_than_one_select_binds(uow: UnitOfWork) -> No
     assert found == {loan.loan_id: loan for loan in loans}
 
 
+def test_versions_gives_each_stored_version_without_the_loans(uow: UnitOfWork) -> None:
+    loans = _loans(uow, 502)  # more ids than one SELECT binds on SQL
+    newer = attrs.evolve(loans[1], version=loans[1].version + 1, credit=7)
+    with uow:
+        uow.loans.update(newer, expected_version=loans[1].version)
+        uow.commit()
+    with uow:
+        found = uow.loans.versions([loan.loan_id for loan in reversed(loans)] + ["L1"])
+        assert found == {loan.loan_id: loan.version + (loan.loan_id == "L1") for loan in loans}
+        assert uow.loans.versions([]) == {}
+        with pytest.raises(NotFound, match="L999"):
+            uow.loans.versions(["L1", "L999"])
+        with pytest.raises(InvalidInput, match="loan_ids"):
+            uow.loans.versions("L1")
+
+
 def test_update_many_writes_every_loan_or_none(uow: UnitOfWork) -> None:
     loans = _loans(uow, 3)
     newer = [attrs.evolve(loan, version=loan.version + 1, credit=7) for loan in loans]

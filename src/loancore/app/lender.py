@@ -43,6 +43,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from loancore.adapters.process_batch import ProcessEndOfDay
 from loancore.adapters.sql import create_engine, read_connection, write_transaction
 from loancore.adapters.sql.documents import rows_by_id
 from loancore.adapters.sql.loans import LOANS
@@ -150,8 +151,14 @@ class Lender:
         calendar: BusinessCalendar,
         channel: str = DEFAULT_CHANNEL,
         delinquency: DelinquencyPolicy | None = None,
+        processes: ProcessEndOfDay | None = None,
     ) -> None:
         self.engine = engine
+        if processes is not None and not isinstance(processes, ProcessEndOfDay):
+            raise InvalidInput("processes", processes, "expected a ProcessEndOfDay or None")
+        self.processes = processes
+        """Worker processes that close days (:meth:`close_day`) side by side; None: this
+        process. The caller's: it opens them on this book's database and closes them."""
         self.policy = policy
         self.calendar = calendar
         self.channel = require_id("channel", channel)
@@ -174,10 +181,13 @@ class Lender:
         policy: CreditDecision | None = None,
         calendar: BusinessCalendar | None = None,
         channel: str = DEFAULT_CHANNEL,
+        processes: ProcessEndOfDay | None = None,
     ) -> Lender:
         """The lender on ``database``: a SQLite file path (created if missing), a database URL
         or an Engine from :func:`loancore.adapters.sql.create_engine`. A database that cannot be
-        opened or is not a loancore database raises InvalidInput naming ``database``."""
+        opened or is not a loancore database raises InvalidInput naming ``database``.
+        ``processes``: worker processes on the same SQLite book that close its days
+        (:class:`~loancore.adapters.process_batch.ProcessEndOfDay`; None: this process)."""
         if calendar is None:
             from loancore.adapters.calendars import china_calendar
 
@@ -189,6 +199,7 @@ class Lender:
                 policy=ReferencePolicy() if policy is None else policy,
                 calendar=calendar,
                 channel=channel,
+                processes=processes,
             )
         except sa.exc.SQLAlchemyError as error:
             engine.dispose()
@@ -517,7 +528,11 @@ class Lender:
         days past due, penalty, classification, non-accrual, provisions), then the quota's end of
         day (:func:`loancore.app.day_close.close_day`)."""
         return close_day(
-            self.uow, require_date("as_of", as_of), delinquency=self.delinquency, rules=self.rules
+            self.uow,
+            require_date("as_of", as_of),
+            delinquency=self.delinquency,
+            rules=self.rules,
+            processes=self.processes,
         )
 
     def write_off(self, loan_id: str, write_off_id: str, as_of: date) -> Loan:

@@ -6,14 +6,18 @@ URL), runs one facade call or reads, and prints; a bad name, date or database is
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import enum
+import functools
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from loancore.adapters.process_batch import WORKERS_MAX, ProcessEndOfDay
+from loancore.adapters.sql import create_engine
 from loancore.app import Lender
 from loancore.app.gc_policy import batch_gc
 from loancore.app.repayment_file import CHUNK_SIZE, parse_repayment_file, refused_csv
@@ -154,15 +158,32 @@ def report(
 
 
 def eod(
-    db: Db = DEFAULT_DB, date: Annotated[str, typer.Option(help="The day to close.")] = ""
+    db: Db = DEFAULT_DB,
+    date: Annotated[str, typer.Option(help="The day to close.")] = "",
+    workers: Annotated[
+        str,
+        typer.Option(
+            help="Worker processes that close the loans of a SQLite book side by side "
+            "(0: this process)."
+        ),
+    ] = "0",
 ) -> None:
     """Close a day with the end-of-day batch: accrual, days past due, penalty, classification,
     provisions and the quota end of day (safe to run again)."""
     day = parse_date("date", date)
+    count = parse_int("workers", workers)
+    if not 0 <= count <= WORKERS_MAX:
+        raise InvalidInput("workers", workers, f"expected 0 to {WORKERS_MAX}")
+    if count and "://" in db:
+        raise InvalidInput("workers", workers, "worker processes close SQLite files only")
     lender = open_book(db)
     try:
-        with database_errors(db), batch_gc():  # a batch: loancore.app.gc_policy
-            closed = lender.close_day(day)
+        with contextlib.ExitStack() as stack:
+            if count:
+                opener = functools.partial(create_engine, db)
+                lender.processes = stack.enter_context(ProcessEndOfDay(opener, workers=count))
+            with database_errors(db), batch_gc():  # a batch: loancore.app.gc_policy
+                closed = lender.close_day(day)
     finally:
         lender.close()
     buckets = ", ".join(f"{k} {v}" for k, v in sorted(closed.buckets.items()))

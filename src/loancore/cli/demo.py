@@ -3,6 +3,9 @@ through every part of loancore, :mod:`loancore.app.story`)."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from loancore.adapters.process_batch import WORKERS_MAX, ProcessEndOfDay
 from loancore.app.gc_policy import batch_gc
 from loancore.cli.book import CURRENCY, database_errors, print_portfolio
 from loancore.cli.exporting import ExportCheck, export_checked
@@ -39,6 +43,17 @@ def _missing_extra(error: ModuleNotFoundError) -> None:
         " pip install 'loancore[cli,sqlite,calendars,beancount]'"
     )
     raise typer.Exit(EXIT_MISSING_EXTRA) from None
+
+
+def _workers(text: str) -> int:
+    """``--workers``: an int from 0 to WORKERS_MAX; empty: one a core if there are two or more."""
+    if not text:
+        cores = os.cpu_count() or 1
+        return min(cores, WORKERS_MAX) if cores > 1 else 0
+    count = parse_int("workers", text)
+    if not 0 <= count <= WORKERS_MAX:
+        raise InvalidInput("workers", text, f"expected 0 to {WORKERS_MAX}")
+    return count
 
 
 def _database_path(db: Path) -> Path:
@@ -76,11 +91,18 @@ def demo(
         Path,
         typer.Option(help="The SQLite file to write (replaced); the beancount file beside it."),
     ] = Path("demo-output/demo.sqlite"),
+    workers: Annotated[
+        str,
+        typer.Option(
+            help="Worker processes that close the days side by side (0: this process; "
+            "default: one a core when there are two or more)."
+        ),
+    ] = "",
 ) -> None:
     """Simulate a portfolio (applications, orders, repayments, refunds, defaults, settlement) on
     a SQLite file, then print its books and portfolio reports and export it to beancount."""
     try:
-        from loancore.demo import DemoConfig, open_demo_engine, simulate
+        from loancore.demo import DemoConfig, open_demo_engine, reopen_demo_engine, simulate
     except ModuleNotFoundError as error:
         _missing_extra(error)
     config = DemoConfig(
@@ -90,6 +112,7 @@ def demo(
         seed=parse_int("seed", seed),
         close_every=close_every,
     )
+    count = _workers(workers)
     path = _database_path(db)
     console = Console()
     started = time.perf_counter()
@@ -101,12 +124,19 @@ def demo(
             TextColumn("{task.completed}/{task.total} days"),
             TimeElapsedColumn(),
         )
-        with Progress(*columns, console=console, transient=False) as progress:
+        with contextlib.ExitStack() as stack:
+            engine = open_demo_engine(path)
+            processes = None
+            if count:
+                opener = functools.partial(reopen_demo_engine, path)
+                processes = stack.enter_context(ProcessEndOfDay(opener, workers=count))
+            progress = stack.enter_context(Progress(*columns, console=console, transient=False))
             task = progress.add_task("simulating", total=days)
             lender, result = simulate(
-                open_demo_engine(path),
+                engine,
                 config,
                 progress=lambda day: progress.update(task, advance=1, description=f"{day}"),
+                processes=processes,
             )
         simulated = time.perf_counter() - started
         console.print(

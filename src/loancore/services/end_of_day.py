@@ -86,6 +86,7 @@ from loancore.delinquency.daily import (
     written_off_loan,
 )
 from loancore.errors import (
+    ConcurrentUpdate,
     InvalidInput,
     InvariantViolation,
     LoancoreError,
@@ -135,6 +136,7 @@ __all__ = [
     "close_business_day",
     "close_loans",
     "close_quota_day",
+    "complete_business_day",
     "credit_records",
     "current_outcome",
     "outcome_with_standing",
@@ -259,44 +261,97 @@ class _ChunkResult:
     failed: tuple[Refusal, ...]
 
 
-def _close_chunk(
+@attrs.frozen
+class _Decided:
+    """A chunk's decisions and what they were made on: the versions and standings read."""
+
+    done: tuple[tuple[int, _Closed], ...]
+    failed: tuple[Refusal, ...]
+    summarised: frozenset[tuple[str, int]]
+    standings: Mapping[str, LoanStanding]
+
+
+def _decide_chunk(
     uow: UnitOfWork, ids: Sequence[str], business_date: datetime.date, rules: RulesLike
-) -> _ChunkResult:
-    """One unit of work: the chunk's loans closed through ``business_date``; a loan whose close
-    raises is reported and left out, the others are written and committed together."""
+) -> _Decided:
+    """Inside ``uow``'s open unit of work: the chunk's loans read and each closed through
+    ``business_date`` in memory; a loan whose close raises is reported and left out."""
     failed: list[Refusal] = []
     done: list[tuple[int, _Closed]] = []
-    with uow:
-        loans = uow.loans.load_many(ids)
-        standings = uow.loans.load_standings(ids)
-        products: dict[tuple[str, int], LoanProduct] = {}
-        for loan_id in ids:  # bounded by CHUNK_SIZE_MAX
-            loan = loans[loan_id]
-            try:
-                ref = (loan.product_id, loan.product_version)
-                product = products.get(ref)
-                if product is None:
-                    product = products[ref] = uow.loans.product(*ref)
-                standing = standings.get(loan_id) or standing_of(loan)
-                closed = _catch_up(
-                    loan, product, standing, _rules_for(rules, product), business_date
-                )
-            except LoancoreError as error:
-                failed.append(_refusal(loan_id, error))
-                continue
-            done.append((loan.version, closed))
-        summarised = {
-            ref for ref, p in products.items() if p.gl_granularity is GlGranularity.SUMMARY
-        }
-        posted = _write(uow, done, summarised)
-        uow.commit()
+    loans = uow.loans.load_many(ids)
+    standings = uow.loans.load_standings(ids)
+    products: dict[tuple[str, int], LoanProduct] = {}
+    for loan_id in ids:  # bounded by CHUNK_SIZE_MAX
+        loan = loans[loan_id]
+        try:
+            ref = (loan.product_id, loan.product_version)
+            product = products.get(ref)
+            if product is None:
+                product = products[ref] = uow.loans.product(*ref)
+            standing = standings.get(loan_id) or standing_of(loan)
+            closed = _catch_up(loan, product, standing, _rules_for(rules, product), business_date)
+        except LoancoreError as error:
+            failed.append(_refusal(loan_id, error))
+            continue
+        done.append((loan.version, closed))
+    summarised = frozenset(
+        ref for ref, p in products.items() if p.gl_granularity is GlGranularity.SUMMARY
+    )
+    return _Decided(tuple(done), tuple(failed), summarised, standings)
+
+
+def _check_unchanged(uow: UnitOfWork, decided: _Decided) -> None:
+    """Inside the writing unit of work: ConcurrentUpdate (nothing written) unless every loan
+    decided on is still at the version read and its standing still the one read."""
+    ids = [c.loan.loan_id for _v, c in decided.done]
+    if not ids:
+        return
+    versions = uow.loans.versions(ids)
+    standings = uow.loans.load_standings(ids)
+    for version, closed in decided.done:  # bounded by CHUNK_SIZE_MAX
+        loan_id = closed.loan.loan_id
+        if versions[loan_id] != version or standings.get(loan_id) != decided.standings.get(loan_id):
+            raise ConcurrentUpdate("loan", loan_id, version)
+
+
+def _result(decided: _Decided, posted: int) -> _ChunkResult:
+    done = decided.done
     return _ChunkResult(
         closed=len(done),
         days=sum(c.days for _v, c in done),
         entries=posted,
         memos=sum(len(c.memo_postings) for _v, c in done),
-        failed=tuple(failed),
+        failed=decided.failed,
     )
+
+
+def _close_chunk(
+    uow: UnitOfWork,
+    ids: Sequence[str],
+    business_date: datetime.date,
+    rules: RulesLike,
+    read_uow: UnitOfWork | None = None,
+) -> _ChunkResult:
+    """The chunk's loans closed through ``business_date`` and written, committed together.
+
+    ``read_uow`` None: one unit of work reads, decides and writes. Otherwise the loans are read
+    and decided in a unit of work of ``read_uow`` (on SQLite one that begins DEFERRED: no write
+    lock while deciding), then written in one of ``uow`` that first checks every loan decided on
+    is unchanged (:func:`_check_unchanged`): optimistic, so processes closing other loans of the
+    same SQLite book decide side by side and queue only for their writes."""
+    if read_uow is None:
+        with uow:
+            decided = _decide_chunk(uow, ids, business_date, rules)
+            posted = _write(uow, decided.done, decided.summarised)
+            uow.commit()
+        return _result(decided, posted)
+    with read_uow:
+        decided = _decide_chunk(read_uow, ids, business_date, rules)
+    with uow:
+        _check_unchanged(uow, decided)
+        posted = _write(uow, decided.done, decided.summarised)
+        uow.commit()
+    return _result(decided, posted)
 
 
 def product_dimension(product_id: str, version: int) -> str:
@@ -417,9 +472,20 @@ def _write(
 
 
 def _close_chunk_safely(
-    uow: UnitOfWork, ids: Sequence[str], business_date: datetime.date, rules: RulesLike
+    uow: UnitOfWork,
+    ids: Sequence[str],
+    business_date: datetime.date,
+    rules: RulesLike,
+    read_uow: UnitOfWork | None = None,
 ) -> _ChunkResult:
-    """:func:`_close_chunk`; if writing the chunk fails, its loans one unit of work each."""
+    """:func:`_close_chunk`; if it fails with ``read_uow`` (a loan changed between the read and
+    the write), the chunk again in one unit of work; if writing the chunk fails, its loans one
+    unit of work each."""
+    if read_uow is not None:
+        try:
+            return _close_chunk(uow, ids, business_date, rules, read_uow)
+        except LoancoreError:
+            pass
     try:
         return _close_chunk(uow, ids, business_date, rules)
     except LoancoreError:
@@ -480,21 +546,30 @@ def close_loans(
     rules: RulesLike = None,
     chunk_size: int = CHUNK_SIZE,
     progress: Callable[[ChunkProgress], None] | None = None,
+    read_uow: UnitOfWork | None = None,
 ) -> LoansClosed:
     """The loan part of :func:`close_business_day` over the ids ``after < loan_id <= through``
     (``through`` None: no upper bound): every loan behind ``business_date`` caught up to it,
     ``chunk_size`` loans a unit of work, ``progress`` called after each chunk. A distributed end
-    of day runs it once per range (:func:`loancore.services.partition.close_range`)."""
+    of day runs it once per range (:func:`loancore.services.partition.close_range`).
+
+    ``read_uow``: a second unit of work on the same book for the reads and decisions, each
+    chunk then written in a unit of work of ``uow`` that first checks the loans it decided on
+    are unchanged (:func:`_close_chunk`); a chunk whose loans changed meanwhile is closed again
+    in one unit of work. Processes closing ranges of one SQLite book side by side pass one that
+    begins DEFERRED (:mod:`loancore.adapters.process_batch`)."""
     require_date("business_date", business_date)
     _check_chunk_size(chunk_size)
     chunks = closed = days = entries = memos = 0
     failed: list[Refusal] = []
     for chunk in range(1, _CHUNKS_MAX + 1):  # bounded: each chunk moves ``after`` forward
-        found = _ids_to_close(uow, business_date, after, chunk_size)
+        found = _ids_to_close(
+            uow if read_uow is None else read_uow, business_date, after, chunk_size
+        )
         ids = found if through is None else tuple(i for i in found if i <= through)
         if not ids:
             break
-        result = _close_chunk_safely(uow, ids, business_date, rules)
+        result = _close_chunk_safely(uow, ids, business_date, rules, read_uow)
         chunks, closed, days = chunk, closed + result.closed, days + result.days
         entries, memos = entries + result.entries, memos + result.memos
         failed.extend(result.failed)
@@ -538,6 +613,20 @@ def close_business_day(
     hold expiry and temporary limits only). The quota keys are ``eod-<yyyymmdd>:...``."""
     loans = close_loans(uow, business_date, rules=rules, chunk_size=chunk_size, progress=progress)
     lines = close_lines_day(uow, business_date, rules=rules)  # lock order: loans, quota, ledger
+    return complete_business_day(uow, business_date, loans, lines, limit_policy=limit_policy)
+
+
+def complete_business_day(
+    uow: UnitOfWork,
+    business_date: datetime.date,
+    loans: LoansClosed,
+    lines: LinesClosed,
+    *,
+    limit_policy: LimitPolicy | None = None,
+) -> BusinessDayReport:
+    """The last part of :func:`close_business_day`, once the loans and credit lines are closed
+    (here or by worker processes): the quota batch with the refused loans' and accounts'
+    borrowers left out of the review, and the day's report."""
     excluded = {f.key for f in (*loans.failed, *lines.failed)}
     quota = close_quota_day(uow, business_date, limit_policy=limit_policy, excluded=excluded)
     return BusinessDayReport(

@@ -35,10 +35,11 @@ from datetime import date
 
 import attrs
 
+from loancore.checks import require_date
 from loancore.errors import InvalidInput
 from loancore.ports import LoanStore, UnitOfWork
 from loancore.services.credit_line import LinesClosed, close_lines_day
-from loancore.services.end_of_day import CHUNK_SIZE, RulesLike, close_loans
+from loancore.services.end_of_day import CHUNK_SIZE, LoansClosed, RulesLike, close_loans
 from loancore.services.quota import Refusal
 from loancore.services.servicing import BATCH_MAX
 
@@ -53,7 +54,9 @@ __all__ = [
     "RefusedLoan",
     "book_loan_ids",
     "close_range",
+    "close_range_parts",
     "partition_book",
+    "partition_day",
     "range_loan_ids",
     "run_ranges",
     "split_ids",
@@ -146,6 +149,28 @@ def partition_book(
     return split_ids(book_loan_ids(uow, page_size=page_size), parts)
 
 
+def partition_day(
+    uow: UnitOfWork, business_date: date, parts: int, *, page_size: int = PAGE_SIZE
+) -> tuple[LoanRange, ...]:
+    """The loans to close through ``business_date`` (``loans_to_close``, read ``page_size`` ids
+    a query) split into ``parts`` ranges balanced by those loans (:func:`split_ids`): the work
+    of the day shared evenly, where :func:`partition_book` shares the book (loans paid off or
+    already closed included). The ranges cover the whole id space, so a loan booked after the
+    split still falls in one."""
+    require_date("business_date", business_date)
+    _positive("parts", parts, PARTS_MAX)
+    _positive("page_size", page_size, BATCH_MAX)
+    ids: list[str] = []
+    with uow:
+        for _ in range(LOANS_MAX // page_size + 1):  # bounded: LOANS_MAX ids
+            after = ids[-1] if ids else ""
+            page = uow.loans.loans_to_close(business_date, after=after, limit=page_size)
+            ids.extend(page)
+            if len(page) < page_size:
+                return split_ids(ids, parts)
+    raise InvalidInput("book", LOANS_MAX, "more loans than LOANS_MAX")
+
+
 def range_loan_ids(
     loans: LoanStore, loan_range: LoanRange, *, after: str = "", limit: int = PAGE_SIZE
 ) -> tuple[str, ...]:
@@ -211,30 +236,12 @@ def close_range(
     chunk_size: int = CHUNK_SIZE,
     rules: RulesLike = None,
 ) -> RangeReport:
-    """The loan and line part of the end-of-day batch over ``loan_range``: every active loan of
-    the range behind ``business_date`` caught up to it by
-    :func:`~loancore.services.end_of_day.close_loans` (``after=loan_range.after,
-    through=loan_range.through``), ``chunk_size`` loans a unit of work, ``rules`` as there, then
-    the range's credit-line accounts by :func:`~loancore.services.credit_line.close_lines_day`
-    (same bounds, chunk size and rules), in the order
-    :func:`~loancore.services.end_of_day.close_business_day` takes; a :data:`RangeFunction`. The
-    quota part (:func:`~loancore.services.end_of_day.close_quota_day`) is not run: it reads
-    every borrower's loans and lines, so it runs once, after every range."""
-    closed = close_loans(
-        uow,
-        business_date,
-        after=loan_range.after,
-        through=loan_range.through,
-        rules=rules,
-        chunk_size=chunk_size,
-    )
-    lines = close_lines_day(
-        uow,
-        business_date,
-        after=loan_range.after,
-        through=loan_range.through,
-        rules=rules,
-        chunk_size=chunk_size,
+    """The loan and line part of the end-of-day batch over ``loan_range``
+    (:func:`close_range_parts`), as a :data:`RangeReport`; a :data:`RangeFunction`. The quota
+    part (:func:`~loancore.services.end_of_day.close_quota_day`) is not run: it reads every
+    borrower's loans and lines, so it runs once, after every range."""
+    closed, lines = close_range_parts(
+        uow, business_date, loan_range, chunk_size=chunk_size, rules=rules
     )
     return RangeReport(
         loan_range=loan_range,
@@ -247,6 +254,41 @@ def close_range(
         units_of_work=closed.chunks + lines.chunks,
         lines=lines,
     )
+
+
+def close_range_parts(
+    uow: UnitOfWork,
+    business_date: date,
+    loan_range: LoanRange,
+    *,
+    chunk_size: int = CHUNK_SIZE,
+    rules: RulesLike = None,
+    read_uow: UnitOfWork | None = None,
+) -> tuple[LoansClosed, LinesClosed]:
+    """Every active loan of ``loan_range`` behind ``business_date`` caught up to it by
+    :func:`~loancore.services.end_of_day.close_loans` (``after=loan_range.after,
+    through=loan_range.through``), ``chunk_size`` loans a unit of work, ``rules`` and
+    ``read_uow`` as there, then the range's credit-line accounts by
+    :func:`~loancore.services.credit_line.close_lines_day` (same bounds, chunk size and rules),
+    in the order :func:`~loancore.services.end_of_day.close_business_day` takes."""
+    closed = close_loans(
+        uow,
+        business_date,
+        after=loan_range.after,
+        through=loan_range.through,
+        rules=rules,
+        chunk_size=chunk_size,
+        read_uow=read_uow,
+    )
+    lines = close_lines_day(
+        uow,
+        business_date,
+        after=loan_range.after,
+        through=loan_range.through,
+        rules=rules,
+        chunk_size=chunk_size,
+    )
+    return closed, lines
 
 
 def run_ranges(

@@ -171,6 +171,9 @@ class MemoryLoanStore(MemoryLines):
             found[loan_id] = loan
         return found
 
+    def versions(self, loan_ids: Sequence[str]) -> dict[str, int]:
+        return {loan_id: loan.version for loan_id, loan in self.load_many(loan_ids).items()}
+
     def update_many(self, updates: Sequence[tuple[Loan, int]]) -> None:
         pairs = check_updates(updates)
         with self._lock:

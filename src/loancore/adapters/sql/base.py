@@ -46,6 +46,7 @@ __all__ = [
     "dialect_name",
     "ensure_schema",
     "read_connection",
+    "reading_engine",
     "retype_columns",
     "schema_version",
     "write_transaction",
@@ -246,6 +247,17 @@ def check_bind(bind: object) -> None:
                 "through configure_sqlite_engine (the sqlite3 driver's default BEGIN handling "
                 "breaks SAVEPOINT)",
             )
+
+
+def reading_engine(engine: Engine) -> Engine:
+    """``engine`` (from :func:`create_engine`) with every transaction begun ``DEFERRED`` on
+    SQLite: a unit of work on it reads a snapshot and takes no write lock until it writes (a
+    process deciding what to write while another writes). It shares ``engine``'s pool and hooks;
+    on PostgreSQL it is ``engine`` with an option nothing reads."""
+    check_bind(engine)
+    reading = engine.execution_options(**{BEGIN_OPTION: "DEFERRED"})
+    setattr(reading, _CONFIGURED, True)  # the hooks are engine's own, joined by the option engine
+    return reading
 
 
 @contextlib.contextmanager

@@ -16,7 +16,10 @@ Connection (a unit of work); ``update``, one statement, runs without one (two ro
 
 The store keeps a :class:`~loancore.adapters.sql.loans_codec.LineMemo` of the loans it read (a
 ``load_many`` replaces it, a ``load`` adds to it, an update writes through it and empties it), so
-writing a loan back encodes only the lines its event changed.
+writing a loan back encodes only the lines its event changed. The stores of the units of work
+of one thread share one memo (:class:`~loancore.adapters.sql.uow.SqlUnitOfWork`), so a loan read
+in one unit of work and written in the next (the end of day's optimistic chunks) is written
+through it as well.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -121,10 +125,14 @@ class SqlLoanStore(SqlLines):
     docstring); revolving credit-line accounts too (:class:`~loancore.adapters.sql.lines.
     SqlLines`). ``create_schema=False`` skips the schema check (the unit of work did it once)."""
 
-    def __init__(self, bind: Bind, *, create_schema: bool = True) -> None:
+    def __init__(
+        self, bind: Bind, *, create_schema: bool = True, memo: LineMemo | None = None
+    ) -> None:
         check_bind(bind)
         self._bind = bind
-        self._memo = LineMemo()  # the lines of the loans read, for writing them back
+        # the lines of the loans read, for writing them back (the units of work of one thread
+        # share theirs: a loan read in one and written in the next is still written through it)
+        self._memo = LineMemo() if memo is None else memo
         if create_schema:
             ensure_schema(
                 bind,
@@ -205,20 +213,24 @@ class SqlLoanStore(SqlLines):
         raise ConcurrentUpdate("loan", loan.loan_id, expected_version)
 
     def load_many(self, loan_ids: Sequence[str]) -> dict[str, Loan]:
-        ids = check_ids(loan_ids)
-        unique = list(dict.fromkeys(ids))
-        columns = (LOANS.c.loan_id, LOANS.c.document)
-        with read_connection(self._bind) as connection:
-            rows = rows_by_id(connection, LOANS.c.loan_id, columns, unique)
-            documents = {row.loan_id: row.document for row in rows}
-        found: dict[str, Loan] = {}
+        documents = self._column_of(loan_ids, LOANS.c.document)
         self._memo.clear()  # a batch read replaces the lines of the batch before
-        for loan_id in unique:
-            document = documents.get(loan_id)
-            if document is None:
+        return {i: decode_loan(document, self._memo) for i, document in documents.items()}
+
+    def _column_of(self, loan_ids: Sequence[str], column: sa.Column[Any]) -> dict[str, Any]:
+        """``column`` of each loan of ``loan_ids`` by id, in the ids' order (duplicates once);
+        NotFound for the first id in order that is not stored."""
+        unique = list(dict.fromkeys(check_ids(loan_ids)))
+        with read_connection(self._bind) as connection:
+            rows = rows_by_id(connection, LOANS.c.loan_id, (LOANS.c.loan_id, column), unique)
+            found = {row[0]: row[1] for row in rows}
+        for loan_id in unique:  # bounded by LOANS_BATCH_MAX
+            if loan_id not in found:
                 raise NotFound("loan", loan_id)
-            found[loan_id] = decode_loan(document, self._memo)
-        return found
+        return {loan_id: found[loan_id] for loan_id in unique}
+
+    def versions(self, loan_ids: Sequence[str]) -> dict[str, int]:
+        return self._column_of(loan_ids, LOANS.c.version)
 
     def update_many(self, updates: Sequence[tuple[Loan, int]]) -> None:
         pairs = check_updates(updates)

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection, Engine, Transaction
 from loancore.adapters.sql.base import Bind, check_bind
 from loancore.adapters.sql.ledger import SqlLedgerStore
 from loancore.adapters.sql.loans import SqlLoanStore
+from loancore.adapters.sql.loans_codec import LineMemo
 from loancore.adapters.sql.quota import SqlQuotaStore
 from loancore.adapters.sql.settlement import SqlSettlementStore
 from loancore.adapters.unit_of_work import BaseUnitOfWork
@@ -47,6 +48,17 @@ class _EngineState:
         SqlLoanStore(engine)  # creates or checks the loans schema
         SqlSettlementStore(engine)  # creates or checks the settlement schema
         self.ledger.load_chart()  # warms the chart cache
+
+
+_THREAD = threading.local()
+
+
+def _thread_memo() -> LineMemo:
+    """The line memo the loans stores of this thread's units of work share (SqlLoanStore)."""
+    memo: LineMemo | None = getattr(_THREAD, "memo", None)
+    if memo is None:
+        memo = _THREAD.memo = LineMemo()
+    return memo
 
 
 _ENGINE_STATE = "_loancore_unit_of_work_state"  # an attribute of the Engine: dies with it
@@ -112,7 +124,9 @@ class SqlUnitOfWork(BaseUnitOfWork):
         self._builders: Mapping[str, Callable[[Any], object]] = {
             "ledger": lambda handle: ledger_root.using(handle.connection),
             "quota": lambda handle: SqlQuotaStore(handle.connection, config, create_schema=False),
-            "loans": lambda handle: SqlLoanStore(handle.connection, create_schema=False),
+            "loans": lambda handle: SqlLoanStore(
+                handle.connection, create_schema=False, memo=_thread_memo()
+            ),
             "settlement": lambda handle: SqlSettlementStore(handle.connection, create_schema=False),
         }
 

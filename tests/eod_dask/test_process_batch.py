@@ -1,0 +1,249 @@
+"""THE end of day on worker processes of this machine over a SQLite book
+(:class:`loancore.adapters.process_batch.ProcessEndOfDay`), against ``close_business_day`` run in
+one process on a copy of the same book; and the optimistic chunks it rests on (``close_loans``
+with a ``read_uow``): a loan changed between a chunk's read and its write is never overwritten.
+
+The book is book_kit's (current, on-time, late, non-accrual and paid-off loans, credit-line
+accounts, one loan refused every run), booked once into a template SQLite file that each run
+copies; "the same book" is book_kit.uow_state: every entry, memo posting, loan, standing,
+credit-line account and the quota.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from book_kit import (
+    ANCIENT,
+    BUSINESS_DATE,
+    LINE_ACCOUNTS,
+    POLICY,
+    book,
+    cny,
+    set_up,
+    uow_state,
+)
+
+from loancore.adapters.memory.uow import MemoryUnitOfWork
+from loancore.adapters.process_batch import ProcessEndOfDay
+from loancore.adapters.sql import create_engine
+from loancore.adapters.sql.base import reading_engine
+from loancore.adapters.sql.uow import SqlUnitOfWork
+from loancore.errors import ConcurrentUpdate, InvalidInput
+from loancore.services import apply_event
+from loancore.services.end_of_day import (
+    BusinessDayReport,
+    _check_unchanged,
+    _decide_chunk,
+    close_business_day,
+    close_loans,
+)
+from loancore.services.partition import partition_day
+from loancore.servicing import Repay
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("book") / "template.sqlite"
+    engine = create_engine(path)
+    uow = SqlUnitOfWork(engine)
+    set_up(uow)
+    book(uow)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def fresh_book(template: Path, tmp_path: Path) -> Callable[[], Path]:
+    made = iter(range(100))
+
+    def copy() -> Path:
+        path = tmp_path / f"book{next(made)}.sqlite"
+        shutil.copy(template, path)
+        return path
+
+    return copy
+
+
+@pytest.fixture(scope="module")
+def reference(
+    template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[BusinessDayReport, dict[str, object]]:
+    """The single-process run: ``close_business_day`` over a copy of the book."""
+    path = tmp_path_factory.mktemp("reference") / "book.sqlite"
+    shutil.copy(template, path)
+    engine = create_engine(path)
+    uow = SqlUnitOfWork(engine)
+    report = close_business_day(uow, BUSINESS_DATE, limit_policy=POLICY)
+    state = uow_state(uow)
+    engine.dispose()
+    return report, state
+
+
+@pytest.fixture(scope="module")
+def processes(template: Path) -> Iterator[Callable[[Path], ProcessEndOfDay]]:
+    """Pools opened by the tests, closed at the end of the module (a start costs a second)."""
+    opened: list[ProcessEndOfDay] = []
+
+    def open_on(path: Path) -> ProcessEndOfDay:
+        opened.append(ProcessEndOfDay(functools.partial(create_engine, path), workers=2))
+        return opened[-1]
+
+    yield open_on
+    for pool in opened:
+        pool.close()
+
+
+def _summary(report: BusinessDayReport) -> tuple[object, ...]:
+    return (
+        report.loans_closed,
+        report.days_closed,
+        report.entries,
+        report.memo_postings,
+        sorted((f.key, f.code) for f in report.failed),
+        [(r.key, r.events) for r in report.quota.applied],
+        None if report.lines is None else report.lines.lines_closed,
+        None if report.lines is None else report.lines.entries,
+    )
+
+
+def test_the_day_on_two_processes_leaves_the_single_process_book(
+    fresh_book: Callable[[], Path], reference, processes
+) -> None:
+    single, expected = reference
+    path = fresh_book()
+    engine = create_engine(path)
+    uow = SqlUnitOfWork(engine)
+    report = processes(path).close_business_day(uow, BUSINESS_DATE, limit_policy=POLICY, parts=5)
+    assert _summary(report) == _summary(single)
+    assert [f.key for f in report.failed] == [ANCIENT]
+    assert report.lines is not None and report.lines.lines_closed == LINE_ACCOUNTS
+    assert uow_state(uow) == expected
+    again = processes(path).close_business_day(uow, BUSINESS_DATE, limit_policy=POLICY)
+    assert (again.loans_closed, again.entries, again.memo_postings) == (0, 0, 0)
+    assert uow_state(uow) == expected  # the rerun posted nothing
+    engine.dispose()
+
+
+def test_ranges_whose_worker_fails_are_closed_by_the_driver(
+    fresh_book: Callable[[], Path], reference, tmp_path: Path
+) -> None:
+    """Workers that cannot even open the book: every range runs again in this process."""
+    _single, expected = reference
+    path = fresh_book()
+    engine = create_engine(path)
+    uow = SqlUnitOfWork(engine)
+    unreachable = functools.partial(create_engine, tmp_path / "no-such-dir" / "book.sqlite")
+    with ProcessEndOfDay(unreachable, workers=1) as pool:
+        report = pool.close_business_day(uow, BUSINESS_DATE, limit_policy=POLICY, parts=3)
+    assert [f.key for f in report.failed] == [ANCIENT]
+    assert uow_state(uow) == expected
+    engine.dispose()
+
+
+def _repay(uow: SqlUnitOfWork, loan_id: str, event_id: str) -> None:
+    apply_event(uow, loan_id, Repay(event_id=event_id, as_of=BUSINESS_DATE, amount=cny("50.00")))
+
+
+def test_a_loan_changed_after_the_read_refuses_the_chunk_write(
+    fresh_book: Callable[[], Path],
+) -> None:
+    path = fresh_book()
+    engine = create_engine(path)
+    uow, reader = SqlUnitOfWork(engine), SqlUnitOfWork(reading_engine(engine))
+    with reader:
+        ids = reader.loans.loans_to_close(BUSINESS_DATE, limit=20)
+        decided = _decide_chunk(reader, ids, BUSINESS_DATE, None)
+    _repay(uow, ids[3], "between-read-and-write")
+    with uow, pytest.raises(ConcurrentUpdate, match=ids[3]):
+        _check_unchanged(uow, decided)
+    engine.dispose()
+
+
+class _Interrupted(SqlUnitOfWork):
+    """A reading unit of work after whose first read a repayment lands on ``loan_id`` (an event
+    arriving while the batch decides)."""
+
+    def __init__(self, engine, writer: SqlUnitOfWork, loan_id: str) -> None:
+        super().__init__(reading_engine(engine))
+        self.writer, self.loan_id, self.reads = writer, loan_id, 0
+
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__(*exc)
+        self.reads += 1
+        if self.reads == 2:  # the ids, then the first chunk's loans
+            _repay(self.writer, self.loan_id, "while-deciding")
+
+
+def test_a_chunk_whose_loan_changed_meanwhile_is_closed_again_in_one_unit_of_work(
+    fresh_book: Callable[[], Path],
+) -> None:
+    """The event lands between the chunk's read and its write: the optimistic write is refused,
+    the chunk is closed again in one unit of work, and the book is the one of the event applied
+    first and the day closed after it."""
+    expected_path, path = fresh_book(), fresh_book()
+    engine = create_engine(expected_path)
+    first = SqlUnitOfWork(engine)
+    with first:
+        loan_id = first.loans.loans_to_close(BUSINESS_DATE, limit=5)[2]
+    _repay(first, loan_id, "while-deciding")
+    expected_closed = close_loans(first, BUSINESS_DATE, chunk_size=40)
+    expected = uow_state(first)
+    engine.dispose()
+
+    engine = create_engine(path)
+    uow = SqlUnitOfWork(engine)
+    reader = _Interrupted(engine, uow, loan_id)
+    closed = close_loans(uow, BUSINESS_DATE, chunk_size=40, read_uow=reader)
+    assert reader.reads > 2
+    assert (closed.loans_closed, closed.entries) == (
+        expected_closed.loans_closed,
+        expected_closed.entries,
+    )
+    state = uow_state(uow)
+    assert state["loans"] == expected["loans"] and state["standings"] == expected["standings"]
+    assert state["trial_balance"] == expected["trial_balance"]
+    engine.dispose()
+
+
+def test_the_pool_refuses_what_it_cannot_run(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="opener"):
+        ProcessEndOfDay(lambda: create_engine(tmp_path / "x.sqlite"))  # does not pickle
+    with pytest.raises(InvalidInput, match="workers"):
+        ProcessEndOfDay(functools.partial(create_engine, tmp_path / "x.sqlite"), workers=0)
+    with ProcessEndOfDay(
+        functools.partial(create_engine, tmp_path / "x.sqlite"), workers=1
+    ) as pool:
+        with pytest.raises(InvalidInput, match="SQLite"):
+            pool.close_business_day(MemoryUnitOfWork(), BUSINESS_DATE)
+        engine = create_engine(tmp_path / "x.sqlite")
+        with pytest.raises(InvalidInput, match="parts"):
+            pool.close_business_day(SqlUnitOfWork(engine), BUSINESS_DATE, parts=0)
+        engine.dispose()
+
+
+def test_the_day_is_split_by_the_loans_to_close(fresh_book: Callable[[], Path]) -> None:
+    path = fresh_book()
+    engine = create_engine(path)
+    uow = SqlUnitOfWork(engine)
+    with uow:
+        to_close = uow.loans.loans_to_close(BUSINESS_DATE, limit=10_000)
+        every = uow.loans.loan_ids(limit=10_000)
+    assert 0 < len(to_close) < len(every)  # paid-off loans are not the day's work
+    ranges = partition_day(uow, BUSINESS_DATE, 3, page_size=7)  # several pages
+    assert [r.count for r in ranges] == [
+        len(to_close) // 3 + (n < len(to_close) % 3) for n in range(3)
+    ]
+    assert ranges[0].after == "" and ranges[-1].through is None
+    assert [r.after for r in ranges[1:]] == [r.through for r in ranges[:-1]]
+    assert [i for r in ranges for i in to_close if i in r] == list(to_close)
+    close_business_day(uow, BUSINESS_DATE, limit_policy=POLICY)
+    (left,) = partition_day(uow, BUSINESS_DATE, 3)  # only the loan every run refuses is left
+    assert (left.after, left.through, left.count) == ("", None, 1)
+    with pytest.raises(InvalidInput, match="parts"):
+        partition_day(uow, BUSINESS_DATE, 0)
+    engine.dispose()
