@@ -5,7 +5,7 @@
                               for one ordinary day (accrual, classification, provision: two
                               entries a loan) as ``loancore eod --workers 2`` closes it: WORKERS
                               worker processes (:class:`~loancore.adapters.process_batch.
-                              ProcessEndOfDay`, started before), chunks of CHUNK, on a SQLite
+                              ProcessBatch`, started before), chunks of CHUNK, on a SQLite
                               file (synchronous=FULL); the faster of two days
     eod_sqlite_1_process_loans_per_s  the same book's day closed by ``close_business_day`` in
                               this process (the faster of two days, closed alternately with the
@@ -50,7 +50,7 @@ from typing import Any
 
 from book_kit import book_many, open_book
 
-from loancore.adapters.process_batch import ProcessEndOfDay
+from loancore.adapters.process_batch import ProcessBatch
 from loancore.adapters.sql import create_engine
 from loancore.adapters.sql.uow import SqlUnitOfWork
 from loancore.app.gc_policy import batch_gc
@@ -94,7 +94,7 @@ def _book_of(path: Path, loans: int, granularity: str) -> Any:
 
 
 def _close_day(
-    uow: Any, loans: int, day: datetime.date, processes: ProcessEndOfDay | None = None
+    uow: Any, loans: int, day: datetime.date, processes: ProcessBatch | None = None
 ) -> tuple[float, list[JournalEntry]]:
     """``day`` closed over the book (in this process, or by ``processes``): its time and the
     entries it posted."""
@@ -132,13 +132,15 @@ def _days_closed(
     books = {g: _book_of(path, loans, g) for g, path in paths.items()}
     best: dict[tuple[str, int], tuple[float, list[JournalEntry]]] = {}
     opener = functools.partial(create_engine, paths["loan"])
-    with ProcessEndOfDay(opener, workers=WORKERS) as processes:
-        for n, way in enumerate(_DAYS, start=1):
+    with ProcessBatch(opener, workers=WORKERS) as processes:
+        closed_days = dict.fromkeys(books, 0)  # each book's days: one ordinary day at a time
+        for way in _DAYS:
             granularity, workers = way
+            closed_days[granularity] += 1
             closed = _close_day(
                 books[granularity],
                 loans,
-                START + datetime.timedelta(days=n),
+                START + datetime.timedelta(days=closed_days[granularity]),
                 processes if workers else None,
             )
             if way not in best or closed[0] < best[way][0]:

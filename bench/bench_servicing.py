@@ -3,11 +3,22 @@
     servicing_repayment_file_per_s     an auto-debit result file of REPAYMENTS (100,000) repayments
                                        (one per loan and due date, installments 1..5 of LOANS
                                        (20,000; ``LOANCORE_BENCH_SERVICING_LOANS`` to run fewer)
-                                       12-installment loans) applied with ``apply_batch``, one
-                                       unit of work per 1,000, on a SQLite file (synchronous=FULL)
+                                       12-installment loans) applied on a SQLite file
+                                       (synchronous=FULL) by WORKERS worker processes
+                                       (``ProcessBatch.apply_batches``, started before: one stream
+                                       of loans a worker, one unit of work per 1,000 repayments)
+    servicing_repayment_file_1_process_per_s   the same file on a copy of the same book, applied
+                                       with ``apply_batch`` in this process, 1,000 a unit of work
+    servicing_processes_ratio          worker processes' rate / one process's rate
     servicing_ledger_post_per_s        the same entries posted straight into a fresh SQLite ledger,
-                                       one unit of work per 1,000 repayments' entries
-    servicing_vs_ledger_ratio          servicing time / ledger posting time of the same entries
+                                       one unit of work per 1,000 repayments' entries, in one
+                                       process (SQLite has one writer)
+    servicing_vs_ledger_ratio          servicing time (worker processes) / ledger posting time of
+                                       the same entries
+    servicing_1_process_vs_ledger_ratio   the same, the servicing in one process
+
+The file and the ledger posting run under the batch entry points' collector policy
+(:func:`loancore.app.gc_policy.batch_gc`), as ``loancore repay`` runs.
     servicing_event_p99_ms             one repayment (``apply_event``) on a loan with 24
                                        installments and 20 past events, one unit of work, on
                                        PostgreSQL (LOANCORE_TEST_POSTGRES_URL); ``..._p50_ms`` too
@@ -22,7 +33,9 @@ Run alone with ``python bench/bench_servicing.py``; no test asserts these figure
 from __future__ import annotations
 
 import datetime
+import functools
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -35,8 +48,10 @@ from typing import Any
 import sqlalchemy as sa
 from book_kit import book_many, open_book
 
+from loancore.adapters.process_batch import ProcessBatch
 from loancore.adapters.sql import create_engine
 from loancore.adapters.sql.uow import SqlUnitOfWork
+from loancore.app.gc_policy import batch_gc
 from loancore.ledger import JournalEntry
 from loancore.money import Money
 from loancore.services import apply_batch, apply_event
@@ -49,6 +64,7 @@ CHUNK = 1_000
 START = datetime.date(2026, 1, 15)
 LINES = 400  # 50 loans of 3,000.00 a 200,000.00 line
 P99_LOANS = 200
+WORKERS = 2  # this machine's cores
 
 
 def _set_up(uow: Any, lines: int) -> None:
@@ -79,38 +95,70 @@ def _entries_posted(engine: sa.Engine, after: int) -> list[JournalEntry]:
         return list(uow.ledger.entries())[after:]
 
 
+def _apply_file(
+    path: Path, chunks: list[list[tuple[str, ServicingEvent]]], processes: ProcessBatch | None
+) -> float:
+    """The file applied to the book at ``path`` (in this process, or by ``processes``), under the
+    batch entry points' collector policy as ``loancore repay`` runs; its time."""
+    engine = create_engine(path)
+    uow = SqlUnitOfWork(engine)
+    started = time.perf_counter()
+    with batch_gc():
+        if processes is None:
+            results = [apply_batch(uow, chunk) for chunk in chunks]
+        else:
+            items = [item for chunk in chunks for item in chunk]
+            results = list(processes.apply_batches(uow, items, chunk_size=CHUNK))
+    servicing_s = time.perf_counter() - started
+    engine.dispose()
+    applied = sum(len(result.applied) for result in results)
+    assert applied == REPAYMENTS, applied
+    return servicing_s
+
+
 def repayment_file(directory: Path) -> dict[str, float]:
-    engine = create_engine(directory / "servicing.sqlite")
+    path, copy = directory / "servicing.sqlite", directory / "servicing-processes.sqlite"
+    engine = create_engine(path)
     uow = SqlUnitOfWork(engine)
     _set_up(uow, LINES)
     loan_ids = [f"L{n:06d}" for n in range(LOANS)]
     _book_many(uow, loan_ids, 12, LINES)
     booked_entries = len(_entries_posted(engine, 0))
     chunks = _file(uow, loan_ids)
-    started = time.perf_counter()
-    applied = 0
-    for chunk in chunks:
-        applied += len(apply_batch(uow, chunk).applied)
-    servicing_s = time.perf_counter() - started
-    assert applied == REPAYMENTS, applied
+    engine.dispose()
+    shutil.copy(path, copy)  # the same book for the worker processes
+
+    one_s = _apply_file(path, chunks, None)
+    engine = create_engine(path)
     entries = _entries_posted(engine, booked_entries)
     engine.dispose()
+    with ProcessBatch(functools.partial(create_engine, copy), workers=WORKERS) as processes:
+        servicing_s = _apply_file(copy, chunks, processes)
 
     ledger_engine = create_engine(directory / "ledger.sqlite")
     ledger_uow = SqlUnitOfWork(ledger_engine)
     _set_up(ledger_uow, 0)
     per_chunk = max(1, len(entries) * CHUNK // REPAYMENTS)
     started = time.perf_counter()
-    for first in range(0, len(entries), per_chunk):
-        with ledger_uow:
-            ledger_uow.ledger.post(entries[first : first + per_chunk])
-            ledger_uow.commit()
+    with batch_gc():  # the same collector policy as the servicing it is compared with
+        for first in range(0, len(entries), per_chunk):
+            with ledger_uow:
+                ledger_uow.ledger.post(entries[first : first + per_chunk])
+                ledger_uow.commit()
     ledger_s = time.perf_counter() - started
     ledger_engine.dispose()
+    print(
+        f"   {REPAYMENTS:,} repayments: {servicing_s:.1f} s on {WORKERS} worker processes, "
+        f"{one_s:.1f} s in one process; the ledger posting of their entries {ledger_s:.1f} s",
+        flush=True,
+    )
     return {
         "servicing_repayment_file_per_s": REPAYMENTS / servicing_s,
+        "servicing_repayment_file_1_process_per_s": REPAYMENTS / one_s,
+        "servicing_processes_ratio": one_s / servicing_s,
         "servicing_ledger_post_per_s": REPAYMENTS / ledger_s,
         "servicing_vs_ledger_ratio": servicing_s / ledger_s,
+        "servicing_1_process_vs_ledger_ratio": one_s / ledger_s,
     }
 
 
@@ -177,6 +225,6 @@ def run() -> dict[str, float]:
     return figures
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # the guard also keeps spawned worker processes from running it
     for key, value in run().items():
         print(f"{key:40s} {value:>14,.3f}")

@@ -10,7 +10,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from loancore.adapters.process_batch import ProcessEndOfDay
+from loancore.adapters.process_batch import ProcessBatch
 from loancore.app import Lender
 from loancore.demo import DemoConfig, DemoResult, open_demo_engine, reopen_demo_engine, simulate
 from loancore.errors import InvalidInput
@@ -173,12 +173,12 @@ def _posted(lender: Lender) -> tuple[list[object], dict[tuple[object, ...], obje
 
 
 def test_worker_processes_close_the_days_into_the_same_book(tmp_path: Path) -> None:
-    """The demo's days closed by two worker processes (ProcessEndOfDay, as ``loancore demo``
+    """The demo's days closed by two worker processes (ProcessBatch, as ``loancore demo``
     does on a machine of two cores or more): the book of the days closed in this process, entry
     for entry at loan level, to the fen by day, subject and product in the summary entries."""
     alone, result = run(tmp_path, "alone.sqlite")
     path = tmp_path / "workers.sqlite"
-    with ProcessEndOfDay(functools.partial(reopen_demo_engine, path), workers=2) as processes:
+    with ProcessBatch(functools.partial(reopen_demo_engine, path), workers=2) as processes:
         workers, again = simulate(open_demo_engine(path), SMALL, processes=processes)
     try:
         assert result == again

@@ -37,7 +37,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from loancore.adapters.process_batch import ProcessEndOfDay
+from loancore.adapters.process_batch import ProcessBatch
 from loancore.adapters.sql import create_engine
 from loancore.app import DueCollection, Lender, OrderRequest
 from loancore.credit import CreditApplication, Outcome, ReferencePolicy
@@ -239,7 +239,7 @@ def open_demo_engine(path: Path) -> Engine:
 def reopen_demo_engine(path: Path) -> Engine:
     """The demo's SQLite file at ``path`` as it is, with the demo's settings (WAL,
     ``synchronous=NORMAL``): how a worker process of the end of day opens it
-    (:class:`~loancore.adapters.process_batch.ProcessEndOfDay`)."""
+    (:class:`~loancore.adapters.process_batch.ProcessBatch`)."""
     engine = create_engine(path)
 
     @event.listens_for(engine, "connect")
@@ -512,7 +512,7 @@ def simulate(
     config: DemoConfig,
     *,
     progress: Callable[[date], None] | None = None,
-    processes: ProcessEndOfDay | None = None,
+    processes: ProcessBatch | None = None,
 ) -> tuple[Lender, DemoResult]:
     """Run the portfolio on ``engine`` (a fresh database, see :func:`open_demo_engine`) day by
     day from 2025-01-01 through ``config.end``; ``progress`` is called after each day. Returns

@@ -69,8 +69,24 @@ def shown(value: object) -> str:
     return text
 
 
+def _restored(kind: type[LoancoreError], args: tuple[Any, ...]) -> LoancoreError:
+    """An error of ``kind`` with ``args`` and no ``__init__`` run (its fields come back as the
+    pickled state): how :meth:`LoancoreError.__reduce__` rebuilds one."""
+    error = kind.__new__(kind)
+    error.args = args
+    return error
+
+
 class LoancoreError(Exception):
-    """Root of every exception loancore raises on purpose."""
+    """Root of every exception loancore raises on purpose.
+
+    Every one pickles whole (its message and its fields: ``code``, ``detail``, ``field``, ...),
+    so a refusal crosses a process boundary (multiprocessing, Dask, a task queue) as it was
+    raised. The default pickling of an exception calls the class with the message alone, which
+    the subclasses' own signatures refuse."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restored, (type(self), self.args), self.__dict__)
 
 
 class InvalidInput(LoancoreError, ValueError):
@@ -174,9 +190,6 @@ class ConcurrentUpdate(LoancoreError, RuntimeError):
             f"{kind} {shown(key)} is no longer at version {expected_version}: "
             "updated concurrently; load it again and retry"
         )
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.kind, self.key, self.expected_version))
 
 
 class InvariantViolation(LoancoreError, RuntimeError):
@@ -339,9 +352,6 @@ class DelinquencyRejected(Rejected, ValueError):
     """A classification, write-off, recovery or sale was refused (a 6xx delinquency code, or
     LOAN_NOT_ACTIVE); nothing was booked."""
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.code, self.detail))
-
 
 class LenderRejected(Rejected, ValueError):
     """The lender facade (:mod:`loancore.app`) refused a request (a 7xx code); nothing changed."""
@@ -358,8 +368,3 @@ class QuotaRejected(Rejected, ValueError):
     def __init__(self, code: RejectionCode, detail: str = "", *, key: str = "") -> None:
         self.key = key
         super().__init__(code, detail)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Rebuilt from its fields (an exception pickles its message by default), so a refusal
-        # crosses a process boundary (multiprocessing, a task queue) whole.
-        return (type(self), (self.code, self.detail), {"key": self.key})

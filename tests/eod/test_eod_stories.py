@@ -270,3 +270,49 @@ def test_running_a_date_twice_posts_nothing(uow: UnitOfWork) -> None:
     assert standing(uow).history.current is not None
     assert standing(uow).history.current.risk_class is RiskClass.SPECIAL_MENTION
     assert standing(uow).history.current.stage is Stage.ONE
+
+
+def test_a_non_accrual_loan_paid_beyond_what_is_due_keeps_the_coming_interest_off_the_books(
+    uow: UnitOfWork,
+) -> None:
+    """Day 100 of the loan above (non-accrual), the borrower pays everything past due and
+    500.00 more, which goes to installment 5, not due yet. Paying its interest early accrues the
+    rest of the period's interest ahead of time (``forward.accrue``) and moves it to receivable
+    (``forward.due``); on a non-accrual loan both stay off the books: the interest accrued ahead
+    is registered in 表外应收未收利息 with the day's, and all the interest paid is income on
+    receipt, taken off the register. (Before, the early interest was booked as income on top of
+    the income on receipt and the register was taken below zero: the ledger refused the payment,
+    MEMO_BALANCE_INSUFFICIENT.)"""
+    book(uow, "L1")
+    close_days(uow, START, DAY_100 - timedelta(days=1))
+    assert standing(uow).interest_suspended is True
+    before = memo(uow, MemoRegister.OFF_BALANCE_INTEREST)
+    with uow:
+        stored = uow.loans.load("L1")
+        product = uow.loans.product(stored.product_id, stored.product_version)
+    loan, _entries = catch_up(stored, product, DAY_100, "probe")
+    owed = sum(i.outstanding() for i in overdue_installments(loan, DAY_100))
+    amount = loan.money(owed) + cny("500.00")
+    paid = apply_event(uow, "L1", Repay(event_id="r1", as_of=DAY_100, amount=amount))
+    assert paid.outcome is not None
+    posted = {e.entry_id for e in paid.outcome.entries}
+    assert {"interest.accrued:r1.forward.accrue", "interest.due:r1.forward.due"} & posted == set()
+    memos = {m.posting_id: m for m in paid.outcome.memo_postings}
+    accrued = memos["memo.interest.accrued:r1"].amount
+    received = memos["memo.interest.received:r1"].amount
+    # the day's accrual (3.99 + the penalty day 2.10) and the rest of installment 5's interest
+    assert accrued > cny("6.09")
+    income = {e.entry_id: e for e in paid.outcome.entries if e.entry_id.startswith("interest.")}
+    booked = sum(
+        (leg.amount for e in income.values() for leg in e.legs if leg.subject_code == "6011"),
+        cny("0.00"),
+    )
+    assert booked == received  # income on receipt is exactly the interest paid
+    assert cny(memo(uow, MemoRegister.OFF_BALANCE_INTEREST)) == cny(before) + accrued - received
+    assert balance(uow, "1303.03", "L1") == cny("0.00")
+    assert balance(uow, "1132", "L1") == cny("0.00")
+    assert_clean(uow)
+    close_days(uow, DAY_100, DAY_100)  # cured: what is still owed comes back onto the books
+    assert standing(uow).interest_suspended is False
+    assert memo(uow, MemoRegister.OFF_BALANCE_INTEREST) == "0.00"
+    assert_clean(uow)

@@ -1,5 +1,5 @@
 """THE end of day on worker processes of this machine over a SQLite book
-(:class:`loancore.adapters.process_batch.ProcessEndOfDay`), against ``close_business_day`` run in
+(:class:`loancore.adapters.process_batch.ProcessBatch`), against ``close_business_day`` run in
 one process on a copy of the same book; and the optimistic chunks it rests on (``close_loans``
 with a ``read_uow``): a loan changed between a chunk's read and its write is never overwritten.
 
@@ -29,20 +29,20 @@ from book_kit import (
 )
 
 from loancore.adapters.memory.uow import MemoryUnitOfWork
-from loancore.adapters.process_batch import ProcessEndOfDay
+from loancore.adapters.process_batch import ProcessBatch, streams_by_loan
 from loancore.adapters.sql import create_engine
 from loancore.adapters.sql.base import reading_engine
 from loancore.adapters.sql.uow import SqlUnitOfWork
 from loancore.errors import ConcurrentUpdate, InvalidInput
-from loancore.services import apply_event
+from loancore.services import apply_batch, apply_event
 from loancore.services.end_of_day import (
     BusinessDayReport,
-    _check_unchanged,
     _decide_chunk,
     close_business_day,
     close_loans,
 )
 from loancore.services.partition import partition_day
+from loancore.services.shared import check_unchanged
 from loancore.servicing import Repay
 
 
@@ -85,12 +85,12 @@ def reference(
 
 
 @pytest.fixture(scope="module")
-def processes(template: Path) -> Iterator[Callable[[Path], ProcessEndOfDay]]:
+def processes(template: Path) -> Iterator[Callable[[Path], ProcessBatch]]:
     """Pools opened by the tests, closed at the end of the module (a start costs a second)."""
-    opened: list[ProcessEndOfDay] = []
+    opened: list[ProcessBatch] = []
 
-    def open_on(path: Path) -> ProcessEndOfDay:
-        opened.append(ProcessEndOfDay(functools.partial(create_engine, path), workers=2))
+    def open_on(path: Path) -> ProcessBatch:
+        opened.append(ProcessBatch(functools.partial(create_engine, path), workers=2))
         return opened[-1]
 
     yield open_on
@@ -138,7 +138,7 @@ def test_ranges_whose_worker_fails_are_closed_by_the_driver(
     engine = create_engine(path)
     uow = SqlUnitOfWork(engine)
     unreachable = functools.partial(create_engine, tmp_path / "no-such-dir" / "book.sqlite")
-    with ProcessEndOfDay(unreachable, workers=1) as pool:
+    with ProcessBatch(unreachable, workers=1) as pool:
         report = pool.close_business_day(uow, BUSINESS_DATE, limit_policy=POLICY, parts=3)
     assert [f.key for f in report.failed] == [ANCIENT]
     assert uow_state(uow) == expected
@@ -158,24 +158,30 @@ def test_a_loan_changed_after_the_read_refuses_the_chunk_write(
     with reader:
         ids = reader.loans.loans_to_close(BUSINESS_DATE, limit=20)
         decided = _decide_chunk(reader, ids, BUSINESS_DATE, None)
+    versions = {c.loan.loan_id: version for version, c in decided.done}
+    assert set(versions) == set(ids) - {ANCIENT}  # the loan every run refuses is not decided
+    with uow:
+        check_unchanged(uow, versions, decided.standings)  # nothing changed yet
     _repay(uow, ids[3], "between-read-and-write")
     with uow, pytest.raises(ConcurrentUpdate, match=ids[3]):
-        _check_unchanged(uow, decided)
+        check_unchanged(uow, versions, decided.standings)
     engine.dispose()
 
 
 class _Interrupted(SqlUnitOfWork):
-    """A reading unit of work after whose first read a repayment lands on ``loan_id`` (an event
-    arriving while the batch decides)."""
+    """A reading unit of work after whose ``after_reads``-th unit of work a repayment lands on
+    ``loan_id`` (an event arriving while the batch decides)."""
 
-    def __init__(self, engine, writer: SqlUnitOfWork, loan_id: str) -> None:
+    def __init__(
+        self, engine, writer: SqlUnitOfWork, loan_id: str, *, after_reads: int = 2
+    ) -> None:
         super().__init__(reading_engine(engine))
-        self.writer, self.loan_id, self.reads = writer, loan_id, 0
+        self.writer, self.loan_id, self.reads, self.after_reads = writer, loan_id, 0, after_reads
 
     def __exit__(self, *exc: object) -> None:
         super().__exit__(*exc)
         self.reads += 1
-        if self.reads == 2:  # the ids, then the first chunk's loans
+        if self.reads == self.after_reads:  # the end of day: the ids, then the chunk's loans
             _repay(self.writer, self.loan_id, "while-deciding")
 
 
@@ -212,12 +218,10 @@ def test_a_chunk_whose_loan_changed_meanwhile_is_closed_again_in_one_unit_of_wor
 
 def test_the_pool_refuses_what_it_cannot_run(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="opener"):
-        ProcessEndOfDay(lambda: create_engine(tmp_path / "x.sqlite"))  # does not pickle
+        ProcessBatch(lambda: create_engine(tmp_path / "x.sqlite"))  # does not pickle
     with pytest.raises(InvalidInput, match="workers"):
-        ProcessEndOfDay(functools.partial(create_engine, tmp_path / "x.sqlite"), workers=0)
-    with ProcessEndOfDay(
-        functools.partial(create_engine, tmp_path / "x.sqlite"), workers=1
-    ) as pool:
+        ProcessBatch(functools.partial(create_engine, tmp_path / "x.sqlite"), workers=0)
+    with ProcessBatch(functools.partial(create_engine, tmp_path / "x.sqlite"), workers=1) as pool:
         with pytest.raises(InvalidInput, match="SQLite"):
             pool.close_business_day(MemoryUnitOfWork(), BUSINESS_DATE)
         engine = create_engine(tmp_path / "x.sqlite")
@@ -247,3 +251,92 @@ def test_the_day_is_split_by_the_loans_to_close(fresh_book: Callable[[], Path]) 
     with pytest.raises(InvalidInput, match="parts"):
         partition_day(uow, BUSINESS_DATE, 0)
     engine.dispose()
+
+
+# -- repayment batches on worker processes ------------------------------------------------------
+
+
+def _repayments(uow: SqlUnitOfWork) -> list[tuple[str, Repay]]:
+    """Two repayments of every loan of the book on the business date (the second pays past what
+    some owe: refused or kept as credit, per loan), interleaved across loans."""
+    with uow:
+        ids = uow.loans.loan_ids(limit=10_000)
+    first = [(i, Repay(event_id=f"a-{i}", as_of=BUSINESS_DATE, amount=cny("80.00"))) for i in ids]
+    second = [(i, Repay(event_id=f"b-{i}", as_of=BUSINESS_DATE, amount=cny("900.00"))) for i in ids]
+    return [item for pair in zip(first, second, strict=True) for item in pair]
+
+
+def _outcome(results) -> tuple[set[str], set[str], set[tuple[str, int]]]:
+    applied = {e for r in results for e in r.applied}
+    replayed = {e for r in results for e in r.replayed}
+    refused = {(e, int(refusal.code)) for r in results for e, refusal in r.refused}
+    return applied, replayed, refused
+
+
+def test_repayments_on_two_processes_leave_the_single_process_book(
+    fresh_book: Callable[[], Path], processes
+) -> None:
+    alone_path, path = fresh_book(), fresh_book()
+    engine = create_engine(alone_path)
+    alone = SqlUnitOfWork(engine)
+    items = _repayments(alone)
+    expected_results = [apply_batch(alone, items[n : n + 50]) for n in range(0, len(items), 50)]
+    expected = uow_state(alone)
+    engine.dispose()
+    applied, replayed, refused = _outcome(expected_results)
+    assert applied and refused and not replayed  # both kinds happen
+
+    engine = create_engine(path)
+    uow = SqlUnitOfWork(engine)
+    pool = processes(path)
+    results = pool.apply_batches(uow, items, chunk_size=50)
+    assert _outcome(results) == (applied, replayed, refused)
+    assert all(not r.loans for r in results)
+    assert uow_state(uow) == expected
+    again = pool.apply_batches(uow, items, chunk_size=50)
+    assert _outcome(again) == (set(), applied, refused)  # a replay books nothing
+    assert uow_state(uow) == expected
+    engine.dispose()
+
+
+def test_a_batch_whose_loan_changed_after_the_read_is_decided_again(
+    fresh_book: Callable[[], Path],
+) -> None:
+    """A repayment lands between the batch's read and its write: the write is refused before
+    anything is written, the batch is decided again on the fresh loans, and the book is the one
+    of the two applied one after the other."""
+    expected_path, path = fresh_book(), fresh_book()
+    engine = create_engine(expected_path)
+    first = SqlUnitOfWork(engine)
+    items = _repayments(first)[:20:2]  # ten loans, one repayment each
+    loan_id = items[4][0]
+    _repay(first, loan_id, "while-deciding")
+    expected_result = apply_batch(first, items)
+    expected = uow_state(first)
+    engine.dispose()
+
+    engine = create_engine(path)
+    uow = SqlUnitOfWork(engine)
+    reader = _Interrupted(engine, uow, loan_id, after_reads=1)
+    result = apply_batch(uow, items, read_uow=reader)
+    assert reader.reads == 2  # read, refused at the write, read again
+    assert _outcome([result]) == _outcome([expected_result])
+    assert f"a-{loan_id}" in result.applied
+    assert uow_state(uow) == expected
+    engine.dispose()
+
+
+def test_streams_keep_each_loans_events_together_and_in_order() -> None:
+    items = [
+        (f"L{n % 7}", Repay(event_id=f"e{n}", as_of=BUSINESS_DATE, amount=cny("1.00")))
+        for n in range(40)
+    ]
+    streams = streams_by_loan(items, 3)
+    assert len(streams) == 3 and all(streams)
+    for stream in streams:
+        assert list(stream) == [item for item in items if item in stream]  # order kept
+    owners = {loan_id: n for n, stream in enumerate(streams) for loan_id, _event in stream}
+    assert sorted(owners) == sorted({loan_id for loan_id, _e in items})
+    assert sum(len(stream) for stream in streams) == len(items)
+    assert streams_by_loan(items[:1], 3) == (tuple(items[:1]),)
+    assert streams_by_loan([], 3) == ()

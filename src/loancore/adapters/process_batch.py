@@ -1,36 +1,46 @@
-"""The end of day of one SQLite book on worker processes of this machine (the stdlib's
-:class:`~concurrent.futures.ProcessPoolExecutor`; no extra dependency).
+"""Batches of one SQLite book on worker processes of this machine (the stdlib's
+:class:`~concurrent.futures.ProcessPoolExecutor`; no extra dependency): the end of day, and a
+repayment file's batches.
 
-SQLite has one writer at a time, and most of a loan's close is not writing: reading the loan,
-closing its days in memory (accrual, due moves, aging, provisions) and encoding what changed
-take about three quarters of it. So the book is split into loan-id ranges
-(:func:`loancore.services.partition.partition_book`, ``parts`` of them, default
-:data:`PARTS_PER_WORKER` a worker) and each worker process closes whole ranges with
-:func:`~loancore.services.partition.close_range_parts`, giving it a second unit of work whose
-SQLite transactions begin DEFERRED (a snapshot, no write lock) for the reads and decisions:
-each chunk is read and decided without the lock, then written in a unit of work that takes it
-(``BEGIN IMMEDIATE``) and first checks that every loan decided on is still at the version and
-standing read (:func:`loancore.services.end_of_day.close_loans`, ``read_uow``). The workers
-decide side by side and queue only for their writes (SQLite's busy timeout); a chunk whose loans
-an event changed in between is closed again in one unit of work. When every range is done, the
-driver runs the credit lines' and the quota's part exactly as
-:func:`~loancore.services.end_of_day.close_business_day` does: the lines inside each range task,
-the quota batch once, here, with the refused loans' borrowers left out.
+SQLite has one writer at a time, and most of a batch is not writing: reading the loans, deciding
+(closing their days in memory, applying the events) and encoding what changed take about three
+quarters of it. So :class:`ProcessBatch` splits the work into loan-id ranges, one a worker
+(:data:`PARTS_PER_WORKER`), and each worker process runs its range in chunks with a second unit
+of work whose SQLite transactions begin DEFERRED (a snapshot, no write lock;
+:func:`~loancore.adapters.sql.reading_engine`): each chunk is read and decided without the lock,
+then written in a unit of work that takes it (``BEGIN IMMEDIATE``) and first checks that every
+loan decided on is still at the version and standing read
+(:func:`~loancore.services.shared.check_unchanged`). The workers decide side by side and queue
+only for their writes (SQLite's busy timeout).
 
-The result is the book the single-process batch leaves (tests/services/test_process_batch.py
-compares the two databases): the chunks are the same, the idempotency keys derive from the loan
-and the day, and a summary entry's key from the loans it sums.
+- :meth:`ProcessBatch.close_business_day`: the day's loans to close split by
+  :func:`~loancore.services.partition.partition_day`; a worker closes its range's loans and
+  credit-line accounts (:func:`~loancore.services.partition.close_range_parts` with
+  ``read_uow``; a chunk whose loans an event changed meanwhile is closed again in one unit of
+  work), then the driver runs the quota batch as
+  :func:`~loancore.services.end_of_day.close_business_day` does
+  (:func:`~loancore.services.end_of_day.complete_business_day`). The book is the one the
+  single-process batch leaves (tests/eod_dask/test_process_batch.py), but for a ``summary``
+  product's entries, summed per chunk: the same amounts, cut at other chunks (docs/end-of-day.md).
+- :meth:`ProcessBatch.apply_batches`: ``(loan_id, event)`` pairs split by loan id into one
+  stream a worker, each loan's events in their order; a worker applies its stream in chunks
+  with :func:`~loancore.services.apply_batch` (``read_uow``: a batch whose loans changed
+  meanwhile is decided again).
 
-A range task that raises anything (a worker killed, an error that is not a refusal) is run again
-in this process on the driver's unit of work; what the worker committed stays committed, and
-the rerun closes only the loans still behind the date. A worker's engine comes from ``opener``,
-a picklable callable (a module-level function, or a :func:`functools.partial` of one) that opens
+A range or stream whose worker fails with anything but a loancore refusal (a worker killed, the
+book unreachable from it) is run again in this process on the driver's unit of work; what the
+worker committed stays committed, and the rerun does only what is left (a closed loan is not
+selected again, an applied event id is a replay). A worker's engine comes from ``opener``, a
+picklable callable (a module-level function, or a :func:`functools.partial` of one) that opens
 THE SAME database the driver's unit of work is on, with the same settings (the demo's opens its
-file with ``synchronous=NORMAL``); each worker opens it once and keeps it.
+file with ``synchronous=NORMAL``); each worker opens it once and keeps it. A script that builds a
+:class:`ProcessBatch` runs under ``if __name__ == "__main__":`` (the workers are spawned, and
+spawning imports the main module again).
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
 import multiprocessing
 import os
@@ -41,14 +51,15 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import date
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
+import attrs
 from sqlalchemy.engine import Engine
 
 from loancore.adapters.sql.base import dialect_name, reading_engine
 from loancore.adapters.sql.uow import SqlUnitOfWork
 from loancore.checks import require_date
-from loancore.errors import InvalidInput
+from loancore.errors import InvalidInput, LoancoreError
 from loancore.ports import UnitOfWork
 from loancore.quota import LimitPolicy
 from loancore.services.credit_line import LinesClosed
@@ -59,9 +70,29 @@ from loancore.services.end_of_day import (
     RulesLike,
     complete_business_day,
 )
-from loancore.services.partition import PARTS_MAX, LoanRange, close_range_parts, partition_day
+from loancore.services.partition import (
+    PARTS_MAX,
+    LoanRange,
+    close_range_parts,
+    partition_day,
+    split_ids,
+)
+from loancore.services.servicing import BATCH_MAX, BatchResult, apply_batch
+from loancore.servicing import ServicingEvent
 
-__all__ = ["PARTS_PER_WORKER", "WORKERS_MAX", "EngineOpener", "ProcessEndOfDay"]
+__all__ = [
+    "BATCH_CHUNK",
+    "PARTS_PER_WORKER",
+    "WORKERS_MAX",
+    "EngineOpener",
+    "ProcessBatch",
+    "streams_by_loan",
+]
+
+_T = TypeVar("_T")
+
+BATCH_CHUNK = 1000
+"""Events a batch (a unit of work) in :meth:`ProcessBatch.apply_batches` by default."""
 
 EngineOpener = Callable[[], Engine]
 """Opens the book's database in a worker process; must pickle (module docstring)."""
@@ -122,6 +153,62 @@ def _started(pause_s: float) -> int:
     return os.getpid()
 
 
+def _check_sqlite(uow: UnitOfWork) -> None:
+    if not isinstance(uow, SqlUnitOfWork) or dialect_name(uow.bind) != "sqlite":
+        raise InvalidInput(
+            "uow",
+            uow,
+            "expected a SqlUnitOfWork on a SQLite book (PostgreSQL: loancore.adapters.dask_batch)",
+        )
+
+
+def _apply_stream(
+    opener: EngineOpener,
+    items: Sequence[tuple[str, ServicingEvent]],
+    chunk_size: int,
+    rules: RulesLike,
+) -> tuple[BatchResult, ...]:
+    """THE batch task a worker runs: ``items`` applied ``chunk_size`` a batch, each read and
+    decided in a DEFERRED transaction and written in an IMMEDIATE one (module docstring); the
+    results without their loans (:func:`_apply_here`)."""
+    engine = _worker_engine(opener)
+    reader = SqlUnitOfWork(reading_engine(engine))
+    return _apply_here(SqlUnitOfWork(engine), items, chunk_size, rules, reader)
+
+
+def _apply_here(
+    uow: UnitOfWork,
+    items: Sequence[tuple[str, ServicingEvent]],
+    chunk_size: int,
+    rules: RulesLike,
+    read_uow: UnitOfWork | None = None,
+) -> tuple[BatchResult, ...]:
+    """``items`` applied in batches of ``chunk_size`` on ``uow``; each result without the loans
+    (``BatchResult.loans`` empty: sending every loan back between processes would cost more than
+    applying the events)."""
+    return tuple(
+        attrs.evolve(
+            apply_batch(uow, items[first : first + chunk_size], rules=rules, read_uow=read_uow),
+            loans={},
+        )
+        for first in range(0, len(items), chunk_size)  # bounded by the items
+    )
+
+
+def streams_by_loan(
+    items: Sequence[tuple[str, ServicingEvent]], count: int
+) -> tuple[tuple[tuple[str, ServicingEvent], ...], ...]:
+    """``items`` split into at most ``count`` streams by loan-id range (balanced by loans;
+    :func:`~loancore.services.partition.split_ids`), every item of a loan in one stream and the
+    items of a stream in their order; no empty stream."""
+    ranges = split_ids(sorted({loan_id for loan_id, _event in items}), count)
+    bounds = [r.through for r in ranges[:-1] if r.through is not None]  # all but the last
+    streams: list[list[tuple[str, ServicingEvent]]] = [[] for _ in ranges]
+    for item in items:  # bounded by the items
+        streams[bisect.bisect_left(bounds, item[0])].append(item)
+    return tuple(tuple(stream) for stream in streams if stream)
+
+
 def _check_count(field: str, value: object, upper: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= upper:
         raise InvalidInput(field, value, f"expected an int from 1 to {upper}")
@@ -153,11 +240,11 @@ def _merged(
     return loans, lines
 
 
-class ProcessEndOfDay:
-    """``ProcessEndOfDay(opener, workers=2)``: a pool of ``workers`` processes (spawned, so a
-    worker shares no connection with this process) that close business days of the SQLite book
-    ``opener`` opens (module docstring). Keep it for many days (a worker starts in about a
-    second) and close it when done (``close()`` or ``with``)."""
+class ProcessBatch:
+    """``ProcessBatch(opener, workers=2)``: a pool of ``workers`` processes (spawned, so a
+    worker shares no connection with this process) that close business days and apply batches
+    of events on the SQLite book ``opener`` opens (module docstring). Keep it for many days (a
+    worker starts in about a second) and close it when done (``close()`` or ``with``)."""
 
     def __init__(self, opener: EngineOpener, *, workers: int = 2) -> None:
         if not callable(opener):
@@ -197,13 +284,8 @@ class ProcessEndOfDay:
     ) -> None:
         self.close()
 
-    def _submit(
-        self, business_date: date, loan_range: LoanRange, rules: RulesLike, chunk_size: int
-    ) -> Future[tuple[LoansClosed, LinesClosed]]:
-        """The range's task on the pool; a pool broken by a worker that died is replaced."""
-        task = functools.partial(
-            _close_part, self._opener, business_date, loan_range, rules, chunk_size
-        )
+    def _submit(self, task: Callable[[], _T]) -> Future[_T]:
+        """``task`` on the pool; a pool broken by a worker that died is replaced."""
         try:
             return self._pool.submit(task)
         except BrokenProcessPool:
@@ -226,18 +308,17 @@ class ProcessEndOfDay:
         ``parts`` ranges (None: :data:`PARTS_PER_WORKER` a worker), then the quota batch here.
         ``rules`` must pickle (the workers get a copy)."""
         require_date("business_date", business_date)
-        if not isinstance(uow, SqlUnitOfWork) or dialect_name(uow.bind) != "sqlite":
-            raise InvalidInput(
-                "uow",
-                uow,
-                "expected a SqlUnitOfWork on a SQLite book (PostgreSQL: "
-                "loancore.adapters.dask_batch)",
-            )
+        _check_sqlite(uow)
         count = _check_count(
             "parts", self.workers * PARTS_PER_WORKER if parts is None else parts, PARTS_MAX
         )
         ranges = partition_day(uow, business_date, count)
-        futures = [self._submit(business_date, r, rules, chunk_size) for r in ranges]
+        futures = [
+            self._submit(
+                functools.partial(_close_part, self._opener, business_date, r, rules, chunk_size)
+            )
+            for r in ranges
+        ]
         done: list[tuple[LoansClosed, LinesClosed]] = []
         for loan_range, future in zip(ranges, futures, strict=True):
             try:
@@ -250,3 +331,38 @@ class ProcessEndOfDay:
                 )
         loans, lines = _merged(business_date, done)
         return complete_business_day(uow, business_date, loans, lines, limit_policy=limit_policy)
+
+    def apply_batches(
+        self,
+        uow: UnitOfWork,
+        items: Sequence[tuple[str, ServicingEvent]],
+        *,
+        chunk_size: int = BATCH_CHUNK,
+        rules: RulesLike = None,
+    ) -> tuple[BatchResult, ...]:
+        """``(loan_id, event)`` pairs (a repayment file's) applied on the book ``uow`` is on by
+        the workers: one stream a worker by loan id (:func:`streams_by_loan`), each applied in
+        batches of ``chunk_size`` by :func:`~loancore.services.apply_batch`. The results come in
+        stream order, batch by batch, without their loans (``BatchResult.loans`` empty). A
+        refusal a batch raises (the quota's, the ledger's) stops its stream and is raised once
+        every stream is done: the other streams' batches stay booked, and applying the items
+        again replays them. ``rules`` and the events must pickle."""
+        _check_sqlite(uow)
+        _check_count("chunk_size", chunk_size, BATCH_MAX)
+        streams = streams_by_loan(list(items), self.workers)
+        futures = [
+            self._submit(functools.partial(_apply_stream, self._opener, stream, chunk_size, rules))
+            for stream in streams
+        ]
+        results: list[BatchResult] = []
+        refusal: LoancoreError | None = None
+        for stream, future in zip(streams, futures, strict=True):
+            try:
+                results.extend(future.result())
+            except LoancoreError as error:
+                refusal = refusal or error
+            except Exception:  # noqa: BLE001 - a failed worker: the stream again, here
+                results.extend(_apply_here(uow, stream, chunk_size, rules))
+        if refusal is not None:
+            raise refusal
+        return tuple(results)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date, timedelta
 
-from loancore.adapters.process_batch import ProcessEndOfDay
+from loancore.adapters.process_batch import ProcessBatch
 from loancore.app.values import DayClose
 from loancore.checks import DATE_MAX
 from loancore.delinquency import DelinquencyPolicy, RiskClass
@@ -81,13 +81,13 @@ def close_day(
     delinquency: DelinquencyPolicy,
     limits: LimitPolicy | None = None,
     rules: DailyRules | None = None,
-    processes: ProcessEndOfDay | None = None,
+    processes: ProcessBatch | None = None,
 ) -> DayClose:
     """Close ``as_of`` (module docstring) under ``rules`` (None: ``DailyRules(policy=
     delinquency)``) and the limit policy ``limits`` (None: :class:`DefaultLimitPolicy`). Safe to
     run again for the same day: a loan closed through the day is not selected again and the
     quota batch's keys derive from the day. ``processes``: worker processes on the same SQLite
-    book that close the loans (:class:`~loancore.adapters.process_batch.ProcessEndOfDay`: the
+    book that close the loans (:class:`~loancore.adapters.process_batch.ProcessBatch`: the
     same book as this process leaves)."""
     chosen = DailyRules(policy=delinquency) if rules is None else rules
     policy = DefaultLimitPolicy() if limits is None else limits

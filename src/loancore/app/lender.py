@@ -43,7 +43,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from loancore.adapters.process_batch import ProcessEndOfDay
+from loancore.adapters.process_batch import ProcessBatch
 from loancore.adapters.sql import create_engine, read_connection, write_transaction
 from loancore.adapters.sql.documents import rows_by_id
 from loancore.adapters.sql.loans import LOANS
@@ -151,11 +151,11 @@ class Lender:
         calendar: BusinessCalendar,
         channel: str = DEFAULT_CHANNEL,
         delinquency: DelinquencyPolicy | None = None,
-        processes: ProcessEndOfDay | None = None,
+        processes: ProcessBatch | None = None,
     ) -> None:
         self.engine = engine
-        if processes is not None and not isinstance(processes, ProcessEndOfDay):
-            raise InvalidInput("processes", processes, "expected a ProcessEndOfDay or None")
+        if processes is not None and not isinstance(processes, ProcessBatch):
+            raise InvalidInput("processes", processes, "expected a ProcessBatch or None")
         self.processes = processes
         """Worker processes that close days (:meth:`close_day`) side by side; None: this
         process. The caller's: it opens them on this book's database and closes them."""
@@ -181,13 +181,13 @@ class Lender:
         policy: CreditDecision | None = None,
         calendar: BusinessCalendar | None = None,
         channel: str = DEFAULT_CHANNEL,
-        processes: ProcessEndOfDay | None = None,
+        processes: ProcessBatch | None = None,
     ) -> Lender:
         """The lender on ``database``: a SQLite file path (created if missing), a database URL
         or an Engine from :func:`loancore.adapters.sql.create_engine`. A database that cannot be
         opened or is not a loancore database raises InvalidInput naming ``database``.
         ``processes``: worker processes on the same SQLite book that close its days
-        (:class:`~loancore.adapters.process_batch.ProcessEndOfDay`; None: this process)."""
+        (:class:`~loancore.adapters.process_batch.ProcessBatch`; None: this process)."""
         if calendar is None:
             from loancore.adapters.calendars import china_calendar
 

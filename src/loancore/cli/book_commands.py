@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from loancore.adapters.process_batch import WORKERS_MAX, ProcessEndOfDay
+from loancore.adapters.process_batch import WORKERS_MAX, ProcessBatch
 from loancore.adapters.sql import create_engine
 from loancore.app import Lender
 from loancore.app.gc_policy import batch_gc
@@ -181,7 +181,7 @@ def eod(
         with contextlib.ExitStack() as stack:
             if count:
                 opener = functools.partial(create_engine, db)
-                lender.processes = stack.enter_context(ProcessEndOfDay(opener, workers=count))
+                lender.processes = stack.enter_context(ProcessBatch(opener, workers=count))
             with database_errors(db), batch_gc():  # a batch: loancore.app.gc_policy
                 closed = lender.close_day(day)
     finally:

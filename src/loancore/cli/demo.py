@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from loancore.adapters.process_batch import WORKERS_MAX, ProcessEndOfDay
+from loancore.adapters.process_batch import WORKERS_MAX, ProcessBatch
 from loancore.app.gc_policy import batch_gc
 from loancore.cli.book import CURRENCY, database_errors, print_portfolio
 from loancore.cli.exporting import ExportCheck, export_checked
@@ -129,7 +129,7 @@ def demo(
             processes = None
             if count:
                 opener = functools.partial(reopen_demo_engine, path)
-                processes = stack.enter_context(ProcessEndOfDay(opener, workers=count))
+                processes = stack.enter_context(ProcessBatch(opener, workers=count))
             progress = stack.enter_context(Progress(*columns, console=console, transient=False))
             task = progress.add_task("simulating", total=days)
             lender, result = simulate(

@@ -87,11 +87,17 @@ _OFF_BOOKS = (
     ("interest.due", "due"),
     ("interest.accrued", "penalty"),
     ("interest.accrued", "compound"),
+    ("interest.accrued", "forward.accrue"),
+    ("interest.due", "forward.due"),
 )
-"""The catch-up entries (``<template>:<event id>.<tag>``, loancore.servicing.accrual) a
-non-accrual loan keeps off the books: contract interest accrued and moved to receivable, penalty
-and compound interest accrued. ``due`` only moves interest between two receivables, so it adds
-nothing to the register."""
+"""The entries of an event (``<template>:<event id>.<tag>``) a non-accrual loan keeps off the
+books: its catch-up's (loancore.servicing.accrual) contract interest accrued and moved to
+receivable, penalty and compound interest accrued; and a payment's beyond what is due
+(loancore.servicing.common.forward_entries): the interest of a coming installment it accrues
+ahead of time and moves to receivable, which the payment then pays (income on receipt, taken
+off the register with the rest of the interest paid). ``due`` and ``forward.due`` only move
+interest between two receivables, so they add nothing to the register. (The management fee a
+payment charges ahead, ``forward.fee``, stays on the books: fees are not suspended.)"""
 
 
 @attrs.frozen(kw_only=True)

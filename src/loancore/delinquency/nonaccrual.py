@@ -231,6 +231,10 @@ def income_booked(
     return _booked_again(kind, paid, currency, dimensions, as_of, event_id, mapping)
 
 
+_MOVES = frozenset({"due", "forward.due"})
+"""Tags of entries that only move interest from accrued to receivable (no interest of their own)."""
+
+
 def entries_off_books(
     entries: Iterable[JournalEntry],
     dropped: Mapping[str, str],
@@ -241,8 +245,8 @@ def entries_off_books(
     as_of: date,
 ) -> tuple[tuple[JournalEntry, ...], tuple[MemoPosting, ...]]:
     """``entries`` of a catch-up (event ``event_id``) on something non-accrual: the entries whose
-    id ``dropped`` names left out, their interest (the debit side; none for a tag ``due``, which
-    only moves interest between two receivables) registered in 表外应收未收利息 (memo id
+    id ``dropped`` names left out, their interest (the debit side; none for a tag ``due`` or
+    ``forward.due``, which only move interest between two receivables) registered in 表外应收未收利息 (memo id
     ``memo.interest.accrued:<event_id>``). Returns the entries kept and the memo postings."""
     kept: list[JournalEntry] = []
     interest = 0
@@ -250,7 +254,7 @@ def entries_off_books(
         tag = dropped.get(entry.entry_id)
         if tag is None:
             kept.append(entry)
-        elif tag != "due":
+        elif tag not in _MOVES:
             interest += sum(leg.signed_minor for leg in entry.legs if leg.signed_minor > 0)
     memos = memo_posting(
         MemoRegister.OFF_BALANCE_INTEREST,

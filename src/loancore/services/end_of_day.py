@@ -86,7 +86,6 @@ from loancore.delinquency.daily import (
     written_off_loan,
 )
 from loancore.errors import (
-    ConcurrentUpdate,
     InvalidInput,
     InvariantViolation,
     LoancoreError,
@@ -113,7 +112,7 @@ from loancore.services.settlement import (
     joint_sale_entries,
     joint_write_off_losses,
 )
-from loancore.services.shared import CATCH_UP_DAYS_MAX
+from loancore.services.shared import CATCH_UP_DAYS_MAX, check_unchanged
 from loancore.servicing import (
     Accrue,
     GlGranularity,
@@ -300,20 +299,6 @@ def _decide_chunk(
     return _Decided(tuple(done), tuple(failed), summarised, standings)
 
 
-def _check_unchanged(uow: UnitOfWork, decided: _Decided) -> None:
-    """Inside the writing unit of work: ConcurrentUpdate (nothing written) unless every loan
-    decided on is still at the version read and its standing still the one read."""
-    ids = [c.loan.loan_id for _v, c in decided.done]
-    if not ids:
-        return
-    versions = uow.loans.versions(ids)
-    standings = uow.loans.load_standings(ids)
-    for version, closed in decided.done:  # bounded by CHUNK_SIZE_MAX
-        loan_id = closed.loan.loan_id
-        if versions[loan_id] != version or standings.get(loan_id) != decided.standings.get(loan_id):
-            raise ConcurrentUpdate("loan", loan_id, version)
-
-
 def _result(decided: _Decided, posted: int) -> _ChunkResult:
     done = decided.done
     return _ChunkResult(
@@ -337,7 +322,7 @@ def _close_chunk(
     ``read_uow`` None: one unit of work reads, decides and writes. Otherwise the loans are read
     and decided in a unit of work of ``read_uow`` (on SQLite one that begins DEFERRED: no write
     lock while deciding), then written in one of ``uow`` that first checks every loan decided on
-    is unchanged (:func:`_check_unchanged`): optimistic, so processes closing other loans of the
+    is unchanged (:func:`~loancore.services.shared.check_unchanged`): optimistic, so processes closing other loans of the
     same SQLite book decide side by side and queue only for their writes."""
     if read_uow is None:
         with uow:
@@ -348,7 +333,8 @@ def _close_chunk(
     with read_uow:
         decided = _decide_chunk(read_uow, ids, business_date, rules)
     with uow:
-        _check_unchanged(uow, decided)
+        versions = {c.loan.loan_id: version for version, c in decided.done}
+        check_unchanged(uow, versions, decided.standings)
         posted = _write(uow, decided.done, decided.summarised)
         uow.commit()
     return _result(decided, posted)

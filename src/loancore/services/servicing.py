@@ -65,6 +65,7 @@ from loancore.services.shared import (
     LineBalanceCheck,
     LineBook,
     LineCheck,
+    check_unchanged,
     id_chunks,
 )
 from loancore.servicing import (
@@ -374,52 +375,104 @@ class BatchResult:
         return EventRecord.from_history(loan, event_id)
 
 
-def _batch_once(
+@attrs.frozen
+class _BatchDecided:
+    """A batch's decisions and what they were made on (the versions and standings read)."""
+
+    applied: tuple[str, ...]
+    replayed: tuple[str, ...]
+    refused: tuple[tuple[str, ServicingRejected], ...]
+    loan_of: Mapping[str, str]  # event id -> loan id, applied and replayed
+    current: Mapping[str, Loan]
+    loaded: Mapping[str, int]
+    standings_read: Mapping[str, LoanStanding]
+    moved: Mapping[str, LoanStanding]
+    outcomes: tuple[Outcome, ...]
+
+
+def _decide_batch(
     uow: UnitOfWork, items: Sequence[tuple[str, ServicingEvent]], rules: RulesLike
-) -> BatchResult:
+) -> _BatchDecided:
+    """Inside ``uow``'s open unit of work: the batch's loans read and every event decided, in
+    order, on the loan as the earlier events left it (nothing written)."""
     applied: list[str] = []
     replayed: list[str] = []
     refused: list[tuple[str, ServicingRejected]] = []
-    loan_of: dict[str, str] = {}  # event id -> loan id, applied and replayed
-    with uow:
-        current = uow.loans.load_many([loan_id for loan_id, _event in items])  # one read
-        loaded = {loan_id: loan.version for loan_id, loan in current.items()}
-        standings = uow.loans.load_standings(list(current))  # the batch's, for inline catch-up
-        moved: dict[str, LoanStanding] = {}
-        products: dict[tuple[str, int], LoanProduct] = {}
-        outcomes: list[Outcome] = []
-        for loan_id, event in items:  # decide everything first: writes go loans, quota, ledger
-            loan = current[loan_id]
-            if _replayed(loan, event):
-                replayed.append(event.event_id)
-                loan_of[event.event_id] = loan_id
-                continue
-            ref = (loan.product_id, loan.product_version)
-            product = products.get(ref)
-            if product is None:
-                product = products[ref] = uow.loans.product(*ref)
-            try:
-                outcome, standing = outcome_with_standing(
-                    loan, product, standings.get(loan_id), event, rules
-                )
-            except ServicingRejected as refusal:
-                refused.append((event.event_id, refusal))
-                continue
-            if standing is not None:
-                standings[loan_id] = moved[loan_id] = standing
-            current[loan_id] = outcome.loan
-            outcomes.append(outcome)
-            applied.append(event.event_id)
+    loan_of: dict[str, str] = {}
+    current = uow.loans.load_many([loan_id for loan_id, _event in items])  # one read
+    loaded = {loan_id: loan.version for loan_id, loan in current.items()}
+    read = uow.loans.load_standings(list(current))  # the batch's, for inline catch-up
+    standings = dict(read)
+    moved: dict[str, LoanStanding] = {}
+    products: dict[tuple[str, int], LoanProduct] = {}
+    outcomes: list[Outcome] = []
+    for loan_id, event in items:  # decide everything first: writes go loans, quota, ledger
+        loan = current[loan_id]
+        if _replayed(loan, event):
+            replayed.append(event.event_id)
             loan_of[event.event_id] = loan_id
-        changed = [(loan, loaded[i]) for i, loan in current.items() if loan.version != loaded[i]]
-        uow.loans.update_many(changed)  # one write
-        if moved:
-            uow.loans.save_standings(list(moved.values()))
-        as_of = max((event.as_of for _loan_id, event in items), default=DATE_MAX)
-        _persist_effects(uow, tuple(outcomes), as_of)
-        uow.commit()
-    loans = {event_id: current[loan_id] for event_id, loan_id in loan_of.items()}
-    return BatchResult(tuple(applied), tuple(replayed), tuple(refused), loans)
+            continue
+        ref = (loan.product_id, loan.product_version)
+        product = products.get(ref)
+        if product is None:
+            product = products[ref] = uow.loans.product(*ref)
+        try:
+            outcome, standing = outcome_with_standing(
+                loan, product, standings.get(loan_id), event, rules
+            )
+        except ServicingRejected as refusal:
+            refused.append((event.event_id, refusal))
+            continue
+        if standing is not None:
+            standings[loan_id] = moved[loan_id] = standing
+        current[loan_id] = outcome.loan
+        outcomes.append(outcome)
+        applied.append(event.event_id)
+        loan_of[event.event_id] = loan_id
+    return _BatchDecided(
+        tuple(applied),
+        tuple(replayed),
+        tuple(refused),
+        loan_of,
+        current,
+        loaded,
+        read,
+        moved,
+        tuple(outcomes),
+    )
+
+
+def _write_batch(
+    uow: UnitOfWork, items: Sequence[tuple[str, ServicingEvent]], decided: _BatchDecided
+) -> BatchResult:
+    """Inside ``uow``'s open unit of work: the decided batch written (loans, standings, then
+    the quota and the ledger: the lock order) and committed."""
+    current, loaded = decided.current, decided.loaded
+    changed = [(loan, loaded[i]) for i, loan in current.items() if loan.version != loaded[i]]
+    uow.loans.update_many(changed)  # one write
+    if decided.moved:
+        uow.loans.save_standings(list(decided.moved.values()))
+    as_of = max((event.as_of for _loan_id, event in items), default=DATE_MAX)
+    _persist_effects(uow, decided.outcomes, as_of)
+    uow.commit()
+    loans = {event_id: current[loan_id] for event_id, loan_id in decided.loan_of.items()}
+    return BatchResult(decided.applied, decided.replayed, decided.refused, loans)
+
+
+def _batch_once(
+    uow: UnitOfWork,
+    items: Sequence[tuple[str, ServicingEvent]],
+    rules: RulesLike,
+    read_uow: UnitOfWork | None,
+) -> BatchResult:
+    if read_uow is None:
+        with uow:
+            return _write_batch(uow, items, _decide_batch(uow, items, rules))
+    with read_uow:
+        decided = _decide_batch(read_uow, items, rules)
+    with uow:
+        check_unchanged(uow, decided.loaded, decided.standings_read)
+        return _write_batch(uow, items, decided)
 
 
 def apply_batch(
@@ -428,6 +481,7 @@ def apply_batch(
     *,
     attempts_max: int = ATTEMPTS_MAX,
     rules: RulesLike = None,
+    read_uow: UnitOfWork | None = None,
 ) -> BatchResult:
     """Many ``(loan_id, event)`` pairs (an auto-debit result file's chunk) in ONE unit of work.
 
@@ -440,6 +494,13 @@ def apply_batch(
     ConcurrentUpdate reruns the batch from fresh loads, up to ``attempts_max`` attempts in all.
     A loan the end-of-day batch keeps a standing for is brought up to date under ``rules`` before
     its first event, as :func:`apply_event` does (the standings are read at once too).
+
+    ``read_uow``: a second unit of work on the same book in which the loans are read and the
+    events decided (on SQLite one that begins DEFERRED: no write lock while deciding); the unit
+    of work of ``uow`` that writes them first checks every loan read is still at its version and
+    standing (:func:`~loancore.services.shared.check_unchanged`), else ConcurrentUpdate and the
+    batch is decided again (the attempts above). Worker processes applying the loan ranges of
+    one SQLite book side by side pass one (:mod:`loancore.adapters.process_batch`).
     """
     if isinstance(attempts_max, bool) or not isinstance(attempts_max, int) or attempts_max < 1:
         raise InvalidInput("attempts_max", attempts_max, "expected an int >= 1")
@@ -448,7 +509,7 @@ def apply_batch(
         raise InvalidInput("items", len(batch), f"at most {BATCH_MAX} events a batch")
     for attempt in range(1, attempts_max + 1):
         try:
-            return _batch_once(uow, batch, rules)
+            return _batch_once(uow, batch, rules, read_uow)
         except ConcurrentUpdate:
             if attempt == attempts_max:
                 raise

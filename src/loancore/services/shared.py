@@ -1,6 +1,7 @@
 """What the services share without importing each other (an import cycle otherwise: the end of
 day runs the lines' day close, the servicing services use the end of day): the retry bound of
-the optimistic units of work, and the credit-line half of a reconciliation, used by
+the optimistic units of work, the check of an optimistic batch's write (:func:`check_unchanged`),
+and the credit-line half of a reconciliation, used by
 :func:`loancore.services.reconcile` (the whole book: loans and lines) and
 :func:`loancore.services.reconcile_line` (lines only).
 
@@ -14,11 +15,13 @@ it without importing each other.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import attrs
 
 from loancore.checks import DATE_MAX
+from loancore.delinquency.daily import LoanStanding
+from loancore.errors import ConcurrentUpdate
 from loancore.ledger.subjects import Side
 from loancore.ports import UnitOfWork
 from loancore.servicing import CreditLineAccount, CreditLineProduct, expected_line_balances
@@ -30,12 +33,31 @@ __all__ = [
     "LineBook",
     "LineCheck",
     "account_id_chunks",
+    "check_unchanged",
     "id_chunks",
 ]
 
 ATTEMPTS_MAX = 5
 """How many times :func:`~loancore.services.apply_event` and
 :func:`~loancore.services.apply_line_event` try by default before letting ConcurrentUpdate out."""
+
+
+def check_unchanged(
+    uow: UnitOfWork, versions: Mapping[str, int], standings: Mapping[str, LoanStanding]
+) -> None:
+    """Inside the unit of work that writes an optimistic batch (decided in another, earlier
+    one): ConcurrentUpdate, before anything is written, unless every loan of ``versions`` is
+    still at that version and its stored standing still the one of ``standings`` (absent: none
+    stored), so nothing is written from a stale read."""
+    ids = list(versions)
+    if not ids:
+        return
+    stored = uow.loans.versions(ids)
+    now = uow.loans.load_standings(ids)
+    for loan_id, version in versions.items():  # bounded by the batch
+        if stored[loan_id] != version or now.get(loan_id) != standings.get(loan_id):
+            raise ConcurrentUpdate("loan", loan_id, version)
+
 
 CATCH_UP_DAYS_MAX = 3660
 """The most days one loan or credit-line account is brought forward in one go (ten years)."""
