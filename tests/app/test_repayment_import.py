@@ -5,6 +5,7 @@ SQLite book prints the summary, writes the refused rows and fails in one line.""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -12,7 +13,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from loancore.app import Lender, OrderRequest, Payment, parse_repayment_file
+from loancore.adapters.process_batch import ProcessBatch
+from loancore.adapters.sql import create_engine
+from loancore.app import Lender, OrderRequest, Payment, RepaymentImport, parse_repayment_file
 from loancore.cli.application import app
 from loancore.credit import CreditApplication
 from loancore.errors import InvalidInput, RejectionCode
@@ -257,6 +260,65 @@ def test_a_payment_id_booked_by_another_loan_is_refused_alone_and_the_rest_is_bo
     reference.repay_many(good)
     assert lender.trial_balance(LATER) == reference.trial_balance(LATER)
     assert lender.loans() == reference.loans()
+
+
+def _on_workers(lender: Lender) -> ProcessBatch:
+    path = lender.engine.url.database
+    assert path is not None
+    lender.processes = ProcessBatch(functools.partial(create_engine, path), workers=2)
+    return lender.processes
+
+
+def _summary(result: RepaymentImport) -> tuple[object, ...]:
+    return (
+        sorted(result.applied),
+        sorted(result.replayed),
+        [(r.row, r.payment.payment_id, r.code, r.detail) for r in result.refused],
+        [(r.row, r.payment.payment_id) for r in result.failed],
+        result.amount_applied,
+    )
+
+
+@pytest.mark.parametrize("file", ["the day's file", "a payment id of another loan"])
+def test_an_import_on_worker_processes_books_what_one_process_books(
+    make_lender: Callable[[str], Lender], file: str
+) -> None:
+    """``Lender.processes`` set: the payments go to two worker processes, one stream of loans
+    each; a refusal there (a payment id booked by another loan: the ledger's key is taken) sends
+    the import back to this process, the payments booked meanwhile replayed. Either way the
+    import reports and books what the import in one process does."""
+    workers, alone = make_lender("sqlite"), make_lender("sqlite")
+    first = book(workers)
+    book(alone)
+    text = file_text(first)
+    if file != "the day's file":  # BANK-0 is L-O2's payment: on L-O1 the ledger's key is taken
+        text = text.replace(
+            f"L-O2,BANK-0,2026-04-02,{first['L-O2'].amount}", "L-O1,BANK-0,2026-04-02,5.00"
+        )
+    with _on_workers(workers):
+        result = workers.import_repayments(text)
+    expected = alone.import_repayments(text)
+    assert _summary(result) == _summary(expected)
+    assert result.applied and result.refused
+    taken = [r for r in result.refused if r.code is RejectionCode.PAYMENT_ID_TAKEN]
+    assert len(taken) == (file != "the day's file")
+    assert workers.trial_balance(LATER) == alone.trial_balance(LATER)
+    assert workers.loans() == alone.loans()
+    assert workers.reconcile().clean
+
+
+def test_repay_on_worker_processes_prints_what_one_process_prints(
+    make_lender: Callable[[str], Lender], tmp_path: Path
+) -> None:
+    outputs = []
+    for workers in ("2", "0"):
+        db, text = sqlite_book(make_lender, tmp_path)
+        file = tmp_path / f"debits-{workers}.csv"
+        file.write_text(text, encoding="utf-8")
+        result = RUNNER.invoke(app, ["repay", str(file), "--db", db, "--workers", workers])
+        assert result.exit_code == 0, result.stderr
+        outputs.append(result.stdout.replace(str(file), "FILE"))
+    assert outputs[0] == outputs[1] and "applied 2" in outputs[0]
 
 
 def test_the_facade_codes_keep_their_numbers() -> None:

@@ -106,6 +106,7 @@ from loancore.servicing import (
     Prepay,
     Repay,
     RepayDue,
+    ServicingEvent,
 )
 from loancore.servicing import payoff_amount as quote_payoff
 from loancore.settlement import (
@@ -134,6 +135,14 @@ def _engine(database: str | Path | Engine) -> Engine:
             raise InvalidInput("database", text, "is a directory, expected a SQLite file")
         return create_engine(database)
     raise InvalidInput("database", database, "expected a file path, a URL or an Engine")
+
+
+def _repay_items(payments: Sequence[Payment]) -> list[tuple[str, ServicingEvent]]:
+    """The payments as servicing's ``(loan_id, Repay)`` pairs."""
+    return [
+        (p.loan_id, Repay(event_id=p.payment_id, as_of=p.paid_on, amount=p.amount))
+        for p in payments
+    ]
 
 
 def _paid_on(payment: Payment) -> date:
@@ -405,12 +414,8 @@ class Lender:
 
     def repay_many(self, payments: Sequence[Payment]) -> BatchResult:
         """Many payments (an auto-debit file) in one transaction; refused ones are reported."""
-        items = [
-            (p.loan_id, Repay(event_id=p.payment_id, as_of=p.paid_on, amount=p.amount))
-            for p in payments
-        ]
         with self._work() as (_connection, uow):
-            return apply_batch(uow, items, rules=self.rules)
+            return apply_batch(uow, _repay_items(payments), rules=self.rules)
 
     def import_repayments(
         self,
@@ -429,7 +434,11 @@ class Lender:
         on without it), one servicing refuses with its code; a payment id booked before is
         replayed and posts nothing, so importing the same file again books nothing. An error
         that is not a refusal (the database gone) stops the import: the chunks before it stay
-        booked, and importing the file again replays them and goes on."""
+        booked, and importing the file again replays them and goes on. With :attr:`processes`
+        the payments are applied by the worker processes, one stream of loans a worker (each
+        loan's payments in the same order); if a batch there raises a refusal servicing does not
+        report, the import goes on in this process as above, the payments booked meanwhile
+        replayed."""
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
             raise InvalidInput("chunk_size", chunk_size, "expected an int")
         if not 1 <= chunk_size <= BATCH_MAX:
@@ -440,6 +449,10 @@ class Lender:
             else parse_repayment_file(source, currency=currency)
         )
         payments = sorted(file.payments, key=_paid_on)  # stable: a day keeps the file's order
+        if self.processes is not None:
+            parallel = self._import_in_processes(payments, chunk_size)
+            if parallel is not None:
+                return tally_import(file, parallel[0], parallel[1], {})
         known: set[str] = set()
         results: list[BatchResult] = []
         apart: dict[str, tuple[RejectionCode, str]] = {}
@@ -449,6 +462,28 @@ class Lender:
             known |= found
             self._repay_isolating([p for p in chunk if p.loan_id in found], results, apart)
         return tally_import(file, frozenset(known), results, apart)
+
+    def _import_in_processes(
+        self, payments: Sequence[Payment], chunk_size: int
+    ) -> tuple[frozenset[str], tuple[BatchResult, ...]] | None:
+        """The payments of stored loans applied by :attr:`processes`
+        (:meth:`~loancore.adapters.process_batch.ProcessBatch.apply_batches`: one stream of loans
+        a worker, ``chunk_size`` a unit of work); the loans known and the results. None when a
+        batch raised a refusal servicing does not report (the quota's, the ledger's) or an
+        idempotency conflict: the caller then imports the file in this process, payment by
+        payment where needed, the payments booked meanwhile replayed."""
+        assert self.processes is not None
+        known: set[str] = set()
+        for start in range(0, len(payments), BATCH_MAX):  # bounded: ROWS_MAX rows a file
+            known |= self.known_loans([p.loan_id for p in payments[start : start + BATCH_MAX]])
+        items = _repay_items([p for p in payments if p.loan_id in known])
+        try:
+            results = self.processes.apply_batches(
+                self.uow, items, chunk_size=chunk_size, rules=self.rules
+            )
+        except (Rejected, IdempotencyConflict):
+            return None
+        return frozenset(known), results
 
     def _repay_isolating(
         self,

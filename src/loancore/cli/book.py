@@ -8,6 +8,7 @@ database, not a database at all), never a traceback: SQLAlchemy's errors are tur
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -15,9 +16,11 @@ from pathlib import Path
 import sqlalchemy as sa
 from rich.console import Console
 
+from loancore.adapters.process_batch import WORKERS_MAX, ProcessBatch
 from loancore.adapters.sql import create_engine, schema_version
 from loancore.app import Lender
 from loancore.cli import tables
+from loancore.cli.options import parse_int
 from loancore.errors import InvalidInput
 from loancore.reports import (
     aging,
@@ -92,3 +95,22 @@ def print_portfolio(console: Console, lender: Lender, as_of: date) -> None:
         console.print(tables.roll_rate_table(roll_rates(loans, month_ends(first, as_of))))
         batches = lender.settlement_batches(first, as_of)
         console.print(tables.settlement_table(settlement_summary(batches), CURRENCY))
+
+
+def parse_workers(workers: str, db: str) -> int:
+    """``--workers``: an int from 0 to WORKERS_MAX (0: none); more than 0 on a SQLite file only.
+    Checked before the book is opened."""
+    count = parse_int("workers", workers)
+    if not 0 <= count <= WORKERS_MAX:
+        raise InvalidInput("workers", workers, f"expected 0 to {WORKERS_MAX}")
+    if count and "://" in db:
+        raise InvalidInput("workers", workers, "worker processes run on SQLite files only")
+    return count
+
+
+def use_workers(stack: contextlib.ExitStack, lender: Lender, db: str, count: int) -> None:
+    """``count`` worker processes (0: none) on the SQLite file ``db`` for the lender's batches
+    (:class:`~loancore.adapters.process_batch.ProcessBatch`), closed with ``stack``."""
+    if count:
+        opener = functools.partial(create_engine, db)
+        lender.processes = stack.enter_context(ProcessBatch(opener, workers=count))

@@ -9,20 +9,25 @@ from __future__ import annotations
 import contextlib
 import datetime
 import enum
-import functools
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from loancore.adapters.process_batch import WORKERS_MAX, ProcessBatch
-from loancore.adapters.sql import create_engine
 from loancore.app import Lender
 from loancore.app.gc_policy import batch_gc
 from loancore.app.repayment_file import CHUNK_SIZE, parse_repayment_file, refused_csv
 from loancore.cli import tables
-from loancore.cli.book import CURRENCY, database_errors, last_day, open_book, print_portfolio
+from loancore.cli.book import (
+    CURRENCY,
+    database_errors,
+    last_day,
+    open_book,
+    parse_workers,
+    print_portfolio,
+    use_workers,
+)
 from loancore.cli.exporting import export_checked
 from loancore.cli.options import choices, parse_date, parse_int
 from loancore.errors import InvalidInput
@@ -171,17 +176,11 @@ def eod(
     """Close a day with the end-of-day batch: accrual, days past due, penalty, classification,
     provisions and the quota end of day (safe to run again)."""
     day = parse_date("date", date)
-    count = parse_int("workers", workers)
-    if not 0 <= count <= WORKERS_MAX:
-        raise InvalidInput("workers", workers, f"expected 0 to {WORKERS_MAX}")
-    if count and "://" in db:
-        raise InvalidInput("workers", workers, "worker processes close SQLite files only")
+    count = parse_workers(workers, db)
     lender = open_book(db)
     try:
         with contextlib.ExitStack() as stack:
-            if count:
-                opener = functools.partial(create_engine, db)
-                lender.processes = stack.enter_context(ProcessBatch(opener, workers=count))
+            use_workers(stack, lender, db, count)
             with database_errors(db), batch_gc():  # a batch: loancore.app.gc_policy
                 closed = lender.close_day(day)
     finally:
@@ -211,15 +210,25 @@ def repay(
     refused: Annotated[
         Path | None, typer.Option(help="Write the refused payments here (CSV, code and detail).")
     ] = None,
+    workers: Annotated[
+        str,
+        typer.Option(
+            help="Worker processes that apply the payments of a SQLite book side by side, one "
+            "stream of loans each (0: this process)."
+        ),
+    ] = "0",
 ) -> None:
     """Import a bank's auto-debit result file (代扣结果文件): the whole file checked first (a bad
     row applies nothing), then applied in chunks; a payment id booked before is replayed."""
     size = parse_int("chunk_size", chunk_size)
+    count = parse_workers(workers, db)
     checked = parse_repayment_file(_read_text(file), currency=CURRENCY)
     lender = open_book(db)
     try:
-        with database_errors(db), batch_gc():  # a batch: loancore.app.gc_policy
-            result = lender.import_repayments(checked, chunk_size=size)
+        with contextlib.ExitStack() as stack:
+            use_workers(stack, lender, db, count)
+            with database_errors(db), batch_gc():  # a batch: loancore.app.gc_policy
+                result = lender.import_repayments(checked, chunk_size=size)
     finally:
         lender.close()
     if refused is not None:

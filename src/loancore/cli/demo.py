@@ -16,7 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from loancore.adapters.process_batch import WORKERS_MAX, ProcessBatch
 from loancore.app.gc_policy import batch_gc
-from loancore.cli.book import CURRENCY, database_errors, print_portfolio
+from loancore.cli.book import CURRENCY, database_errors, parse_workers, print_portfolio
 from loancore.cli.exporting import ExportCheck, export_checked
 from loancore.cli.options import parse_int
 from loancore.cli.output import error_line
@@ -46,14 +46,12 @@ def _missing_extra(error: ModuleNotFoundError) -> None:
 
 
 def _workers(text: str) -> int:
-    """``--workers``: an int from 0 to WORKERS_MAX; empty: one a core if there are two or more."""
+    """``--workers`` (:func:`~loancore.cli.book.parse_workers`); empty: one a core if there are
+    two or more."""
     if not text:
         cores = os.cpu_count() or 1
         return min(cores, WORKERS_MAX) if cores > 1 else 0
-    count = parse_int("workers", text)
-    if not 0 <= count <= WORKERS_MAX:
-        raise InvalidInput("workers", text, f"expected 0 to {WORKERS_MAX}")
-    return count
+    return parse_workers(text, "")
 
 
 def _database_path(db: Path) -> Path:
