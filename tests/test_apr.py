@@ -209,6 +209,14 @@ def test_a_30_day_first_period_in_a_31_day_month_is_one_unit_period() -> None:
     assert abs(rate - D("0.12")) < D("1e-20")
 
 
+def _at_least_1000_over_12(t: LoanTerms) -> LoanTerms:
+    """``t`` with at least 1,000.00 over at least 12 installments, moved there rather than
+    filtered (filtering the draws that small failed hypothesis' health check now and then)."""
+    return attrs.evolve(
+        t, principal=max(t.principal, D("1000.00")), installments=max(t.installments, 12)
+    )
+
+
 @given(
     loan_terms(
         methods=["equal_installment"],
@@ -220,7 +228,8 @@ def test_a_30_day_first_period_in_a_31_day_month_is_one_unit_period() -> None:
 def test_reg_z_apr_of_a_fee_free_annuity_is_nominal_at_every_regular_frequency(
     t: LoanTerms,
 ) -> None:
-    assume(t.principal >= 1000 and t.annual_rate > 0 and t.installments >= 12)
+    assume(t.annual_rate > 0)
+    t = _at_least_1000_over_12(t)
     assert abs(us_actuarial(amortize(t)) - t.annual_rate) <= REG_Z_TOLERANCE
 
 
@@ -241,7 +250,8 @@ def test_reg_z_apr_of_a_fee_free_semimonthly_annuity_on_fixed_half_months_is_nom
     # ones, each charged a half-month's interest: such a loan really is dearer than its nominal
     # rate (next test). Found in review: a semimonthly schedule from Jan 30 raised (15 days left
     # over = 1 unit).
-    assume(t.principal >= 1000 and t.annual_rate > 0 and t.installments >= 12)
+    assume(t.annual_rate > 0)
+    t = _at_least_1000_over_12(t)
     t = attrs.evolve(t, start_date=t.start_date.replace(day=1 + (t.start_date.day - 1) % 13))
     assert abs(us_actuarial(amortize(t)) - t.annual_rate) <= REG_Z_TOLERANCE
 
