@@ -147,7 +147,7 @@ def _start_worker() -> None:
     batch_gc().__enter__()
 
 
-def _started(pause_s: float) -> int:
+def _started(pause_s: float) -> int:  # float-ok: seconds to sleep, not money
     """A task that holds its worker ``pause_s`` (so that the next goes to another): its pid."""
     time.sleep(pause_s)
     return os.getpid()
