@@ -4,11 +4,13 @@ restored however it ends, applied once when nested, and cycles still collected i
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 import weakref
 
 import pytest
 
-from loancore.app.gc_policy import GEN0_THRESHOLD, batch_gc
+from loancore.app.gc_policy import GEN0_THRESHOLD, batch_gc, batch_gc_for_process
 from loancore.errors import InvalidInput
 
 
@@ -76,3 +78,31 @@ def test_a_bad_threshold_is_refused_and_changes_nothing(threshold: object) -> No
     with pytest.raises(InvalidInput, match="threshold"), batch_gc(threshold):  # type: ignore[arg-type]
         pass
     assert gc.get_threshold() == before
+
+
+_FOR_PROCESS = """
+import gc
+from loancore.app.gc_policy import batch_gc, batch_gc_for_process
+batch_gc_for_process(60_000)
+kept = (gc.get_threshold()[0], gc.get_freeze_count() > 0)
+with batch_gc(20_000):
+    inside = gc.get_threshold()[0]
+print(kept, inside, gc.get_threshold()[0], gc.get_freeze_count() > 0)
+"""
+
+
+def test_the_policy_entered_for_the_process_stays_and_a_block_inside_restores_nothing() -> None:
+    """In a process of its own (the policy is never restored)."""
+    run = subprocess.run(
+        [sys.executable, "-c", _FOR_PROCESS], capture_output=True, text=True, check=True
+    )
+    assert run.stdout.split() == ["(60000,", "True)", "60000", "60000", "True"]
+
+
+@pytest.mark.parametrize("threshold", [699, True, "50000"])
+def test_a_bad_threshold_for_the_process_is_refused_and_changes_nothing(threshold: object) -> None:
+    before = gc.get_threshold()
+    with pytest.raises(InvalidInput, match="threshold"):
+        batch_gc_for_process(threshold)  # type: ignore[arg-type]
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0

@@ -12,7 +12,10 @@ credit-line account and the quota.
 from __future__ import annotations
 
 import functools
+import gc
+import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -33,6 +36,7 @@ from loancore.adapters.process_batch import ProcessBatch, streams_by_loan
 from loancore.adapters.sql import create_engine
 from loancore.adapters.sql.base import reading_engine
 from loancore.adapters.sql.uow import SqlUnitOfWork
+from loancore.app.gc_policy import GEN0_THRESHOLD
 from loancore.errors import ConcurrentUpdate, InvalidInput
 from loancore.services import apply_batch, apply_event
 from loancore.services.end_of_day import (
@@ -145,6 +149,13 @@ def test_ranges_whose_worker_fails_are_closed_by_the_driver(
     engine.dispose()
 
 
+def _collector_state() -> tuple[int, int, int]:
+    """A worker's pid, young-generation threshold and frozen objects (a task for the pool: a
+    module-level function, so it pickles)."""
+    time.sleep(0.05)  # the next probe goes to the other worker
+    return os.getpid(), gc.get_threshold()[0], gc.get_freeze_count()
+
+
 def _repay(uow: SqlUnitOfWork, loan_id: str, event_id: str) -> None:
     apply_event(uow, loan_id, Repay(event_id=event_id, as_of=BUSINESS_DATE, amount=cny("50.00")))
 
@@ -228,6 +239,16 @@ def test_the_pool_refuses_what_it_cannot_run(tmp_path: Path) -> None:
         with pytest.raises(InvalidInput, match="parts"):
             pool.close_business_day(SqlUnitOfWork(engine), BUSINESS_DATE, parts=0)
         engine.dispose()
+
+
+def test_every_worker_runs_under_the_batch_collector_policy(tmp_path: Path) -> None:
+    """Every worker keeps the policy its initializer entered for the whole process (it was once
+    undone at once: the context manager's generator, dropped, restored the collector)."""
+    with ProcessBatch(functools.partial(create_engine, tmp_path / "x.sqlite"), workers=2) as pool:
+        probes = [pool._submit(_collector_state) for _ in range(8)]
+        states = {future.result() for future in probes}
+    assert {threshold for _pid, threshold, _frozen in states} == {GEN0_THRESHOLD}
+    assert all(frozen > 0 for _pid, _threshold, frozen in states)  # the imports are frozen
 
 
 def test_the_day_is_split_by_the_loans_to_close(fresh_book: Callable[[], Path]) -> None:

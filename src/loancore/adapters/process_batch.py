@@ -142,9 +142,9 @@ def _close_part(
 def _start_worker() -> None:
     """A worker's initializer: the batch collector policy (:mod:`loancore.app.gc_policy`) for
     the life of the process, entered once, after the imports (which it freezes)."""
-    from loancore.app.gc_policy import batch_gc  # the app package imports this module
+    from loancore.app.gc_policy import batch_gc_for_process  # the app package imports this one
 
-    batch_gc().__enter__()
+    batch_gc_for_process()
 
 
 def _started(pause_s: float) -> int:  # float-ok: seconds to sleep, not money

@@ -25,6 +25,13 @@ an application embedding the library keeps its own collector settings.
    0) keeps its own freeze: the policy then only raises the threshold.
 
 Uses nest (and may come from several threads): the outermost one applies and restores.
+
+:func:`batch_gc_for_process` applies the same policy for the rest of a process that exists only
+to run batches (a worker of :class:`loancore.adapters.process_batch.ProcessBatch`), never
+restored. It is not ``batch_gc().__enter__()``: the generator behind that context manager is
+closed when its last reference goes, which runs the ``finally`` and restores the collector at
+once (the workers did until this function: on a 20,000-repayment file each made 952
+young-generation passes, 0.7 s of collection; under the policy 10 passes, 0.18 s).
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from collections.abc import Iterator
 
 from loancore.errors import InvalidInput
 
-__all__ = ["GEN0_THRESHOLD", "batch_gc"]
+__all__ = ["GEN0_THRESHOLD", "batch_gc", "batch_gc_for_process"]
 
 GEN0_THRESHOLD = 50_000
 """Net allocations between two young-generation passes while a batch runs (CPython: 700)."""
@@ -74,17 +81,28 @@ def _exit() -> None:
             gc.unfreeze()
 
 
+def _checked(threshold: object) -> int:
+    if isinstance(threshold, bool) or not isinstance(threshold, int):
+        raise InvalidInput("threshold", threshold, "expected an int")
+    if not 700 <= threshold <= _THRESHOLD_MAX:
+        raise InvalidInput("threshold", threshold, f"expected 700 to {_THRESHOLD_MAX}")
+    return threshold
+
+
 @contextlib.contextmanager
 def batch_gc(threshold: int = GEN0_THRESHOLD) -> Iterator[None]:
     """The collector set for a batch while the block runs (module docstring): what exists on
     entry frozen, young passes every ``threshold`` net allocations (an int from 700 to
     10,000,000); restored on exit, however the block ends."""
-    if isinstance(threshold, bool) or not isinstance(threshold, int):
-        raise InvalidInput("threshold", threshold, "expected an int")
-    if not 700 <= threshold <= _THRESHOLD_MAX:
-        raise InvalidInput("threshold", threshold, f"expected 700 to {_THRESHOLD_MAX}")
-    _enter(threshold)
+    _enter(_checked(threshold))
     try:
         yield
     finally:
         _exit()
+
+
+def batch_gc_for_process(threshold: int = GEN0_THRESHOLD) -> None:
+    """The policy of :func:`batch_gc` entered for the rest of the process, never restored: for
+    a process that exists to run batches (a worker process's initializer). What exists now is
+    frozen; a :func:`batch_gc` block inside then nests and restores nothing."""
+    _enter(_checked(threshold))
