@@ -14,8 +14,11 @@ import sqlalchemy as sa
 from sql_stores import IDENTIFIER_COLUMNS, loan_entry, make_sql_engine, small_chart
 
 from loancore.adapters.sql import (
+    CACHE_KIB,
+    CACHE_KIB_MAX,
     SCHEMA_TABLE,
     amount_column,
+    configure_sqlite_engine,
     create_engine,
     currency_column,
     ensure_schema,
@@ -184,6 +187,43 @@ def test_sqlite_engine_is_durable_and_checks_foreign_keys(tmp_path: Path) -> Non
         ]
     engine.dispose()
     assert pragmas == ["wal", 2, 1]  # synchronous 2 = FULL
+
+
+def _cache_size(engine: sa.Engine) -> int:
+    with engine.connect() as connection:
+        size = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+    engine.dispose()
+    assert isinstance(size, int)
+    return size
+
+
+def test_each_sqlite_connection_gets_the_page_cache_asked_for(tmp_path: Path) -> None:
+    assert _cache_size(create_engine(tmp_path / "a.sqlite")) == -CACHE_KIB  # KiB, not pages
+    assert _cache_size(create_engine(tmp_path / "b.sqlite", cache_kib=4_096)) == -4_096
+    own = configure_sqlite_engine(sa.create_engine(f"sqlite:///{tmp_path / 'c.sqlite'}"))
+    assert _cache_size(own) == -CACHE_KIB
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("cache_kib", -1),
+        ("cache_kib", CACHE_KIB_MAX + 1),
+        ("cache_kib", True),
+        ("cache_kib", 64.0),
+        ("busy_timeout_ms", -5),
+        ("busy_timeout_ms", "30000"),
+    ],
+)
+def test_bad_sqlite_settings_are_refused_before_anything_opens(
+    tmp_path: Path, field: str, value: object
+) -> None:
+    path = tmp_path / "never.sqlite"
+    with pytest.raises(InvalidInput, match=field):
+        create_engine(path, **{field: value})  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match=field):
+        configure_sqlite_engine(sa.create_engine(f"sqlite:///{path}"), **{field: value})  # type: ignore[arg-type]
+    assert not path.exists()
 
 
 def test_bigint_minor_units_round_trip_exactly(engine: sa.Engine) -> None:

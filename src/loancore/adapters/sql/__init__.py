@@ -39,6 +39,8 @@ constraints and row locks, as documented on each store and in ``docs/storage.md`
 
 from loancore.adapters.sql.base import (
     BEGIN_OPTION,
+    CACHE_KIB,
+    CACHE_KIB_MAX,
     ID,
     METADATA,
     SCHEMA_TABLE,
@@ -61,6 +63,8 @@ from loancore.adapters.sql.base import (
 
 __all__ = [
     "BEGIN_OPTION",
+    "CACHE_KIB",
+    "CACHE_KIB_MAX",
     "ID",
     "METADATA",
     "SCHEMA_TABLE",
