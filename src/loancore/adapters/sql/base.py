@@ -74,6 +74,7 @@ and ran ~7 % faster (docs/storage.md). The cache fills only as pages are read.""
 
 CACHE_KIB_MAX = 16 * 1024 * 1024
 """The largest page cache a connection may be given (16 GiB)."""
+
 _BEGIN_MODES = {mode: f"BEGIN {mode}" for mode in ("IMMEDIATE", "DEFERRED", "EXCLUSIVE")}
 _CONFIGURED = "_loancore_sqlite_configured"
 
@@ -198,11 +199,12 @@ def create_engine(
 
 
 def _check_sqlite_settings(busy_timeout_ms: object, cache_kib: object) -> None:
-    for field, value in (("busy_timeout_ms", busy_timeout_ms), ("cache_kib", cache_kib)):
+    settings = (("busy_timeout_ms", busy_timeout_ms, None), ("cache_kib", cache_kib, CACHE_KIB_MAX))
+    for field, value, upper in settings:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise InvalidInput(field, value, "expected an int >= 0")
-    if cache_kib > CACHE_KIB_MAX:  # type: ignore[operator]
-        raise InvalidInput("cache_kib", cache_kib, f"expected at most {CACHE_KIB_MAX}")
+        if upper is not None and value > upper:
+            raise InvalidInput(field, value, f"expected at most {upper}")
 
 
 def configure_sqlite_engine(
