@@ -247,6 +247,7 @@ def test_every_worker_runs_under_the_batch_collector_policy(tmp_path: Path) -> N
     with ProcessBatch(functools.partial(create_engine, tmp_path / "x.sqlite"), workers=2) as pool:
         probes = [pool._submit(_collector_state) for _ in range(8)]
         states = {future.result() for future in probes}
+    assert len({pid for pid, _threshold, _frozen in states}) == 2  # both workers answered
     assert {threshold for _pid, threshold, _frozen in states} == {GEN0_THRESHOLD}
     assert all(frozen > 0 for _pid, _threshold, frozen in states)  # the imports are frozen
 
