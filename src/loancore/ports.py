@@ -450,6 +450,15 @@ class LoanStore(Protocol):
         then nothing is written."""
         ...
 
+    def prepare_updates(self, loans: Sequence[Loan]) -> None:
+        """Do now the work a later :meth:`update_many` (or :meth:`update`) of these very loan
+        objects, in a unit of work of this thread, would do before writing (at most 10,000):
+        a batch decided in one unit of work and written in the next prepares its changed loans
+        before the second takes the writer's lock. Stores nothing and changes no result; a loan
+        written without it, or another object equal to it, is simply encoded when written (the
+        SQL store encodes the documents here; the memory store has nothing to do)."""
+        ...
+
     def customer_loans(self, customer_id: str) -> tuple[str, ...]:
         """The ids of ``customer_id``'s loans, in id order."""
         ...

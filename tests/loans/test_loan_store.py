@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from loans_kit import DAY, cny, state
 
 from loancore.adapters.memory.loans import MemoryLoanStore
-from loancore.adapters.sql import create_engine, loans_codec
+from loancore.adapters.sql import create_engine, loans_codec, reading_engine
 from loancore.adapters.sql.loans import LOANS, SqlLoanStore
 from loancore.adapters.sql.loans_codec import (
     LOAN_FORMAT,
@@ -28,9 +28,11 @@ from loancore.adapters.sql.loans_codec import (
     encode_loan_v1,
     encode_loan_v2,
 )
+from loancore.adapters.sql.uow import SqlUnitOfWork
 from loancore.errors import (
     ConcurrentUpdate,
     IdempotencyConflict,
+    InvalidInput,
     InvariantViolation,
     NotFound,
     PostingRejected,
@@ -337,6 +339,91 @@ def test_store_contract(store: LoanStore) -> None:
     assert store.customer_loans("C1") == ("L1",)
     assert store.loan_ids() == ("L0", "L1")
     assert store.loan_ids(after="L0", limit=1) == ("L1",)
+
+
+def test_prepared_updates_store_nothing_and_the_update_writes_the_loan(store: LoanStore) -> None:
+    store.save_product(CLINIC_PRODUCT_TOML)
+    loan = _booked()
+    store.add(loan, customer_id="C1")
+    newer = attrs.evolve(loan, version=loan.version + 1, credit=7)
+    store.prepare_updates([newer])
+    assert store.load("L1") == loan  # a hint: nothing is stored
+    store.update_many([(newer, loan.version)])
+    assert store.load("L1") == newer
+    stale = attrs.evolve(loan, version=loan.version + 1, credit=9)
+    store.prepare_updates([stale])
+    with pytest.raises(ConcurrentUpdate):  # preparing never skips the version check
+        store.update_many([(stale, loan.version)])
+    assert store.load("L1") == newer
+
+
+@pytest.mark.parametrize(
+    ("loans", "field"),
+    [("L1", "loans"), (None, "loans"), ([_booked(), "L1"], "loans[1]")],
+)
+def test_prepared_updates_refuse_what_is_not_loans(
+    store: LoanStore, loans: object, field: str
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        store.prepare_updates(loans)  # type: ignore[arg-type]
+    assert refused.value.field == field
+
+
+def test_prepared_updates_refuse_more_than_a_batch(store: LoanStore) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        store.prepare_updates([_booked()] * 10_001)
+    assert refused.value.field == "loans"
+
+
+def test_a_document_prepared_in_one_unit_of_work_is_the_one_the_next_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The optimistic batch: decided (and encoded) in a unit of work that reads, written in the
+    # next one, which then encodes nothing: with the encoder broken, the write still succeeds
+    # and stores the document prepared for that loan object.
+    engine = create_engine(tmp_path / "book.sqlite")
+    uow = SqlUnitOfWork(engine)
+    loan = _booked()
+    with uow:
+        uow.loans.save_product(CLINIC_PRODUCT_TOML)
+        uow.loans.add(loan, customer_id="C1")
+        uow.commit()
+    newer = attrs.evolve(loan, version=loan.version + 1, credit=7)
+    expected = encode_loan(newer)
+    reader = SqlUnitOfWork(reading_engine(engine))
+    with reader:
+        reader.loans.load_many(["L1"])
+        reader.loans.prepare_updates([newer])
+
+    def broken(_loan: Loan) -> dict[str, object]:
+        raise AssertionError("encoded under the writer's lock")
+
+    monkeypatch.setattr(loans_codec, "_header", broken)
+    with uow:
+        uow.loans.update_many([(newer, loan.version)])
+        uow.commit()
+    with engine.connect() as connection:
+        assert connection.execute(sa.select(LOANS.c.document)).scalar_one() == expected
+    monkeypatch.undo()
+    assert SqlLoanStore(engine).load("L1") == newer
+
+
+def test_a_prepared_document_is_returned_for_that_very_object_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    memo = LineMemo()
+    loan = _booked()
+    memo.prepare(loan, "prepared")
+    assert encode_loan(loan, memo) == "prepared"
+    twin = attrs.evolve(loan)  # equal, but another object: encoded on its own
+    assert twin == loan and encode_loan(twin, memo) == encode_loan(loan)
+    memo.clear()  # the memo drops prepared documents with its lines
+    assert encode_loan(loan, memo) == encode_loan(loan)
+    monkeypatch.setattr(loans_codec, "PREPARED_MAX", 1)
+    memo.prepare(loan, "first")
+    memo.prepare(twin, "second")  # full: starts again, the first one is dropped
+    assert encode_loan(loan, memo) == encode_loan(loan)
+    assert encode_loan(twin, memo) == "second"
 
 
 def _failing_entry() -> JournalEntry:

@@ -332,6 +332,8 @@ def _close_chunk(
         return _result(decided, posted)
     with read_uow:
         decided = _decide_chunk(read_uow, ids, business_date, rules)
+        # encoded here, so the writer's lock is held only to write (ports.LoanStore)
+        read_uow.loans.prepare_updates([c.loan for v, c in decided.done if c.loan.version != v])
     with uow:
         versions = {c.loan.loan_id: version for version, c in decided.done}
         check_unchanged(uow, versions, decided.standings)

@@ -442,14 +442,19 @@ def _decide_batch(
     )
 
 
+def _changed(decided: _BatchDecided) -> list[tuple[Loan, int]]:
+    """The loans the batch changed, each with the version it was read at."""
+    loaded = decided.loaded
+    return [(loan, loaded[i]) for i, loan in decided.current.items() if loan.version != loaded[i]]
+
+
 def _write_batch(
     uow: UnitOfWork, items: Sequence[tuple[str, ServicingEvent]], decided: _BatchDecided
 ) -> BatchResult:
     """Inside ``uow``'s open unit of work: the decided batch written (loans, standings, then
     the quota and the ledger: the lock order) and committed."""
-    current, loaded = decided.current, decided.loaded
-    changed = [(loan, loaded[i]) for i, loan in current.items() if loan.version != loaded[i]]
-    uow.loans.update_many(changed)  # one write
+    current = decided.current
+    uow.loans.update_many(_changed(decided))  # one write
     if decided.moved:
         uow.loans.save_standings(list(decided.moved.values()))
     as_of = max((event.as_of for _loan_id, event in items), default=DATE_MAX)
@@ -470,6 +475,8 @@ def _batch_once(
             return _write_batch(uow, items, _decide_batch(uow, items, rules))
     with read_uow:
         decided = _decide_batch(read_uow, items, rules)
+        # encoded here, so the writer's lock is held only to write (ports.LoanStore)
+        read_uow.loans.prepare_updates([loan for loan, _version in _changed(decided)])
     with uow:
         check_unchanged(uow, decided.loaded, decided.standings_read)
         return _write_batch(uow, items, decided)

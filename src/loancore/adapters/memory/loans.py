@@ -88,6 +88,18 @@ def check_updates(updates: object) -> tuple[tuple[Loan, int], ...]:
     return tuple(updates)
 
 
+def check_loans(loans: object) -> tuple[Loan, ...]:
+    """``loans`` as a tuple of Loan, at most :data:`LOANS_BATCH_MAX`."""
+    if not isinstance(loans, Sequence) or isinstance(loans, str):
+        raise InvalidInput("loans", loans, "expected a sequence of Loan")
+    if len(loans) > LOANS_BATCH_MAX:
+        raise InvalidInput("loans", len(loans), f"at most {LOANS_BATCH_MAX} loans")
+    for index, loan in enumerate(loans):  # bounded just above
+        if not isinstance(loan, Loan):
+            raise InvalidInput(f"loans[{index}]", loan, "expected a Loan")
+    return tuple(loans)
+
+
 check_limit = check_page
 """A page's ``after`` and ``limit`` checked (:func:`~loancore.adapters.memory.documents.check_page`)."""
 
@@ -186,6 +198,9 @@ class MemoryLoanStore(MemoryLines):
                     raise ConcurrentUpdate("loan", loan.loan_id, expected)
             for loan, _expected in pairs:
                 loans[loan.loan_id] = loan
+
+    def prepare_updates(self, loans: Sequence[Loan]) -> None:
+        check_loans(loans)  # nothing to do ahead: the loans are stored as they are
 
     def customer_loans(self, customer_id: str) -> tuple[str, ...]:
         customers = self._state.customers

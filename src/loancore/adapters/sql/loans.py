@@ -36,6 +36,7 @@ from loancore.adapters.memory.loans import (
     check_ids,
     check_limit,
     check_loan,
+    check_loans,
     check_standings,
     check_updates,
 )
@@ -253,6 +254,13 @@ class SqlLoanStore(SqlLines):
                     raise _Stale
         except _Stale:
             self._refuse_stale(pairs)
+
+    def prepare_updates(self, loans: Sequence[Loan]) -> None:
+        # Each document encoded now through the memo (outside the writer's lock when the batch
+        # is written in a later unit of work); encode_loan returns it when the loan is written.
+        memo = self._memo
+        for loan in check_loans(loans):  # bounded by LOANS_BATCH_MAX
+            memo.prepare(loan, encode_loan(loan, memo))
 
     def _refuse_stale(self, pairs: Sequence[tuple[Loan, int]]) -> None:
         """The refusal of an ``update_many`` that found a loan missing or moved (nothing written)."""

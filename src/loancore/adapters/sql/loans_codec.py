@@ -48,6 +48,7 @@ __all__ = [
     "LINE_MEMO_MAX",
     "LOAN_FORMAT",
     "LOAN_FORMATS_READ",
+    "PREPARED_MAX",
     "TRANSACTION_FIELDS",
     "LineMemo",
     "decode_loan",
@@ -373,6 +374,10 @@ LINE_MEMO_MAX = 100_000
 """The most objects a :class:`LineMemo` keeps before it starts again (a batch of 1,000 loans
 with 20 history lines each is ~20,000 history lines and their distinct installments)."""
 
+PREPARED_MAX = 10_000
+"""The most documents a :class:`LineMemo` keeps prepared before it starts again (a batch's
+loans: ``load_many`` and ``update_many`` take at most 10,000)."""
+
 
 class LineMemo:
     """The lines (format 3) of the terms, installments and history lines of the loans one store
@@ -381,13 +386,19 @@ class LineMemo:
     installments and appends a history line), so writing that loan back encodes only the lines
     the event changed or added. The memo holds each object it names (its id is not reused while
     the memo lives); a store keeps one for the unit of work and drops it after writing, so the
-    objects live no longer than the batch that read them. A miss only encodes the line again."""
+    objects live no longer than the batch that read them. A miss only encodes the line again.
 
-    __slots__ = ("_held", "_lines")
+    It also keeps whole documents encoded ahead of their write (:meth:`prepare`): a batch
+    decided in one unit of work and written in the next encodes its loans before the second
+    takes the writer's lock (:meth:`~loancore.adapters.sql.loans.SqlLoanStore.prepare_updates`),
+    and :func:`encode_loan` then returns the document prepared for that very object."""
+
+    __slots__ = ("_documents", "_held", "_lines")
 
     def __init__(self) -> None:
         self._lines: dict[int, str] = {}
         self._held: list[object] = []
+        self._documents: dict[int, tuple[Loan, str]] = {}
 
     def __len__(self) -> int:
         return len(self._lines)
@@ -407,9 +418,22 @@ class LineMemo:
         text = self._lines.get(id(value))
         return _encoded(row(value)) if text is None else text
 
+    def prepare(self, loan: Loan, text: str) -> None:
+        """``text`` is the document of ``loan`` (:func:`encode_loan` with this memo), kept with
+        the object (its id is not reused while kept) until the memo is cleared."""
+        if len(self._documents) >= PREPARED_MAX:
+            self._documents.clear()
+        self._documents[id(loan)] = (loan, text)
+
+    def document(self, loan: Loan) -> str | None:
+        """The document prepared for this very object, or None."""
+        known = self._documents.get(id(loan))
+        return known[1] if known is not None and known[0] is loan else None
+
     def clear(self) -> None:
         self._lines.clear()
         self._held.clear()
+        self._documents.clear()
 
 
 _TERMS_TEXT: dict[int, tuple[LoanTerms, str]] = {}
@@ -466,7 +490,12 @@ def _header(loan: Loan) -> dict[str, Any]:
 def encode_loan(loan: Loan, memo: LineMemo | None = None) -> str:
     """``loan`` as canonical text (format :data:`LOAN_FORMAT`): lines of canonical JSON, the
     header, the terms, each installment, each history line (module docstring). ``memo``: the
-    lines of the objects already read (:class:`LineMemo`), not encoded again."""
+    lines of the objects already read (:class:`LineMemo`), not encoded again, and the document
+    prepared for ``loan`` itself, returned as it is."""
+    if memo is not None:
+        prepared = memo.document(loan)
+        if prepared is not None:
+            return prepared
     lines = [_encoded(_header(loan)), _terms_line(loan.terms)]
     if memo is None:
         lines.extend(_encoded(_installment_row(inst)) for inst in loan.installments)
