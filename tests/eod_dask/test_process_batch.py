@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from book_kit import (
     ANCIENT,
     BUSINESS_DATE,
@@ -31,8 +32,9 @@ from book_kit import (
     uow_state,
 )
 
+from loancore.adapters import process_batch
 from loancore.adapters.memory.uow import MemoryUnitOfWork
-from loancore.adapters.process_batch import ProcessBatch, streams_by_loan
+from loancore.adapters.process_batch import ProcessBatch, WalCheckpointer, streams_by_loan
 from loancore.adapters.sql import create_engine
 from loancore.adapters.sql.base import reading_engine
 from loancore.adapters.sql.uow import SqlUnitOfWork
@@ -156,6 +158,14 @@ def _collector_state() -> tuple[int, int, int]:
     return os.getpid(), gc.get_threshold()[0], gc.get_freeze_count()
 
 
+def _autocheckpoint(opener: Callable[[], sa.Engine]) -> tuple[int, int]:
+    """A worker's pid and its engine's ``wal_autocheckpoint`` (a task for the pool)."""
+    time.sleep(0.05)  # the next probe goes to the other worker
+    with process_batch._worker_engine(opener).connect() as connection:
+        value = connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+    return os.getpid(), int(value)
+
+
 def _repay(uow: SqlUnitOfWork, loan_id: str, event_id: str) -> None:
     apply_event(uow, loan_id, Repay(event_id=event_id, as_of=BUSINESS_DATE, amount=cny("50.00")))
 
@@ -250,6 +260,51 @@ def test_every_worker_runs_under_the_batch_collector_policy(tmp_path: Path) -> N
     assert len({pid for pid, _threshold, _frozen in states}) == 2  # both workers answered
     assert {threshold for _pid, threshold, _frozen in states} == {GEN0_THRESHOLD}
     assert all(frozen > 0 for _pid, _threshold, frozen in states)  # the imports are frozen
+
+
+def test_workers_leave_checkpoints_to_the_driver(tmp_path: Path) -> None:
+    opener = functools.partial(create_engine, tmp_path / "x.sqlite")
+    with ProcessBatch(opener, workers=2) as pool:
+        probes = [pool._submit(functools.partial(_autocheckpoint, opener)) for _ in range(8)]
+        answers = {future.result() for future in probes}
+    assert len({pid for pid, _value in answers}) == 2  # both workers answered
+    assert {value for _pid, value in answers} == {0}  # they never checkpoint on commit
+    with opener().connect() as connection:  # the driver's own connections still do
+        assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+
+
+def test_the_checkpointer_copies_back_the_log_the_writers_leave(tmp_path: Path) -> None:
+    path = tmp_path / "wal.sqlite"
+    writer = process_batch._without_autocheckpoint(create_engine(path))
+    with writer.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (x BLOB)")
+    with WalCheckpointer(create_engine(path), interval_s=0.01) as checkpointer:
+        for _ in range(5):
+            with writer.begin() as connection:
+                connection.exec_driver_sql(
+                    "INSERT INTO t SELECT randomblob(3000) FROM (SELECT 1 UNION SELECT 2) a, "
+                    "(SELECT value FROM json_each('[1,2,3,4,5,6,7,8,9,10]'))"
+                )
+            time.sleep(0.02)
+    assert checkpointer.runs >= 2
+    assert checkpointer.last is not None
+    busy, frames, copied = checkpointer.last
+    assert busy == 0 and frames > 20 and copied == frames  # all of the log, at the last one
+    writer.dispose()
+
+
+@pytest.mark.parametrize("interval_s", [0, -1.0, 3601, True, "1"])
+def test_the_checkpointer_refuses_a_bad_interval(tmp_path: Path, interval_s: object) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        WalCheckpointer(create_engine(tmp_path / "x.sqlite"), interval_s=interval_s)  # type: ignore[arg-type]
+    assert refused.value.field == "interval_s"
+
+
+def test_the_checkpointer_is_for_sqlite_books() -> None:
+    engine = sa.create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")  # never connects
+    with pytest.raises(InvalidInput) as refused:
+        WalCheckpointer(engine)
+    assert refused.value.field == "engine"
 
 
 def test_the_day_is_split_by_the_loans_to_close(fresh_book: Callable[[], Path]) -> None:

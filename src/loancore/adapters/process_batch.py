@@ -27,6 +27,13 @@ only for their writes (SQLite's busy timeout).
   with :func:`~loancore.services.apply_batch` (``read_uow``: a batch whose loans changed
   meanwhile is decided again).
 
+The workers' connections do not checkpoint the write-ahead log as they commit
+(``wal_autocheckpoint = 0``): while a batch runs, a thread of this process checkpoints it every
+:data:`CHECKPOINT_S` (``PRAGMA wal_checkpoint(PASSIVE)``: it never waits for a reader or a
+writer), and once more when the workers are done (:class:`WalCheckpointer`). A committing
+worker otherwise copied the log back into the database itself, on the batch's critical path;
+here the copy overlaps the workers' deciding and writing (docs/storage.md, "Checkpoints").
+
 A range or stream whose worker fails with anything but a loancore refusal (a worker killed, the
 book unreachable from it) is run again in this process on the driver's unit of work; what the
 worker committed stays committed, and the rerun does only what is left (a closed loan is not
@@ -45,6 +52,8 @@ import functools
 import multiprocessing
 import os
 import pickle
+import sqlite3
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -54,6 +63,7 @@ from types import TracebackType
 from typing import Self, TypeVar
 
 import attrs
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from loancore.adapters.sql.base import dialect_name, reading_engine
@@ -82,10 +92,12 @@ from loancore.servicing import ServicingEvent
 
 __all__ = [
     "BATCH_CHUNK",
+    "CHECKPOINT_S",
     "PARTS_PER_WORKER",
     "WORKERS_MAX",
     "EngineOpener",
     "ProcessBatch",
+    "WalCheckpointer",
     "streams_by_loan",
 ]
 
@@ -106,16 +118,96 @@ ranges or in one process, 142,800 on eight)."""
 
 WORKERS_MAX = 64
 
+CHECKPOINT_S = 0.25  # float-ok: seconds between checkpoints, not money
+"""Seconds between two checkpoints of the book's write-ahead log while workers run a batch
+(:class:`WalCheckpointer`). At the bench's size the workers commit four or five chunks a second
+between them; 0.1, 0.25 and 1 s ran alike (docs/storage.md, "Checkpoints")."""
+
 _ENGINES: dict[bytes, Engine] = {}
 
 
 def _worker_engine(opener: EngineOpener) -> Engine:
-    """This worker's engine from ``opener``, opened on first use and kept for its later ranges."""
+    """This worker's engine from ``opener``, opened on first use and kept for its later ranges;
+    its connections leave checkpoints to the driver (module docstring)."""
     key = pickle.dumps(opener)
     engine = _ENGINES.get(key)
     if engine is None:
-        engine = _ENGINES[key] = opener()
+        engine = _ENGINES[key] = _without_autocheckpoint(opener())
     return engine
+
+
+def _without_autocheckpoint(engine: Engine) -> Engine:
+    """``engine``, each new connection of it set not to checkpoint on commit."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA wal_autocheckpoint = 0")
+        finally:
+            cursor.close()
+
+    return engine
+
+
+class WalCheckpointer:
+    """``with WalCheckpointer(engine):`` a thread that checkpoints the SQLite book ``engine``
+    opens every ``interval_s`` seconds (``PRAGMA wal_checkpoint(PASSIVE)``: as much of the log
+    as no reader still needs, without waiting for a reader or a writer), and once more on exit,
+    on a connection of its own. Best effort: a checkpoint SQLite refuses is left to the next one
+    (or to the last connection's close). ``runs`` counts the checkpoints made; ``last`` is the
+    last one's ``(busy, log frames, frames checkpointed)``."""
+
+    def __init__(self, engine: Engine, *, interval_s: float = CHECKPOINT_S) -> None:  # float-ok
+        if dialect_name(engine) != "sqlite":
+            raise InvalidInput("engine", engine.url.render_as_string(), "expected SQLite")
+        if isinstance(interval_s, bool) or not isinstance(interval_s, (int, float)):
+            raise InvalidInput("interval_s", interval_s, "expected seconds, a number > 0")
+        if not 0 < interval_s <= 3600:
+            raise InvalidInput("interval_s", interval_s, "expected seconds from 0 to 3,600")
+        self._engine = engine
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.runs = 0
+        self.last: tuple[int, int, int] | None = None
+
+    def __enter__(self) -> Self:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="loancore-checkpoint", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        connection = self._engine.raw_connection()
+        try:
+            while not self._stop.wait(self._interval_s):  # until the batch is done
+                self._checkpoint(connection)
+            self._checkpoint(connection)
+        finally:
+            connection.close()
+
+    def _checkpoint(self, connection: object) -> None:
+        cursor = connection.cursor()  # type: ignore[attr-defined]
+        try:
+            row = cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error:
+            return  # the next one, or the last connection's close, checkpoints
+        finally:
+            cursor.close()
+        self.runs += 1
+        self.last = (int(row[0]), int(row[1]), int(row[2]))
 
 
 def _close_part(
@@ -151,6 +243,14 @@ def _started(pause_s: float) -> int:  # float-ok: seconds to sleep, not money
     """A task that holds its worker ``pause_s`` (so that the next goes to another): its pid."""
     time.sleep(pause_s)
     return os.getpid()
+
+
+def _engine_of(uow: UnitOfWork) -> Engine:
+    """The Engine under a SQLite unit of work (:func:`_check_sqlite` passed)."""
+    if not isinstance(uow, SqlUnitOfWork):
+        raise InvalidInput("uow", uow, "expected a SqlUnitOfWork")
+    bind = uow.bind
+    return bind if isinstance(bind, Engine) else bind.engine
 
 
 def _check_sqlite(uow: UnitOfWork) -> None:
@@ -313,22 +413,25 @@ class ProcessBatch:
             "parts", self.workers * PARTS_PER_WORKER if parts is None else parts, PARTS_MAX
         )
         ranges = partition_day(uow, business_date, count)
-        futures = [
-            self._submit(
-                functools.partial(_close_part, self._opener, business_date, r, rules, chunk_size)
-            )
-            for r in ranges
-        ]
         done: list[tuple[LoansClosed, LinesClosed]] = []
-        for loan_range, future in zip(ranges, futures, strict=True):
-            try:
-                done.append(future.result())
-            except Exception:  # noqa: BLE001 - any failure of a worker: the range again, here
-                done.append(
-                    close_range_parts(
-                        uow, business_date, loan_range, chunk_size=chunk_size, rules=rules
+        with WalCheckpointer(_engine_of(uow)):
+            futures = [
+                self._submit(
+                    functools.partial(
+                        _close_part, self._opener, business_date, r, rules, chunk_size
                     )
                 )
+                for r in ranges
+            ]
+            for loan_range, future in zip(ranges, futures, strict=True):
+                try:
+                    done.append(future.result())
+                except Exception:  # noqa: BLE001 - any failure of a worker: the range again, here
+                    done.append(
+                        close_range_parts(
+                            uow, business_date, loan_range, chunk_size=chunk_size, rules=rules
+                        )
+                    )
         loans, lines = _merged(business_date, done)
         return complete_business_day(uow, business_date, loans, lines, limit_policy=limit_policy)
 
@@ -350,19 +453,22 @@ class ProcessBatch:
         _check_sqlite(uow)
         _check_count("chunk_size", chunk_size, BATCH_MAX)
         streams = streams_by_loan(list(items), self.workers)
-        futures = [
-            self._submit(functools.partial(_apply_stream, self._opener, stream, chunk_size, rules))
-            for stream in streams
-        ]
         results: list[BatchResult] = []
         refusal: LoancoreError | None = None
-        for stream, future in zip(streams, futures, strict=True):
-            try:
-                results.extend(future.result())
-            except LoancoreError as error:
-                refusal = refusal or error
-            except Exception:  # noqa: BLE001 - a failed worker: the stream again, here
-                results.extend(_apply_here(uow, stream, chunk_size, rules))
+        with WalCheckpointer(_engine_of(uow)):
+            futures = [
+                self._submit(
+                    functools.partial(_apply_stream, self._opener, stream, chunk_size, rules)
+                )
+                for stream in streams
+            ]
+            for stream, future in zip(streams, futures, strict=True):
+                try:
+                    results.extend(future.result())
+                except LoancoreError as error:
+                    refusal = refusal or error
+                except Exception:  # noqa: BLE001 - a failed worker: the stream again, here
+                    results.extend(_apply_here(uow, stream, chunk_size, rules))
         if refusal is not None:
             raise refusal
         return tuple(results)
