@@ -186,6 +186,17 @@ def test_a_loan_changed_after_the_read_refuses_the_chunk_write(
     _repay(uow, ids[3], "between-read-and-write")
     with uow, pytest.raises(ConcurrentUpdate, match=ids[3]):
         check_unchanged(uow, versions, decided.standings)
+    with uow:  # the repayment moved the loan's standing as well as its version
+        standings = {**decided.standings, ids[3]: uow.loans.load_standings([ids[3]])[ids[3]]}
+    with uow, pytest.raises(ConcurrentUpdate, match=ids[3]):  # the version alone is refused
+        check_unchanged(uow, versions, standings)
+    with uow:  # a loan the batch writes is left to its versioned update, which refuses it
+        check_unchanged(uow, versions, standings, written={ids[3]})
+        stale = next(c.loan for _version, c in decided.done if c.loan.loan_id == ids[3])
+        with pytest.raises(ConcurrentUpdate, match=ids[3]):
+            uow.loans.update_many([(stale, versions[ids[3]])])
+    with uow, pytest.raises(ConcurrentUpdate, match=ids[3]):  # its standing is still read
+        check_unchanged(uow, versions, decided.standings, written={ids[3]})
     engine.dispose()
 
 

@@ -333,10 +333,13 @@ def _close_chunk(
     with read_uow:
         decided = _decide_chunk(read_uow, ids, business_date, rules)
         # encoded here, so the writer's lock is held only to write (ports.LoanStore)
-        read_uow.loans.prepare_updates([c.loan for v, c in decided.done if c.loan.version != v])
+        changed = [c.loan for version, c in decided.done if c.loan.version != version]
+        read_uow.loans.prepare_updates(changed)
     with uow:
         versions = {c.loan.loan_id: version for version, c in decided.done}
-        check_unchanged(uow, versions, decided.standings)
+        # the changed loans' versions are checked by their versioned update (update_many)
+        written = {loan.loan_id for loan in changed}
+        check_unchanged(uow, versions, decided.standings, written=written)
         posted = _write(uow, decided.done, decided.summarised)
         uow.commit()
     return _result(decided, posted)

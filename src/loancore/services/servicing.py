@@ -208,20 +208,33 @@ def quota_command(
     raise InvalidInput("effect.kind", kind, "unknown quota effect")
 
 
+def _effects(outcomes: Sequence[Outcome]) -> list[QuotaEffect]:
+    return [e for o in outcomes for e in o.quota_effects if e.amount.is_positive()]
+
+
+def _line_holds(uow: UnitOfWork, outcomes: Sequence[Outcome]) -> Mapping[str, QuotaHold]:
+    """The holds whose line the outcomes' restores need, in one read (a hold never changes
+    line, so a unit of work that only reads may read them for the one that writes)."""
+    ids = list(dict.fromkeys(e.hold_id for e in _effects(outcomes) if e.kind in _LINE_ONLY))
+    return uow.quota.holds(ids) if ids else {}
+
+
 def _persist_effects(
     uow: UnitOfWork,
     outcomes: tuple[Outcome, ...],
     as_of: date,
     settled: Sequence[JournalEntry] | None = None,
+    holds: Mapping[str, QuotaHold] | None = None,
 ) -> None:
     """Settlement's part (:func:`loancore.services.settlement.servicing_hook`, unless the
     caller ran it: ``settled``), quota commands, then entries and memo postings (the lock order:
-    settlement, quota, then ledger)."""
+    settlement, quota, then ledger). ``holds``: :func:`_line_holds` of ``outcomes``, read before
+    (else read here)."""
     if settled is None:
         settled = servicing_hook(uow, outcomes)
-    effects = [e for o in outcomes for e in o.quota_effects if e.amount.is_positive()]
-    lines = list(dict.fromkeys(e.hold_id for e in effects if e.kind in _LINE_ONLY))
-    holds = uow.quota.holds(lines) if lines else None  # one read for the batch's restores
+    effects = _effects(outcomes)
+    if holds is None:
+        holds = _line_holds(uow, outcomes)
     commands: list[Command] = []
     for effect in effects:  # bounded by the outcomes' effects
         if effect.kind is QuotaEffectKind.RELEASE and commands:
@@ -449,16 +462,20 @@ def _changed(decided: _BatchDecided) -> list[tuple[Loan, int]]:
 
 
 def _write_batch(
-    uow: UnitOfWork, items: Sequence[tuple[str, ServicingEvent]], decided: _BatchDecided
+    uow: UnitOfWork,
+    items: Sequence[tuple[str, ServicingEvent]],
+    decided: _BatchDecided,
+    holds: Mapping[str, QuotaHold] | None = None,
 ) -> BatchResult:
     """Inside ``uow``'s open unit of work: the decided batch written (loans, standings, then
-    the quota and the ledger: the lock order) and committed."""
+    the quota and the ledger: the lock order) and committed; ``holds`` as
+    :func:`_persist_effects` takes them."""
     current = decided.current
     uow.loans.update_many(_changed(decided))  # one write
     if decided.moved:
         uow.loans.save_standings(list(decided.moved.values()))
     as_of = max((event.as_of for _loan_id, event in items), default=DATE_MAX)
-    _persist_effects(uow, decided.outcomes, as_of)
+    _persist_effects(uow, decided.outcomes, as_of, holds=holds)
     uow.commit()
     loans = {event_id: current[loan_id] for event_id, loan_id in decided.loan_of.items()}
     return BatchResult(decided.applied, decided.replayed, decided.refused, loans)
@@ -475,11 +492,15 @@ def _batch_once(
             return _write_batch(uow, items, _decide_batch(uow, items, rules))
     with read_uow:
         decided = _decide_batch(read_uow, items, rules)
-        # encoded here, so the writer's lock is held only to write (ports.LoanStore)
-        read_uow.loans.prepare_updates([loan for loan, _version in _changed(decided)])
+        # encoded and read here, so the writer's lock is held only to write (ports.LoanStore)
+        changed = _changed(decided)
+        read_uow.loans.prepare_updates([loan for loan, _version in changed])
+        holds = _line_holds(read_uow, decided.outcomes)
     with uow:
-        check_unchanged(uow, decided.loaded, decided.standings_read)
-        return _write_batch(uow, items, decided)
+        # the changed loans' versions are checked by their versioned update (update_many)
+        written = {loan.loan_id for loan, _version in changed}
+        check_unchanged(uow, decided.loaded, decided.standings_read, written=written)
+        return _write_batch(uow, items, decided, holds)
 
 
 def apply_batch(

@@ -15,7 +15,7 @@ it without importing each other.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 
 import attrs
 
@@ -43,19 +43,26 @@ ATTEMPTS_MAX = 5
 
 
 def check_unchanged(
-    uow: UnitOfWork, versions: Mapping[str, int], standings: Mapping[str, LoanStanding]
+    uow: UnitOfWork,
+    versions: Mapping[str, int],
+    standings: Mapping[str, LoanStanding],
+    *,
+    written: Collection[str] = (),
 ) -> None:
     """Inside the unit of work that writes an optimistic batch (decided in another, earlier
     one): ConcurrentUpdate, before anything is written, unless every loan of ``versions`` is
     still at that version and its stored standing still the one of ``standings`` (absent: none
-    stored), so nothing is written from a stale read."""
+    stored), so nothing is written from a stale read. ``written``: loans of ``versions`` the
+    batch writes with a versioned update (``update_many`` refuses one that moved with the same
+    ConcurrentUpdate, before the batch commits), whose versions are not read again here."""
     ids = list(versions)
     if not ids:
         return
-    stored = uow.loans.versions(ids)
+    check = [loan_id for loan_id in ids if loan_id not in written]
+    stored = uow.loans.versions(check) if check else {}
     now = uow.loans.load_standings(ids)
     for loan_id, version in versions.items():  # bounded by the batch
-        if stored[loan_id] != version or now.get(loan_id) != standings.get(loan_id):
+        if stored.get(loan_id, version) != version or now.get(loan_id) != standings.get(loan_id):
             raise ConcurrentUpdate("loan", loan_id, version)
 
 
