@@ -332,23 +332,53 @@ _STATUSES = {status.value: status for status in LoanStatus}
 _PAYEES = {payee.value: payee for payee in Payee}
 
 
+_TRANSACTION_SLOTS = (
+    "event_id",
+    "as_of",
+    "kind",
+    "amount",
+    "lines",
+    "credit_change",
+    "principal_repaid",
+    "reversed_by",
+    "reference",
+    "entry_ids",
+    "quota_effects",
+    "clawback",
+)
+"""Every field of :class:`Transaction`, in the order :func:`_transaction_of_row` fills them."""
+
+if set(_TRANSACTION_SLOTS) != {field.name for field in attrs.fields(Transaction)}:
+    raise InvariantViolation("loans_codec: Transaction's fields changed; update _TRANSACTION_SLOTS")
+
+_set_field = object.__setattr__
+
+
 def _transaction_of_row(row: list[Any]) -> Transaction:
+    """The history line's Transaction, built without its converters: each of them makes a tuple
+    of what is given, and the values here are tuples already (equal to ``Transaction(...)``,
+    which the round-trip tests compare; a history line is the most common object a read builds).
+    """
     (event_id, as_of, kind, amount, lines, credit, principal, reversed_by, reference) = row[:9]
     entry_ids, effects, clawback = row[9:]
-    return Transaction(
-        event_id=event_id,
-        as_of=_fromiso(as_of),
-        kind=_KINDS.get(kind) or TransactionKind(kind),
-        amount=amount,
-        lines=tuple([(n, c, a) for n, c, a in lines]) if lines else (),
-        credit_change=credit,
-        principal_repaid=principal,
-        reversed_by=reversed_by,
-        reference=reference,
-        entry_ids=tuple(entry_ids),
-        quota_effects=tuple([(k, a, key) for k, a, key in effects]) if effects else (),
-        clawback=clawback,
+    values = (
+        event_id,
+        _fromiso(as_of),
+        _KINDS.get(kind) or TransactionKind(kind),
+        amount,
+        tuple([(n, c, a) for n, c, a in lines]) if lines else (),
+        credit,
+        principal,
+        reversed_by,
+        reference,
+        tuple(entry_ids),
+        tuple([(k, a, key) for k, a, key in effects]) if effects else (),
+        clawback,
     )
+    txn: Transaction = object.__new__(Transaction)
+    for name, value in zip(_TRANSACTION_SLOTS, values, strict=True):  # bounded: 12 fields
+        _set_field(txn, name, value)
+    return txn
 
 
 _COUNTERS = (
