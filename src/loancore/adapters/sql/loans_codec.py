@@ -332,24 +332,8 @@ _STATUSES = {status.value: status for status in LoanStatus}
 _PAYEES = {payee.value: payee for payee in Payee}
 
 
-_TRANSACTION_SLOTS = (
-    "event_id",
-    "as_of",
-    "kind",
-    "amount",
-    "lines",
-    "credit_change",
-    "principal_repaid",
-    "reversed_by",
-    "reference",
-    "entry_ids",
-    "quota_effects",
-    "clawback",
-)
-"""Every field of :class:`Transaction`, in the order :func:`_transaction_of_row` fills them."""
-
-if set(_TRANSACTION_SLOTS) != {field.name for field in attrs.fields(Transaction)}:
-    raise InvariantViolation("loans_codec: Transaction's fields changed; update _TRANSACTION_SLOTS")
+if set(TRANSACTION_FIELDS) != {field.name for field in attrs.fields(Transaction)}:
+    raise InvariantViolation("loans_codec: Transaction's fields changed; update TRANSACTION_FIELDS")
 
 _set_field = object.__setattr__
 
@@ -376,7 +360,7 @@ def _transaction_of_row(row: list[Any]) -> Transaction:
         clawback,
     )
     txn: Transaction = object.__new__(Transaction)
-    for name, value in zip(_TRANSACTION_SLOTS, values, strict=True):  # bounded: 12 fields
+    for name, value in zip(TRANSACTION_FIELDS, values, strict=True):  # bounded: 12 fields
         _set_field(txn, name, value)
     return txn
 
