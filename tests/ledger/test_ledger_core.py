@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -446,3 +447,26 @@ def test_profit_transfer_zeroes_income_and_expenses_into_current_year_profit(
         expected = Money.from_minor(before[currency] + profit, currency)
         assert store.balance("4103", currency, as_of=year_end) == expected
     assert store.trial_balance(as_of=year_end).is_balanced()
+
+
+def test_the_templates_unchecked_constructors_set_every_field_as_the_checked_ones_do() -> None:
+    # Leg._of_checked and JournalEntry._of_checked set each field by name (the posting
+    # templates' hottest constructors): a field added to either class must be set there too.
+    amount = Money("12.34", "CNY")
+    dims = (("customer", "C1"), ("loan", "L1"))
+    fast = Leg._of_checked("1303.01", Side.CREDIT, amount, dims)
+    checked = Leg("1303.01", Side.CREDIT, amount, dims)
+    for field in attrs.fields(Leg):
+        assert getattr(fast, field.name) == getattr(checked, field.name), field.name
+    legs = (Leg._of_checked("1303.01", Side.DEBIT, amount, dims), fast)
+    entry = JournalEntry._of_checked("e1", date(2026, 3, 2), legs, "memo")
+    expected = JournalEntry(
+        entry_id="e1",
+        idempotency_key="e1",
+        accounting_date=date(2026, 3, 2),
+        legs=(Leg("1303.01", Side.DEBIT, amount, dims), checked),
+        memo="memo",
+    )
+    for field in attrs.fields(JournalEntry):
+        assert getattr(entry, field.name) == getattr(expected, field.name), field.name
+    assert entry == expected and hash(entry) == hash(expected)

@@ -128,6 +128,10 @@ _MINOR_FACTORS = {code: Decimal(10) ** units for code, units in CURRENCY_MINOR_U
 _T = TypeVar("_T")
 
 
+_new = object.__new__
+_set_field = object.__setattr__
+
+
 def _unchecked(cls: type[_T], **values: Any) -> _T:
     """An instance of the frozen class ``cls`` holding ``values`` (every field), its
     validators and converters not run: for values the caller holds already checked."""
@@ -181,15 +185,15 @@ class Leg:
         """A leg of values the caller already holds checked, so not checked again: a code of a
         :class:`~loancore.postings.mapping.SubjectMapping` (checked when it was built), a
         ``Side`` member, a Money and dimensions :func:`dimensions_of` returned (an event's).
-        Equal to ``Leg(subject_code, side, amount, dimensions)``; for the posting templates."""
-        return _unchecked(
-            cls,
-            subject_code=subject_code,
-            side=side,
-            amount=amount,
-            dimensions=dimensions,
-            signed_minor=_signed_minor(side, amount),
-        )
+        Equal to ``Leg(subject_code, side, amount, dimensions)``; for the posting templates
+        (every field set here, one call each: the templates' hottest constructor)."""
+        leg = _new(cls)
+        _set_field(leg, "subject_code", subject_code)
+        _set_field(leg, "side", side)
+        _set_field(leg, "amount", amount)
+        _set_field(leg, "dimensions", dimensions)
+        _set_field(leg, "signed_minor", _signed_minor(side, amount))
+        return leg
 
     @classmethod
     def debit(cls, subject_code: str, amount: Money, dimensions: DimensionsLike = None) -> Leg:
@@ -267,17 +271,16 @@ class JournalEntry:
         event's), one to :data:`LEGS_MAX` Leg values, a memo :func:`~loancore.checks.
         require_text` accepts. Equal to ``JournalEntry(entry_id=entry_id, idempotency_key=
         entry_id, accounting_date=accounting_date, legs=legs, memo=memo)``; for the posting
-        templates."""
-        return _unchecked(
-            cls,
-            entry_id=entry_id,
-            idempotency_key=entry_id,
-            accounting_date=accounting_date,
-            legs=legs,
-            value_date=accounting_date,
-            memo=memo,
-            reverses=None,
-        )
+        templates (every field set here, one call each)."""
+        entry = _new(cls)
+        _set_field(entry, "entry_id", entry_id)
+        _set_field(entry, "idempotency_key", entry_id)
+        _set_field(entry, "accounting_date", accounting_date)
+        _set_field(entry, "legs", legs)
+        _set_field(entry, "value_date", accounting_date)
+        _set_field(entry, "memo", memo)
+        _set_field(entry, "reverses", None)
+        return entry
 
     @classmethod
     def _of_stored(
