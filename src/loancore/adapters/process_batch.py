@@ -65,6 +65,7 @@ from typing import Self, TypeVar
 import attrs
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import PoolProxiedConnection
 
 from loancore.adapters.sql.base import dialect_name, reading_engine
 from loancore.adapters.sql.uow import SqlUnitOfWork
@@ -198,8 +199,8 @@ class WalCheckpointer:
         finally:
             connection.close()
 
-    def _checkpoint(self, connection: object) -> None:
-        cursor = connection.cursor()  # type: ignore[attr-defined]
+    def _checkpoint(self, connection: PoolProxiedConnection) -> None:
+        cursor = connection.cursor()
         try:
             row = cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         except sqlite3.Error:
@@ -245,21 +246,16 @@ def _started(pause_s: float) -> int:  # float-ok: seconds to sleep, not money
     return os.getpid()
 
 
-def _engine_of(uow: UnitOfWork) -> Engine:
-    """The Engine under a SQLite unit of work (:func:`_check_sqlite` passed)."""
-    if not isinstance(uow, SqlUnitOfWork):
-        raise InvalidInput("uow", uow, "expected a SqlUnitOfWork")
-    bind = uow.bind
-    return bind if isinstance(bind, Engine) else bind.engine
-
-
-def _check_sqlite(uow: UnitOfWork) -> None:
+def _sqlite_engine(uow: UnitOfWork) -> Engine:
+    """The Engine under ``uow``, a unit of work on a SQLite book (else InvalidInput)."""
     if not isinstance(uow, SqlUnitOfWork) or dialect_name(uow.bind) != "sqlite":
         raise InvalidInput(
             "uow",
             uow,
             "expected a SqlUnitOfWork on a SQLite book (PostgreSQL: loancore.adapters.dask_batch)",
         )
+    bind = uow.bind
+    return bind if isinstance(bind, Engine) else bind.engine
 
 
 def _apply_stream(
@@ -408,13 +404,13 @@ class ProcessBatch:
         ``parts`` ranges (None: :data:`PARTS_PER_WORKER` a worker), then the quota batch here.
         ``rules`` must pickle (the workers get a copy)."""
         require_date("business_date", business_date)
-        _check_sqlite(uow)
+        engine = _sqlite_engine(uow)
         count = _check_count(
             "parts", self.workers * PARTS_PER_WORKER if parts is None else parts, PARTS_MAX
         )
         ranges = partition_day(uow, business_date, count)
         done: list[tuple[LoansClosed, LinesClosed]] = []
-        with WalCheckpointer(_engine_of(uow)):
+        with WalCheckpointer(engine):
             futures = [
                 self._submit(
                     functools.partial(
@@ -450,12 +446,12 @@ class ProcessBatch:
         refusal a batch raises (the quota's, the ledger's) stops its stream and is raised once
         every stream is done: the other streams' batches stay booked, and applying the items
         again replays them. ``rules`` and the events must pickle."""
-        _check_sqlite(uow)
+        engine = _sqlite_engine(uow)
         _check_count("chunk_size", chunk_size, BATCH_MAX)
         streams = streams_by_loan(list(items), self.workers)
         results: list[BatchResult] = []
         refusal: LoancoreError | None = None
-        with WalCheckpointer(_engine_of(uow)):
+        with WalCheckpointer(engine):
             futures = [
                 self._submit(
                     functools.partial(_apply_stream, self._opener, stream, chunk_size, rules)

@@ -212,10 +212,10 @@ def _effects(outcomes: Sequence[Outcome]) -> list[QuotaEffect]:
     return [e for o in outcomes for e in o.quota_effects if e.amount.is_positive()]
 
 
-def _line_holds(uow: UnitOfWork, outcomes: Sequence[Outcome]) -> Mapping[str, QuotaHold]:
-    """The holds whose line the outcomes' restores need, in one read (a hold never changes
+def _line_holds(uow: UnitOfWork, effects: Sequence[QuotaEffect]) -> Mapping[str, QuotaHold]:
+    """The holds whose line the ``effects``' restores need, in one read (a hold never changes
     line, so a unit of work that only reads may read them for the one that writes)."""
-    ids = list(dict.fromkeys(e.hold_id for e in _effects(outcomes) if e.kind in _LINE_ONLY))
+    ids = list(dict.fromkeys(e.hold_id for e in effects if e.kind in _LINE_ONLY))
     return uow.quota.holds(ids) if ids else {}
 
 
@@ -228,13 +228,13 @@ def _persist_effects(
 ) -> None:
     """Settlement's part (:func:`loancore.services.settlement.servicing_hook`, unless the
     caller ran it: ``settled``), quota commands, then entries and memo postings (the lock order:
-    settlement, quota, then ledger). ``holds``: :func:`_line_holds` of ``outcomes``, read before
-    (else read here)."""
+    settlement, quota, then ledger). ``holds``: :func:`_line_holds` of the outcomes' effects,
+    read before (else read here)."""
     if settled is None:
         settled = servicing_hook(uow, outcomes)
     effects = _effects(outcomes)
     if holds is None:
-        holds = _line_holds(uow, outcomes)
+        holds = _line_holds(uow, effects)
     commands: list[Command] = []
     for effect in effects:  # bounded by the outcomes' effects
         if effect.kind is QuotaEffectKind.RELEASE and commands:
@@ -465,13 +465,14 @@ def _write_batch(
     uow: UnitOfWork,
     items: Sequence[tuple[str, ServicingEvent]],
     decided: _BatchDecided,
+    changed: Sequence[tuple[Loan, int]],
     holds: Mapping[str, QuotaHold] | None = None,
 ) -> BatchResult:
     """Inside ``uow``'s open unit of work: the decided batch written (loans, standings, then
-    the quota and the ledger: the lock order) and committed; ``holds`` as
-    :func:`_persist_effects` takes them."""
+    the quota and the ledger: the lock order) and committed; ``changed``: :func:`_changed` of
+    ``decided``; ``holds`` as :func:`_persist_effects` takes them."""
     current = decided.current
-    uow.loans.update_many(_changed(decided))  # one write
+    uow.loans.update_many(changed)  # one write
     if decided.moved:
         uow.loans.save_standings(list(decided.moved.values()))
     as_of = max((event.as_of for _loan_id, event in items), default=DATE_MAX)
@@ -489,18 +490,19 @@ def _batch_once(
 ) -> BatchResult:
     if read_uow is None:
         with uow:
-            return _write_batch(uow, items, _decide_batch(uow, items, rules))
+            decided = _decide_batch(uow, items, rules)
+            return _write_batch(uow, items, decided, _changed(decided))
     with read_uow:
         decided = _decide_batch(read_uow, items, rules)
         # encoded and read here, so the writer's lock is held only to write (ports.LoanStore)
         changed = _changed(decided)
         read_uow.loans.prepare_updates([loan for loan, _version in changed])
-        holds = _line_holds(read_uow, decided.outcomes)
+        holds = _line_holds(read_uow, _effects(decided.outcomes))
     with uow:
         # the changed loans' versions are checked by their versioned update (update_many)
         written = {loan.loan_id for loan, _version in changed}
         check_unchanged(uow, decided.loaded, decided.standings_read, written=written)
-        return _write_batch(uow, items, decided, holds)
+        return _write_batch(uow, items, decided, changed, holds)
 
 
 def apply_batch(
