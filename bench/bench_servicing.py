@@ -16,6 +16,17 @@
     servicing_vs_ledger_ratio          servicing time (worker processes) / ledger posting time of
                                        the same entries
     servicing_1_process_vs_ledger_ratio   the same, the servicing in one process
+    servicing_log_mb                   the book's SQLite log (WAL) file, in MB, when the worker
+                                       processes are done (before the book is closed)
+    servicing_cpu_us_per_repayment     CPU time of the worker processes and this (driving)
+                                       process while the workers apply the file, a repayment
+                                       (Linux: the workers' /proc/<pid>/stat)
+    servicing_1_process_cpu_us_per_repayment   the same, the file applied in one process
+    servicing_cores_ceiling_per_s      the limit beside the workers' rate: this machine's cores
+                                       (CORES) kept busy with nothing else, at the CPU a repayment
+                                       took in this run (CORES * 1e6 / servicing_cpu_us_...)
+    servicing_vs_cores_ceiling_ratio   servicing_repayment_file_per_s / the ceiling (how much of
+                                       the cores the workers used; 1.0 is every core all the time)
 
 The file and the ledger posting run under the batch entry points' collector policy
 (:func:`loancore.app.gc_policy.batch_gc`), as ``loancore repay`` runs.
@@ -34,6 +45,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import multiprocessing
 import os
 import shutil
 import statistics
@@ -43,7 +55,7 @@ import uuid
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from book_kit import book_many, open_book
@@ -65,6 +77,7 @@ START = datetime.date(2026, 1, 15)
 LINES = 400  # 50 loans of 3,000.00 a 200,000.00 line
 P99_LOANS = 200
 WORKERS = 2  # this machine's cores
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _set_up(uow: Any, lines: int) -> None:
@@ -95,13 +108,41 @@ def _entries_posted(engine: sa.Engine, after: int) -> list[JournalEntry]:
         return list(uow.ledger.entries())[after:]
 
 
+def _child_cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) of the live process ``pid`` so far; None off Linux."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()  # after the command name: state, ppid, ...
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s() -> float | None:
+    """CPU seconds of this process and its live worker processes so far; None off Linux."""
+    total = time.process_time()
+    for child in multiprocessing.active_children():
+        used = _child_cpu_s(child.pid or 0)
+        if used is None:
+            return None
+        total += used
+    return total
+
+
+class _Run(NamedTuple):
+    seconds: float
+    cpu_s: float | None  # this process's and the workers'; None where it cannot be read
+    log_mb: float  # the SQLite log (WAL) file when the file is done, before the book is closed
+
+
 def _apply_file(
     path: Path, chunks: list[list[tuple[str, ServicingEvent]]], processes: ProcessBatch | None
-) -> float:
+) -> _Run:
     """The file applied to the book at ``path`` (in this process, or by ``processes``), under the
-    batch entry points' collector policy as ``loancore repay`` runs; its time."""
+    batch entry points' collector policy as ``loancore repay`` runs."""
     engine = create_engine(path)
     uow = SqlUnitOfWork(engine)
+    cpu_before = _cpu_s()
     started = time.perf_counter()
     with batch_gc():
         if processes is None:
@@ -110,10 +151,14 @@ def _apply_file(
             items = [item for chunk in chunks for item in chunk]
             results = list(processes.apply_batches(uow, items, chunk_size=CHUNK))
     servicing_s = time.perf_counter() - started
+    cpu_after = _cpu_s()
+    log = Path(f"{path}-wal")
+    log_mb = log.stat().st_size / 1e6 if log.exists() else 0.0
     engine.dispose()
     applied = sum(len(result.applied) for result in results)
     assert applied == REPAYMENTS, applied
-    return servicing_s
+    cpu_s = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
+    return _Run(servicing_s, cpu_s, log_mb)
 
 
 def repayment_file(directory: Path) -> dict[str, float]:
@@ -128,12 +173,12 @@ def repayment_file(directory: Path) -> dict[str, float]:
     engine.dispose()
     shutil.copy(path, copy)  # the same book for the worker processes
 
-    one_s = _apply_file(path, chunks, None)
+    one_s, one_cpu_s, _log_mb = _apply_file(path, chunks, None)
     engine = create_engine(path)
     entries = _entries_posted(engine, booked_entries)
     engine.dispose()
     with ProcessBatch(functools.partial(create_engine, copy), workers=WORKERS) as processes:
-        servicing_s = _apply_file(copy, chunks, processes)
+        servicing_s, cpu_s, log_mb = _apply_file(copy, chunks, processes)
 
     ledger_engine = create_engine(directory / "ledger.sqlite")
     ledger_uow = SqlUnitOfWork(ledger_engine)
@@ -152,14 +197,31 @@ def repayment_file(directory: Path) -> dict[str, float]:
         f"{one_s:.1f} s in one process; the ledger posting of their entries {ledger_s:.1f} s",
         flush=True,
     )
-    return {
+    figures = {
         "servicing_repayment_file_per_s": REPAYMENTS / servicing_s,
         "servicing_repayment_file_1_process_per_s": REPAYMENTS / one_s,
         "servicing_processes_ratio": one_s / servicing_s,
         "servicing_ledger_post_per_s": REPAYMENTS / ledger_s,
         "servicing_vs_ledger_ratio": servicing_s / ledger_s,
         "servicing_1_process_vs_ledger_ratio": one_s / ledger_s,
+        "servicing_log_mb": log_mb,
     }
+    if cpu_s is not None and one_cpu_s is not None:
+        ceiling = CORES * REPAYMENTS / cpu_s
+        print(
+            f"   CPU {cpu_s:.1f} s on the workers and the driver ({CORES} cores: at most "
+            f"{ceiling:,.0f} repayments/s at this CPU a repayment), {one_cpu_s:.1f} s in one process",
+            flush=True,
+        )
+        figures.update(
+            {
+                "servicing_cpu_us_per_repayment": cpu_s * 1e6 / REPAYMENTS,
+                "servicing_1_process_cpu_us_per_repayment": one_cpu_s * 1e6 / REPAYMENTS,
+                "servicing_cores_ceiling_per_s": ceiling,
+                "servicing_vs_cores_ceiling_ratio": REPAYMENTS / servicing_s / ceiling,
+            }
+        )
+    return figures
 
 
 def event_latency(url: str) -> dict[str, float]:

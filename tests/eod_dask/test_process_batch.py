@@ -15,6 +15,7 @@ import functools
 import gc
 import os
 import shutil
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -40,10 +41,11 @@ from loancore.adapters.sql.base import reading_engine
 from loancore.adapters.sql.uow import SqlUnitOfWork
 from loancore.app.gc_policy import GEN0_THRESHOLD
 from loancore.errors import ConcurrentUpdate, InvalidInput
-from loancore.services import apply_batch, apply_event
+from loancore.services import apply_batch, apply_event, end_of_day, servicing
 from loancore.services.end_of_day import (
     BusinessDayReport,
     _decide_chunk,
+    _read_chunk,
     close_business_day,
     close_loans,
 )
@@ -178,7 +180,8 @@ def test_a_loan_changed_after_the_read_refuses_the_chunk_write(
     uow, reader = SqlUnitOfWork(engine), SqlUnitOfWork(reading_engine(engine))
     with reader:
         ids = reader.loans.loans_to_close(BUSINESS_DATE, limit=20)
-        decided = _decide_chunk(reader, ids, BUSINESS_DATE, None)
+        read = _read_chunk(reader, ids)
+    decided = _decide_chunk(read, ids, BUSINESS_DATE, None)
     versions = {c.loan.loan_id: version for version, c in decided.done}
     assert set(versions) == set(ids) - {ANCIENT}  # the loan every run refuses is not decided
     with uow:
@@ -407,7 +410,7 @@ def test_a_batch_whose_loan_changed_after_the_read_is_decided_again(
     uow = SqlUnitOfWork(engine)
     reader = _Interrupted(engine, uow, loan_id, after_reads=1)
     result = apply_batch(uow, items, read_uow=reader)
-    assert reader.reads == 2  # read, refused at the write, read again
+    assert reader.reads == 4  # read, prepared, refused at the write; read and prepared again
     assert _outcome([result]) == _outcome([expected_result])
     assert f"a-{loan_id}" in result.applied
     assert uow_state(uow) == expected
@@ -428,3 +431,54 @@ def test_streams_keep_each_loans_events_together_and_in_order() -> None:
     assert sum(len(stream) for stream in streams) == len(items)
     assert streams_by_loan(items[:1], 3) == (tuple(items[:1]),)
     assert streams_by_loan([], 3) == ()
+
+
+def _checkpoint_now(path: Path) -> tuple[int, int, int]:
+    """``PRAGMA wal_checkpoint(TRUNCATE)`` from a connection of its own that never waits: busy
+    (1) while any reader holds a snapshot in the log, else the whole log copied back and cut."""
+    connection = sqlite3.connect(path, timeout=0)
+    try:
+        busy, frames, copied = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return busy, frames, copied
+    finally:
+        connection.close()
+
+
+def _log_frames(path: Path) -> int:
+    return max(0, (os.path.getsize(f"{path}-wal") - 32) // (4096 + 24))
+
+
+@pytest.mark.parametrize("job", ["apply_batch", "close_loans"])
+def test_an_optimistic_batch_decides_with_no_snapshot_open(
+    fresh_book: Callable[[], Path], monkeypatch: pytest.MonkeyPatch, job: str
+) -> None:
+    """While an optimistic batch (a worker's) decides, its reading unit of work holds no
+    snapshot: a checkpoint then copies back the whole log and cuts it. A snapshot held through
+    the deciding would pin the log, and worker processes appending to one book would grow it
+    for the whole run (a gigabyte for 100,000 repayments)."""
+    path = fresh_book()
+    engine = create_engine(path)
+    uow, reader = SqlUnitOfWork(engine), SqlUnitOfWork(reading_engine(engine))
+    items = _repayments(uow)
+    apply_batch(uow, items[1:20:2])  # a log that the batch's read will see: frames to copy
+    assert _log_frames(path) > 0
+    seen: list[tuple[int, int, int]] = []
+    module, name = (
+        (servicing, "outcome_with_standing") if job == "apply_batch" else (end_of_day, "_catch_up")
+    )
+    decide = getattr(module, name)
+
+    def deciding(*args: object, **kwargs: object) -> object:
+        if not seen:  # the first decision: the batch's loans were read
+            seen.append(_checkpoint_now(path))
+        return decide(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, deciding)
+    if job == "apply_batch":
+        result = apply_batch(uow, items[:20:2], read_uow=reader)
+        assert result.applied
+    else:
+        closed = close_loans(uow, BUSINESS_DATE, chunk_size=40, read_uow=reader)
+        assert closed.loans_closed > 0
+    assert seen == [(0, 0, 0)]  # not busy; the log was copied back and cut to nothing
+    engine.dispose()

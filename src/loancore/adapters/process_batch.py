@@ -7,8 +7,8 @@ SQLite has one writer at a time, and most of a batch is not writing: reading the
 quarters of it. So :class:`ProcessBatch` splits the work into loan-id ranges, one a worker
 (:data:`PARTS_PER_WORKER`), and each worker process runs its range in chunks with a second unit
 of work whose SQLite transactions begin DEFERRED (a snapshot, no write lock;
-:func:`~loancore.adapters.sql.reading_engine`): each chunk is read and decided without the lock,
-then written in a unit of work that takes it (``BEGIN IMMEDIATE``) and first checks that every
+:func:`~loancore.adapters.sql.reading_engine`): each chunk is read without the lock and decided
+with no transaction open, then written in a unit of work that takes it (``BEGIN IMMEDIATE``) and first checks that every
 loan decided on is still at the version and standing read
 (:func:`~loancore.services.shared.check_unchanged`). The workers decide side by side and queue
 only for their writes (SQLite's busy timeout).
@@ -33,6 +33,9 @@ The workers' connections do not checkpoint the write-ahead log as they commit
 writer), and once more when the workers are done (:class:`WalCheckpointer`). A committing
 worker otherwise copied the log back into the database itself, on the batch's critical path;
 here the copy overlaps the workers' deciding and writing (docs/storage.md, "Checkpoints").
+Since a worker holds no snapshot while it decides, a checkpoint often finds the whole log copied
+back and no reader in it, and the next commit writes the log from its start again: the log stays
+at tens of MB instead of growing through the batch (docs/storage.md, "The log restarts").
 
 A range or stream whose worker fails with anything but a loancore refusal (a worker killed, the
 book unreachable from it) is run again in this process on the driver's unit of work; what the

@@ -270,23 +270,45 @@ class _Decided:
     standings: Mapping[str, LoanStanding]
 
 
+@attrs.frozen
+class _ChunkRead:
+    """What a chunk's closes are decided on, read in one unit of work: its loans, their
+    standings and their products (a product that cannot be read: the refusal, for its loans)."""
+
+    loans: Mapping[str, Loan]
+    standings: Mapping[str, LoanStanding]
+    products: Mapping[tuple[str, int], LoanProduct | LoancoreError]
+
+
+def _read_chunk(uow: UnitOfWork, ids: Sequence[str]) -> _ChunkRead:
+    """Inside ``uow``'s open unit of work: the chunk's loans, standings and products."""
+    loans = uow.loans.load_many(ids)
+    products: dict[tuple[str, int], LoanProduct | LoancoreError] = {}
+    for loan in loans.values():  # bounded by CHUNK_SIZE_MAX
+        ref = (loan.product_id, loan.product_version)
+        if ref not in products:
+            try:
+                products[ref] = uow.loans.product(*ref)
+            except LoancoreError as error:
+                products[ref] = error
+    return _ChunkRead(loans, uow.loans.load_standings(ids), products)
+
+
 def _decide_chunk(
-    uow: UnitOfWork, ids: Sequence[str], business_date: datetime.date, rules: RulesLike
+    read: _ChunkRead, ids: Sequence[str], business_date: datetime.date, rules: RulesLike
 ) -> _Decided:
-    """Inside ``uow``'s open unit of work: the chunk's loans read and each closed through
-    ``business_date`` in memory; a loan whose close raises is reported and left out."""
+    """The chunk's loans each closed through ``business_date`` in memory, on what
+    :func:`_read_chunk` read (no store is touched); a loan whose close raises is reported and
+    left out."""
     failed: list[Refusal] = []
     done: list[tuple[int, _Closed]] = []
-    loans = uow.loans.load_many(ids)
-    standings = uow.loans.load_standings(ids)
-    products: dict[tuple[str, int], LoanProduct] = {}
+    loans, standings = read.loans, read.standings
     for loan_id in ids:  # bounded by CHUNK_SIZE_MAX
         loan = loans[loan_id]
         try:
-            ref = (loan.product_id, loan.product_version)
-            product = products.get(ref)
-            if product is None:
-                product = products[ref] = uow.loans.product(*ref)
+            product = read.products[loan.product_id, loan.product_version]
+            if isinstance(product, LoancoreError):
+                raise product
             standing = standings.get(loan_id) or standing_of(loan)
             closed = _catch_up(loan, product, standing, _rules_for(rules, product), business_date)
         except LoancoreError as error:
@@ -294,7 +316,9 @@ def _decide_chunk(
             continue
         done.append((loan.version, closed))
     summarised = frozenset(
-        ref for ref, p in products.items() if p.gl_granularity is GlGranularity.SUMMARY
+        ref
+        for ref, p in read.products.items()
+        if isinstance(p, LoanProduct) and p.gl_granularity is GlGranularity.SUMMARY
     )
     return _Decided(tuple(done), tuple(failed), summarised, standings)
 
@@ -320,20 +344,26 @@ def _close_chunk(
     """The chunk's loans closed through ``business_date`` and written, committed together.
 
     ``read_uow`` None: one unit of work reads, decides and writes. Otherwise the loans are read
-    and decided in a unit of work of ``read_uow`` (on SQLite one that begins DEFERRED: no write
-    lock while deciding), then written in one of ``uow`` that first checks every loan decided on
-    is unchanged (:func:`~loancore.services.shared.check_unchanged`): optimistic, so processes closing other loans of the
-    same SQLite book decide side by side and queue only for their writes."""
+    in a unit of work of ``read_uow`` (on SQLite one that begins DEFERRED: no write lock),
+    closed with no transaction open (no snapshot pins SQLite's log meanwhile), prepared in a
+    second one, then written in one of ``uow`` that first checks every loan decided on is
+    unchanged (:func:`~loancore.services.shared.check_unchanged`): optimistic, so processes
+    closing other loans of the same SQLite book decide side by side and queue only for their
+    writes."""
     if read_uow is None:
         with uow:
-            decided = _decide_chunk(uow, ids, business_date, rules)
+            decided = _decide_chunk(_read_chunk(uow, ids), ids, business_date, rules)
             posted = _write(uow, decided.done, decided.summarised)
             uow.commit()
         return _result(decided, posted)
     with read_uow:
-        decided = _decide_chunk(read_uow, ids, business_date, rules)
+        read = _read_chunk(read_uow, ids)
+    # Decided with no transaction open: a reader's snapshot pins the SQLite log (WAL) that the
+    # other workers append to; ended here, a checkpoint can copy the log back and restart it.
+    decided = _decide_chunk(read, ids, business_date, rules)
+    changed = [c.loan for version, c in decided.done if c.loan.version != version]
+    with read_uow:
         # encoded here, so the writer's lock is held only to write (ports.LoanStore)
-        changed = [c.loan for version, c in decided.done if c.loan.version != version]
         read_uow.loans.prepare_updates(changed)
     with uow:
         versions = {c.loan.loan_id: version for version, c in decided.done}

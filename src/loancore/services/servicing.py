@@ -403,21 +403,39 @@ class _BatchDecided:
     outcomes: tuple[Outcome, ...]
 
 
+@attrs.frozen
+class _BatchRead:
+    """What a batch's decisions are made on, read in one unit of work: its loans, their
+    standings and their products."""
+
+    current: dict[str, Loan]
+    standings: Mapping[str, LoanStanding]
+    products: Mapping[tuple[str, int], LoanProduct]
+
+
+def _read_batch(uow: UnitOfWork, items: Sequence[tuple[str, ServicingEvent]]) -> _BatchRead:
+    """Inside ``uow``'s open unit of work: the batch's loans (one read), their standings (the
+    end-of-day batch's, for inline catch-up) and the products they were booked under."""
+    current = uow.loans.load_many([loan_id for loan_id, _event in items])
+    standings = uow.loans.load_standings(list(current))
+    refs = dict.fromkeys((loan.product_id, loan.product_version) for loan in current.values())
+    return _BatchRead(current, standings, {ref: uow.loans.product(*ref) for ref in refs})
+
+
 def _decide_batch(
-    uow: UnitOfWork, items: Sequence[tuple[str, ServicingEvent]], rules: RulesLike
+    read: _BatchRead, items: Sequence[tuple[str, ServicingEvent]], rules: RulesLike
 ) -> _BatchDecided:
-    """Inside ``uow``'s open unit of work: the batch's loans read and every event decided, in
-    order, on the loan as the earlier events left it (nothing written)."""
+    """Every event of the batch decided, in order, on the loan as the earlier events left it,
+    on what :func:`_read_batch` read (no store is touched)."""
     applied: list[str] = []
     replayed: list[str] = []
     refused: list[tuple[str, ServicingRejected]] = []
     loan_of: dict[str, str] = {}
-    current = uow.loans.load_many([loan_id for loan_id, _event in items])  # one read
+    current = dict(read.current)
     loaded = {loan_id: loan.version for loan_id, loan in current.items()}
-    read = uow.loans.load_standings(list(current))  # the batch's, for inline catch-up
-    standings = dict(read)
+    standings = dict(read.standings)
     moved: dict[str, LoanStanding] = {}
-    products: dict[tuple[str, int], LoanProduct] = {}
+    products = read.products
     outcomes: list[Outcome] = []
     for loan_id, event in items:  # decide everything first: writes go loans, quota, ledger
         loan = current[loan_id]
@@ -425,10 +443,7 @@ def _decide_batch(
             replayed.append(event.event_id)
             loan_of[event.event_id] = loan_id
             continue
-        ref = (loan.product_id, loan.product_version)
-        product = products.get(ref)
-        if product is None:
-            product = products[ref] = uow.loans.product(*ref)
+        product = products[loan.product_id, loan.product_version]
         try:
             outcome, standing = outcome_with_standing(
                 loan, product, standings.get(loan_id), event, rules
@@ -449,7 +464,7 @@ def _decide_batch(
         loan_of,
         current,
         loaded,
-        read,
+        read.standings,
         moved,
         tuple(outcomes),
     )
@@ -490,12 +505,16 @@ def _batch_once(
 ) -> BatchResult:
     if read_uow is None:
         with uow:
-            decided = _decide_batch(uow, items, rules)
+            decided = _decide_batch(_read_batch(uow, items), items, rules)
             return _write_batch(uow, items, decided, _changed(decided))
     with read_uow:
-        decided = _decide_batch(read_uow, items, rules)
+        read = _read_batch(read_uow, items)
+    # Decided with no transaction open: a reader's snapshot pins the SQLite log (WAL) that the
+    # other workers append to; ended here, a checkpoint can copy the log back and restart it.
+    decided = _decide_batch(read, items, rules)
+    changed = _changed(decided)
+    with read_uow:
         # encoded and read here, so the writer's lock is held only to write (ports.LoanStore)
-        changed = _changed(decided)
         read_uow.loans.prepare_updates([loan for loan, _version in changed])
         holds = _line_holds(read_uow, _effects(decided.outcomes))
     with uow:
@@ -525,9 +544,11 @@ def apply_batch(
     A loan the end-of-day batch keeps a standing for is brought up to date under ``rules`` before
     its first event, as :func:`apply_event` does (the standings are read at once too).
 
-    ``read_uow``: a second unit of work on the same book in which the loans are read and the
-    events decided (on SQLite one that begins DEFERRED: no write lock while deciding); the unit
-    of work of ``uow`` that writes them first checks every loan read is still at its version and
+    ``read_uow``: a second unit of work on the same book in which the loans are read (on SQLite
+    one that begins DEFERRED: no write lock); the events are decided with no transaction open
+    (no snapshot pins SQLite's log meanwhile), then a second unit of work of ``read_uow``
+    prepares the changed loans (``LoanStore.prepare_updates``). The unit of work of ``uow``
+    that writes them first checks every loan read is still at its version and
     standing (:func:`~loancore.services.shared.check_unchanged`), else ConcurrentUpdate and the
     batch is decided again (the attempts above). Worker processes applying the loan ranges of
     one SQLite book side by side pass one (:mod:`loancore.adapters.process_batch`).
