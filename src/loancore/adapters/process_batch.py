@@ -8,8 +8,8 @@ quarters of it. So :class:`ProcessBatch` splits the work into loan-id ranges, on
 (:data:`PARTS_PER_WORKER`), and each worker process runs its range in chunks with a second unit
 of work whose SQLite transactions begin DEFERRED (a snapshot, no write lock;
 :func:`~loancore.adapters.sql.reading_engine`): each chunk is read without the lock and decided
-with no transaction open, then written in a unit of work that takes it (``BEGIN IMMEDIATE``) and first checks that every
-loan decided on is still at the version and standing read
+with no transaction open, then written in a unit of work that takes it (``BEGIN IMMEDIATE``)
+and first checks that every loan decided on is still at the version and standing read
 (:func:`~loancore.services.shared.check_unchanged`). The workers decide side by side and queue
 only for their writes (SQLite's busy timeout).
 

@@ -305,10 +305,11 @@ def _decide_chunk(
     loans, standings = read.loans, read.standings
     for loan_id in ids:  # bounded by CHUNK_SIZE_MAX
         loan = loans[loan_id]
+        product = read.products[loan.product_id, loan.product_version]
+        if isinstance(product, LoancoreError):  # its product could not be read
+            failed.append(_refusal(loan_id, product))
+            continue
         try:
-            product = read.products[loan.product_id, loan.product_version]
-            if isinstance(product, LoancoreError):
-                raise product
             standing = standings.get(loan_id) or standing_of(loan)
             closed = _catch_up(loan, product, standing, _rules_for(rules, product), business_date)
         except LoancoreError as error:
