@@ -444,10 +444,6 @@ def _checkpoint_now(path: Path) -> tuple[int, int, int]:
         connection.close()
 
 
-def _log_frames(path: Path) -> int:
-    return max(0, (os.path.getsize(f"{path}-wal") - 32) // (4096 + 24))
-
-
 @pytest.mark.parametrize("job", ["apply_batch", "close_loans"])
 def test_an_optimistic_batch_decides_with_no_snapshot_open(
     fresh_book: Callable[[], Path], monkeypatch: pytest.MonkeyPatch, job: str
@@ -461,7 +457,7 @@ def test_an_optimistic_batch_decides_with_no_snapshot_open(
     uow, reader = SqlUnitOfWork(engine), SqlUnitOfWork(reading_engine(engine))
     items = _repayments(uow)
     apply_batch(uow, items[1:20:2])  # a log that the batch's read will see: frames to copy
-    assert _log_frames(path) > 0
+    assert os.path.getsize(f"{path}-wal") > 32  # frames past the log's header
     seen: list[tuple[int, int, int]] = []
     module, name = (
         (servicing, "outcome_with_standing") if job == "apply_batch" else (end_of_day, "_catch_up")
